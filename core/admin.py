@@ -1,0 +1,121 @@
+"""Workspace life cycle: create one, describe it, rebuild its catalog.
+
+``init`` writes the folder layout and settings, generates the workspace key in the chosen
+backend, and records one ``workspace.init`` event that registers the founding actor as admin
+and the key as the workspace key. Until that event is committed the folder is not a workspace,
+so an interrupted ``init`` can simply be run again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import audit
+from core.actors import check_name
+from core.errors import UsageError
+from core.events import Event
+from core.keys import generate_record
+from core.keys.backends import KeyringBackend, Pkcs11Backend
+from core.workspace import CONFIG, Workspace, locate, write_config
+from storage.fsutil import atomic_write
+
+
+def init(
+    path: Path | str | None,
+    founder: str,
+    *,
+    key_backend: str = "keyring",
+    algorithm: str = "ecdsa-p256",
+    reason: str = "",
+) -> Workspace:
+    """Create a workspace with a workspace key and ``founder`` as its first admin.
+
+    Raises:
+        UsageError: if a workspace already exists there.
+        KeyStoreError: if the key backend cannot create the key.
+    """
+    root = locate(path)
+    ws = Workspace(root)
+    if (root / CONFIG).is_file() and ws.ledger.head()[0] > 0:
+        raise UsageError(
+            f"a workspace already exists at {root}",
+            hint="Use it as it is, or choose another folder with --workspace.",
+        )
+    founder = check_name(founder)
+    for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256", "keys"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    workspace_id = str(uuid.uuid4())
+    write_config(
+        root / CONFIG,
+        {"workspace": {"id": workspace_id, "created_by": founder}},
+    )
+    (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\n")
+    ws.load_config()
+    key = generate_record(
+        key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
+    )
+    with ws.session(founder) as s:
+        s.commit(
+            Event(
+                founder,
+                "workspace.init",
+                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
+                {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"], "key": key},
+                reason,
+            )
+        )
+    atomic_write(ws.keys_dir / f"{key['key_id']}.pem", key["public_pem"].encode())
+    return ws
+
+
+@dataclass
+class Status:
+    """A snapshot of a workspace's state for ``ledgerml status``."""
+
+    workspace: str
+    workspace_id: str
+    counts: dict[str, int]
+    ledger_head: int
+    ledger_head_hash: str
+    last_checkpoint: dict[str, Any] | None
+    verify: dict[str, Any] | None
+    key_backends: dict[str, str] = field(default_factory=dict)
+
+
+def backends_available() -> dict[str, str]:
+    """Each key backend and whether it is usable here (``available`` or the reason not)."""
+    out = {}
+    for backend in (KeyringBackend(), Pkcs11Backend()):
+        problem = backend.availability()
+        out[backend.name] = "available" if problem is None else problem
+    return out
+
+
+def status(ws: Workspace, actor: str = "", *, run_verify: bool = True) -> Status:
+    """Describe the workspace; ``run_verify`` re-verifies it fully (seconds per million events)."""
+    with ws.session(actor) as s:
+        counts = s.catalog.counts()
+    size, head = ws.ledger.head()
+    cps = audit.checkpoints(ws)
+    last = cps[-1] if cps else None
+    report = audit.verify(ws) if run_verify else None
+    return Status(
+        workspace=str(ws.root),
+        workspace_id=ws.workspace_id,
+        counts={k: v for k, v in counts.items() if k != "catalog_meta"},
+        ledger_head=size,
+        ledger_head_hash=head,
+        last_checkpoint=(
+            {"size": last.size, "root": last.root, "ts": last.ts, "key_id": last.key_id}
+            if last else None
+        ),
+        verify=(
+            {"ok": report.ok, "anchored": report.anchored, "unanchored": report.unanchored,
+             "failures": report.failures[:3]}
+            if report else None
+        ),
+        key_backends=backends_available(),
+    )

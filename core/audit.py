@@ -1,0 +1,449 @@
+"""The audit trail: query the log, sign checkpoints, verify everything, prove inclusion.
+
+A checkpoint is a DSSE envelope, signed with the workspace key, over
+``{"type": "ledgerml/checkpoint/v1", "workspace", "size", "root", "head", "ts"}`` where
+``root`` is the RFC 6962 Merkle root of the first ``size`` events and ``head`` the hash of event
+``size``. Checkpoints are files under ``ledger/checkpoints/``, not events: they are statements
+*about* the log, and anyone may keep a copy elsewhere. A copy kept outside the workspace is what
+detects a rollback or a rewrite by someone who can write to the workspace (``--checkpoint``).
+
+Verification (:func:`verify`) recomputes the hash chain, the Merkle roots and every checkpoint
+signature, re-hashes every object the events rely on, rebuilds the key and actor tables from the
+ledger alone and compares them, and the catalog's per-event hashes, with what is on disk. It
+names the first bad event it can locate, and says plainly which events no checkpoint covers yet.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from core import keys as keys_mod
+from core.actors import require
+from core.errors import IntegrityError, NotFoundError, UsageError
+from core.events import now_iso
+from core.progress import NO_PROGRESS, Progress
+from core.projector import apply_state
+from core.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae, verify_envelope
+from core.workspace import Workspace
+from storage import merkle
+from storage.canonical import canonical_bytes
+from storage.catalog import Catalog
+from storage.fsutil import atomic_write
+from storage.records import EventRow, KeyRow
+
+CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
+_STATE_NEEDLES = (b'"action":"workspace.init"', b'"action":"actor.', b'"action":"key.')
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+
+
+def parse_since(text: str) -> str:
+    """Turn ``2026-03-01``, ``2026-03-01T09:30`` or ``90m``/``2h``/``7d``/``1w`` into a bound."""
+    match = _RELATIVE.match(text.strip())
+    if match:
+        n, unit = int(match.group(1)), match.group(2)
+        delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n),
+                 "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        moment = datetime.now(UTC) - delta
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError as err:
+            raise UsageError(
+                f"cannot read --since {text!r}",
+                hint="Use a date (2026-03-01), a UTC time (2026-03-01T09:30) or an age "
+                "(90m, 2h, 7d, 1w).",
+            ) from err
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def log(
+    ws: Workspace,
+    *,
+    since: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    limit: int | None = None,
+    as_actor: str = "",
+) -> list[EventRow]:
+    """Events matching the filters, oldest first (``limit`` keeps the newest)."""
+    bound = parse_since(since) if since else None
+    with ws.session(as_actor) as s:
+        rows = s.catalog.events(
+            since=bound, actor=actor, action=action, subject=subject,
+            limit=limit, newest_first=limit is not None,
+        )
+    return sorted(rows, key=lambda r: r.seq)
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement of the log's size and Merkle root."""
+
+    size: int
+    root: str
+    head: str
+    ts: str
+    workspace: str
+    key_id: str
+    envelope: dict[str, Any]
+    path: Path | None = None
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Parse a checkpoint file (its signature is checked by :func:`verify`)."""
+    try:
+        env = json.loads(path.read_text())
+        payload = json.loads(base64.b64decode(env["payload"]))
+        return Checkpoint(
+            size=int(payload["size"]), root=str(payload["root"]), head=str(payload["head"]),
+            ts=str(payload["ts"]), workspace=str(payload["workspace"]),
+            key_id=str(env["signatures"][0]["keyid"]), envelope=env, path=path,
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise IntegrityError(
+            f"checkpoint {path} is unreadable or malformed: {err}",
+            hint="A checkpoint is a DSSE envelope written by `ledgerml audit checkpoint`.",
+        ) from err
+
+
+def checkpoints(ws: Workspace) -> list[Checkpoint]:
+    """The workspace's own checkpoints, smallest first."""
+    if not ws.checkpoints_dir.is_dir():
+        return []
+    return [read_checkpoint(p) for p in sorted(ws.checkpoints_dir.glob("*.json"))]
+
+
+def workspace_key(catalog: Catalog) -> KeyRow:
+    """The active workspace key."""
+    active = [k for k in catalog.keys() if k.purpose == "workspace" and k.status == "active"]
+    if not active:
+        raise NotFoundError(
+            "this workspace has no active workspace key",
+            hint="Rotate the workspace key with `ledgerml key rotate` (revoking it leaves "
+            "no key to sign checkpoints).",
+        )
+    return active[-1]
+
+
+def checkpoint(ws: Workspace, actor: str) -> tuple[Checkpoint, bool]:
+    """Sign the current log size and root with the workspace key (admins and auditors).
+
+    Returns:
+        The checkpoint and whether it was written now (an identical one may exist).
+    """
+    with ws.session(actor) as s:
+        require(s, "admin", "auditor", action="sign checkpoints")
+        scan = ws.ledger.scan()
+        if scan.problem:
+            raise IntegrityError(
+                f"refusing to sign a checkpoint over a broken ledger: event #{scan.problem[0]}: "
+                f"{scan.problem[1]}",
+                hint="Run `ledgerml audit verify`.",
+            )
+        path = ws.checkpoints_dir / f"{scan.size:012d}.json"
+        if path.is_file():
+            return read_checkpoint(path), False
+        key = workspace_key(s.catalog)
+        doc = {
+            "type": CHECKPOINT_TYPE,
+            "workspace": ws.workspace_id,
+            "size": scan.size,
+            "root": scan.roots[scan.size].hex(),
+            "head": scan.head,
+            "ts": now_iso(),
+        }
+        payload = canonical_bytes(doc)
+        sig = keys_mod.sign_with(key, pae(CHECKPOINT_PAYLOAD_TYPE, payload))
+        env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, key.key_id, sig)
+        ws.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(env, indent=2).encode() + b"\n")
+    return read_checkpoint(path), True
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+@dataclass
+class CheckpointResult:
+    """What verify found about one checkpoint."""
+
+    size: int
+    source: str
+    key_id: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    """Everything :func:`verify` checked, and the first thing that failed."""
+
+    workspace: str
+    events: int
+    head: str
+    ok: bool = True
+    first_bad_event: int | None = None
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checkpoints: list[CheckpointResult] = field(default_factory=list)
+    anchored: int = 0
+    objects_checked: int = 0
+    catalog: str = "not checked"
+
+    @property
+    def unanchored(self) -> int:
+        """Events after the newest valid checkpoint."""
+        return self.events - self.anchored
+
+    def fail(self, message: str, seq: int | None = None) -> None:
+        """Record a failure; the first located event is kept."""
+        self.ok = False
+        self.failures.append(message)
+        if seq is not None and self.first_bad_event is None:
+            self.first_bad_event = seq
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``--json``)."""
+        out = asdict(self)
+        out["unanchored"] = self.unanchored
+        return out
+
+
+def _state_from_ledger(matches: list[tuple[int, bytes]]) -> Catalog:
+    state = Catalog.memory()
+    for seq, body in matches:
+        apply_state(state, seq, json.loads(body))
+    return state
+
+
+def _check_checkpoint(
+    cp: Checkpoint, source: str, state: Catalog, roots: dict[int, bytes], size: int,
+    workspace_id: str, report: VerifyReport,
+) -> CheckpointResult:
+    def bad(detail: str, seq: int | None = None) -> CheckpointResult:
+        report.fail(f"checkpoint at size {cp.size} ({source}): {detail}", seq)
+        return CheckpointResult(cp.size, source, cp.key_id, False, detail)
+
+    key = state.key(cp.key_id)
+    if key is None:
+        return bad(f"signed by key {cp.key_id[:16]}…, which this ledger never registered")
+    try:
+        verified = verify_envelope(
+            cp.envelope, {key.key_id: key.public_pem}, expected_type=CHECKPOINT_PAYLOAD_TYPE
+        )
+    except IntegrityError as err:
+        return bad(err.msg)
+    payload = verified.json()
+    if payload.get("type") != CHECKPOINT_TYPE or payload.get("workspace") != workspace_id:
+        return bad("belongs to another workspace or is not a ledgerml checkpoint")
+    if key.purpose != "workspace":
+        return bad(f"signed by {key.label}, which is not a workspace key")
+    verdict = keys_mod.key_verdict(key, cp.size)
+    if not verdict.ok:
+        return bad(f"signed by key {key.key_id[:16]}…: {verdict.detail}")
+    if cp.size > size:
+        return bad(
+            f"it covers {cp.size} events but the ledger now holds only {size}: the ledger "
+            "was rolled back (events removed from its end)",
+            size + 1,
+        )
+    actual = roots.get(cp.size)
+    if actual is None or actual.hex() != cp.root:
+        return bad(
+            f"the first {cp.size} events no longer produce its signed Merkle root: events at or "
+            f"before #{cp.size} were changed, inserted, removed or reordered"
+        )
+    note = "valid" if verdict.status == "active" else f"valid ({verdict.status})"
+    return CheckpointResult(cp.size, source, cp.key_id, True, note)
+
+
+def _check_catalog(ws: Workspace, state: Catalog, leaves: list[bytes], report: VerifyReport) -> None:
+    if not ws.catalog_path.is_file():
+        report.catalog = "absent (run `ledgerml rebuild`)"
+        return
+    catalog = Catalog.open(ws.catalog_path, read_only=True)
+    try:
+        if not catalog.schema_current():
+            report.catalog = "outdated schema (rebuilt on next use)"
+            return
+        hashes = catalog.event_hashes()
+        for index, entry_hash in enumerate(hashes):
+            if index >= len(leaves) or merkle.leaf_hash(bytes.fromhex(entry_hash)) != leaves[index]:
+                report.fail(
+                    f"event #{index + 1} in the ledger differs from the catalog's record of it "
+                    f"(hash {entry_hash[:16]}…): the ledger or the catalog was edited",
+                    index + 1,
+                )
+                report.catalog = f"differs from the ledger at event #{index + 1}"
+                return
+        for table in ("actors", "keys"):
+            if catalog.dump()[table] != state.dump()[table]:
+                report.fail(
+                    f"the catalog's {table} table differs from what the ledger records: "
+                    "the catalog was edited by hand (`ledgerml rebuild` restores it)"
+                )
+                report.catalog = f"{table} table edited"
+                return
+        behind = len(leaves) - len(hashes)
+        report.catalog = "consistent" + (f", {behind} events not yet applied" if behind else "")
+    finally:
+        catalog.close()
+
+
+def verify(
+    ws: Workspace,
+    *,
+    external: list[Path] | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> VerifyReport:
+    """Verify the whole workspace (see the module docstring); never raises for bad data.
+
+    Args:
+        ws: the workspace.
+        external: checkpoint files kept outside the workspace (rollback detection).
+        progress: receives coarse progress.
+
+    Returns:
+        The report; ``report.ok`` is False when anything was changed outside ledgerml.
+    """
+    own = []
+    report = VerifyReport(workspace=str(ws.root), events=0, head="")
+    try:
+        own = checkpoints(ws)
+        outside = [read_checkpoint(p) for p in external or []]
+    except IntegrityError as err:
+        report.fail(err.msg)
+        outside = []
+    cuts = sorted({c.size for c in [*own, *outside]})
+    progress(0, 3, "hashing the ledger and objects")
+    try:
+        scan = ws.ledger.scan(
+            cuts=cuts, needles=_STATE_NEEDLES, objects_root=ws.objects.root, keep_leaves=True
+        )
+    except IntegrityError as err:
+        report.fail(err.msg)
+        return report
+    report.events, report.head = scan.size, scan.head
+    report.objects_checked = scan.objects_checked
+    if scan.problem:
+        seq, message = scan.problem
+        report.fail(f"event #{seq}: {message}", seq)
+    if scan.torn_tail:
+        report.notes.append(
+            f"{scan.torn_tail} bytes of an interrupted, unacknowledged append follow the last "
+            "event; the next write discards them"
+        )
+    for seq, digest, issue in scan.object_problems:
+        report.fail(f"object sha256:{digest[:16]}… used by event #{seq} is {issue}", seq)
+    progress(1, 3, "checking signatures")
+    state = _state_from_ledger(scan.matches)
+    try:
+        for cp in own:
+            result = _check_checkpoint(
+                cp, cp.path.name if cp.path else "?", state, scan.roots, scan.size,
+                ws.workspace_id, report,
+            )
+            report.checkpoints.append(result)
+            if result.ok:
+                report.anchored = max(report.anchored, cp.size)
+        for cp in outside:
+            result = _check_checkpoint(
+                cp, f"external {cp.path}", state, scan.roots, scan.size, ws.workspace_id, report
+            )
+            report.checkpoints.append(result)
+            if result.ok:
+                report.anchored = max(report.anchored, cp.size)
+        progress(2, 3, "comparing the catalog")
+        _check_catalog(ws, state, scan.leaves, report)
+    finally:
+        state.close()
+    if report.ok and report.unanchored:
+        report.notes.append(
+            f"events #{report.anchored + 1}..#{report.events} are not covered by any signed "
+            "checkpoint yet: their chain is intact, but nothing signed vouches for them "
+            "(run `ledgerml audit checkpoint` and keep a copy outside the workspace)"
+        )
+    if report.ok and not outside:
+        report.notes.append(
+            "no external checkpoint was given: someone able to rewrite this workspace could "
+            "also rewrite its checkpoints; pass a copy kept elsewhere with --checkpoint"
+        )
+    progress(3, 3, "done")
+    return report
+
+
+# -- inclusion proofs -----------------------------------------------------------------------
+
+
+def prove(ws: Workspace, seq: int, *, checkpoint_path: Path | None = None) -> dict[str, Any]:
+    """An inclusion proof of event ``seq`` against a signed checkpoint.
+
+    Uses the given checkpoint, else the smallest of the workspace's checkpoints covering
+    ``seq``.
+
+    Raises:
+        NotFoundError: if the event does not exist or no checkpoint covers it yet.
+    """
+    entry = ws.ledger.entry(seq)
+    if checkpoint_path is not None:
+        cp = read_checkpoint(checkpoint_path)
+    else:
+        covering = [c for c in checkpoints(ws) if c.size >= seq]
+        if not covering:
+            raise NotFoundError(
+                f"no checkpoint covers event #{seq} yet",
+                hint="Sign one with `ledgerml audit checkpoint`, then ask again.",
+            )
+        cp = covering[0]
+    if cp.size < seq:
+        raise NotFoundError(f"the checkpoint covers only {cp.size} events, not #{seq}")
+    leaves = ws.ledger.leaf_hashes(cp.size)
+    path = merkle.inclusion_proof(seq - 1, leaves)
+    merkle.verify_inclusion(seq - 1, cp.size, entry.leaf, path, bytes.fromhex(cp.root))
+    return {
+        "seq": seq,
+        "leaf_index": seq - 1,
+        "entry_hash": entry.hash,
+        "line": entry.line.decode(),
+        "tree_size": cp.size,
+        "root": cp.root,
+        "proof": [p.hex() for p in path],
+        "checkpoint": cp.envelope,
+    }
+
+
+def verify_proof(doc: dict[str, Any], public_keys: dict[str, str]) -> None:
+    """Check an inclusion proof document end to end: line → hash → leaf → root → signature.
+
+    Raises:
+        IntegrityError: naming the first link that does not hold.
+    """
+    try:
+        line = str(doc["line"]).encode()
+        entry_hash = hashlib.sha256(line).hexdigest()
+        if entry_hash != doc["entry_hash"]:
+            raise IntegrityError("the event's text does not hash to the proven entry hash")
+        verified = verify_envelope(doc["checkpoint"], public_keys,
+                                   expected_type=CHECKPOINT_PAYLOAD_TYPE).json()
+        if verified["root"] != doc["root"] or verified["size"] != doc["tree_size"]:
+            raise IntegrityError("the proof's root or size is not the signed checkpoint's")
+        merkle.verify_inclusion(
+            int(doc["leaf_index"]), int(doc["tree_size"]),
+            merkle.leaf_hash(bytes.fromhex(entry_hash)),
+            [bytes.fromhex(p) for p in doc["proof"]], bytes.fromhex(doc["root"]),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise IntegrityError(f"malformed inclusion proof: {err!r}") from err

@@ -1,0 +1,284 @@
+"""The DuckDB catalog: an index projected from the ledger, rebuildable at any time.
+
+One :class:`Catalog` owns one DuckDB connection for one unit of work; the front doors never
+keep it across user think-time, because a process holding the file read-write excludes every
+other process. The schema is generated from :mod:`storage.records`. When the stored schema
+version differs from the code's, the catalog is simply dropped and replayed from the ledger:
+it holds nothing that the ledger does not.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateTable
+from sqlmodel import SQLModel
+
+from storage import failpoints
+from storage.errors import WorkspaceBusyError
+from storage.lock import busy_timeout, describe_pid
+from storage.records import TABLES, ActorRow, EdgeRow, EventRow, KeyRow, ObjectRow
+
+SCHEMA_VERSION = "1"
+_PID = re.compile(r"PID (\d+)")
+M = TypeVar("M", bound=SQLModel)
+
+
+def _ddl(model: type[SQLModel]) -> str:
+    # DuckDB accepts PostgreSQL DDL for the types we use (VARCHAR, BIGINT, VARCHAR[]).
+    table = model.__table__  # type: ignore[attr-defined]
+    return str(CreateTable(table).compile(dialect=postgresql.dialect()))
+
+
+def _columns(model: type[SQLModel]) -> list[str]:
+    return [c.name for c in model.__table__.columns]  # type: ignore[attr-defined]
+
+
+class Catalog:
+    """A short-lived connection to ``catalog.duckdb`` with typed reads and projector writes."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Wrap an open connection; use :meth:`open` instead."""
+        self.con = con
+
+    @classmethod
+    def open(
+        cls, path: Path | str, *, timeout: float | None = None, read_only: bool = False
+    ) -> Catalog:
+        """Open (creating if needed) the catalog, waiting briefly if another process holds it.
+
+        Raises:
+            WorkspaceBusyError: if the file stays locked by another process.
+        """
+        wait = busy_timeout() if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return cls(duckdb.connect(str(path), read_only=read_only))
+            except duckdb.IOException as err:
+                text = str(err)
+                if "lock" not in text.lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    match = _PID.search(text)
+                    holder = describe_pid(int(match.group(1))) if match else "another process"
+                    raise WorkspaceBusyError(
+                        f"workspace busy: the catalog is held by {holder}",
+                        hint=f"Waited {wait:g} s. Retry when it has finished.",
+                    ) from None
+                time.sleep(0.05)
+
+    @classmethod
+    def memory(cls) -> Catalog:
+        """An empty in-memory catalog with the current schema (for checks and tests)."""
+        catalog = cls(duckdb.connect())
+        catalog.drop_all()
+        return catalog
+
+    def close(self) -> None:
+        """Close the connection, releasing the file for other processes."""
+        self.con.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def ensure_schema(self) -> bool:
+        """Create the tables if missing or outdated; return True when (re)created empty."""
+        if self.schema_current():
+            return False
+        self.drop_all()
+        return True
+
+    def schema_current(self) -> bool:
+        """Whether the tables exist at the code's schema version (a read-only check)."""
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if not tables >= {t.__tablename__ for t in TABLES}:
+            return False
+        row = self.con.execute(
+            "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return bool(row and row[0] == SCHEMA_VERSION)
+
+    def drop_all(self) -> None:
+        """Drop every table and create the current schema, empty."""
+        self.con.execute("BEGIN")
+        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            self.con.execute(f'DROP TABLE "{name}"')
+        for model in TABLES:
+            self.con.execute(_ddl(model))
+        self.con.execute(
+            "INSERT INTO catalog_meta VALUES ('schema_version', ?), ('last_seq', '0'), "
+            "('last_hash', ?)",
+            [SCHEMA_VERSION, "0" * 64],
+        )
+        self.con.execute("COMMIT")
+
+    # -- projector writes -----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Catalog]:
+        """Run projector writes atomically; the applied position is part of the same commit."""
+        self.con.execute("BEGIN")
+        try:
+            yield self
+            failpoints.hit("projection.before-commit")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        failpoints.hit("projection.after-commit")
+
+    def set_applied(self, seq: int, entry_hash: str) -> None:
+        """Record the last event folded into the catalog."""
+        self.con.execute(
+            "UPDATE catalog_meta SET value = ? WHERE key = 'last_seq'", [str(seq)]
+        )
+        self.con.execute(
+            "UPDATE catalog_meta SET value = ? WHERE key = 'last_hash'", [entry_hash]
+        )
+
+    def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk-insert event rows through Arrow (executemany is orders of magnitude slower)."""
+        if not rows:
+            return
+        cols = _columns(EventRow)
+        arrays = {c: [r[c] for r in rows] for c in cols}
+        schema = pa.schema(
+            [(c, pa.int64() if c == "seq" else pa.list_(pa.string()) if c == "subjects"
+              else pa.string()) for c in cols]
+        )
+        batch = pa.table(arrays, schema=schema)  # noqa: F841  (read by DuckDB's replacement scan)
+        self.con.execute("INSERT INTO events SELECT * FROM batch")
+
+    def put(self, row: SQLModel) -> None:
+        """Insert or replace one row by its primary key."""
+        model = type(row)
+        cols = _columns(model)
+        data = row.model_dump()
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        self.con.execute(
+            f"INSERT OR REPLACE INTO {model.__tablename__} ({names}) VALUES ({marks})",
+            [data[c] for c in cols],
+        )
+
+    def put_edges(self, edges: Sequence[EdgeRow]) -> None:
+        """Add lineage edges (an edge already present keeps its first event)."""
+        for edge in edges:
+            self.con.execute(
+                "INSERT OR IGNORE INTO edges VALUES (?, ?, ?, ?)",
+                [edge.src, edge.dst, edge.relation, edge.seq],
+            )
+
+    def put_object(self, row: ObjectRow) -> None:
+        """Index a blob the first time an event refers to it."""
+        self.con.execute(
+            "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
+            [row.digest, row.size, row.media_type, row.seq],
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _rows(self, model: type[M], sql: str, params: Sequence[Any] = ()) -> list[M]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description or []]
+        return [model.model_validate(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+    def applied(self) -> tuple[int, str]:
+        """The last event folded in: ``(seq, hash)``."""
+        rows = dict(
+            self.con.execute(
+                "SELECT key, value FROM catalog_meta WHERE key IN ('last_seq', 'last_hash')"
+            ).fetchall()
+        )
+        return int(rows.get("last_seq", 0)), rows.get("last_hash", "0" * 64)
+
+    def actor(self, name: str) -> ActorRow | None:
+        """One actor by name."""
+        rows = self._rows(ActorRow, "SELECT * FROM actors WHERE name = ?", [name])
+        return rows[0] if rows else None
+
+    def actors(self) -> list[ActorRow]:
+        """All actors, by name."""
+        return self._rows(ActorRow, "SELECT * FROM actors ORDER BY name")
+
+    def key(self, key_id: str) -> KeyRow | None:
+        """One key by its full id."""
+        rows = self._rows(KeyRow, "SELECT * FROM keys WHERE key_id = ?", [key_id])
+        return rows[0] if rows else None
+
+    def keys_matching(self, text: str) -> list[KeyRow]:
+        """Keys whose id starts with ``text`` or whose label equals it."""
+        return self._rows(
+            KeyRow,
+            "SELECT * FROM keys WHERE starts_with(key_id, ?) OR label = ? ORDER BY created_seq",
+            [text, text],
+        )
+
+    def keys(self, actor: str | None = None) -> list[KeyRow]:
+        """All keys, or one actor's, oldest first."""
+        if actor is None:
+            return self._rows(KeyRow, "SELECT * FROM keys ORDER BY created_seq")
+        return self._rows(
+            KeyRow, "SELECT * FROM keys WHERE actor = ? ORDER BY created_seq", [actor]
+        )
+
+    def events(
+        self,
+        *,
+        since: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[EventRow]:
+        """Events matching every given filter (``action`` matches a prefix, e.g. ``key.``)."""
+        where, params = ["TRUE"], []
+        if since:
+            where.append("ts >= ?")
+            params.append(since)
+        if actor:
+            where.append("actor = ?")
+            params.append(actor)
+        if action:
+            where.append("(action = ? OR starts_with(action, ?))")
+            params += [action, action.rstrip(".") + "."]
+        if subject:
+            where.append("list_contains(subjects, ?)")
+            params.append(subject)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._rows(EventRow, sql, params)
+
+    def event_hashes(self) -> list[str]:
+        """Every indexed event's hash in order (the catalog's witness of the ledger)."""
+        return [r[0] for r in self.con.execute("SELECT hash FROM events ORDER BY seq").fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every catalog table."""
+        return {
+            t.__tablename__: int(
+                self.con.execute(f"SELECT count(*) FROM {t.__tablename__}").fetchone()[0]  # type: ignore[index]
+            )
+            for t in TABLES
+        }
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table's rows in key order: two catalogs answer alike iff their dumps match."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for model in TABLES:
+            cols = ", ".join(f'"{c}"' for c in _columns(model))
+            out[model.__tablename__] = self.con.execute(
+                f"SELECT {cols} FROM {model.__tablename__} ORDER BY ALL"
+            ).fetchall()
+        return out

@@ -1,0 +1,440 @@
+"""The ledger: the workspace's source of truth, an append-only, hash-chained event log.
+
+Format (version 1). Events live in segment files ``segments/00000000.log``, ``00000001.log``…
+of :data:`SEGMENT_SIZE` events each. Event number ``seq`` (from 1) is one line::
+
+    <seq in decimal> SP <hash of event seq-1, 64 lowercase hex> SP <body: RFC 8785 JSON> LF
+
+The first event's previous hash is 64 zeros. An event's hash is ``SHA-256`` of its line
+without the LF, so every line commits to the whole history before it. The events are also the
+leaves of an RFC 6962 Merkle tree: leaf ``seq-1`` is ``SHA-256(0x00 || event hash)``, whose
+roots are signed as checkpoints by ``core``. A body never holds a raw newline (canonical JSON
+escapes it), so a line is always one event.
+
+An append writes the lines and fsyncs the file before returning: that fsync is the commit point
+of every action. A crash mid-append leaves at most one torn line without its LF at the end of
+the last segment; it was never acknowledged, and :meth:`Ledger.repair` drops it before the next
+append.
+
+Segments are a power of two long so that each full segment is a perfect subtree of the Merkle
+tree: full verification checks segments in parallel processes and combines their subtree
+roots, which is how a million events verify in about a second on two cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storage import failpoints, merkle
+from storage.errors import IntegrityError, NotFoundError
+from storage.fsutil import fsync_dir
+
+SEGMENT_SIZE = 1 << 16
+GENESIS = "0" * 64
+_sha256 = hashlib.sha256
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One event as stored: its number, the hash it chains to, its body and its own hash."""
+
+    seq: int
+    prev: str
+    body: bytes
+    hash: str
+
+    @property
+    def line(self) -> bytes:
+        """The exact bytes that were hashed (the stored line without LF)."""
+        return b"%d %s %s" % (self.seq, self.prev.encode(), self.body)
+
+    @property
+    def leaf(self) -> bytes:
+        """This event's leaf hash in the Merkle tree."""
+        return merkle.leaf_hash(bytes.fromhex(self.hash))
+
+    def decode(self) -> dict[str, object]:
+        """Parse the body (canonical JSON) into a dict."""
+        value = json.loads(self.body)
+        if not isinstance(value, dict):
+            raise IntegrityError(f"event #{self.seq} has a body that is not a JSON object")
+        return value
+
+
+def parse_line(line: bytes) -> LedgerEntry:
+    """Split a stored line (without LF) into its parts; raises IntegrityError if malformed."""
+    try:
+        seq_text, prev, body = line.split(b" ", 2)
+        seq = int(seq_text)
+    except ValueError as err:
+        raise IntegrityError(f"malformed ledger line: {line[:80]!r}") from err
+    return LedgerEntry(seq, prev.decode("ascii"), body, _sha256(line).hexdigest())
+
+
+@dataclass
+class SegmentScan:
+    """What verifying one segment found (picklable, returned by worker processes)."""
+
+    index: int
+    first_seq: int
+    count: int = 0
+    last_hash: str = GENESIS
+    problem: tuple[int, str] | None = None
+    torn_tail: int = 0
+    subtree: bytes | None = None
+    cut_subtrees: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
+    leaves: list[bytes] | None = None
+    matches: list[tuple[int, bytes]] = field(default_factory=list)
+    object_problems: list[tuple[int, str, str]] = field(default_factory=list)
+    objects_checked: int = 0
+
+
+@dataclass
+class LedgerScan:
+    """The result of a full verification pass over the ledger."""
+
+    size: int
+    head: str
+    problem: tuple[int, str] | None
+    torn_tail: int
+    roots: dict[int, bytes]
+    matches: list[tuple[int, bytes]]
+    object_problems: list[tuple[int, str, str]]
+    objects_checked: int
+    leaves: list[bytes] = field(default_factory=list)
+
+
+def _check_object(objects_root: Path, digest: str) -> str | None:
+    path = objects_root / digest[:2] / digest[2:]
+    if not path.is_file():
+        return "missing"
+    h = _sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+    actual = h.hexdigest()
+    return None if actual == digest else f"content hashes to sha256:{actual}"
+
+
+def scan_segment(
+    path: str,
+    index: int,
+    first_seq: int,
+    prev_hex: str,
+    cuts: Sequence[int],
+    needles: Sequence[bytes],
+    objects_root: str | None,
+    segment_size: int,
+    keep_leaves: bool = False,
+) -> SegmentScan:
+    """Verify one segment's chain and compute its Merkle subtrees (runs in a worker)."""
+    scan = SegmentScan(index=index, first_seq=first_seq, last_hash=prev_hex)
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    scan.torn_tail = len(lines[-1])
+    prev = prev_hex.encode()
+    leaves: list[bytes] = []
+    append_leaf = leaves.append
+    seen: set[str] = set()
+    obj_root = Path(objects_root) if objects_root else None
+    seq = first_seq
+    for line in lines[:-1]:
+        head = b"%d " % seq
+        if not line.startswith(head):
+            found = line.split(b" ", 1)[0][:20].decode(errors="replace")
+            scan.problem = (
+                seq,
+                f"expected event #{seq} here but found event #{found}: "
+                "an event was deleted, inserted or reordered",
+            )
+            break
+        p = len(head)
+        if line[p : p + 64] != prev:
+            scan.problem = (
+                seq - 1,
+                f"event #{seq - 1} does not match the hash that event #{seq} recorded for it: "
+                f"event #{seq - 1} (or #{seq}) was altered",
+            )
+            break
+        digest = _sha256(line).digest()
+        append_leaf(_sha256(b"\x00" + digest).digest())
+        prev = digest.hex().encode()
+        if needles or obj_root is not None:
+            body = line[p + 65 :]
+            if needles and any(n in body for n in needles):
+                scan.matches.append((seq, body))
+            if obj_root is not None and b'"objects":' in body:
+                for item in json.loads(body).get("objects", []):
+                    ref = str(item.get("sha256", "")) if isinstance(item, dict) else str(item)
+                    if ref in seen:
+                        continue
+                    seen.add(ref)
+                    scan.objects_checked += 1
+                    issue = _check_object(obj_root, ref)
+                    if issue:
+                        scan.object_problems.append((seq, ref, issue))
+        seq += 1
+    scan.count = len(leaves)
+    scan.last_hash = prev.decode()
+    if scan.problem is None and scan.count > segment_size:
+        scan.problem = (first_seq + segment_size, "segment holds more events than it may")
+    if scan.count == segment_size:
+        scan.subtree = merkle.root(leaves)
+    for cut in [*cuts, first_seq + scan.count - 1]:
+        local = cut - first_seq + 1
+        if 0 < local <= scan.count:
+            scan.cut_subtrees[cut] = [
+                (s, merkle.root(leaves[o : o + s])) for o, s in merkle.decompose(0, local)
+            ]
+    if keep_leaves:
+        scan.leaves = leaves
+    return scan
+
+
+class Ledger:
+    """Append and read the event log under ``root`` (the workspace's ``ledger/`` folder)."""
+
+    def __init__(self, root: Path, segment_size: int = SEGMENT_SIZE) -> None:
+        """Use ``root``; ``segment_size`` must be a power of two (tests use small ones)."""
+        if segment_size & (segment_size - 1):
+            raise ValueError("segment size must be a power of two")
+        self.root = root
+        self.segments = root / "segments"
+        self.segment_size = segment_size
+
+    def segment_path(self, index: int) -> Path:
+        """The file of segment ``index``."""
+        return self.segments / f"{index:08d}.log"
+
+    def segment_files(self) -> list[Path]:
+        """Existing segment files in order; a gap in their numbering is an integrity error."""
+        if not self.segments.is_dir():
+            return []
+        files = sorted(p for p in self.segments.iterdir() if p.suffix == ".log")
+        for expected, path in enumerate(files):
+            if path.name != f"{expected:08d}.log":
+                raise IntegrityError(
+                    f"ledger segment {expected:08d}.log is missing (found {path.name})",
+                    hint="Events were deleted outside ledgerml; restore ledger/ from a backup.",
+                )
+        return files
+
+    def _last_line(self, path: Path) -> bytes | None:
+        """The last complete line of a segment, read backwards from its end."""
+        size = path.stat().st_size
+        if size == 0:
+            return None
+        with path.open("rb") as handle:
+            chunk = 4096
+            while True:
+                start = max(0, size - chunk)
+                handle.seek(start)
+                data = handle.read(size - start)
+                end = data.rfind(b"\n")
+                if end == -1:
+                    if start == 0:
+                        return None  # only a torn line
+                    chunk *= 2
+                    continue
+                begin = data.rfind(b"\n", 0, end)
+                if begin != -1 or start == 0:
+                    return data[begin + 1 : end]
+                chunk *= 2
+
+    def head(self) -> tuple[int, str]:
+        """Return ``(size, hash of the last event)``; ``(0, GENESIS)`` for an empty ledger."""
+        for path in reversed(self.segment_files()):
+            line = self._last_line(path)
+            if line is not None:
+                entry = parse_line(line)
+                return entry.seq, entry.hash
+        return 0, GENESIS
+
+    def repair(self) -> int:
+        """Drop a torn final line left by a crash mid-append; return the bytes dropped.
+
+        Only the writer (holding the workspace lock) calls this, just before appending.
+        """
+        files = self.segment_files()
+        if not files:
+            return 0
+        path = files[-1]
+        data_len = path.stat().st_size
+        with path.open("rb+") as handle:
+            keep = data_len
+            handle.seek(max(0, data_len - (1 << 20)))
+            tail = handle.read()
+            cut = tail.rfind(b"\n")
+            if cut == len(tail) - 1:
+                return 0
+            keep = data_len - len(tail) + cut + 1
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return data_len - keep
+
+    def append(self, bodies: Sequence[bytes]) -> list[LedgerEntry]:
+        """Append events and fsync them: once this returns, they are committed.
+
+        The caller holds the workspace writer lock and has checked every precondition.
+        """
+        size, prev = self.head()
+        entries: list[LedgerEntry] = []
+        by_segment: dict[int, list[bytes]] = {}
+        for body in bodies:
+            if b"\n" in body:
+                raise ValueError("an event body may not contain a raw newline")
+            size += 1
+            line = b"%d %s %s" % (size, prev.encode(), body)
+            digest = _sha256(line).hexdigest()
+            entries.append(LedgerEntry(size, prev, body, digest))
+            by_segment.setdefault((size - 1) // self.segment_size, []).append(line + b"\n")
+            prev = digest
+        self.segments.mkdir(parents=True, exist_ok=True)
+        for index, lines in by_segment.items():
+            path = self.segment_path(index)
+            created = not path.exists()
+            payload = b"".join(lines)
+            with path.open("ab") as handle:
+                handle.write(payload[: max(1, len(payload) // 2)])
+                handle.flush()
+                failpoints.hit("event.partial")
+                handle.write(payload[max(1, len(payload) // 2) :])
+                handle.flush()
+                os.fsync(handle.fileno())
+            if created:
+                fsync_dir(self.segments)
+        failpoints.hit("event.after-fsync")
+        return entries
+
+    def iter_entries(self, start: int = 1) -> Iterator[LedgerEntry]:
+        """Yield events from ``start`` to the head, skipping a torn tail."""
+        first_segment = max(0, (start - 1) // self.segment_size)
+        for path in self.segment_files()[first_segment:]:
+            with path.open("rb") as handle:
+                for raw in handle:
+                    if not raw.endswith(b"\n"):
+                        return
+                    entry = parse_line(raw[:-1])
+                    if entry.seq >= start:
+                        yield entry
+
+    def entry(self, seq: int) -> LedgerEntry:
+        """Read event ``seq``; raises NotFoundError beyond the head."""
+        for entry in self.iter_entries(seq):
+            if entry.seq == seq:
+                return entry
+            break
+        raise NotFoundError(f"there is no event #{seq} in this ledger")
+
+    def scan(
+        self,
+        *,
+        cuts: Sequence[int] = (),
+        needles: Sequence[bytes] = (),
+        objects_root: Path | None = None,
+        keep_leaves: bool = False,
+        workers: int | None = None,
+    ) -> LedgerScan:
+        """Verify the whole chain and compute Merkle roots at ``cuts`` and at the head.
+
+        Args:
+            cuts: tree sizes whose roots are wanted (those of checkpoints).
+            needles: byte strings; bodies containing one are returned in ``matches``.
+            objects_root: when given, every object an event lists under ``"objects"`` is
+                re-hashed and reported if missing or altered.
+            keep_leaves: return all leaf hashes (for proofs) instead of only roots.
+            workers: processes to use; defaults to the CPU count for large ledgers.
+
+        Returns:
+            A :class:`LedgerScan`; ``problem`` names the first bad event, if any.
+        """
+        files = self.segment_files()
+        jobs = []
+        prev = GENESIS
+        for index, path in enumerate(files):
+            jobs.append((str(path), index, index * self.segment_size + 1, prev))
+            last = self._last_line(path)
+            if last is not None:
+                prev = _sha256(last).hexdigest()
+        args = [
+            (
+                *job,
+                list(cuts),
+                list(needles),
+                str(objects_root) if objects_root else None,
+                self.segment_size,
+                keep_leaves,
+            )
+            for job in jobs
+        ]
+        n_workers = workers if workers is not None else min(os.cpu_count() or 1, len(args))
+        if n_workers > 1 and len(args) > 1:
+            # fork is cheap and safe while we are single-threaded; otherwise start afresh.
+            method = "fork" if threading.active_count() == 1 else "spawn"
+            ctx = multiprocessing.get_context(method)
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+                scans = list(pool.map(scan_segment, *zip(*args, strict=True)))
+        else:
+            scans = [scan_segment(*a) for a in args]
+        return self._combine(scans, cuts)
+
+    def _combine(self, scans: list[SegmentScan], cuts: Sequence[int]) -> LedgerScan:
+        problem: tuple[int, str] | None = None
+        size = 0
+        for i, scan in enumerate(scans):
+            size = scan.first_seq + scan.count - 1
+            if scan.problem:
+                problem = scan.problem
+                break
+            if i < len(scans) - 1:
+                if scan.torn_tail:
+                    problem = (size + 1, "a torn line inside a sealed segment")
+                    break
+                if scan.count != self.segment_size:
+                    problem = (
+                        size + 1,
+                        f"segment {scan.index:08d}.log ends early after event #{size}: "
+                        "events were deleted",
+                    )
+                    break
+        roots: dict[int, bytes] = {}
+        for cut in {*cuts, size}:
+            if not 0 < cut <= size:
+                continue
+            seg = (cut - 1) // self.segment_size
+            tail = scans[seg].cut_subtrees.get(cut)
+            if tail is None:
+                continue
+            parts = [(self.segment_size, s.subtree) for s in scans[:seg] if s.subtree]
+            roots[cut] = merkle.combine(parts + tail)
+        return LedgerScan(
+            size=size,
+            head=scans[-1].last_hash if scans and problem is None else GENESIS,
+            problem=problem,
+            torn_tail=scans[-1].torn_tail if scans else 0,
+            roots=roots,
+            matches=[m for s in scans for m in s.matches],
+            object_problems=[p for s in scans for p in s.object_problems],
+            objects_checked=sum(s.objects_checked for s in scans),
+            leaves=[leaf for s in scans for leaf in (s.leaves or [])],
+        )
+
+    def leaf_hashes(self, upto: int | None = None) -> list[bytes]:
+        """All leaf hashes (for proofs), after checking the chain.
+
+        Raises:
+            IntegrityError: if the chain is broken.
+        """
+        scan = self.scan(keep_leaves=True)
+        if scan.problem:
+            raise IntegrityError(f"event #{scan.problem[0]}: {scan.problem[1]}")
+        return scan.leaves if upto is None else scan.leaves[:upto]

@@ -1,0 +1,137 @@
+"""The content-addressed object store: immutable blobs named by their SHA-256.
+
+Layout: ``objects/sha256/ab/cdef…`` (two-character fan-out). A blob is written to a temp file
+in the same directory, fsynced, then linked into place, so a crash never leaves a partial blob
+under a real name, and an existing blob is never rewritten. Reads that matter for integrity go
+through :meth:`ObjectStore.read_verified`, which fails loudly when the bytes no longer match
+their name (bit rot or tampering).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from storage.errors import IntegrityError, NotFoundError
+from storage.fsutil import atomic_write
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+def sha256_hex(data: bytes) -> str:
+    """Return the lowercase hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    """Stream a file through SHA-256 without loading it whole."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def parse_digest(ref: str) -> str:
+    """Turn ``sha256:<hex>`` or ``<hex>`` into a validated 64-character hex digest.
+
+    Raises:
+        NotFoundError: if the text is not a full SHA-256 digest.
+    """
+    value = ref.removeprefix("sha256:").lower()
+    if not _HEX64.match(value):
+        raise NotFoundError(f"not a sha256 digest: {ref!r}")
+    return value
+
+
+class ObjectStore:
+    """Immutable blobs under ``root/sha256``."""
+
+    def __init__(self, root: Path) -> None:
+        """Use ``root`` (the workspace's ``objects/`` folder)."""
+        self.root = root / "sha256"
+
+    def path(self, digest: str) -> Path:
+        """Where the blob with this hex digest lives (whether or not it exists)."""
+        digest = parse_digest(digest)
+        return self.root / digest[:2] / digest[2:]
+
+    def exists(self, digest: str) -> bool:
+        """Whether the blob is present (its content is not checked)."""
+        return self.path(digest).is_file()
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` and return its hex digest; storing the same bytes twice is a no-op."""
+        digest = sha256_hex(data)
+        target = self.path(digest)
+        if target.is_file():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            atomic_write(target, data, exclusive=True)
+        except FileExistsError:
+            pass  # a concurrent writer stored the same bytes: same name, same content
+        return digest
+
+    def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
+        """Copy a file into the store, hashing as it streams; return its hex digest."""
+        digest = hash_file(source, progress)
+        if self.exists(digest):
+            return digest
+        # Files we snapshot are data sets of modest size; reading once more keeps the
+        # write path identical to put_bytes (temp, fsync, link).
+        data = source.read_bytes()
+        if sha256_hex(data) != digest:
+            raise IntegrityError(f"{source} changed while it was being read")
+        return self.put_bytes(data)
+
+    def read_verified(self, digest: str) -> bytes:
+        """Read a blob and check that its bytes still hash to its name.
+
+        Raises:
+            NotFoundError: if the blob is missing.
+            IntegrityError: if its content no longer matches its digest.
+        """
+        path = self.path(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as err:
+            raise NotFoundError(
+                f"object sha256:{digest} is missing from the store",
+                hint="Restore the workspace's objects/ folder from a backup.",
+            ) from err
+        actual = sha256_hex(data)
+        if actual != digest:
+            raise IntegrityError(
+                f"object sha256:{digest} was altered: its content now hashes to sha256:{actual}",
+                hint="The object store was modified outside ledgerml; restore it from a backup.",
+            )
+        return data
+
+    def check(self, digest: str) -> str | None:
+        """Return a description of what is wrong with a blob, or None when it is intact."""
+        path = self.path(digest)
+        if not path.is_file():
+            return "missing"
+        actual = hash_file(path)
+        return None if actual == digest else f"content hashes to sha256:{actual}"
+
+    def digests(self) -> list[str]:
+        """List every stored digest (for status and full verification)."""
+        found: list[str] = []
+        if not self.root.is_dir():
+            return found
+        for fan in os.scandir(self.root):
+            if fan.is_dir() and len(fan.name) == 2:
+                found.extend(
+                    fan.name + entry.name
+                    for entry in os.scandir(fan.path)
+                    if not entry.name.startswith(".")
+                )
+        return found

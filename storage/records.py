@@ -1,0 +1,92 @@
+"""Typed rows of the catalog, declared once as SQLModel tables.
+
+These classes are both the catalog schema (their DDL is generated from them) and the typed
+records that queries return and ``core`` hands to the front doors, so a column is named in
+exactly one place. Keys are natural (event numbers, names, key ids, digests): DuckDB rejects the
+SERIAL that an auto-increment integer key would ask for, and natural keys keep a rebuild from
+the ledger byte-for-byte identical.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ARRAY, BigInteger, Column, String
+from sqlmodel import Field, SQLModel
+
+
+class CatalogMeta(SQLModel, table=True):
+    """Bookkeeping: schema version, last applied event number and hash."""
+
+    __tablename__ = "catalog_meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class EventRow(SQLModel, table=True):
+    """The ledger's events, indexed for queries (``audit log``)."""
+
+    __tablename__ = "events"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: str
+    ts: str
+    actor: str
+    action: str
+    subjects: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    reason: str
+    body: str
+
+
+class ActorRow(SQLModel, table=True):
+    """A person or service that acts on the workspace, with its roles."""
+
+    __tablename__ = "actors"
+    name: str = Field(primary_key=True)
+    roles: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+    updated_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class KeyRow(SQLModel, table=True):
+    """A signing key: where its private half lives, its public half, and its status."""
+
+    __tablename__ = "keys"
+    key_id: str = Field(primary_key=True)
+    actor: str
+    purpose: str
+    backend: str
+    algorithm: str
+    label: str
+    handle: str
+    public_key_digest: str
+    public_pem: str
+    status: str
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    status_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    status_at: str | None = None
+    status_reason: str | None = None
+    replaced_by: str | None = None
+
+
+class EdgeRow(SQLModel, table=True):
+    """One lineage edge: ``src`` derives from, or is about, ``dst``."""
+
+    __tablename__ = "edges"
+    src: str = Field(primary_key=True)
+    dst: str = Field(primary_key=True)
+    relation: str = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ObjectRow(SQLModel, table=True):
+    """A blob the ledger refers to, with the first event that did."""
+
+    __tablename__ = "objects"
+    digest: str = Field(primary_key=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+TABLES: tuple[type[SQLModel], ...] = (CatalogMeta, EventRow, ActorRow, KeyRow, EdgeRow, ObjectRow)
