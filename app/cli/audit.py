@@ -1,0 +1,150 @@
+"""``ledgerml audit log|verify|checkpoint|prove``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt, JsonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+)
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("log")
+@guarded
+def log(
+    since: Annotated[str | None, typer.Option(help="2026-03-01, 2026-03-01T09:30, 2h, 7d…")]
+    = None,
+    by: Annotated[str | None, typer.Option("--actor", help="Only events by this actor.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this action, or a family such as 'key'.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only events about this subject, e.g. actor:bob.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Show only the newest N.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the audit log: who did what, when, to what, and why."""
+    from core import audit
+
+    rows = audit.log(open_ws(workspace), since=since, actor=by, action=action,
+                     subject=subject, limit=limit, as_actor=actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json([{**r.model_dump(exclude={"body"}), "body": json.loads(r.body)}
+                          for r in rows])
+        return
+    output.table(["#", "time (UTC)", "actor", "action", "subjects", "reason"],
+                 [(r.seq, r.ts[:19].replace("T", " "), r.actor, r.action,
+                   " ".join(s[:40] for s in r.subjects), r.reason) for r in rows])
+
+
+@app.command("verify")
+@guarded
+def verify(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="A checkpoint copy kept outside the workspace; "
+                     "detects rollback and rewrites. Repeatable."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recompute the hash chain, Merkle roots, checkpoint signatures and object hashes.
+
+    Exits 3 naming the first bad event when anything was changed outside ledgerml.
+    """
+    from core import audit
+
+    ws = open_ws(workspace)
+    with output.progress("Verifying") as progress:
+        report = audit.verify(ws, external=checkpoint, progress=progress)
+    if want_json(json_out):
+        output.emit_json(report.to_json())
+    else:
+        head = report.head[:16] + "…" if report.head else "-"
+        output.fields([
+            ("events", f"{report.events} (head {head})"),
+            ("objects re-hashed", report.objects_checked),
+            ("checkpoints", ", ".join(
+                f"#{c.size} {'ok' if c.ok else 'BAD'}" for c in report.checkpoints) or "none"),
+            ("anchored", f"events #1..#{report.anchored}" if report.anchored else "none"),
+            ("catalog", report.catalog),
+        ])
+        for failure in report.failures:
+            output.note(f"[bold red]FAIL[/bold red] {failure}")
+        for note in report.notes:
+            output.note(f"[yellow]note[/yellow] {note}")
+        if report.ok:
+            verdict = ("VERIFIED" if not report.unanchored
+                       else f"VERIFIED up to #{report.anchored}; {report.unanchored} "
+                       "newer events UNANCHORED")
+            output.line(f"[bold green]{verdict}[/bold green]")
+        else:
+            where = (f" (first bad event #{report.first_bad_event})"
+                     if report.first_bad_event else "")
+            output.line(f"[bold red]INTEGRITY FAILURE{where}[/bold red]")
+    if not report.ok:
+        raise typer.Exit(output.EXIT_INTEGRITY)
+
+
+@app.command("checkpoint")
+@guarded
+def checkpoint(
+    copy_to: Annotated[
+        Path | None, typer.Option("--copy-to", help="Also write the checkpoint here "
+                                  "(keep it outside the workspace).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign the ledger's current size and Merkle root with the workspace key."""
+    from core import audit
+
+    cp, created = audit.checkpoint(open_ws(workspace), actor_name(as_actor))
+    if copy_to is not None:
+        copy_to.write_text(json.dumps(cp.envelope, indent=2) + "\n")
+    if want_json(json_out):
+        output.emit_json({"size": cp.size, "root": cp.root, "head": cp.head, "ts": cp.ts,
+                          "key_id": cp.key_id, "path": str(cp.path), "created": created})
+        return
+    state = "signed" if created else "already signed"
+    output.line(f"checkpoint {state}: {cp.size} events, root {cp.root[:16]}… ({cp.path})")
+    if copy_to is not None:
+        output.note(f"copy written to {copy_to}; keep it where this workspace's writers "
+                    "cannot change it")
+
+
+@app.command("prove")
+@guarded
+def prove(
+    seq: Annotated[int, typer.Argument(help="Event number.")],
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="Prove against this checkpoint file.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print a Merkle inclusion proof of one event against a signed checkpoint."""
+    from core import audit
+
+    doc = audit.prove(open_ws(workspace), seq, checkpoint_path=checkpoint)
+    if want_json(json_out):
+        output.emit_json(doc)
+        return
+    output.fields([
+        ("event", f"#{doc['seq']} {doc['entry_hash']}"),
+        ("tree size", doc["tree_size"]),
+        ("root", doc["root"]),
+        ("proof", f"{len(doc['proof'])} hashes (use --json for the full document)"),
+    ])
+    output.note("proof checked against the signed checkpoint: OK")

@@ -1,0 +1,159 @@
+"""``ledgerml key create|list|show|export-public|rotate|revoke``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+)
+
+app = typer.Typer(no_args_is_help=True)
+KeyArg = Annotated[str, typer.Argument(help="Key id prefix (8+ hex characters) or label.")]
+
+
+def _show(key: Any, json_out: bool, extra: dict[str, Any] | None = None) -> None:
+    if json_out:
+        output.emit_json({**key.model_dump(), **(extra or {})})
+        return
+    status = key.status
+    if key.status_seq:
+        status += f" at event #{key.status_seq} ({key.status_reason or 'no reason given'})"
+    output.fields([
+        ("key id", key.key_id),
+        ("label", key.label),
+        ("owner", key.actor),
+        ("purpose", key.purpose),
+        ("algorithm", key.algorithm),
+        ("backend", f"{key.backend} ({key.handle})"),
+        ("status", status),
+        ("created", f"{key.created_at} (event #{key.created_seq})"),
+        *([("replaced by", key.replaced_by)] if key.replaced_by else []),
+    ])
+
+
+@app.command("create")
+@guarded
+def create(
+    backend: Annotated[str, typer.Option(help="keyring (OS keyring) or pkcs11 (HSM token).")]
+    = "keyring",
+    owner: Annotated[
+        str | None, typer.Option("--actor", help="Owner (default: you; others need admin).")
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="A name for the key (default OWNER-BACKEND).")
+    ] = None,
+    algorithm: Annotated[
+        str, typer.Option(help="ecdsa-p256 (default) or ed25519 (keyring only).")
+    ] = "ecdsa-p256",
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a signing key whose private half stays in the OS keyring or an HSM.
+
+    An active key with the same owner and label is returned as it is, so running the
+    command twice makes one key.
+    """
+    from core import keys
+
+    key, created = keys.create(
+        open_ws(workspace), actor_name(as_actor), backend=backend, owner=owner,
+        label=label, algorithm=algorithm, reason=reason,
+    )
+    if not created and not want_json(json_out):
+        output.note(f"an active key labelled {key.label!r} already exists; nothing changed")
+    _show(key, want_json(json_out), {"created": created})
+
+
+@app.command("list")
+@guarded
+def list_(
+    owner: Annotated[str | None, typer.Option("--actor", help="Only this owner's keys.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List keys with their owner, backend and status."""
+    from core import keys
+
+    rows = keys.list_keys(open_ws(workspace), actor_name(as_actor), owner)
+    if want_json(json_out):
+        output.emit_json([r.model_dump() for r in rows])
+        return
+    output.table(
+        ["key id", "label", "owner", "purpose", "algorithm", "backend", "status"],
+        [(r.key_id[:16], r.label, r.actor, r.purpose, r.algorithm, r.backend, r.status)
+         for r in rows],
+    )
+
+
+@app.command("show")
+@guarded
+def show(key_ref: KeyArg, workspace: WorkspaceOpt = None, as_actor: ActorOpt = None,
+         json_out: JsonOpt = False) -> None:
+    """Show one key."""
+    from core import keys
+
+    _show(keys.show(open_ws(workspace), key_ref, actor_name(as_actor)), want_json(json_out))
+
+
+@app.command("export-public")
+@guarded
+def export_public(
+    key_ref: KeyArg,
+    out: Annotated[Path | None, typer.Option("-o", "--output", help="Write PEM to this file.")]
+    = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+) -> None:
+    """Print a key's public half as PEM (for openssl or another verifier)."""
+    from core import keys
+
+    key = keys.show(open_ws(workspace), key_ref, actor_name(as_actor))
+    if out is None:
+        typer.echo(key.public_pem, nl=False)
+    else:
+        out.write_text(key.public_pem)
+        output.note(f"wrote {out}")
+
+
+@app.command("rotate")
+@guarded
+def rotate(key_ref: KeyArg, workspace: WorkspaceOpt = None, as_actor: ActorOpt = None,
+           reason: ReasonOpt = "", json_out: JsonOpt = False) -> None:
+    """Replace a key with a new one in the same backend; old signatures stay valid."""
+    from core import keys
+
+    old, new = keys.rotate(open_ws(workspace), actor_name(as_actor), key_ref, reason)
+    if want_json(json_out):
+        output.emit_json({"old": old.model_dump(), "new": new.model_dump()})
+        return
+    output.line(f"key {old.key_id[:16]} rotated; new key {new.key_id[:16]} ({new.label}) "
+                "signs from now on")
+
+
+@app.command("revoke")
+@guarded
+def revoke(
+    key_ref: KeyArg,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (required).")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Revoke a key: it never signs again; what it signed before stays verifiable."""
+    from core import keys
+
+    key, changed = keys.revoke(open_ws(workspace), actor_name(as_actor), key_ref, reason)
+    if want_json(json_out):
+        output.emit_json({**key.model_dump(), "changed": changed})
+    elif changed:
+        output.line(f"key {key.key_id[:16]} ({key.label}) revoked at event #{key.status_seq}")
+    else:
+        output.line(f"key {key.key_id[:16]} was already revoked; nothing changed")

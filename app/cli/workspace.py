@@ -1,0 +1,112 @@
+"""``ledgerml init``, ``status`` and ``rebuild``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+    ws_path,
+)
+
+
+@guarded
+def init(
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    key_backend: Annotated[
+        str, typer.Option("--key-backend", help="Where the workspace key lives: keyring or pkcs11.")
+    ] = "keyring",
+    algorithm: Annotated[
+        str, typer.Option(help="ecdsa-p256 (default) or ed25519 (keyring only).")
+    ] = "ecdsa-p256",
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a workspace: folders, a workspace signing key, and you as its first admin.
+
+    The founding actor is --as, LEDGERML_ACTOR or your OS user. Refuses a folder that already
+    holds a workspace.
+    """
+    from core import admin
+
+    founder = actor_name(as_actor)
+    ws = admin.init(ws_path(workspace), founder, key_backend=key_backend,
+                    algorithm=algorithm, reason=reason)
+    from core.audit import workspace_key
+
+    with ws.session(founder) as s:
+        key = workspace_key(s.catalog)
+    if want_json(json_out):
+        output.emit_json({"workspace": str(ws.root), "workspace_id": ws.workspace_id,
+                          "founder": founder, "workspace_key": key.key_id,
+                          "key_backend": key.backend})
+        return
+    output.fields([
+        ("workspace", ws.root),
+        ("founding admin", founder),
+        ("workspace key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
+    ])
+    output.note("Next: `ledgerml actor add NAME --role ROLE`, `ledgerml key create`, "
+                "`ledgerml status`.")
+
+
+@guarded
+def status(
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Skip the full verification pass.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the workspace: counts, ledger head, last checkpoint, verify state, key backends."""
+    from core import admin
+
+    ws = open_ws(workspace)
+    st = admin.status(ws, actor_name(as_actor), run_verify=not no_verify)
+    if want_json(json_out):
+        output.emit_json(asdict(st))
+        return
+    cp = st.last_checkpoint
+    if st.verify is None:
+        verdict = "not run (--no-verify)"
+    elif not st.verify["ok"]:
+        verdict = "[red]FAILED[/red]: " + "; ".join(st.verify["failures"])
+    elif st.verify["unanchored"]:
+        verdict = (f"intact; {st.verify['unanchored']} newest events not yet under a signed "
+                   "checkpoint")
+    else:
+        verdict = "intact and fully anchored by a signed checkpoint"
+    output.fields([
+        ("workspace", st.workspace),
+        ("workspace id", st.workspace_id),
+        ("ledger head", f"#{st.ledger_head} {st.ledger_head_hash[:16]}…"),
+        ("last checkpoint", f"#{cp['size']} signed {cp['ts']}" if cp else "none yet"),
+        ("verify", verdict),
+        *[(name, count) for name, count in st.counts.items()],
+        *[(f"backend {name}", state) for name, state in st.key_backends.items()],
+    ])
+
+
+@guarded
+def rebuild(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Drop the catalog and replay the ledger into a new one; every query answers the same."""
+    ws = open_ws(workspace)
+    with output.progress("Replaying the ledger") as progress:
+        count = ws.rebuild(progress)
+    if want_json(json_out):
+        output.emit_json({"replayed": count})
+    else:
+        output.line(f"catalog rebuilt from {count} events")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the workspace commands to the root app."""
+    app.command()(init)
+    app.command()(status)
+    app.command()(rebuild)
