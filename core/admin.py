@@ -16,11 +16,9 @@ from typing import Any
 from core import audit
 from core.actors import check_name
 from core.errors import UsageError
-from core.events import Event
-from core.keys import generate_record
+from core.keys import generate_record, key_event
 from core.keys.backends import KeyringBackend, Pkcs11Backend
 from core.workspace import CONFIG, Workspace, locate, write_config
-from storage.fsutil import atomic_write
 
 
 def init(
@@ -45,7 +43,7 @@ def init(
             hint="Use it as it is, or choose another folder with --workspace.",
         )
     founder = check_name(founder)
-    for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256", "keys"):
+    for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     workspace_id = str(uuid.uuid4())
     write_config(
@@ -58,16 +56,12 @@ def init(
         key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
     )
     with ws.session(founder) as s:
-        s.commit(
-            Event(
-                founder,
-                "workspace.init",
-                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
-                {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"], "key": key},
-                reason,
-            )
-        )
-    atomic_write(ws.keys_dir / f"{key['key_id']}.pem", key["public_pem"].encode())
+        s.commit(key_event(
+            s, founder, "workspace.init", key,
+            {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"]},
+            [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
+            reason,
+        ))
     return ws
 
 

@@ -96,7 +96,6 @@ class Workspace:
         self.objects = ObjectStore(root / "objects")
         self.catalog_path = root / "catalog.duckdb"
         self.checkpoints_dir = root / "ledger" / "checkpoints"
-        self.keys_dir = root / "keys"
         self.config: dict[str, Any] = {}
 
     @classmethod

@@ -24,15 +24,17 @@ from core.keys.backends import ALGORITHMS, KeyBackend, backend
 from core.signing import key_id_for, public_pem
 from core.workspace import Session, Workspace
 from storage.catalog import Catalog
-from storage.fsutil import atomic_write
 from storage.objects import sha256_hex
 from storage.records import KeyRow
+
+PEM_MEDIA_TYPE = "application/x-pem-file"
 
 __all__ = [
     "ALGORITHMS",
     "KeyVerdict",
     "create",
     "generate_record",
+    "key_event",
     "key_verdict",
     "list_keys",
     "resolve",
@@ -97,9 +99,13 @@ def _may_manage(s: Session, key: KeyRow, action: str) -> None:
         )
 
 
-def _write_public(ws: Workspace, key: KeyRow) -> None:
-    ws.keys_dir.mkdir(exist_ok=True)
-    atomic_write(ws.keys_dir / f"{key.key_id}.pem", key.public_pem.encode())
+def key_event(
+    s: Session, actor: str, action: str, record: dict[str, str], data: dict[str, str],
+    subjects: list[str], reason: str,
+) -> Event:
+    """The event recording a new key; its public key goes to the object store first."""
+    ref = s.put_blob(record["public_pem"].encode(), PEM_MEDIA_TYPE)
+    return Event(actor, action, subjects, {**data, "key": record}, reason, [ref])
 
 
 def create(
@@ -132,13 +138,10 @@ def create(
             if existing.label == label and existing.status == "active":
                 return existing, False
         record = generate_record(backend, algorithm, owner=owner, purpose="actor", label=label)
-        s.commit(
-            Event(actor, "key.create", [f"key:{record['key_id']}", f"actor:{owner}"],
-                  {"key": record}, reason)
-        )
+        s.commit(key_event(s, actor, "key.create", record, {},
+                           [f"key:{record['key_id']}", f"actor:{owner}"], reason))
         row = s.catalog.key(record["key_id"])
         assert row is not None
-    _write_public(ws, row)
     return row, True
 
 
@@ -168,15 +171,13 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
         record = generate_record(
             old.backend, old.algorithm, owner=old.actor, purpose=old.purpose, label=old.label
         )
-        s.commit(
-            Event(actor, "key.rotate",
-                  [f"key:{old.key_id}", f"key:{record['key_id']}", f"actor:{old.actor}"],
-                  {"old_key_id": old.key_id, "key": record}, reason)
-        )
+        s.commit(key_event(
+            s, actor, "key.rotate", record, {"old_key_id": old.key_id},
+            [f"key:{old.key_id}", f"key:{record['key_id']}", f"actor:{old.actor}"], reason,
+        ))
         new = s.catalog.key(record["key_id"])
         old = s.catalog.key(old.key_id) or old
         assert new is not None
-    _write_public(ws, new)
     return old, new
 
 

@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KEYRING := scripts/with-keyring
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/ledgerml: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(BIN)/ledgerml
+
+demo: $(BIN)/ledgerml
+	$(KEYRING) scripts/demo.sh
+
+test: $(BIN)/ledgerml
+	$(KEYRING) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/ledgerml
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(BIN)/ledgerml
+	$(KEYRING) $(BIN)/python bench/ledger_bench.py
+
+clean:
+	rm -rf $(VENV) .keyring demo-workspace
