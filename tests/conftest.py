@@ -1,0 +1,104 @@
+"""Shared fixtures: a real keyring, a real SoftHSM2 token, real workspaces in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HSM_PIN = "4711"
+HSM_TOKEN = "ledgerml-tests"
+_HSM_DIR = Path(tempfile.mkdtemp(prefix="ledgerml-softhsm-"))
+
+
+def _init_softhsm() -> None:
+    """Create a SoftHSM2 token before any PKCS#11 library is loaded in this process."""
+    tokens = _HSM_DIR / "tokens"
+    tokens.mkdir()
+    conf = _HSM_DIR / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    util = shutil.which("softhsm2-util")
+    if util is None:
+        raise pytest.UsageError("softhsm2-util is missing: install softhsm2 (see .ci/run)")
+    subprocess.run(
+        [util, "--init-token", "--free", "--label", HSM_TOKEN, "--pin", HSM_PIN,
+         "--so-pin", "0000"],
+        check=True, capture_output=True,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _init_softhsm()
+    import keyring
+
+    backend = keyring.get_keyring()
+    names = [type(b).__module__ for b in getattr(backend, "backends", [backend])]
+    if not any(n.startswith("keyring.backends.SecretService")
+               or n.startswith("keyring.backends.macOS") for n in names):
+        raise pytest.UsageError(
+            "no OS keyring service: run the tests with `make test` (it starts one), or "
+            "`scripts/with-keyring .venv/bin/python -m pytest`"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_HSM_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("LEDGERML_WORKSPACE", "LEDGERML_ACTOR", "LEDGERML_FAILPOINT",
+                "LEDGERML_PKCS11_TOKEN", "LEDGERML_PKCS11_PIN", "LEDGERML_PKCS11_MODULE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LEDGERML_BUSY_TIMEOUT", "10")
+
+
+@pytest.fixture
+def hsm(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the pkcs11 backend at the test SoftHSM2 token."""
+    monkeypatch.setenv("LEDGERML_PKCS11_TOKEN", HSM_TOKEN)
+    monkeypatch.setenv("LEDGERML_PKCS11_PIN", HSM_PIN)
+    return HSM_TOKEN
+
+
+@pytest.fixture
+def ws_path(tmp_path: Path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def ws(ws_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh workspace with admin 'alice', auditor 'bob' and data scientist 'sam'."""
+    from core import actors, admin
+
+    workspace = admin.init(ws_path, "alice", reason="test")
+    actors.add(workspace, "alice", "bob", ["auditor"])
+    actors.add(workspace, "alice", "sam", ["data-scientist"])
+    return workspace
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real `ledgerml` in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=ROOT, env=full_env,
+        capture_output=True, text=True, timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"ledgerml {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def cli() -> Iterator[object]:
+    yield run_cli

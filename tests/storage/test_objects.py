@@ -1,0 +1,54 @@
+"""The content-addressed object store on a real folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storage.errors import IntegrityError, NotFoundError
+from storage.objects import ObjectStore, parse_digest
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(max_size=4096))
+def test_round_trip_and_idempotent(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    store = ObjectStore(tmp_path_factory.mktemp("objects"))
+    digest = store.put_bytes(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert store.put_bytes(data) == digest
+    assert store.read_verified(digest) == data
+    assert store.digests() == [digest]
+
+
+def test_a_flipped_byte_on_disk_is_caught(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    digest = store.put_bytes(b"model weights")
+    path = store.path(digest)
+    path.chmod(0o644)
+    path.write_bytes(b"model weightz")
+    with pytest.raises(IntegrityError, match="altered"):
+        store.read_verified(digest)
+    assert store.check(digest) is not None and "hashes to" in str(store.check(digest))
+
+
+def test_missing_and_malformed_references(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    with pytest.raises(NotFoundError, match="missing"):
+        store.read_verified("a" * 64)
+    with pytest.raises(NotFoundError, match="not a sha256"):
+        parse_digest("sha256:../../etc/passwd")
+    assert store.check("b" * 64) == "missing"
+
+
+def test_put_file_streams_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    src = tmp_path / "data.csv"
+    src.write_bytes(b"a,b\n1,2\n" * 10000)
+    store = ObjectStore(tmp_path / "objects")
+    digest = store.put_file(src)
+    assert store.read_verified(digest) == src.read_bytes()
+    leftovers = [p for p in (tmp_path / "objects").rglob(".tmp-*")]
+    assert leftovers == []
