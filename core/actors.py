@@ -57,9 +57,7 @@ def check_roles(roles: list[str]) -> list[str]:
         raise UsageError("give at least one --role", hint=f"Roles: {', '.join(ROLES)}.")
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise UsageError(
-            f"unknown role {unknown[0]!r}", hint=f"Roles are: {', '.join(ROLES)}."
-        )
+        raise UsageError(f"unknown role {unknown[0]!r}", hint=f"Roles are: {', '.join(ROLES)}.")
     return sorted(set(roles))
 
 
@@ -85,7 +83,9 @@ def require(session: Session, *roles: str, action: str) -> ActorRow:
     return row
 
 
-def add(ws: Workspace, actor: str, name: str, roles: list[str], reason: str = "") -> tuple[ActorRow, bool]:
+def add(
+    ws: Workspace, actor: str, name: str, roles: list[str], reason: str = ""
+) -> tuple[ActorRow, bool]:
     """Register an actor with roles (admin only).
 
     Adding an actor that already exists with the same roles changes nothing, so a retried
@@ -110,7 +110,9 @@ def add(ws: Workspace, actor: str, name: str, roles: list[str], reason: str = ""
                 f"actor {name!r} already exists with roles {', '.join(existing.roles)}",
                 hint="Roles are fixed once recorded in this version; add a new actor instead.",
             )
-        s.commit(Event(actor, "actor.add", [f"actor:{name}"], {"name": name, "roles": wanted}, reason))
+        s.commit(
+            Event(actor, "actor.add", [f"actor:{name}"], {"name": name, "roles": wanted}, reason)
+        )
         row = s.catalog.actor(name)
         assert row is not None
         return row, True

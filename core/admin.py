@@ -56,12 +56,17 @@ def init(
         key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
     )
     with ws.session(founder) as s:
-        s.commit(key_event(
-            s, founder, "workspace.init", key,
-            {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"]},
-            [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
-            reason,
-        ))
+        s.commit(
+            key_event(
+                s,
+                founder,
+                "workspace.init",
+                key,
+                {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"]},
+                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
+                reason,
+            )
+        )
     return ws
 
 
@@ -104,12 +109,18 @@ def status(ws: Workspace, actor: str = "", *, run_verify: bool = True) -> Status
         ledger_head_hash=head,
         last_checkpoint=(
             {"size": last.size, "root": last.root, "ts": last.ts, "key_id": last.key_id}
-            if last else None
+            if last
+            else None
         ),
         verify=(
-            {"ok": report.ok, "anchored": report.anchored, "unanchored": report.unanchored,
-             "failures": report.failures[:3]}
-            if report else None
+            {
+                "ok": report.ok,
+                "anchored": report.anchored,
+                "unanchored": report.unanchored,
+                "failures": report.failures[:3],
+            }
+            if report
+            else None
         ),
         key_backends=backends_available(),
     )

@@ -48,8 +48,12 @@ def parse_since(text: str) -> str:
     match = _RELATIVE.match(text.strip())
     if match:
         n, unit = int(match.group(1)), match.group(2)
-        delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n),
-                 "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        delta = {
+            "m": timedelta(minutes=n),
+            "h": timedelta(hours=n),
+            "d": timedelta(days=n),
+            "w": timedelta(weeks=n),
+        }[unit]
         moment = datetime.now(UTC) - delta
     else:
         try:
@@ -79,8 +83,12 @@ def log(
     bound = parse_since(since) if since else None
     with ws.session(as_actor) as s:
         rows = s.catalog.events(
-            since=bound, actor=actor, action=action, subject=subject,
-            limit=limit, newest_first=limit is not None,
+            since=bound,
+            actor=actor,
+            action=action,
+            subject=subject,
+            limit=limit,
+            newest_first=limit is not None,
         )
     return sorted(rows, key=lambda r: r.seq)
 
@@ -108,9 +116,14 @@ def read_checkpoint(path: Path) -> Checkpoint:
         env = json.loads(path.read_text())
         payload = json.loads(base64.b64decode(env["payload"]))
         return Checkpoint(
-            size=int(payload["size"]), root=str(payload["root"]), head=str(payload["head"]),
-            ts=str(payload["ts"]), workspace=str(payload["workspace"]),
-            key_id=str(env["signatures"][0]["keyid"]), envelope=env, path=path,
+            size=int(payload["size"]),
+            root=str(payload["root"]),
+            head=str(payload["head"]),
+            ts=str(payload["ts"]),
+            workspace=str(payload["workspace"]),
+            key_id=str(env["signatures"][0]["keyid"]),
+            envelope=env,
+            path=path,
         )
     except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
         raise IntegrityError(
@@ -128,7 +141,7 @@ def checkpoints(ws: Workspace) -> list[Checkpoint]:
 
 def workspace_key(catalog: Catalog) -> KeyRow:
     """The active workspace key."""
-    active = [k for k in catalog.keys() if k.purpose == "workspace" and k.status == "active"]
+    active = [k for k in catalog.keys_of() if k.purpose == "workspace" and k.status == "active"]
     if not active:
         raise NotFoundError(
             "this workspace has no active workspace key",
@@ -230,8 +243,13 @@ def _state_from_ledger(matches: list[tuple[int, bytes]]) -> Catalog:
 
 
 def _check_checkpoint(
-    cp: Checkpoint, source: str, state: Catalog, roots: dict[int, bytes], size: int,
-    workspace_id: str, report: VerifyReport,
+    cp: Checkpoint,
+    source: str,
+    state: Catalog,
+    roots: dict[int, bytes],
+    size: int,
+    workspace_id: str,
+    report: VerifyReport,
 ) -> CheckpointResult:
     def bad(detail: str, seq: int | None = None) -> CheckpointResult:
         report.fail(f"checkpoint at size {cp.size} ({source}): {detail}", seq)
@@ -362,8 +380,13 @@ def verify(
     try:
         for cp in own:
             result = _check_checkpoint(
-                cp, cp.path.name if cp.path else "?", state, scan.roots, scan.size,
-                ws.workspace_id, report,
+                cp,
+                cp.path.name if cp.path else "?",
+                state,
+                scan.roots,
+                scan.size,
+                ws.workspace_id,
+                report,
             )
             report.checkpoints.append(result)
             if result.ok:
@@ -445,14 +468,17 @@ def verify_proof(doc: dict[str, Any], public_keys: dict[str, str]) -> None:
         entry_hash = hashlib.sha256(line).hexdigest()
         if entry_hash != doc["entry_hash"]:
             raise IntegrityError("the event's text does not hash to the proven entry hash")
-        verified = verify_envelope(doc["checkpoint"], public_keys,
-                                   expected_type=CHECKPOINT_PAYLOAD_TYPE).json()
+        verified = verify_envelope(
+            doc["checkpoint"], public_keys, expected_type=CHECKPOINT_PAYLOAD_TYPE
+        ).json()
         if verified["root"] != doc["root"] or verified["size"] != doc["tree_size"]:
             raise IntegrityError("the proof's root or size is not the signed checkpoint's")
         merkle.verify_inclusion(
-            int(doc["leaf_index"]), int(doc["tree_size"]),
+            int(doc["leaf_index"]),
+            int(doc["tree_size"]),
             merkle.leaf_hash(bytes.fromhex(entry_hash)),
-            [bytes.fromhex(p) for p in doc["proof"]], bytes.fromhex(doc["root"]),
+            [bytes.fromhex(p) for p in doc["proof"]],
+            bytes.fromhex(doc["root"]),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise IntegrityError(f"malformed inclusion proof: {err!r}") from err

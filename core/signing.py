@@ -116,8 +116,9 @@ def verify_envelope(
     try:
         payload_type = str(env["payloadType"])
         payload = base64.b64decode(env["payload"], validate=True)
-        sigs = [(str(s["keyid"]), base64.b64decode(s["sig"], validate=True))
-                for s in env["signatures"]]
+        sigs = [
+            (str(s["keyid"]), base64.b64decode(s["sig"], validate=True)) for s in env["signatures"]
+        ]
     except (KeyError, TypeError, ValueError, binascii.Error) as err:
         raise IntegrityError(f"malformed DSSE envelope: {err!r}") from err
     if expected_type is not None and payload_type != expected_type:

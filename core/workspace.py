@@ -155,7 +155,9 @@ class Workspace:
         rebuilt = catalog.ensure_schema()
         seq, seen_hash = catalog.applied()
         head, head_hash = self.ledger.head()
-        if seq > head or (seq and seen_hash != (head_hash if seq == head else self.ledger.entry(seq).hash)):
+        if seq > head or (
+            seq and seen_hash != (head_hash if seq == head else self.ledger.entry(seq).hash)
+        ):
             raise IntegrityError(
                 f"the catalog has applied event #{seq} with hash {seen_hash[:16]}…, "
                 f"but the ledger's head is event #{head}"

@@ -35,11 +35,15 @@ M = TypeVar("M", bound=SQLModel)
 def _ddl(model: type[SQLModel]) -> str:
     # DuckDB accepts PostgreSQL DDL for the types we use (VARCHAR, BIGINT, VARCHAR[]).
     table = model.__table__  # type: ignore[attr-defined]
-    return str(CreateTable(table).compile(dialect=postgresql.dialect()))
+    return str(CreateTable(table).compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def _columns(model: type[SQLModel]) -> list[str]:
     return [c.name for c in model.__table__.columns]  # type: ignore[attr-defined]
+
+
+def _name(model: type[SQLModel]) -> str:
+    return str(model.__table__.name)  # type: ignore[attr-defined]
 
 
 class Catalog:
@@ -98,8 +102,10 @@ class Catalog:
 
     def schema_current(self) -> bool:
         """Whether the tables exist at the code's schema version (a read-only check)."""
-        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not tables >= {t.__tablename__ for t in TABLES}:
+        tables = {
+            r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        if not tables >= {_name(t) for t in TABLES}:
             return False
         row = self.con.execute(
             "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
@@ -137,12 +143,8 @@ class Catalog:
 
     def set_applied(self, seq: int, entry_hash: str) -> None:
         """Record the last event folded into the catalog."""
-        self.con.execute(
-            "UPDATE catalog_meta SET value = ? WHERE key = 'last_seq'", [str(seq)]
-        )
-        self.con.execute(
-            "UPDATE catalog_meta SET value = ? WHERE key = 'last_hash'", [entry_hash]
-        )
+        self.con.execute("UPDATE catalog_meta SET value = ? WHERE key = 'last_seq'", [str(seq)])
+        self.con.execute("UPDATE catalog_meta SET value = ? WHERE key = 'last_hash'", [entry_hash])
 
     def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk-insert event rows through Arrow (executemany is orders of magnitude slower)."""
@@ -151,8 +153,17 @@ class Catalog:
         cols = _columns(EventRow)
         arrays = {c: [r[c] for r in rows] for c in cols}
         schema = pa.schema(
-            [(c, pa.int64() if c == "seq" else pa.list_(pa.string()) if c == "subjects"
-              else pa.string()) for c in cols]
+            [
+                (
+                    c,
+                    pa.int64()
+                    if c == "seq"
+                    else pa.list_(pa.string())
+                    if c == "subjects"
+                    else pa.string(),
+                )
+                for c in cols
+            ]
         )
         batch = pa.table(arrays, schema=schema)  # noqa: F841  (read by DuckDB's replacement scan)
         self.con.execute("INSERT INTO events SELECT * FROM batch")
@@ -165,7 +176,7 @@ class Catalog:
         names = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join("?" for _ in cols)
         self.con.execute(
-            f"INSERT OR REPLACE INTO {model.__tablename__} ({names}) VALUES ({marks})",
+            f"INSERT OR REPLACE INTO {_name(model)} ({names}) VALUES ({marks})",
             [data[c] for c in cols],
         )
 
@@ -222,7 +233,7 @@ class Catalog:
             [text, text],
         )
 
-    def keys(self, actor: str | None = None) -> list[KeyRow]:
+    def keys_of(self, actor: str | None = None) -> list[KeyRow]:
         """All keys, or one actor's, oldest first."""
         if actor is None:
             return self._rows(KeyRow, "SELECT * FROM keys ORDER BY created_seq")
@@ -266,19 +277,18 @@ class Catalog:
 
     def counts(self) -> dict[str, int]:
         """Row counts of every catalog table."""
-        return {
-            t.__tablename__: int(
-                self.con.execute(f"SELECT count(*) FROM {t.__tablename__}").fetchone()[0]  # type: ignore[index]
-            )
-            for t in TABLES
-        }
+        out: dict[str, int] = {}
+        for model in TABLES:
+            row = self.con.execute(f"SELECT count(*) FROM {_name(model)}").fetchone()
+            out[_name(model)] = int(row[0]) if row else 0
+        return out
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every table's rows in key order: two catalogs answer alike iff their dumps match."""
         out: dict[str, list[tuple[Any, ...]]] = {}
         for model in TABLES:
             cols = ", ".join(f'"{c}"' for c in _columns(model))
-            out[model.__tablename__] = self.con.execute(
-                f"SELECT {cols} FROM {model.__tablename__} ORDER BY ALL"
+            out[_name(model)] = self.con.execute(
+                f"SELECT {cols} FROM {_name(model)} ORDER BY ALL"
             ).fetchall()
         return out

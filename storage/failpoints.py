@@ -16,5 +16,5 @@ _ARMED = os.environ.get("LEDGERML_FAILPOINT", "")
 
 def hit(name: str) -> None:
     """Die at once, as a power cut would, if the failpoint ``name`` is armed."""
-    if _ARMED and _ARMED == name:
+    if _ARMED and name == _ARMED:
         os.kill(os.getpid(), signal.SIGKILL)

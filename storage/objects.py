@@ -9,6 +9,7 @@ their name (bit rot or tampering).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -73,10 +74,9 @@ class ObjectStore:
         if target.is_file():
             return digest
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        # A concurrent writer may have stored the same bytes: same name, same content.
+        with contextlib.suppress(FileExistsError):
             atomic_write(target, data, exclusive=True)
-        except FileExistsError:
-            pass  # a concurrent writer stored the same bytes: same name, same content
         return digest
 
     def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:

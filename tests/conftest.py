@@ -23,16 +23,27 @@ def _init_softhsm() -> None:
     tokens = _HSM_DIR / "tokens"
     tokens.mkdir()
     conf = _HSM_DIR / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
+    conf.write_text(
+        f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
     os.environ["SOFTHSM2_CONF"] = str(conf)
     util = shutil.which("softhsm2-util")
     if util is None:
         raise pytest.UsageError("softhsm2-util is missing: install softhsm2 (see .ci/run)")
     subprocess.run(
-        [util, "--init-token", "--free", "--label", HSM_TOKEN, "--pin", HSM_PIN,
-         "--so-pin", "0000"],
-        check=True, capture_output=True,
+        [
+            util,
+            "--init-token",
+            "--free",
+            "--label",
+            HSM_TOKEN,
+            "--pin",
+            HSM_PIN,
+            "--so-pin",
+            "0000",
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -42,8 +53,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     backend = keyring.get_keyring()
     names = [type(b).__module__ for b in getattr(backend, "backends", [backend])]
-    if not any(n.startswith("keyring.backends.SecretService")
-               or n.startswith("keyring.backends.macOS") for n in names):
+    if not any(
+        n.startswith("keyring.backends.SecretService") or n.startswith("keyring.backends.macOS")
+        for n in names
+    ):
         raise pytest.UsageError(
             "no OS keyring service: run the tests with `make test` (it starts one), or "
             "`scripts/with-keyring .venv/bin/python -m pytest`"
@@ -56,8 +69,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LEDGERML_WORKSPACE", "LEDGERML_ACTOR", "LEDGERML_FAILPOINT",
-                "LEDGERML_PKCS11_TOKEN", "LEDGERML_PKCS11_PIN", "LEDGERML_PKCS11_MODULE"):
+    for var in (
+        "LEDGERML_WORKSPACE",
+        "LEDGERML_ACTOR",
+        "LEDGERML_FAILPOINT",
+        "LEDGERML_PKCS11_TOKEN",
+        "LEDGERML_PKCS11_PIN",
+        "LEDGERML_PKCS11_MODULE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LEDGERML_BUSY_TIMEOUT", "10")
 
@@ -86,13 +105,18 @@ def ws(ws_path: Path):  # type: ignore[no-untyped-def]
     return workspace
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run the real `ledgerml` in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     result = subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=ROOT, env=full_env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"ledgerml {' '.join(args)} failed:\n{result.stderr}")

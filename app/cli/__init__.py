@@ -43,13 +43,20 @@ def _version(value: bool) -> None:
 def root(
     workspace_dir: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", show_default=False,
-                     help="Workspace folder (default: LEDGERML_WORKSPACE, else ./.ledgerml)."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            show_default=False,
+            help="Workspace folder (default: LEDGERML_WORKSPACE, else ./.ledgerml).",
+        ),
     ] = None,
     as_actor: Annotated[
         str | None,
-        typer.Option("--as", show_default=False,
-                     help="Act as this actor (default: LEDGERML_ACTOR, else the OS user)."),
+        typer.Option(
+            "--as",
+            show_default=False,
+            help="Act as this actor (default: LEDGERML_ACTOR, else the OS user).",
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show tracebacks on errors.")] = False,

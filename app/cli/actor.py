@@ -8,12 +8,21 @@ import typer
 
 from app.cli import output
 from app.cli.common import (
-    ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
 )
 
 app = typer.Typer(no_args_is_help=True)
-ROLES_HELP = ("admin, data-steward, data-scientist, validator, approver, operator, auditor; "
-              "repeat for several.")
+ROLES_HELP = (
+    "admin, data-steward, data-scientist, validator, approver, operator, auditor; "
+    "repeat for several."
+)
 
 
 @app.command("add")
@@ -35,14 +44,16 @@ def add(
     elif created:
         output.line(f"added actor {row.name} with roles {', '.join(row.roles)}")
     else:
-        output.line(f"actor {row.name} already exists with roles {', '.join(row.roles)}; "
-                    "nothing changed")
+        output.line(
+            f"actor {row.name} already exists with roles {', '.join(row.roles)}; nothing changed"
+        )
 
 
 @app.command("list")
 @guarded
-def list_(workspace: WorkspaceOpt = None, as_actor: ActorOpt = None,
-          json_out: JsonOpt = False) -> None:
+def list_(
+    workspace: WorkspaceOpt = None, as_actor: ActorOpt = None, json_out: JsonOpt = False
+) -> None:
     """List actors and their roles."""
     from core import actors
 
@@ -50,8 +61,10 @@ def list_(workspace: WorkspaceOpt = None, as_actor: ActorOpt = None,
     if want_json(json_out):
         output.emit_json([r.model_dump() for r in rows])
         return
-    output.table(["name", "roles", "added at", "by"],
-                 [(r.name, ", ".join(r.roles), r.created_at, r.created_by) for r in rows])
+    output.table(
+        ["name", "roles", "added at", "by"],
+        [(r.name, ", ".join(r.roles), r.created_at, r.created_by) for r in rows],
+    )
 
 
 @app.command("show")
@@ -71,9 +84,11 @@ def show(
     if want_json(json_out):
         output.emit_json({**row.model_dump(), "keys": [k.model_dump() for k in owned]})
         return
-    output.fields([
-        ("name", row.name),
-        ("roles", ", ".join(row.roles)),
-        ("added", f"{row.created_at} by {row.created_by} (event #{row.created_seq})"),
-        ("keys", ", ".join(f"{k.key_id[:16]} {k.label} [{k.status}]" for k in owned) or "none"),
-    ])
+    output.fields(
+        [
+            ("name", row.name),
+            ("roles", ", ".join(row.roles)),
+            ("added", f"{row.created_at} by {row.created_by} (event #{row.created_seq})"),
+            ("keys", ", ".join(f"{k.key_id[:16]} {k.label} [{k.status}]" for k in owned) or "none"),
+        ]
+    )

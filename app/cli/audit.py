@@ -10,7 +10,13 @@ import typer
 
 from app.cli import output
 from app.cli.common import (
-    ActorOpt, JsonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+    ActorOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
 )
 
 app = typer.Typer(no_args_is_help=True)
@@ -19,8 +25,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("log")
 @guarded
 def log(
-    since: Annotated[str | None, typer.Option(help="2026-03-01, 2026-03-01T09:30, 2h, 7d…")]
-    = None,
+    since: Annotated[str | None, typer.Option(help="2026-03-01, 2026-03-01T09:30, 2h, 7d…")] = None,
     by: Annotated[str | None, typer.Option("--actor", help="Only events by this actor.")] = None,
     action: Annotated[
         str | None, typer.Option(help="Only this action, or a family such as 'key'.")
@@ -36,15 +41,34 @@ def log(
     """Show the audit log: who did what, when, to what, and why."""
     from core import audit
 
-    rows = audit.log(open_ws(workspace), since=since, actor=by, action=action,
-                     subject=subject, limit=limit, as_actor=actor_name(as_actor))
+    rows = audit.log(
+        open_ws(workspace),
+        since=since,
+        actor=by,
+        action=action,
+        subject=subject,
+        limit=limit,
+        as_actor=actor_name(as_actor),
+    )
     if want_json(json_out):
-        output.emit_json([{**r.model_dump(exclude={"body"}), "body": json.loads(r.body)}
-                          for r in rows])
+        output.emit_json(
+            [{**r.model_dump(exclude={"body"}), "body": json.loads(r.body)} for r in rows]
+        )
         return
-    output.table(["#", "time (UTC)", "actor", "action", "subjects", "reason"],
-                 [(r.seq, r.ts[:19].replace("T", " "), r.actor, r.action,
-                   " ".join(s[:40] for s in r.subjects), r.reason) for r in rows])
+    output.table(
+        ["#", "time (UTC)", "actor", "action", "subjects", "reason"],
+        [
+            (
+                r.seq,
+                r.ts[:19].replace("T", " "),
+                r.actor,
+                r.action,
+                " ".join(s[:40] for s in r.subjects),
+                r.reason,
+            )
+            for r in rows
+        ],
+    )
 
 
 @app.command("verify")
@@ -52,8 +76,11 @@ def log(
 def verify(
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", help="A checkpoint copy kept outside the workspace; "
-                     "detects rollback and rewrites. Repeatable."),
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint copy kept outside the workspace; "
+            "detects rollback and rewrites. Repeatable.",
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
@@ -71,26 +98,35 @@ def verify(
         output.emit_json(report.to_json())
     else:
         head = report.head[:16] + "…" if report.head else "-"
-        output.fields([
-            ("events", f"{report.events} (head {head})"),
-            ("objects re-hashed", report.objects_checked),
-            ("checkpoints", ", ".join(
-                f"#{c.size} {'ok' if c.ok else 'BAD'}" for c in report.checkpoints) or "none"),
-            ("anchored", f"events #1..#{report.anchored}" if report.anchored else "none"),
-            ("catalog", report.catalog),
-        ])
+        output.fields(
+            [
+                ("events", f"{report.events} (head {head})"),
+                ("objects re-hashed", report.objects_checked),
+                (
+                    "checkpoints",
+                    ", ".join(f"#{c.size} {'ok' if c.ok else 'BAD'}" for c in report.checkpoints)
+                    or "none",
+                ),
+                ("anchored", f"events #1..#{report.anchored}" if report.anchored else "none"),
+                ("catalog", report.catalog),
+            ]
+        )
         for failure in report.failures:
             output.note(f"[bold red]FAIL[/bold red] {failure}")
         for note in report.notes:
             output.note(f"[yellow]note[/yellow] {note}")
         if report.ok:
-            verdict = ("VERIFIED" if not report.unanchored
-                       else f"VERIFIED up to #{report.anchored}; {report.unanchored} "
-                       "newer events UNANCHORED")
+            verdict = (
+                "VERIFIED"
+                if not report.unanchored
+                else f"VERIFIED up to #{report.anchored}; {report.unanchored} "
+                "newer events UNANCHORED"
+            )
             output.line(f"[bold green]{verdict}[/bold green]")
         else:
-            where = (f" (first bad event #{report.first_bad_event})"
-                     if report.first_bad_event else "")
+            where = (
+                f" (first bad event #{report.first_bad_event})" if report.first_bad_event else ""
+            )
             output.line(f"[bold red]INTEGRITY FAILURE{where}[/bold red]")
     if not report.ok:
         raise typer.Exit(output.EXIT_INTEGRITY)
@@ -100,8 +136,10 @@ def verify(
 @guarded
 def checkpoint(
     copy_to: Annotated[
-        Path | None, typer.Option("--copy-to", help="Also write the checkpoint here "
-                                  "(keep it outside the workspace).")
+        Path | None,
+        typer.Option(
+            "--copy-to", help="Also write the checkpoint here (keep it outside the workspace)."
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
@@ -114,14 +152,24 @@ def checkpoint(
     if copy_to is not None:
         copy_to.write_text(json.dumps(cp.envelope, indent=2) + "\n")
     if want_json(json_out):
-        output.emit_json({"size": cp.size, "root": cp.root, "head": cp.head, "ts": cp.ts,
-                          "key_id": cp.key_id, "path": str(cp.path), "created": created})
+        output.emit_json(
+            {
+                "size": cp.size,
+                "root": cp.root,
+                "head": cp.head,
+                "ts": cp.ts,
+                "key_id": cp.key_id,
+                "path": str(cp.path),
+                "created": created,
+            }
+        )
         return
     state = "signed" if created else "already signed"
     output.line(f"checkpoint {state}: {cp.size} events, root {cp.root[:16]}… ({cp.path})")
     if copy_to is not None:
-        output.note(f"copy written to {copy_to}; keep it where this workspace's writers "
-                    "cannot change it")
+        output.note(
+            f"copy written to {copy_to}; keep it where this workspace's writers cannot change it"
+        )
 
 
 @app.command("prove")
@@ -141,10 +189,12 @@ def prove(
     if want_json(json_out):
         output.emit_json(doc)
         return
-    output.fields([
-        ("event", f"#{doc['seq']} {doc['entry_hash']}"),
-        ("tree size", doc["tree_size"]),
-        ("root", doc["root"]),
-        ("proof", f"{len(doc['proof'])} hashes (use --json for the full document)"),
-    ])
+    output.fields(
+        [
+            ("event", f"#{doc['seq']} {doc['entry_hash']}"),
+            ("tree size", doc["tree_size"]),
+            ("root", doc["root"]),
+            ("proof", f"{len(doc['proof'])} hashes (use --json for the full document)"),
+        ]
+    )
     output.note("proof checked against the signed checkpoint: OK")

@@ -17,14 +17,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
-        "--workspace", "-w", show_default=False,
+        "--workspace",
+        "-w",
+        show_default=False,
         help="Workspace folder (default: LEDGERML_WORKSPACE, else ./.ledgerml).",
     ),
 ]
 ActorOpt = Annotated[
     str | None,
-    typer.Option("--as", show_default=False,
-                 help="Act as this actor (default: LEDGERML_ACTOR, else the OS user)."),
+    typer.Option(
+        "--as",
+        show_default=False,
+        help="Act as this actor (default: LEDGERML_ACTOR, else the OS user).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why: recorded in the ledger.")]

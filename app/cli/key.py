@@ -9,7 +9,14 @@ import typer
 
 from app.cli import output
 from app.cli.common import (
-    ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
 )
 
 app = typer.Typer(no_args_is_help=True)
@@ -23,24 +30,27 @@ def _show(key: Any, json_out: bool, extra: dict[str, Any] | None = None) -> None
     status = key.status
     if key.status_seq:
         status += f" at event #{key.status_seq} ({key.status_reason or 'no reason given'})"
-    output.fields([
-        ("key id", key.key_id),
-        ("label", key.label),
-        ("owner", key.actor),
-        ("purpose", key.purpose),
-        ("algorithm", key.algorithm),
-        ("backend", f"{key.backend} ({key.handle})"),
-        ("status", status),
-        ("created", f"{key.created_at} (event #{key.created_seq})"),
-        *([("replaced by", key.replaced_by)] if key.replaced_by else []),
-    ])
+    output.fields(
+        [
+            ("key id", key.key_id),
+            ("label", key.label),
+            ("owner", key.actor),
+            ("purpose", key.purpose),
+            ("algorithm", key.algorithm),
+            ("backend", f"{key.backend} ({key.handle})"),
+            ("status", status),
+            ("created", f"{key.created_at} (event #{key.created_seq})"),
+            *([("replaced by", key.replaced_by)] if key.replaced_by else []),
+        ]
+    )
 
 
 @app.command("create")
 @guarded
 def create(
-    backend: Annotated[str, typer.Option(help="keyring (OS keyring) or pkcs11 (HSM token).")]
-    = "keyring",
+    backend: Annotated[
+        str, typer.Option(help="keyring (OS keyring) or pkcs11 (HSM token).")
+    ] = "keyring",
     owner: Annotated[
         str | None, typer.Option("--actor", help="Owner (default: you; others need admin).")
     ] = None,
@@ -63,8 +73,13 @@ def create(
     from core import keys
 
     key, created = keys.create(
-        open_ws(workspace), actor_name(as_actor), backend=backend, owner=owner,
-        label=label, algorithm=algorithm, reason=reason,
+        open_ws(workspace),
+        actor_name(as_actor),
+        backend=backend,
+        owner=owner,
+        label=label,
+        algorithm=algorithm,
+        reason=reason,
     )
     if not created and not want_json(json_out):
         output.note(f"an active key labelled {key.label!r} already exists; nothing changed")
@@ -88,15 +103,21 @@ def list_(
         return
     output.table(
         ["key id", "label", "owner", "purpose", "algorithm", "backend", "status"],
-        [(r.key_id[:16], r.label, r.actor, r.purpose, r.algorithm, r.backend, r.status)
-         for r in rows],
+        [
+            (r.key_id[:16], r.label, r.actor, r.purpose, r.algorithm, r.backend, r.status)
+            for r in rows
+        ],
     )
 
 
 @app.command("show")
 @guarded
-def show(key_ref: KeyArg, workspace: WorkspaceOpt = None, as_actor: ActorOpt = None,
-         json_out: JsonOpt = False) -> None:
+def show(
+    key_ref: KeyArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Show one key."""
     from core import keys
 
@@ -107,8 +128,9 @@ def show(key_ref: KeyArg, workspace: WorkspaceOpt = None, as_actor: ActorOpt = N
 @guarded
 def export_public(
     key_ref: KeyArg,
-    out: Annotated[Path | None, typer.Option("-o", "--output", help="Write PEM to this file.")]
-    = None,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write PEM to this file.")
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
 ) -> None:
@@ -125,8 +147,13 @@ def export_public(
 
 @app.command("rotate")
 @guarded
-def rotate(key_ref: KeyArg, workspace: WorkspaceOpt = None, as_actor: ActorOpt = None,
-           reason: ReasonOpt = "", json_out: JsonOpt = False) -> None:
+def rotate(
+    key_ref: KeyArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
     """Replace a key with a new one in the same backend; old signatures stay valid."""
     from core import keys
 
@@ -134,8 +161,9 @@ def rotate(key_ref: KeyArg, workspace: WorkspaceOpt = None, as_actor: ActorOpt =
     if want_json(json_out):
         output.emit_json({"old": old.model_dump(), "new": new.model_dump()})
         return
-    output.line(f"key {old.key_id[:16]} rotated; new key {new.key_id[:16]} ({new.label}) "
-                "signs from now on")
+    output.line(
+        f"key {old.key_id[:16]} rotated; new key {new.key_id[:16]} ({new.label}) signs from now on"
+    )
 
 
 @app.command("revoke")

@@ -11,8 +11,12 @@ from typing import Any
 import typer
 
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_INTEGRITY = 0, 1, 2, 3
-_EXIT_FOR_KIND = {"check": EXIT_CHECK, "usage": EXIT_USAGE, "integrity": EXIT_INTEGRITY,
-                  "busy": EXIT_USAGE}
+_EXIT_FOR_KIND = {
+    "check": EXIT_CHECK,
+    "usage": EXIT_USAGE,
+    "integrity": EXIT_INTEGRITY,
+    "busy": EXIT_USAGE,
+}
 
 
 def _console(stderr: bool = False) -> Any:
@@ -82,7 +86,11 @@ def progress(description: str) -> Iterator[Any]:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int | None, note: str = "") -> None:
-            bar.update(task, completed=done, total=total,
-                       description=f"{description}: {note}" if note else description)
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                description=f"{description}: {note}" if note else description,
+            )
 
         yield update

@@ -9,7 +9,14 @@ import typer
 
 from app.cli import output
 from app.cli.common import (
-    ActorOpt, JsonOpt, ReasonOpt, WorkspaceOpt, actor_name, guarded, open_ws, want_json,
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
     ws_path,
 )
 
@@ -35,24 +42,34 @@ def init(
     from core import admin
 
     founder = actor_name(as_actor)
-    ws = admin.init(ws_path(workspace), founder, key_backend=key_backend,
-                    algorithm=algorithm, reason=reason)
+    ws = admin.init(
+        ws_path(workspace), founder, key_backend=key_backend, algorithm=algorithm, reason=reason
+    )
     from core.audit import workspace_key
 
     with ws.session(founder) as s:
         key = workspace_key(s.catalog)
     if want_json(json_out):
-        output.emit_json({"workspace": str(ws.root), "workspace_id": ws.workspace_id,
-                          "founder": founder, "workspace_key": key.key_id,
-                          "key_backend": key.backend})
+        output.emit_json(
+            {
+                "workspace": str(ws.root),
+                "workspace_id": ws.workspace_id,
+                "founder": founder,
+                "workspace_key": key.key_id,
+                "key_backend": key.backend,
+            }
+        )
         return
-    output.fields([
-        ("workspace", ws.root),
-        ("founding admin", founder),
-        ("workspace key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
-    ])
-    output.note("Next: `ledgerml actor add NAME --role ROLE`, `ledgerml key create`, "
-                "`ledgerml status`.")
+    output.fields(
+        [
+            ("workspace", ws.root),
+            ("founding admin", founder),
+            ("workspace key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
+        ]
+    )
+    output.note(
+        "Next: `ledgerml actor add NAME --role ROLE`, `ledgerml key create`, `ledgerml status`."
+    )
 
 
 @guarded
@@ -78,19 +95,22 @@ def status(
     elif not st.verify["ok"]:
         verdict = "[red]FAILED[/red]: " + "; ".join(st.verify["failures"])
     elif st.verify["unanchored"]:
-        verdict = (f"intact; {st.verify['unanchored']} newest events not yet under a signed "
-                   "checkpoint")
+        verdict = (
+            f"intact; {st.verify['unanchored']} newest events not yet under a signed checkpoint"
+        )
     else:
         verdict = "intact and fully anchored by a signed checkpoint"
-    output.fields([
-        ("workspace", st.workspace),
-        ("workspace id", st.workspace_id),
-        ("ledger head", f"#{st.ledger_head} {st.ledger_head_hash[:16]}…"),
-        ("last checkpoint", f"#{cp['size']} signed {cp['ts']}" if cp else "none yet"),
-        ("verify", verdict),
-        *[(name, count) for name, count in st.counts.items()],
-        *[(f"backend {name}", state) for name, state in st.key_backends.items()],
-    ])
+    output.fields(
+        [
+            ("workspace", st.workspace),
+            ("workspace id", st.workspace_id),
+            ("ledger head", f"#{st.ledger_head} {st.ledger_head_hash[:16]}…"),
+            ("last checkpoint", f"#{cp['size']} signed {cp['ts']}" if cp else "none yet"),
+            ("verify", verdict),
+            *[(name, count) for name, count in st.counts.items()],
+            *[(f"backend {name}", state) for name, state in st.key_backends.items()],
+        ]
+    )
 
 
 @guarded

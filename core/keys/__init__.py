@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.actors import require
 from core.errors import KeyStoreError, NotFoundError, PermissionDeniedError, UsageError
@@ -76,7 +77,7 @@ def resolve(catalog: Catalog, ref: str) -> KeyRow:
     ref = ref.removeprefix("sha256:")
     matches = catalog.keys_matching(ref) if len(ref) >= 8 or not ref.isalnum() else []
     if not matches:
-        matches = [k for k in catalog.keys() if k.label == ref]
+        matches = [k for k in catalog.keys_of() if k.label == ref]
     if not matches:
         raise NotFoundError(f"no key matches {ref!r}", hint="`ledgerml key list` shows keys.")
     if len(matches) > 1:
@@ -100,8 +101,13 @@ def _may_manage(s: Session, key: KeyRow, action: str) -> None:
 
 
 def key_event(
-    s: Session, actor: str, action: str, record: dict[str, str], data: dict[str, str],
-    subjects: list[str], reason: str,
+    s: Session,
+    actor: str,
+    action: str,
+    record: dict[str, str],
+    data: dict[str, Any],
+    subjects: list[str],
+    reason: str,
 ) -> Event:
     """The event recording a new key; its public key goes to the object store first."""
     ref = s.put_blob(record["public_pem"].encode(), PEM_MEDIA_TYPE)
@@ -132,14 +138,25 @@ def create(
         if owner != me.name:
             require(s, "admin", action="create keys for another actor")
         if s.catalog.actor(owner) is None:
-            raise NotFoundError(f"no actor named {owner!r}", hint="Add it with `ledgerml actor add`.")
+            raise NotFoundError(
+                f"no actor named {owner!r}", hint="Add it with `ledgerml actor add`."
+            )
         label = label or f"{owner}-{backend}"
-        for existing in s.catalog.keys(owner):
+        for existing in s.catalog.keys_of(owner):
             if existing.label == label and existing.status == "active":
                 return existing, False
         record = generate_record(backend, algorithm, owner=owner, purpose="actor", label=label)
-        s.commit(key_event(s, actor, "key.create", record, {},
-                           [f"key:{record['key_id']}", f"actor:{owner}"], reason))
+        s.commit(
+            key_event(
+                s,
+                actor,
+                "key.create",
+                record,
+                {},
+                [f"key:{record['key_id']}", f"actor:{owner}"],
+                reason,
+            )
+        )
         row = s.catalog.key(record["key_id"])
         assert row is not None
     return row, True
@@ -148,7 +165,7 @@ def create(
 def list_keys(ws: Workspace, actor: str = "", owner: str | None = None) -> list[KeyRow]:
     """All keys, or one owner's."""
     with ws.session(actor) as s:
-        return s.catalog.keys(owner)
+        return s.catalog.keys_of(owner)
 
 
 def show(ws: Workspace, ref: str, actor: str = "") -> KeyRow:
@@ -171,10 +188,17 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
         record = generate_record(
             old.backend, old.algorithm, owner=old.actor, purpose=old.purpose, label=old.label
         )
-        s.commit(key_event(
-            s, actor, "key.rotate", record, {"old_key_id": old.key_id},
-            [f"key:{old.key_id}", f"key:{record['key_id']}", f"actor:{old.actor}"], reason,
-        ))
+        s.commit(
+            key_event(
+                s,
+                actor,
+                "key.rotate",
+                record,
+                {"old_key_id": old.key_id},
+                [f"key:{old.key_id}", f"key:{record['key_id']}", f"actor:{old.actor}"],
+                reason,
+            )
+        )
         new = s.catalog.key(record["key_id"])
         old = s.catalog.key(old.key_id) or old
         assert new is not None
@@ -194,8 +218,15 @@ def revoke(ws: Workspace, actor: str, ref: str, reason: str) -> tuple[KeyRow, bo
         _may_manage(s, key, "revoke")
         if key.status == "revoked":
             return key, False
-        s.commit(Event(actor, "key.revoke", [f"key:{key.key_id}", f"actor:{key.actor}"],
-                       {"key_id": key.key_id}, reason))
+        s.commit(
+            Event(
+                actor,
+                "key.revoke",
+                [f"key:{key.key_id}", f"actor:{key.actor}"],
+                {"key_id": key.key_id},
+                reason,
+            )
+        )
         row = s.catalog.key(key.key_id)
         assert row is not None
         return row, True
@@ -236,16 +267,20 @@ def key_verdict(key: KeyRow, signed_at: int) -> KeyVerdict:
     if key.status == "revoked" and key.status_seq is not None:
         if signed_at < key.status_seq:
             return KeyVerdict(
-                True, "signed-then-revoked",
+                True,
+                "signed-then-revoked",
                 f"signed at #{signed_at}, before the key was revoked at #{key.status_seq} "
                 f"({key.status_reason})",
             )
         return KeyVerdict(
-            False, "revoked",
+            False,
+            "revoked",
             f"signed at #{signed_at}, after the key was revoked at #{key.status_seq}",
         )
     if key.status == "rotated" and key.status_seq is not None and signed_at >= key.status_seq:
-        return KeyVerdict(False, "rotated", f"signed after the key was rotated at #{key.status_seq}")
+        return KeyVerdict(
+            False, "rotated", f"signed after the key was rotated at #{key.status_seq}"
+        )
     return KeyVerdict(True, key.status, "valid")
 
 

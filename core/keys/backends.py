@@ -111,7 +111,7 @@ class KeyringBackend:
         try:
             keyring.set_password(KEYRING_SERVICE, handle, pem)
             stored = keyring.get_password(KEYRING_SERVICE, handle)
-        except Exception as err:  # noqa: BLE001 - keyring backends raise anything
+        except Exception as err:
             raise KeyStoreError(f"the OS keyring refused to store the key: {err}") from err
         if stored != pem:
             raise KeyStoreError("the OS keyring did not keep the key it was given")
@@ -124,7 +124,7 @@ class KeyringBackend:
         keyring = self._keyring()
         try:
             pem = keyring.get_password(KEYRING_SERVICE, handle)
-        except Exception as err:  # noqa: BLE001 - keyring backends raise anything
+        except Exception as err:
             raise KeyStoreError(f"the OS keyring could not be read: {err}") from err
         if pem is None:
             raise KeyStoreError(

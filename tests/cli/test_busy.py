@@ -26,8 +26,13 @@ sys.stdin.read()
 
 
 def hold(script: str, target: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", script, str(target)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(target)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
@@ -39,8 +44,11 @@ def release(proc: subprocess.Popen[str]) -> None:
 
 
 def test_writer_lock_holder_is_named(ws_path: Path, ws: Workspace) -> None:
-    env = {"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice",
-           "LEDGERML_BUSY_TIMEOUT": "0.3"}
+    env = {
+        "LEDGERML_WORKSPACE": str(ws_path),
+        "LEDGERML_ACTOR": "alice",
+        "LEDGERML_BUSY_TIMEOUT": "0.3",
+    }
     holder = hold(HOLD_LOCK, ws_path)
     try:
         result = run_cli("actor", "add", "carol", "--role", "auditor", env=env)
@@ -53,8 +61,11 @@ def test_writer_lock_holder_is_named(ws_path: Path, ws: Workspace) -> None:
 
 
 def test_catalog_held_by_a_foreign_process_is_named(ws_path: Path, ws: Workspace) -> None:
-    env = {"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice",
-           "LEDGERML_BUSY_TIMEOUT": "0.3"}
+    env = {
+        "LEDGERML_WORKSPACE": str(ws_path),
+        "LEDGERML_ACTOR": "alice",
+        "LEDGERML_BUSY_TIMEOUT": "0.3",
+    }
     holder = hold(HOLD_CATALOG, ws.catalog_path)
     try:
         result = run_cli("actor", "list", env=env)

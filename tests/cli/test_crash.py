@@ -25,8 +25,10 @@ POINTS = [
     "projection.after-commit",
 ]
 ACTIONS = {
-    "actor-add": (["actor", "add", "carol", "--role", "validator", "--reason", "crash"],
-                  "actor.add"),
+    "actor-add": (
+        ["actor", "add", "carol", "--role", "validator", "--reason", "crash"],
+        "actor.add",
+    ),
     "key-create": (["key", "create", "--label", "crashy", "--reason", "crash"], "key.create"),
 }
 
@@ -49,8 +51,11 @@ def present(ws: Workspace, action: str) -> bool:
 def test_kill_at_every_point(ws_path: Path, ws: Workspace, point: str, name: str) -> None:
     args, action = ACTIONS[name]
     base_events = events_of(ws, action)
-    env = {"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice",
-           "LEDGERML_FAILPOINT": point}
+    env = {
+        "LEDGERML_WORKSPACE": str(ws_path),
+        "LEDGERML_ACTOR": "alice",
+        "LEDGERML_FAILPOINT": point,
+    }
     crashed = run_cli(*args, env=env)
     acknowledged = crashed.returncode == 0
     if not acknowledged:

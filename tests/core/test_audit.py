@@ -130,7 +130,7 @@ def test_hand_edited_catalog_is_caught(busy_ws: Workspace) -> None:
 
 
 def test_checkpoints_signed_by_a_revoked_workspace_key(busy_ws: Workspace) -> None:
-    ws_key = [k for k in keys.list_keys(busy_ws) if k.purpose == "workspace"][0]
+    ws_key = next(k for k in keys.list_keys(busy_ws) if k.purpose == "workspace")
     keys.revoke(busy_ws, "alice", ws_key.key_id, reason="compromised")
     report = audit.verify(busy_ws)
     assert report.ok, report.failures
@@ -140,7 +140,7 @@ def test_checkpoints_signed_by_a_revoked_workspace_key(busy_ws: Workspace) -> No
 
 
 def test_workspace_key_rotation_keeps_checkpoints_flowing(busy_ws: Workspace) -> None:
-    ws_key = [k for k in keys.list_keys(busy_ws) if k.purpose == "workspace"][0]
+    ws_key = next(k for k in keys.list_keys(busy_ws) if k.purpose == "workspace")
     keys.rotate(busy_ws, "alice", ws_key.key_id, reason="yearly")
     cp, _ = audit.checkpoint(busy_ws, "alice")
     assert cp.key_id != ws_key.key_id

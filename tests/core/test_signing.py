@@ -13,8 +13,14 @@ from hypothesis import strategies as st
 
 from core.errors import IntegrityError
 from core.signing import (
-    INTOTO_PAYLOAD_TYPE, canonical_payload, envelope, key_id_for, pae, public_pem,
-    statement, verify_envelope,
+    INTOTO_PAYLOAD_TYPE,
+    canonical_payload,
+    envelope,
+    key_id_for,
+    pae,
+    public_pem,
+    statement,
+    verify_envelope,
 )
 
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -27,8 +33,9 @@ def der(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
     )
 
 
-def signed(payload: bytes, key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-           = EC_KEY) -> tuple[dict, dict[str, str]]:
+def signed(
+    payload: bytes, key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey = EC_KEY
+) -> tuple[dict, dict[str, str]]:
     message = pae(INTOTO_PAYLOAD_TYPE, payload)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         sig = key.sign(message, ec.ECDSA(hashes.SHA256()))
@@ -50,7 +57,8 @@ def test_statement_shape_is_in_toto_v1() -> None:
     assert canonical_payload(doc) == (
         b'{"_type":"https://in-toto.io/Statement/v1","predicate":{"seed":7},'
         b'"predicateType":"https://ledgerml.dev/run/v1","subject":[{"digest":{"sha256":"'
-        + b"ab" * 32 + b'"},"name":"model.skops"}]}'
+        + b"ab" * 32
+        + b'"},"name":"model.skops"}]}'
     )
 
 

@@ -72,7 +72,7 @@ def test_deleted_inserted_and_reordered_events_are_named(tmp_path: Path) -> None
 def test_a_missing_segment_is_an_integrity_error(tmp_path: Path) -> None:
     ledger = filled(tmp_path, 30)
     ledger.segment_path(1).unlink()
-    with pytest.raises(IntegrityError, match="00000001.log is missing"):
+    with pytest.raises(IntegrityError, match=r"00000001\.log is missing"):
         ledger.scan()
 
 

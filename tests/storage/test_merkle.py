@@ -68,7 +68,10 @@ def test_consistency_proofs_verify_and_catch_a_rewritten_prefix(
     rewritten[old - 1] = merkle.leaf_hash(b"rewritten")
     with pytest.raises(IntegrityError):
         merkle.verify_consistency(
-            old, n, merkle.root(leaves[:old]), merkle.root(rewritten),
+            old,
+            n,
+            merkle.root(leaves[:old]),
+            merkle.root(rewritten),
             merkle.consistency_proof(old, rewritten),
         )
 

@@ -50,5 +50,5 @@ def test_put_file_streams_and_leaves_no_temp_files(tmp_path: Path) -> None:
     store = ObjectStore(tmp_path / "objects")
     digest = store.put_file(src)
     assert store.read_verified(digest) == src.read_bytes()
-    leftovers = [p for p in (tmp_path / "objects").rglob(".tmp-*")]
+    leftovers = list((tmp_path / "objects").rglob(".tmp-*"))
     assert leftovers == []

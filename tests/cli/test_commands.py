@@ -1,0 +1,119 @@
+"""The CLI in-process (Typer's runner): output streams, JSON, exit codes, help."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from core.signing import CHECKPOINT_PAYLOAD_TYPE, pae
+
+runner = CliRunner()
+
+
+def invoke(ws_path: Path, *args: str, actor: str = "alice") -> object:
+    return runner.invoke(
+        app, ["--workspace", str(ws_path), "--as", actor, *args], catch_exceptions=False
+    )
+
+
+@pytest.fixture
+def cli_ws(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    result = invoke(path, "init", "--reason", "tests")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_init_twice_is_refused(cli_ws: Path) -> None:
+    result = invoke(cli_ws, "init")
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr and "hint:" in result.stderr
+
+
+def test_commands_on_a_missing_workspace_explain(tmp_path: Path) -> None:
+    result = invoke(tmp_path / "nowhere", "status")
+    assert result.exit_code == 2 and "ledgerml init" in result.stderr
+
+
+def test_actor_flow_json_and_roles(cli_ws: Path) -> None:
+    result = invoke(cli_ws, "actor", "add", "bob", "--role", "auditor", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["roles"] == ["auditor"]
+    denied = invoke(cli_ws, "actor", "add", "eve", "--role", "admin", actor="bob")
+    assert denied.exit_code == 2 and "lacks the role 'admin'" in denied.stderr
+    listed = json.loads(invoke(cli_ws, "--json", "actor", "list").stdout)
+    assert [a["name"] for a in listed] == ["alice", "bob"]
+    shown = invoke(cli_ws, "actor", "show", "ghost")
+    assert shown.exit_code == 2 and "no actor named 'ghost'" in shown.stderr
+
+
+def test_key_commands_and_openssl_checks_a_checkpoint(cli_ws: Path, tmp_path: Path) -> None:
+    created = json.loads(invoke(cli_ws, "key", "create", "--json").stdout)
+    assert created["created"] and created["status"] == "active"
+    assert invoke(cli_ws, "key", "show", created["key_id"][:12]).exit_code == 0
+    cp = json.loads(invoke(cli_ws, "audit", "checkpoint", "--json").stdout)
+    ws_key = next(
+        k
+        for k in json.loads(invoke(cli_ws, "key", "list", "--json").stdout)
+        if k["purpose"] == "workspace"
+    )
+    pem = tmp_path / "ws.pem"
+    assert invoke(cli_ws, "key", "export-public", ws_key["label"], "-o", str(pem)).exit_code == 0
+    # An auditor checks the checkpoint signature with openssl alone.
+    env = json.loads(Path(cp["path"]).read_text())
+    message = tmp_path / "message"
+    message.write_bytes(pae(CHECKPOINT_PAYLOAD_TYPE, base64.b64decode(env["payload"])))
+    sig = tmp_path / "sig.der"
+    sig.write_bytes(base64.b64decode(env["signatures"][0]["sig"]))
+    check = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(message)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.stdout.strip() == "Verified OK", check.stderr
+    revoked = invoke(cli_ws, "key", "revoke", created["key_id"][:12], "--reason", "lost")
+    assert revoked.exit_code == 0 and "revoked at event" in revoked.stdout
+    missing_reason = runner.invoke(app, ["--workspace", str(cli_ws), "key", "revoke", "abc"])
+    assert missing_reason.exit_code == 2
+
+
+def test_verify_exit_codes_and_json(cli_ws: Path) -> None:
+    invoke(cli_ws, "audit", "checkpoint")
+    ok = invoke(cli_ws, "audit", "verify", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["ok"] is True
+    seg = cli_ws / "ledger" / "segments" / "00000000.log"
+    seg.write_bytes(seg.read_bytes().replace(b'"admin"', b'"auditor"'))
+    bad = invoke(cli_ws, "audit", "verify")
+    assert bad.exit_code == 3
+    assert "INTEGRITY FAILURE (first bad event #1)" in bad.stdout
+
+
+def test_log_prove_status_rebuild(cli_ws: Path) -> None:
+    invoke(cli_ws, "actor", "add", "bob", "--role", "auditor", "--reason", "review")
+    rows = json.loads(invoke(cli_ws, "audit", "log", "--json", "--action", "actor").stdout)
+    assert [(r["action"], r["reason"]) for r in rows] == [("actor.add", "review")]
+    assert invoke(cli_ws, "audit", "prove", "2").exit_code == 2  # no checkpoint yet
+    invoke(cli_ws, "audit", "checkpoint")
+    proof = json.loads(invoke(cli_ws, "audit", "prove", "2", "--json").stdout)
+    assert proof["tree_size"] == 2 and proof["seq"] == 2
+    status = json.loads(invoke(cli_ws, "status", "--json").stdout)
+    assert status["ledger_head"] == 2 and status["verify"]["ok"] is True
+    assert status["key_backends"]["keyring"] == "available"
+    assert json.loads(invoke(cli_ws, "rebuild", "--json").stdout) == {"replayed": 2}
+
+
+def test_every_command_has_help() -> None:
+    from typer.main import get_command
+
+    group = get_command(app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        assert command.help, name
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            assert sub.help, f"{name} {sub_name}"
+            assert runner.invoke(app, [name, sub_name, "--help"]).exit_code == 0
