@@ -36,10 +36,13 @@ from storage import merkle
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
 from storage.fsutil import atomic_write
+from storage.ledger import LedgerScan, hashes_digest
 from storage.records import EventRow, KeyRow
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
-_STATE_NEEDLES = (b'"action":"workspace.init"', b'"action":"actor.', b'"action":"key.')
+# Canonical JSON sorts keys and "action" sorts first among an event's keys, so the events
+# that shape actors and keys are the lines whose body starts with one of these.
+_STATE_PREFIXES = (b'{"action":"workspace.init"', b'{"action":"actor.', b'{"action":"key.')
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 
 
@@ -288,9 +291,20 @@ def _check_checkpoint(
     return CheckpointResult(cp.size, source, cp.key_id, True, note)
 
 
+def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None:
+    ledger_hashes = ws.ledger.segment_hashes(index)
+    first = index * ws.ledger.segment_size + 1
+    recorded = catalog.event_hashes(first, first + ws.ledger.segment_size - 1)
+    for offset, entry_hash in enumerate(recorded):
+        if offset >= len(ledger_hashes) or ledger_hashes[offset] != entry_hash:
+            return first + offset
+    return None
+
+
 def _check_catalog(
-    ws: Workspace, matches: list[tuple[int, bytes]], leaves: list[bytes], report: VerifyReport
+    ws: Workspace, matches: list[tuple[int, bytes]], scan: LedgerScan, report: VerifyReport
 ) -> None:
+    """Compare the catalog, an independent witness, with the ledger."""
     if not ws.catalog_path.is_file():
         report.catalog = "absent (run `ledgerml rebuild`)"
         return
@@ -299,23 +313,32 @@ def _check_catalog(
         if not catalog.schema_current():
             report.catalog = "outdated schema (rebuilt on next use)"
             return
-        hashes = catalog.event_hashes()
-        for index, entry_hash in enumerate(hashes):
-            if index >= len(leaves) or merkle.leaf_hash(bytes.fromhex(entry_hash)) != leaves[index]:
-                report.fail(
-                    f"event #{index + 1} in the ledger differs from the catalog's record of it "
-                    f"(hash {entry_hash[:16]}…): the ledger or the catalog was edited",
-                    index + 1,
-                )
-                report.catalog = f"differs from the ledger at event #{index + 1}"
-                return
         applied, _ = catalog.applied()
+        recorded = catalog.segment_digests(ws.ledger.segment_size)
+        for first_seq, count, digest in scan.segment_digests:
+            index = (first_seq - 1) // ws.ledger.segment_size
+            held, held_digest = recorded.get(index, (0, hashes_digest([])))
+            if held == count and held_digest == digest:
+                continue
+            if held < count and first_seq + held - 1 == applied:
+                bad = _first_difference(ws, catalog, index)  # a catalog behind: compare prefix
+                if bad is None:
+                    continue
+            else:
+                bad = _first_difference(ws, catalog, index) or first_seq + min(held, count)
+            report.fail(
+                f"event #{bad} in the ledger differs from the catalog's record of it: "
+                "the ledger or the catalog was edited",
+                bad,
+            )
+            report.catalog = f"differs from the ledger at event #{bad}"
+            return
         # A catalog behind the ledger (a crash before projection) is legitimate: compare it
         # with the state the ledger had at the catalog's own position.
         state = _state_from_ledger([m for m in matches if m[0] <= applied])
         try:
             for table in ("actors", "keys"):
-                if catalog.dump()[table] != state.dump()[table]:
+                if catalog.dump([table]) != state.dump([table]):
                     report.fail(
                         f"the catalog's {table} table differs from what the ledger records: "
                         "the catalog was edited by hand (`ledgerml rebuild` restores it)"
@@ -324,7 +347,7 @@ def _check_catalog(
                     return
         finally:
             state.close()
-        behind = len(leaves) - len(hashes)
+        behind = scan.size - applied
         report.catalog = "consistent" + (f", {behind} events not yet applied" if behind else "")
     finally:
         catalog.close()
@@ -357,9 +380,7 @@ def verify(
     cuts = sorted({c.size for c in [*own, *outside]})
     progress(0, 3, "hashing the ledger and objects")
     try:
-        scan = ws.ledger.scan(
-            cuts=cuts, needles=_STATE_NEEDLES, objects_root=ws.objects.root, keep_leaves=True
-        )
+        scan = ws.ledger.scan(cuts=cuts, prefixes=_STATE_PREFIXES, objects_root=ws.objects.root)
     except IntegrityError as err:
         report.fail(err.msg)
         return report
@@ -399,7 +420,7 @@ def verify(
             if result.ok:
                 report.anchored = max(report.anchored, cp.size)
         progress(2, 3, "comparing the catalog")
-        _check_catalog(ws, scan.matches, scan.leaves, report)
+        _check_catalog(ws, scan.matches, scan, report)
     finally:
         state.close()
     if report.ok and report.unanchored:

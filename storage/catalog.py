@@ -271,9 +271,26 @@ class Catalog:
             sql += f" LIMIT {int(limit)}"
         return self._rows(EventRow, sql, params)
 
-    def event_hashes(self) -> list[str]:
-        """Every indexed event's hash in order (the catalog's witness of the ledger)."""
-        return [r[0] for r in self.con.execute("SELECT hash FROM events ORDER BY seq").fetchall()]
+    def event_hashes(self, first: int = 1, last: int | None = None) -> list[str]:
+        """Indexed event hashes from ``first`` to ``last``, in order."""
+        rows = self.con.execute(
+            "SELECT hash FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            [first, last if last is not None else 2**62],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def segment_digests(self, segment_size: int) -> dict[int, tuple[int, str]]:
+        """Per ledger segment: how many events the catalog holds and the digest of their hashes.
+
+        The same digest as ``storage.ledger.hashes_digest``, computed inside DuckDB, so the
+        witness comparison moves one row per segment instead of every hash.
+        """
+        rows = self.con.execute(
+            "SELECT (seq - 1) // ? AS seg, count(*), sha256(string_agg(hash, '' ORDER BY seq)) "
+            "FROM events GROUP BY seg",
+            [segment_size],
+        ).fetchall()
+        return {int(seg): (int(n), str(digest)) for seg, n, digest in rows}
 
     def counts(self) -> dict[str, int]:
         """Row counts of every catalog table."""
@@ -283,10 +300,15 @@ class Catalog:
             out[_name(model)] = int(row[0]) if row else 0
         return out
 
-    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every table's rows in key order: two catalogs answer alike iff their dumps match."""
+    def dump(self, only: Sequence[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table's rows (or ``only`` those tables') in key order.
+
+        Two catalogs answer every query alike exactly when their dumps are equal.
+        """
         out: dict[str, list[tuple[Any, ...]]] = {}
         for model in TABLES:
+            if only and _name(model) not in only:
+                continue
             cols = ", ".join(f'"{c}"' for c in _columns(model))
             out[_name(model)] = self.con.execute(
                 f"SELECT {cols} FROM {_name(model)} ORDER BY ALL"

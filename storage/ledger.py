@@ -92,6 +92,8 @@ class SegmentScan:
     subtree: bytes | None = None
     cut_subtrees: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
     leaves: list[bytes] | None = None
+    hashes: list[str] | None = None
+    hashes_digest: str = ""
     matches: list[tuple[int, bytes]] = field(default_factory=list)
     object_problems: list[tuple[int, str, str]] = field(default_factory=list)
     objects_checked: int = 0
@@ -110,6 +112,17 @@ class LedgerScan:
     object_problems: list[tuple[int, str, str]]
     objects_checked: int
     leaves: list[bytes] = field(default_factory=list)
+    segment_digests: list[tuple[int, int, str]] = field(default_factory=list)
+    """Per segment: first event number, events verified, :func:`hashes_digest` of them."""
+
+
+def hashes_digest(hex_hashes: Sequence[bytes]) -> str:
+    """SHA-256 over the concatenated hex hashes of consecutive events.
+
+    A compact witness: the catalog computes the same digest over its recorded hashes, so
+    comparing one digest per segment compares every event hash without moving them.
+    """
+    return _sha256(b"".join(hex_hashes)).hexdigest()
 
 
 def _check_object(objects_root: Path, digest: str) -> str | None:
@@ -124,13 +137,35 @@ def _check_object(objects_root: Path, digest: str) -> str | None:
     return None if actual == digest else f"content hashes to sha256:{actual}"
 
 
+def _lines_containing(data: bytes, needle: bytes, end_seq: int) -> list[tuple[int, bytes]]:
+    """``(seq, body)`` of every verified line (seq below ``end_seq``) holding ``needle``."""
+    starts: set[int] = set()
+    pos = data.find(needle)
+    while pos != -1:
+        starts.add(data.rfind(b"\n", 0, pos) + 1)
+        pos = data.find(needle, pos + 1)
+    found = []
+    for start in sorted(starts):
+        end = data.find(b"\n", start)
+        if end == -1:
+            continue  # a torn tail
+        try:
+            seq_text, _, body = data[start:end].split(b" ", 2)
+            seq = int(seq_text)
+        except ValueError:
+            continue  # beyond the verified prefix; the chain check reports it
+        if seq < end_seq:
+            found.append((seq, body))
+    return found
+
+
 def scan_segment(
     path: str,
     index: int,
     first_seq: int,
     prev_hex: str,
     cuts: Sequence[int],
-    needles: Sequence[bytes],
+    prefixes: tuple[bytes, ...],
     objects_root: str | None,
     segment_size: int,
     keep_leaves: bool = False,
@@ -143,6 +178,8 @@ def scan_segment(
     prev = prev_hex.encode()
     leaves: list[bytes] = []
     append_leaf = leaves.append
+    hexes: list[bytes] = []
+    append_hex = hexes.append
     seen: set[str] = set()
     obj_root = Path(objects_root) if objects_root else None
     seq = first_seq
@@ -164,26 +201,28 @@ def scan_segment(
                 f"event #{seq - 1} (or #{seq}) was altered",
             )
             break
+        if prefixes and line.startswith(prefixes, p + 65):
+            scan.matches.append((seq, line[p + 65 :]))
         digest = _sha256(line).digest()
         append_leaf(_sha256(b"\x00" + digest).digest())
         prev = digest.hex().encode()
-        if needles or obj_root is not None:
-            body = line[p + 65 :]
-            if needles and any(n in body for n in needles):
-                scan.matches.append((seq, body))
-            if obj_root is not None and b'"objects":' in body:
-                for item in json.loads(body).get("objects", []):
-                    ref = str(item.get("sha256", "")) if isinstance(item, dict) else str(item)
-                    if ref in seen:
-                        continue
-                    seen.add(ref)
-                    scan.objects_checked += 1
-                    issue = _check_object(obj_root, ref)
-                    if issue:
-                        scan.object_problems.append((seq, ref, issue))
+        append_hex(prev)
         seq += 1
     scan.count = len(leaves)
     scan.last_hash = prev.decode()
+    # Events worth parsing are rare: find them with C-speed searches over the whole segment
+    # instead of testing every line in Python.
+    if obj_root is not None:
+        for seq_found, body in _lines_containing(data, b'"objects":', first_seq + scan.count):
+            for item in json.loads(body).get("objects", []):
+                ref = str(item.get("sha256", "")) if isinstance(item, dict) else str(item)
+                if ref in seen:
+                    continue
+                seen.add(ref)
+                scan.objects_checked += 1
+                issue = _check_object(obj_root, ref)
+                if issue:
+                    scan.object_problems.append((seq_found, ref, issue))
     if scan.problem is None and scan.count > segment_size:
         scan.problem = (first_seq + segment_size, "segment holds more events than it may")
     if scan.count == segment_size:
@@ -194,8 +233,10 @@ def scan_segment(
             scan.cut_subtrees[cut] = [
                 (s, merkle.root(leaves[o : o + s])) for o, s in merkle.decompose(0, local)
             ]
+    scan.hashes_digest = hashes_digest(hexes)
     if keep_leaves:
         scan.leaves = leaves
+        scan.hashes = [h.decode() for h in hexes]
     return scan
 
 
@@ -339,7 +380,7 @@ class Ledger:
         self,
         *,
         cuts: Sequence[int] = (),
-        needles: Sequence[bytes] = (),
+        prefixes: tuple[bytes, ...] = (),
         objects_root: Path | None = None,
         keep_leaves: bool = False,
         workers: int | None = None,
@@ -348,7 +389,7 @@ class Ledger:
 
         Args:
             cuts: tree sizes whose roots are wanted (those of checkpoints).
-            needles: byte strings; bodies containing one are returned in ``matches``.
+            prefixes: bodies starting with one of these bytes are returned in ``matches``.
             objects_root: when given, every object an event lists under ``"objects"`` is
                 re-hashed and reported if missing or altered.
             keep_leaves: return all leaf hashes (for proofs) instead of only roots.
@@ -369,7 +410,7 @@ class Ledger:
             (
                 *job,
                 list(cuts),
-                list(needles),
+                prefixes,
                 str(objects_root) if objects_root else None,
                 self.segment_size,
                 keep_leaves,
@@ -426,7 +467,27 @@ class Ledger:
             object_problems=[p for s in scans for p in s.object_problems],
             objects_checked=sum(s.objects_checked for s in scans),
             leaves=[leaf for s in scans for leaf in (s.leaves or [])],
+            segment_digests=[(s.first_seq, s.count, s.hashes_digest) for s in scans],
         )
+
+    def segment_hashes(self, index: int) -> list[str]:
+        """The event hashes of one segment, re-verified (used to locate a difference)."""
+        prev = GENESIS
+        if index > 0:
+            last = self._last_line(self.segment_path(index - 1))
+            prev = _sha256(last).hexdigest() if last is not None else GENESIS
+        scan = scan_segment(
+            str(self.segment_path(index)),
+            index,
+            index * self.segment_size + 1,
+            prev,
+            (),
+            (),
+            None,
+            self.segment_size,
+            True,
+        )
+        return scan.hashes or []
 
     def leaf_hashes(self, upto: int | None = None) -> list[bytes]:
         """All leaf hashes (for proofs), after checking the chain.

@@ -93,3 +93,11 @@ def test_unknown_key_wrong_type_and_malformed_envelopes() -> None:
     with pytest.raises(IntegrityError, match="malformed"):
         verify_envelope({"payload": "!!", "signatures": []}, keys)
     assert json.loads(json.dumps(env)) == env
+
+
+def test_event_bodies_start_with_their_action() -> None:
+    """verify() finds key and actor events by this prefix; canonical order guarantees it."""
+    from core.events import Event
+
+    body = Event("alice", "key.create", ["key:x"], {"z": 1, "a": 2}, "why").body()
+    assert body.startswith(b'{"action":"key.create","actor":"alice","data":')

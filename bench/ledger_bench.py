@@ -1,0 +1,134 @@
+"""Ledger benchmarks: append throughput, full verification time, inclusion proofs.
+
+Prints figures; asserts nothing about time. Run with `make bench` or
+`.venv/bin/python bench/ledger_bench.py [--sizes 10000,100000,1000000]`.
+The events are synthetic but shaped like real ones (about 300 bytes of canonical JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.events import Event
+from storage import merkle
+from storage.ledger import Ledger
+
+
+def body(i: int) -> bytes:
+    return Event(
+        actor=f"actor-{i % 17}",
+        action=("snapshot.add", "validate.run", "model.sign", "score.batch")[i % 4],
+        subjects=[f"dataset:german-credit@{i % 50}", f"run:{i:08x}"],
+        data={"rows": 1000 + i % 500, "digest": f"{i:064x}", "passed": i % 3 != 0},
+        reason="synthetic benchmark event",
+        ts=f"2026-11-28T04:{(i // 60) % 60:02d}:{i % 60:02d}.000000Z",
+    ).body()
+
+
+def generate(root: Path, n: int, batch: int = 50_000) -> Ledger:
+    ledger = Ledger(root)
+    for start in range(0, n, batch):
+        ledger.append([body(i) for i in range(start, min(n, start + batch))])
+    return ledger
+
+
+def best_of(fn, repeat: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def workspace_figures(sizes: list[int]) -> None:
+    """Whole-workspace figures: rebuild (replay into DuckDB) and `audit verify` end to end."""
+    from core import admin, audit
+
+    for n in sizes:
+        tmp = Path(tempfile.mkdtemp(prefix="ws-bench-"))
+        try:
+            ws = admin.init(tmp / "ws", "bench")
+            with ws.session("bench"):
+                for start in range(0, n - 1, 50_000):
+                    ws.ledger.append([body(i) for i in range(start, min(n - 1, start + 50_000))])
+            t0 = time.perf_counter()
+            ws.rebuild()
+            t_rebuild = time.perf_counter() - t0
+            audit.checkpoint(ws, "bench")
+            t_verify, report = best_of(partial(audit.verify, ws), repeat=3)
+            assert report.ok, report.failures  # type: ignore[attr-defined]
+            print(f"\nworkspace with {n:,} events")
+            print(
+                f"  rebuild (replay into DuckDB): {t_rebuild:.2f} s = {n / t_rebuild:,.0f} events/s"
+            )
+            print(
+                f"  audit verify end to end (chain, Merkle, checkpoint signature, objects, "
+                f"catalog witness): {t_verify:.2f} s"
+            )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--single", type=int, default=2000, help="one-by-one appends to time")
+    parser.add_argument("--workspace-sizes", default="10000,100000,1000000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    print(f"machine: {os.cpu_count()} cpus; events ~{len(body(1))} bytes of canonical JSON")
+    try:
+        ledger = Ledger(tmp / "single")
+        t0 = time.perf_counter()
+        for i in range(args.single):
+            ledger.append([body(i)])
+        dt = time.perf_counter() - t0
+        print(f"append one-by-one (fsync each): {args.single / dt:,.0f} events/s")
+
+        for n in sizes:
+            root = tmp / f"n{n}"
+            t0 = time.perf_counter()
+            ledger = generate(root, n)
+            dt = time.perf_counter() - t0
+            print(f"\n{n:,} events")
+            print(f"  append batched (50k per fsync): {n / dt:,.0f} events/s")
+            serial, _ = best_of(partial(ledger.scan, workers=1))
+            full, scan = best_of(partial(ledger.scan, cuts=[n // 2, n]))
+            print(f"  full verify (chain + Merkle roots), 1 process: {serial:.3f} s")
+            print(f"  full verify (chain + Merkle roots), {os.cpu_count()} processes: {full:.3f} s")
+            assert scan.problem is None  # type: ignore[attr-defined]
+            t0 = time.perf_counter()
+            leaves = ledger.leaf_hashes()
+            t_leaves = time.perf_counter() - t0
+            index = n // 3
+            t0 = time.perf_counter()
+            proof = merkle.inclusion_proof(index, leaves)
+            t_proof = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            merkle.verify_inclusion(index, n, leaves[index], proof, merkle.root(leaves))
+            print(
+                f"  inclusion proof: {len(proof)} hashes = {32 * len(proof)} bytes; "
+                f"leaves {t_leaves:.3f} s + path {t_proof:.3f} s to build; "
+                f"checking it needs {len(proof)} hashes"
+            )
+            shutil.rmtree(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.workspace_sizes:
+        workspace_figures([int(s) for s in args.workspace_sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
