@@ -14,7 +14,7 @@ from typing import Any
 
 from storage.catalog import Catalog
 from storage.ledger import LedgerEntry
-from storage.records import ActorRow, KeyRow, ObjectRow
+from storage.records import ActorRow, EdgeRow, KeyRow, ObjectRow, SnapshotRow, ValidationRow
 
 Body = dict[str, Any]
 Handler = Callable[[Catalog, int, Body], None]
@@ -105,6 +105,79 @@ def _key_rotate(cat: Catalog, seq: int, body: Body) -> None:
 @handles("key.revoke")
 def _key_revoke(cat: Catalog, seq: int, body: Body) -> None:
     _set_status(cat, seq, body, body["data"]["key_id"], "revoked", None)
+
+
+@handles("snapshot.add")
+def _snapshot_add(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    ref = f"{d['dataset']}@{d['version']}"
+    cat.put(
+        SnapshotRow(
+            ref=ref,
+            dataset=d["dataset"],
+            version=d["version"],
+            kind=d["kind"],
+            format=d["dialect"]["format"],
+            dialect=json.dumps(d["dialect"], sort_keys=True),
+            raw_digest=d.get("raw_digest"),
+            parquet_digest=d["parquet_digest"],
+            table_digest=d["table_digest"],
+            profile_digest=d["profile_digest"],
+            rows=d["rows"],
+            columns=json.dumps(d["columns"]),
+            provenance=json.dumps(d["provenance"], sort_keys=True),
+            pii=d["pii"],
+            sensitive=d["sensitive"],
+            retention=d["retention"],
+            transform_digest=d.get("transform_digest"),
+            created_seq=seq,
+            created_at=body["ts"],
+            created_by=body["actor"],
+            reason=body["reason"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(src=f"snapshot:{ref}", dst=dst, relation=rel, seq=seq)
+            for dst, rel in d.get("lineage", [])
+        ]
+    )
+
+
+@handles("validation.run")
+def _validation_run(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    cat.put(
+        ValidationRow(
+            seq=seq,
+            snapshot=d["snapshot"],
+            suite_name=d["suite_name"],
+            suite_digest=d["suite_digest"],
+            result_digest=d["result_digest"],
+            passed=d["passed"],
+            errors=d["errors"],
+            warnings=d["warnings"],
+            checks=d["checks"],
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(
+                src=f"validation:{seq}",
+                dst=f"snapshot:{d['snapshot']}",
+                relation="validates",
+                seq=seq,
+            ),
+            EdgeRow(
+                src=f"validation:{seq}",
+                dst=f"sha256:{d['suite_digest']}",
+                relation="uses-suite",
+                seq=seq,
+            ),
+        ]
+    )
 
 
 def apply_state(catalog: Catalog, seq: int, body: Body) -> None:

@@ -25,9 +25,18 @@ from sqlmodel import SQLModel
 from storage import failpoints
 from storage.errors import WorkspaceBusyError
 from storage.lock import busy_timeout, describe_pid
-from storage.records import TABLES, ActorRow, EdgeRow, EventRow, KeyRow, ObjectRow
+from storage.records import (
+    TABLES,
+    ActorRow,
+    EdgeRow,
+    EventRow,
+    KeyRow,
+    ObjectRow,
+    SnapshotRow,
+    ValidationRow,
+)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _PID = re.compile(r"PID (\d+)")
 M = TypeVar("M", bound=SQLModel)
 
@@ -270,6 +279,40 @@ class Catalog:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._rows(EventRow, sql, params)
+
+    def snapshot(self, ref: str) -> SnapshotRow | None:
+        """One snapshot by ``dataset@version``."""
+        rows = self._rows(SnapshotRow, "SELECT * FROM snapshots WHERE ref = ?", [ref])
+        return rows[0] if rows else None
+
+    def snapshots(self, dataset: str | None = None) -> list[SnapshotRow]:
+        """All snapshots, or one dataset's, by dataset then version."""
+        if dataset is None:
+            return self._rows(SnapshotRow, "SELECT * FROM snapshots ORDER BY dataset, version")
+        return self._rows(
+            SnapshotRow, "SELECT * FROM snapshots WHERE dataset = ? ORDER BY version", [dataset]
+        )
+
+    def snapshots_by_digest(self, prefix: str) -> list[SnapshotRow]:
+        """Snapshots whose table, raw or Parquet digest starts with ``prefix``."""
+        return self._rows(
+            SnapshotRow,
+            "SELECT * FROM snapshots WHERE starts_with(table_digest, ?) "
+            "OR starts_with(raw_digest, ?) OR starts_with(parquet_digest, ?) ORDER BY ref",
+            [prefix, prefix, prefix],
+        )
+
+    def validations(self, snapshot: str | None = None) -> list[ValidationRow]:
+        """Recorded validation runs, oldest first."""
+        if snapshot is None:
+            return self._rows(ValidationRow, "SELECT * FROM validations ORDER BY seq")
+        return self._rows(
+            ValidationRow, "SELECT * FROM validations WHERE snapshot = ? ORDER BY seq", [snapshot]
+        )
+
+    def edges_from(self, src: str) -> list[EdgeRow]:
+        """Lineage edges leaving ``src``."""
+        return self._rows(EdgeRow, "SELECT * FROM edges WHERE src = ? ORDER BY seq, dst", [src])
 
     def event_hashes(self, first: int = 1, last: int | None = None) -> list[str]:
         """Indexed event hashes from ``first`` to ``last``, in order."""

@@ -13,11 +13,13 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from storage import failpoints
 from storage.errors import IntegrityError, NotFoundError
-from storage.fsutil import atomic_write
+from storage.fsutil import atomic_write, fsync_dir
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
@@ -80,16 +82,35 @@ class ObjectStore:
         return digest
 
     def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
-        """Copy a file into the store, hashing as it streams; return its hex digest."""
-        digest = hash_file(source, progress)
-        if self.exists(digest):
-            return digest
-        # Files we snapshot are data sets of modest size; reading once more keeps the
-        # write path identical to put_bytes (temp, fsync, link).
-        data = source.read_bytes()
-        if sha256_hex(data) != digest:
-            raise IntegrityError(f"{source} changed while it was being read")
-        return self.put_bytes(data)
+        """Copy a file into the store in one streaming pass; return its hex digest.
+
+        The bytes are hashed while they are copied to a temp file beside their final place,
+        so a large file is read once and never held in memory.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        try:
+            with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                dst.flush()
+                os.fsync(dst.fileno())
+            name = digest.hexdigest()
+            target = self.path(name)
+            if target.is_file():
+                return name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            failpoints.hit("blob.before-rename")
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, target)
+            fsync_dir(target.parent)
+            return name
+        finally:
+            os.unlink(tmp)
 
     def read_verified(self, digest: str) -> bytes:
         """Read a blob and check that its bytes still hash to its name.

@@ -89,4 +89,57 @@ class ObjectRow(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-TABLES: tuple[type[SQLModel], ...] = (CatalogMeta, EventRow, ActorRow, KeyRow, EdgeRow, ObjectRow)
+class SnapshotRow(SQLModel, table=True):
+    """An immutable dataset version: where it came from, what it holds, how it was read."""
+
+    __tablename__ = "snapshots"
+    ref: str = Field(primary_key=True)
+    dataset: str
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str
+    format: str
+    dialect: str
+    raw_digest: str | None = None
+    parquet_digest: str
+    table_digest: str
+    profile_digest: str
+    rows: int = Field(sa_column=Column(BigInteger, nullable=False))
+    columns: str
+    provenance: str
+    pii: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    sensitive: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    retention: str
+    transform_digest: str | None = None
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+    reason: str
+
+
+class ValidationRow(SQLModel, table=True):
+    """One recorded validation run of a suite against a snapshot."""
+
+    __tablename__ = "validations"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    snapshot: str
+    suite_name: str
+    suite_digest: str
+    result_digest: str
+    passed: bool
+    errors: int = Field(sa_column=Column(BigInteger, nullable=False))
+    warnings: int = Field(sa_column=Column(BigInteger, nullable=False))
+    checks: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
+TABLES: tuple[type[SQLModel], ...] = (
+    CatalogMeta,
+    EventRow,
+    ActorRow,
+    KeyRow,
+    EdgeRow,
+    ObjectRow,
+    SnapshotRow,
+    ValidationRow,
+)

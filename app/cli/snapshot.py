@@ -1,0 +1,238 @@
+"""``ledgerml snapshot add|list|show|profile|diff``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
+)
+
+app = typer.Typer(no_args_is_help=True)
+RefArg = Annotated[str, typer.Argument(help="dataset@version, dataset (latest) or sha256:prefix.")]
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _summary(snap: Any) -> list[tuple[str, Any]]:
+    prov = json.loads(snap.provenance)
+    return [
+        ("snapshot", snap.ref),
+        ("rows × columns", f"{snap.rows} × {len(json.loads(snap.columns))}"),
+        ("format", json.loads(snap.dialect)),
+        ("table digest", f"sha256:{snap.table_digest}"),
+        ("raw file", f"sha256:{snap.raw_digest}" if snap.raw_digest else "(derived)"),
+        ("parquet copy", f"sha256:{snap.parquet_digest}"),
+        ("provenance", ", ".join(f"{k}={v}" for k, v in prov.items()) or "none recorded"),
+        ("PII columns", ", ".join(snap.pii) or "none"),
+        ("sensitive columns", ", ".join(snap.sensitive) or "none"),
+        ("retention", snap.retention or "not set"),
+        ("recorded", f"{snap.created_at} by {snap.created_by} (event #{snap.created_seq})"),
+    ]
+
+
+@app.command("add")
+@guarded
+def add(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file.")],
+    dataset: Annotated[str, typer.Option(help="Dataset name; the snapshot becomes NAME@N.")],
+    source: Annotated[str | None, typer.Option(help="Where the data came from.")] = None,
+    collected_by: Annotated[str | None, typer.Option(help="Who collected it.")] = None,
+    collection_method: Annotated[str | None, typer.Option(help="How it was collected.")] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="GDPR Art. 6 basis, contract…")] = None,
+    consent: Annotated[str | None, typer.Option(help="Consent obtained, and how.")] = None,
+    pii: Annotated[str | None, typer.Option(help="Comma-separated columns holding PII.")] = None,
+    sensitive: Annotated[
+        str | None, typer.Option(help="Comma-separated sensitive columns (sex, age…).")
+    ] = None,
+    retention: Annotated[str, typer.Option(help="How long to keep it: 90d, 18m, 7y.")] = "",
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (detected).")] = None,
+    header: Annotated[
+        bool | None, typer.Option("--header/--no-header", help="CSV has a header row (detected).")
+    ] = None,
+    quote: Annotated[str | None, typer.Option(help="CSV quote character (detected).")] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="utf-8, utf-16 or latin-1 (detected).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Snapshot a file as an immutable dataset version with its provenance.
+
+    The raw bytes are kept untouched; a canonical Parquet copy, the schema, a profile and a
+    format-independent table digest are recorded. The same bytes twice make no new version.
+    """
+    from core import snapshots, tables
+
+    with output.progress("Snapshotting") as progress:
+        snap, created = snapshots.add(
+            open_ws(workspace),
+            actor_name(as_actor),
+            file,
+            dataset=dataset,
+            provenance={
+                "source": source or "",
+                "collected_by": collected_by or "",
+                "collection_method": collection_method or "",
+                "legal_basis": legal_basis or "",
+                "consent": consent or "",
+            },
+            pii=_split(pii),
+            sensitive=_split(sensitive),
+            retention=retention,
+            reason=reason,
+            options=tables.ReadOptions(fmt, delimiter, header, quote, encoding),
+            progress=progress,
+        )
+    if want_json(json_out):
+        output.emit_json({**snap.model_dump(), "created": created})
+        return
+    if not created:
+        output.note(f"these bytes are already {snap.ref}; no new version was made")
+    output.fields(_summary(snap))
+
+
+@app.command("list")
+@guarded
+def list_(
+    dataset: Annotated[str | None, typer.Argument(help="Only this dataset.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List snapshots."""
+    from core import snapshots
+
+    rows = snapshots.list_snapshots(open_ws(workspace), actor_name(as_actor), dataset)
+    if want_json(json_out):
+        output.emit_json([r.model_dump() for r in rows])
+        return
+    output.table(
+        ["snapshot", "kind", "rows", "table digest", "recorded", "by"],
+        [
+            (r.ref, r.kind, r.rows, r.table_digest[:16], r.created_at[:19], r.created_by)
+            for r in rows
+        ],
+    )
+
+
+@app.command("show")
+@guarded
+def show(
+    ref: RefArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a snapshot: schema, digests, provenance, tags."""
+    from core import snapshots
+
+    snap = snapshots.show(open_ws(workspace), ref, actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json(snap.model_dump())
+        return
+    output.fields(_summary(snap))
+    output.table(
+        ["column", "type", "kind"],
+        [(c["name"], c["type"], c["kind"]) for c in json.loads(snap.columns)],
+    )
+
+
+@app.command("profile")
+@guarded
+def profile(
+    ref: RefArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per column: type, nulls, NaN, ±inf, distinct, range, mean, std, quantiles, top values."""
+    from core import snapshots
+
+    ws = open_ws(workspace)
+    snap = snapshots.show(ws, ref, actor_name(as_actor))
+    prof = snapshots.load_profile(ws, snap)
+    if want_json(json_out):
+        output.emit_json(prof)
+        return
+    rows = []
+    for name, st in prof["columns"].items():
+        rng = (
+            f"{st.get('min')} … {st.get('max')}"
+            if "min" in st
+            else f"len {st.get('min_length')} … {st.get('max_length')}"
+        )
+        top = ", ".join(f"{v}×{n}" for v, n in st["top_values"][:3])
+        rows.append(
+            (
+                name,
+                st["type"],
+                st["nulls"],
+                st.get("nan", ""),
+                st["distinct"],
+                rng,
+                st.get("mean", ""),
+                top,
+            )
+        )
+    output.table(
+        ["column", "type", "nulls", "NaN", "distinct", "range", "mean", "top values"],
+        rows,
+        title=f"{snap.ref}: {prof['rows']} rows",
+    )
+
+
+@app.command("diff")
+@guarded
+def diff(
+    a: RefArg,
+    b: RefArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Schema and profile differences between two snapshots."""
+    from core import snapshots
+
+    d = snapshots.diff(open_ws(workspace), a, b, actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json(d)
+        return
+    output.fields(
+        [
+            ("compared", f"{d['a']} → {d['b']}"),
+            ("rows", f"{d['rows'][0]} → {d['rows'][1]}"),
+            ("same table", d["same_table"]),
+            ("added columns", ", ".join(d["added"]) or "none"),
+            ("removed columns", ", ".join(d["removed"]) or "none"),
+            (
+                "type changes",
+                ", ".join(f"{k}: {a} → {b}" for k, (a, b) in d["type_changed"].items()) or "none",
+            ),
+        ]
+    )
+    output.table(
+        ["column", "statistic", d["a"], d["b"]],
+        [
+            (col, stat, a_, b_)
+            for col, stats in d["profile"].items()
+            for stat, (a_, b_) in stats.items()
+        ],
+    )

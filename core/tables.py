@@ -1,0 +1,468 @@
+"""Tabular files through DuckDB: detect, read, copy to Parquet, digest and profile.
+
+Everything streams through an in-memory DuckDB with a memory limit and a spill folder, so a
+file larger than memory ingests in bounded space; nothing is loaded into pandas.
+
+**Table digest (v1).** The identity of a table's *content*, independent of its file format,
+so the same rows as CSV, Parquet or JSON Lines give the same digest. Each column has a kind:
+``int`` (any integer type), ``float`` (FLOAT/DOUBLE), ``bool``, ``date``, ``timestamp``,
+``str`` (VARCHAR) or ``other`` (anything else, as DuckDB's text cast). A cell is encoded as
+
+- ``N`` for NULL;
+- ``i`` + decimal digits for ints; ``b`` + ``true``/``false``; ``s`` + the UTF-8 text;
+- ``f`` + ``NaN`` / ``Infinity`` / ``-Infinity``, or the shortest round-trip decimal
+  (Python's ``repr(float)``, e.g. ``0.1``, ``1e+16``, ``-0.0``);
+- ``d`` + ``YYYY-MM-DD``; ``t`` + ``YYYY-MM-DDTHH:MM:SS.ffffff``; ``o`` + text.
+
+A row's text is the concatenation, over its cells in column order, of
+``<byte length of the cell>:<cell>``; its row hash is the hex SHA-256 of that text. The header
+is the canonical JSON ``[[name, kind], …]``. The table digest is the hex SHA-256 of
+``hex(SHA-256(header)) || row hash 1 || row hash 2 || …`` in row order. NaN, ±Infinity and
+NULL are therefore distinct, and the digest is the same on every run and machine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from core.errors import UsageError
+from storage.canonical import canonical_bytes
+
+FORMATS = ("csv", "parquet", "jsonl")
+ENCODINGS = ("utf-8", "utf-16", "latin-1")
+SAMPLE_BYTES = 1 << 16
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+HIST_BINS = 10
+TOP_VALUES = 10
+_EXT = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".data": "csv",
+    ".dat": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What the user overrides; ``None`` means detect."""
+
+    format: str | None = None
+    delimiter: str | None = None
+    header: bool | None = None
+    quote: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a file was read: recorded with the snapshot so it can be read again the same way."""
+
+    format: str
+    delimiter: str = ""
+    header: bool = True
+    quote: str = ""
+    encoding: str = "utf-8"
+
+    def to_json(self) -> dict[str, Any]:
+        """The recorded form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column's name, DuckDB type and digest kind."""
+
+    name: str
+    type: str
+    kind: str
+
+
+def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for heavy work, bounded in memory, spilling to ``spill_dir``."""
+    con = duckdb.connect(config={"memory_limit": os.environ.get("LEDGERML_MEMORY", "1GB")})
+    if spill_dir is not None:
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{_sql_text(str(spill_dir))}'")
+    return con
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier in double quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _bad(path: Path, what: str, hint: str = "") -> UsageError:
+    return UsageError(f"cannot read {path.name}: {what}", hint=hint)
+
+
+def _duckdb_reason(err: Exception) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.startswith(("Original Line", "LINE ", "^"))]
+    text = " ".join(keep[:3]) or type(err).__name__
+    return text if len(text) < 400 else text[:400] + "…"
+
+
+def detect(path: Path, opts: ReadOptions) -> Dialect:
+    """Work out a file's format and, for CSV, its dialect; the options override each part.
+
+    Raises:
+        UsageError: for a missing or empty file, or an unknown format or encoding.
+    """
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise _bad(path, "the file is empty")
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    fmt = opts.format
+    if fmt is None:
+        if sample[:4] == b"PAR1":
+            fmt = "parquet"
+        elif path.suffix.lower() in _EXT:
+            fmt = _EXT[path.suffix.lower()]
+        elif b"\0" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise _bad(
+                path,
+                "unknown format (binary content)",
+                "Supported: CSV, Parquet, JSON Lines; or give --format.",
+            )
+        else:
+            fmt = "jsonl" if sample.lstrip()[:1] == b"{" else "csv"
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"Choose one of {', '.join(FORMATS)}.")
+    if fmt != "csv":
+        return Dialect(format=fmt)
+    encoding = opts.encoding or _detect_encoding(path, sample)
+    if encoding not in ENCODINGS:
+        raise UsageError(
+            f"unsupported encoding {encoding!r}", hint=f"Supported: {', '.join(ENCODINGS)}."
+        )
+    text = _decode_sample(sample, encoding)
+    delimiter, quote = opts.delimiter, opts.quote
+    if delimiter is None or quote is None:
+        try:
+            sniffed = csv.Sniffer().sniff(text[: SAMPLE_BYTES // 2], delimiters=",;\t| ")
+            delimiter = delimiter or sniffed.delimiter
+            quote = quote if quote is not None else (sniffed.quotechar or '"')
+        except csv.Error:
+            delimiter, quote = delimiter or ",", quote if quote is not None else '"'
+    header = opts.header
+    if header is None:
+        header = _duckdb_has_header(path, delimiter, quote, encoding)
+    dialect = Dialect("csv", delimiter, header, quote, encoding)
+    if header:
+        _check_header(path, text, dialect)
+    return dialect
+
+
+def _detect_encoding(path: Path, sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        # A sample may end inside a multi-byte character; ignore only that tail.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError as err:
+        raise _bad(
+            path,
+            f"it is not valid UTF-8 (byte {err.start}: {sample[err.start : err.start + 1]!r})",
+            "If it is Latin-1 or UTF-16, say so with --encoding latin-1 or --encoding utf-16.",
+        ) from err
+    return "utf-8"
+
+
+def _decode_sample(sample: bytes, encoding: str) -> str:
+    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[encoding]
+    return codecs.getincrementaldecoder(codec)(errors="replace").decode(sample, final=False)
+
+
+def _duckdb_has_header(path: Path, delimiter: str, quote: str, encoding: str) -> bool:
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            "SELECT HasHeader FROM sniff_csv(?, delim = ?, quote = ?, encoding = ?)",
+            [str(path), delimiter, quote or "", encoding],
+        ).fetchone()
+    except duckdb.Error as err:
+        raise _bad(path, _duckdb_reason(err)) from err
+    finally:
+        con.close()
+    return bool(row and row[0])
+
+
+def _check_header(path: Path, text: str, dialect: Dialect) -> None:
+    csv.field_size_limit(sys.maxsize)
+    reader = csv.reader(
+        io.StringIO(text), delimiter=dialect.delimiter, quotechar=dialect.quote or None
+    )
+    try:
+        names = next(reader)
+    except (StopIteration, csv.Error) as err:
+        raise _bad(path, f"its header cannot be parsed ({err})") from err
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()  # DuckDB identifiers are case-insensitive
+        if key in seen:
+            raise _bad(
+                path,
+                f"the header repeats the column name {name!r}"
+                + (f" (as {seen[key]!r})" if seen[key] != name else ""),
+                "Rename the duplicate columns; a table needs unique column names.",
+            )
+        seen[key] = name
+
+
+def source_sql(path: Path, dialect: Dialect, *, full_sample: bool = False) -> str:
+    """A DuckDB table expression reading the file as the dialect says."""
+    p = _sql_text(str(path))
+    if dialect.format == "parquet":
+        return f"read_parquet('{p}')"
+    if dialect.format == "jsonl":
+        return f"read_json('{p}', format = 'newline_delimited')"
+    quote = _sql_text(dialect.quote)
+    sample = ", sample_size = -1" if full_sample else ""
+    return (
+        f"read_csv('{p}', delim = '{_sql_text(dialect.delimiter)}', quote = '{quote}', "
+        f"escape = '{quote}', header = {str(dialect.header).lower()}, "
+        f"encoding = '{dialect.encoding}', strict_mode = true{sample})"
+    )
+
+
+def copy_to_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, dialect: Dialect, target: Path
+) -> None:
+    """Stream the file into a canonical Parquet copy (zstd, fixed row groups).
+
+    Raises:
+        UsageError: with DuckDB's reason when the file cannot be read as the dialect says.
+    """
+    t = _sql_text(str(target))
+    options = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+    try:
+        con.execute(f"COPY (SELECT * FROM {source_sql(path, dialect)}) TO '{t}' {options}")
+    except duckdb.ConversionException:
+        # The type guess from the first rows did not hold further down: look at every row.
+        try:
+            con.execute(
+                f"COPY (SELECT * FROM {source_sql(path, dialect, full_sample=True)}) "
+                f"TO '{t}' {options}"
+            )
+        except duckdb.Error as err:
+            raise _bad(path, _duckdb_reason(err)) from err
+    except duckdb.Error as err:
+        hint = ""
+        if dialect.format == "csv":
+            hint = (
+                "Detected " + f"delimiter {dialect.delimiter!r}, quote {dialect.quote!r}, "
+                f"header {dialect.header}, encoding {dialect.encoding}; override with "
+                "--delimiter, --quote, --header/--no-header, --encoding."
+            )
+        raise _bad(path, _duckdb_reason(err), hint) from err
+
+
+def _kind(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t in (
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+    ):
+        return "int"
+    if t in ("FLOAT", "DOUBLE"):
+        return "float"
+    if t == "BOOLEAN":
+        return "bool"
+    if t == "DATE":
+        return "date"
+    if t.startswith("TIMESTAMP") and "TIME ZONE" not in t:
+        return "timestamp"
+    if t == "VARCHAR":
+        return "str"
+    return "other"
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
+    """The columns of a table expression."""
+    rows = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+    return [Column(str(r[0]), str(r[1]), _kind(str(r[1]))) for r in rows]
+
+
+def _cell_sql(col: Column) -> str:
+    c = quote_ident(col.name)
+    text = {
+        "int": f"'i' || CAST({c} AS VARCHAR)",
+        "float": (
+            f"'f' || CASE WHEN isnan({c}) THEN 'NaN' WHEN isinf({c}) THEN "
+            f"(CASE WHEN {c} > 0 THEN 'Infinity' ELSE '-Infinity' END) "
+            f"ELSE CAST(CAST({c} AS DOUBLE) AS VARCHAR) END"
+        ),
+        "bool": f"'b' || (CASE WHEN {c} THEN 'true' ELSE 'false' END)",
+        "date": f"'d' || strftime({c}, '%Y-%m-%d')",
+        "timestamp": f"'t' || strftime({c}, '%Y-%m-%dT%H:%M:%S.%f')",
+        "str": f"'s' || {c}",
+        "other": f"'o' || CAST({c} AS VARCHAR)",
+    }[col.kind]
+    cell = f"(CASE WHEN {c} IS NULL THEN 'N' ELSE {text} END)"
+    return f"CAST(strlen({cell}) AS VARCHAR) || ':' || {cell}"
+
+
+def table_digest(con: duckdb.DuckDBPyConnection, table: str, cols: list[Column]) -> str:
+    """The table digest (see the module docstring), streamed in row order."""
+    header = canonical_bytes([[c.name, c.kind] for c in cols])
+    digest = hashlib.sha256(hashlib.sha256(header).hexdigest().encode())
+    row_text = " || ".join(_cell_sql(c) for c in cols) if cols else "''"
+    reader = con.sql(f"SELECT sha256({row_text}) FROM {table}").to_arrow_reader(1 << 16)
+    for batch in reader:
+        hashes = batch.column(0)
+        if hashes.null_count:
+            raise RuntimeError("row hashes cannot be NULL")
+        # Every row hash is exactly 64 characters: hash the string data buffer as it is.
+        width = 8 if pa.types.is_large_string(hashes.type) else 4
+        offsets = memoryview(hashes.buffers()[1]).cast("B")
+        first = hashes.offset * width
+        start = int.from_bytes(offsets[first : first + width], "little", signed=True)
+        data = hashes.buffers()[2]
+        if data is not None and len(hashes):
+            digest.update(memoryview(data)[start : start + 64 * len(hashes)])
+    return digest.hexdigest()
+
+
+def _round(value: Any) -> Any:
+    """Round floats to 12 significant digits so parallel sums give the same evidence."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        return float(f"{value:.12g}")
+    return value
+
+
+def profile(con: duckdb.DuckDBPyConnection, table: str, cols: list[Column]) -> dict[str, Any]:
+    """Profile every column in one aggregate pass plus small per-column queries.
+
+    Per column: type, nulls, NaN, ±inf, distinct, min/max/mean/std/quantiles, top values and
+    a histogram. Means and deviations are rounded to 12 significant digits (deterministic).
+    """
+    parts = ["count(*)"]
+    for col in cols:
+        c = quote_ident(col.name)
+        parts += [f"count({c})", f"count(DISTINCT {c})"]
+        if col.kind in ("int", "float"):
+            finite = f"isfinite(CAST({c} AS DOUBLE))" if col.kind == "float" else "TRUE"
+            nan = f"count(*) FILTER (WHERE isnan({c}))" if col.kind == "float" else "0"
+            pinf = (
+                f"count(*) FILTER (WHERE {c} = 'Infinity'::DOUBLE)" if col.kind == "float" else "0"
+            )
+            ninf = (
+                f"count(*) FILTER (WHERE {c} = '-Infinity'::DOUBLE)" if col.kind == "float" else "0"
+            )
+            parts += [
+                nan,
+                pinf,
+                ninf,
+                f"min({c}) FILTER (WHERE {finite})",
+                f"max({c}) FILTER (WHERE {finite})",
+                f"favg(CAST({c} AS DOUBLE)) FILTER (WHERE {finite})",
+                f"stddev_samp(CAST({c} AS DOUBLE)) FILTER (WHERE {finite})",
+                f"quantile_cont(CAST({c} AS DOUBLE), {list(QUANTILES)}) FILTER (WHERE {finite})",
+            ]
+        elif col.kind == "str":
+            parts += [f"min(strlen({c}))", f"max(strlen({c}))"]
+        else:
+            parts += [f"CAST(min({c}) AS VARCHAR)", f"CAST(max({c}) AS VARCHAR)"]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+    assert row is not None
+    values = list(row)
+    rows = int(values.pop(0))
+    out: dict[str, Any] = {"rows": rows, "columns": {}}
+    for col in cols:
+        non_null, distinct = int(values.pop(0)), int(values.pop(0))
+        stats: dict[str, Any] = {
+            "type": col.type,
+            "kind": col.kind,
+            "nulls": rows - non_null,
+            "distinct": distinct,
+        }
+        if col.kind in ("int", "float"):
+            nan, pinf, ninf, lo, hi, mean, std, qs = (values.pop(0) for _ in range(8))
+            stats.update(
+                {
+                    "nan": int(nan),
+                    "pos_inf": int(pinf),
+                    "neg_inf": int(ninf),
+                    "min": _round(lo),
+                    "max": _round(hi),
+                    "mean": _round(mean),
+                    "std": _round(std),
+                    "quantiles": (
+                        {str(q): _round(v) for q, v in zip(QUANTILES, qs, strict=True)}
+                        if qs
+                        else {}
+                    ),
+                }
+            )
+            stats["histogram"] = _histogram(con, table, col, lo, hi)
+        elif col.kind == "str":
+            stats["min_length"], stats["max_length"] = values.pop(0), values.pop(0)
+        else:
+            stats["min"], stats["max"] = values.pop(0), values.pop(0)
+        stats["top_values"] = _top_values(con, table, col)
+        out["columns"][col.name] = stats
+    return out
+
+
+def _histogram(
+    con: duckdb.DuckDBPyConnection, table: str, col: Column, lo: Any, hi: Any
+) -> dict[str, Any]:
+    if lo is None or hi is None:
+        return {"edges": [], "counts": []}
+    c = f"CAST({quote_ident(col.name)} AS DOUBLE)"
+    lo_f, hi_f = float(lo), float(hi)
+    width = (hi_f - lo_f) / HIST_BINS or 1.0
+    rows = con.execute(
+        f"SELECT least(CAST(floor(({c} - ?) / ?) AS BIGINT), {HIST_BINS - 1}) AS b, count(*) "
+        f"FROM {table} WHERE isfinite({c}) GROUP BY b ORDER BY b",
+        [lo_f, width],
+    ).fetchall()
+    counts = [0] * HIST_BINS
+    for b, n in rows:
+        counts[int(b)] = int(n)
+    edges = [_round(lo_f + i * width) for i in range(HIST_BINS + 1)]
+    return {"edges": edges, "counts": counts}
+
+
+def _top_values(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> list[list[Any]]:
+    c = quote_ident(col.name)
+    rows = con.execute(
+        f"SELECT CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {table} "
+        f"GROUP BY v ORDER BY n DESC, v NULLS FIRST LIMIT {TOP_VALUES}"
+    ).fetchall()
+    return [[v, int(n)] for v, n in rows]
