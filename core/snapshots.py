@@ -83,20 +83,20 @@ def resolve(catalog: Catalog, ref: str) -> SnapshotRow:
     if "@" in ref:
         row = catalog.snapshot(ref)
         if row is None:
-            versions = [s.ref for s in catalog.snapshots(ref.split("@", 1)[0])]
+            known = [s.ref for s in catalog.snapshots(ref.split("@", 1)[0])]
             raise NotFoundError(
                 f"no snapshot {ref}",
-                hint=f"Known versions: {', '.join(versions)}."
-                if versions
+                hint=f"Known versions: {', '.join(known)}."
+                if known
                 else "`ledgerml snapshot list` shows datasets.",
             )
         return row
-    versions = catalog.snapshots(ref)
-    if not versions:
+    latest = catalog.snapshots(ref)
+    if not latest:
         raise NotFoundError(
             f"no dataset named {ref!r}", hint="`ledgerml snapshot list` shows datasets."
         )
-    return versions[-1]
+    return latest[-1]
 
 
 def prepare(
