@@ -1,0 +1,110 @@
+"""``ledgerml validate`` and ``ledgerml feature build``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
+)
+
+feature_app = typer.Typer(no_args_is_help=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+@guarded
+def validate(
+    ref: Annotated[str, typer.Argument(help="Snapshot: dataset@version or dataset (latest).")],
+    suite: Annotated[Path, typer.Option(help="Validation suite (TOML).")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a validation suite on a snapshot and record the result as evidence.
+
+    Exits 1 when an error-level check fails (the failing result is recorded too).
+    """
+    from core import validation
+
+    with output.progress("Validating") as progress:
+        row, result = validation.run(
+            open_ws(workspace), actor_name(as_actor), ref, suite, reason=reason, progress=progress
+        )
+    if want_json(json_out):
+        output.emit_json({**result, "event": row.seq, "result_digest": row.result_digest})
+    else:
+        output.table(
+            ["check", "severity", "observed", "threshold", "result"],
+            [
+                (
+                    c["name"],
+                    c["severity"],
+                    _fmt(c["observed"]),
+                    _fmt(c["threshold"]),
+                    "[green]pass[/green]"
+                    if c["passed"]
+                    else (
+                        "[red]FAIL[/red]" if c["severity"] == "error" else "[yellow]warn[/yellow]"
+                    ),
+                )
+                for c in result["checks"]
+            ],
+            title=f"{result['snapshot']['ref']} × {result['suite']['name']}",
+        )
+        verdict = "PASSED" if result["passed"] else "FAILED"
+        output.line(
+            f"{verdict}: {result['errors']} errors, {result['warnings']} warnings; "
+            f"recorded as event #{row.seq}"
+        )
+    if not result["passed"]:
+        raise typer.Exit(output.EXIT_CHECK)
+
+
+@feature_app.command("build")
+@guarded
+def build(
+    view: Annotated[Path, typer.Argument(help="Feature view TOML (names its SQL and inputs).")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Materialise a feature view as a new snapshot with lineage to its inputs."""
+    from core import features
+
+    with output.progress("Building") as progress:
+        snap, created = features.build(
+            open_ws(workspace), actor_name(as_actor), view, reason=reason, progress=progress
+        )
+    if want_json(json_out):
+        output.emit_json({**snap.model_dump(), "created": created})
+        return
+    if created:
+        output.line(f"built {snap.ref}: {snap.rows} rows, table sha256:{snap.table_digest[:16]}…")
+    else:
+        output.line(
+            f"{snap.ref} already holds this result (same inputs and transform); no new version"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to the root app."""
+    app.command()(validate)
+    app.add_typer(feature_app, name="feature", help="Build feature views (SQL over snapshots).")
