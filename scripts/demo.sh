@@ -10,7 +10,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 if [ -e "$LEDGERML_WORKSPACE" ]; then
   say "Removing the previous demo workspace $LEDGERML_WORKSPACE"
-  rm -rf "$LEDGERML_WORKSPACE"
+  rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
 $L init --reason "demo: governed pipeline on the German credit data"
@@ -26,6 +26,29 @@ say "Giving them signing keys (private halves stay in the OS keyring)"
 $L key create --actor sam --reason "sam signs training runs"
 $L key create --actor val --algorithm ed25519 --reason "val signs approvals"
 $L key list
+
+S=sample_data/german-credit
+REPORTS="$LEDGERML_WORKSPACE.reports"
+say "Snapshotting the raw German credit file (bytes kept as they are)"
+$L --as dana snapshot add $S/german.data --dataset german-credit \
+  --source "UCI Machine Learning Repository: Statlog (German Credit Data), donor H. Hofmann" \
+  --collection-method "loan applications of a German bank, 1973-1975" \
+  --legal-basis "public research data, CC BY 4.0" --consent "not applicable (anonymised)" \
+  --sensitive column08,column12 --retention 7y --reason "raw data for the credit-risk model"
+$L --as dana snapshot add $S/german.data --dataset german-credit
+$L snapshot profile german-credit@1
+
+say "Validating the raw snapshot (a gate later stages ask for)"
+$L --as val validate german-credit@1 --suite $S/raw_suite.toml --reason "intake checks"
+
+say "Building the readable feature view (SQL over the snapshot, lineage recorded)"
+$L --as sam feature build $S/features.toml --reason "readable features for training"
+$L --as sam validate german-credit-features --suite $S/features_suite.toml \
+  --reason "features ready for training"
+
+say "Writing the data sheet (Markdown + self-contained HTML) into $REPORTS"
+$L --as dana report datasheet german-credit-features --answers $S/datasheet.toml -o "$REPORTS"
+$L --as dana report datasheet german-credit@1 --answers $S/datasheet.toml -o "$REPORTS"
 
 say "A wrong role is refused, and nothing is recorded"
 if $L --as sam actor add mallory --role admin; then echo "unexpected success" >&2; exit 1; fi

@@ -116,12 +116,17 @@ def verify(
         for note in report.notes:
             output.note(f"[yellow]note[/yellow] {note}")
         if report.ok:
-            verdict = (
-                "VERIFIED"
-                if not report.unanchored
-                else f"VERIFIED up to #{report.anchored}; {report.unanchored} "
-                "newer events UNANCHORED"
-            )
+            if not report.unanchored:
+                verdict = "VERIFIED"
+            elif report.anchored:
+                verdict = (
+                    f"VERIFIED up to #{report.anchored}; {report.unanchored} newer "
+                    "events UNANCHORED"
+                )
+            else:
+                verdict = (
+                    f"CHAIN INTACT; no signed checkpoint yet, all {report.events} events UNANCHORED"
+                )
             output.line(f"[bold green]{verdict}[/bold green]")
         else:
             where = (

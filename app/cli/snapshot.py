@@ -173,7 +173,8 @@ def profile(
         output.emit_json(prof)
         return
     rows = []
-    for name, st in prof["columns"].items():
+    for name in (c["name"] for c in json.loads(snap.columns)):
+        st = prof["columns"][name]
         rng = (
             f"{st.get('min')} … {st.get('max')}"
             if "min" in st

@@ -1,0 +1,40 @@
+"""Render reports as Markdown and self-contained HTML from the same Jinja2 templates.
+
+Renderers are pure: they read only the context they are given (no clock, no I/O beyond the
+packaged templates), so the same evidence always renders to the same bytes.
+"""
+
+from __future__ import annotations
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from reports.contexts import DatasheetContext
+
+_ENV = Environment(
+    loader=PackageLoader("reports", "templates"),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def _bars(counts: list[int]) -> str:
+    """A tiny text histogram (for Markdown and terminals)."""
+    blocks = " ▁▂▃▄▅▆▇█"
+    top = max(counts, default=0)
+    if not top:
+        return ""
+    return "".join(blocks[round(8 * c / top)] if c else " " for c in counts)
+
+
+_ENV.filters["bars"] = _bars
+
+
+def render_datasheet(ctx: DatasheetContext) -> tuple[str, str]:
+    """Return the data sheet as ``(markdown, html)``."""
+    return (
+        _ENV.get_template("datasheet.md.j2").render(d=ctx),
+        _ENV.get_template("datasheet.html.j2").render(d=ctx),
+    )
