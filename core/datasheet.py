@@ -85,7 +85,7 @@ def _groups(ws: Workspace, snap: SnapshotRow) -> list[GroupSummary]:
             else:
                 rows = con.execute(
                     f"SELECT coalesce(CAST({c} AS VARCHAR), 'missing') AS g, count(*) "
-                    f"FROM {src} GROUP BY g ORDER BY count(*) DESC, g"
+                    f"FROM {src} GROUP BY 1 ORDER BY 2 DESC, 1"
                 ).fetchall()
                 groups = [(str(g), int(n)) for g, n in rows]
             total = sum(n for _, n in groups) or 1

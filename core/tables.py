@@ -449,7 +449,7 @@ def _histogram(
     width = (hi_f - lo_f) / HIST_BINS or 1.0
     rows = con.execute(
         f"SELECT least(CAST(floor(({c} - ?) / ?) AS BIGINT), {HIST_BINS - 1}) AS b, count(*) "
-        f"FROM {table} WHERE isfinite({c}) GROUP BY b ORDER BY b",
+        f"FROM {table} WHERE isfinite({c}) GROUP BY 1 ORDER BY 1",
         [lo_f, width],
     ).fetchall()
     counts = [0] * HIST_BINS
@@ -463,6 +463,6 @@ def _top_values(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> list
     c = quote_ident(col.name)
     rows = con.execute(
         f"SELECT CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {table} "
-        f"GROUP BY v ORDER BY n DESC, v NULLS FIRST LIMIT {TOP_VALUES}"
+        f"GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT {TOP_VALUES}"
     ).fetchall()
     return [[v, int(n)] for v, n in rows]

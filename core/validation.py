@@ -323,7 +323,7 @@ def _drift(
         actual = _binned(con, cur, c, edges)
         observed = {"statistic": tables._round(_psi(expected, actual)), "bins": len(expected)}
     else:
-        q = f"SELECT CAST({c} AS VARCHAR) AS k, count(*) AS n FROM {{}} GROUP BY k"
+        q = f"SELECT CAST({c} AS VARCHAR), count(*) FROM {{}} GROUP BY 1"
         ref_counts = dict(con.execute(q.format(ref)).fetchall())
         cur_counts = dict(con.execute(q.format(cur)).fetchall())
         keys = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (k is None, str(k)))

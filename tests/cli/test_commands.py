@@ -117,3 +117,57 @@ def test_every_command_has_help() -> None:
         for sub_name, sub in getattr(command, "commands", {}).items():
             assert sub.help, f"{name} {sub_name}"
             assert runner.invoke(app, [name, sub_name, "--help"]).exit_code == 0
+
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+
+
+def test_data_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
+    added = invoke(
+        cli_ws,
+        "snapshot",
+        "add",
+        str(SAMPLE / "german.data"),
+        "--dataset",
+        "german-credit",
+        "--sensitive",
+        "column08,column12",
+        "--json",
+    )
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["ref"] == "german-credit@1"
+    again = invoke(
+        cli_ws, "snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "german-credit"
+    )
+    assert again.exit_code == 0 and "already german-credit@1" in again.stderr
+    ok = invoke(cli_ws, "validate", "german-credit@1", "--suite", str(SAMPLE / "raw_suite.toml"))
+    assert ok.exit_code == 0 and "PASSED" in ok.stdout
+    failing = tmp_path / "fail.toml"
+    failing.write_text('[[checks]]\ntype = "row_count"\nmin = 5000\n')
+    bad = invoke(cli_ws, "validate", "german-credit", "--suite", str(failing), "--json")
+    assert bad.exit_code == 1 and json.loads(bad.stdout)["passed"] is False
+    warn_only = tmp_path / "warn.toml"
+    warn_only.write_text('[[checks]]\ntype = "row_count"\nmin = 5000\nseverity = "warn"\n')
+    assert invoke(cli_ws, "validate", "german-credit", "--suite", str(warn_only)).exit_code == 0
+    built = invoke(cli_ws, "feature", "build", str(SAMPLE / "features.toml"))
+    assert built.exit_code == 0 and "german-credit-features@1" in built.stdout
+    profile = json.loads(
+        invoke(cli_ws, "snapshot", "profile", "german-credit-features", "--json").stdout
+    )
+    assert profile["columns"]["sex"]["distinct"] == 2
+    diff = json.loads(
+        invoke(
+            cli_ws, "snapshot", "diff", "german-credit@1", "german-credit-features@1", "--json"
+        ).stdout
+    )
+    assert "sex" in diff["added"]
+    report = invoke(
+        cli_ws, "report", "datasheet", "german-credit-features", "-o", str(tmp_path / "out")
+    )
+    assert report.exit_code == 0 and (tmp_path / "out").is_dir()
+    missing = invoke(cli_ws, "snapshot", "show", "german-credit@9")
+    assert missing.exit_code == 2 and "Known versions: german-credit@1" in missing.stderr
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    refused = invoke(cli_ws, "snapshot", "add", str(empty), "--dataset", "x")
+    assert refused.exit_code == 2 and "empty" in refused.stderr
