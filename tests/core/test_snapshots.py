@@ -194,7 +194,7 @@ def test_long_fields(steward_ws: Workspace, tmp_path: Path) -> None:
     over_duckdb = tmp_path / "huge.csv"
     over_duckdb.write_text("a,b\n1," + "x" * 3_000_000 + "\n")
     head = steward_ws.ledger.head()
-    with pytest.raises(UsageError, match="cannot read huge.csv"):
+    with pytest.raises(UsageError, match=r"cannot read huge\.csv"):
         snapshots.add(steward_ws, "dana", over_duckdb, dataset="huge")
     assert steward_ws.ledger.head() == head
 
