@@ -15,9 +15,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +132,7 @@ def prepare(
         progress(2, 4, "computing the table digest")
         digest = tables.table_digest(con, src, cols)
         progress(3, 4, "profiling columns")
-        profile = tables.profile(con, src, cols)
+        profile = tables.profile(con, parquet_path, cols)
         if profile["rows"] == 0:
             raise UsageError("the table has no rows", hint="An empty table is not evidence.")
         parquet_size = parquet_path.stat().st_size
@@ -200,7 +202,7 @@ def record(
         "dialect": prep.dialect.to_json(),
         "parquet_digest": prep.parquet.sha256,
         "table_digest": prep.table_digest,
-        "table_digest_version": 1,
+        "table_digest_version": 2,
         "profile_digest": prep.profile.sha256,
         "rows": prep.rows,
         "columns": prep.columns,
@@ -264,34 +266,39 @@ def add(
         require(s, "data-steward", "admin", action="add snapshots")
     dialect = tables.detect(path, options or tables.ReadOptions())
     size = path.stat().st_size
-    copied = 0
-
-    def on_chunk(n: int) -> None:
-        nonlocal copied
-        copied += n
-        progress(copied, size, "storing the raw bytes")
-
-    raw = ObjectRef(ws.objects.put_file(path, on_chunk), size, "application/octet-stream")
-    with ws.session(actor) as s:
-        for existing in s.catalog.snapshots(dataset):
-            if existing.raw_digest == raw.sha256:
-                return existing, False
-    prep = prepare(ws, "", dialect=dialect, read_path=path, progress=progress)
-    prep = Prepared(**{**prep.__dict__, "raw": raw})
-    with ws.session(actor) as s:
-        require(s, "data-steward", "admin", action="add snapshots")
-        return record(
-            s,
-            prep,
-            dataset=dataset,
-            kind="raw",
-            provenance={k: v for k, v in (provenance or {}).items() if v},
-            pii=pii or [],
-            sensitive=sensitive or [],
-            retention=retention,
-            reason=reason,
-            lineage=[(f"sha256:{raw.sha256}", "copy-of")],
-        )
+    # Copy and hash the raw bytes while DuckDB reads the same file; publish the copy only
+    # when the snapshot is recorded, so refused input leaves the store as it was.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        staging = pool.submit(ws.objects.stage_file, path)
+        try:
+            prep = prepare(ws, "", dialect=dialect, read_path=path, progress=progress)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                staging.result().discard()
+            raise
+        staged = staging.result()
+    try:
+        raw = ObjectRef(staged.digest, size, "application/octet-stream")
+        with ws.session(actor) as s:
+            require(s, "data-steward", "admin", action="add snapshots")
+            for existing in s.catalog.snapshots(dataset):
+                if existing.raw_digest == raw.sha256:
+                    return existing, False
+            staged.commit()
+            return record(
+                s,
+                Prepared(**{**prep.__dict__, "raw": raw}),
+                dataset=dataset,
+                kind="raw",
+                provenance={k: v for k, v in (provenance or {}).items() if v},
+                pii=pii or [],
+                sensitive=sensitive or [],
+                retention=retention,
+                reason=reason,
+                lineage=[(f"sha256:{raw.sha256}", "copy-of")],
+            )
+    finally:
+        staged.discard()
 
 
 def list_snapshots(ws: Workspace, actor: str = "", dataset: str | None = None) -> list[SnapshotRow]:

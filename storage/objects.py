@@ -81,11 +81,12 @@ class ObjectStore:
             atomic_write(target, data, exclusive=True)
         return digest
 
-    def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
-        """Copy a file into the store in one streaming pass; return its hex digest.
+    def stage_file(self, source: Path, progress: Callable[[int], None] | None = None) -> Staged:
+        """Copy a file beside the store in one streaming, hashing pass, without publishing it.
 
-        The bytes are hashed while they are copied to a temp file beside their final place,
-        so a large file is read once and never held in memory.
+        The caller publishes it with :meth:`Staged.commit` once the action that needs it is
+        sure to happen, or drops it with :meth:`Staged.discard`, so refused input leaves the
+        store exactly as it was.
         """
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -99,18 +100,14 @@ class ObjectStore:
                         progress(len(chunk))
                 dst.flush()
                 os.fsync(dst.fileno())
-            name = digest.hexdigest()
-            target = self.path(name)
-            if target.is_file():
-                return name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            failpoints.hit("blob.before-rename")
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, target)
-            fsync_dir(target.parent)
-            return name
-        finally:
+        except BaseException:
             os.unlink(tmp)
+            raise
+        return Staged(self, digest.hexdigest(), Path(tmp))
+
+    def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
+        """Copy a file into the store in one streaming pass; return its hex digest."""
+        return self.stage_file(source, progress).commit()
 
     def read_verified(self, digest: str) -> bytes:
         """Read a blob and check that its bytes still hash to its name.
@@ -156,3 +153,30 @@ class ObjectStore:
                     if not entry.name.startswith(".")
                 )
         return found
+
+
+class Staged:
+    """A file copied and hashed beside the store, not yet visible under its digest."""
+
+    def __init__(self, store: ObjectStore, digest: str, tmp: Path) -> None:
+        """Remember where the staged copy is."""
+        self.store, self.digest, self.tmp = store, digest, tmp
+
+    def commit(self) -> str:
+        """Publish the staged copy under its digest (a no-op if the blob exists)."""
+        try:
+            target = self.store.path(self.digest)
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                failpoints.hit("blob.before-rename")
+                with contextlib.suppress(FileExistsError):
+                    os.link(self.tmp, target)
+                fsync_dir(target.parent)
+            return self.digest
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the staged copy."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)

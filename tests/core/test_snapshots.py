@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import shutil
+import struct
 from pathlib import Path
 
 import duckdb
@@ -24,36 +25,28 @@ BAD = Path(__file__).parents[1] / "data" / "bad_inputs"
 
 def reference_digest(header: list[tuple[str, str]], rows: list[tuple[object, ...]]) -> str:
     """The table digest written from its definition in core/tables.py, in plain Python."""
-
-    def cell(value: object, kind: str) -> str:
-        if value is None:
-            text = "N"
-        elif kind == "int":
-            text = f"i{value}"
-        elif kind == "float":
-            v = float(value)  # type: ignore[arg-type]
-            text = "f" + (
-                "NaN"
-                if math.isnan(v)
-                else "Infinity"
-                if v == math.inf
-                else "-Infinity"
-                if v == -math.inf
-                else repr(v)
-            )
-        elif kind == "bool":
-            text = "btrue" if value else "bfalse"
-        else:
-            text = f"s{value}"
-        return f"{len(text.encode())}:{text}"
-
-    digest = hashlib.sha256(
-        hashlib.sha256(canonical_bytes([list(h) for h in header])).hexdigest().encode()
-    )
-    for row in rows:
-        text = "".join(cell(v, k) for v, (_, k) in zip(row, header, strict=True))
-        digest.update(hashlib.sha256(text.encode()).hexdigest().encode())
-    return digest.hexdigest()
+    streams = []
+    for index, (name, kind) in enumerate(header):
+        validity, values, data = b"", b"", b""
+        for row in rows:
+            value = row[index]
+            validity += b"\x00" if value is None else b"\x01"
+            if kind == "str":
+                text = b"" if value is None else str(value).encode()
+                values += struct.pack("<Q", len(text))
+                data += text
+            elif kind == "float":
+                v = 0.0 if value is None else float(value)  # type: ignore[arg-type]
+                values += (
+                    struct.pack("<Q", 0x7FF8000000000000) if math.isnan(v) else struct.pack("<d", v)
+                )
+            else:
+                values += struct.pack("<q", 0 if value is None else int(value))  # type: ignore[call-overload]
+        streams.append(
+            [name, kind, *(hashlib.sha256(b).hexdigest() for b in (validity, values, data))]
+        )
+    doc = {"v": 2, "rows": len(rows), "columns": streams}
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
 @pytest.fixture
