@@ -81,9 +81,10 @@ def chunk(start: int, n: int, seed: int) -> pa.Table:
 
 
 def generate(rows: int, out: Path, seed: int = 7, step: int = 500_000) -> tuple[Path, Path]:
-    """Write ``credit-<rows>.csv`` and ``.parquet`` under ``out`` (skipped if present)."""
+    """Write ``credit-<rows>[-s<seed>].csv`` and ``.parquet`` under ``out`` (kept if present)."""
     out.mkdir(parents=True, exist_ok=True)
-    csv_path, pq_path = out / f"credit-{rows}.csv", out / f"credit-{rows}.parquet"
+    stem = f"credit-{rows}" + ("" if seed == 7 else f"-s{seed}")
+    csv_path, pq_path = out / f"{stem}.csv", out / f"{stem}.parquet"
     if csv_path.exists() and pq_path.exists():
         return csv_path, pq_path
     writer = None
@@ -103,9 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     for rows in args.rows:
-        csv_path, pq_path = generate(rows, args.out)
+        csv_path, pq_path = generate(rows, args.out, args.seed)
         print(
             f"{rows:>9,} rows: {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB), "
             f"{pq_path} ({pq_path.stat().st_size / 1e6:.0f} MB)"
