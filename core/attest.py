@@ -19,7 +19,7 @@ from typing import Any
 from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, NotFoundError, UsageError
-from core.events import Event
+from core.events import Event, ObjectRef
 from core.signing import (
     INTOTO_PAYLOAD_TYPE,
     canonical_payload,
@@ -30,6 +30,7 @@ from core.signing import (
 )
 from core.workspace import Session, Workspace
 from storage.objects import hash_file, parse_digest
+from storage.records import KeyRow
 
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 GENERIC_PREDICATE = "https://ledgerml.dev/attestation/file/v1"
@@ -45,6 +46,27 @@ class Attestation:
     statement: dict[str, Any]
 
 
+def signing_key(s: Session, key_ref: str | None) -> KeyRow:
+    """The acting actor's key to sign with: the one named, else their newest active key.
+
+    Raises:
+        UsageError: if the named key belongs to someone else.
+        NotFoundError: if the actor has no active key.
+    """
+    if key_ref:
+        key = keys_mod.resolve(s.catalog, key_ref)
+        if key.actor != s.actor:
+            raise UsageError(f"key {key.key_id[:16]} belongs to {key.actor!r}, not {s.actor!r}")
+        return key
+    mine = [k for k in s.catalog.keys_of(s.actor) if k.status == "active"]
+    if not mine:
+        raise NotFoundError(
+            f"actor {s.actor!r} has no active signing key",
+            hint="Create one with `ledgerml key create`.",
+        )
+    return mine[-1]
+
+
 def sign_statement(
     s: Session,
     *,
@@ -55,6 +77,8 @@ def sign_statement(
     reason: str,
     action: str = "attestation.create",
     extra_subjects: list[str] | None = None,
+    extra_data: dict[str, Any] | None = None,
+    extra_objects: list[ObjectRef] | None = None,
 ) -> Attestation:
     """Sign a statement with the acting actor's key and record it (one event).
 
@@ -67,23 +91,14 @@ def sign_statement(
         reason: why, for the ledger.
         action: the event's action.
         extra_subjects: more ledger subjects (e.g. ``model:credit-risk@3``).
+        extra_data: more fields for the event's data.
+        extra_objects: more blobs the event names (already stored).
 
     Raises:
         NotFoundError: if the actor has no usable key.
         KeyStoreError: if the key is not active or its backend cannot sign.
     """
-    if key_ref:
-        key = keys_mod.resolve(s.catalog, key_ref)
-        if key.actor != s.actor:
-            raise UsageError(f"key {key.key_id[:16]} belongs to {key.actor!r}, not {s.actor!r}")
-    else:
-        mine = [k for k in s.catalog.keys_of(s.actor) if k.status == "active"]
-        if not mine:
-            raise NotFoundError(
-                f"actor {s.actor!r} has no active signing key",
-                hint="Create one with `ledgerml key create`.",
-            )
-        key = mine[-1]
+    key = signing_key(s, key_ref)
     doc = statement(subjects, predicate_type, predicate)
     payload = canonical_payload(doc)
     sig = keys_mod.sign_with(key, pae(INTOTO_PAYLOAD_TYPE, payload))
@@ -94,9 +109,14 @@ def sign_statement(
             s.actor,
             action,
             [f"key:{key.key_id}", *(f"sha256:{d}" for _, d in subjects), *(extra_subjects or [])],
-            {"envelope": ref.sha256, "key_id": key.key_id, "predicate_type": predicate_type},
+            {
+                "envelope": ref.sha256,
+                "key_id": key.key_id,
+                "predicate_type": predicate_type,
+                **(extra_data or {}),
+            },
             reason,
-            [ref],
+            [ref, *(extra_objects or [])],
         )
     )
     return Attestation(ref.sha256, key.key_id, entry.seq, doc)

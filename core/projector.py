@@ -14,7 +14,18 @@ from typing import Any
 
 from storage.catalog import Catalog
 from storage.ledger import LedgerEntry
-from storage.records import ActorRow, EdgeRow, KeyRow, ObjectRow, SnapshotRow, ValidationRow
+from storage.records import (
+    ActorRow,
+    EdgeRow,
+    KeyRow,
+    ModelRow,
+    ObjectRow,
+    ReproductionRow,
+    RunRow,
+    SignatureRow,
+    SnapshotRow,
+    ValidationRow,
+)
 
 Body = dict[str, Any]
 Handler = Callable[[Catalog, int, Body], None]
@@ -176,6 +187,101 @@ def _validation_run(cat: Catalog, seq: int, body: Body) -> None:
                 relation="uses-suite",
                 seq=seq,
             ),
+        ]
+    )
+
+
+@handles("train.run")
+def _train_run(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    cat.put(
+        RunRow(
+            run_id=d["run_id"],
+            seq=seq,
+            name=d["name"],
+            input_ref=d["input"]["ref"],
+            input_table_digest=d["input"]["table_digest"],
+            spec_digest=d["spec_digest"],
+            environment_digest=d["environment_digest"],
+            model_digest=d["model_digest"],
+            predictions_digest=d["predictions_digest"],
+            metrics=json.dumps(d["metrics"]),
+            estimator=d["estimator"],
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    run = f"run:{d['run_id']}"
+    cat.put_edges(
+        [
+            EdgeRow(src=run, dst=f"snapshot:{d['input']['ref']}", relation="trained-on", seq=seq),
+            EdgeRow(
+                src=run,
+                dst=f"validation:{d['gate']['validation_seq']}",
+                relation="gated-by",
+                seq=seq,
+            ),
+        ]
+    )
+
+
+@handles("model.register")
+def _model_register(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    ref = f"{d['name']}@{d['version']}"
+    cat.put(
+        ModelRow(
+            ref=ref,
+            name=d["name"],
+            version=d["version"],
+            run_id=d["run_id"],
+            model_digest=d["model_digest"],
+            seq=seq,
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [EdgeRow(src=f"model:{ref}", dst=f"run:{d['run_id']}", relation="produced-by", seq=seq)]
+    )
+
+
+@handles("model.sign")
+def _model_sign(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    cat.put(
+        SignatureRow(
+            seq=seq,
+            subject=d["subject"],
+            key_id=d["key_id"],
+            envelope_digest=d["envelope"],
+            openssf_digest=d.get("openssf"),
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges([EdgeRow(src=f"signature:{seq}", dst=d["subject"], relation="signs", seq=seq)])
+
+
+@handles("reproduce.run")
+def _reproduce_run(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    cat.put(
+        ReproductionRow(
+            seq=seq,
+            run_id=d["run_id"],
+            passed=d["passed"],
+            result_digest=d["result_digest"],
+            differences=json.dumps(d["differences"]),
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(
+                src=f"reproduction:{seq}", dst=f"run:{d['run_id']}", relation="reproduces", seq=seq
+            )
         ]
     )
 

@@ -31,12 +31,16 @@ from storage.records import (
     EdgeRow,
     EventRow,
     KeyRow,
+    ModelRow,
     ObjectRow,
+    ReproductionRow,
+    RunRow,
+    SignatureRow,
     SnapshotRow,
     ValidationRow,
 )
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 _PID = re.compile(r"PID (\d+)")
 M = TypeVar("M", bound=SQLModel)
 
@@ -308,6 +312,64 @@ class Catalog:
             return self._rows(ValidationRow, "SELECT * FROM validations ORDER BY seq")
         return self._rows(
             ValidationRow, "SELECT * FROM validations WHERE snapshot = ? ORDER BY seq", [snapshot]
+        )
+
+    def run(self, run_id: str) -> RunRow | None:
+        """One training run by id (``run:`` prefix optional, unique id prefix allowed)."""
+        rid = run_id.removeprefix("run:")
+        rows = self._rows(
+            RunRow, "SELECT * FROM runs WHERE starts_with(run_id, ?) ORDER BY seq", [rid]
+        )
+        exact = [r for r in rows if r.run_id == rid]
+        return exact[0] if exact else rows[0] if len(rows) == 1 else None
+
+    def runs(self) -> list[RunRow]:
+        """All runs, oldest first."""
+        return self._rows(RunRow, "SELECT * FROM runs ORDER BY seq")
+
+    def model(self, ref: str) -> ModelRow | None:
+        """One model version by ``name@version``."""
+        rows = self._rows(ModelRow, "SELECT * FROM models WHERE ref = ?", [ref])
+        return rows[0] if rows else None
+
+    def models(self, name: str | None = None) -> list[ModelRow]:
+        """All model versions, or one model's."""
+        if name is None:
+            return self._rows(ModelRow, "SELECT * FROM models ORDER BY name, version")
+        return self._rows(ModelRow, "SELECT * FROM models WHERE name = ? ORDER BY version", [name])
+
+    def signatures(self, subject: str) -> list[SignatureRow]:
+        """Signatures recorded over a subject (``model:name@version``), oldest first."""
+        return self._rows(
+            SignatureRow, "SELECT * FROM signatures WHERE subject = ? ORDER BY seq", [subject]
+        )
+
+    def reproductions(self, run_id: str) -> list[ReproductionRow]:
+        """Reproduction outcomes of a run."""
+        return self._rows(
+            ReproductionRow, "SELECT * FROM reproductions WHERE run_id = ? ORDER BY seq", [run_id]
+        )
+
+    def lineage(self, node: str, *, down: bool = False, depth: int = 50) -> list[EdgeRow]:
+        """Edges reachable from ``node`` upstream (what it derives from) or downstream.
+
+        One recursive query over the generic edges table; cycles cannot occur because every
+        edge points from a newer record to an older one.
+        """
+        near, far = ("dst", "src") if down else ("src", "dst")
+        return self._rows(
+            EdgeRow,
+            f"""
+            WITH RECURSIVE walk(src, dst, relation, seq, depth) AS (
+                SELECT src, dst, relation, seq, 1 FROM edges WHERE {near} = ?
+                UNION
+                SELECT e.src, e.dst, e.relation, e.seq, w.depth + 1
+                FROM edges e JOIN walk w ON e.{near} = w.{far}
+                WHERE w.depth < ?
+            )
+            SELECT DISTINCT src, dst, relation, seq FROM walk ORDER BY seq, src, dst
+            """,
+            [node, depth],
         )
 
     def edges_from(self, src: str) -> list[EdgeRow]:

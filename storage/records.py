@@ -133,6 +133,65 @@ class ValidationRow(SQLModel, table=True):
     created_by: str
 
 
+class RunRow(SQLModel, table=True):
+    """A recorded training run: inputs, spec, environment, metrics and artifacts by digest."""
+
+    __tablename__ = "runs"
+    run_id: str = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    name: str
+    input_ref: str
+    input_table_digest: str
+    spec_digest: str
+    environment_digest: str
+    model_digest: str
+    predictions_digest: str
+    metrics: str
+    estimator: str
+    created_at: str
+    created_by: str
+
+
+class ModelRow(SQLModel, table=True):
+    """A registered model version ``name@version`` pointing at a run's artifact."""
+
+    __tablename__ = "models"
+    ref: str = Field(primary_key=True)
+    name: str
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    run_id: str
+    model_digest: str
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
+class SignatureRow(SQLModel, table=True):
+    """A recorded signature over a model version (DSSE, plus the OpenSSF bundle if any)."""
+
+    __tablename__ = "signatures"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    subject: str
+    key_id: str
+    envelope_digest: str
+    openssf_digest: str | None = None
+    created_at: str
+    created_by: str
+
+
+class ReproductionRow(SQLModel, table=True):
+    """The outcome of retraining a run from its record."""
+
+    __tablename__ = "reproductions"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    run_id: str
+    passed: bool
+    result_digest: str
+    differences: str
+    created_at: str
+    created_by: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -142,4 +201,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     ObjectRow,
     SnapshotRow,
     ValidationRow,
+    RunRow,
+    ModelRow,
+    SignatureRow,
+    ReproductionRow,
 )
