@@ -10,7 +10,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 if [ -e "$LEDGERML_WORKSPACE" ]; then
   say "Removing the previous demo workspace $LEDGERML_WORKSPACE"
-  rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints"
+  rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints" \
+    "$LEDGERML_WORKSPACE.export"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
 $L init --reason "demo: governed pipeline on the German credit data"
@@ -49,6 +50,28 @@ $L --as sam validate german-credit-features --suite $S/features_suite.toml \
 say "Writing the data sheet (Markdown + self-contained HTML) into $REPORTS"
 $L --as dana report datasheet german-credit-features --answers $S/datasheet.toml -o "$REPORTS"
 $L --as dana report datasheet german-credit@1 --answers $S/datasheet.toml -o "$REPORTS"
+
+say "Training the credit-risk model (refused unless its input passed its suite)"
+$L --as sam train $S/train.toml --reason "first credit-risk model"
+RUN=$($L --as sam --json audit log --action train.run --limit 1 | python3 -c 'import json,sys; print("run:" + json.load(sys.stdin)[0]["body"]["data"]["run_id"])')
+$L --as sam model register "$RUN" --name credit-risk --reason "candidate for validation"
+
+say "An unsigned model is not trusted"
+$L model verify credit-risk@1 || echo "(exit $?: as expected, nothing unsigned runs)"
+
+say "Signing it with sam's keyring key (DSSE in-toto + OpenSSF model-signing bundle)"
+$L --as sam model sign credit-risk@1 --reason "trained and checked by sam"
+$L model verify credit-risk@1
+$L model show credit-risk@1
+
+say "Exporting it for third-party verification (model_signing verify key ...)"
+$L model export credit-risk@1 -o "$LEDGERML_WORKSPACE.export"
+
+say "Reproducing the run in a fresh process"
+$L --as val reproduce "$RUN" --reason "independent reproduction"
+
+say "Lineage of the model, upstream"
+$L lineage credit-risk@1
 
 say "A wrong role is refused, and nothing is recorded"
 if $L --as sam actor add mallory --role admin; then echo "unexpected success" >&2; exit 1; fi

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli import actor, attest, audit, data, key, report, snapshot, workspace
+from app.cli import actor, attest, audit, data, key, model, report, snapshot, workspace
 from app.cli.common import GLOBALS
 
 app = typer.Typer(
@@ -71,6 +71,7 @@ def root(
 
 workspace.register(app)
 data.register(app)
+model.register_commands(app)
 app.add_typer(actor.app, name="actor", help="Register actors and their roles.")
 app.add_typer(key.app, name="key", help="Create, rotate and revoke signing keys (keyring or HSM).")
 app.add_typer(audit.app, name="audit", help="Read, verify, checkpoint and prove the ledger.")

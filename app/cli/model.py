@@ -1,0 +1,313 @@
+"""``ledgerml train``, ``model register|list|show|sign|verify|export``, ``reproduce``,
+``lineage``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    ReasonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
+)
+
+app = typer.Typer(no_args_is_help=True)
+ModelArg = Annotated[str, typer.Argument(help="Model version: name@N, or name (latest).")]
+METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss")
+
+
+@guarded
+def train(
+    spec: Annotated[Path, typer.Argument(help="Training spec (TOML).")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Train from a spec whose input passed its validation suite, and record the run."""
+    from core import training
+
+    with output.progress("Training") as progress:
+        run = training.train(
+            open_ws(workspace), actor_name(as_actor), spec, reason=reason, progress=progress
+        )
+    metrics = json.loads(run.metrics)
+    if want_json(json_out):
+        output.emit_json({**run.model_dump(), "metrics": metrics})
+        return
+    output.fields(
+        [
+            ("run", f"run:{run.run_id} (event #{run.seq})"),
+            ("input", run.input_ref),
+            ("estimator", run.estimator),
+            ("model artifact", f"sha256:{run.model_digest}"),
+            ("test predictions", f"sha256:{run.predictions_digest}"),
+            *[(k, f"{metrics[k]:.4f}") for k in METRICS],
+            ("confusion matrix", metrics["confusion_matrix"]),
+        ]
+    )
+    output.note(f"Next: `ledgerml model register run:{run.run_id} --name NAME`")
+
+
+@app.command("register")
+@guarded
+def register(
+    run: Annotated[str, typer.Argument(help="run:<id> or an id prefix.")],
+    name: Annotated[str, typer.Option(help="Model name; becomes NAME@N.")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a run's model as the next version of a named model."""
+    from core import models
+
+    row, created = models.register(
+        open_ws(workspace), actor_name(as_actor), run, name, reason=reason
+    )
+    if want_json(json_out):
+        output.emit_json({**row.model_dump(), "created": created})
+    elif created:
+        output.line(f"registered {row.ref} from run:{row.run_id}")
+    else:
+        output.line(f"run:{row.run_id} is already {row.ref}; nothing changed")
+
+
+@app.command("list")
+@guarded
+def list_(
+    workspace: WorkspaceOpt = None, as_actor: ActorOpt = None, json_out: JsonOpt = False
+) -> None:
+    """List model versions."""
+    from core import models
+
+    rows = models.list_models(open_ws(workspace), actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json([r.model_dump() for r in rows])
+        return
+    output.table(
+        ["model", "run", "artifact", "registered", "by"],
+        [(r.ref, r.run_id, r.model_digest[:16], r.created_at[:19], r.created_by) for r in rows],
+    )
+
+
+@app.command("show")
+@guarded
+def show(
+    ref: ModelArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a model version: metrics, inputs, environment, signatures, status."""
+    from core import models
+
+    info = models.show(open_ws(workspace), ref, actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json(info)
+        return
+    m, metrics = info["model"], info["metrics"]
+    output.fields(
+        [
+            ("model", f"{m['ref']} (status: {info['status']})"),
+            (
+                "run",
+                f"run:{info['run']['run_id']} {info['run']['estimator']}, "
+                f"{info['run']['created_at'][:19]} by {info['run']['created_by']}",
+            ),
+            (
+                "input",
+                f"{info['inputs']['ref']} (table sha256:{info['inputs']['table_digest'][:16]}…)",
+            ),
+            (
+                "gate",
+                f"suite {info['gate']['suite']} passed at event #{info['gate']['validation_seq']}",
+            ),
+            ("artifact", f"sha256:{m['model_digest']} — {info['artifact']['detail']}"),
+            (
+                "environment",
+                f"freeze sha256:{info['environment']['freeze'][:16]}…, "
+                f"code {info['environment']['code']}",
+            ),
+            *[(k, f"{metrics[k]:.4f}") for k in METRICS if k in metrics],
+            (
+                "signatures",
+                "; ".join(
+                    f"#{s['seq']} key {s['key_id'][:12]} ({s['key_status']}) "
+                    f"{'valid' if s['ok'] else 'INVALID'} ({s['detail']}), OpenSSF {s['openssf']}"
+                    for s in info["signatures"]
+                )
+                or "none",
+            ),
+            (
+                "reproductions",
+                "; ".join(
+                    f"#{r['seq']} {'passed' if r['passed'] else 'FAILED'}"
+                    for r in info["reproductions"]
+                )
+                or "none",
+            ),
+        ]
+    )
+
+
+@app.command("sign")
+@guarded
+def sign(
+    ref: ModelArg,
+    key: Annotated[
+        str | None, typer.Option(help="Key id prefix or label (default: your newest active key).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign a model version (in-toto statement + OpenSSF model-signing bundle)."""
+    from core import models
+
+    row = models.sign(open_ws(workspace), actor_name(as_actor), ref, key_ref=key, reason=reason)
+    if want_json(json_out):
+        output.emit_json(row.model_dump())
+        return
+    extra = " and an OpenSSF model-signing bundle" if row.openssf_digest else ""
+    output.line(
+        f"signed {row.subject} at event #{row.seq} with key {row.key_id[:16]}: "
+        f"a DSSE in-toto statement{extra}"
+    )
+
+
+@app.command("verify")
+@guarded
+def verify(
+    ref: ModelArg,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the artifact's bytes, every signature and each key's status (exit 3 if untrusted)."""
+    from core import models
+
+    check = models.verify(open_ws(workspace), ref, actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json({**asdict(check), "trusted": check.trusted})
+    else:
+        output.line(
+            f"{'[green]ok[/green]' if check.artifact_ok else '[red]FAIL[/red]'} "
+            f"artifact: {check.artifact_detail}"
+        )
+        for v in check.signatures:
+            mark = "[green]ok[/green]" if v.ok else "[red]FAIL[/red]"
+            output.line(
+                f"{mark} signature #{v.seq} key {v.key_id[:16]} ({v.key_status}): "
+                f"{v.detail}; OpenSSF {v.openssf}"
+            )
+        if not check.signatures:
+            output.line("[red]FAIL[/red] no signatures")
+        output.line("TRUSTED" if check.trusted else "NOT TRUSTED")
+    if not check.trusted:
+        raise typer.Exit(output.EXIT_INTEGRITY)
+
+
+@app.command("export")
+@guarded
+def export(
+    ref: ModelArg,
+    out: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+) -> None:
+    """Write a trusted model folder, its OpenSSF signature and public key."""
+    from core import models
+
+    paths = models.export(open_ws(workspace), ref, out, actor_name(as_actor))
+    for kind, path in paths.items():
+        output.line(f"{kind}: {path}")
+    if "signature" in paths:
+        output.note(
+            f"Verify offline: model_signing verify key {paths['model']} "
+            f"--signature {paths['signature']} --public_key {paths['public_key']}"
+        )
+
+
+@guarded
+def reproduce(
+    run: Annotated[str, typer.Argument(help="run:<id> or an id prefix.")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Retrain a run in a fresh process and compare predictions and metrics exactly.
+
+    Exits 1 when the reproduction differs (the outcome is recorded either way).
+    """
+    from core import reproduce as repro
+
+    with output.progress("Reproducing"):
+        row, outcome = repro.run(open_ws(workspace), actor_name(as_actor), run, reason=reason)
+    if want_json(json_out):
+        output.emit_json({**outcome, "event": row.seq})
+    else:
+        output.line(
+            ("REPRODUCED" if row.passed else "DID NOT REPRODUCE")
+            + f" run:{row.run_id} (recorded as event #{row.seq})"
+        )
+        for diff in outcome["differences"]:
+            output.line(f"  - {diff}")
+        if outcome["environment_differences"] and row.passed:
+            output.note(
+                "environment differs but results match: "
+                + "; ".join(outcome["environment_differences"][:5])
+            )
+        output.note(outcome["artifact"]["note"])
+    if not row.passed:
+        raise typer.Exit(output.EXIT_CHECK)
+
+
+@guarded
+def lineage(
+    ref: Annotated[str, typer.Argument(help="name@N, run:<id>, or a typed node.")],
+    down: Annotated[
+        bool, typer.Option("--down/--up", help="Downstream or upstream (default).")
+    ] = False,
+    depth: Annotated[int, typer.Option(help="How many hops.")] = 50,
+    fmt: Annotated[str, typer.Option("--format", help="tree, openlineage or dot.")] = "tree",
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show where a record came from (--up) or what came from it (--down)."""
+    from core import lineage as lin
+
+    ws = open_ws(workspace)
+    walk = lin.walk(ws, ref, down=down, depth=depth, actor=actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json(walk.to_json())
+    elif fmt == "openlineage":
+        typer.echo(lin.dumps(lin.openlineage(ws, walk, actor_name(as_actor))))
+    elif fmt == "dot":
+        typer.echo(lin.render_dot(walk))
+    elif fmt == "tree":
+        typer.echo(lin.render_tree(walk))
+    else:
+        raise typer.BadParameter("choose tree, openlineage or dot", param_hint="--format")
+
+
+def register_commands(root: typer.Typer) -> None:
+    """Add the model commands to the root app."""
+    root.command()(train)
+    root.add_typer(app, name="model", help="Register, sign, verify and export model versions.")
+    root.command()(reproduce)
+    root.command()(lineage)
