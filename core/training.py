@@ -244,7 +244,12 @@ def fit(
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     pipeline = _pipeline(spec, frame)
     progress(1, 4, f"fitting {spec.estimator} on {len(train_idx)} rows")
-    pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
+    try:
+        pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
+    except ValueError as err:  # scikit-learn's parameter and data validation
+        raise UsageError(
+            f"training failed: {err}", hint="Check the estimator parameters in the spec."
+        ) from err
     progress(2, 4, "measuring on the held-out split")
     proba = pipeline.predict_proba(frame.iloc[test_idx][spec.features])[:, 1].astype("<f8")
     metrics = _metrics(y_all[test_idx], proba, spec.threshold)
@@ -289,10 +294,25 @@ def train(
     spec = load_spec(spec_path)
     snap, gate_seq = gated_input(ws, spec, actor)
     result = fit(ws, spec, snap, progress)
-    env = environment.capture()
     code = environment.git_state(spec_path)
     if snap.transform_digest:
         code["transforms"] = [snap.transform_digest]
+    return record_run(ws, actor, spec, snap, gate_seq, result, code=code, reason=reason)
+
+
+def record_run(
+    ws: Workspace,
+    actor: str,
+    spec: Spec,
+    snap: SnapshotRow,
+    gate_seq: int,
+    result: dict[str, Any],
+    *,
+    code: dict[str, Any],
+    reason: str = "",
+) -> RunRow:
+    """Store a fitted run's artifacts and record its ``train.run`` event."""
+    env = environment.capture()
     env_bytes = canonical_bytes(env)
     metrics_bytes = canonical_bytes(result["metrics"])
     run_id = uuid.uuid4().hex[:12]
