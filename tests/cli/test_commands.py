@@ -181,13 +181,22 @@ def test_model_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
         assert invoke(cli_ws, *args).exit_code == 0
     refused = invoke(cli_ws, "train", str(SAMPLE / "train.toml"))
     assert refused.exit_code == 1 and "not validated" in refused.stderr
-    assert invoke(cli_ws, "validate", "german-credit-features", "--suite",
-                  str(SAMPLE / "features_suite.toml")).exit_code == 0
+    assert (
+        invoke(
+            cli_ws,
+            "validate",
+            "german-credit-features",
+            "--suite",
+            str(SAMPLE / "features_suite.toml"),
+        ).exit_code
+        == 0
+    )
     trained = invoke(cli_ws, "train", str(SAMPLE / "train.toml"), "--json")
     assert trained.exit_code == 0, trained.output
     run_id = json.loads(trained.stdout)["run_id"]
-    assert invoke(cli_ws, "model", "register", f"run:{run_id}", "--name", "credit-risk"
-                  ).exit_code == 0
+    assert (
+        invoke(cli_ws, "model", "register", f"run:{run_id}", "--name", "credit-risk").exit_code == 0
+    )
     unsigned = invoke(cli_ws, "model", "verify", "credit-risk@1")
     assert unsigned.exit_code == 3 and "NOT TRUSTED" in unsigned.stdout
     assert invoke(cli_ws, "model", "export", "credit-risk@1", "-o", str(tmp_path)).exit_code == 3
@@ -202,7 +211,9 @@ def test_model_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
     assert "[produced-by] run:" in tree.stdout and "[copy-of] sha256:b21f3d81" in tree.stdout
     ol = invoke(cli_ws, "lineage", "credit-risk@1", "--format", "openlineage")
     events = [json.loads(line) for line in ol.stdout.splitlines()]
-    assert {e["job"]["name"] for e in events} == {"train.credit-risk",
-                                                 "feature.german-credit-features"}
+    assert {e["job"]["name"] for e in events} == {
+        "train.credit-risk",
+        "feature.german-credit-features",
+    }
     down = json.loads(invoke(cli_ws, "lineage", "german-credit@1", "--down", "--json").stdout)
     assert any(e["src"] == "model:credit-risk@1" for e in down["edges"])
