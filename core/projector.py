@@ -17,6 +17,7 @@ from storage.ledger import LedgerEntry
 from storage.records import (
     ActorRow,
     EdgeRow,
+    EvaluationRow,
     KeyRow,
     ModelRow,
     ObjectRow,
@@ -282,6 +283,39 @@ def _reproduce_run(cat: Catalog, seq: int, body: Body) -> None:
             EdgeRow(
                 src=f"reproduction:{seq}", dst=f"run:{d['run_id']}", relation="reproduces", seq=seq
             )
+        ]
+    )
+
+
+@handles("model.evaluate")
+def _model_evaluate(cat: Catalog, seq: int, body: Body) -> None:
+    d = body["data"]
+    cat.put(
+        EvaluationRow(
+            seq=seq,
+            model=d["model"],
+            evidence_digest=d["evidence"],
+            suite_digest=d["suite_digest"],
+            envelope_digest=d["envelope"],
+            key_id=d["key_id"],
+            passed=d["passed"],
+            errors=d["errors"],
+            warnings=d["warnings"],
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(
+                src=f"evaluation:{seq}", dst=f"model:{d['model']}", relation="evaluates", seq=seq
+            ),
+            EdgeRow(
+                src=f"evaluation:{seq}",
+                dst=f"snapshot:{d['snapshot']}",
+                relation="evaluated-on",
+                seq=seq,
+            ),
         ]
     )
 

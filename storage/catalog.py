@@ -29,6 +29,7 @@ from storage.records import (
     TABLES,
     ActorRow,
     EdgeRow,
+    EvaluationRow,
     EventRow,
     KeyRow,
     ModelRow,
@@ -40,7 +41,7 @@ from storage.records import (
     ValidationRow,
 )
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _PID = re.compile(r"PID (\d+)")
 M = TypeVar("M", bound=SQLModel)
 
@@ -342,6 +343,12 @@ class Catalog:
         """Signatures recorded over a subject (``model:name@version``), oldest first."""
         return self._rows(
             SignatureRow, "SELECT * FROM signatures WHERE subject = ? ORDER BY seq", [subject]
+        )
+
+    def evaluations(self, model: str) -> list[EvaluationRow]:
+        """Recorded evaluations of a model version, oldest first."""
+        return self._rows(
+            EvaluationRow, "SELECT * FROM evaluations WHERE model = ? ORDER BY seq", [model]
         )
 
     def reproductions(self, run_id: str) -> list[ReproductionRow]:

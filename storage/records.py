@@ -192,6 +192,23 @@ class ReproductionRow(SQLModel, table=True):
     created_by: str
 
 
+class EvaluationRow(SQLModel, table=True):
+    """Signed evidence about a model version (fairness, SHAP, robustness, privacy, baseline)."""
+
+    __tablename__ = "evaluations"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    model: str
+    evidence_digest: str
+    suite_digest: str
+    envelope_digest: str
+    key_id: str
+    passed: bool
+    errors: int = Field(sa_column=Column(BigInteger, nullable=False))
+    warnings: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -205,4 +222,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     ModelRow,
     SignatureRow,
     ReproductionRow,
+    EvaluationRow,
 )
