@@ -65,3 +65,43 @@ class DatasheetContext:
     validations: list[ValidationSummary]
     recorded: str
     gaps: list[str]
+
+
+@dataclass(frozen=True)
+class ModelCardContext:
+    """Everything a model card says about one model version (fixed sections, every time)."""
+
+    ref: str
+    as_of: str
+    status: str
+    answers: dict[str, str]
+    details: list[tuple[str, str]]
+    training_data: list[tuple[str, str]]
+    datasheet: str
+    metrics: list[tuple[str, str]]
+    confusion: dict[str, int]
+    fairness: list[dict[str, Any]]
+    importance: list[tuple[str, float]]
+    explanations: list[dict[str, Any]]
+    explainer: str
+    robustness: dict[str, list[tuple[float, float]]]
+    probes: str
+    privacy: list[tuple[str, str]]
+    baseline: list[tuple[str, str]]
+    checks: list[dict[str, Any]]
+    signatures: list[str]
+    evidence: str
+    gaps: list[str]
+
+
+@dataclass(frozen=True)
+class ImpactContext:
+    """An algorithmic impact assessment: answers, evidence, level and what is missing."""
+
+    ref: str
+    as_of: str
+    level: str
+    level_reasons: list[str]
+    sections: list[tuple[str, str, str]]
+    evidence: list[tuple[str, str]]
+    unanswered: list[str]

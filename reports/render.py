@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reports.contexts import DatasheetContext
+from reports.charts import bar_chart, line_chart
+from reports.contexts import DatasheetContext, ImpactContext, ModelCardContext
 
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
@@ -30,6 +31,7 @@ def _bars(counts: list[int]) -> str:
 
 
 _ENV.filters["bars"] = _bars
+_ENV.globals.update(bar_chart=bar_chart, line_chart=line_chart)
 
 
 def render_datasheet(ctx: DatasheetContext) -> tuple[str, str]:
@@ -37,4 +39,20 @@ def render_datasheet(ctx: DatasheetContext) -> tuple[str, str]:
     return (
         _ENV.get_template("datasheet.md.j2").render(d=ctx),
         _ENV.get_template("datasheet.html.j2").render(d=ctx),
+    )
+
+
+def render_model_card(ctx: ModelCardContext) -> tuple[str, str]:
+    """Return the model card as ``(markdown, html)``."""
+    return (
+        _ENV.get_template("model_card.md.j2").render(d=ctx),
+        _ENV.get_template("model_card.html.j2").render(d=ctx),
+    )
+
+
+def render_impact(ctx: ImpactContext) -> tuple[str, str]:
+    """Return the impact assessment as ``(markdown, html)``."""
+    return (
+        _ENV.get_template("impact.md.j2").render(d=ctx),
+        _ENV.get_template("impact.html.j2").render(d=ctx),
     )

@@ -70,6 +70,14 @@ $L model export credit-risk@1 -o "$LEDGERML_WORKSPACE.export"
 say "Reproducing the run in a fresh process"
 $L --as val reproduce "$RUN" --reason "independent reproduction"
 
+say "Evaluating it: fairness, SHAP, robustness, privacy, baseline (signed evidence)"
+$L --as val key create --reason "val signs evidence" >/dev/null
+$L --as val evaluate credit-risk@1 --suite $S/evaluation.toml --reason "pre-release validation"
+
+say "Model card and impact assessment into $REPORTS"
+$L --as val report model-card credit-risk@1 --answers $S/model_card.toml -o "$REPORTS"
+$L --as val report impact-assessment credit-risk@1 --answers $S/impact_answers.toml -o "$REPORTS"
+
 say "Lineage of the model, upstream"
 $L lineage credit-risk@1
 

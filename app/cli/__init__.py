@@ -76,7 +76,7 @@ app.add_typer(actor.app, name="actor", help="Register actors and their roles.")
 app.add_typer(key.app, name="key", help="Create, rotate and revoke signing keys (keyring or HSM).")
 app.add_typer(audit.app, name="audit", help="Read, verify, checkpoint and prove the ledger.")
 app.add_typer(snapshot.app, name="snapshot", help="Immutable dataset versions with provenance.")
-app.add_typer(report.app, name="report", help="Data sheets and other reports.")
+app.add_typer(report.app, name="report", help="Data sheets, model cards, impact assessments.")
 app.add_typer(attest.app, name="attest", help="Sign files as in-toto statements; verify them.")
 
 

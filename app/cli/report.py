@@ -50,3 +50,59 @@ def datasheet(
         output.emit_json({"markdown": str(md), "html": str(html)})
     else:
         output.line(f"wrote {md} and {html}")
+
+
+@app.command("model-card")
+@guarded
+def model_card(
+    ref: Annotated[str, typer.Argument(help="Model version: name@N or name (latest).")],
+    out: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")
+    ] = Path("reports-out"),
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML answering purpose, intended_uses, out_of_scope, "
+            "limitations, ethical_considerations, contacts."
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a model card (Markdown and self-contained HTML) from recorded evidence."""
+    from core import modelcard
+
+    md, html = modelcard.write_card(
+        open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
+    )
+    if want_json(json_out):
+        output.emit_json({"markdown": str(md), "html": str(html)})
+    else:
+        output.line(f"wrote {md} and {html}")
+
+
+@app.command("impact-assessment")
+@guarded
+def impact_assessment(
+    ref: Annotated[str, typer.Argument(help="Model version: name@N or name (latest).")],
+    answers: Annotated[Path, typer.Option(help="The questionnaire the team fills (TOML).")],
+    out: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")
+    ] = Path("reports-out"),
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write an algorithmic impact assessment: answers + evidence, impact level, gaps."""
+    from core import modelcard
+
+    md, html = modelcard.write_impact(
+        open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
+    )
+    if want_json(json_out):
+        output.emit_json({"markdown": str(md), "html": str(html)})
+    else:
+        output.line(f"wrote {md} and {html}")
