@@ -57,8 +57,13 @@ def signing_key(s: Session, key_ref: str | None) -> KeyRow:
         key = keys_mod.resolve(s.catalog, key_ref)
         if key.actor != s.actor:
             raise UsageError(f"key {key.key_id[:16]} belongs to {key.actor!r}, not {s.actor!r}")
+        if key.purpose != "actor":
+            raise UsageError(
+                "the workspace key signs checkpoints only",
+                hint="Sign with a personal key (`ledgerml key create`).",
+            )
         return key
-    mine = [k for k in s.catalog.keys_of(s.actor) if k.status == "active"]
+    mine = [k for k in s.catalog.keys_of(s.actor) if k.status == "active" and k.purpose == "actor"]
     if not mine:
         raise NotFoundError(
             f"actor {s.actor!r} has no active signing key",

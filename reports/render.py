@@ -14,7 +14,7 @@ from reports.contexts import DatasheetContext, ImpactContext, ModelCardContext
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
     undefined=StrictUndefined,
-    autoescape=select_autoescape(["html"]),
+    autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,

@@ -1,0 +1,229 @@
+"""Evidence: fairness, SHAP, robustness, privacy, baseline; signed, deterministic, gated;
+model cards and impact assessments rendered only from records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core import (
+    actors,
+    evaluation,
+    features,
+    keys,
+    modelcard,
+    models,
+    snapshots,
+    training,
+    validation,
+)
+from core.errors import NotFoundError, UsageError
+from core.signing import verify_envelope
+from core.workspace import Workspace
+from reports.contexts import ImpactContext
+from reports.render import render_impact
+from storage.canonical import canonical_bytes
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "reports"
+
+
+@pytest.fixture(scope="module")
+def model_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    from core import admin
+
+    ws = admin.init(tmp_path_factory.mktemp("eval") / "ws", "alice")
+    actors.add(ws, "alice", "val", ["validator"])
+    snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
+    features.build(ws, "alice", SAMPLE / "features.toml")
+    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(ws, "alice", SAMPLE / "train.toml")
+    models.register(ws, "alice", run.run_id, "credit-risk")
+    keys.create(ws, "val")
+    return ws
+
+
+def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) -> None:
+    seq, evidence = evaluation.evaluate(
+        model_ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml", reason="release check"
+    )
+    assert evidence["passed"] and evidence["errors"] == 0
+    sections = evidence["sections"]
+    assert set(sections) == {"fairness", "explainability", "robustness", "privacy", "baseline"}
+    sex = sections["fairness"]["groups"]["sex"]
+    assert {g["group"] for g in sex["table"]} == {"female", "male"}
+    assert sum(g["count"] for g in sex["table"]) == 300
+    lo, hi = sex["intervals_95"]["disparate_impact"]
+    assert lo <= sex["disparate_impact"] <= hi
+    assert "sex × age_group" in sections["fairness"]["groups"]
+    exp = sections["explainability"]
+    assert exp["explainer"].startswith("LinearExplainer") and len(exp["top_features"]) == 5
+    assert {e["feature"] for e in exp["importance"]} == set(
+        training.load_spec(SAMPLE / "train.toml").features
+    )
+    assert any(c["case"] == "median case of sex = female" for c in exp["representative"])
+    assert sections["robustness"]["crashes"] == 0
+    assert [p["strength"] for p in sections["robustness"]["curves"]["noise"]] == [
+        0.0,
+        0.1,
+        0.25,
+        0.5,
+    ]
+    assert sections["robustness"]["curves"]["noise"][0]["drop"] == 0
+    assert 0.3 < sections["privacy"]["roc_auc"] < 0.7
+    row = evaluation.latest(model_ws, "credit-risk@1")
+    assert row is not None and row[1] == seq and row[0] == evidence
+    with model_ws.session() as s:
+        stored = s.catalog.evaluations("credit-risk@1")[-1]
+        key = s.catalog.key(stored.key_id)
+    assert key is not None
+    env = json.loads(model_ws.objects.read_verified(stored.envelope_digest))
+    statement = verify_envelope(env, {key.key_id: key.public_pem}).json()
+    assert statement["subject"][0]["digest"]["sha256"] == stored.evidence_digest
+
+
+def test_evidence_is_byte_identical_for_the_same_model_suite_and_seed(
+    model_ws: Workspace,
+) -> None:
+    suite, raw = evaluation.load_suite(SAMPLE / "evaluation.toml")
+    with model_ws.session() as s:
+        model = models.resolve(s.catalog, "credit-risk@1")
+    first = canonical_bytes(evaluation.compute(model_ws, model, suite, "d"))
+    second = canonical_bytes(evaluation.compute(model_ws, model, suite, "d"))
+    assert first == second
+    suite["evaluation"]["seed"] = 99
+    assert canonical_bytes(evaluation.compute(model_ws, model, suite, "d")) != first
+
+
+def test_an_impossible_threshold_is_a_recorded_failing_gate(
+    model_ws: Workspace, tmp_path: Path
+) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        '[evaluation]\nseed = 1\n[fairness]\nattributes = ["sex"]\n'
+        "bootstrap = 20\nmax_demographic_parity_difference = -1\n"
+        "[privacy]\nmax_mia_auc = 0.0\n"
+    )
+    head = model_ws.ledger.head()[0]
+    seq, evidence = evaluation.evaluate(model_ws, "val", "credit-risk@1", strict)
+    assert not evidence["passed"] and evidence["errors"] == 2
+    assert seq == head + 1
+    with model_ws.session() as s:
+        assert s.catalog.evaluations("credit-risk@1")[-1].passed is False
+
+
+def test_bad_suites_and_references_record_nothing(model_ws: Workspace, tmp_path: Path) -> None:
+    head = model_ws.ledger.head()
+    odd = tmp_path / "odd.toml"
+    odd.write_text("[astrology]\nsign = 'leo'\n")
+    with pytest.raises(UsageError, match=r"unknown section \[astrology\]"):
+        evaluation.evaluate(model_ws, "val", "credit-risk@1", odd)
+    missing = tmp_path / "missing.toml"
+    missing.write_text('[fairness]\nattributes = ["religion"]\n')
+    with pytest.raises(UsageError, match="'religion' was not kept"):
+        evaluation.evaluate(model_ws, "val", "credit-risk@1", missing)
+    with pytest.raises(NotFoundError):
+        evaluation.evaluate(model_ws, "val", "credit-risk@9", SAMPLE / "evaluation.toml")
+    with pytest.raises(NotFoundError, match="no active signing key"):
+        evaluation.evaluate(model_ws, "alice", "credit-risk@1", SAMPLE / "evaluation.toml")
+    assert model_ws.ledger.head() == head
+
+
+def test_pii_used_as_an_input_fails_the_privacy_check(model_ws: Workspace, tmp_path: Path) -> None:
+    view = tmp_path / "view.toml"
+    view.write_text(
+        (SAMPLE / "features.toml")
+        .read_text()
+        .replace('name = "german-credit-features"', 'name = "tagged"')
+        .replace("pii = []", 'pii = ["purpose"]')
+        .replace('sql = "features.sql"', f'sql = "{SAMPLE / "features.sql"}"')
+    )
+    features.build(model_ws, "alice", view)
+    suite = tmp_path / "suite.toml"
+    suite.write_text((SAMPLE / "features_suite.toml").read_text())
+    validation.run(model_ws, "alice", "tagged", suite)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        (SAMPLE / "train.toml")
+        .read_text()
+        .replace('input = "german-credit-features@1"', 'input = "tagged@1"')
+    )
+    run = training.train(model_ws, "alice", spec)
+    models.register(model_ws, "alice", run.run_id, "tagged-model")
+    only = tmp_path / "privacy.toml"
+    only.write_text("[privacy]\nmax_mia_auc = 0.9\n")
+    _, evidence = evaluation.evaluate(model_ws, "val", "tagged-model@1", only)
+    [pii] = [c for c in evidence["checks"] if c["name"] == "PII columns used as model inputs"]
+    assert pii["observed"] == ["purpose"] and not pii["passed"] and not evidence["passed"]
+
+
+def test_model_card_and_impact_assessment_come_from_records(
+    model_ws: Workspace, tmp_path: Path
+) -> None:
+    evaluation.evaluate(model_ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
+    md, html = modelcard.write_card(
+        model_ws, "val", "credit-risk@1", tmp_path, answers_path=SAMPLE / "model_card.toml"
+    )
+    text = md.read_text()
+    for section in (
+        "## Purpose",
+        "## Intended uses",
+        "## Out-of-scope uses",
+        "## Model details",
+        "## Training data",
+        "## Evaluation metrics",
+        "## Fairness",
+        "## Explainability",
+        "## Robustness",
+        "## Privacy",
+        "## Limitations",
+        "## Ethical considerations",
+        "## Contacts",
+        "## Signatures",
+    ):
+        assert section in text
+    evidence, _ = evaluation.latest(model_ws, "credit-risk@1") or ({}, 0)
+    di = evidence["sections"]["fairness"]["groups"]["sex"]["disparate_impact"]
+    assert f"disparate impact on approval {di:.3f}" in text  # the recorded figure, verbatim
+    page = html.read_text()
+    assert (
+        "<svg" in page
+        and "<script" not in page
+        and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    )
+    again, _ = modelcard.write_card(
+        model_ws,
+        "val",
+        "credit-risk@1",
+        tmp_path / "again",
+        answers_path=SAMPLE / "model_card.toml",
+    )
+    assert again.read_text() == text  # a pure function of the records
+    imd, _ = modelcard.write_impact(
+        model_ws, "val", "credit-risk@1", tmp_path, answers_path=SAMPLE / "impact_answers.toml"
+    )
+    assert "Impact level **" in imd.read_text()
+    sparse = tmp_path / "sparse.toml"
+    sparse.write_text('purpose = "scoring"\n')
+    smd, _ = modelcard.write_impact(
+        model_ws, "val", "credit-risk@1", tmp_path / "s", answers_path=sparse
+    )
+    assert "Human-oversight measures (AI Act Art. 27(1)(e), Art. 14)" in smd.read_text()
+
+
+def test_impact_report_golden() -> None:
+    ctx = ImpactContext(
+        ref="demo@1",
+        as_of="as of evaluation event #7",
+        level="II",
+        level_reasons=["1 point(s)", "+1: decisions concern natural persons"],
+        sections=[("Intended purpose", "AI Act Art. 27(1)(a)", "Scoring <loans> & more")],
+        evidence=[("model status", "trusted")],
+        unanswered=["Complaint route"],
+    )
+    markdown, html = render_impact(ctx)
+    assert markdown == (GOLDEN / "impact.md").read_text()
+    assert html == (GOLDEN / "impact.html").read_text()
+    assert "&lt;loans&gt; &amp; more" in html  # escaped in HTML, verbatim in Markdown
