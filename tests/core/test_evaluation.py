@@ -87,7 +87,7 @@ def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) 
 def test_evidence_is_byte_identical_for_the_same_model_suite_and_seed(
     model_ws: Workspace,
 ) -> None:
-    suite, raw = evaluation.load_suite(SAMPLE / "evaluation.toml")
+    suite, _ = evaluation.load_suite(SAMPLE / "evaluation.toml")
     with model_ws.session() as s:
         model = models.resolve(s.catalog, "credit-risk@1")
     first = canonical_bytes(evaluation.compute(model_ws, model, suite, "d"))
