@@ -105,28 +105,16 @@ class _Checks:
         )
 
 
-def _fairness(
-    cfg: dict[str, Any],
-    y: Any,
-    proba: Any,
-    pred: Any,
-    groups: dict[str, Any],
-    seed: int,
-    checks: _Checks,
-) -> dict[str, Any]:
+def fairness_metrics() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics the fairness section gives fairlearn's MetricFrame: exact, and bootstrapped.
+
+    Bootstrapped metrics are plain numpy one-liners: fairlearn's own TPR/FPR go through
+    scikit-learn's input validation on every call, which made 200 resamples take ~25 s.
+    """
     import numpy as np
-    import pandas as pd
-    from fairlearn.metrics import (
-        MetricFrame,
-        count,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
+    from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
     from sklearn.metrics import precision_score
 
-    # Bootstrapped metrics are plain numpy one-liners: fairlearn's own TPR/FPR go through
-    # scikit-learn's input validation on every call, which made 200 resamples take ~25 s.
     def rate(values: Any) -> float:
         return float(np.mean(values)) if len(values) else float("nan")
 
@@ -143,6 +131,25 @@ def _fairness(
         "fpr": false_positive_rate,
         "precision": lambda t, p: precision_score(t, p, zero_division=0),
     }
+    return exact, fast
+
+
+def _fairness(
+    cfg: dict[str, Any],
+    y: Any,
+    proba: Any,
+    pred: Any,
+    groups: dict[str, Any],
+    seed: int,
+    checks: _Checks,
+) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+    from fairlearn.metrics import (
+        MetricFrame,
+    )
+
+    exact, fast = fairness_metrics()
     attributes = [[a] for a in cfg.get("attributes", [])] + [
         list(i) for i in cfg.get("intersections", [])
     ]

@@ -98,6 +98,12 @@ def register(
         return row, True
 
 
+def resolve_run_for(ws: Workspace, ref: str, actor: str = "") -> RunRow:
+    """The run that produced a model version."""
+    with ws.session(actor) as s:
+        return resolve_run(s.catalog, resolve(s.catalog, ref).run_id)
+
+
 def folder_name(model: ModelRow) -> str:
     """The exported folder's name, which the OpenSSF subject names."""
     return f"{model.name}-{model.version}"
