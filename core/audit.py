@@ -31,7 +31,7 @@ from core.events import now_iso
 from core.progress import NO_PROGRESS, Progress
 from core.projector import apply_state
 from core.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae, verify_envelope
-from core.workspace import Workspace
+from core.workspace import Session, Workspace
 from storage import merkle
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
@@ -162,30 +162,35 @@ def checkpoint(ws: Workspace, actor: str) -> tuple[Checkpoint, bool]:
     """
     with ws.session(actor) as s:
         require(s, "admin", "auditor", action="sign checkpoints")
-        scan = ws.ledger.scan()
-        if scan.problem:
-            raise IntegrityError(
-                f"refusing to sign a checkpoint over a broken ledger: event #{scan.problem[0]}: "
-                f"{scan.problem[1]}",
-                hint="Run `ledgerml audit verify`.",
-            )
-        path = ws.checkpoints_dir / f"{scan.size:012d}.json"
-        if path.is_file():
-            return read_checkpoint(path), False
-        key = workspace_key(s.catalog)
-        doc = {
-            "type": CHECKPOINT_TYPE,
-            "workspace": ws.workspace_id,
-            "size": scan.size,
-            "root": scan.roots[scan.size].hex(),
-            "head": scan.head,
-            "ts": now_iso(),
-        }
-        payload = canonical_bytes(doc)
-        sig = keys_mod.sign_with(key, pae(CHECKPOINT_PAYLOAD_TYPE, payload))
-        env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, key.key_id, sig)
-        ws.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, json.dumps(env, indent=2).encode() + b"\n")
+        return sign_checkpoint(ws, s)
+
+
+def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
+    """Sign a checkpoint inside an open session (the caller has checked the actor's role)."""
+    scan = ws.ledger.scan()
+    if scan.problem:
+        raise IntegrityError(
+            f"refusing to sign a checkpoint over a broken ledger: event #{scan.problem[0]}: "
+            f"{scan.problem[1]}",
+            hint="Run `ledgerml audit verify`.",
+        )
+    path = ws.checkpoints_dir / f"{scan.size:012d}.json"
+    if path.is_file():
+        return read_checkpoint(path), False
+    key = workspace_key(s.catalog)
+    doc = {
+        "type": CHECKPOINT_TYPE,
+        "workspace": ws.workspace_id,
+        "size": scan.size,
+        "root": scan.roots[scan.size].hex(),
+        "head": scan.head,
+        "ts": now_iso(),
+    }
+    payload = canonical_bytes(doc)
+    sig = keys_mod.sign_with(key, pae(CHECKPOINT_PAYLOAD_TYPE, payload))
+    env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, key.key_id, sig)
+    ws.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(env, indent=2).encode() + b"\n")
     return read_checkpoint(path), True
 
 

@@ -100,6 +100,19 @@ $L audit prove 2
 say "Full verification against the external checkpoint"
 $L audit verify --checkpoint "$LEDGERML_WORKSPACE.checkpoints/latest.json"
 
+say "Exporting the audit bundle (the export itself is recorded)"
+$L --as audrey bundle export credit-risk@1 -o "$LEDGERML_WORKSPACE.export/credit-risk-1.zip" \
+  --reason "annual model audit"
+
+say "Verifying it in a fresh folder with no workspace, using only the bundled verify.py"
+AIRGAP=$(mktemp -d)
+cp "$LEDGERML_WORKSPACE.export/credit-risk-1.zip" "$AIRGAP/"
+(cd "$AIRGAP" && unzip -q -o credit-risk-1.zip verify.py \
+  && env -u LEDGERML_WORKSPACE "$OLDPWD/.venv/bin/python" verify.py credit-risk-1.zip)
+env -u LEDGERML_WORKSPACE $L bundle verify "$AIRGAP/credit-risk-1.zip" \
+  --checkpoint "$LEDGERML_WORKSPACE.checkpoints/latest.json"
+rm -rf "$AIRGAP"
+
 say "Workspace status"
 $L status
 printf '\nDone. The workspace is in %s; try `%s --workspace %s audit log`.\n' \

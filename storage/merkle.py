@@ -5,9 +5,10 @@ Leaves are hashed as ``SHA-256(0x00 || data)`` and interior nodes as
 two below ``n``. These are the Certificate Transparency definitions, chosen so that any CT
 tooling (and the short standard-library verifier in an audit bundle) can check our proofs.
 
-We write the ~100 lines ourselves instead of depending on a Merkle package because the
-auditor's stand-alone verifier must reproduce them with the standard library alone, and the
-ledger's full verification needs a level-wise reduction that is fast in CPython.
+We write these ourselves instead of depending on a Merkle package: the verification half
+lives in :mod:`storage.bundle_verifier`, the stand-alone file auditors run (standard library
+plus ``cryptography``), and the ledger's full verification needs a level-wise reduction that
+is fast in CPython.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from storage.bundle_verifier import consistency_ok, inclusion_ok
 from storage.errors import IntegrityError
 
 _sha256 = hashlib.sha256
@@ -115,23 +117,7 @@ def verify_inclusion(
     Raises:
         IntegrityError: if the proof does not lead from ``leaf`` to ``expected_root``.
     """
-    if not 0 <= index < size:
-        raise IntegrityError(f"leaf index {index} is outside a tree of size {size}")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise IntegrityError("inclusion proof is longer than the tree is deep")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while not (fn & 1 or fn == 0):
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0 or r != expected_root:
+    if not inclusion_ok(index, size, leaf, list(proof), expected_root):
         raise IntegrityError(f"inclusion proof for leaf {index} does not match the tree root")
 
 
@@ -168,37 +154,7 @@ def verify_consistency(
     """
     if old_size > new_size:
         raise IntegrityError(f"the log shrank from {old_size} to {new_size} entries")
-    if old_size == new_size:
-        if proof or old_root != new_root:
-            raise IntegrityError(f"two different trees claim the same size {old_size}")
-        return
-    if old_size == 0:
-        return
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:
-        path.insert(0, old_root)
-    if not path:
-        raise IntegrityError("empty consistency proof")
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise IntegrityError("consistency proof is longer than the tree is deep")
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            if not fn & 1:
-                while not (fn & 1 or fn == 0):
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0 or fr != old_root or sr != new_root:
+    if not consistency_ok(old_size, new_size, old_root, new_root, list(proof)):
         raise IntegrityError(
             f"the log of size {new_size} is not an extension of the one of size {old_size}"
         )

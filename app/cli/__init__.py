@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from app.cli import actor, attest, audit, data, key, model, report, snapshot, workspace
+from app.cli import (
+    actor,
+    attest,
+    audit,
+    bundle,
+    data,
+    key,
+    model,
+    report,
+    snapshot,
+    workspace,
+)
 from app.cli.common import GLOBALS
 
 app = typer.Typer(
@@ -77,6 +88,7 @@ app.add_typer(key.app, name="key", help="Create, rotate and revoke signing keys 
 app.add_typer(audit.app, name="audit", help="Read, verify, checkpoint and prove the ledger.")
 app.add_typer(snapshot.app, name="snapshot", help="Immutable dataset versions with provenance.")
 app.add_typer(report.app, name="report", help="Data sheets, model cards, impact assessments.")
+app.add_typer(bundle.app, name="bundle", help="Export and verify audit bundles.")
 app.add_typer(attest.app, name="attest", help="Sign files as in-toto statements; verify them.")
 
 

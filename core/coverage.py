@@ -1,0 +1,128 @@
+"""What auditors look for, mapped to the bundle's files, with the gaps said plainly.
+
+Two tables go into every bundle: the audit checklist of the background article (the items
+an auditor asks for) and the EU AI Act Annex IV technical-documentation items. Each item
+lists the members that answer it; an item with no member is a gap. "Maps to" is meant
+literally: a file answering an item is evidence towards it, not a claim of compliance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+# (item, member path prefixes or exact names that answer it, ledger actions that answer it)
+AUDITOR_ITEMS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    ("Data lineage for sample training and inference records", ("lineage/", "evidence/run-"), ()),
+    (
+        "Snapshots of raw data and the preprocessing code used for the audited version",
+        ("data/", "evidence/profile-", "reports/datasheet-"),
+        ("snapshot.add",),
+    ),
+    (
+        "Model registry entry with metrics, artifacts and approval stamps",
+        ("model/", "evidence/run-", "signatures/model-"),
+        ("model.register", "model.sign"),
+    ),
+    (
+        "Fairness and performance tests, and remediation when thresholds were breached",
+        ("evidence/evaluation-", "signatures/evaluation-"),
+        ("model.evaluate",),
+    ),
+    ("Access-control logs showing who exported sensitive artifacts", (), ("bundle.export",)),
+    (
+        "History of tests, approvals and deployment timestamps",
+        ("evidence/validation-", "evidence/reproduction-"),
+        ("validation.run", "reproduce.run", "model.approve", "model.deploy"),
+    ),
+    (
+        "Monitoring dashboards and alert history around the audit window",
+        (),
+        ("monitor.drift", "monitor.alert"),
+    ),
+    ("Incident response runbooks and executed incident tickets", (), ("incident.open",)),
+]
+
+ANNEX_IV_ITEMS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "1. General description (purpose, provider, version, interaction, instructions)",
+        ("reports/model-card.", "reports/impact-assessment."),
+    ),
+    (
+        "2(a)-(c). Development process, design choices, architecture and resources",
+        ("evidence/run-", "reports/model-card."),
+    ),
+    (
+        "2(d). Data requirements: data sheets, provenance, selection, cleaning",
+        ("reports/datasheet-", "evidence/profile-", "data/"),
+    ),
+    ("2(e). Human-oversight measures", ("reports/impact-assessment.",)),
+    (
+        "2(g). Validation and testing, metrics incl. discriminatory impacts, signed test logs",
+        ("evidence/validation-", "evidence/evaluation-", "signatures/evaluation-"),
+    ),
+    (
+        "3. Monitoring, functioning and control (accuracy for groups, risks)",
+        ("evidence/evaluation-", "reports/model-card."),
+    ),
+    ("4. Appropriateness of the performance metrics", ("reports/model-card.",)),
+    ("5. Risk management system (Art. 9)", ("reports/impact-assessment.",)),
+    ("6. Changes over the lifecycle", ("ledger/events.jsonl",)),
+    ("7. Harmonised standards or other solutions applied", ()),
+    ("8. Copy of the EU declaration of conformity", ()),
+    ("9. Post-market monitoring plan (Art. 72)", ()),
+]
+
+
+def build(
+    *, members: Iterable[str], actions: Iterable[str], reports: dict[str, bool], data_level: str
+) -> dict[str, Any]:
+    """The coverage tables for a bundle's members and its ledger excerpt's actions."""
+    names = sorted(members)
+    seen_actions = set(actions)
+
+    def files_for(prefixes: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n.startswith(prefixes)] if prefixes else []
+
+    auditors = []
+    for item, prefixes, wanted in AUDITOR_ITEMS:
+        files = files_for(prefixes)
+        events = sorted(a for a in seen_actions if a in wanted)
+        if events:
+            files.append("ledger/events.jsonl (" + ", ".join(events) + ")")
+        auditors.append({"item": item, "files": files})
+    annex = [{"item": item, "files": files_for(prefixes)} for item, prefixes in ANNEX_IV_ITEMS]
+    notes = []
+    if data_level == "hashes":
+        notes.append(
+            "Data were exported as digests only (--data hashes); the data sheets describe them."
+        )
+    for name, present in reports.items():
+        if not present:
+            notes.append(f"No {name.replace('-', ' ')} was recorded before the export.")
+    return {
+        "auditors": auditors,
+        "annex_iv": annex,
+        "gaps": [c["item"] for c in auditors + annex if not c["files"]],
+        "notes": notes,
+    }
+
+
+def render_markdown(table: dict[str, Any]) -> str:
+    """The coverage tables as Markdown."""
+    out = ["# Coverage", "", "## What auditors look for", "", "| item | answered by |", "|---|---|"]
+    out += [
+        f"| {c['item']} | {', '.join(c['files']) or '**MISSING**'} |" for c in table["auditors"]
+    ]
+    out += [
+        "",
+        "## EU AI Act Annex IV (maps to, not complies with)",
+        "",
+        "| item | answered by |",
+        "|---|---|",
+    ]
+    out += [f"| {c['item']} | {', '.join(c['files']) or '**GAP**'} |" for c in table["annex_iv"]]
+    out += ["", "## Gaps", ""] + [f"- {g}" for g in table["gaps"]]
+    if table["notes"]:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in table["notes"]]
+    return "\n".join(out) + "\n"
