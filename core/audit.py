@@ -27,7 +27,6 @@ from typing import Any
 from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, NotFoundError, UsageError
-from core.events import now_iso
 from core.progress import NO_PROGRESS, Progress
 from core.projector import apply_state
 from core.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae, verify_envelope
@@ -184,7 +183,9 @@ def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
         "size": scan.size,
         "root": scan.roots[scan.size].hex(),
         "head": scan.head,
-        "ts": now_iso(),
+        # The time of the last event covered, not the signing time: checkpoints of the same
+        # log are then identical, which keeps exports of one ledger state byte-identical.
+        "ts": str(ws.ledger.entry(scan.size).decode()["ts"]),
     }
     payload = canonical_bytes(doc)
     sig = keys_mod.sign_with(key, pae(CHECKPOINT_PAYLOAD_TYPE, payload))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,18 +36,6 @@ from storage.canonical import canonical_bytes
 from storage.objects import sha256_hex
 
 ROLES = ("admin", "auditor", "validator", "approver")
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-TEXT_TYPES = (
-    "application/json",
-    "text/",
-    "application/toml",
-    "application/x-pem-file",
-    "application/vnd.ledgerml",
-    "application/vnd.in-toto",
-    "application/vnd.dsse",
-    "application/vnd.dev.sigstore",
-    "application/x-python",
-)
 
 
 @dataclass
@@ -346,22 +335,23 @@ def export(
 
 
 def _write_zip(out: Path, members: _Members, manifest: bytes, manifest_env: bytes) -> None:
+    """Write the canonical layout (see storage.bundle_verifier.canonical_info), atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     entries = {
-        **{p: (d, m) for p, (d, m, _) in members.items.items()},
-        bundle_verifier.MANIFEST: (manifest, "application/json"),
-        bundle_verifier.MANIFEST_SIG: (manifest_env, "application/json"),
+        **{p: d for p, (d, _, _) in members.items.items()},
+        bundle_verifier.MANIFEST: manifest,
+        bundle_verifier.MANIFEST_SIG: manifest_env,
     }
-    with zipfile.ZipFile(tmp, "w") as archive:
-        for path in sorted(entries):
-            data, media = entries[path]
-            info = zipfile.ZipInfo(path, date_time=FIXED_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = (
-                zipfile.ZIP_DEFLATED if media.startswith(TEXT_TYPES) else zipfile.ZIP_STORED
-            )
-            archive.writestr(info, data)
+    with tmp.open("wb") as handle:
+        stream = bundle_verifier.AppendOnly(handle)
+        with zipfile.ZipFile(stream, "w") as archive:  # type: ignore[call-overload]
+            for path in sorted(entries):
+                info, zip64 = bundle_verifier.canonical_info(path, len(entries[path]))
+                with archive.open(info, "w", force_zip64=zip64) as dst:
+                    dst.write(entries[path])
+        handle.flush()
+        os.fsync(handle.fileno())
     tmp.replace(out)
 
 

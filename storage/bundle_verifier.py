@@ -156,6 +156,114 @@ def consistency_ok(
     return sn == 0 and fr == old_root and sr == new_root
 
 
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP64_AT = 2**31 - 1
+
+
+def canonical_info(name: str, size: int) -> tuple[zipfile.ZipInfo, bool]:
+    """The one header a member may have, and whether it needs zip64.
+
+    Stored (no compression), fixed time, rw-r--r--, made on Unix. The exporter writes exactly
+    this and the verifier rewrites it to compare.
+    """
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.external_attr = 0o644 << 16
+    info.create_system = 3
+    info.compress_type = zipfile.ZIP_STORED
+    return info, size > ZIP64_AT
+
+
+class AppendOnly:
+    """A write-only, non-seekable stream, so zipfile writes every byte once, in order."""
+
+    def __init__(self, sink: Any) -> None:
+        """Wrap ``sink`` (anything with ``write`` and ``flush``)."""
+        self.sink, self.position = sink, 0
+
+    def write(self, data: bytes) -> int:
+        """Pass bytes on and count them."""
+        self.sink.write(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self.position
+
+    def flush(self) -> None:
+        """Flush the sink."""
+        self.sink.flush()
+
+    def seekable(self) -> bool:
+        """Never: so zipfile uses data descriptors instead of rewriting headers."""
+        return False
+
+    def seek(self, *_: Any) -> int:
+        """Refuse to seek."""
+        raise OSError("not seekable")
+
+
+class _Compare:
+    """Receives the canonical archive and compares it with the bundle file as it goes."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.mismatch = handle, -1
+
+    def write(self, data: bytes) -> int:
+        if self.mismatch < 0:
+            here = self.handle.tell()
+            actual = self.handle.read(len(data))
+            if actual != data:
+                first = next(
+                    (i for i, (a, b) in enumerate(zip(actual, data, strict=False)) if a != b),
+                    min(len(actual), len(data)),
+                )
+                self.mismatch = here + first
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _canonical_pass(
+    path: str, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
+) -> dict[str, tuple[str, int]]:
+    """Rewrite the archive canonically while comparing it with the file; hash every member.
+
+    Any byte of the file that differs from what the exporter writes (in a member, a header,
+    the central directory or the end record) is found here.
+    """
+    digests: dict[str, tuple[str, int]] = {}
+    with open(path, "rb") as handle:
+        total = handle.seek(0, 2)
+        handle.seek(0)
+        compare = _Compare(handle)
+        writer = AppendOnly(compare)
+        with zipfile.ZipFile(writer, "w") as canonical:  # type: ignore[call-overload]
+            for name in sorted(members):
+                info, zip64 = canonical_info(name, members[name].file_size)
+                digest, size = hashlib.sha256(), 0
+                with (
+                    archive.open(members[name]) as src,
+                    canonical.open(info, "w", force_zip64=zip64) as dst,
+                ):
+                    while chunk := src.read(1 << 22):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        dst.write(chunk)
+                digests[name] = (digest.hexdigest(), size)
+        if compare.mismatch >= 0:
+            raise RejectedError(
+                f"byte {compare.mismatch} of the archive differs from its "
+                "canonical layout: the file was altered after export"
+            )
+        if writer.position != total:
+            raise RejectedError(
+                f"the archive holds {total - writer.position} bytes beyond its canonical layout"
+            )
+    return digests
+
+
 def _safe_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
@@ -192,17 +300,6 @@ def _safe_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def _hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with archive.open(info) as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-            size += len(chunk)
-            if size > info.file_size:
-                raise RejectedError(f"member {info.filename!r} is longer than its header says")
-    return digest.hexdigest(), size
-
-
 def verify(
     path: str, previous: dict[str, Any] | None = None, pinned_key: str | None = None
 ) -> dict[str, Any]:
@@ -237,6 +334,8 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
     with archive:
         members = _safe_members(archive)
         checked.append(f"{len(members)} member names are safe and unique")
+        digests = _canonical_pass(path, archive, members)
+        checked.append("every byte of the archive is in its canonical layout")
         for required in (MANIFEST, MANIFEST_SIG):
             if required not in members:
                 raise RejectedError(f"{required} is missing")
@@ -279,7 +378,7 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
                 raise RejectedError(
                     f"member {name!r} listed in the manifest is missing (removed or renamed)"
                 )
-            digest, size = _hash_member(archive, members[name])
+            digest, size = digests[name]
             if digest != entry["sha256"] or size != entry["size"]:
                 raise RejectedError(
                     f"member {name!r} was changed: sha256 {digest[:16]}… does not "

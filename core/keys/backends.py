@@ -134,7 +134,9 @@ class KeyringBackend:
             )
         private = serialization.load_pem_private_key(pem.encode(), password=None)
         if isinstance(private, ec.EllipticCurvePrivateKey):
-            return private.sign(data, ec.ECDSA(hashes.SHA256()))
+            # RFC 6979 deterministic ECDSA: the same bytes signed twice give the same
+            # signature, so an export of the same ledger state is byte-identical.
+            return private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
         if isinstance(private, ed25519.Ed25519PrivateKey):
             return private.sign(data)
         raise KeyStoreError(f"unsupported private key type in keyring entry {handle}")

@@ -1,0 +1,438 @@
+"""Audit bundles: export, offline verification, every tamper class, and a byte-flip campaign."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from core import (
+    actors,
+    audit,
+    bundle,
+    datasheet,
+    evaluation,
+    features,
+    keys,
+    modelcard,
+    models,
+    snapshots,
+    training,
+    validation,
+)
+from core.errors import IntegrityError, PermissionDeniedError
+from core.signing import pae
+from core.workspace import Workspace
+from storage import bundle_verifier
+from storage.canonical import canonical_bytes
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+COMPAT = Path(__file__).parents[1] / "data" / "bundles"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, Path]:
+    from core import admin
+
+    root = tmp_path_factory.mktemp("bundle")
+    ws = admin.init(root / "ws", "alice")
+    actors.add(ws, "alice", "val", ["validator"])
+    actors.add(ws, "alice", "audrey", ["auditor"])
+    snapshots.add(
+        ws,
+        "alice",
+        SAMPLE / "german.data",
+        dataset="german-credit",
+        sensitive=["column08", "column12"],
+    )
+    features.build(ws, "alice", SAMPLE / "features.toml")
+    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+    datasheet.write(ws, "alice", "german-credit-features", root / "reports")
+    run = training.train(ws, "alice", SAMPLE / "train.toml")
+    models.register(ws, "alice", run.run_id, "credit-risk")
+    keys.create(ws, "val")
+    models.sign(ws, "val", "credit-risk@1")
+    evaluation.evaluate(ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
+    modelcard.write_card(
+        ws, "val", "credit-risk@1", root / "reports", answers_path=SAMPLE / "model_card.toml"
+    )
+    earlier, _ = audit.checkpoint(ws, "alice")
+    kept = root / "earlier-checkpoint.json"
+    kept.write_text(json.dumps(earlier.envelope))
+    out = root / "credit-risk-1.zip"
+    bundle.export(ws, "audrey", "credit-risk@1", out, reason="audit")
+    return ws, out, kept
+
+
+def members_of(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {i.filename: archive.read(i) for i in archive.infolist()}
+
+
+def write_canonical(path: Path, entries: dict[str, bytes]) -> None:
+    with (
+        path.open("wb") as handle,
+        zipfile.ZipFile(bundle_verifier.AppendOnly(handle), "w") as archive,
+    ):  # type: ignore[call-overload]
+        for name in sorted(entries):
+            info, zip64 = bundle_verifier.canonical_info(name, len(entries[name]))
+            with archive.open(info, "w", force_zip64=zip64) as dst:
+                dst.write(entries[name])
+
+
+def resign(ws: Workspace, entries: dict[str, bytes], *, key_row=None) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite the manifest for the given members and sign it (an insider with the key)."""
+    manifest = json.loads(entries["manifest.json"])
+    listed = {m["path"]: m for m in manifest["members"]}
+    import hashlib
+
+    manifest["members"] = []
+    for name in sorted(n for n in entries if n not in ("manifest.json", "manifest.dsse.json")):
+        old = listed.get(name, {"media_type": "application/octet-stream", "ledger_object": True})
+        manifest["members"].append(
+            {
+                "path": name,
+                "sha256": hashlib.sha256(entries[name]).hexdigest(),
+                "size": len(entries[name]),
+                "media_type": old["media_type"],
+                "ledger_object": old["ledger_object"],
+            }
+        )
+    if key_row is None:
+        with ws.session() as s:
+            key_row = audit.workspace_key(s.catalog)
+    manifest["signed_by"] = key_row.key_id
+    raw = canonical_bytes(manifest)
+    sig = keys.sign_with(key_row, pae(bundle_verifier.MANIFEST_TYPE, raw))
+    entries["manifest.json"] = raw
+    entries["manifest.dsse.json"] = canonical_bytes(
+        {
+            "payloadType": bundle_verifier.MANIFEST_TYPE,
+            "payload": base64.b64encode(raw).decode(),
+            "signatures": [{"keyid": key_row.key_id, "sig": base64.b64encode(sig).decode()}],
+        }
+    )
+
+
+def run_bundled_verifier(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """verify.py from inside the bundle, in a fresh process, no workspace, no ledgerml."""
+    folder = path.parent / f"airgap-{path.stem}"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(path) as archive:
+        (folder / "verify.py").write_bytes(archive.read("verify.py"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEDGERML", "PYTHONPATH"))}
+    return subprocess.run(
+        [sys.executable, "-I", "verify.py", str(path), *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_bundle_verifies_here_and_in_a_fresh_process(
+    exported: tuple[Workspace, Path, Path],
+) -> None:
+    _, path, kept = exported
+    report = bundle.verify(path, previous=kept)
+    assert report["verified"] and report["model"] == "credit-risk@1"
+    names = set(members_of(path))
+    for expected in (
+        "manifest.json",
+        "manifest.dsse.json",
+        "keys/keys.json",
+        "verify.py",
+        "VERIFY.md",
+        "index.html",
+        "coverage.json",
+        "coverage.md",
+        "ledger/events.jsonl",
+        "ledger/proofs.json",
+        "ledger/checkpoint.json",
+        "model/credit-risk-1/model.skops",
+        "model/credit-risk-1.sig",
+        "reports/model-card.html",
+        "lineage/openlineage.jsonl",
+        "data/german-credit-features-1.parquet",
+    ):
+        assert expected in names, expected
+    assert any(n.startswith("evidence/evaluation-") for n in names)
+    assert any(n.startswith("reports/datasheet-german-credit-features-1") for n in names)
+    fresh = run_bundled_verifier(path, "--checkpoint", str(kept))
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "VERIFIED: credit-risk@1" in fresh.stdout and "log only grew" in fresh.stdout
+    coverage = json.loads(members_of(path)["coverage.json"])
+    gaps = coverage["gaps"]
+    assert "Access-control logs showing who exported sensitive artifacts" in gaps  # first export
+    assert "9. Post-market monitoring plan (Art. 72)" in gaps
+    assert (
+        bundle_verifier.__file__
+        and members_of(path)["verify.py"] == Path(bundle_verifier.__file__).read_bytes()
+    )
+
+
+def test_the_export_is_logged_and_the_next_bundle_carries_it(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    ws, _, _ = exported
+    exports = audit.log(ws, action="bundle.export")
+    assert [(e.actor, e.reason) for e in exports][:1] == [("audrey", "audit")]
+    nxt = tmp_path / "next.zip"
+    bundle.export(ws, "alice", "credit-risk@1", nxt, data="hashes", reason="second look")
+    entries = members_of(nxt)
+    assert b'"action":"bundle.export"' in entries["ledger/events.jsonl"]
+    coverage = json.loads(entries["coverage.json"])
+    assert "Access-control logs showing who exported sensitive artifacts" not in coverage["gaps"]
+    assert not any(n.endswith(".parquet") for n in entries)
+    assert "data/german-credit-features-1.digests.json" in entries
+    assert bundle.verify(nxt)["verified"]
+
+
+def test_exports_of_one_ledger_state_are_byte_identical(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    ws, _, _ = exported
+    twin_root = tmp_path / "twin"
+    shutil.copytree(ws.root, twin_root)
+    twin = Workspace.open(twin_root)
+    a, b = tmp_path / "a.zip", tmp_path / "b.zip"
+    bundle.export(ws, "alice", "credit-risk@1", a)
+    bundle.export(twin, "alice", "credit-risk@1", b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_export_refusals(exported: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
+    ws, _, _ = exported
+    with pytest.raises(PermissionDeniedError):
+        bundle.export(ws, "sam", "credit-risk@1", tmp_path / "x.zip")
+    run = training.train(ws, "alice", SAMPLE / "train.toml")
+    models.register(ws, "alice", run.run_id, "unsigned")
+    with pytest.raises(IntegrityError, match="not trusted"):
+        bundle.export(ws, "alice", "unsigned@1", tmp_path / "y.zip")
+    assert not (tmp_path / "y.zip").exists()
+
+
+Tamper = Callable[[Workspace, dict[str, bytes]], None]
+
+
+def _flip_member(ws: Workspace, e: dict[str, bytes]) -> None:
+    data = bytearray(e["model/credit-risk-1/model.skops"])
+    data[100] ^= 1
+    e["model/credit-risk-1/model.skops"] = bytes(data)
+
+
+def _add(ws: Workspace, e: dict[str, bytes]) -> None:
+    e["evidence/extra.json"] = b"{}"
+
+
+def _remove(ws: Workspace, e: dict[str, bytes]) -> None:
+    del e["reports/model-card.md"]
+
+
+def _rename(ws: Workspace, e: dict[str, bytes]) -> None:
+    e["reports/card.md"] = e.pop("reports/model-card.md")
+
+
+def _unknown_key(ws: Workspace, e: dict[str, bytes]) -> None:
+    key, _ = keys.create(ws, "val", label="outsider")
+    resign(ws, e, key_row=key)
+
+
+def _revoked_before(ws: Workspace, e: dict[str, bytes]) -> None:
+    listed = json.loads(e["keys/keys.json"])
+    for k in listed:
+        if k["purpose"] == "workspace":
+            k["status"], k["status_seq"], k["status_reason"] = "revoked", 1, "stolen"
+    e["keys/keys.json"] = canonical_bytes(listed)
+    resign(ws, e)
+
+
+def _evidence_not_in_ledger(ws: Workspace, e: dict[str, bytes]) -> None:
+    e["evidence/forged-evaluation.json"] = b'{"passed": true}'
+    resign(ws, e)
+
+
+def _event_not_included(ws: Workspace, e: dict[str, bytes]) -> None:
+    e["ledger/events.jsonl"] = e["ledger/events.jsonl"].replace(b'"val"', b'"eve"', 1)
+    resign(ws, e)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (_flip_member, "was changed"),
+        (_add, "is not in the manifest"),
+        (_remove, "is missing"),
+        (_rename, "not in the manifest|is missing"),
+        (_unknown_key, "does not list as the workspace key"),
+        (_revoked_before, "revoked at event #1 before the export"),
+        (_evidence_not_in_ledger, "is not named by any event"),
+        (_event_not_included, "not included under the signed checkpoint"),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else "",
+)
+def test_structural_tampering_is_rejected_by_both_verifiers(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path, tamper: Tamper, message: str
+) -> None:
+    ws, path, _ = exported
+    entries = members_of(path)
+    tamper(ws, entries)
+    bad = tmp_path / "tampered.zip"
+    write_canonical(bad, entries)
+    with pytest.raises(IntegrityError, match=message):
+        bundle.verify(bad)
+    fresh = run_bundled_verifier(bad)
+    assert fresh.returncode == 3 and "REJECTED" in fresh.stdout, fresh.stdout + fresh.stderr
+
+
+def _raw_zip(path: Path, build: Callable[[zipfile.ZipFile], None]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with zipfile.ZipFile(path, "w") as archive:
+            build(archive)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("../evil.txt", "unsafe member name"),
+        ("/etc/passwd", "unsafe member name"),
+        ("a\\b.txt", "unsafe member name"),
+        ("c:/x.txt", "unsafe member name"),
+        ("dup", "duplicate member name"),
+        ("link", "symbolic link"),
+        ("bomb", "expands"),
+    ],
+)
+def test_hostile_archives_are_refused_before_anything_is_written(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path, name: str, message: str
+) -> None:
+    _, path, _ = exported
+    entries = members_of(path)
+    hostile = tmp_path / "hostile.zip"
+
+    def build(archive: zipfile.ZipFile) -> None:
+        for member, data in entries.items():
+            archive.writestr(member, data)
+        if name == "dup":
+            archive.writestr("manifest.json", b"{}")
+        elif name == "link":
+            info = zipfile.ZipInfo("reports/link")
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+        elif name == "bomb":
+            archive.writestr("bomb.bin", b"\0" * 50_000_000, compress_type=zipfile.ZIP_DEFLATED)
+        else:
+            archive.writestr(name, b"owned")
+
+    _raw_zip(hostile, build)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(IntegrityError, match=message):
+        bundle.verify(hostile)
+    fresh = run_bundled_verifier(hostile)
+    assert fresh.returncode == 3 and message.split()[0] in fresh.stdout.lower() + fresh.stdout
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("airgap")) == before
+
+
+def test_checkpoints_seen_before(exported: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
+    ws, path, kept = exported
+    with ws.session() as s:
+        key = audit.workspace_key(s.catalog)
+    size = json.loads(members_of(path)["ledger/proofs.json"])["checkpoint_size"]
+
+    def signed(doc: dict[str, object]) -> Path:
+        payload = canonical_bytes(doc)
+        sig = keys.sign_with(key, pae(bundle_verifier.CHECKPOINT_TYPE, payload))
+        out = tmp_path / f"cp-{doc['size']}-{doc['root']}.json"
+        out.write_text(
+            json.dumps(
+                {
+                    "payloadType": bundle_verifier.CHECKPOINT_TYPE,
+                    "payload": base64.b64encode(payload).decode(),
+                    "signatures": [{"keyid": key.key_id, "sig": base64.b64encode(sig).decode()}],
+                }
+            )
+        )
+        return out
+
+    base = {
+        "type": "ledgerml/checkpoint/v1",
+        "workspace": ws.workspace_id,
+        "head": "0" * 64,
+        "ts": "x",
+    }
+    fork = signed(
+        {
+            **base,
+            "size": json.loads(base64.b64decode(json.loads(kept.read_text())["payload"]))["size"],
+            "root": "ab" * 32,
+        }
+    )
+    with pytest.raises(IntegrityError, match="not an extension"):
+        bundle.verify(path, previous=fork)
+    ahead = signed({**base, "size": size + 5, "root": "cd" * 32})
+    with pytest.raises(IntegrityError, match="shrank"):
+        bundle.verify(path, previous=ahead)
+    assert run_bundled_verifier(path, "--checkpoint", str(ahead)).returncode == 3
+    other = tmp_path / "other.pem"
+    other_key, _ = keys.create(ws, "val", label="pin-test")
+    other.write_text(other_key.public_pem)
+    with pytest.raises(IntegrityError, match="pinned"):
+        bundle.verify(path, key=other)
+    genuine = tmp_path / "genuine.pem"
+    genuine.write_text(key.public_pem)
+    assert bundle.verify(path, key=genuine)["verified"]
+
+
+def test_byte_flip_campaign(exported: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
+    """One random byte flipped in each of 200 copies, and one inside each kind of member."""
+    _, path, _ = exported
+    data = path.read_bytes()
+    rng = random.Random(20261128)
+    positions = [rng.randrange(len(data)) for _ in range(200)]
+    with zipfile.ZipFile(path) as archive:
+        kinds: dict[str, int] = {}
+        for info in archive.infolist():
+            kind = info.filename.split("/")[0] if "/" in info.filename else info.filename
+            if kind not in kinds and info.file_size > 2:
+                header = 30 + len(info.filename.encode()) + len(info.extra)
+                kinds[kind] = info.header_offset + header + info.file_size // 2
+    assert {
+        "model",
+        "evidence",
+        "reports",
+        "ledger",
+        "keys",
+        "data",
+        "signatures",
+        "manifest.json",
+        "verify.py",
+    } <= set(kinds)
+    copy = tmp_path / "copy.zip"
+    for position in positions + list(kinds.values()):
+        flipped = bytearray(data)
+        flipped[position] ^= 1 << rng.randrange(8)
+        copy.write_bytes(bytes(flipped))
+        with pytest.raises(bundle_verifier.RejectedError):
+            bundle_verifier.verify(str(copy))
+
+
+def test_compatibility_bundles_still_verify() -> None:
+    bundles = sorted(COMPAT.glob("v*/*.zip"))
+    assert bundles, "keep one bundle per released format version under tests/data/bundles"
+    for old in bundles:
+        assert bundle_verifier.verify(str(old))["verified"], old
