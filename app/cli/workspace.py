@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -130,3 +131,18 @@ def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(status)
     app.command()(rebuild)
+    app.command()(tui)
+
+
+@guarded
+def tui(
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", help="Review an exported bundle, read-only.")
+    ] = None,
+) -> None:
+    """Open the terminal workstation (or a bundle, read-only, verified first)."""
+    from app.tui.app import make_app
+
+    make_app(ws_path(workspace), actor=actor_name(as_actor), bundle=bundle).run()

@@ -1,0 +1,1 @@
+"""The Textual workstation: screens over core, never SQL of their own."""

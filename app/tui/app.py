@@ -1,0 +1,336 @@
+"""LedgerApp: the workstation over a workspace, or read-only over an exported bundle."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from app.tui.dialogs import ActionDialog, ErrorDialog
+from app.tui.panes import (
+    BundlePane,
+    DataPane,
+    LedgerPane,
+    LineagePane,
+    ModelsPane,
+    OverviewPane,
+    Pane,
+)
+
+TABS = ("overview", "data", "models", "lineage", "ledger", "bundle")
+WRITE_ACTIONS = {
+    "checkpoint",
+    "sign_model",
+    "evaluate_model",
+    "export_bundle",
+    "validate_snapshot",
+    "add_snapshot",
+    "train_model",
+}
+
+
+class LedgerApp(App[None]):
+    """Keyboard-first audit workstation. State changes ask for a reason and run in workers."""
+
+    TITLE = "ledgerml"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("1", "tab('overview')", "Overview"),
+        Binding("2", "tab('data')", "Data"),
+        Binding("3", "tab('models')", "Models"),
+        Binding("4", "tab('lineage')", "Lineage"),
+        Binding("5", "tab('ledger')", "Ledger"),
+        Binding("6", "tab('bundle')", "Bundle"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("v", "verify", "Verify ledger"),
+        Binding("c", "checkpoint", "Checkpoint"),
+        Binding("s", "sign_model", "Sign"),
+        Binding("e", "evaluate_model", "Evaluate"),
+        Binding("x", "export_bundle", "Export"),
+        Binding("p", "prove", "Prove", show=False),
+        Binding("a", "add_snapshot", "Add snapshot", show=False),
+        Binding("V", "validate_snapshot", "Validate", show=False),
+        Binding("t", "train_model", "Train", show=False),
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self, workspace: Any = None, *, actor: str = "", bundle_path: Path | None = None
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.actor = actor
+        self.bundle_path = bundle_path
+        self.bundle_verdict: str | None = None
+        self.read_only = bundle_path is not None
+        if workspace is not None and not self.read_only:
+            self.read_only = self._only_auditor()
+
+    def _only_auditor(self) -> bool:
+        with self.workspace.session(self.actor) as s:
+            me = s.catalog.actor(self.actor)
+        return bool(me is None or set(me.roles) == {"auditor"})
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.bundle_path is not None and self.workspace is None:
+            with TabbedContent(initial="bundle", id="tabs"), TabPane("Bundle", id="bundle"):
+                yield BundlePane()
+        else:
+            with TabbedContent(initial="overview", id="tabs"):
+                for tab, pane in (
+                    ("overview", OverviewPane),
+                    ("data", DataPane),
+                    ("models", ModelsPane),
+                    ("lineage", LineagePane),
+                    ("ledger", LedgerPane),
+                    ("bundle", BundlePane),
+                ):
+                    with TabPane(tab.capitalize(), id=tab):
+                        yield pane(id=f"pane-{tab}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        mode = "read-only review" if self.read_only else f"acting as {self.actor}"
+        where = self.bundle_path or (self.workspace.root if self.workspace else "")
+        self.sub_title = f"{where} · {mode}"
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def action_tab(self, tab: str) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.query(f"#{tab}"):
+            tabs.active = tab
+
+    def jump_to(self, node: str) -> None:
+        """Open the record's screen (from the lineage tree)."""
+        if node.startswith("model:"):
+            self.action_tab("models")
+            self.query_one(ModelsPane).show(node.removeprefix("model:"))
+        elif node.startswith("snapshot:"):
+            self.action_tab("data")
+            self.query_one(DataPane).show(node.removeprefix("snapshot:"))
+
+    def action_refresh(self) -> None:
+        for pane in self.query(Pane):
+            pane.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITE_ACTIONS and self.read_only:
+            return False
+        return not (self.workspace is None and action in ("verify", "prove", "refresh"))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Verify the ledger", "Recompute chain, Merkle roots, signatures", "verify"),
+            ("Prove the selected event", "Merkle inclusion proof", "prove"),
+            ("Sign a checkpoint", "Workspace key signs the ledger's root", "checkpoint"),
+            ("Sign the selected model", "DSSE + OpenSSF signature", "sign_model"),
+            (
+                "Evaluate the selected model",
+                "Fairness, SHAP, robustness, privacy",
+                "evaluate_model",
+            ),
+            ("Export a bundle", "One verifiable zip for auditors", "export_bundle"),
+            ("Add a snapshot", "Immutable dataset version", "add_snapshot"),
+            ("Validate a snapshot", "Run a validation suite", "validate_snapshot"),
+            ("Train a model", "From a training spec", "train_model"),
+        ]
+        for title, help_text, action in commands:
+            if self.check_action(action, ()):
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+    # -- state-changing actions: a reason, a worker, a message ----------------------------
+
+    def _ask(
+        self, title: str, fields: list[tuple[str, str, str]], run: Callable[[dict[str, str]], str]
+    ) -> None:
+        def done(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self._run_action(title, run, values)
+
+        self.push_screen(ActionDialog(title, fields), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _run_action(
+        self, title: str, run: Callable[[dict[str, str]], str], values: dict[str, str]
+    ) -> None:
+        self.call_from_thread(self.notify, f"{title}…", timeout=2)
+        message = run(values)
+        self.call_from_thread(self.notify, message, title=title)
+        self.call_from_thread(self.action_refresh)
+
+    def _selected_model(self) -> str:
+        return self.query_one(ModelsPane).selected or ""
+
+    def action_verify(self) -> None:
+        self.action_tab("ledger")
+        self.query_one(LedgerPane).verify()
+
+    def action_prove(self) -> None:
+        seq = self.query_one(LedgerPane).selected_seq
+        if seq is not None:
+            self.query_one(LedgerPane).prove(seq)
+
+    def action_checkpoint(self) -> None:
+        from core import audit
+
+        def run(values: dict[str, str]) -> str:
+            cp, created = audit.checkpoint(self.workspace, self.actor)
+            return f"checkpoint {'signed' if created else 'already signed'} at #{cp.size}"
+
+        self._ask("Sign a checkpoint", [], run)
+
+    def action_sign_model(self) -> None:
+        from core import models
+
+        def run(values: dict[str, str]) -> str:
+            row = models.sign(self.workspace, self.actor, values["model"], reason=values["reason"])
+            return f"signed {row.subject} at event #{row.seq}"
+
+        self._ask("Sign a model", [("model", "Model version", self._selected_model())], run)
+
+    def action_evaluate_model(self) -> None:
+        from core import evaluation
+
+        def run(values: dict[str, str]) -> str:
+            seq, ev = evaluation.evaluate(
+                self.workspace,
+                self.actor,
+                values["model"],
+                Path(values["suite"]),
+                reason=values["reason"],
+            )
+            return f"evidence #{seq}: {'passed' if ev['passed'] else 'FAILED'}"
+
+        self._ask(
+            "Evaluate a model",
+            [
+                ("model", "Model version", self._selected_model()),
+                ("suite", "Evaluation suite (TOML)", ""),
+            ],
+            run,
+        )
+
+    def action_export_bundle(self) -> None:
+        from core import bundle
+
+        def run(values: dict[str, str]) -> str:
+            result = bundle.export(
+                self.workspace,
+                self.actor,
+                values["model"],
+                Path(values["path"]),
+                data=values["data"] or "full",
+                reason=values["reason"],
+            )
+            return f"bundle written: {result['path']} ({result['members']} members)"
+
+        model = self._selected_model()
+        self._ask(
+            "Export an audit bundle",
+            [
+                ("model", "Model version", model),
+                ("path", "Bundle file", f"{model.replace('@', '-') or 'bundle'}.zip"),
+                ("data", "Data level (full or hashes)", "full"),
+            ],
+            run,
+        )
+
+    def action_add_snapshot(self) -> None:
+        from core import snapshots
+
+        def run(values: dict[str, str]) -> str:
+            snap, created = snapshots.add(
+                self.workspace,
+                self.actor,
+                Path(values["file"]),
+                dataset=values["dataset"],
+                reason=values["reason"],
+            )
+            return f"{snap.ref} {'recorded' if created else 'already holds these bytes'}"
+
+        self._ask(
+            "Add a snapshot",
+            [("file", "File (CSV, Parquet, JSON Lines)", ""), ("dataset", "Dataset name", "")],
+            run,
+        )
+
+    def action_validate_snapshot(self) -> None:
+        from core import validation
+
+        def run(values: dict[str, str]) -> str:
+            row, _ = validation.run(
+                self.workspace,
+                self.actor,
+                values["snapshot"],
+                Path(values["suite"]),
+                reason=values["reason"],
+            )
+            return f"validation #{row.seq}: {'passed' if row.passed else 'FAILED'}"
+
+        self._ask(
+            "Validate a snapshot",
+            [("snapshot", "Snapshot", ""), ("suite", "Suite (TOML)", "")],
+            run,
+        )
+
+    def action_train_model(self) -> None:
+        from core import training
+
+        def run(values: dict[str, str]) -> str:
+            row = training.train(
+                self.workspace, self.actor, Path(values["spec"]), reason=values["reason"]
+            )
+            return f"run:{row.run_id} recorded"
+
+        self._ask("Train a model", [("spec", "Training spec (TOML)", "")], run)
+
+    # -- errors: a notification or a dialog, never a crash --------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        self.show_error(event.worker.error)
+
+    def show_error(self, error: BaseException) -> None:
+        from storage.errors import LedgerError, WorkspaceBusyError
+
+        if isinstance(error, WorkspaceBusyError):
+            self.notify(
+                f"{error.msg}. Press r to retry.",
+                title="Workspace busy",
+                severity="warning",
+                timeout=8,
+            )
+        elif isinstance(error, LedgerError):
+            self.notify(
+                error.msg + (f"\n{error.hint}" if error.hint else ""),
+                title=error.title,
+                severity="error",
+                timeout=10,
+            )
+        else:
+            detail = "".join(traceback.format_exception(error))[-3000:]
+            self.push_screen(ErrorDialog(f"Unexpected error: {error!r}", detail))
+
+
+def make_app(
+    workspace_path: Path | None = None, *, actor: str = "", bundle: Path | None = None
+) -> LedgerApp:
+    """The app for a workspace, or for read-only review of a bundle (no workspace needed)."""
+    if bundle is not None:
+        return LedgerApp(None, actor=actor, bundle_path=bundle)
+    from core.workspace import Workspace
+
+    return LedgerApp(Workspace.open(workspace_path), actor=actor)

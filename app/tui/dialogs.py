@@ -1,0 +1,86 @@
+"""Modal dialogs: a reason (and inputs) before any state change, and errors."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class ActionDialog(ModalScreen[dict[str, str] | None]):
+    """Ask for a reason (recorded in the ledger) and any fields the action needs."""
+
+    DEFAULT_CSS = """
+    ActionDialog { align: center middle; }
+    ActionDialog > Vertical { width: 70; height: auto; border: thick $accent; padding: 1 2;
+                              background: $surface; }
+    ActionDialog Input { margin-bottom: 1; }
+    ActionDialog Horizontal { height: auto; align-horizontal: right; }
+    """
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields or []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self.title_text}[/b]")
+            for key, label, value in self.fields:
+                yield Label(label)
+                yield Input(value=value, id=f"field-{key}")
+            yield Label("Reason (recorded in the ledger)")
+            yield Input(placeholder="why are you doing this?", id="reason")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Run", id="run", variant="primary")
+
+    def on_mount(self) -> None:
+        first = self.query(Input).first()
+        first.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        values = {key: self.query_one(f"#field-{key}", Input).value for key, _, _ in self.fields}
+        values["reason"] = self.query_one("#reason", Input).value
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorDialog(ModalScreen[None]):
+    """An unexpected error, with its details; the app keeps running."""
+
+    DEFAULT_CSS = """
+    ErrorDialog { align: center middle; }
+    ErrorDialog > Vertical { width: 90; height: auto; max-height: 80%; border: thick $error;
+                             padding: 1 2; background: $surface; }
+    """
+    BINDINGS = [("escape", "close", "Close")]
+
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__()
+        self.title_text, self.detail = title, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self.title_text}[/b]")
+            yield Static(self.detail, markup=False)
+            yield Button("Close", id="close", variant="error")
+
+    def on_button_pressed(self) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
