@@ -18,7 +18,8 @@ from core.actors import check_name
 from core.errors import UsageError
 from core.keys import generate_record, key_event
 from core.keys.backends import KeyringBackend, Pkcs11Backend
-from core.workspace import CONFIG, Workspace, locate, write_config
+from core.paths import locate
+from core.workspace import CONFIG, Workspace, write_config
 
 
 def init(

@@ -47,27 +47,21 @@ def overview(ws: Workspace, actor: str = "", *, limit: int = 200, recent: int = 
         counts = {k: v for k, v in s.catalog.counts().items() if k != "catalog_meta"}
         head, _ = s.catalog.applied()
         me = s.catalog.actor(actor)
-        models = s.catalog.models()[-limit:]
         lines = []
-        for m in reversed(models):
-            run = s.catalog.run(m.run_id)
-            evals = s.catalog.evaluations(m.ref)
-            metrics = json.loads(run.metrics) if run else {}
-            failing: list[str] = []
-            state = "none"
-            if evals:
-                state = "passed" if evals[-1].passed else "FAILED"
-                if not evals[-1].passed:
-                    failing.append(f"{evals[-1].errors} evaluation errors")
+        for row in s.catalog.model_inventory(limit):
+            metrics = json.loads(row["metrics"]) if row["metrics"] else {}
+            passed = row["evaluation_passed"]
+            state = "none" if passed is None else ("passed" if passed else "FAILED")
+            failing = [f"{row['evaluation_errors']} evaluation errors"] if passed is False else []
             lines.append(
                 ModelLine(
-                    m.ref,
-                    m.run_id,
+                    row["ref"],
+                    row["run_id"],
                     metrics.get("roc_auc"),
-                    len(s.catalog.signatures(f"model:{m.ref}")),
+                    int(row["signatures"]),
                     state,
                     failing,
-                    m.created_at,
+                    row["created_at"],
                 )
             )
         events = [

@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,23 +24,15 @@ from typing import Any
 
 from core.errors import IntegrityError, NotFoundError, UsageError
 from core.events import Event, ObjectRef
+from core.paths import locate
 from storage.catalog import Catalog
 from storage.fsutil import atomic_write
 from storage.ledger import Ledger, LedgerEntry
 from storage.lock import writer_lock
 from storage.objects import ObjectStore
 
-DEFAULT_DIR = ".ledgerml"
 CONFIG = "config.toml"
 REPLAY_BATCH = 50_000
-
-
-def locate(path: Path | str | None = None) -> Path:
-    """The workspace folder: the given path, else ``LEDGERML_WORKSPACE``, else ``./.ledgerml``."""
-    if path:
-        return Path(path).expanduser().absolute()
-    env = os.environ.get("LEDGERML_WORKSPACE")
-    return Path(env).expanduser().absolute() if env else Path.cwd() / DEFAULT_DIR
 
 
 def _toml_value(value: Any) -> str:

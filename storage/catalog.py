@@ -345,6 +345,30 @@ class Catalog:
             SignatureRow, "SELECT * FROM signatures WHERE subject = ? ORDER BY seq", [subject]
         )
 
+    def model_inventory(self, limit: int) -> list[dict[str, Any]]:
+        """The newest model versions, with metrics, signatures and latest evaluation.
+
+        One query, for the workstation's overview.
+        """
+        cur = self.con.execute(
+            """
+            SELECT m.ref, m.run_id, m.created_at, r.metrics,
+                   (SELECT count(*) FROM signatures s WHERE s.subject = 'model:' || m.ref)
+                       AS signatures,
+                   e.passed AS evaluation_passed, e.errors AS evaluation_errors
+            FROM models m
+            LEFT JOIN runs r ON r.run_id = m.run_id
+            LEFT JOIN (SELECT model, passed, errors,
+                              row_number() OVER (PARTITION BY model ORDER BY seq DESC) AS k
+                       FROM evaluations) e ON e.model = m.ref AND e.k = 1
+            ORDER BY m.seq DESC
+            LIMIT ?
+            """,
+            [limit],
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
     def evaluations(self, model: str) -> list[EvaluationRow]:
         """Recorded evaluations of a model version, oldest first."""
         return self._rows(

@@ -64,25 +64,54 @@ class LedgerApp(App[None]):
     ]
 
     def __init__(
-        self, workspace: Any = None, *, actor: str = "", bundle_path: Path | None = None
+        self,
+        workspace: Any = None,
+        *,
+        actor: str = "",
+        bundle_path: Path | None = None,
+        workspace_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.workspace = workspace
+        self.workspace_path = workspace_path
         self.actor = actor
         self.bundle_path = bundle_path
         self.bundle_verdict: str | None = None
-        self.read_only = bundle_path is not None
-        if workspace is not None and not self.read_only:
-            self.read_only = self._only_auditor()
+        # Read-only until the actor's roles are known; always for a bundle.
+        self.read_only = True
+        self.bundle_only = bundle_path is not None and workspace is None and workspace_path is None
 
-    def _only_auditor(self) -> bool:
-        with self.workspace.session(self.actor) as s:
+    @work(thread=True, exit_on_error=False, group="startup")
+    def _open_workspace(self) -> None:
+        # Heavy imports (DuckDB, SQLModel) and the catalog open happen after the first paint.
+        from core.workspace import Workspace
+
+        ws = self.workspace or Workspace.open(self.workspace_path)
+        with ws.session(self.actor) as s:
             me = s.catalog.actor(self.actor)
-        return bool(me is None or set(me.roles) == {"auditor"})
+        read_only = bool(me is None or set(me.roles) == {"auditor"})
+        self.call_from_thread(self._workspace_ready, ws, read_only)
+
+    def _workspace_ready(self, ws: Any, read_only: bool) -> None:
+        self.workspace, self.read_only = ws, read_only
+        mode = "read-only review" if read_only else f"acting as {self.actor}"
+        self.sub_title = f"{ws.root} · {mode}"
+        self.refresh_bindings()
+        self._reload_active()
+
+    def _reload_active(self) -> None:
+        active = self.query_one("#tabs", TabbedContent).active
+        for pane in self.query(Pane):
+            if pane.id == f"pane-{active}":
+                pane.reload()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        if self.workspace is not None:
+            self._reload_active()
 
     def compose(self) -> ComposeResult:
         yield Header()
-        if self.bundle_path is not None and self.workspace is None:
+        if self.bundle_only:
             with TabbedContent(initial="bundle", id="tabs"), TabPane("Bundle", id="bundle"):
                 yield BundlePane()
         else:
@@ -100,9 +129,11 @@ class LedgerApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        mode = "read-only review" if self.read_only else f"acting as {self.actor}"
-        where = self.bundle_path or (self.workspace.root if self.workspace else "")
-        self.sub_title = f"{where} · {mode}"
+        if self.bundle_only:
+            self.sub_title = f"{self.bundle_path} · read-only review"
+        else:
+            self.sub_title = "opening the workspace…"
+            self.call_after_refresh(self._open_workspace)
 
     # -- navigation ---------------------------------------------------------------------
 
@@ -328,9 +359,12 @@ class LedgerApp(App[None]):
 def make_app(
     workspace_path: Path | None = None, *, actor: str = "", bundle: Path | None = None
 ) -> LedgerApp:
-    """The app for a workspace, or for read-only review of a bundle (no workspace needed)."""
+    """The app for a workspace, or for read-only review of a bundle (no workspace needed).
+
+    The workspace opens in a worker after the first paint, so the screen appears at once.
+    """
     if bundle is not None:
         return LedgerApp(None, actor=actor, bundle_path=bundle)
-    from core.workspace import Workspace
+    from core.paths import locate
 
-    return LedgerApp(Workspace.open(workspace_path), actor=actor)
+    return LedgerApp(None, actor=actor, workspace_path=locate(workspace_path))

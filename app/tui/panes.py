@@ -57,7 +57,6 @@ class OverviewPane(Pane):
             "model", "ROC AUC", "signatures", "evaluation", "failing", "registered"
         )
         self.query_one("#recent", DataTable).add_columns("#", "time", "actor", "action", "reason")
-        self.reload()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="overview")
     def reload(self) -> None:
@@ -100,7 +99,6 @@ class DataPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one("#snapshot-table", DataTable).add_columns("snapshot", "kind", "rows")
-        self.reload()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data")
     def reload(self) -> None:
@@ -171,7 +169,6 @@ class ModelsPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one("#model-table", DataTable).add_columns("model", "run")
-        self.reload()
 
     @property
     def selected(self) -> str | None:
@@ -335,7 +332,6 @@ class LedgerPane(Pane):
             "#", "time", "actor", "action", "subjects", "reason"
         )
         self.query_one("#verify-progress", ProgressBar).display = False
-        self.reload()
 
     @on(Input.Submitted, "#ledger-filter")
     def _filter(self) -> None:
