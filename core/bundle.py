@@ -363,6 +363,7 @@ ledgerml and without network access.
 
 ## With the bundled verifier (Python 3.11+ and the `cryptography` package)
 
+    unzip -p BUNDLE.zip verify.py > verify.py      # take the verifier out first
     python verify.py BUNDLE.zip [--checkpoint OLD_CHECKPOINT.json] [--key WORKSPACE_KEY.pem]
 
 `verify.py` is short and meant to be read: it checks the archive is safe, the manifest's
@@ -432,6 +433,8 @@ def verify(path: Path, *, previous: Path | None = None, key: Path | None = None)
         IntegrityError: naming what failed.
         UsageError: if the earlier checkpoint or key file cannot be read.
     """
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
     try:
         old = json.loads(previous.read_text()) if previous else None
         pinned = key.read_text() if key else None

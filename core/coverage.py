@@ -97,6 +97,15 @@ def build(
         notes.append(
             "Data were exported as digests only (--data hashes); the data sheets describe them."
         )
+    for needed, what in (
+        ("model.approve", "approval stamps"),
+        ("model.deploy", "deployment timestamps"),
+    ):
+        if needed not in seen_actions:
+            notes.append(
+                f"No {what} are recorded ({needed} events): the rows that ask for "
+                "them are answered only in part."
+            )
     for name, present in reports.items():
         if not present:
             notes.append(f"No {name.replace('-', ' ')} was recorded before the export.")

@@ -387,6 +387,8 @@ def _explain(
     ]
     for attr, values in groups.items():
         sample_values = np.asarray(values)[sample_idx]
+        if len(set(sample_values)) > 8:  # a numeric attribute (age): bands, not every value
+            continue
         for value in sorted(set(sample_values)):
             cases.append(median_case(sample_values == value, f"median case of {attr} = {value}"))
     minimum = float(cfg.get("min_rank_agreement", 0.6))

@@ -23,6 +23,7 @@ same inputs and SQL gives the same table digest and no new version.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,21 @@ def load_view(path: Path) -> dict[str, Any]:
         "pii": list(tags.get("pii", [])),
         "retention": str(tags.get("retention", "")),
     }
+
+
+def _inherited(view_path: Path, inputs: dict[str, SnapshotRow]) -> dict[str, str]:
+    """Provenance of a derived table: the transform, plus what all its inputs agree on."""
+    provenance = {
+        "source": f"feature view {view_path.name} over "
+        + ", ".join(s.ref for s in inputs.values()),
+        "collection_method": "SQL transform of recorded snapshots",
+    }
+    recorded = [json.loads(s.provenance) for s in inputs.values()]
+    for key in ("legal_basis", "consent", "collected_by"):
+        values = {r.get(key) for r in recorded}
+        if len(values) == 1 and None not in values:
+            provenance[key] = str(values.pop())
+    return provenance
 
 
 def build(
@@ -151,10 +167,7 @@ def build(
             prep,
             dataset=view["name"],
             kind="feature",
-            provenance={
-                "source": f"feature view {view_path.name}",
-                "collection_method": "SQL transform of recorded snapshots",
-            },
+            provenance=_inherited(view_path, inputs),
             pii=view["pii"],
             sensitive=view["sensitive"],
             retention=view["retention"],

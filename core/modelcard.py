@@ -350,7 +350,11 @@ def impact_context(
             )
             for f in card.fairness
         ],
-        *card.privacy[1:2],
+        *[
+            ("membership-inference attack ROC AUC (privacy)", v)
+            for k, v in card.privacy
+            if k == "ROC AUC"
+        ],
         ("evidence", f"sha256:{card.evidence}"),
     ]
     return ImpactContext(

@@ -36,7 +36,7 @@ $L --as dana snapshot add $S/german.data --dataset german-credit \
   --collection-method "loan applications of a German bank, 1973-1975" \
   --legal-basis "public research data, CC BY 4.0" --consent "not applicable (anonymised)" \
   --sensitive column08,column12 --retention 7y --reason "raw data for the credit-risk model"
-$L --as dana snapshot add $S/german.data --dataset german-credit
+$L --as dana snapshot add $S/german.data --dataset german-credit >/dev/null  # same bytes: no new version
 $L snapshot profile german-credit@1
 
 say "Validating the raw snapshot (a gate later stages ask for)"
@@ -48,7 +48,7 @@ $L --as sam validate german-credit-features --suite $S/features_suite.toml \
   --reason "features ready for training"
 
 say "Writing the data sheet (Markdown + self-contained HTML) into $REPORTS"
-$L --as dana report datasheet german-credit-features --answers $S/datasheet.toml -o "$REPORTS"
+$L --as dana report datasheet german-credit-features --answers $S/datasheet_features.toml -o "$REPORTS"
 $L --as dana report datasheet german-credit@1 --answers $S/datasheet.toml -o "$REPORTS"
 
 say "Training the credit-risk model (refused unless its input passed its suite)"
@@ -71,7 +71,7 @@ say "Reproducing the run in a fresh process"
 $L --as val reproduce "$RUN" --reason "independent reproduction"
 
 say "Evaluating it: fairness, SHAP, robustness, privacy, baseline (signed evidence)"
-$L --as val key create --reason "val signs evidence" >/dev/null
+$L --as val key create --reason "val signs evidence" >/dev/null 2>&1
 $L --as val evaluate credit-risk@1 --suite $S/evaluation.toml --reason "pre-release validation"
 
 say "Model card and impact assessment into $REPORTS"

@@ -33,7 +33,7 @@ def log(
     subject: Annotated[
         str | None, typer.Option(help="Only events about this subject, e.g. actor:bob.")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Show only the newest N.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Show only the newest N.")] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
@@ -121,7 +121,7 @@ def verify(
             elif report.anchored:
                 verdict = (
                     f"VERIFIED up to #{report.anchored}; {report.unanchored} newer "
-                    "events UNANCHORED"
+                    f"event{'s' if report.unanchored != 1 else ''} UNANCHORED"
                 )
             else:
                 verdict = (

@@ -82,6 +82,17 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LedgerError as err:
+            if kwargs.get("json_out") or GLOBALS.json:
+                output.emit_json(
+                    {
+                        "error": {
+                            "title": err.title,
+                            "message": err.msg,
+                            "hint": err.hint,
+                            "kind": err.kind,
+                        }
+                    }
+                )
             output.fail(err, GLOBALS.verbose)
         except KeyboardInterrupt:
             output.note("interrupted; nothing after the last acknowledged step was recorded")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +24,19 @@ from app.cli.common import (
 
 app = typer.Typer(no_args_is_help=True)
 ModelArg = Annotated[str, typer.Argument(help="Model version: name@N, or name (latest).")]
+
+
+def _code(code: dict[str, Any]) -> str:
+    git = code.get("git")
+    parts = [
+        f"git {git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}"
+        if git
+        else "not in a git checkout"
+    ]
+    parts += [f"transform sha256:{t[:16]}…" for t in code.get("transforms", [])]
+    return ", ".join(parts)
+
+
 METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss")
 
 
@@ -138,14 +151,16 @@ def show(
             (
                 "environment",
                 f"freeze sha256:{info['environment']['freeze'][:16]}…, "
-                f"code {info['environment']['code']}",
+                "code " + _code(info["environment"]["code"]),
             ),
             *[(k, f"{metrics[k]:.4f}") for k in METRICS if k in metrics],
             (
                 "signatures",
                 "; ".join(
                     f"#{s['seq']} key {s['key_id'][:12]} ({s['key_status']}) "
-                    f"{'valid' if s['ok'] else 'INVALID'} ({s['detail']}), OpenSSF {s['openssf']}"
+                    + ("valid" if s["ok"] else "INVALID")
+                    + ("" if s["detail"] == "valid" else f" ({s['detail']})")
+                    + f", OpenSSF {s['openssf']}"
                     for s in info["signatures"]
                 )
                 or "none",

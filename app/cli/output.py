@@ -22,7 +22,10 @@ _EXIT_FOR_KIND = {
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is for files and scripts: do not wrap it at 80 columns.
+    width = None if stream.isatty() else 240
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def emit_json(data: Any) -> None:
