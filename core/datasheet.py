@@ -10,36 +10,17 @@ and recorded by one ``report.datasheet`` event, so the report itself is evidence
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from core import snapshots, tables, validation
+from core import reporting, snapshots, tables, validation
 from core.actors import require
-from core.errors import UsageError
-from core.events import Event
 from core.workspace import Workspace
 from reports.contexts import ColumnSummary, DatasheetContext, GroupSummary, ValidationSummary
 from reports.render import render_datasheet
 from storage.records import SnapshotRow
 
 QUESTIONS = ("motivation", "composition", "uses", "distribution", "maintenance")
-
-
-def _answers(path: Path | None) -> dict[str, str]:
-    if path is None:
-        return {}
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise UsageError(f"cannot read answers file {path}: {err}") from err
-    unknown = set(doc) - set(QUESTIONS)
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown section {sorted(unknown)[0]!r}",
-            hint=f"Sections: {', '.join(QUESTIONS)}.",
-        )
-    return {k: str(v) for k, v in doc.items()}
 
 
 def _column_summary(name: str, st: dict[str, Any], snap: SnapshotRow) -> ColumnSummary:
@@ -185,7 +166,7 @@ def write(
     reason: str = "",
 ) -> tuple[Path, Path]:
     """Render a snapshot's data sheet, record it, and write ``.md`` and ``.html`` files."""
-    answers = _answers(answers_path)
+    answers = reporting.read_answers(answers_path, QUESTIONS)
     with ws.session(actor) as s:
         require(s, action="write reports")
         snap = snapshots.resolve(s.catalog, ref)
@@ -193,27 +174,15 @@ def write(
         head = s.catalog.applied()[0]
     ctx = build_context(ws, snap, answers, history, head)
     markdown, html = render_datasheet(ctx)
-    with ws.session(actor) as s:
-        md_ref = s.put_blob(markdown.encode(), "text/markdown")
-        html_ref = s.put_blob(html.encode(), "text/html")
-        s.commit(
-            Event(
-                actor,
-                "report.datasheet",
-                [f"snapshot:{snap.ref}"],
-                {
-                    "snapshot": snap.ref,
-                    "markdown": md_ref.sha256,
-                    "html": html_ref.sha256,
-                    "gaps": len(ctx.gaps),
-                },
-                reason,
-                [md_ref, html_ref],
-            )
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"datasheet-{snap.dataset}-{snap.version}"
-    md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
-    md_path.write_text(markdown, encoding="utf-8")
-    html_path.write_text(html, encoding="utf-8")
-    return md_path, html_path
+    return reporting.record(
+        ws,
+        actor,
+        action="report.datasheet",
+        subject=f"snapshot:{snap.ref}",
+        markdown=markdown,
+        html=html,
+        out_dir=out_dir,
+        stem=f"datasheet-{snap.dataset}-{snap.version}",
+        data={"snapshot": snap.ref, "gaps": len(ctx.gaps)},
+        reason=reason,
+    )

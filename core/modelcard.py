@@ -10,14 +10,10 @@ Each rendering is stored and recorded by one ``report.*`` event.
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from core import evaluation, models
-from core.actors import require
-from core.errors import UsageError
-from core.events import Event
+from core import evaluation, models, reporting
 from core.workspace import Workspace
 from reports.contexts import ImpactContext, ModelCardContext
 from reports.render import render_impact, render_model_card
@@ -65,22 +61,6 @@ HIGH_RISK_DOMAINS = (
     "justice",
     "biometric",
 )
-
-
-def _answers(path: Path | None, allowed: tuple[str, ...]) -> dict[str, str]:
-    if path is None:
-        return {}
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise UsageError(f"cannot read answers file {path}: {err}") from err
-    unknown = set(doc) - set(allowed)
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown question {sorted(unknown)[0]!r}",
-            hint=f"Questions: {', '.join(allowed)}.",
-        )
-    return {k: str(v).strip() for k, v in doc.items() if str(v).strip()}
 
 
 def _fmt(value: Any) -> str:
@@ -234,39 +214,6 @@ def evidence_digest(ws: Workspace, ref: str, actor: str = "") -> str:
         return s.catalog.evaluations(model.ref)[-1].evidence_digest
 
 
-def _record(
-    ws: Workspace,
-    actor: str,
-    ref: str,
-    action: str,
-    markdown: str,
-    html: str,
-    out_dir: Path,
-    stem: str,
-    extra: dict[str, Any],
-    reason: str,
-) -> tuple[Path, Path]:
-    with ws.session(actor) as s:
-        require(s, action="write reports")
-        md_ref = s.put_blob(markdown.encode(), "text/markdown")
-        html_ref = s.put_blob(html.encode(), "text/html")
-        s.commit(
-            Event(
-                actor,
-                action,
-                [f"model:{ref}"],
-                {"model": ref, "markdown": md_ref.sha256, "html": html_ref.sha256, **extra},
-                reason,
-                [md_ref, html_ref],
-            )
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
-    md_path.write_text(markdown, encoding="utf-8")
-    html_path.write_text(html, encoding="utf-8")
-    return md_path, html_path
-
-
 def write_card(
     ws: Workspace,
     actor: str,
@@ -277,20 +224,20 @@ def write_card(
     reason: str = "",
 ) -> tuple[Path, Path]:
     """Render, record and write a model card."""
-    ctx = card_context(ws, ref, _answers(answers_path, CARD_QUESTIONS), actor)
+    ctx = card_context(ws, ref, reporting.read_answers(answers_path, CARD_QUESTIONS), actor)
     markdown, html = render_model_card(ctx)
     stem = f"model-card-{ctx.ref.replace('@', '-')}"
-    return _record(
+    return reporting.record(
         ws,
         actor,
-        ctx.ref,
-        "report.model_card",
-        markdown,
-        html,
-        out_dir,
-        stem,
-        {"gaps": len(ctx.gaps)},
-        reason,
+        action="report.model_card",
+        subject=f"model:{ctx.ref}",
+        markdown=markdown,
+        html=html,
+        out_dir=out_dir,
+        stem=stem,
+        data={"model": ctx.ref, **{"gaps": len(ctx.gaps)}},
+        reason=reason,
     )
 
 
@@ -378,19 +325,19 @@ def write_impact(
     reason: str = "",
 ) -> tuple[Path, Path]:
     """Render, record and write an algorithmic impact assessment."""
-    answers = _answers(answers_path, tuple(k for k, _, _ in IMPACT_QUESTIONS))
+    answers = reporting.read_answers(answers_path, [k for k, _, _ in IMPACT_QUESTIONS])
     ctx = impact_context(ws, ref, answers, actor)
     markdown, html = render_impact(ctx)
     stem = f"impact-assessment-{ctx.ref.replace('@', '-')}"
-    return _record(
+    return reporting.record(
         ws,
         actor,
-        ctx.ref,
-        "report.impact_assessment",
-        markdown,
-        html,
-        out_dir,
-        stem,
-        {"level": ctx.level, "unanswered": len(ctx.unanswered)},
-        reason,
+        action="report.impact_assessment",
+        subject=f"model:{ctx.ref}",
+        markdown=markdown,
+        html=html,
+        out_dir=out_dir,
+        stem=stem,
+        data={"model": ctx.ref, **{"level": ctx.level, "unanswered": len(ctx.unanswered)}},
+        reason=reason,
     )

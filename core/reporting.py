@@ -1,0 +1,69 @@
+"""What every report shares: reading a team's answers file, and recording a rendering.
+
+A rendered report is evidence: its Markdown and HTML go to the object store and one
+``report.*`` event names them, before the files are written where the user asked.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.actors import require
+from core.errors import UsageError
+from core.events import Event
+from core.workspace import Workspace
+
+
+def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
+    """Answers from a TOML file of ``question = "answer"``; unknown questions are refused."""
+    if path is None:
+        return {}
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"cannot read answers file {path}: {err}") from err
+    unknown = set(doc) - set(allowed)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown question {sorted(unknown)[0]!r}",
+            hint=f"Questions: {', '.join(allowed)}.",
+        )
+    return {k: str(v).strip() for k, v in doc.items() if str(v).strip()}
+
+
+def record(
+    ws: Workspace,
+    actor: str,
+    *,
+    action: str,
+    subject: str,
+    markdown: str,
+    html: str,
+    out_dir: Path,
+    stem: str,
+    data: dict[str, Any],
+    reason: str,
+) -> tuple[Path, Path]:
+    """Store both renderings, record one event naming them, then write the two files."""
+    with ws.session(actor) as s:
+        require(s, action="write reports")
+        md_ref = s.put_blob(markdown.encode(), "text/markdown")
+        html_ref = s.put_blob(html.encode(), "text/html")
+        s.commit(
+            Event(
+                actor,
+                action,
+                [subject],
+                {**data, "markdown": md_ref.sha256, "html": html_ref.sha256},
+                reason,
+                [md_ref, html_ref],
+            )
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
+    md_path.write_text(markdown, encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
+    return md_path, html_path
