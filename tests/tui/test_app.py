@@ -70,6 +70,10 @@ async def test_every_screen_renders_from_core(tui_ws: Workspace) -> None:
         await pilot.press("v")
         await settle(app, pilot)
         assert "VERIFIED" in str(app.query_one("#verify-result").render())
+        dark = app.current_theme.dark
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.current_theme.dark != dark  # light and dark themes
 
 
 async def test_an_action_runs_through_its_dialog_and_is_recorded(tui_ws: Workspace) -> None:
