@@ -89,11 +89,18 @@ def events_page(
     by: str | None = None,
     action: str | None = None,
     subject: str | None = None,
+    since: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One page of the ledger, newest first, with optional filters."""
+    """One page of the ledger, newest first, with optional filters (``since``: 2h, a date)."""
+    bound = audit.parse_since(since) if since else None
     with ws.session(actor) as s:
         rows = s.catalog.events(
-            actor=by, action=action, subject=subject, limit=offset + limit, newest_first=True
+            actor=by,
+            action=action,
+            subject=subject,
+            since=bound,
+            limit=offset + limit,
+            newest_first=True,
         )
     return [
         {

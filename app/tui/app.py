@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -11,7 +12,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, ProgressBar, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from app.tui.dialogs import ActionDialog, ErrorDialog
@@ -60,6 +61,7 @@ class LedgerApp(App[None]):
         Binding("V", "validate_snapshot", "Validate", show=False),
         Binding("t", "train_model", "Train", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme", show=False),
+        Binding("ctrl+x", "cancel_action", "Cancel job", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -126,9 +128,12 @@ class LedgerApp(App[None]):
                 ):
                     with TabPane(tab.capitalize(), id=tab):
                         yield pane(id=f"pane-{tab}")
+        yield ProgressBar(id="action-progress", show_eta=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.cancel_requested = threading.Event()
+        self.query_one("#action-progress", ProgressBar).display = False
         if self.bundle_only:
             self.sub_title = f"{self.bundle_path} · read-only review"
         else:
@@ -184,7 +189,10 @@ class LedgerApp(App[None]):
     # -- state-changing actions: a reason, a worker, a message ----------------------------
 
     def _ask(
-        self, title: str, fields: list[tuple[str, str, str]], run: Callable[[dict[str, str]], str]
+        self,
+        title: str,
+        fields: list[tuple[str, str, str]],
+        run: Callable[[dict[str, str], Any], str],
     ) -> None:
         def done(values: dict[str, str] | None) -> None:
             if values is not None:
@@ -194,12 +202,33 @@ class LedgerApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="actions")
     def _run_action(
-        self, title: str, run: Callable[[dict[str, str]], str], values: dict[str, str]
+        self, title: str, run: Callable[[dict[str, str], Any], str], values: dict[str, str]
     ) -> None:
-        self.call_from_thread(self.notify, f"{title}…", timeout=2)
-        message = run(values)
+        from core.progress import JobCancelledError
+
+        bar = self.query_one("#action-progress", ProgressBar)
+
+        def progress(done: int, total: int | None, note: str = "") -> None:
+            # Core reports progress between steps, before anything is recorded: stopping here
+            # leaves the workspace as it was.
+            if self.cancel_requested.is_set():
+                raise JobCancelledError(f"{title} cancelled; nothing was recorded")
+            self.call_from_thread(bar.update, total=total, progress=done)
+
+        self.call_from_thread(setattr, bar, "display", True)
+        self.call_from_thread(self.notify, f"{title}… (ctrl+x cancels)", timeout=3)
+        try:
+            progress(0, None)
+            message = run(values, progress)
+        finally:
+            self.cancel_requested.clear()
+            self.call_from_thread(setattr, bar, "display", False)
         self.call_from_thread(self.notify, message, title=title)
         self.call_from_thread(self.action_refresh)
+
+    def action_cancel_action(self) -> None:
+        self.cancel_requested.set()
+        self.notify("Cancelling at the next step…", timeout=3)
 
     def _selected_model(self) -> str:
         return self.query_one(ModelsPane).selected or ""
@@ -216,7 +245,7 @@ class LedgerApp(App[None]):
     def action_checkpoint(self) -> None:
         from core import audit
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             cp, created = audit.checkpoint(self.workspace, self.actor)
             return f"checkpoint {'signed' if created else 'already signed'} at #{cp.size}"
 
@@ -225,7 +254,7 @@ class LedgerApp(App[None]):
     def action_sign_model(self) -> None:
         from core import models
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             row = models.sign(self.workspace, self.actor, values["model"], reason=values["reason"])
             return f"signed {row.subject} at event #{row.seq}"
 
@@ -234,13 +263,14 @@ class LedgerApp(App[None]):
     def action_evaluate_model(self) -> None:
         from core import evaluation
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             seq, ev = evaluation.evaluate(
                 self.workspace,
                 self.actor,
                 values["model"],
                 Path(values["suite"]),
                 reason=values["reason"],
+                progress=progress,
             )
             return f"evidence #{seq}: {'passed' if ev['passed'] else 'FAILED'}"
 
@@ -256,7 +286,7 @@ class LedgerApp(App[None]):
     def action_export_bundle(self) -> None:
         from core import bundle
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             result = bundle.export(
                 self.workspace,
                 self.actor,
@@ -281,13 +311,14 @@ class LedgerApp(App[None]):
     def action_add_snapshot(self) -> None:
         from core import snapshots
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             snap, created = snapshots.add(
                 self.workspace,
                 self.actor,
                 Path(values["file"]),
                 dataset=values["dataset"],
                 reason=values["reason"],
+                progress=progress,
             )
             return f"{snap.ref} {'recorded' if created else 'already holds these bytes'}"
 
@@ -300,13 +331,14 @@ class LedgerApp(App[None]):
     def action_validate_snapshot(self) -> None:
         from core import validation
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             row, _ = validation.run(
                 self.workspace,
                 self.actor,
                 values["snapshot"],
                 Path(values["suite"]),
                 reason=values["reason"],
+                progress=progress,
             )
             return f"validation #{row.seq}: {'passed' if row.passed else 'FAILED'}"
 
@@ -319,9 +351,13 @@ class LedgerApp(App[None]):
     def action_train_model(self) -> None:
         from core import training
 
-        def run(values: dict[str, str]) -> str:
+        def run(values: dict[str, str], progress: Any) -> str:
             row = training.train(
-                self.workspace, self.actor, Path(values["spec"]), reason=values["reason"]
+                self.workspace,
+                self.actor,
+                Path(values["spec"]),
+                reason=values["reason"],
+                progress=progress,
             )
             return f"run:{row.run_id} recorded"
 

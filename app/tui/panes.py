@@ -90,6 +90,24 @@ class OverviewPane(Pane):
             recent.add_row(str(e["seq"]), e["ts"][:19], e["actor"], e["action"], e["reason"])
 
 
+def _datasheet_text(pane: Pane, ref: str) -> str:
+    """The newest recorded data sheet of a snapshot, as Markdown text."""
+    from core import audit
+
+    ws = pane.ledger_app.workspace
+    rows = audit.log(
+        ws,
+        action="report.datasheet",
+        subject=f"snapshot:{ref}",
+        limit=1,
+        as_actor=pane.ledger_app.actor,
+    )
+    if not rows:
+        return f"none recorded: `ledgerml report datasheet {ref}` writes one"
+    digest = json.loads(rows[-1].body)["data"]["markdown"]
+    return str(ws.objects.read_verified(digest).decode())[:6000]
+
+
 class DataPane(Pane):
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -148,6 +166,7 @@ class DataPane(Pane):
             lines.append(
                 f"{escape(col['name']):<24} {col['type']:<8} nulls {st['nulls']:<5} {detail}"
             )
+        sheet = _datasheet_text(self, snap.ref)
         lines += ["", "[b]Validation[/b]"]
         for v, result in results:
             verdict = "[green]passed[/green]" if v.passed else "[red]FAILED[/red]"
@@ -157,6 +176,7 @@ class DataPane(Pane):
                 lines.append(f"   {mark} {escape(c['name'])}: {escape(fmt(c['observed']))}")
         if not results:
             lines.append("none recorded")
+        lines += ["", "[b]Data sheet[/b] (latest recorded)", escape(sheet)]
         self.app.call_from_thread(self.query_one("#snapshot-info", Static).update, "\n".join(lines))
 
 
@@ -321,7 +341,8 @@ class LineagePane(Pane):
 class LedgerPane(Pane):
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="filter: actor=NAME action=PREFIX subject=X, then Enter", id="ledger-filter"
+            placeholder="filter: actor=NAME action=PREFIX subject=X since=2h|2026-03-01",
+            id="ledger-filter",
         )
         yield ProgressBar(id="verify-progress", show_eta=False)
         yield Static("", id="verify-result")
@@ -349,6 +370,7 @@ class LedgerPane(Pane):
             by=filters.get("actor"),
             action=filters.get("action"),
             subject=filters.get("subject"),
+            since=filters.get("since"),
         )
         self.app.call_from_thread(self._fill, rows)
 

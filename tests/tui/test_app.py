@@ -154,3 +154,41 @@ async def test_bundle_screen_snapshot(size: tuple[int, int], tmp_path: Path) -> 
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(svg)
     assert svg == golden.read_text()
+
+
+async def test_a_cancelled_job_records_nothing(tui_ws: Workspace) -> None:
+    app = LedgerApp(tui_ws, actor="alice")
+    head = tui_ws.ledger.head()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*str(SAMPLE / "german.data"), "tab", *"cancelled-set", "tab", *"r")
+        app.cancel_requested.set()  # the user pressed ctrl+x while the job started
+        await pilot.press("enter")
+        await settle(app, pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("cancelled; nothing was recorded" in m for m in messages), messages
+        assert not app.cancel_requested.is_set()
+    assert tui_ws.ledger.head() == head
+
+
+async def test_ledger_filters_and_data_sheet_preview(tui_ws: Workspace, tmp_path: Path) -> None:
+    from core import datasheet
+
+    datasheet.write(tui_ws, "alice", "german-credit@1", tmp_path)
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.click("#ledger-filter")
+        await pilot.press(*"action=model since=1d", "enter")
+        await settle(app, pilot)
+        table = app.query_one("#events")
+        actions = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        assert actions == {"model.register", "model.sign"}
+        app.set_focus(None)
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert "Data sheet" in str(app.query_one("#snapshot-info").render())
