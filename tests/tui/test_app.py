@@ -143,9 +143,15 @@ async def test_bundle_review_verifies_first_and_rejects_tampering(tmp_path: Path
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
-async def test_bundle_screen_snapshot(size: tuple[int, int], tmp_path: Path) -> None:
-    """SVG snapshot of the bundle review (deterministic content: the committed bundle)."""
-    app = make_app(bundle=COMPAT)
+async def test_bundle_screen_snapshot(
+    size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SVG snapshot of the bundle review (deterministic content: the committed bundle).
+
+    The bundle is opened by a relative path, so the screen is the same in every checkout.
+    """
+    monkeypatch.chdir(COMPAT.parent)
+    app = make_app(bundle=Path(COMPAT.name))
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         svg = app.export_screenshot()
