@@ -22,6 +22,13 @@ from app.cli.common import (
 app = typer.Typer(no_args_is_help=True)
 
 
+def _written(md: Path, html: Path, json_out: bool) -> None:
+    if json_out:
+        output.emit_json({"markdown": str(md), "html": str(html)})
+    else:
+        output.line(f"wrote {md} and {html}")
+
+
 @app.command("datasheet")
 @guarded
 def datasheet(
@@ -46,10 +53,7 @@ def datasheet(
     md, html = ds.write(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
     )
-    if want_json(json_out):
-        output.emit_json({"markdown": str(md), "html": str(html)})
-    else:
-        output.line(f"wrote {md} and {html}")
+    _written(md, html, want_json(json_out))
 
 
 @app.command("model-card")
@@ -77,10 +81,7 @@ def model_card(
     md, html = modelcard.write_card(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
     )
-    if want_json(json_out):
-        output.emit_json({"markdown": str(md), "html": str(html)})
-    else:
-        output.line(f"wrote {md} and {html}")
+    _written(md, html, want_json(json_out))
 
 
 @app.command("impact-assessment")
@@ -102,7 +103,4 @@ def impact_assessment(
     md, html = modelcard.write_impact(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
     )
-    if want_json(json_out):
-        output.emit_json({"markdown": str(md), "html": str(html)})
-    else:
-        output.line(f"wrote {md} and {html}")
+    _written(md, html, want_json(json_out))
