@@ -38,10 +38,12 @@ def init(
     """
     root = locate(path)
     ws = Workspace(root)
-    if (root / CONFIG).is_file() and ws.ledger.head()[0] > 0:
+    if ws.ledger.head()[0] > 0:
+        missing = "" if (root / CONFIG).is_file() else " (its config.toml is missing)"
         raise UsageError(
-            f"a workspace already exists at {root}",
-            hint="Use it as it is, or choose another folder with --workspace.",
+            f"a workspace already exists at {root}{missing}",
+            hint="Use it as it is (restore config.toml if it was lost), or choose another "
+            "folder with --workspace.",
         )
     founder = check_name(founder)
     for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256"):

@@ -28,7 +28,7 @@ from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, NotFoundError, UsageError
 from core.progress import NO_PROGRESS, Progress
-from core.projector import apply_state
+from core.projector import HANDLERS, apply_state
 from core.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae, verify_envelope
 from core.workspace import Session, Workspace
 from storage import merkle
@@ -41,7 +41,21 @@ from storage.records import EventRow, KeyRow
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
 # Canonical JSON sorts keys and "action" sorts first among an event's keys, so the events
 # that shape actors and keys are the lines whose body starts with one of these.
-_STATE_PREFIXES = (b'{"action":"workspace.init"', b'{"action":"actor.', b'{"action":"key.')
+# Every action the projector folds into a table other than the event index: verify replays
+# these from the ledger alone and compares the catalog's tables with the result.
+_STATE_PREFIXES = tuple(b'{"action":"' + a.encode() + b'"' for a in sorted(HANDLERS))
+_STATE_TABLES = (
+    "actors",
+    "keys",
+    "snapshots",
+    "validations",
+    "runs",
+    "models",
+    "signatures",
+    "reproductions",
+    "evaluations",
+    "edges",
+)
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 
 
@@ -246,8 +260,12 @@ class VerifyReport:
 
 def _state_from_ledger(matches: list[tuple[int, bytes]]) -> Catalog:
     state = Catalog.memory()
-    for seq, body in matches:
-        apply_state(state, seq, json.loads(body))
+    try:
+        for seq, body in matches:
+            apply_state(state, seq, json.loads(body))
+    except BaseException:
+        state.close()
+        raise
     return state
 
 
@@ -341,9 +359,14 @@ def _check_catalog(
             return
         # A catalog behind the ledger (a crash before projection) is legitimate: compare it
         # with the state the ledger had at the catalog's own position.
-        state = _state_from_ledger([m for m in matches if m[0] <= applied])
         try:
-            for table in ("actors", "keys"):
+            state = _state_from_ledger([m for m in matches if m[0] <= applied])
+        except IntegrityError as err:
+            report.fail(err.msg)
+            report.catalog = "not compared (malformed events)"
+            return
+        try:
+            for table in _STATE_TABLES:
                 if catalog.dump([table]) != state.dump([table]):
                     report.fail(
                         f"the catalog's {table} table differs from what the ledger records: "
@@ -403,7 +426,11 @@ def verify(
     for seq, digest, issue in scan.object_problems:
         report.fail(f"object sha256:{digest[:16]}… used by event #{seq} is {issue}", seq)
     progress(1, 3, "checking signatures")
-    state = _state_from_ledger(scan.matches)
+    try:
+        state = _state_from_ledger(scan.matches)
+    except IntegrityError as err:
+        report.fail(err.msg)
+        return report
     try:
         for cp in own:
             result = _check_checkpoint(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from storage.catalog import Catalog
+from storage.errors import IntegrityError
 from storage.ledger import LedgerEntry
 from storage.records import (
     ActorRow,
@@ -320,11 +321,22 @@ def _model_evaluate(cat: Catalog, seq: int, body: Body) -> None:
     )
 
 
+def _guarded(handler: Handler, catalog: Catalog, seq: int, body: Body) -> None:
+    """Run a handler; a body it cannot fold is an integrity failure naming the event."""
+    try:
+        handler(catalog, seq, body)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise IntegrityError(
+            f"event #{seq} ({body.get('action')!r}) is malformed: {err!r}",
+            hint="The ledger was written outside ledgerml; run `ledgerml audit verify`.",
+        ) from err
+
+
 def apply_state(catalog: Catalog, seq: int, body: Body) -> None:
     """Fold one event into the state tables only (not the event index); used by verify."""
     handler = HANDLERS.get(body.get("action", ""))
     if handler is not None:
-        handler(catalog, seq, body)
+        _guarded(handler, catalog, seq, body)
 
 
 def project(catalog: Catalog, entries: Sequence[LedgerEntry]) -> None:
@@ -334,9 +346,9 @@ def project(catalog: Catalog, entries: Sequence[LedgerEntry]) -> None:
     rows: list[dict[str, Any]] = []
     with catalog.transaction():
         for entry in entries:
-            body = json.loads(entry.body)
-            rows.append(
-                {
+            try:
+                body = json.loads(entry.body)
+                row = {
                     "seq": entry.seq,
                     "hash": entry.hash,
                     "ts": body["ts"],
@@ -346,18 +358,28 @@ def project(catalog: Catalog, entries: Sequence[LedgerEntry]) -> None:
                     "reason": body["reason"],
                     "body": entry.body.decode(),
                 }
-            )
-            handler = HANDLERS.get(body["action"])
-            if handler is not None:
-                handler(catalog, entry.seq, body)
-            for obj in body.get("objects", ()):
-                catalog.put_object(
+            except (ValueError, KeyError, TypeError) as err:
+                raise IntegrityError(
+                    f"event #{entry.seq} is malformed: {err!r}", hint="Run `ledgerml audit verify`."
+                ) from err
+            rows.append(row)
+            apply_state(catalog, entry.seq, body)
+            try:
+                objects = [
                     ObjectRow(
-                        digest=obj["sha256"],
-                        size=obj["size"],
-                        media_type=obj["media_type"],
+                        digest=o["sha256"],
+                        size=o["size"],
+                        media_type=o["media_type"],
                         seq=entry.seq,
                     )
-                )
+                    for o in body.get("objects", ())
+                ]
+            except (KeyError, TypeError) as err:
+                raise IntegrityError(
+                    f"event #{entry.seq} lists a malformed object: {err!r}",
+                    hint="Run `ledgerml audit verify`.",
+                ) from err
+            for obj in objects:
+                catalog.put_object(obj)
         catalog.insert_events(rows)
         catalog.set_applied(entries[-1].seq, entries[-1].hash)

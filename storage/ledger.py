@@ -310,13 +310,18 @@ class Ledger:
         path = files[-1]
         data_len = path.stat().st_size
         with path.open("rb+") as handle:
-            keep = data_len
-            handle.seek(max(0, data_len - (1 << 20)))
-            tail = handle.read()
-            cut = tail.rfind(b"\n")
-            if cut == len(tail) - 1:
+            # Walk back from the end, a chunk at a time, to the last complete line.
+            keep, end = 0, data_len
+            while end > 0:
+                start = max(0, end - (1 << 20))
+                handle.seek(start)
+                cut = handle.read(end - start).rfind(b"\n")
+                if cut != -1:
+                    keep = start + cut + 1
+                    break
+                end = start
+            if keep == data_len:
                 return 0
-            keep = data_len - len(tail) + cut + 1
             handle.truncate(keep)
             handle.flush()
             os.fsync(handle.fileno())

@@ -169,3 +169,37 @@ def test_log_filters(busy_ws: Workspace) -> None:
     assert len(audit.log(busy_ws, since="1d")) == 5
     with pytest.raises(Exception, match="cannot read --since"):
         audit.log(busy_ws, since="last tuesday")
+
+
+def test_gate_tables_edited_in_the_catalog_are_caught(busy_ws: Workspace) -> None:
+    from core import actors
+
+    actors.add(busy_ws, "alice", "val", ["validator"])
+    con = duckdb.connect(str(busy_ws.catalog_path))
+    con.execute("UPDATE actors SET roles = ['admin'] WHERE name = 'val'")
+    con.close()
+    report = audit.verify(busy_ws)
+    assert not report.ok and "actors" in report.catalog
+
+
+def test_a_rechained_malformed_event_is_reported_not_raised(busy_ws: Workspace) -> None:
+    import hashlib
+
+    size, head = busy_ws.ledger.head()
+    line = b'%d %s {"action":"key.revoke"}' % (size + 1, head.encode())
+    with busy_ws.ledger.segment_path(0).open("ab") as handle:
+        handle.write(line + b"\n")
+    assert hashlib.sha256(line).hexdigest()  # the chain itself is valid
+    report = audit.verify(busy_ws)
+    assert not report.ok and any("malformed" in f for f in report.failures)
+    with pytest.raises(IntegrityError, match="malformed"):
+        audit.log(busy_ws)
+
+
+def test_init_refuses_a_ledger_whose_config_was_removed(busy_ws: Workspace) -> None:
+    from core import admin
+    from core.errors import UsageError
+
+    (busy_ws.root / "config.toml").unlink()
+    with pytest.raises(UsageError, match="config.toml is missing"):
+        admin.init(busy_ws.root, "mallory")

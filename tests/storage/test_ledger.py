@@ -87,3 +87,12 @@ def test_torn_tail_is_ignored_then_repaired(tmp_path: Path) -> None:
     assert ledger.repair() == len(b'6 abc {"half')
     assert ledger.append([b'{"n":6}'])[0].seq == 6
     assert ledger.scan().problem is None
+
+
+def test_a_torn_line_longer_than_the_read_window_is_dropped_whole(tmp_path: Path) -> None:
+    ledger = filled(tmp_path, 3)
+    with ledger.segment_path(0).open("ab") as handle:
+        handle.write(b"4 " + b"x" * (3 << 20))
+    assert ledger.repair() == 2 + (3 << 20)
+    ledger.append([b'{"n":4}'])
+    assert ledger.scan().problem is None and ledger.head()[0] == 4
