@@ -201,5 +201,5 @@ def test_init_refuses_a_ledger_whose_config_was_removed(busy_ws: Workspace) -> N
     from core.errors import UsageError
 
     (busy_ws.root / "config.toml").unlink()
-    with pytest.raises(UsageError, match="config.toml is missing"):
+    with pytest.raises(UsageError, match=r"config\.toml is missing"):
         admin.init(busy_ws.root, "mallory")
