@@ -135,6 +135,7 @@ def create(
         raise UsageError(f"{path} is not a readable file")
     with ws.session(actor) as s:
         require(s, action="sign files")
+        signing_key(s, key_ref)  # refuse before storing anything
         digest = ws.objects.put_file(path)
         return sign_statement(
             s,

@@ -102,6 +102,7 @@ def export(
         raise UsageError("--data must be full or hashes")
     with ws.session(actor) as s:
         require(s, *ROLES, action="export bundles")
+        ref = models.resolve(s.catalog, ref).ref  # one exact version from here on
     if not models.verify(ws, ref, actor).trusted:
         raise IntegrityError(
             f"refusing to export {ref}: it is not trusted",
@@ -305,8 +306,10 @@ def export(
     manifest_env = canonical_bytes(
         envelope(bundle_verifier.MANIFEST_TYPE, manifest_bytes, key.key_id, manifest_sig)
     )
-    _write_zip(out, members, manifest_bytes, manifest_env)
-    bundle_digest = sha256_hex(out.read_bytes())
+    partial = _write_zip(out, members, manifest_bytes, manifest_env)
+    bundle_digest = sha256_hex(partial.read_bytes())
+    # The export is recorded before the file appears under its name: no bundle without its
+    # access-log entry.
     with ws.session(actor) as s:
         require(s, *ROLES, action="export bundles")
         s.commit(
@@ -324,6 +327,7 @@ def export(
                 reason,
             )
         )
+    partial.replace(out)
     return {
         "path": str(out),
         "sha256": bundle_digest,
@@ -334,8 +338,11 @@ def export(
     }
 
 
-def _write_zip(out: Path, members: _Members, manifest: bytes, manifest_env: bytes) -> None:
-    """Write the canonical layout (see storage.bundle_verifier.canonical_info), atomically."""
+def _write_zip(out: Path, members: _Members, manifest: bytes, manifest_env: bytes) -> Path:
+    """Write the canonical layout beside ``out``; return the partial file to publish.
+
+    The layout is storage.bundle_verifier.canonical_info's, byte for byte.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     entries = {
@@ -352,7 +359,7 @@ def _write_zip(out: Path, members: _Members, manifest: bytes, manifest_env: byte
                     dst.write(entries[path])
         handle.flush()
         os.fsync(handle.fileno())
-    tmp.replace(out)
+    return tmp
 
 
 def _verify_md(model_ref: str, key_id: str) -> str:

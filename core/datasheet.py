@@ -48,7 +48,7 @@ def _groups(ws: Workspace, snap: SnapshotRow) -> list[GroupSummary]:
     con = tables.connect(ws.root / "tmp")
     out = []
     try:
-        src = f"read_parquet('{snapshots.parquet_path(ws, snap)}')"
+        src = tables.parquet_source(snapshots.parquet_path(ws, snap))
         for name in snap.sensitive:
             c = tables.quote_ident(name)
             if cols[name]["kind"] in ("int", "float"):

@@ -116,9 +116,8 @@ def build(
     try:
         paths = {alias: snapshots.parquet_path(ws, snap) for alias, snap in inputs.items()}
         for alias, path in paths.items():
-            con.execute(
-                f"CREATE VIEW {tables.quote_ident(alias)} AS SELECT * FROM read_parquet('{path}')"
-            )
+            source = tables.parquet_source(path)
+            con.execute(f"CREATE VIEW {tables.quote_ident(alias)} AS SELECT * FROM {source}")
         work_dir = str(ws.root / "tmp")
         allowed = [str(p) for p in paths.values()]
         con.execute("SET allowed_paths = ?", [allowed])
@@ -137,7 +136,12 @@ def build(
                 hint=f"It may read only its inputs: {', '.join(paths)}.",
             ) from err
         prep = snapshots.prepare(
-            ws, f"({sql})", dialect=tables.Dialect("parquet"), con=con, progress=progress
+            ws,
+            f"({sql})",
+            dialect=tables.Dialect("parquet"),
+            con=con,
+            progress=progress,
+            tagged=(view["pii"], view["sensitive"]),
         )
     finally:
         con.close()

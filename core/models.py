@@ -248,7 +248,9 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
     """
     from skops.io import get_untrusted_types, loads
 
-    check = verify(ws, ref, actor)
+    with ws.session(actor) as s:
+        model = resolve(s.catalog, ref)  # resolve once: every check is about this version
+    check = verify(ws, model.ref, actor)
     if not check.artifact_ok:
         raise IntegrityError(f"refusing to load {check.model}: {check.artifact_detail}")
     if purpose in ("score", "export") and not check.trusted:
@@ -258,8 +260,6 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
             f"unrevoked key ({states})",
             hint=f"Sign it: `ledgerml model sign {check.model}`.",
         )
-    with ws.session(actor) as s:
-        model = resolve(s.catalog, ref)
     data = ws.objects.read_verified(model.model_digest)
     untrusted = get_untrusted_types(data=data)
     foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
@@ -272,9 +272,10 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
 
 def export(ws: Workspace, ref: str, out_dir: Path, actor: str = "") -> dict[str, Path]:
     """Write a trusted model folder and its OpenSSF signature for third-party verification."""
-    load(ws, ref, purpose="export", actor=actor)  # all checks, including deserialisation
     with ws.session(actor) as s:
         model = resolve(s.catalog, ref)
+    load(ws, model.ref, purpose="export", actor=actor)  # all checks, including deserialising
+    with ws.session(actor) as s:
         sigs = [g for g in s.catalog.signatures(f"model:{model.ref}") if g.openssf_digest]
         key = s.catalog.key(sigs[-1].key_id) if sigs else None
     folder = out_dir / folder_name(model)

@@ -48,6 +48,10 @@ def record(
     reason: str,
 ) -> tuple[Path, Path]:
     """Store both renderings, record one event naming them, then write the two files."""
+    try:  # a folder we cannot write must stop us before anything is recorded
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot write reports into {out_dir}: {err}") from err
     with ws.session(actor) as s:
         require(s, action="write reports")
         md_ref = s.put_blob(markdown.encode(), "text/markdown")
@@ -62,7 +66,6 @@ def record(
                 [md_ref, html_ref],
             )
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     md_path.write_text(markdown, encoding="utf-8")
     html_path.write_text(html, encoding="utf-8")

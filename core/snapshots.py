@@ -109,8 +109,13 @@ def prepare(
     read_path: Path | None = None,
     con: Any = None,
     progress: Progress = NO_PROGRESS,
+    tagged: tuple[list[str], list[str]] = ([], []),
 ) -> Prepared:
-    """Copy a readable table to canonical Parquet, then digest and profile it (no lock held)."""
+    """Copy a readable table to canonical Parquet, then digest and profile it (no lock held).
+
+    ``tagged`` (PII, sensitive columns) is checked against the schema before any blob is
+    stored, so refused input leaves the object store as it was.
+    """
     (ws.root / "tmp").mkdir(exist_ok=True)
     own = con is None
     con = con or tables.connect(ws.root / "tmp")
@@ -122,11 +127,19 @@ def prepare(
             tables.copy_to_parquet(con, read_path, dialect, parquet_path)
         else:
             con.execute(
-                f"COPY (SELECT * FROM {con_source}) TO '{parquet_path}' "
+                f"COPY (SELECT * FROM {con_source}) TO '{tables._sql_text(str(parquet_path))}' "
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
             )
-        src = f"read_parquet('{parquet_path}')"
+        src = tables.parquet_source(parquet_path)
         cols = tables.columns(con, src)
+        known = {c.name for c in cols}
+        for what, names in zip(("PII", "sensitive"), tagged, strict=True):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise UsageError(
+                    f"{what} column {unknown[0]!r} is not in the table",
+                    hint=f"Columns: {', '.join(sorted(known))}.",
+                )
         if not cols:
             raise UsageError("the table has no columns")
         progress(2, 4, "computing the table digest")
@@ -135,13 +148,13 @@ def prepare(
         profile = tables.profile(con, parquet_path, cols)
         if profile["rows"] == 0:
             raise UsageError("the table has no rows", hint="An empty table is not evidence.")
+        progress(4, 4, "storing")  # the last point a caller may still cancel
         parquet_size = parquet_path.stat().st_size
         parquet_ref = ObjectRef(ws.objects.put_file(parquet_path), parquet_size, PARQUET_MEDIA_TYPE)
         profile_bytes = canonical_bytes(profile)
         profile_ref = ObjectRef(
             ws.objects.put_bytes(profile_bytes), len(profile_bytes), PROFILE_MEDIA_TYPE
         )
-        progress(4, 4, "done")
         return Prepared(
             dialect=dialect,
             parquet=parquet_ref,
@@ -271,7 +284,14 @@ def add(
     with ThreadPoolExecutor(max_workers=1) as pool:
         staging = pool.submit(ws.objects.stage_file, path)
         try:
-            prep = prepare(ws, "", dialect=dialect, read_path=path, progress=progress)
+            prep = prepare(
+                ws,
+                "",
+                dialect=dialect,
+                read_path=path,
+                progress=progress,
+                tagged=(pii or [], sensitive or []),
+            )
         except BaseException:
             with contextlib.suppress(Exception):
                 staging.result().discard()

@@ -115,6 +115,11 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
+def parquet_source(path: Path) -> str:
+    """A DuckDB table expression reading a Parquet file, its path safely quoted."""
+    return f"read_parquet('{_sql_text(str(path))}')"
+
+
 def quote_ident(name: str) -> str:
     """A DuckDB identifier in double quotes."""
     return '"' + name.replace('"', '""') + '"'

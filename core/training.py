@@ -102,7 +102,14 @@ def parse_spec(raw: bytes, doc: dict[str, Any]) -> Spec:
         )
     if run["target"] in features:
         raise UsageError("training spec: the target is also a feature")
-    test_size = float(run.get("test_size", 0.3))
+    try:
+        test_size = float(run.get("test_size", 0.3))
+        seed = int(run.get("seed", 0))
+        threshold = float(run.get("threshold", 0.5))
+    except (TypeError, ValueError) as err:
+        raise UsageError(
+            f"training spec: seed, test_size and threshold must be numbers ({err})"
+        ) from err
     if not 0 < test_size < 1:
         raise UsageError("training spec: test_size must be between 0 and 1")
     params = dict(est.get("params", {}))
@@ -120,9 +127,9 @@ def parse_spec(raw: bytes, doc: dict[str, Any]) -> Spec:
         allow_sensitive=allow,
         estimator=str(est["type"]),
         params=params,
-        seed=int(run.get("seed", 0)),
+        seed=seed,
         test_size=test_size,
-        threshold=float(run.get("threshold", 0.5)),
+        threshold=threshold,
         scale=bool(doc.get("preprocessing", {}).get("scale", True)),
     )
 
@@ -140,7 +147,7 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
     try:
         cols = ", ".join(tables.quote_ident(c) for c in dict.fromkeys(columns))
         path = snapshots.parquet_path(ws, snap)
-        return con.execute(f"SELECT {cols} FROM read_parquet('{path}')").df()
+        return con.execute(f"SELECT {cols} FROM {tables.parquet_source(path)}").df()
     finally:
         con.close()
 

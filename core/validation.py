@@ -104,6 +104,19 @@ def load_suite(path: Path) -> Suite:
         unknown = set(check) - CHECK_TYPES[kind] - OPTIONAL - {"type"}
         if unknown:
             raise UsageError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
+        for key in ("min", "max", "min_p", "q", "bins"):
+            value = check.get(key)
+            if key in check and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise UsageError(f"{where}: {key} must be a number, not {value!r}")
+        for key, kind_ in (
+            ("column", str),
+            ("pattern", str),
+            ("reference", str),
+            ("values", list),
+            ("columns", list),
+        ):
+            if key in check and not isinstance(check[key], kind_):
+                raise UsageError(f"{where}: {key} must be a {kind_.__name__}")
         if check.setdefault("severity", "error") not in ("error", "warn"):
             raise UsageError(f"{where}: severity must be 'error' or 'warn'")
         if kind == "drift" and check["method"] not in DRIFT_METHODS:
@@ -391,7 +404,7 @@ def evaluate(
     """Run a suite against a snapshot; return the result document (nothing recorded)."""
     con = tables.connect(ws.root / "tmp")
     try:
-        src = f"read_parquet('{snapshots.parquet_path(ws, snap)}')"
+        src = tables.parquet_source(snapshots.parquet_path(ws, snap))
         cols = {
             c["name"]: tables.Column(c["name"], c["type"], c["kind"])
             for c in json.loads(snap.columns)
@@ -407,9 +420,15 @@ def evaluate(
         progress(0, 2, "one pass for the aggregate checks")
         values: dict[int, Any] = {}
         if exprs:
-            row = con.execute(
-                f"SELECT {', '.join(e for _, e in exprs)} FROM {src}", params
-            ).fetchone()
+            try:
+                row = con.execute(
+                    f"SELECT {', '.join(e for _, e in exprs)} FROM {src}", params
+                ).fetchone()
+            except duckdb.Error as err:
+                raise UsageError(
+                    f"suite {suite.name!r} cannot run: {tables._duckdb_reason(err)}",
+                    hint="Check the patterns and values in the suite.",
+                ) from err
             assert row is not None
             values = {index: value for (index, _), value in zip(exprs, row, strict=True)}
         results = []
@@ -417,7 +436,7 @@ def evaluate(
             if check["type"] == "drift":
                 progress(1, 2, f"drift of {check['column']}")
                 reference = references[check["reference"]]
-                ref_src = f"read_parquet('{snapshots.parquet_path(ws, reference)}')"
+                ref_src = tables.parquet_source(snapshots.parquet_path(ws, reference))
                 outcome = _drift(con, check, src, ref_src, cols)
                 outcome["reference"] = reference.ref
                 results.append(outcome)

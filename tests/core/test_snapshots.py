@@ -232,3 +232,16 @@ def test_diff(steward_ws: Workspace, tmp_path: Path) -> None:
     d = snapshots.diff(steward_ws, "d@1", "d@2")
     assert d["added"] == ["z"] and d["removed"] == ["y"] and d["rows"] == [2, 3]
     assert d["profile"]["x"]["max"] == [2, 7]
+
+
+def test_refused_tags_store_nothing_and_quotes_in_paths_are_safe(tmp_path: Path) -> None:
+    from core import admin
+
+    root = tmp_path / "o'brien" / "ws"
+    ws = admin.init(root, "alice")
+    before = set(ws.objects.digests())
+    with pytest.raises(UsageError, match="PII column 'email'"):
+        snapshots.add(ws, "alice", SAMPLE, dataset="gc", pii=["email"])
+    assert set(ws.objects.digests()) == before  # nothing published for refused input
+    snap, _ = snapshots.add(ws, "alice", SAMPLE, dataset="gc")
+    assert snap.rows == 1000

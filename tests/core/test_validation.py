@@ -248,3 +248,37 @@ def test_datasheet_sections_groups_and_gaps(data_ws: Workspace, tmp_path: Path) 
     )
     assert "Motivation is not recorded" not in answered.read_text()
     assert [e.decode()["action"] for e in data_ws.ledger.iter_entries()][-1] == "report.datasheet"
+
+
+def test_suite_values_are_typed_and_bad_patterns_are_usage_errors(
+    data_ws: Workspace, tmp_path: Path
+) -> None:
+    head = data_ws.ledger.head()
+    with pytest.raises(UsageError, match="max must be a number"):
+        validation.run(
+            data_ws,
+            "alice",
+            "german-credit@1",
+            suite_file(tmp_path, '[[checks]]\ntype = "row_count"\nmax = "10"\n'),
+        )
+    with pytest.raises(UsageError, match="cannot run"):
+        validation.run(
+            data_ws,
+            "alice",
+            "german-credit@1",
+            suite_file(
+                tmp_path, '[[checks]]\ntype = "regex"\ncolumn = "column00"\npattern = "A[1"\n'
+            ),
+        )
+    assert data_ws.ledger.head() == head
+
+
+def test_a_report_folder_that_cannot_be_written_records_nothing(
+    data_ws: Workspace, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    head = data_ws.ledger.head()
+    with pytest.raises(UsageError, match="cannot write reports"):
+        datasheet.write(data_ws, "dana", "german-credit@1", blocker)
+    assert data_ws.ledger.head() == head
