@@ -1,0 +1,91 @@
+"""SVG snapshots of every workspace screen at a fixed size.
+
+The workspace is made reproducible for the picture: a fixed folder, a frozen clock, counted
+UUIDs and keys derived from counters. Everything else is the real pipeline on sample_data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from app.tui.app import LedgerApp
+from core import actors, features, keys, models, snapshots, training, validation
+from core.workspace import Workspace
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+GOLDEN = Path(__file__).parent / "snapshots"
+FIXED_ROOT = Path("/tmp/ledgerml-tui-snapshots/ws")
+
+
+@pytest.fixture(scope="module")
+def frozen_ws() -> Iterator[Workspace]:
+    from core import admin
+
+    mp = pytest.MonkeyPatch()
+    ticks = itertools.count()
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return start + timedelta(seconds=next(ticks))
+
+    counter = itertools.count(1)
+    keys_made = itertools.count(1)
+    mp.setattr("core.events.datetime", Clock)
+    mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
+    mp.setattr(
+        ec,
+        "generate_private_key",
+        lambda curve: ec.derive_private_key(1000 + next(keys_made), curve),
+    )
+    shutil.rmtree(FIXED_ROOT.parent, ignore_errors=True)
+    try:
+        ws = admin.init(FIXED_ROOT, "alice")
+        actors.add(ws, "alice", "audrey", ["auditor"])
+        snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
+        features.build(ws, "alice", SAMPLE / "features.toml")
+        validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+        run = training.train(ws, "alice", SAMPLE / "train.toml")
+        models.register(ws, "alice", run.run_id, "credit-risk")
+        keys.create(ws, "alice")
+        models.sign(ws, "alice", "credit-risk@1")
+        yield ws
+    finally:
+        mp.undo()
+        shutil.rmtree(FIXED_ROOT.parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("tab", ["overview", "data", "models", "lineage", "ledger", "bundle"])
+async def test_screen_snapshot(frozen_ws: Workspace, tab: str) -> None:
+    app = LedgerApp(frozen_ws, actor="alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        app.action_tab(tab)
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        if tab == "lineage":
+            await pilot.click("#lineage-ref")
+            await pilot.press(*"credit-risk@1", "enter")
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+        app.set_focus(None)
+        await pilot.pause()
+        svg = app.export_screenshot()
+    golden = GOLDEN / f"workspace-{tab}-120x40.svg"
+    if not golden.exists():  # first run writes the baseline; look at it, then commit it
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(svg)
+    assert svg == golden.read_text()
