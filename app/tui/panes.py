@@ -437,10 +437,13 @@ class BundlePane(Pane):
         yield Static("", id="bundle-verdict")
         with Horizontal():
             yield DataTable(id="coverage", cursor_type="row")
+            yield DataTable(id="bundle-reports", cursor_type="row")
             yield Markdown("", id="bundle-report")
 
     def on_mount(self) -> None:
+        self.texts: dict[str, str] = {}
         self.query_one("#coverage", DataTable).add_columns("item", "answered by")
+        self.query_one("#bundle-reports", DataTable).add_columns("read")
         if self.ledger_app.bundle_path:
             self.query_one("#bundle-path", Input).value = str(self.ledger_app.bundle_path)
             self.open_bundle(str(self.ledger_app.bundle_path))
@@ -467,16 +470,19 @@ class BundlePane(Pane):
             return
         with zipfile.ZipFile(path) as archive:
             coverage = json.loads(archive.read("coverage.json"))
-            card = (
-                archive.read("reports/model-card.md").decode()
-                if "reports/model-card.md" in archive.namelist()
-                else "_No model card in this bundle._"
-            )
+            readable = [
+                n for n in archive.namelist() if n.endswith(".md") or n == "lineage/tree.txt"
+            ]
+            texts = {n: archive.read(n).decode(errors="replace") for n in sorted(readable)}
+        texts = {n: (t if n.endswith(".md") else f"```\n{t}\n```") for n, t in texts.items()}
+        first = "reports/model-card.md" if "reports/model-card.md" in texts else "coverage.md"
+        card = texts.get(first, "_Nothing to read in this bundle._")
         self.ledger_app.bundle_verdict = "VERIFIED"
         lines = "\n".join(f"✓ {escape(c)}" for c in report["checked"])
         self.app.call_from_thread(
             verdict.update, f"[green b]VERIFIED[/green b] {escape(str(report['model']))}\n{lines}"
         )
+        self.texts = texts
         self.app.call_from_thread(self._fill, coverage, card)
 
     def _fill(self, coverage: dict[str, Any], card: str) -> None:
@@ -484,4 +490,13 @@ class BundlePane(Pane):
         table.clear()
         for row in coverage["auditors"] + coverage["annex_iv"]:
             table.add_row(row["item"], ", ".join(row["files"]) or "MISSING")
+        reports = self.query_one("#bundle-reports", DataTable)
+        reports.clear()
+        for name in self.texts:
+            reports.add_row(name, key=name)
         self.query_one("#bundle-report", Markdown).update(card)
+
+    @on(DataTable.RowSelected, "#bundle-reports")
+    def _read(self, event: DataTable.RowSelected) -> None:
+        name = str(event.row_key.value)
+        self.query_one("#bundle-report", Markdown).update(self.texts.get(name, ""))

@@ -198,3 +198,19 @@ async def test_ledger_filters_and_data_sheet_preview(tui_ws: Workspace, tmp_path
         await pilot.press("2")
         await settle(app, pilot)
         assert "Data sheet" in str(app.query_one("#snapshot-info").render())
+
+
+async def test_bundle_reports_can_be_read(tmp_path: Path) -> None:
+    app = make_app(bundle=COMPAT)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        reports = app.query_one("#bundle-reports")
+        names = [str(reports.get_row_at(i)[0]) for i in range(reports.row_count)]
+        assert {"VERIFY.md", "coverage.md", "reports/model-card.md", "lineage/tree.txt"} <= set(
+            names
+        )
+        reports.focus()
+        reports.move_cursor(row=names.index("VERIFY.md"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "How to verify this bundle" in app.query_one("#bundle-report").source
