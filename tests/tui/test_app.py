@@ -214,3 +214,27 @@ async def test_bundle_reports_can_be_read(tmp_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert "How to verify this bundle" in app.query_one("#bundle-report").source
+
+
+async def test_an_idle_open_tui_never_blocks_the_cli(tui_ws: Workspace) -> None:
+    from tests.conftest import run_cli
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)  # the TUI is open and idle, showing a model
+        result = run_cli(
+            "actor",
+            "add",
+            "idle-check",
+            "--role",
+            "auditor",
+            env={
+                "LEDGERML_WORKSPACE": str(tui_ws.root),
+                "LEDGERML_ACTOR": "alice",
+                "LEDGERML_BUSY_TIMEOUT": "0.5",
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        assert app.is_running
