@@ -36,6 +36,7 @@ from pathlib import Path
 from storage import failpoints, merkle
 from storage.errors import IntegrityError, NotFoundError
 from storage.fsutil import fsync_dir
+from storage.objects import ObjectStore
 
 SEGMENT_SIZE = 1 << 16
 GENESIS = "0" * 64
@@ -126,15 +127,11 @@ def hashes_digest(hex_hashes: Sequence[bytes]) -> str:
 
 
 def _check_object(objects_root: Path, digest: str) -> str | None:
-    path = objects_root / digest[:2] / digest[2:]
-    if not path.is_file():
-        return "missing"
-    h = _sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    actual = h.hexdigest()
-    return None if actual == digest else f"content hashes to sha256:{actual}"
+    """What is wrong with a blob an event names (``objects_root`` is the ``sha256`` folder)."""
+    try:
+        return ObjectStore(objects_root.parent).check(digest)
+    except NotFoundError:
+        return "not named by a valid sha256 digest"
 
 
 def _lines_containing(data: bytes, needle: bytes, end_seq: int) -> list[tuple[int, bytes]]:

@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,8 +281,3 @@ def key_verdict(key: KeyRow, signed_at: int) -> KeyVerdict:
             False, "rotated", f"signed after the key was rotated at #{key.status_seq}"
         )
     return KeyVerdict(True, key.status, "valid")
-
-
-def public_keys(keys: Sequence[KeyRow]) -> dict[str, str]:
-    """Key id → PEM, for :func:`core.signing.verify_envelope`."""
-    return {k.key_id: k.public_pem for k in keys}
