@@ -13,6 +13,8 @@ from app.tui.dialogs import ActionDialog, ErrorDialog
 from core import actors, audit, features, keys, models, snapshots, training, validation
 from core.workspace import Workspace
 
+from .snapshot import assert_matches_baseline
+
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 COMPAT = Path(__file__).parents[1] / "data" / "bundles" / "v1" / "credit-risk-1.zip"
 GOLDEN = Path(__file__).parent / "snapshots"
@@ -155,11 +157,7 @@ async def test_bundle_screen_snapshot(
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         svg = app.export_screenshot()
-    golden = GOLDEN / f"bundle-{size[0]}x{size[1]}.svg"
-    if not golden.exists():  # first run writes the baseline; review it, then commit
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(svg)
-    assert svg == golden.read_text()
+    assert_matches_baseline(svg, GOLDEN / f"bundle-{size[0]}x{size[1]}.svg")
 
 
 async def test_a_cancelled_job_records_nothing(tui_ws: Workspace) -> None:

@@ -20,6 +20,8 @@ from app.tui.app import LedgerApp
 from core import actors, features, keys, models, snapshots, training, validation
 from core.workspace import Workspace
 
+from .snapshot import assert_matches_baseline, settled_screenshot
+
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 GOLDEN = Path(__file__).parent / "snapshots"
 FIXED_ROOT = Path("/tmp/ledgerml-tui-snapshots/ws")
@@ -68,24 +70,11 @@ def frozen_ws() -> Iterator[Workspace]:
 async def test_screen_snapshot(frozen_ws: Workspace, tab: str) -> None:
     app = LedgerApp(frozen_ws, actor="alice")
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        await settled_screenshot(app, pilot)
         app.action_tab(tab)
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        await settled_screenshot(app, pilot)
         if tab == "lineage":
             await pilot.click("#lineage-ref")
             await pilot.press(*"credit-risk@1", "enter")
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-        app.set_focus(None)
-        await pilot.pause()
-        svg = app.export_screenshot()
-    golden = GOLDEN / f"workspace-{tab}-120x40.svg"
-    if not golden.exists():  # first run writes the baseline; look at it, then commit it
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(svg)
-    assert svg == golden.read_text()
+        svg = await settled_screenshot(app, pilot)
+    assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-120x40.svg")

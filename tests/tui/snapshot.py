@@ -1,0 +1,83 @@
+"""Compare a Textual SVG screenshot with its committed baseline, failing with a readable diff.
+
+An SVG diff is unreadable (every class name embeds a hash of the whole screen), so the screen's
+text is compared first; a mismatch writes the actual picture next to the test run's temp files
+for a human to open.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+_TEXT = re.compile(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>')
+
+
+def screen_text(svg: str) -> list[str]:
+    """The screen's rows as plain text, in the order they are drawn."""
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in _TEXT.finditer(svg):
+        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), m.group(3)))
+    return [
+        "".join(html.unescape(t) for _, t in sorted(parts)).replace("\xa0", " ").rstrip()
+        for _, parts in sorted(rows.items())
+    ]
+
+
+def assert_matches_baseline(svg: str, golden: Path) -> None:
+    if not golden.exists():  # first run writes the baseline; look at it, then commit it
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(svg)
+    expected = golden.read_text()
+    if svg == expected:
+        return
+    out = Path(os.environ.get("LEDGERML_SNAPSHOT_OUT", tempfile.gettempdir())) / golden.name
+    out.write_text(svg)
+    diff = "\n".join(
+        difflib.unified_diff(
+            screen_text(expected), screen_text(svg), "baseline", "actual", lineterm=""
+        )
+    )
+    raise AssertionError(
+        f"screen differs from {golden.name} (actual written to {out}):\n"
+        + (diff or "same text, different colours or styles")
+    )
+
+
+def _work_pending(app: App[object]) -> bool:
+    """Work Textual defers to idle time: a table measures its new rows only when idle, and a
+    screen lays out and repaints later. These are private attributes, read only here."""
+    screen = app.screen
+    tables = screen.query(DataTable)
+    return (
+        any(w.is_running for w in app.workers)
+        or any(t._require_update_dimensions or t._updated_cells for t in tables)
+        or bool(screen._dirty_widgets)
+        or screen._layout_required
+    )
+
+
+async def settled_screenshot(app: App[object], pilot: Pilot[object], rounds: int = 50) -> str:
+    """The screen once workers are done and two drawings in a row agree (no sleeping).
+
+    Panes fill from worker threads that post back to the app, and a filled table posts a
+    highlight that starts another worker, so one wait is not enough on a slower machine.
+    """
+    app.set_focus(None)
+    previous = ""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        svg = app.export_screenshot()
+        if svg == previous and not _work_pending(app):
+            return svg
+        previous = svg
+    raise AssertionError(f"the screen kept changing for {rounds} rounds")
