@@ -22,7 +22,8 @@ class ModelLine:
     ref: str
     run_id: str
     roc_auc: float | None
-    signatures: int
+    signatures: str
+    validation: str
     evaluation: str
     failing: list[str]
     created_at: str
@@ -47,23 +48,7 @@ def overview(ws: Workspace, actor: str = "", *, limit: int = 200, recent: int = 
         counts = {k: v for k, v in s.catalog.counts().items() if k != "catalog_meta"}
         head, _ = s.catalog.applied()
         me = s.catalog.actor(actor)
-        lines = []
-        for row in s.catalog.model_inventory(limit):
-            metrics = json.loads(row["metrics"]) if row["metrics"] else {}
-            passed = row["evaluation_passed"]
-            state = "none" if passed is None else ("passed" if passed else "FAILED")
-            failing = [f"{row['evaluation_errors']} evaluation errors"] if passed is False else []
-            lines.append(
-                ModelLine(
-                    row["ref"],
-                    row["run_id"],
-                    metrics.get("roc_auc"),
-                    int(row["signatures"]),
-                    state,
-                    failing,
-                    row["created_at"],
-                )
-            )
+        lines = [_model_line(row) for row in s.catalog.model_inventory(limit)]
         events = [
             {"seq": e.seq, "ts": e.ts, "actor": e.actor, "action": e.action, "reason": e.reason}
             for e in s.catalog.events(limit=recent, newest_first=True)
@@ -78,6 +63,44 @@ def overview(ws: Workspace, actor: str = "", *, limit: int = 200, recent: int = 
         recent=events,
         auditor_only=bool(me and set(me.roles) == {"auditor"}),
     )
+
+
+def _model_line(row: dict[str, Any]) -> ModelLine:
+    """States are read from the catalog, not re-checked: full verification is `verify`."""
+    metrics = json.loads(row["metrics"]) if row["metrics"] else {}
+    failing = []
+    suite = row["gate_suite"]
+    if suite is None:
+        validation = "none"
+    elif row["gate_passed"]:
+        validation = f"{suite} passed"
+    else:
+        validation = f"{suite} FAILED"
+        failing.append(_count(row["gate_errors"], "validation error"))
+    passed = row["evaluation_passed"]
+    evaluation = "none" if passed is None else ("passed" if passed else "FAILED")
+    if passed is False:
+        failing.append(_count(row["evaluation_errors"], "evaluation error"))
+    count, revoked = int(row["signatures"]), int(row["revoked_signatures"])
+    signatures = "unsigned" if not count else f"signed ×{count}"
+    if revoked:
+        signatures += f" ({revoked} by a revoked key)"
+        if revoked == count:
+            failing.append("no signature from an unrevoked key")
+    return ModelLine(
+        row["ref"],
+        row["run_id"],
+        metrics.get("roc_auc"),
+        signatures,
+        validation,
+        evaluation,
+        failing,
+        row["created_at"],
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def events_page(

@@ -346,18 +346,37 @@ class Catalog:
         )
 
     def model_inventory(self, limit: int) -> list[dict[str, Any]]:
-        """The newest model versions, with metrics, signatures and latest evaluation.
+        """The newest model versions, with metrics, signatures, gate and latest evaluation.
 
-        One query, for the workstation's overview.
+        One query, for the workstation's overview. The gate is the validation the training run
+        was admitted by; its state is the newest result of that suite on the same snapshot.
         """
         cur = self.con.execute(
             """
+            WITH gate AS (
+                SELECT substr(g.src, 5) AS run_id, v.snapshot, v.suite_name
+                FROM edges g JOIN validations v ON g.dst = 'validation:' || v.seq
+                WHERE g.relation = 'gated-by'
+            ), latest AS (
+                SELECT snapshot, suite_name, passed, errors,
+                       row_number() OVER (PARTITION BY snapshot, suite_name ORDER BY seq DESC)
+                           AS k
+                FROM validations
+            )
             SELECT m.ref, m.run_id, m.created_at, r.metrics,
                    (SELECT count(*) FROM signatures s WHERE s.subject = 'model:' || m.ref)
                        AS signatures,
+                   (SELECT count(*) FROM signatures s JOIN keys k ON k.key_id = s.key_id
+                    WHERE s.subject = 'model:' || m.ref AND k.status = 'revoked')
+                       AS revoked_signatures,
+                   g.suite_name AS gate_suite, l.passed AS gate_passed,
+                   l.errors AS gate_errors,
                    e.passed AS evaluation_passed, e.errors AS evaluation_errors
             FROM models m
             LEFT JOIN runs r ON r.run_id = m.run_id
+            LEFT JOIN gate g ON g.run_id = m.run_id
+            LEFT JOIN latest l
+                ON l.snapshot = g.snapshot AND l.suite_name = g.suite_name AND l.k = 1
             LEFT JOIN (SELECT model, passed, errors,
                               row_number() OVER (PARTITION BY model ORDER BY seq DESC) AS k
                        FROM evaluations) e ON e.model = m.ref AND e.k = 1

@@ -54,7 +54,7 @@ class OverviewPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one("#inventory", DataTable).add_columns(
-            "model", "ROC AUC", "signatures", "evaluation", "failing", "registered"
+            "model", "ROC AUC", "signatures", "validation", "evaluation", "failing", "registered"
         )
         self.query_one("#recent", DataTable).add_columns("#", "time", "actor", "action", "reason")
 
@@ -78,7 +78,8 @@ class OverviewPane(Pane):
             table.add_row(
                 m.ref,
                 fmt(m.roc_auc),
-                str(m.signatures),
+                m.signatures,
+                m.validation,
                 m.evaluation,
                 "; ".join(m.failing),
                 m.created_at[:19],

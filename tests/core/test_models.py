@@ -290,3 +290,29 @@ def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="has lineage"):
         lineage.walk(trained_ws, "nothing-here")
     assert os.environ.get("LEDGERML_FAILPOINT") is None
+
+
+def test_inventory_shows_gate_signature_and_key_state(
+    trained_ws: Workspace, tmp_path: Path
+) -> None:
+    from core import inventory
+
+    def line() -> inventory.ModelLine:
+        (only,) = inventory.overview(trained_ws, "sam").models
+        return only
+
+    assert (line().validation, line().signatures) == ("german-credit-features passed", "unsigned")
+    key, _ = keys.create(trained_ws, "sam")
+    models.sign(trained_ws, "sam", "credit-risk@1")
+    assert line().signatures == "signed ×1" and line().failing == []
+    # The suite is tightened under the same name: the gate's newest result is now a failure.
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        (SAMPLE / "features_suite.toml").read_text()
+        + '\n[[checks]]\nname = "at least 5000 rows"\ntype = "row_count"\nmin = 5000\n'
+    )
+    validation.run(trained_ws, "sam", "german-credit-features", strict)
+    assert line().validation == "german-credit-features FAILED"
+    keys.revoke(trained_ws, "alice", key.key_id, reason="laptop stolen")
+    assert line().signatures == "signed ×1 (1 by a revoked key)"
+    assert line().failing == ["1 validation error", "no signature from an unrevoked key"]
