@@ -107,9 +107,11 @@ class LedgerApp(App[None]):
             if pane.id == f"pane-{active}":
                 pane.reload()
 
-    def on_tabbed_content_tab_activated(self) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.workspace is not None:
             self._reload_active()
+        if event.pane.id == "lineage":  # the tab's first job is typing a record's name
+            self.query_one(LineagePane).focus_prompt()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -145,6 +147,9 @@ class LedgerApp(App[None]):
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
         if tabs.query(f"#{tab}"):
+            # Focus left inside the old pane would be moved by Textual to a focusable widget
+            # there, and a focused widget's pane becomes active again: drop it first.
+            self.set_focus(None)
             tabs.active = tab
 
     def jump_to(self, node: str) -> None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Markdown, ProgressBar, Static, Tree
@@ -291,6 +292,8 @@ class ModelsPane(Pane):
 
 
 class LineagePane(Pane):
+    BINDINGS = [Binding("escape", "leave_prompt", "Leave prompt")]
+
     def compose(self) -> ComposeResult:
         yield Input(
             placeholder="name@N, run:<id> … then Enter (prefix with '-' for downstream)",
@@ -298,8 +301,16 @@ class LineagePane(Pane):
         )
         yield Tree("lineage", id="lineage-tree")
 
+    def focus_prompt(self) -> None:
+        """Focus the prompt, so typed letters go into it instead of firing app bindings."""
+        self.query_one("#lineage-ref", Input).focus()
+
+    def action_leave_prompt(self) -> None:
+        self.query_one("#lineage-tree", Tree).focus()
+
     @on(Input.Submitted, "#lineage-ref")
     def _submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#lineage-tree", Tree).focus()
         self.walk(event.value.strip())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="lineage")
