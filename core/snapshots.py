@@ -142,15 +142,21 @@ def prepare(
                 )
         if not cols:
             raise UsageError("the table has no columns")
-        progress(2, 4, "computing the table digest")
-        digest = tables.table_digest(con, src, cols)
-        progress(3, 4, "profiling columns")
-        profile = tables.profile(con, parquet_path, cols)
+        progress(2, 4, "computing the table digest and profiling columns")
+        # The digest's hashing runs in Python while DuckDB profiles: overlapping them saves
+        # about half a second on 5M rows here (bench/data_bench.py).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digesting = pool.submit(tables.table_digest, con.cursor(), src, cols)
+            profile = tables.profile(con, parquet_path, cols)
+            digest = digesting.result()
+        progress(3, 4, "profiled")
         if profile["rows"] == 0:
             raise UsageError("the table has no rows", hint="An empty table is not evidence.")
         progress(4, 4, "storing")  # the last point a caller may still cancel
         parquet_size = parquet_path.stat().st_size
-        parquet_ref = ObjectRef(ws.objects.put_file(parquet_path), parquet_size, PARQUET_MEDIA_TYPE)
+        parquet_ref = ObjectRef(
+            ws.objects.adopt(parquet_path).commit(), parquet_size, PARQUET_MEDIA_TYPE
+        )
         profile_bytes = canonical_bytes(profile)
         profile_ref = ObjectRef(
             ws.objects.put_bytes(profile_bytes), len(profile_bytes), PROFILE_MEDIA_TYPE

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -82,31 +83,41 @@ class ObjectStore:
         return digest
 
     def stage_file(self, source: Path, progress: Callable[[int], None] | None = None) -> Staged:
-        """Copy a file beside the store in one streaming, hashing pass, without publishing it.
+        """Copy a file beside the store and hash the copy, without publishing it.
 
-        The caller publishes it with :meth:`Staged.commit` once the action that needs it is
-        sure to happen, or drops it with :meth:`Staged.discard`, so refused input leaves the
-        store exactly as it was.
+        The copy is made by the kernel (``sendfile``/``copy_file_range`` through
+        :func:`shutil.copyfile`), which on this machine is several times faster than copying
+        through Python; the digest is then taken from the copy itself, so it names exactly the
+        bytes stored even if the source changes meanwhile. The caller publishes it with
+        :meth:`Staged.commit` once the action that needs it is sure to happen, or drops it
+        with :meth:`Staged.discard`, so refused input leaves the store exactly as it was.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        os.close(fd)
         try:
-            with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
-                while chunk := src.read(CHUNK):
-                    digest.update(chunk)
-                    dst.write(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
-                dst.flush()
-                os.fsync(dst.fileno())
+            shutil.copyfile(source, tmp)
+            return self.adopt(Path(tmp), progress)
         except BaseException:
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
-        return Staged(self, digest.hexdigest(), Path(tmp))
+
+    def adopt(self, own: Path, progress: Callable[[int], None] | None = None) -> Staged:
+        """Stage a file this process wrote on the store's file system, by moving it.
+
+        Saves a copy of large files ledgerml writes itself (a snapshot's Parquet copy): the
+        file is fsynced and hashed where it is, and :meth:`Staged.commit` links it into place.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        if own.stat().st_dev != self.root.stat().st_dev:  # a link cannot cross file systems
+            return self.stage_file(own, progress)
+        with own.open("rb") as handle:
+            os.fsync(handle.fileno())
+        return Staged(self, hash_file(own, progress), own)
 
     def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
-        """Copy a file into the store in one streaming pass; return its hex digest."""
+        """Copy a file into the store; return its hex digest."""
         return self.stage_file(source, progress).commit()
 
     def read_verified(self, digest: str) -> bytes:

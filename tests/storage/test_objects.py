@@ -52,3 +52,25 @@ def test_put_file_streams_and_leaves_no_temp_files(tmp_path: Path) -> None:
     assert store.read_verified(digest) == src.read_bytes()
     leftovers = list((tmp_path / "objects").rglob(".tmp-*"))
     assert leftovers == []
+
+
+def test_staged_and_adopted_files_are_named_by_the_stored_bytes(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "ws")
+    source = tmp_path / "raw.csv"
+    source.write_bytes(b"a,b\n1,2\n" * 100_000)
+    staged = store.stage_file(source)
+    assert not store.exists(staged.digest)  # nothing visible before commit
+    source.write_bytes(b"changed after the copy")  # the stored copy is what the digest names
+    digest = staged.commit()
+    assert store.read_verified(digest) == b"a,b\n1,2\n" * 100_000
+    assert not staged.tmp.exists()
+
+    own = tmp_path / "ws" / "table.parquet"  # a file the process wrote on the same disk
+    own.write_bytes(b"PAR1 canonical copy")
+    adopted = store.adopt(own)
+    assert adopted.commit() == hashlib.sha256(b"PAR1 canonical copy").hexdigest()
+    assert not own.exists()  # moved, not copied
+    dropped = tmp_path / "ws" / "refused.parquet"
+    dropped.write_bytes(b"refused")
+    store.adopt(dropped).discard()
+    assert not dropped.exists() and not store.exists(hashlib.sha256(b"refused").hexdigest())
