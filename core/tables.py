@@ -104,7 +104,10 @@ class Column:
 
 def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for heavy work, bounded in memory, spilling to ``spill_dir``."""
+    # DuckDB draws a progress bar on stdout for queries over two seconds, which would break
+    # `--json` output and the TUI: ledgerml reports progress itself.
     con = duckdb.connect(config={"memory_limit": os.environ.get("LEDGERML_MEMORY", "1GB")})
+    con.execute("SET enable_progress_bar = false")
     if spill_dir is not None:
         spill_dir.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = '{_sql_text(str(spill_dir))}'")

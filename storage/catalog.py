@@ -66,6 +66,8 @@ class Catalog:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         """Wrap an open connection; use :meth:`open` instead."""
         self.con = con
+        # No progress bar on stdout from a long query (a large rebuild): it would break --json.
+        con.execute("SET enable_progress_bar = false")
 
     @classmethod
     def open(

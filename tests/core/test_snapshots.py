@@ -245,3 +245,12 @@ def test_refused_tags_store_nothing_and_quotes_in_paths_are_safe(tmp_path: Path)
     assert set(ws.objects.digests()) == before  # nothing published for refused input
     snap, _ = snapshots.add(ws, "alice", SAMPLE, dataset="gc")
     assert snap.rows == 1000
+
+
+def test_duckdb_never_draws_a_progress_bar_on_stdout() -> None:
+    """DuckDB's own bar (queries over 2 s) would corrupt `--json` output and the TUI."""
+    from core import tables
+    from storage.catalog import Catalog
+
+    for con in (tables.connect(), Catalog.memory().con):
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
