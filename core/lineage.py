@@ -22,7 +22,7 @@ from storage.records import EdgeRow
 
 PREFIXES = ("snapshot:", "model:", "run:", "validation:", "signature:", "sha256:", "reproduction:")
 PRODUCER = "https://github.com/ledgerml/ledgerml"
-RUN_EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+NAMESPACE = "ledgerml"
 _NAMESPACE = uuid.UUID("6f1d7c1e-6a61-4c1e-9f0e-6c65646765ee")
 
 
@@ -150,34 +150,51 @@ def openlineage(ws: Workspace, lineage: Lineage, actor: str = "") -> list[dict[s
     return events
 
 
-def _dataset(name: str, version: str) -> dict[str, Any]:
-    return {
-        "namespace": "ledgerml",
-        "name": name.split("@")[0],
-        "facets": {
-            "version": {
-                "_producer": PRODUCER,
-                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
-                "DatasetVersionDatasetFacet.json",
-                "datasetVersion": f"sha256:{version}",
-            }
-        },
-    }
+def _datasets(kind: Any, pairs: list[tuple[str, str]]) -> list[Any]:
+    from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
+
+    return [
+        kind(
+            namespace=NAMESPACE,
+            name=name.split("@")[0],
+            facets={
+                "version": DatasetVersionDatasetFacet(
+                    datasetVersion=f"sha256:{version}", producer=PRODUCER
+                )
+            },
+        )
+        for name, version in pairs
+    ]
 
 
 def _run_event(
     job: str, key: str, when: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]
 ) -> dict[str, Any]:
-    return {
-        "eventType": "COMPLETE",
-        "eventTime": when,
-        "producer": PRODUCER,
-        "schemaURL": RUN_EVENT_SCHEMA,
-        "run": {"runId": str(uuid.uuid5(_NAMESPACE, key))},
-        "job": {"namespace": "ledgerml", "name": job},
-        "inputs": [_dataset(n, v) for n, v in inputs],
-        "outputs": [_dataset(n, v) for n, v in outputs],
-    }
+    """One COMPLETE RunEvent as plain data.
+
+    Built with openlineage-python's typed classes (which check the time and the run id) and
+    turned into data by its own serialiser, so the shape follows the library's spec version.
+    """
+    from openlineage.client.event_v2 import (
+        InputDataset,
+        Job,
+        OutputDataset,
+        Run,
+        RunEvent,
+        RunState,
+    )
+    from openlineage.client.serde import Serde
+
+    event = RunEvent(
+        eventType=RunState.COMPLETE,
+        eventTime=when,
+        producer=PRODUCER,
+        run=Run(runId=str(uuid.uuid5(_NAMESPACE, key))),
+        job=Job(namespace=NAMESPACE, name=job),
+        inputs=_datasets(InputDataset, inputs),
+        outputs=_datasets(OutputDataset, outputs),
+    )
+    return Serde.to_dict(event)
 
 
 def dumps(events: list[dict[str, Any]]) -> str:

@@ -287,6 +287,10 @@ def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
         == f"sha256:{snap.table_digest}"
     )
     assert train_event["eventType"] == "COMPLETE" and train_event["run"]["runId"]
+    assert train_event["schemaURL"].endswith("OpenLineage.json#/$defs/RunEvent")
+    assert train_event["producer"] == lineage.PRODUCER
+    again = lineage.openlineage(trained_ws, up)
+    assert again == events  # run ids are derived from the records, so exports repeat exactly
     with pytest.raises(NotFoundError, match="has lineage"):
         lineage.walk(trained_ws, "nothing-here")
     assert os.environ.get("LEDGERML_FAILPOINT") is None
