@@ -29,6 +29,7 @@ from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, UsageError
 from core.events import Event
+from core.progress import NO_PROGRESS, Progress
 from core.signing import envelope, pae
 from core.workspace import Workspace
 from storage import bundle_verifier, merkle
@@ -95,14 +96,26 @@ def _latest_report(
 
 
 def export(
-    ws: Workspace, actor: str, ref: str, out: Path, *, data: str = "full", reason: str = ""
+    ws: Workspace,
+    actor: str,
+    ref: str,
+    out: Path,
+    *,
+    data: str = "full",
+    reason: str = "",
+    progress: Progress = NO_PROGRESS,
 ) -> dict[str, Any]:
-    """Write a bundle for a model version and record the export (see the module docstring)."""
+    """Write a bundle for a model version and record the export (see the module docstring).
+
+    ``progress`` hears about each stage and about the bytes written; a caller may cancel from
+    it up to the moment the export is recorded.
+    """
     if data not in ("full", "hashes"):
         raise UsageError("--data must be full or hashes")
     with ws.session(actor) as s:
         require(s, *ROLES, action="export bundles")
         ref = models.resolve(s.catalog, ref).ref  # one exact version from here on
+    progress(0, None, f"verifying {ref}")
     if not models.verify(ws, ref, actor).trusted:
         raise IntegrityError(
             f"refusing to export {ref}: it is not trusted",
@@ -127,6 +140,7 @@ def export(
         validations = [v for snap in snapshots if snap for v in s.catalog.validations(snap.ref)]
         reproductions = s.catalog.reproductions(run.run_id)
         earlier = [c for c in audit.checkpoints(ws) if c.size < cp.size]
+    progress(0, None, "collecting evidence, reports and the ledger excerpt")
     seqs = [q for q in _excerpt_seqs(ws, model.ref) if q <= cp.size]
     members = _Members()
     obj = ws.objects.read_verified
@@ -306,8 +320,13 @@ def export(
     manifest_env = canonical_bytes(
         envelope(bundle_verifier.MANIFEST_TYPE, manifest_bytes, key.key_id, manifest_sig)
     )
-    partial = _write_zip(out, members, manifest_bytes, manifest_env)
+    partial = _write_zip(out, members, manifest_bytes, manifest_env, progress)
     bundle_digest = sha256_hex(partial.read_bytes())
+    try:
+        progress(0, None, "recording the export")  # the last point a caller may cancel
+    except BaseException:
+        partial.unlink()
+        raise
     # The export is recorded before the file appears under its name: no bundle without its
     # access-log entry.
     with ws.session(actor) as s:
@@ -338,7 +357,13 @@ def export(
     }
 
 
-def _write_zip(out: Path, members: _Members, manifest: bytes, manifest_env: bytes) -> Path:
+def _write_zip(
+    out: Path,
+    members: _Members,
+    manifest: bytes,
+    manifest_env: bytes,
+    progress: Progress = NO_PROGRESS,
+) -> Path:
     """Write the canonical layout beside ``out``; return the partial file to publish.
 
     The layout is storage.bundle_verifier.canonical_info's, byte for byte.
@@ -350,15 +375,23 @@ def _write_zip(out: Path, members: _Members, manifest: bytes, manifest_env: byte
         bundle_verifier.MANIFEST: manifest,
         bundle_verifier.MANIFEST_SIG: manifest_env,
     }
-    with tmp.open("wb") as handle:
-        stream = bundle_verifier.AppendOnly(handle)
-        with zipfile.ZipFile(stream, "w") as archive:  # type: ignore[call-overload]
-            for path in sorted(entries):
-                info, zip64 = bundle_verifier.canonical_info(path, len(entries[path]))
-                with archive.open(info, "w", force_zip64=zip64) as dst:
-                    dst.write(entries[path])
-        handle.flush()
-        os.fsync(handle.fileno())
+    total, done = sum(len(d) for d in entries.values()), 0
+    try:
+        with tmp.open("wb") as handle:
+            stream = bundle_verifier.AppendOnly(handle)
+            with zipfile.ZipFile(stream, "w") as archive:  # type: ignore[call-overload]
+                for path in sorted(entries):
+                    progress(done, total, f"writing {path}")
+                    info, zip64 = bundle_verifier.canonical_info(path, len(entries[path]))
+                    with archive.open(info, "w", force_zip64=zip64) as dst:
+                        dst.write(entries[path])
+                    done += len(entries[path])
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    progress(total, total, "bundle written")
     return tmp
 
 

@@ -38,9 +38,15 @@ def export(
     """Export everything about a model version as one verifiable zip; the export is recorded."""
     from core import bundle
 
-    with output.progress("Exporting"):
+    with output.progress("Exporting") as progress:
         result = bundle.export(
-            open_ws(workspace), actor_name(as_actor), ref, out, data=data, reason=reason
+            open_ws(workspace),
+            actor_name(as_actor),
+            ref,
+            out,
+            data=data,
+            reason=reason,
+            progress=progress,
         )
     if want_json(json_out):
         output.emit_json(result)

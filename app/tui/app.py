@@ -299,6 +299,7 @@ class LedgerApp(App[None]):
                 Path(values["path"]),
                 data=values["data"] or "full",
                 reason=values["reason"],
+                progress=progress,
             )
             return f"bundle written: {result['path']} ({result['members']} members)"
 

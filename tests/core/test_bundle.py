@@ -436,3 +436,27 @@ def test_compatibility_bundles_still_verify() -> None:
     assert bundles, "keep one bundle per released format version under tests/data/bundles"
     for old in bundles:
         assert bundle_verifier.verify(str(old))["verified"], old
+
+
+def test_export_reports_progress_and_a_cancel_leaves_no_file_and_no_event(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    from core.progress import JobCancelledError
+
+    ws, _, _ = exported
+    head = ws.ledger.head()
+    seen: list[tuple[int, int | None, str]] = []
+
+    def cancel_before_recording(done: int, total: int | None, note: str = "") -> None:
+        seen.append((done, total, note))
+        if note == "recording the export":
+            raise JobCancelledError("export cancelled")
+
+    out = tmp_path / "cancelled.zip"
+    with pytest.raises(JobCancelledError):
+        bundle.export(ws, "audrey", "credit-risk@1", out, progress=cancel_before_recording)
+    assert ws.ledger.head() == head  # no access-log entry for a bundle that does not exist
+    assert list(tmp_path.iterdir()) == []  # neither the bundle nor its partial file
+    written = [(d, t) for d, t, n in seen if n == "bundle written"]
+    assert written and written[0][0] == written[0][1] > 0
+    assert any(n.startswith("writing model/") for _, _, n in seen)
