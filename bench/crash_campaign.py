@@ -1,0 +1,143 @@
+"""Crash campaign: real `ledgerml` processes SIGKILLed at random moments, many times.
+
+The test suite kills at each named failpoint of the write path (tests/cli/test_crash.py),
+which is deterministic and covers every durable write. This campaign adds what named points
+cannot: kills at arbitrary instants (inside DuckDB, inside the Parquet writer, between two
+syscalls). After every kill it checks the invariants of issue 2:
+
+* the workspace opens (torn tails repaired) and its catalog agrees with the ledger;
+* the interrupted action is there entirely (event, projected row, intact blobs) or not at all;
+* every acknowledged action is still there;
+* every ``--verify-every``-th kill, and at the end, ``audit verify`` exits 0.
+
+    scripts/with-keyring .venv/bin/python bench/crash_campaign.py [--kills 200] [--seed 1]
+
+Prints counts; exits 1 on the first broken invariant, naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core import actors, admin, snapshots  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
+
+SAMPLE = ROOT / "sample_data" / "german-credit" / "german.data"
+
+
+def command(kind: str, i: int) -> tuple[list[str], str, str]:
+    """The CLI arguments, the ledger action and the name the action creates."""
+    if kind == "actor":
+        name = f"crash-actor-{i}"
+        return ["actor", "add", name, "--role", "validator", "--reason", "crash"], "actor.add", name
+    name = f"crash-{i}"
+    args = ["snapshot", "add", str(SAMPLE), "--dataset", name, "--reason", "crash"]
+    return args, "snapshot.add", name
+
+
+def present(ws: Workspace, action: str, name: str) -> bool:
+    if action == "actor.add":
+        return any(a.name == name for a in actors.list_actors(ws))
+    found = snapshots.list_snapshots(ws, dataset=name)
+    for snap in found:
+        for digest in (snap.raw_digest, snap.parquet_digest, snap.profile_digest):
+            problem = ws.objects.check(str(digest))
+            if problem:
+                raise SystemExit(f"broken: {name}'s blob {digest}: {problem}")
+    return bool(found)
+
+
+def committed(ws: Workspace, action: str, name: str) -> int:
+    key = "name" if action == "actor.add" else "dataset"
+    return sum(
+        1
+        for e in ws.ledger.iter_entries()
+        if (body := e.decode())["action"] == action and body["data"].get(key) == name
+    )
+
+
+def cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--verify-every", type=int, default=25)
+    opts = parser.parse_args()
+    rng = random.Random(opts.seed)
+    root = Path(tempfile.mkdtemp(prefix="crash-campaign-")) / "ws"
+    admin.init(root, "alice")
+    env = {**os.environ, "LEDGERML_WORKSPACE": str(root), "LEDGERML_ACTOR": "alice"}
+
+    # How long each action takes uncut: the kill instants are drawn across that span.
+    span = {}
+    for kind in ("actor", "snapshot"):
+        args, _, _ = command(kind, -1)
+        t0 = time.perf_counter()
+        if cli(args, env).wait() != 0:
+            raise SystemExit(f"the uncut {kind} action failed")
+        span[kind] = time.perf_counter() - t0
+    print(f"uncut: actor add {span['actor']:.2f} s, snapshot add {span['snapshot']:.2f} s")
+
+    acknowledged: list[tuple[str, str]] = []
+    outcome = {"finished": 0, "killed, not recorded": 0, "killed, recorded": 0}
+    t_start = time.perf_counter()
+    for i in range(opts.kills):
+        kind = rng.choice(("actor", "snapshot"))
+        args, action, name = command(kind, i)
+        proc = cli(args, env)
+        # A random instant past interpreter start-up (about half the span), not a wait.
+        time.sleep(rng.uniform(span[kind] * 0.5, span[kind] * 1.1))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        code = proc.wait()
+        ws = Workspace.open(root)  # repairs a torn tail and catches the catalog up
+        n, there = committed(ws, action, name), present(ws, action, name)
+        if n not in (0, 1) or there != (n == 1):
+            raise SystemExit(f"kill {i} ({kind}): {n} events but present={there}")
+        if code == 0:
+            outcome["finished"] += 1
+            acknowledged.append((action, name))
+        else:
+            outcome["killed, recorded" if n else "killed, not recorded"] += 1
+        if (i + 1) % opts.verify_every == 0 or i + 1 == opts.kills:
+            verify = subprocess.run(
+                [sys.executable, "-m", "app", "audit", "verify"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if verify.returncode != 0:
+                raise SystemExit(f"after kill {i}: audit verify failed:\n{verify.stdout}")
+            lost = [n for a, n in acknowledged if not present(Workspace.open(root), a, n)]
+            if lost:
+                raise SystemExit(f"after kill {i}: acknowledged actions lost: {lost}")
+    elapsed = time.perf_counter() - t_start
+    print(f"{opts.kills} runs in {elapsed:.0f} s (seed {opts.seed}):")
+    for what, count in outcome.items():
+        print(f"  {what:22} {count}")
+    print("every invariant held; audit verify exit 0")
+
+
+if __name__ == "__main__":
+    main()
