@@ -7,6 +7,7 @@ for a human to open.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import html
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
+from textual.worker import WorkerCancelled
 
 _TEXT = re.compile(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>')
 
@@ -74,7 +76,9 @@ async def settled_screenshot(app: App[object], pilot: Pilot[object], rounds: int
     app.set_focus(None)
     previous = ""
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        # An exclusive worker replaced by a newer one ends cancelled: that is normal here.
+        with contextlib.suppress(WorkerCancelled):
+            await app.workers.wait_for_complete()
         await pilot.pause()
         svg = app.export_screenshot()
         if svg == previous and not _work_pending(app):
