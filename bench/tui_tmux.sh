@@ -24,6 +24,9 @@ expect() {  # wait (bounded) until the screen shows $1
 expect "Model inventory"; expect "credit-risk@1"; echo "ok  overview shows the inventory"
 tmux send-keys -t "$SESSION" 2; expect "german-credit-features@1"; echo "ok  data tab"
 tmux send-keys -t "$SESSION" 3; expect "status trusted"; echo "ok  models tab: trusted model"
+tmux send-keys -t "$SESSION" 4; expect "Leave prompt"  # the prompt has focus: the name goes in
+tmux send-keys -t "$SESSION" -l "credit-risk@1"; tmux send-keys -t "$SESSION" Enter
+expect "produced-by"; echo "ok  lineage walked from a typed name"
 tmux send-keys -t "$SESSION" 5 v; expect "VERIFIED"; echo "ok  ledger verified from the TUI"
 tmux send-keys -t "$SESSION" c; expect "Sign a checkpoint"; echo "ok  reason dialog"
 tmux send-keys -t "$SESSION" Escape q
