@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,13 +37,21 @@ from core.workspace import Workspace  # noqa: E402
 SAMPLE = ROOT / "sample_data" / "german-credit" / "german.data"
 
 
-def command(kind: str, i: int) -> tuple[list[str], str, str]:
-    """The CLI arguments, the ledger action and the name the action creates."""
+def command(kind: str, i: int, scratch: Path) -> tuple[list[str], str, str]:
+    """The CLI arguments, the ledger action and the name the action creates.
+
+    Every snapshot gets bytes of its own (the sample plus ``i // 1000 + 1`` copies of one of
+    its rows), so its raw copy, Parquet copy and profile are new blobs and a kill can land
+    in the middle of publishing them.
+    """
     if kind == "actor":
         name = f"crash-actor-{i}"
         return ["actor", "add", name, "--role", "validator", "--reason", "crash"], "actor.add", name
     name = f"crash-{i}"
-    args = ["snapshot", "add", str(SAMPLE), "--dataset", name, "--reason", "crash"]
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    data = scratch / f"{name}.data"
+    data.write_bytes(b"".join(lines) + lines[i % len(lines)] * (i // len(lines) + 1))
+    args = ["snapshot", "add", str(data), "--dataset", name, "--reason", "crash"]
     return args, "snapshot.add", name
 
 
@@ -67,13 +76,14 @@ def committed(ws: Workspace, action: str, name: str) -> int:
     )
 
 
-def cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "app", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -84,17 +94,19 @@ def main() -> None:
     parser.add_argument("--verify-every", type=int, default=25)
     opts = parser.parse_args()
     rng = random.Random(opts.seed)
-    root = Path(tempfile.mkdtemp(prefix="crash-campaign-")) / "ws"
+    scratch = Path(tempfile.mkdtemp(prefix="crash-campaign-"))
+    root = scratch / "ws"
     admin.init(root, "alice")
     env = {**os.environ, "LEDGERML_WORKSPACE": str(root), "LEDGERML_ACTOR": "alice"}
 
     # How long each action takes uncut: the kill instants are drawn across that span.
     span = {}
     for kind in ("actor", "snapshot"):
-        args, _, _ = command(kind, -1)
+        args, _, _ = command(kind, -1, scratch)
         t0 = time.perf_counter()
-        if cli(args, env).wait() != 0:
-            raise SystemExit(f"the uncut {kind} action failed")
+        uncut = cli(args, env)
+        if uncut.wait() != 0:
+            raise SystemExit(f"the uncut {kind} action failed:\n{uncut.stderr.read()}")
         span[kind] = time.perf_counter() - t0
     print(f"uncut: actor add {span['actor']:.2f} s, snapshot add {span['snapshot']:.2f} s")
 
@@ -103,14 +115,19 @@ def main() -> None:
     t_start = time.perf_counter()
     for i in range(opts.kills):
         kind = rng.choice(("actor", "snapshot"))
-        args, action, name = command(kind, i)
+        args, action, name = command(kind, i, scratch)
         proc = cli(args, env)
         # A random instant past interpreter start-up (about half the span), not a wait.
         time.sleep(rng.uniform(span[kind] * 0.5, span[kind] * 1.1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         code = proc.wait()
-        ws = Workspace.open(root)  # repairs a torn tail and catches the catalog up
+        if code not in (0, -signal.SIGKILL):  # a real failure, not one of our kills
+            raise SystemExit(f"run {i} ({kind}) failed by itself:\n{proc.stderr.read()}")
+        proc.stderr.close()
+        ws = Workspace.open(root)
+        with ws.session("alice"):
+            pass  # what the next command does first: repair a torn tail, catch the catalog up
         n, there = committed(ws, action, name), present(ws, action, name)
         if n not in (0, 1) or there != (n == 1):
             raise SystemExit(f"kill {i} ({kind}): {n} events but present={there}")
@@ -133,10 +150,13 @@ def main() -> None:
             if lost:
                 raise SystemExit(f"after kill {i}: acknowledged actions lost: {lost}")
     elapsed = time.perf_counter() - t_start
+    if not outcome["killed, recorded"] or not outcome["killed, not recorded"]:
+        raise SystemExit(f"the kills missed one side of the commit point: {outcome}")
     print(f"{opts.kills} runs in {elapsed:.0f} s (seed {opts.seed}):")
     for what, count in outcome.items():
         print(f"  {what:22} {count}")
     print("every invariant held; audit verify exit 0")
+    shutil.rmtree(scratch)
 
 
 if __name__ == "__main__":

@@ -321,31 +321,34 @@ def export(
         envelope(bundle_verifier.MANIFEST_TYPE, manifest_bytes, key.key_id, manifest_sig)
     )
     partial = _write_zip(out, members, manifest_bytes, manifest_env, progress)
-    bundle_digest = sha256_hex(partial.read_bytes())
+    recording = False
     try:
-        progress(0, None, "recording the export")  # the last point a caller may cancel
-    except BaseException:
-        partial.unlink()
-        raise
-    # The export is recorded before the file appears under its name: no bundle without its
-    # access-log entry.
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="export bundles")
-        s.commit(
-            Event(
-                actor,
-                "bundle.export",
-                [f"model:{model.ref}"],
-                {
-                    "model": model.ref,
-                    "data_level": data,
-                    "bundle_sha256": bundle_digest,
-                    "members": len(listed),
-                    "checkpoint_size": cp.size,
-                },
-                reason,
+        bundle_digest = sha256_hex(partial.read_bytes())
+        progress(1, 1, "recording the export")  # the last point a caller may cancel
+        # The export is recorded before the file appears under its name: no bundle without
+        # its access-log entry.
+        with ws.session(actor) as s:
+            require(s, *ROLES, action="export bundles")
+            recording = True  # from here the event may be durable: keep the file
+            s.commit(
+                Event(
+                    actor,
+                    "bundle.export",
+                    [f"model:{model.ref}"],
+                    {
+                        "model": model.ref,
+                        "data_level": data,
+                        "bundle_sha256": bundle_digest,
+                        "members": len(listed),
+                        "checkpoint_size": cp.size,
+                    },
+                    reason,
+                )
             )
-        )
+    except BaseException:
+        if not recording:
+            partial.unlink(missing_ok=True)
+        raise
     partial.replace(out)
     return {
         "path": str(out),
@@ -388,10 +391,10 @@ def _write_zip(
                     done += len(entries[path])
             handle.flush()
             os.fsync(handle.fileno())
+        progress(total, total, "bundle written")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    progress(total, total, "bundle written")
     return tmp
 
 

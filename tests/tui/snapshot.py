@@ -35,9 +35,10 @@ def screen_text(svg: str) -> list[str]:
 
 
 def assert_matches_baseline(svg: str, golden: Path) -> None:
-    if not golden.exists():  # first run writes the baseline; look at it, then commit it
+    if not golden.exists():  # a missing baseline is written, and the test fails until committed
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(svg)
+        raise AssertionError(f"no baseline: wrote {golden}; look at it, then commit it")
     expected = golden.read_text()
     if svg == expected:
         return
@@ -56,14 +57,18 @@ def assert_matches_baseline(svg: str, golden: Path) -> None:
 
 def _work_pending(app: App[object]) -> bool:
     """Work Textual defers to idle time: a table measures its new rows only when idle, and a
-    screen lays out and repaints later. These are private attributes, read only here."""
+    screen lays out and repaints later. These are private attributes (read with defaults, so
+    a Textual that renames them degrades to the worker and stable-drawing checks)."""
     screen = app.screen
     tables = screen.query(DataTable)
     return (
         any(w.is_running for w in app.workers)
-        or any(t._require_update_dimensions or t._updated_cells for t in tables)
-        or bool(screen._dirty_widgets)
-        or screen._layout_required
+        or any(
+            getattr(t, "_require_update_dimensions", False) or getattr(t, "_updated_cells", None)
+            for t in tables
+        )
+        or bool(getattr(screen, "_dirty_widgets", None))
+        or bool(getattr(screen, "_layout_required", False))
     )
 
 

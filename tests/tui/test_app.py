@@ -39,11 +39,15 @@ def tui_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 async def settle(app: LedgerApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(2):
+    """Until no worker runs (bounded): panes fill from workers that start other workers."""
+    for _ in range(50):
         # An exclusive worker replaced by a newer one ends cancelled: that is normal here.
         with contextlib.suppress(WorkerCancelled):
             await app.workers.wait_for_complete()
         await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            return
+    raise AssertionError("workers kept running")
 
 
 async def test_every_screen_renders_from_core(tui_ws: Workspace) -> None:
@@ -77,6 +81,9 @@ async def test_every_screen_renders_from_core(tui_ws: Workspace) -> None:
         tree = app.query_one("#lineage-tree")
         assert tree.root.children and "produced-by" in str(tree.root.children[0].label)
         assert app.focused is tree  # the walk's result takes focus; bindings act again
+        await pilot.press("4")  # already on Lineage: back to the prompt for the next name
+        assert app.focused is app.query_one("#lineage-ref")
+        await pilot.press("escape")
         await pilot.press("v")
         await settle(app, pilot)
         assert "VERIFIED" in str(app.query_one("#verify-result").render())
