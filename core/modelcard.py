@@ -194,9 +194,22 @@ def card_context(
         else [("evidence", "none recorded")],
         baseline=[
             ("baseline", base["kind"]),
+            *([("previous version", base["previous"]["ref"])] if "previous" in base else []),
             ("baseline ROC AUC", _fmt(base["roc_auc"])),
             ("model ROC AUC", _fmt(base["model_roc_auc"])),
             ("improvement", _fmt(base["improvement"])),
+            *(
+                [
+                    (
+                        "test rows the previous version trained on",
+                        "unknown (it was trained on another table)"
+                        if base["trained_on_test_rows"] is None
+                        else str(base["trained_on_test_rows"]),
+                    )
+                ]
+                if "previous" in base
+                else []
+            ),
         ]
         if base
         else [("evidence", "none recorded")],
