@@ -34,7 +34,7 @@ from core.signing import envelope, pae
 from core.workspace import Workspace
 from storage import bundle_verifier, merkle
 from storage.canonical import canonical_bytes
-from storage.objects import sha256_hex
+from storage.objects import hash_file, sha256_hex
 
 ROLES = ("admin", "auditor", "validator", "approver")
 
@@ -323,7 +323,7 @@ def export(
     partial = _write_zip(out, members, manifest_bytes, manifest_env, progress)
     recording = False
     try:
-        bundle_digest = sha256_hex(partial.read_bytes())
+        bundle_digest = hash_file(partial)  # streamed: a full-data bundle can be large
         progress(1, 1, "recording the export")  # the last point a caller may cancel
         # The export is recorded before the file appears under its name: no bundle without
         # its access-log entry.
