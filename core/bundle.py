@@ -16,6 +16,7 @@ access log. ``verify`` runs the stand-alone verifier.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -34,19 +35,49 @@ from core.signing import envelope, pae
 from core.workspace import Workspace
 from storage import bundle_verifier, merkle
 from storage.canonical import canonical_bytes
-from storage.objects import hash_file, sha256_hex
+from storage.objects import CHUNK, hash_file, sha256_hex
 
 ROLES = ("admin", "auditor", "validator", "approver")
 
 
+@dataclass(frozen=True)
+class _Blob:
+    """A stored object streamed into the zip and checked against its digest on the way.
+
+    Large members (the model, full data) are never held in memory whole.
+    """
+
+    digest: str
+    size: int
+    file: Path
+
+
+Payload = bytes | _Blob
+
+
+def _sha256(data: Payload) -> str:
+    return data.digest if isinstance(data, _Blob) else sha256_hex(data)
+
+
+def _size(data: Payload) -> int:
+    return data.size if isinstance(data, _Blob) else len(data)
+
+
 @dataclass
 class _Members:
-    """Bundle members by path: bytes, media type, and whether the ledger names them."""
+    """Bundle members by path: content, media type, and whether the ledger names them."""
 
-    items: dict[str, tuple[bytes, str, bool]] = field(default_factory=dict)
+    items: dict[str, tuple[Payload, str, bool]] = field(default_factory=dict)
 
-    def add(self, path: str, data: bytes, media_type: str, ledger_object: bool = False) -> None:
+    def add(self, path: str, data: Payload, media_type: str, ledger_object: bool = False) -> None:
         self.items[path] = (data, media_type, ledger_object)
+
+    def add_object(self, path: str, ws: Workspace, digest: str, media_type: str) -> None:
+        """A ledger-named blob, streamed from the store when the zip is written."""
+        if not ws.objects.exists(digest):  # its content is checked while it is written
+            raise IntegrityError(f"cannot bundle {path}: {ws.objects.check(digest)}")
+        file = ws.objects.path(digest)
+        self.add(path, _Blob(digest, file.stat().st_size, file), media_type, True)
 
 
 def _event_body(ws: Workspace, seq: int) -> dict[str, Any]:
@@ -145,8 +176,8 @@ def export(
     members = _Members()
     obj = ws.objects.read_verified
     folder = models.folder_name(model)
-    members.add(
-        f"model/{folder}/model.skops", obj(model.model_digest), "application/vnd.skops+zip", True
+    members.add_object(
+        f"model/{folder}/model.skops", ws, model.model_digest, "application/vnd.skops+zip"
     )
     for sig in signatures:
         members.add(
@@ -213,11 +244,8 @@ def export(
             True,
         )
         if data == "full":
-            members.add(
-                f"data/{stem}.parquet",
-                obj(snap.parquet_digest),
-                "application/vnd.apache.parquet",
-                True,
+            members.add_object(
+                f"data/{stem}.parquet", ws, snap.parquet_digest, "application/vnd.apache.parquet"
             )
         else:
             members.add(
@@ -303,7 +331,7 @@ def export(
     members.add("VERIFY.md", _verify_md(model.ref, key.key_id).encode(), "text/markdown")
     members.add("index.html", _index_html(model.ref, members, table).encode(), "text/html")
     listed = [
-        {"path": p, "sha256": sha256_hex(d), "size": len(d), "media_type": m, "ledger_object": lo}
+        {"path": p, "sha256": _sha256(d), "size": _size(d), "media_type": m, "ledger_object": lo}
         for p, (d, m, lo) in sorted(members.items.items())
     ]
     manifest: dict[str, Any] = {
@@ -378,17 +406,21 @@ def _write_zip(
         bundle_verifier.MANIFEST: manifest,
         bundle_verifier.MANIFEST_SIG: manifest_env,
     }
-    total, done = sum(len(d) for d in entries.values()), 0
+    total, done = sum(_size(d) for d in entries.values()), 0
     try:
         with tmp.open("wb") as handle:
             stream = bundle_verifier.AppendOnly(handle)
             with zipfile.ZipFile(stream, "w") as archive:  # type: ignore[call-overload]
                 for path in sorted(entries):
+                    data = entries[path]
                     progress(done, total, f"writing {path}")
-                    info, zip64 = bundle_verifier.canonical_info(path, len(entries[path]))
+                    info, zip64 = bundle_verifier.canonical_info(path, _size(data))
                     with archive.open(info, "w", force_zip64=zip64) as dst:
-                        dst.write(entries[path])
-                    done += len(entries[path])
+                        if isinstance(data, bytes):
+                            dst.write(data)
+                        else:
+                            _stream_blob(path, data, dst)
+                    done += _size(data)
             handle.flush()
             os.fsync(handle.fileno())
         progress(total, total, "bundle written")
@@ -396,6 +428,21 @@ def _write_zip(
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _stream_blob(path: str, blob: _Blob, dst: Any) -> None:
+    """Copy a stored object into the zip in chunks, refusing it if its bytes changed."""
+    digest, size = hashlib.sha256(), 0
+    with blob.file.open("rb") as src:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+    if digest.hexdigest() != blob.digest or size != blob.size:
+        raise IntegrityError(
+            f"cannot bundle {path}: object sha256:{blob.digest} was altered in the store",
+            hint="The object store was modified outside ledgerml; restore it from a backup.",
+        )
 
 
 def _verify_md(model_ref: str, key_id: str) -> str:
@@ -439,7 +486,7 @@ a trusted channel: a bundle can only prove it is consistent with the key it name
 def _index_html(model_ref: str, members: _Members, table: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr><td><a href="{html.escape(p)}">{html.escape(p)}</a></td><td>{html.escape(m)}'
-        f"</td><td>{len(d)}</td></tr>"
+        f"</td><td>{_size(d)}</td></tr>"
         for p, (d, m, _) in sorted(members.items.items())
     )
     cov = "".join(

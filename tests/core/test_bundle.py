@@ -461,3 +461,21 @@ def test_export_reports_progress_and_a_cancel_leaves_no_file_and_no_event(
     if stop_at == "recording the export":  # it went all the way: the bytes were counted
         written = [(d, t) for d, t, n in seen if n == "bundle written"]
         assert written and written[0][0] == written[0][1] > 0
+
+
+def test_a_data_object_altered_in_the_store_stops_the_export(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    ws, _, _ = exported
+    snap = snapshots.show(ws, "german-credit-features@1")
+    stored = ws.objects.path(snap.parquet_digest)
+    original = stored.read_bytes()
+    head = ws.ledger.head()
+    stored.chmod(stat.S_IWUSR | stat.S_IRUSR)
+    stored.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
+    try:
+        with pytest.raises(IntegrityError, match=r"data/german-credit-features-1\.parquet"):
+            bundle.export(ws, "audrey", "credit-risk@1", tmp_path / "b.zip")
+    finally:
+        stored.write_bytes(original)
+    assert ws.ledger.head() == head and list(tmp_path.iterdir()) == []
