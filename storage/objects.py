@@ -113,6 +113,7 @@ class ObjectStore:
         self.root.mkdir(parents=True, exist_ok=True)
         if own.stat().st_dev != self.root.stat().st_dev:  # a link cannot cross file systems
             return self.stage_file(own, progress)
+        own.chmod(0o600)  # like every blob (mkstemp's mode): data snapshots may hold PII
         with own.open("rb") as handle:
             os.fsync(handle.fileno())
         return Staged(self, hash_file(own, progress), own)

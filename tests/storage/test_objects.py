@@ -67,8 +67,11 @@ def test_staged_and_adopted_files_are_named_by_the_stored_bytes(tmp_path: Path) 
 
     own = tmp_path / "ws" / "table.parquet"  # a file the process wrote on the same disk
     own.write_bytes(b"PAR1 canonical copy")
-    adopted = store.adopt(own)
-    assert adopted.commit() == hashlib.sha256(b"PAR1 canonical copy").hexdigest()
+    own.chmod(0o644)
+    digest = store.adopt(own).commit()
+    assert digest == hashlib.sha256(b"PAR1 canonical copy").hexdigest()
+    assert store.path(digest).stat().st_mode & 0o077 == 0  # private, like every other blob
+    assert store.path(staged.digest).stat().st_mode & 0o077 == 0
     assert not own.exists()  # moved, not copied
     dropped = tmp_path / "ws" / "refused.parquet"
     dropped.write_bytes(b"refused")
