@@ -52,6 +52,7 @@ EVIDENCE_MEDIA_TYPE = "application/vnd.ledgerml.evaluation+json"
 EVIDENCE_PREDICATE = "https://ledgerml.dev/evaluation/v1"
 ROLES = ("validator", "data-scientist", "admin")
 SECTIONS = ("fairness", "explainability", "robustness", "privacy", "baseline")
+BASELINE_KINDS = ("logistic", "previous")
 
 
 def load_suite(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -66,6 +67,12 @@ def load_suite(path: Path) -> tuple[dict[str, Any], bytes]:
         raise UsageError(
             f"{path}: unknown section [{sorted(unknown)[0]}]",
             hint=f"Sections: evaluation, {', '.join(SECTIONS)}.",
+        )
+    kind = doc.get("baseline", {}).get("kind", "logistic")
+    if kind not in BASELINE_KINDS:  # refused before minutes of SHAP, not after
+        raise UsageError(
+            f"{path}: unknown baseline kind {kind!r}",
+            hint=f"Kinds: {', '.join(BASELINE_KINDS)}.",
         )
     return doc, raw
 

@@ -124,6 +124,10 @@ def test_bad_suites_and_references_record_nothing(model_ws: Workspace, tmp_path:
     missing.write_text('[fairness]\nattributes = ["religion"]\n')
     with pytest.raises(UsageError, match="'religion' was not kept"):
         evaluation.evaluate(model_ws, "val", "credit-risk@1", missing)
+    rule = tmp_path / "rule.toml"
+    rule.write_text('[baseline]\nkind = "astrology"\n')
+    with pytest.raises(UsageError, match="unknown baseline kind 'astrology'"):
+        evaluation.evaluate(model_ws, "val", "credit-risk@1", rule)
     with pytest.raises(NotFoundError):
         evaluation.evaluate(model_ws, "val", "credit-risk@9", SAMPLE / "evaluation.toml")
     with pytest.raises(NotFoundError, match="no active signing key"):
