@@ -134,15 +134,20 @@ def export(
     *,
     data: str = "full",
     reason: str = "",
+    overwrite: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> dict[str, Any]:
     """Write a bundle for a model version and record the export (see the module docstring).
+
+    The output path is checked first (not a folder; an existing file only with
+    ``overwrite``), because after the export event is recorded nothing may fail.
 
     ``progress`` hears about each stage and about the bytes written; a caller may cancel from
     it up to the moment the export is recorded.
     """
     if data not in ("full", "hashes"):
         raise UsageError("--data must be full or hashes")
+    _check_output(out, overwrite)
     with ws.session(actor) as s:
         require(s, *ROLES, action="export bundles")
         ref = models.resolve(s.catalog, ref).ref  # one exact version from here on
@@ -386,6 +391,23 @@ def export(
         "events": len(seqs),
         "coverage": table,
     }
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    if out.is_dir():
+        raise UsageError(
+            f"{out} is a folder", hint=f"Name the bundle file, for example {out / 'bundle.zip'}."
+        )
+    if out.exists() and not overwrite:
+        raise UsageError(
+            f"{out} already exists",
+            hint="Choose another name, or pass --overwrite to replace it.",
+        )
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir() or not os.access(parent, os.W_OK):
+                raise UsageError(f"cannot write into {parent}")
+            break
 
 
 def _write_zip(

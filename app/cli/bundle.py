@@ -30,6 +30,9 @@ def export(
     data: Annotated[
         str, typer.Option(help="full (the data) or hashes (digests and data sheets only).")
     ] = "full",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the output file if it exists.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
@@ -46,6 +49,7 @@ def export(
             out,
             data=data,
             reason=reason,
+            overwrite=overwrite,
             progress=progress,
         )
     if want_json(json_out):

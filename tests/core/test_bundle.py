@@ -30,7 +30,7 @@ from core import (
     training,
     validation,
 )
-from core.errors import IntegrityError, PermissionDeniedError
+from core.errors import IntegrityError, PermissionDeniedError, UsageError
 from core.signing import pae
 from core.workspace import Workspace
 from storage import bundle_verifier
@@ -479,3 +479,20 @@ def test_a_data_object_altered_in_the_store_stops_the_export(
     finally:
         stored.write_bytes(original)
     assert ws.ledger.head() == head and list(tmp_path.iterdir()) == []
+
+
+def test_export_refuses_a_folder_or_an_existing_file_before_recording_anything(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    ws, _, _ = exported
+    head = ws.ledger.head()
+    with pytest.raises(UsageError, match="is a folder"):
+        bundle.export(ws, "audrey", "credit-risk@1", tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(UsageError, match="already exists"):
+        bundle.export(ws, "audrey", "credit-risk@1", notes)
+    assert notes.read_text() == "mine" and ws.ledger.head() == head
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no partial file
+    bundle.export(ws, "audrey", "credit-risk@1", notes, overwrite=True)
+    assert zipfile.is_zipfile(notes) and ws.ledger.head()[0] == head[0] + 1
