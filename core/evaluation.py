@@ -53,6 +53,7 @@ EVIDENCE_PREDICATE = "https://ledgerml.dev/evaluation/v1"
 ROLES = ("validator", "data-scientist", "admin")
 SECTIONS = ("fairness", "explainability", "robustness", "privacy", "baseline")
 BASELINE_KINDS = ("logistic", "previous")
+BASELINE_KEYS = {"kind", "version", "min_improvement", "severity", "overlap_severity"}
 
 
 def load_suite(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -68,13 +69,49 @@ def load_suite(path: Path) -> tuple[dict[str, Any], bytes]:
             f"{path}: unknown section [{sorted(unknown)[0]}]",
             hint=f"Sections: evaluation, {', '.join(SECTIONS)}.",
         )
-    kind = doc.get("baseline", {}).get("kind", "logistic")
-    if kind not in BASELINE_KINDS:  # refused before minutes of SHAP, not after
+    _check_settings(path, doc)
+    return doc, raw
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_settings(path: Path, doc: dict[str, Any]) -> None:
+    """Refuse mistyped settings when the suite is read, before minutes of SHAP, not after.
+
+    A misspelt severity would otherwise switch a gate off, and a threshold given as text
+    would fail only deep inside a section.
+    """
+    for section, cfg in doc.items():
+        if not isinstance(cfg, dict):
+            raise UsageError(f"{path}: {section} must be a [{section}] section")
+        for key, value in cfg.items():
+            where = f"{path}: [{section}] {key}"
+            if key.endswith("severity") and value not in ("error", "warn"):
+                raise UsageError(f'{where} must be "error" or "warn", not {value!r}')
+            if key.startswith(("min_", "max_")) and not _number(value):
+                raise UsageError(f"{where} must be a number, not {value!r}")
+    baseline = doc.get("baseline", {})
+    unknown = set(baseline) - BASELINE_KEYS
+    if unknown:
+        raise UsageError(
+            f"{path}: [baseline] has no setting {sorted(unknown)[0]!r}",
+            hint=f"Settings: {', '.join(sorted(BASELINE_KEYS))}.",
+        )
+    kind = baseline.get("kind", "logistic")
+    if kind not in BASELINE_KINDS:
         raise UsageError(
             f"{path}: unknown baseline kind {kind!r}",
             hint=f"Kinds: {', '.join(BASELINE_KINDS)}.",
         )
-    return doc, raw
+    version = baseline.get("version")
+    if version is not None and (
+        kind != "previous" or isinstance(version, bool) or not isinstance(version, int)
+    ):
+        raise UsageError(
+            f'{path}: [baseline] version must be a whole number, with kind = "previous"'
+        )
 
 
 def _clean(value: Any) -> Any:
@@ -633,6 +670,23 @@ def _logistic_baseline(spec: training.Spec, split: _Split) -> dict[str, Any]:
     }
 
 
+def _find_previous(ws: Workspace, model: ModelRow, cfg: dict[str, Any]) -> tuple[ModelRow, Any]:
+    """The version a ``previous`` baseline compares with (checked before any section runs)."""
+    with ws.session() as s:
+        older = [m for m in s.catalog.models(model.name) if m.version < model.version]
+        chosen = [m for m in older if m.version == cfg["version"]] if "version" in cfg else older
+        if not chosen:
+            wanted = f"version {cfg['version']}" if "version" in cfg else "earlier version"
+            earlier = ", ".join(m.ref for m in older)
+            raise UsageError(
+                f"{model.ref} has no {wanted} to compare with",
+                hint=f"Earlier versions: {earlier}."
+                if earlier
+                else 'This is the first version: use kind = "logistic".',
+            )
+        return chosen[-1], models.resolve_run(s.catalog, chosen[-1].run_id)
+
+
 def _previous_baseline(
     ws: Workspace, model: ModelRow, cfg: dict[str, Any], split: _Split, checks: _Checks
 ) -> dict[str, Any]:
@@ -645,18 +699,7 @@ def _previous_baseline(
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    with ws.session() as s:
-        older = [m for m in s.catalog.models(model.name) if m.version < model.version]
-        if "version" in cfg:
-            older = [m for m in older if m.version == int(cfg["version"])]
-        if not older:
-            wanted = f"earlier version {cfg['version']}" if "version" in cfg else "earlier version"
-            raise UsageError(
-                f"{model.ref} has no {wanted} to compare with",
-                hint='Use kind = "logistic" for the first version of a model.',
-            )
-        prev = older[-1]
-        prev_run = models.resolve_run(s.catalog, prev.run_id)
+    prev, prev_run = _find_previous(ws, model, cfg)
     prev_spec = training.load_run_spec(ws, prev_run)
     columns = {c["name"] for c in json.loads(split.snapshot.columns)}
     missing = [f for f in prev_spec.features if f not in columns]
@@ -730,6 +773,8 @@ def compute(
     seed = int(settings.get("seed", 0))
     checks = _Checks()
     out: dict[str, Any] = {}
+    if suite.get("baseline", {}).get("kind") == "previous":
+        _find_previous(ws, model, suite["baseline"])  # refuse a missing version up front
     progress(0, 5, "fairness")
     if "fairness" in suite:
         out["fairness"] = _fairness(suite["fairness"], y_test, proba, pred, groups, seed, checks)

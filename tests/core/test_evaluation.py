@@ -124,10 +124,21 @@ def test_bad_suites_and_references_record_nothing(model_ws: Workspace, tmp_path:
     missing.write_text('[fairness]\nattributes = ["religion"]\n')
     with pytest.raises(UsageError, match="'religion' was not kept"):
         evaluation.evaluate(model_ws, "val", "credit-risk@1", missing)
-    rule = tmp_path / "rule.toml"
-    rule.write_text('[baseline]\nkind = "astrology"\n')
-    with pytest.raises(UsageError, match="unknown baseline kind 'astrology'"):
-        evaluation.evaluate(model_ws, "val", "credit-risk@1", rule)
+    for text, message in (
+        ('[baseline]\nkind = "astrology"\n', "unknown baseline kind 'astrology'"),
+        ('baseline = "previous"\n', "baseline must be a \\[baseline\\] section"),
+        ('[baseline]\nkind = "previous"\nversion = "abc"\n', "version must be a whole number"),
+        ('[baseline]\nkind = "previous"\nversion = 1.5\n', "version must be a whole number"),
+        ('[baseline]\nkind = "previous"\nversion = true\n', "version must be a whole number"),
+        ('[baseline]\nkind = "previous"\nverison = 1\n', "has no setting 'verison'"),
+        ('[baseline]\nmin_improvement = "abc"\n', "min_improvement must be a number"),
+        ('[baseline]\noverlap_severity = "fatal"\n', 'must be "error" or "warn"'),
+        ('[privacy]\nmax_mia_auc = 0.6\nseverity = "eror"\n', 'must be "error" or "warn"'),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(UsageError, match=message):
+            evaluation.evaluate(model_ws, "val", "credit-risk@1", bad)
     with pytest.raises(NotFoundError):
         evaluation.evaluate(model_ws, "val", "credit-risk@9", SAMPLE / "evaluation.toml")
     with pytest.raises(NotFoundError, match="no active signing key"):
@@ -249,6 +260,11 @@ def test_baseline_against_the_previous_version(model_ws: Workspace, tmp_path: Pa
     head = model_ws.ledger.head()
     with pytest.raises(UsageError, match="rival@1 has no earlier version to compare with"):
         evaluation.evaluate(model_ws, "val", "rival@1", suite)
+    nine = tmp_path / "nine.toml"
+    nine.write_text('[baseline]\nkind = "previous"\nversion = 9\n')
+    with pytest.raises(UsageError, match="rival@3 has no version 9") as refused:
+        evaluation.evaluate(model_ws, "val", "rival@3", nine)
+    assert refused.value.hint == "Earlier versions: rival@1, rival@2."
     assert model_ws.ledger.head() == head
 
     _, same = evaluation.evaluate(model_ws, "val", "rival@2", suite)
