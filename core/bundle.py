@@ -226,16 +226,32 @@ def export(
             True,
         )
     run_data = _event_body(ws, run.seq)["data"]
-    for name, digest, media in (
+    run_files = [
         ("spec.toml", run.spec_digest, "application/toml"),
         ("environment.json", run.environment_digest, "application/vnd.ledgerml.environment+json"),
         ("metrics.json", run_data["metrics_digest"], "application/vnd.ledgerml.metrics+json"),
-        (
-            "predictions.json",
-            run_data["predictions_object"],
-            "application/vnd.ledgerml.predictions+json",
-        ),
-    ):
+    ]
+    if data == "full":
+        run_files.append(
+            (
+                "predictions.json",
+                run_data["predictions_object"],
+                "application/vnd.ledgerml.predictions+json",
+            )
+        )
+    else:  # the test predictions are rows: labels and sensitive attributes of people
+        members.add(
+            f"evidence/run-{run.run_id}/predictions.digests.json",
+            canonical_bytes(
+                {
+                    "run": run.run_id,
+                    "predictions_object": run_data["predictions_object"],
+                    "predictions_digest": run.predictions_digest,
+                }
+            ),
+            "application/json",
+        )
+    for name, digest, media in run_files:
         members.add(f"evidence/run-{run.run_id}/{name}", obj(digest), media, True)
     data_sheets: list[str] = []
     for snap in snapshots:

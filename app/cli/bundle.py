@@ -28,7 +28,11 @@ def export(
     ref: Annotated[str, typer.Argument(help="Model version: name@N or name (latest).")],
     out: Annotated[Path, typer.Option("-o", "--output", help="The bundle file to write (.zip).")],
     data: Annotated[
-        str, typer.Option(help="full (the data) or hashes (digests and data sheets only).")
+        str,
+        typer.Option(
+            help="full (the data and the test predictions) or hashes (no row-level data: "
+            "their digests, with the data sheets and aggregate evidence)."
+        ),
     ] = "full",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the output file if it exists.")

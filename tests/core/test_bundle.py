@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -196,6 +197,14 @@ def test_the_export_is_logged_and_the_next_bundle_carries_it(
     assert "Access-control logs showing who exported sensitive artifacts" not in coverage["gaps"]
     assert not any(n.endswith(".parquet") for n in entries)
     assert "data/german-credit-features-1.digests.json" in entries
+    # No row-level data at all: the test predictions (labels and sensitive attributes of
+    # people) are replaced by their digests too.
+    assert not any(n.endswith("/predictions.json") for n in entries)
+    [digests] = [n for n in entries if n.endswith("/predictions.digests.json")]
+    full = members_of(exported[1])
+    [rows] = [n for n in full if n.endswith("/predictions.json")]
+    named = json.loads(entries[digests])["predictions_object"]
+    assert hashlib.sha256(full[rows]).hexdigest() == named
     assert bundle.verify(nxt)["verified"]
 
 
