@@ -182,6 +182,22 @@ class ModelVerification:
         """Bytes intact and at least one valid signature from a key that is not revoked."""
         return self.artifact_ok and any(v.ok and v.key_status != "revoked" for v in self.signatures)
 
+    @property
+    def why_untrusted(self) -> str:
+        """The reason in words, or "" when trusted."""
+        if not self.artifact_ok:
+            return f"the artifact failed its check ({self.artifact_detail})"
+        if not self.signatures:
+            return "it is not signed"
+        if not any(v.ok for v in self.signatures):
+            return "no signature verifies"
+        if not self.trusted:
+            return (
+                "every valid signature is from a revoked key (still evidence of who signed "
+                "when, but no longer trust): sign it again with an active key"
+            )
+        return ""
+
 
 def _check_signature(
     ws: Workspace, catalog: Catalog, model: ModelRow, sig: SignatureRow

@@ -175,7 +175,12 @@ def revoke(
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Revoke a key: it never signs again; what it signed before stays verifiable."""
+    """Revoke a key: it never signs again.
+
+    What it signed before still verifies and is shown as signed-then-revoked, so the record of
+    who signed what stays; but it no longer makes a model trusted for scoring or export:
+    sign those again with an active key.
+    """
     from core import keys
 
     key, changed = keys.revoke(open_ws(workspace), actor_name(as_actor), key_ref, reason)

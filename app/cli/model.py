@@ -216,7 +216,9 @@ def verify(
 
     check = models.verify(open_ws(workspace), ref, actor_name(as_actor))
     if want_json(json_out):
-        output.emit_json({**asdict(check), "trusted": check.trusted})
+        output.emit_json(
+            {**asdict(check), "trusted": check.trusted, "why_untrusted": check.why_untrusted}
+        )
     else:
         output.line(
             f"{'[green]ok[/green]' if check.artifact_ok else '[red]FAIL[/red]'} "
@@ -230,7 +232,7 @@ def verify(
             )
         if not check.signatures:
             output.line("[red]FAIL[/red] no signatures")
-        output.line("TRUSTED" if check.trusted else "NOT TRUSTED")
+        output.line("TRUSTED" if check.trusted else f"NOT TRUSTED: {check.why_untrusted}")
     if not check.trusted:
         raise typer.Exit(output.EXIT_INTEGRITY)
 

@@ -165,12 +165,14 @@ def test_forged_signature_and_revoked_key(trained_ws: Workspace) -> None:
     env_path.write_text(json.dumps(env))
     check = models.verify(trained_ws, "credit-risk@1")
     assert not check.trusted and "altered" in check.signatures[0].detail
+    assert check.why_untrusted == "no signature verifies"
     env_path.write_bytes(original)
     assert models.verify(trained_ws, "credit-risk@1").trusted
     keys.revoke(trained_ws, "alice", key.key_id, reason="laptop stolen")
     check = models.verify(trained_ws, "credit-risk@1")
     assert check.signatures[0].ok and check.signatures[0].key_status == "revoked"
     assert not check.trusted  # signed-then-revoked stays evidence but does not run
+    assert "every valid signature is from a revoked key" in check.why_untrusted
     with pytest.raises(IntegrityError, match="unrevoked"):
         models.load(trained_ws, "credit-risk@1")
 
