@@ -326,6 +326,30 @@ def add(
         staged.discard()
 
 
+def unapplied(
+    existing: SnapshotRow,
+    *,
+    provenance: dict[str, str] | None = None,
+    pii: list[str] | None = None,
+    sensitive: list[str] | None = None,
+    retention: str = "",
+) -> list[str]:
+    """What a repeated ``add`` of the same bytes asked for that the version does not record.
+
+    A version is immutable, so a second description is not applied; saying which fields
+    differ keeps a user from believing a PII tag was added when it was not.
+    """
+    recorded = json.loads(existing.provenance) if existing.provenance else {}
+    differ = [k for k, v in (provenance or {}).items() if v and recorded.get(k) != v]
+    if pii and sorted(pii) != sorted(existing.pii):
+        differ.append("pii")
+    if sensitive and sorted(sensitive) != sorted(existing.sensitive):
+        differ.append("sensitive")
+    if retention and retention != existing.retention:
+        differ.append("retention")
+    return differ
+
+
 def list_snapshots(ws: Workspace, actor: str = "", dataset: str | None = None) -> list[SnapshotRow]:
     """All snapshots, or one dataset's versions."""
     with ws.session(actor) as s:

@@ -82,18 +82,19 @@ def add(
     from core import snapshots, tables
 
     with output.progress("Snapshotting") as progress:
+        provenance = {
+            "source": source or "",
+            "collected_by": collected_by or "",
+            "collection_method": collection_method or "",
+            "legal_basis": legal_basis or "",
+            "consent": consent or "",
+        }
         snap, created = snapshots.add(
             open_ws(workspace),
             actor_name(as_actor),
             file,
             dataset=dataset,
-            provenance={
-                "source": source or "",
-                "collected_by": collected_by or "",
-                "collection_method": collection_method or "",
-                "legal_basis": legal_basis or "",
-                "consent": consent or "",
-            },
+            provenance=provenance,
             pii=_split(pii),
             sensitive=_split(sensitive),
             retention=retention,
@@ -101,11 +102,27 @@ def add(
             options=tables.ReadOptions(fmt, delimiter, header, quote, encoding),
             progress=progress,
         )
+    ignored = (
+        []
+        if created
+        else snapshots.unapplied(
+            snap,
+            provenance=provenance,
+            pii=_split(pii),
+            sensitive=_split(sensitive),
+            retention=retention,
+        )
+    )
     if want_json(json_out):
-        output.emit_json({**snap.model_dump(), "created": created})
+        output.emit_json({**snap.model_dump(), "created": created, "not_applied": ignored})
         return
     if not created:
         output.note(f"these bytes are already {snap.ref}; no new version was made")
+    if ignored:
+        output.note(
+            f"not applied: {', '.join(ignored)} (a version's description is fixed when it is "
+            f"recorded); {snap.ref} keeps what `snapshot show {snap.ref}` lists"
+        )
     output.fields(_summary(snap))
 
 

@@ -143,6 +143,14 @@ def test_german_credit_snapshot_provenance_profile_and_dedupe(steward_ws: Worksp
     head = steward_ws.ledger.head()
     again, created = snapshots.add(steward_ws, "dana", SAMPLE, dataset="german-credit")
     assert not created and again.ref == snap.ref and steward_ws.ledger.head() == head
+    # A second description of the same bytes is not applied, and says which fields differ.
+    assert (
+        snapshots.unapplied(again, provenance={"source": "UCI"}, sensitive=["column12", "column08"])
+        == []
+    )
+    assert snapshots.unapplied(
+        again, provenance={"source": "bank", "consent": ""}, pii=["column00"], retention="90d"
+    ) == ["source", "pii", "retention"]
     assert snapshots.show(steward_ws, "german-credit").ref == "german-credit@1"
     assert snapshots.show(steward_ws, f"sha256:{snap.table_digest[:10]}").ref == snap.ref
 
