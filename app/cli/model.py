@@ -376,7 +376,8 @@ def evaluate(
         )
         output.line(
             ("PASSED" if evidence["passed"] else "FAILED")
-            + f": {evidence['errors']} errors, {evidence['warnings']} warnings; "
+            + f": {output.count(evidence['errors'], 'error')}, "
+            f"{output.count(evidence['warnings'], 'warning')}; "
             f"signed evidence recorded as event #{seq}"
         )
     if not evidence["passed"]:

@@ -77,6 +77,11 @@ def fail(err: Exception, verbose: bool = False) -> None:
     raise typer.Exit(_EXIT_FOR_KIND.get(err.kind, EXIT_USAGE)) from None
 
 
+def count(n: int, noun: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @contextmanager
 def progress(description: str) -> Iterator[Any]:
     """A progress callback drawing a bar on stderr when it is a terminal."""
