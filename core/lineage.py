@@ -147,7 +147,7 @@ def openlineage(ws: Workspace, lineage: Lineage, actor: str = "") -> list[dict[s
                         [(snap.dataset, snap.table_digest)],
                     )
                 )
-    return events
+    return sorted(events, key=lambda e: (e["eventTime"], e["job"]["name"]))  # time order
 
 
 def _datasets(kind: Any, pairs: list[tuple[str, str]]) -> list[Any]:

@@ -308,18 +308,29 @@ def lineage(
     """Show where a record came from (--up) or what came from it (--down)."""
     from core import lineage as lin
 
+    if fmt not in ("tree", "openlineage", "dot"):
+        raise typer.BadParameter("choose tree, openlineage or dot", param_hint="--format")
+    if want_json(json_out) and fmt != "tree":
+        raise typer.BadParameter(
+            "--json prints the walk's edges; give either --json or --format", param_hint="--json"
+        )
     ws = open_ws(workspace)
     walk = lin.walk(ws, ref, down=down, depth=depth, actor=actor_name(as_actor))
     if want_json(json_out):
         output.emit_json(walk.to_json())
     elif fmt == "openlineage":
-        typer.echo(lin.dumps(lin.openlineage(ws, walk, actor_name(as_actor))))
+        events = lin.openlineage(ws, walk, actor_name(as_actor))
+        if events:
+            typer.echo(lin.dumps(events))
+        else:
+            output.note(
+                f"no training run or feature build in this walk of {walk.root}: "
+                "no OpenLineage events to print"
+            )
     elif fmt == "dot":
         typer.echo(lin.render_dot(walk))
-    elif fmt == "tree":
-        typer.echo(lin.render_tree(walk))
     else:
-        raise typer.BadParameter("choose tree, openlineage or dot", param_hint="--format")
+        typer.echo(lin.render_tree(walk))
 
 
 def register_commands(root: typer.Typer) -> None:

@@ -211,9 +211,12 @@ def test_model_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
     assert "[produced-by] run:" in tree.stdout and "[copy-of] sha256:b21f3d81" in tree.stdout
     ol = invoke(cli_ws, "lineage", "credit-risk@1", "--format", "openlineage")
     events = [json.loads(line) for line in ol.stdout.splitlines()]
-    assert {e["job"]["name"] for e in events} == {
-        "train.credit-risk",
+    assert [e["job"]["name"] for e in events] == [  # in time order
         "feature.german-credit-features",
-    }
+        "train.credit-risk",
+    ]
+    raw = invoke(cli_ws, "lineage", "german-credit@1", "--format", "openlineage")
+    assert raw.exit_code == 0 and raw.stdout == "" and "no OpenLineage events" in raw.stderr
+    assert invoke(cli_ws, "lineage", "credit-risk@1", "--format", "dot", "--json").exit_code == 2
     down = json.loads(invoke(cli_ws, "lineage", "german-credit@1", "--down", "--json").stdout)
     assert any(e["src"] == "model:credit-risk@1" for e in down["edges"])
