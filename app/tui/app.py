@@ -44,14 +44,14 @@ class LedgerApp(App[None]):
     TITLE = "ledgerml"
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        Binding("1", "tab('overview')", "Overview"),
-        Binding("2", "tab('data')", "Data"),
-        Binding("3", "tab('models')", "Models"),
-        Binding("4", "tab('lineage')", "Lineage"),
-        Binding("5", "tab('ledger')", "Ledger"),
-        Binding("6", "tab('bundle')", "Bundle"),
+        Binding("1", "tab('overview')", "Overview", show=False),
+        Binding("2", "tab('data')", "Data", show=False),
+        Binding("3", "tab('models')", "Models", show=False),
+        Binding("4", "tab('lineage')", "Lineage", show=False),
+        Binding("5", "tab('ledger')", "Ledger", show=False),
+        Binding("6", "tab('bundle')", "Bundle", show=False),
         Binding("r", "refresh", "Refresh"),
-        Binding("v", "verify", "Verify ledger"),
+        Binding("v", "verify", "Verify"),
         Binding("c", "checkpoint", "Checkpoint"),
         Binding("s", "sign_model", "Sign"),
         Binding("e", "evaluate_model", "Evaluate"),
@@ -119,16 +119,21 @@ class LedgerApp(App[None]):
             with TabbedContent(initial="bundle", id="tabs"), TabPane("Bundle", id="bundle"):
                 yield BundlePane()
         else:
+            # The tab keys are shown on the tabs themselves, which keeps the footer short enough
+            # for the action keys at 120 columns.
             with TabbedContent(initial="overview", id="tabs"):
-                for tab, pane in (
-                    ("overview", OverviewPane),
-                    ("data", DataPane),
-                    ("models", ModelsPane),
-                    ("lineage", LineagePane),
-                    ("ledger", LedgerPane),
-                    ("bundle", BundlePane),
+                for key, (tab, pane) in enumerate(
+                    (
+                        ("overview", OverviewPane),
+                        ("data", DataPane),
+                        ("models", ModelsPane),
+                        ("lineage", LineagePane),
+                        ("ledger", LedgerPane),
+                        ("bundle", BundlePane),
+                    ),
+                    start=1,
                 ):
-                    with TabPane(tab.capitalize(), id=tab):
+                    with TabPane(f"{key} {tab.capitalize()}", id=tab):
                         yield pane(id=f"pane-{tab}")
         yield ProgressBar(id="action-progress", show_eta=False)
         yield Footer()
