@@ -18,6 +18,7 @@ from app.cli.common import (
     open_ws,
     want_json,
 )
+from app.cli.snapshot import snapshot_json
 
 feature_app = typer.Typer(no_args_is_help=True)
 
@@ -94,7 +95,7 @@ def build(
             open_ws(workspace), actor_name(as_actor), view, reason=reason, progress=progress
         )
     if want_json(json_out):
-        output.emit_json({**snap.model_dump(), "created": created})
+        output.emit_json({**snapshot_json(snap), "created": created})
         return
     if created:
         output.line(f"built {snap.ref}: {snap.rows} rows, table sha256:{snap.table_digest[:16]}…")

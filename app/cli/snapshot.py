@@ -20,6 +20,16 @@ from app.cli.common import (
     want_json,
 )
 
+
+def snapshot_json(snap: Any) -> dict[str, Any]:
+    """A snapshot row for --json, with its JSON-text fields as JSON, not strings in JSON."""
+    row: dict[str, Any] = snap.model_dump()
+    for name in ("columns", "dialect", "provenance"):
+        if isinstance(row.get(name), str) and row[name]:
+            row[name] = json.loads(row[name])
+    return row
+
+
 app = typer.Typer(no_args_is_help=True)
 RefArg = Annotated[str, typer.Argument(help="dataset@version, dataset (latest) or sha256:prefix.")]
 
@@ -114,7 +124,7 @@ def add(
         )
     )
     if want_json(json_out):
-        output.emit_json({**snap.model_dump(), "created": created, "not_applied": ignored})
+        output.emit_json({**snapshot_json(snap), "created": created, "not_applied": ignored})
         return
     if not created:
         output.note(f"these bytes are already {snap.ref}; no new version was made")
@@ -139,7 +149,7 @@ def list_(
 
     rows = snapshots.list_snapshots(open_ws(workspace), actor_name(as_actor), dataset)
     if want_json(json_out):
-        output.emit_json([r.model_dump() for r in rows])
+        output.emit_json([snapshot_json(r) for r in rows])
         return
     output.table(
         ["snapshot", "kind", "rows", "table digest", "recorded", "by"],
@@ -163,7 +173,7 @@ def show(
 
     snap = snapshots.show(open_ws(workspace), ref, actor_name(as_actor))
     if want_json(json_out):
-        output.emit_json(snap.model_dump())
+        output.emit_json(snapshot_json(snap))
         return
     output.fields(_summary(snap))
     output.table(

@@ -135,7 +135,9 @@ def test_data_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
         "--json",
     )
     assert added.exit_code == 0, added.output
-    assert json.loads(added.stdout)["ref"] == "german-credit@1"
+    shown = json.loads(added.stdout)
+    assert shown["ref"] == "german-credit@1" and shown["dialect"]["delimiter"] == " "
+    assert len(shown["columns"]) == 21  # JSON, not JSON text inside JSON
     again = invoke(
         cli_ws, "snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "german-credit"
     )
