@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -13,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Markdown, ProgressBar, Static, Tree
+from textual.widgets.data_table import RowKey
 
 if TYPE_CHECKING:
     from app.tui.app import LedgerApp
@@ -45,13 +47,28 @@ class Pane(Widget):
         return None
 
 
+class Table(DataTable[Any]):
+    """A DataTable that redraws rows it painted before measuring them.
+
+    DataTable measures new rows when its queue goes idle, and it caches drawn lines under an
+    update count that measuring does not bump. A frame painted in between therefore kept
+    header-wide columns until the cursor moved; CI caught it in the snapshot tests. Bumping
+    the count after measuring redraws with the measured widths.
+    """
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
+        self.refresh()
+
+
 class OverviewPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="summary")
         yield Static("[b]Model inventory[/b]")
-        yield DataTable(id="inventory", cursor_type="row")
+        yield Table(id="inventory", cursor_type="row")
         yield Static("[b]Recent events[/b]")
-        yield DataTable(id="recent", cursor_type="row")
+        yield Table(id="recent", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#inventory", DataTable).add_columns(
@@ -113,7 +130,7 @@ def _datasheet_text(pane: Pane, ref: str) -> str:
 class DataPane(Pane):
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield DataTable(id="snapshot-table", cursor_type="row")
+            yield Table(id="snapshot-table", cursor_type="row")
             with VerticalScroll(id="snapshot-detail"):
                 yield Static("Select a snapshot.", id="snapshot-info")
 
@@ -185,7 +202,7 @@ class DataPane(Pane):
 class ModelsPane(Pane):
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield DataTable(id="model-table", cursor_type="row")
+            yield Table(id="model-table", cursor_type="row")
             with VerticalScroll(id="model-detail"):
                 yield Static("Select a model version.", id="model-info")
 
@@ -358,7 +375,7 @@ class LedgerPane(Pane):
         )
         yield ProgressBar(id="verify-progress", show_eta=False)
         yield Static("", id="verify-result")
-        yield DataTable(id="events", cursor_type="row")
+        yield Table(id="events", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#events", DataTable).add_columns(
@@ -448,8 +465,8 @@ class BundlePane(Pane):
         yield Input(placeholder="path of a bundle to open and verify, then Enter", id="bundle-path")
         yield Static("", id="bundle-verdict")
         with Horizontal():
-            yield DataTable(id="coverage", cursor_type="row")
-            yield DataTable(id="bundle-reports", cursor_type="row")
+            yield Table(id="coverage", cursor_type="row")
+            yield Table(id="bundle-reports", cursor_type="row")
             yield Markdown("", id="bundle-report")
 
     def on_mount(self) -> None:

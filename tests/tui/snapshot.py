@@ -55,20 +55,24 @@ def assert_matches_baseline(svg: str, golden: Path) -> None:
     )
 
 
+_PENDING = ("_repaint_required", "_layout_required", "_scroll_required", "_refresh_styles_required")
+
+
 def _work_pending(app: App[object]) -> bool:
-    """Work Textual defers to idle time: a table measures its new rows only when idle, and a
-    screen lays out and repaints later. These are private attributes (read with defaults, so
-    a Textual that renames them degrades to the worker and stable-drawing checks)."""
+    """Work Textual defers to idle time: a table measures its new rows only when idle, a
+    widget asks the screen to repaint or lay out only when idle, and the screen does it later.
+    These are private attributes (read with defaults, so a Textual that renames them degrades
+    to the worker and stable-drawing checks)."""
     screen = app.screen
-    tables = screen.query(DataTable)
+    widgets = list(screen.walk_children(with_self=True))
     return (
         any(w.is_running for w in app.workers)
         or any(
             getattr(t, "_require_update_dimensions", False) or getattr(t, "_updated_cells", None)
-            for t in tables
+            for t in screen.query(DataTable)
         )
+        or any(getattr(w, name, False) for w in widgets for name in _PENDING)
         or bool(getattr(screen, "_dirty_widgets", None))
-        or bool(getattr(screen, "_layout_required", False))
     )
 
 
@@ -77,16 +81,18 @@ async def settled_screenshot(app: App[object], pilot: Pilot[object], rounds: int
 
     Panes fill from worker threads that post back to the app, and a filled table posts a
     highlight that starts another worker, so one wait is not enough on a slower machine.
+    (CI once caught a table drawn before it had measured its rows, twice.)
     """
     app.set_focus(None)
-    previous = ""
+    previous, same = "", 0
     for _ in range(rounds):
         # An exclusive worker replaced by a newer one ends cancelled: that is normal here.
         with contextlib.suppress(WorkerCancelled):
             await app.workers.wait_for_complete()
         await pilot.pause()
         svg = app.export_screenshot()
-        if svg == previous and not _work_pending(app):
+        same = same + 1 if svg == previous and not _work_pending(app) else 0
+        if same == 3:  # three quiet rounds in a row: nothing is left to arrive
             return svg
         previous = svg
     raise AssertionError(f"the screen kept changing for {rounds} rounds")
