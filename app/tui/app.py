@@ -311,11 +311,18 @@ class LedgerApp(App[None]):
             return f"bundle written: {result['path']} ({result['members']} members)"
 
         model = self._selected_model()
+        stem = model.replace("@", "-") or "bundle"
+        # Export never replaces a file: propose the first free name.
+        path = next(
+            name
+            for n in range(1, 10_000)
+            if not Path(name := f"{stem}.zip" if n == 1 else f"{stem}-{n}.zip").exists()
+        )
         self._ask(
             "Export an audit bundle",
             [
                 ("model", "Model version", model),
-                ("path", "Bundle file", f"{model.replace('@', '-') or 'bundle'}.zip"),
+                ("path", "Bundle file", path),
                 ("data", "Data level (full or hashes)", "full"),
             ],
             run,

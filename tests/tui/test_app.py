@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
 from app.tui.app import LedgerApp, make_app
@@ -105,6 +106,29 @@ async def test_an_action_runs_through_its_dialog_and_is_recorded(tui_ws: Workspa
         await settle(app, pilot)
         assert not isinstance(app.screen, ActionDialog)
     assert audit.checkpoints(tui_ws)[-1].size == head
+
+
+async def test_export_from_the_tui_proposes_a_free_name_and_is_recorded(
+    tui_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "credit-risk-1.zip").write_text("mine")  # export never replaces a file
+    app = LedgerApp(tui_ws, actor="alice")
+    head = tui_ws.ledger.head()[0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # the Models tab selects the version to export
+        await settle(app, pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionDialog)
+        assert app.screen.query_one("#field-path", Input).value == "credit-risk-1-2.zip"
+        await pilot.click("#reason")
+        await pilot.press(*"tui export", "enter")
+        await settle(app, pilot)
+    assert (tmp_path / "credit-risk-1.zip").read_text() == "mine"
+    assert zipfile.is_zipfile(tmp_path / "credit-risk-1-2.zip")
+    assert tui_ws.ledger.head()[0] == head + 1
 
 
 async def test_errors_become_notifications_not_crashes(tui_ws: Workspace) -> None:
