@@ -11,6 +11,7 @@ from app.cli import output
 from app.cli.common import (
     ActorOpt,
     JsonOpt,
+    ModelArg,
     ReasonOpt,
     WorkspaceOpt,
     actor_name,
@@ -25,7 +26,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("export")
 @guarded
 def export(
-    ref: Annotated[str, typer.Argument(help="Model version: name@N or name (latest).")],
+    ref: ModelArg,
     out: Annotated[Path, typer.Option("-o", "--output", help="The bundle file to write (.zip).")],
     data: Annotated[
         str,

@@ -33,6 +33,7 @@ ActorOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why: recorded in the ledger.")]
+ModelArg = Annotated[str, typer.Argument(help="Model version: name@N, or name (latest).")]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from app.cli import output
 from app.cli.common import (
     ActorOpt,
     JsonOpt,
+    ModelArg,
     ReasonOpt,
     WorkspaceOpt,
     actor_name,
@@ -23,7 +24,6 @@ from app.cli.common import (
 )
 
 app = typer.Typer(no_args_is_help=True)
-ModelArg = Annotated[str, typer.Argument(help="Model version: name@N, or name (latest).")]
 
 
 def _code(code: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from app.cli import output
 from app.cli.common import (
     ActorOpt,
     JsonOpt,
+    ModelArg,
     ReasonOpt,
     WorkspaceOpt,
     actor_name,
@@ -20,6 +21,7 @@ from app.cli.common import (
 )
 
 app = typer.Typer(no_args_is_help=True)
+ReportDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")]
 
 
 def _written(md: Path, html: Path, json_out: bool) -> None:
@@ -33,9 +35,7 @@ def _written(md: Path, html: Path, json_out: bool) -> None:
 @guarded
 def datasheet(
     ref: Annotated[str, typer.Argument(help="Snapshot: dataset@version or dataset (latest).")],
-    out: Annotated[
-        Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")
-    ] = Path("reports-out"),
+    out: ReportDirOpt = Path("reports-out"),
     answers: Annotated[
         Path | None,
         typer.Option(
@@ -59,10 +59,8 @@ def datasheet(
 @app.command("model-card")
 @guarded
 def model_card(
-    ref: Annotated[str, typer.Argument(help="Model version: name@N or name (latest).")],
-    out: Annotated[
-        Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")
-    ] = Path("reports-out"),
+    ref: ModelArg,
+    out: ReportDirOpt = Path("reports-out"),
     answers: Annotated[
         Path | None,
         typer.Option(
@@ -87,11 +85,9 @@ def model_card(
 @app.command("impact-assessment")
 @guarded
 def impact_assessment(
-    ref: Annotated[str, typer.Argument(help="Model version: name@N or name (latest).")],
+    ref: ModelArg,
     answers: Annotated[Path, typer.Option(help="The questionnaire the team fills (TOML).")],
-    out: Annotated[
-        Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")
-    ] = Path("reports-out"),
+    out: ReportDirOpt = Path("reports-out"),
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
