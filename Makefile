@@ -4,18 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 KEYRING := scripts/with-keyring
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean sysdeps wheelhouse
 
-$(BIN)/ledgerml: pyproject.toml
+# First, in well under a second: the system packages (softhsm2, gnome-keyring, dbus, openssl…).
+# As root on Debian/Ubuntu they are installed; otherwise make stops naming the command to run.
+sysdeps:
+	@scripts/system-deps
+
+$(BIN)/ledgerml: pyproject.toml | sysdeps
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(BIN)/ledgerml
 
-demo: $(BIN)/ledgerml
+demo: sysdeps $(BIN)/ledgerml
 	$(KEYRING) scripts/demo.sh
 
-test: $(BIN)/ledgerml
+test: sysdeps $(BIN)/ledgerml
 	$(KEYRING) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/ledgerml
