@@ -29,8 +29,12 @@ lint: $(BIN)/ledgerml
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Wheels, hash pins and an SBOM for installing on a machine with no network (see README).
+wheelhouse: $(BIN)/ledgerml
+	$(BIN)/python scripts/wheelhouse.py --out wheelhouse $(if $(EXTRAS),--extras $(EXTRAS))
+
 bench: $(BIN)/ledgerml
 	$(KEYRING) $(BIN)/python bench/ledger_bench.py
 
 clean:
-	rm -rf $(VENV) .keyring demo-workspace
+	rm -rf $(VENV) .keyring demo-workspace wheelhouse
