@@ -514,7 +514,10 @@ class BundlePane(Pane):
         self.texts = texts
         self.app.call_from_thread(self._fill, coverage, card)
 
-    def _fill(self, coverage: dict[str, Any], card: str) -> None:
+    async def _fill(self, coverage: dict[str, Any], card: str) -> None:
+        # Awaited to the end (call_from_thread waits for a coroutine): the Markdown widget
+        # parses and mounts its blocks asynchronously, and until it has, the review shows an
+        # empty card. The worker, and so anyone waiting on it, ends only once the card is up.
         table = self.query_one("#coverage", DataTable)
         table.clear()
         for row in coverage["auditors"] + coverage["annex_iv"]:
@@ -523,7 +526,7 @@ class BundlePane(Pane):
         reports.clear()
         for name in self.texts:
             reports.add_row(name, key=name)
-        self.query_one("#bundle-report", Markdown).update(card)
+        await self.query_one("#bundle-report", Markdown).update(card)
 
     @on(DataTable.RowSelected, "#bundle-reports")
     def _read(self, event: DataTable.RowSelected) -> None:

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Markdown
 from textual.worker import WorkerCancelled
 
 from app.tui.app import LedgerApp, make_app
@@ -16,7 +16,7 @@ from app.tui.dialogs import ActionDialog, ErrorDialog
 from core import actors, audit, features, keys, models, snapshots, training, validation
 from core.workspace import Workspace
 
-from .snapshot import assert_matches_baseline
+from .snapshot import assert_matches_baseline, settled_screenshot
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 COMPAT = Path(__file__).parents[1] / "data" / "bundles" / "v1" / "credit-risk-1.zip"
@@ -194,8 +194,12 @@ async def test_bundle_screen_snapshot(
     monkeypatch.chdir(COMPAT.parent)
     app = make_app(bundle=Path(COMPAT.name))
     async with app.run_test(size=size) as pilot:
-        await settle(app, pilot)
-        svg = app.export_screenshot()
+        # The state pictured: verified, and the model card mounted (it once was missing at
+        # 80x24 on a busy machine, when the picture was taken before the Markdown was up).
+        svg = await settled_screenshot(app, pilot)
+        assert app.bundle_verdict == "VERIFIED"
+        card = app.query_one("#bundle-report", Markdown)
+        assert card.children, "the model card is not mounted"
     assert_matches_baseline(svg, GOLDEN / f"bundle-{size[0]}x{size[1]}.svg")
 
 
