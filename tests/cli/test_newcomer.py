@@ -1,0 +1,92 @@
+"""What a new user ran into in their first hour, through real `ledgerml` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core import snapshots
+from core.workspace import Workspace
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+
+
+def ledgerml(
+    ws: Workspace, *args: str, cwd: Path, actor: str = "alice"
+) -> subprocess.CompletedProcess[str]:
+    """The real command line, in its own process, run from ``cwd``."""
+    env = {**os.environ, "TERMINAL_WIDTH": "300", "COLUMNS": "300"}
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--workspace", str(ws.root), "--as", actor, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def help_text(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "TERMINAL_WIDTH": "300", "COLUMNS": "300"}
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *args, "--help"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return " ".join(done.stdout.split())
+
+
+@pytest.fixture
+def loans_ws(ws: Workspace) -> Workspace:
+    """The sample data recorded under a dataset name the sample view does not use."""
+    snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="loans")
+    return ws
+
+
+def test_feature_view_inputs_can_point_at_another_dataset(
+    loans_ws: Workspace, tmp_path: Path
+) -> None:
+    view = str(SAMPLE / "features.toml")
+    head = loans_ws.ledger.head()
+    plain = ledgerml(loans_ws, "feature", "build", view, cwd=tmp_path, actor="sam")
+    assert plain.returncode == 2, plain.stderr
+    assert "input raw = 'german-credit@1'" in plain.stderr and "--input raw=" in plain.stderr
+    for bad, message in (
+        (["--input", "nope=loans@1"], "has no input 'nope'"),
+        (["--input", "raw"], "is not ALIAS=SNAPSHOT"),
+        (["--input", "raw=loans@1", "--input", "raw=loans"], "given twice"),
+        (["--input", "raw=loans@7"], "no snapshot loans@7"),
+    ):
+        refused = ledgerml(loans_ws, "feature", "build", view, *bad, cwd=tmp_path, actor="sam")
+        assert refused.returncode == 2 and message in refused.stderr, (bad, refused.stderr)
+    assert loans_ws.ledger.head() == head  # nothing recorded by the refusals
+    built = ledgerml(
+        loans_ws,
+        "--json",
+        "feature",
+        "build",
+        view,
+        "--input",
+        "raw=loans@1",
+        cwd=tmp_path,
+        actor="sam",
+    )
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["ref"] == "german-credit-features@1"
+    with loans_ws.session() as s:
+        edges = {e.dst for e in s.catalog.edges_from("snapshot:german-credit-features@1")}
+    assert "snapshot:loans@1" in edges
+    latest = ledgerml(
+        loans_ws, "feature", "build", view, "--input", "raw=loans", cwd=tmp_path, actor="sam"
+    )
+    assert latest.returncode == 0 and "no new version" in latest.stdout, latest.stderr
+    assert "--input" in help_text("feature", "build", cwd=tmp_path)
