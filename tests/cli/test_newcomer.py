@@ -90,3 +90,33 @@ def test_feature_view_inputs_can_point_at_another_dataset(
     )
     assert latest.returncode == 0 and "no new version" in latest.stdout, latest.stderr
     assert "--input" in help_text("feature", "build", cwd=tmp_path)
+
+
+def test_checkpoint_copy_into_a_missing_folder_signs_nothing(ws: Workspace, tmp_path: Path) -> None:
+    missing = tmp_path / "safe" / "checkpoint.json"
+    refused = ledgerml(ws, "audit", "checkpoint", "--copy-to", str(missing), cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "does not exist" in refused.stderr and "Traceback" not in refused.stderr
+    assert not list(ws.checkpoints_dir.glob("*.json")) and not missing.parent.exists()
+    folder = ledgerml(ws, "audit", "checkpoint", "--copy-to", str(tmp_path), cwd=tmp_path)
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+    assert not list(ws.checkpoints_dir.glob("*.json"))
+    missing.parent.mkdir()
+    signed = ledgerml(ws, "audit", "checkpoint", "--copy-to", str(missing), cwd=tmp_path)
+    assert signed.returncode == 0, signed.stderr
+    [own] = ws.checkpoints_dir.glob("*.json")
+    assert json.loads(missing.read_text()) == json.loads(own.read_text())
+
+
+def test_verify_with_a_missing_checkpoint_is_a_usage_error(ws: Workspace, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.json"
+    result = ledgerml(ws, "audit", "verify", "--checkpoint", str(missing), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot read checkpoint file" in result.stderr
+    assert "INTEGRITY FAILURE" not in result.stdout
+    prove = ledgerml(ws, "audit", "prove", "1", "--checkpoint", str(missing), cwd=tmp_path)
+    assert prove.returncode == 2 and "cannot read checkpoint file" in prove.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("not a checkpoint\n")
+    forged = ledgerml(ws, "audit", "verify", "--checkpoint", str(garbage), cwd=tmp_path)
+    assert forged.returncode == 3 and "INTEGRITY FAILURE" in forged.stdout
