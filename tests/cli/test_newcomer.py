@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core import snapshots
+from core import features, models, snapshots, training, validation
 from core.workspace import Workspace
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
@@ -120,3 +120,35 @@ def test_verify_with_a_missing_checkpoint_is_a_usage_error(ws: Workspace, tmp_pa
     garbage.write_text("not a checkpoint\n")
     forged = ledgerml(ws, "audit", "verify", "--checkpoint", str(garbage), cwd=tmp_path)
     assert forged.returncode == 3 and "INTEGRITY FAILURE" in forged.stdout
+
+
+def test_reports_say_where_they_wrote(loans_ws: Workspace, tmp_path: Path) -> None:
+    features.build(loans_ws, "sam", SAMPLE / "features.toml", inputs={"raw": "loans@1"})
+    validation.run(loans_ws, "sam", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(loans_ws, "sam", SAMPLE / "train.toml")
+    models.register(loans_ws, "sam", run.run_id, "credit-risk")
+    commands = {
+        "datasheet": ["loans@1"],
+        "model-card": ["credit-risk@1"],
+        "impact-assessment": [
+            "credit-risk@1",
+            "--answers",
+            str(SAMPLE / "impact_answers.toml"),
+        ],
+    }
+    for command, args in commands.items():
+        assert "default: reports-out/" in help_text("report", command, cwd=tmp_path), command
+        done = ledgerml(loans_ws, "report", command, *args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "into reports-out/ (the default folder" in done.stderr, command
+        chosen = ledgerml(loans_ws, "--json", "report", command, *args, "-o", "out", cwd=tmp_path)
+        assert chosen.returncode == 0, chosen.stderr
+        assert "into out/" in chosen.stderr and "default" not in chosen.stderr
+        written = json.loads(chosen.stdout)
+        assert (tmp_path / written["markdown"]).is_file(), command
+    stems = {p.stem for p in (tmp_path / "reports-out").iterdir()}
+    assert stems == {
+        "datasheet-loans-1",
+        "model-card-credit-risk-1",
+        "impact-assessment-credit-risk-1",
+    }
