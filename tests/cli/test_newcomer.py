@@ -152,3 +152,16 @@ def test_reports_say_where_they_wrote(loans_ws: Workspace, tmp_path: Path) -> No
         "model-card-credit-risk-1",
         "impact-assessment-credit-risk-1",
     }
+
+
+def test_lineage_of_an_unknown_name_says_so(loans_ws: Workspace, tmp_path: Path) -> None:
+    for unknown in ("sha256:zz", "snapshot:nope@1", "run:ffffffffffff", "validation:99"):
+        result = ledgerml(loans_ws, "lineage", unknown, cwd=tmp_path)
+        assert result.returncode == 2, (unknown, result.stdout)
+        assert "nothing named" in result.stderr and result.stdout == ""
+    with loans_ws.session() as s:
+        digest = s.catalog.snapshot("loans@1").raw_digest  # type: ignore[union-attr]
+    for known in ("snapshot:loans@1", "loans@1", f"sha256:{digest}"):
+        result = ledgerml(loans_ws, "lineage", known, "--down", cwd=tmp_path)
+        assert result.returncode == 0, (known, result.stderr)
+    assert "JSON Lines" in help_text("lineage", cwd=tmp_path)
