@@ -124,6 +124,7 @@ def load_view(path: Path, inputs: dict[str, str] | None = None) -> dict[str, Any
     retention = tags.get("retention", "")
     if not isinstance(retention, str):
         raise UsageError(f'{path}: [tags] retention must be text, such as "7y"')
+    snapshots.check_retention(retention)
     return {
         "name": snapshots.check_dataset_name(str(view["name"])),
         "description": str(view.get("description", "")),
