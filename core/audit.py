@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -127,9 +128,23 @@ class Checkpoint:
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
-    """Parse a checkpoint file (its signature is checked by :func:`verify`)."""
+    """Parse a checkpoint file (its signature is checked by :func:`verify`).
+
+    Raises:
+        UsageError: if the file cannot be read at all (missing, a folder, no permission):
+            a wrong path is a wrong input, not evidence of tampering.
+        IntegrityError: if it is not a checkpoint envelope.
+    """
     try:
-        env = json.loads(path.read_text())
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise UsageError(
+            f"cannot read checkpoint file {path}: {reason}",
+            hint="Give the path of a copy written by `ledgerml audit checkpoint --copy-to`.",
+        ) from err
+    try:
+        env = json.loads(text)
         payload = json.loads(base64.b64decode(env["payload"]))
         return Checkpoint(
             size=int(payload["size"]),
@@ -141,9 +156,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
             envelope=env,
             path=path,
         )
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+    except (ValueError, KeyError, IndexError, TypeError) as err:
         raise IntegrityError(
-            f"checkpoint {path} is unreadable or malformed: {err}",
+            f"checkpoint {path} is malformed: {err}",
             hint="A checkpoint is a DSSE envelope written by `ledgerml audit checkpoint`.",
         ) from err
 
@@ -167,15 +182,59 @@ def workspace_key(catalog: Catalog) -> KeyRow:
     return active[-1]
 
 
-def checkpoint(ws: Workspace, actor: str) -> tuple[Checkpoint, bool]:
+def check_copy_destination(path: Path) -> None:
+    """Refuse a place a checkpoint copy cannot be written to, before anything is signed.
+
+    The folder must already exist: a copy is meant for somewhere outside the workspace (a
+    mounted medium, another machine's share), and creating a missing folder would put it on
+    the local disk when that medium is not mounted, or under a misspelt name, while saying
+    "copy written".
+
+    Raises:
+        UsageError: naming what is wrong with ``path``.
+    """
+    hint = "Create the folder first (or mount the medium it lives on), then sign again."
+    if path.is_dir():
+        raise UsageError(
+            f"--copy-to {path} is a folder; give a file name in it",
+            hint=f"For example --copy-to {path / 'checkpoint.json'}.",
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write the checkpoint copy: {parent} does not exist", hint=hint)
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write the checkpoint copy to {path}: permission denied")
+
+
+def checkpoint(
+    ws: Workspace, actor: str, *, copy_to: Path | None = None
+) -> tuple[Checkpoint, bool]:
     """Sign the current log size and root with the workspace key (admins and auditors).
+
+    Args:
+        ws: the workspace.
+        actor: who signs (an admin or an auditor).
+        copy_to: also write the checkpoint to this file; checked before anything is signed.
 
     Returns:
         The checkpoint and whether it was written now (an identical one may exist).
     """
+    if copy_to is not None:
+        check_copy_destination(copy_to)
     with ws.session(actor) as s:
         require(s, "admin", "auditor", action="sign checkpoints")
-        return sign_checkpoint(ws, s)
+        cp, created = sign_checkpoint(ws, s)
+    if copy_to is not None:
+        try:
+            atomic_write(copy_to, json.dumps(cp.envelope, indent=2).encode() + b"\n")
+        except OSError as err:
+            raise UsageError(
+                f"the checkpoint was signed ({cp.path}) but its copy to {copy_to} failed: "
+                f"{err.strerror or err}",
+                hint="Fix the destination and run the command again: it copies the same "
+                "checkpoint.",
+            ) from err
+    return cp, created
 
 
 def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
@@ -389,6 +448,9 @@ def verify(
     progress: Progress = NO_PROGRESS,
 ) -> VerifyReport:
     """Verify the whole workspace (see the module docstring); never raises for bad data.
+
+    An ``external`` path that cannot be read at all is a wrong input, not bad data: it raises
+    :class:`UsageError` before anything is checked.
 
     Args:
         ws: the workspace.

@@ -53,7 +53,33 @@ EVIDENCE_PREDICATE = "https://ledgerml.dev/evaluation/v1"
 ROLES = ("validator", "data-scientist", "admin")
 SECTIONS = ("fairness", "explainability", "robustness", "privacy", "baseline")
 BASELINE_KINDS = ("logistic", "previous")
-BASELINE_KEYS = {"kind", "version", "min_improvement", "severity", "overlap_severity"}
+# Every key each section may hold; anything else is refused when the suite is read.
+SECTION_KEYS = {
+    "evaluation": {"name", "seed"},
+    "fairness": {
+        "attributes",
+        "intersections",
+        "bootstrap",
+        "max_demographic_parity_difference",
+        "max_equalized_odds_difference",
+        "min_disparate_impact",
+        "severity",
+    },
+    "explainability": {
+        "sample",
+        "background",
+        "top_k",
+        "stability_seeds",
+        "min_rank_agreement",
+        "severity",
+    },
+    "robustness": {"noise", "flip", "max_auc_drop", "max_crashes", "severity"},
+    "privacy": {"max_mia_auc", "severity"},
+    "baseline": {"kind", "version", "min_improvement", "severity", "overlap_severity"},
+}
+BASELINE_KEYS = SECTION_KEYS["baseline"]
+_WHOLE = {"seed", "bootstrap", "sample", "background", "top_k", "max_crashes"}
+_NUMBER_LISTS = {"noise", "flip", "stability_seeds"}
 
 
 def load_suite(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -86,19 +112,38 @@ def _check_settings(path: Path, doc: dict[str, Any]) -> None:
     for section, cfg in doc.items():
         if not isinstance(cfg, dict):
             raise UsageError(f"{path}: {section} must be a [{section}] section")
+        unknown = sorted(set(cfg) - SECTION_KEYS[section])
+        if unknown:
+            raise UsageError(
+                f"{path}: [{section}] has no setting {unknown[0]!r}",
+                hint=f"Settings: {', '.join(sorted(SECTION_KEYS[section]))}.",
+            )
         for key, value in cfg.items():
             where = f"{path}: [{section}] {key}"
             if key.endswith("severity") and value not in ("error", "warn"):
                 raise UsageError(f'{where} must be "error" or "warn", not {value!r}')
             if key.startswith(("min_", "max_")) and not _number(value):
                 raise UsageError(f"{where} must be a number, not {value!r}")
-    baseline = doc.get("baseline", {})
-    unknown = set(baseline) - BASELINE_KEYS
-    if unknown:
+            if key in _WHOLE and (isinstance(value, bool) or not isinstance(value, int)):
+                raise UsageError(f"{where} must be a whole number, not {value!r}")
+            if key in _NUMBER_LISTS and not (
+                isinstance(value, list) and all(_number(v) for v in value)
+            ):
+                raise UsageError(f"{where} must be a list of numbers, not {value!r}")
+            if key == "name" and not isinstance(value, str):
+                raise UsageError(f"{where} must be text, not {value!r}")
+    fairness = doc.get("fairness", {})
+    names = fairness.get("attributes", [])
+    if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
+        raise UsageError(f"{path}: [fairness] attributes must be a list of column names")
+    groups = fairness.get("intersections", [])
+    if not isinstance(groups, list) or not all(
+        isinstance(g, list) and all(isinstance(a, str) for a in g) for g in groups
+    ):
         raise UsageError(
-            f"{path}: [baseline] has no setting {sorted(unknown)[0]!r}",
-            hint=f"Settings: {', '.join(sorted(BASELINE_KEYS))}.",
+            f'{path}: [fairness] intersections must be a list of lists, e.g. [["sex", "age"]]'
         )
+    baseline = doc.get("baseline", {})
     kind = baseline.get("kind", "logistic")
     if kind not in BASELINE_KINDS:
         raise UsageError(

@@ -14,6 +14,12 @@ A view is a small TOML file naming a ``.sql`` file (DuckDB dialect) and its inpu
     pii = []
     retention = "7y"
 
+An input is any snapshot reference: ``name@N``, ``name`` (its latest version) or
+``sha256:<prefix>``. ``build(..., inputs={"raw": "loans@1"})`` (the CLI's
+``--input raw=loans@1``) points an alias at another snapshot without editing the file; the
+event records the snapshots actually read. Unknown sections and keys are refused
+(:data:`SECTIONS`), so a misspelt tag cannot silently leave a sensitive column untagged.
+
 Building registers each input's verified Parquet copy under its alias and runs the SQL in an
 in-memory DuckDB that may read nothing else (external access is switched off once the inputs
 are bound), so the lineage edges to the inputs and to the transform's hash are the whole
@@ -32,9 +38,10 @@ import duckdb
 
 from core import snapshots, tables
 from core.actors import require
-from core.errors import UsageError
+from core.errors import NotFoundError, UsageError
 from core.progress import NO_PROGRESS, Progress
 from core.workspace import Workspace
+from storage.catalog import Catalog
 from storage.objects import sha256_hex
 from storage.records import SnapshotRow
 
@@ -42,41 +49,103 @@ SQL_MEDIA_TYPE = "application/sql"
 ROLES = ("data-scientist", "data-steward", "admin")
 
 
-def load_view(path: Path) -> dict[str, Any]:
+# Every section and key a view file may hold; anything else is refused by name.
+SECTIONS: dict[str, frozenset[str] | None] = {
+    "view": frozenset({"name", "sql", "description"}),
+    "inputs": None,  # alias = "ref": any SQL name
+    "tags": frozenset({"sensitive", "pii", "retention"}),
+}
+
+
+def _refuse_unknown(path: Path, doc: dict[str, Any]) -> None:
+    for section, value in doc.items():
+        if section not in SECTIONS:
+            raise UsageError(
+                f"{path}: unknown section [{section}]", hint=f"Sections: {', '.join(SECTIONS)}."
+            )
+        if not isinstance(value, dict):
+            raise UsageError(f"{path}: {section} must be a [{section}] section")
+        keys = SECTIONS[section]
+        unknown = sorted(set(value) - keys) if keys is not None else []
+        if unknown:
+            raise UsageError(
+                f"{path}: [{section}] has no key {unknown[0]!r}",
+                hint=f"Keys of [{section}]: {', '.join(sorted(keys or ()))}.",
+            )
+
+
+def _names(path: Path, where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{path}: {where} must be a list of column names (strings)")
+    return list(value)
+
+
+def load_view(path: Path, inputs: dict[str, str] | None = None) -> dict[str, Any]:
     """Parse a feature view file and the SQL it names.
 
+    Args:
+        path: the view file.
+        inputs: alias to snapshot reference, replacing what the file names for that alias.
+
     Raises:
-        UsageError: for a malformed file, a missing SQL file or no inputs.
+        UsageError: for a malformed file, an unknown section or key, a missing SQL file, no
+            inputs, or an override of an alias the view does not declare.
     """
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"cannot read feature view {path}: {err}") from err
+    _refuse_unknown(path, doc)
     view = doc.get("view", {})
     if not view.get("name") or not view.get("sql"):
         raise UsageError(f"{path}: [view] needs name and sql")
-    inputs = doc.get("inputs", {})
-    if not inputs:
+    if not isinstance(view["sql"], str):
+        raise UsageError(f"{path}: [view] sql must be a file name (a string)")
+    declared = doc.get("inputs", {})
+    if not declared:
         raise UsageError(f'{path}: [inputs] must name at least one snapshot (alias = "ref")')
-    for alias in inputs:
+    for alias, ref in declared.items():
         if not alias.isidentifier():
             raise UsageError(f"{path}: input alias {alias!r} is not a valid SQL name")
+        if not isinstance(ref, str):
+            raise UsageError(f'{path}: input {alias} must be a snapshot reference ("name@N")')
+    for alias in inputs or {}:
+        if alias not in declared:
+            raise UsageError(
+                f"{path} has no input {alias!r}",
+                hint=f"Its inputs: {', '.join(declared)} (--input ALIAS=DATASET@N).",
+            )
     sql_path = (path.parent / view["sql"]).resolve()
     try:
         sql_bytes = sql_path.read_bytes()
     except OSError as err:
         raise UsageError(f"{path}: cannot read SQL file {sql_path}: {err}") from err
     tags = doc.get("tags", {})
+    retention = tags.get("retention", "")
+    if not isinstance(retention, str):
+        raise UsageError(f'{path}: [tags] retention must be text, such as "7y"')
+    snapshots.check_retention(retention)
     return {
         "name": snapshots.check_dataset_name(str(view["name"])),
         "description": str(view.get("description", "")),
-        "inputs": {str(k): str(v) for k, v in inputs.items()},
+        "inputs": {**declared, **(inputs or {})},
         "sql": sql_bytes,
         "spec": path.read_bytes(),
-        "sensitive": list(tags.get("sensitive", [])),
-        "pii": list(tags.get("pii", [])),
-        "retention": str(tags.get("retention", "")),
+        "sensitive": _names(path, "[tags] sensitive", tags.get("sensitive", [])),
+        "pii": _names(path, "[tags] pii", tags.get("pii", [])),
+        "retention": retention,
     }
+
+
+def _resolve_input(catalog: Catalog, view_path: Path, alias: str, ref: str) -> SnapshotRow:
+    try:
+        return snapshots.resolve(catalog, ref)
+    except NotFoundError as err:
+        raise NotFoundError(
+            f"{view_path.name}: input {alias} = {ref!r}: {err.msg}",
+            hint=f"Point it at a snapshot you have: --input {alias}=DATASET@N "
+            "(`ledgerml snapshot list` shows them).",
+        ) from err
 
 
 def _inherited(view_path: Path, inputs: dict[str, SnapshotRow]) -> dict[str, str]:
@@ -99,22 +168,34 @@ def build(
     actor: str,
     view_path: Path,
     *,
+    inputs: dict[str, str] | None = None,
     reason: str = "",
     progress: Progress = NO_PROGRESS,
 ) -> tuple[SnapshotRow, bool]:
     """Materialise a feature view as a snapshot with lineage to its inputs and transform.
 
+    Args:
+        ws: the workspace.
+        actor: who builds it.
+        view_path: the view file.
+        inputs: alias to snapshot reference, replacing what the view file names.
+        reason: recorded with the event.
+        progress: receives coarse progress.
+
     Returns:
         The snapshot and whether it is a new version.
     """
-    view = load_view(view_path)
+    view = load_view(view_path, inputs)
     with ws.session(actor) as s:
         require(s, *ROLES, action="build feature views")
-        inputs = {alias: snapshots.resolve(s.catalog, ref) for alias, ref in view["inputs"].items()}
+        snaps = {
+            alias: _resolve_input(s.catalog, view_path, alias, ref)
+            for alias, ref in view["inputs"].items()
+        }
     (ws.root / "tmp").mkdir(exist_ok=True)
     con = tables.connect(ws.root / "tmp")
     try:
-        paths = {alias: snapshots.parquet_path(ws, snap) for alias, snap in inputs.items()}
+        paths = {alias: snapshots.parquet_path(ws, snap) for alias, snap in snaps.items()}
         for alias, path in paths.items():
             source = tables.parquet_source(path)
             con.execute(f"CREATE VIEW {tables.quote_ident(alias)} AS SELECT * FROM {source}")
@@ -154,7 +235,7 @@ def build(
                 "view": {
                     "name": view["name"],
                     "description": view["description"],
-                    "inputs": {a: s.ref for a, s in inputs.items()},
+                    "inputs": {a: s.ref for a, s in snaps.items()},
                     "spec_digest": sha256_hex(view["spec"]),
                 },
             },
@@ -164,14 +245,14 @@ def build(
         require(s, *ROLES, action="build feature views")
         sql_ref = s.put_blob(view["sql"], SQL_MEDIA_TYPE)
         spec_ref = s.put_blob(view["spec"], "application/toml")
-        lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in inputs.values()]
+        lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
         lineage.append((f"sha256:{transform}", "transformed-by"))
         return snapshots.record(
             s,
             prep,
             dataset=view["name"],
             kind="feature",
-            provenance=_inherited(view_path, inputs),
+            provenance=_inherited(view_path, snaps),
             pii=view["pii"],
             sensitive=view["sensitive"],
             retention=view["retention"],

@@ -44,9 +44,19 @@ class Lineage:
 
 
 def node_for(catalog: Catalog, ref: str) -> str:
-    """Turn what a user typed into a lineage node name."""
+    """Turn what a user typed into a lineage node name.
+
+    Raises:
+        NotFoundError: if no record and no lineage edge has that name.
+    """
     if ref.startswith(PREFIXES):
-        return ref
+        if _known(catalog, ref):
+            return ref
+        raise NotFoundError(
+            f"nothing named {ref!r} is recorded",
+            hint="Typed names: " + ", ".join(p + "…" for p in PREFIXES) + "; "
+            "`ledgerml lineage NAME@N --json` lists the names around a record.",
+        )
     if catalog.model(ref) is not None or ("@" not in ref and catalog.models(ref)):
         return f"model:{ref if '@' in ref else catalog.models(ref)[-1].ref}"
     if catalog.snapshot(ref) is not None:
@@ -58,6 +68,20 @@ def node_for(catalog: Catalog, ref: str) -> str:
     raise NotFoundError(
         f"nothing named {ref!r} has lineage",
         hint="Give name@version, a run id, or a typed name like snapshot:x@1.",
+    )
+
+
+def _known(catalog: Catalog, node: str) -> bool:
+    """Whether a typed node names a record or an end of a lineage edge."""
+    kind, _, name = node.partition(":")
+    if kind == "snapshot" and catalog.snapshot(name) is not None:
+        return True
+    if kind == "model" and catalog.model(name) is not None:
+        return True
+    if kind == "run" and catalog.run(name) is not None:
+        return True
+    return bool(
+        catalog.lineage(node, down=False, depth=1) or catalog.lineage(node, down=True, depth=1)
     )
 
 

@@ -18,7 +18,11 @@ from core.workspace import Workspace
 
 
 def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
-    """Answers from a TOML file of ``question = "answer"``; unknown questions are refused."""
+    """Answers from a TOML file of ``question = "answer"``.
+
+    Unknown questions and answers that are not text are refused; an empty answer counts as
+    unanswered.
+    """
     if path is None:
         return {}
     try:
@@ -31,7 +35,13 @@ def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
             f"{path}: unknown question {sorted(unknown)[0]!r}",
             hint=f"Questions: {', '.join(allowed)}.",
         )
-    return {k: str(v).strip() for k, v in doc.items() if str(v).strip()}
+    for key, value in doc.items():
+        if not isinstance(value, str):
+            raise UsageError(
+                f'{path}: {key} must be text (key = "answer"), not {type(value).__name__}',
+                hint='Write the answer in quotes; use """…""" for several lines.',
+            )
+    return {k: v.strip() for k, v in doc.items() if v.strip()}
 
 
 def record(

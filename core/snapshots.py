@@ -65,6 +65,15 @@ def check_dataset_name(name: str) -> str:
     return name
 
 
+def check_retention(retention: str) -> str:
+    """Validate a retention period (empty: not set)."""
+    if retention and not _RETENTION.match(retention):
+        raise UsageError(
+            f"invalid retention {retention!r}", hint="Give a number and a unit: 90d, 26w, 18m, 7y."
+        )
+    return retention
+
+
 def resolve(catalog: Catalog, ref: str) -> SnapshotRow:
     """Turn ``name@N``, ``name`` (its latest version) or ``sha256:<prefix>`` into a snapshot.
 
@@ -277,10 +286,7 @@ def add(
         PermissionDeniedError: unless the actor is a data steward or an admin.
     """
     dataset = check_dataset_name(dataset)
-    if retention and not _RETENTION.match(retention):
-        raise UsageError(
-            f"invalid retention {retention!r}", hint="Give a number and a unit: 90d, 26w, 18m, 7y."
-        )
+    check_retention(retention)
     with ws.session(actor) as s:
         require(s, "data-steward", "admin", action="add snapshots")
     dialect = tables.detect(path, options or tables.ReadOptions())

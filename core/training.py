@@ -42,6 +42,23 @@ ESTIMATORS = {
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
 PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
 ROLES = ("data-scientist", "admin")
+# Every section and key a spec may hold (estimator params go to the estimator as they are).
+SPEC_KEYS = {
+    "run": {
+        "name",
+        "input",
+        "suite",
+        "target",
+        "features",
+        "sensitive",
+        "allow_sensitive_features",
+        "seed",
+        "test_size",
+        "threshold",
+    },
+    "estimator": {"type", "params"},
+    "preprocessing": {"scale"},
+}
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,44 @@ def load_spec(path: Path) -> Spec:
     return parse_spec(raw, doc)
 
 
-def parse_spec(raw: bytes, doc: dict[str, Any]) -> Spec:
-    """Check a parsed spec document."""
+def _check_keys(doc: dict[str, Any]) -> None:
+    """Refuse unknown sections and keys, and lists or flags of the wrong type."""
+    for section, value in doc.items():
+        if section not in SPEC_KEYS:
+            raise UsageError(
+                f"training spec: unknown section [{section}]",
+                hint=f"Sections: {', '.join(SPEC_KEYS)}.",
+            )
+        if not isinstance(value, dict):
+            raise UsageError(f"training spec: {section} must be a [{section}] section")
+        unknown = sorted(set(value) - SPEC_KEYS[section])
+        if unknown:
+            raise UsageError(
+                f"training spec: [{section}] has no key {unknown[0]!r}",
+                hint=f"Keys of [{section}]: {', '.join(sorted(SPEC_KEYS[section]))}.",
+            )
+    run = doc.get("run", {})
+    for key in ("features", "sensitive", "allow_sensitive_features"):
+        value = run.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"training spec: [run] {key} must be a list of column names")
+    for key in ("name", "input", "suite", "target"):
+        if key in run and not isinstance(run[key], str):
+            raise UsageError(f"training spec: [run] {key} must be text")
+    if not isinstance(doc.get("estimator", {}).get("params", {}), dict):
+        raise UsageError("training spec: [estimator] params must be a table, such as { C = 1.0 }")
+    if not isinstance(doc.get("preprocessing", {}).get("scale", True), bool):
+        raise UsageError("training spec: [preprocessing] scale must be true or false")
+
+
+def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
+    """Check a parsed spec document.
+
+    ``strict`` (every new spec) also refuses unknown sections and keys; a spec a run recorded
+    is re-read leniently, as it was accepted when the run was recorded.
+    """
+    if strict:
+        _check_keys(doc)
     run = doc.get("run", {})
     est = doc.get("estimator", {})
     missing = [k for k in ("name", "input", "suite", "target", "features") if k not in run]
@@ -369,7 +422,7 @@ def record_run(
 def load_run_spec(ws: Workspace, run: RunRow) -> Spec:
     """The exact spec a run recorded, re-parsed from its stored bytes."""
     raw = ws.objects.read_verified(run.spec_digest)
-    return parse_spec(raw, tomllib.loads(raw.decode("utf-8")))
+    return parse_spec(raw, tomllib.loads(raw.decode("utf-8")), strict=False)
 
 
 def run_event(ws: Workspace, run: RunRow) -> dict[str, Any]:

@@ -58,7 +58,24 @@ CHECK_TYPES = {
     "quantile": {"column", "q"},
     "drift": {"column", "reference", "method"},
 }
-OPTIONAL = {"name", "severity", "min", "max", "dtype", "columns", "column", "min_p", "bins"}
+# What each check type may hold besides its required keys, and what every check may hold.
+OPTIONAL = {
+    "column_present": {"dtype"},
+    "null_rate": set(),
+    "range": {"min", "max"},
+    "allowed_values": {"max"},
+    "unique": {"column", "columns", "max"},
+    "regex": {"max"},
+    "row_count": {"min", "max"},
+    "mean": {"min", "max"},
+    "std": {"min", "max"},
+    "quantile": {"min", "max"},
+    "drift": {"max", "min_p"},
+}
+COMMON = {"type", "name", "severity"}
+SUITE_SECTIONS = {"suite", "checks"}
+SUITE_KEYS = {"name"}
+DTYPES = ("int", "float", "bool", "date", "timestamp", "str", "other")
 DRIFT_METHODS = ("psi", "ks", "chi2")
 ROLES = ("data-steward", "data-scientist", "validator", "admin")
 
@@ -84,9 +101,23 @@ def load_suite(path: Path) -> Suite:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"cannot read suite {path}: {err}") from err
-    name = str(doc.get("suite", {}).get("name") or path.stem)
+    unknown_sections = sorted(set(doc) - SUITE_SECTIONS)
+    if unknown_sections:
+        raise UsageError(
+            f"suite {path}: unknown section {unknown_sections[0]!r}",
+            hint="A suite holds a [suite] table (its name) and [[checks]] tables.",
+        )
+    header = doc.get("suite", {})
+    if not isinstance(header, dict):
+        raise UsageError(f"suite {path}: suite must be a [suite] table")
+    extra = sorted(set(header) - SUITE_KEYS)
+    if extra:
+        raise UsageError(
+            f"suite {path}: [suite] has no key {extra[0]!r}", hint="[suite] holds only name."
+        )
+    name = str(header.get("name") or path.stem)
     checks = doc.get("checks")
-    if not isinstance(checks, list) or not checks:
+    if not isinstance(checks, list) or not checks or not all(isinstance(c, dict) for c in checks):
         raise UsageError(
             f"suite {path} has no [[checks]]", hint="Each check is a [[checks]] table with a type."
         )
@@ -101,10 +132,14 @@ def load_suite(path: Path) -> Suite:
         missing = CHECK_TYPES[kind] - set(check)
         if missing:
             raise UsageError(f"{where}: missing {', '.join(sorted(missing))}")
-        unknown = set(check) - CHECK_TYPES[kind] - OPTIONAL - {"type"}
+        allowed = CHECK_TYPES[kind] | OPTIONAL[kind] | COMMON
+        unknown = set(check) - allowed
         if unknown:
-            raise UsageError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
-        for key in ("min", "max", "min_p", "q", "bins"):
+            raise UsageError(
+                f"{where}: unknown setting {sorted(unknown)[0]!r}",
+                hint=f"A {kind} check takes: {', '.join(sorted(allowed))}.",
+            )
+        for key in ("min", "max", "min_p", "q"):
             value = check.get(key)
             if key in check and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise UsageError(f"{where}: {key} must be a number, not {value!r}")
@@ -121,6 +156,14 @@ def load_suite(path: Path) -> Suite:
             raise UsageError(f"{where}: severity must be 'error' or 'warn'")
         if kind == "drift" and check["method"] not in DRIFT_METHODS:
             raise UsageError(f"{where}: drift method must be one of {', '.join(DRIFT_METHODS)}")
+        if kind == "drift" and check["method"] == "psi" and "min_p" in check:
+            raise UsageError(f"{where}: PSI has no p-value; min_p needs method ks or chi2")
+        if kind == "quantile" and not 0 <= check["q"] <= 1:
+            raise UsageError(f"{where}: q must be between 0 and 1")
+        if kind == "range" and "min" not in check and "max" not in check:
+            raise UsageError(f"{where}: a range check needs min, max or both")
+        if "dtype" in check and check["dtype"] not in DTYPES:
+            raise UsageError(f"{where}: dtype must be one of {', '.join(DTYPES)}")
         if kind == "unique" and not (check.get("column") or check.get("columns")):
             raise UsageError(f"{where}: give column or columns")
         target = check.get("column") or ",".join(check.get("columns", []))

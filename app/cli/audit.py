@@ -87,7 +87,8 @@ def verify(
 ) -> None:
     """Recompute the hash chain, Merkle roots, checkpoint signatures and object hashes.
 
-    Exits 3 naming the first bad event when anything was changed outside ledgerml.
+    Exits 3 naming the first bad event when anything was changed outside ledgerml, and 2
+    when a --checkpoint file cannot be read (a wrong path is not tampering).
     """
     from core import audit
 
@@ -143,7 +144,9 @@ def checkpoint(
     copy_to: Annotated[
         Path | None,
         typer.Option(
-            "--copy-to", help="Also write the checkpoint here (keep it outside the workspace)."
+            "--copy-to",
+            help="Also write the checkpoint to this file (keep it outside the workspace). "
+            "Its folder must exist; it is checked before anything is signed.",
         ),
     ] = None,
     workspace: WorkspaceOpt = None,
@@ -153,9 +156,7 @@ def checkpoint(
     """Sign the ledger's current size and Merkle root with the workspace key."""
     from core import audit
 
-    cp, created = audit.checkpoint(open_ws(workspace), actor_name(as_actor))
-    if copy_to is not None:
-        copy_to.write_text(json.dumps(cp.envelope, indent=2) + "\n")
+    cp, created = audit.checkpoint(open_ws(workspace), actor_name(as_actor), copy_to=copy_to)
     if want_json(json_out):
         output.emit_json(
             {

@@ -71,9 +71,11 @@ def export(
             ("gaps", "; ".join(result["coverage"]["gaps"]) or "none"),
         ]
     )
+    name = result["path"]
     output.note(
-        "Verify anywhere: python verify.py BUNDLE.zip (inside the bundle), or "
-        "`ledgerml bundle verify`."
+        f"Verify it with `ledgerml bundle verify {name}` from an install you trust, or with "
+        f"the bundle's own verifier: `unzip -o {name} verify.py && python3 verify.py {name}` "
+        "(it travels with the bundle, so whoever could alter the bundle could alter it too)."
     )
 
 

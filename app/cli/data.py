@@ -78,21 +78,55 @@ def validate(
         raise typer.Exit(output.EXIT_CHECK)
 
 
+def _pairs(values: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        alias, sep, ref = value.partition("=")
+        if not sep or not alias.strip() or not ref.strip():
+            raise typer.BadParameter(
+                f"{value!r} is not ALIAS=SNAPSHOT (e.g. raw=loans@1)", param_hint="--input"
+            )
+        if alias.strip() in pairs:
+            raise typer.BadParameter(
+                f"input {alias.strip()!r} is given twice", param_hint="--input"
+            )
+        pairs[alias.strip()] = ref.strip()
+    return pairs
+
+
 @feature_app.command("build")
 @guarded
 def build(
     view: Annotated[Path, typer.Argument(help="Feature view TOML (names its SQL and inputs).")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            help="ALIAS=SNAPSHOT: read this snapshot (dataset@N, or dataset for its latest "
+            "version) as the view's input ALIAS instead of the one the file names. Repeatable.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
 ) -> None:
-    """Materialise a feature view as a new snapshot with lineage to its inputs."""
+    """Materialise a feature view as a new snapshot with lineage to its inputs.
+
+    The view file names its inputs (`raw = "german-credit@1"`); `--input raw=loans@1` reads
+    another snapshot under the same alias without editing the file.
+    """
     from core import features
 
+    overrides = _pairs(inputs or [])
     with output.progress("Building") as progress:
         snap, created = features.build(
-            open_ws(workspace), actor_name(as_actor), view, reason=reason, progress=progress
+            open_ws(workspace),
+            actor_name(as_actor),
+            view,
+            inputs=overrides,
+            reason=reason,
+            progress=progress,
         )
     if want_json(json_out):
         output.emit_json({**snapshot_json(snap), "created": created})

@@ -300,12 +300,22 @@ def lineage(
         bool, typer.Option("--down/--up", help="Downstream or upstream (default).")
     ] = False,
     depth: Annotated[int, typer.Option(help="How many hops.")] = 50,
-    fmt: Annotated[str, typer.Option("--format", help="tree, openlineage or dot.")] = "tree",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="tree (readable), openlineage (JSON Lines: one OpenLineage RunEvent per line, "
+            "per training run and feature build in the walk) or dot (Graphviz).",
+        ),
+    ] = "tree",
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show where a record came from (--up) or what came from it (--down)."""
+    """Show where a record came from (--up) or what came from it (--down).
+
+    Exits 2 for a name nothing in the workspace is recorded under.
+    """
     from core import lineage as lin
 
     if fmt not in ("tree", "openlineage", "dot"):

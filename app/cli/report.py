@@ -21,21 +21,35 @@ from app.cli.common import (
 )
 
 app = typer.Typer(no_args_is_help=True)
-ReportDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Folder for the .md and .html.")]
+DEFAULT_DIR = Path("reports-out")
+ReportDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "-o",
+        "--output",
+        help="Folder for the .md and .html files, created if missing "
+        "(default: reports-out/ in the current folder).",
+        show_default=False,
+    ),
+]
 
 
 def _written(md: Path, html: Path, json_out: bool) -> None:
+    """Say on stderr where the files went (also with --json); the paths as JSON on stdout."""
+    folder = md.parent
+    where = f"{folder}/" + (
+        " (the default folder; -o DIR picks another)" if folder == DEFAULT_DIR else ""
+    )
+    output.note(f"wrote {md.name} and {html.name} into {where}")
     if json_out:
         output.emit_json({"markdown": str(md), "html": str(html)})
-    else:
-        output.line(f"wrote {md} and {html}")
 
 
 @app.command("datasheet")
 @guarded
 def datasheet(
     ref: Annotated[str, typer.Argument(help="Snapshot: dataset@version or dataset (latest).")],
-    out: ReportDirOpt = Path("reports-out"),
+    out: ReportDirOpt = DEFAULT_DIR,
     answers: Annotated[
         Path | None,
         typer.Option(
@@ -60,7 +74,7 @@ def datasheet(
 @guarded
 def model_card(
     ref: ModelArg,
-    out: ReportDirOpt = Path("reports-out"),
+    out: ReportDirOpt = DEFAULT_DIR,
     answers: Annotated[
         Path | None,
         typer.Option(
@@ -87,7 +101,7 @@ def model_card(
 def impact_assessment(
     ref: ModelArg,
     answers: Annotated[Path, typer.Option(help="The questionnaire the team fills (TOML).")],
-    out: ReportDirOpt = Path("reports-out"),
+    out: ReportDirOpt = DEFAULT_DIR,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
