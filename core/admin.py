@@ -53,7 +53,7 @@ def init(
         root / CONFIG,
         {"workspace": {"id": workspace_id, "created_by": founder}},
     )
-    (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\ntmp/\n")
+    (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\ntmp/\ncrash/\n")
     ws.load_config()
     key = generate_record(
         key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
