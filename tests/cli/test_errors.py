@@ -155,3 +155,14 @@ def test_help_names_every_exit_code() -> None:
     text = " ".join(helped.stdout.split())
     for meaning in ("1 a gate or check said no", "3 integrity failure", "70 a bug in ledgerml"):
         assert meaning in text
+
+
+def test_init_where_no_folder_can_be_made(tmp_path: Path) -> None:
+    result = run_cli("init", "--workspace", "/proc/nope", env={"LEDGERML_ACTOR": "alice"})
+    assert result.returncode == 2, result.stderr
+    assert "cannot create a workspace at /proc/nope" in result.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    inside = run_cli("init", "--workspace", str(blocker / "ws"), env={"LEDGERML_ACTOR": "a"})
+    assert inside.returncode == 2 and "Not a directory" in inside.stderr
+    assert blocker.read_text() == "not a folder"
