@@ -166,3 +166,19 @@ def test_init_where_no_folder_can_be_made(tmp_path: Path) -> None:
     inside = run_cli("init", "--workspace", str(blocker / "ws"), env={"LEDGERML_ACTOR": "a"})
     assert inside.returncode == 2 and "Not a directory" in inside.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_delimiter_of_several_characters_or_a_wrong_encoding(
+    ws_path: Path, ws: Workspace
+) -> None:
+    args = ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "g"]
+    for bad in (";;;", "", "\\t"):
+        result = run_cli(*args, "--delimiter", bad, env=env_for(ws_path))
+        assert result.returncode == 2, result.stderr
+        assert "--delimiter must be one character" in result.stderr
+    quote = run_cli(*args, "--quote", "''", env=env_for(ws_path))
+    assert quote.returncode == 2 and "--quote must be one character" in quote.stderr
+    utf16 = run_cli(*args, "--encoding", "utf-16", env=env_for(ws_path))
+    assert utf16.returncode == 2 and "it is not utf-16 text" in utf16.stderr
+    space = run_cli(*args, "--delimiter", " ", env=env_for(ws_path))
+    assert space.returncode == 0, space.stderr
