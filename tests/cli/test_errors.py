@@ -182,3 +182,11 @@ def test_a_delimiter_of_several_characters_or_a_wrong_encoding(
     assert utf16.returncode == 2 and "it is not utf-16 text" in utf16.stderr
     space = run_cli(*args, "--delimiter", " ", env=env_for(ws_path))
     assert space.returncode == 0, space.stderr
+
+
+def test_since_beyond_any_date(ws_path: Path, ws: Workspace) -> None:
+    for since in ("99999999999w", "0001-01-01T00:00+05:00"):
+        result = run_cli("audit", "log", "--since", since, env=env_for(ws_path))
+        assert result.returncode == 2, result.stderr
+        assert "reaches back further than any date" in result.stderr
+    assert run_cli("audit", "log", "--since", "520w", env=env_for(ws_path)).returncode == 0
