@@ -35,7 +35,7 @@ from storage import merkle
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
 from storage.fsutil import atomic_write
-from storage.ledger import LedgerScan, hashes_digest
+from storage.ledger import LedgerScan, body_object, hashes_digest
 from storage.records import EventRow, KeyRow
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
@@ -263,11 +263,35 @@ class VerifyReport:
         return out
 
 
-def _state_from_ledger(matches: list[tuple[int, bytes]]) -> Catalog:
+def _decode_matches(
+    scan: LedgerScan, report: VerifyReport
+) -> list[tuple[int, dict[str, Any]]] | None:
+    """The bodies of the events that shape state, parsed; None if any is malformed.
+
+    Malformed means not a JSON object, here or among the bodies the scan parsed for the
+    objects they list; each is recorded as a failure naming its event. Such a body was changed
+    outside ledgerml: for any event but the newest the chain says so as well, for the newest
+    only this (or a checkpoint, or the catalog) can.
+    """
+    malformed = dict(scan.malformed)
+    decoded: list[tuple[int, dict[str, Any]]] = []
+    for seq, body in scan.matches:
+        if seq in malformed:
+            continue
+        try:
+            decoded.append((seq, body_object(body)))
+        except ValueError as err:
+            malformed[seq] = str(err)
+    for seq in sorted(malformed):
+        report.fail(f"event #{seq}: {malformed[seq]}: it was changed outside ledgerml", seq)
+    return None if malformed else decoded
+
+
+def _state_from_ledger(matches: list[tuple[int, dict[str, Any]]]) -> Catalog:
     state = Catalog.memory()
     try:
         for seq, body in matches:
-            apply_state(state, seq, json.loads(body))
+            apply_state(state, seq, body)
     except BaseException:
         state.close()
         raise
@@ -331,7 +355,10 @@ def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None
 
 
 def _check_catalog(
-    ws: Workspace, matches: list[tuple[int, bytes]], scan: LedgerScan, report: VerifyReport
+    ws: Workspace,
+    matches: list[tuple[int, dict[str, Any]]],
+    scan: LedgerScan,
+    report: VerifyReport,
 ) -> None:
     """Compare the catalog, an independent witness, with the ledger."""
     if not ws.catalog_path.is_file():
@@ -431,8 +458,12 @@ def verify(
     for seq, digest, issue in scan.object_problems:
         report.fail(f"object sha256:{digest[:16]}… used by event #{seq} is {issue}", seq)
     progress(1, 3, "checking signatures")
+    decoded = _decode_matches(scan, report)
+    if decoded is None:
+        report.catalog = "not compared (malformed events)"
+        return report
     try:
-        state = _state_from_ledger(scan.matches)
+        state = _state_from_ledger(decoded)
     except IntegrityError as err:
         report.fail(err.msg)
         return report
@@ -458,7 +489,7 @@ def verify(
             if result.ok:
                 report.anchored = max(report.anchored, cp.size)
         progress(2, 3, "comparing the catalog")
-        _check_catalog(ws, scan.matches, scan, report)
+        _check_catalog(ws, decoded, scan, report)
     finally:
         state.close()
     if report.ok and report.unanchored:

@@ -190,3 +190,32 @@ def test_since_beyond_any_date(ws_path: Path, ws: Workspace) -> None:
         assert result.returncode == 2, result.stderr
         assert "reaches back further than any date" in result.stderr
     assert run_cli("audit", "log", "--since", "520w", env=env_for(ws_path)).returncode == 0
+
+
+def corrupt(ws_path: Path, seq: int) -> None:
+    """Break the JSON of event ``seq``'s body in place (what a careless hand edit does)."""
+    segment = ws_path / "ledger" / "segments" / "00000000.log"
+    lines = segment.read_bytes().split(b"\n")
+    lines[seq - 1] = lines[seq - 1].replace(b'"actor":', b'"actor":,', 1)
+    segment.write_bytes(b"\n".join(lines))
+
+
+def test_verify_names_an_event_whose_json_is_broken(ws_path: Path, ws: Workspace) -> None:
+    newest = ws.ledger.head()[0]
+    corrupt(ws_path, newest)  # the newest event: no later event's hash covers it
+    result = run_cli("audit", "verify", env=env_for(ws_path))
+    assert result.returncode == 3, result.stderr
+    assert f"INTEGRITY FAILURE (first bad event #{newest})" in result.stdout
+    assert f"event #{newest}: its body is not valid JSON" in result.stderr
+    report = json.loads(run_cli("audit", "verify", "--json", env=env_for(ws_path)).stdout)
+    assert report["ok"] is False and report["first_bad_event"] == newest
+    signed = run_cli("audit", "checkpoint", env=env_for(ws_path))
+    assert signed.returncode == 3 and "Traceback" not in signed.stderr
+
+
+def test_verify_names_a_broken_event_inside_the_chain(ws_path: Path, ws: Workspace) -> None:
+    corrupt(ws_path, 1)
+    result = run_cli("audit", "verify", env=env_for(ws_path))
+    assert result.returncode == 3, result.stderr
+    assert "INTEGRITY FAILURE (first bad event #1)" in result.stdout
+    assert "event #1: its body is not valid JSON" in result.stderr
