@@ -377,8 +377,8 @@ def evaluate(
                 (
                     c["section"],
                     c["name"],
-                    c["observed"],
-                    c["threshold"],
+                    output.value_text(c["observed"]),
+                    output.value_text(c["threshold"]),
                     "pass" if c["passed"] else ("FAIL" if c["severity"] == "error" else "warn"),
                 )
                 for c in evidence["checks"]

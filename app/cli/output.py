@@ -162,6 +162,13 @@ def closed_pipe() -> int:
     return EXIT_PIPE
 
 
+def value_text(value: Any) -> str:
+    """A check's observed value or threshold in a table cell: ``k=v, k=v`` for a mapping."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
 def count(n: int, noun: str) -> str:
     """``1 error``, ``2 errors``."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
