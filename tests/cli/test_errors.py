@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import stat
 import subprocess
@@ -219,3 +220,33 @@ def test_verify_names_a_broken_event_inside_the_chain(ws_path: Path, ws: Workspa
     assert result.returncode == 3, result.stderr
     assert "INTEGRITY FAILURE (first bad event #1)" in result.stdout
     assert "event #1: its body is not valid JSON" in result.stderr
+
+
+def run_tui(*args: str, stdout: int) -> subprocess.CompletedProcess[str]:
+    """`ledgerml tui` with stdin not a terminal; the timeout only guards against a spin."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", "tui", *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_tui_without_a_terminal_or_bundle_exits_at_once(tmp_path: Path) -> None:
+    leader, follower = pty.openpty()  # stdout a terminal, as when it spun: only stdin is not
+    try:
+        missing = run_tui("--bundle", str(tmp_path / "nosuch.zip"), stdout=follower)
+        assert missing.returncode == 2, missing.stderr
+        assert "no bundle file at" in missing.stderr
+        folder = run_tui("--bundle", str(tmp_path), stdout=follower)
+        assert folder.returncode == 2 and "it is a folder" in folder.stderr
+        no_tty = run_tui(stdout=follower)
+        assert no_tty.returncode == 2 and "needs a terminal" in no_tty.stderr
+    finally:
+        os.close(leader)
+        os.close(follower)
+    piped = run_tui(stdout=subprocess.PIPE)
+    assert piped.returncode == 2 and piped.stdout == ""
