@@ -155,7 +155,9 @@ def checkpoint(
 
     cp, created = audit.checkpoint(open_ws(workspace), actor_name(as_actor))
     if copy_to is not None:
-        copy_to.write_text(json.dumps(cp.envelope, indent=2) + "\n")
+        from core.paths import write_output
+
+        write_output(copy_to, (json.dumps(cp.envelope, indent=2) + "\n").encode())
     if want_json(json_out):
         output.emit_json(
             {

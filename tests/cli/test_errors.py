@@ -250,3 +250,24 @@ def test_tui_without_a_terminal_or_bundle_exits_at_once(tmp_path: Path) -> None:
         os.close(follower)
     piped = run_tui(stdout=subprocess.PIPE)
     assert piped.returncode == 2 and piped.stdout == ""
+
+
+def test_key_export_public_json_and_unwritable_outputs(
+    ws_path: Path, ws: Workspace, tmp_path: Path
+) -> None:
+    env = env_for(ws_path)
+    doc = json.loads(run_cli("key", "export-public", "workspace", "--json", env=env).stdout)
+    assert doc["public_pem"].startswith("-----BEGIN PUBLIC KEY-----") and doc["path"] is None
+    keys = json.loads(run_cli("key", "list", "--json", env=env).stdout)
+    assert doc["key_id"] in [k["key_id"] for k in keys if k["purpose"] == "workspace"]
+    pem = tmp_path / "ws.pem"
+    written = run_cli("key", "export-public", "workspace", "-o", str(pem), "--json", env=env)
+    assert json.loads(written.stdout)["path"] == str(pem)
+    assert pem.read_text() == doc["public_pem"]
+    for args in (
+        ["key", "export-public", "workspace", "-o", str(tmp_path)],
+        ["audit", "checkpoint", "--copy-to", str(tmp_path)],
+    ):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert f"cannot write {tmp_path}" in result.stderr and "a folder is where" in result.stderr
