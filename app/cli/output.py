@@ -100,10 +100,13 @@ def fail(err: Exception, verbose: bool = False) -> None:
     assert isinstance(err, LedgerError)
     if verbose:
         traceback.print_exception(err, file=sys.stderr)
+    from rich.markup import escape
+
+    # Messages are plain text: "[run] features must be…" names a TOML table, not a style.
     console = _console(stderr=True)
-    console.print(f"[bold red]{err.title}:[/bold red] {err.msg}", markup=True)
+    console.print(f"[bold red]{escape(err.title)}:[/bold red] {escape(err.msg)}", markup=True)
     if err.hint:
-        console.print(f"[dim]hint:[/dim] {err.hint}")
+        console.print(f"[dim]hint:[/dim] {escape(err.hint)}")
     raise typer.Exit(_EXIT_FOR_KIND.get(err.kind, EXIT_USAGE)) from None
 
 

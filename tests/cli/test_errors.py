@@ -271,3 +271,17 @@ def test_key_export_public_json_and_unwritable_outputs(
         result = run_cli(*args, env=env)
         assert result.returncode == 2, (args, result.stderr)
         assert f"cannot write {tmp_path}" in result.stderr and "a folder is where" in result.stderr
+
+
+def test_a_huge_limit_and_a_mistyped_spec(ws_path: Path, ws: Workspace, tmp_path: Path) -> None:
+    env = env_for(ws_path)
+    huge = run_cli("audit", "log", "--limit", "99999999999999999999", "--json", env=env)
+    assert huge.returncode == 0, huge.stderr
+    assert len(json.loads(huge.stdout)) == ws.ledger.head()[0]  # more than all is all
+    spec = tmp_path / "spec.toml"
+    text = (SAMPLE / "train.toml").read_text().replace("features = [", "was = [")
+    spec.write_text(text.replace("[run]\n", "[run]\nfeatures = 5\n"))
+    train = run_cli("train", str(spec), env=env)
+    assert train.returncode == 2, train.stderr
+    # Messages are text, not Rich markup: "[run]" names the TOML table and stays.
+    assert "training spec: [run] features must be a list" in train.stderr
