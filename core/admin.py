@@ -46,14 +46,8 @@ def init(
             "folder with --workspace.",
         )
     founder = check_name(founder)
-    for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
     workspace_id = str(uuid.uuid4())
-    write_config(
-        root / CONFIG,
-        {"workspace": {"id": workspace_id, "created_by": founder}},
-    )
-    (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\ntmp/\n")
+    _create_layout(root, workspace_id, founder)
     ws.load_config()
     key = generate_record(
         key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
@@ -71,6 +65,29 @@ def init(
             )
         )
     return ws
+
+
+def _create_layout(root: Path, workspace_id: str, founder: str) -> None:
+    """The folders, settings and .gitignore of a new workspace.
+
+    Raises:
+        UsageError: if the folder cannot be created or written (a read-only or virtual file
+            system, a file where the folder should be, no permission).
+    """
+    try:
+        for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        write_config(
+            root / CONFIG,
+            {"workspace": {"id": workspace_id, "created_by": founder}},
+        )
+        (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\ntmp/\ncrash/\n")
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(root) else ""
+        raise UsageError(
+            f"cannot create a workspace at {root}: {err.strerror or err}{where}",
+            hint="Choose a folder you can write to with --workspace (or LEDGERML_WORKSPACE).",
+        ) from err
 
 
 @dataclass

@@ -36,7 +36,7 @@ from storage import merkle
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
 from storage.fsutil import atomic_write
-from storage.ledger import LedgerScan, hashes_digest
+from storage.ledger import LedgerScan, body_object, hashes_digest
 from storage.records import EventRow, KeyRow
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
@@ -58,32 +58,37 @@ _STATE_TABLES = (
     "edges",
 )
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(text: str) -> str:
-    """Turn ``2026-03-01``, ``2026-03-01T09:30`` or ``90m``/``2h``/``7d``/``1w`` into a bound."""
+    """Turn ``2026-03-01``, ``2026-03-01T09:30`` or ``90m``/``2h``/``7d``/``1w`` into a bound.
+
+    Raises:
+        UsageError: for text that is neither, or a moment no date can hold (before year 1).
+    """
     match = _RELATIVE.match(text.strip())
-    if match:
-        n, unit = int(match.group(1)), match.group(2)
-        delta = {
-            "m": timedelta(minutes=n),
-            "h": timedelta(hours=n),
-            "d": timedelta(days=n),
-            "w": timedelta(weeks=n),
-        }[unit]
-        moment = datetime.now(UTC) - delta
-    else:
-        try:
+    try:
+        if match:
+            delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+            moment = datetime.now(UTC) - delta
+        else:
             moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError as err:
-            raise UsageError(
-                f"cannot read --since {text!r}",
-                hint="Use a date (2026-03-01), a UTC time (2026-03-01T09:30) or an age "
-                "(90m, 2h, 7d, 1w).",
-            ) from err
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError as err:
+        raise UsageError(
+            f"--since {text!r} reaches back further than any date",
+            hint="Give an age such as 90m, 2h, 7d or 52w, or a date (2026-03-01); "
+            "leave --since out for the whole log.",
+        ) from err
+    except ValueError as err:
+        raise UsageError(
+            f"cannot read --since {text!r}",
+            hint="Use a date (2026-03-01), a UTC time (2026-03-01T09:30) or an age "
+            "(90m, 2h, 7d, 1w).",
+        ) from err
 
 
 def log(
@@ -317,11 +322,35 @@ class VerifyReport:
         return out
 
 
-def _state_from_ledger(matches: list[tuple[int, bytes]]) -> Catalog:
+def _decode_matches(
+    scan: LedgerScan, report: VerifyReport
+) -> list[tuple[int, dict[str, Any]]] | None:
+    """The bodies of the events that shape state, parsed; None if any is malformed.
+
+    Malformed means not a JSON object, here or among the bodies the scan parsed for the
+    objects they list; each is recorded as a failure naming its event. Such a body was changed
+    outside ledgerml: for any event but the newest the chain says so as well, for the newest
+    only this (or a checkpoint, or the catalog) can.
+    """
+    malformed = dict(scan.malformed)
+    decoded: list[tuple[int, dict[str, Any]]] = []
+    for seq, body in scan.matches:
+        if seq in malformed:
+            continue
+        try:
+            decoded.append((seq, body_object(body)))
+        except ValueError as err:
+            malformed[seq] = str(err)
+    for seq in sorted(malformed):
+        report.fail(f"event #{seq}: {malformed[seq]}: it was changed outside ledgerml", seq)
+    return None if malformed else decoded
+
+
+def _state_from_ledger(matches: list[tuple[int, dict[str, Any]]]) -> Catalog:
     state = Catalog.memory()
     try:
         for seq, body in matches:
-            apply_state(state, seq, json.loads(body))
+            apply_state(state, seq, body)
     except BaseException:
         state.close()
         raise
@@ -385,7 +414,10 @@ def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None
 
 
 def _check_catalog(
-    ws: Workspace, matches: list[tuple[int, bytes]], scan: LedgerScan, report: VerifyReport
+    ws: Workspace,
+    matches: list[tuple[int, dict[str, Any]]],
+    scan: LedgerScan,
+    report: VerifyReport,
 ) -> None:
     """Compare the catalog, an independent witness, with the ledger."""
     if not ws.catalog_path.is_file():
@@ -488,8 +520,12 @@ def verify(
     for seq, digest, issue in scan.object_problems:
         report.fail(f"object sha256:{digest[:16]}… used by event #{seq} is {issue}", seq)
     progress(1, 3, "checking signatures")
+    decoded = _decode_matches(scan, report)
+    if decoded is None:
+        report.catalog = "not compared (malformed events)"
+        return report
     try:
-        state = _state_from_ledger(scan.matches)
+        state = _state_from_ledger(decoded)
     except IntegrityError as err:
         report.fail(err.msg)
         return report
@@ -515,7 +551,7 @@ def verify(
             if result.ok:
                 report.anchored = max(report.anchored, cp.size)
         progress(2, 3, "comparing the catalog")
-        _check_catalog(ws, scan.matches, scan, report)
+        _check_catalog(ws, decoded, scan, report)
     finally:
         state.close()
     if report.ok and report.unanchored:

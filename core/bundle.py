@@ -30,6 +30,7 @@ from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, UsageError
 from core.events import Event
+from core.paths import make_folder, output_error
 from core.progress import NO_PROGRESS, Progress
 from core.signing import envelope, pae
 from core.workspace import Workspace
@@ -437,7 +438,7 @@ def _write_zip(
 
     The layout is storage.bundle_verifier.canonical_info's, byte for byte.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     tmp = out.with_name(out.name + ".partial")
     entries = {
         **{p: d for p, (d, _, _) in members.items.items()},
@@ -446,7 +447,11 @@ def _write_zip(
     }
     total, done = sum(_size(d) for d in entries.values()), 0
     try:
-        with tmp.open("wb") as handle:
+        handle = tmp.open("wb")
+    except OSError as err:  # nothing is recorded yet: a place we cannot write is bad input
+        raise output_error(out, err) from err
+    try:
+        with handle:
             stream = bundle_verifier.AppendOnly(handle)
             with zipfile.ZipFile(stream, "w") as archive:  # type: ignore[call-overload]
                 for path in sorted(entries):

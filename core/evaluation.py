@@ -8,7 +8,10 @@ the run), and runs the sections an evaluation suite (TOML) asks for:
   requested intersection — count, selection rate (share flagged as the positive class), TPR,
   FPR, precision and calibration by score band; demographic-parity difference and ratio,
   equalized-odds difference, and disparate impact on the *favourable* outcome (approval)
-  with the four-fifths rule; seeded bootstrap 95% intervals;
+  with the four-fifths rule; seeded bootstrap 95% intervals. A group with no held-out rows
+  (a combination of an intersection the split lacks) is listed with undefined metrics, and
+  it, a group below ``min_group_size`` or an attribute with fewer than two measured groups
+  fails a "group sizes" check rather than letting the comparison pass unseen;
 - **explainability** (SHAP): global mean |SHAP| per input feature (one-hot columns folded
   back into their feature), representative explanations in plain words, stability of the
   top features across background samples; explainer, parameters, seed and background
@@ -36,6 +39,7 @@ import hashlib
 import json
 import math
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,16 +264,20 @@ def _fairness(
             )
         key = " × ".join(attrs)
         sf = pd.DataFrame({a: groups[a] for a in attrs})
-        frame = MetricFrame(metrics=exact, y_true=y, y_pred=pred, sensitive_features=sf)
-        boot = MetricFrame(
-            metrics=fast,
-            y_true=y,
-            y_pred=pred,
-            sensitive_features=sf,
-            n_boot=reps,
-            ci_quantiles=[0.025, 0.975],
-            random_state=seed,
-        )
+        with warnings.catch_warnings():
+            # An empty cell's metrics are NaN (reported as undefined below), and NumPy warns
+            # about every all-NaN slice of the bootstrap.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = MetricFrame(metrics=exact, y_true=y, y_pred=pred, sensitive_features=sf)
+            boot = MetricFrame(
+                metrics=fast,
+                y_true=y,
+                y_pred=pred,
+                sensitive_features=sf,
+                n_boot=reps,
+                ci_quantiles=[0.025, 0.975],
+                random_state=seed,
+            )
         by_group = frame.by_group.reset_index()
         low, high = (c.reset_index() for c in boot.by_group_ci)
         table = []
@@ -293,7 +301,9 @@ def _fairness(
             table.append(
                 {
                     "group": label,
-                    "count": int(row["count"]),
+                    # MetricFrame lists every combination of an intersection, also those no
+                    # held-out row has: their count is NaN and every rate undefined (null).
+                    "count": 0 if pd.isna(row["count"]) else int(row["count"]),
                     **{m: row[m] for m in ("selection_rate", "tpr", "fpr", "precision")},
                     "approval_rate": 1.0 - float(row["selection_rate"]),
                     "intervals_95": {
@@ -303,9 +313,11 @@ def _fairness(
                     "calibration": bands,
                 }
             )
-        diff, ratio = boot.difference(), boot.ratio()
-        diff_lo, diff_hi = boot.difference_ci()
-        ratio_lo, ratio_hi = boot.ratio_ci()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            diff, ratio = boot.difference(), boot.ratio()
+            diff_lo, diff_hi = boot.difference_ci()
+            ratio_lo, ratio_hi = boot.ratio_ci()
         dpd = float(diff["selection_rate"])
         eod = float(max(diff["tpr"], diff["fpr"]))
         di = float(ratio["approval_rate"])
@@ -328,6 +340,7 @@ def _fairness(
             "bootstrap": reps,
         }
         sev = cfg.get("severity", "error")
+        _group_sizes(cfg, key, table, out["groups"][key], checks, sev)
         if "max_demographic_parity_difference" in cfg:
             limit = cfg["max_demographic_parity_difference"]
             checks.add(
@@ -359,6 +372,48 @@ def _fairness(
                 sev,
             )
     return out
+
+
+def _group_sizes(
+    cfg: dict[str, Any],
+    key: str,
+    table: list[dict[str, Any]],
+    summary: dict[str, Any],
+    checks: _Checks,
+    severity: str,
+) -> None:
+    """Say when the groups cannot carry the comparison, instead of letting it pass unseen.
+
+    The differences and ratios above are taken over the groups that have held-out rows. A
+    group without any (a combination of an intersection the split never holds) has undefined
+    metrics, and an attribute with fewer than two measured groups compares nothing: a
+    threshold on them would pass without having looked. Such a group, or one smaller than
+    ``min_group_size``, fails the "group sizes" check at the section's severity; the check is
+    recorded whenever ``min_group_size`` is set, and otherwise only when it fails, so evidence
+    about well-filled groups stays as it was.
+    """
+    minimum = cfg.get("min_group_size")
+    least = 1 if minimum is None else max(1, minimum)
+    measured = [r for r in table if r["count"] > 0]
+    too_small = [r["group"] for r in table if r["count"] < least]
+    empty = [r["group"] for r in table if r["count"] == 0]
+    if empty:
+        summary["unmeasured_groups"] = empty
+    passed = not too_small and len(measured) >= 2
+    if passed and minimum is None:
+        return
+    checks.add(
+        "fairness",
+        f"group sizes ({key})",
+        {
+            "smallest": min((r["count"] for r in table), default=0),
+            "too_small": too_small,
+            "measured_groups": len(measured),
+        },
+        {"min": least, "min_measured_groups": 2},
+        passed,
+        severity,
+    )
 
 
 def _feature_groups(pipeline: Any, features: list[str]) -> list[list[int]]:

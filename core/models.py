@@ -25,6 +25,7 @@ from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, NotFoundError, UsageError
 from core.events import Event
+from core.paths import make_folder, write_output
 from core.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
 from core.workspace import Workspace
 from storage.catalog import Catalog
@@ -295,14 +296,14 @@ def export(ws: Workspace, ref: str, out_dir: Path, actor: str = "") -> dict[str,
         sigs = [g for g in s.catalog.signatures(f"model:{model.ref}") if g.openssf_digest]
         key = s.catalog.key(sigs[-1].key_id) if sigs else None
     folder = out_dir / folder_name(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / ARTIFACT_NAME).write_bytes(ws.objects.read_verified(model.model_digest))
+    make_folder(folder)
+    write_output(folder / ARTIFACT_NAME, ws.objects.read_verified(model.model_digest))
     paths = {"model": folder}
     if sigs and key is not None:
         sig_path = out_dir / f"{folder_name(model)}.sig"
-        sig_path.write_bytes(ws.objects.read_verified(str(sigs[-1].openssf_digest)))
+        write_output(sig_path, ws.objects.read_verified(str(sigs[-1].openssf_digest)))
         pem_path = out_dir / f"{folder_name(model)}.pub.pem"
-        pem_path.write_text(key.public_pem)
+        write_output(pem_path, key.public_pem.encode())
         paths.update({"signature": sig_path, "public_key": pem_path})
     return paths
 

@@ -6,6 +6,7 @@ A rendered report is evidence: its Markdown and HTML go to the object store and 
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from core.actors import require
 from core.errors import UsageError
 from core.events import Event
+from core.paths import write_output
 from core.workspace import Workspace
 
 
@@ -58,10 +60,16 @@ def record(
     reason: str,
 ) -> tuple[Path, Path]:
     """Store both renderings, record one event naming them, then write the two files."""
-    try:  # a folder we cannot write must stop us before anything is recorded
+    # A folder we cannot write must stop us before anything is recorded.
+    try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"cannot write reports into {out_dir}: {err}") from err
+    if not os.access(out_dir, os.W_OK):
+        raise UsageError(
+            f"cannot write reports into {out_dir}: permission denied",
+            hint="Give a folder you can write to with -o.",
+        )
     with ws.session(actor) as s:
         require(s, action="write reports")
         md_ref = s.put_blob(markdown.encode(), "text/markdown")
@@ -77,6 +85,6 @@ def record(
             )
         )
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
-    md_path.write_text(markdown, encoding="utf-8")
-    html_path.write_text(html, encoding="utf-8")
+    write_output(md_path, markdown.encode("utf-8"))
+    write_output(html_path, html.encode("utf-8"))
     return md_path, html_path

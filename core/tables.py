@@ -175,7 +175,9 @@ def detect(path: Path, opts: ReadOptions) -> Dialect:
         raise UsageError(
             f"unsupported encoding {encoding!r}", hint=f"Supported: {', '.join(ENCODINGS)}."
         )
-    text = _decode_sample(sample, encoding)
+    text = _decode_sample(path, sample, encoding)
+    _check_char("delimiter", opts.delimiter, may_be_empty=False)
+    _check_char("quote", opts.quote, may_be_empty=True)
     delimiter, quote = opts.delimiter, opts.quote
     if delimiter is None or quote is None:
         try:
@@ -191,6 +193,23 @@ def detect(path: Path, opts: ReadOptions) -> Dialect:
     if header:
         _check_header(path, text, dialect)
     return dialect
+
+
+def _check_char(option: str, value: str | None, *, may_be_empty: bool) -> None:
+    """Refuse a CSV delimiter or quote that is not one character (``quote`` may be none).
+
+    Python's csv module, which checks the header, takes exactly one character, and a line
+    break cannot separate or quote fields.
+    """
+    if value is None or (len(value) == 1 and value not in "\r\n"):
+        return
+    if not value and may_be_empty:
+        return
+    raise UsageError(
+        f"--{option} must be one character, not {value!r}",
+        hint="A CSV file is read with a one-character delimiter and quote (for a tab, give a "
+        "real tab character: $'\\t' in bash); leave the option out to detect it.",
+    )
 
 
 def _detect_encoding(path: Path, sample: bytes) -> str:
@@ -210,9 +229,17 @@ def _detect_encoding(path: Path, sample: bytes) -> str:
     return "utf-8"
 
 
-def _decode_sample(sample: bytes, encoding: str) -> str:
+def _decode_sample(path: Path, sample: bytes, encoding: str) -> str:
     codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[encoding]
-    return codecs.getincrementaldecoder(codec)(errors="replace").decode(sample, final=False)
+    try:
+        return codecs.getincrementaldecoder(codec)(errors="replace").decode(sample, final=False)
+    except UnicodeError as err:  # UTF-16 without a byte-order mark: its byte order is unknown
+        raise _bad(
+            path,
+            f"it is not {encoding} text ({err})",
+            "Leave --encoding out to detect it, or give the file's own: utf-8, utf-16 (with "
+            "a byte-order mark) or latin-1.",
+        ) from err
 
 
 def _duckdb_has_header(path: Path, delimiter: str, quote: str, encoding: str) -> bool:

@@ -126,6 +126,20 @@ def _check_keys(doc: dict[str, Any]) -> None:
         raise UsageError("training spec: [preprocessing] scale must be true or false")
 
 
+def _table(doc: dict[str, Any], name: str, where: str = "") -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"training spec: {where or f'[{name}]'} must be a table")
+    return value
+
+
+def _names(run: dict[str, Any], key: str) -> list[str]:
+    value = run.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f'training spec: [run] {key} must be a list of column names ["a", …]')
+    return value
+
+
 def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
     """Check a parsed spec document.
 
@@ -134,8 +148,8 @@ def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
     """
     if strict:
         _check_keys(doc)
-    run = doc.get("run", {})
-    est = doc.get("estimator", {})
+    run = _table(doc, "run")
+    est = _table(doc, "estimator")
     missing = [k for k in ("name", "input", "suite", "target", "features") if k not in run]
     if missing:
         raise UsageError(f"training spec: [run] lacks {', '.join(missing)}")
@@ -144,9 +158,9 @@ def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
             f"training spec: estimator {est.get('type')!r} is not allowed",
             hint=f"Allowed: {', '.join(ESTIMATORS)}.",
         )
-    features = [str(f) for f in run["features"]]
-    sensitive = [str(s) for s in run.get("sensitive", [])]
-    allow = [str(s) for s in run.get("allow_sensitive_features", [])]
+    features = _names(run, "features")
+    sensitive = _names(run, "sensitive")
+    allow = _names(run, "allow_sensitive_features")
     leaked = [f for f in features if f in sensitive and f not in allow]
     if leaked:
         raise UsageError(
@@ -165,7 +179,7 @@ def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
         ) from err
     if not 0 < test_size < 1:
         raise UsageError("training spec: test_size must be between 0 and 1")
-    params = dict(est.get("params", {}))
+    params = _table(est, "params", "[estimator] params")
     if not all(isinstance(v, str | int | float | bool) for v in params.values()):
         raise UsageError("training spec: estimator params must be strings, numbers or booleans")
     return Spec(
@@ -183,7 +197,7 @@ def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
         seed=seed,
         test_size=test_size,
         threshold=threshold,
-        scale=bool(doc.get("preprocessing", {}).get("scale", True)),
+        scale=bool(_table(doc, "preprocessing").get("scale", True)),
     )
 
 
@@ -298,9 +312,15 @@ def fit(
             hint="Derive a 0/1 column in a feature view.",
         )
     index = np.arange(len(frame))
-    train_idx, test_idx = train_test_split(
-        index, test_size=spec.test_size, stratify=y_all, random_state=spec.seed
-    )
+    try:
+        train_idx, test_idx = train_test_split(
+            index, test_size=spec.test_size, stratify=y_all, random_state=spec.seed
+        )
+    except ValueError as err:  # an empty side, or a class too rare to stratify
+        raise UsageError(
+            f"cannot split {len(frame)} rows into training and held-out rows: {err}",
+            hint="Choose a test_size that leaves both sides rows of each class.",
+        ) from err
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     pipeline = _pipeline(spec, frame)
     progress(1, 4, f"fitting {spec.estimator} on {len(train_idx)} rows")

@@ -284,7 +284,8 @@ class Catalog:
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq {order}"
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+            # DuckDB's LIMIT is a BIGINT; a larger one asks for every event anyway.
+            sql += f" LIMIT {min(int(limit), 2**63 - 1)}"
         return self._rows(EventRow, sql, params)
 
     def snapshot(self, ref: str) -> SnapshotRow | None:

@@ -63,11 +63,33 @@ class LedgerEntry:
         return merkle.leaf_hash(bytes.fromhex(self.hash))
 
     def decode(self) -> dict[str, object]:
-        """Parse the body (canonical JSON) into a dict."""
-        value = json.loads(self.body)
-        if not isinstance(value, dict):
-            raise IntegrityError(f"event #{self.seq} has a body that is not a JSON object")
-        return value
+        """Parse the body (canonical JSON) into a dict.
+
+        Raises:
+            IntegrityError: if the body is not a JSON object (it was changed outside ledgerml).
+        """
+        try:
+            return body_object(self.body)
+        except ValueError as err:
+            raise IntegrityError(
+                f"event #{self.seq}: {err}",
+                hint="The ledger was changed outside ledgerml; run `ledgerml audit verify`.",
+            ) from err
+
+
+def body_object(body: bytes) -> dict[str, object]:
+    """Parse an event body, which must be a JSON object.
+
+    Raises:
+        ValueError: saying why it is not one (the text names positions, never values).
+    """
+    try:
+        value = json.loads(body)
+    except ValueError as err:  # JSONDecodeError, or bytes that are not UTF-8
+        raise ValueError(f"its body is not valid JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ValueError("its body is not a JSON object")
+    return value
 
 
 def parse_line(line: bytes) -> LedgerEntry:
@@ -98,6 +120,7 @@ class SegmentScan:
     matches: list[tuple[int, bytes]] = field(default_factory=list)
     object_problems: list[tuple[int, str, str]] = field(default_factory=list)
     objects_checked: int = 0
+    malformed: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +138,9 @@ class LedgerScan:
     leaves: list[bytes] = field(default_factory=list)
     segment_digests: list[tuple[int, int, str]] = field(default_factory=list)
     """Per segment: first event number, events verified, :func:`hashes_digest` of them."""
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    """Events whose body was parsed (to find the objects they list) and is not a JSON object:
+    ``(seq, why)``. The chain cannot catch this in the newest event, which no event follows."""
 
 
 def hashes_digest(hex_hashes: Sequence[bytes]) -> str:
@@ -211,7 +237,14 @@ def scan_segment(
     # instead of testing every line in Python.
     if obj_root is not None:
         for seq_found, body in _lines_containing(data, b'"objects":', first_seq + scan.count):
-            for item in json.loads(body).get("objects", []):
+            try:
+                listed = body_object(body).get("objects", [])
+                if not isinstance(listed, list):
+                    raise ValueError('its "objects" is not a list')
+            except ValueError as err:
+                scan.malformed.append((seq_found, str(err)))
+                continue
+            for item in listed:
                 ref = str(item.get("sha256", "")) if isinstance(item, dict) else str(item)
                 if ref in seen:
                     continue
@@ -470,6 +503,7 @@ class Ledger:
             objects_checked=sum(s.objects_checked for s in scans),
             leaves=[leaf for s in scans for leaf in (s.leaves or [])],
             segment_digests=[(s.first_seq, s.count, s.hashes_digest) for s in scans],
+            malformed=[m for s in scans for m in s.malformed],
         )
 
     def segment_hashes(self, index: int) -> list[str]:

@@ -73,6 +73,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "LEDGERML_WORKSPACE",
         "LEDGERML_ACTOR",
         "LEDGERML_FAILPOINT",
+        "LEDGERML_FAILPOINT_DETAIL",
         "LEDGERML_PKCS11_TOKEN",
         "LEDGERML_PKCS11_PIN",
         "LEDGERML_PKCS11_MODULE",
@@ -108,12 +109,13 @@ def ws(ws_path: Path):  # type: ignore[no-untyped-def]
 def run_cli(
     *args: str, env: dict[str, str] | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `ledgerml` in a subprocess."""
+    """Run the real `ledgerml` in a subprocess (stdin is /dev/null: never the tester's tty)."""
     full_env = {**os.environ, **(env or {})}
     result = subprocess.run(
         [sys.executable, "-m", "app", *args],
         cwd=ROOT,
         env=full_env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,30 +74,98 @@ def open_ws(local: Path | None) -> Any:
     return Workspace.open(ws_path(local))
 
 
+# Typer hands the command's click context to this extra parameter, which every guarded command
+# gets (see `guarded`): it names the command in a crash report without each command taking one.
+_CONTEXT_PARAM = "ledgerml_context"
+
+
+def _click_exception() -> type[Exception]:
+    """Click's base exception, whichever copy of Click this Typer uses (its own since 0.2x).
+
+    A usage error raised inside a command (typer.BadParameter) is Click's to show, not a crash.
+    """
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException" and issubclass(cls, Exception):
+            return cls
+    return typer.BadParameter
+
+
+CLICK_EXCEPTION = _click_exception()
+
+
+def command_path(ctx: Any) -> str:
+    """``ledgerml snapshot add`` for a click context, whatever the program was started as."""
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(str(ctx.info_name))
+        ctx = ctx.parent
+    return " ".join(["ledgerml", *reversed(names)])
+
+
+def given_options(ctx: Any) -> list[str]:
+    """The options given on the command line, by name only (their values may be data)."""
+    names: list[str] = []
+    while ctx is not None:
+        for param in ctx.command.params:
+            source = ctx.get_parameter_source(param.name) if param.name else None
+            if getattr(source, "name", "") == "COMMANDLINE" and param.opts[0].startswith("-"):
+                names.append(max(param.opts, key=len))
+        ctx = ctx.parent
+    return sorted(set(names))
+
+
+def workspace_root(local: Path | None) -> Path | None:
+    """The workspace folder the options name, or None if even that cannot be worked out."""
+    from core.paths import locate
+
+    try:
+        return locate(ws_path(local))
+    except (OSError, RuntimeError):  # a deleted working folder, no home folder for ~
+        return None
+
+
 def guarded(fn: F) -> F:
-    """Turn a LedgerError into a clear message on stderr and its exit code."""
+    """Turn every error of a command into a clear message and its exit code; never a traceback.
+
+    A LedgerError is a message and its kind's code. Anything else is a bug: a scrubbed crash
+    report, one line saying where it is, and exit 70. With --json the error is also the JSON
+    document on stdout.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from storage.errors import LedgerError
 
+        ctx = kwargs.pop(_CONTEXT_PARAM, None)
         try:
             return fn(*args, **kwargs)
         except LedgerError as err:
             if kwargs.get("json_out") or GLOBALS.json:
-                output.emit_json(
-                    {
-                        "error": {
-                            "title": err.title,
-                            "message": err.msg,
-                            "hint": err.hint,
-                            "kind": err.kind,
-                        }
-                    }
-                )
+                output.error_json(err.title, err.msg, err.hint, err.kind)
             output.fail(err, GLOBALS.verbose)
         except KeyboardInterrupt:
             output.note("interrupted; nothing after the last acknowledged step was recorded")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise typer.Exit(output.closed_pipe()) from None
+        except (typer.Exit, typer.Abort, CLICK_EXCEPTION):
+            raise
+        except Exception as err:  # noqa: BLE001 - the one place a bug becomes a report
+            code = output.internal_error(
+                err,
+                command=command_path(ctx),
+                options=given_options(ctx),
+                workspace=workspace_root(kwargs.get("workspace")),
+                json_out=bool(kwargs.get("json_out")) or GLOBALS.json,
+                verbose=GLOBALS.verbose,
+            )
+            raise typer.Exit(code) from None
 
+    signature = inspect.signature(fn, eval_str=True)
+    extra = inspect.Parameter(
+        _CONTEXT_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context
+    )
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), extra]
+    )
     return wrapper  # type: ignore[return-value]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,12 +21,6 @@ from app.cli.common import (
 from app.cli.snapshot import snapshot_json
 
 feature_app = typer.Typer(no_args_is_help=True)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return "" if value is None else str(value)
 
 
 @guarded
@@ -57,8 +51,8 @@ def validate(
                 (
                     c["name"],
                     c["severity"],
-                    _fmt(c["observed"]),
-                    _fmt(c["threshold"]),
+                    output.value_text(c["observed"]),
+                    output.value_text(c["threshold"]),
                     "[green]pass[/green]"
                     if c["passed"]
                     else (

@@ -133,15 +133,31 @@ def export_public(
     ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Print a key's public half as PEM (for openssl or another verifier)."""
+    """Print a key's public half as PEM (for openssl or another verifier).
+
+    With --json the PEM is a field of the JSON document, beside the key's id and label.
+    """
     from core import keys
+    from core.paths import write_output
 
     key = keys.show(open_ws(workspace), key_ref, actor_name(as_actor))
-    if out is None:
+    if out is not None:
+        write_output(out, key.public_pem.encode())
+    if want_json(json_out):
+        output.emit_json(
+            {
+                "key_id": key.key_id,
+                "label": key.label,
+                "algorithm": key.algorithm,
+                "public_pem": key.public_pem,
+                "path": str(out) if out is not None else None,
+            }
+        )
+    elif out is None:
         typer.echo(key.public_pem, nl=False)
     else:
-        out.write_text(key.public_pem)
         output.note(f"wrote {out}")
 
 

@@ -244,11 +244,15 @@ def export(
     out: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Write a trusted model folder, its OpenSSF signature and public key."""
     from core import models
 
     paths = models.export(open_ws(workspace), ref, out, actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json({kind: str(path) for kind, path in paths.items()})
+        return
     for kind, path in paths.items():
         output.line(f"{kind}: {path}")
     if "signature" in paths:
@@ -387,8 +391,8 @@ def evaluate(
                 (
                     c["section"],
                     c["name"],
-                    c["observed"],
-                    c["threshold"],
+                    output.value_text(c["observed"]),
+                    output.value_text(c["threshold"]),
                     "pass" if c["passed"] else ("FAIL" if c["severity"] == "error" else "warn"),
                 )
                 for c in evidence["checks"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +15,12 @@ from typing import Any
 import typer
 
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_INTEGRITY = 0, 1, 2, 3
+# A bug in ledgerml (sysexits.h EX_SOFTWARE): distinct from every answer a command gives.
+EXIT_INTERNAL = 70
+# The reader of stdout went away (``ledgerml audit log | head``): 128 + SIGPIPE, what a shell
+# reports for a program a closed pipe stopped.
+EXIT_PIPE = 141
+REPORT_HOW = "please report it with that file attached (README: Reporting a crash)"
 _EXIT_FOR_KIND = {
     "check": EXIT_CHECK,
     "usage": EXIT_USAGE,
@@ -19,13 +29,25 @@ _EXIT_FOR_KIND = {
 }
 
 
-def _console(stderr: bool = False) -> Any:
+@functools.cache
+def _console_class() -> Any:
     from rich.console import Console
 
+    class PipeAwareConsole(Console):
+        """Rich exits 1 on a closed pipe; 1 means a check said no, so leave that to the guard."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+
+    return PipeAwareConsole
+
+
+def _console(stderr: bool = False) -> Any:
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is for files and scripts: do not wrap it at 80 columns.
     width = None if stream.isatty() else 240
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    return _console_class()(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def emit_json(data: Any) -> None:
@@ -63,18 +85,91 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
         console.print(f"[bold]{key.ljust(width)}[/bold]  {value}")
 
 
+def error_json(title: str, message: str, hint: str, kind: str, **extra: Any) -> None:
+    """An error as the one JSON document on stdout, for scripts that asked for --json."""
+    emit_json({"error": {"title": title, "message": message, "hint": hint, "kind": kind, **extra}})
+
+
 def fail(err: Exception, verbose: bool = False) -> None:
-    """Show a ledgerml error (title, message, hint) on stderr and exit with its code."""
+    """Show a ledgerml error (title, message, hint) on stderr and exit with its code.
+
+    ``--verbose`` adds the traceback; the exit code stays the error's own.
+    """
     from storage.errors import LedgerError
 
-    if verbose:
-        raise err
     assert isinstance(err, LedgerError)
+    if verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    from rich.markup import escape
+
+    # Messages are plain text: "[run] features must be…" names a TOML table, not a style.
     console = _console(stderr=True)
-    console.print(f"[bold red]{err.title}:[/bold red] {err.msg}", markup=True)
+    console.print(f"[bold red]{escape(err.title)}:[/bold red] {escape(err.msg)}", markup=True)
     if err.hint:
-        console.print(f"[dim]hint:[/dim] {err.hint}")
+        console.print(f"[dim]hint:[/dim] {escape(err.hint)}")
     raise typer.Exit(_EXIT_FOR_KIND.get(err.kind, EXIT_USAGE)) from None
+
+
+def internal_error(
+    err: BaseException,
+    *,
+    command: str,
+    options: Sequence[str],
+    workspace: Any,
+    json_out: bool,
+    verbose: bool,
+) -> int:
+    """Report a bug: a scrubbed crash file, one line on stderr (and JSON); return the exit code.
+
+    The line is plain text, not Rich markup: the failure may be in the very code that draws.
+    """
+    from app import crashlog
+
+    where = None
+    try:
+        where = crashlog.write(err, command, options, crashlog.folders(workspace))
+    except Exception as failure:  # noqa: BLE001 - the report of a bug must not become one
+        if verbose:
+            traceback.print_exception(failure, file=sys.stderr)
+    if verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    kind = type(err).__name__
+    if where is not None:
+        detail = f"details in {where}; {REPORT_HOW}"
+    else:
+        detail = "no folder could take the details; run it again with --verbose to see them"
+    if json_out:
+        error_json(
+            "Internal error",
+            f"{command} failed unexpectedly ({kind}): a bug in ledgerml",
+            detail,
+            "internal",
+            report=str(where) if where else None,
+        )
+    sys.stderr.write(f"{command}: internal error ({kind}), a bug in ledgerml; {detail}\n")
+    sys.stderr.flush()
+    return EXIT_INTERNAL
+
+
+def closed_pipe() -> int:
+    """Stop quietly when stdout's reader is gone; return the exit code.
+
+    Later writes, and Python's final flush, would fail again: stdout becomes /dev/null.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a descriptor (tests capture it in memory)
+        pass
+    return EXIT_PIPE
+
+
+def value_text(value: Any) -> str:
+    """A check's observed value or threshold in a table cell: ``k=v, k=v`` for a mapping."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
 
 
 def count(n: int, noun: str) -> str:

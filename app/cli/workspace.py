@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -142,7 +143,25 @@ def tui(
         Path | None, typer.Option("--bundle", help="Review an exported bundle, read-only.")
     ] = None,
 ) -> None:
-    """Open the terminal workstation (or a bundle, read-only, verified first)."""
+    """Open the terminal workstation (or a bundle, read-only, verified first).
+
+    Needs a terminal on stdin and stdout.
+    """
+    from core.errors import UsageError
+
+    # Both are checked before the app starts: a Textual app reading a stdin that is not a
+    # terminal never sees a key, and would spin until killed instead of failing.
+    if bundle is not None and not bundle.is_file():
+        raise UsageError(
+            f"no bundle file at {bundle}" + (" (it is a folder)" if bundle.is_dir() else ""),
+            hint="Give the .zip that `ledgerml bundle export` wrote.",
+        )
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the workstation needs a terminal, and stdin or stdout is not one",
+            hint="Run `ledgerml tui` in a terminal. Scripts use the commands instead: "
+            "`ledgerml status`, `ledgerml bundle verify FILE`, `ledgerml audit log --json`.",
+        )
     from app.tui.app import make_app
 
     make_app(ws_path(workspace), actor=actor_name(as_actor), bundle=bundle).run()

@@ -205,6 +205,17 @@ def test_model_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
     assert invoke(cli_ws, "key", "create").exit_code == 0
     assert invoke(cli_ws, "model", "sign", "credit-risk@1", "--reason", "ok").exit_code == 0
     assert invoke(cli_ws, "model", "verify", "credit-risk@1").exit_code == 0
+    exported = invoke(
+        cli_ws, "model", "export", "credit-risk@1", "-o", str(tmp_path / "export"), "--json"
+    )
+    assert exported.exit_code == 0, exported.output
+    paths = json.loads(exported.stdout)
+    assert set(paths) == {"model", "signature", "public_key"}
+    assert all(Path(p).exists() for p in paths.values())
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    blocked = invoke(cli_ws, "model", "export", "credit-risk@1", "-o", str(blocker))
+    assert blocked.exit_code == 2 and "a file is where a folder is needed" in blocked.stderr
     shown = json.loads(invoke(cli_ws, "model", "show", "credit-risk", "--json").stdout)
     assert shown["status"] == "trusted" and shown["metrics"]["roc_auc"] > 0.7
     repro = invoke(cli_ws, "reproduce", run_id[:8], "--json")

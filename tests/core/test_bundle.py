@@ -503,5 +503,9 @@ def test_export_refuses_a_folder_or_an_existing_file_before_recording_anything(
         bundle.export(ws, "audrey", "credit-risk@1", notes)
     assert notes.read_text() == "mine" and ws.ledger.head() == head
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no partial file
+    for unwritable in (Path("/proc/bundle.zip"), Path("/proc/ledgerml-none/bundle.zip")):
+        with pytest.raises(UsageError, match="cannot write /proc/"):
+            bundle.export(ws, "audrey", "credit-risk@1", unwritable)
+    assert ws.ledger.head() == head
     bundle.export(ws, "audrey", "credit-risk@1", notes, overwrite=True)
     assert zipfile.is_zipfile(notes) and ws.ledger.head()[0] == head[0] + 1

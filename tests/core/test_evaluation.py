@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -288,3 +289,73 @@ def test_baseline_against_the_previous_version(model_ws: Workspace, tmp_path: Pa
     rows = base["trained_on_test_rows"]
     assert "- **previous version**: rival@2" in text
     assert f"- **test rows the previous version trained on**: {rows}" in text
+
+
+def fairness_only(model_ws: Workspace, fairness: dict[str, object]) -> dict[str, Any]:
+    with model_ws.session() as s:
+        model = models.resolve(s.catalog, "credit-risk@1")
+    suite = {"evaluation": {"seed": 3}, "fairness": {"bootstrap": 20, **fairness}}
+    return evaluation.compute(model_ws, model, suite, "d")
+
+
+def test_an_intersection_with_empty_cells_is_reported_and_fails(model_ws: Workspace) -> None:
+    # personal_status codes sex too: most of sex × personal_status holds no one at all.
+    evidence = fairness_only(
+        model_ws,
+        {"intersections": [["sex", "personal_status"]], "max_demographic_parity_difference": 1},
+    )
+    groups = evidence["sections"]["fairness"]["groups"]["sex × personal_status"]
+    empty = [row for row in groups["table"] if row["count"] == 0]
+    assert empty and all(row["selection_rate"] is None and row["tpr"] is None for row in empty)
+    assert all(row["approval_rate"] is None for row in empty)
+    assert groups["unmeasured_groups"] == [row["group"] for row in empty]
+    [sizes] = [c for c in evidence["checks"] if c["name"].startswith("group sizes")]
+    assert sizes["passed"] is False and sizes["severity"] == "error"
+    assert sizes["observed"]["smallest"] == 0
+    assert sizes["observed"]["too_small"] == groups["unmeasured_groups"]
+    # The parity threshold alone would have passed: the verdict is the size check's.
+    [parity] = [c for c in evidence["checks"] if c["name"].startswith("demographic parity")]
+    assert parity["passed"] is True
+    assert evidence["passed"] is False and evidence["errors"] == 1
+
+
+def test_min_group_size_is_a_recorded_gate(model_ws: Workspace) -> None:
+    warn = fairness_only(
+        model_ws, {"attributes": ["sex", "age_group"], "min_group_size": 100, "severity": "warn"}
+    )
+    sizes = {c["name"]: c for c in warn["checks"]}
+    smallest = min(
+        row["count"] for row in warn["sections"]["fairness"]["groups"]["age_group"]["table"]
+    )
+    assert smallest < 100
+    assert sizes["group sizes (age_group)"]["passed"] is False
+    assert sizes["group sizes (age_group)"]["observed"]["smallest"] == smallest
+    assert warn["passed"] is True and warn["warnings"] >= 1  # a warning, reported not gated
+    met = fairness_only(model_ws, {"attributes": ["sex"], "min_group_size": 1})
+    assert [c["passed"] for c in met["checks"]] == [True]  # recorded because it was asked for
+    plain = fairness_only(model_ws, {"attributes": ["sex"]})
+    assert plain["checks"] == []  # well-filled groups and no gate: nothing new in the evidence
+
+
+def test_cli_evaluate_with_empty_cells_exits_1_naming_them(
+    model_ws: Workspace, tmp_path: Path
+) -> None:
+    from tests.conftest import run_cli
+
+    suite = tmp_path / "cells.toml"
+    suite.write_text(
+        '[evaluation]\nseed = 1\n[fairness]\nintersections = [["sex", "personal_status"]]\n'
+        "bootstrap = 20\n"
+    )
+    result = run_cli(
+        "evaluate",
+        "credit-risk@1",
+        "--suite",
+        str(suite),
+        env={"LEDGERML_WORKSPACE": str(model_ws.root), "LEDGERML_ACTOR": "val"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "RuntimeWarning" not in result.stderr
+    [row] = [line for line in result.stdout.splitlines() if "group sizes" in line]
+    assert "FAIL" in row and "smallest=0" in row
+    assert "FAILED: 1 error" in result.stdout
