@@ -512,7 +512,8 @@ class BundlePane(Pane):
             verdict.update, f"[green b]VERIFIED[/green b] {escape(str(report['model']))}\n{lines}"
         )
         self.texts = texts
-        self.app.call_from_thread(self._fill, coverage, card)
+        # Textual awaits a coroutine callback; its stubs cannot say so for a coroutine function.
+        self.app.call_from_thread(self._fill, coverage, card)  # type: ignore[arg-type]
 
     async def _fill(self, coverage: dict[str, Any], card: str) -> None:
         # Awaited to the end (call_from_thread waits for a coroutine): the Markdown widget

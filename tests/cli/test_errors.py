@@ -264,13 +264,16 @@ def test_key_export_public_json_and_unwritable_outputs(
     written = run_cli("key", "export-public", "workspace", "-o", str(pem), "--json", env=env)
     assert json.loads(written.stdout)["path"] == str(pem)
     assert pem.read_text() == doc["public_pem"]
-    for args in (
-        ["key", "export-public", "workspace", "-o", str(tmp_path)],
-        ["audit", "checkpoint", "--copy-to", str(tmp_path)],
+    signed = sorted((ws_path / "ledger" / "checkpoints").glob("*.json"))
+    for args, says in (
+        (["key", "export-public", "workspace", "-o", str(tmp_path)], "a folder is where"),
+        (["audit", "checkpoint", "--copy-to", str(tmp_path)], "is a folder; give a file name"),
     ):
         result = run_cli(*args, env=env)
         assert result.returncode == 2, (args, result.stderr)
-        assert f"cannot write {tmp_path}" in result.stderr and "a folder is where" in result.stderr
+        assert str(tmp_path) in result.stderr and says in result.stderr
+    # The refused copy signed nothing: checkpoints are files beside the ledger, not events.
+    assert sorted((ws_path / "ledger" / "checkpoints").glob("*.json")) == signed
 
 
 def test_a_huge_limit_and_a_mistyped_spec(ws_path: Path, ws: Workspace, tmp_path: Path) -> None:
@@ -279,8 +282,10 @@ def test_a_huge_limit_and_a_mistyped_spec(ws_path: Path, ws: Workspace, tmp_path
     assert huge.returncode == 0, huge.stderr
     assert len(json.loads(huge.stdout)) == ws.ledger.head()[0]  # more than all is all
     spec = tmp_path / "spec.toml"
-    text = (SAMPLE / "train.toml").read_text().replace("features = [", "was = [")
-    spec.write_text(text.replace("[run]\n", "[run]\nfeatures = 5\n"))
+    # The features list (only it: allow_sensitive_features stays) becomes a number.
+    text = re.sub(r"\nfeatures = \[[^]]*\]", "\nfeatures = 5", (SAMPLE / "train.toml").read_text())
+    assert "features = 5" in text and "allow_sensitive_features = []" in text
+    spec.write_text(text)
     train = run_cli("train", str(spec), env=env)
     assert train.returncode == 2, train.stderr
     # Messages are text, not Rich markup: "[run]" names the TOML table and stays.

@@ -72,7 +72,13 @@ def test_training_refuses_an_ungated_input(gated_ws: Workspace) -> None:
         ({"C = 0.5": "C = -1"}, "C"),
         ({'target = "bad_credit"': 'target = "credit_risk"'}, "binary"),
         ({'"checking_account",': '"no_such_column",'}, "not in german-credit-features@1"),
-        ({"features = [\n": "features = 5\nwas = [\n"}, r"\[run\] features must be a list"),
+        (  # the list moves under another known key, so features is the only thing wrong
+            {
+                "features = [\n": "features = 5\nallow_sensitive_features = [\n",
+                "allow_sensitive_features = []": "",
+            },
+            r"\[run\] features must be a list",
+        ),
         ({'sensitive = ["sex"': 'sensitive = [1, "sex"'}, r"\[run\] sensitive must be a list"),
         ({"params = { C = 0.5, max_iter = 2000 }": "params = 5"}, r"\[estimator\] params"),
         ({"test_size = 0.3": "test_size = 0.9999"}, "cannot split 1000 rows"),
