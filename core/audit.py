@@ -36,7 +36,7 @@ from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
 from storage.fsutil import atomic_write
 from storage.ledger import LedgerScan, hashes_digest
-from storage.records import EventRow, KeyRow
+from storage.rows import EventRow, KeyRow
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
 # Canonical JSON sorts keys and "action" sorts first among an event's keys, so the events

@@ -46,7 +46,7 @@ from core.errors import UsageError
 from core.progress import NO_PROGRESS, Progress
 from core.workspace import Workspace
 from storage.canonical import canonical_bytes
-from storage.records import ModelRow
+from storage.rows import ModelRow
 
 EVIDENCE_MEDIA_TYPE = "application/vnd.ledgerml.evaluation+json"
 EVIDENCE_PREDICATE = "https://ledgerml.dev/evaluation/v1"

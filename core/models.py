@@ -28,7 +28,7 @@ from core.events import Event
 from core.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
 from core.workspace import Workspace
 from storage.catalog import Catalog
-from storage.records import ModelRow, RunRow, SignatureRow
+from storage.rows import ModelRow, RunRow, SignatureRow
 
 MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
 ARTIFACT_NAME = "model.skops"
@@ -322,7 +322,7 @@ def show(ws: Workspace, ref: str, actor: str = "") -> dict[str, Any]:
     event = training.run_event(ws, run)["data"]
     check = verify(ws, ref, actor)
     return {
-        "model": model.model_dump(),
+        "model": model.as_dict(),
         "run": {
             "run_id": run.run_id,
             "estimator": run.estimator,

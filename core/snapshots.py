@@ -32,7 +32,7 @@ from core.progress import NO_PROGRESS, Progress
 from core.workspace import Session, Workspace
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
-from storage.records import SnapshotRow
+from storage.rows import SnapshotRow
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 PROFILE_MEDIA_TYPE = "application/vnd.ledgerml.profile+json"

@@ -30,7 +30,7 @@ from core.events import Event
 from core.progress import NO_PROGRESS, Progress
 from core.workspace import Workspace
 from storage.canonical import canonical_bytes
-from storage.records import RunRow, SnapshotRow
+from storage.rows import RunRow, SnapshotRow
 
 ESTIMATORS = {
     "logistic_regression": ("sklearn.linear_model", "LogisticRegression"),
