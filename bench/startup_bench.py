@@ -198,9 +198,7 @@ def main() -> None:
                 limit = case.factor * base + case.offset
                 verdict = "met" if cpu <= limit else "MISSED"
                 target = f"<= {limit:.3f} {verdict}"
-        print(
-            f"{case.name:36} {cpu:7.3f} {min(case.cpu):7.3f} {rss:8.1f} {ratio:>14} {target:>14}"
-        )
+        print(f"{case.name:36} {cpu:7.3f} {min(case.cpu):7.3f} {rss:8.1f} {ratio:>14} {target:>14}")
     print(
         "\nfloors: --help against `python -c pass` (1.2x + 0.1 s); status, audit log and model "
         "list against `import duckdb` (1.5x); the TUI against a minimal Textual app (1.5x)"

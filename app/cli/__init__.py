@@ -19,12 +19,15 @@ from app.cli import (
     bundle,
     data,
     key,
+    lazy_coercion,
     model,
     report,
     snapshot,
     workspace,
 )
 from app.cli.common import GLOBALS
+
+lazy_coercion.install()  # pydantic only for parameters that were given a value
 
 app = typer.Typer(
     name="ledgerml",

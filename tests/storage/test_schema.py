@@ -25,9 +25,9 @@ def test_generated_files_match_the_sqlmodel_declarations(path, render) -> None:
 def test_rows_mirror_the_declared_tables() -> None:
     assert [t.__name__ for t in TABLES] == [t.__name__ for t in DECLARED]
     for row, model in zip(TABLES, DECLARED, strict=True):
-        assert row.TABLE == model.__tablename__
-        assert row.COLUMNS == tuple(model.model_fields)
-        assert row.COLUMNS == tuple(c.name for c in model.__table__.columns)
+        assert model.__tablename__ == row.TABLE
+        assert tuple(model.model_fields) == row.COLUMNS
+        assert tuple(c.name for c in model.__table__.columns) == row.COLUMNS
 
 
 def test_the_generated_ddl_creates_every_declared_column() -> None:
