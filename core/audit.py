@@ -326,9 +326,14 @@ def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None
 
 
 def _check_catalog(
-    ws: Workspace, matches: list[tuple[int, bytes]], scan: LedgerScan, report: VerifyReport
+    ws: Workspace, full_state: Catalog, scan: LedgerScan, report: VerifyReport
 ) -> None:
-    """Compare the catalog, an independent witness, with the ledger."""
+    """Compare the catalog, an independent witness, with the ledger.
+
+    ``full_state`` is the state replayed from the whole ledger; it is reused when the catalog
+    has applied every event that shapes state, which is the usual case.
+    """
+    matches = scan.matches
     if not ws.catalog_path.is_file():
         report.catalog = "absent (run `ledgerml rebuild`)"
         return
@@ -359,8 +364,9 @@ def _check_catalog(
             return
         # A catalog behind the ledger (a crash before projection) is legitimate: compare it
         # with the state the ledger had at the catalog's own position.
+        seen = [m for m in matches if m[0] <= applied]
         try:
-            state = _state_from_ledger([m for m in matches if m[0] <= applied])
+            state = full_state if len(seen) == len(matches) else _state_from_ledger(seen)
         except IntegrityError as err:
             report.fail(err.msg)
             report.catalog = "not compared (malformed events)"
@@ -375,7 +381,8 @@ def _check_catalog(
                     report.catalog = f"{table} table edited"
                     return
         finally:
-            state.close()
+            if state is not full_state:
+                state.close()
         behind = scan.size - applied
         report.catalog = "consistent" + (f", {behind} events not yet applied" if behind else "")
     finally:
@@ -453,7 +460,7 @@ def verify(
             if result.ok:
                 report.anchored = max(report.anchored, cp.size)
         progress(2, 3, "comparing the catalog")
-        _check_catalog(ws, scan.matches, scan, report)
+        _check_catalog(ws, state, scan, report)
     finally:
         state.close()
     if report.ok and report.unanchored:

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -421,6 +419,10 @@ class Ledger:
         ]
         n_workers = workers if workers is not None else min(os.cpu_count() or 1, len(args))
         if n_workers > 1 and len(args) > 1:
+            # Imported here: a ledger of one segment (most commands' case) never needs them.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # fork is cheap and safe while we are single-threaded; otherwise start afresh.
             method = "fork" if threading.active_count() == 1 else "spawn"
             ctx = multiprocessing.get_context(method)
