@@ -38,7 +38,7 @@ def _child(ws_root: str, run_id: str) -> dict[str, Any]:
         "model_digest": result["model_digest"],
         "predictions_digest": result["predictions_digest"],
         "metrics": result["metrics"],
-        "environment": environment.capture(),
+        "environment": environment.capture(threads=result["threads"]),
     }
 
 

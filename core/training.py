@@ -251,14 +251,16 @@ def fit(
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     pipeline = _pipeline(spec, frame)
     progress(1, 4, f"fitting {spec.estimator} on {len(train_idx)} rows")
-    try:
-        pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
-    except ValueError as err:  # scikit-learn's parameter and data validation
-        raise UsageError(
-            f"training failed: {err}", hint="Check the estimator parameters in the spec."
-        ) from err
-    progress(2, 4, "measuring on the held-out split")
-    proba = pipeline.predict_proba(frame.iloc[test_idx][spec.features])[:, 1].astype("<f8")
+    # Native pools (OpenMP, BLAS) sized to the cores this process may use, not the machine's.
+    with environment.native_threads() as threads:
+        try:
+            pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
+        except ValueError as err:  # scikit-learn's parameter and data validation
+            raise UsageError(
+                f"training failed: {err}", hint="Check the estimator parameters in the spec."
+            ) from err
+        progress(2, 4, "measuring on the held-out split")
+        proba = pipeline.predict_proba(frame.iloc[test_idx][spec.features])[:, 1].astype("<f8")
     metrics = _metrics(y_all[test_idx], proba, spec.threshold)
     model_bytes = dumps(pipeline)
     predictions = {
@@ -277,6 +279,7 @@ def fit(
         "metrics": metrics,
         "train_rows": len(train_idx),
         "test_rows": len(test_idx),
+        "threads": threads,
     }
 
 
@@ -319,7 +322,7 @@ def record_run(
     reason: str = "",
 ) -> RunRow:
     """Store a fitted run's artifacts and record its ``train.run`` event."""
-    env = environment.capture()
+    env = environment.capture(threads=result.get("threads"))
     env_bytes = canonical_bytes(env)
     metrics_bytes = canonical_bytes(result["metrics"])
     run_id = uuid.uuid4().hex[:12]
