@@ -14,11 +14,15 @@ prints ``time.process_time()`` (every thread of the process, since it started) a
 RSS, then exits. ``tui overview filled`` waits for the workers that fill the first tab.
 
 Commands run round-robin, so a burst of load hits every command alike; the first round only
-warms caches and is dropped. Prints a table; asserts nothing. Run it through
-``scripts/with-keyring`` (``status`` asks the keyring whether it is usable) on the demo
-workspace (``scripts/with-keyring scripts/demo.sh`` makes one)::
+warms caches (and writes bytecode: the children run with it cached, as users' do, even when
+``PYTHONDONTWRITEBYTECODE`` is set here) and is dropped. ``--source DIR`` runs the commands
+from another copy of the code (say ``git archive`` of an older commit unpacked in a folder)
+with this checkout's environment, for before/after figures. Prints a table; asserts
+nothing. Run it through ``scripts/with-keyring`` (``status`` asks the keyring whether it is
+usable) on the demo workspace (``scripts/with-keyring scripts/demo.sh`` makes one)::
 
     scripts/with-keyring .venv/bin/python bench/startup_bench.py [--runs 9] [--workspace DIR]
+        [--source DIR]
 """
 
 from __future__ import annotations
@@ -107,10 +111,10 @@ class Case:
     rss_kib: list[int] = field(default_factory=list)
 
 
-def measure(case: Case, env: dict[str, str]) -> None:
+def measure(case: Case, env: dict[str, str], cwd: Path) -> None:
     """Run one case once and record its CPU seconds and peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(case.argv, stdout=out, stderr=err, env=env, cwd=ROOT)
+        proc = subprocess.Popen(case.argv, stdout=out, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
         if proc.returncode != 0:
@@ -130,9 +134,9 @@ def measure(case: Case, env: dict[str, str]) -> None:
             case.rss_kib.append(usage.ru_maxrss)
 
 
-def cases(ws: Path, actor: str) -> list[Case]:
+def cases(ws: Path, actor: str, source: Path) -> list[Case]:
     """The floors first, then the commands people run every day."""
-    tui = LEDGER_TUI.replace("{root!r}", repr(str(ROOT)))
+    tui = LEDGER_TUI.replace("{root!r}", repr(str(source)))
     tui = tui.replace("{ws!r}", repr(str(ws))).replace("{actor!r}", repr(actor))
     return [
         Case("python -c pass", [PY, "-c", "pass"]),
@@ -164,7 +168,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="measured rounds (plus one warm-up)")
     parser.add_argument("--workspace", type=Path, default=ROOT / "demo-workspace")
     parser.add_argument("--actor", default=os.environ.get("LEDGERML_ACTOR", "steward-admin"))
+    parser.add_argument("--source", type=Path, default=ROOT, help="the code to run (a folder)")
     args = parser.parse_args()
+    source = args.source.resolve()
     ws = args.workspace.resolve()
     if not (ws / "config.toml").is_file():
         sys.exit(f"no workspace at {ws}; make one with `scripts/with-keyring scripts/demo.sh`")
@@ -174,16 +180,20 @@ def main() -> None:
         "LEDGERML_ACTOR": args.actor,
     }
     env.pop("PYTHONPROFILEIMPORTTIME", None)
-    todo = cases(ws, args.actor)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if source != ROOT:  # ahead of this checkout's editable install
+        env["PYTHONPATH"] = str(source)
+    todo = cases(ws, args.actor, source)
     for round_ in range(args.runs + 1):
         for case in todo:
-            measure(case, env)
+            measure(case, env, source)
             if round_ == 0:  # warm-up: caches, bytecode, the catalog file's pages
                 case.cpu.clear()
                 case.rss_kib.clear()
         print(f"round {round_}/{args.runs} done", file=sys.stderr)
     median = {c.name: statistics.median(c.cpu) for c in todo}
-    print(f"\n{args.runs} runs each on {ws.name} (median CPU-s = user + sys; peak RSS)\n")
+    print(f"\n{args.runs} runs each on {ws.name}, code in {source.name}")
+    print("(median CPU-s = user + sys; peak RSS)\n")
     head = f"{'command':36} {'CPU-s':>7} {'min':>7} {'RSS MiB':>8} {'ratio':>14} {'target':>14}"
     print(head)
     print("-" * len(head))
