@@ -190,15 +190,23 @@ class Catalog:
         self.con.execute("INSERT INTO events SELECT * FROM batch")
 
     def put(self, row: Row) -> None:
-        """Insert or replace one row by its primary key."""
+        """Insert or replace one row by its primary key.
+
+        A DELETE by key then an INSERT: the same rows as DuckDB's INSERT OR REPLACE (the key
+        is each table's only constraint), at about half its CPU cost, which verification and
+        rebuilds pay once per state event.
+        """
         model = type(row)
         cols = _columns(model)
-        data = row.as_dict()
         names = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join("?" for _ in cols)
+        where = " AND ".join(f'"{c}" = ?' for c in model.KEY)
         self.con.execute(
-            f"INSERT OR REPLACE INTO {_name(model)} ({names}) VALUES ({marks})",
-            [data[c] for c in cols],
+            f"DELETE FROM {_name(model)} WHERE {where}", [getattr(row, c) for c in model.KEY]
+        )
+        self.con.execute(
+            f"INSERT INTO {_name(model)} ({names}) VALUES ({marks})",
+            [getattr(row, c) for c in cols],
         )
 
     def put_edges(self, edges: Sequence[EdgeRow]) -> None:

@@ -18,6 +18,7 @@ class Row:
     __slots__ = ()
     TABLE: ClassVar[str]
     COLUMNS: ClassVar[tuple[str, ...]]
+    KEY: ClassVar[tuple[str, ...]]  # the primary key's columns
 
     def as_dict(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         """The fields as a new dict (lists copied), for JSON output."""

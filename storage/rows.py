@@ -21,6 +21,7 @@ class CatalogMeta(Row):
         "key",
         "value",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("key",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -47,6 +48,7 @@ class EventRow(Row):
         "reason",
         "body",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -83,6 +85,7 @@ class ActorRow(Row):
         "created_by",
         "updated_seq",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("name",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -125,6 +128,7 @@ class KeyRow(Row):
         "status_reason",
         "replaced_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("key_id",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -175,6 +179,7 @@ class EdgeRow(Row):
         "relation",
         "seq",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("src", "dst", "relation")
     __slots__ = COLUMNS
 
     def __init__(
@@ -201,6 +206,7 @@ class ObjectRow(Row):
         "media_type",
         "seq",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("digest",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -244,6 +250,7 @@ class SnapshotRow(Row):
         "created_by",
         "reason",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("ref",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -311,6 +318,7 @@ class ValidationRow(Row):
         "created_at",
         "created_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -360,6 +368,7 @@ class RunRow(Row):
         "created_at",
         "created_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("run_id",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -408,6 +417,7 @@ class ModelRow(Row):
         "created_at",
         "created_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("ref",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -445,6 +455,7 @@ class SignatureRow(Row):
         "created_at",
         "created_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -480,6 +491,7 @@ class ReproductionRow(Row):
         "created_at",
         "created_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
 
     def __init__(
@@ -519,6 +531,7 @@ class EvaluationRow(Row):
         "created_at",
         "created_by",
     )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
 
     def __init__(

@@ -65,6 +65,12 @@ def _type_name(annotation: Any) -> str:
     raise TypeError(f"no plain-row rendering for the annotation {annotation!r}")
 
 
+def _key(model: Any) -> str:
+    """Source text of the primary key's column names, as a tuple."""
+    names = [c.name for c in model.__table__.primary_key.columns]
+    return "(" + ", ".join(f'"{n}"' for n in names) + ("," if len(names) == 1 else "") + ")"
+
+
 def _table_name(model: Any) -> str:
     return str(model.__table__.name)
 
@@ -97,6 +103,7 @@ def render_rows() -> str:
             "    COLUMNS: ClassVar[tuple[str, ...]] = (",
             *[f'        "{name}",' for name in fields],
             "    )",
+            f"    KEY: ClassVar[tuple[str, ...]] = {_key(model)}",
             "    __slots__ = COLUMNS",
             "",
             "    def __init__(",

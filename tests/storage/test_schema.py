@@ -28,6 +28,7 @@ def test_rows_mirror_the_declared_tables() -> None:
         assert model.__tablename__ == row.TABLE
         assert tuple(model.model_fields) == row.COLUMNS
         assert tuple(c.name for c in model.__table__.columns) == row.COLUMNS
+        assert tuple(c.name for c in model.__table__.primary_key.columns) == row.KEY
 
 
 def test_the_generated_ddl_creates_every_declared_column() -> None:
