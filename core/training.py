@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import environment, snapshots, tables, validation
+from core import environment, snapshots
 from core.actors import require
 from core.errors import UsageError
 from core.events import Event
@@ -143,6 +143,8 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
             f"column {unknown[0]!r} is not in {snap.ref}",
             hint=f"Columns: {', '.join(sorted(known))}.",
         )
+    from core import tables  # numpy and pyarrow: not for `model show`, which reads run events
+
     con = tables.connect(ws.root / "tmp")
     try:
         cols = ", ".join(tables.quote_ident(c) for c in dict.fromkeys(columns))
@@ -285,6 +287,7 @@ def fit(
 
 def gated_input(ws: Workspace, spec: Spec, actor: str) -> tuple[SnapshotRow, int]:
     """The spec's input snapshot and the passing validation that admits it."""
+    from core import validation  # with core.tables (numpy, pyarrow): only to train
     with ws.session(actor) as s:
         require(s, *ROLES, action="train models")
         snap = snapshots.resolve(s.catalog, spec.input)
