@@ -15,14 +15,16 @@ RSS, then exits. ``tui overview filled`` waits for the workers that fill the fir
 
 Commands run round-robin, so a burst of load hits every command alike; the first round only
 warms caches (and writes bytecode: the children run with it cached, as users' do, even when
-``PYTHONDONTWRITEBYTECODE`` is set here) and is dropped. ``--source DIR`` runs the commands
-from another copy of the code (say ``git archive`` of an older commit unpacked in a folder)
-with this checkout's environment, for before/after figures. Prints a table; asserts
-nothing. Run it through ``scripts/with-keyring`` (``status`` asks the keyring whether it is
-usable) on the demo workspace (``scripts/with-keyring scripts/demo.sh`` makes one)::
+``PYTHONDONTWRITEBYTECODE`` is set here) and is dropped. ``--baseline DIR`` also runs every
+command from another copy of the code (say ``git archive`` of an older commit unpacked in a
+folder) with this checkout's environment, in the same rounds, for before/after figures under
+the same load. ``status --no-verify`` shows how much of ``status`` is its full verification.
+Prints a table; asserts nothing. Run it through ``scripts/with-keyring`` (``status`` asks the
+keyring whether it is usable) on the demo workspace (``scripts/with-keyring scripts/demo.sh``
+makes one)::
 
     scripts/with-keyring .venv/bin/python bench/startup_bench.py [--runs 9] [--workspace DIR]
-        [--source DIR]
+        [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -107,14 +109,17 @@ class Case:
     factor: float = 0.0
     offset: float = 0.0
     self_reported: bool = False  # the child prints its own CPU time (TUI first paint)
+    source: Path = ROOT  # the copy of the code it runs (its working folder)
     cpu: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
 
 
-def measure(case: Case, env: dict[str, str], cwd: Path) -> None:
+def measure(case: Case, env: dict[str, str]) -> None:
     """Run one case once and record its CPU seconds and peak RSS."""
+    if case.source != ROOT:  # ahead of this checkout's editable install
+        env = {**env, "PYTHONPATH": str(case.source)}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(case.argv, stdout=out, stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(case.argv, stdout=out, stderr=err, env=env, cwd=case.source)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
         if proc.returncode != 0:
@@ -134,33 +139,33 @@ def measure(case: Case, env: dict[str, str], cwd: Path) -> None:
             case.rss_kib.append(usage.ru_maxrss)
 
 
-def cases(ws: Path, actor: str, source: Path) -> list[Case]:
-    """The floors first, then the commands people run every day."""
+FLOORS = [
+    Case("python -c pass", [PY, "-c", "pass"]),
+    Case('python -c "import duckdb"', [PY, "-c", "import duckdb"]),
+    Case('python -c "import textual"', [PY, "-c", "import textual"]),
+    Case("minimal Textual app, first paint", [PY, "-c", MINIMAL_TUI], self_reported=True),
+]
+
+
+def commands(ws: Path, actor: str, source: Path, tag: str = "") -> list[Case]:
+    """The commands people run every day, from the code in ``source``."""
     tui = LEDGER_TUI.replace("{root!r}", repr(str(source)))
     tui = tui.replace("{ws!r}", repr(str(ws))).replace("{actor!r}", repr(actor))
-    return [
-        Case("python -c pass", [PY, "-c", "pass"]),
-        Case('python -c "import duckdb"', [PY, "-c", "import duckdb"]),
-        Case('python -c "import textual"', [PY, "-c", "import textual"]),
-        Case("minimal Textual app, first paint", [PY, "-c", MINIMAL_TUI], self_reported=True),
+    duck, paint = 'python -c "import duckdb"', "minimal Textual app, first paint"
+    out = [
         Case("ledgerml --help", [LEDGERML, "--help"], "python -c pass", 1.2, 0.1),
-        Case("ledgerml status", [LEDGERML, "status"], 'python -c "import duckdb"', 1.5),
-        Case("ledgerml audit log", [LEDGERML, "audit", "log"], 'python -c "import duckdb"', 1.5),
-        Case("ledgerml model list", [LEDGERML, "model", "list"], 'python -c "import duckdb"', 1.5),
-        Case(
-            "ledgerml tui, first paint",
-            [PY, "-c", tui.replace("{wait!r}", "False")],
-            "minimal Textual app, first paint",
-            1.5,
-            self_reported=True,
-        ),
-        Case(
-            "ledgerml tui, overview filled",
-            [PY, "-c", tui.replace("{wait!r}", "True")],
-            "minimal Textual app, first paint",
-            self_reported=True,
-        ),
+        Case("ledgerml status", [LEDGERML, "status"], duck, 1.5),
+        Case("ledgerml status --no-verify", [LEDGERML, "status", "--no-verify"], duck),
+        Case("ledgerml audit log", [LEDGERML, "audit", "log"], duck, 1.5),
+        Case("ledgerml model list", [LEDGERML, "model", "list"], duck, 1.5),
+        Case("ledgerml tui, first paint", [PY, "-c", tui.replace("{wait!r}", "False")], paint, 1.5),
+        Case("ledgerml tui, overview filled", [PY, "-c", tui.replace("{wait!r}", "True")], paint),
     ]
+    for case in out:
+        case.name += tag
+        case.source = source
+        case.self_reported = case.name.startswith("ledgerml tui")
+    return out
 
 
 def main() -> None:
@@ -168,9 +173,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="measured rounds (plus one warm-up)")
     parser.add_argument("--workspace", type=Path, default=ROOT / "demo-workspace")
     parser.add_argument("--actor", default=os.environ.get("LEDGERML_ACTOR", "steward-admin"))
-    parser.add_argument("--source", type=Path, default=ROOT, help="the code to run (a folder)")
+    parser.add_argument(
+        "--baseline", type=Path, help="another copy of the code, measured in the same rounds"
+    )
     args = parser.parse_args()
-    source = args.source.resolve()
     ws = args.workspace.resolve()
     if not (ws / "config.toml").is_file():
         sys.exit(f"no workspace at {ws}; make one with `scripts/with-keyring scripts/demo.sh`")
@@ -181,21 +187,22 @@ def main() -> None:
     }
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if source != ROOT:  # ahead of this checkout's editable install
-        env["PYTHONPATH"] = str(source)
-    todo = cases(ws, args.actor, source)
+    todo = FLOORS + commands(ws, args.actor, ROOT)
+    if args.baseline:
+        todo += commands(ws, args.actor, args.baseline.resolve(), " [baseline]")
     for round_ in range(args.runs + 1):
         for case in todo:
-            measure(case, env, source)
+            measure(case, env)
             if round_ == 0:  # warm-up: caches, bytecode, the catalog file's pages
                 case.cpu.clear()
                 case.rss_kib.clear()
         print(f"round {round_}/{args.runs} done", file=sys.stderr)
     median = {c.name: statistics.median(c.cpu) for c in todo}
-    print(f"\n{args.runs} runs each on {ws.name}, code in {source.name}")
-    print("(median CPU-s = user + sys; peak RSS)\n")
-    head = f"{'command':36} {'CPU-s':>7} {'min':>7} {'RSS MiB':>8} {'ratio':>14} {'target':>14}"
-    print(head)
+    print(f"\n{args.runs} runs each on {ws.name} (median CPU-s = user + sys; peak RSS)")
+    if args.baseline:
+        print(f"[baseline]: the code in {args.baseline}, in the same rounds")
+    head = f"{'command':46} {'CPU-s':>7} {'min':>7} {'RSS MiB':>8} {'ratio':>14} {'target':>14}"
+    print("\n" + head)
     print("-" * len(head))
     for case in todo:
         cpu = median[case.name]
@@ -208,7 +215,7 @@ def main() -> None:
                 limit = case.factor * base + case.offset
                 verdict = "met" if cpu <= limit else "MISSED"
                 target = f"<= {limit:.3f} {verdict}"
-        print(f"{case.name:36} {cpu:7.3f} {min(case.cpu):7.3f} {rss:8.1f} {ratio:>14} {target:>14}")
+        print(f"{case.name:46} {cpu:7.3f} {min(case.cpu):7.3f} {rss:8.1f} {ratio:>14} {target:>14}")
     print(
         "\nfloors: --help against `python -c pass` (1.2x + 0.1 s); status, audit log and model "
         "list against `import duckdb` (1.5x); the TUI against a minimal Textual app (1.5x)"
