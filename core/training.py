@@ -288,6 +288,7 @@ def fit(
 def gated_input(ws: Workspace, spec: Spec, actor: str) -> tuple[SnapshotRow, int]:
     """The spec's input snapshot and the passing validation that admits it."""
     from core import validation  # with core.tables (numpy, pyarrow): only to train
+
     with ws.session(actor) as s:
         require(s, *ROLES, action="train models")
         snap = snapshots.resolve(s.catalog, spec.input)
