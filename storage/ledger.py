@@ -41,6 +41,14 @@ GENESIS = "0" * 64
 _sha256 = hashlib.sha256
 
 
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     """One event as stored: its number, the hash it chains to, its body and its own hash."""
@@ -417,7 +425,7 @@ class Ledger:
             )
             for job in jobs
         ]
-        n_workers = workers if workers is not None else min(os.cpu_count() or 1, len(args))
+        n_workers = workers if workers is not None else min(_cores(), len(args))
         if n_workers > 1 and len(args) > 1:
             # Imported here: a ledger of one segment (most commands' case) never needs them.
             import multiprocessing
