@@ -40,7 +40,7 @@ WRITE_ACTIONS = {
 
 
 class AfterFirstPaint(Widget):
-    """Mounts a hidden tab's pane once the first frame is painted.
+    """Stands in for a hidden tab's pane until the first frame is painted.
 
     Like Textual's ``Lazy``: mounting the five hidden panes (their tables, tree, inputs and the
     CSS of every widget class) took about a third of the CPU before the first paint. Unlike
@@ -54,10 +54,8 @@ class AfterFirstPaint(Widget):
         super().__init__()
         self.pane = pane
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._swap)
-
-    async def _swap(self) -> None:
+    async def swap(self) -> None:
+        """Put the pane in this placeholder's place (the app calls it once it is Ready)."""
         tab = self.parent
         if not isinstance(tab, Widget) or not tab.is_attached or not self.is_attached:
             return
@@ -179,7 +177,11 @@ class LedgerApp(App[None]):
             self.sub_title = "opening the workspace…"
 
     def on_ready(self) -> None:
-        # After the first paint: the worker's imports (DuckDB) would otherwise compete with it.
+        # Ready follows the first paint. What is not needed for it starts now: the hidden
+        # tabs' panes, and the worker that opens the workspace (DuckDB's import and the
+        # catalog's open would otherwise compete with the paint).
+        for holder in self.query(AfterFirstPaint):
+            holder.call_later(holder.swap)
         if not self.bundle_only:
             self._open_workspace()
 
