@@ -13,7 +13,7 @@ import re
 from core.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.events import Event
 from core.workspace import Session, Workspace
-from storage.records import ActorRow
+from storage.rows import ActorRow
 
 ROLES = (
     "admin",

@@ -30,7 +30,7 @@ from core.signing import (
 )
 from core.workspace import Session, Workspace
 from storage.objects import hash_file, parse_digest
-from storage.records import KeyRow
+from storage.rows import KeyRow
 
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 GENERIC_PREDICATE = "https://ledgerml.dev/attestation/file/v1"

@@ -37,7 +37,7 @@ from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
 from storage.fsutil import atomic_write
 from storage.ledger import LedgerScan, body_object, hashes_digest
-from storage.records import EventRow, KeyRow
+from storage.rows import EventRow, KeyRow
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
 # Canonical JSON sorts keys and "action" sorts first among an event's keys, so the events
@@ -416,10 +416,16 @@ def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None
 def _check_catalog(
     ws: Workspace,
     matches: list[tuple[int, dict[str, Any]]],
+    full_state: Catalog,
     scan: LedgerScan,
     report: VerifyReport,
 ) -> None:
-    """Compare the catalog, an independent witness, with the ledger."""
+    """Compare the catalog, an independent witness, with the ledger.
+
+    ``full_state`` is the state replayed from the whole ledger; it is reused when the catalog
+    has applied every event that shapes state, which is the usual case; ``matches`` are the
+    decoded bodies of those events.
+    """
     if not ws.catalog_path.is_file():
         report.catalog = "absent (run `ledgerml rebuild`)"
         return
@@ -450,8 +456,9 @@ def _check_catalog(
             return
         # A catalog behind the ledger (a crash before projection) is legitimate: compare it
         # with the state the ledger had at the catalog's own position.
+        seen = [m for m in matches if m[0] <= applied]
         try:
-            state = _state_from_ledger([m for m in matches if m[0] <= applied])
+            state = full_state if len(seen) == len(matches) else _state_from_ledger(seen)
         except IntegrityError as err:
             report.fail(err.msg)
             report.catalog = "not compared (malformed events)"
@@ -466,7 +473,8 @@ def _check_catalog(
                     report.catalog = f"{table} table edited"
                     return
         finally:
-            state.close()
+            if state is not full_state:
+                state.close()
         behind = scan.size - applied
         report.catalog = "consistent" + (f", {behind} events not yet applied" if behind else "")
     finally:
@@ -551,7 +559,7 @@ def verify(
             if result.ok:
                 report.anchored = max(report.anchored, cp.size)
         progress(2, 3, "comparing the catalog")
-        _check_catalog(ws, decoded, scan, report)
+        _check_catalog(ws, decoded, state, scan, report)
     finally:
         state.close()
     if report.ok and report.unanchored:

@@ -18,7 +18,7 @@ from core.actors import require
 from core.workspace import Workspace
 from reports.contexts import ColumnSummary, DatasheetContext, GroupSummary, ValidationSummary
 from reports.render import render_datasheet
-from storage.records import SnapshotRow
+from storage.rows import SnapshotRow
 
 QUESTIONS = ("motivation", "composition", "uses", "distribution", "maintenance")
 

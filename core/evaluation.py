@@ -44,13 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import attest, models, snapshots, tables, training
+from core import attest, environment, models, snapshots, tables, training
 from core.actors import require
 from core.errors import UsageError
 from core.progress import NO_PROGRESS, Progress
 from core.workspace import Workspace
 from storage.canonical import canonical_bytes
-from storage.records import ModelRow
+from storage.rows import ModelRow
 
 EVIDENCE_MEDIA_TYPE = "application/vnd.ledgerml.evaluation+json"
 EVIDENCE_PREDICATE = "https://ledgerml.dev/evaluation/v1"
@@ -844,7 +844,23 @@ def compute(
     suite_digest: str,
     progress: Progress = NO_PROGRESS,
 ) -> dict[str, Any]:
-    """Run the suite's sections on a model version; return the evidence (records nothing)."""
+    """Run the suite's sections on a model version; return the evidence (records nothing).
+
+    Native thread pools are capped as in training (:func:`core.environment.native_threads`).
+    """
+    import sklearn.metrics  # noqa: F401  (loads scikit-learn's OpenMP before the cap is set)
+
+    with environment.native_threads():
+        return _compute(ws, model, suite, suite_digest, progress)
+
+
+def _compute(
+    ws: Workspace,
+    model: ModelRow,
+    suite: dict[str, Any],
+    suite_digest: str,
+    progress: Progress,
+) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import roc_auc_score
 

@@ -43,7 +43,7 @@ from core.progress import NO_PROGRESS, Progress
 from core.workspace import Workspace
 from storage.catalog import Catalog
 from storage.objects import sha256_hex
-from storage.records import SnapshotRow
+from storage.rows import SnapshotRow
 
 SQL_MEDIA_TYPE = "application/sql"
 ROLES = ("data-scientist", "data-steward", "admin")

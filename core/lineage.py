@@ -18,7 +18,7 @@ from typing import Any
 from core.errors import NotFoundError
 from core.workspace import Workspace
 from storage.catalog import Catalog
-from storage.records import EdgeRow
+from storage.rows import EdgeRow
 
 PREFIXES = ("snapshot:", "model:", "run:", "validation:", "signature:", "sha256:", "reproduction:")
 PRODUCER = "https://github.com/ledgerml/ledgerml"
@@ -39,7 +39,7 @@ class Lineage:
         return {
             "root": self.root,
             "direction": self.direction,
-            "edges": [e.model_dump() for e in self.edges],
+            "edges": [e.as_dict() for e in self.edges],
         }
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import attest, openssf, training
+# core.training (scikit-learn's side: numpy, pyarrow) is imported where it is needed, so
+# `model list` and `model verify` stay light.
+from core import attest, openssf
 from core import keys as keys_mod
 from core.actors import require
 from core.errors import IntegrityError, NotFoundError, UsageError
@@ -29,7 +31,7 @@ from core.paths import make_folder, write_output
 from core.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
 from core.workspace import Workspace
 from storage.catalog import Catalog
-from storage.records import ModelRow, RunRow, SignatureRow
+from storage.rows import ModelRow, RunRow, SignatureRow
 
 MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
 ARTIFACT_NAME = "model.skops"
@@ -114,6 +116,8 @@ def sign(
     ws: Workspace, actor: str, ref: str, *, key_ref: str | None = None, reason: str = ""
 ) -> SignatureRow:
     """Sign a model version (see the module docstring)."""
+    from core import training
+
     with ws.session(actor) as s:
         require(s, *SIGN_ROLES, action="sign models")
         model = resolve(s.catalog, ref)
@@ -316,6 +320,8 @@ def list_models(ws: Workspace, actor: str = "") -> list[ModelRow]:
 
 def show(ws: Workspace, ref: str, actor: str = "") -> dict[str, Any]:
     """A model version with its run's metrics, inputs, environment and signatures."""
+    from core import training
+
     with ws.session(actor) as s:
         model = resolve(s.catalog, ref)
         run = resolve_run(s.catalog, model.run_id)
@@ -323,7 +329,7 @@ def show(ws: Workspace, ref: str, actor: str = "") -> dict[str, Any]:
     event = training.run_event(ws, run)["data"]
     check = verify(ws, ref, actor)
     return {
-        "model": model.model_dump(),
+        "model": model.as_dict(),
         "run": {
             "run_id": run.run_id,
             "estimator": run.estimator,

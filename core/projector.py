@@ -15,7 +15,7 @@ from typing import Any
 from storage.catalog import Catalog
 from storage.errors import IntegrityError
 from storage.ledger import LedgerEntry
-from storage.records import (
+from storage.rows import (
     ActorRow,
     EdgeRow,
     EvaluationRow,

@@ -24,7 +24,7 @@ from core.events import Event
 from core.models import resolve_run
 from core.workspace import Workspace
 from storage.canonical import canonical_bytes
-from storage.records import ReproductionRow
+from storage.rows import ReproductionRow
 
 
 def _child(ws_root: str, run_id: str) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def _child(ws_root: str, run_id: str) -> dict[str, Any]:
         "model_digest": result["model_digest"],
         "predictions_digest": result["predictions_digest"],
         "metrics": result["metrics"],
-        "environment": environment.capture(),
+        "environment": environment.capture(threads=result["threads"]),
     }
 
 

@@ -21,8 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from core.errors import IntegrityError
 from storage.bundle_verifier import pae, verify_signature
 from storage.canonical import canonical_bytes
@@ -57,6 +55,9 @@ def key_id_for(public_der: bytes) -> str:
 
 def public_pem(public_der: bytes) -> str:
     """PEM text of a DER SubjectPublicKeyInfo."""
+    # Imported here: reading the log or listing models needs no cryptography (~50 ms of CPU).
+    from cryptography.hazmat.primitives import serialization
+
     key = serialization.load_der_public_key(public_der)
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

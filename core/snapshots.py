@@ -22,9 +22,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core import tables
 from core.actors import require
 from core.errors import NotFoundError, UsageError
 from core.events import Event, ObjectRef
@@ -32,7 +31,10 @@ from core.progress import NO_PROGRESS, Progress
 from core.workspace import Session, Workspace
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
-from storage.records import SnapshotRow
+from storage.rows import SnapshotRow
+
+if TYPE_CHECKING:  # numpy and pyarrow: imported where data is read, not to list snapshots
+    from core import tables
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 PROFILE_MEDIA_TYPE = "application/vnd.ledgerml.profile+json"
@@ -125,6 +127,8 @@ def prepare(
     ``tagged`` (PII, sensitive columns) is checked against the schema before any blob is
     stored, so refused input leaves the object store as it was.
     """
+    from core import tables
+
     (ws.root / "tmp").mkdir(exist_ok=True)
     own = con is None
     con = con or tables.connect(ws.root / "tmp")
@@ -285,6 +289,8 @@ def add(
             is recorded then.
         PermissionDeniedError: unless the actor is a data steward or an admin.
     """
+    from core import tables
+
     dataset = check_dataset_name(dataset)
     check_retention(retention)
     with ws.session(actor) as s:

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import environment, snapshots, tables, validation
+from core import environment, snapshots
 from core.actors import require
 from core.errors import UsageError
 from core.events import Event
 from core.progress import NO_PROGRESS, Progress
 from core.workspace import Workspace
 from storage.canonical import canonical_bytes
-from storage.records import RunRow, SnapshotRow
+from storage.rows import RunRow, SnapshotRow
 
 ESTIMATORS = {
     "logistic_regression": ("sklearn.linear_model", "LogisticRegression"),
@@ -210,6 +210,8 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
             f"column {unknown[0]!r} is not in {snap.ref}",
             hint=f"Columns: {', '.join(sorted(known))}.",
         )
+    from core import tables  # numpy and pyarrow: not for `model show`, which reads run events
+
     con = tables.connect(ws.root / "tmp")
     try:
         cols = ", ".join(tables.quote_ident(c) for c in dict.fromkeys(columns))
@@ -324,14 +326,16 @@ def fit(
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     pipeline = _pipeline(spec, frame)
     progress(1, 4, f"fitting {spec.estimator} on {len(train_idx)} rows")
-    try:
-        pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
-    except ValueError as err:  # scikit-learn's parameter and data validation
-        raise UsageError(
-            f"training failed: {err}", hint="Check the estimator parameters in the spec."
-        ) from err
-    progress(2, 4, "measuring on the held-out split")
-    proba = pipeline.predict_proba(frame.iloc[test_idx][spec.features])[:, 1].astype("<f8")
+    # Native pools (OpenMP, BLAS) sized to the cores this process may use, not the machine's.
+    with environment.native_threads() as threads:
+        try:
+            pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
+        except ValueError as err:  # scikit-learn's parameter and data validation
+            raise UsageError(
+                f"training failed: {err}", hint="Check the estimator parameters in the spec."
+            ) from err
+        progress(2, 4, "measuring on the held-out split")
+        proba = pipeline.predict_proba(frame.iloc[test_idx][spec.features])[:, 1].astype("<f8")
     metrics = _metrics(y_all[test_idx], proba, spec.threshold)
     model_bytes = dumps(pipeline)
     predictions = {
@@ -350,11 +354,14 @@ def fit(
         "metrics": metrics,
         "train_rows": len(train_idx),
         "test_rows": len(test_idx),
+        "threads": threads,
     }
 
 
 def gated_input(ws: Workspace, spec: Spec, actor: str) -> tuple[SnapshotRow, int]:
     """The spec's input snapshot and the passing validation that admits it."""
+    from core import validation  # with core.tables (numpy, pyarrow): only to train
+
     with ws.session(actor) as s:
         require(s, *ROLES, action="train models")
         snap = snapshots.resolve(s.catalog, spec.input)
@@ -392,7 +399,7 @@ def record_run(
     reason: str = "",
 ) -> RunRow:
     """Store a fitted run's artifacts and record its ``train.run`` event."""
-    env = environment.capture()
+    env = environment.capture(threads=result.get("threads"))
     env_bytes = canonical_bytes(env)
     metrics_bytes = canonical_bytes(result["metrics"])
     run_id = uuid.uuid4().hex[:12]

@@ -41,7 +41,7 @@ from core.workspace import Workspace
 from storage.canonical import canonical_bytes
 from storage.catalog import Catalog
 from storage.objects import sha256_hex
-from storage.records import SnapshotRow, ValidationRow
+from storage.rows import SnapshotRow, ValidationRow
 
 RESULT_MEDIA_TYPE = "application/vnd.ledgerml.validation+json"
 SUITE_MEDIA_TYPE = "application/toml"

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +39,14 @@ from storage.objects import ObjectStore
 SEGMENT_SIZE = 1 << 16
 GENESIS = "0" * 64
 _sha256 = hashlib.sha256
+
+
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -452,8 +458,12 @@ class Ledger:
             )
             for job in jobs
         ]
-        n_workers = workers if workers is not None else min(os.cpu_count() or 1, len(args))
+        n_workers = workers if workers is not None else min(_cores(), len(args))
         if n_workers > 1 and len(args) > 1:
+            # Imported here: a ledger of one segment (most commands' case) never needs them.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # fork is cheap and safe while we are single-threaded; otherwise start afresh.
             method = "fork" if threading.active_count() == 1 else "spawn"
             ctx = multiprocessing.get_context(method)

@@ -4,45 +4,51 @@ Exit codes: 0 ok, 1 a gate or check said no, 2 usage or input error (and a busy 
 3 integrity failure (tampering, bad signature), 70 a bug in ledgerml (a crash report was
 written), 141 stdout's reader went away. Heavy libraries are imported inside commands so that
 ``ledgerml --help`` stays fast.
+
+Typer turns the signature of every registered command into a Click command before it parses
+anything (about 40 ms of CPU for all of them), so :func:`main` registers only the section that
+holds the command being run when the command line names one it knows (``ledgerml model list``
+builds the model commands alone). Help without a command, an unknown command, or anything it
+does not understand gets the whole tree, as ``app`` (what tests and embedders import) always is.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from app.cli import (
-    actor,
-    attest,
-    audit,
-    bundle,
-    data,
-    key,
-    model,
-    output,
-    report,
-    snapshot,
-    workspace,
-)
+from app.cli import lazy_coercion, output
 from app.cli.common import CLICK_EXCEPTION, GLOBALS, command_path, workspace_root
 
-app = typer.Typer(
-    name="ledgerml",
-    help="An offline audit workstation for machine learning: every dataset, model, signature "
-    "and approval becomes evidence an auditor can verify.\n\n"
-    "Start with `ledgerml init`, then `ledgerml status`.\n\n"
-    "Exit codes: 0 ok, 1 a gate or check said no, 2 usage or input error (also a busy "
-    "workspace), 3 integrity failure, 70 a bug in ledgerml (one line names its crash report), "
-    "141 the reader of the output went away.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode="markdown",
-    context_settings={"help_option_names": ["-h", "--help"]},
+lazy_coercion.install()  # pydantic only for parameters that were given a value
+
+if TYPE_CHECKING:
+    app: typer.Typer  # built on first access, by __getattr__ below
+
+# The sections of the command tree, in registration order (which `--help` follows): the
+# top-level names each adds, its module, and how it registers (a function of the module that
+# takes the root app, or the module's sub-app and its help text).
+SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
+    (("init", "status", "rebuild", "tui"), "workspace", "register", ""),
+    (("validate", "feature"), "data", "register", ""),
+    (("train", "model", "reproduce", "lineage", "evaluate"), "model", "register_commands", ""),
+    (("actor",), "actor", "app", "Register actors and their roles."),
+    (("key",), "key", "app", "Create, rotate and revoke signing keys (keyring or HSM)."),
+    (("audit",), "audit", "app", "Read, verify, checkpoint and prove the ledger."),
+    (("snapshot",), "snapshot", "app", "Immutable dataset versions with provenance."),
+    (("report",), "report", "app", "Data sheets, model cards, impact assessments."),
+    (("bundle",), "bundle", "app", "Export and verify audit bundles."),
+    (("attest",), "attest", "app", "Sign files as in-toto statements; verify them."),
 )
+# Options of the root callback that take a value, and its flags that do not end the search.
+_VALUED = ("--workspace", "-w", "--as")
+_FLAGS = ("--json", "--verbose")
+_ATTACHED = ("--workspace=", "--as=")
 
 
 def _version(value: bool) -> None:
@@ -56,7 +62,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     workspace_dir: Annotated[
         Path | None,
@@ -86,16 +91,61 @@ def root(
     GLOBALS.json, GLOBALS.verbose = json_out, verbose
 
 
-workspace.register(app)
-data.register(app)
-model.register_commands(app)
-app.add_typer(actor.app, name="actor", help="Register actors and their roles.")
-app.add_typer(key.app, name="key", help="Create, rotate and revoke signing keys (keyring or HSM).")
-app.add_typer(audit.app, name="audit", help="Read, verify, checkpoint and prove the ledger.")
-app.add_typer(snapshot.app, name="snapshot", help="Immutable dataset versions with provenance.")
-app.add_typer(report.app, name="report", help="Data sheets, model cards, impact assessments.")
-app.add_typer(bundle.app, name="bundle", help="Export and verify audit bundles.")
-app.add_typer(attest.app, name="attest", help="Sign files as in-toto statements; verify them.")
+def build(command: str | None = None) -> typer.Typer:
+    """The root app with every section, or only the section that adds ``command``."""
+    root_app = typer.Typer(
+        name="ledgerml",
+        help="An offline audit workstation for machine learning: every dataset, model, signature "
+        "and approval becomes evidence an auditor can verify.\n\n"
+        "Start with `ledgerml init`, then `ledgerml status`.\n\n"
+        "Exit codes: 0 ok, 1 a gate or check said no, 2 usage or input error (also a busy "
+        "workspace), 3 integrity failure, 70 a bug in ledgerml (one line names its crash "
+        "report), 141 the reader of the output went away.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode="markdown",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root_app.callback()(root)
+    for names, module_name, attr, help_text in SECTIONS:
+        if command is not None and command not in names:
+            continue
+        module = importlib.import_module(f"app.cli.{module_name}")
+        if help_text:
+            root_app.add_typer(getattr(module, attr), name=names[0], help=help_text)
+        else:
+            getattr(module, attr)(root_app)
+    return root_app
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The top-level command ``argv`` runs, if its root options are plain enough to tell.
+
+    None (build everything) for no command, ``--help``, ``--version``, ``--``, an option this
+    does not know, or an unknown name, so Click's own help and errors see the whole tree.
+    """
+    known = {name for names, *_ in SECTIONS for name in names}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _VALUED:
+            i += 2
+        elif arg in _FLAGS or arg.startswith(_ATTACHED) or (arg.startswith("-w") and arg != "-w"):
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if arg in known else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole tree, built once
+        full = build()
+        globals()["app"] = full
+        return full
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _wants_json(args: list[str]) -> bool:
@@ -144,18 +194,18 @@ def _exit_code(value: Any) -> int:
     return output.EXIT_USAGE
 
 
-def _run(args: list[str], json_out: bool) -> int:
+def _run(cli: typer.Typer, args: list[str], json_out: bool) -> int:
     if not json_out:
         try:
-            app(prog_name="ledgerml")  # Typer shows usage errors itself, and exits
+            cli(prog_name="ledgerml")  # Typer shows usage errors itself, and exits
         except SystemExit as done:
             return _exit_code(done.code)
         return output.EXIT_OK
     # Rich help prints itself while an error is being built (a command group given no
     # command); plain help is only text, which keeps stdout one JSON document.
-    app.rich_markup_mode = None
+    cli.rich_markup_mode = None
     try:
-        return _exit_code(app(args=args, prog_name="ledgerml", standalone_mode=False))
+        return _exit_code(cli(args=args, prog_name="ledgerml", standalone_mode=False))
     except CLICK_EXCEPTION as err:
         return _usage_json(err)
     except typer.Abort:
@@ -166,6 +216,8 @@ def _run(args: list[str], json_out: bool) -> int:
 def main() -> None:
     """Console-script entry point: whatever happens, an exit code and no traceback.
 
+    Only the section of the command being run is built (see the module docstring).
+
     Without --json, Typer shows usage errors itself (exit 2). With --json, Click runs in
     non-standalone mode so that its usage errors come back here and become JSON too. Output
     is flushed here, not at interpreter exit, so that a reader gone away is an exit code
@@ -174,7 +226,7 @@ def main() -> None:
     args = sys.argv[1:]
     json_out = _wants_json(args)
     try:
-        code = _run(args, json_out)
+        code = _run(build(command_named(args)), args, json_out)
         sys.stdout.flush()
     except BrokenPipeError:
         code = output.closed_pipe()

@@ -40,7 +40,7 @@ def add(
 
     row, created = actors.add(open_ws(workspace), actor_name(as_actor), name, role, reason)
     if want_json(json_out):
-        output.emit_json({**row.model_dump(), "created": created})
+        output.emit_json({**row.as_dict(), "created": created})
     elif created:
         output.line(f"added actor {row.name} with roles {', '.join(row.roles)}")
     else:
@@ -59,7 +59,7 @@ def list_(
 
     rows = actors.list_actors(open_ws(workspace), actor_name(as_actor))
     if want_json(json_out):
-        output.emit_json([r.model_dump() for r in rows])
+        output.emit_json([r.as_dict() for r in rows])
         return
     output.table(
         ["name", "roles", "added at", "by"],
@@ -82,7 +82,7 @@ def show(
     row = actors.show(ws, name, actor_name(as_actor))
     owned = keys.list_keys(ws, actor_name(as_actor), owner=name)
     if want_json(json_out):
-        output.emit_json({**row.model_dump(), "keys": [k.model_dump() for k in owned]})
+        output.emit_json({**row.as_dict(), "keys": [k.as_dict() for k in owned]})
         return
     output.fields(
         [

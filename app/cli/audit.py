@@ -52,7 +52,7 @@ def log(
     )
     if want_json(json_out):
         output.emit_json(
-            [{**r.model_dump(exclude={"body"}), "body": json.loads(r.body)} for r in rows]
+            [{**r.as_dict(exclude=("body",)), "body": json.loads(r.body)} for r in rows]
         )
         return
     output.table(

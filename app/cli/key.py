@@ -25,7 +25,7 @@ KeyArg = Annotated[str, typer.Argument(help="Key id prefix (8+ hex characters) o
 
 def _show(key: Any, json_out: bool, extra: dict[str, Any] | None = None) -> None:
     if json_out:
-        output.emit_json({**key.model_dump(), **(extra or {})})
+        output.emit_json({**key.as_dict(), **(extra or {})})
         return
     status = key.status
     if key.status_seq:
@@ -99,7 +99,7 @@ def list_(
 
     rows = keys.list_keys(open_ws(workspace), actor_name(as_actor), owner)
     if want_json(json_out):
-        output.emit_json([r.model_dump() for r in rows])
+        output.emit_json([r.as_dict() for r in rows])
         return
     output.table(
         ["key id", "label", "owner", "purpose", "algorithm", "backend", "status"],
@@ -175,7 +175,7 @@ def rotate(
 
     old, new = keys.rotate(open_ws(workspace), actor_name(as_actor), key_ref, reason)
     if want_json(json_out):
-        output.emit_json({"old": old.model_dump(), "new": new.model_dump()})
+        output.emit_json({"old": old.as_dict(), "new": new.as_dict()})
         return
     output.line(
         f"key {old.key_id[:16]} rotated; new key {new.key_id[:16]} ({new.label}) signs from now on"
@@ -201,7 +201,7 @@ def revoke(
 
     key, changed = keys.revoke(open_ws(workspace), actor_name(as_actor), key_ref, reason)
     if want_json(json_out):
-        output.emit_json({**key.model_dump(), "changed": changed})
+        output.emit_json({**key.as_dict(), "changed": changed})
     elif changed:
         output.line(f"key {key.key_id[:16]} ({key.label}) revoked at event #{key.status_seq}")
     else:

@@ -57,7 +57,7 @@ def train(
         )
     metrics = json.loads(run.metrics)
     if want_json(json_out):
-        output.emit_json({**run.model_dump(), "metrics": metrics})
+        output.emit_json({**run.as_dict(), "metrics": metrics})
         return
     output.fields(
         [
@@ -90,7 +90,7 @@ def register(
         open_ws(workspace), actor_name(as_actor), run, name, reason=reason
     )
     if want_json(json_out):
-        output.emit_json({**row.model_dump(), "created": created})
+        output.emit_json({**row.as_dict(), "created": created})
     elif created:
         output.line(f"registered {row.ref} from run:{row.run_id}")
     else:
@@ -107,7 +107,7 @@ def list_(
 
     rows = models.list_models(open_ws(workspace), actor_name(as_actor))
     if want_json(json_out):
-        output.emit_json([r.model_dump() for r in rows])
+        output.emit_json([r.as_dict() for r in rows])
         return
     output.table(
         ["model", "run", "artifact", "registered", "by"],
@@ -194,7 +194,7 @@ def sign(
 
     row = models.sign(open_ws(workspace), actor_name(as_actor), ref, key_ref=key, reason=reason)
     if want_json(json_out):
-        output.emit_json(row.model_dump())
+        output.emit_json(row.as_dict())
         return
     extra = " and an OpenSSF model-signing bundle" if row.openssf_digest else ""
     output.line(

@@ -23,7 +23,7 @@ from app.cli.common import (
 
 def snapshot_json(snap: Any) -> dict[str, Any]:
     """A snapshot row for --json, with its JSON-text fields as JSON, not strings in JSON."""
-    row: dict[str, Any] = snap.model_dump()
+    row: dict[str, Any] = snap.as_dict()
     for name in ("columns", "dialect", "provenance"):
         if isinstance(row.get(name), str) and row[name]:
             row[name] = json.loads(row[name])

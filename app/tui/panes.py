@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Markdown, ProgressBar, Static, Tree
+from textual.widgets import DataTable, Input, ProgressBar, Static, Tree
 from textual.widgets.data_table import RowKey
 
 if TYPE_CHECKING:
@@ -461,7 +461,11 @@ class LedgerPane(Pane):
 
 
 class BundlePane(Pane):
+    # Markdown is imported where it is used (markdown-it and Pygments cost ~55 ms of CPU): the
+    # bundle tab mounts after the first paint, unless it is the only tab.
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
+
         yield Input(placeholder="path of a bundle to open and verify, then Enter", id="bundle-path")
         yield Static("", id="bundle-verdict")
         with Horizontal():
@@ -519,6 +523,8 @@ class BundlePane(Pane):
         # Awaited to the end (call_from_thread waits for a coroutine): the Markdown widget
         # parses and mounts its blocks asynchronously, and until it has, the review shows an
         # empty card. The worker, and so anyone waiting on it, ends only once the card is up.
+        from textual.widgets import Markdown
+
         table = self.query_one("#coverage", DataTable)
         table.clear()
         for row in coverage["auditors"] + coverage["annex_iv"]:
@@ -531,5 +537,7 @@ class BundlePane(Pane):
 
     @on(DataTable.RowSelected, "#bundle-reports")
     def _read(self, event: DataTable.RowSelected) -> None:
+        from textual.widgets import Markdown
+
         name = str(event.row_key.value)
         self.query_one("#bundle-report", Markdown).update(self.texts.get(name, ""))

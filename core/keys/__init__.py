@@ -25,7 +25,7 @@ from core.signing import key_id_for, public_pem
 from core.workspace import Session, Workspace
 from storage.catalog import Catalog
 from storage.objects import sha256_hex
-from storage.records import KeyRow
+from storage.rows import KeyRow
 
 PEM_MEDIA_TYPE = "application/x-pem-file"
 

@@ -22,12 +22,12 @@ import os
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import KeyStoreError, UsageError
+
+if TYPE_CHECKING:  # cryptography is imported where keys are made or used, not by every command
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 ALGORITHMS = ("ecdsa-p256", "ed25519")
 KEYRING_SERVICE = "ledgerml"
@@ -57,6 +57,8 @@ class KeyBackend(Protocol):
 
 
 def _public_der(public: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -94,6 +96,9 @@ class KeyringBackend:
 
     def generate(self, algorithm: str) -> tuple[str, bytes]:
         """Create a key in memory, store its private half in the keyring, forget it."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
         keyring = self._keyring()
         private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
         if algorithm == "ecdsa-p256":
@@ -119,7 +124,8 @@ class KeyringBackend:
 
     def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
         """Load the private key from the keyring for this one signature."""
-        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
         keyring = self._keyring()
         try:

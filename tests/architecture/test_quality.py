@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,4 +66,62 @@ def test_help_loads_no_heavy_library() -> None:
     )
     result = run(sys.executable, "-c", probe)
     assert "Usage" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+# What the everyday read commands may not import: the schema toolkit (the catalog reads through
+# generated rows), Typer's pydantic coercion for options that were not given, the data and
+# model stack, report rendering and the TUI. `status` verifies signatures and asks the keyring
+# whether it is usable, so only it may load cryptography and keyring.
+NOT_ON_READ_PATHS = (
+    "sqlalchemy",
+    "sqlmodel",
+    "pydantic",
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "shap",
+    "skops",
+    "fairlearn",
+    "openlineage",
+    "jinja2",
+    "textual",
+    "markdown_it",
+    "pygments",
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "also_forbidden"),
+    [
+        (["status"], ()),
+        (["audit", "log"], ("cryptography", "keyring")),
+        (["model", "list"], ("cryptography", "keyring")),
+    ],
+    ids=["status", "audit-log", "model-list"],
+)
+def test_everyday_commands_load_no_heavy_library(
+    ws: object, ws_path: Path, argv: list[str], also_forbidden: tuple[str, ...]
+) -> None:
+    forbidden = NOT_ON_READ_PATHS + also_forbidden
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['ledgerml', *{argv!r}]\n"
+        "from app.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        f"print([m for m in {forbidden!r} if m in sys.modules], file=sys.stderr)"
+    )
+    env = {**os.environ, "LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout  # the command did its work
     assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -112,6 +112,9 @@ def test_run_records_everything_and_training_is_deterministic(trained_ws: Worksp
     }
     env = json.loads(trained_ws.objects.read_verified(record["environment_digest"]))
     assert env["packages"]["scikit-learn"] and env["python"] == sys.version.split()[0]
+    assert env["threads"]["limit"] == environment.cpu_budget()[0]
+    assert {p["api"] for p in env["threads"]["pools"]} >= {"openmp", "blas"}
+    assert all(p["threads"] <= env["threads"]["limit"] for p in env["threads"]["pools"])
     preds = json.loads(trained_ws.objects.read_verified(record["predictions_object"]))
     assert set(preds["sensitive"]) == {
         "sex",
@@ -276,6 +279,29 @@ def test_environment_differences_are_named() -> None:
         "package numpy: 2.0 → 2.1",
         "package old: 1 → absent",
     ]
+
+
+def test_native_thread_pools_are_capped_at_the_cores_the_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime)
+
+    cores, basis = environment.cpu_budget()
+    assert 1 <= cores <= len(os.sched_getaffinity(0)) and basis
+    monkeypatch.setenv("LEDGERML_THREADS", "1")
+    with environment.native_threads() as threads:
+        assert threads["limit"] == 1 and threads["basis"] == "LEDGERML_THREADS"
+        assert threads["pools"] and all(p["threads"] == 1 for p in threads["pools"])
+    monkeypatch.setenv("LEDGERML_THREADS", str(cores + 5))  # never more than there are
+    assert environment.cpu_budget() == (cores, basis)
+    monkeypatch.setenv("LEDGERML_THREADS", "zero")
+    with pytest.raises(UsageError, match="LEDGERML_THREADS"):
+        environment.cpu_budget()
+    old = {"threads": {"limit": 4}, "packages": {}}
+    assert environment.differences(old, {"threads": {"limit": 1}, "packages": {}}) == [
+        "native thread limit: 4 → 1"
+    ]
+    assert environment.differences({"packages": {}}, old) == []  # runs recorded before limits
 
 
 def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
