@@ -710,10 +710,10 @@ def _quantiles_and_histograms(numeric: list[tuple[Column, _Figures]], out: dict[
 def _histogram(values: np.ndarray, edges: list[float]) -> list[int]:
     """Counts per bin ``(edge[i-1], edge[i]]``, the last bin open above, as a 10-list."""
     bounds = np.unique(np.asarray(edges, dtype=np.float64))  # DuckDB merges equal bounds
-    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=bounds.size + 1)
-    listed = [int(c) for c in counts[: bounds.size]]
-    if counts[bounds.size]:  # the bin above the last bound is listed only when not empty
-        listed.append(int(counts[bounds.size]))
+    at_most = [int(np.count_nonzero(values <= bound)) for bound in bounds]  # one pass each
+    listed = [b - a for a, b in zip([0, *at_most], at_most, strict=False)]
+    if values.size > at_most[-1]:  # the bin above the last bound is listed only when not empty
+        listed.append(values.size - at_most[-1])
     listed += [0] * (HIST_BINS - len(listed))
     return listed[:HIST_BINS]
 
