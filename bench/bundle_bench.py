@@ -154,25 +154,37 @@ def main() -> None:
         f"= {size / med / 1e9:.2f} GB/s; peak memory of the export process {peak / 1024:.0f} MB"
     )
 
-    runs = []
-    for _ in range(3):
-        t0 = time.perf_counter()
+    def sha_of_file() -> None:
+        digest = hashlib.sha256()
+        with large.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+
+    def verify() -> None:
         report = bundle_verifier.verify(str(large))
-        runs.append(time.perf_counter() - t0)
         if not report["verified"]:
             raise SystemExit(f"the bundle did not verify: {report}")
-    med = statistics.median(runs)
-    print(
-        f"verify of the {size / GIB:.2f} GiB bundle: median {med:.2f} s = "
-        f"{size / med / 1e9:.2f} GB/s (target >= 0.8 GB/s)"
+
+    figures: dict[str, list[tuple[float, float]]] = {"verify": [], "sha": []}
+    for _ in range(5):  # interleaved with the floor, so both see the same machine
+        for key, fn in (("verify", verify), ("sha", sha_of_file)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            figures[key].append((time.perf_counter() - t0, time.process_time() - c0))
+    (v_wall, v_cpu), (s_wall, s_cpu) = (
+        (statistics.median(w for w, _ in figures[k]), statistics.median(c for _, c in figures[k]))
+        for k in ("verify", "sha")
     )
-    t0 = time.perf_counter()
-    digest = hashlib.sha256()
-    with large.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    floor = time.perf_counter() - t0
-    print(f"floor: SHA-256 of the same file alone: {floor:.2f} s = {size / floor / 1e9:.2f} GB/s")
+    print(f"verify of the {size / GIB:.2f} GiB bundle, in process, median of 5 (interleaved):")
+    print(
+        f"  floor: SHA-256 of the same file alone: wall {s_wall:.2f} s, cpu {s_cpu:.2f} s "
+        f"= {size / s_wall / 1e9:.2f} GB/s"
+    )
+    print(
+        f"  bundle_verifier.verify:                 wall {v_wall:.2f} s, cpu {v_cpu:.2f} s "
+        f"= {size / v_wall / 1e9:.2f} GB/s (target >= 1 GB/s), "
+        f"{v_cpu / s_cpu:.2f}x the floor's cpu (target <= 1.5x)"
+    )
     shutil.rmtree(tmp)
 
 

@@ -156,12 +156,7 @@ def prepare(
         if not cols:
             raise UsageError("the table has no columns")
         progress(2, 4, "computing the table digest and profiling columns")
-        # The digest's hashing runs in Python while DuckDB profiles: overlapping them saves
-        # about half a second on 5M rows here (bench/data_bench.py).
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            digesting = pool.submit(tables.table_digest, con.cursor(), src, cols)
-            profile = tables.profile(con, parquet_path, cols)
-            digest = digesting.result()
+        digest, profile = tables.digest_and_profile(con, parquet_path, cols)
         progress(3, 4, "profiled")
         if profile["rows"] == 0:
             raise UsageError("the table has no rows", hint="An empty table is not evidence.")

@@ -20,8 +20,13 @@ Per column, three byte streams run over the rows in order:
 The table digest is the hex SHA-256 of the canonical JSON
 ``{"columns": [[name, kind, sha256(validity), sha256(values), sha256(data)], …],
 "rows": n, "v": 2}``. NaN, ±Infinity and NULL stay distinct, nothing depends on how a file
-chunks its rows, and the whole computation is a few vectorised passes (about 1.3 s for five
-million rows of twenty columns here), streamed in bounded memory.
+chunks its rows, and the whole computation is a few vectorised passes, streamed in bounded
+memory.
+
+**Profile.** The same pass over the rows (:func:`scan`) gathers most of the profile (NULL,
+NaN and ±inf counts, ranges, moments, string lengths, the quantile sample) while DuckDB
+counts distinct and top values on a second cursor (:func:`digest_and_profile` says what each
+figure means); ingest reads its Parquet copy once for both.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ import io
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -371,36 +378,142 @@ _NORMALISE = {
 }
 
 
-def table_digest(con: duckdb.DuckDBPyConnection, table: str, cols: list[Column]) -> str:
-    """The table digest (see the module docstring), streamed in row order."""
+SCAN_ROWS = 1 << 17
+BLOCK_ROWS = 1 << 16
+
+
+@dataclass
+class _Moments:
+    """Count, mean and sum of squared deviations of one column's finite values.
+
+    The rows are cut into fixed blocks of :data:`BLOCK_ROWS` row numbers (counted from the
+    first row, whatever batches a reader delivers). Each block is summed pairwise by numpy,
+    as deviations from the column's first finite value (so a narrow spread far from zero
+    keeps its digits), and folded into the running figures in row order (Chan, Golub and
+    LeVeque's update). The result depends on the rows alone: the same on every run.
+    """
+
+    count: int = 0
+    shift: float | None = None
+    mean: float = 0.0  # of the deviations from ``shift``
+    m2: float = 0.0
+    pending: list[np.ndarray] = field(default_factory=list)
+
+    def fold(self) -> None:
+        """Fold the values gathered for the current block into the running figures."""
+        if not self.pending:
+            return
+        x = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending)
+        self.pending = []
+        m = int(x.size)
+        if m == 0:
+            return
+        if self.shift is None:
+            self.shift = float(x[0])
+        d = x - self.shift
+        block_mean = float(d.sum()) / m
+        d -= block_mean
+        d *= d
+        block_m2 = float(d.sum())
+        total = self.count + m
+        delta = block_mean - self.mean
+        self.mean += delta * m / total
+        self.m2 += block_m2 + delta * delta * self.count * m / total
+        self.count = total
+
+    def result(self) -> tuple[float | None, float | None]:
+        """The mean and the sample standard deviation (None without enough values)."""
+        if not self.count or self.shift is None:
+            return None, None
+        std = math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else None
+        return self.shift + self.mean, std
+
+
+@dataclass
+class _Figures:
+    """What the pass over the rows gathers about one column for its profile."""
+
+    nulls: int = 0
+    nan: int = 0
+    pos_inf: int = 0
+    neg_inf: int = 0
+    lo: Any = None  # the finite range (numbers), or the byte length range (strings)
+    hi: Any = None
+    moments: _Moments = field(default_factory=_Moments)
+    sample: list[np.ndarray] = field(default_factory=list)  # finite values of sampled rows
+
+    def extend(self, lo: Any, hi: Any) -> None:
+        """Widen the observed range."""
+        self.lo = lo if self.lo is None else min(self.lo, lo)
+        self.hi = hi if self.hi is None else max(self.hi, hi)
+
+
+@dataclass
+class Scan:
+    """The table digest and the per-column figures of one pass over a table."""
+
+    digest: str
+    rows: int
+    figures: list[_Figures]
+
+
+def scan(
+    con: duckdb.DuckDBPyConnection, table: str, cols: list[Column], sample_every: int = 1
+) -> Scan:
+    """One streamed pass over a table: its digest (see the module docstring) and figures.
+
+    Besides the three digest streams of every column, it counts NULLs, NaN and ±inf, takes
+    the finite range and moments of numeric columns and the byte-length range of strings, and
+    keeps the finite values of every ``sample_every``-th row (counted from row 0) of numeric
+    columns for quantiles and histograms. Memory: one batch, plus that sample.
+    """
     exprs = [_NORMALISE[c.kind].format(c=quote_ident(c.name)) for c in cols]
     hashers = [(hashlib.sha256(), hashlib.sha256(), hashlib.sha256()) for _ in cols]
+    figures = [_Figures() for _ in cols]
+    ones = np.ones(SCAN_ROWS, dtype=np.uint8)
     rows = 0
-    reader = con.sql(f"SELECT {', '.join(exprs)} FROM {table}").to_arrow_reader(1 << 17)
+    reader = con.sql(f"SELECT {', '.join(exprs)} FROM {table}").to_arrow_reader(SCAN_ROWS)
     for batch in reader:
-        rows += batch.num_rows
-        for col, array, (h_valid, h_values, h_data) in zip(
-            cols, batch.columns, hashers, strict=True
+        n = batch.num_rows
+        if n > ones.size:
+            ones = np.ones(n, dtype=np.uint8)
+        # Where this batch's rows cross block boundaries, as offsets into the batch.
+        edges = [*range(BLOCK_ROWS - rows % BLOCK_ROWS, n + 1, BLOCK_ROWS)]
+        first = (-rows) % sample_every
+        for col, array, (h_valid, h_values, h_data), fig in zip(
+            cols, batch.columns, hashers, figures, strict=True
         ):
-            h_valid.update(pc.is_valid(array).to_numpy(zero_copy_only=False).view(np.uint8))
+            nulls = array.null_count
+            fig.nulls += nulls
+            valid = pc.is_valid(array).to_numpy(zero_copy_only=False) if nulls else None
+            h_valid.update((ones[:n] if valid is None else valid.view(np.uint8)).data)
             if col.kind in ("str", "other"):
-                filled = pc.fill_null(array, "")
-                lengths = pc.binary_length(filled).to_numpy(zero_copy_only=False)
-                h_values.update(lengths.astype("<u8"))
-                wide = pa.types.is_large_string(filled.type)
-                offsets = np.frombuffer(filled.buffers()[1], dtype="<i8" if wide else "<i4")
-                start, end = offsets[filled.offset], offsets[filled.offset + len(filled)]
-                data = filled.buffers()[2]
-                if data is not None and end > start:
-                    h_data.update(memoryview(data)[int(start) : int(end)])
+                _scan_text(array, valid, col.kind == "str", h_values, h_data, fig)
+                continue
+            values = (pc.fill_null(array, 0) if nulls else array).to_numpy(zero_copy_only=False)
+            keep = valid
+            if col.kind == "float":
+                finite = np.isfinite(values)
+                if not finite.all():
+                    isnan = np.isnan(values)
+                    if isnan.any():
+                        values = values.copy()
+                        values[isnan] = np.nan  # one canonical NaN bit pattern
+                        fig.nan += int(np.count_nonzero(isnan))  # NULLs were filled with 0
+                    infinite = ~(finite | isnan)
+                    positive = int(np.count_nonzero(infinite & (values > 0)))
+                    fig.pos_inf += positive
+                    fig.neg_inf += int(np.count_nonzero(infinite)) - positive
+                    keep = finite if keep is None else keep & finite
+                h_values.update(values.astype("<f8", copy=False))
             else:
-                values = pc.fill_null(array, 0).to_numpy(zero_copy_only=False)
-                if col.kind == "float":
-                    values = values.astype("<f8", copy=True)
-                    values[np.isnan(values)] = np.nan  # one canonical NaN bit pattern
-                else:
-                    values = values.astype("<i8", copy=False)
-                h_values.update(values)
+                h_values.update(values.astype("<i8", copy=False))
+                if col.kind != "int":
+                    continue
+            _scan_numbers(values, keep, edges, first, sample_every, fig)
+        rows += n
+    for fig in figures:
+        fig.moments.fold()
     doc = {
         "v": 2,
         "rows": rows,
@@ -409,7 +522,62 @@ def table_digest(con: duckdb.DuckDBPyConnection, table: str, cols: list[Column])
             for c, (hv, hx, hd) in zip(cols, hashers, strict=True)
         ],
     }
-    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+    return Scan(hashlib.sha256(canonical_bytes(doc)).hexdigest(), rows, figures)
+
+
+def _scan_text(
+    array: pa.Array,
+    valid: np.ndarray | None,
+    is_str: bool,
+    h_values: Any,
+    h_data: Any,
+    fig: _Figures,
+) -> None:
+    filled = pc.fill_null(array, "") if valid is not None else array
+    wide = pa.types.is_large_string(filled.type)
+    offsets = np.frombuffer(filled.buffers()[1], dtype="<i8" if wide else "<i4")
+    offsets = offsets[filled.offset : filled.offset + len(filled) + 1]
+    lengths = np.diff(offsets).astype("<u8")
+    h_values.update(lengths)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = filled.buffers()[2]
+    if data is not None and end > start:
+        h_data.update(memoryview(data)[start:end])
+    if is_str:
+        present = lengths if valid is None else lengths[valid]
+        if present.size:
+            fig.extend(int(present.min()), int(present.max()))
+
+
+def _scan_numbers(
+    values: np.ndarray,
+    keep: np.ndarray | None,
+    edges: list[int],
+    first: int,
+    sample_every: int,
+    fig: _Figures,
+) -> None:
+    """Range, block moments and sample of one batch of a numeric column."""
+    as_number = float if values.dtype.kind == "f" else int
+    begin = 0
+    for end in [*edges, values.size]:
+        if end > begin:
+            piece = values[begin:end] if keep is None else values[begin:end][keep[begin:end]]
+            if piece.size:
+                fig.extend(as_number(piece.min()), as_number(piece.max()))
+                fig.moments.pending.append(piece)
+        if end in edges:
+            fig.moments.fold()
+        begin = end
+    sampled = values[first::sample_every]
+    if keep is not None:
+        sampled = sampled[keep[first::sample_every]]
+    fig.sample.append(sampled.astype(np.float64))
+
+
+def table_digest(con: duckdb.DuckDBPyConnection, table: str, cols: list[Column]) -> str:
+    """The table digest (see the module docstring), streamed in row order."""
+    return scan(con, table, cols).digest
 
 
 def _round(value: Any) -> Any:
@@ -420,134 +588,161 @@ def _round(value: Any) -> Any:
 
 
 def profile(con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[Column]) -> dict[str, Any]:
-    """Profile every column in a few passes, in bounded memory.
+    """The profile alone (see :func:`digest_and_profile`)."""
+    return digest_and_profile(con, parquet, cols)[1]
+
+
+def digest_and_profile(
+    con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[Column]
+) -> tuple[str, dict[str, Any]]:
+    """The table digest and the profile of a Parquet file, from one pass plus DuckDB queries.
 
     Per column: type, nulls, NaN, ±inf (counted apart), exact distinct count, min/max/mean/
     std, quantiles, a histogram (numeric) and the top values (columns with at most
     :data:`TOP_VALUES_MAX_DISTINCT` distinct values). Up to :data:`EXACT_ROWS` rows every
     figure is exact. Above that, distinct counts use HyperLogLog, and quantiles and histogram
     counts are exact on a systematic sample (every k-th row); the profile records both.
-    Means and deviations are rounded to 12 significant digits so parallel sums give the same
-    evidence on every run.
+    Means and (sample) standard deviations are over the finite values, summed in fixed blocks
+    of rows folded in row order, and rounded to 12 significant digits, so the same table gives
+    the same evidence on every run.
+
+    One pass over the rows (:func:`scan`: the digest streams, NULL/NaN/±inf counts, ranges,
+    moments, string lengths, the quantile sample) runs in Python while DuckDB counts distinct
+    and top values on a second cursor; quantiles and histograms then come from the sample in
+    memory (:func:`_quantiles_and_histograms`, the same figures DuckDB's ``quantile_cont`` and
+    ``histogram`` give).
     """
-    table = f"read_parquet('{_sql_text(str(parquet))}')"
-    total = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    exact = total is not None and int(total[0]) <= EXACT_ROWS
-    distinct_fn = "count(DISTINCT {c})" if exact else "approx_count_distinct({c})"
-    parts = ["count(*)"]
-    for col in cols:
-        c = quote_ident(col.name)
-        parts += [f"count({c})", distinct_fn.format(c=c)]
-        if col.kind == "float":
-            fin = f"FILTER (WHERE isfinite({c}))"
-            parts += [
-                f"count(*) FILTER (WHERE isnan({c}))",
-                f"count(*) FILTER (WHERE {c} = 'Infinity'::DOUBLE)",
-                f"count(*) FILTER (WHERE {c} = '-Infinity'::DOUBLE)",
-                f"min({c}) {fin}",
-                f"max({c}) {fin}",
-                f"favg({c}) {fin}",
-                f"stddev_samp({c}) {fin}",
-            ]
-        elif col.kind == "int":
-            parts += [
-                "0",
-                "0",
-                "0",
-                f"min({c})",
-                f"max({c})",
-                f"favg(CAST({c} AS DOUBLE))",
-                f"stddev_samp(CAST({c} AS DOUBLE))",
-            ]
-        elif col.kind == "str":
-            parts += [f"min(strlen({c}))", f"max(strlen({c}))"]
-        else:
-            parts += [f"CAST(min({c}) AS VARCHAR)", f"CAST(max({c}) AS VARCHAR)"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
-    assert row is not None
-    values = list(row)
-    rows = int(values.pop(0))
+    table = parquet_source(parquet)
+    [(rows,)] = con.execute(f"SELECT count(*) FROM {table}").fetchall()
+    step = max(1, -(-rows // EXACT_ROWS))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # if the scan fails, the pool still waits
+        counting = pool.submit(_distinct_and_top, con.cursor(), table, cols, rows <= EXACT_ROWS)
+        scanned = scan(con, table, cols, step)
+        counted = counting.result()
+    if scanned.rows != rows:
+        raise UsageError(
+            f"the Parquet copy changed while it was read ({rows}, {scanned.rows} rows)"
+        )
     out: dict[str, Any] = {"rows": rows, "columns": {}}
-    if not exact:
+    if rows > EXACT_ROWS:
         out["distinct_method"] = "hyperloglog (approximate)"
-    numeric: list[tuple[Column, float, float]] = []
-    for col in cols:
-        non_null, distinct = int(values.pop(0)), int(values.pop(0))
+    numeric: list[tuple[Column, _Figures]] = []
+    for col, fig, (distinct, extremes, top) in zip(cols, scanned.figures, counted, strict=True):
         stats: dict[str, Any] = {
             "type": col.type,
             "kind": col.kind,
-            "nulls": rows - non_null,
+            "nulls": fig.nulls,
             "distinct": distinct,
         }
         if col.kind in ("int", "float"):
-            nan, pinf, ninf, lo, hi, mean, std = (values.pop(0) for _ in range(7))
+            mean, std = fig.moments.result()
             stats.update(
                 {
-                    "nan": int(nan),
-                    "pos_inf": int(pinf),
-                    "neg_inf": int(ninf),
-                    "min": _round(lo),
-                    "max": _round(hi),
+                    "nan": fig.nan,
+                    "pos_inf": fig.pos_inf,
+                    "neg_inf": fig.neg_inf,
+                    "min": _round(fig.lo),
+                    "max": _round(fig.hi),
                     "mean": _round(mean),
                     "std": _round(std),
                 }
             )
-            if lo is not None:
-                numeric.append((col, float(lo), float(hi)))
+            if fig.lo is not None:
+                numeric.append((col, fig))
         elif col.kind == "str":
-            stats["min_length"], stats["max_length"] = values.pop(0), values.pop(0)
+            stats["min_length"], stats["max_length"] = fig.lo, fig.hi
         else:
-            stats["min"], stats["max"] = values.pop(0), values.pop(0)
-        stats["top_values"] = (
-            _top_values(con, table, col) if distinct <= TOP_VALUES_MAX_DISTINCT else []
-        )
+            stats["min"], stats["max"] = extremes
+        stats["top_values"] = top
         out["columns"][col.name] = stats
     if numeric:
-        _quantiles_and_histograms(con, parquet, numeric, rows, out)
-    return out
+        _quantiles_and_histograms(numeric, out)
+        if step > 1:
+            out["quantile_sample"] = {"every_kth_row": step, "rows": -(-rows // step)}
+    return scanned.digest, out
 
 
-def _quantiles_and_histograms(
-    con: duckdb.DuckDBPyConnection,
-    parquet: Path,
-    numeric: list[tuple[Column, float, float]],
-    rows: int,
-    out: dict[str, Any],
-) -> None:
-    path = _sql_text(str(parquet))
-    table = f"read_parquet('{path}')"
-    step = max(1, -(-rows // EXACT_ROWS))
-    source = table
-    if step > 1:
-        # A systematic sample (every step-th row in file order) keeps quantiles and histogram
-        # counts exact and deterministic on the sample while bounding the sort.
-        source = (
-            f"(SELECT * FROM read_parquet('{path}', file_row_number = true) "
-            f"WHERE file_row_number % {step} = 0)"
-        )
-        out["quantile_sample"] = {"every_kth_row": step, "rows": -(-rows // step)}
-    qparts, hparts = [], []
-    for col, lo, hi in numeric:
-        c = f"CAST({quote_ident(col.name)} AS DOUBLE)"
-        qparts.append(f"quantile_cont({c}, {list(QUANTILES)}) FILTER (WHERE isfinite({c}))")
+def _distinct_and_top(
+    con: duckdb.DuckDBPyConnection, table: str, cols: list[Column], exact: bool
+) -> list[tuple[int, tuple[Any, Any], list[list[Any]]]]:
+    """Per column: distinct count, (min, max) as text for non-numeric kinds, top values."""
+    try:
+        distinct_fn = "count(DISTINCT {c})" if exact else "approx_count_distinct({c})"
+        parts = []
+        for col in cols:
+            c = quote_ident(col.name)
+            parts.append(distinct_fn.format(c=c))
+            if col.kind not in ("int", "float", "str"):
+                parts += [f"CAST(min({c}) AS VARCHAR)", f"CAST(max({c}) AS VARCHAR)"]
+        row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+        assert row is not None
+        values = list(row)
+        out = []
+        for col in cols:
+            distinct = int(values.pop(0))
+            extremes = (None, None)
+            if col.kind not in ("int", "float", "str"):
+                extremes = (values.pop(0), values.pop(0))
+            top = _top_values(con, table, col) if distinct <= TOP_VALUES_MAX_DISTINCT else []
+            out.append((distinct, extremes, top))
+        return out
+    finally:
+        con.close()
+
+
+def _quantiles_and_histograms(numeric: list[tuple[Column, _Figures]], out: dict[str, Any]) -> None:
+    """Quantiles and histogram counts of each numeric column, exact on its sample.
+
+    The sample is the finite values of every k-th row in file order (every row up to
+    :data:`EXACT_ROWS` rows). Quantiles interpolate linearly between the closest ranks, as
+    DuckDB's ``quantile_cont`` does: with ``h = (n - 1) q`` and ``d = h - floor(h)``, the value
+    is ``lo (1 - d) + hi d`` where the first product is fused (rounded once, with the sum).
+    Histogram bins are ``(edge[i-1], edge[i]]`` over ten equal bins from min to max, as
+    DuckDB's ``histogram`` with those nine inner boundaries counts them.
+    """
+    for col, fig in numeric:
+        values = np.concatenate(fig.sample) if fig.sample else np.empty(0)
+        fig.sample = []
+        n = int(values.size)
+        stats = out["columns"][col.name]
+        lo, hi = float(fig.lo), float(fig.hi)
         width = (hi - lo) / HIST_BINS or 1.0
         edges = [lo + i * width for i in range(1, HIST_BINS)]
-        hparts.append(f"histogram({c}, {edges}::DOUBLE[]) FILTER (WHERE isfinite({c}))")
-    row = con.execute(f"SELECT {', '.join(qparts + hparts)} FROM {source}").fetchone()
-    assert row is not None
-    qrow, hrow = row[: len(qparts)], row[len(qparts) :]
-    for (col, lo, hi), qs, hist in zip(numeric, qrow, hrow, strict=True):
-        stats = out["columns"][col.name]
-        stats["quantiles"] = (
-            {str(q): _round(v) for q, v in zip(QUANTILES, qs, strict=True)} if qs else {}
-        )
-        width = (hi - lo) / HIST_BINS or 1.0
-        counts = [int(n) for _, n in sorted((hist or {}).items())]
-        counts += [0] * (HIST_BINS - len(counts))
         stats["histogram"] = {
             "edges": [_round(lo + i * width) for i in range(HIST_BINS + 1)],
-            "counts": counts[:HIST_BINS],
+            "counts": _histogram(values, edges),
         }
+        if n == 0:
+            stats["quantiles"] = {}
+            continue
+        ranks = [(n - 1) * q for q in QUANTILES]
+        picks = sorted({math.floor(r) for r in ranks} | {math.ceil(r) for r in ranks})
+        ordered = np.partition(values, picks)
+        quantiles = {}
+        for q, rank in zip(QUANTILES, ranks, strict=True):
+            low, high = math.floor(rank), math.ceil(rank)
+            below = float(ordered[low])
+            if low == high:
+                quantiles[str(q)] = _round(below)
+                continue
+            d = rank - low
+            above = float(ordered[high])
+            # lo * (1 - d) + hi * d with the first product fused into the sum: exact
+            # rational arithmetic, rounded once to the nearest double.
+            fused = float(Fraction(below) * Fraction(1.0 - d) + Fraction(above * d))
+            quantiles[str(q)] = _round(fused)
+        stats["quantiles"] = quantiles
+
+
+def _histogram(values: np.ndarray, edges: list[float]) -> list[int]:
+    """Counts per bin ``(edge[i-1], edge[i]]``, the last bin open above, as a 10-list."""
+    bounds = np.unique(np.asarray(edges, dtype=np.float64))  # DuckDB merges equal bounds
+    at_most = [int(np.count_nonzero(values <= bound)) for bound in bounds]  # one pass each
+    listed = [b - a for a, b in zip([0, *at_most], at_most, strict=False)]
+    if values.size > at_most[-1]:  # the bin above the last bound is listed only when not empty
+        listed.append(values.size - at_most[-1])
+    listed += [0] * (HIST_BINS - len(listed))
+    return listed[:HIST_BINS]
 
 
 def _top_values(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> list[list[Any]]:

@@ -12,10 +12,12 @@ A suite is a TOML file::
     severity = "error"          # or "warn"
 
 Every aggregate check (null rate, range, allowed values, uniqueness, regex, row count, mean,
-std, quantile) becomes one expression of a single ``SELECT`` over the snapshot's Parquet copy,
-so a suite of any size reads the data once; column presence and type come from the recorded
-schema; drift checks read the reference snapshot too (PSI with the reference's deciles as bins,
-Kolmogorov-Smirnov via scipy, chi-square via scipy). The result (each check's observed value,
+std, quantile) becomes one expression of a single ``SELECT`` over the snapshot's Parquet copy
+(the quantile checks of one column share one ``quantile_cont(x, [q, …])``), so a suite of any
+size reads the data once, while the copy is re-hashed against its recorded digest; column
+presence and type come from the recorded schema; drift checks read the reference snapshot
+too (PSI with the reference's deciles as bins, Kolmogorov-Smirnov via scipy, chi-square via
+scipy). The result (each check's observed value,
 threshold and verdict) is evidence: canonical JSON in the object store, one
 ``validation.run`` event linked to the snapshot and the suite's hash. A snapshot counts as
 validated for a suite only through such a recorded passing result (:func:`require_passed`).
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,9 +196,9 @@ def _aggregate_expr(
         return None  # reported as a failed check, not an error: the data lacks the column
     c = tables.quote_ident(col) if col else ""
     numeric = col is not None and cols[col].kind in ("int", "float")
-    finite = f"isfinite(CAST({c} AS DOUBLE))" if numeric else "TRUE"
+    floating = col is not None and cols[col].kind == "float"
     if kind == "null_rate":
-        return f"count(*) FILTER (WHERE {c} IS NULL) / greatest(count(*), 1)"
+        return f"(count(*) - count({c})) / greatest(count(*), 1)"
     if kind == "range":
         conds = []
         if "min" in check:
@@ -204,8 +207,8 @@ def _aggregate_expr(
         if "max" in check:
             conds.append(f"{c} > ?")
             params.append(check["max"])
-        # NaN is outside every range (DuckDB orders NaN above all numbers).
-        nan = f" OR isnan(CAST({c} AS DOUBLE))" if numeric else ""
+        # NaN is outside every range (DuckDB orders NaN above all numbers); only floats have it.
+        nan = f" OR isnan({c})" if floating else ""
         return f"count(*) FILTER (WHERE {' OR '.join(conds) or 'FALSE'}{nan})"
     if kind == "allowed_values":
         params.append([str(v) for v in check["values"]])
@@ -227,15 +230,39 @@ def _aggregate_expr(
         return f"count(*) FILTER (WHERE {c} IS NOT NULL AND NOT regexp_full_match({text}, ?))"
     if kind == "row_count":
         return "count(*)"
-    if kind in ("mean", "std", "quantile"):
+    if kind in ("mean", "std"):
         if not numeric:
             return None
-        fn = {"mean": "favg", "std": "stddev_samp"}.get(kind)
-        if fn:
-            return f"{fn}(CAST({c} AS DOUBLE)) FILTER (WHERE {finite})"
-        params.append(float(check["q"]))
-        return f"quantile_cont(CAST({c} AS DOUBLE), ?) FILTER (WHERE {finite})"
+        fn = {"mean": "favg", "std": "stddev_samp"}[kind]
+        return f"{fn}(CAST({c} AS DOUBLE)){_finite(c, floating)}"
     return None
+
+
+def _finite(c: str, floating: bool) -> str:
+    """The filter to the finite values; integers (NULL aside, which aggregates skip) all are."""
+    return f" FILTER (WHERE isfinite({c}))" if floating else ""
+
+
+def _quantile_exprs(
+    checks: list[dict[str, Any]], cols: dict[str, tables.Column], params: list[Any]
+) -> list[tuple[list[int], str]]:
+    """One ``quantile_cont(x, [q, …])`` per column for all its quantile checks.
+
+    Returns, per column, the indexes of its checks (in the list's order) and the expression;
+    the list of quantiles goes to ``params`` (exact doubles, as each check gives them).
+    """
+    wanted: dict[str, list[int]] = {}
+    for index, check in enumerate(checks):
+        col = check.get("column")
+        if check["type"] == "quantile" and col in cols and cols[col].kind in ("int", "float"):
+            wanted.setdefault(col, []).append(index)
+    out = []
+    for col, indexes in wanted.items():
+        c = tables.quote_ident(col)
+        params.append([float(checks[i]["q"]) for i in indexes])
+        expr = f"quantile_cont(CAST({c} AS DOUBLE), ?){_finite(c, cols[col].kind == 'float')}"
+        out.append((indexes, expr))
+    return out
 
 
 def _judge(check: dict[str, Any], observed: Any, cols: dict[str, tables.Column]) -> dict[str, Any]:
@@ -447,7 +474,7 @@ def evaluate(
     """Run a suite against a snapshot; return the result document (nothing recorded)."""
     con = tables.connect(ws.root / "tmp")
     try:
-        src = tables.parquet_source(snapshots.parquet_path(ws, snap))
+        src = tables.parquet_source(ws.objects.path(snap.parquet_digest))
         cols = {
             c["name"]: tables.Column(c["name"], c["type"], c["kind"])
             for c in json.loads(snap.columns)
@@ -455,25 +482,38 @@ def evaluate(
         params: list[Any] = []
         exprs: list[tuple[int, str]] = []
         for index, check in enumerate(suite.checks):
-            if check["type"] in ("column_present", "drift"):
+            if check["type"] in ("column_present", "drift", "quantile"):
                 continue
             expr = _aggregate_expr(check, cols, params)
             if expr is not None:
                 exprs.append((index, expr))
+        quantiles = _quantile_exprs(suite.checks, cols, params)
         progress(0, 2, "one pass for the aggregate checks")
         values: dict[int, Any] = {}
-        if exprs:
-            try:
-                row = con.execute(
-                    f"SELECT {', '.join(e for _, e in exprs)} FROM {src}", params
-                ).fetchone()
-            except duckdb.Error as err:
-                raise UsageError(
-                    f"suite {suite.name!r} cannot run: {tables._duckdb_reason(err)}",
-                    hint="Check the patterns and values in the suite.",
-                ) from err
-            assert row is not None
-            values = {index: value for (index, _), value in zip(exprs, row, strict=True)}
+        if exprs or quantiles:
+            # The Parquet copy is re-hashed while the query reads it; a result counts only
+            # if the bytes it was computed from are the recorded ones.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                checking = pool.submit(snapshots.parquet_path, ws, snap)
+                try:
+                    row = con.execute(
+                        f"SELECT {', '.join([e for _, e in exprs] + [e for _, e in quantiles])} "
+                        f"FROM {src}",
+                        params,
+                    ).fetchall()[0]
+                except duckdb.Error as err:
+                    checking.result()  # a missing or altered copy says so first
+                    raise UsageError(
+                        f"suite {suite.name!r} cannot run: {tables._duckdb_reason(err)}",
+                        hint="Check the patterns and values in the suite.",
+                    ) from err
+                checking.result()
+            values = {index: value for (index, _), value in zip(exprs, row, strict=False)}
+            for (indexes, _), listed in zip(quantiles, row[len(exprs) :], strict=True):
+                for index, value in zip(indexes, listed or [None] * len(indexes), strict=True):
+                    values[index] = value
+        else:
+            snapshots.parquet_path(ws, snap)
         results = []
         for index, check in enumerate(suite.checks):
             if check["type"] == "drift":

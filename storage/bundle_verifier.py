@@ -27,6 +27,7 @@ import struct
 import sys
 import zipfile
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 FORMAT = "ledgerml-bundle/v1"
@@ -204,37 +205,52 @@ class AppendOnly:
 
 
 class _Compare:
-    """Receives the canonical archive and compares it with the bundle file as it goes."""
+    """Receives the canonical archive and compares it with the bundle file as it goes.
+
+    Member data is the exception: :func:`_canonical_pass` reads it from the file at the very
+    position the canonical layout puts it (``trusted`` bytes), so there is nothing to compare;
+    its SHA-256 is what gets checked, against the signed manifest.
+    """
 
     def __init__(self, handle: Any) -> None:
-        self.handle, self.mismatch = handle, -1
+        self.handle, self.mismatch, self.trusted = handle, -1, 0
 
     def write(self, data: bytes) -> int:
+        size = len(data)
+        if self.trusted:
+            self.trusted -= size
+            return size
         if self.mismatch < 0:
             here = self.handle.tell()
-            actual = self.handle.read(len(data))
+            actual = self.handle.read(size)
             if actual != data:
                 first = next(
                     (i for i, (a, b) in enumerate(zip(actual, data, strict=False)) if a != b),
                     min(len(actual), len(data)),
                 )
                 self.mismatch = here + first
-        return len(data)
+        return size
 
     def flush(self) -> None:
         pass
 
 
-def _canonical_pass(
-    path: str, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
-) -> dict[str, tuple[str, int]]:
+CHUNK = 1 << 22
+
+
+def _canonical_pass(path: str, members: dict[str, zipfile.ZipInfo]) -> dict[str, tuple[str, int]]:
     """Rewrite the archive canonically while comparing it with the file; hash every member.
 
     Any byte of the file that differs from what the exporter writes (in a member, a header,
-    the central directory or the end record) is found here.
+    the central directory or the end record) is found here. Each member's bytes are read once,
+    from where the canonical layout puts them: the SHA-256 (checked against the signed
+    manifest) and the CRC-32 the canonical headers carry (compared with the file's) are both
+    computed over that one read, side by side in two threads; zipfile's own CRC check on
+    reading is not needed on top.
     """
     digests: dict[str, tuple[str, int]] = {}
-    with open(path, "rb") as handle:
+    buffers = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
+    with open(path, "rb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
         total = handle.seek(0, 2)
         handle.seek(0)
         compare = _Compare(handle)
@@ -242,16 +258,35 @@ def _canonical_pass(
         with zipfile.ZipFile(writer, "w") as canonical:  # type: ignore[call-overload]
             for name in sorted(members):
                 info, zip64 = canonical_info(name, members[name].file_size)
-                digest, size = hashlib.sha256(), 0
-                with (
-                    archive.open(members[name]) as src,
-                    canonical.open(info, "w", force_zip64=zip64) as dst,
-                ):
-                    while chunk := src.read(1 << 22):
-                        digest.update(chunk)
-                        size += len(chunk)
+                digest, left = hashlib.sha256(), members[name].file_size
+                with canonical.open(info, "w", force_zip64=zip64) as dst:
+                    if compare.mismatch >= 0:
+                        break  # the local header already differs: stop reading here
+                    hashing: Future[None] | None = None
+                    turn = 0
+                    while left:
+                        # Two buffers: the next read fills one while the other is hashed.
+                        chunk = buffers[turn][: min(CHUNK, left)]
+                        got = handle.readinto(chunk)
+                        if hashing is not None:
+                            hashing.result()
+                            hashing = None
+                        if not got:
+                            break  # the file ends inside the member: found just below
+                        chunk = chunk[:got]
+                        # SHA-256 in the helper thread while zipfile takes the CRC-32 here:
+                        # both release the GIL, so on two cores this costs one hash's time.
+                        hashing = pool.submit(digest.update, chunk)
+                        compare.trusted = got
                         dst.write(chunk)
-                digests[name] = (digest.hexdigest(), size)
+                        left -= got
+                        turn = 1 - turn
+                    if hashing is not None:
+                        hashing.result()
+                if left:
+                    compare.mismatch = handle.tell() if compare.mismatch < 0 else compare.mismatch
+                    break
+                digests[name] = (digest.hexdigest(), members[name].file_size)
         if compare.mismatch >= 0:
             raise RejectedError(
                 f"byte {compare.mismatch} of the archive differs from its "
@@ -334,7 +369,7 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
     with archive:
         members = _safe_members(archive)
         checked.append(f"{len(members)} member names are safe and unique")
-        digests = _canonical_pass(path, archive, members)
+        digests = _canonical_pass(path, members)
         checked.append("every byte of the archive is in its canonical layout")
         for required in (MANIFEST, MANIFEST_SIG):
             if required not in members:

@@ -440,6 +440,46 @@ def test_byte_flip_campaign(exported: tuple[Workspace, Path, Path], tmp_path: Pa
             bundle_verifier.verify(str(copy))
 
 
+def test_crc_fields_are_checked_against_the_content(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    """A CRC-32 changed in both places that carry it (data descriptor and central directory)
+    leaves the content and its SHA-256 intact, but the file is no longer the exported one."""
+    _, path, _ = exported
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("lineage/tree.txt")
+        last = max(archive.infolist(), key=lambda i: i.header_offset)
+    crc, wrong = info.CRC.to_bytes(4, "little"), (info.CRC ^ 1).to_bytes(4, "little")
+    end_of_data = info.header_offset + 30 + len(info.filename) + info.file_size
+    descriptor = data.index(b"PK\x07\x08" + crc, end_of_data)
+    central = data.index(b"PK\x01\x02", last.header_offset + 30 + last.file_size)
+    record = data.index(crc, data.index(b"lineage/tree.txt", central) - 46)
+    altered = bytearray(data)
+    altered[descriptor + 4 : descriptor + 8] = wrong
+    altered[record : record + 4] = wrong
+    copy = tmp_path / "crc.zip"
+    copy.write_bytes(bytes(altered))
+    with zipfile.ZipFile(copy) as archive:
+        assert archive.getinfo("lineage/tree.txt").CRC == info.CRC ^ 1  # consistent, wrong
+    with pytest.raises(bundle_verifier.RejectedError, match="canonical layout"):
+        bundle_verifier.verify(str(copy))
+
+
+def test_an_archive_cut_inside_a_member_is_rejected(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    _, path, _ = exported
+    with zipfile.ZipFile(path) as archive:
+        big = max(archive.infolist(), key=lambda i: i.file_size)
+    data = path.read_bytes()
+    cut = big.header_offset + 30 + len(big.filename) + big.file_size // 2
+    copy = tmp_path / "cut.zip"
+    copy.write_bytes(data[:cut] + data[-(len(data) - data.rindex(b"PK\x01\x02")) :])
+    with pytest.raises(bundle_verifier.RejectedError):
+        bundle_verifier.verify(str(copy))
+
+
 def test_compatibility_bundles_still_verify() -> None:
     bundles = sorted(COMPAT.glob("v*/*.zip"))
     assert bundles, "keep one bundle per released format version under tests/data/bundles"

@@ -282,3 +282,48 @@ def test_a_report_folder_that_cannot_be_written_records_nothing(
     with pytest.raises(UsageError, match="cannot write reports"):
         datasheet.write(data_ws, "dana", "german-credit@1", blocker)
     assert data_ws.ledger.head() == head
+
+
+def test_quantile_checks_of_one_column_share_one_aggregate(
+    data_ws: Workspace, tmp_path: Path
+) -> None:
+    """Several quantiles of one column come from one quantile_cont(x, [q, …]): each check
+    observes what a suite with that check alone observes."""
+    qs = (0.1, 0.5, 0.9, 0.30000000000000004)
+    body = "".join(
+        f'[[checks]]\nname = "q{i}"\ntype = "quantile"\ncolumn = "column12"\nq = {q!r}\n'
+        for i, q in enumerate(qs)
+    )
+    _, together = validation.run(data_ws, "alice", "german-credit@1", suite_file(tmp_path, body))
+    for i, q in enumerate(qs):
+        alone = tmp_path / f"alone{i}.toml"
+        alone.write_text(
+            f'[suite]\nname = "a{i}"\n[[checks]]\nname = "q{i}"\ntype = "quantile"\n'
+            f'column = "column12"\nq = {q!r}\n'
+        )
+        _, single = validation.run(data_ws, "alice", "german-credit@1", alone)
+        assert together["checks"][i] == single["checks"][0]
+    assert [c["observed"] for c in together["checks"][:3]] == [23.0, 33.0, 52.0]
+
+
+def test_an_altered_parquet_copy_records_no_result(data_ws: Workspace, tmp_path: Path) -> None:
+    import stat
+
+    from core.errors import IntegrityError
+
+    snap = snapshots.show(data_ws, "german-credit@1")
+    path = data_ws.objects.path(snap.parquet_digest)
+    path.chmod(stat.S_IWUSR | stat.S_IRUSR)
+    suite = suite_file(tmp_path, '[[checks]]\ntype = "row_count"\nmin = 1\n')
+    head = data_ws.ledger.head()
+    original = path.read_bytes()
+    middle = bytearray(original)
+    middle[len(middle) // 2] ^= 0x01  # DuckDB may well read this without complaint
+    for altered in (bytes(middle), original[:-10] + b"0123456789"):  # and this not at all
+        path.write_bytes(altered)
+        with pytest.raises(IntegrityError, match="Parquet copy of german-credit@1"):
+            validation.run(data_ws, "alice", "german-credit@1", suite)
+    path.unlink()
+    with pytest.raises(IntegrityError, match="is missing"):
+        validation.run(data_ws, "alice", "german-credit@1", suite)
+    assert data_ws.ledger.head() == head
