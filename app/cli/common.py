@@ -134,7 +134,7 @@ def guarded(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from storage.errors import LedgerError
+        from core.errors import LedgerError
 
         ctx = kwargs.pop(_CONTEXT_PARAM, None)
         try:

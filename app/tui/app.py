@@ -429,7 +429,7 @@ class LedgerApp(App[None]):
         self.show_error(event.worker.error)
 
     def show_error(self, error: BaseException) -> None:
-        from storage.errors import LedgerError, WorkspaceBusyError
+        from core.errors import LedgerError, WorkspaceBusyError
 
         if isinstance(error, WorkspaceBusyError):
             self.notify(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -489,17 +490,22 @@ class BundlePane(Pane):
     def open_bundle(self, path: str) -> None:
         import zipfile
 
-        from storage import bundle_verifier
+        from core import bundle
+        from core.errors import IntegrityError, LedgerError
 
         verdict = self.query_one("#bundle-verdict", Static)
         self.app.call_from_thread(verdict.update, f"Verifying {escape(path)}…")
         try:
-            report = bundle_verifier.verify(path)
-        except bundle_verifier.RejectedError as err:
+            report = bundle.verify(Path(path))  # the same checks as `ledgerml bundle verify`
+        except IntegrityError as err:
+            reason = err.msg.removeprefix("bundle rejected: ")
+            self.app.call_from_thread(verdict.update, f"[red b]REJECTED[/red b]: {escape(reason)}")
+            self.ledger_app.bundle_verdict = f"REJECTED: {reason}"
+            return
+        except LedgerError as err:  # no such file: nothing was checked, so no verdict
             self.app.call_from_thread(
-                verdict.update, f"[red b]REJECTED[/red b]: {escape(str(err))}"
+                verdict.update, f"[red b]{err.title}[/red b]: {escape(err.msg)}"
             )
-            self.ledger_app.bundle_verdict = f"REJECTED: {err}"
             return
         with zipfile.ZipFile(path) as archive:
             coverage = json.loads(archive.read("coverage.json"))
