@@ -30,15 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from core import (  # noqa: E402
-    admin,
-    features,
-    keys,
-    models,
-    snapshots,
-    training,
-    validation,
-)
+from core.audit import admin  # noqa: E402
+from core.data import features, snapshots, validation  # noqa: E402
+from core.identity import keys  # noqa: E402
+from core.modelling import models, training  # noqa: E402
 from storage import bundle_verifier  # noqa: E402
 
 GIB = 1024**3
@@ -129,8 +124,8 @@ def main() -> None:
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from core import bundle
-        from core.workspace import Workspace
+        from core.audit import bundle
+        from core.kernel.workspace import Workspace
         ws = Workspace.open(Path({str(tmp / "ws")!r}))
         t0 = time.perf_counter()
         bundle.export(ws, "bench", "big-model@1", Path(sys.argv[1]), data="full")

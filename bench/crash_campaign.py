@@ -31,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import actors, admin, snapshots  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.audit import admin  # noqa: E402
+from core.data import snapshots  # noqa: E402
+from core.identity import actors  # noqa: E402
+from core.kernel.workspace import Workspace  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "german-credit" / "german.data"
 

@@ -180,7 +180,7 @@ def line(label: str, fig: Figure, floor: Figure | None = None, extra: str = "") 
 
 
 def ingest_bench(csv5: Path, out: Path, runs: int, baseline: Path | None) -> None:
-    from core import admin
+    from core.audit import admin
 
     size_mb = csv5.stat().st_size / 1e6
     py = sys.executable
@@ -231,7 +231,8 @@ def ingest_bench(csv5: Path, out: Path, runs: int, baseline: Path | None) -> Non
 
 
 def validate_bench(csv5: Path, runs: int) -> None:
-    from core import admin, snapshots, validation
+    from core.audit import admin
+    from core.data import snapshots, validation
 
     tmp = Path(tempfile.mkdtemp())
     try:
@@ -257,7 +258,8 @@ def validate_bench(csv5: Path, runs: int) -> None:
 
 
 def drift_bench(pq1: Path, pq1b: Path, runs: int) -> None:
-    from core import admin, snapshots, validation
+    from core.audit import admin
+    from core.data import snapshots, validation
 
     tmp = Path(tempfile.mkdtemp())
     try:

@@ -47,7 +47,11 @@ def main() -> None:
     import shap
     from fairlearn.metrics import MetricFrame
 
-    from core import admin, evaluation, keys, models, snapshots, training, validation
+    from core.audit import admin
+    from core.data import snapshots, validation
+    from core.evidence import evaluation
+    from core.identity import keys
+    from core.modelling import models, training
 
     _, parquet = generate(100_000, HERE / "out")
     tmp = Path(tempfile.mkdtemp(prefix="evidence-bench-"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.events import Event
+from core.kernel.events import Event
 from storage import merkle
 from storage.ledger import Ledger
 
@@ -92,7 +92,8 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:  # type: ignore[no-unt
 
 def workspace_figures(sizes: list[int]) -> None:
     """Whole-workspace figures: rebuild (replay into DuckDB) and `audit verify` end to end."""
-    from core import admin, audit
+    from core.audit import admin
+    from core.audit import trail as audit
 
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="ws-bench-"))

@@ -22,7 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb
 
-from core import admin, keys, models, snapshots, training, validation
+from core.audit import admin
+from core.data import snapshots, validation
+from core.identity import keys
+from core.modelling import models, training
 from storage.canonical import canonical_bytes
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "german-credit"
@@ -51,7 +54,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="model-bench-"))
     ws = admin.init(tmp / "ws", "bench")
     snapshots.add(ws, "bench", SAMPLE / "german.data", dataset="german-credit")
-    from core import features
+    from core.data import features
 
     features.build(ws, "bench", SAMPLE / "features.toml")
     validation.run(ws, "bench", "german-credit-features", SAMPLE / "features_suite.toml")

@@ -46,8 +46,8 @@ app.run(headless=True, size=(120, 40), auto_pilot=loaded)
 
 
 def build(root: Path, models: int = 1000, events: int = 100_000) -> Path:
-    from core import admin
-    from core.events import Event
+    from core.audit import admin
+    from core.kernel.events import Event
 
     ws = admin.init(root / "ws", "bench")
     bodies = []

@@ -98,7 +98,8 @@ def ws_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def ws(ws_path: Path):  # type: ignore[no-untyped-def]
     """A fresh workspace with admin 'alice', auditor 'bob' and data scientist 'sam'."""
-    from core import actors, admin
+    from core.audit import admin
+    from core.identity import actors
 
     workspace = admin.init(ws_path, "alice", reason="test")
     actors.add(workspace, "alice", "bob", ["auditor"])

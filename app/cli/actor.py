@@ -36,7 +36,7 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register an actor with one or more roles (needs the admin role)."""
-    from core import actors
+    from core.identity import actors
 
     row, created = actors.add(open_ws(workspace), actor_name(as_actor), name, role, reason)
     if want_json(json_out):
@@ -55,7 +55,7 @@ def list_(
     workspace: WorkspaceOpt = None, as_actor: ActorOpt = None, json_out: JsonOpt = False
 ) -> None:
     """List actors and their roles."""
-    from core import actors
+    from core.identity import actors
 
     rows = actors.list_actors(open_ws(workspace), actor_name(as_actor))
     if want_json(json_out):
@@ -76,7 +76,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show one actor, its roles and its keys."""
-    from core import actors, keys
+    from core.identity import actors, keys
 
     ws = open_ws(workspace)
     row = actors.show(ws, name, actor_name(as_actor))

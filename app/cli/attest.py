@@ -36,7 +36,7 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Store a file and sign an in-toto statement about it with your key."""
-    from core import attest
+    from core.identity import attest
 
     att = attest.create(open_ws(workspace), actor_name(as_actor), file, key_ref=key, reason=reason)
     if want_json(json_out):
@@ -56,7 +56,7 @@ def verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Verify a recorded signature: bytes, signature, key status when it was made."""
-    from core import attest
+    from core.identity import attest
 
     check = attest.verify(open_ws(workspace), envelope, file=file)
     if want_json(json_out):

@@ -39,7 +39,7 @@ def log(
     json_out: JsonOpt = False,
 ) -> None:
     """Show the audit log: who did what, when, to what, and why."""
-    from core import audit
+    from core.audit import trail as audit
 
     rows = audit.log(
         open_ws(workspace),
@@ -90,7 +90,7 @@ def verify(
     Exits 3 naming the first bad event when anything was changed outside ledgerml, and 2
     when a --checkpoint file cannot be read (a wrong path is not tampering).
     """
-    from core import audit
+    from core.audit import trail as audit
 
     ws = open_ws(workspace)
     with output.progress("Verifying") as progress:
@@ -154,7 +154,7 @@ def checkpoint(
     json_out: JsonOpt = False,
 ) -> None:
     """Sign the ledger's current size and Merkle root with the workspace key."""
-    from core import audit
+    from core.audit import trail as audit
 
     cp, created = audit.checkpoint(open_ws(workspace), actor_name(as_actor), copy_to=copy_to)
     if want_json(json_out):
@@ -189,7 +189,7 @@ def prove(
     json_out: JsonOpt = False,
 ) -> None:
     """Print a Merkle inclusion proof of one event against a signed checkpoint."""
-    from core import audit
+    from core.audit import trail as audit
 
     doc = audit.prove(open_ws(workspace), seq, checkpoint_path=checkpoint)
     if want_json(json_out):

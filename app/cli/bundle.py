@@ -44,7 +44,7 @@ def export(
     json_out: JsonOpt = False,
 ) -> None:
     """Export everything about a model version as one verifiable zip; the export is recorded."""
-    from core import bundle
+    from core.audit import bundle
 
     with output.progress("Exporting") as progress:
         result = bundle.export(
@@ -90,7 +90,7 @@ def verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Verify a bundle without any workspace: exit 0 and list the checks, or exit 3."""
-    from core import bundle
+    from core.audit import bundle
 
     report = bundle.verify(file, previous=checkpoint, key=key)
     if want_json(json_out):

@@ -57,7 +57,7 @@ def ws_path(local: Path | None) -> Path | None:
 
 def actor_name(local: str | None) -> str:
     """Who acts: ``--as``, then LEDGERML_ACTOR, then the OS user."""
-    from core.actors import acting_actor
+    from core.identity.actors import acting_actor
 
     return acting_actor(local or GLOBALS.actor)
 
@@ -69,7 +69,7 @@ def want_json(local: bool) -> bool:
 
 def open_ws(local: Path | None) -> Any:
     """Open the workspace named by the options."""
-    from core.workspace import Workspace
+    from core.kernel.workspace import Workspace
 
     return Workspace.open(ws_path(local))
 
@@ -116,7 +116,7 @@ def given_options(ctx: Any) -> list[str]:
 
 def workspace_root(local: Path | None) -> Path | None:
     """The workspace folder the options name, or None if even that cannot be worked out."""
-    from core.paths import locate
+    from core.kernel.paths import locate
 
     try:
         return locate(ws_path(local))
@@ -134,7 +134,7 @@ def guarded(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from core.errors import LedgerError
+        from core.kernel.errors import LedgerError
 
         ctx = kwargs.pop(_CONTEXT_PARAM, None)
         try:

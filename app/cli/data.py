@@ -36,7 +36,7 @@ def validate(
 
     Exits 1 when an error-level check fails (the failing result is recorded too).
     """
-    from core import validation
+    from core.data import validation
 
     with output.progress("Validating") as progress:
         row, result = validation.run(
@@ -110,7 +110,7 @@ def build(
     The view file names its inputs (`raw = "german-credit@1"`); `--input raw=loans@1` reads
     another snapshot under the same alias without editing the file.
     """
-    from core import features
+    from core.data import features
 
     overrides = _pairs(inputs or [])
     with output.progress("Building") as progress:

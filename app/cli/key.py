@@ -70,7 +70,7 @@ def create(
     An active key with the same owner and label is returned as it is, so running the
     command twice makes one key.
     """
-    from core import keys
+    from core.identity import keys
 
     key, created = keys.create(
         open_ws(workspace),
@@ -95,7 +95,7 @@ def list_(
     json_out: JsonOpt = False,
 ) -> None:
     """List keys with their owner, backend and status."""
-    from core import keys
+    from core.identity import keys
 
     rows = keys.list_keys(open_ws(workspace), actor_name(as_actor), owner)
     if want_json(json_out):
@@ -119,7 +119,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show one key."""
-    from core import keys
+    from core.identity import keys
 
     _show(keys.show(open_ws(workspace), key_ref, actor_name(as_actor)), want_json(json_out))
 
@@ -139,8 +139,8 @@ def export_public(
 
     With --json the PEM is a field of the JSON document, beside the key's id and label.
     """
-    from core import keys
-    from core.paths import write_output
+    from core.identity import keys
+    from core.kernel.paths import write_output
 
     key = keys.show(open_ws(workspace), key_ref, actor_name(as_actor))
     if out is not None:
@@ -171,7 +171,7 @@ def rotate(
     json_out: JsonOpt = False,
 ) -> None:
     """Replace a key with a new one in the same backend; old signatures stay valid."""
-    from core import keys
+    from core.identity import keys
 
     old, new = keys.rotate(open_ws(workspace), actor_name(as_actor), key_ref, reason)
     if want_json(json_out):
@@ -197,7 +197,7 @@ def revoke(
     who signed what stays; but it no longer makes a model trusted for scoring or export:
     sign those again with an active key.
     """
-    from core import keys
+    from core.identity import keys
 
     key, changed = keys.revoke(open_ws(workspace), actor_name(as_actor), key_ref, reason)
     if want_json(json_out):

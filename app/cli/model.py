@@ -49,7 +49,7 @@ def train(
     json_out: JsonOpt = False,
 ) -> None:
     """Train from a spec whose input passed its validation suite, and record the run."""
-    from core import training
+    from core.modelling import training
 
     with output.progress("Training") as progress:
         run = training.train(
@@ -84,7 +84,7 @@ def register(
     json_out: JsonOpt = False,
 ) -> None:
     """Register a run's model as the next version of a named model."""
-    from core import models
+    from core.modelling import models
 
     row, created = models.register(
         open_ws(workspace), actor_name(as_actor), run, name, reason=reason
@@ -103,7 +103,7 @@ def list_(
     workspace: WorkspaceOpt = None, as_actor: ActorOpt = None, json_out: JsonOpt = False
 ) -> None:
     """List model versions."""
-    from core import models
+    from core.modelling import models
 
     rows = models.list_models(open_ws(workspace), actor_name(as_actor))
     if want_json(json_out):
@@ -124,7 +124,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a model version: metrics, inputs, environment, signatures, status."""
-    from core import models
+    from core.modelling import models
 
     info = models.show(open_ws(workspace), ref, actor_name(as_actor))
     if want_json(json_out):
@@ -190,7 +190,7 @@ def sign(
     json_out: JsonOpt = False,
 ) -> None:
     """Sign a model version (in-toto statement + OpenSSF model-signing bundle)."""
-    from core import models
+    from core.modelling import models
 
     row = models.sign(open_ws(workspace), actor_name(as_actor), ref, key_ref=key, reason=reason)
     if want_json(json_out):
@@ -212,7 +212,7 @@ def verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Check the artifact's bytes, every signature and each key's status (exit 3 if untrusted)."""
-    from core import models
+    from core.modelling import models
 
     check = models.verify(open_ws(workspace), ref, actor_name(as_actor))
     if want_json(json_out):
@@ -247,7 +247,7 @@ def export(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a trusted model folder, its OpenSSF signature and public key."""
-    from core import models
+    from core.modelling import models
 
     paths = models.export(open_ws(workspace), ref, out, actor_name(as_actor))
     if want_json(json_out):
@@ -274,7 +274,7 @@ def reproduce(
 
     Exits 1 when the reproduction differs (the outcome is recorded either way).
     """
-    from core import reproduce as repro
+    from core.modelling import reproduce as repro
 
     with output.progress("Reproducing"):
         row, outcome = repro.run(open_ws(workspace), actor_name(as_actor), run, reason=reason)
@@ -320,7 +320,7 @@ def lineage(
 
     Exits 2 for a name nothing in the workspace is recorded under.
     """
-    from core import lineage as lin
+    from core.audit import lineage as lin
 
     if fmt not in ("tree", "openlineage", "dot"):
         raise typer.BadParameter("choose tree, openlineage or dot", param_hint="--format")
@@ -370,7 +370,7 @@ def evaluate(
 
     Exits 1 when an error-level threshold fails (the failing evidence is recorded too).
     """
-    from core import evaluation
+    from core.evidence import evaluation
 
     with output.progress("Evaluating") as progress:
         seq, evidence = evaluation.evaluate(

@@ -95,7 +95,7 @@ def fail(err: Exception, verbose: bool = False) -> None:
 
     ``--verbose`` adds the traceback; the exit code stays the error's own.
     """
-    from core.errors import LedgerError
+    from core.kernel.errors import LedgerError
 
     assert isinstance(err, LedgerError)
     if verbose:

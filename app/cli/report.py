@@ -62,7 +62,7 @@ def datasheet(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a data sheet (Markdown and self-contained HTML) and record it as evidence."""
-    from core import datasheet as ds
+    from core.documents import datasheet as ds
 
     md, html = ds.write(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
@@ -88,7 +88,7 @@ def model_card(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a model card (Markdown and self-contained HTML) from recorded evidence."""
-    from core import modelcard
+    from core.documents import modelcard
 
     md, html = modelcard.write_card(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
@@ -108,7 +108,7 @@ def impact_assessment(
     json_out: JsonOpt = False,
 ) -> None:
     """Write an algorithmic impact assessment: answers + evidence, impact level, gaps."""
-    from core import modelcard
+    from core.documents import modelcard
 
     md, html = modelcard.write_impact(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason

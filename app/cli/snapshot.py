@@ -89,7 +89,7 @@ def add(
     The raw bytes are kept untouched; a canonical Parquet copy, the schema, a profile and a
     format-independent table digest are recorded. The same bytes twice make no new version.
     """
-    from core import snapshots, tables
+    from core.data import snapshots, tables
 
     with output.progress("Snapshotting") as progress:
         provenance = {
@@ -145,7 +145,7 @@ def list_(
     json_out: JsonOpt = False,
 ) -> None:
     """List snapshots."""
-    from core import snapshots
+    from core.data import snapshots
 
     rows = snapshots.list_snapshots(open_ws(workspace), actor_name(as_actor), dataset)
     if want_json(json_out):
@@ -169,7 +169,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a snapshot: schema, digests, provenance, tags."""
-    from core import snapshots
+    from core.data import snapshots
 
     snap = snapshots.show(open_ws(workspace), ref, actor_name(as_actor))
     if want_json(json_out):
@@ -191,7 +191,7 @@ def profile(
     json_out: JsonOpt = False,
 ) -> None:
     """Per column: type, nulls, NaN, ±inf, distinct, range, mean, std, quantiles, top values."""
-    from core import snapshots
+    from core.data import snapshots
 
     ws = open_ws(workspace)
     snap = snapshots.show(ws, ref, actor_name(as_actor))
@@ -237,7 +237,7 @@ def diff(
     json_out: JsonOpt = False,
 ) -> None:
     """Schema and profile differences between two snapshots."""
-    from core import snapshots
+    from core.data import snapshots
 
     d = snapshots.diff(open_ws(workspace), a, b, actor_name(as_actor))
     if want_json(json_out):

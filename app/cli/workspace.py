@@ -41,13 +41,13 @@ def init(
     The founding actor is --as, LEDGERML_ACTOR or your OS user. Refuses a folder that already
     holds a workspace.
     """
-    from core import admin
+    from core.audit import admin
 
     founder = actor_name(as_actor)
     ws = admin.init(
         ws_path(workspace), founder, key_backend=key_backend, algorithm=algorithm, reason=reason
     )
-    from core.audit import workspace_key
+    from core.audit.trail import workspace_key
 
     with ws.session(founder) as s:
         key = workspace_key(s.catalog)
@@ -84,7 +84,7 @@ def status(
     json_out: JsonOpt = False,
 ) -> None:
     """Show the workspace: counts, ledger head, last checkpoint, verify state, key backends."""
-    from core import admin
+    from core.audit import admin
 
     ws = open_ws(workspace)
     st = admin.status(ws, actor_name(as_actor), run_verify=not no_verify)
@@ -147,7 +147,7 @@ def tui(
 
     Needs a terminal on stdin and stdout.
     """
-    from core.errors import UsageError
+    from core.kernel.errors import UsageError
 
     # Both are checked before the app starts: a Textual app reading a stdin that is not a
     # terminal never sees a key, and would spin until killed instead of failing.

@@ -115,7 +115,7 @@ class LedgerApp(App[None]):
     @work(thread=True, exit_on_error=False, group="startup")
     def _open_workspace(self) -> None:
         # Heavy imports (DuckDB, SQLModel) and the catalog open happen after the first paint.
-        from core.workspace import Workspace
+        from core.kernel.workspace import Workspace
 
         ws = self.workspace or Workspace.open(self.workspace_path)
         with ws.session(self.actor) as s:
@@ -254,7 +254,7 @@ class LedgerApp(App[None]):
     def _run_action(
         self, title: str, run: Callable[[dict[str, str], Any], str], values: dict[str, str]
     ) -> None:
-        from core.progress import JobCancelledError
+        from core.kernel.progress import JobCancelledError
 
         bar = self.query_one("#action-progress", ProgressBar)
 
@@ -293,7 +293,7 @@ class LedgerApp(App[None]):
             self.query_one(LedgerPane).prove(seq)
 
     def action_checkpoint(self) -> None:
-        from core import audit
+        from core.audit import trail as audit
 
         def run(values: dict[str, str], progress: Any) -> str:
             cp, created = audit.checkpoint(self.workspace, self.actor)
@@ -302,7 +302,7 @@ class LedgerApp(App[None]):
         self._ask("Sign a checkpoint", [], run)
 
     def action_sign_model(self) -> None:
-        from core import models
+        from core.modelling import models
 
         def run(values: dict[str, str], progress: Any) -> str:
             row = models.sign(self.workspace, self.actor, values["model"], reason=values["reason"])
@@ -311,7 +311,7 @@ class LedgerApp(App[None]):
         self._ask("Sign a model", [("model", "Model version", self._selected_model())], run)
 
     def action_evaluate_model(self) -> None:
-        from core import evaluation
+        from core.evidence import evaluation
 
         def run(values: dict[str, str], progress: Any) -> str:
             seq, ev = evaluation.evaluate(
@@ -334,7 +334,7 @@ class LedgerApp(App[None]):
         )
 
     def action_export_bundle(self) -> None:
-        from core import bundle
+        from core.audit import bundle
 
         def run(values: dict[str, str], progress: Any) -> str:
             result = bundle.export(
@@ -367,7 +367,7 @@ class LedgerApp(App[None]):
         )
 
     def action_add_snapshot(self) -> None:
-        from core import snapshots
+        from core.data import snapshots
 
         def run(values: dict[str, str], progress: Any) -> str:
             snap, created = snapshots.add(
@@ -387,7 +387,7 @@ class LedgerApp(App[None]):
         )
 
     def action_validate_snapshot(self) -> None:
-        from core import validation
+        from core.data import validation
 
         def run(values: dict[str, str], progress: Any) -> str:
             row, _ = validation.run(
@@ -407,7 +407,7 @@ class LedgerApp(App[None]):
         )
 
     def action_train_model(self) -> None:
-        from core import training
+        from core.modelling import training
 
         def run(values: dict[str, str], progress: Any) -> str:
             row = training.train(
@@ -429,7 +429,7 @@ class LedgerApp(App[None]):
         self.show_error(event.worker.error)
 
     def show_error(self, error: BaseException) -> None:
-        from core.errors import LedgerError, WorkspaceBusyError
+        from core.kernel.errors import LedgerError, WorkspaceBusyError
 
         if isinstance(error, WorkspaceBusyError):
             self.notify(
@@ -459,6 +459,6 @@ def make_app(
     """
     if bundle is not None:
         return LedgerApp(None, actor=actor, bundle_path=bundle)
-    from core.paths import locate
+    from core.kernel.paths import locate
 
     return LedgerApp(None, actor=actor, workspace_path=locate(workspace_path))

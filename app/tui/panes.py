@@ -79,7 +79,7 @@ class OverviewPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="overview")
     def reload(self) -> None:
-        from core import inventory
+        from core.audit import inventory
 
         data = inventory.overview(self.ledger_app.workspace, self.ledger_app.actor)
         self.app.call_from_thread(self._fill, data)
@@ -112,7 +112,7 @@ class OverviewPane(Pane):
 
 def _datasheet_text(pane: Pane, ref: str) -> str:
     """The newest recorded data sheet of a snapshot, as Markdown text."""
-    from core import audit
+    from core.audit import trail as audit
 
     ws = pane.ledger_app.workspace
     rows = audit.log(
@@ -140,7 +140,7 @@ class DataPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data")
     def reload(self) -> None:
-        from core import snapshots
+        from core.data import snapshots
 
         rows = snapshots.list_snapshots(self.ledger_app.workspace, self.ledger_app.actor)
         self.app.call_from_thread(self._fill, rows)
@@ -158,7 +158,7 @@ class DataPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-detail")
     def show(self, ref: str) -> None:
-        from core import snapshots, validation
+        from core.data import snapshots, validation
 
         ws = self.ledger_app.workspace
         snap = snapshots.show(ws, ref, self.ledger_app.actor)
@@ -219,7 +219,7 @@ class ModelsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models")
     def reload(self) -> None:
-        from core import models
+        from core.modelling import models
 
         rows = models.list_models(self.ledger_app.workspace, self.ledger_app.actor)
         self.app.call_from_thread(self._fill, rows)
@@ -237,7 +237,8 @@ class ModelsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model-detail")
     def show(self, ref: str) -> None:
-        from core import evaluation, models
+        from core.evidence import evaluation
+        from core.modelling import models
 
         ws = self.ledger_app.workspace
         info = models.show(ws, ref, self.ledger_app.actor)
@@ -333,7 +334,7 @@ class LineagePane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="lineage")
     def walk(self, text: str) -> None:
-        from core import lineage
+        from core.audit import lineage
 
         down = text.startswith("-")
         walk = lineage.walk(
@@ -390,7 +391,7 @@ class LedgerPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
     def reload(self) -> None:
-        from core import inventory
+        from core.audit import inventory
 
         text = self.app.call_from_thread(lambda: self.query_one("#ledger-filter", Input).value)
         filters = dict(part.split("=", 1) for part in text.split() if "=" in part)
@@ -420,7 +421,7 @@ class LedgerPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
     def verify(self) -> None:
-        from core import audit
+        from core.audit import trail as audit
 
         bar = self.query_one("#verify-progress", ProgressBar)
         self.app.call_from_thread(setattr, bar, "display", True)
@@ -450,7 +451,7 @@ class LedgerPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prove")
     def prove(self, seq: int) -> None:
-        from core import audit
+        from core.audit import trail as audit
 
         doc = audit.prove(self.ledger_app.workspace, seq)
         text = (
@@ -490,8 +491,8 @@ class BundlePane(Pane):
     def open_bundle(self, path: str) -> None:
         import zipfile
 
-        from core import bundle
-        from core.errors import IntegrityError, LedgerError
+        from core.audit import bundle
+        from core.kernel.errors import IntegrityError, LedgerError
 
         verdict = self.query_one("#bundle-verdict", Static)
         self.app.call_from_thread(verdict.update, f"Verifying {escape(path)}…")

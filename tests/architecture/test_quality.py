@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 HEADLESS = [
-    "core.admin",
-    "core.audit",
-    "core.keys",
-    "core.actors",
-    "core.projector",
+    "core.audit.admin",
+    "core.audit.trail",
+    "core.identity.keys",
+    "core.identity.actors",
+    "core.kernel.projector",
     "storage.ledger",
-    "storage.catalog",
+    "core.kernel.catalog",
     "storage.objects",
     "reports",
 ]

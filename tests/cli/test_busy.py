@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.workspace import Workspace
+from core.kernel.workspace import Workspace
 from tests.conftest import ROOT, run_cli
 
 HOLD_LOCK = """

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from core.signing import CHECKPOINT_PAYLOAD_TYPE, pae
+from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, pae
 
 runner = CliRunner()
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core import actors, keys, snapshots
-from core.workspace import Workspace
+from core.data import snapshots
+from core.identity import actors, keys
+from core.kernel.workspace import Workspace
 from tests.conftest import ROOT, run_cli
 
 POINTS = [

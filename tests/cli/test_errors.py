@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.workspace import Workspace
+from core.kernel.workspace import Workspace
 from tests.conftest import ROOT, run_cli
 
 SECRET = "DE89370400440532013000"

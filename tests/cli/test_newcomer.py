@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core import features, models, snapshots, training, validation
-from core.workspace import Workspace
+from core.data import features, snapshots, validation
+from core.kernel.workspace import Workspace
+from core.modelling import models, training
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 

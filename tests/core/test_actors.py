@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import actors
-from core.errors import PermissionDeniedError, UsageError
+from core.identity import actors
+from core.kernel.errors import PermissionDeniedError, UsageError
 
 
 def test_add_list_show(ws) -> None:

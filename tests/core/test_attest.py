@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import attest, keys
-from core.errors import KeyStoreError, NotFoundError, UsageError
+from core.identity import attest, keys
+from core.kernel.errors import KeyStoreError, NotFoundError, UsageError
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core import audit, keys
-from core.errors import IntegrityError, NotFoundError, PermissionDeniedError
-from core.workspace import Workspace
+from core.audit import trail as audit
+from core.identity import keys
+from core.kernel.errors import IntegrityError, NotFoundError, PermissionDeniedError
+from core.kernel.workspace import Workspace
 
 
 def segment(ws: Workspace) -> Path:
@@ -172,7 +173,7 @@ def test_log_filters(busy_ws: Workspace) -> None:
 
 
 def test_gate_tables_edited_in_the_catalog_are_caught(busy_ws: Workspace) -> None:
-    from core import actors
+    from core.identity import actors
 
     actors.add(busy_ws, "alice", "val", ["validator"])
     con = duckdb.connect(str(busy_ws.catalog_path))
@@ -197,8 +198,8 @@ def test_a_rechained_malformed_event_is_reported_not_raised(busy_ws: Workspace) 
 
 
 def test_init_refuses_a_ledger_whose_config_was_removed(busy_ws: Workspace) -> None:
-    from core import admin
-    from core.errors import UsageError
+    from core.audit import admin
+    from core.kernel.errors import UsageError
 
     (busy_ws.root / "config.toml").unlink()
     with pytest.raises(UsageError, match=r"config\.toml is missing"):

@@ -17,23 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from core import (
-    actors,
-    audit,
-    bundle,
-    datasheet,
-    evaluation,
-    features,
-    keys,
-    modelcard,
-    models,
-    snapshots,
-    training,
-    validation,
-)
-from core.errors import IntegrityError, PermissionDeniedError, UsageError
-from core.signing import pae
-from core.workspace import Workspace
+from core.audit import bundle
+from core.audit import trail as audit
+from core.data import features, snapshots, validation
+from core.documents import datasheet, modelcard
+from core.evidence import evaluation
+from core.identity import actors, keys
+from core.identity.signing import pae
+from core.kernel.errors import IntegrityError, PermissionDeniedError, UsageError
+from core.kernel.workspace import Workspace
+from core.modelling import models, training
 from storage import bundle_verifier
 from storage.canonical import canonical_bytes
 
@@ -43,7 +36,7 @@ COMPAT = Path(__file__).parents[1] / "data" / "bundles"
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, Path]:
-    from core import admin
+    from core.audit import admin
 
     root = tmp_path_factory.mktemp("bundle")
     ws = admin.init(root / "ws", "alice")
@@ -491,7 +484,7 @@ def test_compatibility_bundles_still_verify() -> None:
 def test_export_reports_progress_and_a_cancel_leaves_no_file_and_no_event(
     exported: tuple[Workspace, Path, Path], tmp_path: Path, stop_at: str
 ) -> None:
-    from core.progress import JobCancelledError
+    from core.kernel.progress import JobCancelledError
 
     ws, _, _ = exported
     head = ws.ledger.head()

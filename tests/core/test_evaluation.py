@@ -9,20 +9,14 @@ from typing import Any
 
 import pytest
 
-from core import (
-    actors,
-    evaluation,
-    features,
-    keys,
-    modelcard,
-    models,
-    snapshots,
-    training,
-    validation,
-)
-from core.errors import NotFoundError, UsageError
-from core.signing import verify_envelope
-from core.workspace import Workspace
+from core.data import features, snapshots, validation
+from core.documents import modelcard
+from core.evidence import evaluation
+from core.identity import actors, keys
+from core.identity.signing import verify_envelope
+from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.workspace import Workspace
+from core.modelling import models, training
 from reports.contexts import ImpactContext
 from reports.render import render_impact
 from storage.canonical import canonical_bytes
@@ -33,7 +27,7 @@ GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "reports"
 
 @pytest.fixture(scope="module")
 def model_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from core import admin
+    from core.audit import admin
 
     ws = admin.init(tmp_path_factory.mktemp("eval") / "ws", "alice")
     actors.add(ws, "alice", "val", ["validator"])

@@ -7,10 +7,10 @@ import pytest
 from keyring.backends import null
 from pkcs11 import Attribute, ObjectClass
 
-from core import keys
-from core.errors import KeyStoreError, NotFoundError, PermissionDeniedError, UsageError
-from core.keys.backends import KEYRING_SERVICE, Pkcs11Backend
-from core.signing import verify_raw
+from core.identity import keys
+from core.identity.keys.backends import KEYRING_SERVICE, Pkcs11Backend
+from core.identity.signing import verify_raw
+from core.kernel.errors import KeyStoreError, NotFoundError, PermissionDeniedError, UsageError
 
 
 def test_keyring_key_signs_and_its_private_half_is_only_in_the_keyring(ws, tmp_path) -> None:

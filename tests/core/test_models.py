@@ -12,20 +12,12 @@ from pathlib import Path
 import model_signing
 import pytest
 
-from core import (
-    actors,
-    environment,
-    features,
-    keys,
-    lineage,
-    models,
-    reproduce,
-    snapshots,
-    training,
-    validation,
-)
-from core.errors import CheckFailedError, IntegrityError, NotFoundError, UsageError
-from core.workspace import Workspace
+from core.audit import lineage
+from core.data import features, snapshots, validation
+from core.identity import actors, keys
+from core.kernel.errors import CheckFailedError, IntegrityError, NotFoundError, UsageError
+from core.kernel.workspace import Workspace
+from core.modelling import environment, models, reproduce, training
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 
@@ -246,7 +238,7 @@ def test_reproduction_passes_and_a_different_result_fails_clearly(
         "sys.argv = sys.argv[0:1] + sys.argv[3:]\n"
         "buf = io.StringIO()\n"
         "with contextlib.redirect_stdout(buf):\n"
-        '    runpy.run_module("core.reproduce", run_name="__main__")\n'
+        '    runpy.run_module("core.modelling.reproduce", run_name="__main__")\n'
         "out = json.loads(buf.getvalue())\n"
         'out["environment"]["packages"]["scikit-learn"] = "99.0"\n'
         'out["predictions_digest"] = "0" * 64\n'
@@ -337,7 +329,7 @@ def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
 def test_inventory_shows_gate_signature_and_key_state(
     trained_ws: Workspace, tmp_path: Path
 ) -> None:
-    from core import inventory
+    from core.audit import inventory
 
     def line() -> inventory.ModelLine:
         (only,) = inventory.overview(trained_ws, "sam").models

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import duckdb
 
-from core import audit, keys
-from core.workspace import Workspace
-from storage.catalog import Catalog
+from core.audit import trail as audit
+from core.identity import keys
+from core.kernel.catalog import Catalog
+from core.kernel.workspace import Workspace
 
 
 def dump(ws: Workspace) -> dict:

@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import IntegrityError
-from core.signing import (
+from core.identity.signing import (
     INTOTO_PAYLOAD_TYPE,
     canonical_payload,
     envelope,
@@ -22,6 +21,7 @@ from core.signing import (
     statement,
     verify_envelope,
 )
+from core.kernel.errors import IntegrityError
 
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 ED_KEY = ed25519.Ed25519PrivateKey.generate()
@@ -97,7 +97,7 @@ def test_unknown_key_wrong_type_and_malformed_envelopes() -> None:
 
 def test_event_bodies_start_with_their_action() -> None:
     """verify() finds key and actor events by this prefix; canonical order guarantees it."""
-    from core.events import Event
+    from core.kernel.events import Event
 
     body = Event("alice", "key.create", ["key:x"], {"z": 1, "a": 2}, "why").body()
     assert body.startswith(b'{"action":"key.create","actor":"alice","data":')

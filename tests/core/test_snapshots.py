@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import snapshots, tables
-from core.errors import NotFoundError, PermissionDeniedError, UsageError
-from core.workspace import Workspace
+from core.data import snapshots, tables
+from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
+from core.kernel.workspace import Workspace
 from storage.canonical import canonical_bytes
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit" / "german.data"
@@ -24,7 +24,7 @@ BAD = Path(__file__).parents[1] / "data" / "bad_inputs"
 
 
 def reference_digest(header: list[tuple[str, str]], rows: list[tuple[object, ...]]) -> str:
-    """The table digest written from its definition in core/tables.py, in plain Python."""
+    """The table digest written from its definition in core/data/tables.py, in plain Python."""
     streams = []
     for index, (name, kind) in enumerate(header):
         validity, values, data = b"", b"", b""
@@ -51,7 +51,7 @@ def reference_digest(header: list[tuple[str, str]], rows: list[tuple[object, ...
 
 @pytest.fixture
 def steward_ws(ws: Workspace) -> Workspace:
-    from core import actors
+    from core.identity import actors
 
     actors.add(ws, "alice", "dana", ["data-steward"])
     return ws
@@ -243,7 +243,7 @@ def test_diff(steward_ws: Workspace, tmp_path: Path) -> None:
 
 
 def test_refused_tags_store_nothing_and_quotes_in_paths_are_safe(tmp_path: Path) -> None:
-    from core import admin
+    from core.audit import admin
 
     root = tmp_path / "o'brien" / "ws"
     ws = admin.init(root, "alice")
@@ -257,8 +257,8 @@ def test_refused_tags_store_nothing_and_quotes_in_paths_are_safe(tmp_path: Path)
 
 def test_duckdb_never_draws_a_progress_bar_on_stdout() -> None:
     """DuckDB's own bar (queries over 2 s) would corrupt `--json` output and the TUI."""
-    from core import tables
-    from storage.catalog import Catalog
+    from core.data import tables
+    from core.kernel.catalog import Catalog
 
     for con in (tables.connect(), Catalog.memory().con):
         assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

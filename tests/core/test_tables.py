@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core import tables
+from core.data import tables
 from storage.canonical import canonical_bytes
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core import actors, datasheet, features, snapshots, validation
-from core.errors import CheckFailedError, NotFoundError, PermissionDeniedError, UsageError
-from core.workspace import Workspace
+from core.data import features, snapshots, validation
+from core.documents import datasheet
+from core.identity import actors
+from core.kernel.errors import CheckFailedError, NotFoundError, PermissionDeniedError, UsageError
+from core.kernel.workspace import Workspace
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 
@@ -309,7 +311,7 @@ def test_quantile_checks_of_one_column_share_one_aggregate(
 def test_an_altered_parquet_copy_records_no_result(data_ws: Workspace, tmp_path: Path) -> None:
     import stat
 
-    from core.errors import IntegrityError
+    from core.kernel.errors import IntegrityError
 
     snap = snapshots.show(data_ws, "german-credit@1")
     path = data_ws.objects.path(snap.parquet_digest)

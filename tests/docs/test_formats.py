@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
-from core import datasheet, evaluation, features, modelcard, reporting, training, validation
-from core.errors import UsageError
+from core.data import features, validation
+from core.documents import datasheet, modelcard, reporting
+from core.evidence import evaluation
+from core.kernel.errors import UsageError
+from core.modelling import training
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "formats"

@@ -13,8 +13,11 @@ from textual.worker import WorkerCancelled
 
 from app.tui.app import LedgerApp, make_app
 from app.tui.dialogs import ActionDialog, ErrorDialog
-from core import actors, audit, features, keys, models, snapshots, training, validation
-from core.workspace import Workspace
+from core.audit import trail as audit
+from core.data import features, snapshots, validation
+from core.identity import actors, keys
+from core.kernel.workspace import Workspace
+from core.modelling import models, training
 
 from .snapshot import assert_matches_baseline, settled_screenshot
 
@@ -25,7 +28,7 @@ GOLDEN = Path(__file__).parent / "snapshots"
 
 @pytest.fixture(scope="module")
 def tui_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from core import admin
+    from core.audit import admin
 
     ws = admin.init(tmp_path_factory.mktemp("tui") / "ws", "alice")
     actors.add(ws, "alice", "audrey", ["auditor"])
@@ -221,7 +224,7 @@ async def test_a_cancelled_job_records_nothing(tui_ws: Workspace) -> None:
 
 
 async def test_ledger_filters_and_data_sheet_preview(tui_ws: Workspace, tmp_path: Path) -> None:
-    from core import datasheet
+    from core.documents import datasheet
 
     datasheet.write(tui_ws, "alice", "german-credit@1", tmp_path)
     app = LedgerApp(tui_ws, actor="alice")

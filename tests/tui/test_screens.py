@@ -17,8 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.tui.app import LedgerApp
-from core import actors, features, keys, models, snapshots, training, validation
-from core.workspace import Workspace
+from core.data import features, snapshots, validation
+from core.identity import actors, keys
+from core.kernel.workspace import Workspace
+from core.modelling import models, training
 
 from .snapshot import assert_matches_baseline, settled_screenshot
 
@@ -29,7 +31,7 @@ FIXED_ROOT = Path("/tmp/ledgerml-tui-snapshots/ws")
 
 @pytest.fixture(scope="module")
 def frozen_ws() -> Iterator[Workspace]:
-    from core import admin
+    from core.audit import admin
 
     mp = pytest.MonkeyPatch()
     ticks = itertools.count()
@@ -42,7 +44,7 @@ def frozen_ws() -> Iterator[Workspace]:
 
     counter = itertools.count(1)
     keys_made = itertools.count(1)
-    mp.setattr("core.events.datetime", Clock)
+    mp.setattr("core.kernel.events.datetime", Clock)
     mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
     mp.setattr(
         ec,

@@ -1,0 +1,146 @@
+"""Workspace life cycle: create one, describe it, rebuild its catalog.
+
+``init`` writes the folder layout and settings, generates the workspace key in the chosen
+backend, and records one ``workspace.init`` event that registers the founding actor as admin
+and the key as the workspace key. Until that event is committed the folder is not a workspace,
+so an interrupted ``init`` can simply be run again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.audit import trail as audit
+from core.identity.actors import check_name
+from core.kernel.errors import UsageError
+from core.identity.keys import generate_record, key_event
+from core.identity.keys.backends import KeyringBackend, Pkcs11Backend
+from core.kernel.paths import locate
+from core.kernel.workspace import CONFIG, Workspace, write_config
+
+
+def init(
+    path: Path | str | None,
+    founder: str,
+    *,
+    key_backend: str = "keyring",
+    algorithm: str = "ecdsa-p256",
+    reason: str = "",
+) -> Workspace:
+    """Create a workspace with a workspace key and ``founder`` as its first admin.
+
+    Raises:
+        UsageError: if a workspace already exists there.
+        KeyStoreError: if the key backend cannot create the key.
+    """
+    root = locate(path)
+    ws = Workspace(root)
+    if ws.ledger.head()[0] > 0:
+        missing = "" if (root / CONFIG).is_file() else " (its config.toml is missing)"
+        raise UsageError(
+            f"a workspace already exists at {root}{missing}",
+            hint="Use it as it is (restore config.toml if it was lost), or choose another "
+            "folder with --workspace.",
+        )
+    founder = check_name(founder)
+    workspace_id = str(uuid.uuid4())
+    _create_layout(root, workspace_id, founder)
+    ws.load_config()
+    key = generate_record(
+        key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
+    )
+    with ws.session(founder) as s:
+        s.commit(
+            key_event(
+                s,
+                founder,
+                "workspace.init",
+                key,
+                {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"]},
+                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
+                reason,
+            )
+        )
+    return ws
+
+
+def _create_layout(root: Path, workspace_id: str, founder: str) -> None:
+    """The folders, settings and .gitignore of a new workspace.
+
+    Raises:
+        UsageError: if the folder cannot be created or written (a read-only or virtual file
+            system, a file where the folder should be, no permission).
+    """
+    try:
+        for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        write_config(
+            root / CONFIG,
+            {"workspace": {"id": workspace_id, "created_by": founder}},
+        )
+        (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\ntmp/\ncrash/\n")
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(root) else ""
+        raise UsageError(
+            f"cannot create a workspace at {root}: {err.strerror or err}{where}",
+            hint="Choose a folder you can write to with --workspace (or LEDGERML_WORKSPACE).",
+        ) from err
+
+
+@dataclass
+class Status:
+    """A snapshot of a workspace's state for ``ledgerml status``."""
+
+    workspace: str
+    workspace_id: str
+    counts: dict[str, int]
+    ledger_head: int
+    ledger_head_hash: str
+    last_checkpoint: dict[str, Any] | None
+    verify: dict[str, Any] | None
+    key_backends: dict[str, str] = field(default_factory=dict)
+
+
+def backends_available() -> dict[str, str]:
+    """Each key backend and whether it is usable here (``available`` or the reason not)."""
+    out = {}
+    for backend in (KeyringBackend(), Pkcs11Backend()):
+        problem = backend.availability()
+        out[backend.name] = "available" if problem is None else problem
+    return out
+
+
+def status(ws: Workspace, actor: str = "", *, run_verify: bool = True) -> Status:
+    """Describe the workspace; ``run_verify`` re-verifies it fully (seconds per million events)."""
+    with ws.session(actor) as s:
+        counts = s.catalog.counts()
+    size, head = ws.ledger.head()
+    cps = audit.checkpoints(ws)
+    last = cps[-1] if cps else None
+    report = audit.verify(ws) if run_verify else None
+    return Status(
+        workspace=str(ws.root),
+        workspace_id=ws.workspace_id,
+        counts={k: v for k, v in counts.items() if k != "catalog_meta"},
+        ledger_head=size,
+        ledger_head_hash=head,
+        last_checkpoint=(
+            {"size": last.size, "root": last.root, "ts": last.ts, "key_id": last.key_id}
+            if last
+            else None
+        ),
+        verify=(
+            {
+                "ok": report.ok,
+                "anchored": report.anchored,
+                "unanchored": report.unanchored,
+                "failures": report.failures[:3],
+            }
+            if report
+            else None
+        ),
+        key_backends=backends_available(),
+    )

@@ -1,0 +1,263 @@
+"""Feature views: a named SQL transform over snapshots, materialised as a new snapshot.
+
+A view is a small TOML file naming a ``.sql`` file (DuckDB dialect) and its inputs::
+
+    [view]
+    name = "german-credit-features"
+    sql = "features.sql"
+
+    [inputs]
+    raw = "german-credit@1"     # the SQL reads the table `raw`
+
+    [tags]
+    sensitive = ["sex", "age_years"]
+    pii = []
+    retention = "7y"
+
+An input is any snapshot reference: ``name@N``, ``name`` (its latest version) or
+``sha256:<prefix>``. ``build(..., inputs={"raw": "loans@1"})`` (the CLI's
+``--input raw=loans@1``) points an alias at another snapshot without editing the file; the
+event records the snapshots actually read. Unknown sections and keys are refused
+(:data:`SECTIONS`), so a misspelt tag cannot silently leave a sensitive column untagged.
+
+Building registers each input's verified Parquet copy under its alias and runs the SQL in an
+in-memory DuckDB that may read nothing else (external access is switched off once the inputs
+are bound), so the lineage edges to the inputs and to the transform's hash are the whole
+story. The result becomes the next version of the view's dataset; building again from the
+same inputs and SQL gives the same table digest and no new version.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from core.data import snapshots, tables
+from core.identity.actors import require
+from core.kernel.catalog import Catalog
+from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.progress import NO_PROGRESS, Progress
+from core.kernel.rows import SnapshotRow
+from core.kernel.workspace import Workspace
+from storage.objects import sha256_hex
+
+SQL_MEDIA_TYPE = "application/sql"
+ROLES = ("data-scientist", "data-steward", "admin")
+
+
+# Every section and key a view file may hold; anything else is refused by name.
+SECTIONS: dict[str, frozenset[str] | None] = {
+    "view": frozenset({"name", "sql", "description"}),
+    "inputs": None,  # alias = "ref": any SQL name
+    "tags": frozenset({"sensitive", "pii", "retention"}),
+}
+
+
+def _refuse_unknown(path: Path, doc: dict[str, Any]) -> None:
+    for section, value in doc.items():
+        if section not in SECTIONS:
+            raise UsageError(
+                f"{path}: unknown section [{section}]", hint=f"Sections: {', '.join(SECTIONS)}."
+            )
+        if not isinstance(value, dict):
+            raise UsageError(f"{path}: {section} must be a [{section}] section")
+        keys = SECTIONS[section]
+        unknown = sorted(set(value) - keys) if keys is not None else []
+        if unknown:
+            raise UsageError(
+                f"{path}: [{section}] has no key {unknown[0]!r}",
+                hint=f"Keys of [{section}]: {', '.join(sorted(keys or ()))}.",
+            )
+
+
+def _names(path: Path, where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{path}: {where} must be a list of column names (strings)")
+    return list(value)
+
+
+def load_view(path: Path, inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """Parse a feature view file and the SQL it names.
+
+    Args:
+        path: the view file.
+        inputs: alias to snapshot reference, replacing what the file names for that alias.
+
+    Raises:
+        UsageError: for a malformed file, an unknown section or key, a missing SQL file, no
+            inputs, or an override of an alias the view does not declare.
+    """
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"cannot read feature view {path}: {err}") from err
+    _refuse_unknown(path, doc)
+    view = doc.get("view", {})
+    if not view.get("name") or not view.get("sql"):
+        raise UsageError(f"{path}: [view] needs name and sql")
+    if not isinstance(view["sql"], str):
+        raise UsageError(f"{path}: [view] sql must be a file name (a string)")
+    declared = doc.get("inputs", {})
+    if not declared:
+        raise UsageError(f'{path}: [inputs] must name at least one snapshot (alias = "ref")')
+    for alias, ref in declared.items():
+        if not alias.isidentifier():
+            raise UsageError(f"{path}: input alias {alias!r} is not a valid SQL name")
+        if not isinstance(ref, str):
+            raise UsageError(f'{path}: input {alias} must be a snapshot reference ("name@N")')
+    for alias in inputs or {}:
+        if alias not in declared:
+            raise UsageError(
+                f"{path} has no input {alias!r}",
+                hint=f"Its inputs: {', '.join(declared)} (--input ALIAS=DATASET@N).",
+            )
+    sql_path = (path.parent / view["sql"]).resolve()
+    try:
+        sql_bytes = sql_path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read SQL file {sql_path}: {err}") from err
+    tags = doc.get("tags", {})
+    retention = tags.get("retention", "")
+    if not isinstance(retention, str):
+        raise UsageError(f'{path}: [tags] retention must be text, such as "7y"')
+    snapshots.check_retention(retention)
+    return {
+        "name": snapshots.check_dataset_name(str(view["name"])),
+        "description": str(view.get("description", "")),
+        "inputs": {**declared, **(inputs or {})},
+        "sql": sql_bytes,
+        "spec": path.read_bytes(),
+        "sensitive": _names(path, "[tags] sensitive", tags.get("sensitive", [])),
+        "pii": _names(path, "[tags] pii", tags.get("pii", [])),
+        "retention": retention,
+    }
+
+
+def _resolve_input(catalog: Catalog, view_path: Path, alias: str, ref: str) -> SnapshotRow:
+    try:
+        return snapshots.resolve(catalog, ref)
+    except NotFoundError as err:
+        raise NotFoundError(
+            f"{view_path.name}: input {alias} = {ref!r}: {err.msg}",
+            hint=f"Point it at a snapshot you have: --input {alias}=DATASET@N "
+            "(`ledgerml snapshot list` shows them).",
+        ) from err
+
+
+def _inherited(view_path: Path, inputs: dict[str, SnapshotRow]) -> dict[str, str]:
+    """Provenance of a derived table: the transform, plus what all its inputs agree on."""
+    provenance = {
+        "source": f"feature view {view_path.name} over "
+        + ", ".join(s.ref for s in inputs.values()),
+        "collection_method": "SQL transform of recorded snapshots",
+    }
+    recorded = [json.loads(s.provenance) for s in inputs.values()]
+    for key in ("legal_basis", "consent", "collected_by"):
+        values = {r.get(key) for r in recorded}
+        if len(values) == 1 and None not in values:
+            provenance[key] = str(values.pop())
+    return provenance
+
+
+def build(
+    ws: Workspace,
+    actor: str,
+    view_path: Path,
+    *,
+    inputs: dict[str, str] | None = None,
+    reason: str = "",
+    progress: Progress = NO_PROGRESS,
+) -> tuple[SnapshotRow, bool]:
+    """Materialise a feature view as a snapshot with lineage to its inputs and transform.
+
+    Args:
+        ws: the workspace.
+        actor: who builds it.
+        view_path: the view file.
+        inputs: alias to snapshot reference, replacing what the view file names.
+        reason: recorded with the event.
+        progress: receives coarse progress.
+
+    Returns:
+        The snapshot and whether it is a new version.
+    """
+    view = load_view(view_path, inputs)
+    with ws.session(actor) as s:
+        require(s, *ROLES, action="build feature views")
+        snaps = {
+            alias: _resolve_input(s.catalog, view_path, alias, ref)
+            for alias, ref in view["inputs"].items()
+        }
+    (ws.root / "tmp").mkdir(exist_ok=True)
+    con = tables.connect(ws.root / "tmp")
+    try:
+        paths = {alias: snapshots.parquet_path(ws, snap) for alias, snap in snaps.items()}
+        for alias, path in paths.items():
+            source = tables.parquet_source(path)
+            con.execute(f"CREATE VIEW {tables.quote_ident(alias)} AS SELECT * FROM {source}")
+        work_dir = str(ws.root / "tmp")
+        allowed = [str(p) for p in paths.values()]
+        con.execute("SET allowed_paths = ?", [allowed])
+        con.execute("SET allowed_directories = ?", [[work_dir]])
+        con.execute("SET enable_external_access = false")
+        sql = view["sql"].decode("utf-8").strip().rstrip(";")
+        try:
+            con.execute(
+                f"DESCRIBE {sql}"
+                if sql.lower().startswith("select")
+                else f"DESCRIBE SELECT * FROM ({sql})"
+            )
+        except duckdb.Error as err:
+            raise UsageError(
+                f"the transform {view_path.name} does not run: {tables._duckdb_reason(err)}",
+                hint=f"It may read only its inputs: {', '.join(paths)}.",
+            ) from err
+        prep = snapshots.prepare(
+            ws,
+            f"({sql})",
+            dialect=tables.Dialect("parquet"),
+            con=con,
+            progress=progress,
+            tagged=(view["pii"], view["sensitive"]),
+        )
+    finally:
+        con.close()
+    transform = sha256_hex(view["sql"])
+    prep = snapshots.Prepared(
+        **{
+            **prep.__dict__,
+            "extra": {
+                "transform_digest": transform,
+                "view": {
+                    "name": view["name"],
+                    "description": view["description"],
+                    "inputs": {a: s.ref for a, s in snaps.items()},
+                    "spec_digest": sha256_hex(view["spec"]),
+                },
+            },
+        }
+    )
+    with ws.session(actor) as s:
+        require(s, *ROLES, action="build feature views")
+        sql_ref = s.put_blob(view["sql"], SQL_MEDIA_TYPE)
+        spec_ref = s.put_blob(view["spec"], "application/toml")
+        lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
+        lineage.append((f"sha256:{transform}", "transformed-by"))
+        return snapshots.record(
+            s,
+            prep,
+            dataset=view["name"],
+            kind="feature",
+            provenance=_inherited(view_path, snaps),
+            pii=view["pii"],
+            sensitive=view["sensitive"],
+            retention=view["retention"],
+            reason=reason,
+            lineage=lineage,
+            extra_objects=[sql_ref, spec_ref],
+            dedupe_on="table",
+        )

@@ -1,0 +1,189 @@
+"""Data sheets: the Gebru et al. questions answered from a snapshot's recorded evidence.
+
+Facts come from the ledger and the object store (schema, profile, provenance, tags, lineage,
+validation history); the questions no record can answer (motivation, uses, distribution,
+maintenance) come from an optional answers file, and when missing they are listed as gaps
+rather than filled with boilerplate. The rendered Markdown and HTML are stored as objects
+and recorded by one ``report.datasheet`` event, so the report itself is evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.data import snapshots, tables, validation
+from core.documents import reporting
+from core.identity.actors import require
+from core.kernel.rows import SnapshotRow
+from core.kernel.workspace import Workspace
+from reports.contexts import ColumnSummary, DatasheetContext, GroupSummary, ValidationSummary
+from reports.render import render_datasheet
+
+QUESTIONS = ("motivation", "composition", "uses", "distribution", "maintenance")
+
+
+def _column_summary(name: str, st: dict[str, Any], snap: SnapshotRow) -> ColumnSummary:
+    if "mean" in st:
+        summary = f"{st['min']} … {st['max']}, mean {st['mean']}"
+        if st.get("nan") or st.get("pos_inf") or st.get("neg_inf"):
+            summary += f"; NaN {st['nan']}, +inf {st['pos_inf']}, -inf {st['neg_inf']}"
+    else:
+        top = ", ".join(f"{v} ({n})" for v, n in st["top_values"][:3])
+        summary = f"top: {top}"
+    tags = (["PII"] if name in snap.pii else []) + (["sensitive"] if name in snap.sensitive else [])
+    return ColumnSummary(
+        name,
+        st["type"],
+        st["nulls"],
+        st["distinct"],
+        summary,
+        st.get("histogram", {}).get("counts", []),
+        tags,
+    )
+
+
+def _groups(ws: Workspace, snap: SnapshotRow) -> list[GroupSummary]:
+    cols = {c["name"]: c for c in json.loads(snap.columns)}
+    con = tables.connect(ws.root / "tmp")
+    out = []
+    try:
+        src = tables.parquet_source(snapshots.parquet_path(ws, snap))
+        for name in snap.sensitive:
+            c = tables.quote_ident(name)
+            if cols[name]["kind"] in ("int", "float"):
+                key = (
+                    f"CASE WHEN {c} IS NULL THEN 'missing' ELSE 'quintile ' || "
+                    f"CAST(ntile(5) OVER (ORDER BY {c}) AS VARCHAR) END"
+                )
+                rows = con.execute(
+                    f"SELECT g, count(*), min(v), max(v) FROM (SELECT {key} AS g, {c} AS v "
+                    f"FROM {src}) GROUP BY g ORDER BY g"
+                ).fetchall()
+                groups = [
+                    (f"{g} ({lo} … {hi})" if lo is not None else g, int(n)) for g, n, lo, hi in rows
+                ]
+            else:
+                rows = con.execute(
+                    f"SELECT coalesce(CAST({c} AS VARCHAR), 'missing') AS g, count(*) "
+                    f"FROM {src} GROUP BY 1 ORDER BY 2 DESC, 1"
+                ).fetchall()
+                groups = [(str(g), int(n)) for g, n in rows]
+            total = sum(n for _, n in groups) or 1
+            out.append(GroupSummary(name, [(g, n, n / total) for g, n in groups]))
+    finally:
+        con.close()
+    return out
+
+
+def build_context(
+    ws: Workspace, snap: SnapshotRow, answers: dict[str, str], history: list[Any], head: int
+) -> DatasheetContext:
+    """Assemble the data sheet's plain data from recorded evidence."""
+    profile = snapshots.load_profile(ws, snap)
+    prov = json.loads(snap.provenance)
+    gaps = [
+        f"{q.capitalize()} is not recorded (give it in an answers file: "
+        f"`report datasheet --answers FILE.toml`)."
+        for q in QUESTIONS
+        if q not in answers
+    ]
+    for key in ("source", "legal_basis", "consent"):
+        if key not in prov:
+            gaps.append(f"{key.replace('_', ' ').capitalize()} of the data is not recorded.")
+    if not snap.retention:
+        gaps.append("No retention period is recorded.")
+    if not history:
+        gaps.append("No validation has been recorded for this snapshot.")
+    preprocessing = []
+    dialect = json.loads(snap.dialect)
+    if snap.kind == "feature":
+        preprocessing.append(
+            f"Feature view transform `sha256:{snap.transform_digest}` over "
+            + ", ".join(
+                e.dst.removeprefix("snapshot:")
+                for e in _lineage(ws, snap)
+                if e.relation == "derived-from"
+            )
+        )
+    preprocessing.append("Copied to canonical Parquet (zstd) by DuckDB; values unchanged.")
+    validations = []
+    for v in history:
+        result = validation.load_result(ws, v)
+        failed = [c["name"] for c in result["checks"] if not c["passed"]]
+        validations.append(
+            ValidationSummary(
+                v.seq,
+                v.suite_name,
+                v.suite_digest,
+                v.passed,
+                v.errors,
+                v.warnings,
+                v.created_at[:19] + "Z",
+                v.created_by,
+                failed,
+            )
+        )
+    default = "Not recorded."
+    return DatasheetContext(
+        ref=snap.ref,
+        title=snap.dataset,
+        as_of=f"as of ledger event #{head}",
+        rows=snap.rows,
+        table_digest=snap.table_digest,
+        raw_digest=snap.raw_digest,
+        parquet_digest=snap.parquet_digest,
+        file_format=dialect,
+        answers={q: answers.get(q, default) for q in QUESTIONS},
+        provenance=prov,
+        pii=list(snap.pii),
+        sensitive=list(snap.sensitive),
+        retention=snap.retention,
+        columns=[
+            _column_summary(c["name"], profile["columns"][c["name"]], snap)
+            for c in json.loads(snap.columns)
+        ],
+        groups=_groups(ws, snap),
+        preprocessing=preprocessing,
+        validations=validations,
+        recorded=f"{snap.created_at[:19]}Z by {snap.created_by} (event #{snap.created_seq})",
+        gaps=gaps,
+    )
+
+
+def _lineage(ws: Workspace, snap: SnapshotRow) -> list[Any]:
+    with ws.session() as s:
+        return s.catalog.edges_from(f"snapshot:{snap.ref}")
+
+
+def write(
+    ws: Workspace,
+    actor: str,
+    ref: str,
+    out_dir: Path,
+    *,
+    answers_path: Path | None = None,
+    reason: str = "",
+) -> tuple[Path, Path]:
+    """Render a snapshot's data sheet, record it, and write ``.md`` and ``.html`` files."""
+    answers = reporting.read_answers(answers_path, QUESTIONS)
+    with ws.session(actor) as s:
+        require(s, action="write reports")
+        snap = snapshots.resolve(s.catalog, ref)
+        history = s.catalog.validations(snap.ref)
+        head = s.catalog.applied()[0]
+    ctx = build_context(ws, snap, answers, history, head)
+    markdown, html = render_datasheet(ctx)
+    return reporting.record(
+        ws,
+        actor,
+        action="report.datasheet",
+        subject=f"snapshot:{snap.ref}",
+        markdown=markdown,
+        html=html,
+        out_dir=out_dir,
+        stem=f"datasheet-{snap.dataset}-{snap.version}",
+        data={"snapshot": snap.ref, "gaps": len(ctx.gaps)},
+        reason=reason,
+    )

@@ -1,0 +1,358 @@
+"""Model cards and algorithmic impact assessments, built only from recorded evidence.
+
+Every figure comes from objects the ledger names (the run's metrics, the newest signed
+evaluation evidence, signatures and their keys); nothing is recomputed at render time, so the
+same records always render to the same bytes. Questions records cannot answer (purpose, uses,
+limitations, risks, oversight…) come from an answers file; unanswered ones are listed as gaps.
+Each rendering is stored and recorded by one ``report.*`` event.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.documents import reporting
+from core.evidence import evaluation
+from core.kernel.workspace import Workspace
+from core.modelling import models
+from reports.contexts import ImpactContext, ModelCardContext
+from reports.render import render_impact, render_model_card
+
+CARD_QUESTIONS = (
+    "purpose",
+    "intended_uses",
+    "out_of_scope",
+    "limitations",
+    "ethical_considerations",
+    "contacts",
+)
+# The EU AI Act Art. 27 fundamental-rights assessment items, plus deployment context.
+IMPACT_QUESTIONS = (
+    ("purpose", "Intended purpose and the deployer's processes", "AI Act Art. 27(1)(a)"),
+    ("period_and_frequency", "Period and frequency of use", "AI Act Art. 27(1)(b)"),
+    (
+        "affected_people",
+        "Categories of natural persons and groups affected",
+        "AI Act Art. 27(1)(c)",
+    ),
+    ("stakeholders", "Stakeholders consulted", "good practice (Canada AIA)"),
+    ("risks", "Specific risks of harm to the affected groups", "AI Act Art. 27(1)(d)"),
+    ("human_oversight", "Human-oversight measures", "AI Act Art. 27(1)(e), Art. 14"),
+    (
+        "mitigations",
+        "Measures if the risks materialise, internal governance",
+        "AI Act Art. 27(1)(f)",
+    ),
+    ("complaint_route", "Complaint and redress mechanism", "AI Act Art. 27(1)(f)"),
+    (
+        "domain",
+        "Domain of use (credit, insurance, health, employment, public services…)",
+        "AI Act Annex III",
+    ),
+)
+HIGH_RISK_DOMAINS = (
+    "credit",
+    "insurance",
+    "health",
+    "employment",
+    "education",
+    "public",
+    "migration",
+    "justice",
+    "biometric",
+)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, float | int) for v in value)
+    ):
+        return f"[{value[0]:.3f}, {value[1]:.3f}]"
+    return "n/a" if value is None else str(value)
+
+
+def card_context(
+    ws: Workspace, ref: str, answers: dict[str, str], actor: str = ""
+) -> ModelCardContext:
+    """Assemble a model card's plain data from the records."""
+    info = models.show(ws, ref, actor)
+    found = evaluation.latest(ws, ref, actor)
+    evidence, ev_seq = found if found else ({}, 0)
+    sections = evidence.get("sections", {})
+    metrics = info["metrics"]
+    gaps = [
+        f"{q.replace('_', ' ').capitalize()} is not answered (`--answers FILE.toml`)."
+        for q in CARD_QUESTIONS
+        if q not in answers
+    ]
+    if not found:
+        gaps.append("No evaluation evidence is recorded: run `ledgerml evaluate`.")
+    fairness = []
+    for attr, g in sections.get("fairness", {}).get("groups", {}).items():
+        ci = g["intervals_95"]
+        fairness.append(
+            {
+                "attribute": attr,
+                "dpd": _fmt(g["demographic_parity_difference"]),
+                "dpd_ci": _fmt(ci["demographic_parity_difference"]),
+                "eod": _fmt(g["equalized_odds_difference"]),
+                "di": _fmt(g["disparate_impact"]),
+                "di_ci": _fmt(ci["disparate_impact"]),
+                "four_fifths": g["four_fifths_rule"],
+                "rows": [{k: _fmt(v) for k, v in row.items()} for row in g["table"]],
+            }
+        )
+    exp = sections.get("explainability", {})
+    rob = sections.get("robustness", {})
+    priv = sections.get("privacy", {})
+    base = sections.get("baseline", {})
+    key_names = []
+    for s in info["signatures"]:
+        key_names.append(
+            f"event #{s['seq']}: key {s['key_id'][:16]}… ({s['key_status']}) — "
+            f"{'valid' if s['ok'] else 'INVALID'}; OpenSSF bundle {s['openssf']}"
+        )
+    crashes = rob.get("crashes")
+    return ModelCardContext(
+        ref=info["model"]["ref"],
+        as_of=f"as of evaluation event #{ev_seq}" if found else "no evaluation recorded",
+        status=info["status"],
+        answers={q: answers.get(q, "Not answered.") for q in CARD_QUESTIONS},
+        details=[
+            ("version", info["model"]["ref"]),
+            ("estimator", info["run"]["estimator"]),
+            (
+                "training run",
+                f"run:{info['run']['run_id']}, {info['run']['created_at'][:19]}Z "
+                f"by {info['run']['created_by']}",
+            ),
+            ("artifact", f"sha256:{info['model']['model_digest']} (skops)"),
+            ("environment", f"freeze sha256:{info['environment']['freeze'][:16]}…"),
+            ("code", json.dumps(info["environment"]["code"], sort_keys=True)),
+        ],
+        training_data=[
+            ("input", info["inputs"]["ref"]),
+            ("table digest", f"sha256:{info['inputs']['table_digest']}"),
+            (
+                "validation gate",
+                f"suite {info['gate']['suite']} passed at event #{info['gate']['validation_seq']}",
+            ),
+        ],
+        datasheet=f"`ledgerml report datasheet {info['inputs']['ref']}`",
+        metrics=[
+            (k, _fmt(metrics[k]))
+            for k in (
+                "roc_auc",
+                "accuracy",
+                "precision",
+                "recall",
+                "f1",
+                "brier",
+                "log_loss",
+                "threshold",
+                "test_rows",
+            )
+            if k in metrics
+        ],
+        confusion=metrics.get("confusion_matrix", {"tn": 0, "fp": 0, "fn": 0, "tp": 0}),
+        fairness=fairness,
+        importance=[(i["feature"], float(i["mean_abs_shap"])) for i in exp.get("importance", [])][
+            :12
+        ],
+        explanations=exp.get("representative", []),
+        explainer=(
+            f"{exp['explainer']}; {exp['sample_rows']} explained rows (seed "
+            f"{exp['sample_seed']}), background {exp['background_rows']} rows "
+            f"(sha256:{exp['background_digest'][:16]}…); top-{len(exp['top_features'])} "
+            f"agreement across backgrounds {exp['stability']['agreement']:.2f}"
+        )
+        if exp
+        else "No explanation recorded.",
+        robustness={
+            ("Gaussian noise" if k == "noise" else "category flips"): [
+                (p["strength"], p["roc_auc"]) for p in v
+            ]
+            for k, v in rob.get("curves", {}).items()
+        },
+        probes=(
+            f"{len(rob['probes'])} out-of-distribution probes (out-of-range values, unseen "
+            f"categories, missing values): {crashes} crashed or gave an invalid score."
+            if rob
+            else "No robustness evidence recorded."
+        ),
+        privacy=[
+            ("attack", priv["attack"]),
+            ("ROC AUC", _fmt(priv["roc_auc"])),
+            ("advantage", _fmt(priv["advantage"])),
+            ("PII columns used as inputs", ", ".join(priv["pii_used_as_inputs"]) or "none"),
+        ]
+        if priv
+        else [("evidence", "none recorded")],
+        baseline=[
+            ("baseline", base["kind"]),
+            *([("previous version", base["previous"]["ref"])] if "previous" in base else []),
+            ("baseline ROC AUC", _fmt(base["roc_auc"])),
+            ("model ROC AUC", _fmt(base["model_roc_auc"])),
+            ("improvement", _fmt(base["improvement"])),
+            *(
+                [
+                    (
+                        "test rows the previous version trained on",
+                        "unknown (it was trained on another table)"
+                        if base["trained_on_test_rows"] is None
+                        else str(base["trained_on_test_rows"]),
+                    )
+                ]
+                if "previous" in base
+                else []
+            ),
+        ]
+        if base
+        else [("evidence", "none recorded")],
+        checks=[{**c, "observed": _fmt(c["observed"])} for c in evidence.get("checks", [])],
+        signatures=key_names,
+        evidence=evidence_digest(ws, ref, actor) if found else "none",
+        gaps=gaps,
+    )
+
+
+def evidence_digest(ws: Workspace, ref: str, actor: str = "") -> str:
+    """Digest of the newest evaluation evidence of a model version."""
+    with ws.session(actor) as s:
+        model = models.resolve(s.catalog, ref)
+        return s.catalog.evaluations(model.ref)[-1].evidence_digest
+
+
+def write_card(
+    ws: Workspace,
+    actor: str,
+    ref: str,
+    out_dir: Path,
+    *,
+    answers_path: Path | None = None,
+    reason: str = "",
+) -> tuple[Path, Path]:
+    """Render, record and write a model card."""
+    ctx = card_context(ws, ref, reporting.read_answers(answers_path, CARD_QUESTIONS), actor)
+    markdown, html = render_model_card(ctx)
+    stem = f"model-card-{ctx.ref.replace('@', '-')}"
+    return reporting.record(
+        ws,
+        actor,
+        action="report.model_card",
+        subject=f"model:{ctx.ref}",
+        markdown=markdown,
+        html=html,
+        out_dir=out_dir,
+        stem=stem,
+        data={"model": ctx.ref, **{"gaps": len(ctx.gaps)}},
+        reason=reason,
+    )
+
+
+def impact_context(
+    ws: Workspace, ref: str, answers: dict[str, str], actor: str = ""
+) -> ImpactContext:
+    """Combine questionnaire answers with recorded evidence and grade the impact (I–IV)."""
+    card = card_context(ws, ref, {}, actor)
+    found = evaluation.latest(ws, ref, actor)
+    evidence = found[0] if found else {}
+    points, reasons = 0, []
+    if answers.get("affected_people"):
+        points += 1
+        reasons.append("+1: decisions concern natural persons")
+    domain = answers.get("domain", "").lower()
+    if any(d in domain for d in HIGH_RISK_DOMAINS):
+        points += 1
+        reasons.append(f"+1: {answers['domain']} is a high-risk domain (AI Act Annex III)")
+    failing = [c["name"] for c in evidence.get("checks", []) if not c["passed"]]
+    if failing or not found:
+        points += 1
+        reasons.append(
+            "+1: "
+            + (
+                "failing or warning evidence checks: " + "; ".join(failing)
+                if failing
+                else "no evaluation evidence recorded"
+            )
+        )
+    oversight = answers.get("human_oversight", "").lower()
+    if not oversight or oversight in ("none", "no"):
+        points += 1
+        reasons.append("+1: no human-oversight measure is described")
+    level = ("I", "II", "III", "IV")[min(points, 3)]
+    reasons.insert(
+        0,
+        f"{points} point(s) on a four-factor rubric; level = I + points, "
+        "capped at IV (after Canada's Algorithmic Impact Assessment levels)",
+    )
+    sections = [
+        (title, reference, answers.get(key, "Not answered."))
+        for key, title, reference in IMPACT_QUESTIONS
+    ]
+    unanswered = [
+        f"{title} ({reference})" for key, title, reference in IMPACT_QUESTIONS if key not in answers
+    ]
+    facts = [
+        ("model status", card.status),
+        ("training data", card.training_data[0][1]),
+        *[(k, v) for k, v in card.metrics if k in ("roc_auc", "recall", "precision")],
+        *[
+            (
+                f"fairness — {f['attribute']}",
+                f"disparate impact {f['di']} "
+                f"(four-fifths {'met' if f['four_fifths'] else 'NOT met'}), demographic parity "
+                f"difference {f['dpd']}",
+            )
+            for f in card.fairness
+        ],
+        *[
+            ("membership-inference attack ROC AUC (privacy)", v)
+            for k, v in card.privacy
+            if k == "ROC AUC"
+        ],
+        ("evidence", f"sha256:{card.evidence}"),
+    ]
+    return ImpactContext(
+        ref=card.ref,
+        as_of=card.as_of,
+        level=level,
+        level_reasons=reasons,
+        sections=sections,
+        evidence=facts,
+        unanswered=unanswered,
+    )
+
+
+def write_impact(
+    ws: Workspace,
+    actor: str,
+    ref: str,
+    out_dir: Path,
+    *,
+    answers_path: Path | None,
+    reason: str = "",
+) -> tuple[Path, Path]:
+    """Render, record and write an algorithmic impact assessment."""
+    answers = reporting.read_answers(answers_path, [k for k, _, _ in IMPACT_QUESTIONS])
+    ctx = impact_context(ws, ref, answers, actor)
+    markdown, html = render_impact(ctx)
+    stem = f"impact-assessment-{ctx.ref.replace('@', '-')}"
+    return reporting.record(
+        ws,
+        actor,
+        action="report.impact_assessment",
+        subject=f"model:{ctx.ref}",
+        markdown=markdown,
+        html=html,
+        out_dir=out_dir,
+        stem=stem,
+        data={"model": ctx.ref, **{"level": ctx.level, "unanswered": len(ctx.unanswered)}},
+        reason=reason,
+    )

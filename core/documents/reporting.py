@@ -1,0 +1,90 @@
+"""What every report shares: reading a team's answers file, and recording a rendering.
+
+A rendered report is evidence: its Markdown and HTML go to the object store and one
+``report.*`` event names them, before the files are written where the user asked.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.identity.actors import require
+from core.kernel.errors import UsageError
+from core.kernel.events import Event
+from core.kernel.paths import write_output
+from core.kernel.workspace import Workspace
+
+
+def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
+    """Answers from a TOML file of ``question = "answer"``.
+
+    Unknown questions and answers that are not text are refused; an empty answer counts as
+    unanswered.
+    """
+    if path is None:
+        return {}
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"cannot read answers file {path}: {err}") from err
+    unknown = set(doc) - set(allowed)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown question {sorted(unknown)[0]!r}",
+            hint=f"Questions: {', '.join(allowed)}.",
+        )
+    for key, value in doc.items():
+        if not isinstance(value, str):
+            raise UsageError(
+                f'{path}: {key} must be text (key = "answer"), not {type(value).__name__}',
+                hint='Write the answer in quotes; use """…""" for several lines.',
+            )
+    return {k: v.strip() for k, v in doc.items() if v.strip()}
+
+
+def record(
+    ws: Workspace,
+    actor: str,
+    *,
+    action: str,
+    subject: str,
+    markdown: str,
+    html: str,
+    out_dir: Path,
+    stem: str,
+    data: dict[str, Any],
+    reason: str,
+) -> tuple[Path, Path]:
+    """Store both renderings, record one event naming them, then write the two files."""
+    # A folder we cannot write must stop us before anything is recorded.
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot write reports into {out_dir}: {err}") from err
+    if not os.access(out_dir, os.W_OK):
+        raise UsageError(
+            f"cannot write reports into {out_dir}: permission denied",
+            hint="Give a folder you can write to with -o.",
+        )
+    with ws.session(actor) as s:
+        require(s, action="write reports")
+        md_ref = s.put_blob(markdown.encode(), "text/markdown")
+        html_ref = s.put_blob(html.encode(), "text/html")
+        s.commit(
+            Event(
+                actor,
+                action,
+                [subject],
+                {**data, "markdown": md_ref.sha256, "html": html_ref.sha256},
+                reason,
+                [md_ref, html_ref],
+            )
+        )
+    md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
+    write_output(md_path, markdown.encode("utf-8"))
+    write_output(html_path, html.encode("utf-8"))
+    return md_path, html_path

@@ -1,0 +1,209 @@
+"""Attestations: signed in-toto statements about stored files, recorded in the ledger.
+
+``create`` stores the file in the object store, builds an in-toto Statement v1 whose subject
+is the file (name and SHA-256), signs it as a DSSE envelope with one of the actor's active
+keys, stores the envelope, and records one ``attestation.create`` event naming both blobs.
+The ledger position of that event dates the signature, which is how a signature made before
+its key was revoked is told apart from one made after (``signed-then-revoked`` vs refused).
+
+Later capabilities (model signing, signed evidence) use :func:`sign_statement` directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.identity import keys as keys_mod
+from core.identity.actors import require
+from core.identity.signing import (
+    INTOTO_PAYLOAD_TYPE,
+    canonical_payload,
+    envelope,
+    pae,
+    statement,
+    verify_envelope,
+)
+from core.kernel.errors import IntegrityError, NotFoundError, UsageError
+from core.kernel.events import Event, ObjectRef
+from core.kernel.rows import KeyRow
+from core.kernel.workspace import Session, Workspace
+from storage.objects import hash_file, parse_digest
+
+DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
+GENERIC_PREDICATE = "https://ledgerml.dev/attestation/file/v1"
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A recorded signature: its envelope's digest, the statement, and who signed when."""
+
+    envelope_digest: str
+    key_id: str
+    seq: int
+    statement: dict[str, Any]
+
+
+def signing_key(s: Session, key_ref: str | None) -> KeyRow:
+    """The acting actor's key to sign with: the one named, else their newest active key.
+
+    Raises:
+        UsageError: if the named key belongs to someone else.
+        NotFoundError: if the actor has no active key.
+    """
+    if key_ref:
+        key = keys_mod.resolve(s.catalog, key_ref)
+        if key.actor != s.actor:
+            raise UsageError(f"key {key.key_id[:16]} belongs to {key.actor!r}, not {s.actor!r}")
+        if key.purpose != "actor":
+            raise UsageError(
+                "the workspace key signs checkpoints only",
+                hint="Sign with a personal key (`ledgerml key create`).",
+            )
+        return key
+    mine = [k for k in s.catalog.keys_of(s.actor) if k.status == "active" and k.purpose == "actor"]
+    if not mine:
+        raise NotFoundError(
+            f"actor {s.actor!r} has no active signing key",
+            hint="Create one with `ledgerml key create`.",
+        )
+    return mine[-1]
+
+
+def sign_statement(
+    s: Session,
+    *,
+    key_ref: str | None,
+    subjects: list[tuple[str, str]],
+    predicate_type: str,
+    predicate: dict[str, Any],
+    reason: str,
+    action: str = "attestation.create",
+    extra_subjects: list[str] | None = None,
+    extra_data: dict[str, Any] | None = None,
+    extra_objects: list[ObjectRef] | None = None,
+) -> Attestation:
+    """Sign a statement with the acting actor's key and record it (one event).
+
+    Args:
+        s: the open session (the caller has checked roles and preconditions).
+        key_ref: which key; default the actor's newest active key.
+        subjects: ``(name, sha256)`` pairs the statement is about.
+        predicate_type: URI of the predicate's schema.
+        predicate: the claims.
+        reason: why, for the ledger.
+        action: the event's action.
+        extra_subjects: more ledger subjects (e.g. ``model:credit-risk@3``).
+        extra_data: more fields for the event's data.
+        extra_objects: more blobs the event names (already stored).
+
+    Raises:
+        NotFoundError: if the actor has no usable key.
+        KeyStoreError: if the key is not active or its backend cannot sign.
+    """
+    key = signing_key(s, key_ref)
+    doc = statement(subjects, predicate_type, predicate)
+    payload = canonical_payload(doc)
+    sig = keys_mod.sign_with(key, pae(INTOTO_PAYLOAD_TYPE, payload))
+    env = envelope(INTOTO_PAYLOAD_TYPE, payload, key.key_id, sig)
+    ref = s.put_blob(canonical_payload(env), DSSE_MEDIA_TYPE)
+    entry = s.commit(
+        Event(
+            s.actor,
+            action,
+            [f"key:{key.key_id}", *(f"sha256:{d}" for _, d in subjects), *(extra_subjects or [])],
+            {
+                "envelope": ref.sha256,
+                "key_id": key.key_id,
+                "predicate_type": predicate_type,
+                **(extra_data or {}),
+            },
+            reason,
+            [ref, *(extra_objects or [])],
+        )
+    )
+    return Attestation(ref.sha256, key.key_id, entry.seq, doc)
+
+
+def create(
+    ws: Workspace, actor: str, path: Path, *, key_ref: str | None = None, reason: str = ""
+) -> Attestation:
+    """Store ``path`` and sign a statement that it is what it is (any registered actor)."""
+    if not path.is_file():
+        raise UsageError(f"{path} is not a readable file")
+    with ws.session(actor) as s:
+        require(s, action="sign files")
+        signing_key(s, key_ref)  # refuse before storing anything
+        digest = ws.objects.put_file(path)
+        return sign_statement(
+            s,
+            key_ref=key_ref,
+            subjects=[(path.name, digest)],
+            predicate_type=GENERIC_PREDICATE,
+            predicate={"stored": True, "size": path.stat().st_size},
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The verdict on one recorded signature."""
+
+    ok: bool
+    status: str
+    detail: str
+    key_id: str
+    seq: int
+    subjects: list[dict[str, Any]]
+
+
+def verify(ws: Workspace, ref: str, *, file: Path | None = None, actor: str = "") -> SignatureCheck:
+    """Verify a recorded attestation by its envelope digest (prefix allowed).
+
+    Checks the envelope's bytes, the signature with the key's public half, the key's status
+    at the ledger position where the signature was recorded, and, if ``file`` is given, that
+    the file is one of the statement's subjects.
+
+    Raises:
+        NotFoundError: if no attestation matches ``ref``.
+    """
+    with ws.session(actor) as s:
+        found = [
+            e
+            for e in s.catalog.events(action="attestation.")
+            if json.loads(e.body)["data"]["envelope"].startswith(ref.removeprefix("sha256:"))
+        ]
+        if not found:
+            raise NotFoundError(f"no attestation matches {ref!r}")
+        if len(found) > 1:
+            raise NotFoundError(f"{ref!r} matches {len(found)} attestations; give more of it")
+        event = found[0]
+        data = json.loads(event.body)["data"]
+        key = s.catalog.key(data["key_id"])
+    if key is None:
+        raise IntegrityError(f"the signing key {data['key_id'][:16]} is not in the ledger")
+    raw = ws.objects.read_verified(parse_digest(data["envelope"]))
+    try:
+        verified = verify_envelope(
+            json.loads(raw), {key.key_id: key.public_pem}, expected_type=INTOTO_PAYLOAD_TYPE
+        )
+    except IntegrityError as err:
+        return SignatureCheck(False, "bad-signature", err.msg, key.key_id, event.seq, [])
+    subjects = list(verified.json().get("subject", []))
+    if file is not None:
+        digest = hash_file(file)
+        if not any(sub.get("digest", {}).get("sha256") == digest for sub in subjects):
+            return SignatureCheck(
+                False,
+                "subject-mismatch",
+                f"{file} (sha256:{digest[:16]}…) is not what was signed",
+                key.key_id,
+                event.seq,
+                subjects,
+            )
+    verdict = keys_mod.key_verdict(key, event.seq)
+    return SignatureCheck(
+        verdict.ok, verdict.status, verdict.detail, key.key_id, event.seq, subjects
+    )

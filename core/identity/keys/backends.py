@@ -1,0 +1,252 @@
+"""Where private keys live: the OS keyring or a PKCS#11 token. They never touch disk in clear.
+
+A backend generates a key pair, keeps the private half, hands back an opaque ``handle`` and
+the public key (DER SubjectPublicKeyInfo), and later signs with the handle. Verification never
+needs a backend: it uses only public keys (see :mod:`core.identity.signing`).
+
+- ``keyring``: the private key, PKCS#8 PEM, is stored as a secret through the ``keyring``
+  library (Secret Service on Linux, Keychain on macOS, Credential Locker on Windows), which
+  keeps it encrypted at rest. Backends that would store it in plain text, or not at all, are
+  refused.
+- ``pkcs11``: the key pair is generated inside the token, the private key marked sensitive and
+  non-extractable, and signing happens in the token (``CKM_ECDSA`` over a SHA-256 digest, which
+  every token supports; SoftHSM2 has no ``CKM_ECDSA_SHA256``). Configure it with
+  ``LEDGERML_PKCS11_MODULE`` (default: SoftHSM2's library), ``LEDGERML_PKCS11_TOKEN`` (token
+  label) and ``LEDGERML_PKCS11_PIN`` (the user PIN, read from the environment only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.kernel.errors import KeyStoreError, UsageError
+
+if TYPE_CHECKING:  # cryptography is imported where keys are made or used, not by every command
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+ALGORITHMS = ("ecdsa-p256", "ed25519")
+KEYRING_SERVICE = "ledgerml"
+SOFTHSM_PATHS = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+)
+_REFUSED_KEYRINGS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+
+class KeyBackend(Protocol):
+    """Generates, holds and uses private keys."""
+
+    name: str
+
+    def availability(self) -> str | None:
+        """None when usable, else why not (shown by ``status`` and in errors)."""
+
+    def generate(self, algorithm: str) -> tuple[str, bytes]:
+        """Create a key pair; return ``(handle, public key DER)``."""
+
+    def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
+        """Sign ``data``: DER ECDSA over SHA-256, or raw Ed25519."""
+
+
+def _public_der(public: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+class KeyringBackend:
+    """Private keys as secrets in the OS keyring."""
+
+    name = "keyring"
+
+    def _keyring(self) -> Any:
+        import keyring
+
+        backend = keyring.get_keyring()
+        inner = list(getattr(backend, "backends", [backend]))
+        names = [f"{type(b).__module__}.{type(b).__name__}" for b in inner]
+        usable = [n for n in names if not n.startswith(_REFUSED_KEYRINGS)]
+        if not usable:
+            raise KeyStoreError(
+                f"no secure OS keyring is available (found {', '.join(names) or 'none'})",
+                hint="On a desktop, unlock your keyring. On a headless machine start one: "
+                "`dbus-run-session -- sh -c 'echo -n PASS | gnome-keyring-daemon --unlock "
+                "--components=secrets; ledgerml …'`, or use --backend pkcs11. Plain-text and "
+                "null keyrings are refused for private keys.",
+            )
+        return keyring
+
+    def availability(self) -> str | None:
+        """Whether a secure keyring answers."""
+        try:
+            self._keyring()
+        except KeyStoreError as err:
+            return err.msg
+        return None
+
+    def generate(self, algorithm: str) -> tuple[str, bytes]:
+        """Create a key in memory, store its private half in the keyring, forget it."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+        keyring = self._keyring()
+        private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+        if algorithm == "ecdsa-p256":
+            private = ec.generate_private_key(ec.SECP256R1())
+        elif algorithm == "ed25519":
+            private = ed25519.Ed25519PrivateKey.generate()
+        else:
+            raise UsageError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        handle = f"key-{uuid.uuid4()}"
+        try:
+            keyring.set_password(KEYRING_SERVICE, handle, pem)
+            stored = keyring.get_password(KEYRING_SERVICE, handle)
+        except Exception as err:
+            raise KeyStoreError(f"the OS keyring refused to store the key: {err}") from err
+        if stored != pem:
+            raise KeyStoreError("the OS keyring did not keep the key it was given")
+        return handle, _public_der(private.public_key())
+
+    def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
+        """Load the private key from the keyring for this one signature."""
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+        keyring = self._keyring()
+        try:
+            pem = keyring.get_password(KEYRING_SERVICE, handle)
+        except Exception as err:
+            raise KeyStoreError(f"the OS keyring could not be read: {err}") from err
+        if pem is None:
+            raise KeyStoreError(
+                f"the private key {handle} is not in this machine's keyring",
+                hint="Sign on the machine (and as the OS user) that created the key, or "
+                "create a new key with `ledgerml key create`.",
+            )
+        private = serialization.load_pem_private_key(pem.encode(), password=None)
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            # RFC 6979 deterministic ECDSA: the same bytes signed twice give the same
+            # signature, so an export of the same ledger state is byte-identical.
+            return private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        if isinstance(private, ed25519.Ed25519PrivateKey):
+            return private.sign(data)
+        raise KeyStoreError(f"unsupported private key type in keyring entry {handle}")
+
+
+@cache
+def _pkcs11_lib(path: str) -> Any:
+    import pkcs11
+
+    return pkcs11.lib(path)
+
+
+class Pkcs11Backend:
+    """Private keys generated and used inside a PKCS#11 token."""
+
+    name = "pkcs11"
+
+    def __init__(self, module: str = "", token: str = "") -> None:
+        """Use ``module``/``token``, else the environment, else SoftHSM2's library."""
+        self.module = module or os.environ.get("LEDGERML_PKCS11_MODULE", "")
+        if not self.module:
+            self.module = next((p for p in SOFTHSM_PATHS if Path(p).is_file()), "")
+        self.token = token or os.environ.get("LEDGERML_PKCS11_TOKEN", "")
+
+    def availability(self) -> str | None:
+        """Whether the module loads and the token is configured."""
+        if not self.module or not Path(self.module).is_file():
+            return "no PKCS#11 module found (set LEDGERML_PKCS11_MODULE)"
+        if not self.token:
+            return "no token configured (set LEDGERML_PKCS11_TOKEN to the token label)"
+        if not os.environ.get("LEDGERML_PKCS11_PIN"):
+            return "no user PIN given (set LEDGERML_PKCS11_PIN)"
+        return None
+
+    def _session(self) -> Any:
+        import pkcs11
+
+        problem = self.availability()
+        if problem:
+            raise KeyStoreError(f"the PKCS#11 backend is not usable: {problem}")
+        try:
+            token = _pkcs11_lib(self.module).get_token(token_label=self.token)
+            return token.open(user_pin=os.environ["LEDGERML_PKCS11_PIN"], rw=True)
+        except pkcs11.exceptions.NoSuchToken as err:
+            raise KeyStoreError(
+                f"no PKCS#11 token labelled {self.token!r} in {self.module}",
+                hint="Check LEDGERML_PKCS11_TOKEN (softhsm2-util --show-slots lists tokens).",
+            ) from err
+        except pkcs11.exceptions.PinIncorrect as err:
+            raise KeyStoreError(f"the PIN for token {self.token!r} is wrong") from err
+        except pkcs11.exceptions.PKCS11Error as err:
+            raise KeyStoreError(f"the PKCS#11 token refused the session: {err!r}") from err
+
+    def generate(self, algorithm: str) -> tuple[str, bytes]:
+        """Generate a P-256 key pair in the token; the private key never leaves it."""
+        from pkcs11 import Attribute, KeyType
+        from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+
+        if algorithm != "ecdsa-p256":
+            raise UsageError(
+                f"the pkcs11 backend supports only ecdsa-p256, not {algorithm!r}",
+                hint="Ed25519 is available on the keyring backend.",
+            )
+        handle = f"ledgerml-{uuid.uuid4()}"
+        with self._session() as session:
+            params = session.create_domain_parameters(
+                KeyType.EC,
+                {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+                local=True,
+            )
+            public, _ = params.generate_keypair(
+                store=True,
+                label=handle,
+                id=handle.encode(),
+                private_template={
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.SENSITIVE: True,
+                    Attribute.SIGN: True,
+                },
+            )
+            return handle, bytes(encode_ec_public_key(public))
+
+    def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
+        """Sign inside the token and return a DER ECDSA signature."""
+        import pkcs11
+        from pkcs11 import Mechanism, ObjectClass
+        from pkcs11.util.ec import encode_ecdsa_signature
+
+        with self._session() as session:
+            try:
+                key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=handle)
+            except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as err:
+                raise KeyStoreError(
+                    f"the token {self.token!r} holds no single private key {handle}",
+                    hint="Use the token the key was created in (LEDGERML_PKCS11_TOKEN).",
+                ) from err
+            raw = key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
+            return bytes(encode_ecdsa_signature(raw))
+
+
+def backend(name: str) -> KeyBackend:
+    """The backend called ``name``."""
+    if name == "keyring":
+        return KeyringBackend()
+    if name == "pkcs11":
+        return Pkcs11Backend()
+    raise UsageError(f"unknown key backend {name!r}; choose keyring or pkcs11")

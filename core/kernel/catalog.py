@@ -1,0 +1,487 @@
+"""The DuckDB catalog: an index projected from the ledger, rebuildable at any time.
+
+One :class:`Catalog` owns one DuckDB connection for one unit of work; the front doors never
+keep it across user think-time, because a process holding the file read-write excludes every
+other process. The schema is declared in :mod:`core.kernel.records` (SQLModel); its DDL
+(``schema.sql``) and typed rows (:mod:`core.kernel.rows`) are generated from those declarations
+by :mod:`core.kernel.schema_gen`, so opening a catalog never imports SQLModel or SQLAlchemy. When
+the stored schema version differs from the code's, the catalog is simply dropped and replayed
+from the ledger: it holds nothing that the ledger does not.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from core.kernel.row import Row
+from core.kernel.rows import (
+    TABLES,
+    ActorRow,
+    EdgeRow,
+    EvaluationRow,
+    EventRow,
+    KeyRow,
+    ModelRow,
+    ObjectRow,
+    ReproductionRow,
+    RunRow,
+    SignatureRow,
+    SnapshotRow,
+    ValidationRow,
+)
+from storage import failpoints
+from storage.errors import WorkspaceBusyError
+from storage.lock import busy_timeout, describe_pid
+
+SCHEMA_VERSION = "4"
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+_PID = re.compile(r"PID (\d+)")
+# Below this many events a plain multi-row INSERT beats building an Arrow table (and spares
+# a one-event commit the import of pyarrow).
+_ARROW_FROM = 256
+M = TypeVar("M", bound=Row)
+
+
+def _columns(model: type[Row]) -> tuple[str, ...]:
+    return model.COLUMNS
+
+
+def _name(model: type[Row]) -> str:
+    return model.TABLE
+
+
+class Catalog:
+    """A short-lived connection to ``catalog.duckdb`` with typed reads and projector writes."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Wrap an open connection; use :meth:`open` instead."""
+        self.con = con
+        # No progress bar on stdout from a long query (a large rebuild): it would break --json.
+        con.execute("SET enable_progress_bar = false")
+
+    @classmethod
+    def open(
+        cls, path: Path | str, *, timeout: float | None = None, read_only: bool = False
+    ) -> Catalog:
+        """Open (creating if needed) the catalog, waiting briefly if another process holds it.
+
+        Raises:
+            WorkspaceBusyError: if the file stays locked by another process.
+        """
+        wait = busy_timeout() if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return cls(duckdb.connect(str(path), read_only=read_only))
+            except duckdb.IOException as err:
+                text = str(err)
+                if "lock" not in text.lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    match = _PID.search(text)
+                    holder = describe_pid(int(match.group(1))) if match else "another process"
+                    raise WorkspaceBusyError(
+                        f"workspace busy: the catalog is held by {holder}",
+                        hint=f"Waited {wait:g} s. Retry when it has finished.",
+                    ) from None
+                time.sleep(0.05)
+
+    @classmethod
+    def memory(cls) -> Catalog:
+        """An empty in-memory catalog with the current schema (for checks and tests)."""
+        catalog = cls(duckdb.connect())
+        catalog.drop_all()
+        return catalog
+
+    def close(self) -> None:
+        """Close the connection, releasing the file for other processes."""
+        self.con.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def ensure_schema(self) -> bool:
+        """Create the tables if missing or outdated; return True when (re)created empty."""
+        if self.schema_current():
+            return False
+        self.drop_all()
+        return True
+
+    def schema_current(self) -> bool:
+        """Whether the tables exist at the code's schema version (a read-only check)."""
+        tables = {
+            r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        if not tables >= {_name(t) for t in TABLES}:
+            return False
+        row = self.con.execute(
+            "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return bool(row and row[0] == SCHEMA_VERSION)
+
+    def drop_all(self) -> None:
+        """Drop every table and create the current schema, empty."""
+        self.con.execute("BEGIN")
+        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            self.con.execute(f'DROP TABLE "{name}"')
+        # DuckDB accepts the PostgreSQL DDL SQLAlchemy compiles (VARCHAR, BIGINT, VARCHAR[]).
+        self.con.execute(SCHEMA_SQL.read_text())
+        self.con.execute(
+            "INSERT INTO catalog_meta VALUES ('schema_version', ?), ('last_seq', '0'), "
+            "('last_hash', ?)",
+            [SCHEMA_VERSION, "0" * 64],
+        )
+        self.con.execute("COMMIT")
+
+    # -- projector writes -----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Catalog]:
+        """Run projector writes atomically; the applied position is part of the same commit."""
+        self.con.execute("BEGIN")
+        try:
+            yield self
+            failpoints.hit("projection.before-commit")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        failpoints.hit("projection.after-commit")
+
+    def set_applied(self, seq: int, entry_hash: str) -> None:
+        """Record the last event folded into the catalog."""
+        self.con.execute("UPDATE catalog_meta SET value = ? WHERE key = 'last_seq'", [str(seq)])
+        self.con.execute("UPDATE catalog_meta SET value = ? WHERE key = 'last_hash'", [entry_hash])
+
+    def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk-insert event rows through Arrow (executemany is orders of magnitude slower)."""
+        if not rows:
+            return
+        cols = _columns(EventRow)
+        if len(rows) < _ARROW_FROM:
+            marks = ", ".join(["(" + ", ".join("?" for _ in cols) + ")"] * len(rows))
+            self.con.execute(
+                f"INSERT INTO events VALUES {marks}", [r[c] for r in rows for c in cols]
+            )
+            return
+        import pyarrow as pa
+
+        arrays = {c: [r[c] for r in rows] for c in cols}
+        schema = pa.schema(
+            [
+                (
+                    c,
+                    pa.int64()
+                    if c == "seq"
+                    else pa.list_(pa.string())
+                    if c == "subjects"
+                    else pa.string(),
+                )
+                for c in cols
+            ]
+        )
+        batch = pa.table(arrays, schema=schema)  # noqa: F841  (read by DuckDB's replacement scan)
+        self.con.execute("INSERT INTO events SELECT * FROM batch")
+
+    def put(self, row: Row) -> None:
+        """Insert or replace one row by its primary key.
+
+        A DELETE by key then an INSERT: the same rows as DuckDB's INSERT OR REPLACE (the key
+        is each table's only constraint), at about half its CPU cost, which verification and
+        rebuilds pay once per state event.
+        """
+        model = type(row)
+        cols = _columns(model)
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        where = " AND ".join(f'"{c}" = ?' for c in model.KEY)
+        self.con.execute(
+            f"DELETE FROM {_name(model)} WHERE {where}", [getattr(row, c) for c in model.KEY]
+        )
+        self.con.execute(
+            f"INSERT INTO {_name(model)} ({names}) VALUES ({marks})",
+            [getattr(row, c) for c in cols],
+        )
+
+    def put_edges(self, edges: Sequence[EdgeRow]) -> None:
+        """Add lineage edges (an edge already present keeps its first event)."""
+        for edge in edges:
+            self.con.execute(
+                "INSERT OR IGNORE INTO edges VALUES (?, ?, ?, ?)",
+                [edge.src, edge.dst, edge.relation, edge.seq],
+            )
+
+    def put_object(self, row: ObjectRow) -> None:
+        """Index a blob the first time an event refers to it."""
+        self.con.execute(
+            "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
+            [row.digest, row.size, row.media_type, row.seq],
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _rows(self, model: type[M], sql: str, params: Sequence[Any] = ()) -> list[M]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description or []]
+        return [model(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+    def applied(self) -> tuple[int, str]:
+        """The last event folded in: ``(seq, hash)``."""
+        rows = dict(
+            self.con.execute(
+                "SELECT key, value FROM catalog_meta WHERE key IN ('last_seq', 'last_hash')"
+            ).fetchall()
+        )
+        return int(rows.get("last_seq", 0)), rows.get("last_hash", "0" * 64)
+
+    def actor(self, name: str) -> ActorRow | None:
+        """One actor by name."""
+        rows = self._rows(ActorRow, "SELECT * FROM actors WHERE name = ?", [name])
+        return rows[0] if rows else None
+
+    def actors(self) -> list[ActorRow]:
+        """All actors, by name."""
+        return self._rows(ActorRow, "SELECT * FROM actors ORDER BY name")
+
+    def key(self, key_id: str) -> KeyRow | None:
+        """One key by its full id."""
+        rows = self._rows(KeyRow, "SELECT * FROM keys WHERE key_id = ?", [key_id])
+        return rows[0] if rows else None
+
+    def keys_matching(self, text: str) -> list[KeyRow]:
+        """Keys whose id starts with ``text`` or whose label equals it."""
+        return self._rows(
+            KeyRow,
+            "SELECT * FROM keys WHERE starts_with(key_id, ?) OR label = ? ORDER BY created_seq",
+            [text, text],
+        )
+
+    def keys_of(self, actor: str | None = None) -> list[KeyRow]:
+        """All keys, or one actor's, oldest first."""
+        if actor is None:
+            return self._rows(KeyRow, "SELECT * FROM keys ORDER BY created_seq")
+        return self._rows(
+            KeyRow, "SELECT * FROM keys WHERE actor = ? ORDER BY created_seq", [actor]
+        )
+
+    def events(
+        self,
+        *,
+        since: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[EventRow]:
+        """Events matching every given filter (``action`` matches a prefix, e.g. ``key.``)."""
+        where, params = ["TRUE"], []
+        if since:
+            where.append("ts >= ?")
+            params.append(since)
+        if actor:
+            where.append("actor = ?")
+            params.append(actor)
+        if action:
+            where.append("(action = ? OR starts_with(action, ?))")
+            params += [action, action.rstrip(".") + "."]
+        if subject:
+            where.append("list_contains(subjects, ?)")
+            params.append(subject)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq {order}"
+        if limit is not None:
+            # DuckDB's LIMIT is a BIGINT; a larger one asks for every event anyway.
+            sql += f" LIMIT {min(int(limit), 2**63 - 1)}"
+        return self._rows(EventRow, sql, params)
+
+    def snapshot(self, ref: str) -> SnapshotRow | None:
+        """One snapshot by ``dataset@version``."""
+        rows = self._rows(SnapshotRow, "SELECT * FROM snapshots WHERE ref = ?", [ref])
+        return rows[0] if rows else None
+
+    def snapshots(self, dataset: str | None = None) -> list[SnapshotRow]:
+        """All snapshots, or one dataset's, by dataset then version."""
+        if dataset is None:
+            return self._rows(SnapshotRow, "SELECT * FROM snapshots ORDER BY dataset, version")
+        return self._rows(
+            SnapshotRow, "SELECT * FROM snapshots WHERE dataset = ? ORDER BY version", [dataset]
+        )
+
+    def snapshots_by_digest(self, prefix: str) -> list[SnapshotRow]:
+        """Snapshots whose table, raw or Parquet digest starts with ``prefix``."""
+        return self._rows(
+            SnapshotRow,
+            "SELECT * FROM snapshots WHERE starts_with(table_digest, ?) "
+            "OR starts_with(raw_digest, ?) OR starts_with(parquet_digest, ?) ORDER BY ref",
+            [prefix, prefix, prefix],
+        )
+
+    def validations(self, snapshot: str | None = None) -> list[ValidationRow]:
+        """Recorded validation runs, oldest first."""
+        if snapshot is None:
+            return self._rows(ValidationRow, "SELECT * FROM validations ORDER BY seq")
+        return self._rows(
+            ValidationRow, "SELECT * FROM validations WHERE snapshot = ? ORDER BY seq", [snapshot]
+        )
+
+    def run(self, run_id: str) -> RunRow | None:
+        """One training run by id (``run:`` prefix optional, unique id prefix allowed)."""
+        rid = run_id.removeprefix("run:")
+        rows = self._rows(
+            RunRow, "SELECT * FROM runs WHERE starts_with(run_id, ?) ORDER BY seq", [rid]
+        )
+        exact = [r for r in rows if r.run_id == rid]
+        return exact[0] if exact else rows[0] if len(rows) == 1 else None
+
+    def runs(self) -> list[RunRow]:
+        """All runs, oldest first."""
+        return self._rows(RunRow, "SELECT * FROM runs ORDER BY seq")
+
+    def model(self, ref: str) -> ModelRow | None:
+        """One model version by ``name@version``."""
+        rows = self._rows(ModelRow, "SELECT * FROM models WHERE ref = ?", [ref])
+        return rows[0] if rows else None
+
+    def models(self, name: str | None = None) -> list[ModelRow]:
+        """All model versions, or one model's."""
+        if name is None:
+            return self._rows(ModelRow, "SELECT * FROM models ORDER BY name, version")
+        return self._rows(ModelRow, "SELECT * FROM models WHERE name = ? ORDER BY version", [name])
+
+    def signatures(self, subject: str) -> list[SignatureRow]:
+        """Signatures recorded over a subject (``model:name@version``), oldest first."""
+        return self._rows(
+            SignatureRow, "SELECT * FROM signatures WHERE subject = ? ORDER BY seq", [subject]
+        )
+
+    def model_inventory(self, limit: int) -> list[dict[str, Any]]:
+        """The newest model versions, with metrics, signatures, gate and latest evaluation.
+
+        One query, for the workstation's overview. The gate is the validation the training run
+        was admitted by; its state is the newest result of that suite on the same snapshot.
+        """
+        cur = self.con.execute(
+            """
+            WITH gate AS (
+                SELECT substr(g.src, 5) AS run_id, v.snapshot, v.suite_name
+                FROM edges g JOIN validations v ON g.dst = 'validation:' || v.seq
+                WHERE g.relation = 'gated-by'
+            ), latest AS (
+                SELECT snapshot, suite_name, passed, errors,
+                       row_number() OVER (PARTITION BY snapshot, suite_name ORDER BY seq DESC)
+                           AS k
+                FROM validations
+            )
+            SELECT m.ref, m.run_id, m.created_at, r.metrics,
+                   (SELECT count(*) FROM signatures s WHERE s.subject = 'model:' || m.ref)
+                       AS signatures,
+                   (SELECT count(*) FROM signatures s JOIN keys k ON k.key_id = s.key_id
+                    WHERE s.subject = 'model:' || m.ref AND k.status = 'revoked')
+                       AS revoked_signatures,
+                   g.suite_name AS gate_suite, l.passed AS gate_passed,
+                   l.errors AS gate_errors,
+                   e.passed AS evaluation_passed, e.errors AS evaluation_errors
+            FROM models m
+            LEFT JOIN runs r ON r.run_id = m.run_id
+            LEFT JOIN gate g ON g.run_id = m.run_id
+            LEFT JOIN latest l
+                ON l.snapshot = g.snapshot AND l.suite_name = g.suite_name AND l.k = 1
+            LEFT JOIN (SELECT model, passed, errors,
+                              row_number() OVER (PARTITION BY model ORDER BY seq DESC) AS k
+                       FROM evaluations) e ON e.model = m.ref AND e.k = 1
+            ORDER BY m.seq DESC
+            LIMIT ?
+            """,
+            [limit],
+        )
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def evaluations(self, model: str) -> list[EvaluationRow]:
+        """Recorded evaluations of a model version, oldest first."""
+        return self._rows(
+            EvaluationRow, "SELECT * FROM evaluations WHERE model = ? ORDER BY seq", [model]
+        )
+
+    def reproductions(self, run_id: str) -> list[ReproductionRow]:
+        """Reproduction outcomes of a run."""
+        return self._rows(
+            ReproductionRow, "SELECT * FROM reproductions WHERE run_id = ? ORDER BY seq", [run_id]
+        )
+
+    def lineage(self, node: str, *, down: bool = False, depth: int = 50) -> list[EdgeRow]:
+        """Edges reachable from ``node`` upstream (what it derives from) or downstream.
+
+        One recursive query over the generic edges table; cycles cannot occur because every
+        edge points from a newer record to an older one.
+        """
+        near, far = ("dst", "src") if down else ("src", "dst")
+        return self._rows(
+            EdgeRow,
+            f"""
+            WITH RECURSIVE walk(src, dst, relation, seq, depth) AS (
+                SELECT src, dst, relation, seq, 1 FROM edges WHERE {near} = ?
+                UNION
+                SELECT e.src, e.dst, e.relation, e.seq, w.depth + 1
+                FROM edges e JOIN walk w ON e.{near} = w.{far}
+                WHERE w.depth < ?
+            )
+            SELECT DISTINCT src, dst, relation, seq FROM walk ORDER BY seq, src, dst
+            """,
+            [node, depth],
+        )
+
+    def edges_from(self, src: str) -> list[EdgeRow]:
+        """Lineage edges leaving ``src``."""
+        return self._rows(EdgeRow, "SELECT * FROM edges WHERE src = ? ORDER BY seq, dst", [src])
+
+    def event_hashes(self, first: int = 1, last: int | None = None) -> list[str]:
+        """Indexed event hashes from ``first`` to ``last``, in order."""
+        rows = self.con.execute(
+            "SELECT hash FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            [first, last if last is not None else 2**62],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def segment_digests(self, segment_size: int) -> dict[int, tuple[int, str]]:
+        """Per ledger segment: how many events the catalog holds and the digest of their hashes.
+
+        The same digest as ``storage.ledger.hashes_digest``, computed inside DuckDB, so the
+        witness comparison moves one row per segment instead of every hash.
+        """
+        rows = self.con.execute(
+            "SELECT (seq - 1) // ? AS seg, count(*), sha256(string_agg(hash, '' ORDER BY seq)) "
+            "FROM events GROUP BY seg",
+            [segment_size],
+        ).fetchall()
+        return {int(seg): (int(n), str(digest)) for seg, n, digest in rows}
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every catalog table."""
+        out: dict[str, int] = {}
+        for model in TABLES:
+            row = self.con.execute(f"SELECT count(*) FROM {_name(model)}").fetchone()
+            out[_name(model)] = int(row[0]) if row else 0
+        return out
+
+    def dump(self, only: Sequence[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table's rows (or ``only`` those tables') in key order.
+
+        Two catalogs answer every query alike exactly when their dumps are equal.
+        """
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for model in TABLES:
+            if only and _name(model) not in only:
+                continue
+            cols = ", ".join(f'"{c}"' for c in _columns(model))
+            out[_name(model)] = self.con.execute(
+                f"SELECT {cols} FROM {_name(model)} ORDER BY ALL"
+            ).fetchall()
+        return out

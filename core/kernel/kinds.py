@@ -1,0 +1,189 @@
+"""The registry of event kinds: each kind of state change, defined once.
+
+An event kind is its action name, its typed payload, the projector handler that folds it
+into the catalog and the catalog tables that handler writes. A context declares its kinds in
+its own ``events`` module with :func:`event_kind`; everything that used to repeat action
+strings reads this registry instead:
+
+- the projector dispatches on it (:func:`core.kernel.projector.project`);
+- ``audit verify`` replays exactly the kinds with tables and compares those tables;
+- a bundle's ledger excerpt always carries the kinds marked ``in_every_bundle``;
+- the coverage checklist asks which kinds answer which regulator item (``evidence_for``).
+
+The kernel imports no context, so the contexts' ``events`` modules are named here, in
+:data:`KIND_MODULES`, and imported by :func:`registry` on first use. Adding an event kind with
+its own table touches its context's ``events`` module and the table's declaration in
+:mod:`core.kernel.records` (the schema and typed rows are generated; the schema version
+follows from the generated DDL, so no migration is written).
+
+Example::
+
+    @dataclass(frozen=True)
+    class ActorAdded(Payload):
+        name: str
+        roles: list[str]
+
+    @event_kind("actor.add", ActorAdded, tables=("actors",), in_every_bundle=True)
+    def _actor_add(cat: Catalog, seq: int, body: Body, data: ActorAdded) -> None:
+        ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from core.kernel.catalog import Catalog
+
+Body = dict[str, Any]
+
+# The contexts' modules that declare event kinds, in dependency order.
+KIND_MODULES = (
+    "core.identity.events",
+    "core.data.events",
+    "core.modelling.events",
+    "core.evidence.events",
+    "core.audit.events",
+)
+
+
+class Payload:
+    """Base of typed event payloads: a frozen dataclass whose JSON is the event's ``data``.
+
+    ``to_data`` drops fields that are ``None`` when the field is declared optional with a
+    ``None`` default, so events written before a field existed keep their exact bytes; and
+    ``from_data`` refuses keys the payload does not declare, so a forged or garbled event is
+    reported instead of half-read.
+    """
+
+    OMIT_NONE: ClassVar[bool] = True
+
+    def to_data(self) -> dict[str, Any]:
+        """The event's ``data`` member (canonical JSON is applied by :class:`Event`)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None and self.OMIT_NONE and f.default is None:
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+    @classmethod
+    def from_data(cls: type[P], data: Mapping[str, Any]) -> P:
+        """Read an event's ``data`` back (``KeyError``/``TypeError`` for a malformed one)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"event data is {type(data).__name__}, not an object")
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - names
+        if unknown:
+            raise KeyError(f"unknown payload keys {sorted(unknown)}")
+        return cls(**data)
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Payload):
+        return value.to_data()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+Handler = Callable[[Catalog, int, Body, Any], None]
+
+
+@dataclass(frozen=True)
+class EventKind(Generic[P]):
+    """One kind of state change: what it is called, carries, and writes."""
+
+    action: str
+    payload: type[P]
+    project: Handler | None
+    tables: tuple[str, ...] = ()
+    in_every_bundle: bool = False
+    evidence_for: tuple[str, ...] = ()
+    context: str = ""
+
+    def decode(self, body: Body) -> P:
+        """The typed payload of an event body of this kind."""
+        return self.payload.from_data(body["data"])
+
+
+_KINDS: dict[str, EventKind[Any]] = {}
+_loaded = False
+
+
+def event_kind(
+    action: str,
+    payload: type[P],
+    *,
+    tables: tuple[str, ...] = (),
+    in_every_bundle: bool = False,
+    evidence_for: tuple[str, ...] = (),
+) -> Callable[[Callable[[Catalog, int, Body, P], None]], Callable[[Catalog, int, Body, P], None]]:
+    """Register an event kind with its projector handler (a decorator on the handler)."""
+
+    def register(
+        fn: Callable[[Catalog, int, Body, P], None],
+    ) -> Callable[[Catalog, int, Body, P], None]:
+        declare(
+            action,
+            payload,
+            project=fn,
+            tables=tables,
+            in_every_bundle=in_every_bundle,
+            evidence_for=evidence_for,
+            context=fn.__module__,
+        )
+        return fn
+
+    return register
+
+
+def declare(
+    action: str,
+    payload: type[P],
+    *,
+    project: Handler | None = None,
+    tables: tuple[str, ...] = (),
+    in_every_bundle: bool = False,
+    evidence_for: tuple[str, ...] = (),
+    context: str = "",
+) -> EventKind[P]:
+    """Register a kind; one with no handler only enters the event index (e.g. exports)."""
+    if action in _KINDS and _KINDS[action].context != context:
+        raise RuntimeError(f"event kind {action!r} is declared twice")
+    kind = EventKind(action, payload, project, tables, in_every_bundle, evidence_for, context)
+    _KINDS[action] = kind
+    return kind
+
+
+def registry() -> Mapping[str, EventKind[Any]]:
+    """Every declared event kind by action, after importing the contexts' event modules."""
+    global _loaded
+    if not _loaded:
+        for name in KIND_MODULES:
+            importlib.import_module(name)
+        _loaded = True
+    return _KINDS
+
+
+def kind(action: str) -> EventKind[Any] | None:
+    """The kind of an action, or None for one no context declares."""
+    return registry().get(action)
+
+
+def state_tables() -> tuple[str, ...]:
+    """Every catalog table some kind's handler writes, sorted (what verify compares)."""
+    return tuple(sorted({t for k in registry().values() for t in k.tables}))

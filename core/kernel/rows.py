@@ -1,0 +1,581 @@
+"""Typed catalog rows, generated from :mod:`core.kernel.records`.
+
+Do not edit: change ``records.py`` and run ``python -m core.kernel.schema_gen`` (a test
+compares this file with a fresh rendering). Each class has the same name, fields, order,
+types and defaults as its SQLModel declaration, without the CPU cost of importing SQLModel,
+SQLAlchemy and pydantic on every command that reads the catalog.
+See :mod:`core.kernel.row` for why they are not dataclasses.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from core.kernel.row import Row
+
+
+class CatalogMeta(Row):
+    """Bookkeeping: schema version, last applied event number and hash."""
+
+    TABLE: ClassVar[str] = "catalog_meta"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "key",
+        "value",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("key",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        value: str,
+    ) -> None:
+        self.key = key
+        self.value = value
+
+
+class EventRow(Row):
+    """The ledger's events, indexed for queries (``audit log``)."""
+
+    TABLE: ClassVar[str] = "events"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "hash",
+        "ts",
+        "actor",
+        "action",
+        "subjects",
+        "reason",
+        "body",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        hash: str,
+        ts: str,
+        actor: str,
+        action: str,
+        subjects: list[str],
+        reason: str,
+        body: str,
+    ) -> None:
+        self.seq = seq
+        self.hash = hash
+        self.ts = ts
+        self.actor = actor
+        self.action = action
+        self.subjects = subjects
+        self.reason = reason
+        self.body = body
+
+
+class ActorRow(Row):
+    """A person or service that acts on the workspace, with its roles."""
+
+    TABLE: ClassVar[str] = "actors"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "name",
+        "roles",
+        "created_seq",
+        "created_at",
+        "created_by",
+        "updated_seq",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("name",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        roles: list[str],
+        created_seq: int,
+        created_at: str,
+        created_by: str,
+        updated_seq: int,
+    ) -> None:
+        self.name = name
+        self.roles = roles
+        self.created_seq = created_seq
+        self.created_at = created_at
+        self.created_by = created_by
+        self.updated_seq = updated_seq
+
+
+class KeyRow(Row):
+    """A signing key: where its private half lives, its public half, and its status."""
+
+    TABLE: ClassVar[str] = "keys"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "key_id",
+        "actor",
+        "purpose",
+        "backend",
+        "algorithm",
+        "label",
+        "handle",
+        "public_key_digest",
+        "public_pem",
+        "status",
+        "created_seq",
+        "created_at",
+        "status_seq",
+        "status_at",
+        "status_reason",
+        "replaced_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("key_id",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        key_id: str,
+        actor: str,
+        purpose: str,
+        backend: str,
+        algorithm: str,
+        label: str,
+        handle: str,
+        public_key_digest: str,
+        public_pem: str,
+        status: str,
+        created_seq: int,
+        created_at: str,
+        status_seq: int | None = None,
+        status_at: str | None = None,
+        status_reason: str | None = None,
+        replaced_by: str | None = None,
+    ) -> None:
+        self.key_id = key_id
+        self.actor = actor
+        self.purpose = purpose
+        self.backend = backend
+        self.algorithm = algorithm
+        self.label = label
+        self.handle = handle
+        self.public_key_digest = public_key_digest
+        self.public_pem = public_pem
+        self.status = status
+        self.created_seq = created_seq
+        self.created_at = created_at
+        self.status_seq = status_seq
+        self.status_at = status_at
+        self.status_reason = status_reason
+        self.replaced_by = replaced_by
+
+
+class EdgeRow(Row):
+    """One lineage edge: ``src`` derives from, or is about, ``dst``."""
+
+    TABLE: ClassVar[str] = "edges"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "src",
+        "dst",
+        "relation",
+        "seq",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("src", "dst", "relation")
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        src: str,
+        dst: str,
+        relation: str,
+        seq: int,
+    ) -> None:
+        self.src = src
+        self.dst = dst
+        self.relation = relation
+        self.seq = seq
+
+
+class ObjectRow(Row):
+    """A blob the ledger refers to, with the first event that did."""
+
+    TABLE: ClassVar[str] = "objects"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "digest",
+        "size",
+        "media_type",
+        "seq",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("digest",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        digest: str,
+        size: int,
+        media_type: str,
+        seq: int,
+    ) -> None:
+        self.digest = digest
+        self.size = size
+        self.media_type = media_type
+        self.seq = seq
+
+
+class SnapshotRow(Row):
+    """An immutable dataset version: where it came from, what it holds, how it was read."""
+
+    TABLE: ClassVar[str] = "snapshots"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "ref",
+        "dataset",
+        "version",
+        "kind",
+        "format",
+        "dialect",
+        "raw_digest",
+        "parquet_digest",
+        "table_digest",
+        "profile_digest",
+        "rows",
+        "columns",
+        "provenance",
+        "pii",
+        "sensitive",
+        "retention",
+        "transform_digest",
+        "created_seq",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("ref",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        ref: str,
+        dataset: str,
+        version: int,
+        kind: str,
+        format: str,
+        dialect: str,
+        raw_digest: str | None = None,
+        parquet_digest: str,
+        table_digest: str,
+        profile_digest: str,
+        rows: int,
+        columns: str,
+        provenance: str,
+        pii: list[str],
+        sensitive: list[str],
+        retention: str,
+        transform_digest: str | None = None,
+        created_seq: int,
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.ref = ref
+        self.dataset = dataset
+        self.version = version
+        self.kind = kind
+        self.format = format
+        self.dialect = dialect
+        self.raw_digest = raw_digest
+        self.parquet_digest = parquet_digest
+        self.table_digest = table_digest
+        self.profile_digest = profile_digest
+        self.rows = rows
+        self.columns = columns
+        self.provenance = provenance
+        self.pii = pii
+        self.sensitive = sensitive
+        self.retention = retention
+        self.transform_digest = transform_digest
+        self.created_seq = created_seq
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
+class ValidationRow(Row):
+    """One recorded validation run of a suite against a snapshot."""
+
+    TABLE: ClassVar[str] = "validations"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "snapshot",
+        "suite_name",
+        "suite_digest",
+        "result_digest",
+        "passed",
+        "errors",
+        "warnings",
+        "checks",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        snapshot: str,
+        suite_name: str,
+        suite_digest: str,
+        result_digest: str,
+        passed: bool,
+        errors: int,
+        warnings: int,
+        checks: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.snapshot = snapshot
+        self.suite_name = suite_name
+        self.suite_digest = suite_digest
+        self.result_digest = result_digest
+        self.passed = passed
+        self.errors = errors
+        self.warnings = warnings
+        self.checks = checks
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class RunRow(Row):
+    """A recorded training run: inputs, spec, environment, metrics and artifacts by digest."""
+
+    TABLE: ClassVar[str] = "runs"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "run_id",
+        "seq",
+        "name",
+        "input_ref",
+        "input_table_digest",
+        "spec_digest",
+        "environment_digest",
+        "model_digest",
+        "predictions_digest",
+        "metrics",
+        "estimator",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("run_id",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        seq: int,
+        name: str,
+        input_ref: str,
+        input_table_digest: str,
+        spec_digest: str,
+        environment_digest: str,
+        model_digest: str,
+        predictions_digest: str,
+        metrics: str,
+        estimator: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        self.name = name
+        self.input_ref = input_ref
+        self.input_table_digest = input_table_digest
+        self.spec_digest = spec_digest
+        self.environment_digest = environment_digest
+        self.model_digest = model_digest
+        self.predictions_digest = predictions_digest
+        self.metrics = metrics
+        self.estimator = estimator
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class ModelRow(Row):
+    """A registered model version ``name@version`` pointing at a run's artifact."""
+
+    TABLE: ClassVar[str] = "models"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "ref",
+        "name",
+        "version",
+        "run_id",
+        "model_digest",
+        "seq",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("ref",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        ref: str,
+        name: str,
+        version: int,
+        run_id: str,
+        model_digest: str,
+        seq: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.ref = ref
+        self.name = name
+        self.version = version
+        self.run_id = run_id
+        self.model_digest = model_digest
+        self.seq = seq
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class SignatureRow(Row):
+    """A recorded signature over a model version (DSSE, plus the OpenSSF bundle if any)."""
+
+    TABLE: ClassVar[str] = "signatures"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "subject",
+        "key_id",
+        "envelope_digest",
+        "openssf_digest",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        subject: str,
+        key_id: str,
+        envelope_digest: str,
+        openssf_digest: str | None = None,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.subject = subject
+        self.key_id = key_id
+        self.envelope_digest = envelope_digest
+        self.openssf_digest = openssf_digest
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class ReproductionRow(Row):
+    """The outcome of retraining a run from its record."""
+
+    TABLE: ClassVar[str] = "reproductions"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "run_id",
+        "passed",
+        "result_digest",
+        "differences",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        run_id: str,
+        passed: bool,
+        result_digest: str,
+        differences: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.run_id = run_id
+        self.passed = passed
+        self.result_digest = result_digest
+        self.differences = differences
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class EvaluationRow(Row):
+    """Signed evidence about a model version (fairness, SHAP, robustness, privacy, baseline)."""
+
+    TABLE: ClassVar[str] = "evaluations"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "model",
+        "evidence_digest",
+        "suite_digest",
+        "envelope_digest",
+        "key_id",
+        "passed",
+        "errors",
+        "warnings",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        model: str,
+        evidence_digest: str,
+        suite_digest: str,
+        envelope_digest: str,
+        key_id: str,
+        passed: bool,
+        errors: int,
+        warnings: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.model = model
+        self.evidence_digest = evidence_digest
+        self.suite_digest = suite_digest
+        self.envelope_digest = envelope_digest
+        self.key_id = key_id
+        self.passed = passed
+        self.errors = errors
+        self.warnings = warnings
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+# Every catalog table, in the order its DDL is created and its rows dumped.
+TABLES = (
+    CatalogMeta,
+    EventRow,
+    ActorRow,
+    KeyRow,
+    EdgeRow,
+    ObjectRow,
+    SnapshotRow,
+    ValidationRow,
+    RunRow,
+    ModelRow,
+    SignatureRow,
+    ReproductionRow,
+    EvaluationRow,
+)

@@ -1,0 +1,171 @@
+-- Generated from core/kernel/records.py by `python -m core.kernel.schema_gen`; do not edit.
+
+CREATE TABLE catalog_meta (
+	key VARCHAR NOT NULL,
+	value VARCHAR NOT NULL,
+	PRIMARY KEY (key)
+);
+
+CREATE TABLE events (
+	seq BIGINT NOT NULL,
+	hash VARCHAR NOT NULL,
+	ts VARCHAR NOT NULL,
+	actor VARCHAR NOT NULL,
+	action VARCHAR NOT NULL,
+	subjects VARCHAR[] NOT NULL,
+	reason VARCHAR NOT NULL,
+	body VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE actors (
+	name VARCHAR NOT NULL,
+	roles VARCHAR[] NOT NULL,
+	created_seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	updated_seq BIGINT NOT NULL,
+	PRIMARY KEY (name)
+);
+
+CREATE TABLE keys (
+	key_id VARCHAR NOT NULL,
+	actor VARCHAR NOT NULL,
+	purpose VARCHAR NOT NULL,
+	backend VARCHAR NOT NULL,
+	algorithm VARCHAR NOT NULL,
+	label VARCHAR NOT NULL,
+	handle VARCHAR NOT NULL,
+	public_key_digest VARCHAR NOT NULL,
+	public_pem VARCHAR NOT NULL,
+	status VARCHAR NOT NULL,
+	created_seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	status_seq BIGINT,
+	status_at VARCHAR,
+	status_reason VARCHAR,
+	replaced_by VARCHAR,
+	PRIMARY KEY (key_id)
+);
+
+CREATE TABLE edges (
+	src VARCHAR NOT NULL,
+	dst VARCHAR NOT NULL,
+	relation VARCHAR NOT NULL,
+	seq BIGINT NOT NULL,
+	PRIMARY KEY (src, dst, relation)
+);
+
+CREATE TABLE objects (
+	digest VARCHAR NOT NULL,
+	size BIGINT NOT NULL,
+	media_type VARCHAR NOT NULL,
+	seq BIGINT NOT NULL,
+	PRIMARY KEY (digest)
+);
+
+CREATE TABLE snapshots (
+	ref VARCHAR NOT NULL,
+	dataset VARCHAR NOT NULL,
+	version BIGINT NOT NULL,
+	kind VARCHAR NOT NULL,
+	format VARCHAR NOT NULL,
+	dialect VARCHAR NOT NULL,
+	raw_digest VARCHAR,
+	parquet_digest VARCHAR NOT NULL,
+	table_digest VARCHAR NOT NULL,
+	profile_digest VARCHAR NOT NULL,
+	rows BIGINT NOT NULL,
+	columns VARCHAR NOT NULL,
+	provenance VARCHAR NOT NULL,
+	pii VARCHAR[] NOT NULL,
+	sensitive VARCHAR[] NOT NULL,
+	retention VARCHAR NOT NULL,
+	transform_digest VARCHAR,
+	created_seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (ref)
+);
+
+CREATE TABLE validations (
+	seq BIGINT NOT NULL,
+	snapshot VARCHAR NOT NULL,
+	suite_name VARCHAR NOT NULL,
+	suite_digest VARCHAR NOT NULL,
+	result_digest VARCHAR NOT NULL,
+	passed BOOLEAN NOT NULL,
+	errors BIGINT NOT NULL,
+	warnings BIGINT NOT NULL,
+	checks BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE runs (
+	run_id VARCHAR NOT NULL,
+	seq BIGINT NOT NULL,
+	name VARCHAR NOT NULL,
+	input_ref VARCHAR NOT NULL,
+	input_table_digest VARCHAR NOT NULL,
+	spec_digest VARCHAR NOT NULL,
+	environment_digest VARCHAR NOT NULL,
+	model_digest VARCHAR NOT NULL,
+	predictions_digest VARCHAR NOT NULL,
+	metrics VARCHAR NOT NULL,
+	estimator VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (run_id)
+);
+
+CREATE TABLE models (
+	ref VARCHAR NOT NULL,
+	name VARCHAR NOT NULL,
+	version BIGINT NOT NULL,
+	run_id VARCHAR NOT NULL,
+	model_digest VARCHAR NOT NULL,
+	seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (ref)
+);
+
+CREATE TABLE signatures (
+	seq BIGINT NOT NULL,
+	subject VARCHAR NOT NULL,
+	key_id VARCHAR NOT NULL,
+	envelope_digest VARCHAR NOT NULL,
+	openssf_digest VARCHAR,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE reproductions (
+	seq BIGINT NOT NULL,
+	run_id VARCHAR NOT NULL,
+	passed BOOLEAN NOT NULL,
+	result_digest VARCHAR NOT NULL,
+	differences VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE evaluations (
+	seq BIGINT NOT NULL,
+	model VARCHAR NOT NULL,
+	evidence_digest VARCHAR NOT NULL,
+	suite_digest VARCHAR NOT NULL,
+	envelope_digest VARCHAR NOT NULL,
+	key_id VARCHAR NOT NULL,
+	passed BOOLEAN NOT NULL,
+	errors BIGINT NOT NULL,
+	warnings BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);

@@ -1,0 +1,188 @@
+"""The workspace: one folder holding the ledger, the object store, the catalog and config.
+
+Every unit of work goes through :meth:`Workspace.session`: it takes the writer lock, drops a
+torn ledger tail left by a crash, opens the catalog, replays any events the catalog has not
+seen yet (so a crash between commit and projection heals itself), and closes everything at the
+end. Writes then follow the one path of the design: blobs first (:meth:`Session.put_blob`), then
+one fsynced event (:meth:`Session.commit`, the commit point), then its projection.
+
+Example::
+
+    ws = Workspace.open(Path(".ledgerml"))
+    with ws.session(actor="alice") as s:
+        s.commit(Event("alice", "actor.add", ["actor:bob"], {"name": "bob", "roles": ["auditor"]}))
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.kernel.catalog import Catalog
+from core.kernel.errors import IntegrityError, NotFoundError, UsageError
+from core.kernel.events import Event, ObjectRef
+from core.kernel.paths import locate
+from storage.fsutil import atomic_write
+from storage.ledger import Ledger, LedgerEntry
+from storage.lock import writer_lock
+from storage.objects import ObjectStore
+
+CONFIG = "config.toml"
+REPLAY_BATCH = 50_000
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def write_config(path: Path, config: dict[str, dict[str, Any]]) -> None:
+    """Write a two-level TOML config atomically (sections of scalar settings)."""
+    lines = ["# ledgerml workspace settings. The ledger, not this file, is the record of", ""]
+    lines[0] += " actors, roles and keys."
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        lines.append("")
+    atomic_write(path, "\n".join(lines).encode())
+
+
+@dataclass
+class Session:
+    """One unit of work: the catalog is open and current, and the writer lock is held."""
+
+    workspace: Workspace
+    catalog: Catalog
+    actor: str
+    commits: int = 0
+
+    def put_blob(self, data: bytes, media_type: str) -> ObjectRef:
+        """Store bytes in the object store before the event that refers to them."""
+        digest = self.workspace.objects.put_bytes(data)
+        return ObjectRef(digest, len(data), media_type)
+
+    def commit(self, event: Event) -> LedgerEntry:
+        """Append one event (the commit point) and project it into the catalog."""
+        from core.kernel.projector import project
+
+        [entry] = self.workspace.ledger.append([event.body()])
+        self.commits += 1
+        project(self.catalog, [entry])
+        return entry
+
+
+class Workspace:
+    """An opened workspace folder."""
+
+    def __init__(self, root: Path) -> None:
+        """Bind to ``root`` unchecked; use :meth:`open` or :func:`core.audit.admin.init`."""
+        self.root = root
+        self.ledger = Ledger(root / "ledger")
+        self.objects = ObjectStore(root / "objects")
+        self.catalog_path = root / "catalog.duckdb"
+        self.checkpoints_dir = root / "ledger" / "checkpoints"
+        self.config: dict[str, Any] = {}
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> Workspace:
+        """Open an initialised workspace.
+
+        Raises:
+            NotFoundError: if there is no workspace there.
+            UsageError: if its config cannot be read.
+        """
+        root = locate(path)
+        ws = cls(root)
+        if not (root / CONFIG).is_file() or ws.ledger.head()[0] == 0:
+            raise NotFoundError(
+                f"no ledgerml workspace at {root}",
+                hint="Create one with `ledgerml init`, or point --workspace / "
+                "LEDGERML_WORKSPACE at an existing one.",
+            )
+        ws.load_config()
+        return ws
+
+    def load_config(self) -> None:
+        """Read ``config.toml``."""
+        try:
+            self.config = tomllib.loads((self.root / CONFIG).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise UsageError(
+                f"cannot read {self.root / CONFIG}: {err}",
+                hint="Fix the file by hand or restore it; it holds only settings.",
+            ) from err
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace's random identity, fixed at init."""
+        return str(self.config.get("workspace", {}).get("id", ""))
+
+    def setting(self, section: str, key: str, default: str = "") -> str:
+        """One setting from ``config.toml``."""
+        return str(self.config.get(section, {}).get(key, default))
+
+    @contextmanager
+    def session(self, actor: str = "") -> Iterator[Session]:
+        """Hold the workspace for one unit of work (see the module docstring)."""
+        with writer_lock(self.root, actor):
+            self.ledger.repair()
+            catalog = Catalog.open(self.catalog_path)
+            try:
+                self.catch_up(catalog)
+                yield Session(self, catalog, actor)
+            finally:
+                catalog.close()
+
+    def catch_up(self, catalog: Catalog, progress: Any = None) -> int:
+        """Replay events the catalog has not applied yet; return how many were applied."""
+        from core.kernel.projector import project
+
+        rebuilt = catalog.ensure_schema()
+        seq, seen_hash = catalog.applied()
+        head, head_hash = self.ledger.head()
+        if seq > head or (
+            seq and seen_hash != (head_hash if seq == head else self.ledger.entry(seq).hash)
+        ):
+            raise IntegrityError(
+                f"the catalog has applied event #{seq} with hash {seen_hash[:16]}…, "
+                f"but the ledger's head is event #{head}"
+                + ("" if seq > head else " and its event there differs")
+                + ": the ledger was rolled back or rewritten",
+                hint="Run `ledgerml audit verify` to locate the change; restore ledger/ "
+                "from a backup. Do not rebuild: the catalog is the remaining witness.",
+            )
+        if not rebuilt and seq == head:
+            return 0
+        applied = 0
+        batch: list[LedgerEntry] = []
+        for entry in self.ledger.iter_entries(seq + 1):
+            batch.append(entry)
+            if len(batch) >= REPLAY_BATCH:
+                project(catalog, batch)
+                applied += len(batch)
+                batch = []
+                if progress is not None:
+                    progress(applied, head - seq, "replaying events")
+        if batch:
+            project(catalog, batch)
+            applied += len(batch)
+        return applied
+
+    def rebuild(self, progress: Any = None) -> int:
+        """Drop the catalog and replay the whole ledger; return the number of events."""
+        with writer_lock(self.root, "rebuild"):
+            self.ledger.repair()
+            catalog = Catalog.open(self.catalog_path)
+            try:
+                catalog.drop_all()
+                return self.catch_up(catalog, progress)
+            finally:
+                catalog.close()

@@ -1,0 +1,357 @@
+"""The model registry: register runs as ``name@N``, sign them, verify them, load them safely.
+
+Invariant 5 lives here: :func:`load` checks the artifact's bytes against the digest the ledger
+recorded at training time *before* anything is deserialised, then (for scoring and export)
+requires at least one valid signature from a key that is not revoked, and only then hands the
+bytes to skops with an explicit allowlist of types. A model that fails any check is never
+deserialised, and the error says which check failed.
+
+Signing writes two signatures in one ``model.sign`` event: our DSSE in-toto statement whose
+subject is the artifact and whose predicate binds the run's inputs, spec, environment and
+metrics; and, for ECDSA keys, an OpenSSF model-signing bundle (:mod:`core.identity.openssf`)
+over the exported model folder, which third-party tools verify offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# core.modelling.training (scikit-learn's side: numpy, pyarrow) is imported where it is needed, so
+# `model list` and `model verify` stay light.
+from core.identity import attest, openssf
+from core.identity import keys as keys_mod
+from core.identity.actors import require
+from core.identity.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
+from core.kernel.catalog import Catalog
+from core.kernel.errors import IntegrityError, NotFoundError, UsageError
+from core.kernel.events import Event
+from core.kernel.paths import make_folder, write_output
+from core.kernel.rows import ModelRow, RunRow, SignatureRow
+from core.kernel.workspace import Workspace
+
+MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
+ARTIFACT_NAME = "model.skops"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SIGN_ROLES = ("data-scientist", "validator", "approver", "admin")
+# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading).
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+
+
+def resolve(catalog: Catalog, ref: str) -> ModelRow:
+    """A model version by ``name@N`` or ``name`` (latest)."""
+    ref = ref.removeprefix("model:")
+    if "@" in ref:
+        row = catalog.model(ref)
+        if row is None:
+            known = [m.ref for m in catalog.models(ref.split("@", 1)[0])]
+            raise NotFoundError(f"no model {ref}", hint=f"Known: {', '.join(known) or 'none'}.")
+        return row
+    versions = catalog.models(ref)
+    if not versions:
+        raise NotFoundError(f"no model named {ref!r}", hint="`ledgerml model list` shows them.")
+    return versions[-1]
+
+
+def resolve_run(catalog: Catalog, ref: str) -> RunRow:
+    """A run by ``run:<id>`` or an id prefix."""
+    run = catalog.run(ref)
+    if run is None:
+        raise NotFoundError(
+            f"no run {ref!r} (or the prefix is ambiguous)",
+            hint="`ledgerml model list` and `audit log --action train` list runs.",
+        )
+    return run
+
+
+def register(
+    ws: Workspace, actor: str, run_ref: str, name: str, *, reason: str = ""
+) -> tuple[ModelRow, bool]:
+    """Register a run's model as the next version of ``name``; a run registers once per name."""
+    if not _NAME.match(name):
+        raise UsageError(
+            f"invalid model name {name!r}", hint="Use lowercase letters, digits, '.', '_' or '-'."
+        )
+    with ws.session(actor) as s:
+        require(s, "data-scientist", "admin", action="register models")
+        run = resolve_run(s.catalog, run_ref)
+        for existing in s.catalog.models(name):
+            if existing.run_id == run.run_id:
+                return existing, False
+        version = max((m.version for m in s.catalog.models(name)), default=0) + 1
+        s.commit(
+            Event(
+                actor,
+                "model.register",
+                [f"model:{name}@{version}", f"run:{run.run_id}"],
+                {
+                    "name": name,
+                    "version": version,
+                    "run_id": run.run_id,
+                    "model_digest": run.model_digest,
+                },
+                reason,
+            )
+        )
+        row = s.catalog.model(f"{name}@{version}")
+        assert row is not None
+        return row, True
+
+
+def resolve_run_for(ws: Workspace, ref: str, actor: str = "") -> RunRow:
+    """The run that produced a model version."""
+    with ws.session(actor) as s:
+        return resolve_run(s.catalog, resolve(s.catalog, ref).run_id)
+
+
+def folder_name(model: ModelRow) -> str:
+    """The exported folder's name, which the OpenSSF subject names."""
+    return f"{model.name}-{model.version}"
+
+
+def sign(
+    ws: Workspace, actor: str, ref: str, *, key_ref: str | None = None, reason: str = ""
+) -> SignatureRow:
+    """Sign a model version (see the module docstring)."""
+    from core.modelling import training
+
+    with ws.session(actor) as s:
+        require(s, *SIGN_ROLES, action="sign models")
+        model = resolve(s.catalog, ref)
+        run = resolve_run(s.catalog, model.run_id)
+        ws.objects.read_verified(model.model_digest)  # never sign bytes that changed
+        key = attest.signing_key(s, key_ref)
+        event = training.run_event(ws, run)["data"]
+        predicate = {
+            "model": model.ref,
+            "run": run.run_id,
+            "inputs": event["input"],
+            "gate": event["gate"],
+            "spec_digest": run.spec_digest,
+            "environment_digest": run.environment_digest,
+            "freeze_digest": event["freeze_digest"],
+            "code": event["code"],
+            "metrics": event["metrics"],
+            "predictions_digest": run.predictions_digest,
+        }
+        extra_objects, extra_data = [], {}
+        if key.algorithm == "ecdsa-p256":
+            payload = openssf.statement(folder_name(model), [(ARTIFACT_NAME, model.model_digest)])
+            sig = keys_mod.sign_with(key, openssf.signed_message(payload))
+            raw = json.dumps(openssf.bundle(payload, sig, key.public_pem)).encode()
+            ref_obj = s.put_blob(raw, openssf.BUNDLE_MEDIA_TYPE)
+            extra_objects.append(ref_obj)
+            extra_data["openssf"] = ref_obj.sha256
+        att = attest.sign_statement(
+            s,
+            key_ref=key.key_id,
+            subjects=[(ARTIFACT_NAME, model.model_digest)],
+            predicate_type=MODEL_PREDICATE,
+            predicate=predicate,
+            reason=reason,
+            action="model.sign",
+            extra_subjects=[f"model:{model.ref}"],
+            extra_data={"subject": f"model:{model.ref}", **extra_data},
+            extra_objects=extra_objects,
+        )
+        row = next(r for r in s.catalog.signatures(f"model:{model.ref}") if r.seq == att.seq)
+        return row
+
+
+@dataclass
+class SignatureVerdict:
+    """One signature's verdict."""
+
+    seq: int
+    key_id: str
+    key_status: str
+    ok: bool
+    detail: str
+    openssf: str
+
+
+@dataclass
+class ModelVerification:
+    """Everything ``model verify`` checked."""
+
+    model: str
+    artifact_ok: bool
+    artifact_detail: str
+    signatures: list[SignatureVerdict] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        """Bytes intact and at least one valid signature from a key that is not revoked."""
+        return self.artifact_ok and any(v.ok and v.key_status != "revoked" for v in self.signatures)
+
+    @property
+    def why_untrusted(self) -> str:
+        """The reason in words, or "" when trusted."""
+        if not self.artifact_ok:
+            return f"the artifact failed its check ({self.artifact_detail})"
+        if not self.signatures:
+            return "it is not signed"
+        if not any(v.ok for v in self.signatures):
+            return "no signature verifies"
+        if not self.trusted:
+            return (
+                "every valid signature is from a revoked key (still evidence of who signed "
+                "when, but no longer trust): sign it again with an active key"
+            )
+        return ""
+
+
+def _check_signature(
+    ws: Workspace, catalog: Catalog, model: ModelRow, sig: SignatureRow
+) -> SignatureVerdict:
+    key = catalog.key(sig.key_id)
+    if key is None:
+        return SignatureVerdict(sig.seq, sig.key_id, "unknown", False, "unknown key", "-")
+    try:
+        env = json.loads(ws.objects.read_verified(sig.envelope_digest))
+        statement = verify_envelope(
+            env, {key.key_id: key.public_pem}, expected_type=INTOTO_PAYLOAD_TYPE
+        ).json()
+        digests = [s_["digest"]["sha256"] for s_ in statement["subject"]]
+        if model.model_digest not in digests:
+            raise IntegrityError("the signature is about other bytes than this model")
+        verdict = keys_mod.key_verdict(key, sig.seq)
+        ok, detail = verdict.ok, verdict.detail
+    except (IntegrityError, NotFoundError) as err:
+        ok, detail = False, err.msg
+    openssf_state = "none"
+    if sig.openssf_digest:
+        try:
+            openssf.verify(
+                ws.objects.read_verified(sig.openssf_digest),
+                key.public_pem,
+                [(ARTIFACT_NAME, model.model_digest)],
+            )
+            openssf_state = "valid"
+        except (IntegrityError, NotFoundError) as err:
+            openssf_state = f"INVALID: {err.msg}"
+            ok = False
+    return SignatureVerdict(sig.seq, key.key_id, key.status, ok, detail, openssf_state)
+
+
+def verify(ws: Workspace, ref: str, actor: str = "") -> ModelVerification:
+    """Check a model's bytes and every signature over it, with each key's status."""
+    with ws.session(actor) as s:
+        model = resolve(s.catalog, ref)
+        sigs = s.catalog.signatures(f"model:{model.ref}")
+        issue = ws.objects.check(model.model_digest)
+        result = ModelVerification(
+            model.ref,
+            issue is None,
+            "bytes match the digest recorded at training"
+            if issue is None
+            else f"artifact sha256:{model.model_digest[:16]}… is {issue}",
+        )
+        result.signatures = [_check_signature(ws, s.catalog, model, sig) for sig in sigs]
+    return result
+
+
+def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") -> Any:
+    """Deserialise a model only after its checks pass.
+
+    Args:
+        ws: the workspace.
+        ref: ``name@N``.
+        purpose: ``"score"`` or ``"export"`` also require a trusted signature;
+            ``"evaluate"`` requires only intact bytes.
+        actor: who asks.
+
+    Raises:
+        IntegrityError: naming the failed check (bytes, signature, untrusted types).
+    """
+    from skops.io import get_untrusted_types, loads
+
+    with ws.session(actor) as s:
+        model = resolve(s.catalog, ref)  # resolve once: every check is about this version
+    check = verify(ws, model.ref, actor)
+    if not check.artifact_ok:
+        raise IntegrityError(f"refusing to load {check.model}: {check.artifact_detail}")
+    if purpose in ("score", "export") and not check.trusted:
+        states = "; ".join(f"#{v.seq} {v.detail}" for v in check.signatures) or "unsigned"
+        raise IntegrityError(
+            f"refusing to load {check.model} for {purpose}: no valid signature from an "
+            f"unrevoked key ({states})",
+            hint=f"Sign it: `ledgerml model sign {check.model}`.",
+        )
+    data = ws.objects.read_verified(model.model_digest)
+    untrusted = get_untrusted_types(data=data)
+    foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if foreign:
+        raise IntegrityError(
+            f"refusing to load {model.ref}: it contains untrusted types {', '.join(foreign)}"
+        )
+    return loads(data, trusted=untrusted)
+
+
+def export(ws: Workspace, ref: str, out_dir: Path, actor: str = "") -> dict[str, Path]:
+    """Write a trusted model folder and its OpenSSF signature for third-party verification."""
+    with ws.session(actor) as s:
+        model = resolve(s.catalog, ref)
+    load(ws, model.ref, purpose="export", actor=actor)  # all checks, including deserialising
+    with ws.session(actor) as s:
+        sigs = [g for g in s.catalog.signatures(f"model:{model.ref}") if g.openssf_digest]
+        key = s.catalog.key(sigs[-1].key_id) if sigs else None
+    folder = out_dir / folder_name(model)
+    make_folder(folder)
+    write_output(folder / ARTIFACT_NAME, ws.objects.read_verified(model.model_digest))
+    paths = {"model": folder}
+    if sigs and key is not None:
+        sig_path = out_dir / f"{folder_name(model)}.sig"
+        write_output(sig_path, ws.objects.read_verified(str(sigs[-1].openssf_digest)))
+        pem_path = out_dir / f"{folder_name(model)}.pub.pem"
+        write_output(pem_path, key.public_pem.encode())
+        paths.update({"signature": sig_path, "public_key": pem_path})
+    return paths
+
+
+def list_models(ws: Workspace, actor: str = "") -> list[ModelRow]:
+    """All model versions."""
+    with ws.session(actor) as s:
+        return s.catalog.models()
+
+
+def show(ws: Workspace, ref: str, actor: str = "") -> dict[str, Any]:
+    """A model version with its run's metrics, inputs, environment and signatures."""
+    from core.modelling import training
+
+    with ws.session(actor) as s:
+        model = resolve(s.catalog, ref)
+        run = resolve_run(s.catalog, model.run_id)
+        repro = s.catalog.reproductions(run.run_id)
+    event = training.run_event(ws, run)["data"]
+    check = verify(ws, ref, actor)
+    return {
+        "model": model.as_dict(),
+        "run": {
+            "run_id": run.run_id,
+            "estimator": run.estimator,
+            "seq": run.seq,
+            "created_at": run.created_at,
+            "created_by": run.created_by,
+        },
+        "inputs": event["input"],
+        "gate": event["gate"],
+        "metrics": json.loads(run.metrics),
+        "environment": {
+            "digest": run.environment_digest,
+            "freeze": event["freeze_digest"],
+            "code": event["code"],
+        },
+        "artifact": {"ok": check.artifact_ok, "detail": check.artifact_detail},
+        "signatures": [v.__dict__ for v in check.signatures],
+        "status": "trusted"
+        if check.trusted
+        else ("signed, but not trusted" if check.signatures else "unsigned"),
+        "reproductions": [
+            {"seq": r.seq, "passed": r.passed, "differences": json.loads(r.differences)}
+            for r in repro
+        ],
+    }

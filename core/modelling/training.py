@@ -1,0 +1,458 @@
+"""Governed training: a TOML spec in, a recorded run out.
+
+A spec names its input snapshot, the validation suite that input must have passed (the gate),
+the target, the features, the sensitive attributes (kept out of the model unless the spec opts
+in by name, and stored beside the test predictions for evaluation), an estimator from
+:data:`ESTIMATORS` with its parameters, preprocessing, a seeded stratified split and the
+decision threshold. ``train`` refuses an ungated input, fits, measures on the held-out split,
+and records one ``train.run`` event with the model (skops, never pickle), the spec, the
+environment, the metrics and the test predictions as objects.
+
+Everything is seeded, so the same spec, snapshot and environment give the same predictions
+bit for bit; :func:`fit` is the one function both training and reproduction call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.data import snapshots
+from core.identity.actors import require
+from core.kernel.errors import UsageError
+from core.kernel.events import Event
+from core.kernel.progress import NO_PROGRESS, Progress
+from core.kernel.rows import RunRow, SnapshotRow
+from core.kernel.workspace import Workspace
+from core.modelling import environment
+from storage.canonical import canonical_bytes
+
+ESTIMATORS = {
+    "logistic_regression": ("sklearn.linear_model", "LogisticRegression"),
+    "random_forest": ("sklearn.ensemble", "RandomForestClassifier"),
+    "gradient_boosting": ("sklearn.ensemble", "GradientBoostingClassifier"),
+    "hist_gradient_boosting": ("sklearn.ensemble", "HistGradientBoostingClassifier"),
+    "decision_tree": ("sklearn.tree", "DecisionTreeClassifier"),
+}
+SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
+PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
+ROLES = ("data-scientist", "admin")
+# Every section and key a spec may hold (estimator params go to the estimator as they are).
+SPEC_KEYS = {
+    "run": {
+        "name",
+        "input",
+        "suite",
+        "target",
+        "features",
+        "sensitive",
+        "allow_sensitive_features",
+        "seed",
+        "test_size",
+        "threshold",
+    },
+    "estimator": {"type", "params"},
+    "preprocessing": {"scale"},
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed, checked training spec and the hash of its exact bytes."""
+
+    raw: bytes
+    digest: str
+    name: str
+    input: str
+    suite: str
+    target: str
+    features: list[str]
+    sensitive: list[str]
+    allow_sensitive: list[str]
+    estimator: str
+    params: dict[str, Any]
+    seed: int
+    test_size: float
+    threshold: float
+    scale: bool
+
+
+def load_spec(path: Path) -> Spec:
+    """Parse and check a spec file.
+
+    Raises:
+        UsageError: naming what is wrong.
+    """
+    try:
+        raw = path.read_bytes()
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UsageError(f"cannot read training spec {path}: {err}") from err
+    return parse_spec(raw, doc)
+
+
+def _check_keys(doc: dict[str, Any]) -> None:
+    """Refuse unknown sections and keys, and lists or flags of the wrong type."""
+    for section, value in doc.items():
+        if section not in SPEC_KEYS:
+            raise UsageError(
+                f"training spec: unknown section [{section}]",
+                hint=f"Sections: {', '.join(SPEC_KEYS)}.",
+            )
+        if not isinstance(value, dict):
+            raise UsageError(f"training spec: {section} must be a [{section}] section")
+        unknown = sorted(set(value) - SPEC_KEYS[section])
+        if unknown:
+            raise UsageError(
+                f"training spec: [{section}] has no key {unknown[0]!r}",
+                hint=f"Keys of [{section}]: {', '.join(sorted(SPEC_KEYS[section]))}.",
+            )
+    run = doc.get("run", {})
+    for key in ("features", "sensitive", "allow_sensitive_features"):
+        value = run.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"training spec: [run] {key} must be a list of column names")
+    for key in ("name", "input", "suite", "target"):
+        if key in run and not isinstance(run[key], str):
+            raise UsageError(f"training spec: [run] {key} must be text")
+    if not isinstance(doc.get("estimator", {}).get("params", {}), dict):
+        raise UsageError("training spec: [estimator] params must be a table, such as { C = 1.0 }")
+    if not isinstance(doc.get("preprocessing", {}).get("scale", True), bool):
+        raise UsageError("training spec: [preprocessing] scale must be true or false")
+
+
+def _table(doc: dict[str, Any], name: str, where: str = "") -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"training spec: {where or f'[{name}]'} must be a table")
+    return value
+
+
+def _names(run: dict[str, Any], key: str) -> list[str]:
+    value = run.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f'training spec: [run] {key} must be a list of column names ["a", …]')
+    return value
+
+
+def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
+    """Check a parsed spec document.
+
+    ``strict`` (every new spec) also refuses unknown sections and keys; a spec a run recorded
+    is re-read leniently, as it was accepted when the run was recorded.
+    """
+    if strict:
+        _check_keys(doc)
+    run = _table(doc, "run")
+    est = _table(doc, "estimator")
+    missing = [k for k in ("name", "input", "suite", "target", "features") if k not in run]
+    if missing:
+        raise UsageError(f"training spec: [run] lacks {', '.join(missing)}")
+    if est.get("type") not in ESTIMATORS:
+        raise UsageError(
+            f"training spec: estimator {est.get('type')!r} is not allowed",
+            hint=f"Allowed: {', '.join(ESTIMATORS)}.",
+        )
+    features = _names(run, "features")
+    sensitive = _names(run, "sensitive")
+    allow = _names(run, "allow_sensitive_features")
+    leaked = [f for f in features if f in sensitive and f not in allow]
+    if leaked:
+        raise UsageError(
+            f"training spec: sensitive attribute {leaked[0]!r} is listed as a feature",
+            hint="Remove it, or opt in explicitly with allow_sensitive_features = [...].",
+        )
+    if run["target"] in features:
+        raise UsageError("training spec: the target is also a feature")
+    try:
+        test_size = float(run.get("test_size", 0.3))
+        seed = int(run.get("seed", 0))
+        threshold = float(run.get("threshold", 0.5))
+    except (TypeError, ValueError) as err:
+        raise UsageError(
+            f"training spec: seed, test_size and threshold must be numbers ({err})"
+        ) from err
+    if not 0 < test_size < 1:
+        raise UsageError("training spec: test_size must be between 0 and 1")
+    params = _table(est, "params", "[estimator] params")
+    if not all(isinstance(v, str | int | float | bool) for v in params.values()):
+        raise UsageError("training spec: estimator params must be strings, numbers or booleans")
+    return Spec(
+        raw=raw,
+        digest=hashlib.sha256(raw).hexdigest(),
+        name=str(run["name"]),
+        input=str(run["input"]),
+        suite=str(run["suite"]),
+        target=str(run["target"]),
+        features=features,
+        sensitive=sensitive,
+        allow_sensitive=allow,
+        estimator=str(est["type"]),
+        params=params,
+        seed=seed,
+        test_size=test_size,
+        threshold=threshold,
+        scale=bool(_table(doc, "preprocessing").get("scale", True)),
+    )
+
+
+def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
+    """The snapshot's columns as a pandas DataFrame, in file order."""
+    known = {c["name"] for c in json.loads(snap.columns)}
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise UsageError(
+            f"column {unknown[0]!r} is not in {snap.ref}",
+            hint=f"Columns: {', '.join(sorted(known))}.",
+        )
+    from core.data import tables  # numpy and pyarrow: not for `model show`, which reads runs
+
+    con = tables.connect(ws.root / "tmp")
+    try:
+        cols = ", ".join(tables.quote_ident(c) for c in dict.fromkeys(columns))
+        path = snapshots.parquet_path(ws, snap)
+        return con.execute(f"SELECT {cols} FROM {tables.parquet_source(path)}").df()
+    finally:
+        con.close()
+
+
+def _pipeline(spec: Spec, frame: Any) -> Any:
+    import importlib
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [f for f in spec.features if frame[f].dtype.kind in "biuf"]
+    categorical = [f for f in spec.features if f not in numeric]
+    num_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    if spec.scale:
+        num_steps.append(("scale", StandardScaler()))
+    transformer = ColumnTransformer(
+        [
+            ("numeric", Pipeline(num_steps), numeric),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                categorical,
+            ),
+        ]
+    )
+    module, cls = ESTIMATORS[spec.estimator]
+    estimator_cls = getattr(importlib.import_module(module), cls)
+    params = dict(spec.params)
+    if "random_state" in estimator_cls().get_params():
+        params.setdefault("random_state", spec.seed)
+    try:
+        estimator = estimator_cls(**params)
+    except TypeError as err:
+        raise UsageError(f"training spec: {err}") from err
+    return Pipeline([("preprocess", transformer), ("model", estimator)])
+
+
+def _metrics(y: Any, proba: Any, threshold: float) -> dict[str, Any]:
+    import numpy as np
+    from sklearn import metrics as m
+
+    pred = (proba >= threshold).astype(int)
+    tn, fp, fn, tp = (int(v) for v in m.confusion_matrix(y, pred, labels=[0, 1]).ravel())
+    bins = []
+    edges = np.linspace(0, 1, 11)
+    for lo, hi in itertools.pairwise(edges):
+        mask = (proba >= lo) & ((proba < hi) if hi < 1 else (proba <= hi))
+        if mask.any():
+            bins.append(
+                {
+                    "from": round(float(lo), 1),
+                    "to": round(float(hi), 1),
+                    "count": int(mask.sum()),
+                    "mean_predicted": float(proba[mask].mean()),
+                    "observed_rate": float(y[mask].mean()),
+                }
+            )
+    return {
+        "roc_auc": float(m.roc_auc_score(y, proba)),
+        "accuracy": float(m.accuracy_score(y, pred)),
+        "precision": float(m.precision_score(y, pred, zero_division=0)),
+        "recall": float(m.recall_score(y, pred, zero_division=0)),
+        "f1": float(m.f1_score(y, pred, zero_division=0)),
+        "brier": float(m.brier_score_loss(y, proba)),
+        "log_loss": float(m.log_loss(y, proba, labels=[0, 1])),
+        "threshold": threshold,
+        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+        "calibration": bins,
+        "test_rows": len(y),
+        "positive_rate": float(y.mean()),
+    }
+
+
+def fit(
+    ws: Workspace, spec: Spec, snap: SnapshotRow, progress: Progress = NO_PROGRESS
+) -> dict[str, Any]:
+    """Train and measure; return the artifacts as bytes plus their digests (records nothing)."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+    from skops.io import dumps
+
+    progress(0, 4, "loading the input")
+    frame = load_table(ws, snap, [*spec.features, spec.target, *spec.sensitive])
+    y_all = frame[spec.target].to_numpy()
+    if set(np.unique(y_all)) - {0, 1}:
+        raise UsageError(
+            f"target {spec.target!r} must be binary 0/1",
+            hint="Derive a 0/1 column in a feature view.",
+        )
+    index = np.arange(len(frame))
+    try:
+        train_idx, test_idx = train_test_split(
+            index, test_size=spec.test_size, stratify=y_all, random_state=spec.seed
+        )
+    except ValueError as err:  # an empty side, or a class too rare to stratify
+        raise UsageError(
+            f"cannot split {len(frame)} rows into training and held-out rows: {err}",
+            hint="Choose a test_size that leaves both sides rows of each class.",
+        ) from err
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    pipeline = _pipeline(spec, frame)
+    progress(1, 4, f"fitting {spec.estimator} on {len(train_idx)} rows")
+    # Native pools (OpenMP, BLAS) sized to the cores this process may use, not the machine's.
+    with environment.native_threads() as threads:
+        try:
+            pipeline.fit(frame.iloc[train_idx][spec.features], y_all[train_idx])
+        except ValueError as err:  # scikit-learn's parameter and data validation
+            raise UsageError(
+                f"training failed: {err}", hint="Check the estimator parameters in the spec."
+            ) from err
+        progress(2, 4, "measuring on the held-out split")
+        proba = pipeline.predict_proba(frame.iloc[test_idx][spec.features])[:, 1].astype("<f8")
+    metrics = _metrics(y_all[test_idx], proba, spec.threshold)
+    model_bytes = dumps(pipeline)
+    predictions = {
+        "row": test_idx.tolist(),
+        "y_true": y_all[test_idx].astype(int).tolist(),
+        "probability": proba.tolist(),
+        "sensitive": {s: frame.iloc[test_idx][s].astype(str).tolist() for s in spec.sensitive},
+    }
+    progress(3, 4, "done")
+    return {
+        "model": model_bytes,
+        "model_digest": hashlib.sha256(model_bytes).hexdigest(),
+        # Bit-for-bit identity of the test predictions: SHA-256 of the float64 LE bytes.
+        "predictions_digest": hashlib.sha256(proba.tobytes()).hexdigest(),
+        "predictions": canonical_bytes(predictions),
+        "metrics": metrics,
+        "train_rows": len(train_idx),
+        "test_rows": len(test_idx),
+        "threads": threads,
+    }
+
+
+def gated_input(ws: Workspace, spec: Spec, actor: str) -> tuple[SnapshotRow, int]:
+    """The spec's input snapshot and the passing validation that admits it."""
+    from core.data import validation  # with core.data.tables (numpy, pyarrow): only to train
+
+    with ws.session(actor) as s:
+        require(s, *ROLES, action="train models")
+        snap = snapshots.resolve(s.catalog, spec.input)
+        passed = validation.require_passed(s.catalog, snap, spec.suite)
+    return snap, passed.seq
+
+
+def train(
+    ws: Workspace,
+    actor: str,
+    spec_path: Path,
+    *,
+    reason: str = "",
+    progress: Progress = NO_PROGRESS,
+) -> RunRow:
+    """Train from a spec and record the run (see the module docstring)."""
+    spec = load_spec(spec_path)
+    snap, gate_seq = gated_input(ws, spec, actor)
+    result = fit(ws, spec, snap, progress)
+    code = environment.git_state(spec_path)
+    if snap.transform_digest:
+        code["transforms"] = [snap.transform_digest]
+    return record_run(ws, actor, spec, snap, gate_seq, result, code=code, reason=reason)
+
+
+def record_run(
+    ws: Workspace,
+    actor: str,
+    spec: Spec,
+    snap: SnapshotRow,
+    gate_seq: int,
+    result: dict[str, Any],
+    *,
+    code: dict[str, Any],
+    reason: str = "",
+) -> RunRow:
+    """Store a fitted run's artifacts and record its ``train.run`` event."""
+    env = environment.capture(threads=result.get("threads"))
+    env_bytes = canonical_bytes(env)
+    metrics_bytes = canonical_bytes(result["metrics"])
+    run_id = uuid.uuid4().hex[:12]
+    with ws.session(actor) as s:
+        require(s, *ROLES, action="train models")
+        model_ref = s.put_blob(result["model"], SKOPS_MEDIA_TYPE)
+        objects = [
+            model_ref,
+            s.put_blob(spec.raw, "application/toml"),
+            s.put_blob(env_bytes, "application/vnd.ledgerml.environment+json"),
+            s.put_blob(metrics_bytes, "application/vnd.ledgerml.metrics+json"),
+            s.put_blob(result["predictions"], PREDICTIONS_MEDIA_TYPE),
+        ]
+        data = {
+            "run_id": run_id,
+            "name": spec.name,
+            "spec_digest": spec.digest,
+            "input": {
+                "ref": snap.ref,
+                "table_digest": snap.table_digest,
+                "parquet_digest": snap.parquet_digest,
+            },
+            "gate": {"suite": spec.suite, "validation_seq": gate_seq},
+            "estimator": spec.estimator,
+            "seed": spec.seed,
+            "environment_digest": objects[2].sha256,
+            "freeze_digest": env["freeze_digest"],
+            "code": code,
+            "metrics_digest": objects[3].sha256,
+            "metrics": {k: v for k, v in result["metrics"].items() if k != "calibration"},
+            "model_digest": model_ref.sha256,
+            "predictions_digest": result["predictions_digest"],
+            "predictions_object": objects[4].sha256,
+            "train_rows": result["train_rows"],
+            "test_rows": result["test_rows"],
+        }
+        s.commit(
+            Event(
+                actor, "train.run", [f"run:{run_id}", f"snapshot:{snap.ref}"], data, reason, objects
+            )
+        )
+        row = s.catalog.run(run_id)
+        assert row is not None
+        return row
+
+
+def load_run_spec(ws: Workspace, run: RunRow) -> Spec:
+    """The exact spec a run recorded, re-parsed from its stored bytes."""
+    raw = ws.objects.read_verified(run.spec_digest)
+    return parse_spec(raw, tomllib.loads(raw.decode("utf-8")), strict=False)
+
+
+def run_event(ws: Workspace, run: RunRow) -> dict[str, Any]:
+    """The body of the event that recorded a run."""
+    return ws.ledger.entry(run.seq).decode()
