@@ -213,7 +213,7 @@ def build(
             )
         except duckdb.Error as err:
             raise UsageError(
-                f"the transform {view_path.name} does not run: {tables._duckdb_reason(err)}",
+                f"the transform {view_path.name} does not run: {tables.duckdb_reason(err)}",
                 hint=f"It may read only its inputs: {', '.join(paths)}.",
             ) from err
         prep = snapshots.prepare(

@@ -309,7 +309,7 @@ def _judge(check: dict[str, Any], observed: Any, cols: dict[str, tables.Column])
         ok = observed <= check["max"]
         return {
             **result,
-            "observed": tables._round(float(observed)),
+            "observed": tables.round_figure(float(observed)),
             "threshold": {"max": check["max"]},
             "passed": ok,
             "detail": "",
@@ -343,7 +343,7 @@ def _judge(check: dict[str, Any], observed: Any, cols: dict[str, tables.Column])
     if kind == "row_count":
         value: Any = int(observed)
     else:
-        value = tables._round(float(observed)) if observed is not None else None
+        value = tables.round_figure(float(observed)) if observed is not None else None
     ok, threshold = _bounds(check, value)
     if kind == "quantile":
         threshold["q"] = check["q"]
@@ -393,8 +393,8 @@ def _drift(
         b = con.execute(q.format(cur)).fetchnumpy()["v"]
         res = stats.ks_2samp(a, b, method="asymp")
         observed = {
-            "statistic": tables._round(float(res.statistic)),
-            "p_value": tables._round(float(res.pvalue)),
+            "statistic": tables.round_figure(float(res.statistic)),
+            "p_value": tables.round_figure(float(res.pvalue)),
         }
     elif method == "psi" and numeric:
         edges_row = con.execute(
@@ -404,7 +404,7 @@ def _drift(
         edges = sorted(set(edges_row[0])) if edges_row and edges_row[0] else []
         expected = _binned(con, ref, c, edges)
         actual = _binned(con, cur, c, edges)
-        observed = {"statistic": tables._round(_psi(expected, actual)), "bins": len(expected)}
+        observed = {"statistic": tables.round_figure(_psi(expected, actual)), "bins": len(expected)}
     else:
         q = f"SELECT CAST({c} AS VARCHAR), count(*) FROM {{}} GROUP BY 1"
         ref_counts = dict(con.execute(q.format(ref)).fetchall())
@@ -413,15 +413,15 @@ def _drift(
         expected = [int(ref_counts.get(k, 0)) for k in keys]
         actual = [int(cur_counts.get(k, 0)) for k in keys]
         if method == "psi":
-            observed = {"statistic": tables._round(_psi(expected, actual)), "bins": len(keys)}
+            observed = {"statistic": tables.round_figure(_psi(expected, actual)), "bins": len(keys)}
         else:
             if len(keys) < 2:
                 observed = {"statistic": 0.0, "p_value": 1.0}
             else:
                 chi = stats.chi2_contingency([expected, actual])
                 observed = {
-                    "statistic": tables._round(float(chi.statistic)),
-                    "p_value": tables._round(float(chi.pvalue)),
+                    "statistic": tables.round_figure(float(chi.statistic)),
+                    "p_value": tables.round_figure(float(chi.pvalue)),
                 }
     threshold = {k: check[k] for k in ("max", "min_p") if k in check}
     ok = True
@@ -504,7 +504,7 @@ def evaluate(
                 except duckdb.Error as err:
                     checking.result()  # a missing or altered copy says so first
                     raise UsageError(
-                        f"suite {suite.name!r} cannot run: {tables._duckdb_reason(err)}",
+                        f"suite {suite.name!r} cannot run: {tables.duckdb_reason(err)}",
                         hint="Check the patterns and values in the suite.",
                     ) from err
                 checking.result()
