@@ -37,6 +37,7 @@ from core.data.check_types import REGISTRY
 from core.data.checks import COMMON, DTYPES, NUMERIC, Check, Columns, Measuring, Outcome, failed
 from core.data.drift import DRIFT_METHODS
 from core.data.suites import SUITE_KEYS, SUITE_SECTIONS, Suite, load_suite
+from core.data.validation_result import CheckOutcome, ValidationResult
 from core.identity.actors import require
 from core.kernel.catalog import Catalog
 from core.kernel.errors import CheckFailedError, UsageError
@@ -64,10 +65,13 @@ __all__ = [
     "SUITE_KEYS",
     "SUITE_MEDIA_TYPE",
     "SUITE_SECTIONS",
+    "CheckOutcome",
     "Suite",
+    "ValidationResult",
     "evaluate",
     "load_result",
     "load_suite",
+    "read_result",
     "require_passed",
     "run",
 ]
@@ -123,8 +127,8 @@ def evaluate(
     suite: Suite,
     references: dict[str, SnapshotRow],
     progress: Progress = NO_PROGRESS,
-) -> dict[str, Any]:
-    """Run a suite against a snapshot; return the result document (nothing recorded)."""
+) -> ValidationResult:
+    """Run a suite against a snapshot; return the result (nothing recorded)."""
     con = tables.connect(ws.root / "tmp")
     try:
         src = tables.parquet_source(ws.objects.path(snap.parquet_digest))
@@ -178,18 +182,14 @@ def evaluate(
             results.append(outcome)
     finally:
         con.close()
-    errors = sum(1 for r in results if not r["passed"] and r["severity"] == "error")
-    warnings = sum(1 for r in results if not r["passed"] and r["severity"] == "warn")
     progress(2, 2, "done")
-    return {
-        "type": "ledgerml/validation/v1",
-        "snapshot": {"ref": snap.ref, "table_digest": snap.table_digest},
-        "suite": {"name": suite.name, "digest": suite.digest},
-        "checks": results,
-        "passed": errors == 0,
-        "errors": errors,
-        "warnings": warnings,
-    }
+    return ValidationResult(
+        snapshot_ref=snap.ref,
+        table_digest=snap.table_digest,
+        suite_name=suite.name,
+        suite_digest=suite.digest,
+        checks=tuple(CheckOutcome.from_json(r) for r in results),
+    )
 
 
 def run(
@@ -200,7 +200,7 @@ def run(
     *,
     reason: str = "",
     progress: Progress = NO_PROGRESS,
-) -> tuple[ValidationRow, dict[str, Any]]:
+) -> tuple[ValidationRow, ValidationResult]:
     """Validate a snapshot with a suite and record the result as evidence.
 
     The run is recorded whether it passes or fails: a failing result is evidence too. The
@@ -217,7 +217,7 @@ def run(
         }
     # The heavy pass runs without holding the workspace; snapshots are immutable.
     result = evaluate(ws, snap, suite, references, progress)
-    data = canonical_bytes(result)
+    data = canonical_bytes(result.to_json())
     with ws.session(actor) as s:
         require(s, *ROLES, action="validate data")
         result_ref = s.put_blob(data, RESULT_MEDIA_TYPE)
@@ -232,10 +232,10 @@ def run(
                     "suite_name": suite.name,
                     "suite_digest": suite.digest,
                     "result_digest": result_ref.sha256,
-                    "passed": result["passed"],
-                    "errors": result["errors"],
-                    "warnings": result["warnings"],
-                    "checks": len(result["checks"]),
+                    "passed": result.passed,
+                    "errors": result.errors,
+                    "warnings": result.warnings,
+                    "checks": len(result.checks),
                 },
                 reason,
                 [result_ref, suite_ref],
@@ -262,8 +262,16 @@ def require_passed(catalog: Catalog, snap: SnapshotRow, suite: str) -> Validatio
     return passing[-1]
 
 
+def read_result(ws: Workspace, row: ValidationRow) -> ValidationResult:
+    """A recorded validation result, typed: what reports and screens should read."""
+    return ValidationResult.from_json(load_result(ws, row))
+
+
 def load_result(ws: Workspace, row: ValidationRow) -> dict[str, Any]:
-    """A recorded validation result, read back from its verified object."""
+    """A recorded validation result as its JSON document, read back from its verified object.
+
+    Prefer :func:`read_result`; this stays for the readers that still use key paths.
+    """
     value = json.loads(ws.objects.read_verified(row.result_digest))
     assert isinstance(value, dict)
     return value
