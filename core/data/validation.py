@@ -38,13 +38,14 @@ from core.data.checks import COMMON, DTYPES, NUMERIC, Check, Columns, Measuring,
 from core.data.drift import DRIFT_METHODS
 from core.data.suites import SUITE_KEYS, SUITE_SECTIONS, Suite, load_suite
 from core.data.validation_result import CheckOutcome, ValidationResult
-from core.identity.actors import require
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import CheckFailedError, UsageError
 from core.kernel.events import Event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow, ValidationRow
-from core.kernel.workspace import Workspace
+from core.kernel.workspace import Session, Workspace
 from storage.canonical import canonical_bytes
 
 RESULT_MEDIA_TYPE = "application/vnd.ledgerml.validation+json"
@@ -207,20 +208,27 @@ def run(
     caller turns ``passed = False`` into exit code 1.
     """
     suite = load_suite(suite_path)
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="validate data")
+
+    def resolve(s: Session) -> tuple[SnapshotRow, dict[str, SnapshotRow]]:
         snap = snapshots.resolve(s.catalog, ref)
         references = {
             c["reference"]: snapshots.resolve(s.catalog, c["reference"])
             for c in suite.checks
             if REGISTRY[c["type"]].needs_reference
         }
-    # The heavy pass runs without holding the workspace; snapshots are immutable.
-    result = evaluate(ws, snap, suite, references, progress)
-    data = canonical_bytes(result.to_json())
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="validate data")
-        result_ref = s.put_blob(data, RESULT_MEDIA_TYPE)
+        return snap, references
+
+    def measure(
+        resolved: tuple[SnapshotRow, dict[str, SnapshotRow]],
+    ) -> tuple[SnapshotRow, ValidationResult]:
+        snap, references = resolved  # snapshots are immutable: no need to hold the workspace
+        return snap, evaluate(ws, snap, suite, references, progress)
+
+    def record(
+        s: Session, measured: tuple[SnapshotRow, ValidationResult]
+    ) -> tuple[ValidationRow, ValidationResult]:
+        snap, result = measured
+        result_ref = s.put_blob(canonical_bytes(result.to_json()), RESULT_MEDIA_TYPE)
         suite_ref = s.put_blob(suite.raw, SUITE_MEDIA_TYPE)
         entry = s.commit(
             Event(
@@ -242,7 +250,16 @@ def run(
             )
         )
         row = next(v for v in s.catalog.validations(snap.ref) if v.seq == entry.seq)
-    return row, result
+        return row, result
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="validate data")],
+        prepare=resolve,
+        compute=measure,
+        commit=record,
+    )
 
 
 def require_passed(catalog: Catalog, snap: SnapshotRow, suite: str) -> ValidationRow:
