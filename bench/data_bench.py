@@ -245,11 +245,11 @@ def validate_bench(csv5: Path, runs: int) -> None:
         hand_sql = HAND_WRITTEN.replace("PATH", str(parquet))
         con.execute(hand_sql).fetchall()  # warm the page cache for both
         hand, val = Figure(), Figure()
-        result: dict[str, object] = {}
+        result: validation.ValidationResult | None = None
         for _ in range(runs):
             in_process(lambda: con.execute(hand_sql).fetchall(), hand)
             _, result = in_process(lambda: validation.run(ws, "bench", "credit@1", suite), val)
-        assert len(result["checks"]) == 12  # type: ignore[arg-type]
+        assert result is not None and len(result.checks) == 12
         print(f"\nvalidate, 12 checks on 5M rows, median of {runs}, interleaved")
         print(line("one hand-written DuckDB query (floor)", hand))
         print(line("ledgerml validate (file to recorded)", val, hand, "  (target <= 1.3x)"))
@@ -286,17 +286,18 @@ def drift_bench(pq1: Path, pq1b: Path, runs: int) -> None:
         drift_suite = tmp / "drift.toml"
         drift_suite.write_text("\n".join(lines))
         drift = Figure()
-        dres: dict[str, object] = {}
+        dres: validation.ValidationResult | None = None
         for _ in range(runs):
             _, dres = in_process(lambda: validation.run(ws, "bench", b.ref, drift_suite), drift)
-        checks = dres["checks"]
+        assert dres is not None
+        checks = dres.checks
         print(
             "\ndrift, 1M vs 1M rows, 16 columns (10 numeric: KS + PSI; 6 categorical: "
             "chi-square + PSI)"
         )
         print(
             line("ledgerml validate (file to recorded)", drift, None, "  (target <= 3 s wall)")
-            + f"; {len(checks)} checks, {sum(c['passed'] for c in checks)} passed"  # type: ignore[arg-type, misc]
+            + f"; {len(checks)} checks, {sum(c.passed for c in checks)} passed"
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

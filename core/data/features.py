@@ -37,12 +37,14 @@ from typing import Any
 import duckdb
 
 from core.data import snapshots, tables
-from core.identity.actors import require
+from core.data.snapshots import Prepared
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
-from core.kernel.workspace import Workspace
+from core.kernel.workspace import Session, Workspace
 from storage.objects import sha256_hex
 
 SQL_MEDIA_TYPE = "application/sql"
@@ -186,12 +188,60 @@ def build(
         The snapshot and whether it is a new version.
     """
     view = load_view(view_path, inputs)
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="build feature views")
-        snaps = {
+
+    def resolve_inputs(s: Session) -> dict[str, SnapshotRow]:
+        return {
             alias: _resolve_input(s.catalog, view_path, alias, ref)
             for alias, ref in view["inputs"].items()
         }
+
+    def materialise(snaps: dict[str, SnapshotRow]) -> tuple[dict[str, SnapshotRow], Prepared]:
+        return snaps, _materialise(ws, view_path, view, snaps, progress)
+
+    def record(
+        s: Session, built: tuple[dict[str, SnapshotRow], Prepared]
+    ) -> tuple[SnapshotRow, bool]:
+        snaps, prep = built
+        sql_ref = s.put_blob(view["sql"], SQL_MEDIA_TYPE)
+        spec_ref = s.put_blob(view["spec"], "application/toml")
+        lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
+        lineage.append((f"sha256:{prep.extra['transform_digest']}", "transformed-by"))
+        return snapshots.record(
+            s,
+            prep,
+            dataset=view["name"],
+            kind="feature",
+            provenance=_inherited(view_path, snaps),
+            pii=view["pii"],
+            sensitive=view["sensitive"],
+            retention=view["retention"],
+            reason=reason,
+            lineage=lineage,
+            extra_objects=[sql_ref, spec_ref],
+            dedupe_on="table",
+        )
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="build feature views")],
+        prepare=resolve_inputs,
+        compute=materialise,
+        commit=record,
+    )
+
+
+def _materialise(
+    ws: Workspace,
+    view_path: Path,
+    view: dict[str, Any],
+    snaps: dict[str, SnapshotRow],
+    progress: Progress,
+) -> Prepared:
+    """Run the transform over the inputs' verified copies, sealed off from anything else.
+
+    Runs without holding the workspace (snapshots are immutable); records nothing.
+    """
     (ws.root / "tmp").mkdir(exist_ok=True)
     con = tables.connect(ws.root / "tmp")
     try:
@@ -213,7 +263,7 @@ def build(
             )
         except duckdb.Error as err:
             raise UsageError(
-                f"the transform {view_path.name} does not run: {tables._duckdb_reason(err)}",
+                f"the transform {view_path.name} does not run: {tables.duckdb_reason(err)}",
                 hint=f"It may read only its inputs: {', '.join(paths)}.",
             ) from err
         prep = snapshots.prepare(
@@ -227,7 +277,7 @@ def build(
     finally:
         con.close()
     transform = sha256_hex(view["sql"])
-    prep = snapshots.Prepared(
+    return snapshots.Prepared(
         **{
             **prep.__dict__,
             "extra": {
@@ -241,23 +291,3 @@ def build(
             },
         }
     )
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="build feature views")
-        sql_ref = s.put_blob(view["sql"], SQL_MEDIA_TYPE)
-        spec_ref = s.put_blob(view["spec"], "application/toml")
-        lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
-        lineage.append((f"sha256:{transform}", "transformed-by"))
-        return snapshots.record(
-            s,
-            prep,
-            dataset=view["name"],
-            kind="feature",
-            provenance=_inherited(view_path, snaps),
-            pii=view["pii"],
-            sensitive=view["sensitive"],
-            retention=view["retention"],
-            reason=reason,
-            lineage=lineage,
-            extra_objects=[sql_ref, spec_ref],
-            dedupe_on="table",
-        )

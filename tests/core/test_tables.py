@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.data import tables
+from core.data import profile, tables
 from storage.canonical import canonical_bytes
 
 
@@ -57,7 +57,7 @@ def test_quantiles_and_histograms_are_duckdbs_on_the_systematic_sample(
 ) -> None:
     """Above EXACT_ROWS the sample is every k-th row; its figures are quantile_cont's and
     histogram's on those rows (compared at the 12 digits the profile keeps)."""
-    monkeypatch.setattr(tables, "EXACT_ROWS", 7_000)
+    monkeypatch.setattr(profile, "EXACT_ROWS", 7_000)
     path = tmp_path / "t.parquet"
     pq.write_table(_table(50_000, seed=9), path, row_group_size=6_007)
     _, prof = _profile(path)
@@ -78,7 +78,7 @@ def test_quantiles_and_histograms_are_duckdbs_on_the_systematic_sample(
             f"WHERE file_row_number % {step} = 0"
         ).fetchone()
         assert stats["quantiles"] == {
-            str(q): tables._round(v) for q, v in zip(tables.QUANTILES, qs, strict=True)
+            str(q): tables.round_figure(v) for q, v in zip(tables.QUANTILES, qs, strict=True)
         }
         counts = [int(n) for _, n in sorted(hist.items())]
         assert stats["histogram"]["counts"] == (counts + [0] * 10)[:10]
@@ -95,18 +95,18 @@ def test_quantile_interpolation_matches_duckdb_on_random_samples() -> None:
     for _ in range(40):
         n = int(rng.integers(1, 3_000))
         values = np.round(rng.lognormal(10, 1, n), 2)
-        numeric = [(tables.Column("x", "DOUBLE", "float"), tables._Figures())]
+        numeric = [(tables.Column("x", "DOUBLE", "float"), tables.Figures())]
         fig = numeric[0][1]
         fig.lo, fig.hi = float(values.min()), float(values.max())
         fig.sample = [values]
         out: dict[str, dict[str, dict[str, object]]] = {"columns": {"x": {}}}
-        tables._quantiles_and_histograms(numeric, out)
+        profile._quantiles_and_histograms(numeric, out)
         sample = pa.table({"x": values})  # noqa: F841 (read by DuckDB by name)
         [(expected,)] = con.execute(
             f"SELECT quantile_cont(x, {list(tables.QUANTILES)}) FROM sample"
         ).fetchall()
         assert out["columns"]["x"]["quantiles"] == {
-            str(q): tables._round(v) for q, v in zip(tables.QUANTILES, expected, strict=True)
+            str(q): tables.round_figure(v) for q, v in zip(tables.QUANTILES, expected, strict=True)
         }
 
 
@@ -121,5 +121,5 @@ def test_std_is_exact_to_the_recorded_digits_for_a_small_spread(tmp_path: Path) 
     mean = sum(exact) / len(exact)
     var = sum((v - mean) ** 2 for v in exact) / (len(exact) - 1)
     stats = prof["columns"]["x"]  # type: ignore[index]
-    assert stats["mean"] == tables._round(float(mean))
-    assert stats["std"] == tables._round(math.sqrt(var))
+    assert stats["mean"] == tables.round_figure(float(mean))
+    assert stats["std"] == tables.round_figure(math.sqrt(var))

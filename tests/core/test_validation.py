@@ -38,11 +38,12 @@ def suite_file(tmp_path: Path, body: str) -> Path:
 
 def test_sample_suite_passes_and_is_recorded_as_evidence(data_ws: Workspace) -> None:
     row, result = validation.run(data_ws, "sam", "german-credit@1", SAMPLE / "raw_suite.toml")
-    assert row.passed and result["passed"] and row.checks == 12
+    assert row.passed and result.passed and row.checks == 12
     stored = validation.load_result(data_ws, row)
-    assert stored == result
+    assert stored == result.to_json()
+    assert validation.read_result(data_ws, row) == result
     assert stored["suite"]["digest"] == validation.load_suite(SAMPLE / "raw_suite.toml").digest
-    by_name = {c["name"]: c for c in result["checks"]}
+    by_name = {c["name"]: c for c in result.to_json()["checks"]}
     assert by_name["bad-credit share near the published 30%"]["observed"] == 1.3
     assert by_name["median duration"]["observed"] == 18.0
     snap = snapshots.show(data_ws, "german-credit@1")
@@ -103,8 +104,8 @@ severity = "warn"
     row, result = validation.run(data_ws, "alice", "german-credit@1", suite)
     assert data_ws.ledger.head()[0] == head + 1  # a failing run is evidence too
     assert not row.passed and row.errors == 10 and row.warnings == 1
-    assert all(not c["passed"] for c in result["checks"])
-    observed = {c["name"]: c["observed"] for c in result["checks"]}
+    assert all(not c.passed for c in result.checks)
+    observed = {c.name: c.observed for c in result.checks}
     assert observed["range:column12"] == 371  # applicants younger than 30 (awk agrees)
     assert observed["unique:column00"] == 996
     snap = snapshots.show(data_ws, "german-credit@1")
@@ -151,10 +152,10 @@ min_p = 0.05
 """,
     )
     _, same = validation.run(data_ws, "alice", "german-credit@1", suite)
-    assert same["passed"]
-    assert {c["name"]: c["observed"]["statistic"] for c in same["checks"]}["age ks"] == 0.0
+    assert same.passed
+    assert {c.name: c.observed["statistic"] for c in same.checks}["age ks"] == 0.0
     _, drifted = validation.run(data_ws, "alice", "german-credit@2", suite)
-    verdicts = {c["name"]: c for c in drifted["checks"]}
+    verdicts = {c["name"]: c for c in drifted.to_json()["checks"]}
     assert not verdicts["age psi"]["passed"] and verdicts["age psi"]["observed"]["statistic"] > 1
     assert not verdicts["age ks"]["passed"]
     assert verdicts["purpose chi2"]["passed"]  # purpose did not change
@@ -304,8 +305,8 @@ def test_quantile_checks_of_one_column_share_one_aggregate(
             f'column = "column12"\nq = {q!r}\n'
         )
         _, single = validation.run(data_ws, "alice", "german-credit@1", alone)
-        assert together["checks"][i] == single["checks"][0]
-    assert [c["observed"] for c in together["checks"][:3]] == [23.0, 33.0, 52.0]
+        assert together.checks[i] == single.checks[0]
+    assert [c.observed for c in together.checks[:3]] == [23.0, 33.0, 52.0]
 
 
 def test_an_altered_parquet_copy_records_no_result(data_ws: Workspace, tmp_path: Path) -> None:

@@ -1,0 +1,215 @@
+"""Bundle collectors: each context's contribution to an audit bundle.
+
+A collector reads the facts in :class:`~core.audit.bundle_members.Bundling` and adds members;
+:data:`COLLECTORS` runs them in order (the data collector finds data sheets before the
+documents collector finds the model card, the order the coverage table lists reports). A
+new kind of evidence adds one collector here and lists it. What is derived from all the
+members (coverage, the index, the manifest) is added by :func:`core.audit.bundle.export`
+after the collectors ran.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.audit import lineage
+from core.audit.bundle_members import Bundling, Collector, Members
+from core.modelling import models
+from storage import merkle
+from storage.canonical import canonical_bytes
+
+DSSE = "application/vnd.dsse.envelope.v1+json"
+
+
+def _latest_report(b: Bundling, action: str, subject: str) -> dict[str, Any] | None:
+    found = None
+    for seq in b.seqs:
+        body = b.event_body(seq)
+        if body["action"] == action and subject in body["subjects"]:
+            found = body["data"]
+    return found
+
+
+def modelling(b: Bundling, members: Members) -> None:
+    """The model, its signatures (DSSE and OpenSSF), its run's files and reproductions."""
+    folder = models.folder_name(b.model)
+    members.add_object(
+        f"model/{folder}/model.skops", b.ws, b.model.model_digest, "application/vnd.skops+zip"
+    )
+    for sig in b.signatures:
+        members.add(
+            f"signatures/model-{sig.seq}.dsse.json", b.read(sig.envelope_digest), DSSE, True
+        )
+        if sig.openssf_digest:
+            members.add(
+                f"model/{folder}.sig",
+                b.read(sig.openssf_digest),
+                "application/vnd.dev.sigstore.bundle.v0.3+json",
+                True,
+            )
+    for r in b.reproductions:
+        members.add(
+            f"evidence/reproduction-{r.seq}.json",
+            b.read(r.result_digest),
+            "application/vnd.ledgerml.reproduction+json",
+            True,
+        )
+    run = b.run
+    run_data = b.event_body(run.seq)["data"]
+    run_files = [
+        ("spec.toml", run.spec_digest, "application/toml"),
+        ("environment.json", run.environment_digest, "application/vnd.ledgerml.environment+json"),
+        ("metrics.json", run_data["metrics_digest"], "application/vnd.ledgerml.metrics+json"),
+    ]
+    if b.data_level == "full":
+        run_files.append(
+            (
+                "predictions.json",
+                run_data["predictions_object"],
+                "application/vnd.ledgerml.predictions+json",
+            )
+        )
+    else:  # the test predictions are rows: labels and sensitive attributes of people
+        members.add(
+            f"evidence/run-{run.run_id}/predictions.digests.json",
+            canonical_bytes(
+                {
+                    "run": run.run_id,
+                    "predictions_object": run_data["predictions_object"],
+                    "predictions_digest": run.predictions_digest,
+                }
+            ),
+            "application/json",
+        )
+    for name, digest, media in run_files:
+        members.add(f"evidence/run-{run.run_id}/{name}", b.read(digest), media, True)
+
+
+def evidence(b: Bundling, members: Members) -> None:
+    """The signed evaluation evidence."""
+    for ev in b.evaluations:
+        members.add(
+            f"evidence/evaluation-{ev.seq}.json",
+            b.read(ev.evidence_digest),
+            "application/vnd.ledgerml.evaluation+json",
+            True,
+        )
+        members.add(
+            f"signatures/evaluation-{ev.seq}.dsse.json", b.read(ev.envelope_digest), DSSE, True
+        )
+
+
+def data(b: Bundling, members: Members) -> None:
+    """Validation results, and per input snapshot its profile, data (or digests), data sheet."""
+    for v in b.validations:
+        members.add(
+            f"evidence/validation-{v.seq}.json",
+            b.read(v.result_digest),
+            "application/vnd.ledgerml.validation+json",
+            True,
+        )
+    data_sheets: list[str] = []
+    for snap in b.snapshots:
+        if snap is None:
+            continue
+        stem = snap.ref.replace("@", "-")
+        members.add(
+            f"evidence/profile-{stem}.json",
+            b.read(snap.profile_digest),
+            "application/vnd.ledgerml.profile+json",
+            True,
+        )
+        if b.data_level == "full":
+            members.add_object(
+                f"data/{stem}.parquet", b.ws, snap.parquet_digest, "application/vnd.apache.parquet"
+            )
+        else:
+            members.add(
+                f"data/{stem}.digests.json",
+                canonical_bytes(
+                    {
+                        "snapshot": snap.ref,
+                        "table_digest": snap.table_digest,
+                        "raw_digest": snap.raw_digest,
+                        "parquet_digest": snap.parquet_digest,
+                        "rows": snap.rows,
+                    }
+                ),
+                "application/json",
+            )
+        sheet = _latest_report(b, "report.datasheet", f"snapshot:{snap.ref}")
+        if sheet:
+            members.add(
+                f"reports/datasheet-{stem}.md", b.read(sheet["markdown"]), "text/markdown", True
+            )
+            members.add(f"reports/datasheet-{stem}.html", b.read(sheet["html"]), "text/html", True)
+            data_sheets.append(snap.ref)
+    b.reports["datasheet"] = bool(data_sheets)
+
+
+def documents(b: Bundling, members: Members) -> None:
+    """The latest model card and impact assessment recorded for the model."""
+    for action, name in (
+        ("report.model_card", "model-card"),
+        ("report.impact_assessment", "impact-assessment"),
+    ):
+        found = _latest_report(b, action, f"model:{b.model.ref}")
+        b.reports[name] = bool(found)
+        if found:
+            members.add(f"reports/{name}.md", b.read(found["markdown"]), "text/markdown", True)
+            members.add(f"reports/{name}.html", b.read(found["html"]), "text/html", True)
+
+
+def identity(b: Bundling, members: Members) -> None:
+    """The key list with statuses as of the checkpoint, and each public key."""
+    key_list = [
+        {
+            "key_id": k.key_id,
+            "actor": k.actor,
+            "purpose": k.purpose,
+            "algorithm": k.algorithm,
+            "status": k.status,
+            "created_seq": k.created_seq,
+            "status_seq": k.status_seq,
+            "status_reason": k.status_reason,
+            "public_pem": k.public_pem,
+        }
+        for k in b.keys
+        if k.created_seq <= b.checkpoint.size
+    ]
+    members.add("keys/keys.json", canonical_bytes(key_list), "application/json")
+    for k in key_list:
+        members.add(
+            f"keys/{k['key_id']}.pem", str(k["public_pem"]).encode(), "application/x-pem-file"
+        )
+
+
+def audit(b: Bundling, members: Members) -> None:
+    """Lineage, the ledger excerpt, its Merkle proofs and the signed checkpoint."""
+    ws, cp = b.ws, b.checkpoint
+    walk = lineage.walk(ws, b.model.ref)
+    members.add("lineage/tree.txt", (lineage.render_tree(walk) + "\n").encode(), "text/plain")
+    members.add(
+        "lineage/openlineage.jsonl",
+        (lineage.dumps(lineage.openlineage(ws, walk)) + "\n").encode(),
+        "application/x-ndjson",
+    )
+    lines = [ws.ledger.entry(q).line.decode() for q in b.seqs]
+    leaves = ws.ledger.leaf_hashes(cp.size)
+    proofs = {
+        "checkpoint_size": cp.size,
+        "inclusion": {
+            str(q): [h.hex() for h in merkle.inclusion_proof(q - 1, leaves)] for q in b.seqs
+        },
+        "consistency": {
+            str(c.size): [h.hex() for h in merkle.consistency_proof(c.size, leaves)]
+            for c in b.earlier
+        },
+    }
+    members.add("ledger/events.jsonl", ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
+    members.add("ledger/proofs.json", canonical_bytes(proofs), "application/json")
+    members.add("ledger/checkpoint.json", canonical_bytes(cp.envelope), "application/json")
+
+
+COLLECTORS: tuple[Collector, ...] = (modelling, evidence, data, documents, identity, audit)
+"""Every collector, in the order they run."""

@@ -1,0 +1,110 @@
+"""What a bundle is made of while it is being assembled: its members and the facts behind them.
+
+:class:`Bundling` is what the collectors (:mod:`core.audit.bundle_collectors`) read: the
+model version, its run, the inputs and evidence found in the catalog, the fresh checkpoint
+and the ledger excerpt, all fixed under one hold of the workspace. :class:`Members` is what
+they write: member paths with their content (bytes, or a stored object streamed later) and
+media type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.audit.trail import Checkpoint
+from core.kernel.errors import IntegrityError
+from core.kernel.rows import (
+    EvaluationRow,
+    KeyRow,
+    ModelRow,
+    ReproductionRow,
+    RunRow,
+    SignatureRow,
+    SnapshotRow,
+    ValidationRow,
+)
+from core.kernel.workspace import Workspace
+from storage.objects import sha256_hex
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A stored object streamed into the zip and checked against its digest on the way.
+
+    Large members (the model, full data) are never held in memory whole.
+    """
+
+    digest: str
+    size: int
+    file: Path
+
+
+Payload = bytes | Blob
+
+
+def payload_sha256(data: Payload) -> str:
+    """The SHA-256 the manifest lists for a member."""
+    return data.digest if isinstance(data, Blob) else sha256_hex(data)
+
+
+def payload_size(data: Payload) -> int:
+    """The size the manifest lists for a member."""
+    return data.size if isinstance(data, Blob) else len(data)
+
+
+@dataclass
+class Members:
+    """Bundle members by path: content, media type, and whether the ledger names them."""
+
+    items: dict[str, tuple[Payload, str, bool]] = field(default_factory=dict)
+
+    def add(self, path: str, data: Payload, media_type: str, ledger_object: bool = False) -> None:
+        """Add (or replace) a member."""
+        self.items[path] = (data, media_type, ledger_object)
+
+    def add_object(self, path: str, ws: Workspace, digest: str, media_type: str) -> None:
+        """A ledger-named blob, streamed from the store when the zip is written."""
+        if not ws.objects.exists(digest):  # its content is checked while it is written
+            raise IntegrityError(f"cannot bundle {path}: {ws.objects.check(digest)}")
+        file = ws.objects.path(digest)
+        self.add(path, Blob(digest, file.stat().st_size, file), media_type, True)
+
+
+@dataclass
+class Bundling:
+    """Everything the collectors need, gathered under one hold of the workspace.
+
+    ``reports`` is filled by the collectors as they find reports, in the order the coverage
+    table lists them (data sheet, model card, impact assessment).
+    """
+
+    ws: Workspace
+    data_level: str
+    model: ModelRow
+    run: RunRow
+    checkpoint: Checkpoint
+    key: KeyRow
+    keys: list[KeyRow]
+    snapshots: list[SnapshotRow | None]
+    signatures: list[SignatureRow]
+    evaluations: list[EvaluationRow]
+    validations: list[ValidationRow]
+    reproductions: list[ReproductionRow]
+    earlier: list[Checkpoint]
+    seqs: list[int]
+    reports: dict[str, bool] = field(default_factory=dict)
+
+    def read(self, digest: str) -> bytes:
+        """A stored object's bytes, verified against its digest."""
+        return self.ws.objects.read_verified(digest)
+
+    def event_body(self, seq: int) -> dict[str, Any]:
+        """The decoded body of a ledger event."""
+        return self.ws.ledger.entry(seq).decode()
+
+
+Collector = Callable[[Bundling, Members], None]
+"""Adds one context's members to a bundle."""

@@ -1,0 +1,146 @@
+"""The drift check: a column's distribution against a reference snapshot's.
+
+PSI bins by the reference's deciles (numeric columns) or by value; Kolmogorov-Smirnov and
+chi-square come from scipy, imported only when a suite has a drift check.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import duckdb
+
+from core.data.checks import Check, CheckType, Measuring, Outcome, refuse
+from core.data.duck import quote_ident
+from core.data.profile import round_figure
+
+DRIFT_METHODS = ("psi", "ks", "chi2")
+
+
+def _measure(m: Measuring, check: Check) -> Outcome:
+    """PSI, Kolmogorov-Smirnov or chi-square of the column against the reference."""
+    from scipy import stats
+
+    con, cur, ref, cur_cols = m.con, m.source, m.reference, m.columns
+
+    col, method = check["column"], check["method"]
+    base = {
+        "name": check["name"],
+        "type": "drift",
+        "column": col,
+        "severity": check["severity"],
+        "method": method,
+        "reference": check["reference"],
+    }
+    if col not in cur_cols:
+        return {
+            **base,
+            "observed": None,
+            "threshold": {},
+            "passed": False,
+            "detail": f"column {col!r} is missing",
+        }
+    c = quote_ident(col)
+    numeric = cur_cols[col].kind in ("int", "float")
+    observed: dict[str, Any]
+    if method == "ks":
+        if not numeric:
+            return {
+                **base,
+                "observed": None,
+                "threshold": {},
+                "passed": False,
+                "detail": "KS needs a numeric column",
+            }
+        q = f"SELECT CAST({c} AS DOUBLE) AS v FROM {{}} WHERE isfinite(CAST({c} AS DOUBLE))"
+        a = con.execute(q.format(ref)).fetchnumpy()["v"]
+        b = con.execute(q.format(cur)).fetchnumpy()["v"]
+        res = stats.ks_2samp(a, b, method="asymp")
+        observed = {
+            "statistic": round_figure(float(res.statistic)),
+            "p_value": round_figure(float(res.pvalue)),
+        }
+    elif method == "psi" and numeric:
+        edges_row = con.execute(
+            f"SELECT quantile_cont(CAST({c} AS DOUBLE), [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]) "
+            f"FROM {ref} WHERE isfinite(CAST({c} AS DOUBLE))"
+        ).fetchone()
+        edges = sorted(set(edges_row[0])) if edges_row and edges_row[0] else []
+        expected = _binned(con, ref, c, edges)
+        actual = _binned(con, cur, c, edges)
+        observed = {"statistic": round_figure(_psi(expected, actual)), "bins": len(expected)}
+    else:
+        q = f"SELECT CAST({c} AS VARCHAR), count(*) FROM {{}} GROUP BY 1"
+        ref_counts = dict(con.execute(q.format(ref)).fetchall())
+        cur_counts = dict(con.execute(q.format(cur)).fetchall())
+        keys = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (k is None, str(k)))
+        expected = [int(ref_counts.get(k, 0)) for k in keys]
+        actual = [int(cur_counts.get(k, 0)) for k in keys]
+        if method == "psi":
+            observed = {"statistic": round_figure(_psi(expected, actual)), "bins": len(keys)}
+        else:
+            if len(keys) < 2:
+                observed = {"statistic": 0.0, "p_value": 1.0}
+            else:
+                chi = stats.chi2_contingency([expected, actual])
+                observed = {
+                    "statistic": round_figure(float(chi.statistic)),
+                    "p_value": round_figure(float(chi.pvalue)),
+                }
+    threshold = {k: check[k] for k in ("max", "min_p") if k in check}
+    ok = True
+    if "max" in check:
+        ok = observed["statistic"] <= check["max"]
+    if "min_p" in check and "p_value" in observed:
+        ok = ok and observed["p_value"] >= check["min_p"]
+    return {
+        **base,
+        "observed": observed,
+        "threshold": threshold,
+        "passed": ok,
+        "detail": "" if ok else "distribution shifted beyond the threshold",
+    }
+
+
+def _binned(con: duckdb.DuckDBPyConnection, table: str, c: str, edges: list[float]) -> list[int]:
+    if not edges:
+        total = con.execute(
+            f"SELECT count(*) FROM {table} WHERE isfinite(CAST({c} AS DOUBLE))"
+        ).fetchone()
+        return [int(total[0]) if total else 0]
+    row = con.execute(
+        f"SELECT histogram(CAST({c} AS DOUBLE), ?) FROM {table} "
+        f"WHERE isfinite(CAST({c} AS DOUBLE))",
+        [edges],
+    ).fetchone()
+    counts = row[0] if row and row[0] else {}
+    bounds = [*edges, math.inf]
+    return [int(counts.get(b, 0)) for b in bounds]
+
+
+def _psi(expected: list[int], actual: list[int], eps: float = 1e-4) -> float:
+    """Population stability index, with empty bins floored at ``eps``."""
+    te, ta = sum(expected) or 1, sum(actual) or 1
+    total = 0.0
+    for e, a in zip(expected, actual, strict=True):
+        pe, pa = max(e / te, eps), max(a / ta, eps)
+        total += (pa - pe) * math.log(pa / pe)
+    return total
+
+
+def _refine(check: Check, where: str) -> None:
+    if check["method"] not in DRIFT_METHODS:
+        raise refuse(where, f"drift method must be one of {', '.join(DRIFT_METHODS)}")
+    if check["method"] == "psi" and "min_p" in check:
+        raise refuse(where, "PSI has no p-value; min_p needs method ks or chi2")
+
+
+DRIFT = CheckType(
+    "drift",
+    frozenset({"column", "reference", "method"}),
+    frozenset({"max", "min_p"}),
+    measure=_measure,
+    refine=_refine,
+    needs_reference=True,
+)
