@@ -34,3 +34,25 @@ def test_unknown_keys_are_refused_not_dropped() -> None:
     with pytest.raises(ValueError, match="unknown key 'new_figure'"):
         Evidence.from_json(doc)
     assert Evidence.VERSION == 1 and Fairness.VERSION == 1
+
+
+def test_sections_are_registered_once_each_in_running_order() -> None:
+    from core.evidence import suite
+
+    names = [s.name for s in registry()]
+    assert names == ["fairness", "explainability", "robustness", "privacy", "baseline"]
+    assert list(suite.SECTIONS) == names
+    assert list(suite.SECTION_KEYS) == ["evaluation", *names]
+    for section in registry():
+        assert suite.SECTION_KEYS[section.name] == section.keys
+        assert section.result.VERSION == 1
+
+
+def test_one_unknown_key_check_names_the_first_unknown_name() -> None:
+    from core.kernel.errors import UsageError
+    from core.kernel.formats import refuse_unknown
+
+    refuse_unknown({"a": 1}, {"a", "b"}, message=lambda k: f"no {k}")
+    with pytest.raises(UsageError, match=r"^no c$") as refused:
+        refuse_unknown({"d": 1, "c": 2, "a": 3}, {"a"}, message=lambda k: f"no {k}", hint="a")
+    assert refused.value.hint == "a"
