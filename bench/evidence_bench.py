@@ -129,7 +129,7 @@ def main() -> None:
         f"ledgerml evaluate (same sections, end to end, signed, recorded as #{seq}): "
         f"{full:.2f} s = {100 * (full / bare - 1):+.1f}% over the bare calls (target <= +10%)"
     )
-    assert evidence["sections"]["explainability"]["sample_rows"] == 10_000
+    assert evidence.to_json()["sections"]["explainability"]["sample_rows"] == 10_000
 
 
 if __name__ == "__main__":

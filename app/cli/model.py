@@ -383,27 +383,27 @@ def evaluate(
             progress=progress,
         )
     if want_json(json_out):
-        output.emit_json({**evidence, "event": seq})
+        output.emit_json({**evidence.to_json(), "event": seq})
     else:
         output.table(
             ["section", "check", "observed", "threshold", "result"],
             [
                 (
-                    c["section"],
-                    c["name"],
-                    output.value_text(c["observed"]),
-                    output.value_text(c["threshold"]),
-                    "pass" if c["passed"] else ("FAIL" if c["severity"] == "error" else "warn"),
+                    c.section,
+                    c.name,
+                    output.value_text(c.observed),
+                    output.value_text(c.threshold),
+                    "pass" if c.passed else ("FAIL" if c.severity == "error" else "warn"),
                 )
-                for c in evidence["checks"]
+                for c in evidence.checks
             ],
-            title=f"{evidence['model']['ref']} × {evidence['suite']['name']}",
+            title=f"{evidence.model.ref} × {evidence.suite.name}",
         )
         output.line(
-            ("PASSED" if evidence["passed"] else "FAILED")
-            + f": {output.count(evidence['errors'], 'error')}, "
-            f"{output.count(evidence['warnings'], 'warning')}; "
+            ("PASSED" if evidence.passed else "FAILED")
+            + f": {output.count(evidence.errors, 'error')}, "
+            f"{output.count(evidence.warnings, 'warning')}; "
             f"signed evidence recorded as event #{seq}"
         )
-    if not evidence["passed"]:
+    if not evidence.passed:
         raise typer.Exit(output.EXIT_CHECK)

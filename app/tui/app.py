@@ -322,7 +322,7 @@ class LedgerApp(App[None]):
                 reason=values["reason"],
                 progress=progress,
             )
-            return f"evidence #{seq}: {'passed' if ev['passed'] else 'FAILED'}"
+            return f"evidence #{seq}: {'passed' if ev.passed else 'FAILED'}"
 
         self._ask(
             "Evaluate a model",

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.documents import reporting
 from core.evidence import evaluation
+from core.evidence.document import Evidence
+from core.evidence.record import Record
+from core.evidence.sections.baseline import Baseline
+from core.evidence.sections.explainability import Explainability
+from core.evidence.sections.fairness import Fairness
+from core.evidence.sections.privacy import Privacy
+from core.evidence.sections.robustness import Robustness
 from core.kernel.workspace import Workspace
 from core.modelling import models
 from reports.contexts import ImpactContext, ModelCardContext
@@ -82,9 +89,8 @@ def card_context(
 ) -> ModelCardContext:
     """Assemble a model card's plain data from the records."""
     info = models.show(ws, ref, actor)
-    found = evaluation.latest(ws, ref, actor)
-    evidence, ev_seq = found if found else ({}, 0)
-    sections = evidence.get("sections", {})
+    found = evaluation.latest_evidence(ws, ref, actor)
+    evidence, ev_seq = found if found else (None, 0)
     metrics = info["metrics"]
     gaps = [
         f"{q.replace('_', ' ').capitalize()} is not answered (`--answers FILE.toml`)."
@@ -93,32 +99,32 @@ def card_context(
     ]
     if not found:
         gaps.append("No evaluation evidence is recorded: run `ledgerml evaluate`.")
+    fair = _section(evidence, Fairness)
     fairness = []
-    for attr, g in sections.get("fairness", {}).get("groups", {}).items():
-        ci = g["intervals_95"]
+    for attr, g in (fair.groups if fair else {}).items():
+        ci = g.intervals_95
         fairness.append(
             {
                 "attribute": attr,
-                "dpd": _fmt(g["demographic_parity_difference"]),
+                "dpd": _fmt(g.demographic_parity_difference),
                 "dpd_ci": _fmt(ci["demographic_parity_difference"]),
-                "eod": _fmt(g["equalized_odds_difference"]),
-                "di": _fmt(g["disparate_impact"]),
+                "eod": _fmt(g.equalized_odds_difference),
+                "di": _fmt(g.disparate_impact),
                 "di_ci": _fmt(ci["disparate_impact"]),
-                "four_fifths": g["four_fifths_rule"],
-                "rows": [{k: _fmt(v) for k, v in row.items()} for row in g["table"]],
+                "four_fifths": g.four_fifths_rule,
+                "rows": [{k: _fmt(v) for k, v in row.to_json().items()} for row in g.table],
             }
         )
-    exp = sections.get("explainability", {})
-    rob = sections.get("robustness", {})
-    priv = sections.get("privacy", {})
-    base = sections.get("baseline", {})
+    exp = _section(evidence, Explainability)
+    rob = _section(evidence, Robustness)
+    priv = _section(evidence, Privacy)
+    base = _section(evidence, Baseline)
     key_names = []
     for s in info["signatures"]:
         key_names.append(
             f"event #{s['seq']}: key {s['key_id'][:16]}… ({s['key_status']}) — "
             f"{'valid' if s['ok'] else 'INVALID'}; OpenSSF bundle {s['openssf']}"
         )
-    crashes = rob.get("crashes")
     return ModelCardContext(
         ref=info["model"]["ref"],
         as_of=f"as of evaluation event #{ev_seq}" if found else "no evaluation recorded",
@@ -162,64 +168,81 @@ def card_context(
         ],
         confusion=metrics.get("confusion_matrix", {"tn": 0, "fp": 0, "fn": 0, "tp": 0}),
         fairness=fairness,
-        importance=[(i["feature"], float(i["mean_abs_shap"])) for i in exp.get("importance", [])][
-            :12
-        ],
-        explanations=exp.get("representative", []),
-        explainer=(
-            f"{exp['explainer']}; {exp['sample_rows']} explained rows (seed "
-            f"{exp['sample_seed']}), background {exp['background_rows']} rows "
-            f"(sha256:{exp['background_digest'][:16]}…); top-{len(exp['top_features'])} "
-            f"agreement across backgrounds {exp['stability']['agreement']:.2f}"
-        )
+        importance=[(i.feature, float(i.mean_abs_shap)) for i in exp.importance][:12]
         if exp
-        else "No explanation recorded.",
+        else [],
+        explanations=[c.to_json() for c in exp.representative] if exp else [],
+        explainer=_explainer(exp) if exp else "No explanation recorded.",
         robustness={
             ("Gaussian noise" if k == "noise" else "category flips"): [
-                (p["strength"], p["roc_auc"]) for p in v
+                (p.strength, p.roc_auc) for p in v
             ]
-            for k, v in rob.get("curves", {}).items()
+            for k, v in (rob.curves if rob else {}).items()
         },
         probes=(
-            f"{len(rob['probes'])} out-of-distribution probes (out-of-range values, unseen "
-            f"categories, missing values): {crashes} crashed or gave an invalid score."
+            f"{len(rob.probes)} out-of-distribution probes (out-of-range values, unseen "
+            f"categories, missing values): {rob.crashes} crashed or gave an invalid score."
             if rob
             else "No robustness evidence recorded."
         ),
         privacy=[
-            ("attack", priv["attack"]),
-            ("ROC AUC", _fmt(priv["roc_auc"])),
-            ("advantage", _fmt(priv["advantage"])),
-            ("PII columns used as inputs", ", ".join(priv["pii_used_as_inputs"]) or "none"),
+            ("attack", priv.attack),
+            ("ROC AUC", _fmt(priv.roc_auc)),
+            ("advantage", _fmt(priv.advantage)),
+            ("PII columns used as inputs", ", ".join(priv.pii_used_as_inputs) or "none"),
         ]
         if priv
         else [("evidence", "none recorded")],
-        baseline=[
-            ("baseline", base["kind"]),
-            *([("previous version", base["previous"]["ref"])] if "previous" in base else []),
-            ("baseline ROC AUC", _fmt(base["roc_auc"])),
-            ("model ROC AUC", _fmt(base["model_roc_auc"])),
-            ("improvement", _fmt(base["improvement"])),
-            *(
-                [
-                    (
-                        "test rows the previous version trained on",
-                        "unknown (it was trained on another table)"
-                        if base["trained_on_test_rows"] is None
-                        else str(base["trained_on_test_rows"]),
-                    )
-                ]
-                if "previous" in base
-                else []
-            ),
-        ]
-        if base
-        else [("evidence", "none recorded")],
-        checks=[{**c, "observed": _fmt(c["observed"])} for c in evidence.get("checks", [])],
+        baseline=_baseline(base) if base else [("evidence", "none recorded")],
+        checks=[
+            {**c.to_json(), "observed": _fmt(c.observed)}
+            for c in (evidence.checks if evidence else [])
+        ],
         signatures=key_names,
         evidence=evidence_digest(ws, ref, actor) if found else "none",
         gaps=gaps,
     )
+
+
+S = TypeVar("S", bound=Record)
+
+
+def _section(evidence: Evidence | None, kind: type[S]) -> S | None:
+    return evidence.section(kind) if evidence else None
+
+
+def _explainer(exp: Explainability) -> str:
+    """How the explanations were made, in one line."""
+    return (
+        f"{exp.explainer}; {exp.sample_rows} explained rows (seed "
+        f"{exp.sample_seed}), background {exp.background_rows} rows "
+        f"(sha256:{exp.background_digest[:16]}…); top-{len(exp.top_features)} "
+        f"agreement across backgrounds {exp.stability.agreement:.2f}"
+    )
+
+
+def _baseline(base: Baseline) -> list[tuple[str, str]]:
+    """The baseline comparison as card rows (the previous version's rows only for one)."""
+    previous = base.previous
+    return [
+        ("baseline", base.kind),
+        *([("previous version", previous.ref)] if previous else []),
+        ("baseline ROC AUC", _fmt(base.roc_auc)),
+        ("model ROC AUC", _fmt(base.model_roc_auc)),
+        ("improvement", _fmt(base.improvement)),
+        *(
+            [
+                (
+                    "test rows the previous version trained on",
+                    "unknown (it was trained on another table)"
+                    if base.trained_on_test_rows is None
+                    else str(base.trained_on_test_rows),
+                )
+            ]
+            if previous
+            else []
+        ),
+    ]
 
 
 def evidence_digest(ws: Workspace, ref: str, actor: str = "") -> str:
@@ -261,8 +284,7 @@ def impact_context(
 ) -> ImpactContext:
     """Combine questionnaire answers with recorded evidence and grade the impact (I–IV)."""
     card = card_context(ws, ref, {}, actor)
-    found = evaluation.latest(ws, ref, actor)
-    evidence = found[0] if found else {}
+    found = evaluation.latest_evidence(ws, ref, actor)
     points, reasons = 0, []
     if answers.get("affected_people"):
         points += 1
@@ -271,7 +293,7 @@ def impact_context(
     if any(d in domain for d in HIGH_RISK_DOMAINS):
         points += 1
         reasons.append(f"+1: {answers['domain']} is a high-risk domain (AI Act Annex III)")
-    failing = [c["name"] for c in evidence.get("checks", []) if not c["passed"]]
+    failing = [c.name for c in (found[0].checks if found else []) if not c.passed]
     if failing or not found:
         points += 1
         reasons.append(

@@ -12,6 +12,10 @@ import pytest
 from core.data import features, snapshots, validation
 from core.documents import modelcard
 from core.evidence import evaluation
+from core.evidence.checks import Check
+from core.evidence.document import Evidence
+from core.evidence.sections.baseline import Baseline
+from core.evidence.sections.fairness import Fairness
 from core.identity import actors, keys
 from core.identity.signing import verify_envelope
 from core.kernel.errors import NotFoundError, UsageError
@@ -41,9 +45,10 @@ def model_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) -> None:
-    seq, evidence = evaluation.evaluate(
+    seq, typed = evaluation.evaluate(
         model_ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml", reason="release check"
     )
+    evidence = typed.to_json()
     assert evidence["passed"] and evidence["errors"] == 0
     sections = evidence["sections"]
     assert set(sections) == {"fairness", "explainability", "robustness", "privacy", "baseline"}
@@ -85,11 +90,11 @@ def test_evidence_is_byte_identical_for_the_same_model_suite_and_seed(
     suite, _ = evaluation.load_suite(SAMPLE / "evaluation.toml")
     with model_ws.session() as s:
         model = models.resolve(s.catalog, "credit-risk@1")
-    first = canonical_bytes(evaluation.compute(model_ws, model, suite, "d"))
-    second = canonical_bytes(evaluation.compute(model_ws, model, suite, "d"))
+    first = canonical_bytes(evaluation.compute(model_ws, model, suite, "d").to_json())
+    second = canonical_bytes(evaluation.compute(model_ws, model, suite, "d").to_json())
     assert first == second
     suite["evaluation"]["seed"] = 99
-    assert canonical_bytes(evaluation.compute(model_ws, model, suite, "d")) != first
+    assert canonical_bytes(evaluation.compute(model_ws, model, suite, "d").to_json()) != first
 
 
 def test_an_impossible_threshold_is_a_recorded_failing_gate(
@@ -103,7 +108,7 @@ def test_an_impossible_threshold_is_a_recorded_failing_gate(
     )
     head = model_ws.ledger.head()[0]
     seq, evidence = evaluation.evaluate(model_ws, "val", "credit-risk@1", strict)
-    assert not evidence["passed"] and evidence["errors"] == 2
+    assert not evidence.passed and evidence.errors == 2
     assert seq == head + 1
     with model_ws.session() as s:
         assert s.catalog.evaluations("credit-risk@1")[-1].passed is False
@@ -165,8 +170,8 @@ def test_pii_used_as_an_input_fails_the_privacy_check(model_ws: Workspace, tmp_p
     only = tmp_path / "privacy.toml"
     only.write_text("[privacy]\nmax_mia_auc = 0.9\n")
     _, evidence = evaluation.evaluate(model_ws, "val", "tagged-model@1", only)
-    [pii] = [c for c in evidence["checks"] if c["name"] == "PII columns used as model inputs"]
-    assert pii["observed"] == ["purpose"] and not pii["passed"] and not evidence["passed"]
+    [pii] = [c for c in evidence.checks if c.name == "PII columns used as model inputs"]
+    assert pii.observed == ["purpose"] and not pii.passed and not evidence.passed
 
 
 def test_model_card_and_impact_assessment_come_from_records(
@@ -262,12 +267,14 @@ def test_baseline_against_the_previous_version(model_ws: Workspace, tmp_path: Pa
     assert refused.value.hint == "Earlier versions: rival@1, rival@2."
     assert model_ws.ledger.head() == head
 
-    _, same = evaluation.evaluate(model_ws, "val", "rival@2", suite)
+    _, typed = evaluation.evaluate(model_ws, "val", "rival@2", suite)
+    same = typed.to_json()
     base = same["sections"]["baseline"]
     assert base["previous"]["ref"] == "rival@1" and base["trained_on_test_rows"] == 0
     assert base["improvement"] == 0 and same["passed"]  # a seeded refit scores the same
 
-    _, moved = evaluation.evaluate(model_ws, "val", "rival@3", suite)
+    _, typed = evaluation.evaluate(model_ws, "val", "rival@3", suite)
+    moved = typed.to_json()
     base = moved["sections"]["baseline"]
     assert base["previous"]["ref"] == "rival@2"
     overlap = next(
@@ -289,7 +296,7 @@ def fairness_only(model_ws: Workspace, fairness: dict[str, object]) -> dict[str,
     with model_ws.session() as s:
         model = models.resolve(s.catalog, "credit-risk@1")
     suite = {"evaluation": {"seed": 3}, "fairness": {"bootstrap": 20, **fairness}}
-    return evaluation.compute(model_ws, model, suite, "d")
+    return evaluation.compute(model_ws, model, suite, "d").to_json()
 
 
 def test_an_intersection_with_empty_cells_is_reported_and_fails(model_ws: Workspace) -> None:
@@ -353,3 +360,27 @@ def test_cli_evaluate_with_empty_cells_exits_1_naming_them(
     [row] = [line for line in result.stdout.splitlines() if "group sizes" in line]
     assert "FAIL" in row and "smallest=0" in row
     assert "FAILED: 1 error" in result.stdout
+
+
+def test_recorded_evidence_reserialises_to_the_same_bytes_and_reads_typed(
+    model_ws: Workspace,
+) -> None:
+    evaluation.evaluate(model_ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
+    with model_ws.session() as s:
+        rows = [row for m in s.catalog.models() for row in s.catalog.evaluations(m.ref)]
+    assert rows
+    for row in rows:
+        raw = model_ws.objects.read_verified(row.evidence_digest)
+        evidence = Evidence.from_bytes(raw)
+        assert evidence.to_bytes() == raw
+        assert evidence.passed == row.passed
+        assert all(isinstance(c, Check) for c in evidence.checks)
+    found = evaluation.latest_evidence(model_ws, "credit-risk@1")
+    assert found is not None
+    typed, _ = found
+    fairness = typed.section(Fairness)
+    assert fairness is not None and "sex" in fairness.groups
+    assert fairness.groups["sex"].table[0].group in {"female", "male"}
+    baseline = typed.section(Baseline)
+    assert baseline is not None and baseline.previous is None
+    assert "previous" not in typed.to_json()["sections"]["baseline"]

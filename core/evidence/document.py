@@ -1,0 +1,98 @@
+"""The evidence document: what was judged, on which data, by which suite, and the verdict.
+
+It is stored as canonical JSON (media type :data:`MEDIA_TYPE`), signed, and named by one
+``model.evaluate`` event. :class:`Evidence` reads a stored document back into typed records
+and writes exactly the same JSON again, so readers (model cards, the CLI, the TUI) use
+fields, and the bytes old workspaces and bundles hold still hash and verify.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar, cast
+
+from core.evidence import sections
+from core.evidence.checks import Check
+from core.evidence.record import Record
+
+MEDIA_TYPE = "application/vnd.ledgerml.evaluation+json"
+PREDICATE = "https://ledgerml.dev/evaluation/v1"
+TYPE = "ledgerml/evaluation/v1"
+
+S = TypeVar("S", bound=Record)
+
+
+@dataclass(frozen=True)
+class ModelInfo(Record):
+    """The model version judged."""
+
+    ref: str
+    digest: str
+    run: str
+
+
+@dataclass(frozen=True)
+class DataInfo(Record):
+    """The snapshot its held-out split came from, and the split's size."""
+
+    snapshot: str
+    table_digest: str
+    test_rows: int
+    train_rows: int
+
+
+@dataclass(frozen=True)
+class SuiteInfo(Record):
+    """The suite, by name and by the SHA-256 of its bytes."""
+
+    name: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Evidence(Record):
+    """One evaluation's evidence (``type`` = :data:`TYPE`, format version 1)."""
+
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {"type_": "type"}
+
+    type_: str
+    model: ModelInfo
+    data: DataInfo
+    suite: SuiteInfo
+    seed: int
+    sections: Mapping[str, Record]
+    checks: list[Check]
+    passed: bool
+    errors: int
+    warnings: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        """Read a stored document; each section parses into its section's record."""
+        doc = super().from_json(data)
+        parsed = {
+            name: sections.by_name(name).result.from_json(cast(Mapping[str, Any], value))
+            for name, value in doc.sections.items()
+        }
+        return dataclasses.replace(doc, sections=parsed)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Evidence:
+        """Read a stored evidence object."""
+        return cls.from_json(json.loads(data))
+
+    def section(self, kind: type[S]) -> S | None:
+        """The result of the section whose record is ``kind``, or None if it did not run."""
+        for result in self.sections.values():
+            if isinstance(result, kind):
+                return result
+        return None
+
+    def to_bytes(self) -> bytes:
+        """The canonical JSON that is stored, hashed and signed."""
+        from storage.canonical import canonical_bytes
+
+        return canonical_bytes(self.to_json())

@@ -1,0 +1,336 @@
+"""Fairness: how the model's decisions and errors differ between groups (fairlearn).
+
+Per group of each sensitive attribute and each requested intersection: count, selection rate
+(share flagged as the positive class), TPR, FPR, precision and calibration by score band;
+demographic-parity difference and ratio, equalized-odds difference, and disparate impact on
+the *favourable* outcome (approval) with the four-fifths rule; seeded bootstrap 95%
+intervals. A group with no held-out rows (a combination of an intersection the split lacks)
+is listed with undefined metrics, and it, a group below ``min_group_size`` or an attribute
+with fewer than two measured groups fails a "group sizes" check rather than letting the
+comparison pass unseen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.evidence.checks import Checks, clean
+from core.evidence.context import EvaluationContext
+from core.evidence.record import OPTIONAL, Record
+from core.evidence.sections import BaseSection
+from core.kernel.errors import UsageError
+
+Interval = list[float | None]
+
+
+@dataclass(frozen=True)
+class CalibrationBand(Record):
+    """Observed against predicted rate in one score band of one group."""
+
+    band: str
+    count: int
+    mean_predicted: float
+    observed_rate: float
+
+
+@dataclass(frozen=True)
+class GroupRow(Record):
+    """One group's rates; undefined (None) for a group with no held-out rows."""
+
+    group: str
+    count: int
+    selection_rate: float | None
+    tpr: float | None
+    fpr: float | None
+    precision: float | None
+    approval_rate: float | None
+    intervals_95: dict[str, Interval]
+    calibration: list[CalibrationBand]
+
+
+@dataclass(frozen=True)
+class AttributeFairness(Record):
+    """The comparison of the groups of one attribute (or intersection)."""
+
+    table: list[GroupRow]
+    demographic_parity_difference: float
+    demographic_parity_ratio: float
+    equalized_odds_difference: float
+    disparate_impact: float
+    four_fifths_rule: bool
+    intervals_95: dict[str, Interval]
+    bootstrap: int
+    unmeasured_groups: list[str] | None = field(default=None, metadata=OPTIONAL)
+
+
+@dataclass(frozen=True)
+class Fairness(Record):
+    """The fairness section: one comparison per attribute, keyed ``"a"`` or ``"a × b"``."""
+
+    positive_class: str
+    favourable_outcome: str
+    groups: dict[str, AttributeFairness]
+
+
+def fairness_metrics() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics the fairness section gives fairlearn's MetricFrame: exact, and bootstrapped.
+
+    Bootstrapped metrics are plain numpy one-liners: fairlearn's own TPR/FPR go through
+    scikit-learn's input validation on every call, which made 200 resamples take ~25 s.
+    """
+    import numpy as np
+    from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
+    from sklearn.metrics import precision_score
+
+    def rate(values: Any) -> float:
+        return float(np.mean(values)) if len(values) else float("nan")
+
+    fast = {
+        "selection_rate": lambda t, p: rate(np.asarray(p)),
+        "approval_rate": lambda t, p: 1.0 - rate(np.asarray(p)),
+        "tpr": lambda t, p: rate(np.asarray(p)[np.asarray(t) == 1]),
+        "fpr": lambda t, p: rate(np.asarray(p)[np.asarray(t) == 0]),
+    }
+    exact = {
+        "count": count,
+        "selection_rate": selection_rate,
+        "tpr": true_positive_rate,
+        "fpr": false_positive_rate,
+        "precision": lambda t, p: precision_score(t, p, zero_division=0),
+    }
+    return exact, fast
+
+
+def _bands(mask: Any, proba: Any, y: Any) -> list[dict[str, Any]]:
+    bands = []
+    for lo, hi in ((0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01)):
+        band = mask & (proba >= lo) & (proba < hi)
+        if band.any():
+            bands.append(
+                {
+                    "band": f"{lo:.2f}-{min(hi, 1.0):.2f}",
+                    "count": int(band.sum()),
+                    "mean_predicted": float(proba[band].mean()),
+                    "observed_rate": float(y[band].mean()),
+                }
+            )
+    return bands
+
+
+def _attribute(
+    attrs: list[str], ctx: EvaluationContext, reps: int, exact: Any, fast: Any
+) -> tuple[str, dict[str, Any]]:
+    """Compare the groups of one attribute (or intersection) on the held-out rows."""
+    import numpy as np
+    import pandas as pd
+    from fairlearn.metrics import MetricFrame
+
+    y, proba, pred, groups = ctx.y_test, ctx.proba, ctx.pred, ctx.groups
+    key = " × ".join(attrs)
+    sf = pd.DataFrame({a: groups[a] for a in attrs})
+    with warnings.catch_warnings():
+        # An empty cell's metrics are NaN (reported as undefined below), and NumPy warns
+        # about every all-NaN slice of the bootstrap.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frame = MetricFrame(metrics=exact, y_true=y, y_pred=pred, sensitive_features=sf)
+        boot = MetricFrame(
+            metrics=fast,
+            y_true=y,
+            y_pred=pred,
+            sensitive_features=sf,
+            n_boot=reps,
+            ci_quantiles=[0.025, 0.975],
+            random_state=ctx.seed,
+        )
+    by_group = frame.by_group.reset_index()
+    low, high = (c.reset_index() for c in boot.by_group_ci)
+    table = []
+    for index, row in by_group.iterrows():
+        mask = np.ones(len(y), dtype=bool)
+        for a in attrs:
+            mask &= np.asarray(groups[a]) == row[a]
+        table.append(
+            {
+                "group": " / ".join(str(row[a]) for a in attrs),
+                # MetricFrame lists every combination of an intersection, also those no
+                # held-out row has: their count is NaN and every rate undefined (null).
+                "count": 0 if pd.isna(row["count"]) else int(row["count"]),
+                **{m: row[m] for m in ("selection_rate", "tpr", "fpr", "precision")},
+                "approval_rate": 1.0 - float(row["selection_rate"]),
+                "intervals_95": {
+                    m: [low.loc[index, m], high.loc[index, m]]
+                    for m in ("selection_rate", "tpr", "fpr")
+                },
+                "calibration": _bands(mask, proba, y),
+            }
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        diff, ratio = boot.difference(), boot.ratio()
+        diff_lo, diff_hi = boot.difference_ci()
+        ratio_lo, ratio_hi = boot.ratio_ci()
+    di = float(ratio["approval_rate"])
+    return key, {
+        "table": table,
+        "demographic_parity_difference": float(diff["selection_rate"]),
+        "demographic_parity_ratio": float(ratio["selection_rate"]),
+        "equalized_odds_difference": float(max(diff["tpr"], diff["fpr"])),
+        "disparate_impact": di,
+        "four_fifths_rule": di >= 0.8,
+        "intervals_95": {
+            "demographic_parity_difference": [
+                diff_lo["selection_rate"],
+                diff_hi["selection_rate"],
+            ],
+            "tpr_difference": [diff_lo["tpr"], diff_hi["tpr"]],
+            "fpr_difference": [diff_lo["fpr"], diff_hi["fpr"]],
+            "disparate_impact": [ratio_lo["approval_rate"], ratio_hi["approval_rate"]],
+        },
+        "bootstrap": reps,
+    }
+
+
+def _thresholds(
+    cfg: Mapping[str, Any], key: str, summary: dict[str, Any], checks: Checks, sev: str
+) -> None:
+    dpd = summary["demographic_parity_difference"]
+    eod = summary["equalized_odds_difference"]
+    di = summary["disparate_impact"]
+    if "max_demographic_parity_difference" in cfg:
+        limit = cfg["max_demographic_parity_difference"]
+        checks.add(
+            "fairness",
+            f"demographic parity difference ({key})",
+            clean(dpd),
+            {"max": limit},
+            dpd <= limit,
+            sev,
+        )
+    if "max_equalized_odds_difference" in cfg:
+        limit = cfg["max_equalized_odds_difference"]
+        checks.add(
+            "fairness",
+            f"equalized odds difference ({key})",
+            clean(eod),
+            {"max": limit},
+            eod <= limit,
+            sev,
+        )
+    if "min_disparate_impact" in cfg:
+        limit = cfg["min_disparate_impact"]
+        checks.add(
+            "fairness",
+            f"disparate impact on approval ({key})",
+            clean(di),
+            {"min": limit},
+            di >= limit,
+            sev,
+        )
+
+
+def _group_sizes(
+    cfg: Mapping[str, Any],
+    key: str,
+    table: list[dict[str, Any]],
+    summary: dict[str, Any],
+    checks: Checks,
+    severity: str,
+) -> None:
+    """Say when the groups cannot carry the comparison, instead of letting it pass unseen.
+
+    The differences and ratios above are taken over the groups that have held-out rows. A
+    group without any (a combination of an intersection the split never holds) has undefined
+    metrics, and an attribute with fewer than two measured groups compares nothing: a
+    threshold on them would pass without having looked. Such a group, or one smaller than
+    ``min_group_size``, fails the "group sizes" check at the section's severity; the check is
+    recorded whenever ``min_group_size`` is set, and otherwise only when it fails, so evidence
+    about well-filled groups stays as it was.
+    """
+    minimum = cfg.get("min_group_size")
+    least = 1 if minimum is None else max(1, minimum)
+    measured = [r for r in table if r["count"] > 0]
+    too_small = [r["group"] for r in table if r["count"] < least]
+    empty = [r["group"] for r in table if r["count"] == 0]
+    if empty:
+        summary["unmeasured_groups"] = empty
+    passed = not too_small and len(measured) >= 2
+    if passed and minimum is None:
+        return
+    checks.add(
+        "fairness",
+        f"group sizes ({key})",
+        {
+            "smallest": min((r["count"] for r in table), default=0),
+            "too_small": too_small,
+            "measured_groups": len(measured),
+        },
+        {"min": least, "min_measured_groups": 2},
+        passed,
+        severity,
+    )
+
+
+class FairnessSection(BaseSection):
+    """The ``[fairness]`` table."""
+
+    name = "fairness"
+    label = "fairness"
+    order = 10
+    keys = frozenset(
+        {
+            "attributes",
+            "intersections",
+            "bootstrap",
+            "max_demographic_parity_difference",
+            "max_equalized_odds_difference",
+            "min_disparate_impact",
+            "severity",
+        }
+    )
+    result = Fairness
+
+    def validate(self, path: Path, cfg: Mapping[str, Any]) -> None:
+        """Attributes are column names; intersections are lists of them."""
+        names = cfg.get("attributes", [])
+        if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
+            raise UsageError(f"{path}: [fairness] attributes must be a list of column names")
+        groups = cfg.get("intersections", [])
+        if not isinstance(groups, list) or not all(
+            isinstance(g, list) and all(isinstance(a, str) for a in g) for g in groups
+        ):
+            raise UsageError(
+                f'{path}: [fairness] intersections must be a list of lists, e.g. [["sex", "age"]]'
+            )
+
+    def run(self, ctx: EvaluationContext, cfg: Mapping[str, Any], checks: Checks) -> Fairness:
+        """Compare the groups of every attribute and intersection the suite names."""
+        exact, fast = fairness_metrics()
+        attributes = [[a] for a in cfg.get("attributes", [])] + [
+            list(i) for i in cfg.get("intersections", [])
+        ]
+        reps = int(cfg.get("bootstrap", 200))
+        out: dict[str, Any] = {
+            "positive_class": "flagged (predicted 1)",
+            "favourable_outcome": "approved (predicted 0)",
+            "groups": {},
+        }
+        for attrs in attributes:
+            missing = [a for a in attrs if a not in ctx.groups]
+            if missing:
+                raise UsageError(
+                    f"fairness attribute {missing[0]!r} was not kept with the run's predictions",
+                    hint="List it under sensitive in the training spec.",
+                )
+            key, summary = _attribute(attrs, ctx, reps, exact, fast)
+            out["groups"][key] = summary
+            sev = cfg.get("severity", "error")
+            _group_sizes(cfg, key, summary["table"], summary, checks, sev)
+            _thresholds(cfg, key, summary, checks, sev)
+        return Fairness.from_json(clean(out))
+
+
+SECTION = FairnessSection()
