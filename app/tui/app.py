@@ -243,12 +243,13 @@ class LedgerApp(App[None]):
         title: str,
         fields: list[tuple[str, str, str]],
         run: Callable[[dict[str, str], Any], str],
+        details: list[tuple[str, str, str]] | None = None,
     ) -> None:
         def done(values: dict[str, str] | None) -> None:
             if values is not None:
                 self._run_action(title, run, values)
 
-        self.push_screen(ActionDialog(title, fields), done)
+        self.push_screen(ActionDialog(title, fields, details), done)
 
     @work(thread=True, exit_on_error=False, group="actions")
     def _run_action(
@@ -370,20 +371,42 @@ class LedgerApp(App[None]):
         from core.data import snapshots
 
         def run(values: dict[str, str], progress: Any) -> str:
-            snap, created = snapshots.add(
-                self.workspace,
-                self.actor,
+            # The same request `ledgerml snapshot add` builds from its options.
+            request = snapshots.SnapshotRequest(
                 Path(values["file"]),
-                dataset=values["dataset"],
+                values["dataset"],
+                provenance={k: values[k] for k in snapshots.PROVENANCE_FIELDS},
+                pii=snapshots.split_columns(values["pii"]),
+                sensitive=snapshots.split_columns(values["sensitive"]),
+                retention=values["retention"],
                 reason=values["reason"],
-                progress=progress,
             )
-            return f"{snap.ref} {'recorded' if created else 'already holds these bytes'}"
+            snap, created = snapshots.submit(self.workspace, self.actor, request, progress=progress)
+            if created:
+                return f"{snap.ref} recorded"
+            ignored = request.unapplied(snap)
+            return f"{snap.ref} already holds these bytes" + (
+                f"; not applied: {', '.join(ignored)} (a version's description is fixed when "
+                "it is recorded)"
+                if ignored
+                else ""
+            )
 
         self._ask(
             "Add a snapshot",
             [("file", "File (CSV, Parquet, JSON Lines)", ""), ("dataset", "Dataset name", "")],
             run,
+            # The options of `ledgerml snapshot add`, with its help texts; all optional.
+            details=[
+                ("source", "Source", "where the data came from"),
+                ("collected_by", "Collected by", "who collected it"),
+                ("collection_method", "Collection method", "how it was collected"),
+                ("legal_basis", "Legal basis", "GDPR Art. 6 basis, contract…"),
+                ("consent", "Consent", "consent obtained, and how"),
+                ("pii", "PII columns", "comma-separated columns holding PII"),
+                ("sensitive", "Sensitive columns", "comma-separated (sex, age…)"),
+                ("retention", "Retention", "how long to keep it: 90d, 18m, 7y"),
+            ],
         )
 
     def action_validate_snapshot(self) -> None:
