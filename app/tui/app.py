@@ -115,13 +115,11 @@ class LedgerApp(App[None]):
     @work(thread=True, exit_on_error=False, group="startup")
     def _open_workspace(self) -> None:
         # Heavy imports (DuckDB, SQLModel) and the catalog open happen after the first paint.
+        from core.audit import views
         from core.kernel.workspace import Workspace
 
         ws = self.workspace or Workspace.open(self.workspace_path)
-        with ws.session(self.actor) as s:
-            me = s.catalog.actor(self.actor)
-        read_only = bool(me is None or set(me.roles) == {"auditor"})
-        self.call_from_thread(self._workspace_ready, ws, read_only)
+        self.call_from_thread(self._workspace_ready, ws, views.read_only(ws, self.actor))
 
     def _workspace_ready(self, ws: Any, read_only: bool) -> None:
         self.workspace, self.read_only = ws, read_only
