@@ -34,10 +34,6 @@ app = typer.Typer(no_args_is_help=True)
 RefArg = Annotated[str, typer.Argument(help="dataset@version, dataset (latest) or sha256:prefix.")]
 
 
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
 def _summary(snap: Any) -> list[tuple[str, Any]]:
     prov = json.loads(snap.provenance)
     return [
@@ -91,38 +87,27 @@ def add(
     """
     from core.data import snapshots, tables
 
-    with output.progress("Snapshotting") as progress:
-        provenance = {
+    request = snapshots.SnapshotRequest(
+        file,
+        dataset,
+        provenance={
             "source": source or "",
             "collected_by": collected_by or "",
             "collection_method": collection_method or "",
             "legal_basis": legal_basis or "",
             "consent": consent or "",
-        }
-        snap, created = snapshots.add(
-            open_ws(workspace),
-            actor_name(as_actor),
-            file,
-            dataset=dataset,
-            provenance=provenance,
-            pii=_split(pii),
-            sensitive=_split(sensitive),
-            retention=retention,
-            reason=reason,
-            options=tables.ReadOptions(fmt, delimiter, header, quote, encoding),
-            progress=progress,
-        )
-    ignored = (
-        []
-        if created
-        else snapshots.unapplied(
-            snap,
-            provenance=provenance,
-            pii=_split(pii),
-            sensitive=_split(sensitive),
-            retention=retention,
-        )
+        },
+        pii=snapshots.split_columns(pii),
+        sensitive=snapshots.split_columns(sensitive),
+        retention=retention,
+        reason=reason,
+        options=tables.ReadOptions(fmt, delimiter, header, quote, encoding),
     )
+    with output.progress("Snapshotting") as progress:
+        snap, created = snapshots.submit(
+            open_ws(workspace), actor_name(as_actor), request, progress=progress
+        )
+    ignored = [] if created else request.unapplied(snap)
     if want_json(json_out):
         output.emit_json({**snapshot_json(snap), "created": created, "not_applied": ignored})
         return

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, ProgressBar, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from app.tui.dialogs import ActionDialog, ErrorDialog
+from app.tui.actions import WRITE_ACTIONS, WriteActions
+from app.tui.dialogs import ErrorDialog
 from app.tui.panes import (
     BundlePane,
     DataPane,
@@ -28,15 +29,6 @@ from app.tui.panes import (
 )
 
 TABS = ("overview", "data", "models", "lineage", "ledger", "bundle")
-WRITE_ACTIONS = {
-    "checkpoint",
-    "sign_model",
-    "evaluate_model",
-    "export_bundle",
-    "validate_snapshot",
-    "add_snapshot",
-    "train_model",
-}
 
 
 class AfterFirstPaint(Widget):
@@ -67,7 +59,7 @@ class AfterFirstPaint(Widget):
             self.pane.reload()
 
 
-class LedgerApp(App[None]):
+class LedgerApp(WriteActions):
     """Keyboard-first audit workstation. State changes ask for a reason and run in workers."""
 
     TITLE = "ledgerml"
@@ -115,13 +107,11 @@ class LedgerApp(App[None]):
     @work(thread=True, exit_on_error=False, group="startup")
     def _open_workspace(self) -> None:
         # Heavy imports (DuckDB, SQLModel) and the catalog open happen after the first paint.
+        from core.audit import views
         from core.kernel.workspace import Workspace
 
         ws = self.workspace or Workspace.open(self.workspace_path)
-        with ws.session(self.actor) as s:
-            me = s.catalog.actor(self.actor)
-        read_only = bool(me is None or set(me.roles) == {"auditor"})
-        self.call_from_thread(self._workspace_ready, ws, read_only)
+        self.call_from_thread(self._workspace_ready, ws, views.read_only(ws, self.actor))
 
     def _workspace_ready(self, ws: Any, read_only: bool) -> None:
         self.workspace, self.read_only = ws, read_only
@@ -236,52 +226,7 @@ class LedgerApp(App[None]):
             if self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
 
-    # -- state-changing actions: a reason, a worker, a message ----------------------------
-
-    def _ask(
-        self,
-        title: str,
-        fields: list[tuple[str, str, str]],
-        run: Callable[[dict[str, str], Any], str],
-    ) -> None:
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run_action(title, run, values)
-
-        self.push_screen(ActionDialog(title, fields), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _run_action(
-        self, title: str, run: Callable[[dict[str, str], Any], str], values: dict[str, str]
-    ) -> None:
-        from core.kernel.progress import JobCancelledError
-
-        bar = self.query_one("#action-progress", ProgressBar)
-
-        def progress(done: int, total: int | None, note: str = "") -> None:
-            # Core reports progress between steps, before anything is recorded: stopping here
-            # leaves the workspace as it was.
-            if self.cancel_requested.is_set():
-                raise JobCancelledError(f"{title} cancelled; nothing was recorded")
-            self.call_from_thread(bar.update, total=total, progress=done)
-
-        self.call_from_thread(setattr, bar, "display", True)
-        self.call_from_thread(self.notify, f"{title}… (ctrl+x cancels)", timeout=3)
-        try:
-            progress(0, None)
-            message = run(values, progress)
-        finally:
-            self.cancel_requested.clear()
-            self.call_from_thread(setattr, bar, "display", False)
-        self.call_from_thread(self.notify, message, title=title)
-        self.call_from_thread(self.action_refresh)
-
-    def action_cancel_action(self) -> None:
-        self.cancel_requested.set()
-        self.notify("Cancelling at the next step…", timeout=3)
-
-    def _selected_model(self) -> str:
-        return self.query_one(ModelsPane).selected or ""
+    # -- read actions ----------------------------------------------------------------
 
     def action_verify(self) -> None:
         self.action_tab("ledger")
@@ -291,135 +236,6 @@ class LedgerApp(App[None]):
         seq = self.query_one(LedgerPane).selected_seq
         if seq is not None:
             self.query_one(LedgerPane).prove(seq)
-
-    def action_checkpoint(self) -> None:
-        from core.audit import trail as audit
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            cp, created = audit.checkpoint(self.workspace, self.actor)
-            return f"checkpoint {'signed' if created else 'already signed'} at #{cp.size}"
-
-        self._ask("Sign a checkpoint", [], run)
-
-    def action_sign_model(self) -> None:
-        from core.modelling import models
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            row = models.sign(self.workspace, self.actor, values["model"], reason=values["reason"])
-            return f"signed {row.subject} at event #{row.seq}"
-
-        self._ask("Sign a model", [("model", "Model version", self._selected_model())], run)
-
-    def action_evaluate_model(self) -> None:
-        from core.evidence import evaluation
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            seq, ev = evaluation.evaluate(
-                self.workspace,
-                self.actor,
-                values["model"],
-                Path(values["suite"]),
-                reason=values["reason"],
-                progress=progress,
-            )
-            return f"evidence #{seq}: {'passed' if ev.passed else 'FAILED'}"
-
-        self._ask(
-            "Evaluate a model",
-            [
-                ("model", "Model version", self._selected_model()),
-                ("suite", "Evaluation suite (TOML)", ""),
-            ],
-            run,
-        )
-
-    def action_export_bundle(self) -> None:
-        from core.audit import bundle
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            result = bundle.export(
-                self.workspace,
-                self.actor,
-                values["model"],
-                Path(values["path"]),
-                data=values["data"] or "full",
-                reason=values["reason"],
-                progress=progress,
-            )
-            return f"bundle written: {result['path']} ({result['members']} members)"
-
-        model = self._selected_model()
-        stem = model.replace("@", "-") or "bundle"
-        # Export never replaces a file: propose the first free name.
-        path = next(
-            name
-            for n in range(1, 10_000)
-            if not Path(name := f"{stem}.zip" if n == 1 else f"{stem}-{n}.zip").exists()
-        )
-        self._ask(
-            "Export an audit bundle",
-            [
-                ("model", "Model version", model),
-                ("path", "Bundle file", path),
-                ("data", "Data level (full or hashes)", "full"),
-            ],
-            run,
-        )
-
-    def action_add_snapshot(self) -> None:
-        from core.data import snapshots
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            snap, created = snapshots.add(
-                self.workspace,
-                self.actor,
-                Path(values["file"]),
-                dataset=values["dataset"],
-                reason=values["reason"],
-                progress=progress,
-            )
-            return f"{snap.ref} {'recorded' if created else 'already holds these bytes'}"
-
-        self._ask(
-            "Add a snapshot",
-            [("file", "File (CSV, Parquet, JSON Lines)", ""), ("dataset", "Dataset name", "")],
-            run,
-        )
-
-    def action_validate_snapshot(self) -> None:
-        from core.data import validation
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            row, _ = validation.run(
-                self.workspace,
-                self.actor,
-                values["snapshot"],
-                Path(values["suite"]),
-                reason=values["reason"],
-                progress=progress,
-            )
-            return f"validation #{row.seq}: {'passed' if row.passed else 'FAILED'}"
-
-        self._ask(
-            "Validate a snapshot",
-            [("snapshot", "Snapshot", ""), ("suite", "Suite (TOML)", "")],
-            run,
-        )
-
-    def action_train_model(self) -> None:
-        from core.modelling import training
-
-        def run(values: dict[str, str], progress: Any) -> str:
-            row = training.train(
-                self.workspace,
-                self.actor,
-                Path(values["spec"]),
-                reason=values["reason"],
-                progress=progress,
-            )
-            return f"run:{row.run_id} recorded"
-
-        self._ask("Train a model", [("spec", "Training spec (TOML)", "")], run)
 
     # -- errors: a notification or a dialog, never a crash --------------------------------
 

@@ -3,27 +3,44 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+Field = tuple[str, str, str]
+"""An input of a dialog: its key in the values returned, its label and its initial value."""
+Detail = tuple[str, str, str]
+"""An optional input: its key, its label and a placeholder saying what it takes."""
+
 
 class ActionDialog(ModalScreen[dict[str, str] | None]):
-    """Ask for a reason (recorded in the ledger) and any fields the action needs."""
+    """Ask for a reason (recorded in the ledger) and any fields the action needs.
+
+    ``details`` are optional fields (a snapshot's provenance and tags), drawn one line each
+    under the main fields so that a long form still fits the screen.
+    """
 
     DEFAULT_CSS = """
     ActionDialog { align: center middle; }
-    ActionDialog > Vertical { width: 70; height: auto; border: thick $accent; padding: 1 2;
-                              background: $surface; }
+    ActionDialog > Vertical { width: 70; height: auto; max-height: 100%; overflow-y: auto;
+                              border: thick $accent; padding: 1 2; background: $surface; }
     ActionDialog Input { margin-bottom: 1; }
     ActionDialog Horizontal { height: auto; align-horizontal: right; }
+    ActionDialog Grid { grid-size: 2; grid-columns: 24 1fr; height: auto; margin-bottom: 1; }
+    ActionDialog Grid Input { margin: 0; }
     """
     BINDINGS = [("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, fields: list[tuple[str, str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        fields: list[Field] | None = None,
+        details: list[Detail] | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields or []
+        self.details = details or []
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -31,6 +48,11 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
             for key, label, value in self.fields:
                 yield Label(label)
                 yield Input(value=value, id=f"field-{key}")
+            if self.details:
+                with Grid():
+                    for key, label, placeholder in self.details:
+                        yield Label(label)
+                        yield Input(placeholder=placeholder, id=f"field-{key}", compact=True)
             yield Label("Reason (recorded in the ledger)")
             yield Input(placeholder="why are you doing this?", id="reason")
             with Horizontal():
@@ -51,7 +73,8 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         self._submit()
 
     def _submit(self) -> None:
-        values = {key: self.query_one(f"#field-{key}", Input).value for key, _, _ in self.fields}
+        keys = [key for key, _, _ in (*self.fields, *self.details)]
+        values = {key: self.query_one(f"#field-{key}", Input).value for key in keys}
         values["reason"] = self.query_one("#reason", Input).value
         self.dismiss(values)
 

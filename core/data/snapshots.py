@@ -3,14 +3,34 @@
 ``add`` keeps the raw bytes untouched in the object store (their SHA-256 is the raw file's
 identity), streams a canonical Parquet copy through DuckDB, computes the schema, the profile
 and the format-independent table digest (:mod:`core.data.tables`), then records one
-``snapshot.add`` event that creates ``NAME@N``. The heavy work runs before the workspace is
-taken, so a long ingest never blocks other commands; only the final check and commit hold it.
-Adding bytes a dataset already holds makes no new version and says so.
+``snapshot.add`` event that creates ``NAME@N``. Every front door describes the snapshot it
+wants as one :class:`SnapshotRequest` (file, dataset, provenance, PII, sensitive columns,
+retention, reason, read options) and hands it to :func:`submit`, which runs it through the
+command kernel (:mod:`core.kernel.command`): the role check under the workspace, the ingest
+without it (so a long ingest never blocks other commands), then the duplicate check and the
+commit under it again. Adding bytes a dataset already holds makes no new version and says so.
+
+The hops of one ``snapshot add``, from either front door to the catalog row:
+
+1. ``ledgerml snapshot add`` (:mod:`app.cli.snapshot`) or the TUI's snapshot dialog
+   (:mod:`app.tui.actions`) builds a :class:`SnapshotRequest` from what the user typed;
+2. :func:`submit` checks the name and retention, then :func:`core.kernel.command.run` takes
+   the workspace for the role guard (:func:`core.identity.actors.needs`) and releases it;
+3. ``_Ingest.compute`` detects the format and stages the raw copy while
+   :func:`core.data.ingest.prepare` writes the Parquet copy, checks the tagged columns,
+   digests and profiles it, and stores the Parquet and profile blobs;
+4. under the workspace again, the guard is re-checked, ``_Ingest.commit`` looks for a version
+   holding the same bytes, publishes the raw copy and :func:`core.data.ingest.commit_new`
+   appends the one ``snapshot.add`` event (:meth:`Session.commit`: fsynced ledger line);
+5. the session projects it: :mod:`core.kernel.projector` hands the event to the
+   ``snapshot.add`` handler (the data context's, once it is declared in the event-kind
+   registry), which writes the ``snapshots`` catalog row.
 
 Example::
 
-    snap, created = add(ws, "dana", Path("german.data"), dataset="german-credit",
-                        provenance={"source": "UCI"}, pii=[], sensitive=["personal_status"])
+    request = SnapshotRequest(Path("german.data"), "german-credit",
+                              provenance={"source": "UCI"}, sensitive=("personal_status",))
+    snap, created = submit(ws, "dana", request)
 """
 
 from __future__ import annotations
@@ -18,42 +38,34 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import tempfile
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.identity.actors import require
+from core.data.ingest import PARQUET_MEDIA_TYPE as PARQUET_MEDIA_TYPE
+from core.data.ingest import PROFILE_MEDIA_TYPE as PROFILE_MEDIA_TYPE
+from core.data.ingest import Prepared as Prepared
+from core.data.ingest import commit_new, existing_version
+from core.data.ingest import prepare as prepare
+from core.data.ingest import record as record
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import NotFoundError, UsageError
-from core.kernel.events import Event, ObjectRef
+from core.kernel.events import ObjectRef
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
-from storage.canonical import canonical_bytes
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported where data is read, not to list snapshots
     from core.data import tables
-PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
-PROFILE_MEDIA_TYPE = "application/vnd.ledgerml.profile+json"
+    from storage.objects import Staged
+
 _DATASET = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _RETENTION = re.compile(r"^\d+[dwmy]$")
 PROVENANCE_FIELDS = ("source", "collected_by", "collection_method", "legal_basis", "consent")
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """The result of the heavy, lock-free part of an ingest."""
-
-    dialect: tables.Dialect
-    parquet: ObjectRef
-    profile: ObjectRef
-    table_digest: str
-    rows: int
-    columns: list[dict[str, str]]
-    raw: ObjectRef | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_dataset_name(name: str) -> str:
@@ -111,152 +123,151 @@ def resolve(catalog: Catalog, ref: str) -> SnapshotRow:
     return latest[-1]
 
 
-def prepare(
-    ws: Workspace,
-    con_source: str,
-    *,
-    dialect: tables.Dialect,
-    read_path: Path | None = None,
-    con: Any = None,
-    progress: Progress = NO_PROGRESS,
-    tagged: tuple[list[str], list[str]] = ([], []),
-) -> Prepared:
-    """Copy a readable table to canonical Parquet, then digest and profile it (no lock held).
+def split_columns(text: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` as ``("a", "b", "c")``: how every front door reads a list of columns."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
-    ``tagged`` (PII, sensitive columns) is checked against the schema before any blob is
-    stored, so refused input leaves the object store as it was.
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """What a front door asks ``snapshot add`` for; the CLI and the TUI build the same one.
+
+    ``provenance`` takes the keys of :data:`PROVENANCE_FIELDS`; empty values are not
+    recorded. ``options`` overrides what is detected about the file (None: detect all).
     """
-    from core.data import tables
 
-    (ws.root / "tmp").mkdir(exist_ok=True)
-    own = con is None
-    con = con or tables.connect(ws.root / "tmp")
-    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=ws.root / "tmp"))
-    try:
-        parquet_path = work / "table.parquet"
-        progress(1, 4, "writing canonical Parquet")
-        if read_path is not None:
-            tables.copy_to_parquet(con, read_path, dialect, parquet_path)
-        else:
-            con.execute(
-                f"COPY (SELECT * FROM {con_source}) TO '{tables._sql_text(str(parquet_path))}' "
-                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-            )
-        src = tables.parquet_source(parquet_path)
-        cols = tables.columns(con, src)
-        known = {c.name for c in cols}
-        for what, names in zip(("PII", "sensitive"), tagged, strict=True):
-            unknown = [n for n in names if n not in known]
-            if unknown:
-                raise UsageError(
-                    f"{what} column {unknown[0]!r} is not in the table",
-                    hint=f"Columns: {', '.join(sorted(known))}.",
+    path: Path
+    dataset: str
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    pii: Sequence[str] = ()
+    sensitive: Sequence[str] = ()
+    retention: str = ""
+    reason: str = ""
+    options: tables.ReadOptions | None = None
+
+    def check(self) -> None:
+        """Refuse a bad name or retention before the workspace is even taken."""
+        check_dataset_name(self.dataset)
+        check_retention(self.retention)
+
+    def recorded_provenance(self) -> dict[str, str]:
+        """The provenance as the event records it: the fields that were given."""
+        return {k: v for k, v in self.provenance.items() if v}
+
+    def unapplied(self, existing: SnapshotRow) -> list[str]:
+        """What this request asked for that ``existing`` (the same bytes) does not record."""
+        return unapplied(
+            existing,
+            provenance=dict(self.provenance),
+            pii=list(self.pii),
+            sensitive=list(self.sensitive),
+            retention=self.retention,
+        )
+
+
+ADD_ROLES = ("data-steward", "admin")
+
+
+class _Ingest:
+    """One ``snapshot add`` in the command kernel's steps, and the staged raw copy it holds.
+
+    The raw copy is published only by the commit; :meth:`discard` drops it otherwise (refused
+    input, a duplicate, a failed re-check), so the object store is left as it was.
+    """
+
+    def __init__(self, ws: Workspace, request: SnapshotRequest, progress: Progress) -> None:
+        self.ws, self.request, self.progress = ws, request, progress
+        self.staged: Staged | None = None
+
+    def compute(self, _: None) -> Prepared:
+        """Detect the format, copy and hash the raw bytes, convert and profile (no lock)."""
+        from core.data import tables
+
+        request = self.request
+        dialect = tables.detect(request.path, request.options or tables.ReadOptions())
+        # Copy and hash the raw bytes while DuckDB reads the same file.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            staging = pool.submit(self.ws.objects.stage_file, request.path)
+            try:
+                prep = prepare(
+                    self.ws,
+                    "",
+                    dialect=dialect,
+                    read_path=request.path,
+                    progress=self.progress,
+                    tagged=(list(request.pii), list(request.sensitive)),
                 )
-        if not cols:
-            raise UsageError("the table has no columns")
-        progress(2, 4, "computing the table digest and profiling columns")
-        digest, profile = tables.digest_and_profile(con, parquet_path, cols)
-        progress(3, 4, "profiled")
-        if profile["rows"] == 0:
-            raise UsageError("the table has no rows", hint="An empty table is not evidence.")
-        progress(4, 4, "storing")  # the last point a caller may still cancel
-        parquet_size = parquet_path.stat().st_size
-        parquet_ref = ObjectRef(
-            ws.objects.adopt(parquet_path).commit(), parquet_size, PARQUET_MEDIA_TYPE
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    staging.result().discard()
+                raise
+            self.staged = staging.result()
+        raw = ObjectRef(
+            self.staged.digest, self.staged.tmp.stat().st_size, "application/octet-stream"
         )
-        profile_bytes = canonical_bytes(profile)
-        profile_ref = ObjectRef(
-            ws.objects.put_bytes(profile_bytes), len(profile_bytes), PROFILE_MEDIA_TYPE
+        return Prepared(**{**prep.__dict__, "raw": raw})
+
+    def commit(self, s: Session, prep: Prepared) -> tuple[SnapshotRow, bool]:
+        """Record the next version, unless the dataset already holds these bytes.
+
+        The duplicate check runs here, once: the raw digest is known only after the ingest,
+        and the check must see the catalog under the same hold as the commit.
+        """
+        request = self.request
+        existing = existing_version(s.catalog, request.dataset, prep, "raw")
+        if existing is not None:
+            return existing, False
+        assert self.staged is not None and prep.raw is not None
+        self.staged.commit()
+        return commit_new(
+            s,
+            prep,
+            dataset=request.dataset,
+            kind="raw",
+            provenance=request.recorded_provenance(),
+            pii=list(request.pii),
+            sensitive=list(request.sensitive),
+            retention=request.retention,
+            reason=request.reason,
+            lineage=[(f"sha256:{prep.raw.sha256}", "copy-of")],
+            extra_objects=None,
         )
-        return Prepared(
-            dialect=dialect,
-            parquet=parquet_ref,
-            profile=profile_ref,
-            table_digest=digest,
-            rows=int(profile["rows"]),
-            columns=[{"name": c.name, "type": c.type, "kind": c.kind} for c in cols],
+
+    def discard(self) -> None:
+        if self.staged is not None:
+            self.staged.discard()
+
+
+def submit(
+    ws: Workspace, actor: str, request: SnapshotRequest, *, progress: Progress = NO_PROGRESS
+) -> tuple[SnapshotRow, bool]:
+    """Snapshot ``request.path`` as the dataset's next version: the one write path of it.
+
+    The role guard runs before the ingest and again at the commit: the command kernel
+    re-checks every guard after it released the workspace, and the check is one catalog
+    lookup. The PII and sensitive columns are checked once, against the schema the ingest
+    finds, before any blob is stored.
+
+    Returns:
+        The snapshot and whether it is new (False: these bytes are already a version).
+
+    Raises:
+        UsageError: for unreadable or malformed input, unknown columns, bad names; nothing
+            is recorded then.
+        PermissionDeniedError: unless the actor is a data steward or an admin.
+    """
+    request.check()
+    ingest = _Ingest(ws, request, progress)
+    try:
+        return command.run(
+            ws,
+            actor,
+            guards=[needs(*ADD_ROLES, action="add snapshots")],
+            compute=ingest.compute,
+            commit=ingest.commit,
         )
     finally:
-        for child in work.iterdir():
-            child.unlink()
-        work.rmdir()
-        if own:
-            con.close()
-
-
-def _check_columns(prep: Prepared, names: list[str], what: str) -> list[str]:
-    known = {c["name"] for c in prep.columns}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(
-            f"{what} column {unknown[0]!r} is not in the table",
-            hint=f"Columns: {', '.join(sorted(known))}.",
-        )
-    return sorted(set(names))
-
-
-def record(
-    s: Session,
-    prep: Prepared,
-    *,
-    dataset: str,
-    kind: str,
-    provenance: dict[str, str],
-    pii: list[str],
-    sensitive: list[str],
-    retention: str,
-    reason: str,
-    lineage: list[tuple[str, str]],
-    extra_objects: list[ObjectRef] | None = None,
-    dedupe_on: str = "raw",
-) -> tuple[SnapshotRow, bool]:
-    """Commit a prepared table as the dataset's next version, unless it holds it already."""
-    for existing in s.catalog.snapshots(dataset):
-        same = (
-            existing.raw_digest == prep.raw.sha256
-            if dedupe_on == "raw" and prep.raw
-            else existing.table_digest == prep.table_digest
-            and existing.transform_digest == prep.extra.get("transform_digest")
-        )
-        if same:
-            return existing, False
-    version = max((v.version for v in s.catalog.snapshots(dataset)), default=0) + 1
-    data: dict[str, Any] = {
-        "dataset": dataset,
-        "version": version,
-        "kind": kind,
-        "dialect": prep.dialect.to_json(),
-        "parquet_digest": prep.parquet.sha256,
-        "table_digest": prep.table_digest,
-        "table_digest_version": 2,
-        "profile_digest": prep.profile.sha256,
-        "rows": prep.rows,
-        "columns": prep.columns,
-        "provenance": provenance,
-        "pii": _check_columns(prep, pii, "PII"),
-        "sensitive": _check_columns(prep, sensitive, "sensitive"),
-        "retention": retention,
-        "lineage": [list(edge) for edge in lineage],
-        **prep.extra,
-    }
-    objects = [prep.parquet, prep.profile, *(extra_objects or [])]
-    if prep.raw is not None:
-        data["raw_digest"] = prep.raw.sha256
-        objects.insert(0, prep.raw)
-    ref = f"{dataset}@{version}"
-    s.commit(
-        Event(
-            s.actor,
-            "snapshot.add",
-            [f"snapshot:{ref}", f"dataset:{dataset}", f"sha256:{prep.table_digest}"],
-            data,
-            reason,
-            objects,
-        )
-    )
-    row = s.catalog.snapshot(ref)
-    assert row is not None
-    return row, True
+        ingest.discard()
 
 
 def add(
@@ -273,63 +284,18 @@ def add(
     options: tables.ReadOptions | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> tuple[SnapshotRow, bool]:
-    """Snapshot a CSV, Parquet or JSON Lines file as the dataset's next version.
-
-    Returns:
-        The snapshot and whether it is new (False: these bytes are already a version).
-
-    Raises:
-        UsageError: for unreadable or malformed input, unknown columns, bad names; nothing
-            is recorded then.
-        PermissionDeniedError: unless the actor is a data steward or an admin.
-    """
-    from core.data import tables
-
-    dataset = check_dataset_name(dataset)
-    check_retention(retention)
-    with ws.session(actor) as s:
-        require(s, "data-steward", "admin", action="add snapshots")
-    dialect = tables.detect(path, options or tables.ReadOptions())
-    # Copy and hash the raw bytes while DuckDB reads the same file; publish the copy only
-    # when the snapshot is recorded, so refused input leaves the store as it was.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        staging = pool.submit(ws.objects.stage_file, path)
-        try:
-            prep = prepare(
-                ws,
-                "",
-                dialect=dialect,
-                read_path=path,
-                progress=progress,
-                tagged=(pii or [], sensitive or []),
-            )
-        except BaseException:
-            with contextlib.suppress(Exception):
-                staging.result().discard()
-            raise
-        staged = staging.result()
-    try:
-        raw = ObjectRef(staged.digest, staged.tmp.stat().st_size, "application/octet-stream")
-        with ws.session(actor) as s:
-            require(s, "data-steward", "admin", action="add snapshots")
-            for existing in s.catalog.snapshots(dataset):
-                if existing.raw_digest == raw.sha256:
-                    return existing, False
-            staged.commit()
-            return record(
-                s,
-                Prepared(**{**prep.__dict__, "raw": raw}),
-                dataset=dataset,
-                kind="raw",
-                provenance={k: v for k, v in (provenance or {}).items() if v},
-                pii=pii or [],
-                sensitive=sensitive or [],
-                retention=retention,
-                reason=reason,
-                lineage=[(f"sha256:{raw.sha256}", "copy-of")],
-            )
-    finally:
-        staged.discard()
+    """:func:`submit` with the request's fields as arguments (scripts, tests, benches)."""
+    request = SnapshotRequest(
+        path,
+        dataset,
+        provenance=provenance or {},
+        pii=tuple(pii or ()),
+        sensitive=tuple(sensitive or ()),
+        retention=retention,
+        reason=reason,
+        options=options,
+    )
+    return submit(ws, actor, request, progress=progress)
 
 
 def unapplied(

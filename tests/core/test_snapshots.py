@@ -262,3 +262,48 @@ def test_duckdb_never_draws_a_progress_bar_on_stdout() -> None:
 
     for con in (tables.connect(), Catalog.memory().con):
         assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+
+
+def test_a_request_runs_each_check_once(
+    steward_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schema (PII) check and the duplicate check run once; the role guard before the
+    ingest and again at the commit, because the workspace was released in between."""
+    from core.data import ingest
+    from core.identity import actors
+
+    calls: dict[str, int] = {"columns": 0, "duplicate": 0, "role": 0}
+
+    def counted(name: str, fn):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(tables, "columns", counted("columns", tables.columns))
+    monkeypatch.setattr(
+        snapshots, "existing_version", counted("duplicate", ingest.existing_version)
+    )
+    monkeypatch.setattr(actors, "require", counted("role", actors.require))
+    request = snapshots.SnapshotRequest(
+        SAMPLE,
+        "german-credit",
+        provenance={"source": "UCI", "consent": ""},
+        pii=("column00",),
+        sensitive=snapshots.split_columns("column12, column08,"),
+        retention="7y",
+        reason="intake",
+    )
+    snap, created = snapshots.submit(steward_ws, "dana", request)
+    assert created and calls == {"columns": 1, "duplicate": 1, "role": 2}
+    assert snap.pii == ["column00"] and snap.sensitive == ["column08", "column12"]
+    assert json.loads(snap.provenance) == {"source": "UCI"} and snap.retention == "7y"
+    event = json.loads(steward_ws.ledger.entry(snap.created_seq).body)
+    assert sorted(event["data"]) == sorted(
+        ["dataset", "version", "kind", "dialect", "parquet_digest", "table_digest",
+         "table_digest_version", "profile_digest", "rows", "columns", "provenance", "pii",
+         "sensitive", "retention", "lineage", "raw_digest"]
+    )  # fmt: skip
+    again, created = snapshots.submit(steward_ws, "dana", request)
+    assert not created and again.ref == snap.ref and request.unapplied(again) == []

@@ -1,0 +1,239 @@
+"""The workstation's state-changing actions: a dialog asks for a reason, a worker runs it.
+
+Each action calls the same core function as its CLI command (the snapshot dialog builds the
+same :class:`core.data.snapshots.SnapshotRequest` as ``ledgerml snapshot add``). Core reports
+progress between steps, before anything is recorded, so ctrl+x cancels with nothing written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.widgets import ProgressBar
+
+from app.tui.dialogs import ActionDialog, Detail, Field
+from app.tui.panes import ModelsPane
+
+WRITE_ACTIONS = {
+    "checkpoint",
+    "sign_model",
+    "evaluate_model",
+    "export_bundle",
+    "validate_snapshot",
+    "add_snapshot",
+    "train_model",
+}
+
+
+class WriteActions(App[None]):
+    """The actions that change state; :class:`app.tui.app.LedgerApp` binds their keys."""
+
+    workspace: Any
+    actor: str
+    cancel_requested: threading.Event
+
+    def action_refresh(self) -> None:
+        """Reload every pane after an action (the app defines it)."""
+        raise NotImplementedError
+
+    def _ask(
+        self,
+        title: str,
+        fields: list[Field],
+        run: Callable[[dict[str, str], Any], str],
+        details: list[Detail] | None = None,
+    ) -> None:
+        def done(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self._run_action(title, run, values)
+
+        self.push_screen(ActionDialog(title, fields, details), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _run_action(
+        self, title: str, run: Callable[[dict[str, str], Any], str], values: dict[str, str]
+    ) -> None:
+        from core.kernel.progress import JobCancelledError
+
+        bar = self.query_one("#action-progress", ProgressBar)
+
+        def progress(done: int, total: int | None, note: str = "") -> None:
+            # Core reports progress between steps, before anything is recorded: stopping here
+            # leaves the workspace as it was.
+            if self.cancel_requested.is_set():
+                raise JobCancelledError(f"{title} cancelled; nothing was recorded")
+            self.call_from_thread(bar.update, total=total, progress=done)
+
+        self.call_from_thread(setattr, bar, "display", True)
+        self.call_from_thread(self.notify, f"{title}… (ctrl+x cancels)", timeout=3)
+        try:
+            progress(0, None)
+            message = run(values, progress)
+        finally:
+            self.cancel_requested.clear()
+            self.call_from_thread(setattr, bar, "display", False)
+        self.call_from_thread(self.notify, message, title=title)
+        self.call_from_thread(self.action_refresh)
+
+    def action_cancel_action(self) -> None:
+        self.cancel_requested.set()
+        self.notify("Cancelling at the next step…", timeout=3)
+
+    def _selected_model(self) -> str:
+        return self.query_one(ModelsPane).selected or ""
+
+    def action_checkpoint(self) -> None:
+        from core.audit import trail as audit
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            cp, created = audit.checkpoint(self.workspace, self.actor)
+            return f"checkpoint {'signed' if created else 'already signed'} at #{cp.size}"
+
+        self._ask("Sign a checkpoint", [], run)
+
+    def action_sign_model(self) -> None:
+        from core.modelling import models
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            row = models.sign(self.workspace, self.actor, values["model"], reason=values["reason"])
+            return f"signed {row.subject} at event #{row.seq}"
+
+        self._ask("Sign a model", [("model", "Model version", self._selected_model())], run)
+
+    def action_evaluate_model(self) -> None:
+        from core.evidence import evaluation
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            seq, ev = evaluation.evaluate(
+                self.workspace,
+                self.actor,
+                values["model"],
+                Path(values["suite"]),
+                reason=values["reason"],
+                progress=progress,
+            )
+            return f"evidence #{seq}: {'passed' if ev.passed else 'FAILED'}"
+
+        self._ask(
+            "Evaluate a model",
+            [
+                ("model", "Model version", self._selected_model()),
+                ("suite", "Evaluation suite (TOML)", ""),
+            ],
+            run,
+        )
+
+    def action_export_bundle(self) -> None:
+        from core.audit import bundle
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            result = bundle.export(
+                self.workspace,
+                self.actor,
+                values["model"],
+                Path(values["path"]),
+                data=values["data"] or "full",
+                reason=values["reason"],
+                progress=progress,
+            )
+            return f"bundle written: {result['path']} ({result['members']} members)"
+
+        model = self._selected_model()
+        stem = model.replace("@", "-") or "bundle"
+        # Export never replaces a file: propose the first free name.
+        path = next(
+            name
+            for n in range(1, 10_000)
+            if not Path(name := f"{stem}.zip" if n == 1 else f"{stem}-{n}.zip").exists()
+        )
+        self._ask(
+            "Export an audit bundle",
+            [
+                ("model", "Model version", model),
+                ("path", "Bundle file", path),
+                ("data", "Data level (full or hashes)", "full"),
+            ],
+            run,
+        )
+
+    def action_add_snapshot(self) -> None:
+        from core.data import snapshots
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            # The same request `ledgerml snapshot add` builds from its options.
+            request = snapshots.SnapshotRequest(
+                Path(values["file"]),
+                values["dataset"],
+                provenance={k: values[k] for k in snapshots.PROVENANCE_FIELDS},
+                pii=snapshots.split_columns(values["pii"]),
+                sensitive=snapshots.split_columns(values["sensitive"]),
+                retention=values["retention"],
+                reason=values["reason"],
+            )
+            snap, created = snapshots.submit(self.workspace, self.actor, request, progress=progress)
+            if created:
+                return f"{snap.ref} recorded"
+            ignored = request.unapplied(snap)
+            return f"{snap.ref} already holds these bytes" + (
+                f"; not applied: {', '.join(ignored)} (a version's description is fixed when "
+                "it is recorded)"
+                if ignored
+                else ""
+            )
+
+        self._ask(
+            "Add a snapshot",
+            [("file", "File (CSV, Parquet, JSON Lines)", ""), ("dataset", "Dataset name", "")],
+            run,
+            # The options of `ledgerml snapshot add`, with its help texts; all optional.
+            details=[
+                ("source", "Source", "where the data came from"),
+                ("collected_by", "Collected by", "who collected it"),
+                ("collection_method", "Collection method", "how it was collected"),
+                ("legal_basis", "Legal basis", "GDPR Art. 6 basis, contract…"),
+                ("consent", "Consent", "consent obtained, and how"),
+                ("pii", "PII columns", "comma-separated columns holding PII"),
+                ("sensitive", "Sensitive columns", "comma-separated (sex, age…)"),
+                ("retention", "Retention", "how long to keep it: 90d, 18m, 7y"),
+            ],
+        )
+
+    def action_validate_snapshot(self) -> None:
+        from core.data import validation
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            row, _ = validation.run(
+                self.workspace,
+                self.actor,
+                values["snapshot"],
+                Path(values["suite"]),
+                reason=values["reason"],
+                progress=progress,
+            )
+            return f"validation #{row.seq}: {'passed' if row.passed else 'FAILED'}"
+
+        self._ask(
+            "Validate a snapshot",
+            [("snapshot", "Snapshot", ""), ("suite", "Suite (TOML)", "")],
+            run,
+        )
+
+    def action_train_model(self) -> None:
+        from core.modelling import training
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            row = training.train(
+                self.workspace,
+                self.actor,
+                Path(values["spec"]),
+                reason=values["reason"],
+                progress=progress,
+            )
+            return f"run:{row.run_id} recorded"
+
+        self._ask("Train a model", [("spec", "Training spec (TOML)", "")], run)

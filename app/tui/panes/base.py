@@ -1,0 +1,57 @@
+"""What every pane shares: the base class, a table that redraws after measuring, formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual.widget import Widget
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+if TYPE_CHECKING:
+    from app.tui.app import LedgerApp
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def bars(counts: list[int]) -> str:
+    """A histogram as one line of block characters."""
+    top = max(counts, default=0)
+    return "".join(BARS[round(8 * c / top)] if top and c else " " for c in counts)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A statistic in a cell: floats to ``digits`` places, None as nothing."""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "" if value is None else str(value)
+
+
+class Pane(Widget):
+    """A tab's content: reloads through core when shown or refreshed."""
+
+    DEFAULT_CSS = "Pane { height: 1fr; width: 1fr; } Pane Horizontal { height: 1fr; }"
+
+    @property
+    def ledger_app(self) -> LedgerApp:
+        return self.app  # type: ignore[return-value]
+
+    def reload(self) -> Any:
+        """Load this pane's data in a worker."""
+        return None
+
+
+class Table(DataTable[Any]):
+    """A DataTable that redraws rows it painted before measuring them.
+
+    DataTable measures new rows when its queue goes idle, and it caches drawn lines under an
+    update count that measuring does not bump. A frame painted in between therefore kept
+    header-wide columns until the cursor moved; CI caught it in the snapshot tests. Bumping
+    the count after measuring redraws with the measured widths.
+    """
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
+        self.refresh()

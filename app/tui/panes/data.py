@@ -1,0 +1,92 @@
+"""The data tab: the snapshots, and one snapshot's profile, validations and data sheet."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from app.tui.panes.base import Pane, Table, bars, fmt
+
+if TYPE_CHECKING:
+    from core.data.views import SnapshotDetail
+
+
+class DataPane(Pane):
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Table(id="snapshot-table", cursor_type="row")
+            with VerticalScroll(id="snapshot-detail"):
+                yield Static("Select a snapshot.", id="snapshot-info")
+
+    def on_mount(self) -> None:
+        self.query_one("#snapshot-table", DataTable).add_columns("snapshot", "kind", "rows")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data")
+    def reload(self) -> None:
+        from core.data import snapshots
+
+        rows = snapshots.list_snapshots(self.ledger_app.workspace, self.ledger_app.actor)
+        self.app.call_from_thread(self._fill, rows)
+
+    def _fill(self, rows: list[Any]) -> None:
+        table = self.query_one("#snapshot-table", DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(r.ref, r.kind, str(r.rows), key=r.ref)
+
+    @on(DataTable.RowHighlighted, "#snapshot-table")
+    def _selected(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.show(str(event.row_key.value))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-detail")
+    def show(self, ref: str) -> None:
+        from core.data import views
+        from core.documents.views import latest_datasheet
+
+        ws, actor = self.ledger_app.workspace, self.ledger_app.actor
+        detail = views.snapshot_detail(ws, ref, actor)
+        sheet = latest_datasheet(ws, detail.snapshot.ref, actor)
+        text = detail_text(detail, sheet)
+        self.app.call_from_thread(self.query_one("#snapshot-info", Static).update, text)
+
+
+def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
+    """The snapshot's detail as Rich markup (every recorded value escaped)."""
+    snap = detail.snapshot
+    lines = [
+        f"[b]{snap.ref}[/b] · {snap.rows} rows · table sha256:{snap.table_digest[:16]}…",
+        f"provenance: {escape(snap.provenance)}",
+        f"PII: {', '.join(snap.pii) or 'none'} · sensitive: "
+        f"{', '.join(snap.sensitive) or 'none'} · retention: {snap.retention or '-'}",
+        "",
+        "[b]Profile[/b]",
+    ]
+    for col in detail.columns:
+        st = col.stats
+        if "mean" in st:
+            summary = (
+                f"{fmt(st['min'])} … {fmt(st['max'])} mean {fmt(st['mean'])} "
+                f"{bars(st.get('histogram', {}).get('counts', []))}"
+            )
+        else:
+            summary = ", ".join(f"{escape(str(v))}×{n}" for v, n in st["top_values"][:3])
+        lines.append(f"{escape(col.name):<24} {col.type:<8} nulls {st['nulls']:<5} {summary}")
+    if sheet is None:
+        sheet = f"none recorded: `ledgerml report datasheet {snap.ref}` writes one"
+    lines += ["", "[b]Validation[/b]"]
+    for run in detail.validations:
+        verdict = "[green]passed[/green]" if run.passed else "[red]FAILED[/red]"
+        lines.append(f"#{run.seq} {escape(run.suite_name)} {verdict}")
+        for c in run.checks:
+            mark = "✓" if c.passed else "✗"
+            lines.append(f"   {mark} {escape(c.name)}: {escape(fmt(c.observed))}")
+    if not detail.validations:
+        lines.append("none recorded")
+    lines += ["", "[b]Data sheet[/b] (latest recorded)", escape(sheet[:6000])]
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""The ledger tab: the events, filtered; verification and inclusion proofs on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Input, ProgressBar, Static
+
+from app.tui.panes.base import Pane, Table
+
+
+class LedgerPane(Pane):
+    def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder="filter: actor=NAME action=PREFIX subject=X since=2h|2026-03-01",
+            id="ledger-filter",
+        )
+        yield ProgressBar(id="verify-progress", show_eta=False)
+        yield Static("", id="verify-result")
+        yield Table(id="events", cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#events", DataTable).add_columns(
+            "#", "time", "actor", "action", "subjects", "reason"
+        )
+        self.query_one("#verify-progress", ProgressBar).display = False
+
+    @on(Input.Submitted, "#ledger-filter")
+    def _filter(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def reload(self) -> None:
+        from core.audit import inventory
+
+        text = self.app.call_from_thread(lambda: self.query_one("#ledger-filter", Input).value)
+        filters = dict(part.split("=", 1) for part in text.split() if "=" in part)
+        rows = inventory.events_page(
+            self.ledger_app.workspace,
+            self.ledger_app.actor,
+            by=filters.get("actor"),
+            action=filters.get("action"),
+            subject=filters.get("subject"),
+            since=filters.get("since"),
+        )
+        self.app.call_from_thread(self._fill, rows)
+
+    def _fill(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#events", DataTable)
+        table.clear()
+        for e in rows:
+            table.add_row(
+                str(e["seq"]),
+                e["ts"][:19],
+                e["actor"],
+                e["action"],
+                " ".join(e["subjects"])[:60],
+                e["reason"],
+                key=str(e["seq"]),
+            )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
+    def verify(self) -> None:
+        from core.audit import trail as audit
+
+        bar = self.query_one("#verify-progress", ProgressBar)
+        self.app.call_from_thread(setattr, bar, "display", True)
+
+        def progress(done: int, total: int | None, note: str = "") -> None:
+            self.app.call_from_thread(bar.update, total=total, progress=done)
+
+        report = audit.verify(self.ledger_app.workspace, progress=progress)
+        if report.ok:
+            text = (
+                f"[green]VERIFIED[/green] {report.events} events; anchored up to "
+                f"#{report.anchored}; catalog {report.catalog}"
+            )
+            if report.unanchored:
+                text += f"; [yellow]{report.unanchored} events unanchored[/yellow]"
+        else:
+            text = "[red]INTEGRITY FAILURE[/red] " + escape("; ".join(report.failures[:3]))
+        self.app.call_from_thread(self.query_one("#verify-result", Static).update, text)
+        self.app.call_from_thread(setattr, bar, "display", False)
+
+    @property
+    def selected_seq(self) -> int | None:
+        table = self.query_one("#events", DataTable)
+        if table.row_count == 0:
+            return None
+        return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prove")
+    def prove(self, seq: int) -> None:
+        from core.audit import trail as audit
+
+        doc = audit.prove(self.ledger_app.workspace, seq)
+        text = (
+            f"event #{seq} is included under checkpoint #{doc['tree_size']} (root "
+            f"{doc['root'][:16]}…), proof of {len(doc['proof'])} hashes: "
+            + " ".join(h[:8] for h in doc["proof"])
+        )
+        self.app.call_from_thread(self.query_one("#verify-result", Static).update, text)

@@ -1,0 +1,119 @@
+"""The models tab: the model versions, and one version's signatures and evidence."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from app.tui.panes.base import Pane, Table, fmt
+
+if TYPE_CHECKING:
+    from core.evidence.views import Evidence, ModelDetail
+
+
+class ModelsPane(Pane):
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Table(id="model-table", cursor_type="row")
+            with VerticalScroll(id="model-detail"):
+                yield Static("Select a model version.", id="model-info")
+
+    def on_mount(self) -> None:
+        self.query_one("#model-table", DataTable).add_columns("model", "run")
+
+    @property
+    def selected(self) -> str | None:
+        table = self.query_one("#model-table", DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models")
+    def reload(self) -> None:
+        from core.modelling import models
+
+        rows = models.list_models(self.ledger_app.workspace, self.ledger_app.actor)
+        self.app.call_from_thread(self._fill, rows)
+
+    def _fill(self, rows: list[Any]) -> None:
+        table = self.query_one("#model-table", DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(r.ref, r.run_id, key=r.ref)
+
+    @on(DataTable.RowHighlighted, "#model-table")
+    def _selected(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.show(str(event.row_key.value))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model-detail")
+    def show(self, ref: str) -> None:
+        from core.evidence import views
+
+        detail = views.model_detail(self.ledger_app.workspace, ref, self.ledger_app.actor)
+        text = detail_text(detail)
+        self.app.call_from_thread(self.query_one("#model-info", Static).update, text)
+
+
+def detail_text(info: ModelDetail) -> str:
+    """The model version's detail as Rich markup (every recorded name escaped)."""
+    m = info.metrics
+    lines = [
+        f"[b]{info.ref}[/b] · status [b]{info.status}[/b]",
+        f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
+        " · ".join(
+            f"{k} {fmt(m.get(k))}" for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
+        ),
+        "",
+        "[b]Signatures[/b]",
+    ]
+    for sig in info.signatures:
+        lines.append(
+            f"#{sig.seq} key {sig.key_id[:12]} ({sig.key_status}) "
+            f"{'valid' if sig.ok else 'INVALID'} · OpenSSF {sig.openssf}"
+        )
+    if not info.signatures:
+        lines.append("[red]unsigned[/red]")
+    for seq, passed in info.reproductions:
+        lines.append(f"reproduction #{seq}: {'passed' if passed else 'FAILED'}")
+    if info.evidence:
+        lines += evidence_lines(info.evidence)
+    return "\n".join(lines)
+
+
+def evidence_lines(ev: Evidence) -> list[str]:
+    """The newest evidence: fairness per attribute, SHAP, cases, robustness, privacy."""
+    lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, {'passed' if ev.passed else 'FAILED'})"]
+    for f in ev.fairness:
+        lo, hi = f.interval_95
+        lines.append(
+            f"fairness {escape(f.attribute)}: DI {fmt(f.disparate_impact)} "
+            f"[{fmt(lo)}, {fmt(hi)}] · DPD {fmt(f.parity_difference)}"
+        )
+        for row in f.groups:
+            lines.append(
+                f"   {escape(row.group):<28} n {row.count:<4} approved "
+                f"{fmt(row.approval_rate)} TPR {fmt(row.tpr)} FPR {fmt(row.fpr)}"
+            )
+    imp = ev.importance[:8]
+    top = max((i.mean_abs_shap for i in imp), default=1.0) or 1.0
+    if imp:
+        lines.append("SHAP mean |value|:")
+    for i in imp:
+        lines.append(
+            f"   {escape(i.feature):<24} {'█' * max(1, round(20 * i.mean_abs_shap / top))} "
+            f"{fmt(i.mean_abs_shap)}"
+        )
+    for case in ev.cases[:3]:
+        lines.append(f"   {escape(case.case)}: {escape('; '.join(case.in_words))}")
+    for kind, curve in ev.robustness.items():
+        lines.append(f"robustness {kind}: " + ", ".join(f"{s}→{fmt(auc)}" for s, auc in curve))
+    if ev.privacy:
+        auc, advantage = ev.privacy
+        lines.append(f"privacy: membership-inference AUC {fmt(auc)}, advantage {fmt(advantage)}")
+    return lines

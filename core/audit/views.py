@@ -1,0 +1,80 @@
+"""What the workstation shows an auditor: who may act, and the review of a bundle.
+
+Front doors draw these objects and open no session, object or zip member themselves. A
+bundle is verified with the same checks as ``ledgerml bundle verify`` before anything in it
+is read for display.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.kernel.errors import IntegrityError
+from core.kernel.workspace import Workspace
+
+MODEL_CARD = "reports/model-card.md"
+
+
+def read_only(ws: Workspace, actor: str) -> bool:
+    """Whether ``actor`` may only look: unregistered, or an auditor and nothing else."""
+    with ws.session(actor) as s:
+        me = s.catalog.actor(actor)
+    return bool(me is None or set(me.roles) == {"auditor"})
+
+
+@dataclass(frozen=True)
+class CoverageLine:
+    """One item auditors or Annex IV ask for, and the bundle files answering it."""
+
+    item: str
+    files: list[str]
+
+
+@dataclass(frozen=True)
+class BundleReview:
+    """A bundle as the review screen shows it: the verdict first, then what can be read.
+
+    ``rejected`` names what failed; a rejected bundle is not read further, so its coverage
+    and texts are empty.
+    """
+
+    rejected: str | None = None
+    model: str = ""
+    checked: list[str] = field(default_factory=list)
+    coverage: list[CoverageLine] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    """Readable members by name: Markdown as is, the lineage tree as a code block."""
+    first: str = ""
+    """The member to show first: the model card, else the coverage page."""
+
+
+def review_bundle(path: Path) -> BundleReview:
+    """Verify the bundle at ``path``, then read its coverage and readable members.
+
+    Raises:
+        UsageError: if there is no such file (nothing was checked, so there is no verdict).
+    """
+    from core.audit import bundle
+
+    try:
+        report = bundle.verify(path)  # the same checks as `ledgerml bundle verify`
+    except IntegrityError as err:
+        return BundleReview(rejected=err.msg.removeprefix("bundle rejected: "))
+    with zipfile.ZipFile(path) as archive:
+        coverage = json.loads(archive.read("coverage.json"))
+        readable = [n for n in archive.namelist() if n.endswith(".md") or n == "lineage/tree.txt"]
+        texts = {n: archive.read(n).decode(errors="replace") for n in sorted(readable)}
+    texts = {n: (t if n.endswith(".md") else f"```\n{t}\n```") for n, t in texts.items()}
+    return BundleReview(
+        model=str(report["model"]),
+        checked=list(report["checked"]),
+        coverage=[
+            CoverageLine(row["item"], list(row["files"]))
+            for row in coverage["auditors"] + coverage["annex_iv"]
+        ],
+        texts=texts,
+        first=MODEL_CARD if MODEL_CARD in texts else "coverage.md",
+    )

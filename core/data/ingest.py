@@ -1,0 +1,226 @@
+"""The ingest primitives every snapshot kind shares: convert, digest, profile, record.
+
+:func:`prepare` turns a readable table (a file, or a feature view's query) into canonical
+Parquet, its table digest and its profile, without holding the workspace, and checks the
+PII and sensitive columns against the schema before any blob is stored. :func:`record`
+commits a prepared table as a dataset's next version under the workspace, unless the
+dataset already holds it. ``snapshot add`` (:mod:`core.data.snapshots`) and feature views
+(:mod:`core.data.features`) both end here, so a ``snapshot.add`` event has one shape.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.kernel.catalog import Catalog
+from core.kernel.errors import UsageError
+from core.kernel.events import Event, ObjectRef
+from core.kernel.progress import NO_PROGRESS, Progress
+from core.kernel.rows import SnapshotRow
+from core.kernel.workspace import Session, Workspace
+from storage.canonical import canonical_bytes
+
+if TYPE_CHECKING:  # numpy and pyarrow: imported where data is read, not to list snapshots
+    from core.data import tables
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+PROFILE_MEDIA_TYPE = "application/vnd.ledgerml.profile+json"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The result of the heavy, lock-free part of an ingest."""
+
+    dialect: tables.Dialect
+    parquet: ObjectRef
+    profile: ObjectRef
+    table_digest: str
+    rows: int
+    columns: list[dict[str, str]]
+    raw: ObjectRef | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(
+    ws: Workspace,
+    con_source: str,
+    *,
+    dialect: tables.Dialect,
+    read_path: Path | None = None,
+    con: Any = None,
+    progress: Progress = NO_PROGRESS,
+    tagged: tuple[list[str], list[str]] = ([], []),
+) -> Prepared:
+    """Copy a readable table to canonical Parquet, then digest and profile it (no lock held).
+
+    ``tagged`` (PII, sensitive columns) is checked against the schema before any blob is
+    stored, so refused input leaves the object store as it was.
+    """
+    from core.data import tables
+
+    (ws.root / "tmp").mkdir(exist_ok=True)
+    own = con is None
+    con = con or tables.connect(ws.root / "tmp")
+    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=ws.root / "tmp"))
+    try:
+        parquet_path = work / "table.parquet"
+        progress(1, 4, "writing canonical Parquet")
+        if read_path is not None:
+            tables.copy_to_parquet(con, read_path, dialect, parquet_path)
+        else:
+            con.execute(
+                f"COPY (SELECT * FROM {con_source}) TO '{tables._sql_text(str(parquet_path))}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+            )
+        src = tables.parquet_source(parquet_path)
+        cols = tables.columns(con, src)
+        known = {c.name for c in cols}
+        for what, names in zip(("PII", "sensitive"), tagged, strict=True):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise UsageError(
+                    f"{what} column {unknown[0]!r} is not in the table",
+                    hint=f"Columns: {', '.join(sorted(known))}.",
+                )
+        if not cols:
+            raise UsageError("the table has no columns")
+        progress(2, 4, "computing the table digest and profiling columns")
+        digest, profile = tables.digest_and_profile(con, parquet_path, cols)
+        progress(3, 4, "profiled")
+        if profile["rows"] == 0:
+            raise UsageError("the table has no rows", hint="An empty table is not evidence.")
+        progress(4, 4, "storing")  # the last point a caller may still cancel
+        parquet_size = parquet_path.stat().st_size
+        parquet_ref = ObjectRef(
+            ws.objects.adopt(parquet_path).commit(), parquet_size, PARQUET_MEDIA_TYPE
+        )
+        profile_bytes = canonical_bytes(profile)
+        profile_ref = ObjectRef(
+            ws.objects.put_bytes(profile_bytes), len(profile_bytes), PROFILE_MEDIA_TYPE
+        )
+        return Prepared(
+            dialect=dialect,
+            parquet=parquet_ref,
+            profile=profile_ref,
+            table_digest=digest,
+            rows=int(profile["rows"]),
+            columns=[{"name": c.name, "type": c.type, "kind": c.kind} for c in cols],
+        )
+    finally:
+        for child in work.iterdir():
+            child.unlink()
+        work.rmdir()
+        if own:
+            con.close()
+
+
+def existing_version(
+    catalog: Catalog, dataset: str, prep: Prepared, dedupe_on: str
+) -> SnapshotRow | None:
+    """The dataset's version that already holds this table, if any (the duplicate check)."""
+    for existing in catalog.snapshots(dataset):
+        same = (
+            existing.raw_digest == prep.raw.sha256
+            if dedupe_on == "raw" and prep.raw
+            else existing.table_digest == prep.table_digest
+            and existing.transform_digest == prep.extra.get("transform_digest")
+        )
+        if same:
+            return existing
+    return None
+
+
+def record(
+    s: Session,
+    prep: Prepared,
+    *,
+    dataset: str,
+    kind: str,
+    provenance: dict[str, str],
+    pii: list[str],
+    sensitive: list[str],
+    retention: str,
+    reason: str,
+    lineage: list[tuple[str, str]],
+    extra_objects: list[ObjectRef] | None = None,
+    dedupe_on: str = "raw",
+) -> tuple[SnapshotRow, bool]:
+    """Commit a prepared table as the dataset's next version, unless it holds it already.
+
+    The PII and sensitive columns were checked against the schema by :func:`prepare`, before
+    any blob was stored; here they are only put in order.
+    """
+    existing = existing_version(s.catalog, dataset, prep, dedupe_on)
+    if existing is not None:
+        return existing, False
+    return commit_new(
+        s,
+        prep,
+        dataset=dataset,
+        kind=kind,
+        provenance=provenance,
+        pii=pii,
+        sensitive=sensitive,
+        retention=retention,
+        reason=reason,
+        lineage=lineage,
+        extra_objects=extra_objects,
+    )
+
+
+def commit_new(
+    s: Session,
+    prep: Prepared,
+    *,
+    dataset: str,
+    kind: str,
+    provenance: dict[str, str],
+    pii: list[str],
+    sensitive: list[str],
+    retention: str,
+    reason: str,
+    lineage: list[tuple[str, str]],
+    extra_objects: list[ObjectRef] | None,
+) -> tuple[SnapshotRow, bool]:
+    """Append the ``snapshot.add`` event of a new version (the caller checked duplicates)."""
+    version = max((v.version for v in s.catalog.snapshots(dataset)), default=0) + 1
+    # The keys and their order are the bytes every recorded snapshot.add event holds.
+    data: dict[str, Any] = {
+        "dataset": dataset,
+        "version": version,
+        "kind": kind,
+        "dialect": prep.dialect.to_json(),
+        "parquet_digest": prep.parquet.sha256,
+        "table_digest": prep.table_digest,
+        "table_digest_version": 2,
+        "profile_digest": prep.profile.sha256,
+        "rows": prep.rows,
+        "columns": prep.columns,
+        "provenance": provenance,
+        "pii": sorted(set(pii)),
+        "sensitive": sorted(set(sensitive)),
+        "retention": retention,
+        "lineage": [list(edge) for edge in lineage],
+        **prep.extra,
+    }
+    objects = [prep.parquet, prep.profile, *(extra_objects or [])]
+    if prep.raw is not None:
+        data["raw_digest"] = prep.raw.sha256
+        objects.insert(0, prep.raw)
+    ref = f"{dataset}@{version}"
+    s.commit(
+        Event(
+            s.actor,
+            "snapshot.add",
+            [f"snapshot:{ref}", f"dataset:{dataset}", f"sha256:{prep.table_digest}"],
+            data,
+            reason,
+            objects,
+        )
+    )
+    row = s.catalog.snapshot(ref)
+    assert row is not None
+    return row, True

@@ -1,0 +1,74 @@
+"""What a screen shows of a snapshot: its record, its profile per column, its validations.
+
+Front doors draw these objects; they do not open sessions or read objects themselves, so a
+screen and a command that show the same thing read it through the same call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from core.kernel.rows import SnapshotRow, ValidationRow
+from core.kernel.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One column: its name and type, and its profile statistics as recorded."""
+
+    name: str
+    type: str
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One check of a recorded validation run."""
+
+    name: str
+    passed: bool
+    observed: Any
+
+
+@dataclass(frozen=True)
+class ValidationRun:
+    """A recorded validation run of a snapshot, with its checks."""
+
+    seq: int
+    suite_name: str
+    passed: bool
+    checks: list[CheckLine]
+
+
+@dataclass(frozen=True)
+class SnapshotDetail:
+    """A snapshot as the workstation's data screen shows it."""
+
+    snapshot: SnapshotRow
+    columns: list[ColumnProfile]
+    validations: list[ValidationRun]
+
+
+def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) -> SnapshotDetail:
+    """The snapshot ``ref``, its profile and its newest ``runs`` validation runs.
+
+    The profile and the results are read back from their verified objects.
+    """
+    from core.data import snapshots, validation
+
+    with ws.session(actor) as s:
+        snap = snapshots.resolve(s.catalog, ref)
+        recorded: list[ValidationRow] = s.catalog.validations(snap.ref)
+    profile = snapshots.load_profile(ws, snap)
+    columns = [
+        ColumnProfile(c["name"], c["type"], profile["columns"][c["name"]])
+        for c in json.loads(snap.columns)
+    ]
+    found = []
+    for row in recorded[-runs:] if runs else []:
+        result = validation.load_result(ws, row)
+        checks = [CheckLine(c["name"], bool(c["passed"]), c["observed"]) for c in result["checks"]]
+        found.append(ValidationRun(row.seq, row.suite_name, bool(row.passed), checks))
+    return SnapshotDetail(snap, columns, found)

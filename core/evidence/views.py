@@ -1,0 +1,147 @@
+"""What a screen shows of a model version: its status, signatures and newest evidence.
+
+The evidence document is read here, once, by key path; front doors read the fields of these
+objects. Values are kept as recorded (a statistic may be a float or None), so the drawing
+decides how to print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.kernel.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class SignatureLine:
+    """One signature of the model version, as `model verify` judges it."""
+
+    seq: int
+    key_id: str
+    key_status: str
+    ok: bool
+    openssf: str
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One group of a protected attribute in the fairness table."""
+
+    group: str
+    count: Any
+    approval_rate: Any
+    tpr: Any
+    fpr: Any
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """The fairness figures of one protected attribute."""
+
+    attribute: str
+    disparate_impact: Any
+    interval_95: tuple[Any, Any]
+    parity_difference: Any
+    groups: list[GroupRow]
+
+
+@dataclass(frozen=True)
+class Importance:
+    """A feature's mean absolute SHAP value."""
+
+    feature: str
+    mean_abs_shap: float
+
+
+@dataclass(frozen=True)
+class Case:
+    """A representative case, explained in words."""
+
+    case: str
+    in_words: list[str]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The newest recorded evaluation evidence of a model version."""
+
+    seq: int
+    passed: bool
+    fairness: list[Fairness] = field(default_factory=list)
+    importance: list[Importance] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    robustness: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
+    privacy: tuple[Any, Any] | None = None
+    """Membership-inference ROC AUC and advantage, when that section was run."""
+
+
+@dataclass(frozen=True)
+class ModelDetail:
+    """A model version as the workstation's models screen shows it."""
+
+    ref: str
+    status: str
+    run_id: str
+    estimator: str
+    input_ref: str
+    metrics: dict[str, Any]
+    signatures: list[SignatureLine]
+    reproductions: list[tuple[int, bool]]
+    evidence: Evidence | None
+
+
+def model_detail(ws: Workspace, ref: str, actor: str = "") -> ModelDetail:
+    """The model version ``ref`` with its signatures' verdicts and its newest evidence."""
+    from core.evidence import evaluation
+    from core.modelling import models
+
+    info = models.show(ws, ref, actor)
+    found = evaluation.latest(ws, ref, actor)
+    return ModelDetail(
+        ref=ref,
+        status=info["status"],
+        run_id=info["run"]["run_id"],
+        estimator=info["run"]["estimator"],
+        input_ref=info["inputs"]["ref"],
+        metrics=info["metrics"],
+        signatures=[
+            SignatureLine(s["seq"], s["key_id"], s["key_status"], s["ok"], s["openssf"])
+            for s in info["signatures"]
+        ],
+        reproductions=[(r["seq"], r["passed"]) for r in info["reproductions"]],
+        evidence=_evidence(*found) if found else None,
+    )
+
+
+def _evidence(doc: dict[str, Any], seq: int) -> Evidence:
+    sections = doc["sections"]
+    fairness = [
+        Fairness(
+            attr,
+            g["disparate_impact"],
+            tuple(g["intervals_95"]["disparate_impact"]),
+            g["demographic_parity_difference"],
+            [
+                GroupRow(r["group"], r["count"], r["approval_rate"], r["tpr"], r["fpr"])
+                for r in g["table"]
+            ],
+        )
+        for attr, g in sections.get("fairness", {}).get("groups", {}).items()
+    ]
+    explain = sections.get("explainability", {})
+    priv = sections.get("privacy")
+    return Evidence(
+        seq=seq,
+        passed=bool(doc["passed"]),
+        fairness=fairness,
+        importance=[
+            Importance(i["feature"], i["mean_abs_shap"]) for i in explain.get("importance", [])
+        ],
+        cases=[Case(c["case"], list(c["in_words"])) for c in explain.get("representative", [])],
+        robustness={
+            kind: [(p["strength"], p["roc_auc"]) for p in curve]
+            for kind, curve in sections.get("robustness", {}).get("curves", {}).items()
+        },
+        privacy=(priv["roc_auc"], priv["advantage"]) if priv else None,
+    )
