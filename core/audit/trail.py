@@ -29,7 +29,8 @@ from core.identity import keys as keys_mod
 from core.identity.actors import require
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
-from core.kernel.projector import HANDLERS, apply_state
+from core.kernel import kinds
+from core.kernel.projector import apply_state
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae, verify_envelope
 from core.kernel.workspace import Session, Workspace
 from storage import merkle
@@ -41,22 +42,11 @@ from core.kernel.rows import EventRow, KeyRow
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
 # Canonical JSON sorts keys and "action" sorts first among an event's keys, so the events
-# that shape actors and keys are the lines whose body starts with one of these.
-# Every action the projector folds into a table other than the event index: verify replays
-# these from the ledger alone and compares the catalog's tables with the result.
-_STATE_PREFIXES = tuple(b'{"action":"' + a.encode() + b'"' for a in sorted(HANDLERS))
-_STATE_TABLES = (
-    "actors",
-    "keys",
-    "snapshots",
-    "validations",
-    "runs",
-    "models",
-    "signatures",
-    "reproductions",
-    "evaluations",
-    "edges",
-)
+# that shape state are the lines whose body starts with one of these. Every action whose kind
+# has a projector handler: verify replays these from the ledger alone and compares the
+# catalog's state tables (those the kinds declare) with the result.
+_STATE_PREFIXES = tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.projected())
+_STATE_TABLES = kinds.state_tables()
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
