@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from core.identity import keys as keys_mod
-from core.identity.actors import require
+from core.identity.actors import needs
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
-from core.kernel import kinds
+from core.kernel import command, kinds
 from core.kernel.projector import apply_state
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae, verify_envelope
 from core.kernel.workspace import Session, Workspace
@@ -216,9 +216,14 @@ def checkpoint(
     """
     if copy_to is not None:
         check_copy_destination(copy_to)
-    with ws.session(actor) as s:
-        require(s, "admin", "auditor", action="sign checkpoints")
-        cp, created = sign_checkpoint(ws, s)
+    # Through the command kernel like every write, though a checkpoint is a file, not an
+    # event: the commit step appends nothing to the ledger.
+    cp, created = command.run(
+        ws,
+        actor,
+        guards=[needs("admin", "auditor", action="sign checkpoints")],
+        commit=lambda s, _: sign_checkpoint(ws, s),
+    )
     if copy_to is not None:
         try:
             atomic_write(copy_to, json.dumps(cp.envelope, indent=2).encode() + b"\n")

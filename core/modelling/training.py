@@ -19,18 +19,21 @@ import itertools
 import json
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.data import snapshots
-from core.identity.actors import require
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.errors import UsageError
-from core.kernel.events import Event
+from core.kernel.kinds import new_event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import RunRow, SnapshotRow
-from core.kernel.workspace import Workspace
+from core.kernel.workspace import Session, Workspace
 from core.modelling import environment
+from core.modelling.events import RunGate, RunInput, TrainRun
 from storage.canonical import canonical_bytes
 
 ESTIMATORS = {
@@ -361,13 +364,40 @@ def fit(
 
 def gated_input(ws: Workspace, spec: Spec, actor: str) -> tuple[SnapshotRow, int]:
     """The spec's input snapshot and the passing validation that admits it."""
-    from core.data import validation  # with core.data.tables (numpy, pyarrow): only to train
+    resolve = _gate(spec)
+    return command.run(
+        ws, actor, guards=[needs(*ROLES, action="train models")], commit=lambda s, _: resolve(s)
+    )
 
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="train models")
+
+def _gate(spec: Spec) -> Callable[[Session], tuple[SnapshotRow, int]]:
+    """Resolve the spec's input and the passing validation that admits it (under the lock)."""
+
+    def resolve(s: Session) -> tuple[SnapshotRow, int]:
+        from core.data import validation  # with core.data.tables (numpy, pyarrow): to train
+
         snap = snapshots.resolve(s.catalog, spec.input)
-        passed = validation.require_passed(s.catalog, snap, spec.suite)
-    return snap, passed.seq
+        return snap, validation.require_passed(s.catalog, snap, spec.suite).seq
+
+    return resolve
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the slow phase of training hands to the commit: the fit and where it came from."""
+
+    snap: SnapshotRow
+    gate_seq: int
+    result: dict[str, Any]
+    code: dict[str, Any]
+    environment: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, snap: SnapshotRow, gate_seq: int, result: dict[str, Any], code: dict[str, Any]
+    ) -> Fitted:
+        """The fit with the environment it ran in (captured now, before the commit)."""
+        return cls(snap, gate_seq, result, code, environment.capture(threads=result.get("threads")))
 
 
 def train(
@@ -378,14 +408,32 @@ def train(
     reason: str = "",
     progress: Progress = NO_PROGRESS,
 ) -> RunRow:
-    """Train from a spec and record the run (see the module docstring)."""
+    """Train from a spec and record the run (see the module docstring).
+
+    Through :func:`core.kernel.command.run`: the gate is checked holding the workspace, the
+    fit runs without holding it, and the run is recorded holding it again.
+    """
     spec = load_spec(spec_path)
-    snap, gate_seq = gated_input(ws, spec, actor)
-    result = fit(ws, spec, snap, progress)
-    code = environment.git_state(spec_path)
-    if snap.transform_digest:
-        code["transforms"] = [snap.transform_digest]
-    return record_run(ws, actor, spec, snap, gate_seq, result, code=code, reason=reason)
+
+    def compute(gated: tuple[SnapshotRow, int]) -> Fitted:
+        snap, gate_seq = gated
+        result = fit(ws, spec, snap, progress)
+        code = environment.git_state(spec_path)
+        if snap.transform_digest:
+            code["transforms"] = [snap.transform_digest]
+        return Fitted.of(snap, gate_seq, result, code)
+
+    def commit(s: Session, done: Fitted) -> RunRow:
+        return _record(ws, s, spec, done, reason)
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="train models")],
+        prepare=_gate(spec),
+        compute=compute,
+        commit=commit,
+    )
 
 
 def record_run(
@@ -400,51 +448,55 @@ def record_run(
     reason: str = "",
 ) -> RunRow:
     """Store a fitted run's artifacts and record its ``train.run`` event."""
-    env = environment.capture(threads=result.get("threads"))
+    done = Fitted.of(snap, gate_seq, result, code)
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="train models")],
+        commit=lambda s, _: _record(ws, s, spec, done, reason),
+    )
+
+
+def _record(ws: Workspace, s: Session, spec: Spec, done: Fitted, reason: str) -> RunRow:
+    """The commit step of training: the run's blobs, then its one ``train.run`` event."""
+    result, snap = done.result, done.snap
+    env = done.environment
     env_bytes = canonical_bytes(env)
     metrics_bytes = canonical_bytes(result["metrics"])
     run_id = uuid.uuid4().hex[:12]
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="train models")
-        model_ref = s.put_blob(result["model"], SKOPS_MEDIA_TYPE)
-        objects = [
-            model_ref,
-            s.put_blob(spec.raw, "application/toml"),
-            s.put_blob(env_bytes, "application/vnd.ledgerml.environment+json"),
-            s.put_blob(metrics_bytes, "application/vnd.ledgerml.metrics+json"),
-            s.put_blob(result["predictions"], PREDICTIONS_MEDIA_TYPE),
-        ]
-        data = {
-            "run_id": run_id,
-            "name": spec.name,
-            "spec_digest": spec.digest,
-            "input": {
-                "ref": snap.ref,
-                "table_digest": snap.table_digest,
-                "parquet_digest": snap.parquet_digest,
-            },
-            "gate": {"suite": spec.suite, "validation_seq": gate_seq},
-            "estimator": spec.estimator,
-            "seed": spec.seed,
-            "environment_digest": objects[2].sha256,
-            "freeze_digest": env["freeze_digest"],
-            "code": code,
-            "metrics_digest": objects[3].sha256,
-            "metrics": {k: v for k, v in result["metrics"].items() if k != "calibration"},
-            "model_digest": model_ref.sha256,
-            "predictions_digest": result["predictions_digest"],
-            "predictions_object": objects[4].sha256,
-            "train_rows": result["train_rows"],
-            "test_rows": result["test_rows"],
-        }
-        s.commit(
-            Event(
-                actor, "train.run", [f"run:{run_id}", f"snapshot:{snap.ref}"], data, reason, objects
-            )
-        )
-        row = s.catalog.run(run_id)
-        assert row is not None
-        return row
+    model_ref = s.put_blob(result["model"], SKOPS_MEDIA_TYPE)
+    objects = [
+        model_ref,
+        s.put_blob(spec.raw, "application/toml"),
+        s.put_blob(env_bytes, "application/vnd.ledgerml.environment+json"),
+        s.put_blob(metrics_bytes, "application/vnd.ledgerml.metrics+json"),
+        s.put_blob(result["predictions"], PREDICTIONS_MEDIA_TYPE),
+    ]
+    record = TrainRun(
+        run_id=run_id,
+        name=spec.name,
+        spec_digest=spec.digest,
+        input=RunInput(
+            ref=snap.ref, table_digest=snap.table_digest, parquet_digest=snap.parquet_digest
+        ),
+        gate=RunGate(suite=spec.suite, validation_seq=done.gate_seq),
+        estimator=spec.estimator,
+        seed=spec.seed,
+        environment_digest=objects[2].sha256,
+        freeze_digest=env["freeze_digest"],
+        code=done.code,
+        metrics_digest=objects[3].sha256,
+        metrics={k: v for k, v in result["metrics"].items() if k != "calibration"},
+        model_digest=model_ref.sha256,
+        predictions_digest=result["predictions_digest"],
+        predictions_object=objects[4].sha256,
+        train_rows=result["train_rows"],
+        test_rows=result["test_rows"],
+    )
+    s.commit(new_event(s.actor, record, [f"run:{run_id}", f"snapshot:{snap.ref}"], reason, objects))
+    row = s.catalog.run(run_id)
+    assert row is not None
+    return row
 
 
 def load_run_spec(ws: Workspace, run: RunRow) -> Spec:
@@ -456,3 +508,8 @@ def load_run_spec(ws: Workspace, run: RunRow) -> Spec:
 def run_event(ws: Workspace, run: RunRow) -> dict[str, Any]:
     """The body of the event that recorded a run."""
     return ws.ledger.entry(run.seq).decode()
+
+
+def run_record(ws: Workspace, run: RunRow) -> TrainRun:
+    """The typed record of a run, read from the event that recorded it."""
+    return TrainRun.from_data(run_event(ws, run)["data"])

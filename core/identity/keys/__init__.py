@@ -15,15 +15,18 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from core.identity.actors import require
+from core.identity.actors import needs, require
+from core.identity.events import KeyCreated, KeyRecord, KeyRevoked, KeyRotated, WorkspaceInit
 from core.identity.keys.backends import ALGORITHMS, KeyBackend, backend
 from core.identity.signing import key_id_for, public_pem
+from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import KeyStoreError, NotFoundError, PermissionDeniedError, UsageError
 from core.kernel.events import Event
+from core.kernel.kinds import new_event
 from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
 from storage.objects import sha256_hex
@@ -48,24 +51,24 @@ __all__ = [
 
 def generate_record(
     backend_name: str, algorithm: str, *, owner: str, purpose: str, label: str
-) -> dict[str, str]:
+) -> KeyRecord:
     """Generate a key pair in a backend and describe it as the ledger records keys."""
     if algorithm not in ALGORITHMS:
         raise UsageError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
     chosen: KeyBackend = backend(backend_name)
     handle, der = chosen.generate(algorithm)
     pem = public_pem(der)
-    return {
-        "key_id": key_id_for(der),
-        "actor": owner,
-        "purpose": purpose,
-        "backend": backend_name,
-        "algorithm": algorithm,
-        "label": label,
-        "handle": handle,
-        "public_key_digest": sha256_hex(pem.encode()),
-        "public_pem": pem,
-    }
+    return KeyRecord(
+        key_id=key_id_for(der),
+        actor=owner,
+        purpose=purpose,
+        backend=backend_name,
+        algorithm=algorithm,
+        label=label,
+        handle=handle,
+        public_key_digest=sha256_hex(pem.encode()),
+        public_pem=pem,
+    )
 
 
 def resolve(catalog: Catalog, ref: str) -> KeyRow:
@@ -103,15 +106,13 @@ def _may_manage(s: Session, key: KeyRow, action: str) -> None:
 def key_event(
     s: Session,
     actor: str,
-    action: str,
-    record: dict[str, str],
-    data: dict[str, Any],
+    payload: WorkspaceInit | KeyCreated | KeyRotated,
     subjects: list[str],
     reason: str,
 ) -> Event:
     """The event recording a new key; its public key goes to the object store first."""
-    ref = s.put_blob(record["public_pem"].encode(), PEM_MEDIA_TYPE)
-    return Event(actor, action, subjects, {**data, "key": record}, reason, [ref])
+    ref = s.put_blob(payload.key.public_pem.encode(), PEM_MEDIA_TYPE)
+    return new_event(actor, payload, subjects, reason, [ref])
 
 
 def create(
@@ -128,38 +129,37 @@ def create(
 
     The label defaults to ``<owner>-<backend>``; if an active key with that owner and label
     exists, it is returned unchanged, so retrying an interrupted command makes no second key.
+    The key pair is generated while the workspace is held, so that a retry racing this one
+    cannot make a second key under the same label.
 
     Returns:
         The key record and whether it was created now.
     """
-    with ws.session(actor) as s:
+
+    def commit(s: Session, _: None) -> tuple[KeyRow, bool]:
         me = require(s, action="create keys")
-        owner = owner or me.name
-        if owner != me.name:
+        whose = owner or me.name
+        if whose != me.name:
             require(s, "admin", action="create keys for another actor")
-        if s.catalog.actor(owner) is None:
+        if s.catalog.actor(whose) is None:
             raise NotFoundError(
-                f"no actor named {owner!r}", hint="Add it with `ledgerml actor add`."
+                f"no actor named {whose!r}", hint="Add it with `ledgerml actor add`."
             )
-        label = label or f"{owner}-{backend}"
-        for existing in s.catalog.keys_of(owner):
-            if existing.label == label and existing.status == "active":
+        name = label or f"{whose}-{backend}"
+        for existing in s.catalog.keys_of(whose):
+            if existing.label == name and existing.status == "active":
                 return existing, False
-        record = generate_record(backend, algorithm, owner=owner, purpose="actor", label=label)
+        record = generate_record(backend, algorithm, owner=whose, purpose="actor", label=name)
         s.commit(
             key_event(
-                s,
-                actor,
-                "key.create",
-                record,
-                {},
-                [f"key:{record['key_id']}", f"actor:{owner}"],
-                reason,
+                s, actor, KeyCreated(record), [f"key:{record.key_id}", f"actor:{whose}"], reason
             )
         )
-        row = s.catalog.key(record["key_id"])
+        row = s.catalog.key(record.key_id)
         assert row is not None
-    return row, True
+        return row, True
+
+    return command.run(ws, actor, guards=[needs(action="create keys")], commit=commit)
 
 
 def list_keys(ws: Workspace, actor: str = "", owner: str | None = None) -> list[KeyRow]:
@@ -174,15 +174,26 @@ def show(ws: Workspace, ref: str, actor: str = "") -> KeyRow:
         return resolve(s.catalog, ref)
 
 
+def _manages(ref: str, action: str) -> Callable[[Session], KeyRow]:
+    """A command guard: the key ``ref`` exists and the actor owns it or is an admin."""
+
+    def guard(s: Session) -> KeyRow:
+        key = resolve(s.catalog, ref)
+        _may_manage(s, key, action)
+        return key
+
+    return guard
+
+
 def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRow, KeyRow]:
     """Replace an active key with a new one in the same backend; return ``(old, new)``.
 
     The old key stops signing; what it signed stays valid. Rotating the workspace key makes
     the new key sign checkpoints from now on.
     """
-    with ws.session(actor) as s:
+
+    def commit(s: Session, _: None) -> tuple[KeyRow, KeyRow]:
         old = resolve(s.catalog, ref)
-        _may_manage(s, old, "rotate")
         if old.status != "active":
             raise UsageError(f"key {old.key_id[:16]} is {old.status}; only active keys rotate")
         record = generate_record(
@@ -192,17 +203,16 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
             key_event(
                 s,
                 actor,
-                "key.rotate",
-                record,
-                {"old_key_id": old.key_id},
-                [f"key:{old.key_id}", f"key:{record['key_id']}", f"actor:{old.actor}"],
+                KeyRotated(record, old_key_id=old.key_id),
+                [f"key:{old.key_id}", f"key:{record.key_id}", f"actor:{old.actor}"],
                 reason,
             )
         )
-        new = s.catalog.key(record["key_id"])
-        old = s.catalog.key(old.key_id) or old
+        new = s.catalog.key(record.key_id)
         assert new is not None
-    return old, new
+        return s.catalog.key(old.key_id) or old, new
+
+    return command.run(ws, actor, guards=[_manages(ref, "rotate")], commit=commit)
 
 
 def revoke(ws: Workspace, actor: str, ref: str, reason: str) -> tuple[KeyRow, bool]:
@@ -213,23 +223,24 @@ def revoke(ws: Workspace, actor: str, ref: str, reason: str) -> tuple[KeyRow, bo
     """
     if not reason.strip():
         raise UsageError("revoking a key needs a --reason", hint="Say why: compromised, retired…")
-    with ws.session(actor) as s:
+
+    def commit(s: Session, _: None) -> tuple[KeyRow, bool]:
         key = resolve(s.catalog, ref)
-        _may_manage(s, key, "revoke")
         if key.status == "revoked":
             return key, False
         s.commit(
-            Event(
+            new_event(
                 actor,
-                "key.revoke",
+                KeyRevoked(key.key_id),
                 [f"key:{key.key_id}", f"actor:{key.actor}"],
-                {"key_id": key.key_id},
                 reason,
             )
         )
         row = s.catalog.key(key.key_id)
         assert row is not None
         return row, True
+
+    return command.run(ws, actor, guards=[_manages(ref, "revoke")], commit=commit)
 
 
 def sign_with(key: KeyRow, data: bytes) -> bytes:
