@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.audit import admin
-from core.audit import trail as audit
+from core.audit import admin, verification
 from core.identity import actors, attest, keys
 from core.kernel import kinds
 from core.kernel.workspace import Workspace
@@ -70,7 +69,7 @@ def test_workspace_events_are_declared_and_round_trip(busy: Workspace) -> None:
 
 
 def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -> None:
-    assert audit._STATE_TABLES == (
+    assert verification._STATE_TABLES == (
         "actors",
         "keys",
         "snapshots",
@@ -103,7 +102,7 @@ def test_an_undeclared_action_only_enters_the_event_index(ws: Workspace) -> None
     with ws.session("alice") as s:
         s.commit(Event("alice", "monitor.drift", ["model:x@1"], {"psi": 0.3}))
         assert [e.action for e in s.catalog.events(action="monitor.")] == ["monitor.drift"]
-    assert audit.verify(ws).ok
+    assert verification.verify(ws).ok
     assert admin.status(ws, "alice", run_verify=False).counts["actors"] == 3
     assert actors.show(ws, "bob").roles == ["auditor"]
 
