@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit import trail as audit
+from core.audit import checkpoints, verification
 from core.identity.actors import check_name
-from core.kernel.errors import UsageError
 from core.identity.events import WorkspaceInit
 from core.identity.keys import generate_record, key_event
-from core.identity.keys.backends import KeyringBackend, Pkcs11Backend
+from core.identity.keys.backends import BACKENDS
+from core.kernel.errors import UsageError
 from core.kernel.paths import locate
 from core.kernel.workspace import CONFIG, Workspace, write_config
 
@@ -112,9 +112,9 @@ class Status:
 def backends_available() -> dict[str, str]:
     """Each key backend and whether it is usable here (``available`` or the reason not)."""
     out = {}
-    for backend in (KeyringBackend(), Pkcs11Backend()):
-        problem = backend.availability()
-        out[backend.name] = "available" if problem is None else problem
+    for name, info in BACKENDS.items():
+        problem = info.make().availability()
+        out[name] = "available" if problem is None else problem
     return out
 
 
@@ -123,9 +123,9 @@ def status(ws: Workspace, actor: str = "", *, run_verify: bool = True) -> Status
     with ws.session(actor) as s:
         counts = s.catalog.counts()
     size, head = ws.ledger.head()
-    cps = audit.checkpoints(ws)
+    cps = checkpoints.checkpoints(ws)
     last = cps[-1] if cps else None
-    report = audit.verify(ws) if run_verify else None
+    report = verification.verify(ws) if run_verify else None
     return Status(
         workspace=str(ws.root),
         workspace_id=ws.workspace_id,
