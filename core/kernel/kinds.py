@@ -220,11 +220,17 @@ def state_tables() -> tuple[str, ...]:
     differs, and a context's own table says more about an edit than the shared one.
     """
     writers: dict[str, set[str]] = {}
-    for k in registry().values():
+    ranked = sorted(registry().values(), key=lambda k: _module_rank(k.context))
+    for k in ranked:  # sorted is stable: declaration order within a module
         for t in k.tables:
             writers.setdefault(t, set()).add(k.context.rsplit(".", 1)[0])
     own = [t for t, ctx in writers.items() if len(ctx) == 1]
     return tuple(own + [t for t, ctx in writers.items() if len(ctx) > 1])
+
+
+def _module_rank(context: str) -> int:
+    """Where a kind's module stands in :data:`KIND_MODULES` (import order must not matter)."""
+    return KIND_MODULES.index(context) if context in KIND_MODULES else len(KIND_MODULES)
 
 
 def projected() -> tuple[str, ...]:

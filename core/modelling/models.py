@@ -33,14 +33,16 @@ from core.kernel.kinds import new_event
 from core.kernel.paths import make_folder, write_output
 from core.kernel.rows import ModelRow, RunRow, SignatureRow
 from core.kernel.workspace import Session, Workspace
+from core.modelling import estimators
 from core.modelling.events import ModelRegistered, ModelSigned
 
 MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
 ARTIFACT_NAME = "model.skops"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SIGN_ROLES = ("data-scientist", "validator", "approver", "admin")
-# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading): the
+# pipeline's own and every estimator's (:mod:`core.modelling.estimators`).
+TRUSTED_PREFIXES = estimators.trusted_prefixes()
 
 
 def resolve(catalog: Catalog, ref: str) -> ModelRow:

@@ -3,10 +3,10 @@
 A spec names its input snapshot, the validation suite that input must have passed (the gate),
 the target, the features, the sensitive attributes (kept out of the model unless the spec opts
 in by name, and stored beside the test predictions for evaluation), an estimator from
-:data:`ESTIMATORS` with its parameters, preprocessing, a seeded stratified split and the
-decision threshold. ``train`` refuses an ungated input, fits, measures on the held-out split,
-and records one ``train.run`` event with the model (skops, never pickle), the spec, the
-environment, the metrics and the test predictions as objects.
+:data:`core.modelling.estimators.ESTIMATORS` with its parameters, preprocessing, a seeded
+stratified split and the decision threshold. ``train`` refuses an ungated input, fits,
+measures on the held-out split, and records one ``train.run`` event with the model (skops,
+never pickle), the spec, the environment, the metrics and the test predictions as objects.
 
 Everything is seeded, so the same spec, snapshot and environment give the same predictions
 bit for bit; :func:`fit` is the one function both training and reproduction call.
@@ -32,17 +32,11 @@ from core.kernel.kinds import new_event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import RunRow, SnapshotRow
 from core.kernel.workspace import Session, Workspace
-from core.modelling import environment
+from core.modelling import environment, estimators
+from core.modelling.estimators import ESTIMATORS
 from core.modelling.events import RunGate, RunInput, TrainRun
 from storage.canonical import canonical_bytes
 
-ESTIMATORS = {
-    "logistic_regression": ("sklearn.linear_model", "LogisticRegression"),
-    "random_forest": ("sklearn.ensemble", "RandomForestClassifier"),
-    "gradient_boosting": ("sklearn.ensemble", "GradientBoostingClassifier"),
-    "hist_gradient_boosting": ("sklearn.ensemble", "HistGradientBoostingClassifier"),
-    "decision_tree": ("sklearn.tree", "DecisionTreeClassifier"),
-}
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
 PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
 ROLES = ("data-scientist", "admin")
@@ -226,7 +220,6 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
 
 
 def _pipeline(spec: Spec, frame: Any) -> Any:
-    import importlib
 
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -253,8 +246,7 @@ def _pipeline(spec: Spec, frame: Any) -> Any:
             ),
         ]
     )
-    module, cls = ESTIMATORS[spec.estimator]
-    estimator_cls = getattr(importlib.import_module(module), cls)
+    estimator_cls = estimators.get(spec.estimator).load_class()
     params = dict(spec.params)
     if "random_state" in estimator_cls().get_params():
         params.setdefault("random_state", spec.seed)
