@@ -39,9 +39,9 @@ def log(
     json_out: JsonOpt = False,
 ) -> None:
     """Show the audit log: who did what, when, to what, and why."""
-    from core.audit import trail as audit
+    from core.audit import log as audit_log
 
-    rows = audit.log(
+    rows = audit_log.log(
         open_ws(workspace),
         since=since,
         actor=by,
@@ -90,11 +90,11 @@ def verify(
     Exits 3 naming the first bad event when anything was changed outside ledgerml, and 2
     when a --checkpoint file cannot be read (a wrong path is not tampering).
     """
-    from core.audit import trail as audit
+    from core.audit import verification
 
     ws = open_ws(workspace)
     with output.progress("Verifying") as progress:
-        report = audit.verify(ws, external=checkpoint, progress=progress)
+        report = verification.verify(ws, external=checkpoint, progress=progress)
     if want_json(json_out):
         output.emit_json(report.to_json())
     else:
@@ -154,9 +154,9 @@ def checkpoint(
     json_out: JsonOpt = False,
 ) -> None:
     """Sign the ledger's current size and Merkle root with the workspace key."""
-    from core.audit import trail as audit
+    from core.audit import checkpoints
 
-    cp, created = audit.checkpoint(open_ws(workspace), actor_name(as_actor), copy_to=copy_to)
+    cp, created = checkpoints.checkpoint(open_ws(workspace), actor_name(as_actor), copy_to=copy_to)
     if want_json(json_out):
         output.emit_json(
             {
@@ -189,9 +189,9 @@ def prove(
     json_out: JsonOpt = False,
 ) -> None:
     """Print a Merkle inclusion proof of one event against a signed checkpoint."""
-    from core.audit import trail as audit
+    from core.audit import proofs
 
-    doc = audit.prove(open_ws(workspace), seq, checkpoint_path=checkpoint)
+    doc = proofs.prove(open_ws(workspace), seq, checkpoint_path=checkpoint)
     if want_json(json_out):
         output.emit_json(doc)
         return

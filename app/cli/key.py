@@ -18,6 +18,7 @@ from app.cli.common import (
     open_ws,
     want_json,
 )
+from core.identity.keys.backends import backend_help
 
 app = typer.Typer(no_args_is_help=True)
 KeyArg = Annotated[str, typer.Argument(help="Key id prefix (8+ hex characters) or label.")]
@@ -48,9 +49,7 @@ def _show(key: Any, json_out: bool, extra: dict[str, Any] | None = None) -> None
 @app.command("create")
 @guarded
 def create(
-    backend: Annotated[
-        str, typer.Option(help="keyring (OS keyring) or pkcs11 (HSM token).")
-    ] = "keyring",
+    backend: Annotated[str, typer.Option(help=backend_help())] = "keyring",
     owner: Annotated[
         str | None, typer.Option("--actor", help="Owner (default: you; others need admin).")
     ] = None,

@@ -124,52 +124,49 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a model version: metrics, inputs, environment, signatures, status."""
-    from core.modelling import models
+    from core.modelling.model_view import view
 
-    info = models.show(open_ws(workspace), ref, actor_name(as_actor))
+    shown = view(open_ws(workspace), ref, actor_name(as_actor))
     if want_json(json_out):
-        output.emit_json(info)
+        output.emit_json(shown.to_json())
         return
-    m, metrics = info["model"], info["metrics"]
+    m, run, record, metrics = shown.model, shown.run, shown.record, shown.metrics
     output.fields(
         [
-            ("model", f"{m['ref']} (status: {info['status']})"),
+            ("model", f"{m.ref} (status: {shown.status})"),
             (
                 "run",
-                f"run:{info['run']['run_id']} {info['run']['estimator']}, "
-                f"{info['run']['created_at'][:19]} by {info['run']['created_by']}",
+                f"run:{run.run_id} {run.estimator}, {run.created_at[:19]} by {run.created_by}",
             ),
             (
                 "input",
-                f"{info['inputs']['ref']} (table sha256:{info['inputs']['table_digest'][:16]}…)",
+                f"{record.input.ref} (table sha256:{record.input.table_digest[:16]}…)",
             ),
             (
                 "gate",
-                f"suite {info['gate']['suite']} passed at event #{info['gate']['validation_seq']}",
+                f"suite {record.gate.suite} passed at event #{record.gate.validation_seq}",
             ),
-            ("artifact", f"sha256:{m['model_digest']} — {info['artifact']['detail']}"),
+            ("artifact", f"sha256:{m.model_digest} — {shown.check.artifact_detail}"),
             (
                 "environment",
-                f"freeze sha256:{info['environment']['freeze'][:16]}…, "
-                "code " + _code(info["environment"]["code"]),
+                f"freeze sha256:{record.freeze_digest[:16]}…, code " + _code(record.code),
             ),
             *[(k, f"{metrics[k]:.4f}") for k in METRICS if k in metrics],
             (
                 "signatures",
                 "; ".join(
-                    f"#{s['seq']} key {s['key_id'][:12]} ({s['key_status']}) "
-                    + ("valid" if s["ok"] else "INVALID")
-                    + ("" if s["detail"] == "valid" else f" ({s['detail']})")
-                    + f", OpenSSF {s['openssf']}"
-                    for s in info["signatures"]
+                    f"#{s.seq} key {s.key_id[:12]} ({s.key_status}) "
+                    + ("valid" if s.ok else "INVALID")
+                    + ("" if s.detail == "valid" else f" ({s.detail})")
+                    + f", OpenSSF {s.openssf}"
+                    for s in shown.check.signatures
                 )
                 or "none",
             ),
             (
                 "reproductions",
                 "; ".join(
-                    f"#{r['seq']} {'passed' if r['passed'] else 'FAILED'}"
-                    for r in info["reproductions"]
+                    f"#{r.seq} {'passed' if r.passed else 'FAILED'}" for r in shown.reproductions
                 )
                 or "none",
             ),

@@ -21,6 +21,7 @@ from app.cli.common import (
     want_json,
     ws_path,
 )
+from core.identity.keys.backends import backend_names
 
 
 @guarded
@@ -28,7 +29,8 @@ def init(
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     key_backend: Annotated[
-        str, typer.Option("--key-backend", help="Where the workspace key lives: keyring or pkcs11.")
+        str,
+        typer.Option("--key-backend", help=f"Where the workspace key lives: {backend_names()}."),
     ] = "keyring",
     algorithm: Annotated[
         str, typer.Option(help="ecdsa-p256 (default) or ed25519 (keyring only).")
@@ -47,7 +49,7 @@ def init(
     ws = admin.init(
         ws_path(workspace), founder, key_backend=key_backend, algorithm=algorithm, reason=reason
     )
-    from core.audit.trail import workspace_key
+    from core.audit.checkpoints import workspace_key
 
     with ws.session(founder) as s:
         key = workspace_key(s.catalog)

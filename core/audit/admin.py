@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit import trail as audit
+from core.audit import checkpoints, verification
 from core.identity.actors import check_name
-from core.kernel.errors import UsageError
+from core.identity.events import WorkspaceInit
 from core.identity.keys import generate_record, key_event
-from core.identity.keys.backends import KeyringBackend, Pkcs11Backend
+from core.identity.keys.backends import BACKENDS
+from core.kernel.errors import UsageError
 from core.kernel.paths import locate
 from core.kernel.workspace import CONFIG, Workspace, write_config
 
@@ -31,6 +32,10 @@ def init(
     reason: str = "",
 ) -> Workspace:
     """Create a workspace with a workspace key and ``founder`` as its first admin.
+
+    The one state change that does not run through :func:`core.kernel.command.run`: there is
+    no workspace to hold and no registered actor whose roles a guard could check until the
+    ``workspace.init`` event it commits exists. It refuses an existing workspace instead.
 
     Raises:
         UsageError: if a workspace already exists there.
@@ -52,15 +57,15 @@ def init(
     key = generate_record(
         key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
     )
+    # Not through core.kernel.command: until this event is committed there is no actor to
+    # check a role of (the founder becomes the first admin by it), and no catalog to read.
     with ws.session(founder) as s:
         s.commit(
             key_event(
                 s,
                 founder,
-                "workspace.init",
-                key,
-                {"workspace_id": workspace_id, "founder": founder, "roles": ["admin"]},
-                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key['key_id']}"],
+                WorkspaceInit(workspace_id, founder, ["admin"], key),
+                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key.key_id}"],
                 reason,
             )
         )
@@ -107,9 +112,9 @@ class Status:
 def backends_available() -> dict[str, str]:
     """Each key backend and whether it is usable here (``available`` or the reason not)."""
     out = {}
-    for backend in (KeyringBackend(), Pkcs11Backend()):
-        problem = backend.availability()
-        out[backend.name] = "available" if problem is None else problem
+    for name, info in BACKENDS.items():
+        problem = info.make().availability()
+        out[name] = "available" if problem is None else problem
     return out
 
 
@@ -118,9 +123,9 @@ def status(ws: Workspace, actor: str = "", *, run_verify: bool = True) -> Status
     with ws.session(actor) as s:
         counts = s.catalog.counts()
     size, head = ws.ledger.head()
-    cps = audit.checkpoints(ws)
+    cps = checkpoints.checkpoints(ws)
     last = cps[-1] if cps else None
-    report = audit.verify(ws) if run_verify else None
+    report = verification.verify(ws) if run_verify else None
     return Status(
         workspace=str(ws.root),
         workspace_id=ws.workspace_id,

@@ -11,37 +11,62 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-# (item, member path prefixes or exact names that answer it, ledger actions that answer it)
-AUDITOR_ITEMS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
-    ("Data lineage for sample training and inference records", ("lineage/", "evidence/run-"), ()),
+from core.kernel import kinds
+
+# (id, item, member path prefixes or exact names that answer it, actions no context declares
+# yet that will answer it). The declared actions that answer an item name its id in their
+# kind's ``evidence_for`` (:func:`core.kernel.kinds.evidence_for`).
+AUDITOR_ITEMS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     (
+        "lineage",
+        "Data lineage for sample training and inference records",
+        ("lineage/", "evidence/run-"),
+        (),
+    ),
+    (
+        "snapshots",
         "Snapshots of raw data and the preprocessing code used for the audited version",
         ("data/", "evidence/profile-", "reports/datasheet-"),
-        ("snapshot.add",),
+        (),
     ),
     (
+        "registry",
         "Model registry entry with metrics, artifacts and approval stamps",
         ("model/", "evidence/run-", "signatures/model-"),
-        ("model.register", "model.sign"),
+        (),
     ),
     (
+        "fairness",
         "Fairness and performance tests, and remediation when thresholds were breached",
         ("evidence/evaluation-", "signatures/evaluation-"),
-        ("model.evaluate",),
+        (),
     ),
-    ("Access-control logs showing who exported sensitive artifacts", (), ("bundle.export",)),
+    ("access-log", "Access-control logs showing who exported sensitive artifacts", (), ()),
     (
+        "history",
         "History of tests, approvals and deployment timestamps",
         ("evidence/validation-", "evidence/reproduction-"),
-        ("validation.run", "reproduce.run", "model.approve", "model.deploy"),
+        ("model.approve", "model.deploy"),
     ),
     (
+        "monitoring",
         "Monitoring dashboards and alert history around the audit window",
         (),
         ("monitor.drift", "monitor.alert"),
     ),
-    ("Incident response runbooks and executed incident tickets", (), ("incident.open",)),
+    (
+        "incidents",
+        "Incident response runbooks and executed incident tickets",
+        (),
+        ("incident.open",),
+    ),
 ]
+
+
+def answering_actions(item_id: str, undeclared: tuple[str, ...] = ()) -> frozenset[str]:
+    """The actions whose events answer a checklist item: declared ones and future ones."""
+    return frozenset(kinds.evidence_for(item_id)) | frozenset(undeclared)
+
 
 ANNEX_IV_ITEMS: list[tuple[str, tuple[str, ...]]] = [
     (
@@ -85,7 +110,8 @@ def build(
         return [n for n in names if n.startswith(prefixes)] if prefixes else []
 
     auditors = []
-    for item, prefixes, wanted in AUDITOR_ITEMS:
+    for item_id, item, prefixes, undeclared in AUDITOR_ITEMS:
+        wanted = answering_actions(item_id, undeclared)
         files = files_for(prefixes)
         events = sorted(a for a in seen_actions if a in wanted)
         if events:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.audit import trail as audit
+from core.audit import checkpoints, log
 from core.kernel.workspace import Workspace
 
 
@@ -53,7 +53,7 @@ def overview(ws: Workspace, actor: str = "", *, limit: int = 200, recent: int = 
             {"seq": e.seq, "ts": e.ts, "actor": e.actor, "action": e.action, "reason": e.reason}
             for e in s.catalog.events(limit=recent, newest_first=True)
         ]
-    cps = audit.checkpoints(ws)
+    cps = checkpoints.checkpoints(ws)
     return Overview(
         workspace=str(ws.root),
         counts=counts,
@@ -115,7 +115,7 @@ def events_page(
     since: str | None = None,
 ) -> list[dict[str, Any]]:
     """One page of the ledger, newest first, with optional filters (``since``: 2h, a date)."""
-    bound = audit.parse_since(since) if since else None
+    bound = log.parse_since(since) if since else None
     with ws.session(actor) as s:
         rows = s.catalog.events(
             actor=by,

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core.kernel.errors import NotFoundError
-from core.kernel.workspace import Workspace
 from core.kernel.catalog import Catalog
+from core.kernel.errors import NotFoundError
 from core.kernel.rows import EdgeRow
+from core.kernel.workspace import Workspace
 
 PREFIXES = ("snapshot:", "model:", "run:", "validation:", "signature:", "sha256:", "reproduction:")
 PRODUCER = "https://github.com/ledgerml/ledgerml"

@@ -11,8 +11,10 @@ import os
 import re
 from collections.abc import Callable
 
+from core.identity.events import ActorAdded
+from core.kernel import command
 from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
-from core.kernel.events import Event
+from core.kernel.kinds import new_event
 from core.kernel.rows import ActorRow
 from core.kernel.workspace import Session, Workspace
 
@@ -110,8 +112,8 @@ def add(
     """
     name = check_name(name)
     wanted = check_roles(roles)
-    with ws.session(actor) as s:
-        require(s, "admin", action="add actors")
+
+    def commit(s: Session, _: None) -> tuple[ActorRow, bool]:
         existing = s.catalog.actor(name)
         if existing is not None:
             if sorted(existing.roles) == wanted:
@@ -120,12 +122,12 @@ def add(
                 f"actor {name!r} already exists with roles {', '.join(existing.roles)}",
                 hint="Roles are fixed once recorded in this version; add a new actor instead.",
             )
-        s.commit(
-            Event(actor, "actor.add", [f"actor:{name}"], {"name": name, "roles": wanted}, reason)
-        )
+        s.commit(new_event(actor, ActorAdded(name, wanted), [f"actor:{name}"], reason))
         row = s.catalog.actor(name)
         assert row is not None
         return row, True
+
+    return command.run(ws, actor, guards=[needs("admin", action="add actors")], commit=commit)
 
 
 def list_actors(ws: Workspace, actor: str = "") -> list[ActorRow]:

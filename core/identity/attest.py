@@ -12,12 +12,14 @@ Later capabilities (model signing, signed evidence) use :func:`sign_statement` d
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.identity import keys as keys_mod
-from core.identity.actors import require
+from core.identity.actors import needs
+from core.identity.events import AttestationCreated
 from core.identity.signing import (
     INTOTO_PAYLOAD_TYPE,
     canonical_payload,
@@ -26,8 +28,10 @@ from core.identity.signing import (
     statement,
     verify_envelope,
 )
+from core.kernel import command
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
 from core.kernel.events import Event, ObjectRef
+from core.kernel.kinds import Payload, new_event
 from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
 from storage.objects import hash_file, parse_digest
@@ -84,6 +88,7 @@ def sign_statement(
     extra_subjects: list[str] | None = None,
     extra_data: dict[str, Any] | None = None,
     extra_objects: list[ObjectRef] | None = None,
+    as_payload: Callable[[str, str, str], Payload] | None = None,
 ) -> Attestation:
     """Sign a statement with the acting actor's key and record it (one event).
 
@@ -98,6 +103,9 @@ def sign_statement(
         extra_subjects: more ledger subjects (e.g. ``model:credit-risk@3``).
         extra_data: more fields for the event's data.
         extra_objects: more blobs the event names (already stored).
+        as_payload: builds the event's typed payload from the envelope digest, key id and
+            predicate type; it names the action (``action`` and ``extra_data`` are then
+            unused). Without it the event's data is those three plus ``extra_data``.
 
     Raises:
         NotFoundError: if the actor has no usable key.
@@ -109,21 +117,16 @@ def sign_statement(
     sig = keys_mod.sign_with(key, pae(INTOTO_PAYLOAD_TYPE, payload))
     env = envelope(INTOTO_PAYLOAD_TYPE, payload, key.key_id, sig)
     ref = s.put_blob(canonical_payload(env), DSSE_MEDIA_TYPE)
-    entry = s.commit(
-        Event(
-            s.actor,
-            action,
-            [f"key:{key.key_id}", *(f"sha256:{d}" for _, d in subjects), *(extra_subjects or [])],
-            {
-                "envelope": ref.sha256,
-                "key_id": key.key_id,
-                "predicate_type": predicate_type,
-                **(extra_data or {}),
-            },
-            reason,
-            [ref, *(extra_objects or [])],
+    names = [f"key:{key.key_id}", *(f"sha256:{d}" for _, d in subjects), *(extra_subjects or [])]
+    objects = [ref, *(extra_objects or [])]
+    if as_payload is not None:
+        event = new_event(
+            s.actor, as_payload(ref.sha256, key.key_id, predicate_type), names, reason, objects
         )
-    )
+    else:
+        data = {"envelope": ref.sha256, "key_id": key.key_id, "predicate_type": predicate_type}
+        event = Event(s.actor, action, names, {**data, **(extra_data or {})}, reason, objects)
+    entry = s.commit(event)
     return Attestation(ref.sha256, key.key_id, entry.seq, doc)
 
 
@@ -133,8 +136,8 @@ def create(
     """Store ``path`` and sign a statement that it is what it is (any registered actor)."""
     if not path.is_file():
         raise UsageError(f"{path} is not a readable file")
-    with ws.session(actor) as s:
-        require(s, action="sign files")
+
+    def commit(s: Session, _: None) -> Attestation:
         signing_key(s, key_ref)  # refuse before storing anything
         digest = ws.objects.put_file(path)
         return sign_statement(
@@ -144,7 +147,10 @@ def create(
             predicate_type=GENERIC_PREDICATE,
             predicate={"stored": True, "size": path.stat().st_size},
             reason=reason,
+            as_payload=AttestationCreated,
         )
+
+    return command.run(ws, actor, guards=[needs(action="sign files")], commit=commit)
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,25 @@
-"""The DuckDB catalog: an index projected from the ledger, rebuildable at any time.
+"""The catalog: the read model projected from the ledger, rebuildable at any time.
 
-One :class:`Catalog` owns one DuckDB connection for one unit of work; the front doors never
-keep it across user think-time, because a process holding the file read-write excludes every
-other process. The schema is declared in :mod:`core.kernel.records` (SQLModel); its DDL
-(``schema.sql``) and typed rows (:mod:`core.kernel.rows`) are generated from those declarations
-by :mod:`core.kernel.schema_gen`, so opening a catalog never imports SQLModel or SQLAlchemy. When
-the stored schema version differs from the code's, the catalog is simply dropped and replayed
-from the ledger: it holds nothing that the ledger does not.
+The connection handling (opening with a busy wait, transactions, generic row writes, the meta
+table and its schema version) is :class:`storage.database.Database`; this subclass adds what
+the domain asks of it: the projector's writes of events, edges and objects, and the typed
+queries (``actor()``, ``key()``, ``snapshots()``…) the contexts read. One :class:`Catalog`
+owns one DuckDB connection for one unit of work; the front doors never keep it across user
+think-time, because a process holding the file read-write excludes every other process.
+
+The schema is declared in :mod:`core.kernel.records` (SQLModel); its DDL (``schema.sql``) and
+typed rows (:mod:`core.kernel.rows`) are generated from those declarations by
+:mod:`core.kernel.schema_gen`, so opening a catalog never imports SQLModel or SQLAlchemy. The
+schema version is a digest of the generated DDL: when it differs from the stored one, the
+catalog is simply dropped and replayed from the ledger (it holds nothing the ledger does not),
+so a changed declaration needs no migration and no hand-bumped version.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-
-import duckdb
+from typing import Any, ClassVar, TypeVar
 
 from core.kernel.row import Row
 from core.kernel.rows import (
@@ -36,209 +37,40 @@ from core.kernel.rows import (
     SnapshotRow,
     ValidationRow,
 )
-from storage import failpoints
-from storage.errors import WorkspaceBusyError
-from storage.lock import busy_timeout, describe_pid
+from storage.database import Database, TableRow
 
-SCHEMA_VERSION = "4"
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-_PID = re.compile(r"PID (\d+)")
-# Below this many events a plain multi-row INSERT beats building an Arrow table (and spares
-# a one-event commit the import of pyarrow).
-_ARROW_FROM = 256
 M = TypeVar("M", bound=Row)
 
 
-def _columns(model: type[Row]) -> tuple[str, ...]:
-    return model.COLUMNS
-
-
-def _name(model: type[Row]) -> str:
-    return model.TABLE
-
-
-class Catalog:
+class Catalog(Database):
     """A short-lived connection to ``catalog.duckdb`` with typed reads and projector writes."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Wrap an open connection; use :meth:`open` instead."""
-        self.con = con
-        # No progress bar on stdout from a long query (a large rebuild): it would break --json.
-        con.execute("SET enable_progress_bar = false")
-
-    @classmethod
-    def open(
-        cls, path: Path | str, *, timeout: float | None = None, read_only: bool = False
-    ) -> Catalog:
-        """Open (creating if needed) the catalog, waiting briefly if another process holds it.
-
-        Raises:
-            WorkspaceBusyError: if the file stays locked by another process.
-        """
-        wait = busy_timeout() if timeout is None else timeout
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                return cls(duckdb.connect(str(path), read_only=read_only))
-            except duckdb.IOException as err:
-                text = str(err)
-                if "lock" not in text.lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    match = _PID.search(text)
-                    holder = describe_pid(int(match.group(1))) if match else "another process"
-                    raise WorkspaceBusyError(
-                        f"workspace busy: the catalog is held by {holder}",
-                        hint=f"Waited {wait:g} s. Retry when it has finished.",
-                    ) from None
-                time.sleep(0.05)
-
-    @classmethod
-    def memory(cls) -> Catalog:
-        """An empty in-memory catalog with the current schema (for checks and tests)."""
-        catalog = cls(duckdb.connect())
-        catalog.drop_all()
-        return catalog
-
-    def close(self) -> None:
-        """Close the connection, releasing the file for other processes."""
-        self.con.close()
-
-    # -- schema ---------------------------------------------------------------------------
-
-    def ensure_schema(self) -> bool:
-        """Create the tables if missing or outdated; return True when (re)created empty."""
-        if self.schema_current():
-            return False
-        self.drop_all()
-        return True
-
-    def schema_current(self) -> bool:
-        """Whether the tables exist at the code's schema version (a read-only check)."""
-        tables = {
-            r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-        if not tables >= {_name(t) for t in TABLES}:
-            return False
-        row = self.con.execute(
-            "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
-        ).fetchone()
-        return bool(row and row[0] == SCHEMA_VERSION)
-
-    def drop_all(self) -> None:
-        """Drop every table and create the current schema, empty."""
-        self.con.execute("BEGIN")
-        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
-            self.con.execute(f'DROP TABLE "{name}"')
-        # DuckDB accepts the PostgreSQL DDL SQLAlchemy compiles (VARCHAR, BIGINT, VARCHAR[]).
-        self.con.execute(SCHEMA_SQL.read_text())
-        self.con.execute(
-            "INSERT INTO catalog_meta VALUES ('schema_version', ?), ('last_seq', '0'), "
-            "('last_hash', ?)",
-            [SCHEMA_VERSION, "0" * 64],
-        )
-        self.con.execute("COMMIT")
+    SCHEMA_SQL: ClassVar[Path] = SCHEMA_SQL
+    TABLES: ClassVar[tuple[type[TableRow], ...]] = TABLES
 
     # -- projector writes -----------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[Catalog]:
-        """Run projector writes atomically; the applied position is part of the same commit."""
-        self.con.execute("BEGIN")
-        try:
-            yield self
-            failpoints.hit("projection.before-commit")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        failpoints.hit("projection.after-commit")
-
-    def set_applied(self, seq: int, entry_hash: str) -> None:
-        """Record the last event folded into the catalog."""
-        self.con.execute("UPDATE catalog_meta SET value = ? WHERE key = 'last_seq'", [str(seq)])
-        self.con.execute("UPDATE catalog_meta SET value = ? WHERE key = 'last_hash'", [entry_hash])
-
     def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk-insert event rows through Arrow (executemany is orders of magnitude slower)."""
-        if not rows:
-            return
-        cols = _columns(EventRow)
-        if len(rows) < _ARROW_FROM:
-            marks = ", ".join(["(" + ", ".join("?" for _ in cols) + ")"] * len(rows))
-            self.con.execute(
-                f"INSERT INTO events VALUES {marks}", [r[c] for r in rows for c in cols]
-            )
-            return
-        import pyarrow as pa
-
-        arrays = {c: [r[c] for r in rows] for c in cols}
-        schema = pa.schema(
-            [
-                (
-                    c,
-                    pa.int64()
-                    if c == "seq"
-                    else pa.list_(pa.string())
-                    if c == "subjects"
-                    else pa.string(),
-                )
-                for c in cols
-            ]
-        )
-        batch = pa.table(arrays, schema=schema)  # noqa: F841  (read by DuckDB's replacement scan)
-        self.con.execute("INSERT INTO events SELECT * FROM batch")
-
-    def put(self, row: Row) -> None:
-        """Insert or replace one row by its primary key.
-
-        A DELETE by key then an INSERT: the same rows as DuckDB's INSERT OR REPLACE (the key
-        is each table's only constraint), at about half its CPU cost, which verification and
-        rebuilds pay once per state event.
-        """
-        model = type(row)
-        cols = _columns(model)
-        names = ", ".join(f'"{c}"' for c in cols)
-        marks = ", ".join("?" for _ in cols)
-        where = " AND ".join(f'"{c}" = ?' for c in model.KEY)
-        self.con.execute(
-            f"DELETE FROM {_name(model)} WHERE {where}", [getattr(row, c) for c in model.KEY]
-        )
-        self.con.execute(
-            f"INSERT INTO {_name(model)} ({names}) VALUES ({marks})",
-            [getattr(row, c) for c in cols],
+        """Bulk-insert event rows (the event index)."""
+        self.insert_many(
+            EventRow.TABLE, EventRow.COLUMNS, rows, {"seq": "int64", "subjects": "list<string>"}
         )
 
     def put_edges(self, edges: Sequence[EdgeRow]) -> None:
         """Add lineage edges (an edge already present keeps its first event)."""
         for edge in edges:
-            self.con.execute(
-                "INSERT OR IGNORE INTO edges VALUES (?, ?, ?, ?)",
-                [edge.src, edge.dst, edge.relation, edge.seq],
-            )
+            self.insert_or_ignore("edges", [edge.src, edge.dst, edge.relation, edge.seq])
 
     def put_object(self, row: ObjectRow) -> None:
         """Index a blob the first time an event refers to it."""
-        self.con.execute(
-            "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
-            [row.digest, row.size, row.media_type, row.seq],
-        )
+        self.insert_or_ignore("objects", [row.digest, row.size, row.media_type, row.seq])
 
     # -- reads ----------------------------------------------------------------------------
 
     def _rows(self, model: type[M], sql: str, params: Sequence[Any] = ()) -> list[M]:
-        cur = self.con.execute(sql, list(params))
-        names = [d[0] for d in cur.description or []]
-        return [model(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
-
-    def applied(self) -> tuple[int, str]:
-        """The last event folded in: ``(seq, hash)``."""
-        rows = dict(
-            self.con.execute(
-                "SELECT key, value FROM catalog_meta WHERE key IN ('last_seq', 'last_hash')"
-            ).fetchall()
-        )
-        return int(rows.get("last_seq", 0)), rows.get("last_hash", "0" * 64)
+        rows: list[M] = self.rows(model, sql, params)
+        return rows
 
     def actor(self, name: str) -> ActorRow | None:
         """One actor by name."""
@@ -462,26 +294,3 @@ class Catalog:
             [segment_size],
         ).fetchall()
         return {int(seg): (int(n), str(digest)) for seg, n, digest in rows}
-
-    def counts(self) -> dict[str, int]:
-        """Row counts of every catalog table."""
-        out: dict[str, int] = {}
-        for model in TABLES:
-            row = self.con.execute(f"SELECT count(*) FROM {_name(model)}").fetchone()
-            out[_name(model)] = int(row[0]) if row else 0
-        return out
-
-    def dump(self, only: Sequence[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
-        """Every table's rows (or ``only`` those tables') in key order.
-
-        Two catalogs answer every query alike exactly when their dumps are equal.
-        """
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        for model in TABLES:
-            if only and _name(model) not in only:
-                continue
-            cols = ", ".join(f'"{c}"' for c in _columns(model))
-            out[_name(model)] = self.con.execute(
-                f"SELECT {cols} FROM {_name(model)} ORDER BY ALL"
-            ).fetchall()
-        return out

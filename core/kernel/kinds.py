@@ -32,11 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from core.kernel.catalog import Catalog
+from core.kernel.events import Event, ObjectRef
 
 Body = dict[str, Any]
 
@@ -46,6 +49,7 @@ KIND_MODULES = (
     "core.data.events",
     "core.modelling.events",
     "core.evidence.events",
+    "core.documents.events",
     "core.audit.events",
 )
 
@@ -56,7 +60,8 @@ class Payload:
     ``to_data`` drops fields that are ``None`` when the field is declared optional with a
     ``None`` default, so events written before a field existed keep their exact bytes; and
     ``from_data`` refuses keys the payload does not declare, so a forged or garbled event is
-    reported instead of half-read.
+    reported instead of half-read. A field typed as another payload (or ``X | None``) is
+    decoded into it, so nested records (a key, a run's input) are typed too.
     """
 
     OMIT_NONE: ClassVar[bool] = True
@@ -80,10 +85,33 @@ class Payload:
         unknown = set(data) - names
         if unknown:
             raise KeyError(f"unknown payload keys {sorted(unknown)}")
-        return cls(**data)
+        nested = _nested_fields(cls)
+        return cls(
+            **{
+                k: nested[k].from_data(v) if k in nested and v is not None else v
+                for k, v in data.items()
+            }
+        )
 
 
 P = TypeVar("P", bound=Payload)
+
+
+_NESTED: dict[type[Any], dict[str, type[Payload]]] = {}
+
+
+def _nested_fields(cls: type[Payload]) -> dict[str, type[Payload]]:
+    """The fields of ``cls`` declared as a payload type (cached: hints resolve once)."""
+    found = _NESTED.get(cls)
+    if found is None:
+        found = {}
+        for name, hint in typing.get_type_hints(cls).items():
+            options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+            for option in options:
+                if isinstance(option, type) and issubclass(option, Payload):
+                    found[name] = option
+        _NESTED[cls] = found
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -185,5 +213,55 @@ def kind(action: str) -> EventKind[Any] | None:
 
 
 def state_tables() -> tuple[str, ...]:
-    """Every catalog table some kind's handler writes, sorted (what verify compares)."""
-    return tuple(sorted({t for k in registry().values() for t in k.tables}))
+    """Every catalog table some kind's handler writes (what verify compares).
+
+    In declaration order (contexts as in :data:`KIND_MODULES`), with the tables kinds of
+    several contexts write (the lineage ``edges``) last: verify names the first table that
+    differs, and a context's own table says more about an edit than the shared one.
+    """
+    writers: dict[str, set[str]] = {}
+    ranked = sorted(registry().values(), key=lambda k: _module_rank(k.context))
+    for k in ranked:  # sorted is stable: declaration order within a module
+        for t in k.tables:
+            writers.setdefault(t, set()).add(k.context.rsplit(".", 1)[0])
+    own = [t for t, ctx in writers.items() if len(ctx) == 1]
+    return tuple(own + [t for t, ctx in writers.items() if len(ctx) > 1])
+
+
+def _module_rank(context: str) -> int:
+    """Where a kind's module stands in :data:`KIND_MODULES` (import order must not matter)."""
+    return KIND_MODULES.index(context) if context in KIND_MODULES else len(KIND_MODULES)
+
+
+def projected() -> tuple[str, ...]:
+    """The actions with a projector handler, sorted (the events verify replays)."""
+    return tuple(sorted(a for a, k in registry().items() if k.project is not None))
+
+
+def always_in_bundle() -> tuple[str, ...]:
+    """The actions every bundle's ledger excerpt carries (keys, actors, exports), sorted."""
+    return tuple(sorted(a for a, k in registry().items() if k.in_every_bundle))
+
+
+def evidence_for(item: str) -> tuple[str, ...]:
+    """The declared actions whose events answer a coverage checklist item, sorted."""
+    return tuple(sorted(a for a, k in registry().items() if item in k.evidence_for))
+
+
+def action_of(payload: Payload) -> str:
+    """The action of the one kind whose payload type ``payload`` is."""
+    found = [a for a, k in registry().items() if k.payload is type(payload)]
+    if len(found) != 1:
+        raise RuntimeError(f"{type(payload).__name__} is the payload of {len(found)} kinds")
+    return found[0]
+
+
+def new_event(
+    actor: str,
+    payload: Payload,
+    subjects: list[str],
+    reason: str = "",
+    objects: list[ObjectRef] | None = None,
+) -> Event:
+    """The event recording ``payload``: its action from the registry, its data typed."""
+    return Event(actor, action_of(payload), subjects, payload.to_data(), reason, objects or [])

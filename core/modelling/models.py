@@ -24,21 +24,25 @@ from typing import Any
 # `model list` and `model verify` stay light.
 from core.identity import attest, openssf
 from core.identity import keys as keys_mod
-from core.identity.actors import require
+from core.identity.actors import needs
 from core.identity.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
+from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
-from core.kernel.events import Event
+from core.kernel.kinds import new_event
 from core.kernel.paths import make_folder, write_output
 from core.kernel.rows import ModelRow, RunRow, SignatureRow
-from core.kernel.workspace import Workspace
+from core.kernel.workspace import Session, Workspace
+from core.modelling import estimators
+from core.modelling.events import ModelRegistered, ModelSigned
 
 MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
 ARTIFACT_NAME = "model.skops"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SIGN_ROLES = ("data-scientist", "validator", "approver", "admin")
-# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading): the
+# pipeline's own and every estimator's (:mod:`core.modelling.estimators`).
+TRUSTED_PREFIXES = estimators.trusted_prefixes()
 
 
 def resolve(catalog: Catalog, ref: str) -> ModelRow:
@@ -75,30 +79,25 @@ def register(
         raise UsageError(
             f"invalid model name {name!r}", hint="Use lowercase letters, digits, '.', '_' or '-'."
         )
-    with ws.session(actor) as s:
-        require(s, "data-scientist", "admin", action="register models")
+
+    def commit(s: Session, _: None) -> tuple[ModelRow, bool]:
         run = resolve_run(s.catalog, run_ref)
         for existing in s.catalog.models(name):
             if existing.run_id == run.run_id:
                 return existing, False
         version = max((m.version for m in s.catalog.models(name)), default=0) + 1
-        s.commit(
-            Event(
-                actor,
-                "model.register",
-                [f"model:{name}@{version}", f"run:{run.run_id}"],
-                {
-                    "name": name,
-                    "version": version,
-                    "run_id": run.run_id,
-                    "model_digest": run.model_digest,
-                },
-                reason,
-            )
-        )
-        row = s.catalog.model(f"{name}@{version}")
+        record = ModelRegistered(name, version, run.run_id, run.model_digest)
+        s.commit(new_event(actor, record, [f"model:{record.ref}", f"run:{run.run_id}"], reason))
+        row = s.catalog.model(record.ref)
         assert row is not None
         return row, True
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs("data-scientist", "admin", action="register models")],
+        commit=commit,
+    )
 
 
 def resolve_run_for(ws: Workspace, ref: str, actor: str = "") -> RunRow:
@@ -116,49 +115,58 @@ def sign(
     ws: Workspace, actor: str, ref: str, *, key_ref: str | None = None, reason: str = ""
 ) -> SignatureRow:
     """Sign a model version (see the module docstring)."""
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*SIGN_ROLES, action="sign models")],
+        commit=lambda s, _: _sign(ws, s, ref, key_ref, reason),
+    )
+
+
+def _sign(ws: Workspace, s: Session, ref: str, key_ref: str | None, reason: str) -> SignatureRow:
+    """The commit step of :func:`sign`: both signatures, then one ``model.sign`` event."""
     from core.modelling import training
 
-    with ws.session(actor) as s:
-        require(s, *SIGN_ROLES, action="sign models")
-        model = resolve(s.catalog, ref)
-        run = resolve_run(s.catalog, model.run_id)
-        ws.objects.read_verified(model.model_digest)  # never sign bytes that changed
-        key = attest.signing_key(s, key_ref)
-        event = training.run_event(ws, run)["data"]
-        predicate = {
-            "model": model.ref,
-            "run": run.run_id,
-            "inputs": event["input"],
-            "gate": event["gate"],
-            "spec_digest": run.spec_digest,
-            "environment_digest": run.environment_digest,
-            "freeze_digest": event["freeze_digest"],
-            "code": event["code"],
-            "metrics": event["metrics"],
-            "predictions_digest": run.predictions_digest,
-        }
-        extra_objects, extra_data = [], {}
-        if key.algorithm == "ecdsa-p256":
-            payload = openssf.statement(folder_name(model), [(ARTIFACT_NAME, model.model_digest)])
-            sig = keys_mod.sign_with(key, openssf.signed_message(payload))
-            raw = json.dumps(openssf.bundle(payload, sig, key.public_pem)).encode()
-            ref_obj = s.put_blob(raw, openssf.BUNDLE_MEDIA_TYPE)
-            extra_objects.append(ref_obj)
-            extra_data["openssf"] = ref_obj.sha256
-        att = attest.sign_statement(
-            s,
-            key_ref=key.key_id,
-            subjects=[(ARTIFACT_NAME, model.model_digest)],
-            predicate_type=MODEL_PREDICATE,
-            predicate=predicate,
-            reason=reason,
-            action="model.sign",
-            extra_subjects=[f"model:{model.ref}"],
-            extra_data={"subject": f"model:{model.ref}", **extra_data},
-            extra_objects=extra_objects,
-        )
-        row = next(r for r in s.catalog.signatures(f"model:{model.ref}") if r.seq == att.seq)
-        return row
+    model = resolve(s.catalog, ref)
+    run = resolve_run(s.catalog, model.run_id)
+    ws.objects.read_verified(model.model_digest)  # never sign bytes that changed
+    key = attest.signing_key(s, key_ref)
+    record = training.run_record(ws, run)
+    predicate = {
+        "model": model.ref,
+        "run": run.run_id,
+        "inputs": record.input.to_data(),
+        "gate": record.gate.to_data(),
+        "spec_digest": run.spec_digest,
+        "environment_digest": run.environment_digest,
+        "freeze_digest": record.freeze_digest,
+        "code": record.code,
+        "metrics": record.metrics,
+        "predictions_digest": run.predictions_digest,
+    }
+    extra_objects, openssf_digest = [], None
+    if key.algorithm == "ecdsa-p256":
+        payload = openssf.statement(folder_name(model), [(ARTIFACT_NAME, model.model_digest)])
+        sig = keys_mod.sign_with(key, openssf.signed_message(payload))
+        raw = json.dumps(openssf.bundle(payload, sig, key.public_pem)).encode()
+        ref_obj = s.put_blob(raw, openssf.BUNDLE_MEDIA_TYPE)
+        extra_objects.append(ref_obj)
+        openssf_digest = ref_obj.sha256
+    subject = f"model:{model.ref}"
+    att = attest.sign_statement(
+        s,
+        key_ref=key.key_id,
+        subjects=[(ARTIFACT_NAME, model.model_digest)],
+        predicate_type=MODEL_PREDICATE,
+        predicate=predicate,
+        reason=reason,
+        extra_subjects=[subject],
+        extra_objects=extra_objects,
+        as_payload=lambda env, key_id, kind: ModelSigned(
+            env, key_id, kind, subject=subject, openssf=openssf_digest
+        ),
+    )
+    return next(r for r in s.catalog.signatures(subject) if r.seq == att.seq)
 
 
 @dataclass
@@ -319,39 +327,10 @@ def list_models(ws: Workspace, actor: str = "") -> list[ModelRow]:
 
 
 def show(ws: Workspace, ref: str, actor: str = "") -> dict[str, Any]:
-    """A model version with its run's metrics, inputs, environment and signatures."""
-    from core.modelling import training
+    """A model version with its run's metrics, inputs, environment and signatures (as JSON).
 
-    with ws.session(actor) as s:
-        model = resolve(s.catalog, ref)
-        run = resolve_run(s.catalog, model.run_id)
-        repro = s.catalog.reproductions(run.run_id)
-    event = training.run_event(ws, run)["data"]
-    check = verify(ws, ref, actor)
-    return {
-        "model": model.as_dict(),
-        "run": {
-            "run_id": run.run_id,
-            "estimator": run.estimator,
-            "seq": run.seq,
-            "created_at": run.created_at,
-            "created_by": run.created_by,
-        },
-        "inputs": event["input"],
-        "gate": event["gate"],
-        "metrics": json.loads(run.metrics),
-        "environment": {
-            "digest": run.environment_digest,
-            "freeze": event["freeze_digest"],
-            "code": event["code"],
-        },
-        "artifact": {"ok": check.artifact_ok, "detail": check.artifact_detail},
-        "signatures": [v.__dict__ for v in check.signatures],
-        "status": "trusted"
-        if check.trusted
-        else ("signed, but not trusted" if check.signatures else "unsigned"),
-        "reproductions": [
-            {"seq": r.seq, "passed": r.passed, "differences": json.loads(r.differences)}
-            for r in repro
-        ],
-    }
+    Front doors should prefer the typed :func:`core.modelling.model_view.view`.
+    """
+    from core.modelling.model_view import view
+
+    return view(ws, ref, actor).to_json()

@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from core.data import snapshots
-from core.identity.actors import require
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.errors import CheckFailedError, UsageError
-from core.kernel.events import Event
-from core.kernel.rows import ReproductionRow
-from core.kernel.workspace import Workspace
+from core.kernel.kinds import new_event
+from core.kernel.rows import ReproductionRow, RunRow, SnapshotRow
+from core.kernel.workspace import Session, Workspace
 from core.modelling import environment, training
+from core.modelling.events import ReproduceRun
 from core.modelling.models import resolve_run
 from storage.canonical import canonical_bytes
+
+ROLES = ("data-scientist", "validator", "admin")
 
 
 def _child(ws_root: str, run_id: str) -> dict[str, Any]:
@@ -48,10 +52,50 @@ def run(
     ws: Workspace, actor: str, run_ref: str, *, reason: str = "", python: str | None = None
 ) -> tuple[ReproductionRow, dict[str, Any]]:
     """Reproduce a run and record the outcome (a failed reproduction is evidence too)."""
-    with ws.session(actor) as s:
-        require(s, "data-scientist", "validator", "admin", action="reproduce runs")
+
+    def prepare(s: Session) -> tuple[RunRow, SnapshotRow]:
         recorded = resolve_run(s.catalog, run_ref)
-        snap = snapshots.resolve(s.catalog, recorded.input_ref)
+        return recorded, snapshots.resolve(s.catalog, recorded.input_ref)
+
+    def compute(found: tuple[RunRow, SnapshotRow]) -> tuple[RunRow, dict[str, Any]]:
+        return found[0], compare(ws, found[0], found[1], python)
+
+    def commit(
+        s: Session, done: tuple[RunRow, dict[str, Any]]
+    ) -> tuple[ReproductionRow, dict[str, Any]]:
+        recorded, outcome = done
+        blob = s.put_blob(canonical_bytes(outcome), "application/vnd.ledgerml.reproduction+json")
+        entry = s.commit(
+            new_event(
+                actor,
+                ReproduceRun(
+                    run_id=recorded.run_id,
+                    passed=outcome["passed"],
+                    result_digest=blob.sha256,
+                    differences=outcome["differences"],
+                ),
+                [f"run:{recorded.run_id}"],
+                reason,
+                [blob],
+            )
+        )
+        row = next(r for r in s.catalog.reproductions(recorded.run_id) if r.seq == entry.seq)
+        return row, outcome
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="reproduce runs")],
+        prepare=prepare,
+        compute=compute,
+        commit=commit,
+    )
+
+
+def compare(
+    ws: Workspace, recorded: RunRow, snap: SnapshotRow, python: str | None = None
+) -> dict[str, Any]:
+    """Retrain ``recorded`` in a child process and compare (slow: no workspace is held)."""
     differences: list[str] = []
     if snap.table_digest != recorded.input_table_digest:
         differences.append(
@@ -64,15 +108,15 @@ def run(
         capture_output=True,
         text=True,
         timeout=3600,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],  # the source root, where `core` is
     )
     if child.returncode != 0:
         raise UsageError(f"the retraining process failed: {child.stderr.strip()[-500:]}")
     fresh = json.loads(child.stdout)
-    event = training.run_event(ws, recorded)["data"]
+    event = training.run_record(ws, recorded)
     old_env = json.loads(ws.objects.read_verified(recorded.environment_digest))
     env_diff = environment.differences(old_env, fresh["environment"])
-    old_metrics = json.loads(ws.objects.read_verified(event["metrics_digest"]))
+    old_metrics = json.loads(ws.objects.read_verified(event.metrics_digest))
     if fresh["predictions_digest"] != recorded.predictions_digest:
         differences.append("test-split predictions differ from the recorded ones")
     metric_diff = [
@@ -100,25 +144,7 @@ def run(
     }
     if differences and env_diff:
         outcome["differences"] = differences + [f"environment: {d}" for d in env_diff]
-    with ws.session(actor) as s:
-        blob = s.put_blob(canonical_bytes(outcome), "application/vnd.ledgerml.reproduction+json")
-        entry = s.commit(
-            Event(
-                actor,
-                "reproduce.run",
-                [f"run:{recorded.run_id}"],
-                {
-                    "run_id": recorded.run_id,
-                    "passed": outcome["passed"],
-                    "result_digest": blob.sha256,
-                    "differences": outcome["differences"],
-                },
-                reason,
-                [blob],
-            )
-        )
-        row = next(r for r in s.catalog.reproductions(recorded.run_id) if r.seq == entry.seq)
-    return row, outcome
+    return outcome
 
 
 def require_reproduced(row: ReproductionRow) -> None:

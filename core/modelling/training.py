@@ -3,10 +3,10 @@
 A spec names its input snapshot, the validation suite that input must have passed (the gate),
 the target, the features, the sensitive attributes (kept out of the model unless the spec opts
 in by name, and stored beside the test predictions for evaluation), an estimator from
-:data:`ESTIMATORS` with its parameters, preprocessing, a seeded stratified split and the
-decision threshold. ``train`` refuses an ungated input, fits, measures on the held-out split,
-and records one ``train.run`` event with the model (skops, never pickle), the spec, the
-environment, the metrics and the test predictions as objects.
+:data:`core.modelling.estimators.ESTIMATORS` with its parameters, preprocessing, a seeded
+stratified split and the decision threshold. ``train`` refuses an ungated input, fits,
+measures on the held-out split, and records one ``train.run`` event with the model (skops,
+never pickle), the spec, the environment, the metrics and the test predictions as objects.
 
 Everything is seeded, so the same spec, snapshot and environment give the same predictions
 bit for bit; :func:`fit` is the one function both training and reproduction call.
@@ -19,187 +19,32 @@ import itertools
 import json
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.data import snapshots
-from core.identity.actors import require
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.errors import UsageError
-from core.kernel.events import Event
+from core.kernel.kinds import new_event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import RunRow, SnapshotRow
-from core.kernel.workspace import Workspace
-from core.modelling import environment
+from core.kernel.workspace import Session, Workspace
+from core.modelling import environment, estimators
+from core.modelling.events import RunGate, RunInput, TrainRun
+
+# The spec's names stay importable from here (``training.Spec``, ``training.load_spec``).
+from core.modelling.spec import SPEC_KEYS as SPEC_KEYS
+from core.modelling.spec import Spec as Spec
+from core.modelling.spec import load_spec as load_spec
+from core.modelling.spec import parse_spec as parse_spec
 from storage.canonical import canonical_bytes
 
-ESTIMATORS = {
-    "logistic_regression": ("sklearn.linear_model", "LogisticRegression"),
-    "random_forest": ("sklearn.ensemble", "RandomForestClassifier"),
-    "gradient_boosting": ("sklearn.ensemble", "GradientBoostingClassifier"),
-    "hist_gradient_boosting": ("sklearn.ensemble", "HistGradientBoostingClassifier"),
-    "decision_tree": ("sklearn.tree", "DecisionTreeClassifier"),
-}
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
 PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
 ROLES = ("data-scientist", "admin")
-# Every section and key a spec may hold (estimator params go to the estimator as they are).
-SPEC_KEYS = {
-    "run": {
-        "name",
-        "input",
-        "suite",
-        "target",
-        "features",
-        "sensitive",
-        "allow_sensitive_features",
-        "seed",
-        "test_size",
-        "threshold",
-    },
-    "estimator": {"type", "params"},
-    "preprocessing": {"scale"},
-}
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A parsed, checked training spec and the hash of its exact bytes."""
-
-    raw: bytes
-    digest: str
-    name: str
-    input: str
-    suite: str
-    target: str
-    features: list[str]
-    sensitive: list[str]
-    allow_sensitive: list[str]
-    estimator: str
-    params: dict[str, Any]
-    seed: int
-    test_size: float
-    threshold: float
-    scale: bool
-
-
-def load_spec(path: Path) -> Spec:
-    """Parse and check a spec file.
-
-    Raises:
-        UsageError: naming what is wrong.
-    """
-    try:
-        raw = path.read_bytes()
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise UsageError(f"cannot read training spec {path}: {err}") from err
-    return parse_spec(raw, doc)
-
-
-def _check_keys(doc: dict[str, Any]) -> None:
-    """Refuse unknown sections and keys, and lists or flags of the wrong type."""
-    for section, value in doc.items():
-        if section not in SPEC_KEYS:
-            raise UsageError(
-                f"training spec: unknown section [{section}]",
-                hint=f"Sections: {', '.join(SPEC_KEYS)}.",
-            )
-        if not isinstance(value, dict):
-            raise UsageError(f"training spec: {section} must be a [{section}] section")
-        unknown = sorted(set(value) - SPEC_KEYS[section])
-        if unknown:
-            raise UsageError(
-                f"training spec: [{section}] has no key {unknown[0]!r}",
-                hint=f"Keys of [{section}]: {', '.join(sorted(SPEC_KEYS[section]))}.",
-            )
-    run = doc.get("run", {})
-    for key in ("features", "sensitive", "allow_sensitive_features"):
-        value = run.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise UsageError(f"training spec: [run] {key} must be a list of column names")
-    for key in ("name", "input", "suite", "target"):
-        if key in run and not isinstance(run[key], str):
-            raise UsageError(f"training spec: [run] {key} must be text")
-    if not isinstance(doc.get("estimator", {}).get("params", {}), dict):
-        raise UsageError("training spec: [estimator] params must be a table, such as { C = 1.0 }")
-    if not isinstance(doc.get("preprocessing", {}).get("scale", True), bool):
-        raise UsageError("training spec: [preprocessing] scale must be true or false")
-
-
-def _table(doc: dict[str, Any], name: str, where: str = "") -> dict[str, Any]:
-    value = doc.get(name, {})
-    if not isinstance(value, dict):
-        raise UsageError(f"training spec: {where or f'[{name}]'} must be a table")
-    return value
-
-
-def _names(run: dict[str, Any], key: str) -> list[str]:
-    value = run.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f'training spec: [run] {key} must be a list of column names ["a", …]')
-    return value
-
-
-def parse_spec(raw: bytes, doc: dict[str, Any], *, strict: bool = True) -> Spec:
-    """Check a parsed spec document.
-
-    ``strict`` (every new spec) also refuses unknown sections and keys; a spec a run recorded
-    is re-read leniently, as it was accepted when the run was recorded.
-    """
-    if strict:
-        _check_keys(doc)
-    run = _table(doc, "run")
-    est = _table(doc, "estimator")
-    missing = [k for k in ("name", "input", "suite", "target", "features") if k not in run]
-    if missing:
-        raise UsageError(f"training spec: [run] lacks {', '.join(missing)}")
-    if est.get("type") not in ESTIMATORS:
-        raise UsageError(
-            f"training spec: estimator {est.get('type')!r} is not allowed",
-            hint=f"Allowed: {', '.join(ESTIMATORS)}.",
-        )
-    features = _names(run, "features")
-    sensitive = _names(run, "sensitive")
-    allow = _names(run, "allow_sensitive_features")
-    leaked = [f for f in features if f in sensitive and f not in allow]
-    if leaked:
-        raise UsageError(
-            f"training spec: sensitive attribute {leaked[0]!r} is listed as a feature",
-            hint="Remove it, or opt in explicitly with allow_sensitive_features = [...].",
-        )
-    if run["target"] in features:
-        raise UsageError("training spec: the target is also a feature")
-    try:
-        test_size = float(run.get("test_size", 0.3))
-        seed = int(run.get("seed", 0))
-        threshold = float(run.get("threshold", 0.5))
-    except (TypeError, ValueError) as err:
-        raise UsageError(
-            f"training spec: seed, test_size and threshold must be numbers ({err})"
-        ) from err
-    if not 0 < test_size < 1:
-        raise UsageError("training spec: test_size must be between 0 and 1")
-    params = _table(est, "params", "[estimator] params")
-    if not all(isinstance(v, str | int | float | bool) for v in params.values()):
-        raise UsageError("training spec: estimator params must be strings, numbers or booleans")
-    return Spec(
-        raw=raw,
-        digest=hashlib.sha256(raw).hexdigest(),
-        name=str(run["name"]),
-        input=str(run["input"]),
-        suite=str(run["suite"]),
-        target=str(run["target"]),
-        features=features,
-        sensitive=sensitive,
-        allow_sensitive=allow,
-        estimator=str(est["type"]),
-        params=params,
-        seed=seed,
-        test_size=test_size,
-        threshold=threshold,
-        scale=bool(_table(doc, "preprocessing").get("scale", True)),
-    )
 
 
 def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
@@ -223,7 +68,6 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
 
 
 def _pipeline(spec: Spec, frame: Any) -> Any:
-    import importlib
 
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -250,8 +94,7 @@ def _pipeline(spec: Spec, frame: Any) -> Any:
             ),
         ]
     )
-    module, cls = ESTIMATORS[spec.estimator]
-    estimator_cls = getattr(importlib.import_module(module), cls)
+    estimator_cls = estimators.get(spec.estimator).load_class()
     params = dict(spec.params)
     if "random_state" in estimator_cls().get_params():
         params.setdefault("random_state", spec.seed)
@@ -361,13 +204,40 @@ def fit(
 
 def gated_input(ws: Workspace, spec: Spec, actor: str) -> tuple[SnapshotRow, int]:
     """The spec's input snapshot and the passing validation that admits it."""
-    from core.data import validation  # with core.data.tables (numpy, pyarrow): only to train
+    resolve = _gate(spec)
+    return command.run(
+        ws, actor, guards=[needs(*ROLES, action="train models")], commit=lambda s, _: resolve(s)
+    )
 
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="train models")
+
+def _gate(spec: Spec) -> Callable[[Session], tuple[SnapshotRow, int]]:
+    """Resolve the spec's input and the passing validation that admits it (under the lock)."""
+
+    def resolve(s: Session) -> tuple[SnapshotRow, int]:
+        from core.data import validation  # with core.data.tables (numpy, pyarrow): to train
+
         snap = snapshots.resolve(s.catalog, spec.input)
-        passed = validation.require_passed(s.catalog, snap, spec.suite)
-    return snap, passed.seq
+        return snap, validation.require_passed(s.catalog, snap, spec.suite).seq
+
+    return resolve
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the slow phase of training hands to the commit: the fit and where it came from."""
+
+    snap: SnapshotRow
+    gate_seq: int
+    result: dict[str, Any]
+    code: dict[str, Any]
+    environment: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, snap: SnapshotRow, gate_seq: int, result: dict[str, Any], code: dict[str, Any]
+    ) -> Fitted:
+        """The fit with the environment it ran in (captured now, before the commit)."""
+        return cls(snap, gate_seq, result, code, environment.capture(threads=result.get("threads")))
 
 
 def train(
@@ -378,14 +248,32 @@ def train(
     reason: str = "",
     progress: Progress = NO_PROGRESS,
 ) -> RunRow:
-    """Train from a spec and record the run (see the module docstring)."""
+    """Train from a spec and record the run (see the module docstring).
+
+    Through :func:`core.kernel.command.run`: the gate is checked holding the workspace, the
+    fit runs without holding it, and the run is recorded holding it again.
+    """
     spec = load_spec(spec_path)
-    snap, gate_seq = gated_input(ws, spec, actor)
-    result = fit(ws, spec, snap, progress)
-    code = environment.git_state(spec_path)
-    if snap.transform_digest:
-        code["transforms"] = [snap.transform_digest]
-    return record_run(ws, actor, spec, snap, gate_seq, result, code=code, reason=reason)
+
+    def compute(gated: tuple[SnapshotRow, int]) -> Fitted:
+        snap, gate_seq = gated
+        result = fit(ws, spec, snap, progress)
+        code = environment.git_state(spec_path)
+        if snap.transform_digest:
+            code["transforms"] = [snap.transform_digest]
+        return Fitted.of(snap, gate_seq, result, code)
+
+    def commit(s: Session, done: Fitted) -> RunRow:
+        return _record(ws, s, spec, done, reason)
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="train models")],
+        prepare=_gate(spec),
+        compute=compute,
+        commit=commit,
+    )
 
 
 def record_run(
@@ -400,51 +288,55 @@ def record_run(
     reason: str = "",
 ) -> RunRow:
     """Store a fitted run's artifacts and record its ``train.run`` event."""
-    env = environment.capture(threads=result.get("threads"))
+    done = Fitted.of(snap, gate_seq, result, code)
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*ROLES, action="train models")],
+        commit=lambda s, _: _record(ws, s, spec, done, reason),
+    )
+
+
+def _record(ws: Workspace, s: Session, spec: Spec, done: Fitted, reason: str) -> RunRow:
+    """The commit step of training: the run's blobs, then its one ``train.run`` event."""
+    result, snap = done.result, done.snap
+    env = done.environment
     env_bytes = canonical_bytes(env)
     metrics_bytes = canonical_bytes(result["metrics"])
     run_id = uuid.uuid4().hex[:12]
-    with ws.session(actor) as s:
-        require(s, *ROLES, action="train models")
-        model_ref = s.put_blob(result["model"], SKOPS_MEDIA_TYPE)
-        objects = [
-            model_ref,
-            s.put_blob(spec.raw, "application/toml"),
-            s.put_blob(env_bytes, "application/vnd.ledgerml.environment+json"),
-            s.put_blob(metrics_bytes, "application/vnd.ledgerml.metrics+json"),
-            s.put_blob(result["predictions"], PREDICTIONS_MEDIA_TYPE),
-        ]
-        data = {
-            "run_id": run_id,
-            "name": spec.name,
-            "spec_digest": spec.digest,
-            "input": {
-                "ref": snap.ref,
-                "table_digest": snap.table_digest,
-                "parquet_digest": snap.parquet_digest,
-            },
-            "gate": {"suite": spec.suite, "validation_seq": gate_seq},
-            "estimator": spec.estimator,
-            "seed": spec.seed,
-            "environment_digest": objects[2].sha256,
-            "freeze_digest": env["freeze_digest"],
-            "code": code,
-            "metrics_digest": objects[3].sha256,
-            "metrics": {k: v for k, v in result["metrics"].items() if k != "calibration"},
-            "model_digest": model_ref.sha256,
-            "predictions_digest": result["predictions_digest"],
-            "predictions_object": objects[4].sha256,
-            "train_rows": result["train_rows"],
-            "test_rows": result["test_rows"],
-        }
-        s.commit(
-            Event(
-                actor, "train.run", [f"run:{run_id}", f"snapshot:{snap.ref}"], data, reason, objects
-            )
-        )
-        row = s.catalog.run(run_id)
-        assert row is not None
-        return row
+    model_ref = s.put_blob(result["model"], SKOPS_MEDIA_TYPE)
+    objects = [
+        model_ref,
+        s.put_blob(spec.raw, "application/toml"),
+        s.put_blob(env_bytes, "application/vnd.ledgerml.environment+json"),
+        s.put_blob(metrics_bytes, "application/vnd.ledgerml.metrics+json"),
+        s.put_blob(result["predictions"], PREDICTIONS_MEDIA_TYPE),
+    ]
+    record = TrainRun(
+        run_id=run_id,
+        name=spec.name,
+        spec_digest=spec.digest,
+        input=RunInput(
+            ref=snap.ref, table_digest=snap.table_digest, parquet_digest=snap.parquet_digest
+        ),
+        gate=RunGate(suite=spec.suite, validation_seq=done.gate_seq),
+        estimator=spec.estimator,
+        seed=spec.seed,
+        environment_digest=objects[2].sha256,
+        freeze_digest=env["freeze_digest"],
+        code=done.code,
+        metrics_digest=objects[3].sha256,
+        metrics={k: v for k, v in result["metrics"].items() if k != "calibration"},
+        model_digest=model_ref.sha256,
+        predictions_digest=result["predictions_digest"],
+        predictions_object=objects[4].sha256,
+        train_rows=result["train_rows"],
+        test_rows=result["test_rows"],
+    )
+    s.commit(new_event(s.actor, record, [f"run:{run_id}", f"snapshot:{snap.ref}"], reason, objects))
+    row = s.catalog.run(run_id)
+    assert row is not None
+    return row
 
 
 def load_run_spec(ws: Workspace, run: RunRow) -> Spec:
@@ -456,3 +348,8 @@ def load_run_spec(ws: Workspace, run: RunRow) -> Spec:
 def run_event(ws: Workspace, run: RunRow) -> dict[str, Any]:
     """The body of the event that recorded a run."""
     return ws.ledger.entry(run.seq).decode()
+
+
+def run_record(ws: Workspace, run: RunRow) -> TrainRun:
+    """The typed record of a run, read from the event that recorded it."""
+    return TrainRun.from_data(run_event(ws, run)["data"])

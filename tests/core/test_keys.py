@@ -108,3 +108,14 @@ def test_resolve_by_prefix_and_label(ws) -> None:
     assert keys.show(ws, key.key_id[:10]).key_id == key.key_id
     with pytest.raises(NotFoundError, match="no key"):
         keys.show(ws, "does-not-exist")
+
+
+def test_the_backends_table_feeds_the_help_and_status(ws) -> None:  # type: ignore[no-untyped-def]
+    from core.audit import admin
+    from core.identity.keys import backends
+
+    assert list(backends.BACKENDS) == ["keyring", "pkcs11"]
+    assert backends.backend_help() == "keyring (OS keyring) or pkcs11 (HSM token)."
+    assert list(admin.status(ws, "alice", run_verify=False).key_backends) == ["keyring", "pkcs11"]
+    with pytest.raises(UsageError, match="choose keyring or pkcs11"):
+        backends.backend("floppy")

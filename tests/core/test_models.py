@@ -350,3 +350,14 @@ def test_inventory_shows_gate_signature_and_key_state(
     keys.revoke(trained_ws, "alice", key.key_id, reason="laptop stolen")
     assert line().signatures == "signed ×1 (1 by a revoked key)"
     assert line().failing == ["1 validation error", "no signature from an unrevoked key"]
+
+
+def test_every_estimator_is_one_record_with_an_exact_explainer() -> None:
+    from core.modelling import estimators
+
+    for name, est in estimators.ESTIMATORS.items():
+        assert est.name == name and est.explainer in estimators.EXPLAINERS
+        assert estimators.by_class(est.cls) is est
+        assert est.load_class().__name__ == est.cls
+    assert estimators.by_class("SVC") is None
+    assert models.TRUSTED_PREFIXES == ("sklearn.", "numpy.", "builtins.", "scipy.")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -243,10 +245,55 @@ class Pkcs11Backend:
             return bytes(encode_ecdsa_signature(raw))
 
 
+@dataclass(frozen=True)
+class BackendInfo:
+    """One key backend as the CLI and ``status`` describe it, and how to make it."""
+
+    name: str
+    summary: str  # a few words, for option help: "OS keyring"
+    requires: str  # what must be present for it to work
+    algorithms: tuple[str, ...]
+    make: Callable[[], KeyBackend]
+
+
+# Every key backend, once. A new backend is a class above and a row here; the CLI's option
+# help, ``status``'s backend list and :func:`backend` read this table.
+BACKENDS: dict[str, BackendInfo] = {
+    info.name: info
+    for info in (
+        BackendInfo(
+            "keyring",
+            "OS keyring",
+            "an OS keyring service that encrypts at rest (Secret Service, Keychain, "
+            "Credential Locker)",
+            ALGORITHMS,
+            KeyringBackend,
+        ),
+        BackendInfo(
+            "pkcs11",
+            "HSM token",
+            "a PKCS#11 module and token: LEDGERML_PKCS11_MODULE, LEDGERML_PKCS11_TOKEN, "
+            "LEDGERML_PKCS11_PIN",
+            ("ecdsa-p256",),
+            Pkcs11Backend,
+        ),
+    )
+}
+
+
+def backend_help() -> str:
+    """The backends in words for option help (``keyring (OS keyring) or pkcs11 …``)."""
+    return " or ".join(f"{b.name} ({b.summary})" for b in BACKENDS.values()) + "."
+
+
+def backend_names() -> str:
+    """The backends' names as a choice: ``keyring or pkcs11``."""
+    return " or ".join(BACKENDS)
+
+
 def backend(name: str) -> KeyBackend:
     """The backend called ``name``."""
-    if name == "keyring":
-        return KeyringBackend()
-    if name == "pkcs11":
-        return Pkcs11Backend()
-    raise UsageError(f"unknown key backend {name!r}; choose keyring or pkcs11")
+    info = BACKENDS.get(name)
+    if info is None:
+        raise UsageError(f"unknown key backend {name!r}; choose {backend_names()}")
+    return info.make()

@@ -1,0 +1,144 @@
+"""The data context's event kinds: snapshots (raw and feature views) and validation runs.
+
+Declared once here with typed payloads and their projector handlers; light on purpose (the
+projector imports it on every command, before any data library is needed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from core.kernel.catalog import Catalog
+from core.kernel.kinds import Body, Payload, event_kind
+from core.kernel.rows import EdgeRow, SnapshotRow, ValidationRow
+
+
+@dataclass(frozen=True)
+class SnapshotAdded(Payload):
+    """A dataset's new version: its stored copies, digests, shape and tags.
+
+    ``raw_digest`` is absent for a feature view (no raw file); ``transform_digest`` and
+    ``view`` are present only for a feature view. ``lineage`` and ``table_digest_version``
+    are always written today; they stay optional so events that predate them still fold.
+    """
+
+    dataset: str
+    version: int
+    kind: str
+    dialect: dict[str, Any]
+    parquet_digest: str
+    table_digest: str
+    profile_digest: str
+    rows: int
+    columns: list[Any]
+    provenance: dict[str, Any]
+    pii: list[str]
+    sensitive: list[str]
+    retention: str
+    lineage: list[list[str]] | None = None
+    table_digest_version: int | None = None
+    raw_digest: str | None = None
+    transform_digest: str | None = None
+    view: dict[str, Any] | None = None
+
+    @property
+    def ref(self) -> str:
+        """``dataset@version``."""
+        return f"{self.dataset}@{self.version}"
+
+
+@dataclass(frozen=True)
+class ValidationRun(Payload):
+    """A suite's verdict on a snapshot (the full result is a blob)."""
+
+    snapshot: str
+    suite_name: str
+    suite_digest: str
+    result_digest: str
+    passed: bool
+    errors: int
+    warnings: int
+    checks: int
+
+
+@event_kind(
+    "snapshot.add",
+    SnapshotAdded,
+    tables=("snapshots", "edges"),
+    evidence_for=("snapshots",),
+)
+def _snapshot_add(cat: Catalog, seq: int, body: Body, d: SnapshotAdded) -> None:
+    ref = d.ref
+    cat.put(
+        SnapshotRow(
+            ref=ref,
+            dataset=d.dataset,
+            version=d.version,
+            kind=d.kind,
+            format=d.dialect["format"],
+            dialect=json.dumps(d.dialect, sort_keys=True),
+            raw_digest=d.raw_digest,
+            parquet_digest=d.parquet_digest,
+            table_digest=d.table_digest,
+            profile_digest=d.profile_digest,
+            rows=d.rows,
+            columns=json.dumps(d.columns),
+            provenance=json.dumps(d.provenance, sort_keys=True),
+            pii=d.pii,
+            sensitive=d.sensitive,
+            retention=d.retention,
+            transform_digest=d.transform_digest,
+            created_seq=seq,
+            created_at=body["ts"],
+            created_by=body["actor"],
+            reason=body["reason"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(src=f"snapshot:{ref}", dst=dst, relation=rel, seq=seq)
+            for dst, rel in d.lineage or []
+        ]
+    )
+
+
+@event_kind(
+    "validation.run",
+    ValidationRun,
+    tables=("validations", "edges"),
+    evidence_for=("history",),
+)
+def _validation_run(cat: Catalog, seq: int, body: Body, d: ValidationRun) -> None:
+    cat.put(
+        ValidationRow(
+            seq=seq,
+            snapshot=d.snapshot,
+            suite_name=d.suite_name,
+            suite_digest=d.suite_digest,
+            result_digest=d.result_digest,
+            passed=d.passed,
+            errors=d.errors,
+            warnings=d.warnings,
+            checks=d.checks,
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(
+                src=f"validation:{seq}",
+                dst=f"snapshot:{d.snapshot}",
+                relation="validates",
+                seq=seq,
+            ),
+            EdgeRow(
+                src=f"validation:{seq}",
+                dst=f"sha256:{d.suite_digest}",
+                relation="uses-suite",
+                seq=seq,
+            ),
+        ]
+    )

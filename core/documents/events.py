@@ -1,0 +1,47 @@
+"""The documents context's event kinds: recorded data sheets, model cards, impact assessments.
+
+They change no table (the reports are blobs; the event index finds them), so they are declared
+without a handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.kernel.kinds import Payload, declare
+
+
+@dataclass(frozen=True)
+class DatasheetRecorded(Payload):
+    """A snapshot's data sheet, stored as Markdown and HTML blobs."""
+
+    snapshot: str
+    gaps: int
+    markdown: str
+    html: str
+
+
+@dataclass(frozen=True)
+class ModelCardRecorded(Payload):
+    """A model version's card, stored as Markdown and HTML blobs."""
+
+    model: str
+    gaps: int
+    markdown: str
+    html: str
+
+
+@dataclass(frozen=True)
+class ImpactAssessmentRecorded(Payload):
+    """A model version's algorithmic impact assessment, stored as Markdown and HTML blobs."""
+
+    model: str
+    level: str
+    unanswered: int
+    markdown: str
+    html: str
+
+
+declare("report.datasheet", DatasheetRecorded, context=__name__)
+declare("report.model_card", ModelCardRecorded, context=__name__)
+declare("report.impact_assessment", ImpactAssessmentRecorded, context=__name__)

@@ -1,0 +1,64 @@
+"""The evidence context's event kinds: signed model evaluations.
+
+Declared once here with its typed payload and projector handler; light on purpose (no
+scikit-learn or SHAP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.kernel.catalog import Catalog
+from core.kernel.kinds import Body, Payload, event_kind
+from core.kernel.rows import EdgeRow, EvaluationRow
+
+
+@dataclass(frozen=True)
+class ModelEvaluated(Payload):
+    """A signed evaluation of a model on a snapshot (the evidence and envelope are blobs)."""
+
+    envelope: str
+    key_id: str
+    predicate_type: str
+    model: str
+    evidence: str
+    suite_digest: str
+    passed: bool
+    errors: int
+    warnings: int
+    snapshot: str
+
+
+@event_kind(
+    "model.evaluate",
+    ModelEvaluated,
+    tables=("evaluations", "edges"),
+    evidence_for=("fairness",),
+)
+def _model_evaluate(cat: Catalog, seq: int, body: Body, d: ModelEvaluated) -> None:
+    cat.put(
+        EvaluationRow(
+            seq=seq,
+            model=d.model,
+            evidence_digest=d.evidence,
+            suite_digest=d.suite_digest,
+            envelope_digest=d.envelope,
+            key_id=d.key_id,
+            passed=d.passed,
+            errors=d.errors,
+            warnings=d.warnings,
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(src=f"evaluation:{seq}", dst=f"model:{d.model}", relation="evaluates", seq=seq),
+            EdgeRow(
+                src=f"evaluation:{seq}",
+                dst=f"snapshot:{d.snapshot}",
+                relation="evaluated-on",
+                seq=seq,
+            ),
+        ]
+    )

@@ -1,0 +1,114 @@
+"""The event-kind registry: every action written is declared, and payloads keep the bytes."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.audit import admin, verification
+from core.identity import actors, attest, keys
+from core.kernel import kinds
+from core.kernel.workspace import Workspace
+from storage.canonical import canonical_bytes
+
+COMPAT = Path(__file__).parents[1] / "data" / "bundles"
+
+
+def _bundle_bodies() -> Iterator[dict[str, Any]]:
+    """The event bodies of the compatibility bundles (events written by earlier releases)."""
+    for path in sorted(COMPAT.glob("*/*.zip")):
+        with zipfile.ZipFile(path) as archive:
+            for line in archive.read("ledger/events.jsonl").decode().splitlines():
+                yield json.loads(line.split(" ", 2)[2])
+
+
+def _workspace_bodies(ws: Workspace) -> Iterator[dict[str, Any]]:
+    size, _ = ws.ledger.head()
+    for seq in range(1, size + 1):
+        yield ws.ledger.entry(seq).decode()
+
+
+@pytest.fixture
+def busy(ws: Workspace, tmp_path: Path) -> Workspace:
+    """A workspace that also rotated and revoked keys and attested a file."""
+    key, _ = keys.create(ws, "alice")
+    keys.rotate(ws, "alice", key.key_id)
+    other, _ = keys.create(ws, "alice", label="spare")
+    keys.revoke(ws, "alice", other.key_id, "retired")
+    note = tmp_path / "note.txt"
+    note.write_text("signed\n")
+    attest.create(ws, "alice", note)
+    return ws
+
+
+def _round_trip(body: dict[str, Any]) -> None:
+    kind = kinds.kind(body["action"])
+    assert kind is not None, f"{body['action']} is written but no context declares it"
+    payload = kind.decode(body)
+    assert canonical_bytes(payload.to_data()) == canonical_bytes(body["data"])
+
+
+def test_compatibility_events_are_declared_and_round_trip() -> None:
+    bodies = list(_bundle_bodies())
+    assert len({b["action"] for b in bodies}) >= 15
+    for body in bodies:
+        _round_trip(body)
+
+
+def test_workspace_events_are_declared_and_round_trip(busy: Workspace) -> None:
+    actions = set()
+    for body in _workspace_bodies(busy):
+        _round_trip(body)
+        actions.add(body["action"])
+    assert {"key.rotate", "key.revoke", "attestation.create"} <= actions
+
+
+def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -> None:
+    assert verification._STATE_TABLES == (
+        "actors",
+        "keys",
+        "snapshots",
+        "validations",
+        "runs",
+        "models",
+        "signatures",
+        "reproductions",
+        "evaluations",
+        "edges",
+    )
+    assert "attestation.create" not in kinds.projected()
+    assert "snapshot.add" in kinds.projected()
+
+
+def test_every_bundle_carries_keys_actors_and_exports() -> None:
+    assert kinds.always_in_bundle() == (
+        "actor.add",
+        "bundle.export",
+        "key.create",
+        "key.revoke",
+        "key.rotate",
+        "workspace.init",
+    )
+
+
+def test_an_undeclared_action_only_enters_the_event_index(ws: Workspace) -> None:
+    from core.kernel.events import Event
+
+    with ws.session("alice") as s:
+        s.commit(Event("alice", "monitor.drift", ["model:x@1"], {"psi": 0.3}))
+        assert [e.action for e in s.catalog.events(action="monitor.")] == ["monitor.drift"]
+    assert verification.verify(ws).ok
+    assert admin.status(ws, "alice", run_verify=False).counts["actors"] == 3
+    assert actors.show(ws, "bob").roles == ["auditor"]
+
+
+def test_an_undeclared_key_in_a_declared_kind_is_malformed() -> None:
+    kind = kinds.kind("actor.add")
+    assert kind is not None
+    with pytest.raises(KeyError):
+        kind.decode({"data": {"name": "x", "roles": [], "extra": 1}})
