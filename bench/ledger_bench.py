@@ -92,8 +92,7 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:  # type: ignore[no-unt
 
 def workspace_figures(sizes: list[int]) -> None:
     """Whole-workspace figures: rebuild (replay into DuckDB) and `audit verify` end to end."""
-    from core.audit import admin
-    from core.audit import trail as audit
+    from core.audit import admin, checkpoints, verification
 
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="ws-bench-"))
@@ -105,8 +104,8 @@ def workspace_figures(sizes: list[int]) -> None:
             t0 = time.perf_counter()
             ws.rebuild()
             t_rebuild = time.perf_counter() - t0
-            audit.checkpoint(ws, "bench")
-            t_verify, report = best_of(partial(audit.verify, ws), repeat=3)
+            checkpoints.checkpoint(ws, "bench")
+            t_verify, report = best_of(partial(verification.verify, ws), repeat=3)
             assert report.ok, report.failures  # type: ignore[attr-defined]
             print(f"\nworkspace with {n:,} events")
             print(

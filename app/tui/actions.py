@@ -88,10 +88,10 @@ class WriteActions(App[None]):
         return self.query_one(ModelsPane).selected or ""
 
     def action_checkpoint(self) -> None:
-        from core.audit import trail as audit
+        from core.audit import checkpoints
 
         def run(values: dict[str, str], progress: Any) -> str:
-            cp, created = audit.checkpoint(self.workspace, self.actor)
+            cp, created = checkpoints.checkpoint(self.workspace, self.actor)
             return f"checkpoint {'signed' if created else 'already signed'} at #{cp.size}"
 
         self._ask("Sign a checkpoint", [], run)

@@ -26,18 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.audit import coverage, lineage
-from core.audit import trail as audit
+from core.audit import checkpoints, coverage, lineage
 from core.audit.bundle_collectors import COLLECTORS
 from core.audit.bundle_members import Bundling, Members, payload_sha256, payload_size
 from core.audit.bundle_pages import index_html, verify_md
 from core.audit.bundle_zip import check_output, write_zip
+from core.audit.events import BundleExported
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
 from core.identity.signing import envelope, pae
-from core.kernel import command
+from core.kernel import command, kinds
 from core.kernel.errors import IntegrityError, UsageError
-from core.kernel.events import Event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.workspace import Session, Workspace
 from core.modelling import models
@@ -63,7 +62,7 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
     """Fix what the bundle documents under one hold: the model, its inputs and evidence."""
     model = models.resolve(s.catalog, ref)
     run = models.resolve_run(s.catalog, model.run_id)
-    cp, _ = audit.sign_checkpoint(ws, s)
+    cp, _ = checkpoints.sign_checkpoint(ws, s)
     edges = s.catalog.lineage(f"model:{model.ref}")
     snapshots = [
         s.catalog.snapshot(n.removeprefix("snapshot:"))
@@ -76,14 +75,14 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
         model=model,
         run=run,
         checkpoint=cp,
-        key=audit.workspace_key(s.catalog),
+        key=checkpoints.workspace_key(s.catalog),
         keys=s.catalog.keys_of(),
         snapshots=snapshots,
         signatures=s.catalog.signatures(f"model:{model.ref}"),
         evaluations=s.catalog.evaluations(model.ref),
         validations=[v for snap in snapshots if snap for v in s.catalog.validations(snap.ref)],
         reproductions=s.catalog.reproductions(run.run_id),
-        earlier=[c for c in audit.checkpoints(ws) if c.size < cp.size],
+        earlier=[c for c in checkpoints.checkpoints(ws) if c.size < cp.size],
         seqs=[],
     )
 
@@ -190,21 +189,14 @@ def export(
         nonlocal recording
         recording = True  # from here the event may be durable: keep the file
         model = w.bundling.model
-        s.commit(
-            Event(
-                actor,
-                "bundle.export",
-                [f"model:{model.ref}"],
-                {
-                    "model": model.ref,
-                    "data_level": data,
-                    "bundle_sha256": w.sha256,
-                    "members": w.members,
-                    "checkpoint_size": w.bundling.checkpoint.size,
-                },
-                reason,
-            )
+        exported = BundleExported(
+            model=model.ref,
+            data_level=data,
+            bundle_sha256=w.sha256,
+            members=w.members,
+            checkpoint_size=w.bundling.checkpoint.size,
         )
+        s.commit(kinds.new_event(actor, exported, [f"model:{model.ref}"], reason))
         return w
 
     try:
@@ -248,12 +240,8 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
         | {e.src for e in down.edges}
     )
     wanted: set[int] = {e.seq for e in up.edges} | {e.seq for e in down.edges}
-    always = (
-        b'{"action":"key.',
-        b'{"action":"workspace.init"',
-        b'{"action":"actor.',
-        b'{"action":"bundle.export"',
-    )
+    # Bodies are canonical JSON, whose first member is always the action.
+    always = tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.always_in_bundle())
     for entry in ws.ledger.iter_entries():
         if entry.body.startswith(always):
             wanted.add(entry.seq)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit.trail import Checkpoint
+from core.audit.checkpoints import Checkpoint
 from core.kernel.errors import IntegrityError
 from core.kernel.rows import (
     EvaluationRow,

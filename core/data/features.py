@@ -36,12 +36,13 @@ from typing import Any
 
 import duckdb
 
-from core.data import snapshots, tables
-from core.data.snapshots import Prepared
+from core.data import ingest, snapshots, tables
+from core.data.ingest import Prepared
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.formats import check_sections
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
@@ -57,23 +58,6 @@ SECTIONS: dict[str, frozenset[str] | None] = {
     "inputs": None,  # alias = "ref": any SQL name
     "tags": frozenset({"sensitive", "pii", "retention"}),
 }
-
-
-def _refuse_unknown(path: Path, doc: dict[str, Any]) -> None:
-    for section, value in doc.items():
-        if section not in SECTIONS:
-            raise UsageError(
-                f"{path}: unknown section [{section}]", hint=f"Sections: {', '.join(SECTIONS)}."
-            )
-        if not isinstance(value, dict):
-            raise UsageError(f"{path}: {section} must be a [{section}] section")
-        keys = SECTIONS[section]
-        unknown = sorted(set(value) - keys) if keys is not None else []
-        if unknown:
-            raise UsageError(
-                f"{path}: [{section}] has no key {unknown[0]!r}",
-                hint=f"Keys of [{section}]: {', '.join(sorted(keys or ()))}.",
-            )
 
 
 def _names(path: Path, where: str, value: Any) -> list[str]:
@@ -97,7 +81,7 @@ def load_view(path: Path, inputs: dict[str, str] | None = None) -> dict[str, Any
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"cannot read feature view {path}: {err}") from err
-    _refuse_unknown(path, doc)
+    check_sections(doc, SECTIONS, where=str(path))
     view = doc.get("view", {})
     if not view.get("name") or not view.get("sql"):
         raise UsageError(f"{path}: [view] needs name and sql")
@@ -206,7 +190,7 @@ def build(
         spec_ref = s.put_blob(view["spec"], "application/toml")
         lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
         lineage.append((f"sha256:{prep.extra['transform_digest']}", "transformed-by"))
-        return snapshots.record(
+        return ingest.record(
             s,
             prep,
             dataset=view["name"],
@@ -266,7 +250,7 @@ def _materialise(
                 f"the transform {view_path.name} does not run: {tables.duckdb_reason(err)}",
                 hint=f"It may read only its inputs: {', '.join(paths)}.",
             ) from err
-        prep = snapshots.prepare(
+        prep = ingest.prepare(
             ws,
             f"({sql})",
             dialect=tables.Dialect("parquet"),
@@ -277,7 +261,7 @@ def _materialise(
     finally:
         con.close()
     transform = sha256_hex(view["sql"])
-    return snapshots.Prepared(
+    return Prepared(
         **{
             **prep.__dict__,
             "extra": {

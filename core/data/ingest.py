@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data.events import SnapshotAdded
 from core.kernel.catalog import Catalog
 from core.kernel.errors import UsageError
-from core.kernel.events import Event, ObjectRef
+from core.kernel.events import ObjectRef
+from core.kernel.kinds import new_event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
@@ -72,7 +74,7 @@ def prepare(
             tables.copy_to_parquet(con, read_path, dialect, parquet_path)
         else:
             con.execute(
-                f"COPY (SELECT * FROM {con_source}) TO '{tables._sql_text(str(parquet_path))}' "
+                f"COPY (SELECT * FROM {con_source}) TO '{tables.sql_text(str(parquet_path))}' "
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
             )
         src = tables.parquet_source(parquet_path)
@@ -212,11 +214,10 @@ def commit_new(
         objects.insert(0, prep.raw)
     ref = f"{dataset}@{version}"
     s.commit(
-        Event(
+        new_event(
             s.actor,
-            "snapshot.add",
+            SnapshotAdded.from_data(data),  # the typed payload refuses a key it does not declare
             [f"snapshot:{ref}", f"dataset:{dataset}", f"sha256:{prep.table_digest}"],
-            data,
             reason,
             objects,
         )

@@ -44,12 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.data.ingest import PARQUET_MEDIA_TYPE as PARQUET_MEDIA_TYPE
-from core.data.ingest import PROFILE_MEDIA_TYPE as PROFILE_MEDIA_TYPE
-from core.data.ingest import Prepared as Prepared
-from core.data.ingest import commit_new, existing_version
-from core.data.ingest import prepare as prepare
-from core.data.ingest import record as record
+from core.data.ingest import Prepared, commit_new, existing_version, prepare
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.catalog import Catalog

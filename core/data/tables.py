@@ -47,11 +47,6 @@ from core.data.reading import (
     source_sql,
 )
 
-# The names callers outside core/data used before the split, kept so they need not change.
-_sql_text = sql_text
-_duckdb_reason = duckdb_reason
-_round = round_figure
-
 __all__ = [
     "BLOCK_ROWS",
     "ENCODINGS",
@@ -68,9 +63,6 @@ __all__ = [
     "Figures",
     "ReadOptions",
     "Scan",
-    "_duckdb_reason",
-    "_round",
-    "_sql_text",
     "columns",
     "connect",
     "copy_to_parquet",

@@ -36,13 +36,14 @@ from core.data import snapshots, tables
 from core.data.check_types import REGISTRY
 from core.data.checks import COMMON, DTYPES, NUMERIC, Check, Columns, Measuring, Outcome, failed
 from core.data.drift import DRIFT_METHODS
+from core.data.events import ValidationRun
 from core.data.suites import SUITE_KEYS, SUITE_SECTIONS, Suite, load_suite
 from core.data.validation_result import CheckOutcome, ValidationResult
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import CheckFailedError, UsageError
-from core.kernel.events import Event
+from core.kernel.kinds import new_event
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow, ValidationRow
 from core.kernel.workspace import Session, Workspace
@@ -230,21 +231,21 @@ def run(
         snap, result = measured
         result_ref = s.put_blob(canonical_bytes(result.to_json()), RESULT_MEDIA_TYPE)
         suite_ref = s.put_blob(suite.raw, SUITE_MEDIA_TYPE)
+        run = ValidationRun(
+            snapshot=snap.ref,
+            suite_name=suite.name,
+            suite_digest=suite.digest,
+            result_digest=result_ref.sha256,
+            passed=result.passed,
+            errors=result.errors,
+            warnings=result.warnings,
+            checks=len(result.checks),
+        )
         entry = s.commit(
-            Event(
+            new_event(
                 actor,
-                "validation.run",
+                run,
                 [f"snapshot:{snap.ref}", f"suite:{suite.name}"],
-                {
-                    "snapshot": snap.ref,
-                    "suite_name": suite.name,
-                    "suite_digest": suite.digest,
-                    "result_digest": result_ref.sha256,
-                    "passed": result.passed,
-                    "errors": result.errors,
-                    "warnings": result.warnings,
-                    "checks": len(result.checks),
-                },
                 reason,
                 [result_ref, suite_ref],
             )

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.data import snapshots, tables, validation
 from core.documents import reporting
+from core.documents.events import DatasheetRecorded
 from core.identity.actors import require
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Workspace
@@ -178,12 +179,13 @@ def write(
     return reporting.record(
         ws,
         actor,
-        action="report.datasheet",
+        as_payload=lambda md, html_: DatasheetRecorded(
+            snapshot=snap.ref, gaps=len(ctx.gaps), markdown=md, html=html_
+        ),
         subject=f"snapshot:{snap.ref}",
         markdown=markdown,
         html=html,
         out_dir=out_dir,
         stem=f"datasheet-{snap.dataset}-{snap.version}",
-        data={"snapshot": snap.ref, "gaps": len(ctx.gaps)},
         reason=reason,
     )

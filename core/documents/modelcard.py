@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.documents import reporting
+from core.documents.events import ImpactAssessmentRecorded, ModelCardRecorded
 from core.evidence import evaluation
 from core.evidence.document import Evidence
 from core.evidence.record import Record
@@ -268,13 +269,14 @@ def write_card(
     return reporting.record(
         ws,
         actor,
-        action="report.model_card",
+        as_payload=lambda md, html_: ModelCardRecorded(
+            model=ctx.ref, gaps=len(ctx.gaps), markdown=md, html=html_
+        ),
         subject=f"model:{ctx.ref}",
         markdown=markdown,
         html=html,
         out_dir=out_dir,
         stem=stem,
-        data={"model": ctx.ref, **{"gaps": len(ctx.gaps)}},
         reason=reason,
     )
 
@@ -369,12 +371,17 @@ def write_impact(
     return reporting.record(
         ws,
         actor,
-        action="report.impact_assessment",
+        as_payload=lambda md, html_: ImpactAssessmentRecorded(
+            model=ctx.ref,
+            level=ctx.level,
+            unanswered=len(ctx.unanswered),
+            markdown=md,
+            html=html_,
+        ),
         subject=f"model:{ctx.ref}",
         markdown=markdown,
         html=html,
         out_dir=out_dir,
         stem=stem,
-        data={"model": ctx.ref, **{"level": ctx.level, "unanswered": len(ctx.unanswered)}},
         reason=reason,
     )

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from core.identity.actors import require
+from core.identity.actors import needs
+from core.kernel import command
 from core.kernel.errors import UsageError
-from core.kernel.events import Event
+from core.kernel.kinds import Payload, new_event
 from core.kernel.paths import write_output
-from core.kernel.workspace import Workspace
+from core.kernel.workspace import Session, Workspace
 
 
 def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
@@ -50,13 +50,12 @@ def record(
     ws: Workspace,
     actor: str,
     *,
-    action: str,
+    as_payload: Callable[[str, str], Payload],
     subject: str,
     markdown: str,
     html: str,
     out_dir: Path,
     stem: str,
-    data: dict[str, Any],
     reason: str,
 ) -> tuple[Path, Path]:
     """Store both renderings, record one event naming them, then write the two files."""
@@ -70,20 +69,14 @@ def record(
             f"cannot write reports into {out_dir}: permission denied",
             hint="Give a folder you can write to with -o.",
         )
-    with ws.session(actor) as s:
-        require(s, action="write reports")
+
+    def commit(s: Session, _: None) -> None:
         md_ref = s.put_blob(markdown.encode(), "text/markdown")
         html_ref = s.put_blob(html.encode(), "text/html")
-        s.commit(
-            Event(
-                actor,
-                action,
-                [subject],
-                {**data, "markdown": md_ref.sha256, "html": html_ref.sha256},
-                reason,
-                [md_ref, html_ref],
-            )
-        )
+        payload = as_payload(md_ref.sha256, html_ref.sha256)
+        s.commit(new_event(actor, payload, [subject], reason, [md_ref, html_ref]))
+
+    command.run(ws, actor, guards=[needs(action="write reports")], commit=commit)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     write_output(md_path, markdown.encode("utf-8"))
     write_output(html_path, html.encode("utf-8"))

@@ -24,7 +24,7 @@ def clean(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float):
-        return None if math.isnan(value) else tables._round(value)
+        return None if math.isnan(value) else tables.round_figure(value)
     return value
 
 

@@ -12,16 +12,11 @@ and recorded in one ``model.evaluate`` event.
 It is a three-step command (:func:`core.kernel.command.run`): check the role, the model and
 the signing key; compute the evidence without holding the workspace; commit the blobs and
 the signed event.
-
-Moved names (importable from here while callers switch): ``load_suite``, ``SECTION_KEYS``
-and ``SECTIONS`` live in :mod:`core.evidence.suite`, ``fairness_metrics`` in
-:mod:`core.evidence.sections.fairness`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +31,8 @@ from core.evidence.document import (
     ModelInfo,
     SuiteInfo,
 )
-from core.evidence.sections.fairness import fairness_metrics
-from core.evidence.suite import SECTION_KEYS, SECTIONS, load_suite
+from core.evidence.events import ModelEvaluated
+from core.evidence.suite import load_suite
 from core.identity import actors, attest
 from core.kernel import command
 from core.kernel.progress import NO_PROGRESS, Progress
@@ -45,23 +40,7 @@ from core.kernel.rows import ModelRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import environment, models
 
-EVIDENCE_MEDIA_TYPE = MEDIA_TYPE
-EVIDENCE_PREDICATE = PREDICATE
 ROLES = ("validator", "data-scientist", "admin")
-
-__all__ = [
-    "EVIDENCE_MEDIA_TYPE",
-    "EVIDENCE_PREDICATE",
-    "ROLES",
-    "SECTIONS",
-    "SECTION_KEYS",
-    "compute",
-    "evaluate",
-    "fairness_metrics",
-    "latest",
-    "latest_evidence",
-    "load_suite",
-]
 
 
 def compute(
@@ -159,17 +138,19 @@ def evaluate(
             predicate_type=PREDICATE,
             predicate={"model": model.ref, "suite_digest": suite_digest, "passed": evidence.passed},
             reason=reason,
-            action="model.evaluate",
             extra_subjects=[f"model:{model.ref}"],
-            extra_data={
-                "model": model.ref,
-                "evidence": evidence_ref.sha256,
-                "suite_digest": suite_digest,
-                "passed": evidence.passed,
-                "errors": evidence.errors,
-                "warnings": evidence.warnings,
-                "snapshot": evidence.data.snapshot,
-            },
+            as_payload=lambda envelope, key_id, predicate_type: ModelEvaluated(
+                envelope=envelope,
+                key_id=key_id,
+                predicate_type=predicate_type,
+                model=model.ref,
+                evidence=evidence_ref.sha256,
+                suite_digest=suite_digest,
+                passed=evidence.passed,
+                errors=evidence.errors,
+                warnings=evidence.warnings,
+                snapshot=evidence.data.snapshot,
+            ),
             extra_objects=[evidence_ref, suite_ref],
         )
         return att.seq, evidence
@@ -193,15 +174,3 @@ def latest_evidence(ws: Workspace, ref: str, actor: str = "") -> tuple[Evidence,
         return None
     row = rows[-1]
     return Evidence.from_bytes(ws.objects.read_verified(row.evidence_digest)), row.seq
-
-
-def latest(ws: Workspace, ref: str, actor: str = "") -> tuple[dict[str, Any], int] | None:
-    """The newest recorded evidence as the stored JSON (for readers not yet on the records)."""
-    with ws.session(actor) as s:
-        model = models.resolve(s.catalog, ref)
-        rows = s.catalog.evaluations(model.ref)
-    if not rows:
-        return None
-    row = rows[-1]
-    doc: dict[str, Any] = json.loads(ws.objects.read_verified(row.evidence_digest))
-    return doc, row.seq

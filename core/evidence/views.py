@@ -1,8 +1,8 @@
 """What a screen shows of a model version: its status, signatures and newest evidence.
 
-The evidence document is read here, once, by key path; front doors read the fields of these
-objects. Values are kept as recorded (a statistic may be a float or None), so the drawing
-decides how to print them.
+The typed evidence document (:mod:`core.evidence.document`) is summarised here for the
+screens; front doors read the fields of these objects. Values are kept as recorded (a
+statistic may be a float or None), so the drawing decides how to print them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.evidence.document import Evidence as EvidenceDocument
+from core.evidence.sections.explainability import Explainability
+from core.evidence.sections.fairness import Fairness as FairnessResult
+from core.evidence.sections.privacy import Privacy
+from core.evidence.sections.robustness import Robustness
 from core.kernel.workspace import Workspace
 
 
@@ -97,7 +102,7 @@ def model_detail(ws: Workspace, ref: str, actor: str = "") -> ModelDetail:
     from core.modelling import models
 
     info = models.show(ws, ref, actor)
-    found = evaluation.latest(ws, ref, actor)
+    found = evaluation.latest_evidence(ws, ref, actor)
     return ModelDetail(
         ref=ref,
         status=info["status"],
@@ -114,34 +119,32 @@ def model_detail(ws: Workspace, ref: str, actor: str = "") -> ModelDetail:
     )
 
 
-def _evidence(doc: dict[str, Any], seq: int) -> Evidence:
-    sections = doc["sections"]
-    fairness = [
-        Fairness(
-            attr,
-            g["disparate_impact"],
-            tuple(g["intervals_95"]["disparate_impact"]),
-            g["demographic_parity_difference"],
-            [
-                GroupRow(r["group"], r["count"], r["approval_rate"], r["tpr"], r["fpr"])
-                for r in g["table"]
-            ],
-        )
-        for attr, g in sections.get("fairness", {}).get("groups", {}).items()
-    ]
-    explain = sections.get("explainability", {})
-    priv = sections.get("privacy")
+def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
+    fairness = doc.section(FairnessResult)
+    explain = doc.section(Explainability)
+    robust = doc.section(Robustness)
+    priv = doc.section(Privacy)
     return Evidence(
         seq=seq,
-        passed=bool(doc["passed"]),
-        fairness=fairness,
-        importance=[
-            Importance(i["feature"], i["mean_abs_shap"]) for i in explain.get("importance", [])
+        passed=doc.passed,
+        fairness=[
+            Fairness(
+                attr,
+                g.disparate_impact,
+                (g.intervals_95["disparate_impact"][0], g.intervals_95["disparate_impact"][1]),
+                g.demographic_parity_difference,
+                [GroupRow(r.group, r.count, r.approval_rate, r.tpr, r.fpr) for r in g.table],
+            )
+            for attr, g in (fairness.groups.items() if fairness else ())
         ],
-        cases=[Case(c["case"], list(c["in_words"])) for c in explain.get("representative", [])],
+        importance=[Importance(i.feature, i.mean_abs_shap) for i in explain.importance]
+        if explain
+        else [],
+        cases=[Case(c.case, list(c.in_words)) for c in explain.representative] if explain else [],
         robustness={
-            kind: [(p["strength"], p["roc_auc"]) for p in curve]
-            for kind, curve in sections.get("robustness", {}).get("curves", {}).items()
-        },
-        privacy=(priv["roc_auc"], priv["advantage"]) if priv else None,
+            kind: [(p.strength, p.roc_auc) for p in curve] for kind, curve in robust.curves.items()
+        }
+        if robust
+        else {},
+        privacy=(priv.roc_auc, priv.advantage) if priv else None,
     )

@@ -30,7 +30,7 @@ from core.identity.signing import (
 )
 from core.kernel import command
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
-from core.kernel.events import Event, ObjectRef
+from core.kernel.events import ObjectRef
 from core.kernel.kinds import Payload, new_event
 from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
@@ -84,11 +84,9 @@ def sign_statement(
     predicate_type: str,
     predicate: dict[str, Any],
     reason: str,
-    action: str = "attestation.create",
+    as_payload: Callable[[str, str, str], Payload],
     extra_subjects: list[str] | None = None,
-    extra_data: dict[str, Any] | None = None,
     extra_objects: list[ObjectRef] | None = None,
-    as_payload: Callable[[str, str, str], Payload] | None = None,
 ) -> Attestation:
     """Sign a statement with the acting actor's key and record it (one event).
 
@@ -99,13 +97,10 @@ def sign_statement(
         predicate_type: URI of the predicate's schema.
         predicate: the claims.
         reason: why, for the ledger.
-        action: the event's action.
-        extra_subjects: more ledger subjects (e.g. ``model:credit-risk@3``).
-        extra_data: more fields for the event's data.
-        extra_objects: more blobs the event names (already stored).
         as_payload: builds the event's typed payload from the envelope digest, key id and
-            predicate type; it names the action (``action`` and ``extra_data`` are then
-            unused). Without it the event's data is those three plus ``extra_data``.
+            predicate type; its type names the action (see :mod:`core.kernel.kinds`).
+        extra_subjects: more ledger subjects (e.g. ``model:credit-risk@3``).
+        extra_objects: more blobs the event names (already stored).
 
     Raises:
         NotFoundError: if the actor has no usable key.
@@ -119,13 +114,9 @@ def sign_statement(
     ref = s.put_blob(canonical_payload(env), DSSE_MEDIA_TYPE)
     names = [f"key:{key.key_id}", *(f"sha256:{d}" for _, d in subjects), *(extra_subjects or [])]
     objects = [ref, *(extra_objects or [])]
-    if as_payload is not None:
-        event = new_event(
-            s.actor, as_payload(ref.sha256, key.key_id, predicate_type), names, reason, objects
-        )
-    else:
-        data = {"envelope": ref.sha256, "key_id": key.key_id, "predicate_type": predicate_type}
-        event = Event(s.actor, action, names, {**data, **(extra_data or {})}, reason, objects)
+    event = new_event(
+        s.actor, as_payload(ref.sha256, key.key_id, predicate_type), names, reason, objects
+    )
     entry = s.commit(event)
     return Attestation(ref.sha256, key.key_id, entry.seq, doc)
 

@@ -24,7 +24,9 @@ Example::
             ws,
             actor,
             guards=[actors.needs("admin", action="add actors")],
-            commit=lambda s, _: s.commit(Event(actor, "actor.add", [f"actor:{name}"], ...)),
+            commit=lambda s, _: s.commit(
+                kinds.new_event(actor, ActorAdded(name, roles), [f"actor:{name}"])
+            ),
         )
 """
 

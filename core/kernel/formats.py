@@ -9,7 +9,8 @@ sorted order is reported, before any work starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
 from core.kernel.errors import UsageError
 
@@ -32,3 +33,27 @@ def refuse_unknown(
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise UsageError(message(unknown[0]), hint=hint)
+
+
+def check_sections(
+    doc: Mapping[str, Any], sections: Mapping[str, Collection[str] | None], *, where: str
+) -> None:
+    """Refuse the common TOML layout's mistakes: unknown sections, plain values, unknown keys.
+
+    ``sections`` maps each allowed section to its keys (``None``: any key, e.g. aliases).
+    Sections are checked in the file's order; within one, the first unknown key (sorted).
+    """
+    for section, value in doc.items():
+        if section not in sections:
+            raise UsageError(
+                f"{where}: unknown section [{section}]", hint=f"Sections: {', '.join(sections)}."
+            )
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: {section} must be a [{section}] section")
+        keys = sections[section]
+        unknown = sorted(set(value) - set(keys)) if keys is not None else []
+        if unknown:
+            raise UsageError(
+                f"{where}: [{section}] has no key {unknown[0]!r}",
+                hint=f"Keys of [{section}]: {', '.join(sorted(keys or ()))}.",
+            )

@@ -10,7 +10,9 @@ Example::
 
     ws = Workspace.open(Path(".ledgerml"))
     with ws.session(actor="alice") as s:
-        s.commit(Event("alice", "actor.add", ["actor:bob"], {"name": "bob", "roles": ["auditor"]}))
+        s.commit(new_event("alice", ActorAdded("bob", ["auditor"]), ["actor:bob"]))
+
+Commands do not open sessions themselves: they run through :func:`core.kernel.command.run`.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.kernel.errors import UsageError
+from core.kernel.formats import check_sections
 from core.modelling.estimators import ESTIMATORS
 
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
@@ -75,20 +76,7 @@ def load_spec(path: Path) -> Spec:
 
 def _check_keys(doc: dict[str, Any]) -> None:
     """Refuse unknown sections and keys, and lists or flags of the wrong type."""
-    for section, value in doc.items():
-        if section not in SPEC_KEYS:
-            raise UsageError(
-                f"training spec: unknown section [{section}]",
-                hint=f"Sections: {', '.join(SPEC_KEYS)}.",
-            )
-        if not isinstance(value, dict):
-            raise UsageError(f"training spec: {section} must be a [{section}] section")
-        unknown = sorted(set(value) - SPEC_KEYS[section])
-        if unknown:
-            raise UsageError(
-                f"training spec: [{section}] has no key {unknown[0]!r}",
-                hint=f"Keys of [{section}]: {', '.join(sorted(SPEC_KEYS[section]))}.",
-            )
+    check_sections(doc, SPEC_KEYS, where="training spec")
     run = doc.get("run", {})
     for key in ("features", "sensitive", "allow_sensitive_features"):
         value = run.get(key, [])

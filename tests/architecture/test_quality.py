@@ -14,7 +14,7 @@ BIN = Path(sys.executable).parent
 
 HEADLESS = [
     "core.audit.admin",
-    "core.audit.trail",
+    "core.audit.verification",
     "core.identity.keys",
     "core.identity.actors",
     "core.kernel.projector",

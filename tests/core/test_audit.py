@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.audit import trail as audit
+from core.audit import checkpoints, log, proofs, verification
 from core.identity import keys
 from core.kernel.errors import IntegrityError, NotFoundError, PermissionDeniedError
 from core.kernel.workspace import Workspace
@@ -29,26 +29,26 @@ def rewrite_lines(ws: Workspace, edit) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def busy_ws(ws: Workspace) -> Workspace:
     keys.create(ws, "sam", reason="sign")
-    audit.checkpoint(ws, "alice")
+    checkpoints.checkpoint(ws, "alice")
     keys.create(ws, "sam", label="spare", reason="spare key")
     return ws
 
 
 def test_clean_workspace_verifies_and_reports_the_unanchored_tail(busy_ws: Workspace) -> None:
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert report.ok, report.failures
     assert report.events == 5 and report.anchored == 4 and report.unanchored == 1
     assert report.objects_checked == 3 and report.catalog == "consistent"
     assert any("#5..#5 are not covered" in n for n in report.notes)
-    audit.checkpoint(busy_ws, "alice")
-    assert audit.verify(busy_ws).unanchored == 0
+    checkpoints.checkpoint(busy_ws, "alice")
+    assert verification.verify(busy_ws).unanchored == 0
 
 
 def test_checkpoint_needs_admin_or_auditor_and_is_idempotent(busy_ws: Workspace) -> None:
     with pytest.raises(PermissionDeniedError, match="'admin' or 'auditor'"):
-        audit.checkpoint(busy_ws, "sam")
-    first, created = audit.checkpoint(busy_ws, "bob")
-    again, created_again = audit.checkpoint(busy_ws, "alice")
+        checkpoints.checkpoint(busy_ws, "sam")
+    first, created = checkpoints.checkpoint(busy_ws, "bob")
+    again, created_again = checkpoints.checkpoint(busy_ws, "alice")
     assert created and not created_again and first.root == again.root
 
 
@@ -63,7 +63,7 @@ def test_checkpoint_needs_admin_or_auditor_and_is_idempotent(busy_ws: Workspace)
 )
 def test_naive_edits_name_the_first_bad_event(busy_ws: Workspace, name, edit, bad_event) -> None:
     rewrite_lines(busy_ws, edit)
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok, name
     assert report.first_bad_event == bad_event, (name, report.failures)
 
@@ -82,7 +82,7 @@ def test_a_rechained_rewrite_is_caught_by_checkpoint_and_catalog(busy_ws: Worksp
         prev = hashlib.sha256(new).hexdigest()
         out.append(new + b"\n")
     segment(busy_ws).write_bytes(b"".join(out))
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok
     assert report.first_bad_event == 2  # located by the catalog's per-event hashes
     assert any("no longer produce its signed Merkle root" in f for f in report.failures)
@@ -93,24 +93,24 @@ def test_swapped_object_is_caught(busy_ws: Workspace) -> None:
     path = busy_ws.objects.path(digest)
     path.chmod(0o644)
     path.write_bytes(b"-----BEGIN PUBLIC KEY-----\nswapped\n")
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok
     assert any(digest[:16] in f and "hashes to" in f for f in report.failures)
 
 
 def test_rollback_behind_an_external_checkpoint(busy_ws: Workspace, tmp_path: Path) -> None:
-    audit.checkpoint(busy_ws, "alice")
+    checkpoints.checkpoint(busy_ws, "alice")
     kept = tmp_path / "kept.json"
     shutil.copy(sorted(busy_ws.checkpoints_dir.glob("*.json"))[-1], kept)
     rewrite_lines(busy_ws, lambda ls: ls.__delitem__(slice(4, None)))
     for cp in busy_ws.checkpoints_dir.glob("*.json"):
-        if audit.read_checkpoint(cp).size > 4:
+        if checkpoints.read_checkpoint(cp).size > 4:
             cp.unlink()  # the attacker also removes the workspace's own newer checkpoint
     busy_ws.catalog_path.unlink()  # …and the catalog that remembers event 5
-    report = audit.verify(busy_ws, external=[kept])
+    report = verification.verify(busy_ws, external=[kept])
     assert not report.ok
     assert any("rolled back" in f for f in report.failures)
-    assert audit.verify(busy_ws).ok  # without the external copy nothing can tell
+    assert verification.verify(busy_ws).ok  # without the external copy nothing can tell
 
 
 def test_forged_checkpoint_signature_is_rejected(busy_ws: Workspace) -> None:
@@ -118,7 +118,7 @@ def test_forged_checkpoint_signature_is_rejected(busy_ws: Workspace) -> None:
     env = json.loads(path.read_text())
     env["signatures"][0]["sig"] = env["signatures"][0]["sig"][::-1]
     path.write_text(json.dumps(env))
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok and any("checkpoint at size 4" in f for f in report.failures)
 
 
@@ -126,50 +126,50 @@ def test_hand_edited_catalog_is_caught(busy_ws: Workspace) -> None:
     con = duckdb.connect(str(busy_ws.catalog_path))
     con.execute("UPDATE actors SET roles = ['admin'] WHERE name = 'bob'")
     con.close()
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok and any("actors table differs" in f for f in report.failures)
 
 
 def test_checkpoints_signed_by_a_revoked_workspace_key(busy_ws: Workspace) -> None:
     ws_key = next(k for k in keys.list_keys(busy_ws) if k.purpose == "workspace")
     keys.revoke(busy_ws, "alice", ws_key.key_id, reason="compromised")
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert report.ok, report.failures
     assert report.checkpoints[0].detail == "valid (signed-then-revoked)"
     with pytest.raises(NotFoundError, match="no active workspace key"):
-        audit.checkpoint(busy_ws, "alice")
+        checkpoints.checkpoint(busy_ws, "alice")
 
 
 def test_workspace_key_rotation_keeps_checkpoints_flowing(busy_ws: Workspace) -> None:
     ws_key = next(k for k in keys.list_keys(busy_ws) if k.purpose == "workspace")
     keys.rotate(busy_ws, "alice", ws_key.key_id, reason="yearly")
-    cp, _ = audit.checkpoint(busy_ws, "alice")
+    cp, _ = checkpoints.checkpoint(busy_ws, "alice")
     assert cp.key_id != ws_key.key_id
-    assert audit.verify(busy_ws).ok
+    assert verification.verify(busy_ws).ok
 
 
 def test_inclusion_proof_round_trip_and_tamper(busy_ws: Workspace) -> None:
-    doc = audit.prove(busy_ws, 2)
+    doc = proofs.prove(busy_ws, 2)
     public = {k.key_id: k.public_pem for k in keys.list_keys(busy_ws)}
-    audit.verify_proof(doc, public)
+    proofs.verify_proof(doc, public)
     forged = dict(doc, line=doc["line"].replace("bob", "eve"))
     with pytest.raises(IntegrityError, match="does not hash"):
-        audit.verify_proof(forged, public)
+        proofs.verify_proof(forged, public)
     with pytest.raises(NotFoundError, match="no checkpoint covers event #5"):
-        audit.prove(busy_ws, 5)
+        proofs.prove(busy_ws, 5)
     with pytest.raises(NotFoundError, match="no event #99"):
-        audit.prove(busy_ws, 99)
+        proofs.prove(busy_ws, 99)
 
 
 def test_log_filters(busy_ws: Workspace) -> None:
-    assert [e.action for e in audit.log(busy_ws, action="key")] == ["key.create", "key.create"]
-    assert [e.seq for e in audit.log(busy_ws, actor="sam")] == [4, 5]
-    assert [e.seq for e in audit.log(busy_ws, subject="actor:bob")] == [2]
-    assert [e.seq for e in audit.log(busy_ws, limit=2)] == [4, 5]
-    assert audit.log(busy_ws, since="2999-01-01") == []
-    assert len(audit.log(busy_ws, since="1d")) == 5
+    assert [e.action for e in log.log(busy_ws, action="key")] == ["key.create", "key.create"]
+    assert [e.seq for e in log.log(busy_ws, actor="sam")] == [4, 5]
+    assert [e.seq for e in log.log(busy_ws, subject="actor:bob")] == [2]
+    assert [e.seq for e in log.log(busy_ws, limit=2)] == [4, 5]
+    assert log.log(busy_ws, since="2999-01-01") == []
+    assert len(log.log(busy_ws, since="1d")) == 5
     with pytest.raises(Exception, match="cannot read --since"):
-        audit.log(busy_ws, since="last tuesday")
+        log.log(busy_ws, since="last tuesday")
 
 
 def test_gate_tables_edited_in_the_catalog_are_caught(busy_ws: Workspace) -> None:
@@ -179,7 +179,7 @@ def test_gate_tables_edited_in_the_catalog_are_caught(busy_ws: Workspace) -> Non
     con = duckdb.connect(str(busy_ws.catalog_path))
     con.execute("UPDATE actors SET roles = ['admin'] WHERE name = 'val'")
     con.close()
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok and "actors" in report.catalog
 
 
@@ -191,10 +191,10 @@ def test_a_rechained_malformed_event_is_reported_not_raised(busy_ws: Workspace) 
     with busy_ws.ledger.segment_path(0).open("ab") as handle:
         handle.write(line + b"\n")
     assert hashlib.sha256(line).hexdigest()  # the chain itself is valid
-    report = audit.verify(busy_ws)
+    report = verification.verify(busy_ws)
     assert not report.ok and any("malformed" in f for f in report.failures)
     with pytest.raises(IntegrityError, match="malformed"):
-        audit.log(busy_ws)
+        log.log(busy_ws)
 
 
 def test_init_refuses_a_ledger_whose_config_was_removed(busy_ws: Workspace) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.audit import bundle
-from core.audit import trail as audit
+from core.audit import bundle, checkpoints, log
 from core.data import features, snapshots, validation
 from core.documents import datasheet, modelcard
 from core.evidence import evaluation
@@ -60,7 +59,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path,
     modelcard.write_card(
         ws, "val", "credit-risk@1", root / "reports", answers_path=SAMPLE / "model_card.toml"
     )
-    earlier, _ = audit.checkpoint(ws, "alice")
+    earlier, _ = checkpoints.checkpoint(ws, "alice")
     kept = root / "earlier-checkpoint.json"
     kept.write_text(json.dumps(earlier.envelope))
     out = root / "credit-risk-1.zip"
@@ -104,7 +103,7 @@ def resign(ws: Workspace, entries: dict[str, bytes], *, key_row=None) -> None:  
         )
     if key_row is None:
         with ws.session() as s:
-            key_row = audit.workspace_key(s.catalog)
+            key_row = checkpoints.workspace_key(s.catalog)
     manifest["signed_by"] = key_row.key_id
     raw = canonical_bytes(manifest)
     sig = keys.sign_with(key_row, pae(bundle_verifier.MANIFEST_TYPE, raw))
@@ -180,7 +179,7 @@ def test_the_export_is_logged_and_the_next_bundle_carries_it(
     exported: tuple[Workspace, Path, Path], tmp_path: Path
 ) -> None:
     ws, _, _ = exported
-    exports = audit.log(ws, action="bundle.export")
+    exports = log.log(ws, action="bundle.export")
     assert [(e.actor, e.reason) for e in exports][:1] == [("audrey", "audit")]
     nxt = tmp_path / "next.zip"
     bundle.export(ws, "alice", "credit-risk@1", nxt, data="hashes", reason="second look")
@@ -353,7 +352,7 @@ def test_hostile_archives_are_refused_before_anything_is_written(
 def test_checkpoints_seen_before(exported: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
     ws, path, kept = exported
     with ws.session() as s:
-        key = audit.workspace_key(s.catalog)
+        key = checkpoints.workspace_key(s.catalog)
     size = json.loads(members_of(path)["ledger/proofs.json"])["checkpoint_size"]
 
     def signed(doc: dict[str, object]) -> Path:

@@ -16,6 +16,7 @@ from core.evidence.checks import Check
 from core.evidence.document import Evidence
 from core.evidence.sections.baseline import Baseline
 from core.evidence.sections.fairness import Fairness
+from core.evidence.suite import load_suite
 from core.identity import actors, keys
 from core.identity.signing import verify_envelope
 from core.kernel.errors import NotFoundError, UsageError
@@ -73,8 +74,8 @@ def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) 
     ]
     assert sections["robustness"]["curves"]["noise"][0]["drop"] == 0
     assert 0.3 < sections["privacy"]["roc_auc"] < 0.7
-    row = evaluation.latest(model_ws, "credit-risk@1")
-    assert row is not None and row[1] == seq and row[0] == evidence
+    row = evaluation.latest_evidence(model_ws, "credit-risk@1")
+    assert row is not None and row[1] == seq and row[0].to_json() == evidence
     with model_ws.session() as s:
         stored = s.catalog.evaluations("credit-risk@1")[-1]
         key = s.catalog.key(stored.key_id)
@@ -87,7 +88,7 @@ def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) 
 def test_evidence_is_byte_identical_for_the_same_model_suite_and_seed(
     model_ws: Workspace,
 ) -> None:
-    suite, _ = evaluation.load_suite(SAMPLE / "evaluation.toml")
+    suite, _ = load_suite(SAMPLE / "evaluation.toml")
     with model_ws.session() as s:
         model = models.resolve(s.catalog, "credit-risk@1")
     first = canonical_bytes(evaluation.compute(model_ws, model, suite, "d").to_json())
@@ -199,8 +200,9 @@ def test_model_card_and_impact_assessment_come_from_records(
         "## Signatures",
     ):
         assert section in text
-    evidence, _ = evaluation.latest(model_ws, "credit-risk@1") or ({}, 0)
-    di = evidence["sections"]["fairness"]["groups"]["sex"]["disparate_impact"]
+    found = evaluation.latest_evidence(model_ws, "credit-risk@1")
+    assert found is not None
+    di = found[0].to_json()["sections"]["fairness"]["groups"]["sex"]["disparate_impact"]
     assert f"disparate impact on approval {di:.3f}" in text  # the recorded figure, verbatim
     page = html.read_text()
     assert (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from core.audit import trail as audit
+from core.audit import log
 from core.identity import keys
 from core.kernel.catalog import Catalog
 from core.kernel.workspace import Workspace
@@ -26,7 +26,7 @@ def test_rebuild_gives_an_identical_catalog(ws: Workspace) -> None:
     assert ws.rebuild() == ws.ledger.head()[0]
     assert dump(ws) == before
     ws.catalog_path.unlink()
-    assert len(audit.log(ws)) == ws.ledger.head()[0]  # the next unit of work replays
+    assert len(log.log(ws)) == ws.ledger.head()[0]  # the next unit of work replays
     assert dump(ws) == before
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.data import features, validation
 from core.documents import datasheet, modelcard, reporting
-from core.evidence import evaluation
+from core.evidence import suite as evaluation_suite
 from core.kernel.errors import UsageError
 from core.modelling import training
 
@@ -45,7 +45,9 @@ def documented() -> dict[str, dict[str, set[str]]]:
             f"[{s}]": set(keys) if keys is not None else {"ALIAS"}
             for s, keys in features.SECTIONS.items()
         },
-        "evaluation-suite.md": {f"[{s}]": set(keys) for s, keys in evaluation.SECTION_KEYS.items()},
+        "evaluation-suite.md": {
+            f"[{s}]": set(keys) for s, keys in evaluation_suite.SECTION_KEYS.items()
+        },
         **{page: {"Questions": set(questions)} for page, questions in ANSWERS.items()},
     }
 
@@ -85,7 +87,7 @@ def parse(page: str, text: str, folder: Path) -> Any:
             (folder / sql.group(1)).write_text(example(page, "sql"), encoding="utf-8")
         return features.load_view(path)
     if page == "evaluation-suite.md":
-        return evaluation.load_suite(path)
+        return evaluation_suite.load_suite(path)
     return reporting.read_answers(path, ANSWERS[page])
 
 
@@ -118,7 +120,7 @@ def test_the_data_suite_page_marks_exactly_the_required_keys() -> None:
 
 
 def test_evaluation_sections_agree() -> None:
-    assert set(evaluation.SECTION_KEYS) == {"evaluation", *evaluation.SECTIONS}
+    assert set(evaluation_suite.SECTION_KEYS) == {"evaluation", *evaluation_suite.SECTIONS}
     assert set(validation.OPTIONAL) == set(validation.CHECK_TYPES)
 
 
@@ -133,7 +135,7 @@ def test_each_example_parses_with_the_real_parser(page: str, tmp_path: Path) -> 
     elif page == "feature-view.md":
         assert parsed["inputs"] == {"raw": "german-credit@1"} and parsed["sql"].strip()
     elif page == "evaluation-suite.md":
-        assert set(parsed[0]) == set(evaluation.SECTION_KEYS)
+        assert set(parsed[0]) == set(evaluation_suite.SECTION_KEYS)
     else:
         assert set(parsed) == set(ANSWERS[page])  # the example answers every question
 

@@ -13,7 +13,7 @@ from textual.worker import WorkerCancelled
 
 from app.tui.app import LedgerApp, make_app
 from app.tui.dialogs import ActionDialog, ErrorDialog
-from core.audit import trail as audit
+from core.audit import checkpoints
 from core.data import features, snapshots, validation
 from core.identity import actors, keys
 from core.kernel.workspace import Workspace
@@ -108,7 +108,7 @@ async def test_an_action_runs_through_its_dialog_and_is_recorded(tui_ws: Workspa
         await pilot.press(*"tui test", "enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, ActionDialog)
-    assert audit.checkpoints(tui_ws)[-1].size == head
+    assert checkpoints.checkpoints(tui_ws)[-1].size == head
 
 
 async def test_export_from_the_tui_proposes_a_free_name_and_is_recorded(

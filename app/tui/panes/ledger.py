@@ -64,7 +64,7 @@ class LedgerPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
     def verify(self) -> None:
-        from core.audit import trail as audit
+        from core.audit import verification
 
         bar = self.query_one("#verify-progress", ProgressBar)
         self.app.call_from_thread(setattr, bar, "display", True)
@@ -72,7 +72,7 @@ class LedgerPane(Pane):
         def progress(done: int, total: int | None, note: str = "") -> None:
             self.app.call_from_thread(bar.update, total=total, progress=done)
 
-        report = audit.verify(self.ledger_app.workspace, progress=progress)
+        report = verification.verify(self.ledger_app.workspace, progress=progress)
         if report.ok:
             text = (
                 f"[green]VERIFIED[/green] {report.events} events; anchored up to "
@@ -94,9 +94,9 @@ class LedgerPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prove")
     def prove(self, seq: int) -> None:
-        from core.audit import trail as audit
+        from core.audit import proofs
 
-        doc = audit.prove(self.ledger_app.workspace, seq)
+        doc = proofs.prove(self.ledger_app.workspace, seq)
         text = (
             f"event #{seq} is included under checkpoint #{doc['tree_size']} (root "
             f"{doc['root'][:16]}…), proof of {len(doc['proof'])} hashes: "
