@@ -26,6 +26,7 @@ from core.audit import admin
 from core.data import snapshots, validation
 from core.identity import keys
 from core.modelling import models, training
+from core.modelling.spec import load_spec
 from storage.canonical import canonical_bytes
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "german-credit"
@@ -65,9 +66,9 @@ def main() -> None:
     # 50 parameters: C, max_iter and 48 more recorded (LogisticRegression ignores none of
     # them at fit time here because fit is done once, outside the timing, on the real spec).
     spec_path.write_text(base + "\n[bench]\n" + params + "\n")
-    spec = training.load_spec(spec_path)
+    spec = load_spec(spec_path)
     snap, gate = training.gated_input(ws, spec, "bench")
-    result = training.fit(ws, training.load_spec(SAMPLE / "train.toml"), snap)
+    result = training.fit(ws, load_spec(SAMPLE / "train.toml"), snap)
     result["metrics"].update({f"metric_{i}": i / 7 for i in range(200 - len(result["metrics"]))})
     assert len(result["metrics"]) == 200
 

@@ -71,7 +71,6 @@ __all__ = [
     "Suite",
     "ValidationResult",
     "evaluate",
-    "load_result",
     "load_suite",
     "read_result",
     "require_passed",
@@ -281,15 +280,5 @@ def require_passed(catalog: Catalog, snap: SnapshotRow, suite: str) -> Validatio
 
 
 def read_result(ws: Workspace, row: ValidationRow) -> ValidationResult:
-    """A recorded validation result, typed: what reports and screens should read."""
-    return ValidationResult.from_json(load_result(ws, row))
-
-
-def load_result(ws: Workspace, row: ValidationRow) -> dict[str, Any]:
-    """A recorded validation result as its JSON document, read back from its verified object.
-
-    Prefer :func:`read_result`; this stays for the readers that still use key paths.
-    """
-    value = json.loads(ws.objects.read_verified(row.result_digest))
-    assert isinstance(value, dict)
-    return value
+    """A recorded validation result, typed, read back from its verified object."""
+    return ValidationResult.from_json(json.loads(ws.objects.read_verified(row.result_digest)))

@@ -68,7 +68,7 @@ def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) 
     ]
     found = []
     for row in recorded[-runs:] if runs else []:
-        result = validation.load_result(ws, row)
-        checks = [CheckLine(c["name"], bool(c["passed"]), c["observed"]) for c in result["checks"]]
+        result = validation.read_result(ws, row)
+        checks = [CheckLine(c.name, c.passed, c.observed) for c in result.checks]
         found.append(ValidationRun(row.seq, row.suite_name, bool(row.passed), checks))
     return SnapshotDetail(snap, columns, found)

@@ -111,8 +111,8 @@ def build_context(
     preprocessing.append("Copied to canonical Parquet (zstd) by DuckDB; values unchanged.")
     validations = []
     for v in history:
-        result = validation.load_result(ws, v)
-        failed = [c["name"] for c in result["checks"] if not c["passed"]]
+        result = validation.read_result(ws, v)
+        failed = [c.name for c in result.checks if not c.passed]
         validations.append(
             ValidationSummary(
                 v.seq,

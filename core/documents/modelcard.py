@@ -24,7 +24,7 @@ from core.evidence.sections.fairness import Fairness
 from core.evidence.sections.privacy import Privacy
 from core.evidence.sections.robustness import Robustness
 from core.kernel.workspace import Workspace
-from core.modelling import models
+from core.modelling import model_view, models
 from reports.contexts import ImpactContext, ModelCardContext
 from reports.render import render_impact, render_model_card
 
@@ -89,10 +89,11 @@ def card_context(
     ws: Workspace, ref: str, answers: dict[str, str], actor: str = ""
 ) -> ModelCardContext:
     """Assemble a model card's plain data from the records."""
-    info = models.show(ws, ref, actor)
+    info = model_view.view(ws, ref, actor)
     found = evaluation.latest_evidence(ws, ref, actor)
     evidence, ev_seq = found if found else (None, 0)
-    metrics = info["metrics"]
+    metrics = info.metrics
+    run = info.run
     gaps = [
         f"{q.replace('_', ' ').capitalize()} is not answered (`--answers FILE.toml`)."
         for q in CARD_QUESTIONS
@@ -121,37 +122,34 @@ def card_context(
     priv = _section(evidence, Privacy)
     base = _section(evidence, Baseline)
     key_names = []
-    for s in info["signatures"]:
+    for s in info.check.signatures:
         key_names.append(
-            f"event #{s['seq']}: key {s['key_id'][:16]}… ({s['key_status']}) — "
-            f"{'valid' if s['ok'] else 'INVALID'}; OpenSSF bundle {s['openssf']}"
+            f"event #{s.seq}: key {s.key_id[:16]}… ({s.key_status}) — "
+            f"{'valid' if s.ok else 'INVALID'}; OpenSSF bundle {s.openssf}"
         )
     return ModelCardContext(
-        ref=info["model"]["ref"],
+        ref=info.model.ref,
         as_of=f"as of evaluation event #{ev_seq}" if found else "no evaluation recorded",
-        status=info["status"],
+        status=info.status,
         answers={q: answers.get(q, "Not answered.") for q in CARD_QUESTIONS},
         details=[
-            ("version", info["model"]["ref"]),
-            ("estimator", info["run"]["estimator"]),
-            (
-                "training run",
-                f"run:{info['run']['run_id']}, {info['run']['created_at'][:19]}Z "
-                f"by {info['run']['created_by']}",
-            ),
-            ("artifact", f"sha256:{info['model']['model_digest']} (skops)"),
-            ("environment", f"freeze sha256:{info['environment']['freeze'][:16]}…"),
-            ("code", json.dumps(info["environment"]["code"], sort_keys=True)),
+            ("version", info.model.ref),
+            ("estimator", run.estimator),
+            ("training run", f"run:{run.run_id}, {run.created_at[:19]}Z by {run.created_by}"),
+            ("artifact", f"sha256:{info.model.model_digest} (skops)"),
+            ("environment", f"freeze sha256:{info.record.freeze_digest[:16]}…"),
+            ("code", json.dumps(info.record.code, sort_keys=True)),
         ],
         training_data=[
-            ("input", info["inputs"]["ref"]),
-            ("table digest", f"sha256:{info['inputs']['table_digest']}"),
+            ("input", info.record.input.ref),
+            ("table digest", f"sha256:{info.record.input.table_digest}"),
             (
                 "validation gate",
-                f"suite {info['gate']['suite']} passed at event #{info['gate']['validation_seq']}",
+                f"suite {info.record.gate.suite} passed at event "
+                f"#{info.record.gate.validation_seq}",
             ),
         ],
-        datasheet=f"`ledgerml report datasheet {info['inputs']['ref']}`",
+        datasheet=f"`ledgerml report datasheet {info.record.input.ref}`",
         metrics=[
             (k, _fmt(metrics[k]))
             for k in (

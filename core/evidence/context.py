@@ -18,6 +18,7 @@ from core.kernel.errors import IntegrityError
 from core.kernel.rows import ModelRow, RunRow, SnapshotRow
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
+from core.modelling.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class EvaluationContext:
     run: RunRow
     snapshot: SnapshotRow
     pipeline: Any
-    spec: training.Spec
+    spec: Spec
     test_rows: Any
     train_rows: Any
     x_train: Any

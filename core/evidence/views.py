@@ -99,22 +99,22 @@ class ModelDetail:
 def model_detail(ws: Workspace, ref: str, actor: str = "") -> ModelDetail:
     """The model version ``ref`` with its signatures' verdicts and its newest evidence."""
     from core.evidence import evaluation
-    from core.modelling import models
+    from core.modelling import model_view
 
-    info = models.show(ws, ref, actor)
+    info = model_view.view(ws, ref, actor)
     found = evaluation.latest_evidence(ws, ref, actor)
     return ModelDetail(
         ref=ref,
-        status=info["status"],
-        run_id=info["run"]["run_id"],
-        estimator=info["run"]["estimator"],
-        input_ref=info["inputs"]["ref"],
-        metrics=info["metrics"],
+        status=info.status,
+        run_id=info.run.run_id,
+        estimator=info.run.estimator,
+        input_ref=info.record.input.ref,
+        metrics=info.metrics,
         signatures=[
-            SignatureLine(s["seq"], s["key_id"], s["key_status"], s["ok"], s["openssf"])
-            for s in info["signatures"]
+            SignatureLine(s.seq, s.key_id, s.key_status, s.ok, s.openssf)
+            for s in info.check.signatures
         ],
-        reproductions=[(r["seq"], r["passed"]) for r in info["reproductions"]],
+        reproductions=[(r.seq, r.passed) for r in info.reproductions],
         evidence=_evidence(*found) if found else None,
     )
 

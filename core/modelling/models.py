@@ -324,13 +324,3 @@ def list_models(ws: Workspace, actor: str = "") -> list[ModelRow]:
     """All model versions."""
     with ws.session(actor) as s:
         return s.catalog.models()
-
-
-def show(ws: Workspace, ref: str, actor: str = "") -> dict[str, Any]:
-    """A model version with its run's metrics, inputs, environment and signatures (as JSON).
-
-    Front doors should prefer the typed :func:`core.modelling.model_view.view`.
-    """
-    from core.modelling.model_view import view
-
-    return view(ws, ref, actor).to_json()

@@ -34,12 +34,7 @@ from core.kernel.rows import RunRow, SnapshotRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import environment, estimators
 from core.modelling.events import RunGate, RunInput, TrainRun
-
-# The spec's names stay importable from here (``training.Spec``, ``training.load_spec``).
-from core.modelling.spec import SPEC_KEYS as SPEC_KEYS
-from core.modelling.spec import Spec as Spec
-from core.modelling.spec import load_spec as load_spec
-from core.modelling.spec import parse_spec as parse_spec
+from core.modelling.spec import Spec, load_spec, parse_spec
 from storage.canonical import canonical_bytes
 
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"

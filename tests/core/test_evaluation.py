@@ -22,6 +22,7 @@ from core.identity.signing import verify_envelope
 from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
+from core.modelling.spec import load_spec
 from reports.contexts import ImpactContext
 from reports.render import render_impact
 from storage.canonical import canonical_bytes
@@ -62,7 +63,7 @@ def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) 
     exp = sections["explainability"]
     assert exp["explainer"].startswith("LinearExplainer") and len(exp["top_features"]) == 5
     assert {e["feature"] for e in exp["importance"]} == set(
-        training.load_spec(SAMPLE / "train.toml").features
+        load_spec(SAMPLE / "train.toml").features
     )
     assert any(c["case"] == "median case of sex = female" for c in exp["representative"])
     assert sections["robustness"]["crashes"] == 0

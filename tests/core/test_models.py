@@ -17,7 +17,8 @@ from core.data import features, snapshots, validation
 from core.identity import actors, keys
 from core.kernel.errors import CheckFailedError, IntegrityError, NotFoundError, UsageError
 from core.kernel.workspace import Workspace
-from core.modelling import environment, models, reproduce, training
+from core.modelling import environment, model_view, models, reproduce, training
+from core.modelling.spec import load_spec
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 
@@ -116,7 +117,7 @@ def test_run_records_everything_and_training_is_deterministic(trained_ws: Worksp
         "foreign_worker",
     }
     assert "sex" not in training.load_run_spec(trained_ws, trained_ws_run(trained_ws)).features
-    spec = training.load_spec(SAMPLE / "train.toml")
+    spec = load_spec(SAMPLE / "train.toml")
     snap = snapshots.show(trained_ws, "german-credit-features@1")
     first, second = (training.fit(trained_ws, spec, snap) for _ in range(2))
     assert (
@@ -148,7 +149,7 @@ def test_nothing_unsigned_or_altered_is_deserialised(
         raise AssertionError("deserialised a model that failed its checks")
 
     monkeypatch.setattr(skops.io, "loads", explode)
-    model = models.show(trained_ws, "credit-risk@1")["model"]
+    model = model_view.view(trained_ws, "credit-risk@1").to_json()["model"]
     path = trained_ws.objects.path(model["model_digest"])
     path.chmod(stat.S_IWUSR | stat.S_IRUSR)
     data = bytearray(path.read_bytes())

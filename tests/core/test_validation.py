@@ -39,7 +39,7 @@ def suite_file(tmp_path: Path, body: str) -> Path:
 def test_sample_suite_passes_and_is_recorded_as_evidence(data_ws: Workspace) -> None:
     row, result = validation.run(data_ws, "sam", "german-credit@1", SAMPLE / "raw_suite.toml")
     assert row.passed and result.passed and row.checks == 12
-    stored = validation.load_result(data_ws, row)
+    stored = json.loads(data_ws.objects.read_verified(row.result_digest))
     assert stored == result.to_json()
     assert validation.read_result(data_ws, row) == result
     assert stored["suite"]["digest"] == validation.load_suite(SAMPLE / "raw_suite.toml").digest

@@ -13,7 +13,7 @@ from core.data import features, validation
 from core.documents import datasheet, modelcard, reporting
 from core.evidence import suite as evaluation_suite
 from core.kernel.errors import UsageError
-from core.modelling import training
+from core.modelling import spec as training_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "formats"
@@ -40,7 +40,7 @@ def documented() -> dict[str, dict[str, set[str]]]:
             "[[checks]]": set(validation.COMMON),
             **checks,
         },
-        "training-spec.md": {f"[{s}]": set(keys) for s, keys in training.SPEC_KEYS.items()},
+        "training-spec.md": {f"[{s}]": set(keys) for s, keys in training_spec.SPEC_KEYS.items()},
         "feature-view.md": {
             f"[{s}]": set(keys) if keys is not None else {"ALIAS"}
             for s, keys in features.SECTIONS.items()
@@ -80,7 +80,7 @@ def parse(page: str, text: str, folder: Path) -> Any:
     if page == "validation-suite.md":
         return validation.load_suite(path)
     if page == "training-spec.md":
-        return training.load_spec(path)
+        return training_spec.load_spec(path)
     if page == "feature-view.md":
         sql = re.search(r'^sql = "(.+)"$', text, re.MULTILINE)
         if sql:

@@ -21,6 +21,7 @@ from core.kernel.errors import UsageError
 from core.kernel.rows import ModelRow, RunRow
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
+from core.modelling.spec import Spec
 
 KINDS = ("logistic", "previous")
 
@@ -50,7 +51,7 @@ class Baseline(Record):
 def _logistic(ctx: EvaluationContext) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
-    base_spec = training.Spec(
+    base_spec = Spec(
         **{**ctx.spec.__dict__, "estimator": "logistic_regression", "params": {"max_iter": 2000}}
     )
     pipeline = training._pipeline(base_spec, ctx.x_train)

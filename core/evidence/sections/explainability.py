@@ -19,13 +19,7 @@ from core.evidence.context import EvaluationContext
 from core.evidence.record import Record
 from core.evidence.sections import BaseSection
 from core.kernel.errors import UsageError
-
-_TREES = (
-    "RandomForestClassifier",
-    "DecisionTreeClassifier",
-    "GradientBoostingClassifier",
-    "HistGradientBoostingClassifier",
-)
+from core.modelling import estimators
 
 
 @dataclass(frozen=True)
@@ -111,18 +105,17 @@ class _Explainer:
         bg_rng = np.random.default_rng(background_seed)
         background = z[np.sort(bg_rng.choice(len(z), self.n_background, replace=False))]
         kind = type(est).__name__
-        if kind == "LogisticRegression":
-            explainer = shap.LinearExplainer(est, background)
-            values = explainer.shap_values(z[self.sample_idx])
-            name = "LinearExplainer (exact for a linear model, log-odds)"
-        elif kind in _TREES:
+        record = estimators.by_class(kind)  # each estimator's record names its exact explainer
+        if record is None:
+            raise UsageError(f"no exact SHAP explainer for {kind}")
+        if record.explainer == "linear":
+            values = shap.LinearExplainer(est, background).shap_values(z[self.sample_idx])
+        else:
             explainer = shap.TreeExplainer(
                 est, background, feature_perturbation="interventional", model_output="raw"
             )
             values = explainer.shap_values(z[self.sample_idx], check_additivity=False)
-            name = "TreeExplainer (exact, interventional)"
-        else:
-            raise UsageError(f"no exact SHAP explainer for {kind}")
+        name = estimators.EXPLAINERS[record.explainer]
         values = np.asarray(values)
         if values.ndim == 3:  # (rows, features, classes): keep the positive class
             values = values[:, :, 1]
