@@ -31,6 +31,7 @@ from core.audit.bundle_collectors import COLLECTORS
 from core.audit.bundle_members import Bundling, Members, payload_sha256, payload_size
 from core.audit.bundle_pages import index_html, verify_md
 from core.audit.bundle_zip import check_output, write_zip
+from core.audit.coverage import Coverage
 from core.audit.events import BundleExported
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
@@ -55,7 +56,7 @@ class _Written:
     partial: Path
     sha256: str
     members: int
-    coverage: dict[str, Any]
+    coverage: Coverage
 
 
 def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
@@ -87,7 +88,7 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
     )
 
 
-def _assemble(b: Bundling) -> tuple[Members, dict[str, Any]]:
+def _assemble(b: Bundling) -> tuple[Members, Coverage]:
     """Every member: the collectors', then what is derived from them all."""
     members = Members()
     for collect in COLLECTORS:
@@ -96,8 +97,8 @@ def _assemble(b: Bundling) -> tuple[Members, dict[str, Any]]:
     table = coverage.build(
         members=set(members.items), actions=actions, reports=b.reports, data_level=b.data_level
     )
-    members.add("coverage.json", canonical_bytes(table), "application/json")
-    members.add("coverage.md", coverage.render_markdown(table).encode(), "text/markdown")
+    members.add("coverage.json", canonical_bytes(table.to_json()), "application/json")
+    members.add("coverage.md", table.markdown().encode(), "text/markdown")
     verifier = Path(bundle_verifier.__file__).read_bytes()
     members.add("verify.py", verifier, "text/x-python")
     members.add("VERIFY.md", verify_md(b.model.ref, b.key.key_id).encode(), "text/markdown")
@@ -221,7 +222,7 @@ def export(
         "members": done.members + 2,
         "checkpoint_size": done.bundling.checkpoint.size,
         "events": len(done.bundling.seqs),
-        "coverage": done.coverage,
+        "coverage": done.coverage.to_json(),
     }
 
 

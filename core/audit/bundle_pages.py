@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from core.audit.bundle_members import Members, payload_size
+from core.audit.coverage import Coverage
 from storage import bundle_verifier
 
 
@@ -48,7 +48,7 @@ a trusted channel: a bundle can only prove it is consistent with the key it name
 """
 
 
-def index_html(model_ref: str, members: Members, table: dict[str, Any]) -> str:
+def index_html(model_ref: str, members: Members, table: Coverage) -> str:
     """The bundle's front page: coverage, the Annex IV mapping and every member."""
     rows = "".join(
         f'<tr><td><a href="{html.escape(p)}">{html.escape(p)}</a></td><td>{html.escape(m)}'
@@ -56,14 +56,14 @@ def index_html(model_ref: str, members: Members, table: dict[str, Any]) -> str:
         for p, (d, m, _) in sorted(members.items.items())
     )
     cov = "".join(
-        f"<tr><td>{html.escape(c['item'])}</td><td>{'yes' if c['files'] else '<b>MISSING</b>'}"
-        f"</td><td>{html.escape(', '.join(c['files']))}</td></tr>"
-        for c in table["auditors"]
+        f"<tr><td>{html.escape(c.item)}</td><td>{'yes' if c.files else '<b>MISSING</b>'}"
+        f"</td><td>{html.escape(', '.join(c.files))}</td></tr>"
+        for c in table.auditors
     )
     annex = "".join(
-        f"<tr><td>{html.escape(c['item'])}</td><td>{'yes' if c['files'] else '<b>GAP</b>'}"
-        f"</td><td>{html.escape(', '.join(c['files']))}</td></tr>"
-        for c in table["annex_iv"]
+        f"<tr><td>{html.escape(c.item)}</td><td>{'yes' if c.files else '<b>GAP</b>'}"
+        f"</td><td>{html.escape(', '.join(c.files))}</td></tr>"
+        for c in table.annex_iv
     )
     style = (
         "body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;"

@@ -9,7 +9,8 @@ literally: a file answering an item is evidence towards it, not a claim of compl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from core.kernel import kinds
 
@@ -99,9 +100,74 @@ ANNEX_IV_ITEMS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+@dataclass(frozen=True)
+class CoverageRow:
+    """One checklist item and the bundle members (and ledger actions) that answer it."""
+
+    item: str
+    files: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as ``coverage.json`` holds it."""
+        return {"item": self.item, "files": list(self.files)}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A bundle's coverage tables: what auditors ask for and Annex IV, with gaps and notes.
+
+    ``coverage.json`` is :meth:`to_json` in canonical form; its layout is :data:`FORMAT`
+    (not written into the file, whose bytes predate the type).
+    """
+
+    FORMAT: ClassVar[str] = "ledgerml/coverage/v1"
+    auditors: list[CoverageRow]
+    annex_iv: list[CoverageRow]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gaps(self) -> list[str]:
+        """The items no member answers, auditors' first."""
+        return [c.item for c in self.auditors + self.annex_iv if not c.files]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``coverage.json`` document."""
+        return {
+            "auditors": [c.to_json() for c in self.auditors],
+            "annex_iv": [c.to_json() for c in self.annex_iv],
+            "gaps": self.gaps,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Coverage:
+        """Read ``coverage.json`` back (``KeyError``/``TypeError`` for a malformed one)."""
+        rows = [CoverageRow(str(r["item"]), [str(f) for f in r["files"]]) for r in doc["auditors"]]
+        annex = [CoverageRow(str(r["item"]), [str(f) for f in r["files"]]) for r in doc["annex_iv"]]
+        return cls(rows, annex, [str(n) for n in doc["notes"]])
+
+    def markdown(self) -> str:
+        """The coverage tables as Markdown (``coverage.md``)."""
+        out = ["# Coverage", "", "## What auditors look for", ""]
+        out += ["| item | answered by |", "|---|---|"]
+        out += [f"| {c.item} | {', '.join(c.files) or '**MISSING**'} |" for c in self.auditors]
+        out += [
+            "",
+            "## EU AI Act Annex IV (maps to, not complies with)",
+            "",
+            "| item | answered by |",
+            "|---|---|",
+        ]
+        out += [f"| {c.item} | {', '.join(c.files) or '**GAP**'} |" for c in self.annex_iv]
+        out += ["", "## Gaps", ""] + [f"- {g}" for g in self.gaps]
+        if self.notes:
+            out += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
+        return "\n".join(out) + "\n"
+
+
 def build(
     *, members: Iterable[str], actions: Iterable[str], reports: dict[str, bool], data_level: str
-) -> dict[str, Any]:
+) -> Coverage:
     """The coverage tables for a bundle's members and its ledger excerpt's actions."""
     names = sorted(members)
     seen_actions = set(actions)
@@ -116,8 +182,8 @@ def build(
         events = sorted(a for a in seen_actions if a in wanted)
         if events:
             files.append("ledger/events.jsonl (" + ", ".join(events) + ")")
-        auditors.append({"item": item, "files": files})
-    annex = [{"item": item, "files": files_for(prefixes)} for item, prefixes in ANNEX_IV_ITEMS]
+        auditors.append(CoverageRow(item, files))
+    annex = [CoverageRow(item, files_for(prefixes)) for item, prefixes in ANNEX_IV_ITEMS]
     notes = []
     if data_level == "hashes":
         notes.append(
@@ -135,29 +201,4 @@ def build(
     for name, present in reports.items():
         if not present:
             notes.append(f"No {name.replace('-', ' ')} was recorded before the export.")
-    return {
-        "auditors": auditors,
-        "annex_iv": annex,
-        "gaps": [c["item"] for c in auditors + annex if not c["files"]],
-        "notes": notes,
-    }
-
-
-def render_markdown(table: dict[str, Any]) -> str:
-    """The coverage tables as Markdown."""
-    out = ["# Coverage", "", "## What auditors look for", "", "| item | answered by |", "|---|---|"]
-    out += [
-        f"| {c['item']} | {', '.join(c['files']) or '**MISSING**'} |" for c in table["auditors"]
-    ]
-    out += [
-        "",
-        "## EU AI Act Annex IV (maps to, not complies with)",
-        "",
-        "| item | answered by |",
-        "|---|---|",
-    ]
-    out += [f"| {c['item']} | {', '.join(c['files']) or '**GAP**'} |" for c in table["annex_iv"]]
-    out += ["", "## Gaps", ""] + [f"- {g}" for g in table["gaps"]]
-    if table["notes"]:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in table["notes"]]
-    return "\n".join(out) + "\n"
+    return Coverage(auditors, annex, notes)

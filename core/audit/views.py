@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.audit.coverage import Coverage
 from core.kernel.errors import IntegrityError
 from core.kernel.workspace import Workspace
 
@@ -64,7 +65,7 @@ def review_bundle(path: Path) -> BundleReview:
     except IntegrityError as err:
         return BundleReview(rejected=err.msg.removeprefix("bundle rejected: "))
     with zipfile.ZipFile(path) as archive:
-        coverage = json.loads(archive.read("coverage.json"))
+        coverage = Coverage.from_json(json.loads(archive.read("coverage.json")))
         readable = [n for n in archive.namelist() if n.endswith(".md") or n == "lineage/tree.txt"]
         texts = {n: archive.read(n).decode(errors="replace") for n in sorted(readable)}
     texts = {n: (t if n.endswith(".md") else f"```\n{t}\n```") for n, t in texts.items()}
@@ -72,8 +73,7 @@ def review_bundle(path: Path) -> BundleReview:
         model=str(report["model"]),
         checked=list(report["checked"]),
         coverage=[
-            CoverageLine(row["item"], list(row["files"]))
-            for row in coverage["auditors"] + coverage["annex_iv"]
+            CoverageLine(row.item, list(row.files)) for row in coverage.auditors + coverage.annex_iv
         ],
         texts=texts,
         first=MODEL_CARD if MODEL_CARD in texts else "coverage.md",
