@@ -10,21 +10,8 @@ command kernel (:mod:`core.kernel.command`): the role check under the workspace,
 without it (so a long ingest never blocks other commands), then the duplicate check and the
 commit under it again. Adding bytes a dataset already holds makes no new version and says so.
 
-The hops of one ``snapshot add``, from either front door to the catalog row:
-
-1. ``ledgerml snapshot add`` (:mod:`app.cli.snapshot`) or the TUI's snapshot dialog
-   (:mod:`app.tui.actions`) builds a :class:`SnapshotRequest` from what the user typed;
-2. :func:`submit` checks the name and retention, then :func:`core.kernel.command.run` takes
-   the workspace for the role guard (:func:`core.identity.actors.needs`) and releases it;
-3. ``_Ingest.compute`` detects the format and stages the raw copy while
-   :func:`core.data.ingest.prepare` writes the Parquet copy, checks the tagged columns,
-   digests and profiles it, and stores the Parquet and profile blobs;
-4. under the workspace again, the guard is re-checked, ``_Ingest.commit`` looks for a version
-   holding the same bytes, publishes the raw copy and :func:`core.data.ingest.commit_new`
-   appends the one ``snapshot.add`` event (:meth:`Session.commit`: fsynced ledger line);
-5. the session projects it: :mod:`core.kernel.projector` hands the event to the
-   ``snapshot.add`` handler (the data context's, once it is declared in the event-kind
-   registry), which writes the ``snapshots`` catalog row.
+CONTRIBUTING.md ("The write path") walks one ``snapshot add`` from either front door to
+the catalog row, hop by hop.
 
 Example::
 
