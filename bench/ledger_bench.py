@@ -58,7 +58,12 @@ def _data(action: str, i: int) -> dict[str, object]:
         }
     if action == "model.register":
         return {"name": "credit-risk", "version": i, "run_id": f"{i:08x}", "model_digest": digest}
-    return {"subject": f"model:credit-risk@{i - 1}", "key_id": digest, "envelope": digest}
+    return {
+        "subject": f"model:credit-risk@{i - 1}",
+        "key_id": digest,
+        "envelope": digest,
+        "predicate_type": "https://ledgerml.dev/model/v1",
+    }
 
 
 def body(i: int) -> bytes:
