@@ -22,7 +22,8 @@ from core.kernel.errors import IntegrityError
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.projector import apply_state
 from core.kernel.workspace import Workspace
-from storage.ledger import LedgerScan, body_object, hashes_digest
+from storage.ledger import body_object
+from storage.ledger_scan import LedgerScan, hashes_digest
 
 # Canonical JSON sorts keys and "action" sorts first among an event's keys, so the events
 # that shape state are the lines whose body starts with one of these. Every action whose kind

@@ -285,7 +285,7 @@ class Catalog(Database):
     def segment_digests(self, segment_size: int) -> dict[int, tuple[int, str]]:
         """Per ledger segment: how many events the catalog holds and the digest of their hashes.
 
-        The same digest as ``storage.ledger.hashes_digest``, computed inside DuckDB, so the
+        The same digest as ``storage.ledger_scan.hashes_digest``, computed inside DuckDB, so the
         witness comparison moves one row per segment instead of every hash.
         """
         rows = self.con.execute(
