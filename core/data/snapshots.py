@@ -154,7 +154,9 @@ class _Ingest:
     """One ``snapshot add`` in the command kernel's steps, and the staged raw copy it holds.
 
     The raw copy is published only by the commit; :meth:`discard` drops it otherwise (refused
-    input, a duplicate, a failed re-check), so the object store is left as it was.
+    input, a duplicate, a failed re-check). The Parquet copy and the profile are stored during
+    the ingest: when the commit is refused they stay as blobs no event names, which nothing
+    reads (the store is content-addressed) and the next identical ingest reuses.
     """
 
     def __init__(self, ws: Workspace, request: SnapshotRequest, progress: Progress) -> None:

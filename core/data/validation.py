@@ -34,10 +34,9 @@ import duckdb
 
 from core.data import snapshots, tables
 from core.data.check_types import REGISTRY
-from core.data.checks import COMMON, DTYPES, NUMERIC, Check, Columns, Measuring, Outcome, failed
-from core.data.drift import DRIFT_METHODS
+from core.data.checks import COMMON, NUMERIC, Check, Columns, Measuring, Outcome, failed
 from core.data.events import ValidationRun
-from core.data.suites import SUITE_KEYS, SUITE_SECTIONS, Suite, load_suite
+from core.data.suites import SUITE_KEYS, Suite, load_suite
 from core.data.validation_result import CheckOutcome, ValidationResult
 from core.identity.actors import needs
 from core.kernel import command
@@ -59,16 +58,11 @@ ROLES = ("data-steward", "data-scientist", "validator", "admin")
 __all__ = [
     "CHECK_TYPES",
     "COMMON",
-    "DRIFT_METHODS",
-    "DTYPES",
     "OPTIONAL",
     "RESULT_MEDIA_TYPE",
     "ROLES",
     "SUITE_KEYS",
     "SUITE_MEDIA_TYPE",
-    "SUITE_SECTIONS",
-    "CheckOutcome",
-    "Suite",
     "ValidationResult",
     "evaluate",
     "load_suite",

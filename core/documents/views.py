@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from core.kernel import kinds
 from core.kernel.workspace import Workspace
 
 
@@ -17,8 +18,9 @@ def latest_markdown(ws: Workspace, action: str, subject: str, actor: str = "") -
         rows = s.catalog.events(action=action, subject=subject, limit=1, newest_first=True)
     if not rows:
         return None
-    digest = json.loads(rows[0].body)["data"]["markdown"]
-    return ws.objects.read_verified(digest).decode()
+    body = json.loads(rows[0].body)
+    recorded = kinds.registry()[body["action"]].decode(body)  # a report.* payload
+    return ws.objects.read_verified(recorded.markdown).decode()
 
 
 def latest_datasheet(ws: Workspace, ref: str, actor: str = "") -> str | None:

@@ -57,8 +57,8 @@ def load(ws: Workspace, model: ModelRow, seed: int) -> EvaluationContext:
         snap = snapshots.resolve(s.catalog, run.input_ref)
     pipeline = models.load(ws, model.ref, purpose="evaluate")
     spec = training.load_run_spec(ws, run)
-    event = training.run_event(ws, run)["data"]
-    preds = json.loads(ws.objects.read_verified(event["predictions_object"]))
+    record = training.run_record(ws, run)
+    preds = json.loads(ws.objects.read_verified(record.predictions_object))
     frame = training.load_table(ws, snap, [*spec.features, spec.target, *spec.sensitive])
     test_rows = np.asarray(preds["row"])
     train_rows = np.setdiff1d(np.arange(len(frame)), test_rows)

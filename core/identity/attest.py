@@ -170,18 +170,20 @@ def verify(ws: Workspace, ref: str, *, file: Path | None = None, actor: str = ""
         found = [
             e
             for e in s.catalog.events(action="attestation.")
-            if json.loads(e.body)["data"]["envelope"].startswith(ref.removeprefix("sha256:"))
+            if AttestationCreated.from_data(json.loads(e.body)["data"]).envelope.startswith(
+                ref.removeprefix("sha256:")
+            )
         ]
         if not found:
             raise NotFoundError(f"no attestation matches {ref!r}")
         if len(found) > 1:
             raise NotFoundError(f"{ref!r} matches {len(found)} attestations; give more of it")
         event = found[0]
-        data = json.loads(event.body)["data"]
-        key = s.catalog.key(data["key_id"])
+        data = AttestationCreated.from_data(json.loads(event.body)["data"])
+        key = s.catalog.key(data.key_id)
     if key is None:
-        raise IntegrityError(f"the signing key {data['key_id'][:16]} is not in the ledger")
-    raw = ws.objects.read_verified(parse_digest(data["envelope"]))
+        raise IntegrityError(f"the signing key {data.key_id[:16]} is not in the ledger")
+    raw = ws.objects.read_verified(parse_digest(data.envelope))
     try:
         verified = verify_envelope(
             json.loads(raw), {key.key_id: key.public_pem}, expected_type=INTOTO_PAYLOAD_TYPE

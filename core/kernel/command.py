@@ -5,14 +5,17 @@ Read this first if you are adding a command. A command runs in up to three steps
 1. **Check**, holding the workspace: every guard runs (today the role check from
    :func:`core.identity.actors.needs`; identity, policy and a remote ledger plug in here as
    more guards), then ``prepare`` resolves what the command needs (references, rows) and
-   refuses bad requests before any expensive work. Nothing is written.
+   refuses bad requests before any expensive work. Nothing is recorded in the ledger (a
+   bundle export signs its checkpoint file here, since the bundle must name it).
 2. **Compute**, without holding the workspace: ``compute`` does the slow part (hashing a
-   file, training, evaluating) so that other commands are not kept waiting. It may stage
-   blobs, but records nothing.
+   file, training, evaluating) so that other commands are not kept waiting. It records
+   nothing, but may store or stage blobs: the object store is content-addressed, so a blob
+   no event names (the command was refused at commit, or killed) is inert.
 3. **Commit**, holding the workspace again: the guards run again (a role can be revoked
    meanwhile), then ``commit`` re-checks what ``prepare`` relied on and appends at most one
    event with :meth:`Session.commit` (blobs first, then the fsynced event, then its
-   projection). A second event in one command is a bug and raises.
+   projection). The session takes at most one event from it: a second ``commit`` is a bug
+   and raises before anything is appended.
 
 A command with nothing slow to do passes no ``compute``: check and commit then run in one
 hold of the workspace.
@@ -80,8 +83,8 @@ def run(
 
 
 def _commit_once(s: Session, commit: Callable[[Session, C], R], value: C) -> R:
-    before = s.commits
-    result = commit(s, value)
-    if s.commits - before > 1:
-        raise RuntimeError(f"a command committed {s.commits - before} events; one is the rule")
-    return result
+    s.commit_limit = s.commits + 1
+    try:
+        return commit(s, value)
+    finally:
+        s.commit_limit = None

@@ -65,6 +65,7 @@ class Session:
     catalog: Catalog
     actor: str
     commits: int = 0
+    commit_limit: int | None = None  # set by the command kernel: one event per command
 
     def put_blob(self, data: bytes, media_type: str) -> ObjectRef:
         """Store bytes in the object store before the event that refers to them."""
@@ -75,6 +76,8 @@ class Session:
         """Append one event (the commit point) and project it into the catalog."""
         from core.kernel.projector import project
 
+        if self.commit_limit is not None and self.commits >= self.commit_limit:
+            raise RuntimeError(f"a second event ({event.action}) in one command; one is the rule")
         [entry] = self.workspace.ledger.append([event.body()])
         self.commits += 1
         project(self.catalog, [entry])

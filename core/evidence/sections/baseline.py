@@ -109,9 +109,9 @@ def _previous(ctx: EvaluationContext, cfg: Mapping[str, Any], checks: Checks) ->
     auc = float(roc_auc_score(ctx.y_test, pipeline.predict_proba(x_prev)[:, 1]))
     overlap: int | None = None
     if prev_run.input_table_digest == snapshot.table_digest:
-        event = training.run_event(ws, prev_run)["data"]
+        record = training.run_record(ws, prev_run)
         prev_test = np.asarray(
-            json.loads(ws.objects.read_verified(event["predictions_object"]))["row"]
+            json.loads(ws.objects.read_verified(record.predictions_object))["row"]
         )
         prev_train = np.setdiff1d(np.arange(len(frame)), prev_test)
         overlap = int(np.intersect1d(prev_train, ctx.test_rows).size)
