@@ -14,6 +14,7 @@ replays it from the ledger). No migration is ever written.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -80,7 +81,11 @@ class Database:
         deadline = time.monotonic() + wait
         while True:
             try:
-                return cls(duckdb.connect(str(path), read_only=read_only))
+                created = not read_only and not Path(path).exists()
+                db = cls(duckdb.connect(str(path), read_only=read_only))
+                if created:  # the catalog indexes personal data: owner-only, like the blobs
+                    os.chmod(path, 0o600)
+                return db
             except duckdb.IOException as err:
                 text = str(err)
                 if "lock" not in text.lower():

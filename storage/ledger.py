@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from storage import failpoints, merkle
 from storage.errors import IntegrityError, NotFoundError
-from storage.fsutil import fsync_dir
+from storage.fsutil import fsync_dir, private_dir, private_file
 
 if TYPE_CHECKING:
     from storage.ledger_scan import LedgerScan
@@ -208,12 +208,12 @@ class Ledger:
             entries.append(LedgerEntry(size, prev, body, digest))
             by_segment.setdefault((size - 1) // self.segment_size, []).append(line + b"\n")
             prev = digest
-        self.segments.mkdir(parents=True, exist_ok=True)
+        private_dir(self.segments)
         for index, lines in by_segment.items():
             path = self.segment_path(index)
             created = not path.exists()
             payload = b"".join(lines)
-            with path.open("ab") as handle:
+            with os.fdopen(private_file(path, os.O_WRONLY | os.O_APPEND), "ab") as handle:
                 handle.write(payload[: max(1, len(payload) // 2)])
                 handle.flush()
                 failpoints.hit("event.partial")

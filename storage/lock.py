@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.errors import WorkspaceBusyError
+from storage.fsutil import private_file
 
 DEFAULT_WAIT_S = 5.0
 _POLL_S = 0.05
@@ -108,7 +109,7 @@ def writer_lock(root: Path, actor: str = "", timeout: float | None = None) -> It
 
 
 def _take_flock(root: Path, actor: str, wait: float, deadline: float) -> Any:
-    handle = (root / "lock").open("a+b")
+    handle = os.fdopen(private_file(root / "lock", os.O_RDWR | os.O_APPEND), "a+b")
     while True:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -129,5 +130,6 @@ def _take_flock(root: Path, actor: str, wait: float, deadline: float) -> Any:
         "command": " ".join(["ledgerml", *sys.argv[1:]])[:200],
         "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    (root / "lock.holder").write_text(json.dumps(holder))
+    with os.fdopen(private_file(root / "lock.holder", os.O_WRONLY | os.O_TRUNC), "w") as out:
+        out.write(json.dumps(holder))
     return handle

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from storage import failpoints
 from storage.errors import IntegrityError, NotFoundError
-from storage.fsutil import atomic_write, fsync_dir
+from storage.fsutil import atomic_write, fsync_dir, private_dir, temp_prefix
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
@@ -77,7 +77,7 @@ class ObjectStore:
         target = self.path(digest)
         if target.is_file():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         # A concurrent writer may have stored the same bytes: same name, same content.
         with contextlib.suppress(FileExistsError):
             atomic_write(target, data, exclusive=True)
@@ -93,8 +93,8 @@ class ObjectStore:
         :meth:`Staged.commit` once the action that needs it is sure to happen, or drops it
         with :meth:`Staged.discard`, so refused input leaves the store exactly as it was.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        private_dir(self.root)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), dir=self.root)
         os.close(fd)
         try:
             shutil.copyfile(source, tmp)
@@ -110,7 +110,7 @@ class ObjectStore:
         Saves a copy of large files ledgerml writes itself (a snapshot's Parquet copy): the
         file is fsynced and hashed where it is, and :meth:`Staged.commit` links it into place.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         if own.stat().st_dev != self.root.stat().st_dev:  # a link cannot cross file systems
             return self.stage_file(own, progress)
         own.chmod(0o600)  # like every blob (mkstemp's mode): data snapshots may hold PII
@@ -180,7 +180,7 @@ class Staged:
         try:
             target = self.store.path(self.digest)
             if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(target.parent)
                 failpoints.hit("blob.before-rename")
                 try:
                     os.link(self.tmp, target)

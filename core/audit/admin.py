@@ -21,6 +21,7 @@ from core.identity.keys.backends import BACKENDS
 from core.kernel.errors import UsageError
 from core.kernel.paths import locate
 from core.kernel.workspace import CONFIG, Workspace, write_config
+from storage.fsutil import atomic_write, private_dir
 
 
 def init(
@@ -80,13 +81,14 @@ def _create_layout(root: Path, workspace_id: str, founder: str) -> None:
             system, a file where the folder should be, no permission).
     """
     try:
-        for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("ledger/segments", "ledger/checkpoints", "objects/sha256", "tmp"):
+            private_dir(root / sub)
+        root.chmod(0o700)  # the workspace may have been an existing, empty folder
         write_config(
             root / CONFIG,
             {"workspace": {"id": workspace_id, "created_by": founder}},
         )
-        (root / ".gitignore").write_text("catalog.duckdb*\nlock\nlock.holder\ntmp/\ncrash/\n")
+        atomic_write(root / ".gitignore", b"catalog.duckdb*\nlock\nlock.holder\ntmp/\ncrash/\n")
     except OSError as err:
         where = f" ({err.filename})" if err.filename and str(err.filename) != str(root) else ""
         raise UsageError(

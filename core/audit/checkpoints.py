@@ -26,7 +26,7 @@ from core.kernel.errors import IntegrityError, NotFoundError, UsageError
 from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
 from storage.canonical import canonical_bytes
-from storage.fsutil import atomic_write
+from storage.fsutil import atomic_write, private_dir
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
 
@@ -186,6 +186,6 @@ def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
     payload = canonical_bytes(doc)
     sig = keys_mod.sign_with(key, pae(CHECKPOINT_PAYLOAD_TYPE, payload))
     env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, key.key_id, sig)
-    ws.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(ws.checkpoints_dir)
     atomic_write(path, json.dumps(env, indent=2).encode() + b"\n")
     return read_checkpoint(path), True

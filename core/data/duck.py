@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from storage.fsutil import private_dir
+
 
 def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for heavy work, bounded in memory, spilling to ``spill_dir``."""
@@ -20,7 +22,7 @@ def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"memory_limit": os.environ.get("LEDGERML_MEMORY", "1GB")})
     con.execute("SET enable_progress_bar = false")
     if spill_dir is not None:
-        spill_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(spill_dir)
         con.execute(f"SET temp_directory = '{sql_text(str(spill_dir))}'")
     return con
 

@@ -46,6 +46,7 @@ from core.kernel.formats import check_sections
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
+from storage.fsutil import private_dir
 from storage.objects import sha256_hex
 
 SQL_MEDIA_TYPE = "application/sql"
@@ -226,7 +227,7 @@ def _materialise(
 
     Runs without holding the workspace (snapshots are immutable); records nothing.
     """
-    (ws.root / "tmp").mkdir(exist_ok=True)
+    private_dir(ws.root / "tmp")
     con = tables.connect(ws.root / "tmp")
     try:
         paths = {alias: snapshots.parquet_path(ws, snap) for alias, snap in snaps.items()}

@@ -24,6 +24,7 @@ from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
 from storage.canonical import canonical_bytes
+from storage.fsutil import private_dir, temp_prefix
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported where data is read, not to list snapshots
     from core.data import tables
@@ -63,10 +64,10 @@ def prepare(
     """
     from core.data import tables
 
-    (ws.root / "tmp").mkdir(exist_ok=True)
+    private_dir(ws.root / "tmp")
     own = con is None
     con = con or tables.connect(ws.root / "tmp")
-    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=ws.root / "tmp"))
+    work = Path(tempfile.mkdtemp(prefix=temp_prefix("ingest"), dir=ws.root / "tmp"))
     try:
         parquet_path = work / "table.parquet"
         progress(1, 4, "writing canonical Parquet")

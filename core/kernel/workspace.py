@@ -28,7 +28,7 @@ from core.kernel.catalog import Catalog
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
 from core.kernel.events import Event, ObjectRef
 from core.kernel.paths import locate
-from storage.fsutil import atomic_write
+from storage.fsutil import atomic_write, sweep_temp
 from storage.ledger import Ledger, LedgerEntry
 from storage.lock import writer_lock
 from storage.objects import ObjectStore
@@ -139,12 +139,25 @@ class Workspace:
         """Hold the workspace for one unit of work (see the module docstring)."""
         with writer_lock(self.root, actor):
             self.ledger.repair()
+            self.sweep()
             catalog = Catalog.open(self.catalog_path)
             try:
                 self.catch_up(catalog)
                 yield Session(self, catalog, actor)
             finally:
                 catalog.close()
+
+    def sweep(self) -> int:
+        """Remove what killed processes left: temporary files and ingest folders.
+
+        Each is named after the process that made it (:func:`storage.fsutil.temp_prefix`), so
+        those of a command still at work (an ingest computes without holding the workspace)
+        stay. Runs under the writer lock, on every open; it reads four folders.
+        """
+        return sum(
+            sweep_temp(folder)
+            for folder in (self.root, self.objects.root, self.checkpoints_dir, self.root / "tmp")
+        )
 
     def catch_up(self, catalog: Catalog, progress: Any = None) -> int:
         """Replay events the catalog has not applied yet; return how many were applied."""
