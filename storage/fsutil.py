@@ -108,18 +108,23 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, exclusive: bool = False, tmp_dir: Path | None = None
+) -> None:
     """Write ``data`` to ``path`` atomically.
 
     Args:
         path: final location; its parent must exist.
         data: the whole content.
         exclusive: refuse to replace an existing file (used for immutable records).
+        tmp_dir: where the temporary file is made (default: beside ``path``); it must be on
+            the same file system. The object store keeps its temporary files in one folder,
+            the one :func:`sweep_temp` looks at.
 
     Raises:
         FileExistsError: if ``exclusive`` and the file already exists.
     """
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), dir=tmp_dir or path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             half = len(data) // 2

@@ -80,7 +80,7 @@ class ObjectStore:
         private_dir(target.parent)
         # A concurrent writer may have stored the same bytes: same name, same content.
         with contextlib.suppress(FileExistsError):
-            atomic_write(target, data, exclusive=True)
+            atomic_write(target, data, exclusive=True, tmp_dir=self.root)
         return digest
 
     def stage_file(self, source: Path, progress: Callable[[int], None] | None = None) -> Staged:
