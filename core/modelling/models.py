@@ -269,7 +269,9 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
         ws: the workspace.
         ref: ``name@N``.
         purpose: ``"score"`` or ``"export"`` also require a trusted signature;
-            ``"evaluate"`` requires only intact bytes.
+            ``"evaluate"`` accepts a model not signed yet (it is evaluated before it is
+            signed), but not one whose every signature is invalid or from a revoked key:
+            a signed model that nobody trusted any more is never deserialised.
         actor: who asks.
 
     Raises:
@@ -282,7 +284,7 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
     check = verify(ws, model.ref, actor)
     if not check.artifact_ok:
         raise IntegrityError(f"refusing to load {check.model}: {check.artifact_detail}")
-    if purpose in ("score", "export") and not check.trusted:
+    if not check.trusted and (purpose in ("score", "export") or check.signatures):
         states = "; ".join(f"#{v.seq} {v.detail}" for v in check.signatures) or "unsigned"
         raise IntegrityError(
             f"refusing to load {check.model} for {purpose}: no valid signature from an "

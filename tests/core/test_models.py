@@ -14,6 +14,7 @@ import pytest
 
 from core.audit import lineage
 from core.data import features, snapshots, validation
+from core.evidence import evaluation
 from core.identity import actors, keys
 from core.kernel.errors import CheckFailedError, IntegrityError, NotFoundError, UsageError
 from core.kernel.workspace import Workspace
@@ -181,6 +182,13 @@ def test_forged_signature_and_revoked_key(trained_ws: Workspace) -> None:
     assert "every valid signature is from a revoked key" in check.why_untrusted
     with pytest.raises(IntegrityError, match="unrevoked"):
         models.load(trained_ws, "credit-risk@1")
+    with pytest.raises(IntegrityError, match="unrevoked"):  # nor evaluated: it is not trusted
+        models.load(trained_ws, "credit-risk@1", purpose="evaluate")
+    keys.create(trained_ws, "sam", label="sam-evaluator")
+    head = trained_ws.ledger.head()[0]
+    with pytest.raises(IntegrityError, match="unrevoked"):
+        evaluation.evaluate(trained_ws, "sam", "credit-risk@1", SAMPLE / "evaluation.toml")
+    assert trained_ws.ledger.head()[0] == head  # no evidence about a model nobody trusts
 
 
 @pytest.mark.parametrize("backend", ["keyring", "pkcs11"])
