@@ -1,8 +1,9 @@
 """The estimators ledgerml trains, explains and loads: one record each.
 
 A record names the spec's ``[estimator] type``, the class to import, the exact SHAP explainer
-that fits it (evaluation's explanations section picks by it), and the module prefixes its
-skops artifact may contain beyond the pipeline's own (checked before a model is loaded).
+that fits it (evaluation's explanations section picks by it), and the exact types its skops
+artifact holds beyond those skops trusts by itself (checked before a model is loaded: a type
+not named here, even from scikit-learn or NumPy, refuses the load).
 Adding an estimator is one record here plus a test; training, model loading and reproduction
 (which retrains through :func:`core.modelling.training.fit`) read this table.
 
@@ -17,8 +18,9 @@ from typing import Any
 
 from core.kernel.errors import UsageError
 
-# What every pipeline holds besides its estimator (preprocessing, NumPy and SciPy types).
-PIPELINE_TRUSTED = ("sklearn.", "numpy.", "builtins.", "scipy.")
+# What every pipeline's archive holds beyond skops's own trusted types, whatever its estimator.
+PIPELINE_TRUSTED = ("numpy.dtype",)
+_TREE = "sklearn.tree._tree.Tree"
 # The exact SHAP explainers, as evidence names them.
 EXPLAINERS = {
     "linear": "LinearExplainer (exact for a linear model, log-odds)",
@@ -34,7 +36,7 @@ class Estimator:
     module: str
     cls: str
     explainer: str  # a key of EXPLAINERS
-    trusted: tuple[str, ...] = ("sklearn.",)
+    trusted: tuple[str, ...] = ()  # exact type names, as skops.io.get_untrusted_types gives
 
     @property
     def import_path(self) -> str:
@@ -50,12 +52,18 @@ ESTIMATORS: dict[str, Estimator] = {
     e.name: e
     for e in (
         Estimator("logistic_regression", "sklearn.linear_model", "LogisticRegression", "linear"),
-        Estimator("random_forest", "sklearn.ensemble", "RandomForestClassifier", "tree"),
-        Estimator("gradient_boosting", "sklearn.ensemble", "GradientBoostingClassifier", "tree"),
+        Estimator("random_forest", "sklearn.ensemble", "RandomForestClassifier", "tree", (_TREE,)),
         Estimator(
-            "hist_gradient_boosting", "sklearn.ensemble", "HistGradientBoostingClassifier", "tree"
+            "gradient_boosting", "sklearn.ensemble", "GradientBoostingClassifier", "tree", (_TREE,)
         ),
-        Estimator("decision_tree", "sklearn.tree", "DecisionTreeClassifier", "tree"),
+        Estimator(
+            "hist_gradient_boosting",
+            "sklearn.ensemble",
+            "HistGradientBoostingClassifier",
+            "tree",
+            ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",),
+        ),
+        Estimator("decision_tree", "sklearn.tree", "DecisionTreeClassifier", "tree", (_TREE,)),
     )
 }
 
@@ -76,8 +84,8 @@ def by_class(class_name: str) -> Estimator | None:
     return next((e for e in ESTIMATORS.values() if e.cls == class_name), None)
 
 
-def trusted_prefixes() -> tuple[str, ...]:
-    """Every type prefix a ledgerml model may contain: the pipeline's and each estimator's."""
+def trusted_types() -> tuple[str, ...]:
+    """Every type a ledgerml model may hold beyond skops's own, by exact name."""
     out = list(PIPELINE_TRUSTED)
     for e in ESTIMATORS.values():
         out += [t for t in e.trusted if t not in out]

@@ -40,9 +40,9 @@ MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
 ARTIFACT_NAME = "model.skops"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SIGN_ROLES = ("data-scientist", "validator", "approver", "admin")
-# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading): the
-# pipeline's own and every estimator's (:mod:`core.modelling.estimators`).
-TRUSTED_PREFIXES = estimators.trusted_prefixes()
+# Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading), by
+# exact name: the pipeline's own and every estimator's (:mod:`core.modelling.estimators`).
+TRUSTED_TYPES = frozenset(estimators.trusted_types())
 
 
 def resolve(catalog: Catalog, ref: str) -> ModelRow:
@@ -293,7 +293,7 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
         )
     data = ws.objects.read_verified(model.model_digest)
     untrusted = get_untrusted_types(data=data)
-    foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    foreign = [t for t in untrusted if t not in TRUSTED_TYPES]
     if foreign:
         raise IntegrityError(
             f"refusing to load {model.ref}: it contains untrusted types {', '.join(foreign)}"

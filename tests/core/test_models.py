@@ -3,6 +3,7 @@ lineage — on the German credit data with real scikit-learn models."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -369,4 +370,30 @@ def test_every_estimator_is_one_record_with_an_exact_explainer() -> None:
         assert estimators.by_class(est.cls) is est
         assert est.load_class().__name__ == est.cls
     assert estimators.by_class("SVC") is None
-    assert models.TRUSTED_PREFIXES == ("sklearn.", "numpy.", "builtins.", "scipy.")
+    assert {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    } == models.TRUSTED_TYPES
+
+
+@pytest.mark.parametrize("name", ["logistic_regression", "random_forest", "hist_gradient_boosting"])
+def test_each_estimators_archive_needs_exactly_the_types_its_record_names(
+    trained_ws: Workspace, name: str
+) -> None:
+    """Train the estimator through the real pipeline and ask skops what its archive holds."""
+    import pandas as pd
+    from skops.io import dumps, get_untrusted_types
+
+    from core.modelling import estimators
+
+    rng = __import__("numpy").random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.random(120), "c": rng.choice(["a", "b"], 120)})
+    spec = dataclasses.replace(
+        load_spec(SAMPLE / "train.toml"), features=["x", "c"], estimator=name, params={}
+    )
+    pipeline = training._pipeline(spec, frame).fit(frame, rng.integers(0, 2, 120))
+    needed = set(get_untrusted_types(data=dumps(pipeline)))
+    record = estimators.ESTIMATORS[name]
+    assert needed <= {*estimators.PIPELINE_TRUSTED, *record.trusted}
+    assert needed - set(estimators.PIPELINE_TRUSTED) == set(record.trusted)
