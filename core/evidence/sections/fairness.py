@@ -197,39 +197,28 @@ def _attribute(
 def _thresholds(
     cfg: Mapping[str, Any], key: str, summary: dict[str, Any], checks: Checks, sev: str
 ) -> None:
-    dpd = summary["demographic_parity_difference"]
-    eod = summary["equalized_odds_difference"]
-    di = summary["disparate_impact"]
-    if "max_demographic_parity_difference" in cfg:
-        limit = cfg["max_demographic_parity_difference"]
-        checks.add(
-            "fairness",
-            f"demographic parity difference ({key})",
-            clean(dpd),
-            {"max": limit},
-            dpd <= limit,
-            sev,
-        )
-    if "max_equalized_odds_difference" in cfg:
-        limit = cfg["max_equalized_odds_difference"]
-        checks.add(
-            "fairness",
-            f"equalized odds difference ({key})",
-            clean(eod),
-            {"max": limit},
-            eod <= limit,
-            sev,
-        )
-    if "min_disparate_impact" in cfg:
-        limit = cfg["min_disparate_impact"]
-        checks.add(
-            "fairness",
-            f"disparate impact on approval ({key})",
-            clean(di),
-            {"min": limit},
-            di >= limit,
-            sev,
-        )
+    # (setting, check label, summary figure, bound): each a limit on one figure.
+    for setting, label, figure, bound in (
+        (
+            "max_demographic_parity_difference",
+            "demographic parity difference",
+            "demographic_parity_difference",
+            "max",
+        ),
+        (
+            "max_equalized_odds_difference",
+            "equalized odds difference",
+            "equalized_odds_difference",
+            "max",
+        ),
+        ("min_disparate_impact", "disparate impact on approval", "disparate_impact", "min"),
+    ):
+        if setting not in cfg:
+            continue
+        value = summary[figure]
+        limit = cfg[setting]
+        ok = value <= limit if bound == "max" else value >= limit
+        checks.add("fairness", f"{label} ({key})", clean(value), {bound: limit}, ok, sev)
 
 
 def _group_sizes(
