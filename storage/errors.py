@@ -40,6 +40,12 @@ class PermissionDeniedError(UsageError):
     default_title = "Permission denied"
 
 
+class IdentityError(UsageError):
+    """Acting as an actor without proof of holding their secret (their key, PIN, passphrase)."""
+
+    default_title = "Identity not proven"
+
+
 class CheckFailedError(LedgerError):
     """A gate or check ran and said no (exit code 1)."""
 

@@ -156,12 +156,16 @@ class Ledger:
 
     def head(self) -> tuple[int, str]:
         """Return ``(size, hash of the last event)``; ``(0, GENESIS)`` for an empty ledger."""
+        entry = self.tail()
+        return (entry.seq, entry.hash) if entry is not None else (0, GENESIS)
+
+    def tail(self) -> LedgerEntry | None:
+        """The last complete event, read backwards from the end (None for an empty ledger)."""
         for path in reversed(self.segment_files()):
             line = self._last_line(path)
             if line is not None:
-                entry = parse_line(line)
-                return entry.seq, entry.hash
-        return 0, GENESIS
+                return parse_line(line)
+        return None
 
     def repair(self) -> int:
         """Drop a torn final line left by a crash mid-append; return the bytes dropped.

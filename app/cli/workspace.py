@@ -49,17 +49,17 @@ def init(
     ws = admin.init(
         ws_path(workspace), founder, key_backend=key_backend, algorithm=algorithm, reason=reason
     )
-    from core.audit.checkpoints import workspace_key
+    from core.audit.checkpoints import organisation_key
 
     with ws.session(founder) as s:
-        key = workspace_key(s.catalog)
+        key = organisation_key(s.catalog)
     if want_json(json_out):
         output.emit_json(
             {
                 "workspace": str(ws.root),
                 "workspace_id": ws.workspace_id,
                 "founder": founder,
-                "workspace_key": key.key_id,
+                "organisation_key": key.key_id,
                 "key_backend": key.backend,
             }
         )
@@ -68,11 +68,13 @@ def init(
         [
             ("workspace", ws.root),
             ("founding admin", founder),
-            ("workspace key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
+            ("organisation key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
         ]
     )
     output.note(
-        "Next: `ledgerml actor add NAME --role ROLE`, `ledgerml key create`, `ledgerml status`."
+        "Give auditors the organisation key (`ledgerml key export organisation`) through a "
+        "channel other than this workspace: it is what they pin. "
+        "Next: `ledgerml actor add NAME --role ROLE`, `ledgerml status`."
     )
 
 

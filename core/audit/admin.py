@@ -1,21 +1,25 @@
 """Workspace life cycle: create one, describe it, rebuild its catalog.
 
-``init`` writes the folder layout and settings, generates the workspace key in the chosen
-backend, and records one ``workspace.init`` event that registers the founding actor as admin
-and the key as the workspace key. Until that event is committed the folder is not a workspace,
+``init`` writes the folder layout and settings, generates the organisation key and the
+founder's own key in the chosen backend, certifies the second with the first, and records one
+``workspace.init`` event, signed by the founder's key, that registers the founder as admin.
+Until that event is committed the folder is not a workspace,
 so an interrupted ``init`` can simply be run again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.audit import checkpoints, verification
+from core.identity import certify, signer
 from core.identity.actors import check_name
-from core.identity.events import WorkspaceInit
+from core.identity.authority import KeyState
+from core.identity.events import KeyRecord, WorkspaceInit
 from core.identity.keys import generate_record, key_event
 from core.identity.keys.backends import BACKENDS
 from core.kernel.errors import UsageError
@@ -31,8 +35,14 @@ def init(
     key_backend: str = "keyring",
     algorithm: str = "ecdsa-p256",
     reason: str = "",
+    founder_backend: str | None = None,
+    demo: bool = False,
 ) -> Workspace:
-    """Create a workspace with a workspace key and ``founder`` as its first admin.
+    """Create a workspace with an organisation key and ``founder`` as its first admin.
+
+    The organisation key (best in a token: ``key_backend="pkcs11"``) certifies actors' keys
+    and nothing else; the founder's key (``founder_backend``, default the same backend)
+    signs what the founder does. ``demo`` marks the founder as a demonstration identity.
 
     The one state change that does not run through :func:`core.kernel.command.run`: there is
     no workspace to hold and no registered actor whose roles a guard could check until the
@@ -55,22 +65,62 @@ def init(
     workspace_id = str(uuid.uuid4())
     _create_layout(root, workspace_id, founder)
     ws.load_config()
-    key = generate_record(
-        key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
+    org = generate_record(
+        key_backend, algorithm, owner=founder, purpose="organisation", label="organisation"
+    )
+    own_backend = founder_backend or key_backend
+    own = generate_record(
+        own_backend, algorithm, owner=founder, purpose="actor", label=f"{founder}-{own_backend}"
+    )
+    own = dataclasses.replace(
+        own,
+        certificate=certify.issue(
+            signer.unlock(_state(org), "the organisation key"),
+            org.key_id,
+            workspace_id,
+            actor=founder,
+            key_id=own.key_id,
+            purpose="actor",
+            algorithm=own.algorithm,
+        ),
     )
     # Not through core.kernel.command: until this event is committed there is no actor to
     # check a role of (the founder becomes the first admin by it), and no catalog to read.
     with ws.session(founder) as s:
+        s.sealer = signer.Signer(founder, _state(own), signer.unlock(_state(own), founder), None)
         s.commit(
             key_event(
                 s,
                 founder,
-                WorkspaceInit(workspace_id, founder, ["admin"], key),
-                [f"workspace:{workspace_id}", f"actor:{founder}", f"key:{key.key_id}"],
+                WorkspaceInit(
+                    workspace_id, founder, ["admin"], org, founder_key=own, demo=demo or None
+                ),
+                [
+                    f"workspace:{workspace_id}",
+                    f"actor:{founder}",
+                    f"key:{org.key_id}",
+                    f"key:{own.key_id}",
+                ],
                 reason,
             )
         )
     return ws
+
+
+def _state(record: KeyRecord) -> KeyState:
+    """A key just generated, as the authority state describes keys."""
+    return KeyState(
+        key_id=record.key_id,
+        actor=record.actor,
+        purpose=record.purpose,
+        algorithm=record.algorithm,
+        public_pem=record.public_pem,
+        backend=record.backend,
+        handle=record.handle,
+        label=record.label,
+        created_seq=0,
+        certified=True,
+    )
 
 
 def _create_layout(root: Path, workspace_id: str, founder: str) -> None:

@@ -6,7 +6,7 @@ digests), and the ledger excerpt of every event about the model and its inputs w
 inclusion proofs against a fresh signed checkpoint (and consistency proofs from every earlier
 checkpoint) — plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
 ``index.html``, ``VERIFY.md`` and ``verify.py`` (:mod:`storage.bundle_verifier`, verbatim).
-A manifest of every member's SHA-256, size and media type is signed by the workspace key.
+A manifest of every member's SHA-256, size and media type is signed by the exporter's key.
 
 The zip is deterministic for a given ledger state: members in name order, fixed timestamps
 and permissions, so exporting twice gives the same bytes. The export is then recorded as a
@@ -32,20 +32,21 @@ from core.audit.bundle_members import Bundling, Members, payload_sha256, payload
 from core.audit.bundle_pages import index_html, verify_md
 from core.audit.bundle_zip import check_output, write_zip
 from core.audit.coverage import Coverage
-from core.audit.events import BundleExported
+from core.audit.events import EXPORT_ROLES, BundleExported
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
 from core.identity.signing import envelope, pae
 from core.kernel import command, kinds
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
+from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import models
 from storage import bundle_verifier
 from storage.canonical import canonical_bytes
 from storage.objects import hash_file
 
-ROLES = ("admin", "auditor", "validator", "approver")
+ROLES = EXPORT_ROLES
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
         model=model,
         run=run,
         checkpoint=cp,
-        key=checkpoints.workspace_key(s.catalog),
+        key=_signing_key(s),
         keys=s.catalog.keys_of(),
         snapshots=snapshots,
         signatures=s.catalog.signatures(f"model:{model.ref}"),
@@ -86,6 +87,14 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
         earlier=[c for c in checkpoints.checkpoints(ws) if c.size < cp.size],
         seqs=[],
     )
+
+
+def _signing_key(s: Session) -> KeyRow:
+    """The exporter's own key, which signs the manifest (as it signed the checkpoint)."""
+    row = s.catalog.key(checkpoints.signer_of(s).key.key_id)
+    if row is None:
+        raise IntegrityError("the exporter's key is in the ledger but not in the catalog")
+    return row
 
 
 def _assemble(b: Bundling) -> tuple[Members, Coverage]:

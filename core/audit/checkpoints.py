@@ -1,6 +1,7 @@
 """Checkpoints: signed statements of the log's size and Merkle root.
 
-A checkpoint is a DSSE envelope, signed with the workspace key, over
+A checkpoint is a DSSE envelope, signed by the named actor who made it with their own key
+(an admin, an auditor, or whoever exports a bundle; format 1 used a shared workspace key), over
 ``{"type": "ledgerml/checkpoint/v1", "workspace", "size", "root", "head", "ts"}`` where
 ``root`` is the RFC 6962 Merkle root of the first ``size`` events and ``head`` the hash of event
 ``size``. Checkpoints are files under ``ledger/checkpoints/``, not events: they are statements
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.identity import keys as keys_mod
 from core.identity.actors import needs
+from core.identity.signer import Signer
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae
 from core.kernel import command
 from core.kernel.catalog import Catalog
@@ -29,6 +30,7 @@ from storage.canonical import canonical_bytes
 from storage.fsutil import atomic_write, private_dir
 
 CHECKPOINT_TYPE = "ledgerml/checkpoint/v1"
+SIGN_ROLES = ("admin", "auditor")
 
 
 @dataclass(frozen=True)
@@ -88,16 +90,27 @@ def checkpoints(ws: Workspace) -> list[Checkpoint]:
     return [read_checkpoint(p) for p in sorted(ws.checkpoints_dir.glob("*.json"))]
 
 
-def workspace_key(catalog: Catalog) -> KeyRow:
-    """The active workspace key."""
-    active = [k for k in catalog.keys_of() if k.purpose == "workspace" and k.status == "active"]
+def organisation_key(catalog: Catalog) -> KeyRow:
+    """The active organisation key (format 1: the workspace key), as the catalog lists it."""
+    active = [
+        k
+        for k in catalog.keys_of()
+        if k.purpose in ("organisation", "workspace") and k.status == "active"
+    ]
     if not active:
         raise NotFoundError(
-            "this workspace has no active workspace key",
-            hint="Rotate the workspace key with `ledgerml key rotate` (revoking it leaves "
-            "no key to sign checkpoints).",
+            "this workspace has no active organisation key",
+            hint="Rotate the organisation key with `ledgerml key rotate` (revoking it leaves "
+            "no key to certify actors' keys).",
         )
     return active[-1]
+
+
+def signer_of(s: Session) -> Signer:
+    """The session's proven signer (the command's identity guard has set it)."""
+    if not isinstance(s.sealer, Signer):
+        raise RuntimeError("signing needs a session whose actor proved their secret")
+    return s.sealer
 
 
 def check_copy_destination(path: Path) -> None:
@@ -144,7 +157,7 @@ def checkpoint(
     cp, created = command.run(
         ws,
         actor,
-        guards=[needs("admin", "auditor", action="sign checkpoints")],
+        guards=[needs(*SIGN_ROLES, action="sign checkpoints")],
         commit=lambda s, _: sign_checkpoint(ws, s),
     )
     if copy_to is not None:
@@ -172,7 +185,7 @@ def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
     path = ws.checkpoints_dir / f"{scan.size:012d}.json"
     if path.is_file():
         return read_checkpoint(path), False
-    key = workspace_key(s.catalog)
+    signer = signer_of(s)
     doc = {
         "type": CHECKPOINT_TYPE,
         "workspace": ws.workspace_id,
@@ -184,8 +197,8 @@ def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
         "ts": str(ws.ledger.entry(scan.size).decode()["ts"]),
     }
     payload = canonical_bytes(doc)
-    sig = keys_mod.sign_with(key, pae(CHECKPOINT_PAYLOAD_TYPE, payload))
-    env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, key.key_id, sig)
+    sig = signer.sign(pae(CHECKPOINT_PAYLOAD_TYPE, payload))
+    env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, signer.key.key_id, sig)
     private_dir(ws.checkpoints_dir)
     atomic_write(path, json.dumps(env, indent=2).encode() + b"\n")
     return read_checkpoint(path), True

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from core.kernel.kinds import Payload, declare
 
+EXPORT_ROLES = ("admin", "auditor", "validator", "approver")
+"""Who may export audit bundles."""
+
 
 @dataclass(frozen=True)
 class BundleExported(Payload):
@@ -28,4 +31,5 @@ declare(
     in_every_bundle=True,
     evidence_for=("access-log",),
     context=__name__,
+    roles=EXPORT_ROLES,
 )

@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.audit import signatures
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
-from core.identity import keys as keys_mod
+from core.audit.events import EXPORT_ROLES
+from core.identity.authority import Authority
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, verify_envelope
 from core.kernel import kinds
 from core.kernel.catalog import Catalog
@@ -31,6 +33,9 @@ from storage.ledger_scan import LedgerScan, hashes_digest
 # catalog's state tables (those the kinds declare) with the result.
 _STATE_PREFIXES = tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.projected())
 _STATE_TABLES = kinds.state_tables()
+_AUTHORITY_PREFIXES = tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.authority_actions())
+CHECKPOINT_ROLES = ("admin", "auditor", *EXPORT_ROLES)
+"""Roles whose keys sign checkpoints: those who sign them and those who export bundles."""
 
 
 @dataclass
@@ -59,6 +64,8 @@ class VerifyReport:
     anchored: int = 0
     objects_checked: int = 0
     catalog: str = "not checked"
+    signatures: str = "not checked"
+    demo: bool = False
 
     @property
     def unanchored(self) -> int:
@@ -117,7 +124,7 @@ def _state_from_ledger(matches: list[tuple[int, dict[str, Any]]]) -> Catalog:
 def _check_checkpoint(
     cp: Checkpoint,
     source: str,
-    state: Catalog,
+    auth: Authority,
     roots: dict[int, bytes],
     size: int,
     workspace_id: str,
@@ -127,7 +134,7 @@ def _check_checkpoint(
         report.fail(f"checkpoint at size {cp.size} ({source}): {detail}", seq)
         return CheckpointResult(cp.size, source, cp.key_id, False, detail)
 
-    key = state.key(cp.key_id)
+    key = auth.keys.get(cp.key_id)
     if key is None:
         return bad(f"signed by key {cp.key_id[:16]}…, which this ledger never registered")
     try:
@@ -139,11 +146,22 @@ def _check_checkpoint(
     payload = verified.json()
     if payload.get("type") != CHECKPOINT_TYPE or payload.get("workspace") != workspace_id:
         return bad("belongs to another workspace or is not a ledgerml checkpoint")
-    if key.purpose != "workspace":
-        return bad(f"signed by {key.label}, which is not a workspace key")
-    verdict = keys_mod.key_verdict(key, cp.size)
-    if not verdict.ok:
-        return bad(f"signed by key {key.key_id[:16]}…: {verdict.detail}")
+    if key.purpose == "workspace" and key.certified:
+        signer = "the workspace key (format 1)"
+    elif key.purpose != "actor":
+        return bad(f"signed by the {key.purpose} key, which signs no checkpoints")
+    elif not key.certified:
+        return bad(f"signed by {key.actor}'s key {key.key_id[:16]}…, never certified")
+    else:
+        state = auth.actor_at(key.actor, cp.size + 1)
+        if state is None or state.status != "active":
+            return bad(f"signed by {key.actor}, who was not an active actor then")
+        if not set(CHECKPOINT_ROLES) & set(state.roles):
+            return bad(f"signed by {key.actor}, who held no role that signs checkpoints")
+        signer = key.actor
+    problem = key.problem_at(cp.size + 1, cp.ts)
+    if problem:
+        return bad(f"signed by a key that could not sign then: {problem}")
     if cp.size > size:
         return bad(
             f"it covers {cp.size} events but the ledger now holds only {size}: the ledger "
@@ -156,8 +174,46 @@ def _check_checkpoint(
             f"the first {cp.size} events no longer produce its signed Merkle root: events at or "
             f"before #{cp.size} were changed, inserted, removed or reordered"
         )
-    note = "valid" if verdict.status == "active" else f"valid ({verdict.status})"
-    return CheckpointResult(cp.size, source, cp.key_id, True, note)
+    return CheckpointResult(cp.size, source, cp.key_id, True, f"valid, signed by {signer}")
+
+
+def _authority(scan: LedgerScan, report: VerifyReport) -> Authority | None:
+    """Replay the authority events in order; None (and a failure) at the first bad one."""
+    auth = Authority()
+    found = [(seq, raw) for seq, raw in scan.matches if raw.startswith(_AUTHORITY_PREFIXES)]
+    problem = auth.replay(found)
+    if problem:
+        seq, why = problem
+        report.fail(f"event #{seq} {why}", seq)
+        return None
+    return auth
+
+
+def _check_events(ws: Workspace, scan: LedgerScan, auth: Authority, report: VerifyReport) -> None:
+    """Every other event's signature, key, role, pointer and time (in parallel)."""
+    problems, checked = signatures.check_all(
+        ws.ledger.segment_files(), ws.ledger.segment_size, scan.size, auth, _AUTHORITY_PREFIXES
+    )
+    for seq, why in problems[:5]:
+        report.fail(f"event #{seq} {why}", seq)
+    if len(problems) > 5:
+        report.failures.append(f"… and {len(problems) - 5} more events that do not verify")
+    legacy = auth.first_signed - 1 if auth.first_signed else scan.size
+    signed = scan.size - legacy
+    report.signatures = f"{signed} events signed by their actors' certified keys" + (
+        f"; events #1..#{legacy} are format 1, unsigned" if legacy else ""
+    )
+    if legacy and report.ok:
+        report.notes.append(
+            f"events #1..#{legacy} were written by a version that did not sign events: "
+            "their chain is intact, but who did them is asserted, not proven"
+        )
+    report.demo = auth.demo or any(h[-1].demo for h in auth.actors.values())
+    if report.demo:
+        report.notes.append(
+            "demo identities: no assurance (every demo actor's key is on one OS account)"
+        )
+    del checked
 
 
 def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None:
@@ -294,12 +350,17 @@ def verify(
     except IntegrityError as err:
         report.fail(err.msg)
         return report
+    auth = _authority(scan, report)
+    if auth is None:
+        state.close()
+        return report
+    _check_events(ws, scan, auth, report)
     try:
         for cp in own:
             result = _check_checkpoint(
                 cp,
                 cp.path.name if cp.path else "?",
-                state,
+                auth,
                 scan.roots,
                 scan.size,
                 ws.workspace_id,
@@ -310,7 +371,7 @@ def verify(
                 report.anchored = max(report.anchored, cp.size)
         for cp in outside:
             result = _check_checkpoint(
-                cp, f"external {cp.path}", state, scan.roots, scan.size, ws.workspace_id, report
+                cp, f"external {cp.path}", auth, scan.roots, scan.size, ws.workspace_id, report
             )
             report.checkpoints.append(result)
             if result.ok:
@@ -329,6 +390,11 @@ def verify(
         report.notes.append(
             "no external checkpoint was given: someone able to rewrite this workspace could "
             "also rewrite its checkpoints; pass a copy kept elsewhere with --checkpoint"
+        )
+    if report.ok:
+        report.notes.append(
+            "event times are asserted by the workstation that wrote them; only checkpoints "
+            "kept by witnesses bound them"
         )
     progress(3, 3, "done")
     return report

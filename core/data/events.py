@@ -14,6 +14,12 @@ from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
 from core.kernel.rows import EdgeRow, SnapshotRow, ValidationRow
 
+SNAPSHOT_ROLES = ("data-steward", "admin")
+"""Who may add a raw snapshot."""
+FEATURE_ROLES = ("data-scientist", "data-steward", "admin")
+"""Who may build a feature view (a snapshot derived from others)."""
+VALIDATION_ROLES = ("data-steward", "data-scientist", "validator", "admin")
+
 
 @dataclass(frozen=True)
 class SnapshotAdded(Payload):
@@ -68,6 +74,7 @@ class ValidationRun(Payload):
     SnapshotAdded,
     tables=("snapshots", "edges"),
     evidence_for=("snapshots",),
+    rule=lambda d: FEATURE_ROLES if d.view is not None else SNAPSHOT_ROLES,
 )
 def _snapshot_add(cat: Catalog, seq: int, body: Body, d: SnapshotAdded) -> None:
     ref = d.ref
@@ -109,6 +116,7 @@ def _snapshot_add(cat: Catalog, seq: int, body: Body, d: SnapshotAdded) -> None:
     ValidationRun,
     tables=("validations", "edges"),
     evidence_for=("history",),
+    roles=VALIDATION_ROLES,
 )
 def _validation_run(cat: Catalog, seq: int, body: Body, d: ValidationRun) -> None:
     cat.put(

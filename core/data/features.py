@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 
 from core.data import ingest, snapshots, tables
+from core.data.events import FEATURE_ROLES
 from core.data.ingest import Prepared
 from core.identity.actors import needs
 from core.kernel import command
@@ -50,7 +51,7 @@ from storage.fsutil import private_dir
 from storage.objects import sha256_hex
 
 SQL_MEDIA_TYPE = "application/sql"
-ROLES = ("data-scientist", "data-steward", "admin")
+ROLES = FEATURE_ROLES
 
 
 # Every section and key a view file may hold; anything else is refused by name.

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data.events import SNAPSHOT_ROLES
 from core.data.ingest import Prepared, commit_new, existing_version, prepare
 from core.identity.actors import needs
 from core.kernel import command
@@ -147,7 +148,7 @@ class SnapshotRequest:
         )
 
 
-ADD_ROLES = ("data-steward", "admin")
+ADD_ROLES = SNAPSHOT_ROLES
 
 
 class _Ingest:

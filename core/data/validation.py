@@ -35,7 +35,7 @@ import duckdb
 from core.data import snapshots, tables
 from core.data.check_types import REGISTRY
 from core.data.checks import COMMON, NUMERIC, Check, Columns, Measuring, Outcome, failed
-from core.data.events import ValidationRun
+from core.data.events import VALIDATION_ROLES, ValidationRun
 from core.data.suites import SUITE_KEYS, Suite, load_suite
 from core.data.validation_result import CheckOutcome, ValidationResult
 from core.identity.actors import needs
@@ -53,7 +53,7 @@ SUITE_MEDIA_TYPE = "application/toml"
 # The keys each check type requires, and what else it may hold: read from the declarations.
 CHECK_TYPES = {name: set(t.required) for name, t in REGISTRY.items()}
 OPTIONAL = {name: set(t.optional) for name, t in REGISTRY.items()}
-ROLES = ("data-steward", "data-scientist", "validator", "admin")
+ROLES = VALIDATION_ROLES
 
 __all__ = [
     "CHECK_TYPES",

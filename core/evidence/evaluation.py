@@ -31,7 +31,7 @@ from core.evidence.document import (
     ModelInfo,
     SuiteInfo,
 )
-from core.evidence.events import ModelEvaluated
+from core.evidence.events import EVALUATE_ROLES, ModelEvaluated
 from core.evidence.suite import load_suite
 from core.identity import actors, attest
 from core.kernel import command
@@ -40,7 +40,7 @@ from core.kernel.rows import ModelRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import environment, models
 
-ROLES = ("validator", "data-scientist", "admin")
+ROLES = EVALUATE_ROLES
 
 
 def compute(

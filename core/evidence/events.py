@@ -12,6 +12,8 @@ from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
 from core.kernel.rows import EdgeRow, EvaluationRow
 
+EVALUATE_ROLES = ("validator", "data-scientist", "admin")
+
 
 @dataclass(frozen=True)
 class ModelEvaluated(Payload):
@@ -34,6 +36,7 @@ class ModelEvaluated(Payload):
     ModelEvaluated,
     tables=("evaluations", "edges"),
     evidence_for=("fairness",),
+    roles=EVALUATE_ROLES,
 )
 def _model_evaluate(cat: Catalog, seq: int, body: Body, d: ModelEvaluated) -> None:
     cat.put(

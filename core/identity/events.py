@@ -8,6 +8,7 @@ Light on purpose: the projector imports it on every command.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, declare, event_kind
@@ -27,24 +28,55 @@ class KeyRecord(Payload):
     handle: str
     public_key_digest: str
     public_pem: str
+    certificate: dict[str, Any] | None = None
+    """The organisation key's signed statement that this key is the actor's (format 2)."""
 
 
 @dataclass(frozen=True)
 class WorkspaceInit(Payload):
-    """The first event: the workspace, its founding admin and the workspace key."""
+    """The first event: the workspace, its founding admin and its organisation key.
+
+    ``key`` is the organisation key (purpose ``organisation``; ``workspace`` in format 1,
+    where it also signed checkpoints); ``founder_key`` is the founder's own key, which signs
+    this event and is certified by the organisation key.
+    """
 
     workspace_id: str
     founder: str
     roles: list[str]
     key: KeyRecord
+    founder_key: KeyRecord | None = None
+    demo: bool | None = None
 
 
 @dataclass(frozen=True)
 class ActorAdded(Payload):
-    """An actor registered with roles (roles are fixed once recorded)."""
+    """An actor registered with roles and (format 2) their own certified key.
+
+    ``kind`` is ``person`` or ``service``; ``demo`` marks identities made up for a
+    demonstration, whose keys all live in one OS account and so prove nothing.
+    """
 
     name: str
     roles: list[str]
+    key: KeyRecord | None = None
+    kind: str | None = None
+    demo: bool | None = None
+
+
+@dataclass(frozen=True)
+class RoleChanged(Payload):
+    """A role granted to or revoked from an actor."""
+
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ActorStatus(Payload):
+    """An actor suspended, resumed or removed (offboarding); the reason says why."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -64,9 +96,15 @@ class KeyRotated(Payload):
 
 @dataclass(frozen=True)
 class KeyRevoked(Payload):
-    """A key that never signs again (the event's reason says why)."""
+    """A key that never signs again (the event's reason says why).
+
+    ``compromised_since`` (a UTC time) marks the key as compromised from then on: what it
+    signed at or after that time is untrusted even if recorded before this event. Without
+    it the key is retired, and everything it signed before this event stays valid.
+    """
 
     key_id: str
+    compromised_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +128,7 @@ def _put_key(cat: Catalog, seq: int, body: Body, key: KeyRecord) -> None:
             handle=key.handle,
             public_key_digest=key.public_key_digest,
             public_pem=key.public_pem,
+            certified=key.certificate is not None,
             status="active",
             created_seq=seq,
             created_at=body["ts"],
@@ -97,7 +136,17 @@ def _put_key(cat: Catalog, seq: int, body: Body, key: KeyRecord) -> None:
     )
 
 
-def _put_actor(cat: Catalog, seq: int, body: Body, name: str, roles: list[str]) -> None:
+def _put_actor(
+    cat: Catalog,
+    seq: int,
+    body: Body,
+    name: str,
+    roles: list[str],
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    demo: bool | None = None,
+) -> None:
     existing = cat.actor(name)
     cat.put(
         ActorRow(
@@ -107,6 +156,9 @@ def _put_actor(cat: Catalog, seq: int, body: Body, name: str, roles: list[str]) 
             created_at=existing.created_at if existing else body["ts"],
             created_by=existing.created_by if existing else body["actor"],
             updated_seq=seq,
+            status=status or (existing.status if existing else "active"),
+            kind=kind or (existing.kind if existing else "person"),
+            demo=bool(demo) if demo is not None else (existing.demo if existing else False),
         )
     )
 
@@ -125,31 +177,82 @@ def _set_status(
     cat.put(row)
 
 
-@event_kind("workspace.init", WorkspaceInit, tables=("actors", "keys"), in_every_bundle=True)
+ADMIN = ("admin",)
+"""Who may change actors and roles."""
+
+
+def _identity(action: str, payload: type, tables: tuple[str, ...], roles: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    return event_kind(
+        action, payload, tables=tables, in_every_bundle=True, roles=roles, authority=True
+    )
+
+
+@_identity("workspace.init", WorkspaceInit, ("actors", "keys"))
 def _workspace_init(cat: Catalog, seq: int, body: Body, data: WorkspaceInit) -> None:
-    _put_actor(cat, seq, body, data.founder, data.roles)
+    _put_actor(cat, seq, body, data.founder, data.roles, demo=data.demo)
     _put_key(cat, seq, body, data.key)
+    if data.founder_key is not None:
+        _put_key(cat, seq, body, data.founder_key)
 
 
-@event_kind("actor.add", ActorAdded, tables=("actors",), in_every_bundle=True)
+@_identity("actor.add", ActorAdded, ("actors", "keys"), ADMIN)
 def _actor_add(cat: Catalog, seq: int, body: Body, data: ActorAdded) -> None:
-    _put_actor(cat, seq, body, data.name, data.roles)
+    _put_actor(cat, seq, body, data.name, data.roles, kind=data.kind, demo=data.demo)
+    if data.key is not None:
+        _put_key(cat, seq, body, data.key)
 
 
-@event_kind("key.create", KeyCreated, tables=("keys",), in_every_bundle=True)
+def _change_roles(cat: Catalog, seq: int, body: Body, name: str, roles: set[str]) -> None:
+    row = cat.actor(name)
+    if row is not None:  # verify reports an unknown actor; the projector invents none
+        _put_actor(cat, seq, body, name, sorted(roles))
+
+
+@_identity("role.grant", RoleChanged, ("actors",), ADMIN)
+def _role_grant(cat: Catalog, seq: int, body: Body, data: RoleChanged) -> None:
+    row = cat.actor(data.name)
+    _change_roles(cat, seq, body, data.name, set(row.roles if row else []) | {data.role})
+
+
+@_identity("role.revoke", RoleChanged, ("actors",), ADMIN)
+def _role_revoke(cat: Catalog, seq: int, body: Body, data: RoleChanged) -> None:
+    row = cat.actor(data.name)
+    _change_roles(cat, seq, body, data.name, set(row.roles if row else []) - {data.role})
+
+
+def _actor_status(status: str):  # type: ignore[no-untyped-def]
+    def handler(cat: Catalog, seq: int, body: Body, data: ActorStatus) -> None:
+        row = cat.actor(data.name)
+        if row is not None:
+            _put_actor(cat, seq, body, data.name, row.roles, status=status)
+
+    return handler
+
+
+_identity("actor.suspend", ActorStatus, ("actors",), ADMIN)(_actor_status("suspended"))
+_identity("actor.resume", ActorStatus, ("actors",), ADMIN)(_actor_status("active"))
+_identity("actor.remove", ActorStatus, ("actors",), ADMIN)(_actor_status("removed"))
+
+
+@_identity("key.create", KeyCreated, ("keys",))
 def _key_create(cat: Catalog, seq: int, body: Body, data: KeyCreated) -> None:
     _put_key(cat, seq, body, data.key)
 
 
-@event_kind("key.rotate", KeyRotated, tables=("keys",), in_every_bundle=True)
+@_identity("key.rotate", KeyRotated, ("keys",))
 def _key_rotate(cat: Catalog, seq: int, body: Body, data: KeyRotated) -> None:
     _put_key(cat, seq, body, data.key)
     _set_status(cat, seq, body, data.old_key_id, "rotated", data.key.key_id)
 
 
-@event_kind("key.revoke", KeyRevoked, tables=("keys",), in_every_bundle=True)
+@_identity("key.revoke", KeyRevoked, ("keys",))
 def _key_revoke(cat: Catalog, seq: int, body: Body, data: KeyRevoked) -> None:
     _set_status(cat, seq, body, data.key_id, "revoked", None)
+    if data.compromised_since is not None:
+        row = cat.key(data.key_id)
+        if row is not None:
+            row.compromised_since = data.compromised_since
+            cat.put(row)
 
 
 # Attestations change no table: verify finds them through the event index.

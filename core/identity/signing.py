@@ -34,6 +34,7 @@ __all__ = [
     "envelope",
     "key_id_for",
     "pae",
+    "public_der",
     "public_pem",
     "statement",
     "verify_envelope",
@@ -51,6 +52,16 @@ CHECKPOINT_PAYLOAD_TYPE = "application/vnd.ledgerml.checkpoint+json"
 def key_id_for(public_der: bytes) -> str:
     """A key's id: the SHA-256 of its DER SubjectPublicKeyInfo, in hex."""
     return hashlib.sha256(public_der).hexdigest()
+
+
+def public_der(pem: str) -> bytes:
+    """DER SubjectPublicKeyInfo of a PEM public key (ValueError if it is not one)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_public_key(pem.encode())
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def public_pem(public_der: bytes) -> str:

@@ -102,6 +102,15 @@ class Catalog(Database):
             KeyRow, "SELECT * FROM keys WHERE actor = ? ORDER BY created_seq", [actor]
         )
 
+    def event_bodies(self, seqs: list[int]) -> dict[int, bytes]:
+        """The stored bodies of some events, by number (those the catalog holds)."""
+        if not seqs:
+            return {}
+        rows = self.con.execute(
+            "SELECT seq, body FROM events WHERE seq IN (SELECT unnest(?::BIGINT[]))", [seqs]
+        ).fetchall()
+        return {int(r[0]): str(r[1]).encode() for r in rows}
+
     def events(
         self,
         *,

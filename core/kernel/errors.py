@@ -6,6 +6,7 @@ dialog; anything else escaping core is a bug.
 
 from storage.errors import (
     CheckFailedError,
+    IdentityError,
     IntegrityError,
     KeyStoreError,
     LedgerError,
@@ -17,6 +18,7 @@ from storage.errors import (
 
 __all__ = [
     "CheckFailedError",
+    "IdentityError",
     "IntegrityError",
     "KeyStoreError",
     "LedgerError",

@@ -142,6 +142,17 @@ class EventKind(Generic[P]):
     in_every_bundle: bool = False
     evidence_for: tuple[str, ...] = ()
     context: str = ""
+    roles: tuple[str, ...] = ()
+    """Who may record it: an actor holding one of these roles (empty: any active actor).
+    The command's guard and ``audit verify`` both read this, so they cannot disagree."""
+    authority: bool = False
+    """It changes actors, roles or keys: later events' ``auth`` pointers lead to it."""
+    rule: Callable[[Any], tuple[str, ...]] | None = None
+    """The roles one event needs, from its payload, when they depend on what it records."""
+
+    def roles_for(self, data: Any) -> tuple[str, ...]:
+        """The roles that may record this event (empty: any active actor)."""
+        return self.rule(data) if self.rule is not None else self.roles
 
     def decode(self, body: Body) -> P:
         """The typed payload of an event body of this kind."""
@@ -159,6 +170,9 @@ def event_kind(
     tables: tuple[str, ...] = (),
     in_every_bundle: bool = False,
     evidence_for: tuple[str, ...] = (),
+    roles: tuple[str, ...] = (),
+    authority: bool = False,
+    rule: Callable[[Any], tuple[str, ...]] | None = None,
 ) -> Callable[[Callable[[Catalog, int, Body, P], None]], Callable[[Catalog, int, Body, P], None]]:
     """Register an event kind with its projector handler (a decorator on the handler)."""
 
@@ -173,6 +187,9 @@ def event_kind(
             in_every_bundle=in_every_bundle,
             evidence_for=evidence_for,
             context=fn.__module__,
+            roles=roles,
+            authority=authority,
+            rule=rule,
         )
         return fn
 
@@ -188,11 +205,25 @@ def declare(
     in_every_bundle: bool = False,
     evidence_for: tuple[str, ...] = (),
     context: str = "",
+    roles: tuple[str, ...] = (),
+    authority: bool = False,
+    rule: Callable[[Any], tuple[str, ...]] | None = None,
 ) -> EventKind[P]:
     """Register a kind; one with no handler only enters the event index (e.g. exports)."""
     if action in _KINDS and _KINDS[action].context != context:
         raise RuntimeError(f"event kind {action!r} is declared twice")
-    kind = EventKind(action, payload, project, tables, in_every_bundle, evidence_for, context)
+    kind = EventKind(
+        action,
+        payload,
+        project,
+        tables,
+        in_every_bundle,
+        evidence_for,
+        context,
+        roles,
+        authority,
+        rule,
+    )
     _KINDS[action] = kind
     return kind
 
@@ -246,6 +277,11 @@ def always_in_bundle() -> tuple[str, ...]:
 def evidence_for(item: str) -> tuple[str, ...]:
     """The declared actions whose events answer a coverage checklist item, sorted."""
     return tuple(sorted(a for a, k in registry().items() if item in k.evidence_for))
+
+
+def authority_actions() -> tuple[str, ...]:
+    """The actions that change actors, roles or keys, sorted."""
+    return tuple(sorted(a for a, k in registry().items() if k.authority))
 
 
 def action_of(payload: Payload) -> str:

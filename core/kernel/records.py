@@ -45,6 +45,9 @@ class ActorRow(SQLModel, table=True):
     created_at: str
     created_by: str
     updated_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = "active"
+    kind: str = "person"
+    demo: bool = False
 
 
 class KeyRow(SQLModel, table=True):
@@ -67,6 +70,8 @@ class KeyRow(SQLModel, table=True):
     status_at: str | None = None
     status_reason: str | None = None
     replaced_by: str | None = None
+    certified: bool = False
+    compromised_since: str | None = None
 
 
 class EdgeRow(SQLModel, table=True):

@@ -85,6 +85,9 @@ class ActorRow(Row):
         "created_at",
         "created_by",
         "updated_seq",
+        "status",
+        "kind",
+        "demo",
     )
     KEY: ClassVar[tuple[str, ...]] = ("name",)
     __slots__ = COLUMNS
@@ -98,6 +101,9 @@ class ActorRow(Row):
         created_at: str,
         created_by: str,
         updated_seq: int,
+        status: str = "active",
+        kind: str = "person",
+        demo: bool = False,
     ) -> None:
         self.name = name
         self.roles = roles
@@ -105,6 +111,9 @@ class ActorRow(Row):
         self.created_at = created_at
         self.created_by = created_by
         self.updated_seq = updated_seq
+        self.status = status
+        self.kind = kind
+        self.demo = demo
 
 
 class KeyRow(Row):
@@ -128,6 +137,8 @@ class KeyRow(Row):
         "status_at",
         "status_reason",
         "replaced_by",
+        "certified",
+        "compromised_since",
     )
     KEY: ClassVar[tuple[str, ...]] = ("key_id",)
     __slots__ = COLUMNS
@@ -151,6 +162,8 @@ class KeyRow(Row):
         status_at: str | None = None,
         status_reason: str | None = None,
         replaced_by: str | None = None,
+        certified: bool = False,
+        compromised_since: str | None = None,
     ) -> None:
         self.key_id = key_id
         self.actor = actor
@@ -168,6 +181,8 @@ class KeyRow(Row):
         self.status_at = status_at
         self.status_reason = status_reason
         self.replaced_by = replaced_by
+        self.certified = certified
+        self.compromised_since = compromised_since
 
 
 class EdgeRow(Row):

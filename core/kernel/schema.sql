@@ -25,6 +25,9 @@ CREATE TABLE actors (
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
 	updated_seq BIGINT NOT NULL,
+	status VARCHAR NOT NULL,
+	kind VARCHAR NOT NULL,
+	demo BOOLEAN NOT NULL,
 	PRIMARY KEY (name)
 );
 
@@ -45,6 +48,8 @@ CREATE TABLE keys (
 	status_at VARCHAR,
 	status_reason VARCHAR,
 	replaced_by VARCHAR,
+	certified BOOLEAN NOT NULL,
+	compromised_since VARCHAR,
 	PRIMARY KEY (key_id)
 );
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.kernel.catalog import Catalog
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
@@ -57,6 +57,18 @@ def write_config(path: Path, config: dict[str, dict[str, Any]]) -> None:
     atomic_write(path, "\n".join(lines).encode())
 
 
+class Sealer(Protocol):
+    """Signs events as one proven actor (:class:`core.identity.signer.Signer`)."""
+
+    actor: str
+
+    def seal(self, event: Event) -> bytes:
+        """The stored body of ``event``: linked to the last authority event and signed."""
+
+    def committed(self, entry: LedgerEntry) -> None:
+        """Told of each appended event, to keep the authority pointer current."""
+
+
 @dataclass
 class Session:
     """One unit of work: the catalog is open and current, and the writer lock is held."""
@@ -66,6 +78,7 @@ class Session:
     actor: str
     commits: int = 0
     commit_limit: int | None = None  # set by the command kernel: one event per command
+    sealer: Sealer | None = None  # set by the identity guard once the actor's secret is proven
 
     def put_blob(self, data: bytes, media_type: str) -> ObjectRef:
         """Store bytes in the object store before the event that refers to them."""
@@ -78,7 +91,13 @@ class Session:
 
         if self.commit_limit is not None and self.commits >= self.commit_limit:
             raise RuntimeError(f"a second event ({event.action}) in one command; one is the rule")
-        [entry] = self.workspace.ledger.append([event.body()])
+        if self.sealer is None or self.sealer.actor != event.actor:
+            raise RuntimeError(
+                f"{event.action} by {event.actor!r} has no proven identity to sign it: "
+                "commands commit through core.kernel.command.run with an identity guard"
+            )
+        [entry] = self.workspace.ledger.append([self.sealer.seal(event)])
+        self.sealer.committed(entry)
         self.commits += 1
         project(self.catalog, [entry])
         return entry

@@ -15,6 +15,11 @@ from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
 from core.kernel.rows import EdgeRow, ModelRow, ReproductionRow, RunRow, SignatureRow
 
+TRAIN_ROLES = ("data-scientist", "admin")
+"""Who may train and register models."""
+SIGN_ROLES = ("data-scientist", "validator", "approver", "admin")
+REPRODUCE_ROLES = ("data-scientist", "validator", "admin")
+
 
 @dataclass(frozen=True)
 class RunInput(Payload):
@@ -92,7 +97,7 @@ class ReproduceRun(Payload):
     differences: list[str]
 
 
-@event_kind("train.run", TrainRun, tables=("runs", "edges"))
+@event_kind("train.run", TrainRun, tables=("runs", "edges"), roles=TRAIN_ROLES)
 def _train_run(cat: Catalog, seq: int, body: Body, d: TrainRun) -> None:
     cat.put(
         RunRow(
@@ -126,7 +131,11 @@ def _train_run(cat: Catalog, seq: int, body: Body, d: TrainRun) -> None:
 
 
 @event_kind(
-    "model.register", ModelRegistered, tables=("models", "edges"), evidence_for=("registry",)
+    "model.register",
+    ModelRegistered,
+    tables=("models", "edges"),
+    evidence_for=("registry",),
+    roles=TRAIN_ROLES,
 )
 def _model_register(cat: Catalog, seq: int, body: Body, d: ModelRegistered) -> None:
     cat.put(
@@ -146,7 +155,13 @@ def _model_register(cat: Catalog, seq: int, body: Body, d: ModelRegistered) -> N
     )
 
 
-@event_kind("model.sign", ModelSigned, tables=("signatures", "edges"), evidence_for=("registry",))
+@event_kind(
+    "model.sign",
+    ModelSigned,
+    tables=("signatures", "edges"),
+    evidence_for=("registry",),
+    roles=SIGN_ROLES,
+)
 def _model_sign(cat: Catalog, seq: int, body: Body, d: ModelSigned) -> None:
     cat.put(
         SignatureRow(
@@ -163,7 +178,11 @@ def _model_sign(cat: Catalog, seq: int, body: Body, d: ModelSigned) -> None:
 
 
 @event_kind(
-    "reproduce.run", ReproduceRun, tables=("reproductions", "edges"), evidence_for=("history",)
+    "reproduce.run",
+    ReproduceRun,
+    tables=("reproductions", "edges"),
+    evidence_for=("history",),
+    roles=REPRODUCE_ROLES,
 )
 def _reproduce_run(cat: Catalog, seq: int, body: Body, d: ReproduceRun) -> None:
     cat.put(

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# core.modelling.training (scikit-learn's side: numpy, pyarrow) is imported where it is needed, so
-# `model list` and `model verify` stay light.
 from core.identity import attest, openssf
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
@@ -33,13 +31,16 @@ from core.kernel.kinds import new_event
 from core.kernel.paths import make_folder, write_output
 from core.kernel.rows import ModelRow, RunRow, SignatureRow
 from core.kernel.workspace import Session, Workspace
-from core.modelling import estimators
+
+# core.modelling.training (scikit-learn's side: numpy, pyarrow) is imported where it is needed, so
+# `model list` and `model verify` stay light.
+from core.modelling import estimators, events
 from core.modelling.events import ModelRegistered, ModelSigned
 
 MODEL_PREDICATE = "https://ledgerml.dev/model/v1"
 ARTIFACT_NAME = "model.skops"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-SIGN_ROLES = ("data-scientist", "validator", "approver", "admin")
+SIGN_ROLES = events.SIGN_ROLES
 # Types a ledgerml pipeline may contain beyond skops's defaults (checked before loading), by
 # exact name: the pipeline's own and every estimator's (:mod:`core.modelling.estimators`).
 TRUSTED_TYPES = frozenset(estimators.trusted_types())

@@ -26,11 +26,11 @@ from core.kernel.kinds import new_event
 from core.kernel.rows import ReproductionRow, RunRow, SnapshotRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import environment, training
-from core.modelling.events import ReproduceRun
+from core.modelling.events import REPRODUCE_ROLES, ReproduceRun
 from core.modelling.models import resolve_run
 from storage.canonical import canonical_bytes
 
-ROLES = ("data-scientist", "validator", "admin")
+ROLES = REPRODUCE_ROLES
 
 
 def _child(ws_root: str, run_id: str) -> dict[str, Any]:

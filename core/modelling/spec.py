@@ -16,10 +16,11 @@ from typing import Any
 from core.kernel.errors import UsageError
 from core.kernel.formats import check_sections
 from core.modelling.estimators import ESTIMATORS
+from core.modelling.events import TRAIN_ROLES
 
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
 PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
-ROLES = ("data-scientist", "admin")
+ROLES = TRAIN_ROLES
 # Every section and key a spec may hold (estimator params go to the estimator as they are).
 SPEC_KEYS = {
     "run": {

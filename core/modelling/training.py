@@ -33,13 +33,13 @@ from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import RunRow, SnapshotRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import environment, estimators
-from core.modelling.events import RunGate, RunInput, TrainRun
+from core.modelling.events import TRAIN_ROLES, RunGate, RunInput, TrainRun
 from core.modelling.spec import Spec, load_spec, parse_spec
 from storage.canonical import canonical_bytes
 
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
 PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
-ROLES = ("data-scientist", "admin")
+ROLES = TRAIN_ROLES
 
 
 def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:

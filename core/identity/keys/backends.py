@@ -8,6 +8,10 @@ needs a backend: it uses only public keys (see :mod:`core.identity.signing`).
   library (Secret Service on Linux, Keychain on macOS, Credential Locker on Windows), which
   keeps it encrypted at rest. Backends that would store it in plain text, or not at all, are
   refused.
+- ``passphrase``: the private key, PKCS#8 PEM encrypted with a passphrase (scrypt-derived
+  AES-256 via ``cryptography``'s best available encryption), is kept in the user's config
+  folder (:func:`core.identity.secrets.key_dir`), mode 0600. Using it needs the passphrase
+  (:func:`core.identity.secrets.secret`); holding the file alone is not enough.
 - ``pkcs11``: the key pair is generated inside the token, the private key marked sensitive and
   non-extractable, and signing happens in the token (``CKM_ECDSA`` over a SHA-256 digest, which
   every token supports; SoftHSM2 has no ``CKM_ECDSA_SHA256``). Configure it with
@@ -26,7 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.kernel.errors import KeyStoreError, UsageError
+from core.identity.secrets import key_dir, secret
+from core.kernel.errors import IdentityError, KeyStoreError, UsageError
 
 if TYPE_CHECKING:  # cryptography is imported where keys are made or used, not by every command
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -56,6 +61,13 @@ class KeyBackend(Protocol):
 
     def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
         """Sign ``data``: DER ECDSA over SHA-256, or raw Ed25519."""
+
+    def unlock(self, handle: str, algorithm: str, who: str) -> Callable[[bytes], bytes]:
+        """Prove this process holds the private key: a signer, kept for the process.
+
+        Raises:
+            IdentityError: naming ``who`` if the key, its passphrase or PIN is not at hand.
+        """
 
 
 def _public_der(public: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> bytes:
@@ -125,9 +137,15 @@ class KeyringBackend:
         return handle, _public_der(private.public_key())
 
     def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
-        """Load the private key from the keyring for this one signature."""
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+        """Sign with the private key from the keyring."""
+        return self.unlock(handle, algorithm, "")(data)
+
+    def unlock(self, handle: str, algorithm: str, who: str) -> Callable[[bytes], bytes]:
+        """The keyring entry's key as a signer (read once per process)."""
+        cached = _UNLOCKED.get(("keyring", handle))
+        if cached is not None:
+            return cached
+        from cryptography.hazmat.primitives import serialization
 
         keyring = self._keyring()
         try:
@@ -135,19 +153,15 @@ class KeyringBackend:
         except Exception as err:
             raise KeyStoreError(f"the OS keyring could not be read: {err}") from err
         if pem is None:
-            raise KeyStoreError(
-                f"the private key {handle} is not in this machine's keyring",
-                hint="Sign on the machine (and as the OS user) that created the key, or "
-                "create a new key with `ledgerml key create`.",
+            raise IdentityError(
+                f"this OS account does not hold the secret of {who or 'key ' + handle}: "
+                f"its private key {handle} is not in this account's keyring",
+                hint="Act as yourself, on the OS account (and machine) where your key was "
+                "made. Nothing was recorded.",
             )
-        private = serialization.load_pem_private_key(pem.encode(), password=None)
-        if isinstance(private, ec.EllipticCurvePrivateKey):
-            # RFC 6979 deterministic ECDSA: the same bytes signed twice give the same
-            # signature, so an export of the same ledger state is byte-identical.
-            return private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-        if isinstance(private, ed25519.Ed25519PrivateKey):
-            return private.sign(data)
-        raise KeyStoreError(f"unsupported private key type in keyring entry {handle}")
+        signer = _signer(serialization.load_pem_private_key(pem.encode(), password=None))
+        _UNLOCKED[("keyring", handle)] = signer
+        return signer
 
 
 @cache
@@ -175,9 +189,16 @@ class Pkcs11Backend:
             return "no PKCS#11 module found (set LEDGERML_PKCS11_MODULE)"
         if not self.token:
             return "no token configured (set LEDGERML_PKCS11_TOKEN to the token label)"
-        if not os.environ.get("LEDGERML_PKCS11_PIN"):
-            return "no user PIN given (set LEDGERML_PKCS11_PIN)"
         return None
+
+    def _pin(self) -> str:
+        pin = os.environ.get("LEDGERML_PKCS11_PIN") or secret(f"PIN of token {self.token}")
+        if not pin:
+            raise KeyStoreError(
+                f"no user PIN for token {self.token!r}",
+                hint="Give it in the file named by LEDGERML_SECRET_FILE.",
+            )
+        return pin
 
     def _session(self) -> Any:
         import pkcs11
@@ -187,7 +208,7 @@ class Pkcs11Backend:
             raise KeyStoreError(f"the PKCS#11 backend is not usable: {problem}")
         try:
             token = _pkcs11_lib(self.module).get_token(token_label=self.token)
-            return token.open(user_pin=os.environ["LEDGERML_PKCS11_PIN"], rw=True)
+            return token.open(user_pin=self._pin(), rw=True)
         except pkcs11.exceptions.NoSuchToken as err:
             raise KeyStoreError(
                 f"no PKCS#11 token labelled {self.token!r} in {self.module}",
@@ -229,20 +250,149 @@ class Pkcs11Backend:
 
     def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
         """Sign inside the token and return a DER ECDSA signature."""
+        return self.unlock(handle, algorithm, "")(data)
+
+    def unlock(self, handle: str, algorithm: str, who: str) -> Callable[[bytes], bytes]:
+        """A signer over a token session opened with the PIN (kept for the process)."""
+        cached = _UNLOCKED.get(("pkcs11", handle))
+        if cached is not None:
+            return cached
         import pkcs11
         from pkcs11 import Mechanism, ObjectClass
         from pkcs11.util.ec import encode_ecdsa_signature
 
-        with self._session() as session:
-            try:
-                key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=handle)
-            except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as err:
-                raise KeyStoreError(
-                    f"the token {self.token!r} holds no single private key {handle}",
-                    hint="Use the token the key was created in (LEDGERML_PKCS11_TOKEN).",
-                ) from err
+        try:
+            session = self._session()
+        except KeyStoreError as err:
+            raise IdentityError(
+                f"cannot prove the secret of {who or 'key ' + handle}: {err.msg}",
+                hint="Give the token's PIN through LEDGERML_SECRET_FILE. Nothing was recorded.",
+            ) from err
+        try:
+            key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=handle)
+        except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as err:
+            session.close()
+            raise IdentityError(
+                f"the token {self.token!r} holds no single private key {handle} of "
+                f"{who or 'this key'}",
+                hint="Use the token the key was created in (LEDGERML_PKCS11_TOKEN).",
+            ) from err
+
+        def sign(data: bytes) -> bytes:
             raw = key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
             return bytes(encode_ecdsa_signature(raw))
+
+        _UNLOCKED[("pkcs11", handle)] = sign
+        return sign
+
+
+class PassphraseBackend:
+    """Private keys encrypted with a passphrase, in the user's config folder."""
+
+    name = "passphrase"
+
+    def availability(self) -> str | None:
+        """Usable wherever the user's config folder can be written."""
+        return None
+
+    def _path(self, handle: str) -> Path:
+        return key_dir() / f"{handle}.pem"
+
+    def generate(self, algorithm: str) -> tuple[str, bytes]:
+        """Create a key and store it encrypted with the passphrase of the secret file/prompt."""
+        from cryptography.hazmat.primitives import serialization
+
+        phrase = secret("passphrase for the new key")
+        if not phrase:
+            raise KeyStoreError(
+                "a passphrase key needs a passphrase",
+                hint="Give it in the file named by LEDGERML_SECRET_FILE, or at the prompt.",
+            )
+        private = _new_private(algorithm)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(phrase.encode()),
+        )
+        handle = f"key-{uuid.uuid4()}"
+        folder = key_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self._path(handle)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        return handle, _public_der(private.public_key())
+
+    def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
+        """Sign after unlocking the key with its passphrase."""
+        return self.unlock(handle, algorithm, "")(data)
+
+    def unlock(self, handle: str, algorithm: str, who: str) -> Callable[[bytes], bytes]:
+        """Decrypt the key with the passphrase (asked once per process)."""
+        cached = _UNLOCKED.get(("passphrase", handle))
+        if cached is not None:
+            return cached
+        from cryptography.hazmat.primitives import serialization
+
+        path = self._path(handle)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise IdentityError(
+                f"this OS account does not hold the key of {who or handle}: {path} is missing",
+                hint="Act on the account where the key was made. Nothing was recorded.",
+            ) from err
+        phrase = secret(f"passphrase of {who or handle}")
+        if not phrase:
+            raise IdentityError(
+                f"acting as {who or 'this key'} needs its passphrase, and none was given",
+                hint="Give it in the file named by LEDGERML_SECRET_FILE (never on the command "
+                "line), or at the prompt. Nothing was recorded.",
+            )
+        try:
+            private = serialization.load_pem_private_key(data, password=phrase.encode())
+        except (ValueError, TypeError) as err:
+            raise IdentityError(
+                f"the passphrase of {who or 'this key'} is wrong", hint="Nothing was recorded."
+            ) from err
+        signer = _signer(private)
+        _UNLOCKED[("passphrase", handle)] = signer
+        return signer
+
+
+_UNLOCKED: dict[tuple[str, str], Callable[[bytes], bytes]] = {}
+"""Signers proven in this process, by (backend, handle): a secret is asked for once."""
+
+
+def forget_unlocked() -> None:
+    """Drop every unlocked key of this process (tests; a TUI session's lock)."""
+    _UNLOCKED.clear()
+
+
+def _new_private(algorithm: str) -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if algorithm == "ecdsa-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise UsageError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
+
+
+def _signer(private: Any) -> Callable[[bytes], bytes]:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        # RFC 6979 deterministic ECDSA: the same bytes signed twice give the same signature,
+        # so an export of the same ledger state is byte-identical.
+        algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+        return lambda data: private.sign(data, algorithm)
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        return private.sign
+    raise KeyStoreError(f"unsupported private key type {type(private).__name__}")
 
 
 @dataclass(frozen=True)
@@ -276,6 +426,13 @@ BACKENDS: dict[str, BackendInfo] = {
             "LEDGERML_PKCS11_PIN",
             ("ecdsa-p256",),
             Pkcs11Backend,
+        ),
+        BackendInfo(
+            "passphrase",
+            "passphrase-protected file",
+            "a passphrase, given in the file named by LEDGERML_SECRET_FILE or at a prompt",
+            ALGORITHMS,
+            PassphraseBackend,
         ),
     )
 }

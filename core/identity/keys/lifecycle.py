@@ -15,13 +15,23 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.identity.actors import needs, require
-from core.identity.events import KeyCreated, KeyRecord, KeyRevoked, KeyRotated, WorkspaceInit
+from core.identity.events import (
+    ActorAdded,
+    KeyCreated,
+    KeyRecord,
+    KeyRevoked,
+    KeyRotated,
+    WorkspaceInit,
+)
 from core.identity.keys.backends import ALGORITHMS, KeyBackend, backend
-from core.identity.signing import key_id_for, public_pem
+from core.identity.signer import authority_of, certify
+from core.identity.signing import key_id_for, public_der, public_pem
 from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import KeyStoreError, NotFoundError, PermissionDeniedError, UsageError
@@ -29,6 +39,7 @@ from core.kernel.events import Event
 from core.kernel.kinds import new_event
 from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
+from storage.fsutil import atomic_write
 from storage.objects import sha256_hex
 
 PEM_MEDIA_TYPE = "application/x-pem-file"
@@ -106,13 +117,75 @@ def _may_manage(s: Session, key: KeyRow, action: str) -> None:
 def key_event(
     s: Session,
     actor: str,
-    payload: WorkspaceInit | KeyCreated | KeyRotated,
+    payload: WorkspaceInit | KeyCreated | KeyRotated | ActorAdded,
     subjects: list[str],
     reason: str,
 ) -> Event:
-    """The event recording a new key; its public key goes to the object store first."""
-    ref = s.put_blob(payload.key.public_pem.encode(), PEM_MEDIA_TYPE)
-    return new_event(actor, payload, subjects, reason, [ref])
+    """The event recording new keys; their public keys go to the object store first."""
+    records = [payload.key]
+    if isinstance(payload, WorkspaceInit):
+        records.append(payload.founder_key)
+    refs = [s.put_blob(r.public_pem.encode(), PEM_MEDIA_TYPE) for r in records if r is not None]
+    return new_event(actor, payload, subjects, reason, refs)
+
+
+REQUEST_TYPE = "ledgerml/key-request/v1"
+
+
+def request_record(path: Path, *, owner: str) -> KeyRecord:
+    """The key described by a key request file (``ledgerml key generate --out``).
+
+    A person makes their key on their own OS account, where its private half stays; the
+    request carries only the public half and where the private half lives, for an admin
+    to register and certify.
+
+    Raises:
+        UsageError: if the file cannot be read or is not a key request.
+    """
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("type") != REQUEST_TYPE:
+            raise ValueError(f"its type is {doc.get('type')!r}, not {REQUEST_TYPE!r}")
+        der = public_der(str(doc["public_pem"]))
+        backend_name, algorithm = str(doc["backend"]), str(doc["algorithm"])
+        handle = str(doc["handle"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UsageError(
+            f"cannot read the key request {path}: {err}",
+            hint="Make one with `ledgerml key generate --out FILE` on the new actor's account.",
+        ) from err
+    if algorithm not in ALGORITHMS:
+        raise UsageError(f"the key request names an unknown algorithm {algorithm!r}")
+    pem = public_pem(der)
+    return KeyRecord(
+        key_id=key_id_for(der),
+        actor=owner,
+        purpose="actor",
+        backend=backend_name,
+        algorithm=algorithm,
+        label=f"{owner}-{backend_name}",
+        handle=handle,
+        public_key_digest=sha256_hex(pem.encode()),
+        public_pem=pem,
+    )
+
+
+def write_request(backend_name: str, algorithm: str, out: Path) -> KeyRecord:
+    """Generate a key in this account's backend and write its key request to ``out``."""
+    record = generate_record(backend_name, algorithm, owner="", purpose="actor", label="")
+    doc = {
+        "type": REQUEST_TYPE,
+        "backend": record.backend,
+        "algorithm": record.algorithm,
+        "handle": record.handle,
+        "public_pem": record.public_pem,
+        "key_id": record.key_id,
+    }
+    try:
+        atomic_write(out, json.dumps(doc, indent=2).encode() + b"\n")
+    except OSError as err:
+        raise UsageError(f"cannot write the key request to {out}: {err.strerror or err}") from err
+    return record
 
 
 def create(
@@ -151,6 +224,7 @@ def create(
             if existing.label == name and existing.status == "active":
                 return existing, False
         record = generate_record(backend, algorithm, owner=whose, purpose="actor", label=name)
+        record = certify(s, authority_of(s), record)
         s.commit(
             key_event(
                 s, actor, KeyCreated(record), [f"key:{record.key_id}", f"actor:{whose}"], reason
@@ -197,9 +271,13 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
         old = resolve(s.catalog, ref)
         if old.status != "active":
             raise UsageError(f"key {old.key_id[:16]} is {old.status}; only active keys rotate")
+        auth = authority_of(s)
+        if old.purpose == "organisation" and "admin" not in auth.current(s.actor).roles:  # type: ignore[union-attr]
+            raise PermissionDeniedError("only admins may rotate the organisation key")
         record = generate_record(
             old.backend, old.algorithm, owner=old.actor, purpose=old.purpose, label=old.label
         )
+        record = certify(s, auth, record)
         s.commit(
             key_event(
                 s,
