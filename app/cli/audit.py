@@ -109,7 +109,9 @@ def verify(
                     or "none",
                 ),
                 ("anchored", f"events #1..#{report.anchored}" if report.anchored else "none"),
+                ("signatures", report.signatures),
                 ("catalog", report.catalog),
+                *([("identities", "demo identities: no assurance")] if report.demo else []),
             ]
         )
         for failure in report.failures:
@@ -128,6 +130,8 @@ def verify(
                 verdict = (
                     f"CHAIN INTACT; no signed checkpoint yet, all {report.events} events UNANCHORED"
                 )
+            if report.demo:
+                verdict += " (demo identities: no assurance)"
             output.line(f"[bold green]{verdict}[/bold green]")
         else:
             where = (

@@ -85,6 +85,27 @@ def create(
     _show(key, want_json(json_out), {"created": created})
 
 
+@app.command("generate")
+@guarded
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the key request.")],
+    backend: Annotated[str, typer.Option(help=backend_help())] = "keyring",
+    algorithm: Annotated[
+        str, typer.Option(help="ecdsa-p256 (default) or ed25519 (not on pkcs11).")
+    ] = "ecdsa-p256",
+) -> None:
+    """Make your own key on this OS account and write a key request for an admin.
+
+    Needs no workspace. The private half stays in this account's keyring, token or
+    passphrase file; the request holds only the public half. Give the file to an admin, who
+    runs `ledgerml actor add YOU --role … --key-request FILE`.
+    """
+    from core.identity.keys.lifecycle import write_request
+
+    record = write_request(backend, algorithm, out)
+    output.line(f"wrote key request {out} for key {record.key_id[:16]}… ({backend})")
+
+
 @app.command("list")
 @guarded
 def list_(
@@ -186,6 +207,15 @@ def rotate(
 def revoke(
     key_ref: KeyArg,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (required).")],
+    compromised_since: Annotated[
+        str | None,
+        typer.Option(
+            "--compromised-since",
+            help="The key was compromised from this UTC time (YYYY-MM-DDTHH:MM:SSZ): what it "
+            "signed from then on is untrusted. Without it the key is retired and its past "
+            "signatures stay valid.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
@@ -198,7 +228,13 @@ def revoke(
     """
     from core.identity import keys
 
-    key, changed = keys.revoke(open_ws(workspace), actor_name(as_actor), key_ref, reason)
+    key, changed = keys.revoke(
+        open_ws(workspace),
+        actor_name(as_actor),
+        key_ref,
+        reason,
+        compromised_since=compromised_since,
+    )
     if want_json(json_out):
         output.emit_json({**key.as_dict(), "changed": changed})
     elif changed:

@@ -72,8 +72,8 @@ def init(
         ]
     )
     output.note(
-        "Give auditors the organisation key (`ledgerml key export organisation`) through a "
-        "channel other than this workspace: it is what they pin. "
+        "Give auditors the organisation key (`ledgerml key export-public organisation -o "
+        "org.pem`) through a channel other than this workspace: it is what they pin. "
         "Next: `ledgerml actor add NAME --role ROLE`, `ledgerml status`."
     )
 

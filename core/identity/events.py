@@ -7,11 +7,12 @@ Light on purpose: the projector imports it on every command.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from core.kernel.catalog import Catalog
-from core.kernel.kinds import Body, Payload, declare, event_kind
+from core.kernel.kinds import Body, P, Payload, declare, event_kind
 from core.kernel.rows import ActorRow, KeyRow
 
 
@@ -181,7 +182,10 @@ ADMIN = ("admin",)
 """Who may change actors and roles."""
 
 
-def _identity(action: str, payload: type, tables: tuple[str, ...], roles: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def _identity(
+    action: str, payload: type[P], tables: tuple[str, ...], roles: tuple[str, ...] = ()
+) -> Callable[[Callable[[Catalog, int, Body, P], None]], Callable[[Catalog, int, Body, P], None]]:
+    """Declare an identity kind: always in bundles, an authority event."""
     return event_kind(
         action, payload, tables=tables, in_every_bundle=True, roles=roles, authority=True
     )
@@ -220,7 +224,7 @@ def _role_revoke(cat: Catalog, seq: int, body: Body, data: RoleChanged) -> None:
     _change_roles(cat, seq, body, data.name, set(row.roles if row else []) - {data.role})
 
 
-def _actor_status(status: str):  # type: ignore[no-untyped-def]
+def _actor_status(status: str) -> Callable[[Catalog, int, Body, ActorStatus], None]:
     def handler(cat: Catalog, seq: int, body: Body, data: ActorStatus) -> None:
         row = cat.actor(data.name)
         if row is not None:

@@ -294,8 +294,13 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
     return command.run(ws, actor, guards=[_manages(ref, "rotate")], commit=commit)
 
 
-def revoke(ws: Workspace, actor: str, ref: str, reason: str) -> tuple[KeyRow, bool]:
+def revoke(
+    ws: Workspace, actor: str, ref: str, reason: str, *, compromised_since: str | None = None
+) -> tuple[KeyRow, bool]:
     """Revoke a key so it never signs again; revoking twice changes nothing.
+
+    ``compromised_since`` (UTC, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``) marks it compromised from
+    that time: signatures dated then or later are untrusted even if recorded before now.
 
     Returns:
         The key and whether this call revoked it.
@@ -310,7 +315,7 @@ def revoke(ws: Workspace, actor: str, ref: str, reason: str) -> tuple[KeyRow, bo
         s.commit(
             new_event(
                 actor,
-                KeyRevoked(key.key_id),
+                KeyRevoked(key.key_id, _utc(compromised_since)),
                 [f"key:{key.key_id}", f"actor:{key.actor}"],
                 reason,
             )
@@ -320,6 +325,23 @@ def revoke(ws: Workspace, actor: str, ref: str, reason: str) -> tuple[KeyRow, bo
         return row, True
 
     return command.run(ws, actor, guards=[_manages(ref, "revoke")], commit=commit)
+
+
+def _utc(text: str | None) -> str | None:
+    """A UTC time as events write it, so it compares with their ``ts`` as text."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise UsageError(
+            f"--compromised-since {text!r} is not a time", hint="Use YYYY-MM-DDTHH:MM:SSZ (UTC)."
+        ) from err
+    if when.tzinfo is None:
+        raise UsageError(f"--compromised-since {text!r} has no time zone", hint="End it with Z.")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def sign_with(key: KeyRow, data: bytes) -> bytes:
