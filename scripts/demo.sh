@@ -11,22 +11,29 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 if [ -e "$LEDGERML_WORKSPACE" ]; then
   say "Removing the previous demo workspace $LEDGERML_WORKSPACE"
   rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints" \
-    "$LEDGERML_WORKSPACE.export"
+    "$LEDGERML_WORKSPACE.export" "$LEDGERML_WORKSPACE.secrets" "$LEDGERML_WORKSPACE.team.env"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
-$L init --reason "demo: governed pipeline on the German credit data"
+echo "A team of five on one machine: demo identities, marked as such in the ledger. Their keys"
+echo "share this OS account's keyring, so they separate no one; val's key also needs a"
+echo "passphrase. Real separation is one OS account (or one token PIN) per person."
+$L init --demo --reason "demo: governed pipeline on the German credit data"
 
-say "Registering the team"
-$L actor add dana --role data-steward --reason "owns the credit data"
-$L actor add sam --role data-scientist --reason "builds the credit-risk model"
-$L actor add val --role validator --role approver --reason "independent model validation"
-$L actor add audrey --role auditor --reason "internal audit"
+say "Registering the team (each gets their own key, certified by the organisation key)"
+SECRETS="$LEDGERML_WORKSPACE.secrets"
+mkdir -p -m 700 "$SECRETS"
+( umask 077; printf 'demo passphrase for val\n' > "$SECRETS/val" )
+$L actor add dana --role data-steward --demo --reason "owns the credit data"
+$L actor add sam --role data-scientist --demo --reason "builds the credit-risk model"
+LEDGERML_SECRET_FILE="$SECRETS/val" $L actor add val --role validator --role approver \
+  --backend passphrase --demo --reason "independent model validation"
+$L actor add audrey --role auditor --demo --reason "internal audit"
 $L actor list
-
-say "Giving them signing keys (private halves stay in the OS keyring)"
-$L key create --actor sam --reason "sam signs training runs"
-$L key create --actor val --algorithm ed25519 --reason "val signs approvals"
 $L key list
+
+say "Acting as val without val's passphrase is refused, and nothing is recorded"
+if $L --as val audit checkpoint </dev/null; then echo "unexpected success" >&2; exit 1; fi
+export LEDGERML_SECRET_FILE="$SECRETS/val"  # from here on this shell holds val's secret
 
 S=sample_data/german-credit
 REPORTS="$LEDGERML_WORKSPACE.reports"
@@ -71,7 +78,6 @@ say "Reproducing the run in a fresh process"
 $L --as val reproduce "$RUN" --reason "independent reproduction"
 
 say "Evaluating it: fairness, SHAP, robustness, privacy, baseline (signed evidence)"
-$L --as val key create --reason "val signs evidence" >/dev/null 2>&1
 $L --as val evaluate credit-risk@1 --suite $S/evaluation.toml --reason "pre-release validation"
 
 say "Model card and impact assessment into $REPORTS"
@@ -115,5 +121,20 @@ rm -rf "$AIRGAP"
 
 say "Workspace status"
 $L status
-printf '\nDone. The workspace is in %s; try `%s --workspace %s audit log`.\n' \
-  "$LEDGERML_WORKSPACE" "scripts/with-keyring $L" "$LEDGERML_WORKSPACE"
+
+TEAM="$LEDGERML_WORKSPACE.team.env"
+cat > "$TEAM" <<ENV
+# The demo team of $LEDGERML_WORKSPACE: demo identities, no assurance.
+# Source this file, then act as anyone: \`as_actor val\`, \`ledgerml audit log\`.
+export LEDGERML_WORKSPACE="$LEDGERML_WORKSPACE"
+export LEDGERML_ACTOR="$LEDGERML_ACTOR"
+export LEDGERML_SECRET_FILE="$SECRETS/val"  # val's passphrase; the others use the keyring
+export PATH="$PWD/.venv/bin:\$PATH"
+as_actor() { export LEDGERML_ACTOR="\$1"; echo "acting as \$1"; }
+# team: $LEDGERML_ACTOR (admin), dana (data-steward), sam (data-scientist),
+#       val (validator, approver), audrey (auditor)
+ENV
+chmod 600 "$TEAM"
+printf '\nDone. The workspace is in %s (demo identities: no assurance).\n' "$LEDGERML_WORKSPACE"
+printf 'Keep acting as any of the team: `source %s`, then `as_actor sam` and\n' "$TEAM"
+printf '`scripts/with-keyring ledgerml audit log` (the keyring wrapper unlocks the demo keys).\n'

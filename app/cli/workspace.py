@@ -30,24 +30,45 @@ def init(
     as_actor: ActorOpt = None,
     key_backend: Annotated[
         str,
-        typer.Option("--key-backend", help=f"Where the workspace key lives: {backend_names()}."),
+        typer.Option(
+            "--key-backend",
+            help="Where the organisation key lives (best: pkcs11, a token whose PIN only "
+            f"admins know): {backend_names()}.",
+        ),
     ] = "keyring",
+    founder_backend: Annotated[
+        str | None,
+        typer.Option(
+            "--founder-backend", help="Where your own key lives (default: as --key-backend)."
+        ),
+    ] = None,
     algorithm: Annotated[
         str, typer.Option(help="ecdsa-p256 (default) or ed25519 (keyring only).")
     ] = "ecdsa-p256",
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Mark the founder as a demonstration identity (no assurance)."),
+    ] = False,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a workspace: folders, a workspace signing key, and you as its first admin.
+    """Create a workspace: folders, the organisation key, your own key, you as first admin.
 
-    The founding actor is --as, LEDGERML_ACTOR or your OS user. Refuses a folder that already
-    holds a workspace.
+    The organisation key certifies every actor's key and nothing else; auditors pin its
+    public half. Your own key signs what you do. The founding actor is --as, LEDGERML_ACTOR
+    or your OS user. Refuses a folder that already holds a workspace.
     """
     from core.audit import admin
 
     founder = actor_name(as_actor)
     ws = admin.init(
-        ws_path(workspace), founder, key_backend=key_backend, algorithm=algorithm, reason=reason
+        ws_path(workspace),
+        founder,
+        key_backend=key_backend,
+        algorithm=algorithm,
+        reason=reason,
+        founder_backend=founder_backend,
+        demo=demo,
     )
     from core.audit.checkpoints import organisation_key
 

@@ -110,11 +110,23 @@ def _decode_matches(
     return None if malformed else decoded
 
 
+class _BadEvent(IntegrityError):
+    """An event the state replay could not fold, with its number."""
+
+    def __init__(self, msg: str, seq: int) -> None:
+        super().__init__(msg)
+        self.seq = seq
+
+
 def _state_from_ledger(matches: list[tuple[int, dict[str, Any]]]) -> Catalog:
     state = Catalog.memory()
+    seq = 0
     try:
         for seq, body in matches:
             apply_state(state, seq, body)
+    except IntegrityError as err:
+        state.close()
+        raise _BadEvent(err.msg, seq) from err
     except BaseException:
         state.close()
         raise
@@ -267,6 +279,15 @@ def _check_catalog(
             )
             report.catalog = f"differs from the ledger at event #{bad}"
             return
+        edited = catalog.first_unhashed_event()
+        if edited is not None:
+            report.fail(
+                f"the catalog's copy of event #{edited} does not hash to the event's hash: the "
+                "catalog's events table was edited (`ledgerml rebuild` restores it)",
+                edited,
+            )
+            report.catalog = f"events table edited at event #{edited}"
+            return
         # A catalog behind the ledger (a crash before projection) is legitimate: compare it
         # with the state the ledger had at the catalog's own position.
         seen = [m for m in matches if m[0] <= applied]
@@ -345,16 +366,15 @@ def verify(
     if decoded is None:
         report.catalog = "not compared (malformed events)"
         return report
-    try:
-        state = _state_from_ledger(decoded)
-    except IntegrityError as err:
-        report.fail(err.msg)
-        return report
-    auth = _authority(scan, report)
+    auth = _authority(scan, report)  # signatures first: they say most about a changed event
     if auth is None:
-        state.close()
         return report
     _check_events(ws, scan, auth, report)
+    try:
+        state = _state_from_ledger(decoded)
+    except _BadEvent as err:
+        report.fail(err.msg, err.seq)
+        return report
     try:
         for cp in own:
             result = _check_checkpoint(

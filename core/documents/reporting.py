@@ -59,16 +59,19 @@ def record(
     reason: str,
 ) -> tuple[Path, Path]:
     """Store both renderings, record one event naming them, then write the two files."""
-    # A folder we cannot write must stop us before anything is recorded.
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot write reports into {out_dir}: {err}") from err
-    if not os.access(out_dir, os.W_OK):
-        raise UsageError(
-            f"cannot write reports into {out_dir}: permission denied",
-            hint="Give a folder you can write to with -o.",
-        )
+
+    def prepare(_: Session) -> None:
+        # After the identity guard (an unproven actor makes no folder), and before anything
+        # is recorded: a folder we cannot write must stop us.
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(f"cannot write reports into {out_dir}: {err}") from err
+        if not os.access(out_dir, os.W_OK):
+            raise UsageError(
+                f"cannot write reports into {out_dir}: permission denied",
+                hint="Give a folder you can write to with -o.",
+            )
 
     def commit(s: Session, _: None) -> None:
         md_ref = s.put_blob(markdown.encode(), "text/markdown")
@@ -76,7 +79,7 @@ def record(
         payload = as_payload(md_ref.sha256, html_ref.sha256)
         s.commit(new_event(actor, payload, [subject], reason, [md_ref, html_ref]))
 
-    command.run(ws, actor, guards=[needs(action="write reports")], commit=commit)
+    command.run(ws, actor, guards=[needs(action="write reports")], prepare=prepare, commit=commit)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     write_output(md_path, markdown.encode("utf-8"))
     write_output(html_path, html.encode("utf-8"))

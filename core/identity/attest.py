@@ -57,8 +57,10 @@ def signing_key(s: Session, key_ref: str | None) -> KeyRow:
         UsageError: if the named key belongs to someone else.
         NotFoundError: if the actor has no active key.
     """
+    from core.identity.keys.lifecycle import resolve_in
+
     if key_ref:
-        key = keys_mod.resolve(s.catalog, key_ref)
+        key = resolve_in(s, key_ref)
         if key.actor != s.actor:
             raise UsageError(f"key {key.key_id[:16]} belongs to {key.actor!r}, not {s.actor!r}")
         if key.purpose != "actor":
@@ -67,13 +69,15 @@ def signing_key(s: Session, key_ref: str | None) -> KeyRow:
                 hint="Sign with a personal key (`ledgerml key create`).",
             )
         return key
-    mine = [k for k in s.catalog.keys_of(s.actor) if k.status == "active" and k.purpose == "actor"]
-    if not mine:
+    from core.identity.signer import authority_of
+
+    newest = authority_of(s).signing_key(s.actor)  # the ledger's word, not the catalog's
+    if newest is None:
         raise NotFoundError(
             f"actor {s.actor!r} has no active signing key",
-            hint="Create one with `ledgerml key create`.",
+            hint=f"Ask an admin: `ledgerml key create --actor {s.actor}`.",
         )
-    return mine[-1]
+    return resolve_in(s, newest.key_id)
 
 
 def sign_statement(

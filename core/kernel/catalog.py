@@ -102,6 +102,20 @@ class Catalog(Database):
             KeyRow, "SELECT * FROM keys WHERE actor = ? ORDER BY created_seq", [actor]
         )
 
+    def first_unhashed_event(self) -> int | None:
+        """The first event whose stored body and chain do not give its stored hash.
+
+        Each row holds the exact ledger line's parts, so the catalog's copy of the ledger can
+        be checked on its own, in DuckDB, without reading the ledger again.
+        """
+        row = self.con.execute(
+            "SELECT seq FROM (SELECT seq, hash, body, "
+            "lag(hash, 1, repeat('0', 64)) OVER (ORDER BY seq) AS prev FROM events) "
+            "WHERE sha256(CAST(seq AS VARCHAR) || ' ' || prev || ' ' || body) <> hash "
+            "ORDER BY seq LIMIT 1"
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def event_bodies(self, seqs: list[int]) -> dict[int, bytes]:
         """The stored bodies of some events, by number (those the catalog holds)."""
         if not seqs:

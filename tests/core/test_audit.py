@@ -28,9 +28,9 @@ def rewrite_lines(ws: Workspace, edit) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def busy_ws(ws: Workspace) -> Workspace:
-    keys.create(ws, "sam", reason="sign")
+    keys.create(ws, "alice", owner="sam", reason="sign")
     checkpoints.checkpoint(ws, "alice")
-    keys.create(ws, "sam", label="spare", reason="spare key")
+    keys.create(ws, "alice", owner="sam", label="spare", reason="spare key")
     return ws
 
 

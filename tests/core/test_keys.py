@@ -14,7 +14,7 @@ from core.kernel.errors import KeyStoreError, NotFoundError, PermissionDeniedErr
 
 
 def test_keyring_key_signs_and_its_private_half_is_only_in_the_keyring(ws, tmp_path) -> None:
-    key, created = keys.create(ws, "sam", reason="sign runs")
+    key, created = keys.create(ws, "alice", owner="sam", label="sam-runs", reason="sign runs")
     assert created and key.backend == "keyring" and key.algorithm == "ecdsa-p256"
     secret = keyring.get_password(KEYRING_SERVICE, key.handle)
     assert secret is not None and "PRIVATE KEY" in secret
@@ -27,15 +27,15 @@ def test_keyring_key_signs_and_its_private_half_is_only_in_the_keyring(ws, tmp_p
 
 
 def test_create_is_idempotent_per_owner_and_label(ws) -> None:
-    first, _ = keys.create(ws, "sam")
-    again, created = keys.create(ws, "sam")
+    first, _ = keys.create(ws, "alice", owner="sam")
+    again, created = keys.create(ws, "alice", owner="sam")
     assert not created and again.key_id == first.key_id
-    other, created = keys.create(ws, "sam", label="second", algorithm="ed25519")
+    other, created = keys.create(ws, "alice", owner="sam", label="second", algorithm="ed25519")
     assert created and other.key_id != first.key_id and other.algorithm == "ed25519"
 
 
 def test_pkcs11_key_is_non_extractable_and_signs_in_the_token(ws, hsm) -> None:
-    key, _ = keys.create(ws, "sam", backend="pkcs11", reason="hsm")
+    key, _ = keys.create(ws, "alice", owner="sam", backend="pkcs11", reason="hsm")
     sig = keys.sign_with(key, b"in the token")
     assert verify_raw(key.public_pem, b"in the token", sig)
     backend = Pkcs11Backend()
@@ -47,16 +47,16 @@ def test_pkcs11_key_is_non_extractable_and_signs_in_the_token(ws, hsm) -> None:
 
 def test_pkcs11_refuses_ed25519_and_a_wrong_pin(ws, hsm, monkeypatch) -> None:
     with pytest.raises(UsageError, match="only ecdsa-p256"):
-        keys.create(ws, "sam", backend="pkcs11", algorithm="ed25519")
+        keys.create(ws, "alice", owner="sam", backend="pkcs11", algorithm="ed25519")
     monkeypatch.setenv("LEDGERML_PKCS11_PIN", "0000")
     with pytest.raises(KeyStoreError, match="PIN"):
-        keys.create(ws, "sam", backend="pkcs11", label="wrong-pin")
+        keys.create(ws, "alice", owner="sam", backend="pkcs11", label="wrong-pin")
     assert [k.backend for k in keys.list_keys(ws)] == ["keyring"]  # only the workspace key
 
 
 def test_pkcs11_without_configuration_is_a_clear_error(ws) -> None:
     with pytest.raises(KeyStoreError, match="LEDGERML_PKCS11_TOKEN"):
-        keys.create(ws, "sam", backend="pkcs11")
+        keys.create(ws, "alice", owner="sam", backend="pkcs11")
 
 
 def test_plaintext_or_null_keyrings_are_refused(ws) -> None:
@@ -64,14 +64,14 @@ def test_plaintext_or_null_keyrings_are_refused(ws) -> None:
     keyring.set_keyring(null.Keyring())
     try:
         with pytest.raises(KeyStoreError, match="no secure OS keyring"):
-            keys.create(ws, "sam")
+            keys.create(ws, "alice", owner="sam", label="sam-plain")
     finally:
         keyring.set_keyring(previous)
     assert len(keys.list_keys(ws)) == 1
 
 
 def test_rotation_and_revocation_rules(ws) -> None:
-    key, _ = keys.create(ws, "sam")
+    key, _ = keys.create(ws, "alice", owner="sam", label="sam-rotating")
     old, new = keys.rotate(ws, "sam", key.key_id[:12], reason="yearly")
     assert old.status == "rotated" and old.replaced_by == new.key_id and new.status == "active"
     with pytest.raises(KeyStoreError, match="rotated"):
@@ -103,7 +103,7 @@ def test_only_owner_or_admin_creates_keys_for_others(ws) -> None:
 
 
 def test_resolve_by_prefix_and_label(ws) -> None:
-    key, _ = keys.create(ws, "sam", label="sam-main")
+    key, _ = keys.create(ws, "alice", owner="sam", label="sam-main")
     assert keys.show(ws, "sam-main").key_id == key.key_id
     assert keys.show(ws, key.key_id[:10]).key_id == key.key_id
     with pytest.raises(NotFoundError, match="no key"):

@@ -140,7 +140,7 @@ def test_nothing_unsigned_or_altered_is_deserialised(
     with pytest.raises(IntegrityError, match="no valid signature"):
         models.load(trained_ws, "credit-risk@1")
     assert models.load(trained_ws, "credit-risk@1", purpose="evaluate") is not None
-    keys.create(trained_ws, "sam")
+    keys.create(trained_ws, "alice", owner="sam", label="sam-extra")
     models.sign(trained_ws, "sam", "credit-risk@1", reason="ok")
     pipeline = models.load(trained_ws, "credit-risk@1")
     assert hasattr(pipeline, "predict_proba")
@@ -163,7 +163,7 @@ def test_nothing_unsigned_or_altered_is_deserialised(
 
 
 def test_forged_signature_and_revoked_key(trained_ws: Workspace) -> None:
-    key, _ = keys.create(trained_ws, "sam")
+    key, _ = keys.create(trained_ws, "alice", owner="sam", label="sam-extra")
     sig = models.sign(trained_ws, "sam", "credit-risk@1")
     env_path = trained_ws.objects.path(sig.envelope_digest)
     original = env_path.read_bytes()
@@ -185,7 +185,7 @@ def test_forged_signature_and_revoked_key(trained_ws: Workspace) -> None:
         models.load(trained_ws, "credit-risk@1")
     with pytest.raises(IntegrityError, match="unrevoked"):  # nor evaluated: it is not trusted
         models.load(trained_ws, "credit-risk@1", purpose="evaluate")
-    keys.create(trained_ws, "sam", label="sam-evaluator")
+    keys.create(trained_ws, "alice", owner="sam", label="sam-evaluator")
     head = trained_ws.ledger.head()[0]
     with pytest.raises(IntegrityError, match="unrevoked"):
         evaluation.evaluate(trained_ws, "sam", "credit-risk@1", SAMPLE / "evaluation.toml")
@@ -198,7 +198,7 @@ def test_openssf_bundle_verifies_with_model_signing(
 ) -> None:
     if backend == "pkcs11":
         request.getfixturevalue("hsm")
-    keys.create(trained_ws, "val", backend=backend)
+    keys.create(trained_ws, "alice", owner="val", backend=backend)
     sig = models.sign(trained_ws, "val", "credit-risk@1", reason="validated")
     assert sig.openssf_digest
     paths = models.export(trained_ws, "credit-risk@1", tmp_path / "out")
@@ -213,7 +213,7 @@ def test_openssf_bundle_verifies_with_model_signing(
 
 
 def test_ed25519_keys_sign_without_an_openssf_bundle(trained_ws: Workspace) -> None:
-    keys.create(trained_ws, "sam", algorithm="ed25519")
+    keys.create(trained_ws, "alice", owner="sam", label="sam-ed", algorithm="ed25519")
     sig = models.sign(trained_ws, "sam", "credit-risk@1")
     assert sig.openssf_digest is None and models.verify(trained_ws, "credit-risk@1").trusted
 
@@ -307,7 +307,7 @@ def test_native_thread_pools_are_capped_at_the_cores_the_process_may_use(
 
 
 def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
-    keys.create(trained_ws, "sam")
+    keys.create(trained_ws, "alice", owner="sam", label="sam-extra")
     models.sign(trained_ws, "sam", "credit-risk@1")
     up = lineage.walk(trained_ws, "credit-risk@1")
     nodes = {e.dst for e in up.edges}
@@ -346,7 +346,7 @@ def test_inventory_shows_gate_signature_and_key_state(
         return only
 
     assert (line().validation, line().signatures) == ("german-credit-features passed", "unsigned")
-    key, _ = keys.create(trained_ws, "sam")
+    key, _ = keys.create(trained_ws, "alice", owner="sam", label="sam-extra")
     models.sign(trained_ws, "sam", "credit-risk@1")
     assert line().signatures == "signed ×1" and line().failing == []
     # The suite is tightened under the same name: the gate's newest result is now a failure.

@@ -30,11 +30,17 @@ from core.identity.events import (
     WorkspaceInit,
 )
 from core.identity.keys.backends import ALGORITHMS, KeyBackend, backend
-from core.identity.signer import authority_of, certify
+from core.identity.signer import authority_of, certify, prove
 from core.identity.signing import key_id_for, public_der, public_pem
 from core.kernel import command
 from core.kernel.catalog import Catalog
-from core.kernel.errors import KeyStoreError, NotFoundError, PermissionDeniedError, UsageError
+from core.kernel.errors import (
+    IntegrityError,
+    KeyStoreError,
+    NotFoundError,
+    PermissionDeniedError,
+    UsageError,
+)
 from core.kernel.events import Event
 from core.kernel.kinds import new_event
 from core.kernel.rows import KeyRow
@@ -103,6 +109,35 @@ def resolve(catalog: Catalog, ref: str) -> KeyRow:
             f"{ref!r} is ambiguous: it matches keys {ids}", hint="Give more of the key id."
         )
     return matches[0]
+
+
+def resolve_in(s: Session, ref: str) -> KeyRow:
+    """:func:`resolve`, with the key's status as the signed ledger says, not the catalog.
+
+    Raises:
+        IntegrityError: if the catalog lists a key the ledger never registered.
+    """
+    row = resolve(s.catalog, ref)
+    state = authority_of(s).keys.get(row.key_id)
+    if state is None:
+        raise IntegrityError(
+            f"the catalog lists key {row.key_id[:16]}…, which the ledger never registered",
+            hint="The catalog was edited; `ledgerml rebuild` restores it from the ledger.",
+        )
+    row.actor, row.purpose, row.handle, row.backend = (
+        state.actor,
+        state.purpose,
+        state.handle,
+        state.backend,
+    )
+    row.public_pem, row.certified = state.public_pem, state.certified
+    if state.end_seq is None:
+        row.status, row.status_seq = "active", None
+    else:
+        row.status, row.status_seq = state.end_status, state.end_seq
+    if state.compromised_since is not None and row.status == "active":
+        row.status = "revoked"
+    return row
 
 
 def _may_manage(s: Session, key: KeyRow, action: str) -> None:
@@ -183,6 +218,7 @@ def write_request(backend_name: str, algorithm: str, out: Path) -> KeyRecord:
     }
     try:
         atomic_write(out, json.dumps(doc, indent=2).encode() + b"\n")
+        out.chmod(0o644)  # public: it is meant to be handed to an admin
     except OSError as err:
         raise UsageError(f"cannot write the key request to {out}: {err.strerror or err}") from err
     return record
@@ -253,8 +289,9 @@ def _manages(ref: str, action: str) -> Callable[[Session], KeyRow]:
     """A command guard: the key ``ref`` exists and the actor owns it or is an admin."""
 
     def guard(s: Session) -> KeyRow:
-        key = resolve(s.catalog, ref)
+        key = resolve_in(s, ref)
         _may_manage(s, key, action)
+        prove(s, authority_of(s))
         return key
 
     return guard
@@ -268,7 +305,7 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
     """
 
     def commit(s: Session, _: None) -> tuple[KeyRow, KeyRow]:
-        old = resolve(s.catalog, ref)
+        old = resolve_in(s, ref)
         if old.status != "active":
             raise UsageError(f"key {old.key_id[:16]} is {old.status}; only active keys rotate")
         auth = authority_of(s)
@@ -309,7 +346,7 @@ def revoke(
         raise UsageError("revoking a key needs a --reason", hint="Say why: compromised, retired…")
 
     def commit(s: Session, _: None) -> tuple[KeyRow, bool]:
-        key = resolve(s.catalog, ref)
+        key = resolve_in(s, ref)
         if key.status == "revoked":
             return key, False
         s.commit(

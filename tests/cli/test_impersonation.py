@@ -1,0 +1,245 @@
+"""Acting as someone needs their secret: every state-changing command, run without it.
+
+The matrix is enumerated from the CLI's command tree and the TUI's key bindings, so a new
+command fails :func:`test_every_command_is_classified` until it is put in one of the tables
+below. The victim is an actor holding every role whose key is protected by a passphrase;
+the attacker has everything else: the same OS account and keyring, write access to the
+workspace, the victim's name. Each attempt must exit 2 saying the identity is not proven, and
+leave the ledger exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+
+from app.cli import build
+from core.identity.actors import ROLES
+from tests.conftest import ROOT, run_cli
+
+SAMPLE = ROOT / "sample_data" / "german-credit"
+VICTIM = "vera"
+
+# Commands that change the workspace, with arguments that get them past parsing to their
+# identity guard. ``{out}`` is a fresh path; ``{model}``, ``{run}`` and ``{key}`` are filled in
+# from the workspace.
+WRITES: dict[str, list[str]] = {
+    "actor add": ["actor", "add", "mallory", "--role", "admin"],
+    "actor grant": ["actor", "grant", "sam", "--role", "admin", "--reason", "x"],
+    "actor revoke-role": ["actor", "revoke-role", "alice", "--role", "admin", "--reason", "x"],
+    "actor suspend": ["actor", "suspend", "alice", "--reason", "x"],
+    "actor resume": ["actor", "resume", "sam", "--reason", "x"],
+    "actor remove": ["actor", "remove", "alice", "--reason", "x"],
+    "attest create": ["attest", "create", str(SAMPLE / "german.data")],
+    "audit checkpoint": ["audit", "checkpoint"],
+    "bundle export": ["bundle", "export", "{model}", "-o", "{out}"],
+    "evaluate": ["evaluate", "{model}", "--suite", str(SAMPLE / "evaluation.toml")],
+    "feature build": ["feature", "build", str(SAMPLE / "features.toml")],
+    "key create": ["key", "create", "--actor", "sam", "--label", "extra"],
+    "key revoke": ["key", "revoke", "{key}", "--reason", "x"],
+    "key rotate": ["key", "rotate", "{key}"],
+    "model register": ["model", "register", "{run}", "--name", "other"],
+    "model sign": ["model", "sign", "{model}"],
+    "report datasheet": ["report", "datasheet", "german-credit@1", "-o", "{out}"],
+    "report impact-assessment": [
+        "report",
+        "impact-assessment",
+        "{model}",
+        "--answers",
+        str(SAMPLE / "impact_answers.toml"),
+        "-o",
+        "{out}",
+    ],
+    "report model-card": [
+        "report",
+        "model-card",
+        "{model}",
+        "--answers",
+        str(SAMPLE / "model_card.toml"),
+        "-o",
+        "{out}",
+    ],
+    "reproduce": ["reproduce", "{run}"],
+    "snapshot add": ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "other"],
+    "train": ["train", str(SAMPLE / "train.toml")],
+    "validate": ["validate", "german-credit@1", "--suite", str(SAMPLE / "raw_suite.toml")],
+}
+# Commands that record nothing and sign nothing: reading, verifying, exporting files that
+# carry existing signatures, making a key outside any workspace, founding a new workspace.
+READS = {
+    "actor list",
+    "actor show",
+    "attest verify",
+    "audit log",
+    "audit prove",
+    "audit verify",
+    "bundle verify",
+    "init",
+    "key export-public",
+    "key generate",
+    "key list",
+    "key show",
+    "lineage",
+    "model export",
+    "model list",
+    "model show",
+    "model verify",
+    "rebuild",
+    "snapshot diff",
+    "snapshot list",
+    "snapshot profile",
+    "snapshot show",
+    "status",
+    "tui",
+}
+# TUI actions that write, and the command whose core function (and guard) they call.
+TUI_WRITES = {
+    "checkpoint": "audit checkpoint",
+    "sign_model": "model sign",
+    "evaluate_model": "evaluate",
+    "export_bundle": "bundle export",
+    "add_snapshot": "snapshot add",
+    "validate_snapshot": "validate",
+    "train_model": "train",
+}
+TUI_READS = {"tab", "refresh", "verify", "prove", "toggle_dark", "cancel_action", "quit"}
+
+
+def _commands() -> list[str]:
+    out: list[str] = []
+
+    def walk(command: object, prefix: str) -> None:
+        subs = getattr(command, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            out.append(prefix)
+
+    walk(get_command(build()), "")
+    return sorted(out)
+
+
+def test_every_command_is_classified() -> None:
+    unclassified = set(_commands()) - set(WRITES) - READS
+    assert not unclassified, f"classify these commands in the impersonation matrix: {unclassified}"
+    assert not (set(WRITES) | READS) - set(_commands()), "the matrix names a removed command"
+
+
+def test_every_tui_action_is_classified() -> None:
+    from app.tui.app import LedgerApp
+
+    actions = {b.action.split("(")[0] for b in LedgerApp.BINDINGS}  # type: ignore[union-attr]
+    assert actions == set(TUI_WRITES) | TUI_READS
+    assert set(TUI_WRITES.values()) <= set(WRITES)
+
+
+def _ledger_bytes(ws: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((ws / "ledger" / "segments").glob("*.log")))
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Path]:
+    """A workspace with a trained, signed model and a victim with every role."""
+    root = tmp_path_factory.mktemp("impersonation")
+    ws = root / "ws"
+    secret = root / "vera.secret"
+    secret.write_text("correct horse battery staple\n")
+    secret.chmod(0o600)
+
+    def cli(*args: str, actor: str = "alice", env: dict[str, str] | None = None) -> str:
+        result = run_cli("--workspace", str(ws), "--as", actor, *args, env=env)
+        assert result.returncode == 0, f"{args}: {result.stdout}{result.stderr}"
+        return result.stdout
+
+    cli("init")
+    cli("actor", "add", "sam", "--role", "data-scientist", "--role", "data-steward")
+    roles = [arg for role in ROLES for arg in ("--role", role)]
+    cli(
+        "actor",
+        "add",
+        VICTIM,
+        *roles,
+        "--backend",
+        "passphrase",
+        env={"LEDGERML_SECRET_FILE": str(secret)},
+    )
+    cli("snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "german-credit", actor="sam")
+    cli("feature", "build", str(SAMPLE / "features.toml"), actor="sam")
+    cli("validate", "german-credit-features", "--suite", str(SAMPLE / "features_suite.toml"))
+    cli("train", str(SAMPLE / "train.toml"), actor="sam")
+    run = json.loads(cli("--json", "audit", "log", "--action", "train.run", "--limit", "1"))
+    run_ref = "run:" + run[0]["body"]["data"]["run_id"]
+    cli("model", "register", run_ref, "--name", "credit-risk", actor="sam")
+    cli("model", "sign", "credit-risk@1", actor="sam")
+    keys = json.loads(cli("--json", "key", "list"))
+    vera_key = next(k["key_id"] for k in keys if k["actor"] == VICTIM)
+    refs = {"model": "credit-risk@1", "run": run_ref, "key": vera_key[:16]}
+    return ws, refs, secret
+
+
+@pytest.mark.parametrize("command", sorted(WRITES))
+def test_acting_without_the_secret_is_refused_and_records_nothing(
+    team: tuple[Path, dict[str, str], Path], command: str, tmp_path: Path
+) -> None:
+    ws, refs, _ = team
+    args = [a.format(out=tmp_path / "out", **refs) for a in WRITES[command]]
+    before = _ledger_bytes(ws)
+    checkpoints = sorted((ws / "ledger" / "checkpoints").glob("*"))
+    result = run_cli("--workspace", str(ws), "--as", VICTIM, *args)
+    assert result.returncode == 2, f"{command}: {result.stdout}{result.stderr}"
+    assert "Identity not proven" in result.stderr, result.stderr
+    assert "passphrase" in result.stderr
+    assert _ledger_bytes(ws) == before
+    assert sorted((ws / "ledger" / "checkpoints").glob("*")) == checkpoints
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_wrong_passphrase_is_refused(
+    team: tuple[Path, dict[str, str], Path], tmp_path: Path
+) -> None:
+    ws, _, _ = team
+    wrong = tmp_path / "wrong"
+    wrong.write_text("Tr0ub4dor&3\n")
+    before = _ledger_bytes(ws)
+    result = run_cli(
+        "--workspace",
+        str(ws),
+        "--as",
+        VICTIM,
+        "audit",
+        "checkpoint",
+        env={"LEDGERML_SECRET_FILE": str(wrong)},
+    )
+    assert result.returncode == 2
+    assert "passphrase of vera is wrong" in result.stderr
+    assert _ledger_bytes(ws) == before
+
+
+def test_with_the_secret_the_victim_can_act(
+    team: tuple[Path, dict[str, str], Path], tmp_path: Path
+) -> None:
+    ws, _, secret = team
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    result = run_cli(
+        "--workspace",
+        str(copy),
+        "--as",
+        VICTIM,
+        "actor",
+        "grant",
+        "sam",
+        "--role",
+        "auditor",
+        "--reason",
+        "audit duty",
+        env={"LEDGERML_SECRET_FILE": str(secret)},
+    )
+    assert result.returncode == 0, result.stderr
+    verify = run_cli("--workspace", str(copy), "--as", "alice", "audit", "verify")
+    assert verify.returncode == 0, verify.stdout
