@@ -831,12 +831,6 @@ def _verify(
         # actors stopped: follow them all before judging any signature.
         for seq, _, body in events:
             ident.note(seq, body)
-        missing = sorted(set(ident.keys) - set(ident.introduced))
-        if missing and fmt == FORMAT:
-            raise RejectedError(
-                f"key {_short(missing[0])} is in the key list, but no event of the ledger "
-                "excerpt adds it"
-            )
         sign_key = ident.signer("the manifest", signed_by, size + 1)
         cp_key = ident.signer("the checkpoint", cp_signed, size + 1)
         root_note = (
@@ -851,6 +845,12 @@ def _verify(
             f"checkpoint #{size} signed by key {_short(cp_signed)} of {cp_key.get('actor')!r}"
         )
         sealed = sum(ident.check_event(seq, raw, body) for seq, raw, body in events)
+        missing = sorted(set(ident.keys) - set(ident.introduced))
+        if missing and fmt == FORMAT:
+            raise RejectedError(
+                f"key {_short(missing[0])} is in the key list, but no event of the ledger "
+                "excerpt adds it"
+            )
         if fmt == FORMAT:
             checked.append(f"{sealed} event signatures verify, each by its actor's certified key")
         else:

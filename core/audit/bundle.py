@@ -340,8 +340,8 @@ def bundled_verifier(path: Path) -> dict[str, Any]:
 
 def _differs(detail: str) -> str:
     return (
-        f"verify.py inside the bundle DIFFERS from every known release ({detail}): do not run "
-        "it; use your own trusted copy"
+        "verify.py inside the bundle DIFFERS from every known release: do not run it; use "
+        f"your own trusted copy ({detail})"
     )
 
 
