@@ -436,7 +436,7 @@ class _Identity:
             if k.get("compromised_since"):
                 self.compromised[kid] = str(k["compromised_since"])
         self.introduced: dict[str, int] = {}
-        self.status: dict[str, str] = {}  # actor -> status, replayed from the events
+        self.history: dict[str, list[tuple[int, str]]] = {}  # actor -> (seq, status) changes
         self.demo = False
         self._why: dict[str, str | None] = {}
 
@@ -512,6 +512,14 @@ class _Identity:
             return f"compromised since {since}"
         return None
 
+    def actor_status(self, name: str, seq: int) -> str:
+        """An actor's status just before event ``seq``, as the identity events tell it."""
+        state = "not registered"
+        for at, status in self.history.get(name, []):
+            if at < seq:
+                state = status
+        return state
+
     def signer(self, what: str, kid: str, position: int | None) -> dict[str, Any]:
         """The key that signed the manifest or a checkpoint, if it may have; else reject.
 
@@ -546,11 +554,14 @@ class _Identity:
                     f"the organisation never certified: {why}"
                 )
             actor = self.actors.get(str(k.get("actor")))
-            if position is not None and actor is not None and actor.get("status") != "active":
-                raise RejectedError(
-                    f"{what} is signed by {k.get('actor')!r}, whose status at the export is "
-                    f"{actor.get('status')}"
-                )
+            if position is not None:
+                state = self.actor_status(str(k.get("actor")), position)
+                if actor is not None and actor.get("status") != "active":
+                    state = str(actor.get("status"))
+                if state != "active":
+                    raise RejectedError(
+                        f"{what} is signed by {k.get('actor')!r}, who was {state} at the export"
+                    )
         why = self.unusable(kid, position) if position is not None else None
         if why is not None:
             raise RejectedError(f"{what} is signed by key {_short(kid)}, {why} before the export")
@@ -564,17 +575,17 @@ class _Identity:
         records = []
         if action == "workspace.init":
             records = [data.get("key"), data.get("founder_key")]
-            self.status[str(data.get("founder"))] = "active"
+            self.history.setdefault(str(data.get("founder")), []).append((seq, "active"))
         elif action == "actor.add":
             records = [data.get("key")]
-            self.status[str(data.get("name"))] = "active"
+            self.history.setdefault(str(data.get("name")), []).append((seq, "active"))
         elif action in ("key.create", "key.rotate"):
             records = [data.get("key")]
         if action in ("workspace.init", "actor.add") and data.get("demo"):
             self.demo = True
         status = {"actor.suspend": "suspended", "actor.resume": "active", "actor.remove": "removed"}
         if action in status:
-            self.status[str(data.get("name"))] = status[str(action)]
+            self.history.setdefault(str(data.get("name")), []).append((seq, status[str(action)]))
         for record in records:
             if isinstance(record, dict) and str(record.get("key_id")) in self.keys:
                 self._introduce(seq, record)
@@ -649,8 +660,8 @@ class _Identity:
         why = self.unusable(kid, seq, str(body.get("ts", "")))
         if why is not None:
             raise RejectedError(f"event #{seq} is signed by key {_short(kid)}, {why}")
-        if seq != 1 and self.status.get(str(body.get("actor"))) != "active":
-            state = self.status.get(str(body.get("actor")), "not registered")
+        state = self.actor_status(str(body.get("actor")), seq)
+        if seq != 1 and state != "active":
             raise RejectedError(
                 f"event #{seq} is by {body.get('actor')!r}, who was {state} at the time"
             )

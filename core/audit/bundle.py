@@ -6,7 +6,14 @@ digests), and the ledger excerpt of every event about the model and its inputs w
 inclusion proofs against a fresh signed checkpoint (and consistency proofs from every earlier
 checkpoint) — plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
 ``index.html``, ``VERIFY.md`` and ``verify.py`` (:mod:`storage.bundle_verifier`, verbatim).
-A manifest of every member's SHA-256, size and media type is signed by the exporter's key.
+A manifest of every member's SHA-256, size and media type is signed by the exporter's own key.
+``keys/keys.json`` lists every key with its certificate (and the organisation key that issued
+them), ``identity/actors.json`` the actors as of the checkpoint; the manifest says
+``demo_identities`` when any of them is a demonstration identity.
+
+``verify`` checks a bundle against an anchor: the organisation key an auditor pins (or their
+trusted-keys file, or a checkpoint they kept). Without one, a good bundle is only
+self-consistent (exit code 1): anyone who can rewrite a bundle can make it agree with itself.
 
 The zip is deterministic for a given ledger state: members in name order, fixed timestamps
 and permissions, so exporting twice gives the same bytes. The export is then recorded as a

@@ -437,3 +437,20 @@ def test_an_unsigned_format_1_event_is_refused_in_a_format_2_bundle() -> None:
         ident.check_event(5, body, json.loads(body))
     old = bundle_verifier._Identity(bundle_verifier.FORMAT_1, "w", [], None, None)
     assert old.check_event(5, body, json.loads(body)) is False
+
+
+def test_what_an_actor_signed_before_being_suspended_still_verifies(tmp_path: Path) -> None:
+    """Status is judged at each event: val's signature stays good after val is suspended."""
+    ws, _ = build_world(tmp_path)
+    actors.change(ws, "alice", "val", "suspend", "left the team")
+    later = tmp_path / "after-suspension.zip"
+    bundle.export(ws, "audrey", "credit-risk@1", later, overwrite=True)
+    org = tmp_path / "org.pem"
+    with ws.session() as s:
+        org.write_text(
+            next(k for k in s.catalog.keys_of() if k.purpose == "organisation").public_pem
+        )
+    people = {a["name"]: a for a in json.loads(members_of(later)["identity/actors.json"])}
+    assert people["val"]["status"] == "suspended"
+    for result in both(later, "--key", str(org)):
+        assert result.returncode == 0, result.stdout + result.stderr
