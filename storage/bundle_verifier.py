@@ -1,20 +1,30 @@
 """Verify a ledgerml audit bundle with nothing but Python and the `cryptography` package.
 
 This file is copied verbatim into every bundle as ``verify.py``, and ``ledgerml bundle
-verify`` runs this same code, so both always reach the same verdict. Read it top to bottom:
+verify`` runs this same code, so both always reach the same verdict. Do not run the copy
+inside a bundle: whoever could alter the bundle could alter it too. Run your own trusted copy
+(each ledgerml release publishes it with its SHA-256). Read it top to bottom:
 
 1. Open the zip without extracting anything, and refuse unsafe archives (absolute paths,
    ``..``, backslashes, symlinks, duplicate names, too many members, zip bombs).
-2. Check the manifest's DSSE signature with the workspace key listed in the bundle (or a key
-   you pin with ``--key``), and that the key was not revoked before the export.
-3. Check every member against the manifest (SHA-256 and size), and that nothing was added,
-   removed or renamed.
+2. Check the manifest's DSSE signature with the key it names, and every member against the
+   manifest (SHA-256 and size): nothing added, removed, renamed or changed.
+3. Check the keys: each key id is the SHA-256 of its public key, each entry matches the ledger
+   event that added it. Format 2: the manifest, the checkpoint and every ledger event are
+   signed by an actor's own key, whose certificate verifies under an organisation key the
+   bundle lists, and which had not been rotated or revoked (nor its actor suspended) then.
+   Each event's signature must be by its own actor. Format 1 (before December 2026): one
+   workspace key signed manifest and checkpoint; events were not signed.
 4. Check the signed checkpoint, then every ledger event's Merkle inclusion proof against it,
    and that every evidence member is named by an included event.
 5. With ``--checkpoint OLD.json`` (a checkpoint you saw before), check the log only grew.
+6. Anchor: all of the above only shows the bundle agrees with itself. ``--key ORG.pem`` (the
+   organisation's public key, obtained from the organisation through another channel; for a
+   format-1 bundle its workspace key) pins the anchor the certificates must lead to. Your
+   earlier checkpoint anchors too, if the organisation key was in the log by then.
 
-Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key WORKSPACE_KEY.pem]``.
-Exit code 0 verified, 3 rejected, 2 usage error.
+Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem]``.
+Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected, 2 usage error.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import stat
 import struct
 import sys
@@ -30,11 +41,21 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-FORMAT = "ledgerml-bundle/v1"
+FORMAT_1 = "ledgerml-bundle/v1"
+FORMAT = "ledgerml-bundle/v2"
+"""Format 2: every signature by an actor's own key, certified by the organisation key."""
+KEYS = "keys/keys.json"
+ACTORS = "identity/actors.json"
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.dsse.json"
 MANIFEST_TYPE = "application/vnd.ledgerml.bundle-manifest+json"
 CHECKPOINT_TYPE = "application/vnd.ledgerml.checkpoint+json"
+EVENT_TYPE = "application/vnd.ledgerml.event+json"
+CERTIFICATE_TYPE = "application/vnd.ledgerml.key-certificate+json"
+CERTIFICATE_STATEMENT = "ledgerml/key-certificate/v1"
+SIG_MEMBER = b',"~sig":'
+"""An event's signature is its body's last member; the signed bytes are the body without it."""
+EXIT_VERIFIED, EXIT_UNANCHORED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 MAX_MEMBERS = 100_000
 MAX_TOTAL = 64 * 1024**3
 MAX_RATIO = 200
@@ -335,12 +356,338 @@ def _safe_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def verify(
-    path: str, previous: dict[str, Any] | None = None, pinned_key: str | None = None
-) -> dict[str, Any]:
-    """Verify a bundle; return what was checked. Raises RejectedError naming the failure."""
+class PinError(Exception):
+    """An anchor file (``--key``, trusted keys) holds no usable public key: a usage error."""
+
+
+_PEM = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
+
+
+def key_id_of(pem: str) -> str:
+    """A key's id: the SHA-256 of its DER SubjectPublicKeyInfo, which is its fingerprint.
+
+    The verifier computes it from the public key itself, never takes the id a list states:
+    a certificate names a key by this id, so the id must bind the key.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_public_key(pem.encode())
+    return _sha256(
+        key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def read_anchor(text: str) -> set[str]:
+    """The key ids of every PEM public key in an anchor file (one key or several)."""
+    blocks = _PEM.findall(text)
+    if not blocks:
+        raise PinError("it holds no PEM public key (-----BEGIN PUBLIC KEY-----)")
     try:
-        return _verify(path, previous, pinned_key)
+        return {key_id_of(b) for b in blocks}
+    except (ValueError, TypeError) as err:
+        raise PinError(f"a PEM block in it is not a public key ({err})") from err
+
+
+def _short(key_id: str) -> str:
+    return f"{key_id[:16]}…"
+
+
+class _Identity:
+    """The bundle's keys and actors, checked against each other and against the events.
+
+    Format 2: every signature (manifest, checkpoint, each event) must be by an actor's key
+    whose certificate verifies under an organisation key the bundle lists, restricted to the
+    keys the auditor pinned when they pinned any. Format 1 certified nothing: its one
+    workspace key signed manifest and checkpoint, and its events are unsigned.
+    """
+
+    def __init__(
+        self,
+        fmt: str,
+        workspace: str,
+        keys: list[dict[str, Any]],
+        actors: list[dict[str, Any]] | None,
+        pinned: set[str] | None,
+    ) -> None:
+        self.fmt, self.workspace = fmt, workspace
+        self.keys: dict[str, dict[str, Any]] = {}
+        for k in keys:
+            kid = str(k["key_id"])
+            if kid in self.keys:
+                raise RejectedError(f"the key list names key {_short(kid)} twice")
+            if key_id_of(str(k["public_pem"])) != kid:
+                raise RejectedError(
+                    f"the key list gives key {_short(kid)} a public key whose SHA-256 "
+                    "fingerprint is another"
+                )
+            self.keys[kid] = k
+        self.root_purpose = "organisation" if fmt == FORMAT else "workspace"
+        self.roots = {kid for kid, k in self.keys.items() if k.get("purpose") == self.root_purpose}
+        self.pinned = pinned
+        self.trusted = self.roots if pinned is None else self.roots & pinned
+        self.actors = {str(a["name"]): a for a in actors or []}
+        self.ends: dict[str, tuple[int, str]] = {}
+        self.compromised: dict[str, str] = {}
+        for kid, k in self.keys.items():
+            if k.get("status") in ("rotated", "revoked") and k.get("status_seq") is not None:
+                self.ends[kid] = (int(k["status_seq"]), str(k["status"]))
+            if k.get("compromised_since"):
+                self.compromised[kid] = str(k["compromised_since"])
+        self.introduced: dict[str, int] = {}
+        self.history: dict[str, list[tuple[int, str]]] = {}  # actor -> (seq, status) changes
+        self.demo = False
+        self._why: dict[str, str | None] = {}
+
+    def root_of(self, kid: str) -> str:
+        """The root key a signing key leads to (itself in format 1)."""
+        if self.fmt == FORMAT_1:
+            return kid
+        try:
+            return str(self.keys[kid]["certificate"]["signatures"][0]["keyid"])
+        except (KeyError, IndexError, TypeError):
+            return ""
+
+    def uncertified(self, kid: str) -> str | None:
+        """Why key ``kid`` is not certified by a trusted organisation key; None if it is."""
+        if kid not in self._why:
+            self._why[kid] = self._uncertified(self.keys[kid])
+        return self._why[kid]
+
+    def _uncertified(self, k: dict[str, Any]) -> str | None:
+        if self.fmt == FORMAT_1:
+            return "a format-1 bundle certifies no keys"
+        cert = k.get("certificate")
+        if not isinstance(cert, dict):
+            return "it carries no certificate by the organisation key"
+        try:
+            kind = str(cert["payloadType"])
+            payload = base64.b64decode(cert["payload"], validate=True)
+            sig = base64.b64decode(cert["signatures"][0]["sig"], validate=True)
+            by = str(cert["signatures"][0]["keyid"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            return "its certificate is malformed"
+        if kind != CERTIFICATE_TYPE:
+            return f"its certificate carries {kind!r}, not a key certificate"
+        if by not in self.roots:
+            return (
+                f"its certificate is by key {_short(by)}, which the bundle does not list as "
+                "an organisation key"
+            )
+        if by not in self.trusted:
+            return f"its certificate is by organisation key {_short(by)}, not by the one you pinned"
+        org = self.keys[by]
+        if not verify_signature(str(org["public_pem"]), pae(kind, payload), sig):
+            return "its certificate's signature does not verify"
+        expected = {
+            "type": CERTIFICATE_STATEMENT,
+            "workspace": self.workspace,
+            "actor": k.get("actor"),
+            "key_id": k.get("key_id"),
+            "purpose": k.get("purpose"),
+            "algorithm": k.get("algorithm"),
+        }
+        try:
+            stated = json.loads(payload)
+        except ValueError:
+            stated = None
+        if stated != expected:
+            return "its certificate is for another key, actor, purpose or workspace"
+        added, end = int(k["created_seq"]), self.ends.get(by)
+        if added < int(org["created_seq"]) or (end is not None and added > end[0]):
+            return (
+                f"its certificate is by organisation key {_short(by)}, which was not in force "
+                f"when the key was added (event #{added})"
+            )
+        return None
+
+    def unusable(self, kid: str, position: int, ts: str | None = None) -> str | None:
+        """Why key ``kid`` could not sign at ledger position ``position``; None if it could."""
+        end = self.ends.get(kid)
+        if end is not None and position > end[0]:
+            return f"{end[1]} at event #{end[0]}"
+        since = self.compromised.get(kid)
+        if since is not None and (ts is None or ts >= since):
+            return f"compromised since {since}"
+        return None
+
+    def actor_status(self, name: str, seq: int) -> str:
+        """An actor's status just before event ``seq``, as the identity events tell it."""
+        state = "not registered"
+        for at, status in self.history.get(name, []):
+            if at < seq:
+                state = status
+        return state
+
+    def signer(self, what: str, kid: str, position: int | None) -> dict[str, Any]:
+        """The key that signed the manifest or a checkpoint, if it may have; else reject.
+
+        ``position`` is where in the ledger it signed (None: an earlier checkpoint of yours,
+        whose signer's later status does not matter).
+        """
+        k = self.keys.get(kid)
+        if k is None:
+            raise RejectedError(
+                f"{what} is signed by key {_short(kid)}, which the bundle does not list"
+            )
+        if self.fmt == FORMAT_1:
+            if k.get("purpose") != "workspace":
+                raise RejectedError(
+                    f"{what} is signed by key {_short(kid)}, which the bundle does not list as "
+                    "the workspace key"
+                )
+            if self.pinned is not None and kid not in self.pinned:
+                raise RejectedError(
+                    f"{what} is signed by workspace key {_short(kid)}, not by the key you pinned"
+                )
+        else:
+            if k.get("purpose") != "actor":
+                raise RejectedError(
+                    f"{what} is signed by key {_short(kid)} of purpose {k.get('purpose')!r}; a "
+                    "format-2 bundle must be signed by an actor's own key"
+                )
+            why = self.uncertified(kid)
+            if why is not None:
+                raise RejectedError(
+                    f"{what} is signed by key {_short(kid)} (actor {k.get('actor')!r}), a key "
+                    f"the organisation never certified: {why}"
+                )
+            actor = self.actors.get(str(k.get("actor")))
+            if position is not None:
+                state = self.actor_status(str(k.get("actor")), position)
+                if actor is not None and actor.get("status") != "active":
+                    state = str(actor.get("status"))
+                if state != "active":
+                    raise RejectedError(
+                        f"{what} is signed by {k.get('actor')!r}, who was {state} at the export"
+                    )
+        why = self.unusable(kid, position) if position is not None else None
+        if why is not None:
+            raise RejectedError(f"{what} is signed by key {_short(kid)}, {why} before the export")
+        return k
+
+    def note(self, seq: int, body: dict[str, Any]) -> None:
+        """Follow an identity event: keys introduced and ended, actors' status, demo marks."""
+        action, data = body.get("action"), body.get("data")
+        if not isinstance(data, dict):
+            return
+        records = []
+        if action == "workspace.init":
+            records = [data.get("key"), data.get("founder_key")]
+            self.history.setdefault(str(data.get("founder")), []).append((seq, "active"))
+        elif action == "actor.add":
+            records = [data.get("key")]
+            self.history.setdefault(str(data.get("name")), []).append((seq, "active"))
+        elif action in ("key.create", "key.rotate"):
+            records = [data.get("key")]
+        if action in ("workspace.init", "actor.add") and data.get("demo"):
+            self.demo = True
+        status = {"actor.suspend": "suspended", "actor.resume": "active", "actor.remove": "removed"}
+        if action in status:
+            self.history.setdefault(str(data.get("name")), []).append((seq, status[str(action)]))
+        for record in records:
+            if isinstance(record, dict) and str(record.get("key_id")) in self.keys:
+                self._introduce(seq, record)
+        ended = None
+        if action == "key.rotate":
+            ended = (str(data.get("old_key_id")), "rotated")
+        elif action == "key.revoke":
+            ended = (str(data.get("key_id")), "revoked")
+            if data.get("compromised_since"):
+                since = str(data["compromised_since"])
+                self.compromised[ended[0]] = min(self.compromised.get(ended[0], since), since)
+        if ended is not None and (ended[0] not in self.ends or self.ends[ended[0]][0] > seq):
+            self.ends[ended[0]] = (seq, ended[1])
+
+    def _introduce(self, seq: int, record: dict[str, Any]) -> None:
+        kid = str(record["key_id"])
+        listed = self.keys[kid]
+        fields = ["public_pem", "actor", "purpose", "algorithm"]
+        if self.fmt == FORMAT:
+            fields.append("certificate")
+        differs = [f for f in fields if record.get(f) != listed.get(f)]
+        if int(listed["created_seq"]) != seq:
+            differs.append("created_seq")
+        if differs:
+            raise RejectedError(
+                f"the key list's entry for key {_short(kid)} differs from the record event "
+                f"#{seq} made of it ({', '.join(differs)})"
+            )
+        self.introduced[kid] = seq
+
+    def check_event(self, seq: int, raw: bytes, body: dict[str, Any]) -> bool:
+        """Check one event's ``~sig``; return whether it carried one."""
+        at = raw.rfind(SIG_MEMBER)
+        if at < 0 or not raw.endswith(b"}}"):
+            if self.fmt == FORMAT:
+                raise RejectedError(
+                    f"event #{seq} is not signed (format 1): a format-2 bundle holds only "
+                    "signed events"
+                )
+            return False
+        try:
+            seal = json.loads(raw[at + len(SIG_MEMBER) : -1])
+            kid, sig = str(seal["key"]), base64.b64decode(seal["sig"], validate=True)
+        except (ValueError, KeyError, TypeError) as err:
+            raise RejectedError(f"event #{seq} has a malformed signature member ({err!r})") from err
+        k = self.keys.get(kid)
+        if k is None:
+            raise RejectedError(
+                f"event #{seq} is signed by key {_short(kid)}, which the bundle does not list"
+            )
+        if not verify_signature(str(k["public_pem"]), pae(EVENT_TYPE, raw[:at] + b"}"), sig):
+            raise RejectedError(
+                f"event #{seq}: its signature does not verify with key {_short(kid)} (the "
+                "event was altered or forged)"
+            )
+        if k.get("actor") != body.get("actor"):
+            raise RejectedError(
+                f"event #{seq} claims actor {body.get('actor')!r} but is signed by key "
+                f"{_short(kid)} of {k.get('actor')!r}"
+            )
+        why = self.uncertified(kid)
+        if why is not None:
+            raise RejectedError(
+                f"event #{seq} is signed by key {_short(kid)}, a key the organisation never "
+                f"certified: {why}"
+            )
+        added = int(k["created_seq"])
+        if seq < added or (seq == added and seq != 1):
+            raise RejectedError(
+                f"event #{seq} is signed by key {_short(kid)}, added only at event #{added}"
+            )
+        why = self.unusable(kid, seq, str(body.get("ts", "")))
+        if why is not None:
+            raise RejectedError(f"event #{seq} is signed by key {_short(kid)}, {why}")
+        state = self.actor_status(str(body.get("actor")), seq)
+        if seq != 1 and state != "active":
+            raise RejectedError(
+                f"event #{seq} is by {body.get('actor')!r}, who was {state} at the time"
+            )
+        return True
+
+
+def verify(
+    path: str,
+    previous: dict[str, Any] | None = None,
+    pinned_key: str | None = None,
+    *,
+    anchor: str = "the organisation key you pinned",
+) -> dict[str, Any]:
+    """Verify a bundle; return what was checked and whether it is anchored.
+
+    ``pinned_key`` is the text of an anchor file (one or more PEM public keys): the
+    organisation key(s), or for a format-1 bundle its workspace key; ``anchor`` names it in
+    the report. Without it (and without ``previous``) a good bundle is only self-consistent.
+
+    Raises:
+        RejectedError: naming the failure.
+        PinError: if ``pinned_key`` holds no public key.
+    """
+    pinned = read_anchor(pinned_key) if pinned_key is not None else None
+    try:
+        return _verify(path, previous, pinned, anchor)
     except RejectedError:
         raise
     except (
@@ -360,7 +707,16 @@ def verify(
         raise RejectedError(f"corrupt bundle: {type(err).__name__}: {err}") from err
 
 
-def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) -> dict[str, Any]:
+def _envelope_key(raw: bytes) -> str:
+    try:
+        return str(json.loads(raw)["signatures"][0]["keyid"])
+    except (ValueError, KeyError, IndexError, TypeError) as err:
+        raise RejectedError(f"malformed signature envelope ({err!r})") from err
+
+
+def _verify(
+    path: str, previous: dict[str, Any] | None, pinned: set[str] | None, anchor: str
+) -> dict[str, Any]:
     checked: list[str] = []
     try:
         archive = zipfile.ZipFile(path)
@@ -371,38 +727,36 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
         checked.append(f"{len(members)} member names are safe and unique")
         digests = _canonical_pass(path, members)
         checked.append("every byte of the archive is in its canonical layout")
-        for required in (MANIFEST, MANIFEST_SIG):
+        for required in (MANIFEST, MANIFEST_SIG, KEYS):
             if required not in members:
                 raise RejectedError(f"{required} is missing")
         manifest_raw = archive.read(members[MANIFEST])
         try:
             manifest = json.loads(manifest_raw)
             listed = {m["path"]: m for m in manifest["members"]}
-            keys = {k["key_id"]: k for k in json.loads(archive.read(members["keys/keys.json"]))}
+            key_list = json.loads(archive.read(members[KEYS]))
+            actor_list = json.loads(archive.read(members[ACTORS])) if ACTORS in members else None
         except (KeyError, ValueError, TypeError) as err:
             raise RejectedError(f"manifest or key list is malformed: {err!r}") from err
-        if manifest.get("format") != FORMAT:
-            raise RejectedError(f"unknown bundle format {manifest.get('format')!r}")
-        ws_key = keys.get(manifest.get("signed_by", ""))
-        if ws_key is None or ws_key.get("purpose") != "workspace":
+        fmt = manifest.get("format")
+        if fmt not in (FORMAT_1, FORMAT):
+            raise RejectedError(f"unknown bundle format {fmt!r}")
+        ident = _Identity(fmt, str(manifest.get("workspace")), key_list, actor_list, pinned)
+        signed_by = str(manifest.get("signed_by", ""))
+        manifest_env = archive.read(members[MANIFEST_SIG])
+        if _envelope_key(manifest_env) != signed_by:
             raise RejectedError(
-                "the manifest is signed by a key the bundle does not list as the workspace key"
+                "manifest.dsse.json names another key than the manifest's signed_by"
             )
-        if pinned_key is not None and ws_key["public_pem"].strip() != pinned_key.strip():
-            raise RejectedError("the manifest is signed by another key than the one you pinned")
-        if ws_key["status"] == "revoked" and ws_key["status_seq"] <= manifest["exported_at"]:
+        if signed_by not in ident.keys:
             raise RejectedError(
-                f"the manifest is signed by key {ws_key['key_id'][:16]}, revoked "
-                f"at event #{ws_key['status_seq']} before the export"
+                f"the manifest is signed by key {_short(signed_by)}, which the bundle does not list"
             )
         signed = open_envelope(
-            archive.read(members[MANIFEST_SIG]), MANIFEST_TYPE, ws_key["public_pem"], "manifest"
+            manifest_env, MANIFEST_TYPE, str(ident.keys[signed_by]["public_pem"]), "manifest"
         )
         if signed != manifest_raw:
             raise RejectedError("manifest.json is not the manifest that was signed")
-        checked.append(
-            f"manifest signed by workspace key {ws_key['key_id'][:16]}… ({ws_key['status']})"
-        )
         extra = set(members) - set(listed) - {MANIFEST, MANIFEST_SIG}
         if extra:
             raise RejectedError(
@@ -419,24 +773,49 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
                     f"member {name!r} was changed: sha256 {digest[:16]}… does not "
                     f"match the manifest's {entry['sha256'][:16]}…"
                 )
-        checked.append(f"{len(listed)} members match their SHA-256 and size")
+        checked.append(f"{len(listed)} members match the signed manifest's SHA-256 and size")
+        for kid in ident.keys:
+            pem_member = f"keys/{kid}.pem"
+            if pem_member in members and archive.read(members[pem_member]).decode() != str(
+                ident.keys[kid]["public_pem"]
+            ):
+                raise RejectedError(f"{pem_member} is not the public key the key list gives")
+        if not ident.roots:
+            raise RejectedError(f"the bundle lists no {ident.root_purpose} key")
+        if pinned is not None and not ident.trusted:
+            raise RejectedError(
+                f"the bundle's {ident.root_purpose} key "
+                f"{', '.join(_short(r) for r in sorted(ident.roots))} differs from the one you "
+                f"pinned ({anchor}: {', '.join(_short(p) for p in sorted(pinned))})"
+            )
 
-        cp_payload = open_envelope(
-            archive.read(members["ledger/checkpoint.json"]),
-            CHECKPOINT_TYPE,
-            ws_key["public_pem"],
-            "checkpoint",
+        cp_raw = archive.read(members["ledger/checkpoint.json"])
+        cp_signed = _envelope_key(cp_raw)
+        if cp_signed not in ident.keys:
+            raise RejectedError(
+                f"the checkpoint is signed by key {_short(cp_signed)}, which the bundle does "
+                "not list"
+            )
+        checkpoint = json.loads(
+            open_envelope(
+                cp_raw, CHECKPOINT_TYPE, str(ident.keys[cp_signed]["public_pem"]), "checkpoint"
+            )
         )
-        checkpoint = json.loads(cp_payload)
         if checkpoint.get("workspace") != manifest.get("workspace"):
             raise RejectedError("the checkpoint belongs to another workspace")
         root = bytes.fromhex(checkpoint["root"])
         size = int(checkpoint["size"])
+        if size != int(manifest["exported_at"]):
+            raise RejectedError(
+                f"the checkpoint (#{size}) is not the one the manifest names "
+                f"(#{manifest['exported_at']})"
+            )
         proofs = json.loads(archive.read(members["ledger/proofs.json"]))
         lines = archive.read(members["ledger/events.jsonl"]).decode().splitlines()
+        events: list[tuple[int, bytes, dict[str, Any]]] = []
         named: set[str] = set()
         for line in lines:
-            seq_text = line.split(" ", 1)[0]
+            seq_text, _, body_text = line.split(" ", 2)
             proof = proofs["inclusion"].get(seq_text)
             if proof is None:
                 raise RejectedError(f"event #{seq_text} has no inclusion proof")
@@ -451,12 +830,42 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
                 raise RejectedError(
                     f"event #{seq_text} is not included under the signed checkpoint of size {size}"
                 )
-            body = json.loads(line.split(" ", 2)[2])
+            raw_body = body_text.encode()
+            body = json.loads(raw_body)
+            events.append((int(seq_text), raw_body, body))
             named.update(o["sha256"] for o in body.get("objects", []))
         checked.append(
             f"{len(lines)} ledger events proven included under checkpoint "
             f"#{size} (root {checkpoint['root'][:16]}…)"
         )
+        # The identity events say which keys were added, rotated and revoked, and when
+        # actors stopped: follow them all before judging any signature.
+        for seq, _, body in events:
+            ident.note(seq, body)
+        sign_key = ident.signer("the manifest", signed_by, size + 1)
+        cp_key = ident.signer("the checkpoint", cp_signed, size + 1)
+        root_note = (
+            f"certified by organisation key {_short(ident.root_of(signed_by))}"
+            if fmt == FORMAT
+            else "the workspace key (format 1)"
+        )
+        checked.append(
+            f"manifest signed by key {_short(signed_by)} of {sign_key.get('actor')!r}, {root_note}"
+        )
+        checked.append(
+            f"checkpoint #{size} signed by key {_short(cp_signed)} of {cp_key.get('actor')!r}"
+        )
+        sealed = sum(ident.check_event(seq, raw, body) for seq, raw, body in events)
+        missing = sorted(set(ident.keys) - set(ident.introduced))
+        if missing and fmt == FORMAT:
+            raise RejectedError(
+                f"key {_short(missing[0])} is in the key list, but no event of the ledger "
+                "excerpt adds it"
+            )
+        if fmt == FORMAT:
+            checked.append(f"{sealed} event signatures verify, each by its actor's certified key")
+        else:
+            checked.append("the events are of format 1, which signed no events")
         for name, entry in sorted(listed.items()):
             if entry.get("ledger_object") and entry["sha256"] not in named:
                 raise RejectedError(
@@ -465,14 +874,15 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
                 )
         checked.append("every evidence member is named by an included event")
 
+        anchored_by = anchor if pinned is not None else None
         if previous is not None:
-            old_payload = open_envelope(
-                json.dumps(previous).encode(),
-                CHECKPOINT_TYPE,
-                ws_key["public_pem"],
-                "your earlier checkpoint",
+            old_raw = json.dumps(previous).encode()
+            old_key = ident.signer("your earlier checkpoint", _envelope_key(old_raw), None)
+            old = json.loads(
+                open_envelope(
+                    old_raw, CHECKPOINT_TYPE, str(old_key["public_pem"]), "your earlier checkpoint"
+                )
             )
-            old = json.loads(old_payload)
             old_size, old_root = int(old["size"]), bytes.fromhex(old["root"])
             if old_size > size:
                 raise RejectedError(
@@ -490,17 +900,70 @@ def _verify(path: str, previous: dict[str, Any] | None, pinned_key: str | None) 
                     f"{old_size} you saw before"
                 )
             checked.append(f"the log only grew since your checkpoint #{old_size}")
+            # Your checkpoint anchors the keys the log had added by then: the organisation
+            # key behind both signatures must be one of them.
+            used = {ident.root_of(signed_by), ident.root_of(cp_signed)}
+            if anchored_by is None and all(
+                ident.introduced.get(r, size + 1) <= old_size for r in used
+            ):
+                anchored_by = f"your earlier checkpoint #{old_size}"
+    demo = bool(
+        manifest.get("demo_identities")
+        or ident.demo
+        or any(a.get("demo") for a in ident.actors.values())
+    )
     return {
         "verified": True,
+        "anchored": anchored_by is not None,
+        "anchor": anchored_by,
+        "format": fmt,
         "checked": checked,
         "model": manifest.get("model"),
-        "workspace_key": ws_key["key_id"],
+        "workspace": manifest.get("workspace"),
+        "organisation_keys": sorted(ident.roots),
+        "signing_key": signed_by,
+        "signing_actor": sign_key.get("actor"),
+        "checkpoint_key": cp_signed,
         "checkpoint_size": size,
+        "demo_identities": demo,
     }
 
 
+DEMO_NOTE = (
+    "demo identities: no assurance (the identities were made up for a demonstration and "
+    "their keys share one account: they prove nothing about who acted)"
+)
+
+
+def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:
+    """The exit code and closing lines for a report; ``ledgerml bundle verify`` prints the same."""
+    lines: list[str] = []
+    root_name = "organisation key" if report["format"] == FORMAT else "workspace key (format 1)"
+    roots = ", ".join(report["organisation_keys"])
+    if report["anchored"]:
+        lines.append(f"VERIFIED: {report['model']}, anchored to {report['anchor']}")
+        lines.append(f"  {root_name}: {roots}")
+        code = EXIT_VERIFIED
+    else:
+        lines += [
+            f"SELF-CONSISTENT but UNANCHORED: {report['model']}",
+            "  Every check passed, but only against keys the bundle itself carries: whoever",
+            "  could alter the bundle could have replaced them all. Nothing yet ties it to the",
+            "  organisation.",
+            f"  {root_name} in the bundle (SHA-256 fingerprint): {roots}",
+            f"  manifest signed by key (SHA-256 fingerprint): {report['signing_key']}",
+            "  Obtain the organisation's public key from the organisation itself, through",
+            "  another channel than this bundle (handed over in person, or read out and",
+            "  compared by fingerprint), then run again with --key ORG.pem.",
+        ]
+        code = EXIT_UNANCHORED
+    if report.get("demo_identities"):
+        lines.append(DEMO_NOTE)
+    return code, lines
+
+
 def main(argv: list[str]) -> int:
-    """Command-line entry point."""
+    """Command-line entry point: exit 0 verified and anchored, 1 unanchored, 3 rejected."""
     args, previous, pinned = list(argv), None, None
     try:
         if "--checkpoint" in args:
@@ -514,26 +977,22 @@ def main(argv: list[str]) -> int:
                 pinned = handle.read()
             del args[i : i + 2]
         (bundle,) = args
-    except (ValueError, IndexError, OSError) as err:
-        print(
-            f"usage: verify.py BUNDLE.zip [--checkpoint OLD.json] [--key KEY.pem] ({err})",
-            file=sys.stderr,
-        )
-        return 2
-    try:
         report = verify(bundle, previous, pinned)
     except RejectedError as err:
         print(f"REJECTED: {err}")
-        return 3
+        return EXIT_REJECTED
+    except (ValueError, IndexError, OSError, PinError) as err:
+        print(
+            f"usage: verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] ({err})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     for line in report["checked"]:
         print(f"ok  {line}")
-    print(f"VERIFIED: {report['model']} (workspace key {report['workspace_key']})")
-    if pinned is None:
-        print(
-            "note: compare the workspace key id above with the one the provider published, "
-            "or pin it with --key"
-        )
-    return 0
+    code, lines = verdict(report)
+    for line in lines:
+        print(line)
+    return code
 
 
 if __name__ == "__main__":

@@ -73,9 +73,9 @@ def export(
     )
     name = result["path"]
     output.note(
-        f"Verify it with `ledgerml bundle verify {name}` from an install you trust, or with "
-        f"the bundle's own verifier: `unzip -o {name} verify.py && python3 verify.py {name}` "
-        "(it travels with the bundle, so whoever could alter the bundle could alter it too)."
+        f"Auditors verify it with their own trusted copy of verify.py (or `ledgerml bundle "
+        f"verify {name}`) and the organisation key pinned with --key, obtained from you "
+        "through another channel: `ledgerml key export-public organisation -o org.pem`."
     )
 
 
@@ -86,16 +86,35 @@ def verify(
     checkpoint: Annotated[
         Path | None, typer.Option(help="A checkpoint you saw before: the log must only grow.")
     ] = None,
-    key: Annotated[Path | None, typer.Option(help="Pin the workspace public key (PEM).")] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Pin the organisation's public key (PEM; for a format-1 bundle its workspace "
+            "key), obtained from the organisation through another channel than the bundle."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Verify a bundle without any workspace: exit 0 and list the checks, or exit 3."""
+    """Verify a bundle without any workspace, against an anchor you trust.
+
+    Exit 0: verified and anchored. Exit 1: self-consistent but UNANCHORED (every check passed,
+    but only against keys the bundle itself carries). Exit 3: rejected.
+
+    The anchor is --key, else the trusted-keys file $XDG_CONFIG_HOME/ledgerml/trusted-keys.pem
+    (~/.config/ledgerml/trusted-keys.pem without XDG_CONFIG_HOME), which holds one or more PEM
+    public keys of organisations you obtained directly; an earlier --checkpoint of yours
+    anchors too. It also says whether the bundle's own verify.py is a released verifier.
+    """
     from core.audit import bundle
 
     report = bundle.verify(file, previous=checkpoint, key=key)
     if want_json(json_out):
         output.emit_json(report)
-        return
-    for line in report["checked"]:
-        output.line(f"ok  {line}")
-    output.line(f"VERIFIED: {report['model']} (workspace key {report['workspace_key']})")
+    else:
+        output.line(report["verify_py"]["line"])
+        for line in report["checked"]:
+            output.line(f"ok  {line}")
+        for line in report["verdict"]:
+            output.line(line)
+    if report["exit_code"]:
+        raise typer.Exit(report["exit_code"])

@@ -6,7 +6,14 @@ digests), and the ledger excerpt of every event about the model and its inputs w
 inclusion proofs against a fresh signed checkpoint (and consistency proofs from every earlier
 checkpoint) — plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
 ``index.html``, ``VERIFY.md`` and ``verify.py`` (:mod:`storage.bundle_verifier`, verbatim).
-A manifest of every member's SHA-256, size and media type is signed by the exporter's key.
+A manifest of every member's SHA-256, size and media type is signed by the exporter's own key.
+``keys/keys.json`` lists every key with its certificate (and the organisation key that issued
+them), ``identity/actors.json`` the actors as of the checkpoint; the manifest says
+``demo_identities`` when any of them is a demonstration identity.
+
+``verify`` checks a bundle against an anchor: the organisation key an auditor pins (or their
+trusted-keys file, or a checkpoint they kept). Without one, a good bundle is only
+self-consistent (exit code 1): anyone who can rewrite a bundle can make it agree with itself.
 
 The zip is deterministic for a given ledger state: members in name order, fixed timestamps
 and permissions, so exporting twice gives the same bytes. The export is then recorded as a
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +53,7 @@ from core.kernel.workspace import Session, Workspace
 from core.modelling import models
 from storage import bundle_verifier
 from storage.canonical import canonical_bytes
-from storage.objects import hash_file
+from storage.objects import hash_file, sha256_hex
 
 ROLES = EXPORT_ROLES
 
@@ -79,6 +88,7 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
         checkpoint=cp,
         key=_signing_key(s),
         keys=s.catalog.keys_of(),
+        actors=s.catalog.actors(),
         snapshots=snapshots,
         signatures=s.catalog.signatures(f"model:{model.ref}"),
         evaluations=s.catalog.evaluations(model.ref),
@@ -110,7 +120,9 @@ def _assemble(b: Bundling) -> tuple[Members, Coverage]:
     members.add("coverage.md", table.markdown().encode(), "text/markdown")
     verifier = Path(bundle_verifier.__file__).read_bytes()
     members.add("verify.py", verifier, "text/x-python")
-    members.add("VERIFY.md", verify_md(b.model.ref, b.key.key_id).encode(), "text/markdown")
+    orgs = [k.key_id for k in b.keys if k.purpose == "organisation"]
+    page = verify_md(b.model.ref, b.key.key_id, orgs, sha256_hex(verifier), b.demo())
+    members.add("VERIFY.md", page.encode(), "text/markdown")
     members.add("index.html", index_html(b.model.ref, members, table).encode(), "text/html")
     return members, table
 
@@ -138,6 +150,7 @@ def _write(b: Bundling, out: Path, progress: Progress) -> _Written:
         "workspace": b.ws.workspace_id,
         "exported_at": b.checkpoint.size,
         "data_level": b.data_level,
+        "demo_identities": b.demo(),
         "signed_by": b.key.key_id,
         "members": listed,
     }
@@ -262,21 +275,129 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
     return sorted(wanted)
 
 
-def verify(path: Path, *, previous: Path | None = None, key: Path | None = None) -> dict[str, Any]:
+TRUSTED_KEYS = "trusted-keys.pem"
+RELEASES = Path(__file__).with_name("verifier_releases.json")
+"""SHA-256 of the ``verify.py`` each earlier ledgerml release shipped."""
+MAX_VERIFIER = 4 * 1024 * 1024
+
+
+def trusted_keys_file() -> Path:
+    """The user's trusted organisation keys: ``$XDG_CONFIG_HOME/ledgerml/trusted-keys.pem``.
+
+    Without ``XDG_CONFIG_HOME`` it is ``~/.config/ledgerml/trusted-keys.pem``. It holds one or
+    more PEM public keys the user obtained from organisations directly; when it exists it is
+    the anchor of every ``bundle verify`` that pins no key itself.
+    """
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ledgerml" / TRUSTED_KEYS
+
+
+def known_verifiers() -> dict[str, str]:
+    """SHA-256 → release, for this installation's verifier and every earlier release's.
+
+    A missing or unreadable list leaves only this installation's: a bundle's verify.py is
+    then reported as unknown, the safe mistake.
+    """
+    known: dict[str, str] = {}
+    try:
+        for entry in json.loads(RELEASES.read_text())["releases"]:
+            known[str(entry["sha256"])] = str(entry["release"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    here = sha256_hex(Path(bundle_verifier.__file__).read_bytes())
+    known[here] = f"{_version()} (this installation)"
+    return known
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"ledgerml {version('ledgerml')}"
+    except PackageNotFoundError:
+        return "ledgerml"
+
+
+def bundled_verifier(path: Path) -> dict[str, Any]:
+    """Whether the bundle's own ``verify.py`` is a verifier some ledgerml release shipped.
+
+    Read without trusting the archive (one member, size-capped): this runs before and
+    independently of verification, so an auditor hears about a swapped verifier even when the
+    bundle is rejected for it.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("verify.py")
+            if info.file_size > MAX_VERIFIER:
+                return {"sha256": None, "release": None, "line": _differs("it is too large")}
+            digest = sha256_hex(archive.read(info))
+    except KeyError:
+        return {"sha256": None, "release": None, "line": "the bundle carries no verify.py"}
+    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError) as err:
+        return {"sha256": None, "release": None, "line": _differs(f"it cannot be read: {err}")}
+    release = known_verifiers().get(digest)
+    if release is None:
+        return {"sha256": digest, "release": None, "line": _differs(f"sha256 {digest}")}
+    return {
+        "sha256": digest,
+        "release": release,
+        "line": f"verify.py inside the bundle: matches release {release}",
+    }
+
+
+def _differs(detail: str) -> str:
+    return (
+        "verify.py inside the bundle DIFFERS from every known release: do not run it; use "
+        f"your own trusted copy ({detail})"
+    )
+
+
+def verify(
+    path: Path,
+    *,
+    previous: Path | None = None,
+    key: Path | None = None,
+    trusted: Path | None = None,
+) -> dict[str, Any]:
     """Verify a bundle with the stand-alone verifier (no workspace needed).
 
+    The anchor is ``key`` (the organisation's public key, pinned), else the ``trusted`` keys
+    file (default :func:`trusted_keys_file`) when it exists. Without either, and without an
+    earlier checkpoint that anchors it, a good bundle is reported unanchored
+    (``report["exit_code"]`` 1): it agrees with itself, which anyone who can rewrite it can
+    arrange. The report also says whether the bundle's own verify.py is a known release.
+
     Raises:
-        IntegrityError: naming what failed.
-        UsageError: if the earlier checkpoint or key file cannot be read.
+        IntegrityError: naming what failed (exit code 3).
+        UsageError: if the earlier checkpoint or a key file cannot be read.
     """
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
+    anchor_file, anchor = key, f"the organisation key you pinned ({key})"
+    if anchor_file is None:
+        store = trusted if trusted is not None else trusted_keys_file()
+        if store.is_file():
+            anchor_file, anchor = store, f"your trusted keys ({store})"
     try:
         old = json.loads(previous.read_text()) if previous else None
-        pinned = key.read_text() if key else None
     except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read {previous or key}: {err}") from err
+        raise UsageError(f"cannot read {previous}: {err}") from err
     try:
-        return bundle_verifier.verify(str(path), old, pinned)
+        pinned = anchor_file.read_text() if anchor_file else None
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read {anchor_file}: {err}") from err
+    release = bundled_verifier(path)
+    try:
+        report = bundle_verifier.verify(str(path), old, pinned, anchor=anchor)
+    except bundle_verifier.PinError as err:
+        raise UsageError(
+            f"{anchor_file} cannot be an anchor: {err}",
+            hint="Give the organisation's public key as PEM "
+            "(`ledgerml key export-public organisation -o org.pem` on their side).",
+        ) from err
     except bundle_verifier.RejectedError as err:
-        raise IntegrityError(f"bundle rejected: {err}") from err
+        raise IntegrityError(
+            f"bundle rejected: {err}", hint=release["line"] if not release["release"] else ""
+        ) from err
+    code, lines = bundle_verifier.verdict(report)
+    return {**report, "exit_code": code, "verdict": lines, "verify_py": release}

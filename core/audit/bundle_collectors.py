@@ -161,17 +161,24 @@ def documents(b: Bundling, members: Members) -> None:
 
 
 def identity(b: Bundling, members: Members) -> None:
-    """The key list with statuses as of the checkpoint, and each public key."""
+    """The keys (with their certificates) and the actors, as of the checkpoint.
+
+    The organisation key is listed too (purpose ``organisation``): the verifier checks every
+    certificate under it, and an auditor who pins it (``--key``) anchors the whole bundle.
+    """
     key_list = [
         {
             "key_id": k.key_id,
             "actor": k.actor,
             "purpose": k.purpose,
             "algorithm": k.algorithm,
+            "label": k.label,
             "status": k.status,
             "created_seq": k.created_seq,
             "status_seq": k.status_seq,
             "status_reason": k.status_reason,
+            "compromised_since": k.compromised_since,
+            "certificate": b.certificate(k),
             "public_pem": k.public_pem,
         }
         for k in b.keys
@@ -182,6 +189,12 @@ def identity(b: Bundling, members: Members) -> None:
         members.add(
             f"keys/{k['key_id']}.pem", str(k["public_pem"]).encode(), "application/x-pem-file"
         )
+    actor_list = [
+        {"name": a.name, "roles": list(a.roles), "status": a.status, "kind": a.kind, "demo": a.demo}
+        for a in sorted(b.actors, key=lambda a: a.name)
+        if a.created_seq <= b.checkpoint.size
+    ]
+    members.add("identity/actors.json", canonical_bytes(actor_list), "application/json")
 
 
 def audit(b: Bundling, members: Members) -> None:

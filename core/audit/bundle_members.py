@@ -17,6 +17,7 @@ from typing import Any
 from core.audit.checkpoints import Checkpoint
 from core.kernel.errors import IntegrityError
 from core.kernel.rows import (
+    ActorRow,
     EvaluationRow,
     KeyRow,
     ModelRow,
@@ -88,6 +89,7 @@ class Bundling:
     checkpoint: Checkpoint
     key: KeyRow
     keys: list[KeyRow]
+    actors: list[ActorRow]
     snapshots: list[SnapshotRow | None]
     signatures: list[SignatureRow]
     evaluations: list[EvaluationRow]
@@ -104,6 +106,23 @@ class Bundling:
     def event_body(self, seq: int) -> dict[str, Any]:
         """The decoded body of a ledger event."""
         return self.ws.ledger.entry(seq).decode()
+
+    def demo(self) -> bool:
+        """Whether any actor of the bundle is a demonstration identity (no assurance)."""
+        return any(a.demo for a in self.actors)
+
+    def certificate(self, key: KeyRow) -> dict[str, Any] | None:
+        """A key's certificate, from the ledger record that added it (the catalog keeps a flag).
+
+        The bundle carries the certificate itself so that the verifier can check it under the
+        organisation key, instead of taking a catalog's word that the key is certified.
+        """
+        data = self.event_body(key.created_seq).get("data", {})
+        for record in (data.get("key"), data.get("founder_key")):
+            if isinstance(record, dict) and record.get("key_id") == key.key_id:
+                cert = record.get("certificate")
+                return cert if isinstance(cert, dict) else None
+        return None
 
 
 Collector = Callable[[Bundling, Members], None]

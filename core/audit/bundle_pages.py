@@ -9,27 +9,72 @@ from core.audit.coverage import Coverage
 from storage import bundle_verifier
 
 
-def verify_md(model_ref: str, key_id: str) -> str:
-    """How to check the bundle without ledgerml, with its verifier or with public tools."""
+def verify_md(
+    model_ref: str, key_id: str, org_key_ids: list[str], verifier_sha256: str, demo: bool
+) -> str:
+    """How to check the bundle without ledgerml: with a trusted verifier, or with public tools.
+
+    It sends the auditor to their own copy of the verifier and to the organisation key
+    obtained elsewhere, because a bundle checked only against itself proves nothing about who
+    made it: whoever could alter the bundle could replace its keys and its verify.py too.
+    """
+    orgs = "\n".join(f"    {k}" for k in org_key_ids) or "    (none listed)"
+    warning = (
+        "\n**Demo identities: no assurance.** This workspace's identities were made up for a "
+        "demonstration; their keys share one account and prove nothing about who acted.\n"
+        if demo
+        else ""
+    )
     return f"""# How to verify this bundle
 
 This bundle documents model **{model_ref}**. Everything in it can be checked without
 ledgerml and without network access.
+{warning}
+## 1. Use your own trusted copy of the verifier
 
-## With the bundled verifier (Python 3.11+ and the `cryptography` package)
+Do **not** run the `verify.py` inside this bundle: whoever could alter the bundle could alter
+it too. Every ledgerml release publishes `verify.py` with its SHA-256; take it from there (or
+from a ledgerml installation you trust) and check its hash first. The verifier this bundle was
+made with has SHA-256
 
-    unzip -p BUNDLE.zip verify.py > verify.py      # take the verifier out first
-    python verify.py BUNDLE.zip [--checkpoint OLD_CHECKPOINT.json] [--key WORKSPACE_KEY.pem]
+    {verifier_sha256}
+
+If the copy inside the bundle has another hash, it is not the verifier that made the bundle.
+
+## 2. Get the organisation's public key through another channel
+
+The bundle names the organisation key that certifies every signing key in it, by its SHA-256
+fingerprint:
+
+{orgs}
+
+A bundle can only prove it is consistent with the keys it carries. Ask the organisation for
+its public key (`ledgerml key export-public organisation -o org.pem` on their side) through
+another channel than the one the bundle came by: handed over in person, or its fingerprint
+read out and compared. Never take it from the bundle.
+
+## 3. Verify (Python 3.11+ and the `cryptography` package)
+
+    python verify.py BUNDLE.zip --key org.pem [--checkpoint OLD_CHECKPOINT.json]
+
+Exit codes:
+
+- **0**: verified and anchored to the organisation key you pinned (or to a checkpoint you
+  kept from before).
+- **1**: self-consistent but unanchored: every check passed, but only against the bundle's
+  own keys. Get the organisation key as in step 2 and run again with `--key`.
+- **3**: rejected: the message says what failed. Do not rely on the bundle.
+- **2**: usage error (a file could not be read).
 
 `verify.py` is short and meant to be read: it checks the archive is safe, the manifest's
-signature, every member's SHA-256, the signed checkpoint, every ledger event's Merkle
-inclusion proof, that every piece of evidence is named by an included event, and (with
-`--checkpoint`) that the log only grew since a checkpoint you kept. `ledgerml bundle verify`
-runs exactly the same code.
+signature and every member's SHA-256, that the manifest, the checkpoint and every ledger event
+are signed by an actor's key certified by the organisation key (and not rotated or revoked at
+the time), every ledger event's Merkle inclusion proof, that every piece of evidence is named
+by an included event, and (with `--checkpoint`) that the log only grew since a checkpoint you
+kept. `ledgerml bundle verify` runs exactly the same code, and also tells whether the bundle's
+`verify.py` is a known release.
 
-The workspace key that signs the manifest and the checkpoint has id `{key_id}`. Compare it
-with the one the provider published, or pin it with `--key keys/{key_id}.pem` obtained from
-a trusted channel: a bundle can only prove it is consistent with the key it names.
+The manifest is signed by key `{key_id}`.
 
 ## With public tools
 
@@ -40,6 +85,9 @@ a trusted channel: a bundle can only prove it is consistent with the key it name
   `{bundle_verifier.MANIFEST_TYPE}`; write that to `msg`, base64-decode the `sig` of
   `manifest.dsse.json` to `sig.der`, then
   `openssl dgst -sha256 -verify keys/{key_id}.pem -signature sig.der msg`.
+- Key certificates: the `certificate` of each entry of `keys/keys.json` is a DSSE envelope
+  of type `{bundle_verifier.CERTIFICATE_TYPE}` signed the same way by the organisation key;
+  check it with the organisation key you obtained, not with the one in `keys/`.
 - The model's OpenSSF signature: `model_signing verify key model/<name> --signature
   model/<name>.sig --public_key keys/<signer key>.pem`.
 - Ledger events: each line of `ledger/events.jsonl` hashes (SHA-256 of the line) to an entry

@@ -33,6 +33,22 @@ SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 COMPAT = Path(__file__).parents[1] / "data" / "bundles"
 
 
+@pytest.fixture(autouse=True)
+def _no_trusted_keys(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tester's own trusted-keys file must not anchor the bundles under test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+def org_pem(ws: Workspace, folder: Path) -> Path:
+    """The organisation's public key, as the organisation hands it to an auditor."""
+    out = folder / "org.pem"
+    with ws.session() as s:
+        out.write_text(checkpoints.organisation_key(s.catalog).public_pem)
+    return out
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, Path]:
     from core.audit import admin
@@ -101,9 +117,9 @@ def resign(ws: Workspace, entries: dict[str, bytes], *, key_row=None) -> None:  
                 "ledger_object": old["ledger_object"],
             }
         )
-    if key_row is None:
+    if key_row is None:  # an insider: the exporter's own real, certified key
         with ws.session() as s:
-            key_row = checkpoints.workspace_key(s.catalog)
+            key_row = s.catalog.key(manifest["signed_by"])
     manifest["signed_by"] = key_row.key_id
     raw = canonical_bytes(manifest)
     sig = keys.sign_with(key_row, pae(bundle_verifier.MANIFEST_TYPE, raw))
@@ -117,9 +133,16 @@ def resign(ws: Workspace, entries: dict[str, bytes], *, key_row=None) -> None:  
     )
 
 
-def run_bundled_verifier(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def run_bundled_verifier(
+    path: Path, *args: str, where: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """verify.py from inside the bundle, in a fresh process, no workspace, no ledgerml."""
-    folder = path.parent / f"airgap-{path.stem}"
+    folder = (where or path.parent) / f"airgap-{path.stem}"
     folder.mkdir(exist_ok=True)
     with zipfile.ZipFile(path) as archive:
         (folder / "verify.py").write_bytes(archive.read("verify.py"))
@@ -140,11 +163,13 @@ def test_bundle_verifies_here_and_in_a_fresh_process(
     _, path, kept = exported
     report = bundle.verify(path, previous=kept)
     assert report["verified"] and report["model"] == "credit-risk@1"
+    assert report["anchored"] and report["exit_code"] == 0  # your earlier checkpoint anchors
     names = set(members_of(path))
     for expected in (
         "manifest.json",
         "manifest.dsse.json",
         "keys/keys.json",
+        "identity/actors.json",
         "verify.py",
         "VERIFY.md",
         "index.html",
@@ -246,14 +271,15 @@ def _rename(ws: Workspace, e: dict[str, bytes]) -> None:
 
 
 def _unknown_key(ws: Workspace, e: dict[str, bytes]) -> None:
-    key, _ = keys.create(ws, "val", label="outsider")
+    key, _ = keys.create(ws, "alice", owner="val", label="outsider")
     resign(ws, e, key_row=key)
 
 
 def _revoked_before(ws: Workspace, e: dict[str, bytes]) -> None:
     listed = json.loads(e["keys/keys.json"])
+    signer = json.loads(e["manifest.json"])["signed_by"]
     for k in listed:
-        if k["purpose"] == "workspace":
+        if k["key_id"] == signer:
             k["status"], k["status_seq"], k["status_reason"] = "revoked", 1, "stolen"
     e["keys/keys.json"] = canonical_bytes(listed)
     resign(ws, e)
@@ -276,7 +302,7 @@ def _event_not_included(ws: Workspace, e: dict[str, bytes]) -> None:
         (_add, "is not in the manifest"),
         (_remove, "is missing"),
         (_rename, "not in the manifest|is missing"),
-        (_unknown_key, "does not list as the workspace key"),
+        (_unknown_key, "which the bundle does not list"),
         (_revoked_before, "revoked at event #1 before the export"),
         (_evidence_not_in_ledger, "is not named by any event"),
         (_event_not_included, "not included under the signed checkpoint"),
@@ -351,8 +377,9 @@ def test_hostile_archives_are_refused_before_anything_is_written(
 
 def test_checkpoints_seen_before(exported: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
     ws, path, kept = exported
-    with ws.session() as s:
-        key = checkpoints.workspace_key(s.catalog)
+    with ws.session() as s:  # an admin's own key, which signs checkpoints
+        key = s.catalog.key(json.loads(kept.read_text())["signatures"][0]["keyid"])
+    assert key is not None
     size = json.loads(members_of(path)["ledger/proofs.json"])["checkpoint_size"]
 
     def signed(doc: dict[str, object]) -> Path:
@@ -390,13 +417,12 @@ def test_checkpoints_seen_before(exported: tuple[Workspace, Path, Path], tmp_pat
         bundle.verify(path, previous=ahead)
     assert run_bundled_verifier(path, "--checkpoint", str(ahead)).returncode == 3
     other = tmp_path / "other.pem"
-    other_key, _ = keys.create(ws, "val", label="pin-test")
+    other_key, _ = keys.create(ws, "alice", owner="val", label="pin-test")
     other.write_text(other_key.public_pem)
     with pytest.raises(IntegrityError, match="pinned"):
         bundle.verify(path, key=other)
-    genuine = tmp_path / "genuine.pem"
-    genuine.write_text(key.public_pem)
-    assert bundle.verify(path, key=genuine)["verified"]
+    report = bundle.verify(path, key=org_pem(ws, tmp_path))
+    assert report["verified"] and report["anchored"] and report["exit_code"] == 0
 
 
 def test_byte_flip_campaign(exported: tuple[Workspace, Path, Path], tmp_path: Path) -> None:
@@ -472,11 +498,27 @@ def test_an_archive_cut_inside_a_member_is_rejected(
         bundle_verifier.verify(str(copy))
 
 
-def test_compatibility_bundles_still_verify() -> None:
+def test_compatibility_bundles_still_verify(tmp_path: Path) -> None:
+    """Format-1 bundles still verify; with no key pinned they are now reported unanchored.
+
+    No workspace key of the fixture was kept apart from the bundle, so the pinned-key case
+    stands one in: the bundle's own copy, as if the provider had handed it over.
+    """
     bundles = sorted(COMPAT.glob("v*/*.zip"))
     assert bundles, "keep one bundle per released format version under tests/data/bundles"
     for old in bundles:
-        assert bundle_verifier.verify(str(old))["verified"], old
+        report = bundle_verifier.verify(str(old))
+        assert report["verified"] and not report["anchored"], old
+        assert bundle_verifier.verdict(report)[0] == 1
+        [ws_key] = report["organisation_keys"]
+        with zipfile.ZipFile(old) as archive:
+            pem = archive.read(f"keys/{ws_key}.pem").decode()
+        pinned = bundle_verifier.verify(str(old), pinned_key=pem)
+        assert pinned["anchored"] and bundle_verifier.verdict(pinned)[0] == 0, old
+        fresh = run_bundled_verifier(
+            old.resolve(), "--key", str(_write(tmp_path / "ws.pem", pem)), where=tmp_path
+        )
+        assert fresh.returncode == 0 and "VERIFIED" in fresh.stdout, fresh.stdout + fresh.stderr
 
 
 @pytest.mark.parametrize("stop_at", ["writing model/", "bundle written", "recording the export"])
