@@ -110,7 +110,7 @@ def _decode_matches(
     return None if malformed else decoded
 
 
-class _BadEvent(IntegrityError):
+class _BadEventError(IntegrityError):
     """An event the state replay could not fold, with its number."""
 
     def __init__(self, msg: str, seq: int) -> None:
@@ -126,7 +126,7 @@ def _state_from_ledger(matches: list[tuple[int, dict[str, Any]]]) -> Catalog:
             apply_state(state, seq, body)
     except IntegrityError as err:
         state.close()
-        raise _BadEvent(err.msg, seq) from err
+        raise _BadEventError(err.msg, seq) from err
     except BaseException:
         state.close()
         raise
@@ -372,7 +372,7 @@ def verify(
     _check_events(ws, scan, auth, report)
     try:
         state = _state_from_ledger(decoded)
-    except _BadEvent as err:
+    except _BadEventError as err:
         report.fail(err.msg, err.seq)
         return report
     try:

@@ -228,8 +228,8 @@ def test_registry_refusals(trained_ws: Workspace) -> None:
         models.register(trained_ws, "sam", run.run_id, "Credit Risk")
     with pytest.raises(NotFoundError, match="no model credit-risk@5"):
         models.verify(trained_ws, "credit-risk@5")
-    with pytest.raises(NotFoundError, match="no active signing key"):
-        models.sign(trained_ws, "val", "credit-risk@1")
+    with pytest.raises(NotFoundError, match="no key matches"):
+        models.sign(trained_ws, "val", "credit-risk@1", key_ref="nonexistent-key")
 
 
 def test_reproduction_passes_and_a_different_result_fails_clearly(

@@ -21,6 +21,7 @@ needs a backend: it uses only public keys (see :mod:`core.identity.signing`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -201,14 +202,26 @@ class Pkcs11Backend:
         return pin
 
     def _session(self) -> Any:
+        """One logged-in session per token and process (a token allows one login per app)."""
         import pkcs11
 
         problem = self.availability()
         if problem:
             raise KeyStoreError(f"the PKCS#11 backend is not usable: {problem}")
+        pin = self._pin()
+        slot = (self.module, self.token)
+        cached = _PKCS11_SESSIONS.get(slot)
+        if cached is not None:
+            if cached[0] == pin:
+                return cached[1]
+            _PKCS11_SESSIONS.pop(slot)
+            for name in [k for k in _UNLOCKED if k[0] == "pkcs11"]:
+                _UNLOCKED.pop(name)
+            with contextlib.suppress(pkcs11.exceptions.PKCS11Error):
+                cached[1].close()
         try:
             token = _pkcs11_lib(self.module).get_token(token_label=self.token)
-            return token.open(user_pin=self._pin(), rw=True)
+            session = token.open(user_pin=pin, rw=True)
         except pkcs11.exceptions.NoSuchToken as err:
             raise KeyStoreError(
                 f"no PKCS#11 token labelled {self.token!r} in {self.module}",
@@ -218,6 +231,8 @@ class Pkcs11Backend:
             raise KeyStoreError(f"the PIN for token {self.token!r} is wrong") from err
         except pkcs11.exceptions.PKCS11Error as err:
             raise KeyStoreError(f"the PKCS#11 token refused the session: {err!r}") from err
+        _PKCS11_SESSIONS[slot] = (pin, session)
+        return session
 
     def generate(self, algorithm: str) -> tuple[str, bytes]:
         """Generate a P-256 key pair in the token; the private key never leaves it."""
@@ -230,23 +245,23 @@ class Pkcs11Backend:
                 hint="Ed25519 is available on the keyring backend.",
             )
         handle = f"ledgerml-{uuid.uuid4()}"
-        with self._session() as session:
-            params = session.create_domain_parameters(
-                KeyType.EC,
-                {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-                local=True,
-            )
-            public, _ = params.generate_keypair(
-                store=True,
-                label=handle,
-                id=handle.encode(),
-                private_template={
-                    Attribute.EXTRACTABLE: False,
-                    Attribute.SENSITIVE: True,
-                    Attribute.SIGN: True,
-                },
-            )
-            return handle, bytes(encode_ec_public_key(public))
+        session = self._session()
+        params = session.create_domain_parameters(
+            KeyType.EC,
+            {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+            local=True,
+        )
+        public, _ = params.generate_keypair(
+            store=True,
+            label=handle,
+            id=handle.encode(),
+            private_template={
+                Attribute.EXTRACTABLE: False,
+                Attribute.SENSITIVE: True,
+                Attribute.SIGN: True,
+            },
+        )
+        return handle, bytes(encode_ec_public_key(public))
 
     def sign(self, handle: str, algorithm: str, data: bytes) -> bytes:
         """Sign inside the token and return a DER ECDSA signature."""
@@ -271,7 +286,6 @@ class Pkcs11Backend:
         try:
             key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=handle)
         except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as err:
-            session.close()
             raise IdentityError(
                 f"the token {self.token!r} holds no single private key {handle} of "
                 f"{who or 'this key'}",
@@ -363,6 +377,8 @@ class PassphraseBackend:
 
 
 _UNLOCKED: dict[tuple[str, str], Callable[[bytes], bytes]] = {}
+_PKCS11_SESSIONS: dict[tuple[str, str], tuple[str, Any]] = {}
+"""Open, logged-in token sessions by (module, token), with the PIN that opened them."""
 """Signers proven in this process, by (backend, handle): a secret is asked for once."""
 
 
