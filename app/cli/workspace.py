@@ -35,19 +35,35 @@ def init(
     algorithm: Annotated[
         str, typer.Option(help="ecdsa-p256 (default) or ed25519 (keyring only).")
     ] = "ecdsa-p256",
+    witness: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--witness",
+            help="A folder outside the workspace that receives a copy of every signed "
+            "checkpoint; `audit verify` checks them (a rollback exits 3). It protects only "
+            "if this workspace's writers cannot change it (another account's append-only "
+            "share, WORM storage, another person's custody). Repeatable; it must exist.",
+        ),
+    ] = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
 ) -> None:
     """Create a workspace: folders, a workspace signing key, and you as its first admin.
 
     The founding actor is --as, LEDGERML_ACTOR or your OS user. Refuses a folder that already
-    holds a workspace.
+    holds a workspace. Without a witness (--witness, or `ledgerml config witness add` later),
+    a truncation or rollback of the ledger by someone who can write to it is undetectable.
     """
     from core.audit import admin
 
     founder = actor_name(as_actor)
     ws = admin.init(
-        ws_path(workspace), founder, key_backend=key_backend, algorithm=algorithm, reason=reason
+        ws_path(workspace),
+        founder,
+        key_backend=key_backend,
+        algorithm=algorithm,
+        reason=reason,
+        witnesses=witness or [],
     )
     from core.audit.checkpoints import workspace_key
 
@@ -61,6 +77,7 @@ def init(
                 "founder": founder,
                 "workspace_key": key.key_id,
                 "key_backend": key.backend,
+                "witnesses": [str(p) for p in ws.config.get("witnesses", {}).get("paths", [])],
             }
         )
         return
@@ -69,6 +86,7 @@ def init(
             ("workspace", ws.root),
             ("founding admin", founder),
             ("workspace key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
+            ("witnesses", ", ".join(ws.config.get("witnesses", {}).get("paths", [])) or "none"),
         ]
     )
     output.note(

@@ -9,11 +9,13 @@ so an interrupted ``init`` can simply be run again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.audit import checkpoints, verification
+from core.audit import witnesses as witness_files
 from core.identity.actors import check_name
 from core.identity.events import WorkspaceInit
 from core.identity.keys import generate_record, key_event
@@ -31,6 +33,7 @@ def init(
     key_backend: str = "keyring",
     algorithm: str = "ecdsa-p256",
     reason: str = "",
+    witnesses: Sequence[Path] = (),
 ) -> Workspace:
     """Create a workspace with a workspace key and ``founder`` as its first admin.
 
@@ -38,8 +41,12 @@ def init(
     no workspace to hold and no registered actor whose roles a guard could check until the
     ``workspace.init`` event it commits exists. It refuses an existing workspace instead.
 
+    ``witnesses`` are checked before anything is written (each must be an existing folder
+    outside the workspace, :func:`core.audit.witnesses.check_location`) and stored in
+    ``config.toml``.
+
     Raises:
-        UsageError: if a workspace already exists there.
+        UsageError: if a workspace already exists there, or a witness cannot serve.
         KeyStoreError: if the key backend cannot create the key.
     """
     root = locate(path)
@@ -52,9 +59,13 @@ def init(
             "folder with --workspace.",
         )
     founder = check_name(founder)
+    for location in witnesses:
+        witness_files.check_location(location, root)
     workspace_id = str(uuid.uuid4())
     _create_layout(root, workspace_id, founder)
     ws.load_config()
+    if witnesses:
+        witness_files.configure(ws, witnesses)
     key = generate_record(
         key_backend, algorithm, owner=founder, purpose="workspace", label="workspace"
     )

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.audit import witnesses
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
 from core.identity import keys as keys_mod
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, verify_envelope
@@ -262,6 +263,7 @@ def verify(
     try:
         own = checkpoints(ws)
         outside = [read_checkpoint(p) for p in external or []]
+        outside.extend(witnesses.checkpoints(ws))  # witness hook: checked like --checkpoint
     except IntegrityError as err:
         report.fail(err.msg)
         outside = []
