@@ -12,7 +12,7 @@ from app.cli.common import ActorOpt, JsonOpt, WorkspaceOpt, actor_name, guarded,
 
 WITNESS_HELP = (
     "Witness folders receive a copy of every signed checkpoint "
-    "(<folder>/<workspace id>/<size>.json), and `ledgerml audit verify` checks every copy they "
+    "(`FOLDER/WORKSPACE_ID/SIZE.json`), and `ledgerml audit verify` checks every copy they "
     "hold: a witness checkpoint larger than the ledger is a rollback (exit 3). A witness "
     "protects only if this workspace's writers cannot change it: another account's "
     "append-only share, WORM storage, a copy in another person's custody. Without one, a "
