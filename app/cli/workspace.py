@@ -65,10 +65,12 @@ def init(
         reason=reason,
         witnesses=witness or [],
     )
+    from core.audit import witnesses
     from core.audit.checkpoints import workspace_key
 
     with ws.session(founder) as s:
         key = workspace_key(s.catalog)
+    where = [str(p) for p in witnesses.locations(ws)]
     if want_json(json_out):
         output.emit_json(
             {
@@ -77,7 +79,7 @@ def init(
                 "founder": founder,
                 "workspace_key": key.key_id,
                 "key_backend": key.backend,
-                "witnesses": [str(p) for p in ws.config.get("witnesses", {}).get("paths", [])],
+                "witnesses": where,
             }
         )
         return
@@ -86,12 +88,17 @@ def init(
             ("workspace", ws.root),
             ("founding admin", founder),
             ("workspace key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
-            ("witnesses", ", ".join(ws.config.get("witnesses", {}).get("paths", [])) or "none"),
+            ("witnesses", ", ".join(where) or "none"),
         ]
     )
     output.note(
         "Next: `ledgerml actor add NAME --role ROLE`, `ledgerml key create`, `ledgerml status`."
     )
+    if not where:
+        output.note(
+            "No witness folder: a rollback of this ledger by someone who can write to the "
+            "workspace would go unnoticed (see `ledgerml config witness --help`)."
+        )
 
 
 @guarded
