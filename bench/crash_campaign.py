@@ -8,9 +8,16 @@ syscalls). After every kill it checks the invariants of issue 2:
 * the workspace opens (torn tails repaired) and its catalog agrees with the ledger;
 * the interrupted action is there entirely (event, projected row, intact blobs) or not at all;
 * every acknowledged action is still there;
-* every ``--verify-every``-th kill, and at the end, ``audit verify`` exits 0.
+* every ``--verify-every``-th kill, and at the end, ``audit verify`` exits 0;
+* no temporary file of a killed process survives the next open of the workspace;
+* a ``bundle.export`` event exists only with its file at ``-o``, holding the bytes the event
+  names (a file without its event is allowed: the export was not acknowledged).
+
+``--kinds`` picks the actions killed (``actor,snapshot`` by default; ``export`` trains and
+signs one model first, then kills only bundle exports of it).
 
     scripts/with-keyring .venv/bin/python bench/crash_campaign.py [--kills 200] [--seed 1]
+        [--kinds actor,snapshot,export]
 
 Prints counts; exits 1 on the first broken invariant, naming it.
 """
@@ -18,6 +25,7 @@ Prints counts; exits 1 on the first broken invariant, naming it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import shutil
@@ -36,7 +44,26 @@ from core.data import snapshots  # noqa: E402
 from core.identity import actors  # noqa: E402
 from core.kernel.workspace import Workspace  # noqa: E402
 
-SAMPLE = ROOT / "sample_data" / "german-credit" / "german.data"
+SAMPLE_DIR = ROOT / "sample_data" / "german-credit"
+SAMPLE = SAMPLE_DIR / "german.data"
+KINDS = ("actor", "snapshot", "export")
+MODEL = "credit-risk@1"
+
+
+def signed_model(root: Path) -> None:
+    """Train, register and sign one model, once, so that exports can be killed."""
+    from core.data import features, validation
+    from core.identity import keys
+    from core.modelling import models, training
+
+    ws = Workspace.open(root)
+    snapshots.add(ws, "alice", SAMPLE, dataset="german-credit")
+    features.build(ws, "alice", SAMPLE_DIR / "features.toml")
+    validation.run(ws, "alice", "german-credit-features", SAMPLE_DIR / "features_suite.toml")
+    run = training.train(ws, "alice", SAMPLE_DIR / "train.toml")
+    models.register(ws, "alice", run.run_id, "credit-risk")
+    keys.create(ws, "alice")
+    models.sign(ws, "alice", MODEL)
 
 
 def command(kind: str, i: int, scratch: Path) -> tuple[list[str], str, str]:
@@ -46,6 +73,13 @@ def command(kind: str, i: int, scratch: Path) -> tuple[list[str], str, str]:
     its rows), so its raw copy, Parquet copy and profile are new blobs and a kill can land
     in the middle of publishing them.
     """
+    if kind == "export":
+        out = scratch / "exports" / f"bundle-{i}.zip"
+        return (
+            ["bundle", "export", MODEL, "-o", str(out), "--reason", "crash"],
+            "bundle.export",
+            str(out),
+        )
     if kind == "actor":
         name = f"crash-actor-{i}"
         return ["actor", "add", name, "--role", "validator", "--reason", "crash"], "actor.add", name
@@ -57,7 +91,22 @@ def command(kind: str, i: int, scratch: Path) -> tuple[list[str], str, str]:
     return args, "snapshot.add", name
 
 
+def exported(ws: Workspace, since: int) -> list[str]:
+    """The bundle digests of the ``bundle.export`` events after event ``since``."""
+    return [
+        str(body["data"]["bundle_sha256"])
+        for e in ws.ledger.iter_entries(since + 1)
+        if (body := e.decode())["action"] == "bundle.export"
+    ]
+
+
+def file_digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def present(ws: Workspace, action: str, name: str) -> bool:
+    if action == "bundle.export":
+        return Path(name).is_file()
     if action == "actor.add":
         return any(a.name == name for a in actors.list_actors(ws))
     found = snapshots.list_snapshots(ws, dataset=name)
@@ -70,6 +119,9 @@ def present(ws: Workspace, action: str, name: str) -> bool:
 
 
 def committed(ws: Workspace, action: str, name: str) -> int:
+    if action == "bundle.export":  # the event names the bundle's bytes, not its path
+        digest = file_digest(Path(name))
+        return sum(1 for d in exported(ws, 0) if d == digest)
     key = "name" if action == "actor.add" else "dataset"
     return sum(
         1
@@ -94,30 +146,45 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--verify-every", type=int, default=25)
+    parser.add_argument(
+        "--kinds",
+        default="actor,snapshot",
+        help=f"comma-separated actions to kill, among {', '.join(KINDS)}",
+    )
     opts = parser.parse_args()
+    kinds = tuple(k.strip() for k in opts.kinds.split(",") if k.strip())
+    if not kinds or set(kinds) - set(KINDS):
+        parser.error(f"--kinds takes some of {', '.join(KINDS)}")
     rng = random.Random(opts.seed)
     scratch = Path(tempfile.mkdtemp(prefix="crash-campaign-"))
+    (scratch / "exports").mkdir()
     root = scratch / "ws"
     admin.init(root, "alice")
     env = {**os.environ, "LEDGERML_WORKSPACE": str(root), "LEDGERML_ACTOR": "alice"}
+    if "export" in kinds:
+        t0 = time.perf_counter()
+        signed_model(root)
+        print(f"set-up: one trained, signed model in {time.perf_counter() - t0:.1f} s")
 
     # How long each action takes uncut: the kill instants are drawn across that span.
     span = {}
-    for kind in ("actor", "snapshot"):
+    for kind in kinds:
         args, _, _ = command(kind, -1, scratch)
         t0 = time.perf_counter()
         uncut = cli(args, env)
         if uncut.wait() != 0:
             raise SystemExit(f"the uncut {kind} action failed:\n{uncut.stderr.read()}")
         span[kind] = time.perf_counter() - t0
-    print(f"uncut: actor add {span['actor']:.2f} s, snapshot add {span['snapshot']:.2f} s")
+    print("uncut: " + ", ".join(f"{kind} {span[kind]:.2f} s" for kind in kinds))
 
     acknowledged: list[tuple[str, str]] = []
     outcome = {"finished": 0, "killed, not recorded": 0, "killed, recorded": 0}
+    stray = {"bundle without its event": 0, "partial bundle beside -o": 0}
     t_start = time.perf_counter()
     for i in range(opts.kills):
-        kind = rng.choice(("actor", "snapshot"))
+        kind = rng.choice(kinds)
         args, action, name = command(kind, i, scratch)
+        before = Workspace.open(root).ledger.head()[0]
         proc = cli(args, env)
         # A random instant past interpreter start-up (about half the span), not a wait.
         time.sleep(rng.uniform(span[kind] * 0.5, span[kind] * 1.1))
@@ -130,9 +197,28 @@ def main() -> None:
         ws = Workspace.open(root)
         with ws.session("alice"):
             pass  # what the next command does first: repair a torn tail, catch the catalog up
-        n, there = committed(ws, action, name), present(ws, action, name)
-        if n not in (0, 1) or there != (n == 1):
-            raise SystemExit(f"kill {i} ({kind}): {n} events but present={there}")
+        left = [str(p) for p in root.rglob(".tmp-*")] + [str(p) for p in root.rglob(".ingest-*")]
+        if left:
+            raise SystemExit(f"kill {i} ({kind}): temporary files survived the next open: {left}")
+        if action == "bundle.export":
+            new = exported(ws, before)
+            there, digest = present(ws, action, name), file_digest(Path(name))
+            if len(new) > 1 or (new and new != [digest]):
+                raise SystemExit(
+                    f"kill {i} (export): {len(new)} export events, file present={there}: an "
+                    "export was recorded without the bundle it names"
+                )
+            n = len(new)
+            if there and not n:
+                stray["bundle without its event"] += 1
+            partial = Path(name).with_name(Path(name).name + ".partial")
+            if partial.exists():
+                stray["partial bundle beside -o"] += 1
+                partial.unlink()
+        else:
+            n, there = committed(ws, action, name), present(ws, action, name)
+            if n not in (0, 1) or there != (n == 1):
+                raise SystemExit(f"kill {i} ({kind}): {n} events but present={there}")
         if code == 0:
             outcome["finished"] += 1
             acknowledged.append((action, name))
@@ -157,6 +243,9 @@ def main() -> None:
     print(f"{opts.kills} runs in {elapsed:.0f} s (seed {opts.seed}):")
     for what, count in outcome.items():
         print(f"  {what:22} {count}")
+    if "export" in kinds:
+        for what, count in stray.items():
+            print(f"  {what:26} {count}")
     print("every invariant held; audit verify exit 0")
     shutil.rmtree(scratch)
 

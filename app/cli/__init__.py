@@ -44,6 +44,8 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("report",), "report", "app", "Data sheets, model cards, impact assessments."),
     (("bundle",), "bundle", "app", "Export and verify audit bundles."),
     (("attest",), "attest", "app", "Sign files as in-toto statements; verify them."),
+    (("config",), "config", "app", "Workspace settings: witness folders for checkpoints."),
+    (("backup", "restore"), "backup", "register", ""),
 )
 # Options of the root callback that take a value, and its flags that do not end the search.
 _VALUED = ("--workspace", "-w", "--as")

@@ -87,16 +87,23 @@ def verify(
 ) -> None:
     """Recompute the hash chain, Merkle roots, checkpoint signatures and object hashes.
 
+    Every checkpoint the witness folders hold (`ledgerml config witness`) is checked like a
+    --checkpoint copy: one larger than the ledger is a rollback. Witnesses and copies protect
+    only if this workspace's writers cannot change them (another account's append-only
+    share, WORM storage, another person's custody); without one, a truncation or rollback
+    is undetectable.
+
     Exits 3 naming the first bad event when anything was changed outside ledgerml, and 2
     when a --checkpoint file cannot be read (a wrong path is not tampering).
     """
-    from core.audit import verification
+    from core.audit import verification, witnesses
 
     ws = open_ws(workspace)
     with output.progress("Verifying") as progress:
         report = verification.verify(ws, external=checkpoint, progress=progress)
+    states = witnesses.survey(ws)
     if want_json(json_out):
-        output.emit_json(report.to_json())
+        output.emit_json({**report.to_json(), "witnesses": [vars(s) for s in states]})
     else:
         head = report.head[:16] + "…" if report.head else "-"
         output.fields(
@@ -112,6 +119,7 @@ def verify(
                 ("signatures", report.signatures),
                 ("catalog", report.catalog),
                 *([("identities", "demo identities: no assurance")] if report.demo else []),
+                *[(f"witness {s.location}", s.summary()) for s in states],
             ]
         )
         for failure in report.failures:
@@ -157,10 +165,20 @@ def checkpoint(
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Sign the ledger's current size and Merkle root with the workspace key."""
-    from core.audit import checkpoints
+    """Sign the ledger's current size and Merkle root with the workspace key.
 
-    cp, created = checkpoints.checkpoint(open_ws(workspace), actor_name(as_actor), copy_to=copy_to)
+    The checkpoint is also copied to every witness folder (`ledgerml config witness`); a
+    witness that cannot be reached is a warning on stderr, never a lost checkpoint.
+    """
+    from core.audit import checkpoints, witnesses
+
+    ws = open_ws(workspace)
+    cp, created = checkpoints.checkpoint(ws, actor_name(as_actor), copy_to=copy_to)
+    # Again here, so that a checkpoint signed before a witness was added or mounted reaches
+    # it, and so that what a witness refused is said (it never fails the checkpoint).
+    problems = witnesses.publish(ws, cp.path) if cp.path else []
+    for problem in problems:
+        output.note(f"[yellow]warning[/yellow] {problem}")
     if want_json(json_out):
         output.emit_json(
             {
@@ -171,6 +189,7 @@ def checkpoint(
                 "key_id": cp.key_id,
                 "path": str(cp.path),
                 "created": created,
+                "witness_problems": problems,
             }
         )
         return

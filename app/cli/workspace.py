@@ -49,6 +49,16 @@ def init(
         bool,
         typer.Option("--demo", help="Mark the founder as a demonstration identity (no assurance)."),
     ] = False,
+    witness: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--witness",
+            help="A folder outside the workspace that receives a copy of every signed "
+            "checkpoint; `audit verify` checks them (a rollback exits 3). It protects only "
+            "if this workspace's writers cannot change it (another account's append-only "
+            "share, WORM storage, another person's custody). Repeatable; it must exist.",
+        ),
+    ] = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
 ) -> None:
@@ -56,7 +66,9 @@ def init(
 
     The organisation key certifies every actor's key and nothing else; auditors pin its
     public half. Your own key signs what you do. The founding actor is --as, LEDGERML_ACTOR
-    or your OS user. Refuses a folder that already holds a workspace.
+    or your OS user. Refuses a folder that already holds a workspace. Without a witness
+    (--witness, or `ledgerml config witness add` later), a truncation or rollback of the
+    ledger by someone who can write to it is undetectable.
     """
     from core.audit import admin
 
@@ -69,11 +81,14 @@ def init(
         reason=reason,
         founder_backend=founder_backend,
         demo=demo,
+        witnesses=witness or [],
     )
+    from core.audit import witnesses
     from core.audit.checkpoints import organisation_key
 
     with ws.session(founder) as s:
         key = organisation_key(s.catalog)
+    where = [str(p) for p in witnesses.locations(ws)]
     if want_json(json_out):
         output.emit_json(
             {
@@ -82,6 +97,7 @@ def init(
                 "founder": founder,
                 "organisation_key": key.key_id,
                 "key_backend": key.backend,
+                "witnesses": where,
             }
         )
         return
@@ -90,6 +106,7 @@ def init(
             ("workspace", ws.root),
             ("founding admin", founder),
             ("organisation key", f"{key.key_id[:16]}… ({key.algorithm}, {key.backend})"),
+            ("witnesses", ", ".join(where) or "none"),
         ]
     )
     output.note(
@@ -97,6 +114,11 @@ def init(
         "org.pem`) through a channel other than this workspace: it is what they pin. "
         "Next: `ledgerml actor add NAME --role ROLE`, `ledgerml status`."
     )
+    if not where:
+        output.note(
+            "No witness folder: a rollback of this ledger by someone who can write to the "
+            "workspace would go unnoticed (see `ledgerml config witness --help`)."
+        )
 
 
 @guarded

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.audit import checkpoints, verification
+from core.audit import witnesses as witness_files
 from core.identity import certify, signer
 from core.identity.actors import check_name
 from core.identity.authority import KeyState
@@ -37,6 +39,7 @@ def init(
     reason: str = "",
     founder_backend: str | None = None,
     demo: bool = False,
+    witnesses: Sequence[Path] = (),
 ) -> Workspace:
     """Create a workspace with an organisation key and ``founder`` as its first admin.
 
@@ -48,8 +51,12 @@ def init(
     no workspace to hold and no registered actor whose roles a guard could check until the
     ``workspace.init`` event it commits exists. It refuses an existing workspace instead.
 
+    ``witnesses`` are checked before anything is written (each must be an existing folder
+    outside the workspace, :func:`core.audit.witnesses.check_location`) and stored in
+    ``config.toml``.
+
     Raises:
-        UsageError: if a workspace already exists there.
+        UsageError: if a workspace already exists there, or a witness cannot serve.
         KeyStoreError: if the key backend cannot create the key.
     """
     root = locate(path)
@@ -62,9 +69,13 @@ def init(
             "folder with --workspace.",
         )
     founder = check_name(founder)
+    for location in witnesses:
+        witness_files.check_location(location, root)
     workspace_id = str(uuid.uuid4())
     _create_layout(root, workspace_id, founder)
     ws.load_config()
+    if witnesses:
+        witness_files.configure(ws, witnesses)
     org = generate_record(
         key_backend, algorithm, owner=founder, purpose="organisation", label="organisation"
     )

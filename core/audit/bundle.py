@@ -16,9 +16,10 @@ trusted-keys file, or a checkpoint they kept). Without one, a good bundle is onl
 self-consistent (exit code 1): anyone who can rewrite a bundle can make it agree with itself.
 
 The zip is deterministic for a given ledger state: members in name order, fixed timestamps
-and permissions, so exporting twice gives the same bytes. The export is then recorded as a
-``bundle.export`` event (who, what, data level, why), so the next bundle carries it in its
-access log. ``verify`` runs the stand-alone verifier.
+and permissions, so exporting twice gives the same bytes. The file is put in place and made
+durable, and then the export is recorded as a ``bundle.export`` event (who, what, data level,
+why), so the next bundle carries it in its access log: an event never names a bundle that is
+not there. ``verify`` runs the stand-alone verifier.
 
 The members come from per-context collectors (:mod:`core.audit.bundle_collectors`); the zip
 is written by :mod:`core.audit.bundle_zip`; ``VERIFY.md`` and ``index.html`` are rendered by
@@ -51,8 +52,9 @@ from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import KeyRow
 from core.kernel.workspace import Session, Workspace
 from core.modelling import models
-from storage import bundle_verifier
+from storage import bundle_verifier, failpoints
 from storage.canonical import canonical_bytes
+from storage.fsutil import fsync_dir
 from storage.objects import hash_file, sha256_hex
 
 ROLES = EXPORT_ROLES
@@ -202,14 +204,21 @@ def export(
             hint=f"`ledgerml model verify {ref}` says why.",
         )
     written: list[_Written] = []
-    recording = False
+    published = recording = False
 
     def write(b: Bundling) -> _Written:
         written.append(_write(b, out, progress))
         return written[0]
 
     def record(s: Session, w: _Written) -> _Written:
-        nonlocal recording
+        nonlocal published, recording
+        # The bundle is durable under its name before the event is appended: a kill between
+        # the two leaves a bundle no event records (the command failed; run it again), never
+        # a recorded export whose file is missing. The guards were re-checked just before.
+        w.partial.replace(out)
+        published = True
+        fsync_dir(out.parent)
+        failpoints.hit("export.before-event")
         recording = True  # from here the event may be durable: keep the file
         model = w.bundling.model
         exported = BundleExported(
@@ -220,11 +229,10 @@ def export(
             checkpoint_size=w.bundling.checkpoint.size,
         )
         s.commit(kinds.new_event(actor, exported, [f"model:{model.ref}"], reason))
+        failpoints.hit("export.after-event")
         return w
 
     try:
-        # The export is recorded before the file appears under its name: no bundle without
-        # its access-log entry.
         done = command.run(
             ws,
             actor,
@@ -234,10 +242,9 @@ def export(
             commit=record,
         )
     except BaseException:
-        if written and not recording:
-            written[0].partial.unlink(missing_ok=True)
+        if written and not recording:  # refused or failed before the event: no bundle
+            (out if published else written[0].partial).unlink(missing_ok=True)
         raise
-    done.partial.replace(out)
     return {
         "path": str(out),
         "sha256": done.sha256,

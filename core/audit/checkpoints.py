@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.audit import witnesses
 from core.identity.actors import needs
 from core.identity.signer import Signer
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, envelope, pae
@@ -201,4 +202,5 @@ def sign_checkpoint(ws: Workspace, s: Session) -> tuple[Checkpoint, bool]:
     env = envelope(CHECKPOINT_PAYLOAD_TYPE, payload, signer.key.key_id, sig)
     private_dir(ws.checkpoints_dir)
     atomic_write(path, json.dumps(env, indent=2).encode() + b"\n")
+    witnesses.publish(ws, path)  # witness hook: copies never fail the checkpoint
     return read_checkpoint(path), True

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit import signatures
+from core.audit import signatures, witnesses
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
 from core.audit.events import EXPORT_ROLES
 from core.identity.authority import Authority
@@ -339,6 +339,7 @@ def verify(
     try:
         own = checkpoints(ws)
         outside = [read_checkpoint(p) for p in external or []]
+        outside.extend(witnesses.checkpoints(ws))  # witness hook: checked like --checkpoint
     except IntegrityError as err:
         report.fail(err.msg)
         outside = []

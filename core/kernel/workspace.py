@@ -17,6 +17,7 @@ Commands do not open sessions themselves: they run through :func:`core.kernel.co
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,16 +39,20 @@ REPLAY_BATCH = 50_000
 
 
 def _toml_value(value: Any) -> str:
+    """One TOML value: a boolean, a number, a string, or a list of those (one line)."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    # A JSON string is a TOML basic string: quotes, backslashes and control characters
+    # (a newline in a folder name) are escaped the same way.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def write_config(path: Path, config: dict[str, dict[str, Any]]) -> None:
-    """Write a two-level TOML config atomically (sections of scalar settings)."""
+    """Write a two-level TOML config atomically (sections of scalars and lists of them)."""
     lines = ["# ledgerml workspace settings. The ledger, not this file, is the record of", ""]
     lines[0] += " actors, roles and keys."
     for section, values in config.items():

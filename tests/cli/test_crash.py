@@ -7,6 +7,8 @@ copy of the action.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import signal
 from pathlib import Path
 
@@ -115,3 +117,53 @@ def test_interrupted_init_can_be_run_again(tmp_path: Path, point: str) -> None:
     else:
         assert again.returncode == 2 and "already exists" in again.stderr  # committed
     assert run_cli("audit", "verify", env=env).returncode == 0
+
+
+SAMPLE = ROOT / "sample_data" / "german-credit"
+
+
+@pytest.fixture(scope="module")
+def signed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding one trained, registered and signed model (built once)."""
+    from core.audit import admin
+    from core.data import features, validation
+    from core.modelling import models, training
+
+    root = tmp_path_factory.mktemp("export-crash") / "ws"
+    built = admin.init(root, "alice")
+    snapshots.add(built, "alice", SAMPLE / "german.data", dataset="german-credit")
+    features.build(built, "alice", SAMPLE / "features.toml")
+    validation.run(built, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(built, "alice", SAMPLE / "train.toml")
+    models.register(built, "alice", run.run_id, "credit-risk")
+    keys.create(built, "alice")
+    models.sign(built, "alice", "credit-risk@1")
+    return root
+
+
+@pytest.mark.parametrize("point", ["export.before-event", "export.after-event"])
+def test_a_killed_export_never_records_a_bundle_that_is_not_there(
+    signed_model: Path, tmp_path: Path, point: str
+) -> None:
+    ws_path = tmp_path / "ws"
+    shutil.copytree(signed_model, ws_path)
+    out = tmp_path / "out" / "bundle.zip"
+    env = {"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice"}
+    args = ["bundle", "export", "credit-risk@1", "-o", str(out)]
+    crashed = run_cli(*args, env={**env, "LEDGERML_FAILPOINT": point})
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+
+    recorded = events_of(Workspace.open(ws_path), "bundle.export")
+    assert out.is_file()  # in place and durable before the event is appended
+    assert recorded == (1 if point == "export.after-event" else 0)
+    if recorded:  # the event names exactly the file that is there
+        [body] = [
+            e.decode()["data"]
+            for e in Workspace.open(ws_path).ledger.iter_entries()
+            if e.decode()["action"] == "bundle.export"
+        ]
+        assert body["bundle_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert not out.with_name(out.name + ".partial").exists()
+    verify = run_cli("audit", "verify", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert list(ws_path.rglob(".tmp-*")) == []
