@@ -11,7 +11,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 if [ -e "$LEDGERML_WORKSPACE" ]; then
   say "Removing the previous demo workspace $LEDGERML_WORKSPACE"
   rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints" \
-    "$LEDGERML_WORKSPACE.export" "$LEDGERML_WORKSPACE.secrets" "$LEDGERML_WORKSPACE.team.env"
+    "$LEDGERML_WORKSPACE.export" "$LEDGERML_WORKSPACE.secrets" "$LEDGERML_WORKSPACE.team.env" \
+    "$LEDGERML_WORKSPACE.org.pem"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
 echo "A team of five on one machine: demo identities, marked as such in the ledger. Their keys"
@@ -32,7 +33,7 @@ $L actor list
 $L key list
 
 say "Acting as val without val's passphrase is refused, and nothing is recorded"
-if $L --as val audit checkpoint </dev/null; then echo "unexpected success" >&2; exit 1; fi
+if $L --as val attest create sample_data/german-credit/README.md </dev/null; then echo "unexpected success" >&2; exit 1; fi
 export LEDGERML_SECRET_FILE="$SECRETS/val"  # from here on this shell holds val's secret
 
 S=sample_data/german-credit
@@ -110,12 +111,21 @@ say "Exporting the audit bundle (the export itself is recorded)"
 $L --as audrey bundle export credit-risk@1 -o "$LEDGERML_WORKSPACE.export/credit-risk-1.zip" \
   --reason "annual model audit"
 
-say "Verifying it in a fresh folder with no workspace, using only the bundled verify.py"
+say "The organisation key, which an auditor pins (handed over through another channel)"
+ORG="$LEDGERML_WORKSPACE.org.pem"
+$L key export-public organisation -o "$ORG"
+
+say "Verifying it in a fresh folder with no workspace: a trusted verify.py and the pinned key"
 AIRGAP=$(mktemp -d)
-cp "$LEDGERML_WORKSPACE.export/credit-risk-1.zip" "$AIRGAP/"
-(cd "$AIRGAP" && unzip -q -o credit-risk-1.zip verify.py \
-  && env -u LEDGERML_WORKSPACE "$OLDPWD/.venv/bin/python" verify.py credit-risk-1.zip)
-env -u LEDGERML_WORKSPACE $L bundle verify "$AIRGAP/credit-risk-1.zip" \
+cp "$LEDGERML_WORKSPACE.export/credit-risk-1.zip" "$ORG" "$AIRGAP/"
+cp storage/bundle_verifier.py "$AIRGAP/verify.py"  # the auditor's own copy, not the bundle's
+(cd "$AIRGAP" && env -u LEDGERML_WORKSPACE "$OLDPWD/.venv/bin/python" verify.py \
+  credit-risk-1.zip --key "$(basename "$ORG")")
+echo "Without the pinned key the same bundle is only self-consistent (exit 1):"
+if env -u LEDGERML_WORKSPACE $L bundle verify "$AIRGAP/credit-risk-1.zip" >/dev/null; then
+  echo "unexpected: an unanchored bundle verified" >&2; exit 1
+fi
+env -u LEDGERML_WORKSPACE $L bundle verify "$AIRGAP/credit-risk-1.zip" --key "$ORG" \
   --checkpoint "$LEDGERML_WORKSPACE.checkpoints/latest.json"
 rm -rf "$AIRGAP"
 

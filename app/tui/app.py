@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, ProgressBar, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from app.tui.actions import WRITE_ACTIONS, WriteActions
-from app.tui.dialogs import ErrorDialog
+from app.tui.dialogs import ErrorDialog, SecretDialog
 from app.tui.panes import (
     BundlePane,
     DataPane,
@@ -159,12 +159,36 @@ class LedgerApp(WriteActions):
         yield Footer()
 
     def on_mount(self) -> None:
+        from core.identity import secrets
+
+        secrets.PROMPT = self._ask_secret
         self.cancel_requested = threading.Event()
         self.query_one("#action-progress", ProgressBar).display = False
         if self.bundle_only:
             self.sub_title = f"{self.bundle_path} · read-only review"
         else:
             self.sub_title = "opening the workspace…"
+
+    def on_unmount(self) -> None:
+        from core.identity import secrets
+
+        if self._ask_secret == secrets.PROMPT:
+            secrets.PROMPT = None
+
+    def _ask_secret(self, what: str) -> str | None:
+        """Core asks for a secret from an action's worker thread: show a dialog and wait."""
+        if threading.current_thread() is threading.main_thread():
+            return None  # the event loop must never block; actions run in workers
+        answer: list[str | None] = []
+        ready = threading.Event()
+
+        def done(value: str | None) -> None:
+            answer.append(value)
+            ready.set()
+
+        self.call_from_thread(self.push_screen, SecretDialog(what), done)
+        ready.wait()
+        return answer[0]
 
     def on_ready(self) -> None:
         # Ready follows the first paint. What is not needed for it starts now: the hidden
@@ -210,7 +234,7 @@ class LedgerApp(WriteActions):
         commands = [
             ("Verify the ledger", "Recompute chain, Merkle roots, signatures", "verify"),
             ("Prove the selected event", "Merkle inclusion proof", "prove"),
-            ("Sign a checkpoint", "Workspace key signs the ledger's root", "checkpoint"),
+            ("Sign a checkpoint", "Your own key signs the ledger's root", "checkpoint"),
             ("Sign the selected model", "DSSE + OpenSSF signature", "sign_model"),
             (
                 "Evaluate the selected model",

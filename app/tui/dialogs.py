@@ -82,6 +82,45 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
+class SecretDialog(ModalScreen[str | None]):
+    """Ask for a passphrase or PIN; nothing typed is shown, kept or logged."""
+
+    DEFAULT_CSS = """
+    SecretDialog { align: center middle; }
+    SecretDialog > Vertical { width: 60; height: auto; border: thick $warning; padding: 1 2;
+                              background: $surface; }
+    SecretDialog Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    """
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self.what}[/b]")
+            yield Label("It proves you are the actor you act as. Esc cancels: nothing is recorded.")
+            yield Input(password=True, id="secret")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Unlock", id="unlock", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#secret", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(
+            self.query_one("#secret", Input).value if event.button.id == "unlock" else None
+        )
+
+    def on_input_submitted(self) -> None:
+        self.dismiss(self.query_one("#secret", Input).value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ErrorDialog(ModalScreen[None]):
     """An unexpected error, with its details; the app keeps running."""
 

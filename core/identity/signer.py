@@ -13,6 +13,7 @@ secret: write access to the workspace, or the catalog, is not enough.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +30,12 @@ from core.kernel.workspace import Session, Workspace
 from storage.ledger import LedgerEntry
 
 _AUTHORITY: dict[tuple[str, int, str], Authority] = {}
+
+
+@functools.cache
+def _authority_prefixes() -> tuple[bytes, ...]:
+    """How an authority event's canonical body starts ("action" sorts first)."""
+    return tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.authority_actions())
 
 
 class Signer:
@@ -59,9 +66,7 @@ class Signer:
 
     def committed(self, entry: LedgerEntry) -> None:
         """After an authority event, later events point at it."""
-        action = str(json.loads(entry.body).get("action", ""))
-        kind = kinds.kind(action)
-        if kind is not None and kind.authority:
+        if entry.body.startswith(_authority_prefixes()):
             self.last_auth = (entry.seq, hashlib.sha256(entry.body).hexdigest())
 
 

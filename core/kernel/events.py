@@ -107,7 +107,14 @@ def signing_input(unsigned: bytes) -> bytes:
 
 def seal(unsigned: bytes, sig: Seal) -> bytes:
     """The stored body: ``unsigned`` with the ``~sig`` member appended as its last member."""
-    return unsigned[:-1] + SIG_MEMBER + canonical_bytes(sig.to_json()) + b"}"
+    # The member's canonical form written directly (its keys sorted, its values plain ASCII
+    # without escapes); a test checks it equals canonical_bytes of the same object.
+    member = b'{"alg":"%s","key":"%s","sig":"%s"}' % (
+        sig.algorithm.encode(),
+        sig.key_id.encode(),
+        base64.b64encode(sig.signature),
+    )
+    return unsigned[:-1] + SIG_MEMBER + member + b"}"
 
 
 def split_sealed(body: bytes) -> tuple[bytes, Seal] | None:

@@ -219,3 +219,14 @@ def test_the_ledger_untouched_verifies(ws: Workspace, tmp_path: Path) -> None:
     report = _verify(ws)
     assert report.ok, report.failures
     assert "3 events signed" in report.signatures
+
+
+def test_the_seal_member_is_canonical_json() -> None:
+    from core.kernel.events import Seal, seal, split_sealed
+    from storage.canonical import canonical_bytes
+
+    unsigned = Event("a", "x.y", [], {"k": "v"}).body()
+    sig = Seal("ab" * 32, "ecdsa-p256", bytes(range(70)))
+    sealed = seal(unsigned, sig)
+    assert sealed == canonical_bytes({**json.loads(unsigned), "~sig": sig.to_json()})
+    assert split_sealed(sealed) == (unsigned, sig)

@@ -282,3 +282,36 @@ async def test_an_idle_open_tui_never_blocks_the_cli(tui_ws: Workspace) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert app.is_running
+
+
+async def test_an_action_asks_for_the_actors_passphrase_in_a_dialog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.tui.dialogs import SecretDialog
+    from core.audit import admin
+    from core.identity.keys.backends import forget_unlocked
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    secret = tmp_path / "secret"
+    secret.write_text("pia's passphrase\n")
+    ws = admin.init(tmp_path / "ws", "alice")
+    monkeypatch.setenv("LEDGERML_SECRET_FILE", str(secret))
+    actors.add(ws, "alice", "pia", ["admin"], backend="passphrase")
+    monkeypatch.delenv("LEDGERML_SECRET_FILE")
+    forget_unlocked()
+    app = LedgerApp(ws, actor="pia")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        for typed, written in (("wrong", False), ("pia's passphrase", True)):
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press(*"quarterly", "enter")
+            for _ in range(50):
+                await pilot.pause()
+                if isinstance(app.screen, SecretDialog):
+                    break
+            assert isinstance(app.screen, SecretDialog)
+            await pilot.press(*typed, "enter")
+            await settle(app, pilot)
+            assert bool(checkpoints.checkpoints(ws)) is written
+    forget_unlocked()
