@@ -44,6 +44,10 @@ class BundleReview:
 
     rejected: str | None = None
     model: str = ""
+    anchored: bool = False
+    """Verified against a pinned organisation key (the trusted-keys file); else only
+    self-consistent, which anyone able to rewrite the bundle can arrange."""
+    verdict: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     coverage: list[CoverageLine] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
@@ -71,6 +75,8 @@ def review_bundle(path: Path) -> BundleReview:
     texts = {n: (t if n.endswith(".md") else f"```\n{t}\n```") for n, t in texts.items()}
     return BundleReview(
         model=str(report["model"]),
+        anchored=report["exit_code"] == 0,
+        verdict=list(report["verdict"]),
         checked=list(report["checked"]),
         coverage=[
             CoverageLine(row.item, list(row.files)) for row in coverage.auditors + coverage.annex_iv

@@ -29,7 +29,7 @@ from core.identity.signing import (
     verify_envelope,
 )
 from core.kernel import command
-from core.kernel.errors import IntegrityError, NotFoundError, UsageError
+from core.kernel.errors import IdentityError, IntegrityError, NotFoundError, UsageError
 from core.kernel.events import ObjectRef
 from core.kernel.kinds import Payload, new_event
 from core.kernel.rows import KeyRow
@@ -78,6 +78,18 @@ def signing_key(s: Session, key_ref: str | None) -> KeyRow:
             hint=f"Ask an admin: `ledgerml key create --actor {s.actor}`.",
         )
     return resolve_in(s, newest.key_id)
+
+
+def _as_ledger_says(s: Session, key: KeyRow) -> KeyRow | None:
+    """The key as the signed ledger describes it (format 1: as the catalog does)."""
+    from core.identity.keys.lifecycle import as_ledger_says
+    from core.identity.signer import authority_of
+
+    try:
+        state = authority_of(s).keys.get(key.key_id)
+    except IdentityError:
+        return key
+    return as_ledger_says(key, state) if state is not None else None
 
 
 def sign_statement(
@@ -185,6 +197,8 @@ def verify(ws: Workspace, ref: str, *, file: Path | None = None, actor: str = ""
         event = found[0]
         data = AttestationCreated.from_data(json.loads(event.body)["data"])
         key = s.catalog.key(data.key_id)
+        if key is not None:
+            key = _as_ledger_says(s, key)
     if key is None:
         raise IntegrityError(f"the signing key {data.key_id[:16]} is not in the ledger")
     raw = ws.objects.read_verified(parse_digest(data.envelope))

@@ -23,10 +23,11 @@ from typing import Any
 from core.identity import attest, openssf
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
+from core.identity.authority import KeyState
 from core.identity.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
 from core.kernel import command
 from core.kernel.catalog import Catalog
-from core.kernel.errors import IntegrityError, NotFoundError, UsageError
+from core.kernel.errors import IdentityError, IntegrityError, NotFoundError, UsageError
 from core.kernel.kinds import new_event
 from core.kernel.paths import make_folder, write_output
 from core.kernel.rows import ModelRow, RunRow, SignatureRow
@@ -213,12 +214,31 @@ class ModelVerification:
         return ""
 
 
+def _ledger_keys(s: Session) -> dict[str, KeyState] | None:
+    """Key states from the signed ledger (None for a format-1 workspace, which signs none)."""
+    from core.identity.signer import authority_of
+
+    try:
+        return authority_of(s).keys
+    except IdentityError:
+        return None
+
+
 def _check_signature(
-    ws: Workspace, catalog: Catalog, model: ModelRow, sig: SignatureRow
+    ws: Workspace,
+    catalog: Catalog,
+    model: ModelRow,
+    sig: SignatureRow,
+    ledger_keys: dict[str, KeyState] | None,
 ) -> SignatureVerdict:
+    from core.identity.keys.lifecycle import as_ledger_says
+
     key = catalog.key(sig.key_id)
-    if key is None:
+    state = ledger_keys.get(sig.key_id) if ledger_keys is not None else None
+    if key is None or (ledger_keys is not None and state is None):
         return SignatureVerdict(sig.seq, sig.key_id, "unknown", False, "unknown key", "-")
+    if state is not None:  # the ledger's word on the key, not the (editable) catalog's
+        key = as_ledger_says(key, state)
     try:
         env = json.loads(ws.objects.read_verified(sig.envelope_digest))
         statement = verify_envelope(
@@ -229,6 +249,8 @@ def _check_signature(
             raise IntegrityError("the signature is about other bytes than this model")
         verdict = keys_mod.key_verdict(key, sig.seq)
         ok, detail = verdict.ok, verdict.detail
+        if key.compromised_since is not None and sig.created_at >= key.compromised_since:
+            ok, detail = False, f"signed after the key was compromised ({key.compromised_since})"
     except (IntegrityError, NotFoundError) as err:
         ok, detail = False, err.msg
     openssf_state = "none"
@@ -259,7 +281,8 @@ def verify(ws: Workspace, ref: str, actor: str = "") -> ModelVerification:
             if issue is None
             else f"artifact sha256:{model.model_digest[:16]}… is {issue}",
         )
-        result.signatures = [_check_signature(ws, s.catalog, model, sig) for sig in sigs]
+        known = _ledger_keys(s)
+        result.signatures = [_check_signature(ws, s.catalog, model, sig, known) for sig in sigs]
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -165,7 +166,30 @@ async def test_auditors_get_no_state_changing_action(tui_ws: Workspace) -> None:
     assert tui_ws.ledger.head() == head
 
 
-async def test_bundle_review_verifies_first_and_rejects_tampering(tmp_path: Path) -> None:
+def trust_compat_key(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """A trusted-keys file holding the compatibility bundle's own workspace key.
+
+    Format 1 kept no organisation key apart from its bundles, so the test stands in for the
+    organisation handing its key over: the review is then anchored.
+    """
+    with zipfile.ZipFile(COMPAT) as archive:
+        keys = json.loads(archive.read("keys/keys.json"))
+    pem = next(k["public_pem"] for k in keys if k["purpose"] == "workspace")
+    (home / "ledgerml").mkdir(parents=True)
+    (home / "ledgerml" / "trusted-keys.pem").write_text(pem)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+
+
+async def test_bundle_review_verifies_first_and_rejects_tampering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "empty"))
+    app = make_app(bundle=COMPAT)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.bundle_verdict == "SELF-CONSISTENT, UNANCHORED"
+        assert "UNANCHORED" in str(app.query_one("#bundle-verdict").render())
+    trust_compat_key(monkeypatch, tmp_path / "config")
     app = make_app(bundle=COMPAT)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -188,12 +212,13 @@ async def test_bundle_review_verifies_first_and_rejects_tampering(tmp_path: Path
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 async def test_bundle_screen_snapshot(
-    size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    size: tuple[int, int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """SVG snapshot of the bundle review (deterministic content: the committed bundle).
 
     The bundle is opened by a relative path, so the screen is the same in every checkout.
     """
+    trust_compat_key(monkeypatch, tmp_path / "config")
     monkeypatch.chdir(COMPAT.parent)
     app = make_app(bundle=Path(COMPAT.name))
     async with app.run_test(size=size) as pilot:

@@ -61,11 +61,18 @@ class BundlePane(Pane):
             self.app.call_from_thread(verdict.update, f"[red b]REJECTED[/red b]: {escape(reason)}")
             self.ledger_app.bundle_verdict = f"REJECTED: {reason}"
             return
-        self.ledger_app.bundle_verdict = "VERIFIED"
         lines = "\n".join(f"✓ {escape(c)}" for c in review.checked)
-        self.app.call_from_thread(
-            verdict.update, f"[green b]VERIFIED[/green b] {escape(review.model)}\n{lines}"
-        )
+        if review.anchored:
+            self.ledger_app.bundle_verdict = "VERIFIED"
+            head = f"[green b]VERIFIED[/green b] {escape(review.model)}"
+        else:
+            self.ledger_app.bundle_verdict = "SELF-CONSISTENT, UNANCHORED"
+            head = (
+                f"[yellow b]SELF-CONSISTENT but UNANCHORED[/yellow b] {escape(review.model)}: "
+                "pin the organisation's key (trusted-keys file, or `ledgerml bundle verify "
+                "--key`) to trust it"
+            )
+        self.app.call_from_thread(verdict.update, f"{head}\n{lines}")
         self.texts = review.texts
         # Textual awaits a coroutine callback; its stubs cannot say so for a coroutine function.
         self.app.call_from_thread(self._fill, review)  # type: ignore[arg-type]

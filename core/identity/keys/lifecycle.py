@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.identity.actors import needs, require
+from core.identity.authority import KeyState
 from core.identity.events import (
     ActorAdded,
     KeyCreated,
@@ -124,6 +125,12 @@ def resolve_in(s: Session, ref: str) -> KeyRow:
             f"the catalog lists key {row.key_id[:16]}…, which the ledger never registered",
             hint="The catalog was edited; `ledgerml rebuild` restores it from the ledger.",
         )
+    return as_ledger_says(row, state)
+
+
+def as_ledger_says(row: KeyRow, state: KeyState) -> KeyRow:
+    """``row`` with owner, purpose, public key and status from the signed ledger's state."""
+    row = KeyRow(**row.as_dict())
     row.actor, row.purpose, row.handle, row.backend = (
         state.actor,
         state.purpose,
@@ -131,12 +138,11 @@ def resolve_in(s: Session, ref: str) -> KeyRow:
         state.backend,
     )
     row.public_pem, row.certified = state.public_pem, state.certified
+    row.compromised_since = state.compromised_since
     if state.end_seq is None:
         row.status, row.status_seq = "active", None
     else:
         row.status, row.status_seq = state.end_status, state.end_seq
-    if state.compromised_since is not None and row.status == "active":
-        row.status = "revoked"
     return row
 
 
