@@ -31,6 +31,7 @@ class SegmentCheck:
     first_ts: str = ""
     last_ts: str = ""
     problems: list[tuple[int, str]] = field(default_factory=list)
+    unknown: set[str] = field(default_factory=set)
 
 
 def check_segment(
@@ -68,6 +69,7 @@ def check_segment(
             out.checked += 1
         seq += 1
     out.last_ts = last_ts
+    out.unknown = set(auth.unknown)
     return out
 
 
@@ -105,4 +107,5 @@ def check_all(
                     f"({before.last_ts})",
                 )
             )
+    auth.unknown.update(a for r in results for a in r.unknown)
     return sorted(problems), sum(r.checked for r in results)

@@ -220,6 +220,11 @@ def _check_events(ws: Workspace, scan: LedgerScan, auth: Authority, report: Veri
             f"events #1..#{legacy} were written by a version that did not sign events: "
             "their chain is intact, but who did them is asserted, not proven"
         )
+    if auth.unknown:
+        report.notes.append(
+            f"actions this version does not know ({', '.join(sorted(auth.unknown))}): their "
+            "signatures were checked, but not whether their actors' roles allowed them"
+        )
     report.demo = auth.demo or any(h[-1].demo for h in auth.actors.values())
     if report.demo:
         report.notes.append(

@@ -95,6 +95,7 @@ class Authority:
     first_signed: int = 0  # the first authority event of format 2
     last_ts: str = ""
     demo: bool = False
+    unknown: set[str] = field(default_factory=set)  # actions seen that this version lacks
 
     # ---- the state at a position ------------------------------------------------------
 
@@ -200,8 +201,9 @@ class Authority:
         if state.status != "active":
             return f"was made by {actor!r}, who was {state.status} then"
         kind = kinds.kind(action)
-        if kind is None:
-            return f"records action {action!r}, which this version does not know"
+        if kind is None:  # a newer release's action: signed by its actor, roles unknown here
+            self.unknown.add(action)
+            return None
         need: tuple[str, ...] = kind.roles
         if kind.rule is not None:
             try:

@@ -54,19 +54,16 @@ def test_actor_flow_json_and_roles(cli_ws: Path) -> None:
 
 
 def test_key_commands_and_openssl_checks_a_checkpoint(cli_ws: Path, tmp_path: Path) -> None:
-    created = json.loads(invoke(cli_ws, "key", "create", "--json").stdout)
+    created = json.loads(invoke(cli_ws, "key", "create", "--label", "spare", "--json").stdout)
     assert created["created"] and created["status"] == "active"
     assert invoke(cli_ws, "key", "show", created["key_id"][:12]).exit_code == 0
     cp = json.loads(invoke(cli_ws, "audit", "checkpoint", "--json").stdout)
-    ws_key = next(
-        k
-        for k in json.loads(invoke(cli_ws, "key", "list", "--json").stdout)
-        if k["purpose"] == "workspace"
-    )
-    pem = tmp_path / "ws.pem"
-    assert invoke(cli_ws, "key", "export-public", ws_key["label"], "-o", str(pem)).exit_code == 0
-    # An auditor checks the checkpoint signature with openssl alone.
     env = json.loads(Path(cp["path"]).read_text())
+    signer = env["signatures"][0]["keyid"]  # the newest key of the actor who signed it
+    assert signer == created["key_id"]
+    pem = tmp_path / "signer.pem"
+    assert invoke(cli_ws, "key", "export-public", signer[:16], "-o", str(pem)).exit_code == 0
+    # An auditor checks the checkpoint signature with openssl alone.
     message = tmp_path / "message"
     message.write_bytes(pae(CHECKPOINT_PAYLOAD_TYPE, base64.b64decode(env["payload"])))
     sig = tmp_path / "sig.der"

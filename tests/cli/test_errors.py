@@ -256,17 +256,17 @@ def test_key_export_public_json_and_unwritable_outputs(
     ws_path: Path, ws: Workspace, tmp_path: Path
 ) -> None:
     env = env_for(ws_path)
-    doc = json.loads(run_cli("key", "export-public", "workspace", "--json", env=env).stdout)
+    doc = json.loads(run_cli("key", "export-public", "organisation", "--json", env=env).stdout)
     assert doc["public_pem"].startswith("-----BEGIN PUBLIC KEY-----") and doc["path"] is None
     keys = json.loads(run_cli("key", "list", "--json", env=env).stdout)
-    assert doc["key_id"] in [k["key_id"] for k in keys if k["purpose"] == "workspace"]
-    pem = tmp_path / "ws.pem"
-    written = run_cli("key", "export-public", "workspace", "-o", str(pem), "--json", env=env)
+    assert doc["key_id"] in [k["key_id"] for k in keys if k["purpose"] == "organisation"]
+    pem = tmp_path / "org.pem"
+    written = run_cli("key", "export-public", "organisation", "-o", str(pem), "--json", env=env)
     assert json.loads(written.stdout)["path"] == str(pem)
     assert pem.read_text() == doc["public_pem"]
     signed = sorted((ws_path / "ledger" / "checkpoints").glob("*.json"))
     for args, says in (
-        (["key", "export-public", "workspace", "-o", str(tmp_path)], "a folder is where"),
+        (["key", "export-public", "organisation", "-o", str(tmp_path)], "a folder is where"),
         (["audit", "checkpoint", "--copy-to", str(tmp_path)], "is a folder; give a file name"),
     ):
         result = run_cli(*args, env=env)

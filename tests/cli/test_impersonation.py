@@ -36,6 +36,9 @@ WRITES: dict[str, list[str]] = {
     "actor remove": ["actor", "remove", "alice", "--reason", "x"],
     "attest create": ["attest", "create", str(SAMPLE / "german.data")],
     "audit checkpoint": ["audit", "checkpoint"],
+    "backup": ["backup", "{out}"],
+    "config witness add": ["config", "witness", "add", "{witness}"],
+    "config witness remove": ["config", "witness", "remove", "{witness}"],
     "bundle export": ["bundle", "export", "{model}", "-o", "{out}"],
     "evaluate": ["evaluate", "{model}", "--suite", str(SAMPLE / "evaluation.toml")],
     "feature build": ["feature", "build", str(SAMPLE / "features.toml")],
@@ -78,7 +81,9 @@ READS = {
     "audit prove",
     "audit verify",
     "bundle verify",
+    "config witness list",
     "init",
+    "restore",
     "key export-public",
     "key generate",
     "key list",
@@ -187,7 +192,9 @@ def test_acting_without_the_secret_is_refused_and_records_nothing(
     team: tuple[Path, dict[str, str], Path], command: str, tmp_path: Path
 ) -> None:
     ws, refs, _ = team
-    args = [a.format(out=tmp_path / "out", **refs) for a in WRITES[command]]
+    witness = tmp_path / "witness"
+    witness.mkdir()
+    args = [a.format(out=tmp_path / "out", witness=witness, **refs) for a in WRITES[command]]
     before = _ledger_bytes(ws)
     checkpoints = sorted((ws / "ledger" / "checkpoints").glob("*"))
     result = run_cli("--workspace", str(ws), "--as", VICTIM, *args)

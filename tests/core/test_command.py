@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.identity import actors
 from core.identity.events import ActorAdded
 from core.kernel import command, kinds
 from core.kernel.errors import PermissionDeniedError
@@ -25,11 +26,18 @@ def test_a_second_event_in_one_command_is_refused_before_it_is_written(ws: Works
         _add(s, "second")
 
     with pytest.raises(RuntimeError, match="one is the rule"):
-        command.run(ws, "alice", commit=commit)
+        command.run(ws, "alice", guards=[actors.needs(action="test")], commit=commit)
     assert ws.ledger.head()[0] == head + 1
     with ws.session("alice") as s:
         assert s.catalog.actor("first") is not None
         assert s.catalog.actor("second") is None
+
+
+def test_a_commit_without_a_proven_identity_is_refused(ws: Workspace) -> None:
+    head = ws.ledger.head()[0]
+    with pytest.raises(RuntimeError, match="no proven identity"):
+        command.run(ws, "alice", commit=lambda s, _: _add(s, "unsigned"))
+    assert ws.ledger.head()[0] == head
 
 
 def test_guards_run_before_each_phase_and_compute_runs_without_the_lock(ws: Workspace) -> None:

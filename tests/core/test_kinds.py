@@ -88,18 +88,30 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
 def test_every_bundle_carries_keys_actors_and_exports() -> None:
     assert kinds.always_in_bundle() == (
         "actor.add",
+        "actor.remove",
+        "actor.resume",
+        "actor.suspend",
         "bundle.export",
         "key.create",
         "key.revoke",
         "key.rotate",
+        "role.grant",
+        "role.revoke",
         "workspace.init",
     )
+
+
+def test_the_authority_kinds_are_the_identity_kinds() -> None:
+    assert set(kinds.authority_actions()) == set(kinds.always_in_bundle()) - {"bundle.export"}
 
 
 def test_an_undeclared_action_only_enters_the_event_index(ws: Workspace) -> None:
     from core.kernel.events import Event
 
+    from core.identity import signer
+
     with ws.session("alice") as s:
+        signer.prove(s, signer.authority_of(s))  # a newer release's action, signed as any
         s.commit(Event("alice", "monitor.drift", ["model:x@1"], {"psi": 0.3}))
         assert [e.action for e in s.catalog.events(action="monitor.")] == ["monitor.drift"]
     assert verification.verify(ws).ok

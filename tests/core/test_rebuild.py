@@ -19,8 +19,8 @@ def dump(ws: Workspace) -> dict:
 
 
 def test_rebuild_gives_an_identical_catalog(ws: Workspace) -> None:
-    key, _ = keys.create(ws, "sam")
-    keys.rotate(ws, "sam", key.key_id, reason="r")
+    key, _ = keys.create(ws, "alice", owner="sam", label="sam-second")
+    keys.rotate(ws, "alice", key.key_id, reason="r")
     keys.revoke(ws, "alice", keys.list_keys(ws, owner="sam")[-1].key_id, reason="x")
     before = dump(ws)
     assert ws.rebuild() == ws.ledger.head()[0]
