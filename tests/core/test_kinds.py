@@ -106,9 +106,8 @@ def test_the_authority_kinds_are_the_identity_kinds() -> None:
 
 
 def test_an_undeclared_action_only_enters_the_event_index(ws: Workspace) -> None:
-    from core.kernel.events import Event
-
     from core.identity import signer
+    from core.kernel.events import Event
 
     with ws.session("alice") as s:
         signer.prove(s, signer.authority_of(s))  # a newer release's action, signed as any
