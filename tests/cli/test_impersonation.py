@@ -10,14 +10,15 @@ leave the ledger exactly as it was.
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from typer.main import get_command
+from typer.testing import CliRunner
 
-from app.cli import build
+from app.cli import app, build
 from core.identity.actors import ROLES
 from tests.conftest import ROOT, run_cli
 
@@ -150,41 +151,33 @@ def _ledger_bytes(ws: Path) -> bytes:
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Path]:
     """A workspace with a trained, signed model and a victim with every role."""
+    from core.audit import admin
+    from core.data import features, snapshots, validation
+    from core.identity import actors, keys
+    from core.identity.keys.backends import forget_unlocked
+    from core.modelling import models, training
+
     root = tmp_path_factory.mktemp("impersonation")
-    ws = root / "ws"
     secret = root / "vera.secret"
     secret.write_text("correct horse battery staple\n")
     secret.chmod(0o600)
-
-    def cli(*args: str, actor: str = "alice", env: dict[str, str] | None = None) -> str:
-        result = run_cli("--workspace", str(ws), "--as", actor, *args, env=env)
-        assert result.returncode == 0, f"{args}: {result.stdout}{result.stderr}"
-        return result.stdout
-
-    cli("init")
-    cli("actor", "add", "sam", "--role", "data-scientist", "--role", "data-steward")
-    roles = [arg for role in ROLES for arg in ("--role", role)]
-    cli(
-        "actor",
-        "add",
-        VICTIM,
-        *roles,
-        "--backend",
-        "passphrase",
-        env={"LEDGERML_SECRET_FILE": str(secret)},
-    )
-    cli("snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "german-credit", actor="sam")
-    cli("feature", "build", str(SAMPLE / "features.toml"), actor="sam")
-    cli("validate", "german-credit-features", "--suite", str(SAMPLE / "features_suite.toml"))
-    cli("train", str(SAMPLE / "train.toml"), actor="sam")
-    run = json.loads(cli("--json", "audit", "log", "--action", "train.run", "--limit", "1"))
-    run_ref = "run:" + run[0]["body"]["data"]["run_id"]
-    cli("model", "register", run_ref, "--name", "credit-risk", actor="sam")
-    cli("model", "sign", "credit-risk@1", actor="sam")
-    keys = json.loads(cli("--json", "key", "list"))
-    vera_key = next(k["key_id"] for k in keys if k["actor"] == VICTIM)
-    refs = {"model": "credit-risk@1", "run": run_ref, "key": vera_key[:16]}
-    return ws, refs, secret
+    ws = admin.init(root / "ws", "alice")
+    actors.add(ws, "alice", "sam", ["data-scientist", "data-steward"])
+    os.environ["LEDGERML_SECRET_FILE"] = str(secret)
+    try:
+        actors.add(ws, "alice", VICTIM, list(ROLES), backend="passphrase")
+    finally:
+        del os.environ["LEDGERML_SECRET_FILE"]
+        forget_unlocked()
+    snapshots.add(ws, "sam", SAMPLE / "german.data", dataset="german-credit")
+    features.build(ws, "sam", SAMPLE / "features.toml")
+    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(ws, "sam", SAMPLE / "train.toml")
+    models.register(ws, "sam", run.run_id, "credit-risk")
+    models.sign(ws, "sam", "credit-risk@1")
+    vera_key = next(k.key_id for k in keys.list_keys(ws) if k.actor == VICTIM)
+    refs = {"model": "credit-risk@1", "run": run.run_id, "key": vera_key[:16]}
+    return ws.root, refs, secret
 
 
 @pytest.mark.parametrize("command", sorted(WRITES))
@@ -197,10 +190,11 @@ def test_acting_without_the_secret_is_refused_and_records_nothing(
     args = [a.format(out=tmp_path / "out", witness=witness, **refs) for a in WRITES[command]]
     before = _ledger_bytes(ws)
     checkpoints = sorted((ws / "ledger" / "checkpoints").glob("*"))
-    result = run_cli("--workspace", str(ws), "--as", VICTIM, *args)
-    assert result.returncode == 2, f"{command}: {result.stdout}{result.stderr}"
-    assert "Identity not proven" in result.stderr, result.stderr
-    assert "passphrase" in result.stderr
+    # In-process (the CLI's own runner): this process has never held vera's secret.
+    result = CliRunner().invoke(app, ["--workspace", str(ws), "--as", VICTIM, *args])
+    assert result.exit_code == 2, f"{command}: {result.output}"
+    assert "Identity not proven" in result.output, result.output
+    assert "passphrase" in result.output
     assert _ledger_bytes(ws) == before
     assert sorted((ws / "ledger" / "checkpoints").glob("*")) == checkpoints
     assert not (tmp_path / "out").exists()
