@@ -82,10 +82,27 @@ def verify(
             "detects rollback and rewrites. Repeatable.",
         ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Check every event's signature, ignoring verified-up-to records."
+        ),
+    ] = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="After a clean verification, sign a verified-up-to record (admins and "
+            "auditors, with their secret): the next verify re-hashes everything but checks "
+            "signatures only of newer events.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Recompute the hash chain, Merkle roots, checkpoint signatures and object hashes.
+    """Recompute the hash chain, Merkle roots, every event's signature and role, checkpoint
+    signatures and object hashes.
 
     Every checkpoint the witness folders hold (`ledgerml config witness`) is checked like a
     --checkpoint copy: one larger than the ledger is a rollback. Witnesses and copies protect
@@ -100,8 +117,15 @@ def verify(
 
     ws = open_ws(workspace)
     with output.progress("Verifying") as progress:
-        report = verification.verify(ws, external=checkpoint, progress=progress)
+        report = verification.verify(ws, external=checkpoint, progress=progress, full=full)
     states = witnesses.survey(ws)
+    if record and report.ok:
+        from core.audit import verified
+
+        tail = ws.ledger.tail()
+        ts = str(tail.decode()["ts"]) if tail is not None else ""
+        kept = verified.write(ws, actor_name(as_actor), report.events, report.root, report.head, ts)
+        report.notes.append(f"verified-up-to record for #1..#{report.events} kept in {kept}")
     if want_json(json_out):
         output.emit_json({**report.to_json(), "witnesses": [vars(s) for s in states]})
     else:

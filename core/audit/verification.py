@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit import signatures, witnesses
+from core.audit import signatures, verified, witnesses
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
 from core.audit.events import EXPORT_ROLES
 from core.identity.authority import Authority
@@ -66,6 +66,8 @@ class VerifyReport:
     catalog: str = "not checked"
     signatures: str = "not checked"
     demo: bool = False
+    verified_up_to: int = 0
+    root: str = ""
 
     @property
     def unanchored(self) -> int:
@@ -201,10 +203,32 @@ def _authority(scan: LedgerScan, report: VerifyReport) -> Authority | None:
     return auth
 
 
-def _check_events(ws: Workspace, scan: LedgerScan, auth: Authority, report: VerifyReport) -> None:
-    """Every other event's signature, key, role, pointer and time (in parallel)."""
+def _check_events(
+    ws: Workspace, scan: LedgerScan, auth: Authority, report: VerifyReport, full: bool
+) -> None:
+    """Every other event's signature, key, role, pointer and time (in parallel).
+
+    Unless ``full``, events a valid verified-up-to record vouches for are not checked again
+    (their chain and Merkle root were, by the scan).
+    """
+    start = 1
+    if not full:
+        for record in verified.records(ws):
+            if record.size > scan.size:
+                continue
+            why = verified.usable(record, auth, scan.roots, ws.workspace_id)
+            if why is None:
+                start = record.size + 1
+                report.verified_up_to = record.size
+                break
+            report.notes.append(f"verified-up-to record {record.path.name} ignored: {why}")
     problems, checked = signatures.check_all(
-        ws.ledger.segment_files(), ws.ledger.segment_size, scan.size, auth, _AUTHORITY_PREFIXES
+        ws.ledger.segment_files(),
+        ws.ledger.segment_size,
+        scan.size,
+        auth,
+        _AUTHORITY_PREFIXES,
+        start=start,
     )
     for seq, why in problems[:5]:
         report.fail(f"event #{seq} {why}", seq)
@@ -215,6 +239,11 @@ def _check_events(ws: Workspace, scan: LedgerScan, auth: Authority, report: Veri
     report.signatures = f"{signed} events signed by their actors' certified keys" + (
         f"; events #1..#{legacy} are format 1, unsigned" if legacy else ""
     )
+    if report.verified_up_to:
+        report.signatures += (
+            f" (#1..#{report.verified_up_to} per a signed verified-up-to record, "
+            f"#{report.verified_up_to + 1}..#{scan.size} checked now; --full checks all)"
+        )
     if legacy and report.ok:
         report.notes.append(
             f"events #1..#{legacy} were written by a version that did not sign events: "
@@ -230,7 +259,7 @@ def _check_events(ws: Workspace, scan: LedgerScan, auth: Authority, report: Veri
         report.notes.append(
             "demo identities: no assurance (every demo actor's key is on one OS account)"
         )
-    del checked
+    del checked  # the count includes nothing the report does not already say
 
 
 def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None:
@@ -325,6 +354,7 @@ def verify(
     *,
     external: list[Path] | None = None,
     progress: Progress = NO_PROGRESS,
+    full: bool = False,
 ) -> VerifyReport:
     """Verify the whole workspace (see the module docstring); never raises for bad data.
 
@@ -335,6 +365,7 @@ def verify(
         ws: the workspace.
         external: checkpoint files kept outside the workspace (rollback detection).
         progress: receives coarse progress.
+        full: check every signature, ignoring verified-up-to records.
 
     Returns:
         The report; ``report.ok`` is False when anything was changed outside ledgerml.
@@ -348,7 +379,8 @@ def verify(
     except IntegrityError as err:
         report.fail(err.msg)
         outside = []
-    cuts = sorted({c.size for c in [*own, *outside]})
+    records = [] if full else verified.records(ws)
+    cuts = sorted({c.size for c in [*own, *outside]} | {r.size for r in records})
     progress(0, 3, "hashing the ledger and objects")
     try:
         scan = ws.ledger.scan(cuts=cuts, prefixes=_STATE_PREFIXES, objects_root=ws.objects.root)
@@ -375,7 +407,8 @@ def verify(
     auth = _authority(scan, report)  # signatures first: they say most about a changed event
     if auth is None:
         return report
-    _check_events(ws, scan, auth, report)
+    _check_events(ws, scan, auth, report, full)
+    report.root = scan.roots[scan.size].hex() if scan.size in scan.roots else ""
     try:
         state = _state_from_ledger(decoded)
     except _BadEventError as err:

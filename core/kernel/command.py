@@ -2,9 +2,11 @@
 
 Read this first if you are adding a command. A command runs in up to three steps:
 
-1. **Check**, holding the workspace: every guard runs (today the role check from
-   :func:`core.identity.actors.needs`; identity, policy and a remote ledger plug in here as
-   more guards), then ``prepare`` resolves what the command needs (references, rows) and
+1. **Check**, holding the workspace: every guard runs (the identity guard
+   :func:`core.identity.actors.needs` checks the actor's roles *as the signed ledger says*
+   and proves this process holds the actor's secret, which gives the session the signer
+   that :meth:`Session.commit` requires; policy and a remote ledger plug in here as more
+   guards), then ``prepare`` resolves what the command needs (references, rows) and
    refuses bad requests before any expensive work. Nothing is recorded in the ledger (a
    bundle export signs its checkpoint file here, since the bundle must name it).
 2. **Compute**, without holding the workspace: ``compute`` does the slow part (hashing a
