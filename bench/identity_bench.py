@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.audit import admin, verification
+from core.audit import admin, verification, verified
 from core.identity import signer
 from core.kernel.events import Event, signing_input, split_sealed
 from core.kernel.workspace import Workspace
@@ -138,6 +138,14 @@ def verification_figures(root: Path, n: int) -> None:
     print(
         f"  ratio to the floor: {full_wall / floor_wall:.2f}x wall, {full_cpu / floor_cpu:.2f}x CPU"
     )
+    tail = ws.ledger.tail()
+    assert tail is not None
+    verified.write(ws, "alice", report.events, report.root, report.head, str(tail.decode()["ts"]))
+    ws.ledger.append([seal.seal(event(n + i)) for i in range(1000)])
+    _, _, again = timed(
+        "incremental verify after 1,000 new events", lambda: verification.verify(ws)
+    )
+    assert again.ok and again.verified_up_to == report.events, again.failures
 
 
 def softhsm_env(root: Path) -> bool:

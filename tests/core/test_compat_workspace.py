@@ -62,3 +62,54 @@ def test_old_catalog_equals_a_rebuild_from_its_ledger(old_ws: Path) -> None:
     assert opened == rebuilt
     assert len(rebuilt["snapshots"]) == 2
     assert len(rebuilt["evaluations"]) == 1
+
+
+SIGNED = Path(__file__).parents[1] / "data" / "workspaces" / "v2" / "signed-workspace.zip"
+
+
+@pytest.fixture
+def signed_ws(tmp_path: Path) -> Path:
+    root = tmp_path / "signed-ws"
+    with zipfile.ZipFile(SIGNED) as zf:
+        zf.extractall(root)
+    return root
+
+
+def test_a_format_2_workspace_verifies_every_signature(signed_ws: Path) -> None:
+    out = run_cli("--workspace", str(signed_ws), "--json", "audit", "verify", "--full")
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["ok"] and report["anchored"] == 7
+    assert report["signatures"].startswith("8 events signed")
+    bodies = [
+        line.split(b" ", 2)[2]
+        for line in (signed_ws / "ledger" / "segments" / "00000000.log").read_bytes().splitlines()
+    ]
+    assert all(b'"v":2' in b and b',"~sig":{"alg":"ecdsa-p256"' in b for b in bodies)
+
+
+def test_a_format_2_workspace_keeps_its_identities(signed_ws: Path) -> None:
+    actors = json.loads(run_cli("--workspace", str(signed_ws), "--json", "actor", "list").stdout)
+    by_name = {a["name"]: a for a in actors}
+    assert by_name["bo"]["roles"] == ["auditor", "validator"]
+    assert by_name["cy"]["status"] == "suspended"
+    # The suspended actor is refused before any secret is asked for.
+    refused = run_cli(
+        "--workspace",
+        str(signed_ws),
+        "--as",
+        "cy",
+        "snapshot",
+        "add",
+        "sample_data/german-credit/german.data",
+        "--dataset",
+        "again",
+    )
+    assert refused.returncode == 2 and "is suspended" in refused.stderr
+    # No one here holds ada's key: acting as her is refused, nothing is recorded.
+    before = (signed_ws / "ledger" / "segments" / "00000000.log").read_bytes()
+    forged = run_cli(
+        "--workspace", str(signed_ws), "--as", "ada", "actor", "add", "eve", "--role", "admin"
+    )
+    assert forged.returncode == 2, forged.stderr
+    assert (signed_ws / "ledger" / "segments" / "00000000.log").read_bytes() == before
