@@ -13,8 +13,10 @@ syscalls). After every kill it checks the invariants of issue 2:
 * a ``bundle.export`` event exists only with its file at ``-o``, holding the bytes the event
   names (a file without its event is allowed: the export was not acknowledged).
 
-``--kinds`` picks the actions killed (``actor,snapshot`` by default; ``export`` trains and
-signs one model first, then kills only bundle exports of it).
+``--kinds`` picks the actions killed (``actor,snapshot`` by default; ``export``, ``train``
+and ``evaluate`` train and sign one model first, then kill bundle exports of it, new training
+runs and evaluations of it). A ``train`` or ``evaluate`` killed leaves at most its one event,
+whose every blob is stored intact.
 
     scripts/with-keyring .venv/bin/python bench/crash_campaign.py [--kills 200] [--seed 1]
         [--kinds actor,snapshot,export]
@@ -46,7 +48,8 @@ from core.kernel.workspace import Workspace  # noqa: E402
 
 SAMPLE_DIR = ROOT / "sample_data" / "german-credit"
 SAMPLE = SAMPLE_DIR / "german.data"
-KINDS = ("actor", "snapshot", "export")
+KINDS = ("actor", "snapshot", "export", "train", "evaluate")
+NEEDS_MODEL = {"export", "train", "evaluate"}
 MODEL = "credit-risk@1"
 
 
@@ -73,6 +76,11 @@ def command(kind: str, i: int, scratch: Path) -> tuple[list[str], str, str]:
     its rows), so its raw copy, Parquet copy and profile are new blobs and a kill can land
     in the middle of publishing them.
     """
+    if kind == "train":
+        return ["train", str(SAMPLE_DIR / "train.toml"), "--reason", "crash"], "train.run", ""
+    if kind == "evaluate":
+        args = ["evaluate", MODEL, "--suite", str(SAMPLE_DIR / "evaluation.toml")]
+        return [*args, "--reason", "crash"], "model.evaluate", ""
     if kind == "export":
         out = scratch / "exports" / f"bundle-{i}.zip"
         return (
@@ -100,11 +108,22 @@ def exported(ws: Workspace, since: int) -> list[str]:
     ]
 
 
+def new_events(ws: Workspace, since: int, action: str) -> list[tuple[str, dict[str, object]]]:
+    """``(entry hash, body)`` of the ``action`` events after event ``since``."""
+    return [
+        (e.hash, body)
+        for e in ws.ledger.iter_entries(since + 1)
+        if (body := e.decode())["action"] == action
+    ]
+
+
 def file_digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def present(ws: Workspace, action: str, name: str) -> bool:
+    if action in ("train.run", "model.evaluate"):  # named by the entry hash of its event
+        return any(e.hash == name for e in ws.ledger.iter_entries())
     if action == "bundle.export":
         return Path(name).is_file()
     if action == "actor.add":
@@ -161,7 +180,7 @@ def main() -> None:
     root = scratch / "ws"
     admin.init(root, "alice")
     env = {**os.environ, "LEDGERML_WORKSPACE": str(root), "LEDGERML_ACTOR": "alice"}
-    if "export" in kinds:
+    if NEEDS_MODEL & set(kinds):
         t0 = time.perf_counter()
         signed_model(root)
         print(f"set-up: one trained, signed model in {time.perf_counter() - t0:.1f} s")
@@ -215,6 +234,17 @@ def main() -> None:
             if partial.exists():
                 stray["partial bundle beside -o"] += 1
                 partial.unlink()
+        elif kind in ("train", "evaluate"):
+            found = new_events(ws, before, action)
+            n = len(found)
+            if n > 1:
+                raise SystemExit(f"kill {i} ({kind}): {n} events for one command")
+            for _, body in found:  # every blob the event relies on is stored, intact
+                for obj in body.get("objects", []):  # type: ignore[union-attr]
+                    problem = ws.objects.check(str(obj["sha256"]))  # type: ignore[index]
+                    if problem:
+                        raise SystemExit(f"kill {i} ({kind}): a blob of its event is {problem}")
+            name = found[0][0] if found else ""
         else:
             n, there = committed(ws, action, name), present(ws, action, name)
             if n not in (0, 1) or there != (n == 1):

@@ -19,6 +19,7 @@ change to ``records.py`` that was not regenerated fails the suite. Regenerate wi
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from pathlib import Path
@@ -115,7 +116,11 @@ def render_rows() -> str:
             "        *,",
         ]
         for name, info in fields.items():
-            default = "" if info.is_required() else f" = {info.default!r}"
+            # json.dumps quotes strings as ruff's formatter does (repr would use ').
+            value = (
+                json.dumps(info.default) if isinstance(info.default, str) else repr(info.default)
+            )
+            default = "" if info.is_required() else f" = {value}"
             lines.append(f"        {name}: {_type_name(info.annotation)}{default},")
         lines.append("    ) -> None:")
         lines += [f"        self.{name} = {name}" for name in fields]
