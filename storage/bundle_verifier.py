@@ -30,6 +30,7 @@ Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected,
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -75,13 +76,21 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
+@functools.lru_cache(maxsize=256)
+def _public_key(pem: str) -> Any:
+    """A PEM public key, parsed once: a ledger's events are signed by a few keys, many times."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_public_key(pem.encode())
+
+
 def verify_signature(pem: str, message: bytes, signature: bytes) -> bool:
     """ECDSA P-256/SHA-256 (DER) or Ed25519 signature check with a PEM public key."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-    key = serialization.load_pem_public_key(pem.encode())
+    key = _public_key(pem)
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(hashes.SHA256()))

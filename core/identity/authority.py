@@ -32,6 +32,7 @@ from typing import Any
 from core.identity.certify import ORG_PURPOSES, check
 from core.kernel import kinds
 from core.kernel.events import signing_input, split_sealed
+from storage.bundle_verifier import verify_signature
 
 FORMAT_1 = 1
 
@@ -104,6 +105,8 @@ class Authority:
         history = self.actors.get(name)
         if not history:
             return None
+        if history[-1].seq < seq:  # the usual case: nothing changed the actor since
+            return history[-1]
         i = bisect.bisect_left([h.seq for h in history], seq) - 1
         return history[i] if i >= 0 else None
 
@@ -413,25 +416,48 @@ class Authority:
         return None
 
 
-_PUBLIC: dict[str, Any] = {}
+# The stand-alone verifier's check (it parses each public key once), so that the code an
+# auditor runs from a bundle and the code that verifies a workspace are the same.
+verify = verify_signature
 
 
-def verify(pem: str, message: bytes, signature: bytes) -> bool:
-    """Check a signature with a PEM public key, loading each key once per process."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+_ACTION, _ACTOR, _AUTH = b'{"action":"', b'","actor":"', b'","auth":['
+_TS, _END = b',"ts":"', b'","v":2}'
 
-    key = _PUBLIC.get(pem)
-    if key is None:
-        key = _PUBLIC[pem] = serialization.load_pem_public_key(pem.encode())
+
+def head_fields(unsigned: bytes) -> dict[str, Any] | None:
+    """``action``, ``actor``, ``auth``, ``ts`` and ``v`` of a signed event, without a JSON parse.
+
+    Canonical JSON fixes the members' order (``action``, ``actor``, ``auth`` first; ``ts``,
+    ``v`` last) and escapes every ``"`` inside strings, so these slices are exact. Anything
+    unexpected (an escape, another shape) returns None and the caller parses the body.
+    """
+    if not unsigned.startswith(_ACTION) or not unsigned.endswith(_END):
+        return None
+    a_end = unsigned.find(_ACTOR, len(_ACTION))
+    if a_end < 0:
+        return None
+    b_end = unsigned.find(_AUTH, a_end + len(_ACTOR))
+    if b_end < 0:
+        return None
+    c_end = unsigned.find(b"]", b_end + len(_AUTH))
+    t_start = unsigned.rfind(_TS)
+    if c_end < 0 or t_start < c_end:
+        return None
+    action = unsigned[len(_ACTION) : a_end]
+    actor = unsigned[a_end + len(_ACTOR) : b_end]
+    seq_text, sep, digest = unsigned[b_end + len(_AUTH) : c_end].partition(b',"')
+    ts = unsigned[t_start + len(_TS) : -len(_END)]
+    if b"\\" in action + actor + ts or not sep or not digest.endswith(b'"'):
+        return None
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, message)
-        else:
-            return False
-    except InvalidSignature:
-        return False
-    return True
+        auth = [int(seq_text), digest[:-1].decode()]
+        return {
+            "v": 2,
+            "action": action.decode(),
+            "actor": actor.decode(),
+            "auth": auth,
+            "ts": ts.decode(),
+        }
+    except (ValueError, UnicodeDecodeError):
+        return None

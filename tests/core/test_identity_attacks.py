@@ -230,3 +230,20 @@ def test_the_seal_member_is_canonical_json() -> None:
     sealed = seal(unsigned, sig)
     assert sealed == canonical_bytes({**json.loads(unsigned), "~sig": sig.to_json()})
     assert split_sealed(sealed) == (unsigned, sig)
+
+
+def test_the_sliced_fields_equal_the_parsed_ones_or_are_refused(ws: Workspace) -> None:
+    from core.identity.authority import head_fields
+    from core.kernel.events import split_sealed
+
+    ev = Event("sam", "attestation.create", ["f"], {"nested": {"ts": "1999", "actor": "x"}})
+    ws.ledger.append([_sealed_as(ws, "sam", ev)])
+    for _, body in _lines(ws):
+        sealed = split_sealed(body)
+        assert sealed is not None
+        fields = head_fields(sealed[0])
+        if fields is not None:
+            doc = json.loads(body)
+            assert fields == {k: doc[k] for k in ("action", "actor", "auth", "ts", "v")}
+    escaped = _sealed_as(ws, "sam", ev).replace(b'"actor":"sam"', b'"actor":"s\\u0061m"', 1)
+    assert head_fields(split_sealed(escaped)[0]) is None  # type: ignore[index]
