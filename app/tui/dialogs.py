@@ -100,7 +100,7 @@ class SecretDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self.what}[/b]")
-            yield Label("It proves you are who you act as. Esc: nothing is recorded.")
+            yield Label("Esc cancels; nothing is recorded.")
             yield Input(password=True, id="secret")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
