@@ -106,7 +106,7 @@ def _walk(ws: Workspace, session: Session, head: LedgerEntry) -> Authority:
     if top.get("v") == 1:
         raise IdentityError(
             f"the workspace at {ws.root} was made by a version of ledgerml that did not sign "
-            "its events: it can be read, verified and exported, but not written to",
+            "its events: it can be read and verified, but not written to (exports are writes)",
             hint="Start a new workspace with `ledgerml init` for new work.",
         )
     action_kind = kinds.kind(str(top.get("action", "")))
