@@ -86,11 +86,14 @@ def _public_key(pem: str) -> Any:
 
 def verify_signature(pem: str, message: bytes, signature: bytes) -> bool:
     """ECDSA P-256/SHA-256 (DER) or Ed25519 signature check with a PEM public key."""
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-    key = _public_key(pem)
+    try:
+        key = _public_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a garbled PEM: it matches nothing
+        return False
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(hashes.SHA256()))

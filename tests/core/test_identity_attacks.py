@@ -247,3 +247,18 @@ def test_the_sliced_fields_equal_the_parsed_ones_or_are_refused(ws: Workspace) -
             assert fields == {k: doc[k] for k in ("action", "actor", "auth", "ts", "v")}
     escaped = _sealed_as(ws, "sam", ev).replace(b'"actor":"sam"', b'"actor":"s\\u0061m"', 1)
     assert head_fields(split_sealed(escaped)[0]) is None  # type: ignore[index]
+
+
+def test_a_garbled_public_key_in_the_founding_event_is_reported_not_a_crash(ws: Workspace) -> None:
+    def garble(lines: Lines) -> Lines:
+        seq, body = lines[0]
+        lines[0] = (
+            seq,
+            body.replace(b"BEGIN PUBLIC KEY-----\\nMFkw", b"BEGIN PUBLIC KEY-----\\nMFkx", 1),
+        )
+        assert lines[0][1] != body
+        return lines
+
+    _rewrite(ws, garble)
+    report = _verify(ws)
+    assert not report.ok and report.first_bad_event == 1
