@@ -189,7 +189,7 @@ def checkpoint(
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Sign the ledger's current size and Merkle root with the workspace key.
+    """Sign the ledger's current size and Merkle root with your own key (admins, auditors).
 
     The checkpoint is also copied to every witness folder (`ledgerml config witness`); a
     witness that cannot be reached is a warning on stderr, never a lost checkpoint.

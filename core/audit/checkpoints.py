@@ -141,7 +141,7 @@ def check_copy_destination(path: Path) -> None:
 def checkpoint(
     ws: Workspace, actor: str, *, copy_to: Path | None = None
 ) -> tuple[Checkpoint, bool]:
-    """Sign the current log size and root with the workspace key (admins and auditors).
+    """Sign the current log size and root with the acting actor's own key (admins, auditors).
 
     Args:
         ws: the workspace.

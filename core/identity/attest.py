@@ -65,7 +65,7 @@ def signing_key(s: Session, key_ref: str | None) -> KeyRow:
             raise UsageError(f"key {key.key_id[:16]} belongs to {key.actor!r}, not {s.actor!r}")
         if key.purpose != "actor":
             raise UsageError(
-                "the workspace key signs checkpoints only",
+                "the organisation key certifies keys and signs nothing else",
                 hint="Sign with a personal key (`ledgerml key create`).",
             )
         return key
