@@ -49,6 +49,13 @@ def _init_softhsm() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _init_softhsm()
+    # Keys made by the tests go to the keyring daemon's in-memory "session" collection: the
+    # same Secret Service API and daemon, without rewriting the keyring file on every key
+    # (about 60 ms each, and growing with the file). Subprocesses inherit it. The two-OS-
+    # users test starts keyrings of its own, which persist.
+    os.environ.setdefault(
+        "KEYRING_PROPERTY_PREFERRED_COLLECTION", "/org/freedesktop/secrets/collection/session"
+    )
     import keyring
 
     backend = keyring.get_keyring()
