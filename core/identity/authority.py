@@ -171,6 +171,8 @@ class Authority:
         ts = str(body.get("ts", ""))
         if seq == 1:
             return self._admit_init(unsigned, seal.key_id, seal.algorithm, seal.signature, body)
+        if action == "workspace.init":  # it would bring an organisation key of its own
+            return "founds the workspace a second time: only event #1 may"
         expected = self.last_authority(seq)
         pointer = body.get("auth")
         if expected is None or pointer != [expected[0], expected[1]]:

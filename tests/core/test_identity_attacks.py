@@ -262,3 +262,13 @@ def test_a_garbled_public_key_in_the_founding_event_is_reported_not_a_crash(ws: 
     _rewrite(ws, garble)
     report = _verify(ws)
     assert not report.ok and report.first_bad_event == 1
+
+
+def test_a_second_founding_event_cannot_bring_its_own_organisation_key(ws: Workspace) -> None:
+    first = json.loads(_lines(ws)[0][1])
+    data = dict(first["data"], founder="alice")
+    ev = Event("alice", "workspace.init", ["workspace:again"], data)
+    ws.ledger.append([_sealed_as(ws, "alice", ev)])
+    report = _verify(ws)
+    assert report.first_bad_event == 4
+    assert "a second time" in report.failures[0]
