@@ -585,6 +585,8 @@ class _Identity:
         if not isinstance(data, dict):
             return
         records = []
+        if action == "workspace.init" and seq != 1:  # it would bring its own organisation key
+            raise RejectedError(f"event #{seq} founds the workspace a second time: only #1 may")
         if action == "workspace.init":
             records = [data.get("key"), data.get("founder_key")]
             self.history.setdefault(str(data.get("founder")), []).append((seq, "active"))

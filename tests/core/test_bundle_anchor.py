@@ -454,3 +454,11 @@ def test_what_an_actor_signed_before_being_suspended_still_verifies(tmp_path: Pa
     assert people["val"]["status"] == "suspended"
     for result in both(later, "--key", str(org)):
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_second_founding_event_in_an_excerpt_is_rejected() -> None:
+    from storage.bundle_verifier import RejectedError, _Identity
+
+    ident = _Identity("ledgerml-bundle/v2", "w", [], [], None)
+    with pytest.raises(RejectedError, match="a second time"):
+        ident.note(7, {"action": "workspace.init", "data": {"key": {}, "founder": "x"}})
