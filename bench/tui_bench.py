@@ -47,10 +47,11 @@ app.run(headless=True, size=(120, 40), auto_pilot=loaded)
 
 def build(root: Path, models: int = 1000, events: int = 100_000) -> Path:
     from core.audit import admin
+    from core.identity import signer
     from core.kernel.events import Event
 
     ws = admin.init(root / "ws", "bench")
-    bodies = []
+    bodies: list[Event] = []
     for i in range(models):
         run_id = f"{i:012x}"
         bodies.append(
@@ -73,8 +74,15 @@ def build(root: Path, models: int = 1000, events: int = 100_000) -> Path:
                     "model_digest": f"{i:064x}",
                     "predictions_digest": "4" * 64,
                     "metrics": {"roc_auc": 0.7 + i / 10_000},
+                    "seed": 0,
+                    "freeze_digest": "5" * 64,
+                    "code": {},
+                    "metrics_digest": "6" * 64,
+                    "predictions_object": "7" * 64,
+                    "train_rows": 700,
+                    "test_rows": 300,
                 },
-            ).body()
+            )
         )
         bodies.append(
             Event(
@@ -87,13 +95,14 @@ def build(root: Path, models: int = 1000, events: int = 100_000) -> Path:
                     "run_id": run_id,
                     "model_digest": f"{i:064x}",
                 },
-            ).body()
+            )
         )
     filler = events - len(bodies) - 1
-    bodies += [Event("bench", "note.add", [f"note:{i}"], {"i": i}).body() for i in range(filler)]
-    with ws.session("bench"):
+    bodies += [Event("bench", "note.add", [f"note:{i}"], {"i": i}) for i in range(filler)]
+    with ws.session("bench") as s:
+        seal = signer.prove(s, signer.authority_of(s))  # a workspace's events are all signed
         for start in range(0, len(bodies), 50_000):
-            ws.ledger.append(bodies[start : start + 50_000])
+            ws.ledger.append([seal.seal(e) for e in bodies[start : start + 50_000]])
     ws.rebuild()
     return ws.root
 
