@@ -222,7 +222,7 @@ def _check_events(
                 report.verified_up_to = record.size
                 break
             report.notes.append(f"verified-up-to record {record.path.name} ignored: {why}")
-    problems, checked = signatures.check_all(
+    problems = signatures.check_all(
         ws.ledger.segment_files(),
         ws.ledger.segment_size,
         scan.size,
@@ -259,7 +259,6 @@ def _check_events(
         report.notes.append(
             "demo identities: no assurance (every demo actor's key is on one OS account)"
         )
-    del checked  # the count includes nothing the report does not already say
 
 
 def _first_difference(ws: Workspace, catalog: Catalog, index: int) -> int | None:

@@ -91,10 +91,8 @@ class Authority:
     actors: dict[str, list[ActorState]] = field(default_factory=dict)
     auth_seqs: list[int] = field(default_factory=list)
     auth_hashes: list[str] = field(default_factory=list)
-    legacy: int = 0  # the last authority event of format 1 (unsigned) at the ledger's start
     signed: int = 0  # authority events of format 2 applied
     first_signed: int = 0  # the first authority event of format 2
-    last_ts: str = ""
     demo: bool = False
     unknown: set[str] = field(default_factory=set)  # actions seen that this version lacks
 
@@ -282,10 +280,6 @@ class Authority:
 
     def apply(self, seq: int, raw: bytes, body: dict[str, Any]) -> None:
         """Fold an admitted event into the state (non-authority events change nothing)."""
-        ts = str(body.get("ts", ""))
-        self.last_ts = max(self.last_ts, ts)
-        if body.get("v") == FORMAT_1:
-            self.legacy = max(self.legacy, seq)
         action = str(body.get("action", ""))
         kind = kinds.kind(action)
         if kind is None or not kind.authority:

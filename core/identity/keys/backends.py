@@ -112,16 +112,9 @@ class KeyringBackend:
     def generate(self, algorithm: str) -> tuple[str, bytes]:
         """Create a key in memory, store its private half in the keyring, forget it."""
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
         keyring = self._keyring()
-        private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-        if algorithm == "ecdsa-p256":
-            private = ec.generate_private_key(ec.SECP256R1())
-        elif algorithm == "ed25519":
-            private = ed25519.Ed25519PrivateKey.generate()
-        else:
-            raise UsageError(f"unknown algorithm {algorithm!r}; choose {', '.join(ALGORITHMS)}")
+        private = _new_private(algorithm)
         pem = private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
