@@ -30,6 +30,7 @@ class SegmentCheck:
 
     first_seq: int
     first_ts: str = ""
+    first_signed: bool = False
     last_ts: str = ""
     problems: list[tuple[int, str]] = field(default_factory=list)
     unknown: set[str] = field(default_factory=set)
@@ -66,13 +67,12 @@ def check_segment(
             out.problems.append((seq, f"is not a well-formed event ({err})"))
             seq += 1
             continue
-        if ts < last_ts:
-            out.problems.append(
-                (seq, f"is dated {ts}, earlier than the event before it ({last_ts})")
-            )
+        signed = body.get("v") == 2
+        if _out_of_order(ts, last_ts, signed):
+            out.problems.append((seq, _dated(ts, last_ts)))
         last_ts = ts
         if not out.first_ts:
-            out.first_ts = ts
+            out.first_ts, out.first_signed = ts, signed
         if seq >= start and not raw.startswith(skip):
             problem = auth.admit(seq, raw, body)
             if problem:
@@ -81,6 +81,23 @@ def check_segment(
     out.last_ts = last_ts
     out.unknown = set(auth.unknown)
     return out
+
+
+def _out_of_order(ts: str, before: str, signed: bool) -> bool:
+    """Whether ``ts`` may not follow ``before``.
+
+    Signed events are strictly later than the one before, so a replayed copy of an earlier
+    event, signature and all, is out of place; format-1 ones may share a time.
+    """
+    return bool(before) and (ts <= before if signed else ts < before)
+
+
+def _dated(ts: str, before: str) -> str:
+    same = " or at the same time" if ts == before else ""
+    return (
+        f"is dated {ts}, earlier than the event before it{same} ({before}): backdated, or "
+        "a replayed copy of an earlier event"
+    )
 
 
 def _fields(raw: bytes) -> dict[str, object] | None:
@@ -127,13 +144,7 @@ def check_all(
         results = [check_segment(*a) for a in args]
     problems = [p for r in results for p in r.problems]
     for before, after in itertools.pairwise(results):
-        if after.first_ts and before.last_ts and after.first_ts < before.last_ts:
-            problems.append(
-                (
-                    after.first_seq,
-                    f"is dated {after.first_ts}, earlier than the event before it "
-                    f"({before.last_ts})",
-                )
-            )
+        if after.first_ts and _out_of_order(after.first_ts, before.last_ts, after.first_signed):
+            problems.append((after.first_seq, _dated(after.first_ts, before.last_ts)))
     auth.unknown.update(a for r in results for a in r.unknown)
     return sorted(problems)

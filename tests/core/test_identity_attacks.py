@@ -272,3 +272,15 @@ def test_a_second_founding_event_cannot_bring_its_own_organisation_key(ws: Works
     report = _verify(ws)
     assert report.first_bad_event == 4
     assert "a second time" in report.failures[0]
+
+
+def test_a_replayed_copy_of_a_signed_event_is_caught(ws: Workspace) -> None:
+    # A real signed event, then the same bytes again: same actor, same authority pointer.
+    ev = Event("sam", "attestation.create", ["file:x"], {"envelope": "e", "key_id": "k"})
+    signed = _sealed_as(ws, "sam", ev)
+    ws.ledger.append([signed])
+    assert _verify(ws).ok
+    ws.ledger.append([signed])
+    report = _verify(ws)
+    assert not report.ok and report.first_bad_event == 5
+    assert "replayed copy" in report.failures[0]
