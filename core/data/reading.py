@@ -98,6 +98,18 @@ class Dialect:
             out["column_na_values"] = {c: list(codes) for c, codes in self.column_na_values}
         return out
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Dialect:
+        """A recorded dialect read back (older ones lack the newer keys: their defaults)."""
+        return cls(
+            **{k: doc[k] for k in (*_BASE_KEYS, "skip", "trim") if k in doc},
+            names=tuple(doc.get("names", ())),
+            na_values=tuple(doc.get("na_values", ())),
+            column_na_values=tuple(
+                (c, tuple(codes)) for c, codes in doc.get("column_na_values", {}).items()
+            ),
+        )
+
     @property
     def user_read_options(self) -> dict[str, Any]:
         """What the user asked of the read that changes the table (names, missing codes).
@@ -390,7 +402,7 @@ def _refuse_duplicates(path: Path, names: list[str], what: str, hint: str) -> No
     if not repeats:
         return
     described = []
-    for key, again in repeats.items():
+    for key, again in ((k, repeats[k]) for k in first if k in repeats):
         others = sorted({n for n in again if n != first[key]})
         times = len(again) + 1
         described.append(
