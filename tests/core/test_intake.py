@@ -289,3 +289,16 @@ def test_the_cli_reads_na_values_and_columns_and_prints_notices(tmp_path: Path) 
     for bad in (["--na-values", "=x"], ["--columns", "a,,b,c"]):
         refused = invoke("snapshot", "add", str(path), "--dataset", "adult3", *bad)
         assert refused.exit_code == 2, refused.output
+
+
+def test_the_data_sheet_says_how_the_file_was_read(ws: Workspace, tmp_path: Path) -> None:
+    from core.documents import datasheet
+
+    survey().to_csv(tmp_path / "s.csv", index=False)
+    add(ws, tmp_path / "s.csv", "s")
+    add(ws, tmp_path / "s.csv", "s", na_values=("?",))
+    plain, _ = datasheet.write(ws, "alice", "s@1", tmp_path / "one")
+    coded, _ = datasheet.write(ws, "alice", "s@2", tmp_path / "two")
+    assert "values unchanged" in plain.read_text()
+    text = coded.read_text()
+    assert "values unchanged" not in text and 'na_values = ["?"]' in text
