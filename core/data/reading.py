@@ -209,6 +209,8 @@ def _detect(path: Path, opts: ReadOptions) -> tuple[Dialect, list[str]]:
             quote = quote if quote is not None else (sniffed.quotechar or '"')
         except csv.Error:
             delimiter, quote = delimiter or ",", quote if quote is not None else '"'
+        if opts.delimiter is None and delimiter == " ":
+            delimiter = _before_space(text) or delimiter
     header, skip = _duckdb_sniff(path, delimiter, quote, encoding)
     if skip and opts.delimiter is None:
         # The sniff above saw the junk lines too: look again at the lines below them.
@@ -254,6 +256,24 @@ def _detect(path: Path, opts: ReadOptions) -> tuple[Dialect, list[str]]:
     if opts.names:
         _check_names(path, dialect)
     return dialect, notices
+
+
+def _before_space(text: str) -> str | None:
+    """The delimiter of a ``", "`` file that Python's sniffer took for space-separated.
+
+    When, on (nearly) every line holding a punctuation mark (most lines do), every space
+    follows that mark, the spaces are padding after the delimiter, not the delimiter:
+    ``a, b, c`` is three values.
+    """
+    lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
+    if len(lines) > 1:
+        lines = lines[:-1]  # the sample may end inside a line
+    for mark in ",;\t|":
+        marked = [ln for ln in lines if mark in ln]  # a title line above may have none
+        padded = sum(1 for ln in marked if ln.count(mark + " ") == ln.count(" "))
+        if marked and 2 * len(marked) >= len(lines) and padded >= 0.9 * len(marked):
+            return mark
+    return None
 
 
 def _drop_lines(text: str, n: int) -> str:

@@ -302,3 +302,24 @@ def test_the_data_sheet_says_how_the_file_was_read(ws: Workspace, tmp_path: Path
     assert "values unchanged" in plain.read_text()
     text = coded.read_text()
     assert "values unchanged" not in text and 'na_values = ["?"]' in text
+
+
+def test_a_title_line_above_a_comma_space_file(ws: Workspace, tmp_path: Path) -> None:
+    """Every line has two spaces, so Python's sniffer takes the space for the delimiter: the
+    spaces all follow commas, so the comma is the delimiter and the title a skipped line."""
+    rng = np.random.default_rng(2)
+    n = 60
+    status = rng.choice(["ok", "bad", "?"], n)
+    dose = [str(v) if v % 9 else "x" for v in rng.integers(1, 50, n)]
+    path = tmp_path / "clinic.csv"
+    lines = ["Clinic export 2024", "id, status, dose"]
+    lines += [f"{i}, {s}, {d}" for i, (s, d) in enumerate(zip(status, dose, strict=True))]
+    path.write_text("\n".join(lines) + "\n")
+    added = add(ws, path, "clinic", na_values=("?",), column_na_values=(("dose", "x"),))
+    recorded = json.loads(added.snapshot.dialect)
+    assert (recorded["delimiter"], recorded["skip"], recorded["trim"]) == (",", 1, True)
+    expected = pd.read_csv(
+        path, skiprows=1, skipinitialspace=True, na_values={"status": ["?"], "dose": ["x"]}
+    )
+    pd.testing.assert_frame_equal(canonical(ws, added.snapshot), expected, check_dtype=False)
+    assert len(added.notices) == 4
