@@ -94,6 +94,10 @@ NULL_RATE = CheckType(
 # checks that count violating rows: range, allowed_values, unique, regex ---------------
 
 
+def _violating(n: int) -> str:
+    return f"{n} row violates it" if n == 1 else f"{n} rows violate it"
+
+
 def _violations_judge(check: Check, observed: Any, cols: Columns, base: Outcome) -> Outcome:
     """Pass when at most ``max`` rows violate the check (none, for a range)."""
     if observed is None:
@@ -111,7 +115,7 @@ def _violations_judge(check: Check, observed: Any, cols: Columns, base: Outcome)
         "observed": int(observed),
         "threshold": threshold,
         "passed": int(observed) <= allowed,
-        "detail": f"{int(observed)} rows violate it" if int(observed) > allowed else "",
+        "detail": _violating(int(observed)) if int(observed) > allowed else "",
     }
 
 
