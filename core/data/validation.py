@@ -137,6 +137,8 @@ def _offending(
     Values of a PII-tagged column are never named: the result is evidence that reports and
     bundles carry, and it must not leak what the tag protects.
     """
+    if check["type"] == "unique":
+        return _duplicated(con, src, unique_names(check), pii)
     declared = REGISTRY[check["type"]]
     assert declared.offending is not None
     col = check["column"]
@@ -152,6 +154,22 @@ def _offending(
     ).fetchall()
     shown = ", ".join(f"{_short(v)} ({n})" for v, n in rows)
     return f"most frequent: {shown}" if shown else ""
+
+
+def _duplicated(con: duckdb.DuckDBPyConnection, src: str, names: list[str], pii: set[str]) -> str:
+    """The most repeated values (or combinations) of a failed unique check, with counts."""
+    hidden = [n for n in names if n in pii]
+    if hidden:
+        return f"values not shown: {hidden[0]!r} is a PII column"
+    key = ", ".join(tables.quote_ident(n) for n in names)
+    value = f"CAST(({key}) AS VARCHAR)" if len(names) > 1 else f"CAST({key} AS VARCHAR)"
+    nulls = " AND ".join(f"{tables.quote_ident(n)} IS NOT NULL" for n in names)
+    rows = con.execute(
+        f"SELECT {value} AS v, count(*) AS n FROM {src} WHERE {nulls} GROUP BY {key} "
+        f"HAVING count(*) > 1 ORDER BY n DESC, v LIMIT {TOP_OFFENDING}"
+    ).fetchall()
+    shown = ", ".join(f"{_short(v)} ({n})" for v, n in rows)
+    return f"most repeated: {shown}" if shown else ""
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -262,7 +280,7 @@ def evaluate(
         for index, check in enumerate(suite.checks):
             outcome = results[index]
             if (
-                REGISTRY[check["type"]].offending is not None
+                (REGISTRY[check["type"]].offending is not None or check["type"] == "unique")
                 and not outcome["passed"]
                 and isinstance(outcome["observed"], int)
                 and outcome["observed"] > 0

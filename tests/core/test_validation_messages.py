@@ -115,13 +115,22 @@ def test_unique_over_several_columns_or_one_listed_column(
         tmp_path,
         '[[checks]]\ntype = "unique"\ncolumns = ["ward", "bed"]\nmax = 1000\n'
         '[[checks]]\ntype = "unique"\ncolumns = ["patient"]\n'
-        '[[checks]]\ntype = "unique"\ncolumns = ["visit_id"]\n',
+        '[[checks]]\ntype = "unique"\ncolumns = ["visit_id"]\n'
+        '[[checks]]\ntype = "unique"\ncolumn = "ward"\n'
+        '[[checks]]\nname = "pairs"\ntype = "unique"\ncolumns = ["ward", "bed"]\n',
     )
-    pair, patient, ids = result.checks
+    pair, patient, ids, ward, pairs = result.checks
     assert pair.name == "unique:ward,bed" and pair.passed
     assert pair.observed == len(table) - len(table.drop_duplicates(["ward", "bed"]))
     assert patient.observed == len(table) - table.patient.nunique() and not patient.passed
+    assert "Patient-" not in patient.detail and "PII column" in patient.detail
     assert ids.observed == 0 and ids.passed
+    counts = table.ward.value_counts()
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert ward.detail.endswith("most repeated: " + ", ".join(f"'{v}' ({n})" for v, n in top))
+    combos = table.groupby(["ward", "bed"]).size()
+    worst = int(combos.max())
+    assert not pairs.passed and f"({worst})" in pairs.detail.split("most repeated: ")[1]
 
 
 ROW_COUNT = '[[checks]]\ntype = "row_count"\n'
