@@ -126,10 +126,16 @@ def count(con: duckdb.DuckDBPyConnection, path: Path, dialect: Dialect) -> list[
     pairs: list[tuple[str, str]] = [(c, code) for code in dialect.na_values for c in cols]
     pairs += [(c, code) for c, codes in dialect.column_na_values for code in codes]
     aggregates = []
-    for column, code in pairs:
+    wide_count = len(dialect.na_values) * len(cols)
+    for index, (column, code) in enumerate(pairs):
         e = f"CAST({quote_ident(column)} AS VARCHAR)"
+        if index < wide_count and dialect.format == "csv":
+            # nullstr matches the field exactly: the code, or after a ", " the space and code
+            texts = [code, " " + code] if dialect.trim else [code]
+            aggregates.append(f"count(*) FILTER (WHERE {e} IN {_in(texts)})")
+            continue
         if dialect.trim:
-            e = f"ltrim({e}, ' ')"
+            e = f"ltrim({e}, ' ')"  # as the copy's projection trims it before the CASE
         aggregates.append(f"count(*) FILTER (WHERE {e} = '{sql_text(code)}')")
     try:
         row = con.execute(f"SELECT {', '.join(aggregates)} FROM {source}").fetchone() or ()
