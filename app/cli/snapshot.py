@@ -131,7 +131,10 @@ def add(
     """Snapshot a file as an immutable dataset version with its provenance.
 
     The raw bytes are kept untouched; a canonical Parquet copy, the schema, a profile and a
-    format-independent table digest are recorded. The same bytes twice make no new version.
+    format-independent table digest are recorded. The same bytes twice make no new version
+    (unless read with other --columns or --na-values). Whatever the reading does to values
+    (lines skipped above the header, spaces trimmed after ", ", missing-value codes made
+    NULL) is recorded in the snapshot's dialect and reported as a notice.
     """
     from core.data import snapshots, tables
 
