@@ -17,6 +17,7 @@ from core.kernel.errors import UsageError
 from core.kernel.formats import check_sections
 from core.modelling.estimators import ESTIMATORS
 from core.modelling.events import TRAIN_ROLES
+from core.modelling.outcome import Outcome
 
 SKOPS_MEDIA_TYPE = "application/vnd.skops+zip"
 PREDICTIONS_MEDIA_TYPE = "application/vnd.ledgerml.predictions+json"
@@ -59,6 +60,7 @@ class Spec:
     test_size: float
     threshold: float
     scale: bool
+    outcome: Outcome | None = None
 
 
 def load_spec(path: Path) -> Spec:
