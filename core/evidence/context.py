@@ -70,7 +70,7 @@ def load(ws: Workspace, model: ModelRow, seed: int) -> EvaluationContext:
     x_test = frame.iloc[test_rows][spec.features].reset_index(drop=True)
     x_train = frame.iloc[train_rows][spec.features].reset_index(drop=True)
     y_test = np.asarray(preds["y_true"])
-    y_train = frame.iloc[train_rows][spec.target].to_numpy()
+    y_train = training.labels(spec, frame.iloc[train_rows][spec.target])
     proba = np.asarray(preds["probability"], dtype=float)
     if hashlib.sha256(proba.astype("<f8").tobytes()).hexdigest() != run.predictions_digest:
         raise IntegrityError("the stored test predictions do not match the run's digest")
