@@ -133,7 +133,7 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
                 g.disparate_impact,
                 (g.intervals_95["disparate_impact"][0], g.intervals_95["disparate_impact"][1]),
                 g.demographic_parity_difference,
-                [GroupRow(r.group, r.count, r.approval_rate, r.tpr, r.fpr) for r in g.table],
+                [GroupRow(r.group, r.count, r.favourable, r.tpr, r.fpr) for r in g.table],
             )
             for attr, g in (fairness.groups.items() if fairness else ())
         ],
