@@ -58,12 +58,15 @@ class Check(Record):
     note: str | None = field(default=None, metadata=OPTIONAL)
     """Why the check is inconclusive, in words (which group is too small)."""
 
+    def __post_init__(self) -> None:
+        """Refuse a recorded verdict outside the vocabulary (a garbled or forged document)."""
+        if self.recorded_verdict is not None and self.recorded_verdict not in verdicts.ORDER:
+            raise ValueError(f"Check: unknown verdict {self.recorded_verdict!r}")
+
     @property
     def verdict(self) -> Verdict:
         """PASS, WARN, INCONCLUSIVE or FAIL: as recorded, or derived for older evidence."""
-        if self.recorded_verdict is not None:
-            if self.recorded_verdict not in verdicts.ORDER:
-                raise ValueError(f"Check: unknown verdict {self.recorded_verdict!r}")
+        if self.recorded_verdict in verdicts.ORDER:
             return self.recorded_verdict
         return verdicts.of_check(self.passed, self.severity)
 

@@ -76,15 +76,18 @@ class Evidence(Record):
     recorded_verdict: str | None = field(default=None, metadata=OPTIONAL)
     """The overall verdict as recorded; None in evidence from before verdicts."""
 
+    def __post_init__(self) -> None:
+        """Refuse a recorded verdict outside the vocabulary (a garbled or forged document)."""
+        if self.recorded_verdict is not None and self.recorded_verdict not in verdicts.ORDER:
+            raise ValueError(f"Evidence: unknown verdict {self.recorded_verdict!r}")
+
     @property
     def verdict(self) -> Verdict:
         """The worst of the checks' verdicts (recorded, or derived for older evidence).
 
         Kept apart from the model's signature status: signed evidence can FAIL.
         """
-        if self.recorded_verdict is not None:
-            if self.recorded_verdict not in verdicts.ORDER:
-                raise ValueError(f"Evidence: unknown verdict {self.recorded_verdict!r}")
+        if self.recorded_verdict in verdicts.ORDER:
             return self.recorded_verdict
         return verdicts.worst(c.verdict for c in self.checks)
 

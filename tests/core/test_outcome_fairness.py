@@ -126,7 +126,7 @@ def test_a_favourable_positive_class_that_disadvantages_a_group_fails_the_four_f
     for name, rate in rates.items():
         assert by_group[name]["favourable_rate"] == pytest.approx(rate, abs=1e-9)
         assert by_group[name]["count"] == int((rows["grp"] == name).sum())
-    rule = check(evidence, "disparate impact on approval (grp)")
+    rule = check(evidence, "disparate impact on hired (grp)")
     assert rule["verdict"] == "FAIL" and rule["passed"] is False
     assert evidence["verdict"] == "FAIL" and evidence["passed"] is False
     assert evidence["errors"] == 1
@@ -156,7 +156,7 @@ def test_equal_favourable_rates_pass_the_four_fifths_rule(ws: Workspace, tmp_pat
     assert grp["disparate_impact"] == pytest.approx(di, abs=1e-9)
     dpd = rates.max() - rates.min()
     assert grp["demographic_parity_difference"] == pytest.approx(dpd, abs=1e-9)
-    assert check(evidence, "disparate impact on approval (grp)")["verdict"] == "PASS"
+    assert check(evidence, "disparate impact on hired (grp)")["verdict"] == "PASS"
     assert check(evidence, "demographic parity difference (grp)")["verdict"] == (
         "PASS" if dpd <= 0.1 else "FAIL"
     )
@@ -189,6 +189,7 @@ def test_an_unfavourable_positive_class_uses_the_negative_prediction(
     assert grp["disparate_impact"] == pytest.approx(rates.min() / rates.max(), abs=1e-9)
     assert grp["four_fifths_rule"] is bool(rates.min() / rates.max() >= 0.8) is False
     assert evidence["sections"]["fairness"]["favourable_outcome"] == "offer made (predicted 0)"
+    assert check(evidence, "disparate impact on offer made (grp)")["verdict"] == "FAIL"
 
 
 def test_missing_sensitive_values_form_a_missing_group(ws: Workspace, tmp_path: Path) -> None:
@@ -222,7 +223,7 @@ def test_small_groups_make_comparisons_inconclusive_with_their_interval(
     rows = held_out(ws, run, table)
     small = int((rows["grp"] == "c").sum())
     assert 0 < small < 30
-    rule = check(evidence, "disparate impact on approval (grp)")
+    rule = check(evidence, "disparate impact on hired (grp)")
     # The ratio would pass a bar of 0.1, but a group of a dozen cannot show that it does.
     assert rule["passed"] is True and rule["verdict"] == "INCONCLUSIVE"
     lo, hi = rule["interval_95"]
@@ -235,7 +236,7 @@ def test_small_groups_make_comparisons_inconclusive_with_their_interval(
     assert evidence["sections"]["fairness"]["groups"]["grp"]["small_groups"] == ["c"]
     # At error severity a failing comparison with a small group stays FAIL.
     strict = evaluate(ws, ref, {"attributes": ["grp"], "min_disparate_impact": 0.99})
-    assert check(strict, "disparate impact on approval (grp)")["verdict"] == "FAIL"
+    assert check(strict, "disparate impact on hired (grp)")["verdict"] == "FAIL"
     # A suite may lower the minimum: the same comparison is then conclusive.
     relaxed = evaluate(ws, ref, {"attributes": ["grp"], "min_group_size": 5})
     assert check(relaxed, "group sizes (grp)")["verdict"] == "PASS"

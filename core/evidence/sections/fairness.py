@@ -108,6 +108,20 @@ class Fairness(Record):
     """The decision threshold on the positive class's probability."""
     min_group_size: int | None = field(default=None, metadata=OPTIONAL)
 
+    @property
+    def positive_name(self) -> str:
+        """The positive prediction in words (older evidence: its recorded text)."""
+        if self.outcome is not None:
+            return outcomes.Outcome.from_json(self.outcome).positive
+        return self.positive_class.split(" (predicted", 1)[0]
+
+    @property
+    def favourable_name(self) -> str:
+        """The favourable outcome in words (older evidence: its recorded text)."""
+        if self.outcome is not None:
+            return outcomes.Outcome.from_json(self.outcome).favourable_name
+        return self.favourable_outcome.split(" (predicted", 1)[0]
+
 
 def fairness_metrics(favourable: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metrics the fairness section gives fairlearn's MetricFrame: exact, and bootstrapped.
@@ -252,8 +266,12 @@ def _thresholds(
     checks: Checks,
     sev: str,
     small: str | None,
+    favourable: str,
 ) -> None:
-    """One check per configured limit; INCONCLUSIVE, with its interval, when ``small``."""
+    """One check per configured limit; INCONCLUSIVE, with its interval, when ``small``.
+
+    ``favourable`` names the favourable outcome in the spec's words, for the check's name.
+    """
     # (setting, check label, summary figure, bound): each a limit on one figure.
     for setting, label, figure, bound in (
         (
@@ -268,8 +286,7 @@ def _thresholds(
             "equalized_odds_difference",
             "max",
         ),
-        # The record name predates declared outcomes; the figure is the favourable rate's.
-        ("min_disparate_impact", "disparate impact on approval", "disparate_impact", "min"),
+        ("min_disparate_impact", f"disparate impact on {favourable}", "disparate_impact", "min"),
     ):
         if setting not in cfg:
             continue
@@ -430,7 +447,7 @@ class FairnessSection(BaseSection):
             small = _group_sizes(
                 minimum, "min_group_size" in cfg, key, summary["table"], summary, checks, sev
             )
-            _thresholds(cfg, key, summary, checks, sev, small)
+            _thresholds(cfg, key, summary, checks, sev, small, outcome.favourable_name)
         return Fairness.from_json(clean(out))
 
 
