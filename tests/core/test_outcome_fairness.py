@@ -311,3 +311,26 @@ def test_a_malformed_outcome_table_is_refused(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         build(ws, tmp_path, applicants(200, seed=8, shift=0.0, base=0.0), outcome=outcome)
+
+
+def test_top_k_above_the_number_of_features_is_clamped_not_a_stability_warning(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    table = applicants(600, seed=10, shift=0.0, base=0.0)
+    ref, _ = build(ws, tmp_path, table)
+    with ws.session() as s:
+        model = models.resolve(s.catalog, ref)
+    suite = {
+        "evaluation": {"seed": 2},
+        "explainability": {"top_k": 10, "sample": 40, "background": 30, "stability_seeds": [3]},
+    }
+    evidence = evaluation.compute(ws, model, suite, "digest").to_json()
+    exp = evidence["sections"]["explainability"]
+    assert exp["top_k"] == 2 and "top_k = 10 is more than the model's 2 features" in exp["note"]
+    [agreement] = evidence["checks"]
+    assert agreement["name"] == "top-2 feature agreement across backgrounds"
+    assert agreement["observed"] == 1.0 and agreement["verdict"] == "PASS"
+    # Wording from the outcome, not from credit: no "risk", no "approved".
+    cases = " ".join(c["case"] + " ".join(c["in_words"]) for c in exp["representative"])
+    assert "median case predicted hired" in cases and "median case predicted not hired" in cases
+    assert "risk" not in cases and "approv" not in cases and "log-odds of hired" in cases
