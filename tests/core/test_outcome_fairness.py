@@ -334,3 +334,41 @@ def test_top_k_above_the_number_of_features_is_clamped_not_a_stability_warning(
     cases = " ".join(c["case"] + " ".join(c["in_words"]) for c in exp["representative"])
     assert "median case predicted hired" in cases and "median case predicted not hired" in cases
     assert "risk" not in cases and "approv" not in cases and "log-odds of hired" in cases
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('favourable_outcome = "approved"', "has no setting 'favourable_outcome'"),
+        ("min_group_size = 0", "min_group_size must be a whole number of at least 1"),
+        ("min_group_size = 2.5", "min_group_size must be a whole number of at least 1"),
+        ("min_group_size = true", "min_group_size must be a number"),
+    ],
+)
+def test_fairness_suite_settings_are_refused_by_name(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    from core.evidence.suite import load_suite
+
+    path = tmp_path / "suite.toml"
+    path.write_text(f"[fairness]\n{body}\n")
+    with pytest.raises(UsageError, match=message):
+        load_suite(path)
+
+
+def test_a_recorded_spec_without_an_outcome_is_re_read_leniently() -> None:
+    import tomllib
+
+    from core.modelling.spec import parse_spec
+
+    old = (
+        '[run]\nname = "n"\ninput = "d@1"\nsuite = "s"\ntarget = "y"\nfeatures = ["x"]\n'
+        'seed = "3"\nretired_key = 1\n[estimator]\ntype = "logistic_regression"\n'
+    )
+    spec = parse_spec(old.encode(), tomllib.loads(old), strict=False)
+    assert spec.outcome is None and spec.seed == 3 and spec.features == ["x"]
+    with pytest.raises(UsageError, match=r"\[run\] seed: Input should be a valid integer"):
+        parse_spec(old.encode(), tomllib.loads(old))  # a new spec is read strictly
+    new = old.replace('seed = "3"\n', "")
+    with pytest.raises(UsageError, match=r"\[run\] retired_key is not a known key"):
+        parse_spec(new.encode(), tomllib.loads(new))
