@@ -25,6 +25,7 @@ from core.evidence.sections.privacy import Privacy
 from core.evidence.sections.robustness import Robustness
 from core.kernel.workspace import Workspace
 from core.modelling import model_view, models
+from core.modelling.outcome import Outcome
 from reports.contexts import ImpactContext, ModelCardContext
 from reports.render import render_impact, render_model_card
 
@@ -151,6 +152,7 @@ def card_context(
             ("artifact", f"sha256:{info.model.model_digest} (skops)"),
             ("environment", f"freeze sha256:{info.record.freeze_digest[:16]}…"),
             ("code", json.dumps(info.record.code, sort_keys=True)),
+            *([("outcome", _outcome(fair))] if fair and fair.outcome else []),
         ],
         training_data=[
             ("input", info.record.input.ref),
@@ -227,6 +229,16 @@ def card_context(
         ),
         positive=fair.positive_name if fair else "positive class",
         favourable=fair.favourable_name if fair else "favourable outcome",
+    )
+
+
+def _outcome(fair: Fairness) -> str:
+    """The declared meaning of the output, as the evidence recorded it, in one line."""
+    outcome = Outcome.from_json(fair.outcome)
+    return (
+        f"positive class {outcome.positive!r} (label {outcome.positive_label!r}, predicted 1 "
+        f"at probability >= {fair.threshold}); favourable to the person: "
+        f"{outcome.favourable_name!r} (predicted {outcome.favourable_prediction})"
     )
 
 

@@ -206,6 +206,10 @@ def test_model_card_and_impact_assessment_come_from_records(
     # The wording is the spec's outcome names; the verdict stands beside the signature status.
     assert "| group | n | predicted bad credit risk | approved |" in text
     assert "flagged" not in text and "risk score" not in text
+    assert (
+        "- **outcome**: positive class 'bad credit risk' (label 1, predicted 1 at probability "
+        ">= 0.5); favourable to the person: 'approved' (predicted 0)" in text
+    )
     verdict = found[0].verdict
     assert verdict == "INCONCLUSIVE"  # sex × age_group: a group of 22 and a ratio of 0.793
     assert f"Evidence verdict: **{verdict}**" in text and "Signature status: **" in text
