@@ -20,8 +20,11 @@ $(BIN)/ledgerml: pyproject.toml | sysdeps
 demo: sysdeps $(BIN)/ledgerml
 	$(KEYRING) scripts/demo.sh
 
+# On every core (pytest-xdist, one worker per CPU this process may use; each test file runs
+# whole on one worker, see pyproject.toml). `make test XDIST=` runs it in one process.
+XDIST ?= -n auto
 test: sysdeps $(BIN)/ledgerml
-	$(KEYRING) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(KEYRING) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: $(BIN)/ledgerml
 	$(BIN)/ruff format --check .

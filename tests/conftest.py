@@ -15,7 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HSM_PIN = "4711"
 HSM_TOKEN = "ledgerml-tests"
-_HSM_DIR = Path(tempfile.mkdtemp(prefix="ledgerml-softhsm-"))
+# One token folder per process: under pytest-xdist every worker imports this file and makes
+# its own, so two workers never initialise or write tokens in the same SOFTHSM2_CONF folder.
+_HSM_DIR = Path(
+    tempfile.mkdtemp(prefix=f"ledgerml-softhsm-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+)
 
 
 def _init_softhsm() -> None:
@@ -47,12 +51,30 @@ def _init_softhsm() -> None:
     )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker per core this process may use, by the rule training uses (CPU
+    affinity, then a cgroup CPU quota, then LEDGERML_THREADS), so a container with a quota
+    smaller than the host's CPU count is not flooded. PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    from core.kernel.errors import UsageError
+    from core.modelling.environment import cpu_budget
+
+    try:
+        return cpu_budget()[0]
+    except UsageError as err:
+        raise pytest.UsageError(err.msg) from err
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _init_softhsm()
     # Keys made by the tests go to the keyring daemon's in-memory "session" collection: the
     # same Secret Service API and daemon, without rewriting the keyring file on every key
     # (about 60 ms each, and growing with the file). Subprocesses inherit it. The two-OS-
-    # users test starts keyrings of its own, which persist.
+    # users test starts keyrings of its own, which persist. Under pytest-xdist all workers
+    # share this one daemon and collection: it serves its clients' D-Bus calls one at a time,
+    # and every key's entry is named by a fresh UUID, so workers never meet each other's keys.
     os.environ.setdefault(
         "KEYRING_PROPERTY_PREFERRED_COLLECTION", "/org/freedesktop/secrets/collection/session"
     )

@@ -6,6 +6,7 @@ UUIDs and keys derived from counters. Everything else is the real pipeline on sa
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import shutil
 import uuid
@@ -27,12 +28,18 @@ from .snapshot import assert_matches_baseline, settled_screenshot
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 GOLDEN = Path(__file__).parent / "snapshots"
 FIXED_ROOT = Path("/tmp/ledgerml-tui-snapshots/ws")
+# The folder is fixed (its path is in the pictures), so two processes must never build it at
+# once: `--dist loadfile` keeps this module on one worker, and this lock, held while the
+# workspace exists, serialises any other process (another worker, another checkout's run).
+FIXED_ROOT_LOCK = Path("/tmp/ledgerml-tui-snapshots.lock")
 
 
 @pytest.fixture(scope="module")
 def frozen_ws() -> Iterator[Workspace]:
     from core.audit import admin
 
+    lock = FIXED_ROOT_LOCK.open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # waits while another process has the folder
     mp = pytest.MonkeyPatch()
     ticks = itertools.count()
     start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -66,6 +73,7 @@ def frozen_ws() -> Iterator[Workspace]:
     finally:
         mp.undo()
         shutil.rmtree(FIXED_ROOT.parent, ignore_errors=True)
+        lock.close()  # releases the lock
 
 
 @pytest.mark.parametrize("tab", ["overview", "data", "models", "lineage", "ledger", "bundle"])
