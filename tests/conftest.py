@@ -20,6 +20,9 @@ HSM_TOKEN = "ledgerml-tests"
 _HSM_DIR = Path(
     tempfile.mkdtemp(prefix=f"ledgerml-softhsm-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
 )
+_CONFIG_DIR = Path(
+    tempfile.mkdtemp(prefix=f"ledgerml-config-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+)
 
 
 def _init_softhsm() -> None:
@@ -69,6 +72,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _init_softhsm()
+    # Passphrase keys and the trusted-keys file live in the user's config folder: the tests
+    # get one of their own (per worker), never the tester's ~/.config. Tests that need an
+    # empty or prepared folder point XDG_CONFIG_HOME elsewhere themselves.
+    _CONFIG_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["XDG_CONFIG_HOME"] = str(_CONFIG_DIR)
     # Keys made by the tests go to the keyring daemon's in-memory "session" collection: the
     # same Secret Service API and daemon, without rewriting the keyring file on every key
     # (about 60 ms each, and growing with the file). Subprocesses inherit it. The two-OS-
@@ -94,6 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_HSM_DIR, ignore_errors=True)
+    shutil.rmtree(_CONFIG_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
