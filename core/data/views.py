@@ -54,9 +54,11 @@ class SnapshotDetail:
 def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) -> SnapshotDetail:
     """The snapshot ``ref``, its profile and its newest ``runs`` validation runs.
 
-    The profile and the results are read back from their verified objects.
+    The profile and the results are read back from their verified objects; values of PII
+    columns are dropped from both (:mod:`core.data.redaction`).
     """
     from core.data import snapshots, validation
+    from core.data.redaction import observed_shown
 
     with ws.session(actor) as s:
         snap = snapshots.resolve(s.catalog, ref)
@@ -69,6 +71,9 @@ def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) 
     found = []
     for row in recorded[-runs:] if runs else []:
         result = validation.read_result(ws, row)
-        checks = [CheckLine(c.name, c.passed, c.observed) for c in result.checks]
+        checks = [
+            CheckLine(c.name, c.passed, observed_shown(c.type, c.column, c.observed, snap.pii))
+            for c in result.checks
+        ]
         found.append(ValidationRun(row.seq, row.suite_name, bool(row.passed), checks))
     return SnapshotDetail(snap, columns, found)

@@ -69,13 +69,15 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
     ]
     for col in detail.columns:
         st = col.stats
-        if "mean" in st:
+        if "withheld" in st:
+            summary = "values withheld (PII): counts only"
+        elif "mean" in st:
             summary = (
                 f"{fmt(st['min'])} … {fmt(st['max'])} mean {fmt(st['mean'])} "
                 f"{bars(st.get('histogram', {}).get('counts', []))}"
             )
         else:
-            summary = ", ".join(f"{escape(str(v))}×{n}" for v, n in st["top_values"][:3])
+            summary = ", ".join(f"{escape(str(v))}×{n}" for v, n in st.get("top_values", [])[:3])
         lines.append(f"{escape(col.name):<24} {col.type:<8} nulls {st['nulls']:<5} {summary}")
     if sheet is None:
         sheet = f"none recorded: `ledgerml report datasheet {snap.ref}` writes one"
