@@ -65,6 +65,7 @@ class DatasheetContext:
     validations: list[ValidationSummary]
     recorded: str
     gaps: list[str]
+    tag_notes: list[str] = field(default_factory=list)  # inherited tags, exceptions, waivers
 
 
 @dataclass(frozen=True)

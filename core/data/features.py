@@ -329,3 +329,36 @@ def _materialise(
             },
         }
     )
+
+
+def recorded_view(ws: Workspace, snap: SnapshotRow) -> dict[str, Any]:
+    """What a feature view's ``snapshot.add`` event recorded under ``view`` ({} for raw data)."""
+    if snap.kind != "feature":
+        return {}
+    data = ws.ledger.entry(snap.created_seq).decode().get("data")
+    view = data.get("view") if isinstance(data, dict) else None
+    return view if isinstance(view, dict) else {}
+
+
+def tag_notes(ws: Workspace, snap: SnapshotRow) -> list[str]:
+    """How a view's columns got their tags, and which waivers its build relied on, as text.
+
+    Views built before tags were propagated recorded neither; they get no notes.
+    """
+    view = recorded_view(ws, snap)
+    tags = view.get("tags", {})
+    notes = []
+    if tags.get("lineage", "traced from the SQL") != "traced from the SQL":
+        notes.append(str(tags["lineage"]))
+    for tag, key in (("PII", "inherited_pii"), ("sensitive", "inherited_sensitive")):
+        for col, sources in sorted(tags.get(key, {}).items()):
+            notes.append(f"{col} is {tag}: derived from {', '.join(sources)}")
+    for tag, key in (("PII", "not_pii"), ("sensitive", "not_sensitive")):
+        for col, why in sorted(tags.get(key, {}).items()):
+            notes.append(f"{col} is declared not {tag}: {why}")
+    for w in view.get("waivers", []):
+        notes.append(
+            f"built past failed run #{w['waives']} of suite {w['suite']!r} on {w['snapshot']} "
+            f"under waiver #{w['seq']} by {w['by']} (until {w['expires']}): {w['reason']}"
+        )
+    return notes

@@ -145,10 +145,18 @@ def require(
         raise CheckFailedError(
             f"cannot {what} from a failed input: " + "; ".join(refused),
             hint=f"Fix the data and run `ledgerml validate {snap.ref} --suite FILE` again, or "
-            f"ask an approver for a waiver: `ledgerml validate waive {snap.ref} --suite "
+            f"ask an approver for a waiver: `ledgerml waiver add {snap.ref} --suite "
             f"{run.suite_name} --reason TEXT --expires YYYY-MM-DD --scope {stage}`.",
         )
     return used
+
+
+def list_waivers(ws: Workspace, ref: str, actor: str = "") -> list[Waiver]:
+    """The waivers recorded for a snapshot, oldest first."""
+    from core.data import snapshots
+
+    with ws.session(actor) as s:
+        return waivers(s, snapshots.resolve(s.catalog, ref))
 
 
 def _expiry(expires: str, today: dt.date) -> str:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.data import redaction, snapshots, tables, validation
+from core.data import features, redaction, snapshots, tables, validation
 from core.documents import reporting
 from core.documents.events import DatasheetRecorded
 from core.identity.actors import require
@@ -153,6 +153,7 @@ def build_context(
         validations=validations,
         recorded=f"{snap.created_at[:19]}Z by {snap.created_by} (event #{snap.created_seq})",
         gaps=gaps,
+        tag_notes=features.tag_notes(ws, snap),
     )
 
 
