@@ -51,6 +51,27 @@ class SnapshotDetail:
     validations: list[ValidationRun]
 
 
+def sheet_shown(ws: Workspace, detail: SnapshotDetail, sheet: str | None) -> str | None:
+    """A recorded data sheet as a screen may show it: withheld if it quotes a PII value.
+
+    Data sheets recorded from profiles that held values of PII columns (older snapshots)
+    quote them; the values are looked up in that stored profile and never returned.
+    """
+    from core.data.redaction import pii_values, quotes_any
+
+    snap = detail.snapshot
+    if not sheet or not snap.pii:
+        return sheet
+    stored = json.loads(ws.objects.read_verified(snap.profile_digest))
+    if quotes_any([sheet.encode()], pii_values(stored, snap.pii)):
+        return (
+            "withheld: this data sheet was recorded before PII values were left out of data "
+            f"sheets and quotes some; `ledgerml report datasheet {snap.ref}` "
+            "records one without them"
+        )
+    return sheet
+
+
 def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) -> SnapshotDetail:
     """The snapshot ``ref``, its profile and its newest ``runs`` validation runs.
 

@@ -51,7 +51,7 @@ class DataPane(Pane):
 
         ws, actor = self.ledger_app.workspace, self.ledger_app.actor
         detail = views.snapshot_detail(ws, ref, actor)
-        sheet = latest_datasheet(ws, detail.snapshot.ref, actor)
+        sheet = views.sheet_shown(ws, detail, latest_datasheet(ws, detail.snapshot.ref, actor))
         text = detail_text(detail, sheet)
         self.app.call_from_thread(self.query_one("#snapshot-info", Static).update, text)
 
