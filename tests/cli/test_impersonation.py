@@ -68,6 +68,7 @@ WRITES: dict[str, list[str]] = {
         "{out}",
     ],
     "reproduce": ["reproduce", "{run}"],
+    "reveal": ["reveal", "german-credit@1", "column00", "--reason", "x"],
     "snapshot add": ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "other"],
     "train": ["train", str(SAMPLE / "train.toml")],
     "validate": ["validate", "german-credit@1", "--suite", str(SAMPLE / "raw_suite.toml")],
