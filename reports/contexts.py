@@ -66,6 +66,7 @@ class DatasheetContext:
     recorded: str
     gaps: list[str]
     tag_notes: list[str] = field(default_factory=list)  # inherited tags, exceptions, waivers
+    waivers: list[str] = field(default_factory=list)  # approvers' waivers of its failed runs
 
 
 @dataclass(frozen=True)

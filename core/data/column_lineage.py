@@ -60,11 +60,15 @@ def derive(sql: str, schemas: Mapping[str, Sequence[str]], outputs: Sequence[str
     """
     import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import SqlglotError
     from sqlglot.lineage import lineage
     from sqlglot.optimizer.qualify import qualify
 
-    schema: dict[str, object] = {a: dict.fromkeys(cols, "VARCHAR") for a, cols in schemas.items()}
+    # DuckDB identifiers are case-insensitive (and sqlglot normalises them): compare folded
+    # names and map them back to the inputs' own spelling.
+    folded = {a.lower(): (a, {c.lower(): c for c in cols}) for a, cols in schemas.items()}
+    schema: dict[str, object] = {
+        a: dict.fromkeys(cols, "VARCHAR") for a, (_, cols) in folded.items()
+    }
     try:
         parsed = sqlglot.parse(sql, dialect="duckdb")
         if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
@@ -81,15 +85,15 @@ def derive(sql: str, schemas: Mapping[str, Sequence[str]], outputs: Sequence[str
             leaves = set()
             for step in node.walk():
                 if isinstance(step.expression, exp.Table):
-                    alias = step.expression.name
-                    column = exp.to_column(step.name, dialect="duckdb").name
-                    if alias not in schemas or column not in schemas[alias]:
+                    alias = step.expression.name.lower()
+                    column = exp.to_column(step.name, dialect="duckdb").name.lower()
+                    if alias not in folded or column not in folded[alias][1]:
                         return _conservative(
                             outputs, schemas, f"{name} reads {alias}.{column}, not an input"
                         )
-                    leaves.add((alias, column))
+                    leaves.add((folded[alias][0], folded[alias][1][column]))
             found[name] = frozenset(leaves)
-    except (SqlglotError, ValueError, KeyError, AttributeError) as err:
+    except Exception as err:  # noqa: BLE001  (a failure to trace keeps every tag)
         return _conservative(outputs, schemas, f"{type(err).__name__}: {str(err)[:200]}")
     return Lineage(found)
 

@@ -224,7 +224,15 @@ def build(
         lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
         lineage.append((f"sha256:{prep.extra['transform_digest']}", "transformed-by"))
         tags = prep.extra["view"]["tags"]
-        return ingest.record(
+        existing = ingest.existing_version(s.catalog, view["name"], prep, "table")
+        # The same table with other tags (a view built before tags followed the data, or
+        # after an input's tags changed) is a new version: tags are never left behind.
+        if existing is not None and (existing.pii, existing.sensitive) == (
+            tags["pii"],
+            tags["sensitive"],
+        ):
+            return existing, False
+        return ingest.commit_new(
             s,
             prep,
             dataset=view["name"],
@@ -236,7 +244,6 @@ def build(
             reason=reason,
             lineage=lineage,
             extra_objects=[sql_ref, spec_ref],
-            dedupe_on="table",
         )
 
     return command.run(

@@ -9,11 +9,12 @@ and recorded by one ``report.datasheet`` event, so the report itself is evidence
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from core.data import features, redaction, snapshots, tables, validation
+from core.data import features, gates, redaction, snapshots, tables, validation
 from core.documents import reporting
 from core.documents.events import DatasheetRecorded
 from core.identity.actors import require
@@ -178,7 +179,15 @@ def write(
         snap = snapshots.resolve(s.catalog, ref)
         history = s.catalog.validations(snap.ref)
         head = s.catalog.applied()[0]
-    ctx = build_context(ws, snap, answers, history, head)
+        waived = gates.waivers(s, snap)
+    ctx = dataclasses.replace(
+        build_context(ws, snap, answers, history, head),
+        waivers=[
+            f"#{w.seq} by {w.actor}: failed run #{w.waives} of suite {w.suite} may be used for "
+            f"{', '.join(w.scope)} until {w.expires} ({w.reason})"
+            for w in waived
+        ],
+    )
     markdown, html = render_datasheet(ctx)
     return reporting.record(
         ws,

@@ -172,6 +172,9 @@ def test_an_approvers_waiver_lets_its_stage_through_and_is_named(
     md, _ = datasheet.write(loans, "alice", snap.ref, tmp_path / "reports")
     assert f"under waiver #{waiver.seq} by ada" in md.read_text()
     assert "9,000 is a known corporate loan" in md.read_text()
+    raw_md, raw_html = datasheet.write(loans, "alice", "loans@1", tmp_path / "reports")
+    line = f"Waiver: #{waiver.seq} by ada: failed run #{waiver.waives} of suite loans-intake"
+    assert line in raw_md.read_text() and line in raw_html.read_text()
     # Expired, or for another stage, it does not count.
     with loans.session() as s:
         raw = snapshots.resolve(s.catalog, "loans@1")

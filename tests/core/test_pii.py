@@ -333,6 +333,26 @@ def test_profiles_stored_with_pii_values_are_redacted_by_every_reader(
     assert leaks(names, md.read_bytes())
     detail = views.snapshot_detail(ws, old.ref)
     assert views.sheet_shown(ws, detail, md.read_text()).startswith("withheld")
+    # A hashes-only bundle of a model trained on it: a redacted profile, no such data sheet.
+    validation.run(ws, "alice", old.ref, write(tmp_path, "suite.toml", VIEW_SUITE))
+    spec = TRAIN.replace("people-features@1", old.ref).replace('"repayment"', '"legacy"')
+    run = training.train(ws, "alice", write(tmp_path, "t.toml", spec))
+    models.register(ws, "alice", run.run_id, "legacy-model")
+    models.sign(ws, "val", "legacy-model@1")
+    out = tmp_path / "legacy.zip"
+    bundle.export(ws, "alice", "legacy-model@1", out, data="hashes")
+    with zipfile.ZipFile(out) as z:
+        names_in = set(z.namelist())
+        assert "evidence/profile-legacy-1.redacted.json" in names_in
+        assert "evidence/profile-legacy-1.json" not in names_in
+        assert "reports/datasheet-legacy-1.withheld.txt" in names_in
+        assert "reports/datasheet-legacy-1.md" not in names_in
+        profile_doc = json.loads(z.read("evidence/profile-legacy-1.redacted.json"))
+        assert profile_doc["redacted_from"] == f"sha256:{old.profile_digest}"
+        for name in names_in:
+            assert not leaks(names, z.read(name)), name
+    verified = run_cli("bundle", "verify", str(out))
+    assert verified.returncode in (0, 1), verified.stdout + verified.stderr
 
 
 def test_a_redacted_validation_check_keeps_counts_and_drops_values() -> None:
@@ -461,3 +481,36 @@ def test_a_view_file_refuses_unknown_and_mistyped_tags(tmp_path: Path) -> None:
         features.load_view(write(tmp_path, "b.toml", base + 'not_pii = ["one"]\n'))
     with pytest.raises(UsageError, match=r"not_pii\.one"):
         features.load_view(write(tmp_path, "c.toml", base + "not_pii = { one = 3 }\n"))
+
+
+def test_lineage_matches_names_as_duckdb_does_whatever_their_case() -> None:
+    schemas = {"raw": ["Name", "DOB", "x"]}
+    traced = column_lineage.derive(
+        "SELECT name, upper(DoB) AS d, X FROM RAW", schemas, ["Name", "d", "x"]
+    )
+    assert traced.notice == ""
+    assert traced.sources == {
+        "Name": {("raw", "Name")},
+        "d": {("raw", "DOB")},
+        "x": {("raw", "x")},
+    }
+
+
+def test_rebuilding_a_view_recorded_without_its_tags_records_them(
+    pipeline: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view built before tags followed the data holds the same table with no PII tag."""
+    ws: Workspace = pipeline["ws"]
+    write(tmp_path, "people.sql", "SELECT full_name, income FROM raw")
+    view = write(
+        tmp_path, "old.toml", VIEW.replace("people-features", "old-view").split("[tags]")[0]
+    )
+    with monkeypatch.context() as m:
+        m.setattr(features, "propagated_tags", lambda *a: column_lineage.Tags([], []))
+        before, created = features.build(ws, "alice", view)
+    assert created and before.pii == []
+    after, created = features.build(ws, "alice", view)
+    assert created and after.version == before.version + 1 and after.pii == ["full_name"]
+    assert after.table_digest == before.table_digest
+    again, created = features.build(ws, "alice", view)
+    assert not created and again.ref == after.ref
