@@ -224,14 +224,15 @@ def build(
         lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
         lineage.append((f"sha256:{prep.extra['transform_digest']}", "transformed-by"))
         tags = prep.extra["view"]["tags"]
-        existing = ingest.existing_version(s.catalog, view["name"], prep, "table")
         # The same table with other tags (a view built before tags followed the data, or
         # after an input's tags changed) is a new version: tags are never left behind.
-        if existing is not None and (existing.pii, existing.sensitive) == (
-            tags["pii"],
-            tags["sensitive"],
-        ):
-            return existing, False
+        for existing in s.catalog.snapshots(view["name"]):
+            if (
+                existing.table_digest == prep.table_digest
+                and existing.transform_digest == prep.extra["transform_digest"]
+                and (existing.pii, existing.sensitive) == (tags["pii"], tags["sensitive"])
+            ):
+                return existing, False
         return ingest.commit_new(
             s,
             prep,
