@@ -16,6 +16,7 @@ from typing import Any
 from core.audit import lineage
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.data import redaction
+from core.kernel.errors import UsageError
 from core.modelling import models
 from storage import merkle
 from storage.canonical import canonical_bytes
@@ -33,7 +34,19 @@ def _latest_report(b: Bundling, action: str, subject: str) -> dict[str, Any] | N
 
 
 def modelling(b: Bundling, members: Members) -> None:
-    """The model, its signatures (DSSE and OpenSSF), its run's files and reproductions."""
+    """The model, its signatures (DSSE and OpenSSF), its run's files and reproductions.
+
+    Raises:
+        UsageError: for a hashes-only bundle of a model with PII inputs: the model and its
+            evidence hold values of those columns, so "no row-level data" cannot be kept.
+    """
+    leaked = pii_inputs(b) if b.data_level != "full" else []
+    if leaked:
+        raise UsageError(
+            f"{b.model.ref} uses PII columns as inputs ({', '.join(leaked)}): the model and "
+            "its evidence hold their values, so a hashes-only bundle cannot leave them out",
+            hint="Retrain without them, or export with --data full where the data may go.",
+        )
     folder = models.folder_name(b.model)
     members.add_object(
         f"model/{folder}/model.skops", b.ws, b.model.model_digest, "application/vnd.skops+zip"
@@ -85,6 +98,21 @@ def modelling(b: Bundling, members: Members) -> None:
         )
     for name, digest, media in run_files:
         members.add(f"evidence/run-{run.run_id}/{name}", b.read(digest), media, True)
+
+
+def pii_inputs(b: Bundling) -> list[str]:
+    """The model's input features that its training snapshot tags PII.
+
+    The privacy check fails such a model, but the model itself holds values of those columns
+    (an encoder's categories), and its evaluation evidence and reports explain individual
+    rows by their feature values.
+    """
+    import tomllib
+
+    spec = tomllib.loads(b.read(b.run.spec_digest).decode("utf-8"))
+    features = spec.get("run", {}).get("features", [])
+    pii = _pii_of(b).get(b.run.input_ref, [])
+    return sorted(set(pii) & {str(f) for f in features})
 
 
 def evidence(b: Bundling, members: Members) -> None:

@@ -514,3 +514,31 @@ def test_rebuilding_a_view_recorded_without_its_tags_records_them(
     assert after.table_digest == before.table_digest
     again, created = features.build(ws, "alice", view)
     assert not created and again.ref == after.ref
+
+
+def test_a_model_on_a_pii_input_cannot_be_bundled_without_row_data(tmp_path: Path) -> None:
+    """The model (its encoder's categories) and its explanations hold values of a PII input."""
+    from core.audit import admin
+
+    csv, planted = people(tmp_path, rows=120, seed=5)
+    ws = admin.init(tmp_path / "ws", "alice")
+    actors.add(ws, "alice", "val", ["validator"])
+    keys.create(ws, "val")
+    snapshots.add(ws, "alice", csv, dataset="people", pii=PII)
+    validation.run(ws, "alice", "people@1", write(tmp_path, "suite.toml", VIEW_SUITE))
+    spec = TRAIN.replace("people-features@1", "people@1").replace(
+        '["income", "tenure_years"]', '["income", "full_name"]'
+    )
+    run = training.train(ws, "alice", write(tmp_path, "train.toml", spec))
+    models.register(ws, "alice", run.run_id, "leaky")
+    models.sign(ws, "val", "leaky@1")
+    assert leaks(pattern(planted), ws.objects.read_verified(run.model_digest))  # why it refuses
+    out = tmp_path / "leaky.zip"
+    ledger = sorted((ws.root / "ledger").rglob("*.log"))
+    before = b"".join(p.read_bytes() for p in ledger)
+    with pytest.raises(UsageError, match=r"uses PII columns as inputs \(full_name\)"):
+        bundle.export(ws, "alice", "leaky@1", out, data="hashes")
+    assert not out.exists()
+    assert b"".join(p.read_bytes() for p in ledger) == before
+    bundle.export(ws, "alice", "leaky@1", out, data="full")  # where the data may go
+    assert out.exists()
