@@ -43,29 +43,14 @@ def validate(
             open_ws(workspace), actor_name(as_actor), ref, suite, reason=reason, progress=progress
         )
     if want_json(json_out):
-        output.emit_json({**result.to_json(), "event": row.seq, "result_digest": row.result_digest})
+        doc = result.to_json()
+        for entry, check in zip(doc["checks"], result.checks, strict=True):
+            entry["verdict"] = check.verdict
+        output.emit_json(
+            {**doc, "verdict": result.verdict, "event": row.seq, "result_digest": row.result_digest}
+        )
     else:
-        output.table(
-            ["check", "severity", "observed", "threshold", "result"],
-            [
-                (
-                    c.name,
-                    c.severity,
-                    output.value_text(c.observed),
-                    output.value_text(c.threshold),
-                    "[green]pass[/green]"
-                    if c.passed
-                    else ("[red]FAIL[/red]" if c.severity == "error" else "[yellow]warn[/yellow]"),
-                )
-                for c in result.checks
-            ],
-            title=f"{result.snapshot_ref} × {result.suite_name}",
-        )
-        verdict = "PASSED" if result.passed else "FAILED"
-        output.line(
-            f"{verdict}: {result.errors} errors, {result.warnings} warnings; "
-            f"recorded as event #{row.seq}"
-        )
+        output.validation_result(result, row.seq)
     if not result.passed:
         raise typer.Exit(output.EXIT_CHECK)
 

@@ -172,6 +172,50 @@ def value_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_VERDICT_MARK = {
+    "PASS": "[green]pass[/green]",
+    "WARN": "[yellow]! WARN[/yellow]",
+    "INCONCLUSIVE": "[yellow]? INCONCLUSIVE[/yellow]",
+    "FAIL": "[red]FAIL[/red]",
+}
+
+
+def verdict_mark(verdict: str) -> str:
+    """How a check's verdict is shown in a table: a warning never wears a pass's mark."""
+    return _VERDICT_MARK[verdict]
+
+
+def validation_result(result: Any, seq: int) -> None:
+    """A validation result as a table of checks, their details, and the overall verdict line.
+
+    The summary says "with N warnings" whenever a warn-level check failed, so a run that
+    passed only because its failures were warnings is never reported as a plain pass.
+    """
+    table(
+        ["check", "column", "severity", "observed", "threshold", "result", "detail"],
+        [
+            (
+                c.name,
+                c.column or "",
+                c.severity,
+                value_text(c.observed),
+                value_text(c.threshold),
+                verdict_mark(c.verdict),
+                c.detail,
+            )
+            for c in result.checks
+        ],
+        title=f"{result.snapshot_ref} × {result.suite_name}",
+    )
+    if result.verdict == "PASS":
+        head = "PASSED"
+    elif result.passed:
+        head = f"PASSED with {count(result.warnings, 'warning')} (verdict {result.verdict})"
+    else:
+        head = f"FAILED: {count(result.errors, 'error')}, {count(result.warnings, 'warning')}"
+    line(f"{head}; recorded as event #{seq}")
+
+
 def count(n: int, noun: str) -> str:
     """``1 error``, ``2 errors``."""
     return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -51,6 +51,37 @@ def _summary(snap: Any) -> list[tuple[str, Any]]:
     ]
 
 
+def _na_values(values: list[str]) -> dict[str, tuple[Any, ...]]:
+    """``?`` (every column) and ``col=CODE`` (one column) as the read options' two fields.
+
+    A value with ``=`` is read as COLUMN=CODE; a code that itself holds ``=`` is not supported.
+    """
+    every: list[str] = []
+    per_column: list[tuple[str, str]] = []
+    for value in values:
+        column, sep, code = value.partition("=")
+        if not sep:
+            every.append(value)
+        elif not column.strip() or not code:
+            raise typer.BadParameter(
+                f"{value!r} is not CODE or COLUMN=CODE (e.g. '?' or 'age=-1')",
+                param_hint="--na-values",
+            )
+        else:
+            per_column.append((column.strip(), code))
+    return {"na_values": tuple(every), "column_na_values": tuple(per_column)}
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    """``--columns a,b,c``: every name given, none empty (a gap would shift the columns)."""
+    if text is None:
+        return ()
+    names = tuple(part.strip() for part in text.split(","))
+    if not all(names):
+        raise typer.BadParameter(f"{text!r} has an empty name", param_hint="--columns")
+    return names
+
+
 @app.command("add")
 @guarded
 def add(
@@ -75,6 +106,23 @@ def add(
     encoding: Annotated[
         str | None, typer.Option(help="utf-8, utf-16 or latin-1 (detected).")
     ] = None,
+    na_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--na-values",
+            help="A code meaning 'missing' (e.g. '?'), read as NULL in every column; "
+            "COLUMN=CODE for one column only. Repeatable; recorded with the snapshot.",
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            "--names",
+            help="Comma-separated column names for a CSV file without a header row "
+            "(as many as the file has columns).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
@@ -83,7 +131,10 @@ def add(
     """Snapshot a file as an immutable dataset version with its provenance.
 
     The raw bytes are kept untouched; a canonical Parquet copy, the schema, a profile and a
-    format-independent table digest are recorded. The same bytes twice make no new version.
+    format-independent table digest are recorded. The same bytes twice make no new version
+    (unless read with other --columns or --na-values). Whatever the reading does to values
+    (lines skipped above the header, spaces trimmed after ", ", missing-value codes made
+    NULL) is recorded in the snapshot's dialect and reported as a notice.
     """
     from core.data import snapshots, tables
 
@@ -101,16 +152,34 @@ def add(
         sensitive=snapshots.split_columns(sensitive),
         retention=retention,
         reason=reason,
-        options=tables.ReadOptions(fmt, delimiter, header, quote, encoding),
+        options=tables.ReadOptions(
+            fmt,
+            delimiter,
+            header,
+            quote,
+            encoding,
+            **_na_values(na_values or []),
+            names=_names(columns),
+        ),
     )
     with output.progress("Snapshotting") as progress:
-        snap, created = snapshots.submit(
+        added = snapshots.submit_detailed(
             open_ws(workspace), actor_name(as_actor), request, progress=progress
         )
+    snap, created = added.snapshot, added.created
     ignored = [] if created else request.unapplied(snap)
     if want_json(json_out):
-        output.emit_json({**snapshot_json(snap), "created": created, "not_applied": ignored})
+        output.emit_json(
+            {
+                **snapshot_json(snap),
+                "created": created,
+                "not_applied": ignored,
+                "notices": list(added.notices),
+            }
+        )
         return
+    for notice in added.notices:
+        output.note(f"notice: {notice}")
     if not created:
         output.note(f"these bytes are already {snap.ref}; no new version was made")
     if ignored:

@@ -94,6 +94,10 @@ NULL_RATE = CheckType(
 # checks that count violating rows: range, allowed_values, unique, regex ---------------
 
 
+def _violating(n: int) -> str:
+    return f"{n} row violates it" if n == 1 else f"{n} rows violate it"
+
+
 def _violations_judge(check: Check, observed: Any, cols: Columns, base: Outcome) -> Outcome:
     """Pass when at most ``max`` rows violate the check (none, for a range)."""
     if observed is None:
@@ -111,11 +115,11 @@ def _violations_judge(check: Check, observed: Any, cols: Columns, base: Outcome)
         "observed": int(observed),
         "threshold": threshold,
         "passed": int(observed) <= allowed,
-        "detail": f"{int(observed)} rows violate it" if int(observed) > allowed else "",
+        "detail": _violating(int(observed)) if int(observed) > allowed else "",
     }
 
 
-def _range_sql(check: Check, cols: Columns, params: list[Any]) -> str:
+def _range_where(check: Check, cols: Columns, params: list[Any]) -> str:
     c = _column(check)
     conds = []
     if "min" in check:
@@ -126,7 +130,16 @@ def _range_sql(check: Check, cols: Columns, params: list[Any]) -> str:
         params.append(check["max"])
     # NaN is outside every range (DuckDB orders NaN above all numbers); only floats have it.
     nan = f" OR isnan({c})" if _is_float(check, cols) else ""
-    return f"count(*) FILTER (WHERE {' OR '.join(conds) or 'FALSE'}{nan})"
+    return f"{' OR '.join(conds) or 'FALSE'}{nan}"
+
+
+def _counting(where: Any) -> Any:
+    """The single pass's expression of a check that counts the rows ``where`` selects."""
+
+    def sql(check: Check, cols: Columns, params: list[Any]) -> str:
+        return f"count(*) FILTER (WHERE {where(check, cols, params)})"
+
+    return sql
 
 
 def _range_refine(check: Check, where: str) -> None:
@@ -139,16 +152,18 @@ RANGE = CheckType(
     frozenset({"column"}),
     frozenset({"min", "max"}),
     judge=_violations_judge,
-    sql=_range_sql,
+    sql=_counting(_range_where),
     refine=_range_refine,
+    offending=_range_where,
+    kinds=NUMERIC,
 )
 
 
-def _allowed_sql(check: Check, cols: Columns, params: list[Any]) -> str:
+def _allowed_where(check: Check, cols: Columns, params: list[Any]) -> str:
     c = _column(check)
     params.append([str(v) for v in check["values"]])
     text = f"CAST({c} AS VARCHAR)"
-    return f"count(*) FILTER (WHERE {c} IS NOT NULL AND NOT list_contains(?, {text}))"
+    return f"{c} IS NOT NULL AND NOT list_contains(?, {text})"
 
 
 ALLOWED_VALUES = CheckType(
@@ -156,19 +171,23 @@ ALLOWED_VALUES = CheckType(
     frozenset({"column", "values"}),
     frozenset({"max"}),
     judge=_violations_judge,
-    sql=_allowed_sql,
+    sql=_counting(_allowed_where),
+    offending=_allowed_where,
 )
 
 
+def unique_names(check: Check) -> list[str]:
+    """The columns a unique check covers: ``columns``, or its one ``column``."""
+    return list(check.get("columns") or [check["column"]])
+
+
 def _unique_sql(check: Check, cols: Columns, params: list[Any]) -> str | None:
-    col = check.get("column")
-    names = check.get("columns") or [col]
+    names = unique_names(check)
     if any(n not in cols for n in names):
         return None
     if len(names) > 1:
         return f"count(*) - count(DISTINCT ({', '.join(quote_ident(n) for n in names)}))"
-    # Known bug kept as it was: `columns` of one name without `column` builds invalid SQL.
-    c = quote_ident(col) if col else ""
+    c = quote_ident(names[0])
     return f"count({c}) - count(DISTINCT {c})"
 
 
@@ -188,11 +207,10 @@ UNIQUE = CheckType(
 )
 
 
-def _regex_sql(check: Check, cols: Columns, params: list[Any]) -> str:
+def _regex_where(check: Check, cols: Columns, params: list[Any]) -> str:
     c = _column(check)
     params.append(check["pattern"])
-    text = f"CAST({c} AS VARCHAR)"
-    return f"count(*) FILTER (WHERE {c} IS NOT NULL AND NOT regexp_full_match({text}, ?))"
+    return f"{c} IS NOT NULL AND NOT regexp_full_match({c}, ?)"
 
 
 REGEX = CheckType(
@@ -200,7 +218,9 @@ REGEX = CheckType(
     frozenset({"column", "pattern"}),
     frozenset({"max"}),
     judge=_violations_judge,
-    sql=_regex_sql,
+    sql=_counting(_regex_where),
+    offending=_regex_where,
+    kinds=("str",),
 )
 
 # checks of one figure against [min, max]: row_count, mean, std, quantile ---------------
@@ -243,6 +263,7 @@ MEAN = CheckType(
     judge=_figure_judge,
     sql=_moment_sql("favg"),
     numeric=True,
+    kinds=NUMERIC,
 )
 STD = CheckType(
     "std",
@@ -251,6 +272,7 @@ STD = CheckType(
     judge=_figure_judge,
     sql=_moment_sql("stddev_samp"),
     numeric=True,
+    kinds=NUMERIC,
 )
 
 
@@ -289,6 +311,7 @@ QUANTILE = CheckType(
     shared_sql=_quantile_sql,
     refine=_quantile_refine,
     numeric=True,
+    kinds=NUMERIC,
 )
 
 REGISTRY: dict[str, CheckType] = {

@@ -44,6 +44,21 @@ TYPED_KEYS: tuple[tuple[str, type], ...] = (
     ("values", list),
     ("columns", list),
 )
+# What each key's value must be, for the suite's pydantic models (core.data.suites).
+# Numbers are TOML integers or floats, never booleans; values are scalars compared as text.
+KEY_TYPES: dict[str, Any] = {
+    "min": int | float,
+    "max": int | float,
+    "min_p": int | float,
+    "q": int | float,
+    "column": str,
+    "columns": list[str],
+    "pattern": str,
+    "reference": str,
+    "method": str,
+    "dtype": str,
+    "values": list[str | int | float | bool],
+}
 COMMON = frozenset({"type", "name", "severity"})
 SEVERITIES = ("error", "warn")
 DTYPES = ("int", "float", "bool", "date", "timestamp", "str", "other")
@@ -70,6 +85,10 @@ class CheckType:
     ``column_must_exist`` fails a check whose ``column`` is missing before ``judge`` (a type
     that names its columns otherwise judges that itself); ``needs_reference`` has the
     runner resolve the check's ``reference`` snapshot and pass it to ``measure``.
+    ``offending`` is the ``WHERE`` condition of the rows a failed check counts, so the runner
+    can name the most frequent offending values; ``kinds`` lists the column kinds the type
+    can measure (empty: any), so a check on a column of another kind fails naming the check,
+    the column and its type instead of reaching DuckDB.
     """
 
     name: str
@@ -82,6 +101,8 @@ class CheckType:
     )
     measure: Callable[[Measuring, Check], Outcome] | None = None
     refine: Callable[[Check, str], None] | None = None
+    offending: Callable[[Check, Columns, list[Any]], str] | None = None
+    kinds: tuple[str, ...] = ()
     numeric: bool = False
     column_must_exist: bool = True
     needs_reference: bool = False
@@ -111,6 +132,15 @@ def bounds(check: Check, observed: Any) -> tuple[bool, dict[str, Any]]:
 def finite(c: str, floating: bool) -> str:
     """The filter to the finite values; integers (NULL aside, which aggregates skip) all are."""
     return f" FILTER (WHERE isfinite({c}))" if floating else ""
+
+
+def wrong_kind(check: Check, column: Column, kinds: tuple[str, ...]) -> str:
+    """Why a check cannot measure a column of this kind, naming the check, column and type."""
+    wanted = "numeric" if set(kinds) <= set(NUMERIC) else " or ".join(kinds)
+    return (
+        f"{check['type']} check {check['name']!r} needs a {wanted} column; "
+        f"column {column.name!r} is {column.kind} ({column.type})"
+    )
 
 
 def failed(base: Outcome, detail: str, threshold: dict[str, Any] | None = None) -> Outcome:

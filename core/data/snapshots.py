@@ -163,13 +163,22 @@ class _Ingest:
     def __init__(self, ws: Workspace, request: SnapshotRequest, progress: Progress) -> None:
         self.ws, self.request, self.progress = ws, request, progress
         self.staged: Staged | None = None
+        self.notices: list[str] = []
 
     def compute(self, _: None) -> Prepared:
         """Detect the format, copy and hash the raw bytes, convert and profile (no lock)."""
-        from core.data import tables
+        from core.data import missing_codes, tables
 
         request = self.request
-        dialect = tables.detect(request.path, request.options or tables.ReadOptions())
+        dialect, self.notices = tables.detect_with_notices(
+            request.path, request.options or tables.ReadOptions()
+        )
+        if dialect.has_codes:  # before any blob is stored: an unknown column is refused
+            con = tables.connect(self.ws.root / "tmp")
+            try:
+                self.notices += missing_codes.count(con, request.path, dialect)
+            finally:
+                con.close()
         # Copy and hash the raw bytes while DuckDB reads the same file.
         with ThreadPoolExecutor(max_workers=1) as pool:
             staging = pool.submit(self.ws.objects.stage_file, request.path)
@@ -200,6 +209,17 @@ class _Ingest:
         """
         request = self.request
         existing = existing_version(s.catalog, request.dataset, prep, "raw")
+        if existing is not None and _read_options(existing) != prep.dialect.user_read_options:
+            # The same bytes read with other names or missing-value codes are another table.
+            existing = next(
+                (
+                    e
+                    for e in s.catalog.snapshots(request.dataset)
+                    if e.raw_digest == existing.raw_digest
+                    and _read_options(e) == prep.dialect.user_read_options
+                ),
+                None,
+            )
         if existing is not None:
             return existing, False
         assert self.staged is not None and prep.raw is not None
@@ -223,9 +243,37 @@ class _Ingest:
             self.staged.discard()
 
 
+def _read_options(snap: SnapshotRow) -> dict[str, Any]:
+    """The names and missing-value codes a recorded snapshot was read with (none: {})."""
+    recorded = json.loads(snap.dialect) if snap.dialect else {}
+    return {k: recorded[k] for k in ("names", "na_values", "column_na_values") if k in recorded}
+
+
+@dataclass(frozen=True)
+class Added:
+    """What ``snapshot add`` did: the snapshot, whether it is new, and what to tell the user.
+
+    ``notices`` say what the reading did that the user did not spell out: lines skipped
+    above the header, spaces trimmed, how many cells each missing-value code replaced (or
+    that a code never occurs). Front doors show them; nothing is fixed silently.
+    """
+
+    snapshot: SnapshotRow
+    created: bool
+    notices: tuple[str, ...] = ()
+
+
 def submit(
     ws: Workspace, actor: str, request: SnapshotRequest, *, progress: Progress = NO_PROGRESS
 ) -> tuple[SnapshotRow, bool]:
+    """:func:`submit_detailed` without its notices (scripts and callers that show none)."""
+    added = submit_detailed(ws, actor, request, progress=progress)
+    return added.snapshot, added.created
+
+
+def submit_detailed(
+    ws: Workspace, actor: str, request: SnapshotRequest, *, progress: Progress = NO_PROGRESS
+) -> Added:
     """Snapshot ``request.path`` as the dataset's next version: the one write path of it.
 
     The role guard runs before the ingest and again at the commit: the command kernel
@@ -234,7 +282,8 @@ def submit(
     finds, before any blob is stored.
 
     Returns:
-        The snapshot and whether it is new (False: these bytes are already a version).
+        The snapshot, whether it is new (False: these bytes, read with the same names and
+        missing-value codes, are already a version), and the reading's notices.
 
     Raises:
         UsageError: for unreadable or malformed input, unknown columns, bad names; nothing
@@ -244,7 +293,7 @@ def submit(
     request.check()
     ingest = _Ingest(ws, request, progress)
     try:
-        return command.run(
+        snap, created = command.run(
             ws,
             actor,
             guards=[needs(*ADD_ROLES, action="add snapshots")],
@@ -253,6 +302,7 @@ def submit(
         )
     finally:
         ingest.discard()
+    return Added(snap, created, tuple(ingest.notices))
 
 
 def add(

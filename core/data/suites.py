@@ -1,23 +1,47 @@
-"""Validation suite files: parse a TOML suite and refuse anything the format does not allow.
+"""Validation suite files: parse a TOML suite strictly and refuse anything the format lacks.
 
-The keys each check type takes come from its declaration (:mod:`core.data.check_types`); the
-rules every check shares are here.
+The document and each check type are pydantic models (read through
+:func:`core.kernel.formats.parse_strict` for the document, and one model per check type built
+from its declaration in :mod:`core.data.check_types`), so an unknown key anywhere is an
+error naming it and the keys allowed there. A suite-level key such as ``missing_values``
+is refused, never ignored: ignoring it would let a suite pass on data it never looked at
+the way its author meant. The rules every check shares (severity, name, types of values)
+are here; a type's own rules are its ``refine``.
 """
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError, create_model
 
 from core.data.check_types import REGISTRY
-from core.data.checks import NUMBER_KEYS, SEVERITIES, TYPED_KEYS, refuse
+from core.data.checks import KEY_TYPES, NUMBER_KEYS, CheckType, refuse
 from core.kernel.errors import UsageError
+from core.kernel.formats import parse_strict, strict_config
 from storage.objects import sha256_hex
 
 SUITE_SECTIONS = {"suite", "checks"}
 SUITE_KEYS = {"name"}
+
+
+class _Header(BaseModel):
+    """The ``[suite]`` table."""
+
+    model_config = strict_config()
+    name: str | None = None
+
+
+class _Document(BaseModel):
+    """A suite file: an optional ``[suite]`` table and its ``[[checks]]`` (read per type)."""
+
+    model_config = strict_config()
+    suite: _Header | None = None
+    checks: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -34,72 +58,89 @@ def load_suite(path: Path) -> Suite:
     """Parse and check a suite file.
 
     Raises:
-        UsageError: naming the first malformed check.
+        UsageError: naming the first unknown key or malformed check.
     """
     try:
         raw = path.read_bytes()
         doc = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"cannot read suite {path}: {err}") from err
-    unknown_sections = sorted(set(doc) - SUITE_SECTIONS)
-    if unknown_sections:
-        raise UsageError(
-            f"suite {path}: unknown section {unknown_sections[0]!r}",
-            hint="A suite holds a [suite] table (its name) and [[checks]] tables.",
-        )
-    header = doc.get("suite", {})
-    if not isinstance(header, dict):
-        raise UsageError(f"suite {path}: suite must be a [suite] table")
-    extra = sorted(set(header) - SUITE_KEYS)
-    if extra:
-        raise UsageError(
-            f"suite {path}: [suite] has no key {extra[0]!r}", hint="[suite] holds only name."
-        )
-    name = str(header.get("name") or path.stem)
-    checks = doc.get("checks")
-    if not isinstance(checks, list) or not checks or not all(isinstance(c, dict) for c in checks):
+    parsed = parse_strict(_Document, doc, where=f"suite {path}")
+    name = (parsed.suite.name if parsed.suite else None) or path.stem
+    checks = parsed.checks
+    if not checks:
         raise UsageError(
             f"suite {path} has no [[checks]]", hint="Each check is a [[checks]] table with a type."
         )
+    out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, check in enumerate(checks, 1):
-        where = _check(check, index)
-        if check["name"] in seen:
-            raise UsageError(f"{where}: duplicate check name {check['name']!r}")
-        seen.add(check["name"])
-    return Suite(name=name, digest=sha256_hex(raw), raw=raw, checks=checks)
+        where, parsed_check = _check(check, index)
+        if parsed_check["name"] in seen:
+            raise UsageError(f"{where}: duplicate check name {parsed_check['name']!r}")
+        seen.add(parsed_check["name"])
+        out.append(parsed_check)
+    return Suite(name=name, digest=sha256_hex(raw), raw=raw, checks=out)
 
 
-def _check(check: dict[str, Any], index: int) -> str:
-    """Check one ``[[checks]]`` table in place, filling in its severity and name.
+@functools.cache
+def check_model(kind: str) -> type[BaseModel]:
+    """The pydantic model of one check type: exactly the keys its declaration allows."""
+    declared: CheckType = REGISTRY[kind]
+    fields: dict[str, Any] = {
+        "type": (Literal[kind], ...),
+        "name": (str | None, None),
+        "severity": (Literal["error", "warn"], "error"),
+    }
+    for key in sorted(declared.required):
+        fields[key] = (KEY_TYPES[key], ...)
+    for key in sorted(declared.optional):
+        fields[key] = (KEY_TYPES[key] | None, None)
+    model: type[BaseModel] = create_model(f"{kind}_check", __config__=strict_config(), **fields)
+    return model
 
-    Returns how errors name the check (as the file gave it, before its name is filled in).
+
+def _check(check: dict[str, Any], index: int) -> tuple[str, dict[str, Any]]:
+    """Read one ``[[checks]]`` table; return how errors name it and the check as parsed.
+
+    The parsed check holds the keys the file gave, its severity and its name (filled in).
     """
     kind = check.get("type")
     where = f"check {index} ({check.get('name') or kind})"
-    if kind not in REGISTRY:
+    if not isinstance(kind, str) or kind not in REGISTRY:
         raise UsageError(f"{where}: unknown type {kind!r}", hint=f"Types: {', '.join(REGISTRY)}.")
     declared = REGISTRY[kind]
-    missing = declared.required - set(check)
-    if missing:
-        raise UsageError(f"{where}: missing {', '.join(sorted(missing))}")
-    unknown = set(check) - declared.keys
+    try:
+        model = check_model(kind).model_validate(check)
+    except ValidationError as err:
+        raise _refusal(where, kind, declared, check, err) from None
+    parsed = model.model_dump(exclude_unset=True)
+    parsed.setdefault("severity", "error")
+    if declared.refine is not None:
+        declared.refine(parsed, where)
+    target = parsed.get("column") or ",".join(parsed.get("columns", []))
+    parsed.setdefault("name", f"{kind}:{target}" if target else kind)
+    return where, parsed
+
+
+def _refusal(
+    where: str, kind: str, declared: CheckType, check: dict[str, Any], err: ValidationError
+) -> UsageError:
+    """One error a user can act on from pydantic's: unknown, missing or mistyped settings."""
+    errors = err.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
     if unknown:
-        raise UsageError(
-            f"{where}: unknown setting {sorted(unknown)[0]!r}",
+        return UsageError(
+            f"{where}: unknown setting {unknown[0]!r}",
             hint=f"A {kind} check takes: {', '.join(sorted(declared.keys))}.",
         )
-    for key in NUMBER_KEYS:
-        value = check.get(key)
-        if key in check and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise refuse(where, f"{key} must be a number, not {value!r}")
-    for key, kind_ in TYPED_KEYS:
-        if key in check and not isinstance(check[key], kind_):
-            raise refuse(where, f"{key} must be a {kind_.__name__}")
-    if check.setdefault("severity", "error") not in SEVERITIES:
-        raise refuse(where, "severity must be 'error' or 'warn'")
-    if declared.refine is not None:
-        declared.refine(check, where)
-    target = check.get("column") or ",".join(check.get("columns", []))
-    check.setdefault("name", f"{kind}:{target}" if target else kind)
-    return where
+    missing = sorted(str(e["loc"][0]) for e in errors if e["type"] == "missing")
+    if missing:
+        return UsageError(f"{where}: missing {', '.join(missing)}")
+    key = str(errors[0]["loc"][0])
+    if key == "severity":
+        return refuse(where, "severity must be 'error' or 'warn'")
+    if key in NUMBER_KEYS:
+        return refuse(where, f"{key} must be a number, not {check.get(key)!r}")
+    noun = {"columns": "list of column names", "values": "list of values"}.get(key, "str")
+    return refuse(where, f"{key} must be a {noun}, not {check.get(key)!r}")

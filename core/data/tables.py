@@ -44,6 +44,7 @@ from core.data.reading import (
     ReadOptions,
     copy_to_parquet,
     detect,
+    detect_with_notices,
     source_sql,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "connect",
     "copy_to_parquet",
     "detect",
+    "detect_with_notices",
     "digest_and_profile",
     "duckdb_reason",
     "parquet_source",

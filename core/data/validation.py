@@ -33,8 +33,17 @@ from typing import Any
 import duckdb
 
 from core.data import snapshots, tables
-from core.data.check_types import REGISTRY
-from core.data.checks import COMMON, NUMERIC, Check, Columns, Measuring, Outcome, failed
+from core.data.check_types import REGISTRY, unique_names
+from core.data.checks import (
+    COMMON,
+    NUMERIC,
+    Check,
+    Columns,
+    Measuring,
+    Outcome,
+    failed,
+    wrong_kind,
+)
 from core.data.events import VALIDATION_ROLES, ValidationRun
 from core.data.suites import SUITE_KEYS, Suite, load_suite
 from core.data.validation_result import CheckOutcome, ValidationResult
@@ -82,12 +91,90 @@ def _verdict(check: Check, observed: Any, cols: Columns) -> Outcome:
         "severity": check["severity"],
     }
     col = check.get("column")
-    if declared.column_must_exist and col is not None and col not in cols:
-        return failed(base, f"column {col!r} is missing", {"column": col})
+    names = unique_names(check) if check["type"] == "unique" else [col] if col else []
+    absent = [n for n in names if n not in cols]
+    if absent:
+        where = {"column": col} if col else {"columns": names}
+        return failed(base, _missing(absent, cols), where)
+    if col is not None and declared.kinds and cols[col].kind not in declared.kinds:
+        return failed(base, wrong_kind(check, cols[col], declared.kinds))
     if declared.numeric and observed is None and cols[str(col)].kind not in NUMERIC:
-        return failed(base, f"column {col!r} is not numeric")
+        return failed(base, wrong_kind(check, cols[str(col)], NUMERIC))
     assert declared.judge is not None
     return declared.judge(check, observed, cols, base)
+
+
+def _missing(absent: list[str], cols: Columns) -> str:
+    """``column 'agee' is missing (closest: 'age')``: a misspelt name says so, with a guess."""
+    import difflib
+
+    parts = []
+    for name in absent:
+        close = difflib.get_close_matches(name, list(cols), n=1)
+        parts.append(f"column {name!r} is missing" + (f" (closest: {close[0]!r})" if close else ""))
+    return "; ".join(parts)
+
+
+def _measurable(check: Check, cols: Columns) -> bool:
+    """Whether the single pass can measure a check: its columns exist and are of its kind."""
+    declared = REGISTRY[check["type"]]
+    names = unique_names(check) if check["type"] == "unique" else [check.get("column")]
+    if any(n is not None and n not in cols for n in names):
+        return False
+    col = check.get("column")
+    return not (col is not None and declared.kinds and cols[col].kind not in declared.kinds)
+
+
+TOP_OFFENDING = 5
+"""How many offending values a failed check names (the most frequent, with their counts)."""
+
+
+def _offending(
+    con: duckdb.DuckDBPyConnection, src: str, check: Check, cols: Columns, pii: set[str]
+) -> str:
+    """The most frequent values a failed counting check found, as ``'?' (10), 'x' (2)``.
+
+    Values of a PII-tagged column are never named: the result is evidence that reports and
+    bundles carry, and it must not leak what the tag protects.
+    """
+    if check["type"] == "unique":
+        return _duplicated(con, src, unique_names(check), pii)
+    declared = REGISTRY[check["type"]]
+    assert declared.offending is not None
+    col = check["column"]
+    if col in pii:
+        return f"values not shown: {col!r} is a PII column"
+    params: list[Any] = []
+    where = declared.offending(check, cols, params)
+    c = tables.quote_ident(col)
+    rows = con.execute(
+        f"SELECT CAST({c} AS VARCHAR) AS v, count(*) AS n FROM {src} WHERE {where} "
+        f"GROUP BY v ORDER BY n DESC, v LIMIT {TOP_OFFENDING}",
+        params,
+    ).fetchall()
+    shown = ", ".join(f"{_short(v)} ({n})" for v, n in rows)
+    return f"most frequent: {shown}" if shown else ""
+
+
+def _duplicated(con: duckdb.DuckDBPyConnection, src: str, names: list[str], pii: set[str]) -> str:
+    """The most repeated values (or combinations) of a failed unique check, with counts."""
+    hidden = [n for n in names if n in pii]
+    if hidden:
+        return f"values not shown: {hidden[0]!r} is a PII column"
+    key = ", ".join(tables.quote_ident(n) for n in names)
+    value = f"CAST(({key}) AS VARCHAR)" if len(names) > 1 else f"CAST({key} AS VARCHAR)"
+    nulls = " AND ".join(f"{tables.quote_ident(n)} IS NOT NULL" for n in names)
+    rows = con.execute(
+        f"SELECT {value} AS v, count(*) AS n FROM {src} WHERE {nulls} GROUP BY {key} "
+        f"HAVING count(*) > 1 ORDER BY n DESC, v LIMIT {TOP_OFFENDING}"
+    ).fetchall()
+    shown = ", ".join(f"{_short(v)} ({n})" for v, n in rows)
+    return f"most repeated: {shown}" if shown else ""
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value) if value is not None else "NULL"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 Pass = list[tuple[list[int] | int, str]]
@@ -104,9 +191,8 @@ def _single_pass(checks: list[Check], cols: Columns, params: list[Any]) -> Pass:
     exprs: Pass = []
     for index, check in enumerate(checks):
         declared = REGISTRY[check["type"]]
-        col = check.get("column")
-        if declared.sql is None or (col is not None and col not in cols):
-            continue  # a missing column is reported as a failed check, not an error
+        if declared.sql is None or not _measurable(check, cols):
+            continue  # a missing column or one of another kind is a failed check, not an error
         expr = declared.sql(check, cols, params)
         if expr is not None:
             exprs.append((index, expr))
@@ -171,10 +257,37 @@ def evaluate(
             ref_src = (
                 tables.parquet_source(snapshots.parquet_path(ws, reference)) if reference else ""
             )
-            outcome = declared.measure(Measuring(con, src, ref_src, cols), check)
+            try:
+                outcome = declared.measure(Measuring(con, src, ref_src, cols), check)
+            except duckdb.Error as err:  # e.g. the column is missing from the reference
+                outcome = {
+                    **failed(
+                        {
+                            "name": check["name"],
+                            "type": check["type"],
+                            "column": check.get("column"),
+                            "severity": check["severity"],
+                        },
+                        f"{check['type']} check {check['name']!r} on column "
+                        f"{check.get('column')!r} cannot be measured: {tables.duckdb_reason(err)}",
+                    ),
+                    "method": check.get("method"),
+                }
             if reference is not None:
                 outcome["reference"] = reference.ref
             results.append(outcome)
+        pii = set(snap.pii)
+        for index, check in enumerate(suite.checks):
+            outcome = results[index]
+            if (
+                (REGISTRY[check["type"]].offending is not None or check["type"] == "unique")
+                and not outcome["passed"]
+                and isinstance(outcome["observed"], int)
+                and outcome["observed"] > 0
+            ):
+                named = _offending(con, src, check, cols, pii)
+                if named:
+                    outcome["detail"] = f"{outcome['detail']}; {named}"
     finally:
         con.close()
     progress(2, 2, "done")

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.kernel import verdict as verdicts
+from core.kernel.verdict import Verdict
+
 VERSION = "ledgerml/validation/v1"
 _CHECK_KEYS = ("name", "type", "column", "severity", "observed", "threshold", "passed", "detail")
 _DRIFT_KEYS = ("method", "reference")
@@ -66,6 +69,15 @@ class CheckOutcome:
         """A failed check of severity ``warn``: counted, but the run still passes."""
         return not self.passed and self.severity == "warn"
 
+    @property
+    def verdict(self) -> Verdict:
+        """PASS, WARN or FAIL, derived from ``passed`` and ``severity``.
+
+        Derived rather than stored, so results already recorded keep their exact bytes and
+        the verdict can never disagree with the figures it summarises.
+        """
+        return verdicts.of_check(self.passed, self.severity)
+
 
 @dataclass(frozen=True)
 class ValidationResult:
@@ -91,6 +103,11 @@ class ValidationResult:
     def passed(self) -> bool:
         """No ``error`` check failed."""
         return self.errors == 0
+
+    @property
+    def verdict(self) -> Verdict:
+        """The overall verdict: the worst of the checks' (a warning never reads as a pass)."""
+        return verdicts.worst(c.verdict for c in self.checks)
 
     @property
     def failed(self) -> list[str]:

@@ -112,7 +112,19 @@ def build_context(
                 if e.relation == "derived-from"
             )
         )
-    preprocessing.append("Copied to canonical Parquet (zstd) by DuckDB; values unchanged.")
+    read_as = [
+        f"{k} = {json.dumps(dialect[k])}"
+        for k in ("skip", "trim", "names", "na_values", "column_na_values")
+        if k in dialect
+    ]
+    if read_as:  # the reading changed values: say how, never "values unchanged"
+        preprocessing.append(
+            "Copied to canonical Parquet (zstd) by DuckDB, read with "
+            + "; ".join(read_as)
+            + " (missing-value codes became NULL, leading spaces were trimmed as recorded)."
+        )
+    else:
+        preprocessing.append("Copied to canonical Parquet (zstd) by DuckDB; values unchanged.")
     validations = []
     for v in history:
         result = validation.read_result(ws, v)

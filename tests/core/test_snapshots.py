@@ -170,7 +170,12 @@ def test_the_digest_does_not_depend_on_the_run(steward_ws: Workspace, tmp_path: 
         ("empty.csv", "empty"),
         ("ragged.csv", "parsing dialect|Expected Number of Columns|columns"),
         ("latin1.csv", "not valid UTF-8"),
-        ("duplicate_header.csv", "repeats the column name"),
+        ("duplicate_header.csv", "repeats the column name 'Age' \\(2 times, also as 'age'\\)$"),
+        (
+            "duplicate_headers.csv",
+            "repeats the column names 'id' \\(3 times\\), 'score' \\(2 times, also as 'Score'\\), "
+            "'ward' \\(2 times, also as 'WARD'\\)$",
+        ),
         ("corrupt_footer.parquet", "[Ff]ooter|[Pp]arquet"),
         ("binary.bin", "unknown format"),
         ("not_json.jsonl", "JSON|json"),
