@@ -65,6 +65,8 @@ class DatasheetContext:
     validations: list[ValidationSummary]
     recorded: str
     gaps: list[str]
+    tag_notes: list[str] = field(default_factory=list)  # inherited tags, exceptions, waivers
+    waivers: list[str] = field(default_factory=list)  # approvers' waivers of its failed runs
 
 
 @dataclass(frozen=True)

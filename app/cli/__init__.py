@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("init", "status", "rebuild", "tui"), "workspace", "register", ""),
     (("validate", "feature"), "data", "register", ""),
+    (("waiver",), "waiver", "app", "Approvers' signed waivers of failed validation runs."),
+    (("reveal",), "reveal", "register", ""),
     (("train", "model", "reproduce", "lineage", "evaluate"), "model", "register_commands", ""),
     (("actor",), "actor", "app", "Register actors and their roles."),
     (("key",), "key", "app", "Create, rotate and revoke signing keys (keyring or HSM)."),

@@ -105,8 +105,10 @@ def build(
             reason=reason,
             progress=progress,
         )
+    ws = open_ws(workspace)
+    notes = features.tag_notes(ws, snap)
     if want_json(json_out):
-        output.emit_json({**snapshot_json(snap), "created": created})
+        output.emit_json({**snapshot_json(snap), "created": created, "notes": notes})
         return
     if created:
         output.line(f"built {snap.ref}: {snap.rows} rows, table sha256:{snap.table_digest[:16]}…")
@@ -114,6 +116,12 @@ def build(
         output.line(
             f"{snap.ref} already holds this result (same inputs and transform); no new version"
         )
+    output.line(f"PII columns: {', '.join(snap.pii) or 'none'}")
+    output.line(f"sensitive columns: {', '.join(snap.sensitive) or 'none'}")
+    from rich.markup import escape
+
+    for note in notes:
+        output.line(escape(f"  note: {note}"))
 
 
 def register(app: typer.Typer) -> None:

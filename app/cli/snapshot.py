@@ -259,9 +259,9 @@ def profile(
         rng = (
             f"{st.get('min')} … {st.get('max')}"
             if "min" in st
-            else f"len {st.get('min_length')} … {st.get('max_length')}"
+            else st.get("withheld") or f"len {st.get('min_length')} … {st.get('max_length')}"
         )
-        top = ", ".join(f"{v}×{n}" for v, n in st["top_values"][:3])
+        top = ", ".join(f"{v}×{n}" for v, n in st.get("top_values", [])[:3])
         rows.append(
             (
                 name,

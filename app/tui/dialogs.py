@@ -146,3 +146,68 @@ class ErrorDialog(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class RevealDialog(ModalScreen[dict[str, str] | None]):
+    """Ask which PII column to reveal and why, saying that the reveal is recorded first."""
+
+    DEFAULT_CSS = """
+    RevealDialog { align: center middle; }
+    RevealDialog > Vertical { width: 70; height: auto; border: thick $warning; padding: 1 2;
+                              background: $surface; }
+    RevealDialog Input { margin-bottom: 1; }
+    RevealDialog Horizontal { height: auto; align-horizontal: right; }
+    """
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, snapshot: str, pii: list[str]) -> None:
+        super().__init__()
+        self.snapshot, self.pii = snapshot, pii
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]Reveal PII values of {self.snapshot}[/b]")
+            yield Label(
+                "Data stewards and auditors only. Who, which column and why are recorded in "
+                "the ledger before any value is shown."
+            )
+            yield Label(f"Column (PII: {', '.join(self.pii)})")
+            yield Input(value=self.pii[0] if len(self.pii) == 1 else "", id="column")
+            yield Label("Reason (recorded in the ledger)")
+            yield Input(placeholder="why do you need to see these values?", id="reason")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Reveal", id="reveal", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#column" if len(self.pii) != 1 else "#reason", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "reveal":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        column = self.query_one("#column", Input).value.strip()
+        reason = self.query_one("#reason", Input).value.strip()
+        if not reason:
+            self.notify("Give a reason: it is recorded with the reveal.", severity="warning")
+            return
+        self.dismiss({"column": column, "reason": reason})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RevealedDialog(ErrorDialog):
+    """The values a recorded reveal showed; closing it is the end of them on screen."""
+
+    DEFAULT_CSS = """
+    RevealedDialog { align: center middle; }
+    RevealedDialog > Vertical { width: 90; height: auto; max-height: 80%; border: thick $warning;
+                                padding: 1 2; background: $surface; }
+    """

@@ -10,10 +10,13 @@ after the collectors ran.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from core.audit import lineage
 from core.audit.bundle_members import Bundling, Collector, Members
+from core.data import redaction
+from core.kernel.errors import UsageError
 from core.modelling import models
 from storage import merkle
 from storage.canonical import canonical_bytes
@@ -31,7 +34,19 @@ def _latest_report(b: Bundling, action: str, subject: str) -> dict[str, Any] | N
 
 
 def modelling(b: Bundling, members: Members) -> None:
-    """The model, its signatures (DSSE and OpenSSF), its run's files and reproductions."""
+    """The model, its signatures (DSSE and OpenSSF), its run's files and reproductions.
+
+    Raises:
+        UsageError: for a hashes-only bundle of a model with PII inputs: the model and its
+            evidence hold values of those columns, so "no row-level data" cannot be kept.
+    """
+    leaked = pii_inputs(b) if b.data_level != "full" else []
+    if leaked:
+        raise UsageError(
+            f"{b.model.ref} uses PII columns as inputs ({', '.join(leaked)}): the model and "
+            "its evidence hold their values, so a hashes-only bundle cannot leave them out",
+            hint="Retrain without them, or export with --data full where the data may go.",
+        )
     folder = models.folder_name(b.model)
     members.add_object(
         f"model/{folder}/model.skops", b.ws, b.model.model_digest, "application/vnd.skops+zip"
@@ -85,6 +100,21 @@ def modelling(b: Bundling, members: Members) -> None:
         members.add(f"evidence/run-{run.run_id}/{name}", b.read(digest), media, True)
 
 
+def pii_inputs(b: Bundling) -> list[str]:
+    """The model's input features that its training snapshot tags PII.
+
+    The privacy check fails such a model, but the model itself holds values of those columns
+    (an encoder's categories), and its evaluation evidence and reports explain individual
+    rows by their feature values.
+    """
+    import tomllib
+
+    spec = tomllib.loads(b.read(b.run.spec_digest).decode("utf-8"))
+    features = spec.get("run", {}).get("features", [])
+    pii = _pii_of(b).get(b.run.input_ref, [])
+    return sorted(set(pii) & {str(f) for f in features})
+
+
 def evidence(b: Bundling, members: Members) -> None:
     """The signed evaluation evidence."""
     for ev in b.evaluations:
@@ -99,26 +129,62 @@ def evidence(b: Bundling, members: Members) -> None:
         )
 
 
+def _pii_of(b: Bundling) -> dict[str, list[str]]:
+    """Per bundled snapshot, its PII columns."""
+    return {snap.ref: list(snap.pii) for snap in b.snapshots if snap is not None}
+
+
+def _redacted_copy(original: bytes, redacted: dict[str, Any], digest: str) -> bytes | None:
+    """A redacted document's bytes, or None when redaction changed nothing."""
+    if canonical_bytes(json.loads(original)) == canonical_bytes(redacted):
+        return None
+    return canonical_bytes({**redacted, "redacted_from": f"sha256:{digest}"})
+
+
 def data(b: Bundling, members: Members) -> None:
-    """Validation results, and per input snapshot its profile, data (or digests), data sheet."""
+    """Validation results, and per input snapshot its profile, data (or digests), data sheet.
+
+    A hashes-only bundle carries no value of a PII column: a validation result or a profile
+    (of an older snapshot) holding one is replaced by a redacted copy (``*.redacted.json``,
+    naming the digest it was redacted from; it is not a ledger object), and a recorded data
+    sheet that quotes one is withheld with a note saying how to record a clean one.
+    """
+    hashes = b.data_level != "full"
+    pii = _pii_of(b)
+    every_pii = sorted({c for cols in pii.values() for c in cols})
     for v in b.validations:
-        members.add(
-            f"evidence/validation-{v.seq}.json",
-            b.read(v.result_digest),
-            "application/vnd.ledgerml.validation+json",
-            True,
+        raw = b.read(v.result_digest)
+        media = "application/vnd.ledgerml.validation+json"
+        cleaned = (
+            _redacted_copy(
+                raw,
+                redaction.redact_validation(json.loads(raw), pii.get(v.snapshot, every_pii)),
+                v.result_digest,
+            )
+            if hashes
+            else None
         )
+        if cleaned is None:
+            members.add(f"evidence/validation-{v.seq}.json", raw, media, True)
+        else:
+            members.add(f"evidence/validation-{v.seq}.redacted.json", cleaned, media)
     data_sheets: list[str] = []
     for snap in b.snapshots:
         if snap is None:
             continue
         stem = snap.ref.replace("@", "-")
-        members.add(
-            f"evidence/profile-{stem}.json",
-            b.read(snap.profile_digest),
-            "application/vnd.ledgerml.profile+json",
-            True,
+        stored = b.read(snap.profile_digest)
+        profile = json.loads(stored)
+        cleaned = (
+            _redacted_copy(stored, redaction.redact_profile(profile, snap.pii), snap.profile_digest)
+            if hashes
+            else None
         )
+        media = "application/vnd.ledgerml.profile+json"
+        if cleaned is None:
+            members.add(f"evidence/profile-{stem}.json", stored, media, True)
+        else:
+            members.add(f"evidence/profile-{stem}.redacted.json", cleaned, media)
         if b.data_level == "full":
             members.add_object(
                 f"data/{stem}.parquet", b.ws, snap.parquet_digest, "application/vnd.apache.parquet"
@@ -139,10 +205,22 @@ def data(b: Bundling, members: Members) -> None:
             )
         sheet = _latest_report(b, "report.datasheet", f"snapshot:{snap.ref}")
         if sheet:
-            members.add(
-                f"reports/datasheet-{stem}.md", b.read(sheet["markdown"]), "text/markdown", True
-            )
-            members.add(f"reports/datasheet-{stem}.html", b.read(sheet["html"]), "text/html", True)
+            markdown, html = b.read(sheet["markdown"]), b.read(sheet["html"])
+            leaked = redaction.pii_values(profile, snap.pii)
+            if hashes and leaked and redaction.quotes_any([markdown, html], leaked):
+                members.add(
+                    f"reports/datasheet-{stem}.withheld.txt",
+                    (
+                        f"The data sheet recorded for {snap.ref} (sha256:{sheet['markdown']}) "
+                        "quotes values of its PII columns, so this hashes-only bundle does "
+                        "not carry it. Record a new one (`ledgerml report datasheet "
+                        f"{snap.ref}`): data sheets no longer show PII values.\n"
+                    ).encode(),
+                    "text/plain",
+                )
+                continue
+            members.add(f"reports/datasheet-{stem}.md", markdown, "text/markdown", True)
+            members.add(f"reports/datasheet-{stem}.html", html, "text/html", True)
             data_sheets.append(snap.ref)
     b.reports["datasheet"] = bool(data_sheets)
 

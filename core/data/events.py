@@ -19,6 +19,10 @@ SNAPSHOT_ROLES = ("data-steward", "admin")
 FEATURE_ROLES = ("data-scientist", "data-steward", "admin")
 """Who may build a feature view (a snapshot derived from others)."""
 VALIDATION_ROLES = ("data-steward", "data-scientist", "validator", "admin")
+WAIVE_ROLES = ("approver",)
+"""Who may waive a failed validation: an approver, never the team whose data failed."""
+REVEAL_ROLES = ("data-steward", "auditor")
+"""Who may reveal values of a PII column: the steward who holds the data, an auditor."""
 
 
 @dataclass(frozen=True)
@@ -150,3 +154,42 @@ def _validation_run(cat: Catalog, seq: int, body: Body, d: ValidationRun) -> Non
             ),
         ]
     )
+
+
+@dataclass(frozen=True)
+class ValidationWaived(Payload):
+    """An approver's signed waiver of a failed validation run, for some stages, until a date.
+
+    ``waives`` is the failed run (its event number); ``scope`` the stages it lets through
+    (``view``, ``train``); ``expires`` the last day (UTC, ``YYYY-MM-DD``) it counts.
+    """
+
+    snapshot: str
+    suite: str
+    waives: int
+    reason: str
+    scope: list[str]
+    expires: str
+
+
+@event_kind("validation.waive", ValidationWaived, tables=("edges",), roles=WAIVE_ROLES)
+def _validation_waive(cat: Catalog, seq: int, body: Body, d: ValidationWaived) -> None:
+    cat.put_edges(
+        [
+            EdgeRow(src=f"waiver:{seq}", dst=f"snapshot:{d.snapshot}", relation="waives", seq=seq),
+            EdgeRow(src=f"waiver:{seq}", dst=f"validation:{d.waives}", relation="waives", seq=seq),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class DataRevealed(Payload):
+    """Someone was shown the top values of a PII column, and why (never the values)."""
+
+    snapshot: str
+    column: str
+
+
+@event_kind("data.reveal", DataRevealed, roles=REVEAL_ROLES)
+def _data_reveal(cat: Catalog, seq: int, body: Body, d: DataRevealed) -> None:
+    """Only indexed: the event log is the record of who saw what."""

@@ -18,7 +18,17 @@ An input is any snapshot reference: ``name@N``, ``name`` (its latest version) or
 ``sha256:<prefix>``. ``build(..., inputs={"raw": "loans@1"})`` (the CLI's
 ``--input raw=loans@1``) points an alias at another snapshot without editing the file; the
 event records the snapshots actually read. Unknown sections and keys are refused
-(:data:`SECTIONS`), so a misspelt tag cannot silently leave a sensitive column untagged.
+(:class:`ViewFile`, read strictly), so a misspelt tag cannot silently leave a sensitive
+column untagged.
+
+Tags follow the data: an output column derived from a PII (sensitive) column of an input is
+PII (sensitive) too, traced through the SQL by :mod:`core.data.column_lineage`, unless
+``[tags]`` ``not_pii`` / ``not_sensitive`` declare otherwise with a reason
+(``not_pii = { age_band = "coarsened to 10-year bands" }``). The event records the final
+``pii`` and ``sensitive`` lists, and under ``view.tags`` where each inherited tag came from
+and each declared exception. Building is gated (:mod:`core.data.gates`): an input whose
+latest run of any suite failed is refused unless an approver's waiver covers it, and the
+waivers relied on are named under ``view.waivers``.
 
 Building registers each input's verified Parquet copy under its alias and runs the SQL in an
 in-memory DuckDB that may read nothing else (external access is switched off once the inputs
@@ -35,15 +45,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pydantic import BaseModel, Field
 
-from core.data import ingest, snapshots, tables
+from core.data import column_lineage, gates, ingest, snapshots, tables
 from core.data.events import FEATURE_ROLES
 from core.data.ingest import Prepared
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import NotFoundError, UsageError
-from core.kernel.formats import check_sections
+from core.kernel.formats import parse_strict, strict_config
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
@@ -54,18 +65,41 @@ SQL_MEDIA_TYPE = "application/sql"
 ROLES = FEATURE_ROLES
 
 
-# Every section and key a view file may hold; anything else is refused by name.
+class _ViewTable(BaseModel):
+    """``[view]``: what the view is called and which SQL file it runs."""
+
+    model_config = strict_config()
+    name: str
+    sql: str
+    description: str = ""
+
+
+class _Tags(BaseModel):
+    """``[tags]``: declared tags, and the exceptions to the tags the columns inherit."""
+
+    model_config = strict_config()
+    sensitive: list[str] = Field(default_factory=list)
+    pii: list[str] = Field(default_factory=list)
+    retention: str = ""
+    not_pii: dict[str, str] = Field(default_factory=dict)
+    not_sensitive: dict[str, str] = Field(default_factory=dict)
+
+
+class ViewFile(BaseModel):
+    """A feature view file, read strictly: an unknown section or key is refused by name."""
+
+    model_config = strict_config()
+    view: _ViewTable
+    inputs: dict[str, str]
+    tags: _Tags = Field(default_factory=_Tags)
+
+
+# Every section and key a view file may hold (the documentation lists exactly these).
 SECTIONS: dict[str, frozenset[str] | None] = {
-    "view": frozenset({"name", "sql", "description"}),
+    "view": frozenset(_ViewTable.model_fields),
     "inputs": None,  # alias = "ref": any SQL name
-    "tags": frozenset({"sensitive", "pii", "retention"}),
+    "tags": frozenset(_Tags.model_fields),
 }
-
-
-def _names(path: Path, where: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{path}: {where} must be a list of column names (strings)")
-    return list(value)
 
 
 def load_view(path: Path, inputs: dict[str, str] | None = None) -> dict[str, Any]:
@@ -83,45 +117,37 @@ def load_view(path: Path, inputs: dict[str, str] | None = None) -> dict[str, Any
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"cannot read feature view {path}: {err}") from err
-    check_sections(doc, SECTIONS, where=str(path))
-    view = doc.get("view", {})
-    if not view.get("name") or not view.get("sql"):
-        raise UsageError(f"{path}: [view] needs name and sql")
-    if not isinstance(view["sql"], str):
-        raise UsageError(f"{path}: [view] sql must be a file name (a string)")
-    declared = doc.get("inputs", {})
+    parsed = parse_strict(ViewFile, doc, where=str(path))
+    declared = parsed.inputs
     if not declared:
         raise UsageError(f'{path}: [inputs] must name at least one snapshot (alias = "ref")')
-    for alias, ref in declared.items():
+    for alias in declared:
         if not alias.isidentifier():
             raise UsageError(f"{path}: input alias {alias!r} is not a valid SQL name")
-        if not isinstance(ref, str):
-            raise UsageError(f'{path}: input {alias} must be a snapshot reference ("name@N")')
     for alias in inputs or {}:
         if alias not in declared:
             raise UsageError(
                 f"{path} has no input {alias!r}",
                 hint=f"Its inputs: {', '.join(declared)} (--input ALIAS=DATASET@N).",
             )
-    sql_path = (path.parent / view["sql"]).resolve()
+    sql_path = (path.parent / parsed.view.sql).resolve()
     try:
         sql_bytes = sql_path.read_bytes()
     except OSError as err:
         raise UsageError(f"{path}: cannot read SQL file {sql_path}: {err}") from err
-    tags = doc.get("tags", {})
-    retention = tags.get("retention", "")
-    if not isinstance(retention, str):
-        raise UsageError(f'{path}: [tags] retention must be text, such as "7y"')
-    snapshots.check_retention(retention)
+    tags = parsed.tags
+    snapshots.check_retention(tags.retention)
     return {
-        "name": snapshots.check_dataset_name(str(view["name"])),
-        "description": str(view.get("description", "")),
+        "name": snapshots.check_dataset_name(parsed.view.name),
+        "description": parsed.view.description,
         "inputs": {**declared, **(inputs or {})},
         "sql": sql_bytes,
         "spec": path.read_bytes(),
-        "sensitive": _names(path, "[tags] sensitive", tags.get("sensitive", [])),
-        "pii": _names(path, "[tags] pii", tags.get("pii", [])),
-        "retention": retention,
+        "sensitive": list(tags.sensitive),
+        "pii": list(tags.pii),
+        "not_pii": dict(tags.not_pii),
+        "not_sensitive": dict(tags.not_sensitive),
+        "retention": tags.retention,
     }
 
 
@@ -175,36 +201,50 @@ def build(
     """
     view = load_view(view_path, inputs)
 
-    def resolve_inputs(s: Session) -> dict[str, SnapshotRow]:
-        return {
+    def resolve_inputs(s: Session) -> tuple[dict[str, SnapshotRow], list[gates.Waiver]]:
+        snaps = {
             alias: _resolve_input(s.catalog, view_path, alias, ref)
             for alias, ref in view["inputs"].items()
         }
+        return snaps, gates.require(s, snaps.values(), "view")
 
-    def materialise(snaps: dict[str, SnapshotRow]) -> tuple[dict[str, SnapshotRow], Prepared]:
-        return snaps, _materialise(ws, view_path, view, snaps, progress)
+    def materialise(
+        resolved: tuple[dict[str, SnapshotRow], list[gates.Waiver]],
+    ) -> tuple[dict[str, SnapshotRow], Prepared]:
+        snaps, waived = resolved
+        return snaps, _materialise(ws, view_path, view, snaps, waived, progress)
 
     def record(
         s: Session, built: tuple[dict[str, SnapshotRow], Prepared]
     ) -> tuple[SnapshotRow, bool]:
         snaps, prep = built
+        gates.require(s, snaps.values(), "view")  # a run recorded meanwhile counts too
         sql_ref = s.put_blob(view["sql"], SQL_MEDIA_TYPE)
         spec_ref = s.put_blob(view["spec"], "application/toml")
         lineage = [(f"snapshot:{snap.ref}", "derived-from") for snap in snaps.values()]
         lineage.append((f"sha256:{prep.extra['transform_digest']}", "transformed-by"))
-        return ingest.record(
+        tags = prep.extra["view"]["tags"]
+        # The same table with other tags (a view built before tags followed the data, or
+        # after an input's tags changed) is a new version: tags are never left behind.
+        for existing in s.catalog.snapshots(view["name"]):
+            if (
+                existing.table_digest == prep.table_digest
+                and existing.transform_digest == prep.extra["transform_digest"]
+                and (existing.pii, existing.sensitive) == (tags["pii"], tags["sensitive"])
+            ):
+                return existing, False
+        return ingest.commit_new(
             s,
             prep,
             dataset=view["name"],
             kind="feature",
             provenance=_inherited(view_path, snaps),
-            pii=view["pii"],
-            sensitive=view["sensitive"],
+            pii=tags["pii"],
+            sensitive=tags["sensitive"],
             retention=view["retention"],
             reason=reason,
             lineage=lineage,
             extra_objects=[sql_ref, spec_ref],
-            dedupe_on="table",
         )
 
     return command.run(
@@ -217,11 +257,28 @@ def build(
     )
 
 
+def propagated_tags(
+    sql: str, view: dict[str, Any], snaps: dict[str, SnapshotRow], outputs: list[str]
+) -> column_lineage.Tags:
+    """The view's PII and sensitive columns: declared, inherited through lineage, excepted."""
+    schemas = {a: [c["name"] for c in json.loads(snap.columns)] for a, snap in snaps.items()}
+    traced = column_lineage.derive(sql, schemas, outputs)
+    return column_lineage.propagate(
+        traced,
+        {a: (list(snap.pii), list(snap.sensitive)) for a, snap in snaps.items()},
+        pii=view["pii"],
+        sensitive=view["sensitive"],
+        not_pii=view["not_pii"],
+        not_sensitive=view["not_sensitive"],
+    )
+
+
 def _materialise(
     ws: Workspace,
     view_path: Path,
     view: dict[str, Any],
     snaps: dict[str, SnapshotRow],
+    waived: list[gates.Waiver],
     progress: Progress,
 ) -> Prepared:
     """Run the transform over the inputs' verified copies, sealed off from anything else.
@@ -242,23 +299,24 @@ def _materialise(
         con.execute("SET enable_external_access = false")
         sql = view["sql"].decode("utf-8").strip().rstrip(";")
         try:
-            con.execute(
+            described = con.execute(
                 f"DESCRIBE {sql}"
                 if sql.lower().startswith("select")
                 else f"DESCRIBE SELECT * FROM ({sql})"
-            )
+            ).fetchall()
         except duckdb.Error as err:
             raise UsageError(
                 f"the transform {view_path.name} does not run: {tables.duckdb_reason(err)}",
                 hint=f"It may read only its inputs: {', '.join(paths)}.",
             ) from err
+        tags = propagated_tags(sql, view, snaps, [str(row[0]) for row in described])
         prep = ingest.prepare(
             ws,
             f"({sql})",
             dialect=tables.Dialect("parquet"),
             con=con,
             progress=progress,
-            tagged=(view["pii"], view["sensitive"]),
+            tagged=(tags.pii, tags.sensitive),
         )
     finally:
         con.close()
@@ -273,7 +331,42 @@ def _materialise(
                     "description": view["description"],
                     "inputs": {a: s.ref for a, s in snaps.items()},
                     "spec_digest": sha256_hex(view["spec"]),
+                    "tags": {"pii": tags.pii, "sensitive": tags.sensitive, **tags.to_json()},
+                    **({"waivers": [w.to_json() for w in waived]} if waived else {}),
                 },
             },
         }
     )
+
+
+def recorded_view(ws: Workspace, snap: SnapshotRow) -> dict[str, Any]:
+    """What a feature view's ``snapshot.add`` event recorded under ``view`` ({} for raw data)."""
+    if snap.kind != "feature":
+        return {}
+    data = ws.ledger.entry(snap.created_seq).decode().get("data")
+    view = data.get("view") if isinstance(data, dict) else None
+    return view if isinstance(view, dict) else {}
+
+
+def tag_notes(ws: Workspace, snap: SnapshotRow) -> list[str]:
+    """How a view's columns got their tags, and which waivers its build relied on, as text.
+
+    Views built before tags were propagated recorded neither; they get no notes.
+    """
+    view = recorded_view(ws, snap)
+    tags = view.get("tags", {})
+    notes = []
+    if tags.get("lineage", "traced from the SQL") != "traced from the SQL":
+        notes.append(str(tags["lineage"]))
+    for tag, key in (("PII", "inherited_pii"), ("sensitive", "inherited_sensitive")):
+        for col, sources in sorted(tags.get(key, {}).items()):
+            notes.append(f"{col} is {tag}: derived from {', '.join(sources)}")
+    for tag, key in (("PII", "not_pii"), ("sensitive", "not_sensitive")):
+        for col, why in sorted(tags.get(key, {}).items()):
+            notes.append(f"{col} is declared not {tag}: {why}")
+    for w in view.get("waivers", []):
+        notes.append(
+            f"built past failed run #{w['waives']} of suite {w['suite']!r} on {w['snapshot']} "
+            f"under waiver #{w['seq']} by {w['by']} (until {w['expires']}): {w['reason']}"
+        )
+    return notes

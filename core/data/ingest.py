@@ -60,7 +60,8 @@ def prepare(
     """Copy a readable table to canonical Parquet, then digest and profile it (no lock held).
 
     ``tagged`` (PII, sensitive columns) is checked against the schema before any blob is
-    stored, so refused input leaves the object store as it was.
+    stored, so refused input leaves the object store as it was; PII columns are profiled by
+    counts alone, so the stored profile holds none of their values.
     """
     from core.data import tables
 
@@ -91,7 +92,7 @@ def prepare(
         if not cols:
             raise UsageError("the table has no columns")
         progress(2, 4, "computing the table digest and profiling columns")
-        digest, profile = tables.digest_and_profile(con, parquet_path, cols)
+        digest, profile = tables.digest_and_profile(con, parquet_path, cols, pii=tagged[0])
         progress(3, 4, "profiled")
         if profile["rows"] == 0:
             raise UsageError("the table has no rows", hint="An empty table is not evidence.")

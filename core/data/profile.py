@@ -8,6 +8,7 @@ the pass's sample in memory (:func:`digest_and_profile` says what each figure me
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from core.data.digest import Column, Figures, scan
 from core.data.duck import parquet_source, quote_ident
+from core.data.redaction import redact_stats
 from core.kernel.errors import UsageError
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -34,13 +36,18 @@ def round_figure(value: Any) -> Any:
     return value
 
 
-def profile(con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[Column]) -> dict[str, Any]:
+def profile(
+    con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[Column], pii: Collection[str] = ()
+) -> dict[str, Any]:
     """The profile alone (see :func:`digest_and_profile`)."""
-    return digest_and_profile(con, parquet, cols)[1]
+    return digest_and_profile(con, parquet, cols, pii)[1]
 
 
 def digest_and_profile(
-    con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[Column]
+    con: duckdb.DuckDBPyConnection,
+    parquet: Path,
+    cols: list[Column],
+    pii: Collection[str] = (),
 ) -> tuple[str, dict[str, Any]]:
     """The table digest and the profile of a Parquet file, from one pass plus DuckDB queries.
 
@@ -53,6 +60,11 @@ def digest_and_profile(
     of rows folded in row order, and rounded to 12 significant digits, so the same table gives
     the same evidence on every run.
 
+    A column named in ``pii`` is profiled by counts alone (type, nulls, NaN/±inf, distinct):
+    its top values, extremes, moments, quantiles and histogram are never computed, so no value
+    of a name, email or date of birth reaches the stored profile
+    (:func:`core.data.redaction.redact_stats`).
+
     One pass over the rows (:func:`scan`: the digest streams, NULL/NaN/±inf counts, ranges,
     moments, string lengths, the quantile sample) runs in Python while DuckDB counts distinct
     and top values on a second cursor; quantiles and histograms then come from the sample in
@@ -63,7 +75,9 @@ def digest_and_profile(
     [(rows,)] = con.execute(f"SELECT count(*) FROM {table}").fetchall()
     step = max(1, -(-rows // EXACT_ROWS))
     with ThreadPoolExecutor(max_workers=1) as pool:  # if the scan fails, the pool still waits
-        counting = pool.submit(_distinct_and_top, con.cursor(), table, cols, rows <= EXACT_ROWS)
+        counting = pool.submit(
+            _distinct_and_top, con.cursor(), table, cols, rows <= EXACT_ROWS, frozenset(pii)
+        )
         scanned = scan(con, table, cols, step)
         counted = counting.result()
     if scanned.rows != rows:
@@ -81,6 +95,11 @@ def digest_and_profile(
             "nulls": fig.nulls,
             "distinct": distinct,
         }
+        if col.name in pii:
+            if col.kind in ("int", "float"):
+                stats.update({"nan": fig.nan, "pos_inf": fig.pos_inf, "neg_inf": fig.neg_inf})
+            out["columns"][col.name] = redact_stats(stats)
+            continue
         if col.kind in ("int", "float"):
             mean, std = fig.moments.result()
             stats.update(
@@ -110,24 +129,34 @@ def digest_and_profile(
 
 
 def _distinct_and_top(
-    con: duckdb.DuckDBPyConnection, table: str, cols: list[Column], exact: bool
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    cols: list[Column],
+    exact: bool,
+    pii: frozenset[str] = frozenset(),
 ) -> list[tuple[int, tuple[Any, Any], list[list[Any]]]]:
-    """Per column: distinct count, (min, max) as text for non-numeric kinds, top values."""
+    """Per column: distinct count, (min, max) as text for non-numeric kinds, top values.
+
+    A PII column gets its distinct count only (no extremes, no top values).
+    """
     try:
         distinct_fn = "count(DISTINCT {c})" if exact else "approx_count_distinct({c})"
         parts = []
         for col in cols:
             c = quote_ident(col.name)
             parts.append(distinct_fn.format(c=c))
-            if col.kind not in ("int", "float", "str"):
+            if col.kind not in ("int", "float", "str") and col.name not in pii:
                 parts += [f"CAST(min({c}) AS VARCHAR)", f"CAST(max({c}) AS VARCHAR)"]
         row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
         assert row is not None
         values = list(row)
-        out = []
+        out: list[tuple[int, tuple[Any, Any], list[list[Any]]]] = []
         for col in cols:
             distinct = int(values.pop(0))
             extremes = (None, None)
+            if col.name in pii:
+                out.append((distinct, extremes, []))
+                continue
             if col.kind not in ("int", "float", "str"):
                 extremes = (values.pop(0), values.pop(0))
             top = _top_values(con, table, col) if distinct <= TOP_VALUES_MAX_DISTINCT else []

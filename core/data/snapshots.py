@@ -370,11 +370,17 @@ def show(ws: Workspace, ref: str, actor: str = "") -> SnapshotRow:
 
 
 def load_profile(ws: Workspace, snap: SnapshotRow) -> dict[str, Any]:
-    """The snapshot's profile, read back from its verified object."""
+    """The snapshot's profile, read back from its verified object, PII values dropped.
+
+    Profiles of older snapshots may hold values of PII-tagged columns; no reader sees them
+    (:func:`core.data.redaction.redact_profile`).
+    """
+    from core.data.redaction import redact_profile
+
     value = json.loads(ws.objects.read_verified(snap.profile_digest))
     if not isinstance(value, dict):
         raise UsageError("profile object is not a JSON object")
-    return value
+    return redact_profile(value, snap.pii)
 
 
 def parquet_path(ws: Workspace, snap: SnapshotRow) -> Path:

@@ -51,12 +51,35 @@ class SnapshotDetail:
     validations: list[ValidationRun]
 
 
+def sheet_shown(ws: Workspace, detail: SnapshotDetail, sheet: str | None) -> str | None:
+    """A recorded data sheet as a screen may show it: withheld if it quotes a PII value.
+
+    Data sheets recorded from profiles that held values of PII columns (older snapshots)
+    quote them; the values are looked up in that stored profile and never returned.
+    """
+    from core.data.redaction import pii_values, quotes_any
+
+    snap = detail.snapshot
+    if not sheet or not snap.pii:
+        return sheet
+    stored = json.loads(ws.objects.read_verified(snap.profile_digest))
+    if quotes_any([sheet.encode()], pii_values(stored, snap.pii)):
+        return (
+            "withheld: this data sheet was recorded before PII values were left out of data "
+            f"sheets and quotes some; `ledgerml report datasheet {snap.ref}` "
+            "records one without them"
+        )
+    return sheet
+
+
 def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) -> SnapshotDetail:
     """The snapshot ``ref``, its profile and its newest ``runs`` validation runs.
 
-    The profile and the results are read back from their verified objects.
+    The profile and the results are read back from their verified objects; values of PII
+    columns are dropped from both (:mod:`core.data.redaction`).
     """
     from core.data import snapshots, validation
+    from core.data.redaction import observed_shown
 
     with ws.session(actor) as s:
         snap = snapshots.resolve(s.catalog, ref)
@@ -69,6 +92,9 @@ def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) 
     found = []
     for row in recorded[-runs:] if runs else []:
         result = validation.read_result(ws, row)
-        checks = [CheckLine(c.name, c.passed, c.observed) for c in result.checks]
+        checks = [
+            CheckLine(c.name, c.passed, observed_shown(c.type, c.column, c.observed, snap.pii))
+            for c in result.checks
+        ]
         found.append(ValidationRun(row.seq, row.suite_name, bool(row.passed), checks))
     return SnapshotDetail(snap, columns, found)

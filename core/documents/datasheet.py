@@ -9,11 +9,12 @@ and recorded by one ``report.datasheet`` event, so the report itself is evidence
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from core.data import snapshots, tables, validation
+from core.data import features, gates, redaction, snapshots, tables, validation
 from core.documents import reporting
 from core.documents.events import DatasheetRecorded
 from core.identity.actors import require
@@ -26,12 +27,14 @@ QUESTIONS = ("motivation", "composition", "uses", "distribution", "maintenance")
 
 
 def _column_summary(name: str, st: dict[str, Any], snap: SnapshotRow) -> ColumnSummary:
-    if "mean" in st:
+    if redaction.withheld(st):
+        summary = "values withheld (PII): counts only"
+    elif "mean" in st:
         summary = f"{st['min']} … {st['max']}, mean {st['mean']}"
         if st.get("nan") or st.get("pos_inf") or st.get("neg_inf"):
             summary += f"; NaN {st['nan']}, +inf {st['pos_inf']}, -inf {st['neg_inf']}"
     else:
-        top = ", ".join(f"{v} ({n})" for v, n in st["top_values"][:3])
+        top = ", ".join(f"{v} ({n})" for v, n in st.get("top_values", [])[:3])
         summary = f"top: {top}"
     tags = (["PII"] if name in snap.pii else []) + (["sensitive"] if name in snap.sensitive else [])
     return ColumnSummary(
@@ -51,7 +54,8 @@ def _groups(ws: Workspace, snap: SnapshotRow) -> list[GroupSummary]:
     out = []
     try:
         src = tables.parquet_source(snapshots.parquet_path(ws, snap))
-        for name in snap.sensitive:
+        # A column tagged PII as well as sensitive is not broken down: its groups are values.
+        for name in (n for n in snap.sensitive if n not in snap.pii):
             c = tables.quote_ident(name)
             if cols[name]["kind"] in ("int", "float"):
                 key = (
@@ -162,6 +166,7 @@ def build_context(
         validations=validations,
         recorded=f"{snap.created_at[:19]}Z by {snap.created_by} (event #{snap.created_seq})",
         gaps=gaps,
+        tag_notes=features.tag_notes(ws, snap),
     )
 
 
@@ -186,7 +191,15 @@ def write(
         snap = snapshots.resolve(s.catalog, ref)
         history = s.catalog.validations(snap.ref)
         head = s.catalog.applied()[0]
-    ctx = build_context(ws, snap, answers, history, head)
+        waived = gates.waivers(s, snap)
+    ctx = dataclasses.replace(
+        build_context(ws, snap, answers, history, head),
+        waivers=[
+            f"#{w.seq} by {w.actor}: failed run #{w.waives} of suite {w.suite} may be used for "
+            f"{', '.join(w.scope)} until {w.expires} ({w.reason})"
+            for w in waived
+        ],
+    )
     markdown, html = render_datasheet(ctx)
     return reporting.record(
         ws,

@@ -277,9 +277,10 @@ def _gate(spec: Spec) -> Callable[[Session], tuple[SnapshotRow, int]]:
     """Resolve the spec's input and the passing validation that admits it (under the lock)."""
 
     def resolve(s: Session) -> tuple[SnapshotRow, int]:
-        from core.data import validation  # with core.data.tables (numpy, pyarrow): to train
+        from core.data import gates, validation  # with core.data.tables (numpy, pyarrow): to train
 
         snap = snapshots.resolve(s.catalog, spec.input)
+        gates.require(s, [snap], "train")  # no failed latest run of any suite, unless waived
         return snap, validation.require_passed(s.catalog, snap, spec.suite).seq
 
     return resolve

@@ -148,6 +148,10 @@ def test_data_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
     warn_only = tmp_path / "warn.toml"
     warn_only.write_text('[[checks]]\ntype = "row_count"\nmin = 5000\nseverity = "warn"\n')
     assert invoke(cli_ws, "validate", "german-credit", "--suite", str(warn_only)).exit_code == 0
+    gated = invoke(cli_ws, "feature", "build", str(SAMPLE / "features.toml"))
+    assert gated.exit_code == 1 and "suite 'fail' FAILED" in gated.output  # the gate
+    failing.write_text('[[checks]]\ntype = "row_count"\nmin = 1\n')  # fixed: it passes now
+    assert invoke(cli_ws, "validate", "german-credit", "--suite", str(failing)).exit_code == 0
     built = invoke(cli_ws, "feature", "build", str(SAMPLE / "features.toml"))
     assert built.exit_code == 0 and "german-credit-features@1" in built.stdout
     profile = json.loads(

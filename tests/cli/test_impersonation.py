@@ -68,9 +68,21 @@ WRITES: dict[str, list[str]] = {
         "{out}",
     ],
     "reproduce": ["reproduce", "{run}"],
+    "reveal": ["reveal", "german-credit@1", "column00", "--reason", "x"],
     "snapshot add": ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "other"],
     "train": ["train", str(SAMPLE / "train.toml")],
     "validate": ["validate", "german-credit@1", "--suite", str(SAMPLE / "raw_suite.toml")],
+    "waiver add": [
+        "waiver",
+        "add",
+        "german-credit@1",
+        "--suite",
+        "german-credit-raw",
+        "--reason",
+        "x",
+        "--expires",
+        "2999-12-31",
+    ],
 }
 # Commands that record nothing and sign nothing: reading, verifying, exporting files that
 # carry existing signatures, making a key outside any workspace, founding a new workspace.
@@ -101,6 +113,7 @@ READS = {
     "snapshot show",
     "status",
     "tui",
+    "waiver list",
 }
 # TUI actions that write, and the command whose core function (and guard) they call.
 TUI_WRITES = {

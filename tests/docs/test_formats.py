@@ -213,7 +213,7 @@ def test_each_check_type_takes_its_keys_and_no_other(kind: str, tmp_path: Path) 
         ("datasheet-answers.md", "motivation = 3\n", "motivation must be text"),
         ("datasheet-answers.md", "[uses]\nx = 'y'\n", "uses must be text"),
         ("training-spec.md", None, "features must be a list"),
-        ("feature-view.md", None, "sensitive must be a list"),
+        ("feature-view.md", None, "sensitive: Input should be a valid list"),
         ("feature-view.md", None, "invalid retention"),
         ("evaluation-suite.md", None, "bootstrap must be a whole number"),
         ("validation-suite.md", None, "min_p needs method ks or chi2"),
@@ -224,7 +224,10 @@ def test_mistyped_values_are_refused(
 ) -> None:
     edits = {
         "features must be a list": ("features = [", 'features = "checking_account" #['),
-        "sensitive must be a list": ('sensitive = ["age_years", "age_group"]', 'sensitive = "age"'),
+        "sensitive: Input should be a valid list": (
+            'sensitive = ["age_years", "age_group"]',
+            'sensitive = "age"',
+        ),
         "invalid retention": ('retention = "7y"', 'retention = "forever"'),
         "bootstrap must be a whole number": ("bootstrap = 200", "bootstrap = 2.5"),
         "min_p needs method ks or chi2": ('method = "ks"', 'method = "psi"'),

@@ -7,16 +7,22 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from app.tui.panes.base import Pane, Table, bars, fmt
 
 if TYPE_CHECKING:
+    from core.data.reveal import Revealed
     from core.data.views import SnapshotDetail
 
 
 class DataPane(Pane):
+    BINDINGS = [Binding("R", "reveal", "Reveal PII")]
+    selected: str | None = None
+    selected_pii: list[str] = []
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Table(id="snapshot-table", cursor_type="row")
@@ -51,9 +57,48 @@ class DataPane(Pane):
 
         ws, actor = self.ledger_app.workspace, self.ledger_app.actor
         detail = views.snapshot_detail(ws, ref, actor)
-        sheet = latest_datasheet(ws, detail.snapshot.ref, actor)
+        self.selected, self.selected_pii = detail.snapshot.ref, list(detail.snapshot.pii)
+        sheet = views.sheet_shown(ws, detail, latest_datasheet(ws, detail.snapshot.ref, actor))
         text = detail_text(detail, sheet)
         self.app.call_from_thread(self.query_one("#snapshot-info", Static).update, text)
+
+    def action_reveal(self) -> None:
+        """Ask for a PII column and a reason, record the reveal, then show the values."""
+        from app.tui.dialogs import RevealDialog
+
+        if self.selected is None:
+            self.notify("Select a snapshot first.", severity="warning")
+            return
+        if not self.selected_pii:
+            self.notify(f"{self.selected} has no PII column: its profile shows every value.")
+            return
+        ref = self.selected
+
+        def done(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self._reveal(ref, values["column"], values["reason"])
+
+        self.app.push_screen(RevealDialog(ref, self.selected_pii), done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-reveal")
+    def _reveal(self, ref: str, column: str, reason: str) -> None:
+        from core.data import reveal
+
+        shown = reveal.reveal(
+            self.ledger_app.workspace, self.ledger_app.actor, ref, column, reason=reason
+        )
+        self.app.call_from_thread(self._show_revealed, shown)
+
+    def _show_revealed(self, shown: Revealed) -> None:
+        from app.tui.dialogs import RevealedDialog
+
+        lines = [f"{'(null)' if v is None else v}  ×{n}" for v, n in shown.values]
+        self.app.push_screen(
+            RevealedDialog(
+                f"{shown.snapshot} {shown.column}: top values (recorded as event #{shown.seq})",
+                "\n".join(lines) or "no rows",
+            )
+        )
 
 
 def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
@@ -69,13 +114,15 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
     ]
     for col in detail.columns:
         st = col.stats
-        if "mean" in st:
+        if "withheld" in st:
+            summary = "values withheld (PII): counts only"
+        elif "mean" in st:
             summary = (
                 f"{fmt(st['min'])} … {fmt(st['max'])} mean {fmt(st['mean'])} "
                 f"{bars(st.get('histogram', {}).get('counts', []))}"
             )
         else:
-            summary = ", ".join(f"{escape(str(v))}×{n}" for v, n in st["top_values"][:3])
+            summary = ", ".join(f"{escape(str(v))}×{n}" for v, n in st.get("top_values", [])[:3])
         lines.append(f"{escape(col.name):<24} {col.type:<8} nulls {st['nulls']:<5} {summary}")
     if sheet is None:
         sheet = f"none recorded: `ledgerml report datasheet {snap.ref}` writes one"
