@@ -207,7 +207,7 @@ class WriteActions(App[None]):
         from core.data import validation
 
         def run(values: dict[str, str], progress: Any) -> str:
-            row, _ = validation.run(
+            row, result = validation.run(
                 self.workspace,
                 self.actor,
                 values["snapshot"],
@@ -215,7 +215,9 @@ class WriteActions(App[None]):
                 reason=values["reason"],
                 progress=progress,
             )
-            return f"validation #{row.seq}: {'passed' if row.passed else 'FAILED'}"
+            return f"validation #{row.seq}: {result.verdict}" + (
+                f" ({result.warnings} warning(s))" if result.warnings else ""
+            )
 
         self._ask(
             "Validate a snapshot",

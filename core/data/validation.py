@@ -45,6 +45,7 @@ from core.data.checks import (
     wrong_kind,
 )
 from core.data.events import VALIDATION_ROLES, ValidationRun
+from core.data.redaction import observed_shown
 from core.data.suites import SUITE_KEYS, Suite, load_suite
 from core.data.validation_result import CheckOutcome, ValidationResult
 from core.identity.actors import needs
@@ -288,6 +289,11 @@ def evaluate(
                 named = _offending(con, src, check, cols, pii)
                 if named:
                     outcome["detail"] = f"{outcome['detail']}; {named}"
+            # A measured value of a PII column (a range's extreme, a quantile) is a person's
+            # value: the stored result keeps the verdict and counts, never the value.
+            outcome["observed"] = observed_shown(
+                check["type"], outcome.get("column"), outcome["observed"], pii
+            )
     finally:
         con.close()
     progress(2, 2, "done")

@@ -30,6 +30,7 @@ class CheckLine:
     name: str
     passed: bool
     observed: Any
+    verdict: str = "PASS"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ValidationRun:
     suite_name: str
     passed: bool
     checks: list[CheckLine]
+    verdict: str = "PASS"
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,15 @@ def snapshot_detail(ws: Workspace, ref: str, actor: str = "", *, runs: int = 3) 
     for row in recorded[-runs:] if runs else []:
         result = validation.read_result(ws, row)
         checks = [
-            CheckLine(c.name, c.passed, observed_shown(c.type, c.column, c.observed, snap.pii))
+            CheckLine(
+                c.name,
+                c.passed,
+                observed_shown(c.type, c.column, c.observed, snap.pii),
+                c.verdict,
+            )
             for c in result.checks
         ]
-        found.append(ValidationRun(row.seq, row.suite_name, bool(row.passed), checks))
+        found.append(
+            ValidationRun(row.seq, row.suite_name, bool(row.passed), checks, result.verdict)
+        )
     return SnapshotDetail(snap, columns, found)

@@ -83,6 +83,30 @@ def test_values_of_a_pii_column_are_never_named(visits: Workspace, tmp_path: Pat
     assert not check.passed and "Patient-" not in check.detail and "PII" in check.detail
 
 
+def test_a_measured_value_of_a_pii_column_is_not_stored(ws: Workspace, tmp_path: Path) -> None:
+    """A quantile of a PII column is a person's value: the stored result keeps the verdict,
+    never the value; counts (violating rows, a null rate) of a PII column stay."""
+    pd.DataFrame({"phone": [5550001234, 5550009876, 5550004242], "x": [1, 2, 3]}).to_csv(
+        tmp_path / "people.csv", index=False
+    )
+    snapshots.add(ws, "alice", tmp_path / "people.csv", dataset="people", pii=["phone"])
+    suite = tmp_path / "people.toml"
+    suite.write_text(
+        '[suite]\nname = "people"\n'
+        '[[checks]]\ntype = "quantile"\ncolumn = "phone"\nq = 0.5\nmin = 0\nmax = 100\n'
+        '[[checks]]\ntype = "null_rate"\ncolumn = "phone"\nmax = 0.0\n'
+        '[[checks]]\ntype = "range"\ncolumn = "x"\nmin = 0\nmax = 2\n'
+    )
+    row, result = validation.run(ws, "alice", "people@1", suite)
+    median, nulls, x_range = result.checks
+    assert median.verdict == "FAIL" and "PII" in str(median.observed)
+    assert nulls.observed == 0.0  # a rate is not a value of the column
+    assert x_range.verdict == "FAIL" and x_range.observed == 1  # one row above 2, shown
+    stored = ws.objects.read_verified(row.result_digest)
+    for planted in (b"5550001234", b"5550009876", b"5550004242"):
+        assert planted not in stored
+
+
 def test_a_missing_column_and_a_wrong_type_are_named(visits: Workspace, tmp_path: Path) -> None:
     result = run(
         visits,

@@ -13,6 +13,20 @@ from textual.widgets import DataTable, Static
 
 from app.tui.panes.base import Pane, Table, bars, fmt
 
+# A run's verdict and each check's mark: a warning never looks like a pass.
+VERDICT_STYLE = {
+    "PASS": "[green]PASS[/green]",
+    "WARN": "[yellow]PASS with warnings (WARN)[/yellow]",
+    "INCONCLUSIVE": "[yellow]INCONCLUSIVE[/yellow]",
+    "FAIL": "[red]FAIL[/red]",
+}
+MARKS = {
+    "PASS": "[green]✓[/green]",
+    "WARN": "[yellow]! WARN[/yellow]",
+    "INCONCLUSIVE": "[yellow]? INCONCLUSIVE[/yellow]",
+    "FAIL": "[red]✗ FAIL[/red]",
+}
+
 if TYPE_CHECKING:
     from core.data.reveal import Revealed
     from core.data.views import SnapshotDetail
@@ -128,11 +142,9 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
         sheet = f"none recorded: `ledgerml report datasheet {snap.ref}` writes one"
     lines += ["", "[b]Validation[/b]"]
     for run in detail.validations:
-        verdict = "[green]passed[/green]" if run.passed else "[red]FAILED[/red]"
-        lines.append(f"#{run.seq} {escape(run.suite_name)} {verdict}")
+        lines.append(f"#{run.seq} {escape(run.suite_name)} {VERDICT_STYLE[run.verdict]}")
         for c in run.checks:
-            mark = "✓" if c.passed else "✗"
-            lines.append(f"   {mark} {escape(c.name)}: {escape(fmt(c.observed))}")
+            lines.append(f"   {MARKS[c.verdict]} {escape(c.name)}: {escape(fmt(c.observed))}")
     if not detail.validations:
         lines.append("none recorded")
     lines += ["", "[b]Data sheet[/b] (latest recorded)", escape(sheet[:6000])]
