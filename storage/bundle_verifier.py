@@ -1190,7 +1190,8 @@ def recompute(path: str) -> dict[str, Any]:
                     "(digests only, or another test set), so its fairness is not recomputed"
                 )
                 continue
-            if (doc.get("data") or {}).get("test_rows") != len(run["predictions"]["y_true"]):
+            data = doc.get("data") or {}
+            if data.get("trained_on") or data.get("test_rows") != len(run["predictions"]["y_true"]):
                 out.impossible.append(
                     f"{where}: it was computed on another test set than run {run_id}'s "
                     "held-out split, whose predictions the bundle does not hold"

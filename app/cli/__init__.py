@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("init", "status", "rebuild", "tui"), "workspace", "register", ""),
     (("validate", "feature"), "data", "register", ""),
-    (("train", "model", "reproduce", "lineage", "evaluate"), "model", "register_commands", ""),
+    (("train", "model", "reproduce", "lineage"), "model", "register_commands", ""),
+    (("evaluate",), "evaluate", "register", ""),
     (("actor",), "actor", "app", "Register actors and their roles."),
     (("key",), "key", "app", "Create, rotate and revoke signing keys (keyring or HSM)."),
     (("audit",), "audit", "app", "Read, verify, checkpoint and prove the ledger."),

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
 from core.evidence import sections
 from core.evidence.checks import Check
-from core.evidence.record import Record
+from core.evidence.record import OPTIONAL, Record
 
 MEDIA_TYPE = "application/vnd.ledgerml.evaluation+json"
 PREDICATE = "https://ledgerml.dev/evaluation/v1"
@@ -36,12 +36,18 @@ class ModelInfo(Record):
 
 @dataclass(frozen=True)
 class DataInfo(Record):
-    """The snapshot its held-out split came from, and the split's size."""
+    """The snapshot the test rows came from, and how many there were.
+
+    For a model's own held-out split, ``snapshot`` is its training input. Evaluated on
+    another snapshot (``evaluate --on``), every row of ``snapshot`` is the test set and
+    ``trained_on`` names the training input (absent otherwise).
+    """
 
     snapshot: str
     table_digest: str
     test_rows: int
     train_rows: int
+    trained_on: str | None = field(default=None, metadata=OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,32 @@ class SuiteInfo(Record):
 
 
 @dataclass(frozen=True)
+class ScoreInfo(Record):
+    """The existing score judged, when the subject is a column of a snapshot, not a model.
+
+    ``spec`` is the score spec as read (column, kind, label, threshold, sensitive, outcome),
+    ``spec_digest`` the SHA-256 of its bytes, and ``summary`` the score's discrimination and
+    calibration (rows, positive rate, ROC AUC, accuracy, Brier score for a probability).
+    """
+
+    subject: str
+    snapshot: str
+    table_digest: str
+    column: str
+    spec: dict[str, Any]
+    spec_digest: str
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Evidence(Record):
     """One evaluation's evidence (``type`` = :data:`TYPE`, format version 1)."""
 
     JSON_NAMES: ClassVar[Mapping[str, str]] = {"type_": "type"}
 
     type_: str
-    model: ModelInfo
+    model: ModelInfo | None
+    """The model judged; None when the subject is an existing score (see ``score``)."""
     data: DataInfo
     suite: SuiteInfo
     seed: int
@@ -68,6 +93,7 @@ class Evidence(Record):
     passed: bool
     errors: int
     warnings: int
+    score: ScoreInfo | None = field(default=None, metadata=OPTIONAL)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Evidence:
