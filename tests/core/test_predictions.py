@@ -363,3 +363,68 @@ def test_a_snapshot_of_another_shape_is_refused_naming_every_column(
     assert "'test_score' is text there, number in the training input" in text
     with pytest.raises(UsageError):
         evaluation_on(ws, root, "nosuch@1")
+
+
+# --- the score card and the command line --------------------------------------------------
+
+
+def test_score_card_speaks_the_declared_outcome_and_never_reads_better(
+    vendor: tuple[Workspace, Path, generate.Table], tmp_path: Path
+) -> None:
+    from core.documents import scorecard
+
+    ws, root, _ = vendor
+    seq, evidence = score_evaluation.evaluate(
+        ws, "val", "vendor@1", root / "score.toml", root / "suite.toml"
+    )
+    md_path, html_path = scorecard.write(ws, "val", "vendor#vendor_score", tmp_path / "cards")
+    md, html = md_path.read_text(), html_path.read_text()
+    assert md_path.name == "score-card-vendor-1-vendor_score.md"
+    assert "# Score card: score:vendor@1#vendor_score" in md
+    assert "Evidence verdict: **FAIL**" in md and f"event #{seq}" in md
+    assert 'Disparate impact on "approved"' in md and "four-fifths rule NOT met" in md
+    assert '| group | n | predicted "defaults" | "approved" | TPR | FPR |' in md
+    for word in ("credit", "flagged", "risk"):
+        assert word not in md.lower()
+    assert "NOT met" in html and "<!DOCTYPE html>" in html
+    region = evidence.to_json()["sections"]["fairness"]["groups"]["region"]
+    urban = next(g for g in region["table"] if g["group"] == "urban")
+    assert f"| urban | {urban['count']} | {urban['selection_rate']:.4f} |" in md
+    with ws.session() as s:
+        (event,) = s.catalog.events(action="report.score_card")
+    assert event.actor == "val"
+    with pytest.raises(UsageError, match="does not name a score"):
+        scorecard.write(ws, "val", "vendor@1", tmp_path)
+    with pytest.raises(UsageError, match="no evaluation of score:vendor@1#defaulted"):
+        scorecard.write(ws, "val", "vendor@1#defaulted", tmp_path)
+
+
+def test_cli_evaluate_predictions(
+    vendor: tuple[Workspace, Path, generate.Table], cli: object
+) -> None:
+    import json
+
+    ws, root, _ = vendor
+    base = [
+        "--workspace",
+        str(ws.root),
+        "--as",
+        "val",
+        "evaluate",
+        "--suite",
+        str(root / "suite.toml"),
+    ]
+    done = cli(
+        *base, "--predictions", "vendor@1", "--score-spec", str(root / "score.toml"), "--json"
+    )  # type: ignore[operator]
+    assert done.returncode == 1, done.stderr  # the four-fifths rule fails at error severity
+    doc = json.loads(done.stdout)
+    assert doc["score"]["subject"] == "score:vendor@1#vendor_score" and doc["model"] is None
+    done = cli(*base, "--predictions", "vendor@1")  # type: ignore[operator]
+    assert done.returncode == 2 and "--score-spec" in done.stderr
+    done = cli(
+        *base, "credit@1", "--predictions", "vendor@1", "--score-spec", str(root / "score.toml")
+    )  # type: ignore[operator]
+    assert done.returncode == 2 and "no model version" in done.stderr
+    done = cli(*base)  # type: ignore[operator]
+    assert done.returncode == 2 and "needs a model version" in done.stderr
