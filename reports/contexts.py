@@ -74,6 +74,7 @@ class ModelCardContext:
     ref: str
     as_of: str
     status: str
+    """The signature status (trusted, signed but not trusted, unsigned): who vouches."""
     answers: dict[str, str]
     details: list[tuple[str, str]]
     training_data: list[tuple[str, str]]
@@ -92,6 +93,13 @@ class ModelCardContext:
     signatures: list[str]
     evidence: str
     gaps: list[str]
+    verdict: str = "none recorded"
+    """The evidence verdict (PASS, WARN, INCONCLUSIVE, FAIL), shown beside, never in, status."""
+    verdict_detail: str = ""
+    positive: str = "predicted 1"
+    """The positive prediction in the spec's words (column heading of its rate)."""
+    favourable: str = "favourable outcome"
+    """The favourable outcome in the spec's words."""
 
 
 @dataclass(frozen=True)

@@ -133,14 +133,14 @@ def evaluate(
                 [(name, output.value_text(value)) for name, value in evidence.score.summary.items()]
             )
         output.table(
-            ["section", "check", "observed", "threshold", "result"],
+            ["section", "check", "observed", "threshold", "verdict"],
             [
                 (
                     c.section,
                     c.name,
                     output.value_text(c.observed),
                     output.value_text(c.threshold),
-                    "pass" if c.passed else ("FAIL" if c.severity == "error" else "warn"),
+                    c.verdict + (f": {c.note}" if c.note else ""),
                 )
                 for c in evidence.checks
             ],
@@ -149,7 +149,7 @@ def evaluate(
         output.line(
             ("PASSED" if evidence.passed else "FAILED")
             + f": {output.count(evidence.errors, 'error')}, "
-            f"{output.count(evidence.warnings, 'warning')}; "
+            f"{output.count(evidence.warnings, 'warning')}; verdict {evidence.verdict}; "
             f"signed evidence recorded as event #{seq}"
         )
     if not evidence.passed:

@@ -114,7 +114,19 @@ def card_context(
                 "di": _fmt(g.disparate_impact),
                 "di_ci": _fmt(ci["disparate_impact"]),
                 "four_fifths": g.four_fifths_rule,
-                "rows": [{k: _fmt(v) for k, v in row.to_json().items()} for row in g.table],
+                "small": _small(g.small_groups, fair.min_group_size if fair else None),
+                "rows": [
+                    {
+                        "group": row.group,
+                        "count": _fmt(row.count),
+                        "positive": _fmt(row.selection_rate),
+                        "favourable": _fmt(row.favourable),
+                        "tpr": _fmt(row.tpr),
+                        "fpr": _fmt(row.fpr),
+                        "precision": _fmt(row.precision),
+                    }
+                    for row in g.table
+                ],
             }
         )
     exp = _section(evidence, Explainability)
@@ -194,13 +206,35 @@ def card_context(
         else [("evidence", "none recorded")],
         baseline=_baseline(base) if base else [("evidence", "none recorded")],
         checks=[
-            {**c.to_json(), "observed": _fmt(c.observed)}
+            {
+                **c.to_json(),
+                "observed": _fmt(c.observed),
+                "verdict": c.verdict,
+                "interval": _fmt(c.interval_95) if c.interval_95 else "",
+                "note": c.note or "",
+            }
             for c in (evidence.checks if evidence else [])
         ],
         signatures=key_names,
         evidence=evidence_digest(ws, ref, actor) if found else "none",
         gaps=gaps,
+        verdict=evidence.verdict if evidence else "none recorded",
+        verdict_detail=(
+            f"{evidence.errors} failing, {evidence.warnings} warning or inconclusive "
+            f"of {len(evidence.checks)} checks"
+            if evidence
+            else ""
+        ),
+        positive=fair.positive_name if fair else "positive class",
+        favourable=fair.favourable_name if fair else "favourable outcome",
     )
+
+
+def _small(groups: list[str] | None, minimum: int | None) -> str:
+    """Why an attribute's comparisons are inconclusive, for the card ('' when they are not)."""
+    if not groups:
+        return ""
+    return f"fewer than {minimum} held-out rows in {', '.join(groups)}"
 
 
 S = TypeVar("S", bound=Record)
@@ -293,13 +327,14 @@ def impact_context(
     if any(d in domain for d in HIGH_RISK_DOMAINS):
         points += 1
         reasons.append(f"+1: {answers['domain']} is a high-risk domain (AI Act Annex III)")
-    failing = [c.name for c in (found[0].checks if found else []) if not c.passed]
+    # Every check that is not a PASS: an INCONCLUSIVE one may have "passed" its threshold.
+    failing = [c.name for c in (found[0].checks if found else []) if c.verdict != "PASS"]
     if failing or not found:
         points += 1
         reasons.append(
             "+1: "
             + (
-                "failing or warning evidence checks: " + "; ".join(failing)
+                "failing, warning or inconclusive evidence checks: " + "; ".join(failing)
                 if failing
                 else "no evaluation evidence recorded"
             )
@@ -323,14 +358,18 @@ def impact_context(
     ]
     facts = [
         ("model status", card.status),
+        (
+            "evidence verdict",
+            card.verdict + (f" ({card.verdict_detail})" if card.verdict_detail else ""),
+        ),
         ("training data", card.training_data[0][1]),
         *[(k, v) for k, v in card.metrics if k in ("roc_auc", "recall", "precision")],
         *[
             (
                 f"fairness — {f['attribute']}",
-                f"disparate impact {f['di']} "
+                f"disparate impact on {card.favourable} {f['di']} "
                 f"(four-fifths {'met' if f['four_fifths'] else 'NOT met'}), demographic parity "
-                f"difference {f['dpd']}",
+                f"difference {f['dpd']}" + (f"; INCONCLUSIVE: {f['small']}" if f["small"] else ""),
             )
             for f in card.fairness
         ],

@@ -18,7 +18,6 @@ from core.documents.events import ScoreCardRecorded
 from core.evidence import score_evaluation
 from core.evidence.document import Evidence
 from core.identity.actors import needs
-from core.kernel import verdict as verdicts
 from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.workspace import Workspace
 from core.modelling.outcome import Outcome
@@ -45,11 +44,6 @@ def _figure(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
-
-
-def evidence_verdict(evidence: Evidence) -> str:
-    """The worst verdict of the evidence's checks (PASS when it has none)."""
-    return verdicts.worst(verdicts.of_check(c.passed, c.severity) for c in evidence.checks)
 
 
 def _fairness(evidence: Evidence, outcome: Outcome) -> tuple[list[ScoreFairness], list[str]]:
@@ -135,7 +129,7 @@ def card_context(ws: Workspace, subject: str, actor: str = "") -> ScoreCardConte
         positive=outcome.positive,
         favourable=outcome.favourable_name,
         unfavourable=outcome.unfavourable_name,
-        verdict=evidence_verdict(evidence),
+        verdict=evidence.verdict,
         evidence=row.evidence_digest,
         event=seq,
         signed_by=f"{row.created_by} (key {row.key_id[:16]}…)",
@@ -145,7 +139,7 @@ def card_context(ws: Workspace, subject: str, actor: str = "") -> ScoreCardConte
                 c.name,
                 _figure(c.observed) if not isinstance(c.observed, dict) else str(c.observed),
                 ", ".join(f"{k} {v}" for k, v in c.threshold.items()),
-                verdicts.of_check(c.passed, c.severity),
+                c.verdict + (f": {c.note}" if c.note else ""),
             )
             for c in evidence.checks
         ],

@@ -18,6 +18,7 @@ from core.kernel.errors import IntegrityError
 from core.kernel.rows import ModelRow, RunRow, SnapshotRow
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
+from core.modelling.outcome import Outcome
 from core.modelling.spec import Spec
 
 
@@ -41,6 +42,10 @@ class EvaluationContext:
     pred: Any
     groups: dict[str, Any]
     seed: int
+    outcome: Outcome | None
+    """The declared meaning of the positive class (None: not declared; fairness refuses)."""
+    threshold: float
+    """The decision threshold ``pred`` was drawn at: ``pred = proba >= threshold``."""
 
     @property
     def features(self) -> list[str]:
@@ -65,7 +70,7 @@ def load(ws: Workspace, model: ModelRow, seed: int) -> EvaluationContext:
     x_test = frame.iloc[test_rows][spec.features].reset_index(drop=True)
     x_train = frame.iloc[train_rows][spec.features].reset_index(drop=True)
     y_test = np.asarray(preds["y_true"])
-    y_train = frame.iloc[train_rows][spec.target].to_numpy()
+    y_train = training.labels(spec, frame.iloc[train_rows][spec.target])
     proba = np.asarray(preds["probability"], dtype=float)
     if hashlib.sha256(proba.astype("<f8").tobytes()).hexdigest() != run.predictions_digest:
         raise IntegrityError("the stored test predictions do not match the run's digest")
@@ -86,4 +91,6 @@ def load(ws: Workspace, model: ModelRow, seed: int) -> EvaluationContext:
         pred=(proba >= spec.threshold).astype(int),
         groups={k: np.asarray(v) for k, v in preds["sensitive"].items()},
         seed=seed,
+        outcome=spec.outcome,
+        threshold=spec.threshold,
     )

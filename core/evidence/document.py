@@ -1,6 +1,8 @@
 """The evidence document: what was judged, on which data, by which suite, and the verdict.
 
-It is stored as canonical JSON (media type :data:`MEDIA_TYPE`), signed, and named by one
+Its ``verdict`` is the worst of its checks' (PASS, WARN, INCONCLUSIVE, FAIL); documents written
+before verdicts existed derive it on read and are written back without it. It is stored as
+canonical JSON (media type :data:`MEDIA_TYPE`), signed, and named by one
 ``model.evaluate`` event. :class:`Evidence` reads a stored document back into typed records
 and writes exactly the same JSON again, so readers (model cards, the CLI, the TUI) use
 fields, and the bytes old workspaces and bundles hold still hash and verify.
@@ -17,6 +19,8 @@ from typing import Any, ClassVar, TypeVar, cast
 from core.evidence import sections
 from core.evidence.checks import Check
 from core.evidence.record import OPTIONAL, Record
+from core.kernel import verdict as verdicts
+from core.kernel.verdict import Verdict
 
 MEDIA_TYPE = "application/vnd.ledgerml.evaluation+json"
 PREDICATE = "https://ledgerml.dev/evaluation/v1"
@@ -80,7 +84,7 @@ class ScoreInfo(Record):
 class Evidence(Record):
     """One evaluation's evidence (``type`` = :data:`TYPE`, format version 1)."""
 
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {"type_": "type"}
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {"type_": "type", "recorded_verdict": "verdict"}
 
     type_: str
     model: ModelInfo | None
@@ -91,9 +95,27 @@ class Evidence(Record):
     sections: Mapping[str, Record]
     checks: list[Check]
     passed: bool
+    """No check is FAIL (an INCONCLUSIVE or WARN check is counted in ``warnings``)."""
     errors: int
     warnings: int
+    recorded_verdict: str | None = field(default=None, metadata=OPTIONAL)
+    """The overall verdict as recorded; None in evidence from before verdicts."""
     score: ScoreInfo | None = field(default=None, metadata=OPTIONAL)
+
+    def __post_init__(self) -> None:
+        """Refuse a recorded verdict outside the vocabulary (a garbled or forged document)."""
+        if self.recorded_verdict is not None and self.recorded_verdict not in verdicts.ORDER:
+            raise ValueError(f"Evidence: unknown verdict {self.recorded_verdict!r}")
+
+    @property
+    def verdict(self) -> Verdict:
+        """The worst of the checks' verdicts (recorded, or derived for older evidence).
+
+        Kept apart from the model's signature status: signed evidence can FAIL.
+        """
+        if self.recorded_verdict in verdicts.ORDER:
+            return self.recorded_verdict
+        return verdicts.worst(c.verdict for c in self.checks)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Evidence:

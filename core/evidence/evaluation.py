@@ -36,6 +36,7 @@ from core.evidence.events import EVALUATE_ROLES, ModelEvaluated
 from core.evidence.suite import load_suite
 from core.identity import actors, attest
 from core.kernel import command
+from core.kernel import verdict as verdicts
 from core.kernel.errors import UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import ModelRow, SnapshotRow
@@ -135,6 +136,7 @@ def _compute(
         passed=errors == 0,
         errors=errors,
         warnings=sum(1 for c in found if c.failed_warning),
+        recorded_verdict=verdicts.worst(c.verdict for c in found),
     )
 
 
@@ -196,6 +198,7 @@ def evaluate(
                 errors=evidence.errors,
                 warnings=evidence.warnings,
                 snapshot=evidence.data.snapshot,
+                verdict=evidence.verdict,
             ),
             extra_objects=[evidence_ref, suite_ref],
         )

@@ -29,6 +29,8 @@ class ModelEvaluated(Payload):
     errors: int
     warnings: int
     snapshot: str
+    verdict: str | None = None
+    """The evidence's overall verdict (PASS/WARN/INCONCLUSIVE/FAIL); absent in older events."""
 
 
 @event_kind(

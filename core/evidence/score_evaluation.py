@@ -35,6 +35,7 @@ from core.evidence.score_spec import load as load_spec
 from core.evidence.suite import load_suite
 from core.identity import actors, attest
 from core.kernel import command
+from core.kernel import verdict as verdicts
 from core.kernel.errors import UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
@@ -104,6 +105,7 @@ def compute(
         passed=errors == 0,
         errors=errors,
         warnings=sum(1 for c in found if c.failed_warning),
+        recorded_verdict=verdicts.worst(c.verdict for c in found),
         score=ScoreInfo.from_json(
             clean(
                 {

@@ -79,6 +79,10 @@ class Evidence:
     robustness: dict[str, list[tuple[Any, Any]]] = field(default_factory=dict)
     privacy: tuple[Any, Any] | None = None
     """Membership-inference ROC AUC and advantage, when that section was run."""
+    verdict: str = "PASS"
+    """The evidence's overall verdict, shown beside (never merged into) the signature status."""
+    favourable: str = "favourable"
+    """The favourable outcome in the spec's words (the rate ``GroupRow.approval_rate`` holds)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
                 g.disparate_impact,
                 (g.intervals_95["disparate_impact"][0], g.intervals_95["disparate_impact"][1]),
                 g.demographic_parity_difference,
-                [GroupRow(r.group, r.count, r.approval_rate, r.tpr, r.fpr) for r in g.table],
+                [GroupRow(r.group, r.count, r.favourable, r.tpr, r.fpr) for r in g.table],
             )
             for attr, g in (fairness.groups.items() if fairness else ())
         ],
@@ -147,4 +151,6 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
         if robust
         else {},
         privacy=(priv.roc_auc, priv.advantage) if priv else None,
+        verdict=doc.verdict,
+        favourable=fairness.favourable_name if fairness else "favourable",
     )

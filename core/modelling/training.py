@@ -62,6 +62,78 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
         con.close()
 
 
+MISSING_GROUP = "missing"
+"""The group every missing (NULL/NaN) value of a sensitive attribute is counted in."""
+
+
+def labels(spec: Spec, target: Any) -> Any:
+    """The target as the 0/1 positive class the model learns.
+
+    With a declared ``[outcome]``, 1 is ``target == positive_label`` (so "good"/"bad" text or
+    1/2 codes work); without one the target must already be 0/1, as before outcomes existed.
+    A missing label is refused naming the column: it is neither class.
+    """
+    import numpy as np
+
+    column = spec.target
+    if bool(target.isna().any()):
+        raise UsageError(
+            f"target {column!r} has {int(target.isna().sum())} missing values",
+            hint="Drop or fill those rows in a feature view; a missing label is neither class.",
+        )
+    if spec.outcome is None:
+        values = target.to_numpy()
+        if set(np.unique(values).tolist()) - {0, 1}:
+            raise UsageError(
+                f"target {column!r} must be binary 0/1",
+                hint="Derive a 0/1 column in a feature view, or declare which value is "
+                "positive with [outcome] positive_label.",
+            )
+        return values
+    label = spec.outcome.positive_label
+    y = (target.astype(object) == label).to_numpy().astype(int)
+    if not y.any() or y.all():
+        seen = sorted({str(v) for v in target.unique().tolist()})[:5]
+        raise UsageError(
+            f"target {column!r}: {'no' if not y.any() else 'every'} row has the positive label "
+            f"{label!r}",
+            hint=f"Values seen: {', '.join(seen)}. Set [outcome] positive_label to one of them "
+            "(a number is not the text of a number).",
+        )
+    return y
+
+
+def group_values(values: Any, column: str) -> list[str]:
+    """A sensitive attribute's values as group names; missing ones form :data:`MISSING_GROUP`.
+
+    Stored as text beside the test predictions, so a NULL must not become "None", "nan" or
+    "<NA>" (three names for one group, none of them readable as "not recorded").
+    """
+    missing = values.isna().to_numpy()
+    names = [
+        MISSING_GROUP if gone else str(v) for v, gone in zip(values.tolist(), missing, strict=True)
+    ]
+    if missing.any() and any(
+        n == MISSING_GROUP for n, gone in zip(names, missing, strict=True) if not gone
+    ):
+        raise UsageError(
+            f"sensitive attribute {column!r} has both missing values and the value "
+            f"{MISSING_GROUP!r}",
+            hint="Recode one of them in a feature view; they would be counted as one group.",
+        )
+    return names
+
+
+def check_features(spec: Spec, frame: Any) -> None:
+    """Refuse a feature with no values at all, naming it (imputation has nothing to learn)."""
+    for column in spec.features:
+        if len(frame) and bool(frame[column].isna().all()):
+            raise UsageError(
+                f"feature {column!r} has no values (every row is missing)",
+                hint="Remove it from [run] features, or fill it in a feature view.",
+            )
+
+
 def _pipeline(spec: Spec, frame: Any) -> Any:
 
     from sklearn.compose import ColumnTransformer
@@ -146,12 +218,8 @@ def fit(
 
     progress(0, 4, "loading the input")
     frame = load_table(ws, snap, [*spec.features, spec.target, *spec.sensitive])
-    y_all = frame[spec.target].to_numpy()
-    if set(np.unique(y_all)) - {0, 1}:
-        raise UsageError(
-            f"target {spec.target!r} must be binary 0/1",
-            hint="Derive a 0/1 column in a feature view.",
-        )
+    y_all = labels(spec, frame[spec.target])
+    check_features(spec, frame)
     index = np.arange(len(frame))
     try:
         train_idx, test_idx = train_test_split(
@@ -181,7 +249,7 @@ def fit(
         "row": test_idx.tolist(),
         "y_true": y_all[test_idx].astype(int).tolist(),
         "probability": proba.tolist(),
-        "sensitive": {s: frame.iloc[test_idx][s].astype(str).tolist() for s in spec.sensitive},
+        "sensitive": {s: group_values(frame.iloc[test_idx][s], s) for s in spec.sensitive},
     }
     progress(3, 4, "done")
     return {

@@ -202,7 +202,17 @@ def test_model_card_and_impact_assessment_come_from_records(
     found = evaluation.latest_evidence(model_ws, "credit-risk@1")
     assert found is not None
     di = found[0].to_json()["sections"]["fairness"]["groups"]["sex"]["disparate_impact"]
-    assert f"disparate impact on approval {di:.3f}" in text  # the recorded figure, verbatim
+    assert f"disparate impact on approved {di:.3f}" in text  # the recorded figure, verbatim
+    # The wording is the spec's outcome names; the verdict stands beside the signature status.
+    assert "| group | n | predicted bad credit risk | approved |" in text
+    assert "flagged" not in text and "risk score" not in text
+    verdict = found[0].verdict
+    assert verdict == "INCONCLUSIVE"  # sex × age_group: a group of 22 and a ratio of 0.793
+    assert f"Evidence verdict: **{verdict}**" in text and "Signature status: **" in text
+    [rule] = [
+        c for c in found[0].checks if c.name.endswith("(sex × age_group)") and "impact" in c.name
+    ]
+    assert rule.passed is False and f"| {rule.verdict}: " in text
     page = html.read_text()
     assert (
         "<svg" in page
@@ -309,16 +319,19 @@ def test_an_intersection_with_empty_cells_is_reported_and_fails(model_ws: Worksp
     groups = evidence["sections"]["fairness"]["groups"]["sex × personal_status"]
     empty = [row for row in groups["table"] if row["count"] == 0]
     assert empty and all(row["selection_rate"] is None and row["tpr"] is None for row in empty)
-    assert all(row["approval_rate"] is None for row in empty)
+    assert all(row["favourable_rate"] is None for row in empty)
+    assert "approval_rate" not in groups["table"][0]  # newer evidence names the declared rate
     assert groups["unmeasured_groups"] == [row["group"] for row in empty]
     [sizes] = [c for c in evidence["checks"] if c["name"].startswith("group sizes")]
     assert sizes["passed"] is False and sizes["severity"] == "error"
+    assert sizes["verdict"] == "FAIL"
     assert sizes["observed"]["smallest"] == 0
-    assert sizes["observed"]["too_small"] == groups["unmeasured_groups"]
-    # The parity threshold alone would have passed: the verdict is the size check's.
+    assert set(groups["unmeasured_groups"]) <= set(sizes["observed"]["too_small"])
+    # The parity threshold alone would have passed; with empty and small cells it cannot.
     [parity] = [c for c in evidence["checks"] if c["name"].startswith("demographic parity")]
-    assert parity["passed"] is True
+    assert parity["passed"] is True and parity["verdict"] == "INCONCLUSIVE"
     assert evidence["passed"] is False and evidence["errors"] == 1
+    assert evidence["verdict"] == "FAIL"
 
 
 def test_min_group_size_is_a_recorded_gate(model_ws: Workspace) -> None:
@@ -330,9 +343,11 @@ def test_min_group_size_is_a_recorded_gate(model_ws: Workspace) -> None:
         row["count"] for row in warn["sections"]["fairness"]["groups"]["age_group"]["table"]
     )
     assert smallest < 100
-    assert sizes["group sizes (age_group)"]["passed"] is False
+    # Both groups have rows, but one has fewer than asked: inconclusive, not passed.
+    assert sizes["group sizes (age_group)"]["verdict"] == "INCONCLUSIVE"
     assert sizes["group sizes (age_group)"]["observed"]["smallest"] == smallest
     assert warn["passed"] is True and warn["warnings"] >= 1  # a warning, reported not gated
+    assert warn["verdict"] == "INCONCLUSIVE"
     met = fairness_only(model_ws, {"attributes": ["sex"], "min_group_size": 1})
     assert [c["passed"] for c in met["checks"]] == [True]  # recorded because it was asked for
     plain = fairness_only(model_ws, {"attributes": ["sex"]})

@@ -65,7 +65,8 @@ def test_training_refuses_an_ungated_input(gated_ws: Workspace) -> None:
         ({"features = [\n": 'features = [\n  "sex",\n'}, "sensitive attribute 'sex'"),
         ({'type = "logistic_regression"': 'type = "svm_rbf"'}, "not allowed"),
         ({"C = 0.5": "C = -1"}, "C"),
-        ({'target = "bad_credit"': 'target = "credit_risk"'}, "binary"),
+        # credit_risk holds "good"/"bad": the declared positive_label 1 is none of its values.
+        ({'target = "bad_credit"': 'target = "credit_risk"'}, "no row has the positive label 1"),
         ({'"checking_account",': '"no_such_column",'}, "not in german-credit-features@1"),
         (  # the list moves under another known key, so features is the only thing wrong
             {

@@ -53,6 +53,12 @@ threshold = 0.45
 [estimator]
 type = "logistic_regression"
 params = { C = 1.0, max_iter = 500 }
+
+[outcome]
+positive_label = 1
+positive = "hired"
+negative = "not hired"
+favourable = "positive"
 """
 
 EVALUATION = """

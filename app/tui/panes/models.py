@@ -64,7 +64,8 @@ def detail_text(info: ModelDetail) -> str:
     """The model version's detail as Rich markup (every recorded name escaped)."""
     m = info.metrics
     lines = [
-        f"[b]{info.ref}[/b] · status [b]{info.status}[/b]",
+        f"[b]{info.ref}[/b] · signature status [b]{info.status}[/b]"
+        + (f" · evidence verdict [b]{info.evidence.verdict}[/b]" if info.evidence else ""),
         f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
         " · ".join(
             f"{k} {fmt(m.get(k))}" for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
@@ -88,7 +89,9 @@ def detail_text(info: ModelDetail) -> str:
 
 def evidence_lines(ev: Evidence) -> list[str]:
     """The newest evidence: fairness per attribute, SHAP, cases, robustness, privacy."""
-    lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, {'passed' if ev.passed else 'FAILED'})"]
+    # The verdict is the worst check's: an INCONCLUSIVE or WARN check never reads as passed.
+    colour = {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(ev.verdict, "red")
+    lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
     for f in ev.fairness:
         lo, hi = f.interval_95
         lines.append(
@@ -97,7 +100,7 @@ def evidence_lines(ev: Evidence) -> list[str]:
         )
         for row in f.groups:
             lines.append(
-                f"   {escape(row.group):<28} n {row.count:<4} approved "
+                f"   {escape(row.group):<28} n {row.count:<4} {escape(ev.favourable)} "
                 f"{fmt(row.approval_rate)} TPR {fmt(row.tpr)} FPR {fmt(row.fpr)}"
             )
     imp = ev.importance[:8]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.evidence.checks import Checks, clean
 from core.evidence.context import EvaluationContext
-from core.evidence.record import Record
+from core.evidence.record import OPTIONAL, Record
 from core.evidence.sections import BaseSection
 from core.kernel.errors import UsageError
 from core.modelling import estimators
@@ -66,6 +66,10 @@ class Explainability(Record):
     stability: Stability
     representative: list[Case]
     surrogate: Any
+    top_k: int | None = field(default=None, metadata=OPTIONAL)
+    """The number of top features compared (the suite's, at most the number of features)."""
+    note: str | None = field(default=None, metadata=OPTIONAL)
+    """Why ``top_k`` differs from the suite's setting, when it does."""
 
 
 def _feature_groups(pipeline: Any, features: list[str]) -> list[list[int]]:
@@ -130,9 +134,16 @@ class _Explainer:
 
 
 def _cases(ctx: EvaluationContext, folded: Any, sample_idx: Any) -> list[dict[str, Any] | None]:
-    """Median cases: flagged, approved, and of each value of each sensitive attribute."""
+    """Median cases: of each prediction, and of each value of each sensitive attribute.
+
+    The words come from the declared outcome (``positive``/``negative``), or are neutral
+    ("class 1") without one: nothing says risk or approval unless the spec does.
+    """
     import numpy as np
 
+    outcome = ctx.outcome
+    positive = outcome.positive if outcome else "the positive class (1)"
+    negative = outcome.negative if outcome else "the negative class (0)"
     features = ctx.features
     sample_proba = ctx.proba[sample_idx]
     x_sample = ctx.x_test.iloc[sample_idx].reset_index(drop=True)
@@ -145,7 +156,7 @@ def _cases(ctx: EvaluationContext, folded: Any, sample_idx: Any) -> list[dict[st
             direction = "raised" if contrib[j] > 0 else "lowered"
             words.append(
                 f"{features[j]} = {x_sample.iloc[i][features[j]]} {direction} the "
-                f"risk score by {abs(float(contrib[j])):.3f}"
+                f"log-odds of {positive} by {abs(float(contrib[j])):.3f}"
             )
         return {
             "case": label,
@@ -164,8 +175,8 @@ def _cases(ctx: EvaluationContext, folded: Any, sample_idx: Any) -> list[dict[st
         return describe(int(order_[len(order_) // 2]), label)
 
     cases = [
-        median_case(sample_proba >= 0.5, "median case flagged as bad risk"),
-        median_case(sample_proba < 0.5, "median case approved"),
+        median_case(sample_proba >= ctx.threshold, f"median case predicted {positive}"),
+        median_case(sample_proba < ctx.threshold, f"median case predicted {negative}"),
     ]
     for attr, values in ctx.groups.items():
         sample_values = np.asarray(values)[sample_idx]
@@ -197,7 +208,15 @@ class ExplainabilitySection(BaseSection):
         folded, meta = explainer.explain(base_seed)
         importance = np.abs(folded).mean(axis=0)
         order = list(np.argsort(-importance, kind="stable"))
-        top_k = int(cfg.get("top_k", 5))
+        asked = int(cfg.get("top_k", 5))
+        # More than there are features would compare every feature and call it unstable.
+        top_k = max(1, min(asked, len(features)))
+        note = (
+            f"top_k = {asked} is more than the model's {len(features)} features: "
+            f"compared all {top_k}"
+            if asked > top_k
+            else None
+        )
         top = [features[i] for i in order[:top_k]]
         stability_seeds = [
             int(s) for s in cfg.get("stability_seeds", [base_seed + 1, base_seed + 2])
@@ -232,6 +251,8 @@ class ExplainabilitySection(BaseSection):
             "stability": {"seeds": stability_seeds, "agreement": agreement},
             "representative": [c for c in cases if c is not None],
             "surrogate": None,
+            "top_k": top_k,
+            **({"note": note} if note else {}),
         }
         return Explainability.from_json(clean(out))
 

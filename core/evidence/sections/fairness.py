@@ -1,13 +1,21 @@
 """Fairness: how the model's decisions and errors differ between groups (fairlearn).
 
-Per group of each sensitive attribute and each requested intersection: count, selection rate
-(share flagged as the positive class), TPR, FPR, precision and calibration by score band;
-demographic-parity difference and ratio, equalized-odds difference, and disparate impact on
-the *favourable* outcome (approval) with the four-fifths rule; seeded bootstrap 95%
-intervals. A group with no held-out rows (a combination of an intersection the split lacks)
-is listed with undefined metrics, and it, a group below ``min_group_size`` or an attribute
-with fewer than two measured groups fails a "group sizes" check rather than letting the
-comparison pass unseen.
+The direction comes from the declared outcome (:mod:`core.modelling.outcome`, the training
+spec's ``[outcome]`` table), never from an assumption: the section refuses to run without
+one. Per group of each sensitive attribute and each requested intersection: count, the rate
+of the *favourable* prediction (``favourable_rate``), the positive-prediction rate
+(``selection_rate``, fairlearn's sense), TPR, FPR and precision of the positive class, and
+calibration by score band. Per attribute: disparate impact (the lowest favourable rate over
+the highest) with the four-fifths rule, demographic-parity difference (the same for either
+outcome) and ratio (of positive-prediction rates), equalized-odds difference; seeded
+bootstrap 95% intervals.
+
+Small groups decide nothing: a comparison involving a group with fewer held-out rows than
+``min_group_size`` (default :data:`MIN_GROUP_SIZE`, recorded in the evidence), or with none, is
+INCONCLUSIVE (at least a warning, never a pass) and carries its bootstrap interval. A group
+with no held-out rows (a combination of an intersection the split lacks) is listed with
+undefined metrics; it, or an attribute with fewer than two measured groups, fails the "group
+sizes" check at the section's severity.
 """
 
 from __future__ import annotations
@@ -23,6 +31,10 @@ from core.evidence.context import EvaluationContext
 from core.evidence.record import OPTIONAL, Record
 from core.evidence.sections import BaseSection
 from core.kernel.errors import UsageError
+from core.modelling import outcome as outcomes
+
+MIN_GROUP_SIZE = 30
+"""Groups with fewer held-out rows make a comparison INCONCLUSIVE unless the suite says less."""
 
 Interval = list[float | None]
 
@@ -39,7 +51,13 @@ class CalibrationBand(Record):
 
 @dataclass(frozen=True)
 class GroupRow(Record):
-    """One group's rates; undefined (None) for a group with no held-out rows."""
+    """One group's rates; undefined (None) for a group with no held-out rows.
+
+    ``selection_rate`` is the rate of the positive prediction. Evidence from before declared
+    outcomes has ``approval_rate`` (the rate of predicted 0, assumed favourable); newer
+    evidence has ``favourable_rate``, the rate of the declared favourable prediction. Read
+    either through :attr:`favourable`.
+    """
 
     group: str
     count: int
@@ -47,9 +65,17 @@ class GroupRow(Record):
     tpr: float | None
     fpr: float | None
     precision: float | None
-    approval_rate: float | None
     intervals_95: dict[str, Interval]
     calibration: list[CalibrationBand]
+    approval_rate: float | None = field(default=None, metadata=OPTIONAL)
+    favourable_rate: float | None = field(default=None, metadata=OPTIONAL)
+
+    @property
+    def favourable(self) -> float | None:
+        """The rate of the favourable prediction, whichever name the evidence used."""
+        if "favourable_rate" in self._present:
+            return self.favourable_rate
+        return self.approval_rate
 
 
 @dataclass(frozen=True)
@@ -65,6 +91,8 @@ class AttributeFairness(Record):
     intervals_95: dict[str, Interval]
     bootstrap: int
     unmeasured_groups: list[str] | None = field(default=None, metadata=OPTIONAL)
+    small_groups: list[str] | None = field(default=None, metadata=OPTIONAL)
+    """Groups below ``min_group_size``: the comparison is INCONCLUSIVE (newer evidence)."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +102,33 @@ class Fairness(Record):
     positive_class: str
     favourable_outcome: str
     groups: dict[str, AttributeFairness]
+    outcome: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """The declared outcome (:meth:`Outcome.to_json`); absent in evidence from before it."""
+    threshold: float | None = field(default=None, metadata=OPTIONAL)
+    """The decision threshold on the positive class's probability."""
+    min_group_size: int | None = field(default=None, metadata=OPTIONAL)
+
+    @property
+    def positive_name(self) -> str:
+        """The positive prediction in words (older evidence: its recorded text)."""
+        if self.outcome is not None:
+            return outcomes.Outcome.from_json(self.outcome).positive
+        return self.positive_class.split(" (predicted", 1)[0]
+
+    @property
+    def favourable_name(self) -> str:
+        """The favourable outcome in words (older evidence: its recorded text)."""
+        if self.outcome is not None:
+            return outcomes.Outcome.from_json(self.outcome).favourable_name
+        return self.favourable_outcome.split(" (predicted", 1)[0]
 
 
-def fairness_metrics() -> tuple[dict[str, Any], dict[str, Any]]:
+def fairness_metrics(favourable: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metrics the fairness section gives fairlearn's MetricFrame: exact, and bootstrapped.
 
     Bootstrapped metrics are plain numpy one-liners: fairlearn's own TPR/FPR go through
     scikit-learn's input validation on every call, which made 200 resamples take ~25 s.
+    ``favourable`` is the predicted class (0 or 1) that is favourable to the person.
     """
     import numpy as np
     from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
@@ -91,7 +139,12 @@ def fairness_metrics() -> tuple[dict[str, Any], dict[str, Any]]:
 
     fast = {
         "selection_rate": lambda t, p: rate(np.asarray(p)),
-        "approval_rate": lambda t, p: 1.0 - rate(np.asarray(p)),
+        # 1 - rate(p) rather than rate(p == 0): the very floats evidence had before outcomes.
+        "favourable_rate": (
+            (lambda t, p: rate(np.asarray(p)))
+            if favourable
+            else (lambda t, p: 1.0 - rate(np.asarray(p)))
+        ),
         "tpr": lambda t, p: rate(np.asarray(p)[np.asarray(t) == 1]),
         "fpr": lambda t, p: rate(np.asarray(p)[np.asarray(t) == 0]),
     }
@@ -122,7 +175,7 @@ def _bands(mask: Any, proba: Any, y: Any) -> list[dict[str, Any]]:
 
 
 def _attribute(
-    attrs: list[str], ctx: EvaluationContext, reps: int, exact: Any, fast: Any
+    attrs: list[str], ctx: EvaluationContext, reps: int, fav: int, exact: Any, fast: Any
 ) -> tuple[str, dict[str, Any]]:
     """Compare the groups of one attribute (or intersection) on the held-out rows."""
     import numpy as np
@@ -160,10 +213,12 @@ def _attribute(
                 # held-out row has: their count is NaN and every rate undefined (null).
                 "count": 0 if pd.isna(row["count"]) else int(row["count"]),
                 **{m: row[m] for m in ("selection_rate", "tpr", "fpr", "precision")},
-                "approval_rate": 1.0 - float(row["selection_rate"]),
+                "favourable_rate": (
+                    float(row["selection_rate"]) if fav else 1.0 - float(row["selection_rate"])
+                ),
                 "intervals_95": {
                     m: [low.loc[index, m], high.loc[index, m]]
-                    for m in ("selection_rate", "tpr", "fpr")
+                    for m in ("selection_rate", "favourable_rate", "tpr", "fpr")
                 },
                 "calibration": _bands(mask, proba, y),
             }
@@ -173,7 +228,7 @@ def _attribute(
         diff, ratio = boot.difference(), boot.ratio()
         diff_lo, diff_hi = boot.difference_ci()
         ratio_lo, ratio_hi = boot.ratio_ci()
-    di = float(ratio["approval_rate"])
+    di = float(ratio["favourable_rate"])
     return key, {
         "table": table,
         "demographic_parity_difference": float(diff["selection_rate"]),
@@ -188,15 +243,35 @@ def _attribute(
             ],
             "tpr_difference": [diff_lo["tpr"], diff_hi["tpr"]],
             "fpr_difference": [diff_lo["fpr"], diff_hi["fpr"]],
-            "disparate_impact": [ratio_lo["approval_rate"], ratio_hi["approval_rate"]],
+            "disparate_impact": [ratio_lo["favourable_rate"], ratio_hi["favourable_rate"]],
         },
         "bootstrap": reps,
     }
 
 
+def _interval(summary: Mapping[str, Any], figure: str) -> Interval:
+    """A summary figure's bootstrap 95% interval (equalized odds: of the larger gap)."""
+    ci = summary["intervals_95"]
+    if figure != "equalized_odds_difference":
+        return list(ci[figure])
+    pairs = [ci["tpr_difference"], ci["fpr_difference"]]
+    ends = [[v for v in (p[i] for p in pairs) if v is not None] for i in (0, 1)]
+    return [max(e) if e else None for e in ends]
+
+
 def _thresholds(
-    cfg: Mapping[str, Any], key: str, summary: dict[str, Any], checks: Checks, sev: str
+    cfg: Mapping[str, Any],
+    key: str,
+    summary: dict[str, Any],
+    checks: Checks,
+    sev: str,
+    small: str | None,
+    favourable: str,
 ) -> None:
+    """One check per configured limit; INCONCLUSIVE, with its interval, when ``small``.
+
+    ``favourable`` names the favourable outcome in the spec's words, for the check's name.
+    """
     # (setting, check label, summary figure, bound): each a limit on one figure.
     for setting, label, figure, bound in (
         (
@@ -211,55 +286,89 @@ def _thresholds(
             "equalized_odds_difference",
             "max",
         ),
-        ("min_disparate_impact", "disparate impact on approval", "disparate_impact", "min"),
+        ("min_disparate_impact", f"disparate impact on {favourable}", "disparate_impact", "min"),
     ):
         if setting not in cfg:
             continue
         value = summary[figure]
         limit = cfg[setting]
         ok = value <= limit if bound == "max" else value >= limit
-        checks.add("fairness", f"{label} ({key})", clean(value), {bound: limit}, ok, sev)
+        checks.add(
+            "fairness",
+            f"{label} ({key})",
+            clean(value),
+            {bound: limit},
+            ok,
+            sev,
+            inconclusive=small is not None,
+            interval=_interval(summary, figure) if small is not None else None,
+            note=small,
+        )
 
 
 def _group_sizes(
-    cfg: Mapping[str, Any],
+    minimum: int,
+    explicit: bool,
     key: str,
     table: list[dict[str, Any]],
     summary: dict[str, Any],
     checks: Checks,
     severity: str,
-) -> None:
+) -> str | None:
     """Say when the groups cannot carry the comparison, instead of letting it pass unseen.
 
-    The differences and ratios above are taken over the groups that have held-out rows. A
-    group without any (a combination of an intersection the split never holds) has undefined
-    metrics, and an attribute with fewer than two measured groups compares nothing: a
-    threshold on them would pass without having looked. Such a group, or one smaller than
-    ``min_group_size``, fails the "group sizes" check at the section's severity; the check is
-    recorded whenever ``min_group_size`` is set, and otherwise only when it fails, so evidence
-    about well-filled groups stays as it was.
+    The differences and ratios are taken over the groups that have held-out rows. A group
+    without any (a combination of an intersection the split never holds) has undefined
+    metrics, and an attribute with fewer than two measured groups compares nothing: either
+    fails the "group sizes" check at the section's severity. A measured group smaller than
+    ``minimum`` makes the check, and every comparison of this attribute, INCONCLUSIVE. The
+    check is recorded when the suite sets ``min_group_size``, and otherwise only when it is
+    not a PASS, so evidence about well-filled groups stays as it was. Returns the note the
+    comparisons carry when they are inconclusive, else None.
     """
-    minimum = cfg.get("min_group_size")
-    least = 1 if minimum is None else max(1, minimum)
+    least = max(1, minimum)
     measured = [r for r in table if r["count"] > 0]
-    too_small = [r["group"] for r in table if r["count"] < least]
+    too_small = [r for r in table if r["count"] < least]
     empty = [r["group"] for r in table if r["count"] == 0]
     if empty:
         summary["unmeasured_groups"] = empty
-    passed = not too_small and len(measured) >= 2
-    if passed and minimum is None:
-        return
+    if too_small:
+        summary["small_groups"] = [r["group"] for r in too_small]
+    passed = not empty and len(measured) >= 2
+    note = None
+    if too_small:
+        named = ", ".join(f"{r['group']!r} ({r['count']})" for r in too_small[:5])
+        more = f" and {len(too_small) - 5} more" if len(too_small) > 5 else ""
+        note = f"groups with fewer than {least} held-out rows: {named}{more}"
+    if passed and not too_small and not explicit:
+        return note
+    smallest = min((r["count"] for r in table), default=0)
+    shown = min((r for r in too_small if r["count"]), key=lambda r: r["count"], default=None)
     checks.add(
         "fairness",
         f"group sizes ({key})",
         {
-            "smallest": min((r["count"] for r in table), default=0),
-            "too_small": too_small,
+            "smallest": smallest,
+            "too_small": [r["group"] for r in too_small],
             "measured_groups": len(measured),
         },
         {"min": least, "min_measured_groups": 2},
         passed,
         severity,
+        inconclusive=bool(too_small),
+        # The favourable rate of the smallest measured group below the minimum.
+        interval=shown["intervals_95"]["favourable_rate"] if shown else None,
+        note=note,
+    )
+    return note
+
+
+def _wording(outcome: outcomes.Outcome) -> tuple[str, str]:
+    """The positive class and the favourable outcome, in the spec's own words."""
+    favourable = outcome.favourable_prediction
+    return (
+        f"{outcome.positive} (predicted 1)",
+        f"{outcome.favourable_name} (predicted {favourable})",
     )
 
 
@@ -277,6 +386,7 @@ class FairnessSection(BaseSection):
             "max_demographic_parity_difference",
             "max_equalized_odds_difference",
             "min_disparate_impact",
+            "min_group_size",
             "severity",
         }
     )
@@ -294,17 +404,34 @@ class FairnessSection(BaseSection):
             raise UsageError(
                 f'{path}: [fairness] intersections must be a list of lists, e.g. [["sex", "age"]]'
             )
+        size = cfg.get("min_group_size", MIN_GROUP_SIZE)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise UsageError(
+                f"{path}: [fairness] min_group_size must be a whole number of at least 1, "
+                f"not {size!r}"
+            )
+
+    def precheck(self, ctx: EvaluationContext, cfg: Mapping[str, Any]) -> None:
+        """Refuse to judge fairness without knowing which prediction is favourable."""
+        outcomes.required(ctx.outcome, what="the fairness section")
 
     def run(self, ctx: EvaluationContext, cfg: Mapping[str, Any], checks: Checks) -> Fairness:
         """Compare the groups of every attribute and intersection the suite names."""
-        exact, fast = fairness_metrics()
+        outcome = outcomes.required(ctx.outcome, what="the fairness section")
+        fav = outcome.favourable_prediction
+        exact, fast = fairness_metrics(fav)
         attributes = [[a] for a in cfg.get("attributes", [])] + [
             list(i) for i in cfg.get("intersections", [])
         ]
         reps = int(cfg.get("bootstrap", 200))
+        minimum = int(cfg.get("min_group_size", MIN_GROUP_SIZE))
+        positive, favourable = _wording(outcome)
         out: dict[str, Any] = {
-            "positive_class": "flagged (predicted 1)",
-            "favourable_outcome": "approved (predicted 0)",
+            "positive_class": positive,
+            "favourable_outcome": favourable,
+            "outcome": outcome.to_json(),
+            "threshold": ctx.threshold,
+            "min_group_size": minimum,
             "groups": {},
         }
         for attrs in attributes:
@@ -314,11 +441,13 @@ class FairnessSection(BaseSection):
                     f"fairness attribute {missing[0]!r} was not kept with the run's predictions",
                     hint="List it under sensitive in the training spec.",
                 )
-            key, summary = _attribute(attrs, ctx, reps, exact, fast)
+            key, summary = _attribute(attrs, ctx, reps, fav, exact, fast)
             out["groups"][key] = summary
             sev = cfg.get("severity", "error")
-            _group_sizes(cfg, key, summary["table"], summary, checks, sev)
-            _thresholds(cfg, key, summary, checks, sev)
+            small = _group_sizes(
+                minimum, "min_group_size" in cfg, key, summary["table"], summary, checks, sev
+            )
+            _thresholds(cfg, key, summary, checks, sev, small, outcome.favourable_name)
         return Fairness.from_json(clean(out))
 
 
