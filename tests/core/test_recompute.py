@@ -286,3 +286,16 @@ def test_standalone_verifier_rejects_a_forged_figure_before_recomputing(
     forged = tmp_path / "forged.zip"
     _rewrite(full, forged, name, kinder)
     assert bundle_verifier.main([str(forged), "--recompute"]) == bundle_verifier.EXIT_REJECTED
+
+
+def test_old_evidence_is_recomputed_except_what_it_never_declared() -> None:
+    """A bundle of ledgerml 0.1.0: its evidence predates declared outcomes."""
+    old = Path(__file__).parents[1] / "data" / "bundles" / "v1" / "credit-risk-1.zip"
+    result = bundle_verifier.recompute(str(old))
+    assert result["possible"] and result["agrees"], result["differ"]
+    assert any(c["figure"].endswith("(sex) equalized_odds_difference") for c in result["compared"])
+    assert not any(c["figure"].endswith("disparate_impact") for c in result["compared"])
+    assert result["impossible"] == [
+        "evaluation-18: the evidence does not declare the favourable outcome, so the favourable "
+        "rates and the disparate impact are not recomputed"
+    ]
