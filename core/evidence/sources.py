@@ -78,7 +78,7 @@ def _labels(values: Any, spec: ScoreSpec, ref: str) -> Any:
             f"no row of {ref} has the positive label {positive!r} in {column!r}",
             hint=f"Its values: {', '.join(distinct)}. Check [outcome] positive_label.",
         )
-    return y.astype(int) if len(y) else np.zeros(0, dtype=int)
+    return np.asarray(y, dtype=int)
 
 
 def _scores(values: Any, spec: ScoreSpec, ref: str) -> Any:
