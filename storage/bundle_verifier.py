@@ -23,8 +23,15 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    format-1 bundle its workspace key) pins the anchor the certificates must lead to. Your
    earlier checkpoint anchors too, if the organisation key was in the log by then.
 
-Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem]``.
-Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected, 2 usage error.
+7. With ``--recompute``: recompute the headline figures (ROC AUC, accuracy, per-group rates,
+   TPR/FPR gaps, disparate impact) from the bundled test predictions with the standard
+   library alone, and name every figure that differs from the signed evidence. A bundle
+   exported with ``--data hashes`` holds digests only: it says the recomputation was not
+   possible.
+
+Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
+Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected (also: a
+recomputed figure differs), 2 usage error.
 """
 
 from __future__ import annotations
@@ -943,6 +950,286 @@ def _verify(
     }
 
 
+# --- 7. Recompute the headline figures (``--recompute``) ---------------------------------
+#
+# A signature proves who stated a figure; this proves the figure. From the bundled test
+# predictions (``evidence/run-*/predictions.json``: row, y_true, probability, sensitive), the
+# standard library alone recomputes ROC AUC and accuracy (against the run's signed
+# metrics.json) and, for each fairness comparison of each evaluation, every group's rate of
+# positive predictions, TPR and FPR, the demographic-parity and equalized-odds differences
+# and, where the evidence declares the favourable outcome, each group's favourable rate and
+# the disparate impact. Evidence is rounded to 12 significant digits, so figures agree
+# within a relative 1e-9. Bootstrap intervals are not recomputed (they depend on NumPy's
+# random generator).
+
+RECOMPUTE_TOLERANCE = 1e-9
+PREDICTIONS = "predictions.json"
+PREDICTION_DIGESTS = "predictions.digests.json"
+
+
+def _close(recorded: Any, recomputed: float) -> bool:
+    if isinstance(recorded, bool) or not isinstance(recorded, int | float):
+        return False
+    return abs(recorded - recomputed) <= max(RECOMPUTE_TOLERANCE * abs(recomputed), 1e-12)
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def roc_auc(y_true: list[int], score: list[float]) -> float | None:
+    """ROC AUC as the Mann-Whitney statistic, ties counted one half (None: one class only)."""
+    order = sorted(range(len(score)), key=lambda i: score[i])
+    ranks = [0.0] * len(score)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and score[order[j + 1]] == score[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    n_pos = sum(1 for y in y_true if y == 1)
+    n_neg = len(y_true) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    rank_sum = sum(r for r, y in zip(ranks, y_true, strict=True) if y == 1)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def group_rates(
+    y_true: list[int], predicted: list[int], labels: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per group: its count, the rate of positive predictions, TPR and FPR (None: undefined)."""
+    tally: dict[str, list[int]] = {}
+    for y, p, g in zip(y_true, predicted, labels, strict=True):
+        t = tally.setdefault(g, [0, 0, 0, 0, 0])  # count, predicted 1, positives, tp, fp
+        t[0] += 1
+        t[1] += p
+        t[2] += y
+        t[3] += 1 if (y and p) else 0
+        t[4] += 1 if (p and not y) else 0
+    return {
+        g: {
+            "count": n,
+            "selection_rate": _rate(sel, n),
+            "tpr": _rate(tp, pos),
+            "fpr": _rate(fp, n - pos),
+        }
+        for g, (n, sel, pos, tp, fp) in tally.items()
+    }
+
+
+def _spread(values: list[float | None]) -> tuple[float, float] | None:
+    known = [v for v in values if v is not None]
+    return (min(known), max(known)) if known else None
+
+
+class _Recomputation:
+    """The figures compared so far, those that differ, and what could not be recomputed."""
+
+    def __init__(self) -> None:
+        self.compared: list[dict[str, Any]] = []
+        self.differ: list[str] = []
+        self.impossible: list[str] = []
+
+    def compare(self, figure: str, recorded: Any, recomputed: float | None) -> None:
+        if recomputed is None:
+            if recorded is not None:
+                self.impossible.append(f"{figure}: undefined on the bundled predictions")
+            return
+        agrees = _close(recorded, recomputed)
+        self.compared.append(
+            {"figure": figure, "recorded": recorded, "recomputed": recomputed, "agrees": agrees}
+        )
+        if not agrees:
+            self.differ.append(
+                f"{figure}: the evidence says {recorded!r}, recomputed {recomputed!r}"
+            )
+
+
+def _fairness(
+    out: _Recomputation,
+    where: str,
+    fairness: dict[str, Any],
+    preds: dict[str, Any],
+    run_threshold: float | None,
+) -> None:
+    threshold = fairness.get("threshold", run_threshold)
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+        out.impossible.append(f"{where}: no decision threshold recorded")
+        return
+    y = [int(v) for v in preds["y_true"]]
+    predicted = [1 if float(p) >= threshold else 0 for p in preds["probability"]]
+    outcome = fairness.get("outcome")
+    favourable = None
+    if isinstance(outcome, dict) and outcome.get("favourable") in ("positive", "negative"):
+        favourable = 1 if outcome["favourable"] == "positive" else 0
+    else:
+        out.impossible.append(
+            f"{where}: the evidence does not declare the favourable outcome, so the favourable "
+            "rates and the disparate impact are not recomputed"
+        )
+    for key, comparison in sorted(fairness.get("groups", {}).items()):
+        attrs = key.split(" × ")
+        missing = [a for a in attrs if a not in preds.get("sensitive", {})]
+        if missing:
+            out.impossible.append(f"{where} ({key}): {missing[0]!r} is not in the predictions")
+            continue
+        labels = [" / ".join(str(preds["sensitive"][a][i]) for a in attrs) for i in range(len(y))]
+        rates = group_rates(y, predicted, labels)
+        table = {str(row["group"]): row for row in comparison.get("table", [])}
+        for g in sorted(set(rates) - set(table)):
+            out.differ.append(
+                f"{where} ({key}): group {g!r} is in the predictions, not the evidence"
+            )
+        for g, row in sorted(table.items()):
+            got = rates.get(g)
+            if got is None:
+                if row.get("count"):
+                    out.differ.append(
+                        f"{where} ({key}) group {g!r}: the evidence counts {row['count']} rows, "
+                        "the predictions none"
+                    )
+                continue
+            out.compare(f"{where} ({key}) group {g!r} count", row.get("count"), got["count"])
+            for m in ("selection_rate", "tpr", "fpr"):
+                out.compare(f"{where} ({key}) group {g!r} {m}", row.get(m), got[m])
+            if favourable is not None and "favourable_rate" in row:
+                fav = got["selection_rate"] if favourable == 1 else 1 - got["selection_rate"]
+                out.compare(
+                    f"{where} ({key}) group {g!r} favourable_rate", row["favourable_rate"], fav
+                )
+        measured = [rates[g] for g in table if g in rates]
+        sel = _spread([r["selection_rate"] for r in measured])
+        if sel is not None and "demographic_parity_difference" in comparison:
+            out.compare(
+                f"{where} ({key}) demographic_parity_difference",
+                comparison["demographic_parity_difference"],
+                sel[1] - sel[0],
+            )
+        tpr = _spread([r["tpr"] for r in measured])
+        fpr = _spread([r["fpr"] for r in measured])
+        if tpr is not None and fpr is not None:
+            out.compare(
+                f"{where} ({key}) equalized_odds_difference",
+                comparison.get("equalized_odds_difference"),
+                max(tpr[1] - tpr[0], fpr[1] - fpr[0]),
+            )
+        if favourable is not None and sel is not None:
+            fav_rates = [
+                r["selection_rate"] if favourable == 1 else 1 - r["selection_rate"]
+                for r in measured
+            ]
+            low, high = min(fav_rates), max(fav_rates)
+            out.compare(
+                f"{where} ({key}) disparate_impact",
+                comparison.get("disparate_impact"),
+                low / high if high else None,
+            )
+
+
+def recompute(path: str) -> dict[str, Any]:
+    """Recompute the headline figures from the bundle's test predictions; see section 7.
+
+    Run it on a bundle that :func:`verify` accepted: it reads the members without checking
+    them again. Returns ``possible`` (whether any figure could be recomputed), ``compared``
+    (every figure: recorded, recomputed, agrees), ``differ`` (one line per figure that does
+    not agree) and ``impossible`` (what could not be recomputed, and why).
+    """
+    out = _Recomputation()
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+
+        def member(name: str) -> Any:
+            return json.loads(archive.read(name))
+
+        runs: dict[str, dict[str, Any]] = {}
+        for name in sorted(names):
+            parts = name.split("/")
+            if len(parts) != 3 or parts[0] != "evidence" or not parts[1].startswith("run-"):
+                continue
+            run_id = parts[1][len("run-") :]
+            if parts[2] == PREDICTIONS:
+                runs.setdefault(run_id, {})["predictions"] = member(name)
+            elif parts[2] == PREDICTION_DIGESTS:
+                runs.setdefault(run_id, {})["hashes_only"] = True
+            elif parts[2] == "metrics.json":
+                runs.setdefault(run_id, {})["metrics"] = member(name)
+        for run_id, run in sorted(runs.items()):
+            where = f"run {run_id}"
+            if run.get("hashes_only") or "predictions" not in run:
+                out.impossible.append(
+                    f"{where}: the bundle holds the test predictions as digests only "
+                    "(exported with --data hashes), so no figure can be recomputed"
+                )
+                continue
+            preds, metrics = run["predictions"], run.get("metrics") or {}
+            y = [int(v) for v in preds["y_true"]]
+            proba = [float(p) for p in preds["probability"]]
+            out.compare(f"{where} roc_auc", metrics.get("roc_auc"), roc_auc(y, proba))
+            threshold = metrics.get("threshold")
+            if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+                hits = sum(1 for t, p in zip(y, proba, strict=True) if t == (p >= threshold))
+                out.compare(f"{where} accuracy", metrics.get("accuracy"), hits / len(y))
+            else:
+                out.impossible.append(f"{where}: metrics.json records no threshold")
+        for name in sorted(names):
+            if not (name.startswith("evidence/evaluation-") and name.endswith(".json")):
+                continue
+            doc = member(name)
+            where = name.split("/")[-1][: -len(".json")]
+            fairness = doc.get("sections", {}).get("fairness")
+            if fairness is None:
+                continue
+            run_id = str((doc.get("model") or {}).get("run", ""))
+            run = runs.get(run_id, {})
+            if "predictions" not in run or run.get("hashes_only"):
+                out.impossible.append(
+                    f"{where}: the test predictions it was computed from are not in the bundle "
+                    "(digests only, or another test set), so its fairness is not recomputed"
+                )
+                continue
+            data = doc.get("data") or {}
+            if data.get("trained_on") or data.get("test_rows") != len(run["predictions"]["y_true"]):
+                out.impossible.append(
+                    f"{where}: it was computed on another test set than run {run_id}'s "
+                    "held-out split, whose predictions the bundle does not hold"
+                )
+                continue
+            _fairness(
+                out,
+                where,
+                fairness,
+                run["predictions"],
+                (run.get("metrics") or {}).get("threshold"),
+            )
+    return {
+        "possible": bool(out.compared),
+        "agrees": bool(out.compared) and not out.differ,
+        "compared": out.compared,
+        "differ": out.differ,
+        "impossible": out.impossible,
+    }
+
+
+def recompute_lines(result: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Whether the figures held, and the lines to print (``ledgerml bundle verify`` too)."""
+    lines = []
+    if not result["possible"]:
+        lines.append("RECOMPUTATION NOT POSSIBLE: no figure could be recomputed from this bundle")
+    elif result["differ"]:
+        lines.append(
+            f"RECOMPUTED FIGURES DIFFER: {len(result['differ'])} of "
+            f"{len(result['compared'])} figures do not match the signed evidence"
+        )
+        lines += [f"  differs  {d}" for d in result["differ"]]
+    else:
+        lines.append(f"RECOMPUTED: all {len(result['compared'])} figures match the signed evidence")
+    lines += [f"  not recomputed  {i}" for i in result["impossible"]]
+    return not result["differ"], lines
+
+
 DEMO_NOTE = (
     "demo identities: no assurance (the identities were made up for a demonstration and "
     "their keys share one account: they prove nothing about who acted)"
@@ -979,6 +1266,9 @@ def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:
 def main(argv: list[str]) -> int:
     """Command-line entry point: exit 0 verified and anchored, 1 unanchored, 3 rejected."""
     args, previous, pinned = list(argv), None, None
+    again = "--recompute" in args
+    if again:
+        args.remove("--recompute")
     try:
         if "--checkpoint" in args:
             i = args.index("--checkpoint")
@@ -997,7 +1287,8 @@ def main(argv: list[str]) -> int:
         return EXIT_REJECTED
     except (ValueError, IndexError, OSError, PinError) as err:
         print(
-            f"usage: verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] ({err})",
+            "usage: verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] "
+            f"[--recompute] ({err})",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -1006,6 +1297,12 @@ def main(argv: list[str]) -> int:
     code, lines = verdict(report)
     for line in lines:
         print(line)
+    if again:
+        held, figures = recompute_lines(recompute(bundle))
+        for line in figures:
+            print(line)
+        if not held:
+            return EXIT_REJECTED
     return code
 
 

@@ -93,6 +93,15 @@ def verify(
             "key), obtained from the organisation through another channel than the bundle."
         ),
     ] = None,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            "--recompute",
+            help="Also recompute the headline figures (ROC AUC, accuracy, per-group rates, "
+            "TPR/FPR gaps, disparate impact) from the bundled test predictions and name any "
+            "that differs from the signed evidence (exit 3).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Verify a bundle without any workspace, against an anchor you trust.
@@ -107,7 +116,7 @@ def verify(
     """
     from core.audit import bundle
 
-    report = bundle.verify(file, previous=checkpoint, key=key)
+    report = bundle.verify(file, previous=checkpoint, key=key, recompute=recompute)
     if want_json(json_out):
         output.emit_json(report)
     else:
@@ -115,6 +124,8 @@ def verify(
         for line in report["checked"]:
             output.line(f"ok  {line}")
         for line in report["verdict"]:
+            output.line(line)
+        for line in report.get("recompute_lines", []):
             output.line(line)
     if report["exit_code"]:
         raise typer.Exit(report["exit_code"])

@@ -1,5 +1,5 @@
 """``ledgerml train``, ``model register|list|show|sign|verify|export``, ``reproduce``,
-``lineage``."""
+``lineage`` (``evaluate`` is in :mod:`app.cli.evaluate`)."""
 
 from __future__ import annotations
 
@@ -350,57 +350,3 @@ def register_commands(root: typer.Typer) -> None:
     root.add_typer(app, name="model", help="Register, sign, verify and export model versions.")
     root.command()(reproduce)
     root.command()(lineage)
-    root.command()(evaluate)
-
-
-@guarded
-def evaluate(
-    ref: ModelArg,
-    suite: Annotated[Path, typer.Option(help="Evaluation suite (TOML).")],
-    key: Annotated[str | None, typer.Option(help="Key to sign the evidence with.")] = None,
-    workspace: WorkspaceOpt = None,
-    as_actor: ActorOpt = None,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Test a model for fairness, explainability, robustness and privacy; sign the evidence.
-
-    Exits 1 when an error-level threshold fails (the failing evidence is recorded too).
-    """
-    from core.evidence import evaluation
-
-    with output.progress("Evaluating") as progress:
-        seq, evidence = evaluation.evaluate(
-            open_ws(workspace),
-            actor_name(as_actor),
-            ref,
-            suite,
-            reason=reason,
-            key_ref=key,
-            progress=progress,
-        )
-    if want_json(json_out):
-        output.emit_json({**evidence.to_json(), "event": seq})
-    else:
-        output.table(
-            ["section", "check", "observed", "threshold", "verdict"],
-            [
-                (
-                    c.section,
-                    c.name,
-                    output.value_text(c.observed),
-                    output.value_text(c.threshold),
-                    c.verdict + (f": {c.note}" if c.note else ""),
-                )
-                for c in evidence.checks
-            ],
-            title=f"{evidence.model.ref} × {evidence.suite.name}",
-        )
-        output.line(
-            ("PASSED" if evidence.passed else "FAILED")
-            + f": {output.count(evidence.errors, 'error')}, "
-            f"{output.count(evidence.warnings, 'warning')}; verdict {evidence.verdict}; "
-            f"signed evidence recorded as event #{seq}"
-        )
-    if not evidence.passed:
-        raise typer.Exit(output.EXIT_CHECK)

@@ -96,6 +96,25 @@ def model_card(
     _written(md, html, want_json(json_out))
 
 
+@app.command("score-card")
+@guarded
+def score_card(
+    score: Annotated[
+        str, typer.Argument(help="The score: SNAPSHOT#COLUMN (as evaluated with --predictions).")
+    ],
+    out: ReportDirOpt = DEFAULT_DIR,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a score card (Markdown and HTML) from an existing score's recorded evidence."""
+    from core.documents import scorecard
+
+    md, html = scorecard.write(open_ws(workspace), actor_name(as_actor), score, out, reason=reason)
+    _written(md, html, want_json(json_out))
+
+
 @app.command("impact-assessment")
 @guarded
 def impact_assessment(

@@ -365,6 +365,7 @@ def verify(
     previous: Path | None = None,
     key: Path | None = None,
     trusted: Path | None = None,
+    recompute: bool = False,
 ) -> dict[str, Any]:
     """Verify a bundle with the stand-alone verifier (no workspace needed).
 
@@ -373,6 +374,9 @@ def verify(
     earlier checkpoint that anchors it, a good bundle is reported unanchored
     (``report["exit_code"]`` 1): it agrees with itself, which anyone who can rewrite it can
     arrange. The report also says whether the bundle's own verify.py is a known release.
+    With ``recompute``, the headline figures are recomputed from the bundled test predictions
+    (``report["recompute"]``, its lines in ``report["recompute_lines"]``); a figure that
+    differs from the signed evidence makes the exit code 3.
 
     Raises:
         IntegrityError: naming what failed (exit code 3).
@@ -407,4 +411,11 @@ def verify(
             f"bundle rejected: {err}", hint=release["line"] if not release["release"] else ""
         ) from err
     code, lines = bundle_verifier.verdict(report)
-    return {**report, "exit_code": code, "verdict": lines, "verify_py": release}
+    out = {**report, "exit_code": code, "verdict": lines, "verify_py": release}
+    if recompute:
+        figures = bundle_verifier.recompute(str(path))
+        held, figure_lines = bundle_verifier.recompute_lines(figures)
+        out.update(recompute=figures, recompute_lines=figure_lines)
+        if not held:
+            out["exit_code"] = bundle_verifier.EXIT_REJECTED
+    return out

@@ -74,6 +74,17 @@ by an included event, and (with `--checkpoint`) that the log only grew since a c
 kept. `ledgerml bundle verify` runs exactly the same code, and also tells whether the bundle's
 `verify.py` is a known release.
 
+## 4. Recompute the figures (`--recompute`)
+
+    python verify.py BUNDLE.zip --key org.pem --recompute
+
+A signature proves who stated a figure; this checks the figure. From the bundled test
+predictions, with the standard library alone, it recomputes ROC AUC and accuracy, and for each
+fairness comparison every group's rates (favourable outcome, positive predictions, TPR, FPR),
+the demographic-parity and equalized-odds differences and the disparate impact, and names every
+figure that differs from the signed evidence (exit 3). A bundle exported with `--data hashes`
+carries the predictions as digests only: it says the recomputation was not possible.
+
 The manifest is signed by key `{key_id}`.
 
 ## With public tools

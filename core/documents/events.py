@@ -45,3 +45,16 @@ class ImpactAssessmentRecorded(Payload):
 declare("report.datasheet", DatasheetRecorded, context=__name__)
 declare("report.model_card", ModelCardRecorded, context=__name__)
 declare("report.impact_assessment", ImpactAssessmentRecorded, context=__name__)
+
+
+@dataclass(frozen=True)
+class ScoreCardRecorded(Payload):
+    """An existing score's card (``score:SNAPSHOT#COLUMN``), stored as Markdown and HTML."""
+
+    score: str
+    verdict: str
+    markdown: str
+    html: str
+
+
+declare("report.score_card", ScoreCardRecorded, context=__name__)

@@ -40,12 +40,18 @@ class ModelInfo(Record):
 
 @dataclass(frozen=True)
 class DataInfo(Record):
-    """The snapshot its held-out split came from, and the split's size."""
+    """The snapshot the test rows came from, and how many there were.
+
+    For a model's own held-out split, ``snapshot`` is its training input. Evaluated on
+    another snapshot (``evaluate --on``), every row of ``snapshot`` is the test set and
+    ``trained_on`` names the training input (absent otherwise).
+    """
 
     snapshot: str
     table_digest: str
     test_rows: int
     train_rows: int
+    trained_on: str | None = field(default=None, metadata=OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,32 @@ class SuiteInfo(Record):
 
 
 @dataclass(frozen=True)
+class ScoreInfo(Record):
+    """The existing score judged, when the subject is a column of a snapshot, not a model.
+
+    ``spec`` is the score spec as read (column, kind, label, threshold, sensitive, outcome),
+    ``spec_digest`` the SHA-256 of its bytes, and ``summary`` the score's discrimination and
+    calibration (rows, positive rate, ROC AUC, accuracy, Brier score for a probability).
+    """
+
+    subject: str
+    snapshot: str
+    table_digest: str
+    column: str
+    spec: dict[str, Any]
+    spec_digest: str
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Evidence(Record):
     """One evaluation's evidence (``type`` = :data:`TYPE`, format version 1)."""
 
     JSON_NAMES: ClassVar[Mapping[str, str]] = {"type_": "type", "recorded_verdict": "verdict"}
 
     type_: str
-    model: ModelInfo
+    model: ModelInfo | None
+    """The model judged; None when the subject is an existing score (see ``score``)."""
     data: DataInfo
     suite: SuiteInfo
     seed: int
@@ -75,6 +100,7 @@ class Evidence(Record):
     warnings: int
     recorded_verdict: str | None = field(default=None, metadata=OPTIONAL)
     """The overall verdict as recorded; None in evidence from before verdicts."""
+    score: ScoreInfo | None = field(default=None, metadata=OPTIONAL)
 
     def __post_init__(self) -> None:
         """Refuse a recorded verdict outside the vocabulary (a garbled or forged document)."""

@@ -20,8 +20,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from core.evidence import context, sections
-from core.evidence.checks import Checks
+from core.data import snapshots
+from core.evidence import context, sections, sources
+from core.evidence.checks import Check, Checks
 from core.evidence.document import (
     MEDIA_TYPE,
     PREDICATE,
@@ -36,10 +37,11 @@ from core.evidence.suite import load_suite
 from core.identity import actors, attest
 from core.kernel import command
 from core.kernel import verdict as verdicts
+from core.kernel.errors import UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
-from core.kernel.rows import ModelRow
+from core.kernel.rows import ModelRow, SnapshotRow
 from core.kernel.workspace import Session, Workspace
-from core.modelling import environment, models
+from core.modelling import environment, models, training
 
 ROLES = EVALUATE_ROLES
 
@@ -50,16 +52,56 @@ def compute(
     suite: dict[str, Any],
     suite_digest: str,
     progress: Progress = NO_PROGRESS,
+    on: SnapshotRow | None = None,
 ) -> Evidence:
     """Run the suite's sections on a model version; return the evidence (records nothing).
 
-    Native thread pools are capped as in training
+    ``on``: judge every row of that snapshot instead of the held-out split (its schema was
+    checked by :func:`check_schema`). Native thread pools are capped as in training
     (:func:`core.modelling.environment.native_threads`).
     """
     import sklearn.metrics  # noqa: F401  (loads scikit-learn's OpenMP before the cap is set)
 
     with environment.native_threads():
-        return _compute(ws, model, suite, suite_digest, progress)
+        return _compute(ws, model, suite, suite_digest, progress, on)
+
+
+def check_schema(ws: Workspace, s: Session, model: ModelRow, other: SnapshotRow) -> str:
+    """Refuse a test snapshot whose columns do not match the model's training input.
+
+    Every feature must be there with the same kind (number, text, boolean, date), and the
+    target and sensitive columns must be there; the message names every column that differs.
+    Returns the training input's reference.
+    """
+    run = models.resolve_run(s.catalog, model.run_id)
+    trained = snapshots.resolve(s.catalog, run.input_ref)
+    spec = training.load_run_spec(ws, run)
+    differ = sources.schema_differences(trained, other, list(spec.features))
+    differ += sources.schema_differences(trained, other, [spec.target, *spec.sensitive])
+    if differ:
+        raise UsageError(
+            f"{other.ref} does not match {model.ref}'s training input {trained.ref}: "
+            + "; ".join(differ),
+            hint="Evaluate on a snapshot with the training input's feature, target and "
+            "sensitive columns (a feature view can rename and cast them).",
+        )
+    return trained.ref
+
+
+def _run_sections(
+    ctx: context.EvaluationContext, suite: dict[str, Any], progress: Progress
+) -> tuple[dict[str, Any], list[Check]]:
+    """Run the suite's sections on a context, in order; return their results and checks."""
+    registered = [s for s in sections.registry() if s.name in suite]
+    for section in registered:
+        section.precheck(ctx, suite[section.name])
+    checks = Checks()
+    results = {}
+    for step, section in enumerate(registered):
+        progress(step, len(registered), section.label)
+        results[section.name] = section.run(ctx, suite[section.name], checks)
+    progress(len(registered), len(registered), "done")
+    return results, checks.records()
 
 
 def _compute(
@@ -68,21 +110,14 @@ def _compute(
     suite: dict[str, Any],
     suite_digest: str,
     progress: Progress,
+    on: SnapshotRow | None = None,
 ) -> Evidence:
     settings = suite.get("evaluation", {})
-    ctx = context.load(ws, model, int(settings.get("seed", 0)))
-    registered = sections.registry()
-    for section in registered:
-        if section.name in suite:
-            section.precheck(ctx, suite[section.name])
-    checks = Checks()
-    results = {}
-    for step, section in enumerate(registered):
-        progress(step, len(registered), section.label)
-        if section.name in suite:
-            results[section.name] = section.run(ctx, suite[section.name], checks)
-    progress(len(registered), len(registered), "done")
-    found = checks.records()
+    seed = int(settings.get("seed", 0))
+    ctx = (
+        context.load(ws, model, seed) if on is None else sources.from_snapshot(ws, model, on, seed)
+    )
+    results, found = _run_sections(ctx, suite, progress)
     errors = sum(1 for c in found if c.failed_error)
     return Evidence(
         type_=TYPE,
@@ -92,6 +127,7 @@ def _compute(
             table_digest=ctx.snapshot.table_digest,
             test_rows=len(ctx.test_rows),
             train_rows=len(ctx.train_rows),
+            trained_on=ctx.run.input_ref if on is not None else None,
         ),
         suite=SuiteInfo(name=settings.get("name", "evaluation"), digest=suite_digest),
         seed=ctx.seed,
@@ -113,18 +149,28 @@ def evaluate(
     reason: str = "",
     key_ref: str | None = None,
     progress: Progress = NO_PROGRESS,
+    on: str | None = None,
 ) -> tuple[int, Evidence]:
-    """Evaluate a model version, store and sign the evidence, record it; return (event, doc)."""
+    """Evaluate a model version, store and sign the evidence, record it; return (event, doc).
+
+    ``on``: a snapshot reference; every row of it is the test set instead of the model's
+    held-out split, after :func:`check_schema`.
+    """
     suite, raw = load_suite(suite_path)
     suite_digest = hashlib.sha256(raw).hexdigest()
 
-    def prepare(s: Session) -> ModelRow:
+    def prepare(s: Session) -> tuple[ModelRow, SnapshotRow | None]:
         model = models.resolve(s.catalog, ref)
+        other = None
+        if on is not None:
+            other = snapshots.resolve(s.catalog, on)
+            check_schema(ws, s, model, other)
         attest.signing_key(s, key_ref)  # fail before the work if there is no key
-        return model
+        return model, other
 
-    def work(model: ModelRow) -> tuple[ModelRow, Evidence]:
-        return model, compute(ws, model, suite, suite_digest, progress)
+    def work(found: tuple[ModelRow, SnapshotRow | None]) -> tuple[ModelRow, Evidence]:
+        model, other = found
+        return model, compute(ws, model, suite, suite_digest, progress, other)
 
     def commit(s: Session, done: tuple[ModelRow, Evidence]) -> tuple[int, Evidence]:
         model, evidence = done

@@ -1,4 +1,4 @@
-"""The evidence context's event kinds: signed model evaluations.
+"""The evidence context's event kinds: signed evaluations of models and of existing scores.
 
 Declared once here with its typed payload and projector handler; light on purpose (no
 scikit-learn or SHAP).
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
-from core.kernel.rows import EdgeRow, EvaluationRow
+from core.kernel.rows import EdgeRow, EvaluationRow, ScoreEvaluationRow
 
 EVALUATE_ROLES = ("validator", "data-scientist", "admin")
 
@@ -65,5 +65,62 @@ def _model_evaluate(cat: Catalog, seq: int, body: Body, d: ModelEvaluated) -> No
                 relation="evaluated-on",
                 seq=seq,
             ),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class ScoreEvaluated(Payload):
+    """A signed evaluation of an existing score: a column of a snapshot, judged by a suite.
+
+    ``subject`` is ``score:<snapshot>#<column>``; the evidence, the score spec (which column,
+    label, threshold and outcome meaning) and the envelope are blobs.
+    """
+
+    envelope: str
+    key_id: str
+    predicate_type: str
+    subject: str
+    snapshot: str
+    column: str
+    evidence: str
+    suite_digest: str
+    spec_digest: str
+    passed: bool
+    errors: int
+    warnings: int
+
+
+@event_kind(
+    "score.evaluate",
+    ScoreEvaluated,
+    tables=("score_evaluations", "edges"),
+    evidence_for=("fairness",),
+    roles=EVALUATE_ROLES,
+)
+def _score_evaluate(cat: Catalog, seq: int, body: Body, d: ScoreEvaluated) -> None:
+    cat.put(
+        ScoreEvaluationRow(
+            seq=seq,
+            subject=d.subject,
+            snapshot=d.snapshot,
+            score_column=d.column,
+            evidence_digest=d.evidence,
+            suite_digest=d.suite_digest,
+            spec_digest=d.spec_digest,
+            envelope_digest=d.envelope,
+            key_id=d.key_id,
+            passed=d.passed,
+            errors=d.errors,
+            warnings=d.warnings,
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )
+    cat.put_edges(
+        [
+            EdgeRow(
+                src=f"evaluation:{seq}", dst=f"snapshot:{d.snapshot}", relation="evaluates", seq=seq
+            )
         ]
     )

@@ -33,6 +33,7 @@ from core.kernel.rows import (
     ObjectRow,
     ReproductionRow,
     RunRow,
+    ScoreEvaluationRow,
     SignatureRow,
     SnapshotRow,
     ValidationRow,
@@ -263,6 +264,16 @@ class Catalog(Database):
         """Recorded evaluations of a model version, oldest first."""
         return self._rows(
             EvaluationRow, "SELECT * FROM evaluations WHERE model = ? ORDER BY seq", [model]
+        )
+
+    def score_evaluations(self, subject: str | None = None) -> list[ScoreEvaluationRow]:
+        """Recorded evaluations of existing scores (of one ``score:`` subject), oldest first."""
+        if subject is None:
+            return self._rows(ScoreEvaluationRow, "SELECT * FROM score_evaluations ORDER BY seq")
+        return self._rows(
+            ScoreEvaluationRow,
+            "SELECT * FROM score_evaluations WHERE subject = ? ORDER BY seq",
+            [subject],
         )
 
     def reproductions(self, run_id: str) -> list[ReproductionRow]:

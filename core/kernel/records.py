@@ -214,6 +214,26 @@ class EvaluationRow(SQLModel, table=True):
     created_by: str
 
 
+class ScoreEvaluationRow(SQLModel, table=True):
+    """Signed evidence about an existing score: a column of a snapshot, not a model trained here."""
+
+    __tablename__ = "score_evaluations"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    subject: str
+    snapshot: str
+    score_column: str
+    evidence_digest: str
+    suite_digest: str
+    spec_digest: str
+    envelope_digest: str
+    key_id: str
+    passed: bool
+    errors: int = Field(sa_column=Column(BigInteger, nullable=False))
+    warnings: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -228,4 +248,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     SignatureRow,
     ReproductionRow,
     EvaluationRow,
+    ScoreEvaluationRow,
 )

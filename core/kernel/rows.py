@@ -578,6 +578,63 @@ class EvaluationRow(Row):
         self.created_by = created_by
 
 
+class ScoreEvaluationRow(Row):
+    """Signed evidence about an existing score: a column of a snapshot, not a model trained here."""
+
+    TABLE: ClassVar[str] = "score_evaluations"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "subject",
+        "snapshot",
+        "score_column",
+        "evidence_digest",
+        "suite_digest",
+        "spec_digest",
+        "envelope_digest",
+        "key_id",
+        "passed",
+        "errors",
+        "warnings",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        subject: str,
+        snapshot: str,
+        score_column: str,
+        evidence_digest: str,
+        suite_digest: str,
+        spec_digest: str,
+        envelope_digest: str,
+        key_id: str,
+        passed: bool,
+        errors: int,
+        warnings: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.subject = subject
+        self.snapshot = snapshot
+        self.score_column = score_column
+        self.evidence_digest = evidence_digest
+        self.suite_digest = suite_digest
+        self.spec_digest = spec_digest
+        self.envelope_digest = envelope_digest
+        self.key_id = key_id
+        self.passed = passed
+        self.errors = errors
+        self.warnings = warnings
+        self.created_at = created_at
+        self.created_by = created_by
+
+
 # Every catalog table, in the order its DDL is created and its rows dumped.
 TABLES = (
     CatalogMeta,
@@ -593,4 +650,5 @@ TABLES = (
     SignatureRow,
     ReproductionRow,
     EvaluationRow,
+    ScoreEvaluationRow,
 )

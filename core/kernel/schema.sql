@@ -174,3 +174,21 @@ CREATE TABLE evaluations (
 	created_by VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
+
+CREATE TABLE score_evaluations (
+	seq BIGINT NOT NULL,
+	subject VARCHAR NOT NULL,
+	snapshot VARCHAR NOT NULL,
+	score_column VARCHAR NOT NULL,
+	evidence_digest VARCHAR NOT NULL,
+	suite_digest VARCHAR NOT NULL,
+	spec_digest VARCHAR NOT NULL,
+	envelope_digest VARCHAR NOT NULL,
+	key_id VARCHAR NOT NULL,
+	passed BOOLEAN NOT NULL,
+	errors BIGINT NOT NULL,
+	warnings BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);

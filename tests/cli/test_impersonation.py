@@ -67,6 +67,7 @@ WRITES: dict[str, list[str]] = {
         "-o",
         "{out}",
     ],
+    "report score-card": ["report", "score-card", "german-credit@1#column00", "-o", "{out}"],
     "reproduce": ["reproduce", "{run}"],
     "reveal": ["reveal", "german-credit@1", "column00", "--reason", "x"],
     "snapshot add": ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "other"],

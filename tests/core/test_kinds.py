@@ -79,6 +79,7 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
         "signatures",
         "reproductions",
         "evaluations",
+        "score_evaluations",
         "edges",
     )
     assert "attestation.create" not in kinds.projected()

@@ -11,9 +11,11 @@ import pytest
 
 from core.data import features, validation
 from core.documents import datasheet, modelcard, reporting
+from core.evidence import score_spec
 from core.evidence import suite as evaluation_suite
 from core.kernel.errors import UsageError
 from core.modelling import spec as training_spec
+from core.modelling.outcome import OutcomeTable
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "formats"
@@ -47,6 +49,10 @@ def documented() -> dict[str, dict[str, set[str]]]:
         },
         "evaluation-suite.md": {
             f"[{s}]": set(keys) for s, keys in evaluation_suite.SECTION_KEYS.items()
+        },
+        "score-spec.md": {
+            "[score]": set(score_spec.ScoreTable.model_fields),
+            "[outcome]": set(OutcomeTable.model_fields),
         },
         **{page: {"Questions": set(questions)} for page, questions in ANSWERS.items()},
     }
@@ -88,6 +94,8 @@ def parse(page: str, text: str, folder: Path) -> Any:
         return features.load_view(path)
     if page == "evaluation-suite.md":
         return evaluation_suite.load_suite(path)
+    if page == "score-spec.md":
+        return score_spec.load(path)[0]
     return reporting.read_answers(path, ANSWERS[page])
 
 
@@ -136,6 +144,8 @@ def test_each_example_parses_with_the_real_parser(page: str, tmp_path: Path) -> 
         assert parsed["inputs"] == {"raw": "german-credit@1"} and parsed["sql"].strip()
     elif page == "evaluation-suite.md":
         assert set(parsed[0]) == set(evaluation_suite.SECTION_KEYS)
+    elif page == "score-spec.md":
+        assert parsed.column == "vendor_score" and parsed.outcome.favourable == "negative"
     else:
         assert set(parsed) == set(ANSWERS[page])  # the example answers every question
 

@@ -1,0 +1,68 @@
+"""The score card: a model-card-like report about an existing score (plain data in, text out).
+
+:mod:`core.documents.scorecard` fills :class:`ScoreCardContext` from the recorded evidence;
+the wording comes from the score spec's declared outcome names, never from a domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports import render
+
+
+@dataclass(frozen=True)
+class ScoreGroup:
+    """One group's figures, already formatted."""
+
+    group: str
+    count: int
+    positive_rate: str
+    favourable_rate: str
+    tpr: str
+    fpr: str
+
+
+@dataclass(frozen=True)
+class ScoreFairness:
+    """One attribute's (or intersection's) comparison."""
+
+    attribute: str
+    disparate_impact: str
+    four_fifths: bool
+    dpd: str
+    eod: str
+    rows: list[ScoreGroup]
+
+
+@dataclass(frozen=True)
+class ScoreCardContext:
+    """Everything the score card template shows."""
+
+    subject: str
+    snapshot: str
+    table_digest: str
+    column: str
+    kind: str
+    label: str
+    threshold: str
+    positive: str
+    favourable: str
+    unfavourable: str
+    verdict: str
+    evidence: str
+    event: int
+    signed_by: str
+    summary: list[tuple[str, str]]
+    checks: list[tuple[str, str, str, str]]
+    fairness: list[ScoreFairness]
+    notes: list[str]
+
+
+def render_score_card(ctx: ScoreCardContext) -> tuple[str, str]:
+    """Return the score card as ``(markdown, html)``."""
+    env = render._ENV  # the one configured environment (filters, escaping, strictness)
+    return (
+        env.get_template("score_card.md.j2").render(d=ctx),
+        env.get_template("score_card.html.j2").render(d=ctx),
+    )
