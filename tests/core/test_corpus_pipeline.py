@@ -175,6 +175,15 @@ def test_loans_whose_positive_class_is_the_good_outcome(
     for credit_word in ("bad risk", "bad credit", "flagged"):
         assert credit_word not in card.lower()
     assert "Evidence verdict: **FAIL**" in card
+    # The bundle lets an auditor recompute the figures from its test predictions.
+    out = tmp_path / "loans.zip"
+    bundle.export(team, "alice", ref, out, data="full")
+    report = bundle.verify(out, recompute=True)
+    figures = report["recompute"]
+    assert figures["possible"] and not figures["differ"], report["recompute_lines"]
+    recomputed = " ".join(c["figure"] for c in figures["compared"])
+    for headline in ("disparate_impact", "favourable_rate", "roc_auc", "accuracy"):
+        assert headline in recomputed, recomputed
 
 
 def test_clinic_with_codes_for_missing_and_planted_pii(
@@ -254,3 +263,43 @@ def test_a_headerless_comma_space_file_with_names_and_codes(
     # Values were trimmed: the groups are "Female"/"Male", not " Female".
     assert set(expected.count) == {"Female", "Male"}
     agrees(evidence, "sex", expected)
+
+
+def test_a_vendor_score_already_in_the_data(
+    team: Workspace, corpus: dict[str, Any], tmp_path: Path
+) -> None:
+    """An existing score (a vendor's probability of default) audited without a model here."""
+    from core.documents import scorecard
+    from core.evidence import score_evaluation
+
+    table: Table = corpus["vendor"]
+    snap, _ = snapshots.add(team, "alice", table.path, dataset="vendor", reason="corpus")
+    spec = tmp_path / "score.toml"
+    outcome = "\n".join(f"{k} = {_toml(v)}" for k, v in table.outcome.items())
+    spec.write_text(
+        '[score]\ncolumn = "vendor_score"\nkind = "probability"\nlabel = "defaulted"\n'
+        f"threshold = 0.5\nsensitive = {_toml(table.sensitive)}\n\n[outcome]\n{outcome}\n"
+    )
+    suite = tmp_path / "score-suite.toml"
+    suite.write_text(
+        "[evaluation]\nseed = 1\n\n[fairness]\n"
+        f"attributes = {_toml(table.sensitive)}\nbootstrap = 40\nmin_disparate_impact = 0.8\n"
+    )
+    _, typed = score_evaluation.evaluate(team, "val", snap.ref, spec, suite, reason="corpus")
+    evidence = typed.to_json()
+    source = pd.read_csv(table.path)
+    y = source["defaulted"].to_numpy()
+    declined = (source["vendor_score"] >= 0.5).astype(int).to_numpy()
+    # Favourable is the negative prediction ("approved"): rates of predicted 0 per region.
+    expected = reference.group_figures(y, declined, source["region"], favourable_prediction=0)
+    assert not expected.four_fifths_met  # rural applicants are declined far more often
+    agrees(evidence, "region", expected)
+    assert verdict_of(evidence, "disparate impact on approved (region)") == "FAIL"
+    summary = evidence["score"]["summary"]
+    assert summary["roc_auc"] == pytest.approx(
+        reference.roc_auc(y, source["vendor_score"].to_numpy()), abs=1e-9
+    )
+    assert summary["accuracy"] == pytest.approx(reference.accuracy(y, declined), abs=1e-9)
+    md, _ = scorecard.write(team, "val", f"{snap.ref}#vendor_score", tmp_path / "reports")
+    card = md.read_text()
+    assert "approved" in card and "FAIL" in card and "credit" not in card.lower()
