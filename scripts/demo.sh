@@ -79,6 +79,9 @@ say "Reproducing the run in a fresh process"
 $L --as val reproduce "$RUN" --reason "independent reproduction"
 
 say "Evaluating it: fairness, SHAP, robustness, privacy, baseline (signed evidence)"
+echo "The spec declares the outcome: positive = bad credit risk, favourable = the negative"
+echo "prediction (approved). A comparison with a group under 30 held-out rows is INCONCLUSIVE:"
+echo "never a pass (the verdict is the worst of the checks; exit 1 only on a FAIL)."
 $L --as val evaluate credit-risk@1 --suite $S/evaluation.toml --reason "pre-release validation"
 
 say "Model card and impact assessment into $REPORTS"
@@ -120,7 +123,10 @@ AIRGAP=$(mktemp -d)
 cp "$LEDGERML_WORKSPACE.export/credit-risk-1.zip" "$ORG" "$AIRGAP/"
 cp storage/bundle_verifier.py "$AIRGAP/verify.py"  # the auditor's own copy, not the bundle's
 (cd "$AIRGAP" && env -u LEDGERML_WORKSPACE "$OLDPWD/.venv/bin/python" verify.py \
-  credit-risk-1.zip --key "$(basename "$ORG")")
+  credit-risk-1.zip --key "$(basename "$ORG")" --recompute)
+echo "(--recompute: the per-group rates, disparate impact, TPR/FPR gaps, ROC AUC and accuracy"
+echo " recomputed from the bundled test predictions with the standard library, against the"
+echo " signed evidence: a signature proves who said a number, this proves the number)"
 echo "Without the pinned key the same bundle is only self-consistent (exit 1):"
 if env -u LEDGERML_WORKSPACE $L bundle verify "$AIRGAP/credit-risk-1.zip" >/dev/null; then
   echo "unexpected: an unanchored bundle verified" >&2; exit 1
