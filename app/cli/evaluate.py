@@ -146,11 +146,7 @@ def evaluate(
             ],
             title=f"{subject} × {evidence.suite.name} (on {evidence.data.snapshot})",
         )
-        output.line(
-            ("PASSED" if evidence.passed else "FAILED")
-            + f": {output.count(evidence.errors, 'error')}, "
-            f"{output.count(evidence.warnings, 'warning')}; verdict {evidence.verdict}; "
-            f"signed evidence recorded as event #{seq}"
-        )
+        summary = output.verdict_summary(evidence.verdict, evidence.errors, evidence.warnings)
+        output.line(f"{summary}; signed evidence recorded as event #{seq}")
     if not evidence.passed:
         raise typer.Exit(output.EXIT_CHECK)

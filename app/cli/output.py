@@ -207,13 +207,26 @@ def validation_result(result: Any, seq: int) -> None:
         ],
         title=f"{result.snapshot_ref} × {result.suite_name}",
     )
-    if result.verdict == "PASS":
-        head = "PASSED"
-    elif result.passed:
-        head = f"PASSED with {count(result.warnings, 'warning')} (verdict {result.verdict})"
-    else:
-        head = f"FAILED: {count(result.errors, 'error')}, {count(result.warnings, 'warning')}"
-    line(f"{head}; recorded as event #{seq}")
+    summary = verdict_summary(result.verdict, result.errors, result.warnings)
+    line(f"{summary}; recorded as event #{seq}")
+
+
+def verdict_summary(verdict: str, errors: int, warnings: int) -> str:
+    """The one-line verdict of a run of checks, never kinder than its worst check.
+
+    Only a PASS reads as a plain pass; a WARN says how many warnings; an INCONCLUSIVE leads
+    with that word (no check failed, but some could not be judged); a FAIL counts both.
+    """
+    if verdict == "PASS":
+        return "PASSED"
+    if verdict == "WARN":
+        return f"PASSED with {count(warnings, 'warning')} (verdict WARN)"
+    if verdict == "INCONCLUSIVE":
+        return (
+            f"INCONCLUSIVE: no check failed, {count(warnings, 'check')} not passed "
+            "(warnings or not enough data to judge)"
+        )
+    return f"FAILED: {count(errors, 'error')}, {count(warnings, 'warning')}"
 
 
 def count(n: int, noun: str) -> str:

@@ -75,3 +75,22 @@ def test_a_warning_is_shown_as_a_warning(tmp_path: Path) -> None:
     clean.write_text('[[checks]]\ntype = "row_count"\nmin = 1\n')
     plain = invoke(ws, "validate", "t@1", "--suite", str(clean))
     assert "PASSED; recorded" in plain.stdout and "warning" not in plain.stdout
+
+
+@pytest.mark.parametrize(
+    ("verdict", "errors", "warnings", "starts"),
+    [
+        ("PASS", 0, 0, "PASSED"),
+        ("WARN", 0, 2, "PASSED with 2 warnings"),
+        ("INCONCLUSIVE", 0, 4, "INCONCLUSIVE: no check failed, 4 checks not passed"),
+        ("FAIL", 1, 3, "FAILED: 1 error, 3 warnings"),
+    ],
+)
+def test_the_summary_line_leads_with_the_worst_verdict(
+    verdict: str, errors: int, warnings: int, starts: str
+) -> None:
+    from app.cli.output import verdict_summary
+
+    line = verdict_summary(verdict, errors, warnings)
+    assert line.startswith(starts)
+    assert (line == "PASSED") is (verdict == "PASS")
