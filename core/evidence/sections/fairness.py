@@ -124,11 +124,13 @@ class Fairness(Record):
 
 
 def fairness_metrics(favourable: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The metrics the fairness section gives fairlearn's MetricFrame: exact, and bootstrapped.
+    """The metrics the section gives fairlearn's MetricFrame, and a row bootstrap's.
 
-    Bootstrapped metrics are plain numpy one-liners: fairlearn's own TPR/FPR go through
-    scikit-learn's input validation on every call, which made 200 resamples take ~25 s.
-    ``favourable`` is the predicted class (0 or 1) that is favourable to the person.
+    The first are exact, per group; the second are the numpy one-liners a row bootstrap
+    through MetricFrame would use (the benches' floor). The section itself bootstraps from
+    cell counts (:mod:`core.evidence.bootstrap`): the same distribution as MetricFrame's row
+    resampling, without re-grouping the rows of every resample. ``favourable`` is the
+    predicted class (0 or 1) favourable to the person.
     """
     import numpy as np
     from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
@@ -175,37 +177,37 @@ def _bands(mask: Any, proba: Any, y: Any) -> list[dict[str, Any]]:
 
 
 def _attribute(
-    attrs: list[str], ctx: EvaluationContext, reps: int, fav: int, exact: Any, fast: Any
+    attrs: list[str], ctx: EvaluationContext, reps: int, fav: int, exact: Any
 ) -> tuple[str, dict[str, Any]]:
     """Compare the groups of one attribute (or intersection) on the held-out rows."""
     import numpy as np
     import pandas as pd
     from fairlearn.metrics import MetricFrame
 
+    from core.evidence import bootstrap
+
     y, proba, pred, groups = ctx.y_test, ctx.proba, ctx.pred, ctx.groups
     key = " × ".join(attrs)
     sf = pd.DataFrame({a: groups[a] for a in attrs})
     with warnings.catch_warnings():
-        # An empty cell's metrics are NaN (reported as undefined below), and NumPy warns
-        # about every all-NaN slice of the bootstrap.
+        # An empty cell's metrics are NaN (reported as undefined below).
         warnings.simplefilter("ignore", RuntimeWarning)
         frame = MetricFrame(metrics=exact, y_true=y, y_pred=pred, sensitive_features=sf)
-        boot = MetricFrame(
-            metrics=fast,
-            y_true=y,
-            y_pred=pred,
-            sensitive_features=sf,
-            n_boot=reps,
-            ci_quantiles=[0.025, 0.975],
-            random_state=ctx.seed,
-        )
+    # Each row's group, in the order MetricFrame lists the groups (every combination of an
+    # intersection, also those no held-out row has), for the count-based bootstrap.
+    index = frame.by_group.index
+    if len(attrs) == 1:
+        codes = index.get_indexer(pd.Index(np.asarray(groups[attrs[0]])))
+    else:
+        codes = index.get_indexer(pd.MultiIndex.from_arrays([groups[a] for a in attrs]))
+    assert (codes >= 0).all(), "every held-out row belongs to a listed group"
+    cells = bootstrap.Cells.of(codes, y, pred, len(index))
+    _, diff, ratio = bootstrap.point(cells, fav)
+    ci = bootstrap.intervals(cells, fav, reps, ctx.seed)
     by_group = frame.by_group.reset_index()
-    low, high = (c.reset_index() for c in boot.by_group_ci)
     table = []
-    for index, row in by_group.iterrows():
-        mask = np.ones(len(y), dtype=bool)
-        for a in attrs:
-            mask &= np.asarray(groups[a]) == row[a]
+    for i, (_, row) in enumerate(by_group.iterrows()):
+        mask = codes == i
         table.append(
             {
                 "group": " / ".join(str(row[a]) for a in attrs),
@@ -216,34 +218,23 @@ def _attribute(
                 "favourable_rate": (
                     float(row["selection_rate"]) if fav else 1.0 - float(row["selection_rate"])
                 ),
-                "intervals_95": {
-                    m: [low.loc[index, m], high.loc[index, m]]
-                    for m in ("selection_rate", "favourable_rate", "tpr", "fpr")
-                },
+                "intervals_95": {m: ci.by_group[m][i] for m in bootstrap.RATES},
                 "calibration": _bands(mask, proba, y),
             }
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        diff, ratio = boot.difference(), boot.ratio()
-        diff_lo, diff_hi = boot.difference_ci()
-        ratio_lo, ratio_hi = boot.ratio_ci()
-    di = float(ratio["favourable_rate"])
+    di = ratio["favourable_rate"]
     return key, {
         "table": table,
-        "demographic_parity_difference": float(diff["selection_rate"]),
-        "demographic_parity_ratio": float(ratio["selection_rate"]),
-        "equalized_odds_difference": float(max(diff["tpr"], diff["fpr"])),
+        "demographic_parity_difference": diff["selection_rate"],
+        "demographic_parity_ratio": ratio["selection_rate"],
+        "equalized_odds_difference": max(diff["tpr"], diff["fpr"]),
         "disparate_impact": di,
         "four_fifths_rule": di >= 0.8,
         "intervals_95": {
-            "demographic_parity_difference": [
-                diff_lo["selection_rate"],
-                diff_hi["selection_rate"],
-            ],
-            "tpr_difference": [diff_lo["tpr"], diff_hi["tpr"]],
-            "fpr_difference": [diff_lo["fpr"], diff_hi["fpr"]],
-            "disparate_impact": [ratio_lo["favourable_rate"], ratio_hi["favourable_rate"]],
+            "demographic_parity_difference": ci.difference["selection_rate"],
+            "tpr_difference": ci.difference["tpr"],
+            "fpr_difference": ci.difference["fpr"],
+            "disparate_impact": ci.ratio["favourable_rate"],
         },
         "bootstrap": reps,
     }
@@ -419,7 +410,7 @@ class FairnessSection(BaseSection):
         """Compare the groups of every attribute and intersection the suite names."""
         outcome = outcomes.required(ctx.outcome, what="the fairness section")
         fav = outcome.favourable_prediction
-        exact, fast = fairness_metrics(fav)
+        exact, _ = fairness_metrics(fav)
         attributes = [[a] for a in cfg.get("attributes", [])] + [
             list(i) for i in cfg.get("intersections", [])
         ]
@@ -441,7 +432,7 @@ class FairnessSection(BaseSection):
                     f"fairness attribute {missing[0]!r} was not kept with the run's predictions",
                     hint="List it under sensitive in the training spec.",
                 )
-            key, summary = _attribute(attrs, ctx, reps, fav, exact, fast)
+            key, summary = _attribute(attrs, ctx, reps, fav, exact)
             out["groups"][key] = summary
             sev = cfg.get("severity", "error")
             small = _group_sizes(
