@@ -36,6 +36,9 @@ class RunGate(Payload):
 
     suite: str
     validation_seq: int
+    waivers: list[int] | None = None
+    """The waivers (event numbers) that let a failed run of another suite through; absent
+    when none was needed, and in runs recorded before waivers existed."""
 
 
 @dataclass(frozen=True)

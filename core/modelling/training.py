@@ -380,6 +380,14 @@ def record_run(
     )
 
 
+def _waivers_used(s: Session, snap: SnapshotRow) -> list[int] | None:
+    """The waivers this run relies on, re-read under the commit's lock (the state recorded)."""
+    from core.data import gates
+
+    used = sorted({w.seq for w in gates.require(s, [snap], "train")})
+    return used or None
+
+
 def _record(ws: Workspace, s: Session, spec: Spec, done: Fitted, reason: str) -> RunRow:
     """The commit step of training: the run's blobs, then its one ``train.run`` event."""
     result, snap = done.result, done.snap
@@ -402,7 +410,9 @@ def _record(ws: Workspace, s: Session, spec: Spec, done: Fitted, reason: str) ->
         input=RunInput(
             ref=snap.ref, table_digest=snap.table_digest, parquet_digest=snap.parquet_digest
         ),
-        gate=RunGate(suite=spec.suite, validation_seq=done.gate_seq),
+        gate=RunGate(
+            suite=spec.suite, validation_seq=done.gate_seq, waivers=_waivers_used(s, snap)
+        ),
         estimator=spec.estimator,
         seed=spec.seed,
         environment_digest=objects[2].sha256,

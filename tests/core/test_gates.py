@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -215,7 +216,9 @@ def test_training_is_refused_while_any_latest_run_of_its_input_failed(
         scope=["train"],
     )
     run = training.train(loans, "sam", tmp_path / "train.toml")
-    assert run.run_id
+    # The run names the waiver it relied on, in its signed event.
+    [waiver] = _recorded_waivers(loans, "loans-features@1")
+    assert _train_event(loans, run.run_id)["gate"]["waivers"] == [waiver]
 
 
 def test_the_waiver_commands(loans: Workspace, tmp_path: Path) -> None:
@@ -261,3 +264,17 @@ def test_the_waiver_commands(loans: Workspace, tmp_path: Path) -> None:
         *w, "--as", "alice", "feature", "build", str(tmp_path / "view.toml"), check=True
     )
     assert f"under waiver #{entry['seq']} by ada" in built.stdout
+
+
+def _recorded_waivers(ws: Workspace, ref: str) -> list[int]:
+    with ws.session() as s:
+        snap = snapshots.resolve(s.catalog, ref)
+        return [w.seq for w in gates.waivers(s, snap)]
+
+
+def _train_event(ws: Workspace, run_id: str) -> dict[str, Any]:
+    for entry in ws.ledger.iter_entries():
+        body = json.loads(entry.body)
+        if body["action"] == "train.run" and body["data"]["run_id"] == run_id:
+            return dict(body["data"])
+    raise AssertionError(f"no train.run event for {run_id}")
