@@ -184,7 +184,12 @@ def evaluate(
                 ("model.skops", model.model_digest),
             ],
             predicate_type=PREDICATE,
-            predicate={"model": model.ref, "suite_digest": suite_digest, "passed": evidence.passed},
+            predicate={
+                "model": model.ref,
+                "suite_digest": suite_digest,
+                "passed": evidence.passed,
+                "verdict": evidence.verdict,
+            },
             reason=reason,
             extra_subjects=[f"model:{model.ref}"],
             as_payload=lambda envelope, key_id, predicate_type: ModelEvaluated(

@@ -89,6 +89,8 @@ class ScoreEvaluated(Payload):
     passed: bool
     errors: int
     warnings: int
+    verdict: str
+    """The evidence's overall verdict (PASS/WARN/INCONCLUSIVE/FAIL)."""
 
 
 @event_kind(

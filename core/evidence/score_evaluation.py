@@ -174,6 +174,7 @@ def evaluate(
                 "score": score.subject,
                 "suite_digest": suite_digest,
                 "passed": evidence.passed,
+                "verdict": evidence.verdict,
             },
             reason=reason,
             extra_subjects=[score.subject, f"snapshot:{score.snapshot}"],
@@ -190,6 +191,7 @@ def evaluate(
                 passed=evidence.passed,
                 errors=evidence.errors,
                 warnings=evidence.warnings,
+                verdict=evidence.verdict,
             ),
             extra_objects=[evidence_ref, suite_ref, spec_ref],
         )
