@@ -49,6 +49,8 @@ class Fairness:
     interval_95: tuple[Any, Any]
     parity_difference: Any
     groups: list[GroupRow]
+    verdict: str | None = None
+    """The worst verdict of the suite's checks on this attribute (None: the suite set none)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
                 (g.intervals_95["disparate_impact"][0], g.intervals_95["disparate_impact"][1]),
                 g.demographic_parity_difference,
                 [GroupRow(r.group, r.count, r.favourable, r.tpr, r.fpr) for r in g.table],
+                _attribute_verdict(doc, attr),
             )
             for attr, g in (fairness.groups.items() if fairness else ())
         ],
@@ -154,3 +157,15 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
         verdict=doc.verdict,
         favourable=fairness.favourable_name if fairness else "favourable",
     )
+
+
+def _attribute_verdict(doc: Any, attribute: str) -> str | None:
+    """The worst verdict of the fairness checks named for one attribute, if it has any."""
+    from core.kernel.verdict import worst
+
+    found = [
+        c.verdict
+        for c in doc.checks
+        if c.section == "fairness" and c.name.endswith(f"({attribute})")
+    ]
+    return worst(found) if found else None

@@ -168,6 +168,13 @@ def test_loans_whose_positive_class_is_the_good_outcome(
         "INCONCLUSIVE",
         "FAIL",
     }
+    # The workstation marks each attribute by its worst check, not only the whole evidence.
+    from core.evidence import views
+
+    shown = views.model_detail(team, ref).evidence
+    assert shown is not None
+    marks = {f.attribute: f.verdict for f in shown.fairness}
+    assert marks["group"] == "FAIL" and marks["group × gender"] in {"INCONCLUSIVE", "FAIL"}
     # The model card speaks the table's language, not credit's.
     md, _ = modelcard.write_card(team, "val", ref, tmp_path / "reports")
     card = md.read_text()

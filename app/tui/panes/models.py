@@ -94,9 +94,15 @@ def evidence_lines(ev: Evidence) -> list[str]:
     lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
     for f in ev.fairness:
         lo, hi = f.interval_95
+        mark = ""
+        if f.verdict is not None:
+            tint = {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(
+                f.verdict, "red"
+            )
+            mark = f" · [{tint}]{f.verdict}[/{tint}]"
         lines.append(
             f"fairness {escape(f.attribute)}: DI {fmt(f.disparate_impact)} "
-            f"[{fmt(lo)}, {fmt(hi)}] · DPD {fmt(f.parity_difference)}"
+            f"[{fmt(lo)}, {fmt(hi)}] · DPD {fmt(f.parity_difference)}{mark}"
         )
         for row in f.groups:
             lines.append(
