@@ -175,9 +175,13 @@ class WriteActions(App[None]):
                 retention=values["retention"],
                 reason=values["reason"],
             )
-            snap, created = snapshots.submit(self.workspace, self.actor, request, progress=progress)
+            added = snapshots.submit_detailed(
+                self.workspace, self.actor, request, progress=progress
+            )
+            snap, created = added.snapshot, added.created
             if created:
-                return f"{snap.ref} recorded"
+                # What the reading did that the user did not spell out: never silent.
+                return f"{snap.ref} recorded" + "".join(f"; {n}" for n in added.notices)
             ignored = request.unapplied(snap)
             return f"{snap.ref} already holds these bytes" + (
                 f"; not applied: {', '.join(ignored)} (a version's description is fixed when "

@@ -99,3 +99,19 @@ async def test_a_bad_tag_is_refused_as_the_cli_refuses_it(
     assert f"{title}: {said}" in cli.stderr
     assert all(f"hint: {h}" in cli.stderr for h in hint)
     assert admin_ws.ledger.head() == head
+
+
+async def test_what_the_reading_did_is_told_in_the_tui_too(
+    admin_ws: Workspace, tmp_path: Path
+) -> None:
+    """A title line above the header is skipped and said, as `snapshot add` says it."""
+    titled = tmp_path / "titled.csv"
+    titled.write_text(
+        "Export of 2026-11-30, confidential\nid,score,label\n"
+        + "".join(f"{i},{i % 7 / 7:.3f},{i % 2}\n" for i in range(200))
+    )
+    shown = await add_from_the_tui(
+        admin_ws, {"file": str(titled), "dataset": "titled", "reason": "intake"}
+    )
+    [message] = [m for _, m in shown if "titled@1 recorded" in m]
+    assert "Export of 2026-11-30" in message and "skipped" in message
