@@ -95,7 +95,7 @@ def main() -> None:
     sample = z[np.sort(rng.choice(len(z), 10_000, replace=False))]
     background = z[np.sort(np.random.default_rng(5).choice(len(z), 100, replace=False))]
     t0 = time.perf_counter()
-    from core.evidence.sections.fairness import fairness_metrics
+    from fairlearn_floor import fairness_metrics
 
     exact, fast = fairness_metrics()
     MetricFrame(metrics=exact, y_true=y, y_pred=pred, sensitive_features=sf)

@@ -86,11 +86,11 @@ def main() -> None:
     import numpy as np
     import pandas as pd
     from fairlearn.metrics import MetricFrame
+    from fairlearn_floor import fairness_metrics
 
     from core.audit import admin
     from core.data import snapshots
     from core.evidence import score_evaluation
-    from core.evidence.sections.fairness import fairness_metrics
     from core.identity import keys
 
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000

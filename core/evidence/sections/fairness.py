@@ -20,7 +20,6 @@ sizes" check at the section's severity.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,43 +122,6 @@ class Fairness(Record):
         return self.favourable_outcome.split(" (predicted", 1)[0]
 
 
-def fairness_metrics(favourable: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The metrics the section gives fairlearn's MetricFrame, and a row bootstrap's.
-
-    The first are exact, per group; the second are the numpy one-liners a row bootstrap
-    through MetricFrame would use (the benches' floor). The section itself bootstraps from
-    cell counts (:mod:`core.evidence.bootstrap`): the same distribution as MetricFrame's row
-    resampling, without re-grouping the rows of every resample. ``favourable`` is the
-    predicted class (0 or 1) favourable to the person.
-    """
-    import numpy as np
-    from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
-    from sklearn.metrics import precision_score
-
-    def rate(values: Any) -> float:
-        return float(np.mean(values)) if len(values) else float("nan")
-
-    fast = {
-        "selection_rate": lambda t, p: rate(np.asarray(p)),
-        # 1 - rate(p) rather than rate(p == 0): the very floats evidence had before outcomes.
-        "favourable_rate": (
-            (lambda t, p: rate(np.asarray(p)))
-            if favourable
-            else (lambda t, p: 1.0 - rate(np.asarray(p)))
-        ),
-        "tpr": lambda t, p: rate(np.asarray(p)[np.asarray(t) == 1]),
-        "fpr": lambda t, p: rate(np.asarray(p)[np.asarray(t) == 0]),
-    }
-    exact = {
-        "count": count,
-        "selection_rate": selection_rate,
-        "tpr": true_positive_rate,
-        "fpr": false_positive_rate,
-        "precision": lambda t, p: precision_score(t, p, zero_division=0),
-    }
-    return exact, fast
-
-
 def _bands(mask: Any, proba: Any, y: Any) -> list[dict[str, Any]]:
     bands = []
     for lo, hi in ((0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01)):
@@ -177,49 +139,36 @@ def _bands(mask: Any, proba: Any, y: Any) -> list[dict[str, Any]]:
 
 
 def _attribute(
-    attrs: list[str], ctx: EvaluationContext, reps: int, fav: int, exact: Any
+    attrs: list[str], ctx: EvaluationContext, reps: int, fav: int
 ) -> tuple[str, dict[str, Any]]:
-    """Compare the groups of one attribute (or intersection) on the held-out rows."""
-    import numpy as np
-    import pandas as pd
-    from fairlearn.metrics import MetricFrame
+    """Compare the groups of one attribute (or intersection) on the held-out rows.
 
-    from core.evidence import bootstrap
+    Every figure comes from the counts of (group, label, prediction) cells
+    (:mod:`core.evidence.cells`): the exact per-group table with fairlearn's conventions
+    (tests hold it equal to ``MetricFrame``'s), the between-group spreads, and the bootstrap.
+    """
+    from core.evidence import cells as counted
 
     y, proba, pred, groups = ctx.y_test, ctx.proba, ctx.pred, ctx.groups
     key = " × ".join(attrs)
-    sf = pd.DataFrame({a: groups[a] for a in attrs})
-    with warnings.catch_warnings():
-        # An empty cell's metrics are NaN (reported as undefined below).
-        warnings.simplefilter("ignore", RuntimeWarning)
-        frame = MetricFrame(metrics=exact, y_true=y, y_pred=pred, sensitive_features=sf)
-    # Each row's group, in the order MetricFrame lists the groups (every combination of an
-    # intersection, also those no held-out row has), for the count-based bootstrap.
-    index = frame.by_group.index
-    if len(attrs) == 1:
-        codes = index.get_indexer(pd.Index(np.asarray(groups[attrs[0]])))
-    else:
-        codes = index.get_indexer(pd.MultiIndex.from_arrays([groups[a] for a in attrs]))
-    assert (codes >= 0).all(), "every held-out row belongs to a listed group"
-    cells = bootstrap.Cells.of(codes, y, pred, len(index))
-    _, diff, ratio = bootstrap.point(cells, fav)
-    ci = bootstrap.intervals(cells, fav, reps, ctx.seed)
-    by_group = frame.by_group.reset_index()
+    # Groups as fairlearn lists them: every combination of an intersection, also those no
+    # held-out row has (their count is 0 and every rate undefined, null).
+    names, codes = counted.group_index(groups, attrs)
+    cells = counted.Cells.of(codes, y, pred, len(names))
+    exact = counted.table(cells)
+    _, diff, ratio = counted.point(cells, fav)
+    ci = counted.intervals(cells, fav, reps, ctx.seed)
     table = []
-    for i, (_, row) in enumerate(by_group.iterrows()):
-        mask = codes == i
+    for i, name in enumerate(names):
+        selection = float(exact["selection_rate"][i])
         table.append(
             {
-                "group": " / ".join(str(row[a]) for a in attrs),
-                # MetricFrame lists every combination of an intersection, also those no
-                # held-out row has: their count is NaN and every rate undefined (null).
-                "count": 0 if pd.isna(row["count"]) else int(row["count"]),
-                **{m: row[m] for m in ("selection_rate", "tpr", "fpr", "precision")},
-                "favourable_rate": (
-                    float(row["selection_rate"]) if fav else 1.0 - float(row["selection_rate"])
-                ),
-                "intervals_95": {m: ci.by_group[m][i] for m in bootstrap.RATES},
-                "calibration": _bands(mask, proba, y),
+                "group": " / ".join(name),
+                "count": int(exact["count"][i]),
+                **{m: float(exact[m][i]) for m in ("selection_rate", "tpr", "fpr", "precision")},
+                "favourable_rate": selection if fav else 1.0 - selection,
+                "intervals_95": {m: ci.by_group[m][i] for m in counted.RATES},
+                "calibration": _bands(codes == i, proba, y),
             }
         )
     di = ratio["favourable_rate"]
@@ -410,7 +359,6 @@ class FairnessSection(BaseSection):
         """Compare the groups of every attribute and intersection the suite names."""
         outcome = outcomes.required(ctx.outcome, what="the fairness section")
         fav = outcome.favourable_prediction
-        exact, _ = fairness_metrics(fav)
         attributes = [[a] for a in cfg.get("attributes", [])] + [
             list(i) for i in cfg.get("intersections", [])
         ]
@@ -432,7 +380,7 @@ class FairnessSection(BaseSection):
                     f"fairness attribute {missing[0]!r} was not kept with the run's predictions",
                     hint="List it under sensitive in the training spec.",
                 )
-            key, summary = _attribute(attrs, ctx, reps, fav, exact)
+            key, summary = _attribute(attrs, ctx, reps, fav)
             out["groups"][key] = summary
             sev = cfg.get("severity", "error")
             small = _group_sizes(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame
 
-from core.evidence import bootstrap
+from core.evidence import cells as bootstrap
 
 
 def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,3 +90,51 @@ def test_the_same_seed_gives_the_same_intervals() -> None:
     b = bootstrap.intervals(cells, favourable=1, reps=100, seed=9)
     c = bootstrap.intervals(cells, favourable=1, reps=100, seed=10)
     assert a == b and a != c
+
+
+def _fairlearn_exact() -> dict[str, object]:
+    """What the fairness section gave MetricFrame before it counted cells itself."""
+    from fairlearn.metrics import count, false_positive_rate, selection_rate, true_positive_rate
+    from sklearn.metrics import precision_score
+
+    return {
+        "count": count,
+        "selection_rate": selection_rate,
+        "tpr": true_positive_rate,
+        "fpr": false_positive_rate,
+        "precision": lambda t, p: precision_score(t, p, zero_division=0),
+    }
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_counted_table_is_fairlearns_metricframe_bit_for_bit(seed: int) -> None:
+    """Random small tables with degenerate groups (no positives, no negatives, no positive
+    predictions, empty intersection cells): every figure equals MetricFrame's exactly."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 60))
+    groups = {
+        "a": rng.choice(["x", "y", "missing", "z"], size=n, p=[0.5, 0.3, 0.15, 0.05]),
+        "b": rng.choice(["u", "v"], size=n, p=[0.8, 0.2]),
+    }
+    y = rng.integers(0, 2, n) * (groups["a"] != "missing")  # "missing": no positives
+    pred = rng.integers(0, 2, n) * (groups["b"] == "u")  # "v": no positive predictions
+    for attrs in (["a"], ["b"], ["a", "b"]):
+        names, codes = bootstrap.group_index(groups, attrs)
+        ours = bootstrap.table(bootstrap.Cells.of(codes, y, pred, len(names)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = MetricFrame(
+                metrics=_fairlearn_exact(),
+                y_true=y,
+                y_pred=pred,
+                sensitive_features=pd.DataFrame({a: groups[a] for a in attrs}),
+            ).by_group
+        listed = [tuple(str(v) for v in (k if isinstance(k, tuple) else (k,))) for k in frame.index]
+        assert names == listed
+        for metric in ("selection_rate", "tpr", "fpr", "precision"):
+            theirs = frame[metric].to_numpy(dtype=float)
+            assert np.array_equal(ours[metric], theirs, equal_nan=True), (attrs, metric)
+        theirs_count = np.nan_to_num(frame["count"].to_numpy(dtype=float)).astype(int)
+        assert np.array_equal(ours["count"], theirs_count)
