@@ -1,4 +1,4 @@
-"""Fairness: how the model's decisions and errors differ between groups (fairlearn).
+"""Fairness: how the model's decisions and errors differ between groups.
 
 The direction comes from the declared outcome (:mod:`core.modelling.outcome`, the training
 spec's ``[outcome]`` table), never from an assumption: the section refuses to run without
