@@ -42,21 +42,40 @@ def _context(**fields: Any) -> EvaluationContext:
 
 
 def groups_of(frame: Any, columns: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Each sensitive column as text, a missing value as the explicit ``missing`` group."""
+    """Each sensitive column as group names, by training's rule.
+
+    One explicit ``missing`` group; a column holding both NULLs and the literal value
+    "missing" is refused, as training refuses it.
+    """
     import numpy as np
 
-    out = {}
-    for c in columns:
-        values = frame[c]
-        out[c] = np.where(values.isna(), MISSING, values.astype(str)).astype(object)
-    return out
+    return {c: np.asarray(training.group_values(frame[c], c), dtype=object) for c in columns}
 
 
-def _labels(values: Any, spec: ScoreSpec, ref: str) -> Any:
+def refuse_pii_groups(snap: SnapshotRow, sensitive: list[str] | tuple[str, ...]) -> None:
+    """A PII column as a sensitive attribute would make people's values the group names."""
+    both = sorted(set(sensitive) & set(snap.pii))
+    if both:
+        raise UsageError(
+            f"sensitive attribute {both[0]!r} of {snap.ref} is tagged PII: its values would "
+            "become the group names of the fairness evidence",
+            hint="Derive a coarse group from it in a feature view (e.g. an age band from a "
+            "date of birth) and list that instead.",
+        )
+
+
+def _shown(values: list[str], column: str, snap: SnapshotRow) -> str:
+    """Values for an error message, unless they are a PII column's (then only how many)."""
+    if column in snap.pii:
+        return f"{len(values)} distinct values (not shown: {column!r} is a PII column)"
+    return ", ".join(values[:5]) + ("…" if len(values) > 5 else "")
+
+
+def _labels(values: Any, spec: ScoreSpec, snap: SnapshotRow) -> Any:
     """The label column as 0/1: 1 where it equals the declared positive label."""
     import numpy as np
 
-    column = spec.label
+    column, ref = spec.label, snap.ref
     if values.isna().any():
         raise UsageError(
             f"label column {column!r} of {ref} has {int(values.isna().sum())} missing values",
@@ -66,7 +85,7 @@ def _labels(values: Any, spec: ScoreSpec, ref: str) -> Any:
     distinct = sorted({str(v) for v in values.unique()})
     if len(distinct) > 2:
         raise UsageError(
-            f"label column {column!r} of {ref} is not binary: values {', '.join(distinct[:5])}…",
+            f"label column {column!r} of {ref} is not binary: {_shown(distinct, column, snap)}",
             hint="Derive a two-valued label in a feature view.",
         )
     if isinstance(positive, bool | int) and values.dtype.kind in "biuf":
@@ -76,7 +95,7 @@ def _labels(values: Any, spec: ScoreSpec, ref: str) -> Any:
     if not y.any():
         raise UsageError(
             f"no row of {ref} has the positive label {positive!r} in {column!r}",
-            hint=f"Its values: {', '.join(distinct)}. Check [outcome] positive_label.",
+            hint=f"Its values: {_shown(distinct, column, snap)}. Check [outcome] positive_label.",
         )
     return np.asarray(y, dtype=int)
 
@@ -118,7 +137,8 @@ def from_score(ws: Workspace, snap: SnapshotRow, spec: ScoreSpec, seed: int) -> 
     import numpy as np
 
     frame = training.load_table(ws, snap, spec.columns)
-    y = _labels(frame[spec.label], spec, snap.ref)
+    refuse_pii_groups(snap, spec.sensitive)
+    y = _labels(frame[spec.label], spec, snap)
     proba = _scores(frame[spec.column], spec, snap.ref)
     threshold = spec.threshold if spec.threshold is not None else 0.5
     rows = np.arange(len(frame))
@@ -161,12 +181,9 @@ def from_snapshot(
     own = context.load(ws, model, seed)
     spec = own.spec
     frame = training.load_table(ws, other, [*spec.features, spec.target, *spec.sensitive])
-    target = frame[spec.target]
-    if target.isna().any() or set(target.unique().tolist()) - {0, 1}:
-        raise UsageError(
-            f"target {spec.target!r} of {other.ref} must be binary 0/1 without missing values, "
-            "as in the training input",
-        )
+    refuse_pii_groups(other, spec.sensitive)
+    # The label as the positive class, by the spec's own declaration (as training read it).
+    y_test = training.labels(spec, frame[spec.target])
     x_test = frame[spec.features].reset_index(drop=True)
     proba = own.pipeline.predict_proba(x_test)[:, 1].astype("<f8")
     return dataclasses.replace(
@@ -174,7 +191,7 @@ def from_snapshot(
         snapshot=other,
         test_rows=np.arange(len(frame)),
         x_test=x_test,
-        y_test=target.to_numpy().astype(int),
+        y_test=np.asarray(y_test, dtype=int),
         proba=proba,
         pred=(proba >= spec.threshold).astype(int),
         groups=groups_of(frame, spec.sensitive),

@@ -345,6 +345,61 @@ def test_a_model_is_evaluated_on_every_row_of_another_snapshot(
     assert {e.dst for e in edges} == {"model:hire@1", "snapshot:applicants-2027@1"}
 
 
+def test_on_another_snapshot_the_declared_positive_label_decides_the_classes(
+    trained: tuple[Workspace, Path],
+) -> None:
+    """A model whose positive class is label 0: --on must read the labels the same way
+    (not take the raw 0/1 column), or its TPR and FPR come out swapped."""
+    from core.evidence import evaluation
+    from core.modelling import models, training
+    from tests.core import test_recompute as made
+
+    ws, root = trained
+    spec = made.SPEC.replace('name = "hire"', 'name = "reject"').replace(
+        'positive_label = 1\npositive = "hired"\nnegative = "not hired"\nfavourable = "positive"',
+        'positive_label = 0\npositive = "not hired"\nnegative = "hired"\nfavourable = "negative"',
+    )
+    assert "positive_label = 0" in spec
+    (root / "reject.toml").write_text(spec)
+    run = training.train(ws, "alice", root / "reject.toml")
+    models.register(ws, "alice", run.run_id, "reject")
+    _, evidence = evaluation.evaluate(
+        ws, "val", "reject@1", root / "evaluation.toml", on="applicants-2027@1"
+    )
+    frame = pd.read_csv(root / "later.csv")
+    pipeline = models.load(ws, "reject@1", purpose="evaluate")
+    proba = pipeline.predict_proba(frame[["skill", "years", "test_score"]])[:, 1]
+    y = (frame["hired"] == 0).to_numpy().astype(int)  # the declared positive class
+    figures = reference.group_figures(
+        y, (proba >= 0.45).astype(int), frame["region"], favourable_prediction=0
+    )
+    table = evidence.to_json()["sections"]["fairness"]["groups"]["region"]["table"]
+    for row in table:
+        assert row["tpr"] == pytest.approx(figures.tpr[row["group"]], abs=1e-9)
+        assert row["fpr"] == pytest.approx(figures.fpr[row["group"]], abs=1e-9)
+
+
+def test_a_pii_column_is_not_a_sensitive_attribute_of_a_score(
+    tmp_path: Path, vendor: tuple[Workspace, Path, generate.Table]
+) -> None:
+    ws, root, table = vendor
+    snapshots.add(ws, "alice", table.path, dataset="vendor-pii", pii=["application"])
+    spec = _write(
+        tmp_path,
+        "pii.toml",
+        VENDOR_SPEC.replace('sensitive = ["region", "age_band"]', 'sensitive = ["application"]'),
+    )
+    assert '"application"]' in spec.read_text()
+    suite = _write(tmp_path, "suite.toml", '[fairness]\nattributes = ["application"]\n')
+    with pytest.raises(UsageError, match="'application' of vendor-pii@1 is tagged PII"):
+        score_evaluation.evaluate(ws, "val", "vendor-pii@1", spec, suite)
+    # Nor does an error message quote a PII column's values.
+    spec = _write(tmp_path, "lab.toml", VENDOR_SPEC.replace('"defaulted"', '"application"'))
+    with pytest.raises(UsageError, match="not binary") as refused:
+        score_evaluation.evaluate(ws, "val", "vendor-pii@1", spec, root / "suite.toml")
+    assert "A000" not in str(refused.value) + refused.value.hint
+
+
 def evaluation_on(ws: Workspace, root: Path, ref: str) -> tuple[int, Evidence]:
     from core.evidence import evaluation
 
