@@ -73,7 +73,12 @@ def derive(sql: str, schemas: Mapping[str, Sequence[str]], outputs: Sequence[str
         parsed = sqlglot.parse(sql, dialect="duckdb")
         if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
             return _conservative(outputs, schemas, "it is not a single query")
+        if parsed[0].find(exp.Pivot) is not None:
+            return _conservative(outputs, schemas, "a PIVOT names its columns by values")
         query = qualify(parsed[0], schema=schema, dialect="duckdb", validate_qualify_columns=True)
+        opaque = _opaque(query)
+        if opaque:
+            return _conservative(outputs, schemas, opaque)
         selects = query.selects
         if len(selects) != len(outputs) or any(isinstance(s, exp.Star) for s in selects):
             return _conservative(
@@ -92,10 +97,77 @@ def derive(sql: str, schemas: Mapping[str, Sequence[str]], outputs: Sequence[str
                             outputs, schemas, f"{name} reads {alias}.{column}, not an input"
                         )
                     leaves.add((folded[alias][0], folded[alias][1][column]))
+            if not leaves and not _constant(select):
+                # Derived from nothing, yet not a constant: a reference the tracer missed.
+                return _conservative(outputs, schemas, f"{name} traces to no input column")
             found[name] = frozenset(leaves)
     except Exception as err:  # noqa: BLE001  (a failure to trace keeps every tag)
         return _conservative(outputs, schemas, f"{type(err).__name__}: {str(err)[:200]}")
     return Lineage(found)
+
+
+def names_columns_by_values(sql: str) -> bool:
+    """Whether the query names output columns by data values (a PIVOT), read from the SQL.
+
+    Checked before the query runs: describing a PIVOT over a column of names already makes
+    one column per person. SQL that does not parse counts as naming by values only if the
+    word PIVOT appears in it.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        return any(q.find(exp.Pivot) is not None for q in sqlglot.parse(sql, dialect="duckdb") if q)
+    except Exception:  # noqa: BLE001  (unparsable: judge by the keyword, conservatively)
+        return "pivot" in sql.lower()
+
+
+def _opaque(query: Any) -> str:
+    """Why the query reads columns the tracer cannot follow one by one, or "" if it does not.
+
+    A whole row as a value (``to_json(p)``, ``p AS r``, ``(p).name``), a star that
+    qualification did not expand (``struct_pack(*)``, ``* LIKE 'na%'``), ``COLUMNS(…)`` and
+    positional ``#3`` references all read input columns without naming them; ``count(*)``
+    reads none.
+    """
+    from sqlglot import exp
+
+    for node in query.walk():
+        if isinstance(node, exp.TableColumn):
+            return f"a whole row is used as a value ({node.sql('duckdb')})"
+        if isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count):
+            return "a star the query does not expand to named columns"
+        if isinstance(node, exp.Columns | exp.PositionalColumn):
+            return f"columns chosen by pattern or position ({node.sql('duckdb')})"
+    return ""
+
+
+def _constant(select: Any) -> bool:
+    """Whether an output reads no value: literals, casts, arithmetic, ``count(*)``."""
+    from sqlglot import exp
+
+    allowed = (
+        exp.Alias,
+        exp.Identifier,
+        exp.Literal,
+        exp.Null,
+        exp.Boolean,
+        exp.Paren,
+        exp.Cast,
+        exp.DataType,
+        exp.Neg,
+        exp.Add,
+        exp.Sub,
+        exp.Mul,
+        exp.Div,
+        exp.CurrentDate,
+        exp.CurrentTimestamp,
+    )
+    return all(
+        isinstance(node, (*allowed, exp.Count))
+        or (isinstance(node, exp.Star) and isinstance(node.parent, exp.Count))
+        for node in select.walk()
+    )
 
 
 @dataclass(frozen=True)

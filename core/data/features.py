@@ -273,6 +273,23 @@ def propagated_tags(
     )
 
 
+def _refuse_names_by_values(sql: str, snaps: dict[str, SnapshotRow]) -> None:
+    """Refuse a PIVOT over an input with PII columns, before the query runs.
+
+    Its output columns are named by values: people's names would become column names, which
+    the view's signed event would record for good.
+    """
+    with_pii = sorted(a for a, snap in snaps.items() if snap.pii)
+    if with_pii and column_lineage.names_columns_by_values(sql):
+        raise UsageError(
+            "the transform names its output columns by values (a PIVOT), and input "
+            f"{with_pii[0]!r} has PII columns: their values could become column names, "
+            "which the view's signed event would record for good",
+            hint="Select the columns by name (a CASE per value), or pivot a table without "
+            "PII columns.",
+        )
+
+
 def _materialise(
     ws: Workspace,
     view_path: Path,
@@ -298,6 +315,7 @@ def _materialise(
         con.execute("SET allowed_directories = ?", [[work_dir]])
         con.execute("SET enable_external_access = false")
         sql = view["sql"].decode("utf-8").strip().rstrip(";")
+        _refuse_names_by_values(sql, snaps)
         try:
             described = con.execute(
                 f"DESCRIBE {sql}"

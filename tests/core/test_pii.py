@@ -460,6 +460,58 @@ def test_sql_that_cannot_be_traced_keeps_every_tag_and_says_so() -> None:
     assert "could not be traced" in mismatch.notice and mismatch.pii == ["extra", "name"]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT to_json(raw) AS blob, x FROM raw",
+        "SELECT raw AS r, x FROM raw",
+        "SELECT CAST(raw AS VARCHAR) AS t, x FROM raw",
+        "SELECT (raw).name AS n, x FROM raw",
+        "SELECT struct_pack(*) AS s, x FROM raw",
+        "SELECT COLUMNS('na.*') AS c, x FROM raw",
+        "SELECT * LIKE 'na%' AS c, x FROM raw",
+        "SELECT #1 AS born, x FROM raw",
+        "WITH t AS (SELECT to_json(raw) AS j FROM raw) SELECT j AS blob, 1 AS x FROM t",
+    ],
+)
+def test_sql_that_reads_columns_without_naming_them_keeps_every_tag(sql: str) -> None:
+    """Whole rows as values, unexpanded stars, COLUMNS(…) and positions hide what they read:
+    the lineage is not trusted, and every input tag applies to every output."""
+    tags = _tags(sql, ["blob", "x"])
+    assert "could not be traced" in tags.notice, tags
+    assert tags.pii == ["blob", "x"]
+
+
+def test_a_constant_column_inherits_nothing() -> None:
+    tags = _tags(
+        "SELECT 1 AS one, CAST(NULL AS VARCHAR) AS nothing, x FROM raw", ["one", "nothing", "x"]
+    )
+    assert (tags.pii, tags.notice) == ([], "")
+
+
+def test_a_pivot_over_an_input_with_pii_is_refused(
+    pipeline: dict[str, Any], tmp_path: Path
+) -> None:
+    """A PIVOT names columns by values: people's names would become column names in the
+    view's signed event. Refused before anything is stored or recorded."""
+    ws = pipeline["ws"]
+    before = ws.ledger.head()
+    write(
+        tmp_path,
+        "p.sql",
+        "PIVOT (SELECT region, full_name, age FROM raw) "
+        "ON full_name USING sum(age) GROUP BY region",
+    )
+    view = write(
+        tmp_path,
+        "p.toml",
+        '[view]\nname = "pivoted"\nsql = "p.sql"\n[inputs]\nraw = "people@1"\n',
+    )
+    with pytest.raises(UsageError, match="PIVOT"):
+        features.build(ws, "alice", view)
+    assert ws.ledger.head() == before
+
+
 def test_declared_exceptions_need_a_real_column_and_a_reason() -> None:
     sql = "SELECT age // 10 AS band, name FROM raw"
     tags = _tags(sql, ["band", "name"], not_sensitive={"band": "coarsened to decades"})
