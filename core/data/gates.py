@@ -68,11 +68,39 @@ class Waiver:
 
 
 def latest_failures(runs: Iterable[ValidationRow]) -> list[ValidationRow]:
-    """Per suite (by name), its latest run, when that run failed."""
-    latest: dict[str, ValidationRow] = {}
+    """Per suite, its latest run, when that run failed; a suite is its exact bytes.
+
+    A failure is cleared only by a later passing run of the same suite digest: a laxer suite
+    under the same ``[suite] name`` passes on its own, but leaves the stricter one's failure
+    standing (it needs a waiver, or the strict suite passing).
+    """
+    latest: dict[tuple[str, str], ValidationRow] = {}
     for run in sorted(runs, key=lambda r: r.seq):
-        latest[run.suite_name] = run
-    return [r for r in latest.values() if not r.passed]
+        latest[(run.suite_name, run.suite_digest)] = run
+    return sorted((r for r in latest.values() if not r.passed), key=lambda r: r.seq)
+
+
+def twins(s: Session, snap: SnapshotRow) -> list[SnapshotRow]:
+    """Every snapshot holding the very same table (the same bytes under another name too).
+
+    Validation is about the table: re-ingesting failed data as another dataset must not
+    leave its failures behind.
+    """
+    same = [
+        t
+        for t in s.catalog.snapshots_by_digest(snap.table_digest)
+        if t.table_digest == snap.table_digest
+    ]
+    return same or [snap]
+
+
+def _runs_and_waivers(s: Session, snap: SnapshotRow) -> tuple[list[ValidationRow], list[Waiver]]:
+    runs: list[ValidationRow] = []
+    recorded: list[Waiver] = []
+    for twin in twins(s, snap):
+        runs += s.catalog.validations(twin.ref)
+        recorded += waivers(s, twin)
+    return runs, sorted(recorded, key=lambda w: w.seq)
 
 
 def waivers(s: Session, snap: SnapshotRow) -> list[Waiver]:
@@ -123,18 +151,21 @@ def require(
     refused: list[str] = []
     first: tuple[SnapshotRow, ValidationRow] | None = None
     for snap in snaps:
-        failing = latest_failures(s.catalog.validations(snap.ref))
-        if not failing:
-            continue
-        recorded = waivers(s, snap)
+        runs, recorded = _runs_and_waivers(s, snap)
+        failing = latest_failures(runs)
         for run in failing:
             cover = next((w for w in reversed(recorded) if w.covers(run, stage, day)), None)
             if cover is not None:
                 used.append(cover)
                 continue
             checks = ", ".join(_failed_checks(s, run)) or "no check named"
+            where = (
+                snap.ref
+                if run.snapshot == snap.ref
+                else f"{snap.ref} (same table as {run.snapshot})"
+            )
             refused.append(
-                f"{snap.ref}: the latest run of suite {run.suite_name!r} FAILED "
+                f"{where}: the latest run of suite {run.suite_name!r} FAILED "
                 f"(event #{run.seq}; failed: {checks})"
             )
             first = first or (snap, run)
@@ -203,10 +234,11 @@ def waive(
 
     def commit(s: Session, _: None) -> Waiver:
         snap = snapshots.resolve(s.catalog, ref)
-        runs = [v for v in s.catalog.validations(snap.ref) if v.suite_name == suite]
+        runs = [v for v in _runs_and_waivers(s, snap)[0] if v.suite_name == suite]
         if not runs:
             raise UsageError(f"{snap.ref} has no recorded run of suite {suite!r}")
-        if runs[-1].passed:
+        failing = latest_failures(runs)
+        if not failing:
             raise UsageError(
                 f"the latest run of suite {suite!r} on {snap.ref} passed (event #{runs[-1].seq}):"
                 " there is nothing to waive"
@@ -214,7 +246,7 @@ def waive(
         payload = ValidationWaived(
             snapshot=snap.ref,
             suite=suite,
-            waives=runs[-1].seq,
+            waives=failing[-1].seq,
             reason=reason,
             scope=stages,
             expires=day,
@@ -223,11 +255,13 @@ def waive(
             new_event(
                 s.actor,
                 payload,
-                [f"snapshot:{snap.ref}", f"validation:{runs[-1].seq}"],
+                [f"snapshot:{snap.ref}", f"validation:{failing[-1].seq}"],
                 reason,
             )
         )
-        return Waiver(entry.seq, s.actor, snap.ref, suite, runs[-1].seq, reason, tuple(stages), day)
+        return Waiver(
+            entry.seq, s.actor, snap.ref, suite, failing[-1].seq, reason, tuple(stages), day
+        )
 
     return command.run(
         ws, actor, guards=[needs(*WAIVE_ROLES, action="waive failed validations")], commit=commit

@@ -130,9 +130,25 @@ def test_a_view_from_a_failed_input_is_refused_naming_the_run(
     assert "range:amount" in message and "null_rate:term" not in message
     assert "waiver add loans@1 --suite loans-intake" in err.value.hint
     assert _ledger(loans) == before  # a refused build records nothing
-    # A later passing run of the same suite on the same snapshot lifts the gate.
-    validation.run(loans, "alice", "loans@1", tmp_path / "loose.toml")
-    snap, created = features.build(loans, "alice", tmp_path / "view.toml")
+    # A laxer suite under the same [suite] name passes on its own, but is another suite:
+    # the strict one's failure stands (the bypass a data scientist alone could take).
+    lax, _ = validation.run(loans, "alice", "loans@1", tmp_path / "loose.toml")
+    assert lax.passed and lax.suite_name == row.suite_name
+    with pytest.raises(CheckFailedError, match=f"event #{row.seq}"):
+        features.build(loans, "alice", tmp_path / "view.toml")
+    # The same bytes snapshotted again under another name carry the failure with them.
+    snapshots.add(loans, "alice", tmp_path / "loans.csv", dataset="loans-copy")
+    (tmp_path / "copy.toml").write_text(VIEW.replace('raw = "loans@1"', 'raw = "loans-copy@1"'))
+    with pytest.raises(CheckFailedError, match=r"loans-copy@1 \(same table as loans@1\)"):
+        features.build(loans, "alice", tmp_path / "copy.toml")
+    # Data that passes (a corrected version) builds, with no waiver.
+    fixed = pd.read_csv(tmp_path / "loans.csv")
+    fixed.loc[fixed["amount"] > 5000, "amount"] = 4000
+    fixed.to_csv(tmp_path / "loans-fixed.csv", index=False)
+    snapshots.add(loans, "alice", tmp_path / "loans-fixed.csv", dataset="loans")
+    assert validation.run(loans, "alice", "loans@2", tmp_path / "strict.toml")[0].passed
+    (tmp_path / "v2.toml").write_text(VIEW.replace('raw = "loans@1"', 'raw = "loans@2"'))
+    snap, created = features.build(loans, "alice", tmp_path / "v2.toml")
     assert created and "waivers" not in features.recorded_view(loans, snap)
 
 
@@ -188,10 +204,23 @@ def test_an_approvers_waiver_lets_its_stage_through_and_is_named(
     validation.run(loans, "alice", "loans@1", tmp_path / "strict.toml")
     with loans.session() as s, pytest.raises(CheckFailedError):
         gates.require(s, [snapshots.resolve(s.catalog, "loans@1")], "view")
-    # Nothing to waive once the latest run passed.
+    # A laxer suite of the same name passing clears nothing: the strict run is what a new
+    # waiver waives.
+    strict_seq = max(r.seq for r in validation_runs(loans, "loans@1") if not r.passed)
     validation.run(loans, "alice", "loans@1", tmp_path / "loose.toml")
+    again = gates.waive(
+        loans, "ada", "loans@1", suite="loans-intake", reason="y", expires="2999-01-01"
+    )
+    assert again.waives == strict_seq
+    # Nothing to waive where the suite's latest run passed.
+    rng = np.random.default_rng(1)
+    pd.DataFrame({"amount": rng.integers(1, 99, 50), "term": rng.integers(6, 9, 50)}).to_csv(
+        tmp_path / "small.csv", index=False
+    )
+    snapshots.add(loans, "alice", tmp_path / "small.csv", dataset="small")
+    validation.run(loans, "alice", "small@1", tmp_path / "strict.toml")
     with pytest.raises(UsageError, match="nothing to waive"):
-        gates.waive(loans, "ada", "loans@1", suite="loans-intake", reason="x", expires="2999-01-01")
+        gates.waive(loans, "ada", "small@1", suite="loans-intake", reason="x", expires="2999-01-01")
 
 
 def test_training_is_refused_while_any_latest_run_of_its_input_failed(
@@ -278,3 +307,8 @@ def _train_event(ws: Workspace, run_id: str) -> dict[str, Any]:
         if body["action"] == "train.run" and body["data"]["run_id"] == run_id:
             return dict(body["data"])
     raise AssertionError(f"no train.run event for {run_id}")
+
+
+def validation_runs(ws: Workspace, ref: str) -> list[Any]:
+    with ws.session() as s:
+        return list(s.catalog.validations(ref))
