@@ -40,6 +40,8 @@ class ValidationSummary:
     when: str
     by: str
     failed_checks: list[str]
+    verdict: str = "PASS"
+    """The worst check's verdict: a run that passed with warnings reads WARN, not passed."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class ScoreFairness:
     dpd: str
     eod: str
     rows: list[ScoreGroup]
+    small: str = ""
+    """Why the comparison is INCONCLUSIVE (groups below the minimum size), or ""."""
 
 
 @dataclass(frozen=True)

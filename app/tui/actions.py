@@ -117,7 +117,11 @@ class WriteActions(App[None]):
                 reason=values["reason"],
                 progress=progress,
             )
-            return f"evidence #{seq}: {'passed' if ev.passed else 'FAILED'}"
+            return f"evidence #{seq}: verdict {ev.verdict}" + (
+                f" ({ev.errors} failed, {ev.warnings} warning or inconclusive)"
+                if ev.verdict != "PASS"
+                else ""
+            )
 
         self._ask(
             "Evaluate a model",

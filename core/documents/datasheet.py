@@ -140,6 +140,7 @@ def build_context(
                 v.created_at[:19] + "Z",
                 v.created_by,
                 failed,
+                result.verdict,
             )
         )
     default = "Not recorded."

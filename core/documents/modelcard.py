@@ -379,9 +379,13 @@ def impact_context(
         *[
             (
                 f"fairness — {f['attribute']}",
-                f"disparate impact on {card.favourable} {f['di']} "
-                f"(four-fifths {'met' if f['four_fifths'] else 'NOT met'}), demographic parity "
-                f"difference {f['dpd']}" + (f"; INCONCLUSIVE: {f['small']}" if f["small"] else ""),
+                f"disparate impact on {card.favourable} {f['di']} (four-fifths "
+                + (
+                    f"INCONCLUSIVE: {f['small']}"
+                    if f["small"]
+                    else ("met" if f["four_fifths"] else "NOT met")
+                )
+                + f"), demographic parity difference {f['dpd']}",
             )
             for f in card.fairness
         ],

@@ -92,6 +92,12 @@ def _fairness(evidence: Evidence, outcome: Outcome) -> tuple[list[ScoreFairness]
                 dpd=_figure(comparison["demographic_parity_difference"]),
                 eod=_figure(comparison["equalized_odds_difference"]),
                 rows=rows,
+                small=(
+                    f"fewer than {section.get('min_group_size')} rows in "
+                    + ", ".join(comparison["small_groups"])
+                    if comparison.get("small_groups")
+                    else ""
+                ),
             )
         )
     return out, notes

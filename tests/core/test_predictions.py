@@ -483,3 +483,25 @@ def test_cli_evaluate_predictions(
     assert done.returncode == 2 and "no model version" in done.stderr
     done = cli(*base)  # type: ignore[operator]
     assert done.returncode == 2 and "needs a model version" in done.stderr
+
+
+def test_a_rule_met_on_too_few_rows_reads_inconclusive_on_the_card(
+    vendor: tuple[Workspace, Path, generate.Table], tmp_path: Path
+) -> None:
+    """age_band meets the four-fifths rule on its rows, but every group is below the
+    minimum: the card must lead with INCONCLUSIVE, never "four-fifths rule met"."""
+    from core.documents import scorecard
+
+    ws, root, _ = vendor
+    suite = _write(
+        tmp_path,
+        "small.toml",
+        '[fairness]\nattributes = ["age_band"]\nbootstrap = 20\nmin_group_size = 100000\n'
+        "min_disparate_impact = 0.5\n",
+    )
+    _, evidence = score_evaluation.evaluate(ws, "val", "vendor@1", root / "score.toml", suite)
+    assert evidence.to_json()["sections"]["fairness"]["groups"]["age_band"]["four_fifths_rule"]
+    md_path, html_path = scorecard.write(ws, "val", "vendor#vendor_score", tmp_path / "cards")
+    md, html = md_path.read_text(), html_path.read_text()
+    assert "four-fifths rule INCONCLUSIVE (met on these rows, but fewer than 100000" in md
+    assert "four-fifths rule met" not in md and "INCONCLUSIVE" in html
