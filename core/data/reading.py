@@ -237,10 +237,14 @@ def _detect(path: Path, opts: ReadOptions) -> tuple[Dialect, list[str]]:
     notices: list[str] = []
     if skip:
         first = text.splitlines()[0] if text.splitlines() else ""
-        shown = first if len(first) <= 60 else first[:59] + "…"
+        if header:  # a title above a header: quoting it lets the user check it is one
+            shown = repr(first if len(first) <= 60 else first[:59] + "…")
+        else:  # above data rows, a skipped line may itself be a person's row: not quoted
+            fields = len(first.split(delimiter)) if delimiter else 1
+            shown = f"{len(first)} characters, {fields} field{'s' if fields > 1 else ''}"
         notices.append(
             f"skipped {skip} line{'s' if skip > 1 else ''} above the "
-            f"{'header' if header else 'data'} (the first: {shown!r}); recorded as skip = {skip}"
+            f"{'header' if header else 'data'} (the first: {shown}); recorded as skip = {skip}"
         )
     if trimmed:
         notices.append(

@@ -323,3 +323,26 @@ def test_a_title_line_above_a_comma_space_file(ws: Workspace, tmp_path: Path) ->
     )
     pd.testing.assert_frame_equal(canonical(ws, added.snapshot), expected, check_dtype=False)
     assert len(added.notices) == 4
+
+
+def test_a_line_skipped_above_data_rows_is_described_not_quoted(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Above a header the skipped line is a title (quoted, so the user can check it); above
+    data rows it may be a person's row, so the notice gives its shape, not its text."""
+    rows = "".join(f"Person {i},p{i}@planted.invalid,{20 + i % 50}\n" for i in range(300))
+    path = tmp_path / "people.csv"
+    path.write_text("Zebedee Quux-9999\n" + rows)
+    added = snapshots.submit_detailed(
+        ws,
+        "alice",
+        snapshots.SnapshotRequest(
+            path,
+            "people",
+            pii=("name", "email"),
+            options=ReadOptions(header=False, delimiter=",", names=("name", "email", "age")),
+        ),
+    )
+    [notice] = [n for n in added.notices if n.startswith("skipped")]
+    assert "Zebedee" not in notice and "17 characters, 1 field" in notice
+    assert added.snapshot.rows == 300
