@@ -1033,6 +1033,15 @@ class _Recomputation:
         self.differ: list[str] = []
         self.impossible: list[str] = []
 
+    def verdict(self, name: str, recorded: Any, recomputed: bool) -> None:
+        """A yes/no the evidence states (a rule met or not), against the recomputed one."""
+        agrees = recorded is recomputed
+        self.compared.append(
+            {"figure": name, "recorded": recorded, "recomputed": recomputed, "agrees": agrees}
+        )
+        if not agrees:
+            self.differ.append(f"{name}: the evidence says {recorded!r}, recomputed {recomputed!r}")
+
     def compare(self, figure: str, recorded: Any, recomputed: float | None) -> None:
         if recomputed is None:
             if recorded is not None:
@@ -1127,6 +1136,12 @@ def _fairness(
                 comparison.get("disparate_impact"),
                 low / high if high else None,
             )
+            if high and "four_fifths_rule" in comparison:
+                out.verdict(
+                    f"{where} ({key}) four_fifths_rule",
+                    comparison["four_fifths_rule"],
+                    low / high >= 0.8,
+                )
 
 
 def recompute(path: str) -> dict[str, Any]:
@@ -1224,6 +1239,11 @@ def recompute_lines(result: dict[str, Any]) -> tuple[bool, list[str]]:
             f"{len(result['compared'])} figures do not match the signed evidence"
         )
         lines += [f"  differs  {d}" for d in result["differ"]]
+    elif result["impossible"]:
+        lines.append(
+            f"PARTIALLY RECOMPUTED: all {len(result['compared'])} figures recomputed match the "
+            f"signed evidence; {len(result['impossible'])} could not be recomputed (below)"
+        )
     else:
         lines.append(f"RECOMPUTED: all {len(result['compared'])} figures match the signed evidence")
     lines += [f"  not recomputed  {i}" for i in result["impossible"]]

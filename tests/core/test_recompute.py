@@ -217,6 +217,25 @@ def test_a_changed_figure_in_the_evidence_is_named(
     assert not held and lines[0].startswith("RECOMPUTED FIGURES DIFFER: 1 of")
 
 
+def test_a_flipped_four_fifths_verdict_is_named(
+    bundles: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    """The rule's yes/no is recomputed too: a kinder verdict beside honest figures differs."""
+    _, full, _ = bundles
+    name, ev = _member(full, ".json", prefix="evidence/evaluation-")
+    region = ev["sections"]["fairness"]["groups"]["region"]
+
+    def flipped(doc: dict) -> None:  # type: ignore[type-arg]
+        groups = doc["sections"]["fairness"]["groups"]
+        groups["region"]["four_fifths_rule"] = not region["four_fifths_rule"]
+
+    forged = tmp_path / "flipped.zip"
+    _rewrite(full, forged, name, flipped)
+    result = bundle_verifier.recompute(str(forged))
+    (line,) = result["differ"]
+    assert "(region) four_fifths_rule" in line
+
+
 def test_a_changed_prediction_is_named(
     bundles: tuple[Workspace, Path, Path], tmp_path: Path
 ) -> None:
