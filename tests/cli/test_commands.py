@@ -150,8 +150,30 @@ def test_data_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
     assert invoke(cli_ws, "validate", "german-credit", "--suite", str(warn_only)).exit_code == 0
     gated = invoke(cli_ws, "feature", "build", str(SAMPLE / "features.toml"))
     assert gated.exit_code == 1 and "suite 'fail' FAILED" in gated.output  # the gate
-    failing.write_text('[[checks]]\ntype = "row_count"\nmin = 1\n')  # fixed: it passes now
+    # A laxer suite under the same name passes, but clears nothing: it is another suite.
+    failing.write_text('[[checks]]\ntype = "row_count"\nmin = 1\n')
     assert invoke(cli_ws, "validate", "german-credit", "--suite", str(failing)).exit_code == 0
+    still = invoke(cli_ws, "feature", "build", str(SAMPLE / "features.toml"))
+    assert still.exit_code == 1 and "suite 'fail' FAILED" in still.output
+    # An approver's signed waiver lets the view through, and is named.
+    assert invoke(cli_ws, "actor", "add", "ada", "--role", "approver").exit_code == 0
+    waived = invoke(
+        cli_ws,
+        "--as",
+        "ada",
+        "waiver",
+        "add",
+        "german-credit@1",
+        "--suite",
+        "fail",
+        "--reason",
+        "a sample, not the production feed",
+        "--expires",
+        "2999-01-01",
+        "--scope",
+        "view",
+    )
+    assert waived.exit_code == 0, waived.output
     built = invoke(cli_ws, "feature", "build", str(SAMPLE / "features.toml"))
     assert built.exit_code == 0 and "german-credit-features@1" in built.stdout
     profile = json.loads(
