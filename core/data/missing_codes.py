@@ -88,9 +88,7 @@ def _number_types(
     checks = []
     for e in exprs.values():
         for number in ("BIGINT", "DOUBLE"):
-            checks.append(
-                f"bool_and(v IS NULL OR TRY_CAST(v AS {number}) IS NOT NULL)".replace("v", f"({e})")
-            )
+            checks.append(f"bool_and(({e}) IS NULL OR TRY_CAST(({e}) AS {number}) IS NOT NULL)")
     row = con.execute(f"SELECT {', '.join(checks)} FROM {source}").fetchone() or ()
     out = {}
     for i, name in enumerate(exprs):
