@@ -1144,6 +1144,64 @@ def _fairness(
                 )
 
 
+# A fairness check's name starts with its figure's label and ends with "(attribute)".
+_CHECK_FIGURES = (
+    ("demographic parity difference (", "demographic_parity_difference"),
+    ("equalized odds difference (", "equalized_odds_difference"),
+    ("disparate impact on ", "disparate_impact"),
+)
+_ORDER = ("PASS", "WARN", "INCONCLUSIVE", "FAIL")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _checks(out: _Recomputation, where: str, doc: dict[str, Any]) -> None:
+    """Each fairness threshold check against its figure, and every verdict against its check.
+
+    A signer could state honest figures and a kinder verdict: a check's observed value must
+    be the section's (recomputed) figure, its ``passed`` must follow from that value and its
+    threshold, its verdict from ``passed`` and its severity (INCONCLUSIVE is allowed only
+    where it does not hide a FAIL), and the evidence's verdict must be the worst of its
+    checks, with ``passed`` meaning no FAIL.
+    """
+    groups = (doc.get("sections", {}).get("fairness") or {}).get("groups", {})
+    checks = [c for c in doc.get("checks", []) if isinstance(c, dict)]
+    for c in checks:
+        name = str(c.get("name", ""))
+        figure = next((f for prefix, f in _CHECK_FIGURES if name.startswith(prefix)), None)
+        key = name[name.rfind("(") + 1 : -1] if name.endswith(")") else ""
+        if c.get("section") != "fairness" or figure is None or key not in groups:
+            continue
+        observed, limits = c.get("observed"), c.get("threshold") or {}
+        label = f"{where} check {name!r}"
+        if _number(groups[key].get(figure)):
+            out.compare(f"{label} observed", observed, float(groups[key][figure]))
+        bound = "max" if "max" in limits else "min" if "min" in limits else ""
+        if not (bound and _number(observed) and _number(limits[bound])):
+            continue
+        met = observed <= limits[bound] if bound == "max" else observed >= limits[bound]
+        out.verdict(f"{label} passed", c.get("passed"), met)
+        verdict, severity = c.get("verdict"), c.get("severity")
+        if verdict is None:
+            continue  # evidence from before verdicts: its verdict is derived, not stated
+        if met:
+            allowed = {"PASS", "INCONCLUSIVE"}
+        else:
+            allowed = {"FAIL"} if severity == "error" else {"WARN", "INCONCLUSIVE"}
+        out.verdict(f"{label} verdict {verdict!r} fits", True, verdict in allowed)
+    stated = [c.get("verdict") for c in checks]
+    if "verdict" in doc and all(v in _ORDER for v in stated):
+        worst = max(stated, key=_ORDER.index) if stated else "PASS"
+        out.verdict(
+            f"{where} verdict {doc['verdict']!r} is the worst check's",
+            True,
+            doc["verdict"] == worst,
+        )
+        out.verdict(f"{where} passed", doc.get("passed"), worst != "FAIL")
+
+
 def recompute(path: str) -> dict[str, Any]:
     """Recompute the headline figures from the bundle's test predictions; see section 7.
 
@@ -1219,6 +1277,7 @@ def recompute(path: str) -> dict[str, Any]:
                 run["predictions"],
                 (run.get("metrics") or {}).get("threshold"),
             )
+            _checks(out, where, doc)
     return {
         "possible": bool(out.compared),
         "agrees": bool(out.compared) and not out.differ,

@@ -191,6 +191,21 @@ def test_loans_whose_positive_class_is_the_good_outcome(
     recomputed = " ".join(c["figure"] for c in figures["compared"])
     for headline in ("disparate_impact", "favourable_rate", "roc_auc", "accuracy"):
         assert headline in recomputed, recomputed
+    # A signer who keeps the figures honest but calls the failing rule a pass is caught.
+    from storage import bundle_verifier
+    from tests.core.test_recompute import _member, _rewrite
+
+    name, _ = _member(out, ".json", prefix="evidence/evaluation-")
+
+    def kinder(doc: dict[str, Any]) -> None:
+        for check in doc["checks"]:
+            check.update(passed=True, verdict="PASS")
+        doc.update(verdict="PASS", passed=True, errors=0)
+
+    forged = tmp_path / "kinder.zip"
+    _rewrite(out, forged, name, kinder)
+    differ = " ".join(bundle_verifier.recompute(str(forged))["differ"])
+    assert "disparate impact on loan offered (group)' passed" in differ
 
 
 def test_clinic_with_codes_for_missing_and_planted_pii(
