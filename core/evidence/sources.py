@@ -52,18 +52,6 @@ def groups_of(frame: Any, columns: list[str] | tuple[str, ...]) -> dict[str, Any
     return {c: np.asarray(training.group_values(frame[c], c), dtype=object) for c in columns}
 
 
-def refuse_pii_groups(snap: SnapshotRow, sensitive: list[str] | tuple[str, ...]) -> None:
-    """A PII column as a sensitive attribute would make people's values the group names."""
-    both = sorted(set(sensitive) & set(snap.pii))
-    if both:
-        raise UsageError(
-            f"sensitive attribute {both[0]!r} of {snap.ref} is tagged PII: its values would "
-            "become the group names of the fairness evidence",
-            hint="Derive a coarse group from it in a feature view (e.g. an age band from a "
-            "date of birth) and list that instead.",
-        )
-
-
 def _shown(values: list[str], column: str, snap: SnapshotRow) -> str:
     """Values for an error message, unless they are a PII column's (then only how many)."""
     if column in snap.pii:
@@ -137,7 +125,7 @@ def from_score(ws: Workspace, snap: SnapshotRow, spec: ScoreSpec, seed: int) -> 
     import numpy as np
 
     frame = training.load_table(ws, snap, spec.columns)
-    refuse_pii_groups(snap, spec.sensitive)
+    training.refuse_pii_groups(snap, spec.sensitive)
     y = _labels(frame[spec.label], spec, snap)
     proba = _scores(frame[spec.column], spec, snap.ref)
     threshold = spec.threshold if spec.threshold is not None else 0.5
@@ -181,7 +169,7 @@ def from_snapshot(
     own = context.load(ws, model, seed)
     spec = own.spec
     frame = training.load_table(ws, other, [*spec.features, spec.target, *spec.sensitive])
-    refuse_pii_groups(other, spec.sensitive)
+    training.refuse_pii_groups(other, spec.sensitive)
     # The label as the positive class, by the spec's own declaration (as training read it).
     y_test = training.labels(spec, frame[spec.target])
     x_test = frame[spec.features].reset_index(drop=True)

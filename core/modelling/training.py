@@ -281,21 +281,22 @@ def _gate(spec: Spec) -> Callable[[Session], tuple[SnapshotRow, int]]:
 
         snap = snapshots.resolve(s.catalog, spec.input)
         gates.require(s, [snap], "train")  # no failed latest run of any suite, unless waived
-        _refuse_pii_groups(spec, snap)
+        refuse_pii_groups(snap, spec.sensitive)
         return snap, validation.require_passed(s.catalog, snap, spec.suite).seq
 
     return resolve
 
 
-def _refuse_pii_groups(spec: Spec, snap: SnapshotRow) -> None:
+def refuse_pii_groups(snap: SnapshotRow, sensitive: list[str] | tuple[str, ...]) -> None:
     """A sensitive attribute that is PII would put people's values into the evidence.
 
     Sensitive values are kept with the test predictions and become the group names of every
     fairness table, which hashes-only bundles carry: a PII column (a date of birth, a name)
     there would publish them. A coarse group derived in a feature view (an age band) is the
-    way to compare groups of such a column.
+    way to compare groups of such a column. Training, ``evaluate --on`` and
+    ``evaluate --predictions`` all refuse it here.
     """
-    both = sorted(set(spec.sensitive) & set(snap.pii))
+    both = sorted(set(sensitive) & set(snap.pii))
     if both:
         raise UsageError(
             f"sensitive attribute {both[0]!r} of {snap.ref} is tagged PII: its values would "
