@@ -55,3 +55,8 @@ class Table(DataTable[Any]):
         super()._update_dimensions(new_rows)
         self._update_count += 1
         self.refresh()
+
+
+def verdict_colour(verdict: str | None) -> str:
+    """The colour of a verdict: only PASS is green; WARN and INCONCLUSIVE never look like it."""
+    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(verdict or "", "red")

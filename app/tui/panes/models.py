@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, fmt
+from app.tui.panes.base import Pane, Table, fmt, verdict_colour
 
 if TYPE_CHECKING:
     from core.evidence.views import Evidence, ModelDetail
@@ -90,15 +90,13 @@ def detail_text(info: ModelDetail) -> str:
 def evidence_lines(ev: Evidence) -> list[str]:
     """The newest evidence: fairness per attribute, SHAP, cases, robustness, privacy."""
     # The verdict is the worst check's: an INCONCLUSIVE or WARN check never reads as passed.
-    colour = {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(ev.verdict, "red")
+    colour = verdict_colour(ev.verdict)
     lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
     for f in ev.fairness:
         lo, hi = f.interval_95
         mark = ""
         if f.verdict is not None:
-            tint = {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(
-                f.verdict, "red"
-            )
+            tint = verdict_colour(f.verdict)
             mark = f" · [{tint}]{f.verdict}[/{tint}]"
         lines.append(
             f"fairness {escape(f.attribute)}: DI {fmt(f.disparate_impact)} "
