@@ -95,6 +95,9 @@ class Authority:
     first_signed: int = 0  # the first authority event of format 2
     demo: bool = False
     unknown: set[str] = field(default_factory=set)  # actions seen that this version lacks
+    policies: list[tuple[int, str]] = field(default_factory=list)
+    """``(seq, bundle digest)`` of each ``policy.install``: the policy in force is signed
+    ledger state like a role, so a hand-edited catalog cannot swap it."""
 
     # ---- the state at a position ------------------------------------------------------
 
@@ -107,6 +110,16 @@ class Authority:
             return history[-1]
         i = bisect.bisect_left([h.seq for h in history], seq) - 1
         return history[i] if i >= 0 else None
+
+    def policy_at(self, seq: int | None = None) -> tuple[int, str] | None:
+        """The policy bundle in force just before event ``seq`` (default: now).
+
+        Its install event's number and its digest, or None before any was installed.
+        """
+        if seq is None:
+            return self.policies[-1] if self.policies else None
+        i = bisect.bisect_left([p[0] for p in self.policies], seq) - 1
+        return self.policies[i] if i >= 0 else None
 
     def current(self, name: str) -> ActorState | None:
         """The actor's state now."""
@@ -321,6 +334,8 @@ class Authority:
             status = {"actor.suspend": "suspended", "actor.resume": "active"}.get(action, "removed")
             if now is not None:
                 self._set_actor(seq, str(data["name"]), now.roles, status)
+        elif action == "policy.install":
+            self.policies.append((seq, str(data["digest"])))
         elif action == "key.create":
             self._add_key(seq, data["key"])
         elif action == "key.rotate":

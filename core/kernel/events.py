@@ -64,6 +64,9 @@ class Event:
     objects: list[ObjectRef] = field(default_factory=list)
     ts: str = field(default_factory=now_iso)
     auth: tuple[int, str] | None = None
+    policy: dict[str, Any] | None = None
+    """The policy decision that let a governed action through (or, on a ``policy.deny``
+    attempt event, refused it): :meth:`core.governance.policy.Decision.member`."""
 
     def body(self) -> bytes:
         """The canonical JSON body before sealing: what the actor's key signs."""
@@ -80,6 +83,8 @@ class Event:
             doc["objects"] = [o.to_json() for o in self.objects]
         if self.auth is not None:
             doc["auth"] = [self.auth[0], self.auth[1]]
+        if self.policy is not None:
+            doc["policy"] = self.policy
         return canonical_bytes(doc)
 
 

@@ -46,6 +46,7 @@ Body = dict[str, Any]
 # The contexts' modules that declare event kinds, in dependency order.
 KIND_MODULES = (
     "core.identity.events",
+    "core.governance.events",
     "core.data.events",
     "core.modelling.events",
     "core.evidence.events",

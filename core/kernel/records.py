@@ -234,6 +234,76 @@ class ScoreEvaluationRow(SQLModel, table=True):
     created_by: str
 
 
+class PolicyRow(SQLModel, table=True):
+    """A policy bundle put in force; the newest row is the one in force (the ledger decides)."""
+
+    __tablename__ = "policies"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    digest: str
+    name: str
+    version: str
+    modules: str
+    installed_at: str
+    installed_by: str
+
+
+class RiskRow(SQLModel, table=True):
+    """A model's risk assessment; the newest row for a name is its tier."""
+
+    __tablename__ = "model_risk"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str
+    impact: int = Field(sa_column=Column(BigInteger, nullable=False))
+    likelihood: int = Field(sa_column=Column(BigInteger, nullable=False))
+    tier: int = Field(sa_column=Column(BigInteger, nullable=False))
+    rationale: str
+    dpia: str | None = None
+    purpose: str | None = None
+    use: str | None = None
+    restrictions: str | None = None
+    owner: str | None = None
+    created_at: str
+    created_by: str
+
+
+class ApprovalRow(SQLModel, table=True):
+    """A signed approval or rejection of a model version for a stage."""
+
+    __tablename__ = "approvals"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    model: str
+    model_digest: str
+    stage: str
+    decision: str
+    role: str
+    approver: str
+    key_id: str
+    envelope_digest: str
+    policy_digest: str
+    evidence: str
+    conditions: str
+    reason: str
+    created_at: str
+    recorded_by: str
+
+
+class LifecycleRow(SQLModel, table=True):
+    """One stage transition of a model version (the history ``model history`` shows)."""
+
+    __tablename__ = "lifecycle"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    model: str
+    model_digest: str
+    from_stage: str
+    to_stage: str
+    approvals: str
+    break_glass: bool = False
+    policy_digest: str
+    reason: str
+    created_at: str
+    created_by: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -249,4 +319,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     ReproductionRow,
     EvaluationRow,
     ScoreEvaluationRow,
+    PolicyRow,
+    RiskRow,
+    ApprovalRow,
+    LifecycleRow,
 )

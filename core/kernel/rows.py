@@ -635,6 +635,204 @@ class ScoreEvaluationRow(Row):
         self.created_by = created_by
 
 
+class PolicyRow(Row):
+    """A policy bundle put in force; the newest row is the one in force (the ledger decides)."""
+
+    TABLE: ClassVar[str] = "policies"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "digest",
+        "name",
+        "version",
+        "modules",
+        "installed_at",
+        "installed_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        digest: str,
+        name: str,
+        version: str,
+        modules: str,
+        installed_at: str,
+        installed_by: str,
+    ) -> None:
+        self.seq = seq
+        self.digest = digest
+        self.name = name
+        self.version = version
+        self.modules = modules
+        self.installed_at = installed_at
+        self.installed_by = installed_by
+
+
+class RiskRow(Row):
+    """A model's risk assessment; the newest row for a name is its tier."""
+
+    TABLE: ClassVar[str] = "model_risk"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "name",
+        "impact",
+        "likelihood",
+        "tier",
+        "rationale",
+        "dpia",
+        "purpose",
+        "use",
+        "restrictions",
+        "owner",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        name: str,
+        impact: int,
+        likelihood: int,
+        tier: int,
+        rationale: str,
+        dpia: str | None = None,
+        purpose: str | None = None,
+        use: str | None = None,
+        restrictions: str | None = None,
+        owner: str | None = None,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.name = name
+        self.impact = impact
+        self.likelihood = likelihood
+        self.tier = tier
+        self.rationale = rationale
+        self.dpia = dpia
+        self.purpose = purpose
+        self.use = use
+        self.restrictions = restrictions
+        self.owner = owner
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class ApprovalRow(Row):
+    """A signed approval or rejection of a model version for a stage."""
+
+    TABLE: ClassVar[str] = "approvals"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "model",
+        "model_digest",
+        "stage",
+        "decision",
+        "role",
+        "approver",
+        "key_id",
+        "envelope_digest",
+        "policy_digest",
+        "evidence",
+        "conditions",
+        "reason",
+        "created_at",
+        "recorded_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        model: str,
+        model_digest: str,
+        stage: str,
+        decision: str,
+        role: str,
+        approver: str,
+        key_id: str,
+        envelope_digest: str,
+        policy_digest: str,
+        evidence: str,
+        conditions: str,
+        reason: str,
+        created_at: str,
+        recorded_by: str,
+    ) -> None:
+        self.seq = seq
+        self.model = model
+        self.model_digest = model_digest
+        self.stage = stage
+        self.decision = decision
+        self.role = role
+        self.approver = approver
+        self.key_id = key_id
+        self.envelope_digest = envelope_digest
+        self.policy_digest = policy_digest
+        self.evidence = evidence
+        self.conditions = conditions
+        self.reason = reason
+        self.created_at = created_at
+        self.recorded_by = recorded_by
+
+
+class LifecycleRow(Row):
+    """One stage transition of a model version (the history ``model history`` shows)."""
+
+    TABLE: ClassVar[str] = "lifecycle"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "model",
+        "model_digest",
+        "from_stage",
+        "to_stage",
+        "approvals",
+        "break_glass",
+        "policy_digest",
+        "reason",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        model: str,
+        model_digest: str,
+        from_stage: str,
+        to_stage: str,
+        approvals: str,
+        break_glass: bool = False,
+        policy_digest: str,
+        reason: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.model = model
+        self.model_digest = model_digest
+        self.from_stage = from_stage
+        self.to_stage = to_stage
+        self.approvals = approvals
+        self.break_glass = break_glass
+        self.policy_digest = policy_digest
+        self.reason = reason
+        self.created_at = created_at
+        self.created_by = created_by
+
+
 # Every catalog table, in the order its DDL is created and its rows dumped.
 TABLES = (
     CatalogMeta,
@@ -651,4 +849,8 @@ TABLES = (
     ReproductionRow,
     EvaluationRow,
     ScoreEvaluationRow,
+    PolicyRow,
+    RiskRow,
+    ApprovalRow,
+    LifecycleRow,
 )

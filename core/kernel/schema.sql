@@ -192,3 +192,65 @@ CREATE TABLE score_evaluations (
 	created_by VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
+
+CREATE TABLE policies (
+	seq BIGINT NOT NULL,
+	digest VARCHAR NOT NULL,
+	name VARCHAR NOT NULL,
+	version VARCHAR NOT NULL,
+	modules VARCHAR NOT NULL,
+	installed_at VARCHAR NOT NULL,
+	installed_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE model_risk (
+	seq BIGINT NOT NULL,
+	name VARCHAR NOT NULL,
+	impact BIGINT NOT NULL,
+	likelihood BIGINT NOT NULL,
+	tier BIGINT NOT NULL,
+	rationale VARCHAR NOT NULL,
+	dpia VARCHAR,
+	purpose VARCHAR,
+	use VARCHAR,
+	restrictions VARCHAR,
+	owner VARCHAR,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE approvals (
+	seq BIGINT NOT NULL,
+	model VARCHAR NOT NULL,
+	model_digest VARCHAR NOT NULL,
+	stage VARCHAR NOT NULL,
+	decision VARCHAR NOT NULL,
+	role VARCHAR NOT NULL,
+	approver VARCHAR NOT NULL,
+	key_id VARCHAR NOT NULL,
+	envelope_digest VARCHAR NOT NULL,
+	policy_digest VARCHAR NOT NULL,
+	evidence VARCHAR NOT NULL,
+	conditions VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	recorded_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE lifecycle (
+	seq BIGINT NOT NULL,
+	model VARCHAR NOT NULL,
+	model_digest VARCHAR NOT NULL,
+	from_stage VARCHAR NOT NULL,
+	to_stage VARCHAR NOT NULL,
+	approvals VARCHAR NOT NULL,
+	break_glass BOOLEAN NOT NULL,
+	policy_digest VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);

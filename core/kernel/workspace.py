@@ -17,6 +17,7 @@ Commands do not open sessions themselves: they run through :func:`core.kernel.co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from collections.abc import Iterator
@@ -84,6 +85,7 @@ class Session:
     commits: int = 0
     commit_limit: int | None = None  # set by the command kernel: one event per command
     sealer: Sealer | None = None  # set by the identity guard once the actor's secret is proven
+    decision: dict[str, Any] | None = None  # set by a policy gate: the next event carries it
 
     def put_blob(self, data: bytes, media_type: str) -> ObjectRef:
         """Store bytes in the object store before the event that refers to them."""
@@ -101,6 +103,8 @@ class Session:
                 f"{event.action} by {event.actor!r} has no proven identity to sign it: "
                 "commands commit through core.kernel.command.run with an identity guard"
             )
+        if self.decision is not None and event.policy is None:
+            event = dataclasses.replace(event, policy=self.decision)
         [entry] = self.workspace.ledger.append([self.sealer.seal(event)])
         self.sealer.committed(entry)
         self.commits += 1

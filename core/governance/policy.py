@@ -1,0 +1,496 @@
+"""Policies as code: a Rego bundle, evaluated in process and offline at every governed gate.
+
+A **policy bundle** is a folder: ``bundle.toml`` (its ``[bundle]`` name and version and its
+``[governance]`` data: tiers, approvals, separation of duties, which
+:mod:`core.governance.rules` reads), Rego modules (``*.rego``, package ``ledgerml.gate``)
+and test fixtures (``tests/*.toml``). Installing it stores the whole folder as one canonical
+JSON blob (:class:`PolicyBundle`) whose SHA-256 names it, and records ``policy.install``, an
+admin's authority event: the policy in force is signed ledger state, found the way roles are
+(:meth:`core.identity.authority.Authority.policy_at`), so editing the catalog swaps nothing.
+
+A **gate** (:func:`gate`) is a command guard. It builds the decision's input (the gate's
+name, the actor and their ledger roles, the time, the subject, and the facts the command
+supplies: evidence verdicts and ages, PII use, DPIA reference, approvals, tier), asks the
+Rego rule set ``data.ledgerml.gate.deny`` for reasons to refuse, and then either
+
+- allows: the session carries the decision and the command's own event records it as its
+  ``policy`` member (one action, one event; the input is recorded whole, so the decision can
+  be replayed by anyone holding the bundle), or
+- denies: it appends a ``policy.deny`` attempt event carrying the same member, synchronously
+  and before the refusal is raised, and changes nothing else.
+
+Nothing is buffered: a decision is in the fsynced ledger before the command goes on or the
+user sees the refusal (OPA's decision logs, by contrast, are shipped asynchronously and lost
+on a crash). Rego evaluation is regopy (rego-cpp); one compiled interpreter per bundle digest
+is kept per process, so a gate costs a query, not a compile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.kernel.errors import CheckFailedError, IntegrityError, NotFoundError, UsageError
+from core.kernel.events import now_iso
+from core.kernel.workspace import Session
+from storage.canonical import canonical_bytes
+
+FORMAT = "ledgerml/policy-bundle/v1"
+MEDIA_TYPE = "application/vnd.ledgerml.policy-bundle+json"
+PACKAGE = "ledgerml.gate"
+QUERY = f"data.{PACKAGE}.deny"
+GATES = ("register", "promote", "approve", "deploy", "score", "export", "erase", "risk")
+"""The governed actions a policy can decide; later floors call the same gate."""
+_MANIFEST = "bundle.toml"
+
+
+class PolicyDeniedError(CheckFailedError):
+    """The policy in force refused the action (exit code 1); the refusal is recorded."""
+
+    default_title = "Refused by policy"
+
+
+class PolicyError(UsageError):
+    """A policy bundle that cannot be read, compiled or trusted."""
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """A policy bundle as stored: modules, declarative data and test fixtures, by path."""
+
+    name: str
+    version: str
+    modules: dict[str, str]
+    data: dict[str, Any]
+    tests: dict[str, Any] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        """The canonical JSON blob that is stored and whose SHA-256 names the bundle."""
+        return canonical_bytes(
+            {
+                "format": FORMAT,
+                "name": self.name,
+                "version": self.version,
+                "modules": self.modules,
+                "data": self.data,
+                "tests": self.tests,
+            }
+        )
+
+    @property
+    def digest(self) -> str:
+        """``sha256:…`` of :meth:`to_bytes`."""
+        return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> PolicyBundle:
+        """Read a stored bundle back.
+
+        Raises:
+            PolicyError: if it is not a policy bundle of this format.
+        """
+        try:
+            doc = json.loads(raw)
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"format {doc.get('format')!r}, not {FORMAT!r}")
+            return cls(
+                str(doc["name"]),
+                str(doc["version"]),
+                {str(k): str(v) for k, v in doc["modules"].items()},
+                dict(doc["data"]),
+                dict(doc.get("tests", {})),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise PolicyError(f"not a policy bundle: {err}") from err
+
+
+def load_dir(path: Path) -> PolicyBundle:
+    """Read a policy folder (``bundle.toml``, ``*.rego``, ``tests/*.toml``) without compiling.
+
+    Raises:
+        NotFoundError: if the folder or its manifest is missing.
+        PolicyError: for a malformed manifest, no module, or a module outside the package.
+    """
+    from core.governance import rules
+
+    if not path.is_dir():
+        raise NotFoundError(
+            f"no policy folder at {path}",
+            hint="A policy bundle is a folder with bundle.toml and *.rego files; the default "
+            "one is sample_data/policies/default.",
+        )
+    manifest = path / _MANIFEST
+    if not manifest.is_file():
+        raise NotFoundError(f"{path} has no {_MANIFEST}", hint="It names the bundle: [bundle].")
+    try:
+        doc = tomllib.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise PolicyError(f"cannot read {manifest}: {err}") from err
+    head = doc.get("bundle")
+    if not isinstance(head, dict) or not head.get("name") or not head.get("version"):
+        raise PolicyError(
+            f"{manifest}: needs a [bundle] table with name and version",
+            hint='[bundle]\nname = "default"\nversion = "1"',
+        )
+    unknown = sorted(set(doc) - {"bundle", "governance"})
+    if unknown:
+        raise PolicyError(
+            f"{manifest}: unknown table [{unknown[0]}]", hint="[bundle], [governance]."
+        )
+    data = doc.get("governance", {})
+    rules.parse(data, where=str(manifest))  # refuse bad governance data before anything else
+    modules = {p.name: p.read_text() for p in sorted(path.glob("*.rego"))}
+    if not modules:
+        raise PolicyError(f"{path} holds no .rego module")
+    for name, text in modules.items():
+        if not any(line.strip() == f"package {PACKAGE}" for line in text.splitlines()):
+            raise PolicyError(
+                f"{path / name}: the package must be {PACKAGE}",
+                hint=f"Start the module with `package {PACKAGE}`; gates ask for {QUERY}.",
+            )
+    tests: dict[str, Any] = {}
+    for p in sorted((path / "tests").glob("*.toml")):
+        try:
+            tests[p.name] = tomllib.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise PolicyError(f"cannot read {p}: {err}") from err
+    return PolicyBundle(str(head["name"]), str(head["version"]), modules, data, tests)
+
+
+@contextmanager
+def _quiet_stdout() -> Any:
+    """rego-cpp prints compile errors on file descriptor 1; the error it raises says it all."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class Engine:
+    """One bundle compiled: a regopy interpreter holding its modules and data."""
+
+    def __init__(self, bundle: PolicyBundle) -> None:
+        """Compile ``bundle`` (raises :class:`PolicyError` naming the module that fails)."""
+        import regopy
+
+        self.bundle = bundle
+        self.digest = bundle.digest
+        self._rego = regopy.Interpreter()
+        try:
+            with _quiet_stdout():
+                self._rego.add_data({"governance": bundle.data})
+                for name, text in bundle.modules.items():
+                    self._current = name
+                    self._rego.add_module(name, text)
+                self._query({})  # compiles the whole set: a broken rule body fails here
+        except regopy.RegoError as err:
+            raise PolicyError(
+                f"policy {bundle.name} {bundle.version} does not compile "
+                f"(module {self._current}): {_first_line(err)}",
+                hint="Fix the module and try again; `ledgerml policy test DIR` compiles and "
+                "runs its fixtures without installing anything.",
+            ) from err
+
+    def _query(self, doc: Mapping[str, Any]) -> list[str]:
+        self._rego.set_input(dict(doc))
+        out = self._rego.query(QUERY)
+        if not out.ok():
+            raise PolicyError(f"policy {self.bundle.name} failed to evaluate: {out}")
+        try:
+            value = json.loads(str(out))["expressions"][0]
+        except (ValueError, KeyError, IndexError) as err:
+            raise PolicyError(f"policy {self.bundle.name} answered {out!s:.200}") from err
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PolicyError(
+                f"policy {self.bundle.name}: {QUERY} must be a set of strings, not {value!r:.200}"
+            )
+        return sorted(value)
+
+    def deny_reasons(self, doc: Mapping[str, Any]) -> list[str]:
+        """The reasons the policy gives to refuse ``doc`` (empty: allowed)."""
+        return self._query(doc)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    for line in text.splitlines():
+        if "errormsg" in line:
+            return line.split(":", 1)[-1].strip(" )")
+    return text.splitlines()[0] if text else repr(err)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def engine(bundle: PolicyBundle) -> Engine:
+    """The compiled engine of ``bundle``, compiled once per process and digest."""
+    found = _ENGINES.get(bundle.digest)
+    if found is None:
+        found = Engine(bundle)
+        if len(_ENGINES) > 16:
+            _ENGINES.clear()
+        _ENGINES[bundle.digest] = found
+    return found
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A gate's answer, as the ledger records it in the event's ``policy`` member."""
+
+    gate: str
+    bundle: str
+    allow: bool
+    reasons: list[str]
+    input: dict[str, Any]
+
+    def member(self) -> dict[str, Any]:
+        """The event's ``policy`` member."""
+        return {
+            "gate": self.gate,
+            "bundle": self.bundle,
+            "allow": self.allow,
+            "reasons": list(self.reasons),
+            "input": self.input,
+        }
+
+    @classmethod
+    def from_member(cls, doc: Mapping[str, Any]) -> Decision:
+        """Read a ``policy`` member back (``KeyError``/``TypeError`` for a malformed one)."""
+        return cls(
+            str(doc["gate"]),
+            str(doc["bundle"]),
+            bool(doc["allow"]),
+            [str(r) for r in doc["reasons"]],
+            dict(doc["input"]),
+        )
+
+
+def decide(bundle: PolicyBundle, gate_name: str, doc: Mapping[str, Any]) -> Decision:
+    """Evaluate ``bundle`` on one gate's input (records nothing: ``policy check`` uses it)."""
+    if gate_name not in GATES:
+        raise UsageError(f"unknown gate {gate_name!r}", hint=f"Gates: {', '.join(GATES)}.")
+    full = {"gate": gate_name, **doc}
+    reasons = engine(bundle).deny_reasons(full)
+    return Decision(gate_name, bundle.digest, not reasons, reasons, full)
+
+
+def in_force(s: Session) -> PolicyBundle | None:
+    """The bundle the signed ledger has in force now (None before any was installed).
+
+    Raises:
+        IntegrityError: if its blob is missing or does not match its digest.
+    """
+    from core.identity.signer import authority_of
+
+    found = authority_of(s).policy_at()
+    if found is None:
+        return None
+    seq, digest = found
+    return stored(s, digest, seq)
+
+
+def stored(s: Session, digest: str, seq: int = 0) -> PolicyBundle:
+    """A stored bundle by digest, its bytes checked against it."""
+    try:
+        raw = s.workspace.objects.read_verified(digest.removeprefix("sha256:"))
+    except (OSError, ValueError, LookupError) as err:
+        raise IntegrityError(
+            f"the policy bundle {digest[:19]}… installed at #{seq} cannot be read: {err}",
+            hint="Restore objects/ from a backup; run `ledgerml audit verify`.",
+        ) from err
+    bundle = PolicyBundle.from_bytes(raw)
+    if bundle.digest != digest:
+        raise IntegrityError(f"the policy bundle stored as {digest[:19]}… is not canonical")
+    return bundle
+
+
+Facts = Callable[[Session], Mapping[str, Any]]
+
+
+def actor_input(s: Session) -> dict[str, Any]:
+    """The acting actor as the ledger describes them (never the catalog)."""
+    from core.identity.signer import authority_of
+
+    state = authority_of(s).current(s.actor)
+    return {
+        "name": s.actor,
+        "roles": sorted(state.roles) if state else [],
+        "kind": state.kind if state else "unknown",
+    }
+
+
+def gate(
+    gate_name: str,
+    subject: str | Callable[[Session], str],
+    facts: Facts | None = None,
+    *,
+    required: bool = False,
+) -> Callable[[Session], Decision | None]:
+    """A command guard that asks the policy in force; put it after the identity guard.
+
+    Args:
+        gate_name: one of :data:`GATES`.
+        subject: what the action is about (``model:credit-risk@3``), or how to find it.
+        facts: the command's facts for the input (evidence, approvals, tier, PII use, …).
+        required: refuse when no policy is installed (promote and approve need one); other
+            gates let an ungoverned workspace work as before, recording no decision.
+
+    Raises:
+        PolicyDeniedError: after recording the ``policy.deny`` attempt event.
+        PermissionDeniedError: if ``required`` and no policy is in force.
+    """
+    if gate_name not in GATES:
+        raise ValueError(f"unknown gate {gate_name!r}")
+
+    def guard(s: Session) -> Decision | None:
+        from core.governance.events import PolicyDenied
+        from core.kernel.kinds import new_event
+
+        bundle = in_force(s)
+        if bundle is None:
+            if required:
+                raise CheckFailedError(
+                    f"no policy is installed, and {gate_name} is governed by one",
+                    hint="An admin installs one: `ledgerml policy install "
+                    "sample_data/policies/default --reason …`.",
+                )
+            s.decision = None
+            return None
+        name = subject(s) if callable(subject) else subject
+        doc: dict[str, Any] = {
+            "actor": actor_input(s),
+            "time": now_iso(),
+            "subject": name,
+            **(dict(facts(s)) if facts is not None else {}),
+        }
+        decision = decide(bundle, gate_name, doc)
+        if decision.allow:
+            s.decision = decision.member()
+            return decision
+        event = new_event(
+            s.actor, PolicyDenied(gate_name, name), [name], "; ".join(decision.reasons)
+        )
+        s.commit(dataclasses.replace(event, policy=decision.member()))
+        raise PolicyDeniedError(
+            f"policy {bundle.name} {bundle.version} refuses to {gate_name} {name}: "
+            + "; ".join(decision.reasons),
+            hint="The refusal is recorded (policy.deny). `ledgerml policy check` shows the "
+            "input the policy saw; `ledgerml policy show` its rules.",
+        )
+
+    return guard
+
+
+def install(ws: Any, actor: str, path: Path, reason: str) -> tuple[PolicyBundle, bool]:
+    """Put the policy folder at ``path`` in force (admins; a reason is required).
+
+    The bundle must compile and pass its own fixtures (:func:`run_tests`) before anything
+    is recorded. Installing the bundle already in force changes nothing.
+
+    Returns:
+        The bundle and whether this call installed it.
+
+    Raises:
+        PolicyError: if it does not compile or a fixture fails.
+        UsageError: without a reason.
+    """
+    from core.governance.events import PolicyInstalled
+    from core.identity.actors import needs
+    from core.identity.events import ADMIN
+    from core.kernel import command
+    from core.kernel.kinds import new_event
+
+    if not reason.strip():
+        raise UsageError("installing a policy needs a --reason", hint="Say why, for the record.")
+    bundle = load_dir(path)
+    failures = [t for t in run_tests(bundle) if not t.passed]
+    if failures:
+        first = failures[0]
+        raise PolicyError(
+            f"policy {bundle.name} {bundle.version}: {len(failures)} fixture(s) fail, first "
+            f"{first.name}: {first.problem}",
+            hint=f"`ledgerml policy test {path}` lists them all; nothing was installed.",
+        )
+
+    def commit(s: Session, _: None) -> tuple[PolicyBundle, bool]:
+        from core.identity.signer import authority_of
+
+        current = authority_of(s).policy_at()
+        if current is not None and current[1] == bundle.digest:
+            return bundle, False
+        ref = s.put_blob(bundle.to_bytes(), MEDIA_TYPE)
+        if ref.sha256 != bundle.digest.removeprefix("sha256:"):
+            raise IntegrityError("the stored policy bundle does not hash to its digest")
+        payload = PolicyInstalled(
+            bundle.digest,
+            bundle.name,
+            bundle.version,
+            sorted(bundle.modules),
+            current[1] if current else None,
+        )
+        s.commit(new_event(s.actor, payload, [f"policy:{bundle.digest}"], reason, [ref]))
+        return bundle, True
+
+    return command.run(ws, actor, guards=[needs(*ADMIN, action="install policies")], commit=commit)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One fixture of a bundle's ``tests/*.toml``: its name, whether it passed, and why not."""
+
+    name: str
+    passed: bool
+    problem: str = ""
+
+
+def run_tests(bundle: PolicyBundle) -> list[TestResult]:
+    """Compile ``bundle`` and run its fixtures.
+
+    A fixture file holds ``[[case]]`` tables: ``name``, ``gate``, ``input`` (the facts; the
+    gate name is added), ``allow`` (expected), and optionally ``reason`` (a text one of the
+    deny reasons must contain). A bundle without fixtures fails: an untested policy is how
+    a misspelt rule silently allows everything.
+
+    Raises:
+        PolicyError: if the bundle does not compile.
+    """
+    engine(bundle)
+    out: list[TestResult] = []
+    for file, doc in sorted(bundle.tests.items()):
+        cases = doc.get("case", []) if isinstance(doc, dict) else []
+        for i, case in enumerate(cases):
+            name = f"{file}:{case.get('name', i + 1)}"
+            try:
+                decision = decide(bundle, str(case["gate"]), dict(case.get("input", {})))
+                want = bool(case["allow"])
+            except (KeyError, TypeError, ValueError, UsageError) as err:
+                out.append(TestResult(name, False, f"malformed case: {err}"))
+                continue
+            if decision.allow != want:
+                got = "allowed" if decision.allow else "denied: " + "; ".join(decision.reasons)
+                out.append(TestResult(name, False, f"expected {'allow' if want else 'deny'}, {got}"))
+                continue
+            text = case.get("reason")
+            if text and not any(str(text) in r for r in decision.reasons):
+                out.append(
+                    TestResult(name, False, f"no deny reason mentions {text!r}: {decision.reasons}")
+                )
+                continue
+            out.append(TestResult(name, True))
+    if not out:
+        out.append(TestResult("(none)", False, "the bundle has no fixtures in tests/*.toml"))
+    return out
