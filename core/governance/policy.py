@@ -482,7 +482,9 @@ def run_tests(bundle: PolicyBundle) -> list[TestResult]:
                 continue
             if decision.allow != want:
                 got = "allowed" if decision.allow else "denied: " + "; ".join(decision.reasons)
-                out.append(TestResult(name, False, f"expected {'allow' if want else 'deny'}, {got}"))
+                out.append(
+                    TestResult(name, False, f"expected {'allow' if want else 'deny'}, {got}")
+                )
                 continue
             text = case.get("reason")
             if text and not any(str(text) in r for r in decision.reasons):
