@@ -72,6 +72,10 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
     assert verification._STATE_TABLES == (
         "actors",
         "keys",
+        "policies",
+        "model_risk",
+        "approvals",
+        "lifecycle",
         "snapshots",
         "validations",
         "runs",
@@ -96,6 +100,7 @@ def test_every_bundle_carries_keys_actors_and_exports() -> None:
         "key.create",
         "key.revoke",
         "key.rotate",
+        "policy.install",
         "role.grant",
         "role.revoke",
         "workspace.init",
