@@ -45,7 +45,8 @@ KeyOpt = Annotated[
 
 
 def _approval_json(row: Any) -> dict[str, Any]:
-    return row.as_dict() | {
+    out: dict[str, Any] = row.as_dict()
+    return out | {
         "evidence": json.loads(row.evidence),
         "conditions": json.loads(row.conditions),
     }
