@@ -245,7 +245,14 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
                         "role": str(a["role"]),
                         "ts": str(a["created_at"]),
                     }
-                    for a in (counted or [a for a in mine if a["stage"] == "approved"])
+                    for a in (
+                        counted
+                        or [
+                            a
+                            for a in mine
+                            if a["stage"] == "approved" and a["decision"] == "approve"
+                        ]
+                    )
                 ],
                 last_change={"seq": int(lc["seq"]), "ts": str(lc["ts"])} if lc else {},
                 exceptions={
