@@ -407,8 +407,8 @@ def verify(
     if auth is None:
         return report
     _check_events(ws, scan, auth, report, full)
-    governance_checks.check(ws, auth, decoded, report.fail)  # approvals and promotions
     policy_checks.report(ws, auth, scan.size, report.fail)
+    governance_checks.check(ws, auth, decoded, report.fail)  # approvals and promotions
     report.root = scan.roots[scan.size].hex() if scan.size in scan.roots else ""
     try:
         state = _state_from_ledger(decoded)
