@@ -259,12 +259,14 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
     """The ledger excerpt of a bundle.
 
     Every event about the model, its run, its inputs and their evidence, plus the events
-    that give keys and actors their status and the earlier exports (the access log).
+    that give keys and actors their status and the earlier exports (the access log). The
+    governance events about it come with them: its approvals, promotions and refusals name
+    the version; a risk assessment names the model (``model:NAME``: a tier is set per name).
     """
     up = lineage.walk(ws, model_ref)
     down = lineage.walk(ws, model_ref, down=True)
     nodes = (
-        {up.root}
+        {up.root, "model:" + model_ref.removeprefix("model:").split("@", 1)[0]}
         | {e.src for e in up.edges}
         | {e.dst for e in up.edges}
         | {e.src for e in down.edges}
