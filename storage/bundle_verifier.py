@@ -23,7 +23,15 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    format-1 bundle its workspace key) pins the anchor the certificates must lead to. Your
    earlier checkpoint anchors too, if the organisation key was in the log by then.
 
-7. With ``--recompute``: recompute the headline figures (ROC AUC, accuracy, per-group rates,
+7. Governance (no Rego runs here): every approval of the model is checked (its envelope
+   is the one its event names, signed by the approver's own certified key usable then, for
+   this version's digest and this workspace, saying what the event says; the approver held
+   the role, is a person, and did not develop the version), every promotion to approved
+   that is not break-glass meets its tier's k-of-n rule (``approval_check``, the function
+   the workstation runs) under the bundled policy in force then, and every policy decision
+   names the bundle in force, whose bytes must hash to its installed digest.
+
+8. With ``--recompute``: recompute the headline figures (ROC AUC, accuracy, per-group rates,
    TPR/FPR gaps, disparate impact) from the bundled test predictions with the standard
    library alone, and name every figure that differs from the signed evidence. A bundle
    exported with ``--data hashes`` holds digests only: it says the recomputation was not
@@ -955,7 +963,7 @@ def _verify(
     }
 
 
-# --- 8. Governance: approvals, k-of-n, separation of duties, decisions --------------------
+# --- 7. Governance: approvals, k-of-n, separation of duties, decisions --------------------
 #
 # A bundle of a governed model carries each approval's DSSE envelope (signed by the
 # approver's own key), the policy bundles in force (canonical JSON named by its SHA-256) and
@@ -1451,7 +1459,7 @@ class _Governance:
         return checked, summary
 
 
-# --- 7. Recompute the headline figures (``--recompute``) ---------------------------------
+# --- 8. Recompute the headline figures (``--recompute``) ---------------------------------
 #
 # A signature proves who stated a figure; this proves the figure. From the bundled test
 # predictions (``evidence/run-*/predictions.json``: row, y_true, probability, sensitive), the
@@ -1873,7 +1881,7 @@ def _checks(out: _Recomputation, where: str, doc: dict[str, Any]) -> None:
 
 
 def recompute(path: str) -> dict[str, Any]:
-    """Recompute the headline figures from the bundle's test predictions; see section 7.
+    """Recompute the headline figures from the bundle's test predictions; see section 8.
 
     Run it on a bundle that :func:`verify` accepted: it reads the members without checking
     them again. Returns ``possible`` (whether any figure could be recomputed), ``compared``

@@ -71,8 +71,14 @@ signature and every member's SHA-256, that the manifest, the checkpoint and ever
 are signed by an actor's key certified by the organisation key (and not rotated or revoked at
 the time), every ledger event's Merkle inclusion proof, that every piece of evidence is named
 by an included event, and (with `--checkpoint`) that the log only grew since a checkpoint you
-kept. `ledgerml bundle verify` runs exactly the same code, and also tells whether the bundle's
-`verify.py` is a known release.
+kept. It re-checks the governance too, without running any policy code: every approval in
+`signatures/approval-*.dsse.json` is signed by the approver's own certified key for this
+model's digest and this workspace, by someone who held the role then and did not develop the
+model; every promotion to approved meets the k-of-n rule of the policy bundle in force then
+(`policy/*.json`, each hashing to the digest the ledger installed); every policy decision names
+that bundle. `governance/history.json` lists the model's risk tier, approvals, rejections,
+promotions and refusals. `ledgerml bundle verify` runs exactly the same code, and also tells
+whether the bundle's `verify.py` is a known release.
 
 ## 4. Recompute the figures (`--recompute`)
 

@@ -611,3 +611,23 @@ def test_a_governed_event_without_its_decision_is_rejected(staged: Stage, tmp_pa
 
     why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
     assert "(model.risk) was recorded while policy" in why and "bypassed the policy gate" in why
+
+
+def test_the_coverage_rows_for_approvals_name_them(staged: Stage) -> None:
+    members = members_of(staged.bundle)
+    table = json.loads(members["coverage.json"])
+    rows = {r["item"]: r["files"] for r in table["auditors"]}
+    approvals = sorted(n for n in members if n.startswith("signatures/approval-"))
+    assert len(approvals) == 2
+    for item in (
+        "Model registry entry with metrics, artifacts and approval stamps",
+        "History of tests, approvals and deployment timestamps",
+    ):
+        assert set(approvals) | {"governance/history.json"} <= set(rows[item]), item
+        [events] = [f for f in rows[item] if f.startswith("ledger/events.jsonl (")]
+        assert "model.approve" in events and "model.promote" in events, item
+    assert not any("approval stamps" in n for n in table["notes"])
+    # Deployments are the operations issue's: that gap stays said.
+    assert any(n.startswith("No deployment timestamps are recorded") for n in table["notes"])
+    annex = {r["item"]: r["files"] for r in table["annex_iv"]}
+    assert set(approvals) <= set(annex["2(e). Human-oversight measures"])
