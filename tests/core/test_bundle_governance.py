@@ -631,3 +631,42 @@ def test_the_coverage_rows_for_approvals_name_them(staged: Stage) -> None:
     assert any(n.startswith("No deployment timestamps are recorded") for n in table["notes"])
     annex = {r["item"]: r["files"] for r in table["annex_iv"]}
     assert set(approvals) <= set(annex["2(e). Human-oversight measures"])
+
+
+def test_the_model_card_carries_the_sign_off(staged: Stage) -> None:
+    members = members_of(staged.bundle)
+    ws = Workspace.open(staged.ready)
+    card = members["reports/model-card.md"].decode()
+    block = card[card.index("## Sign-off") : card.index("## Gaps")]
+    vic, _ = _find(ws, "model.approve", approver="vic", model="credit-risk@1")
+    cora, _ = _find(ws, "model.approve", approver="cora")
+    promoted, _ = _find(ws, "model.promote", to_stage="approved")
+    assert f"Stage now: **approved (promotion #{promoted} by vic" in block
+    assert f"counting approvals #{vic}, #{cora}" in block
+    rows = [line for line in block.splitlines() if line.startswith("| #")]
+    assert len(rows) == 2
+    cora_key = _key(ws, "cora").key_id[:16]
+    assert rows[1].startswith(f"| #{cora} |")
+    for cell in ("cora", "APPROVED", "compliance", "approved", f"{cora_key}…"):
+        assert f"| {cell} |" in rows[1], cell
+    assert "| not for applicants under 21 | verifies |" in rows[1]
+    assert "No approval recorded" not in block
+    html = members["reports/model-card.html"].decode()
+    assert "<h2>Sign-off</h2>" in html and f"<td>{cora_key}…</td>" in html
+
+
+def test_a_card_shows_a_forged_approval_row_as_not_verifying(staged: Stage, tmp_path: Path) -> None:
+    import duckdb
+
+    from core.documents import modelcard
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    ws = Workspace.open(copy)
+    vic, _ = _find(ws, "model.approve", approver="vic", model="credit-risk@1")
+    with duckdb.connect(str(ws.catalog_path)) as con:  # an insider edits the catalog
+        con.execute("UPDATE approvals SET role = 'compliance' WHERE seq = ?", [vic])
+    context = modelcard.card_context(Workspace.open(copy), "credit-risk@1", {})
+    [row] = context.signoff
+    assert row["role"] == "compliance" and row["signature"].startswith("DOES NOT VERIFY")
+    assert context.stage.startswith("validated (promotion #")
