@@ -992,14 +992,6 @@ def _verify(
 APPROVAL_PREDICATE = "https://ledgerml.dev/approval/v1"
 INTOTO_TYPE = "application/vnd.in-toto+json"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
-GOVERNED = {
-    "model.register": "register",
-    "model.promote": "promote",
-    "model.approve": "approve",
-    "bundle.export": "export",
-    "model.risk": "risk",
-}
-"""Governed actions and their gate: recorded under a policy, each carries its decision."""
 IMPORT_ROLES = ("approver", "validator", "admin")
 DEVELOPER_ACTS = ("train.run", "model.register", "model.sign")
 
@@ -1070,11 +1062,7 @@ class _Governance:
         self.ref = str(manifest.get("model"))
         self.name = self.ref.split("@", 1)[0]
         self.actors = _Actors(events)
-        self.installs = [
-            (seq, str((body.get("data") or {}).get("digest")))
-            for seq, _, body in events
-            if body.get("action") == "policy.install"
-        ]
+        self.installs = ident.policies  # (seq, digest) of each policy.install, in order
         self._rules: dict[str, dict[str, Any]] = {}
         self.digest, self.run_id = self._model()
 
@@ -1105,11 +1093,7 @@ class _Governance:
 
     def in_force(self, seq: int) -> tuple[int, str] | None:
         """The policy installed last before event ``seq``: ``(install seq, digest)``."""
-        found = None
-        for at, digest in self.installs:
-            if at < seq:
-                found = (at, digest)
-        return found
+        return self.ident.policy_at(seq)
 
     def rules(self, digest: str, why: str) -> dict[str, Any]:
         """The ``[governance]`` data of a bundled policy bundle, its bytes checked.
@@ -1501,7 +1485,7 @@ PREDICTION_DIGESTS = "predictions.digests.json"
 # bundle's [governance] table, the version's developers and approvals, the actors' kinds.
 
 
-def _when(ts: str) -> Any:
+def parse_event_time(ts: str) -> Any:
     """An event time (``2026-12-01T10:00:00.000000Z``) as an aware datetime."""
     from datetime import UTC, datetime
 
@@ -1585,7 +1569,7 @@ def approval_check(
     void = rules.get("evidence_change", "void") == "void"
     blocking = set(roles) or {"approver", "validator", "data-owner", "security", "compliance"}
     devs = set(developers)
-    moment = _when(now)
+    moment = parse_event_time(now)
     why_not: dict[str, str] = {}
     latest: dict[str, dict[str, Any]] = {}  # person -> newest standing decision
     held: dict[str, dict[str, int]] = {}  # person -> role -> seq, approvals since their reject
@@ -1616,14 +1600,14 @@ def approval_check(
         if who in devs:
             why_not[str(seq)] = f"{label}: {who} developed this version (separation of duties)"
             continue
-        age = (moment - _when(str(a["ts"]))).total_seconds() / 86400
+        age = (moment - parse_event_time(str(a["ts"]))).total_seconds() / 86400
         if age > valid + grace:
             why_not[str(seq)] = f"{label} expired {age - valid:.0f} days ago"
             continue
         if age > valid - grace:
             from datetime import timedelta
 
-            expires = _when(str(a["ts"])) + timedelta(days=valid)
+            expires = parse_event_time(str(a["ts"])) + timedelta(days=valid)
             out["expiring"].append(
                 {
                     "seq": seq,
