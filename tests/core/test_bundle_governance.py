@@ -378,15 +378,19 @@ def test_the_honest_bundle_verifies_with_its_governance_rechecked(staged: Stage)
     assert [p["to_stage"] for p in gov["promotions"]] == ["validated", "approved"]
 
 
-def test_the_bundled_verify_py_reaches_the_same_verdict(staged: Stage, tmp_path: Path) -> None:
+def _run_verify_py(path: Path, tmp: Path) -> Any:
+    """The stand-alone verifier, a trusted copy (this installation's), in a fresh process."""
     import subprocess
     import sys
 
-    script = tmp_path / "verify.py"
-    script.write_bytes(members_of(staged.bundle)["verify.py"])
-    done = subprocess.run(
-        [sys.executable, str(script), str(staged.bundle)], capture_output=True, text=True
-    )
+    script = tmp / "verify.py"
+    script.write_bytes(Path(bundle_verifier.__file__).read_bytes())
+    return subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True)
+
+
+def test_the_bundled_verify_py_reaches_the_same_verdict(staged: Stage, tmp_path: Path) -> None:
+    assert members_of(staged.bundle)["verify.py"] == Path(bundle_verifier.__file__).read_bytes()
+    done = _run_verify_py(staged.bundle, tmp_path)
     assert done.returncode == bundle_verifier.EXIT_UNANCHORED, done.stdout + done.stderr
     assert "ok  2 approval(s) of credit-risk@1 by cora, vic verify" in done.stdout
 
@@ -536,9 +540,14 @@ def test_an_approval_by_the_models_developer_is_rejected(staged: Stage, tmp_path
         actor, event = _approval_event(ws, approver="sam", role="validator")
         _append(ws, actor, event)
 
-    why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
+    path = _forged_bundle(staged.ready, tmp_path, forge)
+    why = _rejected(path)
     assert "(sam as validator" in why and "sam developed credit-risk@1" in why
     assert "separation of duties" in why
+    # The auditor's own copy of verify.py, run with nothing but Python, says the same.
+    done = _run_verify_py(path, tmp_path)
+    assert done.returncode == bundle_verifier.EXIT_REJECTED
+    assert done.stdout.startswith("REJECTED: ") and "sam developed credit-risk@1" in done.stdout
 
 
 def test_an_approval_by_someone_without_the_role_is_rejected(staged: Stage, tmp_path: Path) -> None:
@@ -670,3 +679,54 @@ def test_a_card_shows_a_forged_approval_row_as_not_verifying(staged: Stage, tmp_
     [row] = context.signoff
     assert row["role"] == "compliance" and row["signature"].startswith("DOES NOT VERIFY")
     assert context.stage.startswith("validated (promotion #")
+
+
+def _export(root: Path, tmp: Path) -> Path:
+    out = tmp / "out.zip"
+    bundle.export(Workspace.open(root), "audrey", "credit-risk@1", out, reason="audit")
+    return out
+
+
+def test_a_break_glass_promotion_verifies_and_says_so(staged: Stage, tmp_path: Path) -> None:
+    from core.governance import lifecycle
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    signer.forget()
+    lifecycle.promote(
+        Workspace.open(copy),
+        "alice",
+        "credit-risk@1",
+        to="approved",
+        reason="outage",
+        break_glass=True,
+    )
+    report = bundle.verify(_export(copy, tmp_path))
+    checked = "\n".join(report["checked"])
+    assert "to approved was BREAK-GLASS: it counts no approvals and needs a review" in checked
+    assert report["governance"]["promotions"][-1]["break_glass"] is True
+
+
+def test_a_rejection_travels_in_the_bundle_and_blocks_nothing_it_should_not(
+    staged: Stage, tmp_path: Path
+) -> None:
+    from core.governance import approvals
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    signer.forget()
+    row = approvals.approve(
+        Workspace.open(copy),
+        "cora",
+        "credit-risk@1",
+        role="compliance",
+        reason="gaps",
+        reject=True,
+    )
+    path = _export(copy, tmp_path)
+    report = bundle.verify(path)
+    assert [a["decision"] for a in report["governance"]["approvals"]] == ["approve", "reject"]
+    history = json.loads(members_of(path)["governance/history.json"])
+    assert history["stage"] == "validated"
+    assert ("reject", "cora") in [(e["what"], e.get("approver")) for e in history["events"]]
+    assert f"signatures/approval-{row.seq}.dsse.json" in members_of(path)
