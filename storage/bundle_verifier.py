@@ -28,8 +28,9 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    this version's digest and this workspace, saying what the event says; the approver held
    the role, is a person, and did not develop the version), every promotion to approved
    that is not break-glass meets its tier's k-of-n rule (``approval_check``, the function
-   the workstation runs) under the bundled policy in force then, and every policy decision
-   names the bundle in force, whose bytes must hash to its installed digest.
+   the workstation runs) under the bundled policy in force then, every risk tier is the
+   policy's band for its impact and likelihood, and every policy decision names the bundle
+   in force, whose bytes must hash to its installed digest.
 
 8. With ``--recompute``: recompute the headline figures (ROC AUC, accuracy, per-group rates,
    TPR/FPR gaps, disparate impact) from the bundled test predictions with the standard
@@ -1171,6 +1172,30 @@ class _Governance:
                 newest = seq
         return newest
 
+    def risk(self, seq: int, body: dict[str, Any]) -> None:
+        """A risk tier is the policy's band of impact times likelihood, as in force then.
+
+        Attack: a tier lowered by hand (fewer approvers needed) in an event signed by someone
+        allowed to assess risk, with a real decision copied onto it.
+        """
+        data = body.get("data") or {}
+        in_force = self.in_force(seq)
+        if in_force is None:
+            return  # the decisions check reports a tier recorded with no policy at all
+        rules = self.rules(in_force[1], f"risk assessment #{seq} was made under a policy")
+        try:
+            score = int(data["impact"]) * int(data["likelihood"])
+            bands = [b for b in rules.get("bands", []) if int(b["min_score"]) <= score]
+            tier = max(bands, key=lambda b: int(b["min_score"]))["tier"] if bands else None
+        except (KeyError, TypeError, ValueError):
+            tier = None
+        if tier is None or tier != data.get("tier"):
+            raise RejectedError(
+                f"risk assessment #{seq} of {self.name} records tier {data.get('tier')!r}, but "
+                f"impact {data.get('impact')!r} x likelihood {data.get('likelihood')!r} is tier "
+                f"{tier!r} under the policy in force then"
+            )
+
     def approval(self, seq: int, body: dict[str, Any], devs: dict[str, list[int]]) -> None:
         """One recorded approval or rejection of the version; reject on the first fault."""
         data = body.get("data") or {}
@@ -1406,6 +1431,8 @@ class _Governance:
         stage = "candidate"
         for seq, _, body in self.events:
             data = body.get("data") or {}
+            if body.get("action") == "model.risk" and data.get("name") == self.name:
+                self.risk(seq, body)
             if data.get("model") != self.ref:
                 continue
             if body.get("action") == "model.approve":

@@ -8,7 +8,8 @@ bundle in force, the version's lifecycle history and its decisions, and ``bundle
 must reject, with a sentence naming what is wrong, every forgery an insider with write
 access and the same OS account (so: the keyring) can make: a replayed approval, one signed
 by a key not the approver's, one bound to an older build, one by the model's developer, a
-promotion short of its k-of-n, an edited policy member, a decision naming another bundle.
+promotion short of its k-of-n, an edited policy member, a decision naming another bundle,
+a governed event without its decision, a risk tier lowered by hand.
 """
 
 from __future__ import annotations
@@ -730,3 +731,19 @@ def test_a_rejection_travels_in_the_bundle_and_blocks_nothing_it_should_not(
     assert history["stage"] == "validated"
     assert ("reject", "cora") in [(e["what"], e.get("approver")) for e in history["events"]]
     assert f"signatures/approval-{row.seq}.dsse.json" in members_of(path)
+
+
+def test_a_risk_tier_lowered_by_hand_is_rejected(staged: Stage, tmp_path: Path) -> None:
+    # impact 5 x likelihood 4 = 20 is tier 1 (three approvers) under the policy; the insider
+    # records tier 2 (two), with the real risk event's allow decision copied on.
+    def forge(ws: Workspace) -> None:
+        _, real = _find(ws, "model.risk")
+        data = real["data"] | {"impact": 5, "likelihood": 4, "tier": 2}
+        _append(
+            ws,
+            "vic",
+            Event("vic", "model.risk", real["subjects"], data, "lower", policy=real["policy"]),
+        )
+
+    why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
+    assert "records tier 2, but impact 5 x likelihood 4 is tier 1" in why
