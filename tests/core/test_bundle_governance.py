@@ -747,3 +747,26 @@ def test_a_risk_tier_lowered_by_hand_is_rejected(staged: Stage, tmp_path: Path) 
 
     why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
     assert "records tier 2, but impact 5 x likelihood 4 is tier 1" in why
+
+
+def test_an_approval_row_written_into_the_catalog_never_reaches_a_bundle(
+    staged: Stage, tmp_path: Path
+) -> None:
+    import duckdb
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    ws = Workspace.open(copy)
+    vic, _ = _find(ws, "model.approve", approver="vic", model="credit-risk@1")
+    with duckdb.connect(str(ws.catalog_path)) as con:  # cora "approves" without signing
+        con.execute(
+            "INSERT INTO approvals SELECT 9999 AS seq, * EXCLUDE (seq) REPLACE "
+            "('cora' AS approver, 'compliance' AS role) FROM approvals WHERE seq = ?",
+            [vic],
+        )
+    path = _export(copy, tmp_path)
+    members = members_of(path)
+    assert "signatures/approval-9999.dsse.json" not in members
+    report = bundle.verify(path)
+    assert [a["approver"] for a in report["governance"]["approvals"]] == ["vic"]
+    assert report["governance"]["stage"] == "validated"
