@@ -4,7 +4,9 @@
 and OpenSSF), evidence, reports, the key list with statuses, lineage, the data (or only its
 digests), and the ledger excerpt of every event about the model and its inputs with Merkle
 inclusion proofs against a fresh signed checkpoint (and consistency proofs from every earlier
-checkpoint) — plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
+checkpoint), its governance (each approval's signed statement, the policy bundles in force,
+the policy decisions and the version's lifecycle history: :mod:`core.audit.bundle_governance`)
+— plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
 ``index.html``, ``VERIFY.md`` and ``verify.py`` (:mod:`storage.bundle_verifier`, verbatim).
 A manifest of every member's SHA-256, size and media type is signed by the exporter's own key.
 ``keys/keys.json`` lists every key with its certificate (and the organisation key that issued
