@@ -107,6 +107,11 @@ The manifest is signed by key `{key_id}`.
   check it with the organisation key you obtained, not with the one in `keys/`.
 - The model's OpenSSF signature: `model_signing verify key model/<name> --signature
   model/<name>.sig --public_key keys/<signer key>.pem`.
+- Approvals: each `signatures/approval-<seq>.dsse.json` is a DSSE envelope (payload type
+  `application/vnd.in-toto+json`) of an in-toto statement about the model's SHA-256, signed
+  the same way with the approver's own key (`keys/<key_id>.pem`, the `key_id` its
+  `model.approve` event at `<seq>` names); its predicate says who approved, in which role,
+  for which stage, under which policy (`policy/<sha256>.json`) and on what conditions.
 - Ledger events: each line of `ledger/events.jsonl` hashes (SHA-256 of the line) to an entry
   hash; the RFC 6962 leaf is SHA-256(0x00 || entry hash); `ledger/proofs.json` holds the audit
   paths to the root signed in `ledger/checkpoint.json`.
