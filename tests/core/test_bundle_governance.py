@@ -770,3 +770,24 @@ def test_an_approval_row_written_into_the_catalog_never_reaches_a_bundle(
     report = bundle.verify(path)
     assert [a["approver"] for a in report["governance"]["approvals"]] == ["vic"]
     assert report["governance"]["stage"] == "validated"
+
+
+def test_a_refused_self_approval_travels_in_the_bundle_as_a_denial(
+    staged: Stage, tmp_path: Path
+) -> None:
+    from core.governance import approvals
+    from core.governance.policy import PolicyDeniedError
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    signer.forget()
+    with pytest.raises(PolicyDeniedError, match="sam developed credit-risk@1"):
+        approvals.approve(Workspace.open(copy), "sam", "credit-risk@1", reason="mine")
+    denied, _ = _find(Workspace.open(copy), "policy.deny")
+    path = _export(copy, tmp_path)
+    history = json.loads(members_of(path)["governance/history.json"])
+    [entry] = [e for e in history["events"] if e["what"] == "deny"]
+    assert entry["seq"] == denied and entry["actor"] == "sam" and entry["gate"] == "approve"
+    assert entry["allow"] is False and "may not approve" in entry["reasons"][0]
+    report = bundle.verify(path)  # a recorded refusal is evidence, not a fault
+    assert [a["approver"] for a in report["governance"]["approvals"]] == ["vic"]
