@@ -791,3 +791,27 @@ def test_a_refused_self_approval_travels_in_the_bundle_as_a_denial(
     assert entry["allow"] is False and "may not approve" in entry["reasons"][0]
     report = bundle.verify(path)  # a recorded refusal is evidence, not a fault
     assert [a["approver"] for a in report["governance"]["approvals"]] == ["vic"]
+
+
+def test_an_approval_signed_off_the_machine_verifies_and_counts(
+    staged: Stage, tmp_path: Path
+) -> None:
+    from core.governance import lifecycle, offline
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    signer.forget()
+    req = offline.request(Workspace.open(copy), "vic", "credit-risk@1", stage="approved",
+                          out=tmp_path / "req.json")  # fmt: skip
+    signed = offline.sign(req, tmp_path / "cora.json", approver="cora", role="compliance",
+                          reason="reviewed on the air-gapped laptop")  # fmt: skip
+    row = offline.import_approval(Workspace.open(copy), "vic", signed, "carried over on a stick")
+    lifecycle.promote(Workspace.open(copy), "vic", "credit-risk@1", to="approved", reason="two")
+    path = _export(copy, tmp_path)
+    report = bundle.verify(path)
+    gov = report["governance"]
+    assert (gov["approvals"][-1]["approver"], gov["approvals"][-1]["seq"]) == ("cora", row.seq)
+    assert gov["stage"] == "approved"
+    assert "2 distinct people (cora, vic)" in "\n".join(report["checked"])
+    history = json.loads(members_of(path)["governance/history.json"])
+    assert [e["imported"] for e in history["events"] if e["what"] == "approve"] == [False, True]
