@@ -289,10 +289,14 @@ def _approval_event(
     signer_name: str | None = None,
     digest: str | None = None,
     subject: str = "model:credit-risk@1",
+    signed: dict[str, Any] | None = None,
 ) -> tuple[str, Event]:
-    """A model.approve of credit-risk@1 as an insider writes it: cora's real one, altered."""
+    """A model.approve of credit-risk@1 as an insider writes it: cora's real one, altered.
+
+    ``signed`` overrides fields of the predicate the key signs (the event keeps its own).
+    """
     seq, real = _find(ws, "model.approve", approver="cora")
-    pred = _predicate(ws, seq) | {"approver": approver, "role": role}
+    pred = _predicate(ws, seq) | {"approver": approver, "role": role} | (signed or {})
     model_digest = digest or real["data"]["model_digest"]
     ref, key_id = _signed_approval(
         ws, signer_name or approver, subject=subject, digest=model_digest, predicate=pred
@@ -815,3 +819,27 @@ def test_an_approval_signed_off_the_machine_verifies_and_counts(
     assert "2 distinct people (cora, vic)" in "\n".join(report["checked"])
     history = json.loads(members_of(path)["governance/history.json"])
     assert [e["imported"] for e in history["events"] if e["what"] == "approve"] == [False, True]
+
+
+def test_an_approval_replayed_from_another_workspace_is_rejected(
+    staged: Stage, tmp_path: Path
+) -> None:
+    def forge(ws: Workspace) -> None:  # cora's genuine signature, made for another workspace
+        actor, event = _approval_event(
+            ws, approver="cora", role="compliance", signed={"workspace": "elsewhere"}
+        )
+        _append(ws, actor, event)
+
+    why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
+    assert "was signed for workspace 'elsewhere', not this one" in why
+
+
+def test_an_approval_relabelled_after_signing_is_rejected(staged: Stage, tmp_path: Path) -> None:
+    def forge(ws: Workspace) -> None:  # cora signed a rejection; the event says approve
+        actor, event = _approval_event(
+            ws, approver="cora", role="compliance", signed={"decision": "reject"}
+        )
+        _append(ws, actor, event)
+
+    why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
+    assert "the event records decision 'approve', the approver signed 'reject'" in why
