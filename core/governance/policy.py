@@ -181,7 +181,13 @@ def _quiet_stdout() -> Any:
 
 
 class Engine:
-    """One bundle compiled: a regopy interpreter holding its modules and data."""
+    """One bundle compiled: a regopy interpreter holding its modules and data.
+
+    The deny query is compiled once into a regopy bundle (an execution plan): evaluating a
+    plain query makes rego-cpp compile every module again, about 6 ms for the default pack,
+    while the plan answers in a quarter of a millisecond. Both give the same answers (the
+    tests hold them equal on every fixture and on generated inputs).
+    """
 
     def __init__(self, bundle: PolicyBundle) -> None:
         """Compile ``bundle`` (raises :class:`PolicyError` naming the module that fails)."""
@@ -190,6 +196,7 @@ class Engine:
         self.bundle = bundle
         self.digest = bundle.digest
         self._rego = regopy.Interpreter()
+        self._plan: Any = None
         try:
             with _quiet_stdout():
                 self._current = "(data)"
@@ -198,6 +205,8 @@ class Engine:
                     self._current = name
                     self._rego.add_module(name, text)
                 self._query({})  # compiles the whole set: a broken rule body fails here
+                self._current = "(the deny query's plan)"
+                self._plan = self._rego.build(QUERY)
         except regopy.RegoError as err:
             raise PolicyError(
                 f"policy {bundle.name} {bundle.version} does not compile "
@@ -211,7 +220,10 @@ class Engine:
 
         try:
             self._rego.set_input(dict(doc))
-            out = self._rego.query(QUERY)
+            if self._plan is None:
+                out = self._rego.query(QUERY)
+            else:
+                out = self._rego.query_bundle(self._plan)
         except (regopy.RegoError, ValueError) as err:
             # ValueError: regopy parses rego-cpp's output as JSON, and some of it is not
             # (1.5's sprintf quotes a computed string without escaping its quotes).
@@ -243,6 +255,14 @@ class Engine:
     def deny_reasons(self, doc: Mapping[str, Any]) -> list[str]:
         """The reasons the policy gives to refuse ``doc`` (empty: allowed)."""
         return self._query(doc)
+
+    def deny_reasons_unplanned(self, doc: Mapping[str, Any]) -> list[str]:
+        """The same answer by a plain query (recompiling): the plan's reference, for tests."""
+        plan, self._plan = self._plan, None
+        try:
+            return self._query(doc)
+        finally:
+            self._plan = plan
 
 
 def _first_line(err: BaseException) -> str:
