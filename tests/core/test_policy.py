@@ -159,16 +159,26 @@ def test_decide_refuses_an_unknown_gate() -> None:
         policy.decide(policy.load_dir(DEFAULT), "launch", {})
 
 
-def test_a_sprintf_of_a_computed_string_is_a_policy_error_not_a_crash(tmp_path: Path) -> None:
-    """regopy 1.5 answers unparsable JSON for sprintf("%s", [concat(…)]): a clear error."""
+def test_a_reason_quoting_the_input_survives_any_characters() -> None:
+    """rego-cpp writes strings unescaped in its JSON answer; the plan answers in base64."""
+    column = 'naïve "q" \\ \u2028'
+    decision = policy.decide(
+        policy.load_dir(DEFAULT),
+        "score",
+        {"model": {"ref": "m@1", "name": "m", "pii_inputs": True, "pii_columns": [column]}},
+    )
+    [reason] = decision.reasons
+    assert f"m@1 reads PII columns ({column})" in reason
+
+
+def test_a_reason_that_is_not_a_string_is_an_error_not_dropped(tmp_path: Path) -> None:
     folder = write_bundle(
         tmp_path / "b",
-        'deny contains msg if {\n\tinput.gate == "score"\n'
-        '\tmsg := sprintf("(%s)", [concat(", ", ["a", "b"])])\n}\n',
-        '[[case]]\nname = "x"\ngate = "score"\nallow = false\n',
+        'deny contains msg if {\n\tinput.gate == "score"\n\tmsg := 42\n}\n',
+        '[[case]]\nname = "x"\ngate = "register"\nallow = true\n',
     )
     bundle = policy.load_dir(folder)
-    with pytest.raises(policy.PolicyError, match="failed to evaluate"):
+    with pytest.raises(policy.PolicyError, match="not strings"):
         policy.decide(bundle, "score", {})
 
 
