@@ -843,3 +843,25 @@ def test_an_approval_relabelled_after_signing_is_rejected(staged: Stage, tmp_pat
 
     why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
     assert "the event records decision 'approve', the approver signed 'reject'" in why
+
+
+def test_a_policy_changed_midway_is_carried_whole(staged: Stage, tmp_path: Path) -> None:
+    # vic approved under the test policy; the admin then installs the default pack, under
+    # which cora approves and vic promotes. The bundle carries both policy bundles, and each
+    # check reads the one in force at its own position.
+    from core.governance import approvals, lifecycle, policy
+
+    copy = tmp_path / "ws"
+    shutil.copytree(staged.half, copy)
+    signer.forget()
+    default = Path(__file__).parents[2] / "sample_data" / "policies" / "default"
+    installed, _ = policy.install(Workspace.open(copy), "alice", default, reason="the pack")
+    approvals.approve(Workspace.open(copy), "cora", "credit-risk@1", role="compliance",
+                      reason="fair lending review")  # fmt: skip
+    lifecycle.promote(Workspace.open(copy), "vic", "credit-risk@1", to="approved", reason="ok")
+    path = _export(copy, tmp_path)
+    policies = sorted(n for n in members_of(path) if n.startswith("policy/"))
+    assert len(policies) == 2 and f"policy/{installed.digest[7:]}.json" in policies
+    report = bundle.verify(path)
+    assert f"under policy {installed.digest[7:23]}…" in "\n".join(report["checked"])
+    assert report["governance"]["stage"] == "approved"
