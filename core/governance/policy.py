@@ -28,6 +28,7 @@ is kept per process, so a gate costs a query, not a compile.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +52,11 @@ QUERY = f"data.{PACKAGE}.deny"
 GATES = ("register", "promote", "approve", "deploy", "score", "export", "erase", "risk")
 """The governed actions a policy can decide; later floors call the same gate."""
 _MANIFEST = "bundle.toml"
+PLANNED_QUERY = f"[count({QUERY}), [base64.encode(m) | m := {QUERY}[_]]]"
+"""What the compiled plan asks: how many reasons, and each reason base64-encoded. rego-cpp
+1.5 writes its answer as JSON without escaping quotes or backslashes inside strings, so a
+reason quoting a column name with a quote in it would be unreadable; base64 cannot be
+misread. The count catches a reason that is not a string (base64.encode would drop it)."""
 
 
 class PolicyDeniedError(CheckFailedError):
@@ -86,9 +92,13 @@ class PolicyBundle:
             }
         )
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """``sha256:…`` of :meth:`to_bytes`."""
+        """``sha256:…`` of :meth:`to_bytes`.
+
+        Computed once: canonical JSON of a whole bundle costs milliseconds, and every
+        decision names its bundle.
+        """
         return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
 
     @classmethod
@@ -181,7 +191,13 @@ def _quiet_stdout() -> Any:
 
 
 class Engine:
-    """One bundle compiled: a regopy interpreter holding its modules and data."""
+    """One bundle compiled: a regopy interpreter holding its modules and data.
+
+    The deny query is compiled once into a regopy bundle (an execution plan): evaluating a
+    plain query makes rego-cpp compile every module again, about 6 ms for the default pack,
+    while the plan answers in a quarter of a millisecond. Both give the same answers (the
+    tests hold them equal on every fixture and on generated inputs).
+    """
 
     def __init__(self, bundle: PolicyBundle) -> None:
         """Compile ``bundle`` (raises :class:`PolicyError` naming the module that fails)."""
@@ -190,6 +206,7 @@ class Engine:
         self.bundle = bundle
         self.digest = bundle.digest
         self._rego = regopy.Interpreter()
+        self._plan: Any = None
         try:
             with _quiet_stdout():
                 self._current = "(data)"
@@ -198,6 +215,8 @@ class Engine:
                     self._current = name
                     self._rego.add_module(name, text)
                 self._query({})  # compiles the whole set: a broken rule body fails here
+                self._current = "(the deny query's plan)"
+                self._plan = self._rego.build(PLANNED_QUERY)
         except regopy.RegoError as err:
             raise PolicyError(
                 f"policy {bundle.name} {bundle.version} does not compile "
@@ -211,7 +230,11 @@ class Engine:
 
         try:
             self._rego.set_input(dict(doc))
-            out = self._rego.query(QUERY)
+            if self._plan is None:
+                out = self._rego.query(QUERY)
+            else:
+                out = self._rego.query_bundle(self._plan)
+                return self._decoded(out)
         except (regopy.RegoError, ValueError) as err:
             # ValueError: regopy parses rego-cpp's output as JSON, and some of it is not
             # (1.5's sprintf quotes a computed string without escaping its quotes).
@@ -240,9 +263,38 @@ class Engine:
             )
         return sorted(value)
 
+    def _decoded(self, out: Any) -> list[str]:
+        """The planned query's answer: ``[count, [base64 reason, …]]``."""
+        import base64
+        import binascii
+
+        text = str(out).strip()
+        if not out.ok() or text == "undefined":
+            raise PolicyError(f"policy {self.bundle.name} failed to evaluate: {text:.200}")
+        try:
+            count, encoded = json.loads(text)["expressions"][0]
+            reasons = [base64.b64decode(e, validate=True).decode() for e in encoded]
+        except (ValueError, KeyError, IndexError, TypeError, binascii.Error) as err:
+            raise PolicyError(f"policy {self.bundle.name} answered {text:.200}") from err
+        if count != len(reasons):
+            raise PolicyError(
+                f"policy {self.bundle.name}: {QUERY} holds {count} reasons, "
+                f"{count - len(reasons)} of them not strings",
+                hint="Every deny reason must be a string (a sentence the user can act on).",
+            )
+        return sorted(reasons)
+
     def deny_reasons(self, doc: Mapping[str, Any]) -> list[str]:
         """The reasons the policy gives to refuse ``doc`` (empty: allowed)."""
         return self._query(doc)
+
+    def deny_reasons_unplanned(self, doc: Mapping[str, Any]) -> list[str]:
+        """The same answer by a plain query (recompiling): the plan's reference, for tests."""
+        plan, self._plan = self._plan, None
+        try:
+            return self._query(doc)
+        finally:
+            self._plan = plan
 
 
 def _first_line(err: BaseException) -> str:
