@@ -274,8 +274,10 @@ class WriteActions(App[None]):
         panes = list(self.query(ApprovalsPane))
         item = panes[0].selected if panes and active == "approvals" else None
         model = self._selected_model() if active == "models" else ""
+        role = ""
         if item is not None:
             ref, stage, summary = item.ref, item.stage, pending_summary(item)
+            role = item.roles[0] if len(item.roles) == 1 else ""
         elif model:
             ref, stage = model, "approved"
             summary = (
@@ -293,6 +295,7 @@ class WriteActions(App[None]):
                 lambda dialog, values: self._record_decision(dialog, ref, stage, values, reject),
                 stage=stage,
                 reject=reject,
+                role=role,
             )
         )
 

@@ -37,8 +37,6 @@ from core.identity.keys.backends import forget_unlocked
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
 
-governance = pytest.importorskip("core.governance.approvals", reason="branch life not merged")
-
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 POLICY = Path(__file__).parent / "policy"
 COMPAT = Path(__file__).parents[1] / "data" / "bundles" / "v1" / "credit-risk-1.zip"
@@ -72,10 +70,23 @@ def base_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models.register(ws, "dana", run.run_id, "credit-risk-hi")
     policy.install(ws, "alice", POLICY, reason="governance tests")
     risk.assess(
-        ws, "vic", "credit-risk", impact=2, likelihood=2, rationale="internal triage", owner="ops"
+        ws,
+        "vic",
+        "credit-risk",
+        impact=2,
+        likelihood=2,
+        rationale="internal triage",
+        owner="ops",
+        reason="assessed",
     )
     risk.assess(
-        ws, "vic", "credit-risk-hi", impact=5, likelihood=4, rationale="decides consumer credit"
+        ws,
+        "vic",
+        "credit-risk-hi",
+        impact=5,
+        likelihood=4,
+        rationale="decides consumer credit",
+        reason="assessed",
     )
     return root
 
