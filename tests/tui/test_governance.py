@@ -305,21 +305,34 @@ async def test_read_only_reviewers_are_offered_no_approval(gws: Workspace) -> No
     assert gws.ledger.head() == head
 
 
-async def test_inventory_by_tier_and_a_models_history_as_a_timeline(gws: Workspace) -> None:
-    from core.governance import approvals
+def registry_rows(app: LedgerApp) -> list[tuple[str, ...]]:
+    table = app.query_one("#gov-inventory", DataTable)
+    return [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
 
+
+async def test_registry_by_tier_time_travel_and_a_models_history_as_a_timeline(
+    gws: Workspace,
+) -> None:
+    from core.governance import approvals, lifecycle
+
+    before = gws.ledger.head()[0]  # nothing approved or promoted yet
     approvals.approve(gws, "vic", "credit-risk@1", reason="ok for ops", conditions=["ops only"])
+    lifecycle.promote(gws, "alice", "credit-risk@1", to="validated", reason="validated")
+    lifecycle.promote(gws, "alice", "credit-risk@1", to="approved", reason="k of n reached")
     app = LedgerApp(gws, actor="alice")
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("8")
         await settle(app, pilot)
-        table = app.query_one("#gov-inventory", DataTable)
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
-        assert [(r[0], r[1]) for r in rows] == [
-            ("credit-risk-hi@1", "tier 1"),
-            ("credit-risk@1", "tier 2"),
+        rows = registry_rows(app)
+        # Highest risk first; the approved version names who approved it.
+        assert [r[:3] for r in rows] == [
+            ("credit-risk-hi@1", "tier 1", "candidate"),
+            ("credit-risk@1", "tier 2", "approved"),
         ]
+        assert rows[1][4] == "vic (validator)" and rows[1][5].startswith("sha256:")
+        assert "policy tui-test 1" in str(app.query_one("#registry-title", Static).render())
+        table = app.query_one("#gov-inventory", DataTable)
         table.focus()
         table.move_cursor(row=1)
         await settle(app, pilot)
@@ -328,9 +341,22 @@ async def test_inventory_by_tier_and_a_models_history_as_a_timeline(gws: Workspa
         lines = timeline.splitlines()
         risk = next(i for i, line in enumerate(lines) if " risk " in line)
         approve = next(i for i, line in enumerate(lines) if " approve " in line)
-        assert risk < approve  # oldest first
+        promote = [i for i, line in enumerate(lines) if " promote " in line]
+        assert risk < approve < promote[0] < promote[1]  # oldest first
         assert "by vic" in lines[approve] and "policy sha256:" in lines[approve]
-        assert "ok for ops" in timeline and "internal triage" in timeline
+        assert "why: ok for ops" in timeline and "tier 2 (impact 2 x 2)" in timeline
+        assert "conditions: ops only" in timeline
+        assert "validated -> approved" in timeline
+        # Back in time: before the approval, the version was a candidate with no approver.
+        await pilot.click("#registry-at")
+        await pilot.press(*str(before), "enter")
+        await settle(app, pilot)
+        assert [r[:3] for r in registry_rows(app)][1] == ("credit-risk@1", "tier 2", "candidate")
+        assert f"Registry at {before}" in str(app.query_one("#registry-title", Static).render())
+        table.move_cursor(row=0)
+        table.move_cursor(row=1)
+        await settle(app, pilot)
+        assert " approve " not in str(app.query_one("#timeline", Static).render())
 
 
 async def test_bundle_review_has_no_approvals_queue(

@@ -1,26 +1,29 @@
-"""The registry tab: the inventory with tiers and stages, and a model's history as a timeline.
+"""The registry tab: each model version's tier and stage, and a model's history as a timeline.
 
-The inventory is :func:`core.governance.inventory.inventory`, the history
-:func:`core.governance.lifecycle.history`: the same answers as ``ledgerml inventory`` and
-``ledgerml model history NAME``, drawn.
+Both can be seen at a moment in the past (an event number or a time in the prompt): the table
+is :func:`core.governance.lifecycle.registry_at` and the timeline
+:func:`core.governance.lifecycle.history`, the answers of ``ledgerml registry at`` and
+``ledgerml model history NAME --at``, so "what was approved on 1 March, by whom, under which
+policy" is read, not reconstructed.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from app.tui.panes.approvals import tier_text
 from app.tui.panes.base import Pane, Table
 
 if TYPE_CHECKING:
-    from core.governance.inventory import InventoryLine
-    from core.governance.lifecycle import HistoryEntry
+    from core.governance.lifecycle import HistoryEntry, RegistryLine
 
 WHAT_COLOUR = {
     "approve": "green",
@@ -32,9 +35,17 @@ WHAT_COLOUR = {
 """How a timeline entry's kind is marked; a refusal is red wherever it appears."""
 
 
-def by_tier(lines: list[InventoryLine]) -> list[InventoryLine]:
+def by_tier(lines: list[RegistryLine]) -> list[RegistryLine]:
     """Highest risk first (tier 1), then by name; untiered versions last, never hidden."""
     return sorted(lines, key=lambda m: (m.tier is None, m.tier or 0, m.ref))
+
+
+def approvers_text(line: RegistryLine) -> str:
+    """Who approved the version into its stage (break-glass said so, never left blank)."""
+    names = ", ".join(f"{name} ({role})" for name, role, _ in line.approvers)
+    if line.break_glass:
+        return "BREAK-GLASS" + (f"; {names}" if names else "")
+    return names or "-"
 
 
 def timeline_text(name: str, entries: list[HistoryEntry]) -> str:
@@ -58,52 +69,72 @@ def timeline_text(name: str, entries: list[HistoryEntry]) -> str:
 
 
 class InventoryPane(Pane):
-    """The inventory above (highest tier first); the highlighted model's timeline below."""
+    """The registry above (highest tier first); the highlighted model's timeline below."""
+
+    BINDINGS = [Binding("escape", "leave_prompt", "Leave prompt", show=False)]
 
     def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder="at: an event number or a time (2026-03-01), then Enter; empty is now",
+            id="registry-at",
+        )
+        yield Static("", id="registry-title")
         yield Table(id="gov-inventory", cursor_type="row")
         with VerticalScroll(id="gov-history"):
             yield Static("Select a model to see its history.", id="timeline")
 
     def on_mount(self) -> None:
         self.query_one("#gov-inventory", DataTable).add_columns(
-            "model",
-            "tier",
-            "stage",
-            "owner",
-            "validation",
-            "approvals",
-            "last change",
-            "next revalidation",
+            "model", "tier", "stage", "since", "approved by", "policy"
         )
         self.names: dict[str, str] = {}
+        self.at: str | None = None
+
+    def action_leave_prompt(self) -> None:
+        self.query_one("#gov-inventory", DataTable).focus()
+
+    @on(Input.Submitted, "#registry-at")
+    def _moment(self, event: Input.Submitted) -> None:
+        self.at = event.value.strip() or None
+        self.query_one("#gov-inventory", DataTable).focus()
+        self._load(self.at)
 
     def reload(self) -> None:
-        if self.shown:  # every action refreshes all panes; the inventory only when seen
-            self._load()
+        if self.shown:  # every action refreshes all panes; the registry only when seen
+            self._load(self.at)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="inventory")
-    def _load(self) -> None:
-        from core.governance import inventory
+    def _load(self, at: str | None) -> None:
+        from core.governance import lifecycle
 
-        lines = inventory.inventory(self.ledger_app.workspace, self.ledger_app.actor)
-        self.app.call_from_thread(self._fill, by_tier(lines))
+        when = at or datetime.now(UTC).isoformat()
+        lines = lifecycle.registry_at(self.ledger_app.workspace, when, self.ledger_app.actor)
+        self.app.call_from_thread(self._fill, by_tier(lines), at)
 
-    def _fill(self, lines: list[InventoryLine]) -> None:
+    def _fill(self, lines: list[RegistryLine], at: str | None) -> None:
         table = self.query_one("#gov-inventory", DataTable)
         table.clear()
         self.names = {}
+        policy = next((m for m in lines if m.policy), None)
+        in_force = (
+            f"policy {escape(policy.policy_name or '')} {escape(policy.policy_version or '')} "
+            f"({escape((policy.policy or '')[:19])}…)"
+            if policy
+            else "no policy in force"
+        )
+        moment = f"at {escape(at)}" if at else "now"
+        self.query_one("#registry-title", Static).update(
+            f"[b]Registry {moment}[/b] · {len(lines)} versions · {in_force}"
+        )
         for m in lines:
-            self.names[m.ref] = m.name
+            self.names[m.ref] = m.ref.split("@", 1)[0]
             table.add_row(
                 m.ref,
                 tier_text(m.tier),
                 m.stage,
-                m.owner or "",
-                m.validation or "none",
-                str(len(m.approvals)),
-                (m.last_change or "")[:19],
-                (m.next_revalidation or "")[:10],
+                f"#{m.since}",
+                approvers_text(m),
+                (m.policy or "")[:19],
                 key=m.ref,
             )
 
@@ -111,14 +142,14 @@ class InventoryPane(Pane):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         name = self.names.get(str(event.row_key.value))
         if name:
-            self.show_history(name)
+            self.show_history(name, self.at)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history")
-    def show_history(self, name: str) -> None:
+    def show_history(self, name: str, at: str | None = None) -> None:
         from core.governance import lifecycle
 
         entries: list[Any] = lifecycle.history(
-            self.ledger_app.workspace, name, actor=self.ledger_app.actor
+            self.ledger_app.workspace, name, at=at, actor=self.ledger_app.actor
         )
         text = timeline_text(name, entries)
         self.app.call_from_thread(self.query_one("#timeline", Static).update, text)
