@@ -140,6 +140,9 @@ class LedgerApp(WriteActions):
         elif event.pane.id == "approvals":  # the cursor keys walk the queue at once
             for pane in self.query(ApprovalsPane):
                 pane.focus_queue()
+        elif event.pane.id == "registry":
+            for registry in self.query(InventoryPane):
+                registry.focus_table()
 
     def compose(self) -> ComposeResult:
         yield Header()

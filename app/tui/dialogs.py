@@ -257,7 +257,7 @@ class ApprovalDialog(ModalScreen[bool | None]):
     def compose(self) -> ComposeResult:
         verb = "Reject" if self.reject else "Approve"
         with Vertical():
-            yield Label(f"[b]{verb} {escape(self.ref)} for {escape(self.stage)}[/b]")
+            yield Label(f"[b]{verb} {escape(self.ref)} for stage {escape(self.stage)}[/b]")
             yield Static(self.summary, id="approval-summary")
             yield Label("Role you decide in (empty: the missing role you hold)")
             yield Input(value=self.role, id="role")

@@ -48,7 +48,7 @@ def pending_summary(item: Pending) -> str:
     missing = ", ".join(item.missing_roles) or "none (k not reached)"
     return "\n".join(
         [
-            f"[b]{escape(item.ref)}[/b] · for stage [b]{escape(item.stage)}[/b] · "
+            f"[b]{escape(item.ref)}[/b] · waiting for stage [b]{escape(item.stage)}[/b] · "
             f"{tier_text(item.tier)}",
             f"missing roles: {escape(missing)}",
             f"developers (may not approve): {escape(', '.join(item.developers)) or 'none'}",
@@ -78,7 +78,7 @@ class ApprovalsPane(Pane):
                 yield Static("Nothing is waiting for you.", id="queue-info")
 
     def on_mount(self) -> None:
-        self.query_one("#queue", DataTable).add_columns("version", "stage", "tier", "missing")
+        self.query_one("#queue", DataTable).add_columns("version", "for", "tier", "missing")
         self.items: dict[str, Pending] = {}
 
     @property
@@ -110,7 +110,9 @@ class ApprovalsPane(Pane):
     def _fill(self, items: list[Pending]) -> None:
         table = self.query_one("#queue", DataTable)
         table.clear()
-        self.items = {f"{i.ref}/{i.stage}": i for i in items}
+        # Highest risk first: a tier-1 version waiting is the one to look at.
+        ordered = sorted(items, key=lambda i: (i.tier, i.ref))
+        self.items = {f"{i.ref}/{i.stage}": i for i in ordered}
         for key, i in self.items.items():
             table.add_row(
                 i.ref, i.stage, tier_text(i.tier), ", ".join(i.missing_roles) or "-", key=key

@@ -49,22 +49,28 @@ def approvers_text(line: RegistryLine) -> str:
 
 
 def timeline_text(name: str, entries: list[HistoryEntry]) -> str:
-    """A model's history, oldest first: when, who, what, on which version, why, under which
-    policy (a denial shows the policy's reasons in its detail)."""
+    """A model's history, oldest first: when, who, what, on which version, why, and under
+    which policy (a refusal carries the policy's reasons in its detail)."""
     if not entries:
         return f"[b]{escape(name)}[/b]: no history recorded."
     lines = [f"[b]History of {escape(name)}[/b] ({len(entries)} events, oldest first)", ""]
     for e in entries:
         colour = WHAT_COLOUR.get(e.what, "white")
-        policy = f" · policy {escape(e.policy[:19])}…" if e.policy else ""
         lines.append(
-            f"[dim]#{e.seq:<5}[/dim] {escape(e.ts[:19])}  [{colour}]{escape(e.what):<8}"
-            f"[/{colour}] {escape(e.ref)} by [b]{escape(e.actor)}[/b]{policy}"
+            f"[{colour}]●[/{colour}] {escape(e.ts[:10])} {escape(e.ts[11:19])}  "
+            f"[dim]#{e.seq:<5}[/dim] [{colour}]{escape(e.what or '?'):<8}[/{colour}] "
+            f"{escape(e.ref)} by [b]{escape(e.actor)}[/b]"
         )
-        if e.detail:
-            lines.append(f"        {escape(e.detail)}")
-        if e.reason:
-            lines.append(f"        [i]why: {escape(e.reason)}[/i]")
+        # An event without a detail of its own repeats its action name: leave it out.
+        if e.detail and not e.detail.startswith("model."):
+            lines.append(f"│   {escape(e.detail)}")
+        tail = []
+        if e.reason and e.reason not in e.detail:  # a refusal's reason is its detail
+            tail.append(f"[i]why: {escape(e.reason)}[/i]")
+        if e.policy:
+            tail.append(f"policy {escape(e.policy[:19])}…")
+        if tail:
+            lines.append("│   " + " · ".join(tail))
     return "\n".join(lines)
 
 
@@ -85,12 +91,16 @@ class InventoryPane(Pane):
 
     def on_mount(self) -> None:
         self.query_one("#gov-inventory", DataTable).add_columns(
-            "model", "tier", "stage", "since", "approved by", "policy"
+            "model", "tier", "stage", "since", "approved by"
         )
         self.names: dict[str, str] = {}
         self.at: str | None = None
 
     def action_leave_prompt(self) -> None:
+        self.focus_table()
+
+    def focus_table(self) -> None:
+        """Focus the registry, so the cursor keys walk it and its timeline follows."""
         self.query_one("#gov-inventory", DataTable).focus()
 
     @on(Input.Submitted, "#registry-at")
@@ -134,7 +144,6 @@ class InventoryPane(Pane):
                 m.stage,
                 f"#{m.since}",
                 approvers_text(m),
-                (m.policy or "")[:19],
                 key=m.ref,
             )
 
