@@ -332,7 +332,7 @@ class WriteActions(App[None]):
         self.call_from_thread(dialog.dismiss, True)
         self.call_from_thread(
             self.notify,
-            f"{ref} {verb} for {stage} as {row.role}, signed, event #{row.seq}",
+            f"{ref} {verb} for stage {stage} as {row.role}, signed, event #{row.seq}",
             title="Decision recorded",
         )
         self.call_from_thread(self.action_refresh)

@@ -304,6 +304,7 @@ class ApprovalDialog(ModalScreen[bool | None]):
         self.busy = False
         self.query_one("#decide", Button).disabled = False
         self.query_one("#approval-error", Static).update(escape(text))
+        self.query_one("#reason", Input).focus()  # Enter there tries again
 
     @property
     def error_text(self) -> str:

@@ -3,8 +3,9 @@ history.
 
 The workspace is real: german-credit trained by dana (a data scientist who also holds the
 validator role, so separation of duties is what keeps her out of her own queue), registered as
-two models, both risk-tiered under a small policy pack (tests/tui/policy: tier 1 needs a
-passing evaluation before approval; no self-approval). Each test gets its own copy of it.
+two models under the default policy pack: credit-risk (tier 3: one validator) and
+credit-risk-hi (tier 1), whose challenge evaluation by vic FAILS its fairness check, which the
+pack refuses to approve at a high tier. Each test gets its own copy of the workspace.
 
 Attacks written next to the guarantee they test:
 - self-approval: the developer opens the dialog on her own version from the Models tab;
@@ -32,13 +33,14 @@ from app.tui.dialogs import ApprovalDialog, SecretDialog
 from app.tui.panes.approvals import ApprovalsPane, verdicts_text
 from app.tui.panes.governance import timeline_text
 from core.data import features, snapshots, validation
+from core.evidence import evaluation
 from core.identity import actors
 from core.identity.keys.backends import forget_unlocked
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
-POLICY = Path(__file__).parent / "policy"
+POLICY = Path(__file__).parents[2] / "sample_data" / "policies" / "default"
 COMPAT = Path(__file__).parents[1] / "data" / "bundles" / "v1" / "credit-risk-1.zip"
 PIA_SECRET = "pia's long passphrase"
 
@@ -69,6 +71,19 @@ def base_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models.register(ws, "dana", run.run_id, "credit-risk")
     models.register(ws, "dana", run.run_id, "credit-risk-hi")
     policy.install(ws, "alice", POLICY, reason="governance tests")
+    # A fairness bound no model meets: the evaluation is recorded and its fairness FAILS.
+    strict = tmp_path_factory.mktemp("suite") / "strict.toml"
+    strict.write_text(
+        '[evaluation]\nseed = 1\n[fairness]\nattributes = ["sex"]\nbootstrap = 20\n'
+        "max_demographic_parity_difference = -1\n"
+    )
+    evaluation.evaluate(ws, "vic", "credit-risk-hi@1", strict, reason="challenge")
+    lenient = strict.with_name("lenient.toml")
+    lenient.write_text(
+        '[evaluation]\nseed = 1\n[fairness]\nattributes = ["sex"]\nbootstrap = 20\n'
+        "max_demographic_parity_difference = 1\nmin_disparate_impact = 0\n"
+    )
+    evaluation.evaluate(ws, "vic", "credit-risk@1", lenient, reason="challenge")
     risk.assess(
         ws,
         "vic",
@@ -167,7 +182,7 @@ async def test_the_queue_shows_a_version_to_a_validator_and_not_to_its_developer
         await choose(app, pilot, "credit-risk-hi@1")
         info = str(app.query_one("#queue-info", Static).render())
         assert "tier 1" in info and "validator" in info and "dana" in info
-        assert "evaluation none" in info  # no evaluation: shown, never blank
+        assert "fairness FAIL" in info and "reproduction none" in info  # none is never blank
     # Dana holds the validator role too, but she trained and registered both versions.
     app = LedgerApp(gws, actor="dana")
     async with app.run_test(size=(140, 40)) as pilot:
@@ -220,7 +235,7 @@ async def test_a_policy_denial_is_shown_in_the_dialog_with_its_reason(gws: Works
         await choose(app, pilot, "credit-risk-hi@1")
         dialog = await decide(app, pilot, "A", "looks fine to me")
         await settle(app, pilot)
-        await until(pilot, lambda: "passing evaluation" in dialog.error_text)
+        await until(pilot, lambda: "FAILS its fairness checks" in dialog.error_text)
         assert app.screen is dialog  # still open: the reviewer reads why, and may cancel
         assert "Refused by policy" in dialog.error_text
         await pilot.press("escape")
@@ -229,7 +244,7 @@ async def test_a_policy_denial_is_shown_in_the_dialog_with_its_reason(gws: Works
     assert approvals_in(gws) == []
     [denial] = denials_in(gws)  # the refusal is an attempt event, signed by vic
     assert denial["actor"] == "vic" and denial["policy"]["allow"] is False
-    assert any("passing evaluation" in r for r in denial["policy"]["reasons"])
+    assert any("FAILS its fairness checks" in r for r in denial["policy"]["reasons"])
 
 
 async def test_a_rejection_needs_no_evidence_and_is_recorded(gws: Workspace) -> None:
@@ -310,32 +325,35 @@ def registry_rows(app: LedgerApp) -> list[tuple[str, ...]]:
     return [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
 
 
-async def test_registry_by_tier_time_travel_and_a_models_history_as_a_timeline(
+async def test_inventory_by_tier_time_travel_and_a_models_history_as_a_timeline(
     gws: Workspace,
 ) -> None:
     from core.governance import approvals, lifecycle
 
     before = gws.ledger.head()[0]  # nothing approved or promoted yet
     approvals.approve(gws, "vic", "credit-risk@1", reason="ok for ops", conditions=["ops only"])
-    lifecycle.promote(gws, "alice", "credit-risk@1", to="validated", reason="validated")
-    lifecycle.promote(gws, "alice", "credit-risk@1", to="approved", reason="k of n reached")
+    lifecycle.promote(gws, "vic", "credit-risk@1", to="validated", reason="challenge passed")
+    lifecycle.promote(gws, "vic", "credit-risk@1", to="approved", reason="k of n reached")
     app = LedgerApp(gws, actor="alice")
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
         await pilot.press("8")
         await settle(app, pilot)
         rows = registry_rows(app)
-        # Highest risk first; the approved version names who approved it.
+        # Highest risk first; the approved model names who approved it.
         assert [r[:3] for r in rows] == [
             ("credit-risk-hi@1", "tier 1", "candidate"),
-            ("credit-risk@1", "tier 2", "approved"),
+            ("credit-risk@1", "tier 3", "approved"),
         ]
-        assert rows[1][4] == "vic (validator)" and rows[0][4] == "-"
-        assert "policy tui-test 1" in str(app.query_one("#registry-title", Static).render())
+        assert rows[1][3] == "ops" and rows[1][5] == "vic (validator)" and rows[0][5] == "-"
+        assert "Inventory now" in str(app.query_one("#registry-title", Static).render())
         table = app.query_one("#gov-inventory", DataTable)
-        table.focus()
-        table.move_cursor(row=1)
+        assert app.focused is table
+        await pilot.press("down")
         await settle(app, pilot)
+        card = str(app.query_one("#card", Static).render())
+        assert "owner: ops" in card and "developers: dana" in card
+        assert "approvals: vic (validator)" in card
         timeline = str(app.query_one("#timeline", Static).render())
         assert "History of credit-risk" in timeline
         lines = timeline.splitlines()
@@ -345,19 +363,20 @@ async def test_registry_by_tier_time_travel_and_a_models_history_as_a_timeline(
         assert risk < approve < promote[0] < promote[1]  # oldest first
         assert "by vic" in lines[approve]
         assert any("policy sha256:" in line for line in lines[approve + 1 : approve + 3])
-        assert "why: ok for ops" in timeline and "tier 2 (impact 2 x 2)" in timeline
-        assert "conditions: ops only" in timeline
-        assert "validated -> approved" in timeline
+        assert "why: ok for ops" in timeline and "tier 3 (impact 2 x 2)" in timeline
+        assert "conditions: ops only" in timeline and "validated -> approved" in timeline
         # Back in time: before the approval, the version was a candidate with no approver.
         await pilot.click("#registry-at")
         await pilot.press(*str(before), "enter")
         await settle(app, pilot)
-        assert [r[:3] for r in registry_rows(app)][1] == ("credit-risk@1", "tier 2", "candidate")
-        assert f"Registry at {before}" in str(app.query_one("#registry-title", Static).render())
-        table.move_cursor(row=0)
-        table.move_cursor(row=1)
+        title = str(app.query_one("#registry-title", Static).render())
+        assert f"Registry at {before}" in title and "policy default 1" in title
+        then = registry_rows(app)[1]
+        assert then[:3] == ("credit-risk@1", "tier 3", "candidate") and then[4] == "-"
+        await pilot.press("down")
         await settle(app, pilot)
-        assert " approve " not in str(app.query_one("#timeline", Static).render())
+        past = str(app.query_one("#timeline", Static).render())
+        assert " approve " not in past and " risk " in past
 
 
 async def test_bundle_review_has_no_approvals_queue(

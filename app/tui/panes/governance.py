@@ -1,28 +1,32 @@
-"""The registry tab: each model version's tier and stage, and a model's history as a timeline.
+"""The registry tab: the model inventory with tiers and stages, and a model's history.
 
-Both can be seen at a moment in the past (an event number or a time in the prompt): the table
-is :func:`core.governance.lifecycle.registry_at` and the timeline
-:func:`core.governance.lifecycle.history`, the answers of ``ledgerml registry at`` and
-``ledgerml model history NAME --at``, so "what was approved on 1 March, by whom, under which
-policy" is read, not reconstructed.
+Now, the table is the inventory (:func:`core.governance.inventory.inventory`, the SR 11-7
+fields of ``ledgerml inventory``), highest tier first, with the highlighted model's fields and
+its history as a timeline (:func:`core.governance.lifecycle.history`) below.
+
+At a moment in the past (an event number or a time typed in the prompt) the table is
+:func:`core.governance.lifecycle.registry_at` (``ledgerml registry at``): each version's
+stage then, who approved it into that stage, under which policy; the timeline stops at that
+moment too (``model history NAME --at``). "What was approved on 1 March, by whom, under
+which policy" is read, not reconstructed.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from app.tui.panes.approvals import tier_text
 from app.tui.panes.base import Pane, Table
 
 if TYPE_CHECKING:
+    from core.governance.inventory import InventoryLine
     from core.governance.lifecycle import HistoryEntry, RegistryLine
 
 WHAT_COLOUR = {
@@ -34,9 +38,32 @@ WHAT_COLOUR = {
 }
 """How a timeline entry's kind is marked; a refusal is red wherever it appears."""
 
+INVENTORY_COLUMNS = (
+    "model",
+    "tier",
+    "stage",
+    "owner",
+    "validation",
+    "approved by",
+    "last change",
+    "next revalidation",
+    "open findings",
+)
+REGISTRY_COLUMNS = ("version", "tier", "stage", "since", "approved by")
 
-def by_tier(lines: list[RegistryLine]) -> list[RegistryLine]:
-    """Highest risk first (tier 1), then by name; untiered versions last, never hidden."""
+
+class _Tiered(Protocol):
+    @property
+    def tier(self) -> int | None: ...
+    @property
+    def ref(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Tiered)
+
+
+def by_tier(lines: list[T]) -> list[T]:
+    """Highest risk first (tier 1), then by name; untiered models last, never hidden."""
     return sorted(lines, key=lambda m: (m.tier is None, m.tier or 0, m.ref))
 
 
@@ -46,6 +73,80 @@ def approvers_text(line: RegistryLine) -> str:
     if line.break_glass:
         return "BREAK-GLASS" + (f"; {names}" if names else "")
     return names or "-"
+
+
+def approved_by(m: InventoryLine) -> str:
+    """The approvals an inventory line counts, as ``name (role)``."""
+    return ", ".join(f"{a['approver']} ({a['role']})" for a in m.approvals)
+
+
+def inventory_row(m: InventoryLine) -> tuple[str, ...]:
+    """One inventory line as table cells."""
+    approved = approved_by(m)
+    return (
+        m.ref,
+        tier_text(m.tier),
+        m.stage,
+        m.owner or "",
+        m.validation_status,
+        approved or "-",
+        str(m.last_change.get("ts", ""))[:10],
+        (m.next_revalidation or "")[:10],
+        "" if m.open_findings is None else str(m.open_findings),
+    )
+
+
+def card_text(m: InventoryLine) -> str:
+    """The SR 11-7 inventory fields of one model, as a reviewer reads them."""
+
+    def v(value: object) -> str:
+        return escape(str(value)) if value not in (None, "", [], {}) else "[dim]not recorded[/dim]"
+
+    validation = m.validation_status + (
+        f" by {m.validator} on {m.validation_date[:10]}"
+        if m.validator and m.validation_date
+        else ""
+    )
+    colour = {"validated": "green", "rejected": "red"}.get(m.validation_status, "yellow")
+    features = m.inputs.get("features") or []
+    return "\n".join(
+        [
+            f"[b]{escape(m.ref)}[/b] ({m.versions} version{'s' if m.versions != 1 else ''}) · "
+            f"{tier_text(m.tier)} · {escape(m.stage)}",
+            f"purpose: {v(m.purpose)}",
+            f"use: {v(m.use)}",
+            f"restrictions: {v(m.restrictions)}",
+            f"owner: {v(m.owner)}",
+            f"inputs: {v(m.inputs.get('snapshot'))} ({len(features)} features)",
+            f"outputs: {v(', '.join(m.outputs))}",
+            f"developers: {v(', '.join(m.developers))}",
+            f"validation: [{colour}]{escape(validation)}[/{colour}]",
+            f"approvals: {v(approved_by(m))}",
+            f"valid until: {v((m.valid_until or '')[:10])} · "
+            f"next revalidation: {v((m.next_revalidation or '')[:10])}",
+            "exceptions: "
+            + (", ".join(f"{k} {n}" for k, n in m.exceptions.items()) or "none")
+            + f" · open findings: {v(m.open_findings)}",
+        ]
+    )
+
+
+def registry_card(line: RegistryLine) -> str:
+    """One version as it stood at the chosen moment."""
+    policy = (
+        f"{escape(line.policy_name or '')} {escape(line.policy_version or '')} "
+        f"({escape((line.policy or '')[:19])}…)"
+        if line.policy
+        else "none in force"
+    )
+    return "\n".join(
+        [
+            f"[b]{escape(line.ref)}[/b] · {tier_text(line.tier)} · {escape(line.stage)} "
+            f"since #{line.since}",
+            f"approved by: {escape(approvers_text(line))}",
+            f"policy then: {policy}",
+        ]
+    )
 
 
 def timeline_text(name: str, entries: list[HistoryEntry]) -> str:
@@ -75,7 +176,7 @@ def timeline_text(name: str, entries: list[HistoryEntry]) -> str:
 
 
 class InventoryPane(Pane):
-    """The registry above (highest tier first); the highlighted model's timeline below."""
+    """The inventory (or the registry at a moment) above; the highlighted model below."""
 
     BINDINGS = [Binding("escape", "leave_prompt", "Leave prompt", show=False)]
 
@@ -86,27 +187,28 @@ class InventoryPane(Pane):
         )
         yield Static("", id="registry-title")
         yield Table(id="gov-inventory", cursor_type="row")
-        with VerticalScroll(id="gov-history"):
-            yield Static("Select a model to see its history.", id="timeline")
+        with Horizontal(id="gov-lower"):
+            with VerticalScroll(id="gov-card"):
+                yield Static("", id="card")
+            with VerticalScroll(id="gov-history"):
+                yield Static("Select a model to see its history.", id="timeline")
 
     def on_mount(self) -> None:
-        self.query_one("#gov-inventory", DataTable).add_columns(
-            "model", "tier", "stage", "since", "approved by"
-        )
         self.names: dict[str, str] = {}
+        self.cards: dict[str, str] = {}
         self.at: str | None = None
 
     def action_leave_prompt(self) -> None:
         self.focus_table()
 
     def focus_table(self) -> None:
-        """Focus the registry, so the cursor keys walk it and its timeline follows."""
+        """Focus the table, so the cursor keys walk it and the detail follows."""
         self.query_one("#gov-inventory", DataTable).focus()
 
     @on(Input.Submitted, "#registry-at")
     def _moment(self, event: Input.Submitted) -> None:
         self.at = event.value.strip() or None
-        self.query_one("#gov-inventory", DataTable).focus()
+        self.focus_table()
         self._load(self.at)
 
     def reload(self) -> None:
@@ -115,41 +217,57 @@ class InventoryPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="inventory")
     def _load(self, at: str | None) -> None:
-        from core.governance import lifecycle
+        from core.governance import inventory, lifecycle
 
-        when = at or datetime.now(UTC).isoformat()
-        lines = lifecycle.registry_at(self.ledger_app.workspace, when, self.ledger_app.actor)
-        self.app.call_from_thread(self._fill, by_tier(lines), at)
+        ws, actor = self.ledger_app.workspace, self.ledger_app.actor
+        if at is None:
+            lines = by_tier(inventory.inventory(ws, actor))
+            self.app.call_from_thread(self._fill_inventory, lines)
+        else:
+            past = by_tier(lifecycle.registry_at(ws, at, actor))
+            self.app.call_from_thread(self._fill_registry, past, at)
 
-    def _fill(self, lines: list[RegistryLine], at: str | None) -> None:
+    def _table(self, columns: tuple[str, ...]) -> DataTable[Any]:
         table = self.query_one("#gov-inventory", DataTable)
-        table.clear()
-        self.names = {}
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        self.names, self.cards = {}, {}
+        return table
+
+    def _fill_inventory(self, lines: list[InventoryLine]) -> None:
+        table = self._table(INVENTORY_COLUMNS)
+        for m in lines:
+            self.names[m.ref], self.cards[m.ref] = m.name, card_text(m)
+            table.add_row(*inventory_row(m), key=m.ref)
+        self.query_one("#registry-title", Static).update(
+            f"[b]Inventory now[/b] · {len(lines)} models, highest tier first"
+        )
+        if not lines:
+            self.query_one("#card", Static).update("No model is registered.")
+
+    def _fill_registry(self, lines: list[RegistryLine], at: str) -> None:
+        table = self._table(REGISTRY_COLUMNS)
+        for m in lines:
+            self.names[m.ref], self.cards[m.ref] = m.ref.split("@", 1)[0], registry_card(m)
+            table.add_row(
+                m.ref, tier_text(m.tier), m.stage, f"#{m.since}", approvers_text(m), key=m.ref
+            )
         policy = next((m for m in lines if m.policy), None)
         in_force = (
-            f"policy {escape(policy.policy_name or '')} {escape(policy.policy_version or '')} "
-            f"({escape((policy.policy or '')[:19])}…)"
+            f"policy {escape(policy.policy_name or '')} {escape(policy.policy_version or '')}"
             if policy
             else "no policy in force"
         )
-        moment = f"at {escape(at)}" if at else "now"
         self.query_one("#registry-title", Static).update(
-            f"[b]Registry {moment}[/b] · {len(lines)} versions · {in_force}"
+            f"[b]Registry at {escape(at)}[/b] · {len(lines)} versions · {in_force} · "
+            "empty the prompt for now"
         )
-        for m in lines:
-            self.names[m.ref] = m.ref.split("@", 1)[0]
-            table.add_row(
-                m.ref,
-                tier_text(m.tier),
-                m.stage,
-                f"#{m.since}",
-                approvers_text(m),
-                key=m.ref,
-            )
 
     @on(DataTable.RowHighlighted, "#gov-inventory")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        name = self.names.get(str(event.row_key.value))
+        key = str(event.row_key.value)
+        self.query_one("#card", Static).update(self.cards.get(key, ""))
+        name = self.names.get(key)
         if name:
             self.show_history(name, self.at)
 
