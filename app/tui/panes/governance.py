@@ -121,7 +121,7 @@ def card_text(m: InventoryLine) -> str:
             f"outputs: {v(', '.join(m.outputs))}",
             f"developers: {v(', '.join(m.developers))}",
             f"validation: [{colour}]{escape(validation)}[/{colour}]",
-            f"approvals: {v(approved_by(m))}",
+            f"approvals: {escape(approved_by(m)) or 'none'}",
             f"valid until: {v((m.valid_until or '')[:10])} · "
             f"next revalidation: {v((m.next_revalidation or '')[:10])}",
             "exceptions: "
@@ -149,12 +149,16 @@ def registry_card(line: RegistryLine) -> str:
     )
 
 
-def timeline_text(name: str, entries: list[HistoryEntry]) -> str:
+def timeline_text(name: str, entries: list[HistoryEntry], at: str | None = None) -> str:
     """A model's history, oldest first: when, who, what, on which version, why, and under
     which policy (a refusal carries the policy's reasons in its detail)."""
     if not entries:
         return f"[b]{escape(name)}[/b]: no history recorded."
-    lines = [f"[b]History of {escape(name)}[/b] ({len(entries)} events, oldest first)", ""]
+    upto = f" up to {escape(at)}" if at else ""
+    lines = [
+        f"[b]History of {escape(name)}[/b]{upto} ({len(entries)} events, oldest first)",
+        "",
+    ]
     for e in entries:
         colour = WHAT_COLOUR.get(e.what, "white")
         lines.append(
@@ -278,5 +282,5 @@ class InventoryPane(Pane):
         entries: list[Any] = lifecycle.history(
             self.ledger_app.workspace, name, at=at, actor=self.ledger_app.actor
         )
-        text = timeline_text(name, entries)
+        text = timeline_text(name, entries, at)
         self.app.call_from_thread(self.query_one("#timeline", Static).update, text)
