@@ -35,6 +35,7 @@ WRITES: dict[str, list[str]] = {
     "actor suspend": ["actor", "suspend", "alice", "--reason", "x"],
     "actor resume": ["actor", "resume", "sam", "--reason", "x"],
     "actor remove": ["actor", "remove", "alice", "--reason", "x"],
+    "approval import": ["approval", "import", "{out}", "--reason", "x"],
     "approve": ["approve", "{model}", "--for", "approved", "--role", "validator", "--reason", "x"],
     "attest create": ["attest", "create", str(SAMPLE / "german.data")],
     "audit checkpoint": ["audit", "checkpoint"],
@@ -112,6 +113,8 @@ WRITES: dict[str, list[str]] = {
 READS = {
     "actor list",
     "actor show",
+    "approval request",
+    "approval sign",
     "approvals list",
     "attest verify",
     "audit log",
