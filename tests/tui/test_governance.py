@@ -406,3 +406,105 @@ def test_missing_evidence_is_red_and_recorded_text_is_never_markup() -> None:
 
     shown = timeline_text("m", [Entry()])  # type: ignore[list-item]
     assert "\\[red]forged" in shown and "\\[link=x]" in shown
+
+
+# -- pictures: the governance screens on a reproducible governed workspace ----------------
+
+FIXED_ROOT = Path("/tmp/ledgerml-tui-governance-snapshots/ws")
+FIXED_ROOT_LOCK = Path("/tmp/ledgerml-tui-governance-snapshots.lock")
+GOLDEN = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture(scope="module")
+def frozen_gov_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """The governed workspace with a frozen clock, counted UUIDs and counter-derived keys.
+
+    As in test_screens.py: the folder is fixed (its path is in the pictures), so a lock held
+    while it exists keeps two processes from building it at once.
+    """
+    import fcntl
+    import itertools
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from core.audit import admin
+    from core.governance import policy, risk
+
+    lock = FIXED_ROOT_LOCK.open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    mp = pytest.MonkeyPatch()
+    ticks = itertools.count()
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return start + timedelta(seconds=next(ticks))
+
+    counter = itertools.count(1)
+    keys_made = itertools.count(1)
+    mp.setattr("core.kernel.events.datetime", Clock)
+    mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
+    mp.setattr(
+        ec,
+        "generate_private_key",
+        lambda curve: ec.derive_private_key(2000 + next(keys_made), curve),
+    )
+    shutil.rmtree(FIXED_ROOT.parent, ignore_errors=True)
+    suites = tmp_path_factory.mktemp("frozen-suites")
+    try:
+        ws = admin.init(FIXED_ROOT, "alice")
+        actors.add(ws, "alice", "dana", ["data-scientist", "validator"])
+        actors.add(ws, "alice", "vic", ["validator"])
+        snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
+        features.build(ws, "alice", SAMPLE / "features.toml")
+        validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+        run = training.train(ws, "dana", SAMPLE / "train.toml")
+        models.register(ws, "dana", run.run_id, "credit-risk")
+        models.register(ws, "dana", run.run_id, "credit-risk-hi")
+        policy.install(ws, "alice", POLICY, reason="pictures")
+        risk.assess(
+            ws,
+            "vic",
+            "credit-risk",
+            impact=2,
+            likelihood=2,
+            rationale="internal triage",
+            owner="ops",
+            purpose="orders the review queue",
+            reason="assessed",
+        )
+        risk.assess(
+            ws,
+            "vic",
+            "credit-risk-hi",
+            impact=5,
+            likelihood=4,
+            rationale="decides consumer credit",
+            reason="assessed",
+        )
+        strict = suites / "strict.toml"
+        strict.write_text(
+            '[evaluation]\nseed = 1\n[fairness]\nattributes = ["sex"]\nbootstrap = 20\n'
+            "max_demographic_parity_difference = -1\n"
+        )
+        evaluation.evaluate(ws, "vic", "credit-risk-hi@1", strict, reason="challenge")
+        yield ws
+    finally:
+        mp.undo()
+        shutil.rmtree(FIXED_ROOT.parent, ignore_errors=True)
+        lock.close()
+
+
+@pytest.mark.parametrize(("tab", "actor"), [("approvals", "vic"), ("registry", "alice")])
+async def test_governance_screen_snapshot(frozen_gov_ws: Workspace, tab: str, actor: str) -> None:
+    from .snapshot import assert_matches_baseline, settled_screenshot
+
+    app = LedgerApp(frozen_gov_ws, actor=actor)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled_screenshot(app, pilot)
+        app.action_tab(tab)
+        svg = await settled_screenshot(app, pilot)
+    assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-120x40.svg")

@@ -78,7 +78,7 @@ class ApprovalsPane(Pane):
                 yield Static("Nothing is waiting for you.", id="queue-info")
 
     def on_mount(self) -> None:
-        self.query_one("#queue", DataTable).add_columns("version", "for", "tier", "missing")
+        self.query_one("#queue", DataTable).add_columns("version", "for", "tier", "you cover")
         self.items: dict[str, Pending] = {}
 
     @property
@@ -115,7 +115,7 @@ class ApprovalsPane(Pane):
         self.items = {f"{i.ref}/{i.stage}": i for i in ordered}
         for key, i in self.items.items():
             table.add_row(
-                i.ref, i.stage, tier_text(i.tier), ", ".join(i.missing_roles) or "-", key=key
+                i.ref, i.stage, tier_text(i.tier), ", ".join(i.roles) or "any role", key=key
             )
         who = escape(self.ledger_app.actor or "nobody")
         self.query_one("#queue-title", Static).update(f"[b]Waiting for {who}[/b] ({len(items)})")
