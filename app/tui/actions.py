@@ -14,7 +14,7 @@ from typing import Any
 
 from textual import work
 from textual.app import App
-from textual.widgets import ProgressBar
+from textual.widgets import ProgressBar, TabbedContent
 
 from app.tui.dialogs import ActionDialog, ApprovalDialog, Detail, Field
 from app.tui.panes import ApprovalsPane, ModelsPane
@@ -270,7 +270,7 @@ class WriteActions(App[None]):
         (your own work): core refuses it in the dialog, with its reason, and records nothing
         but what the policy records of a refusal.
         """
-        active = str(getattr(self.query_one("#tabs"), "active", ""))
+        active = self.query_one("#tabs", TabbedContent).active
         panes = list(self.query(ApprovalsPane))
         item = panes[0].selected if panes and active == "approvals" else None
         model = self._selected_model() if active == "models" else ""
@@ -328,6 +328,10 @@ class WriteActions(App[None]):
             text = f"{err.title}: {err.msg}" + (f"\n{err.hint}" if err.hint else "")
             self.call_from_thread(dialog.show_error, text)
             return
+        except Exception as err:
+            # A bug, not a refusal: the app shows its details; the dialog must not stay busy.
+            self.call_from_thread(dialog.show_error, f"Unexpected error: {err!r}")
+            raise
         verb = "rejected" if reject else "approved"
         self.call_from_thread(dialog.dismiss, True)
         self.call_from_thread(

@@ -508,3 +508,29 @@ async def test_governance_screen_snapshot(frozen_gov_ws: Workspace, tab: str, ac
         app.action_tab(tab)
         svg = await settled_screenshot(app, pilot)
     assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-120x40.svg")
+
+
+async def test_an_unexpected_error_leaves_the_dialog_usable(
+    gws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in core (here: a failure injected into approve) is shown, never a stuck dialog."""
+    from app.tui.dialogs import ErrorDialog
+    from core.governance import approvals
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(approvals, "approve", broken)
+    app = LedgerApp(gws, actor="vic")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_queue(app, pilot)
+        await choose(app, pilot, "credit-risk@1")
+        dialog = await decide(app, pilot, "A", "reviewed")
+        await settle(app, pilot)
+        await until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        assert not dialog.busy and "disk on fire" in dialog.error_text
+        await pilot.press("escape")  # closes the error
+        await pilot.press("escape")  # and the dialog, which is not stuck
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ApprovalDialog | ErrorDialog)
+    assert approvals_in(gws) == []
