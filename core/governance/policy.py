@@ -224,6 +224,12 @@ class Engine:
             ) from err
         if not out.ok():
             raise PolicyError(f"policy {self.bundle.name} failed to evaluate: {out}")
+        if str(out).strip() == "undefined":
+            raise PolicyError(
+                f"policy {self.bundle.name} {self.bundle.version} defines no {QUERY} rule",
+                hint=f"Gates ask {QUERY} for reasons to refuse: `deny contains msg if {{ … }}` "
+                f"in package {PACKAGE}.",
+            )
         try:
             value = json.loads(str(out))["expressions"][0]
         except (ValueError, KeyError, IndexError) as err:

@@ -26,9 +26,9 @@ deny contains msg if {
 	not input.approvals.check.ok == true
 	# concat, not sprintf: regopy 1.5's sprintf quotes a computed string without escaping.
 	msg := concat("", [
-		sprintf("%s lacks the approvals tier %v needs (", [model_ref, input.model.tier]),
-		approval_gap,
-		sprintf("); ask for them with `ledgerml approve %s --for approved --role ROLE --reason …` (see `ledgerml approvals list --pending`)", [model_ref]),
+		model_ref, " lacks the approvals tier ", tier_text, " needs (", approval_gap,
+		"); ask for them with `ledgerml approve ", model_ref,
+		" --for approved --role ROLE --reason …` (see `ledgerml approvals list --pending`)",
 	])
 }
 
@@ -44,7 +44,8 @@ deny contains msg if {
 	break_glass
 	not break_glass_allowed
 	msg := concat("", [
-		sprintf("%s may not break glass to promote %s: that needs one of the roles ", [input.actor.name, model_ref]),
+		actor_name, " may not break glass to promote ", model_ref,
+		": that needs one of the roles ",
 		concat(", ", data.governance.break_glass_roles),
 		" (an admin grants it with `ledgerml actor grant`)",
 	])

@@ -17,6 +17,10 @@ has_dpia if {
 	input.model.dpia != ""
 }
 
+pii_list := concat(", ", input.model.pii_columns) if {
+	count(input.model.pii_columns) > 0
+} else := "not named"
+
 reduces_risk if input.request.decision == "reject"
 
 reduces_risk if input.request.to_stage == "retired"
@@ -28,8 +32,8 @@ deny contains msg if {
 	not reduces_risk
 	# concat, not sprintf: regopy 1.5's sprintf quotes a computed string without escaping.
 	msg := concat("", [
-		model_ref, " reads PII columns (", concat(", ", input.model.pii_columns),
+		model_ref, " reads PII columns (", pii_list,
 		") and no DPIA reference is recorded; record it with `ledgerml model risk ",
-		input.model.name, " --impact N --likelihood N --rationale … --dpia REF`",
+		model_name, " --impact N --likelihood N --rationale … --dpia REF`",
 	])
 }

@@ -22,8 +22,9 @@ deny contains msg if {
 	fairness_step
 	high_tier
 	input.model.verdicts.fairness == "FAIL"
-	msg := sprintf(
-		"%s is tier %v and its newest evaluation FAILS its fairness checks; fix the model and record a passing evaluation (`ledgerml evaluate %s --suite SUITE`)",
-		[model_ref, input.model.tier, model_ref],
-	)
+	msg := concat("", [
+		model_ref, " is tier ", tier_text,
+		" and its newest evaluation FAILS its fairness checks; fix the model and record a passing evaluation (`ledgerml evaluate ",
+		model_ref, " --suite SUITE`)",
+	])
 }

@@ -5,12 +5,18 @@ package ledgerml.gate
 
 import rego.v1
 
+role_held if actor_has(input.request.role)
+
+role_text := sprintf("%v", [input.request.role]) if {
+	input.request.role
+} else := "(none given)"
+
 deny contains msg if {
 	input.gate == "approve"
-	not actor_has(input.request.role)
+	not role_held
 	msg := concat("", [
-		sprintf("%s does not hold the role %v they approve %s in; approve in one of your roles (", [input.actor.name, input.request.role, model_ref]),
-		concat(", ", input.actor.roles),
+		actor_name, " does not hold the role ", role_text, " they approve ", model_ref,
+		" in; approve in one of your roles (", actor_roles,
 		") with --role, or ask an admin to grant it",
 	])
 }

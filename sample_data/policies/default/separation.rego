@@ -9,8 +9,8 @@ import rego.v1
 deny contains msg if {
 	input.gate == "approve"
 	input.actor.name in input.model.developers
-	msg := sprintf(
-		"%s developed %s (trainer, registrant or signer) and may not decide on its approval; someone independent must (`ledgerml approvals list --pending` shows who may)",
-		[input.actor.name, model_ref],
-	)
+	msg := concat("", [
+		input.actor.name, " developed ", model_ref,
+		" (trainer, registrant or signer) and may not decide on its approval; someone independent must (`ledgerml approvals list --pending` shows who may)",
+	])
 }

@@ -14,10 +14,10 @@ to_validated if {
 deny contains msg if {
 	to_validated
 	not actor_has("validator")
-	msg := sprintf(
-		"%s does not hold the validator role, which promoting %s to validated needs; a validator promotes it (an admin grants the role with `ledgerml actor grant NAME --role validator`)",
-		[input.actor.name, model_ref],
-	)
+	msg := concat("", [
+		actor_name, " does not hold the validator role, which promoting ", model_ref,
+		" to validated needs; a validator promotes it (an admin grants the role with `ledgerml actor grant NAME --role validator`)",
+	])
 }
 
 # An evaluation verdict is a string; null (none recorded) and a missing field both fail it.
@@ -26,10 +26,10 @@ has_evaluation if is_string(input.model.verdicts.evaluation)
 deny contains msg if {
 	to_validated
 	not has_evaluation
-	msg := sprintf(
-		"%s has no evaluation evidence; record one with `ledgerml evaluate %s --suite SUITE` before promoting it to validated",
-		[model_ref, model_ref],
-	)
+	msg := concat("", [
+		model_ref, " has no evaluation evidence; record one with `ledgerml evaluate ",
+		model_ref, " --suite SUITE` before promoting it to validated",
+	])
 }
 
 deny contains msg if {
