@@ -413,6 +413,8 @@ def test_missing_evidence_is_red_and_recorded_text_is_never_markup() -> None:
 FIXED_ROOT = Path("/tmp/ledgerml-tui-governance-snapshots/ws")
 FIXED_ROOT_LOCK = Path("/tmp/ledgerml-tui-governance-snapshots.lock")
 GOLDEN = Path(__file__).parent / "snapshots"
+PICTURE_POLICY = Path(__file__).parent / "policy"
+"""A fixed pack: the pictures show its digest, which must not move when the default pack does."""
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +466,7 @@ def frozen_gov_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspac
         run = training.train(ws, "dana", SAMPLE / "train.toml")
         models.register(ws, "dana", run.run_id, "credit-risk")
         models.register(ws, "dana", run.run_id, "credit-risk-hi")
-        policy.install(ws, "alice", POLICY, reason="pictures")
+        policy.install(ws, "alice", PICTURE_POLICY, reason="pictures")
         risk.assess(
             ws,
             "vic",
