@@ -31,7 +31,7 @@ from textual.worker import WorkerCancelled
 from app.tui.app import LedgerApp, make_app
 from app.tui.dialogs import ApprovalDialog, SecretDialog
 from app.tui.panes.approvals import ApprovalsPane, verdicts_text
-from app.tui.panes.governance import timeline_text
+from app.tui.panes.governance import InventoryPane, natural, timeline_text
 from core.data import features, snapshots, validation
 from core.evidence import evaluation
 from core.identity import actors
@@ -347,6 +347,13 @@ async def test_inventory_by_tier_time_travel_and_a_models_history_as_a_timeline(
         ]
         assert rows[1][3] == "ops" and rows[1][5] == "vic (validator)" and rows[0][5] == "-"
         assert "Inventory now" in str(app.query_one("#registry-title", Static).render())
+        pane = app.query_one(InventoryPane)
+        pane.sort_by("stage")  # what a click on the column's header does
+        await pilot.pause()
+        assert [r[2] for r in registry_rows(app)] == ["approved", "candidate"]
+        pane.sort_by("stage")  # again: the other way round
+        await pilot.pause()
+        assert [r[2] for r in registry_rows(app)] == ["candidate", "approved"]
         table = app.query_one("#gov-inventory", DataTable)
         assert app.focused is table
         await pilot.press("down")
@@ -393,6 +400,15 @@ async def test_bundle_review_has_no_approvals_queue(
             assert not isinstance(app.screen, ApprovalDialog), key
         assert not app.check_action("approve_version", ())
         assert not app.check_action("reject_version", ())
+
+
+def test_sorting_reads_numbers_as_numbers() -> None:
+    assert sorted(["#12", "#9", "tier 10", "tier 2"], key=natural) == [
+        "#9",
+        "#12",
+        "tier 2",
+        "tier 10",
+    ]
 
 
 def test_missing_evidence_is_red_and_recorded_text_is_never_markup() -> None:

@@ -13,6 +13,7 @@ which policy" is read, not reconstructed.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from rich.markup import escape
@@ -65,6 +66,11 @@ T = TypeVar("T", bound=_Tiered)
 def by_tier(lines: list[T]) -> list[T]:
     """Highest risk first (tier 1), then by name; untiered models last, never hidden."""
     return sorted(lines, key=lambda m: (m.tier is None, m.tier or 0, m.ref))
+
+
+def natural(value: object) -> list[Any]:
+    """A sort key that orders the numbers inside text by value ("#9" before "#12")."""
+    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", str(value))]
 
 
 def approvers_text(line: RegistryLine) -> str:
@@ -201,6 +207,7 @@ class InventoryPane(Pane):
         self.names: dict[str, str] = {}
         self.cards: dict[str, str] = {}
         self.at: str | None = None
+        self.sorted_by: tuple[str, bool] | None = None
 
     def action_leave_prompt(self) -> None:
         self.focus_table()
@@ -234,9 +241,22 @@ class InventoryPane(Pane):
     def _table(self, columns: tuple[str, ...]) -> DataTable[Any]:
         table = self.query_one("#gov-inventory", DataTable)
         table.clear(columns=True)
-        table.add_columns(*columns)
+        for label in columns:
+            table.add_column(label, key=label)
         self.names, self.cards = {}, {}
+        self.sorted_by = None
         return table
+
+    @on(DataTable.HeaderSelected, "#gov-inventory")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    def sort_by(self, column: str) -> None:
+        """Sort the table by a column (as people read numbers: #9 before #12); the same
+        column again sorts the other way round."""
+        reverse = self.sorted_by == (column, False)
+        self.query_one("#gov-inventory", DataTable).sort(column, key=natural, reverse=reverse)
+        self.sorted_by = (column, reverse)
 
     def _fill_inventory(self, lines: list[InventoryLine]) -> None:
         table = self._table(INVENTORY_COLUMNS)
@@ -244,7 +264,8 @@ class InventoryPane(Pane):
             self.names[m.ref], self.cards[m.ref] = m.name, card_text(m)
             table.add_row(*inventory_row(m), key=m.ref)
         self.query_one("#registry-title", Static).update(
-            f"[b]Inventory now[/b] · {len(lines)} models, highest tier first"
+            f"[b]Inventory now[/b] · {len(lines)} models, highest tier first "
+            "(click a column to sort)"
         )
         if not lines:
             self.query_one("#card", Static).update("No model is registered.")
