@@ -159,6 +159,8 @@ TUI_WRITES = {
     "add_snapshot": "snapshot add",
     "validate_snapshot": "validate",
     "train_model": "train",
+    "approve_version": "approve",
+    "reject_version": "approve",  # `approve --reject`
 }
 TUI_READS = {"tab", "refresh", "verify", "prove", "toggle_dark", "cancel_action", "quit"}
 
