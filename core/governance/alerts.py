@@ -1,0 +1,299 @@
+"""Alerts: what needs attention now, computed from the ledger's state and the policy in force.
+
+Nothing here is stored: an alert is a reading of signed state against the rules of the
+policy bundle in force (:mod:`core.governance.rules`) at a moment (``now``, so expiry can be
+tested without waiting). Alerts are not failures; ``ledgerml alerts`` exits 0 with them
+printed unless ``--fail-on`` asks otherwise. What is looked at:
+
+- **approvals** (for the ``approved`` stage, bound to the version's current digest, each
+  approver's newest decision): past the tier's ``approval_valid_days`` but within its
+  ``grace_days`` an approval still counts and raises ``approval-expiring`` ("expires in N
+  days"); past the grace it no longer counts: ``approval-expired``. The grace period is what
+  keeps an expiry from being a silent outage: the alert comes while the approval still works.
+- **evidence** of versions in ``validated`` or ``approved``: the newest validation,
+  evaluation or reproduction older than the tier's ``evidence_max_age_days``:
+  ``evidence-stale``.
+- **revalidation** of those versions: the newest validation or evaluation older than the
+  tier's ``revalidate_days`` is ``revalidation-due`` during the grace period and
+  ``revalidation-lapsed`` after it (or when there is no such evidence at all).
+- **break-glass** promotions not yet reviewed: ``breakglass-open``.
+- **findings** past their due date while still open or in remediation: ``finding-overdue``;
+  accepted findings whose acceptance has expired: ``finding-acceptance-lapsed``.
+
+Without a policy in force the windows are unknown; that is itself an alert (``no-policy``),
+never a silent pass. Retired versions raise no approval, evidence or revalidation alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.governance import breakglass, findings
+from core.governance.facts import approvals_of, days_since, risk_of, stage_of
+from core.governance.rules import Rules, Tier
+from core.kernel.rows import EvaluationRow, ModelRow, ReproductionRow, ValidationRow
+from core.kernel.workspace import Session, Workspace
+
+SEVERITIES = ("low", "medium", "high")
+"""Alert severities, mildest first (``--fail-on`` takes one)."""
+_FINDING_SEVERITY = {"low": "low", "medium": "medium", "high": "high", "critical": "high"}
+_WATCHED = ("validated", "approved")
+"""Stages whose evidence and revalidation are watched (versions in use or about to be)."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing that needs attention."""
+
+    kind: str
+    severity: str
+    subject: str
+    message: str
+    seq: int | None = None
+    """The event it is about (the approval, the evidence, the promotion, the finding)."""
+    when: str | None = None
+    """The day it lapses or lapsed (``YYYY-MM-DD``), when there is one."""
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``--json`` output."""
+        return asdict(self)
+
+
+def rank(severity: str) -> int:
+    """A severity's place in :data:`SEVERITIES` (higher is worse)."""
+    return SEVERITIES.index(severity)
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    return now.astimezone(dt.UTC) if now is not None else dt.datetime.now(dt.UTC)
+
+
+def _day_after(ts: str, days: int) -> dt.date:
+    """The last day of a window of ``days`` days opened at event time ``ts``."""
+    start = dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    return (start + dt.timedelta(days=days)).date()
+
+
+def _rules(s: Session) -> Rules | None:
+    from core.governance import policy, rules
+
+    bundle = policy.in_force(s)
+    if bundle is None:
+        return None
+    return rules.parse(bundle.data, where=f"policy {bundle.name} {bundle.version}")
+
+
+def newest_evidence(s: Session, model: ModelRow) -> dict[str, tuple[int, str]]:
+    """The newest validation, evaluation and reproduction of a version: kind → (seq, ts)."""
+    out: dict[str, tuple[int, str]] = {}
+    run = s.catalog.run(model.run_id)
+    found: list[tuple[str, int, str]] = []
+    if run is not None:
+        found += [
+            ("validation", v.seq, v.created_at)
+            for v in s.catalog.rows(
+                ValidationRow, "SELECT * FROM validations WHERE snapshot = ?", [run.input_ref]
+            )
+        ]
+        found += [
+            ("reproduction", r.seq, r.created_at)
+            for r in s.catalog.rows(
+                ReproductionRow, "SELECT * FROM reproductions WHERE run_id = ?", [run.run_id]
+            )
+        ]
+    found += [
+        ("evaluation", e.seq, e.created_at)
+        for e in s.catalog.rows(
+            EvaluationRow, "SELECT * FROM evaluations WHERE model = ?", [model.ref]
+        )
+    ]
+    for kind, seq, ts in sorted(found, key=lambda f: f[1]):
+        out[kind] = (seq, ts)
+    return out
+
+
+def _approval_alerts(s: Session, model: ModelRow, tier: Tier, now: dt.datetime) -> list[Alert]:
+    newest: dict[str, Any] = {}
+    for a in approvals_of(s, model.ref, "approved"):
+        if a.model_digest == model.model_digest:
+            newest[a.approver] = a
+    out = []
+    for a in newest.values():
+        if a.decision != "approve":
+            continue
+        age = days_since(a.created_at, now)
+        valid_to = _day_after(a.created_at, tier.approval_valid_days)
+        grace_to = _day_after(a.created_at, tier.approval_valid_days + tier.grace_days)
+        who = f"approval #{a.seq} of {model.ref} by {a.approver} ({a.role})"
+        if age > tier.approval_valid_days + tier.grace_days:
+            out.append(
+                Alert(
+                    "approval-expired",
+                    "high",
+                    f"model:{model.ref}",
+                    f"{who} expired on {grace_to}: it is no longer counted",
+                    a.seq,
+                    grace_to.isoformat(),
+                )
+            )
+        elif age > tier.approval_valid_days:
+            left = max(0, (grace_to - now.date()).days)
+            out.append(
+                Alert(
+                    "approval-expiring",
+                    "medium",
+                    f"model:{model.ref}",
+                    f"{who} expires in {left} days: its validity ended on {valid_to}; it still "
+                    f"counts during the grace period, until {grace_to}",
+                    a.seq,
+                    grace_to.isoformat(),
+                )
+            )
+    return out
+
+
+def _evidence_alerts(s: Session, model: ModelRow, tier: Tier, now: dt.datetime) -> list[Alert]:
+    subject = f"model:{model.ref}"
+    newest = newest_evidence(s, model)
+    out = []
+    for kind, (seq, ts) in sorted(newest.items()):
+        age = days_since(ts, now)
+        if age > tier.evidence_max_age_days:
+            out.append(
+                Alert(
+                    "evidence-stale",
+                    "medium",
+                    subject,
+                    f"the newest {kind} of {model.ref} (#{seq}) is {int(age)} days old; tier "
+                    f"{tier.tier} allows {tier.evidence_max_age_days}",
+                    seq,
+                    _day_after(ts, tier.evidence_max_age_days).isoformat(),
+                )
+            )
+    checks = [newest[k] for k in ("validation", "evaluation") if k in newest]
+    if not checks:
+        out.append(
+            Alert(
+                "revalidation-lapsed",
+                "high",
+                subject,
+                f"{model.ref} has no validation or evaluation evidence to revalidate it",
+            )
+        )
+        return out
+    seq, ts = max(checks)
+    age = days_since(ts, now)
+    due = _day_after(ts, tier.revalidate_days)
+    grace_to = _day_after(ts, tier.revalidate_days + tier.grace_days)
+    if age > tier.revalidate_days + tier.grace_days:
+        out.append(
+            Alert(
+                "revalidation-lapsed",
+                "high",
+                subject,
+                f"revalidation of {model.ref} lapsed: due on {due} (tier {tier.tier}: every "
+                f"{tier.revalidate_days} days), grace ended on {grace_to}; newest check #{seq}",
+                seq,
+                grace_to.isoformat(),
+            )
+        )
+    elif age > tier.revalidate_days:
+        left = max(0, (grace_to - now.date()).days)
+        out.append(
+            Alert(
+                "revalidation-due",
+                "medium",
+                subject,
+                f"revalidation of {model.ref} was due on {due}; the grace period ends in "
+                f"{left} days ({grace_to}); newest check #{seq}",
+                seq,
+                grace_to.isoformat(),
+            )
+        )
+    return out
+
+
+def _finding_alerts(s: Session, today: dt.date) -> list[Alert]:
+    out = []
+    for f in findings.rows(s):
+        subject = f"model:{f.model}"
+        if f.status in findings.OPEN and dt.date.fromisoformat(f.due) < today:
+            out.append(
+                Alert(
+                    "finding-overdue",
+                    _FINDING_SEVERITY[f.severity],
+                    subject,
+                    f"finding #{f.seq} ({f.severity}) on {f.model} was due on {f.due} and is "
+                    f"{f.status}; owner {f.owner}: {f.title}",
+                    f.seq,
+                    f.due,
+                )
+            )
+        elif f.status == "accepted" and findings.is_open(f, today):
+            out.append(
+                Alert(
+                    "finding-acceptance-lapsed",
+                    "high" if f.severity in ("high", "critical") else "medium",
+                    subject,
+                    f"the acceptance of finding #{f.seq} ({f.severity}) on {f.model} expired on "
+                    f"{f.expires}: it counts as open again",
+                    f.updated_seq,
+                    f.expires,
+                )
+            )
+    return out
+
+
+def compute(s: Session, *, now: dt.datetime | None = None) -> list[Alert]:
+    """Every alert at ``now`` (default: the current time), worst first."""
+    at = _utc(now)
+    out: list[Alert] = []
+    rules = _rules(s)
+    if rules is None:
+        out.append(
+            Alert(
+                "no-policy",
+                "medium",
+                "policy",
+                "no policy is in force: approval, evidence and revalidation windows cannot be "
+                "checked",
+            )
+        )
+    else:
+        for model in s.catalog.models():
+            stage = stage_of(s, model.ref)
+            if stage == "retired":
+                continue
+            risk = risk_of(s, model.name)
+            tier = rules.tier(risk.tier if risk else rules.untiered)
+            out += _approval_alerts(s, model, tier, at)
+            if stage in _WATCHED:
+                out += _evidence_alerts(s, model, tier, at)
+    for b in breakglass.promotions(s):
+        if b.open:
+            p = b.promotion
+            out.append(
+                Alert(
+                    "breakglass-open",
+                    "high",
+                    f"model:{p.model}",
+                    f"break-glass promotion #{p.seq} of {p.model} to {p.to_stage} by "
+                    f"{p.created_by} ({p.created_at[:10]}) is not reviewed",
+                    p.seq,
+                )
+            )
+    out += _finding_alerts(s, at.date())
+    return sorted(out, key=lambda a: (-rank(a.severity), a.seq or 0, a.kind))
+
+
+def alerts(ws: Workspace, actor: str = "", *, now: dt.datetime | None = None) -> list[Alert]:
+    """The alerts of a workspace (see :func:`compute`)."""
+    with ws.session(actor) as s:
+        return compute(s, now=now)
+
+
+def worst(found: list[Alert]) -> str | None:
+    """The worst severity among ``found`` (None for no alert)."""
+    return max((a.severity for a in found), key=rank, default=None)
