@@ -250,9 +250,9 @@ def update(
 
     def commit(s: Session, _: None) -> FindingRow:
         row = finding(s, finding_id)
+        _may_update(s, row, status)
         if row.status == status and status != "accepted":
             raise UsageError(f"finding #{row.seq} is already {status}: nothing to record")
-        _may_update(s, row, status)
         payload = FindingUpdated(row.seq, row.model, status, expires)
         s.commit(new_event(s.actor, payload, [f"finding:{row.seq}", f"model:{row.model}"], reason))
         return finding(s, row.seq)
