@@ -967,6 +967,175 @@ PREDICTIONS = "predictions.json"
 PREDICTION_DIGESTS = "predictions.digests.json"
 
 
+# ---- approvals: k-of-n and separation of duties ------------------------------------------
+# One function, run by the workstation (core.governance.separation) before a promotion, by
+# `audit verify` over every recorded promotion, and by this verifier over a bundle's
+# approvals, so that all three count the same people. It reads plain data: the policy
+# bundle's [governance] table, the version's developers and approvals, the actors' kinds.
+
+
+def _when(ts: str) -> Any:
+    """An event time (``2026-12-01T10:00:00.000000Z``) as an aware datetime."""
+    from datetime import UTC, datetime
+
+    parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _cover(people: dict[str, set[str]], roles: list[str]) -> dict[str, str]:
+    """A maximum matching of required roles to distinct people (role -> person).
+
+    Kuhn's augmenting paths, in sorted order so the answer is deterministic: one person
+    holding two roles covers one of them, never both.
+    """
+    match: dict[str, str] = {}  # role -> person
+    owner: dict[str, str] = {}  # person -> role
+
+    def augment(role: str, seen: set[str]) -> bool:
+        for person in sorted(p for p, held in people.items() if role in held):
+            if person in seen:
+                continue
+            seen.add(person)
+            if person not in owner or augment(owner[person], seen):
+                match[role], owner[person] = person, role
+                return True
+        return False
+
+    for role in roles:
+        augment(role, set())
+    return match
+
+
+def approval_check(
+    rules: dict[str, Any],
+    tier: int,
+    model_digest: str,
+    developers: list[str],
+    approvals: list[dict[str, Any]],
+    *,
+    kinds: dict[str, str],
+    newest_evidence_seq: int | None,
+    now: str,
+) -> dict[str, Any]:
+    """Whether a model version's approvals meet its tier's k-of-n rule (stdlib only).
+
+    ``approvals`` are ``{"seq","approver","role","decision","model_digest","stage","ts"}`` of
+    one stage. An approval counts only if it is an "approve" bound to ``model_digest`` by a
+    person (``kinds``; a service never approves) who is not a developer of the version
+    (trainer, registrant, signer: admins included), not older than the tier's
+    ``approval_valid_days`` plus ``grace_days`` (in grace it counts and is listed in
+    ``expiring``) and, when ``evidence_change`` is "void", not older than the newest evidence
+    about the version. Each person's newest such decision stands: a "reject" by someone in a
+    required role (any approval role if the tier names none) blocks until they approve. ``k``
+    counts distinct people, never keys or roles, and each required role must be covered by a
+    different person (a matching, not a union).
+
+    Attacks this answers: approving one's own model (developers never count), one person with
+    two keys or two roles posing as two approvers (people are counted, roles matched),
+    replaying an approval of an older build (digest), approving before damning evidence
+    arrived (void), a robot approving (kind), an approval left to rot (expiry).
+    """
+    out: dict[str, Any] = {
+        "ok": False,
+        "k": 0,
+        "roles": [],
+        "people": [],
+        "counted": [],
+        "missing_roles": [],
+        "missing": 0,
+        "problems": [],
+        "expiring": [],
+        "why_not": {},
+    }
+    found = [t for t in rules.get("tiers", []) if isinstance(t, dict) and t.get("tier") == tier]
+    if not found:
+        out["problems"].append(f"the policy declares no tier {tier}")
+        return out
+    spec = found[0]
+    k, roles = int(spec.get("k", 1)), sorted({str(r) for r in spec.get("roles", [])})
+    out["k"], out["roles"] = k, roles
+    valid, grace = int(spec.get("approval_valid_days", 365)), int(spec.get("grace_days", 0))
+    void = rules.get("evidence_change", "void") == "void"
+    blocking = set(roles) or {"approver", "validator", "data-owner", "security", "compliance"}
+    devs = set(developers)
+    moment = _when(now)
+    why_not: dict[str, str] = {}
+    latest: dict[str, dict[str, Any]] = {}  # person -> newest standing decision
+    held: dict[str, dict[str, int]] = {}  # person -> role -> seq, approvals since their reject
+    for a in sorted(approvals, key=lambda x: int(x["seq"])):
+        seq, who, role = int(a["seq"]), str(a["approver"]), str(a["role"])
+        label = f"#{seq} by {who} ({role})"
+        if a.get("model_digest") != model_digest:
+            why_not[str(seq)] = f"{label} is bound to another build of the model (digest)"
+            continue
+        if void and newest_evidence_seq is not None and seq < newest_evidence_seq:
+            why_not[str(seq)] = (
+                f"{label} predates evidence #{newest_evidence_seq} about the version: void"
+            )
+            continue
+        if a.get("decision") == "reject":
+            latest[who] = a
+            held.pop(who, None)
+            why_not[str(seq)] = f"{label} is a rejection"
+            continue
+        if a.get("decision") != "approve":
+            why_not[str(seq)] = f"{label} has an unknown decision {a.get('decision')!r}"
+            continue
+        if kinds.get(who) != "person":
+            why_not[str(seq)] = (
+                f"{label}: {who} is a {kinds.get(who, 'unknown')} actor, not a person"
+            )
+            continue
+        if who in devs:
+            why_not[str(seq)] = f"{label}: {who} developed this version (separation of duties)"
+            continue
+        age = (moment - _when(str(a["ts"]))).total_seconds() / 86400
+        if age > valid + grace:
+            why_not[str(seq)] = f"{label} expired {age - valid:.0f} days ago"
+            continue
+        if age > valid - grace:
+            from datetime import timedelta
+
+            expires = _when(str(a["ts"])) + timedelta(days=valid)
+            out["expiring"].append(
+                {
+                    "seq": seq,
+                    "approver": who,
+                    "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "in_grace": age > valid,
+                }
+            )
+        latest[who] = a
+        held.setdefault(who, {})[role] = seq
+    for who, a in sorted(latest.items()):
+        if a.get("decision") == "reject" and str(a["role"]) in blocking:
+            out["problems"].append(
+                f"{who} rejected it as {a['role']} (#{a['seq']}): a rejection stands until "
+                "they approve or the evidence changes"
+            )
+    people = {who: set(r) for who, r in held.items() if latest[who].get("decision") == "approve"}
+    cover = _cover(people, roles)
+    counted = []
+    for who in sorted(people):
+        used = next((r for r, p in cover.items() if p == who), None)
+        counted.append(held[who][used] if used else max(held[who].values()))
+    out["people"] = sorted(people)
+    out["counted"] = sorted(counted)
+    out["missing_roles"] = [r for r in roles if r not in cover]
+    out["missing"] = max(0, k - len(people))
+    if out["missing_roles"]:
+        out["problems"].append("no distinct approver yet for " + ", ".join(out["missing_roles"]))
+    if out["missing"]:
+        out["problems"].append(
+            f"{len(people)} of the {k} distinct people tier {tier} needs have approved"
+        )
+    out["why_not"] = why_not
+    out["ok"] = not out["problems"]
+    if not out["ok"]:  # say why the approvals that did not count did not
+        out["problems"] += [w for w in why_not.values() if not w.endswith("is a rejection")]
+    return out
+
+
 def _close(recorded: Any, recomputed: float) -> bool:
     if isinstance(recorded, bool) or not isinstance(recorded, int | float):
         return False

@@ -40,6 +40,7 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("reveal",), "reveal", "register", ""),
     (("train", "model", "reproduce", "lineage"), "model", "register_commands", ""),
     (("evaluate",), "evaluate", "register", ""),
+    (("approve", "approvals", "approval", "inventory", "registry"), "governance", "register", ""),
     (("actor",), "actor", "app", "Register actors and their roles."),
     (("key",), "key", "app", "Create, rotate and revoke signing keys (keyring or HSM)."),
     (("audit",), "audit", "app", "Read, verify, checkpoint and prove the ledger."),

@@ -1,5 +1,5 @@
-"""``ledgerml train``, ``model register|list|show|sign|verify|export``, ``reproduce``,
-``lineage`` (``evaluate`` is in :mod:`app.cli.evaluate`)."""
+"""``ledgerml train``, ``model register|list|show|sign|verify|export|promote|history|risk``,
+``reproduce``, ``lineage`` (``evaluate`` is in :mod:`app.cli.evaluate`)."""
 
 from __future__ import annotations
 
@@ -342,6 +342,134 @@ def lineage(
         typer.echo(lin.render_dot(walk))
     else:
         typer.echo(lin.render_tree(walk))
+
+
+VersionArg = Annotated[str, typer.Argument(help="Model version: name@N.")]
+
+
+@app.command("promote")
+@guarded
+def promote(
+    ref: VersionArg,
+    to: Annotated[str, typer.Option("--to", help="Stage: validated, approved or retired.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why: recorded in the ledger.")],
+    break_glass: Annotated[
+        bool,
+        typer.Option(
+            "--break-glass",
+            help="Emergency move without the approvals (the policy's break-glass roles only); "
+            "recorded, and open until someone else reviews it.",
+        ),
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move a version along candidate -> validated -> approved (any -> retired), as policy allows.
+
+    Moving to approved needs the approvals the version's risk tier demands (distinct people,
+    none of them its developers). The decision is recorded either way.
+    """
+    from core.governance import lifecycle
+
+    row = lifecycle.promote(
+        open_ws(workspace), actor_name(as_actor), ref, to=to, reason=reason, break_glass=break_glass
+    )
+    if want_json(json_out):
+        output.emit_json(row.as_dict() | {"approvals": json.loads(row.approvals)})
+        return
+    counted = json.loads(row.approvals)
+    output.line(
+        f"{row.model}: {row.from_stage} -> {row.to_stage} at event #{row.seq}"
+        + (" [red]BREAK-GLASS[/red] (a review is due)" if row.break_glass else "")
+        + (f", counting approvals {', '.join(f'#{c}' for c in counted)}" if counted else "")
+    )
+
+
+@app.command("history")
+@guarded
+def history(
+    name: Annotated[str, typer.Argument(help="Model name (every version).")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Up to this moment: an event number or an ISO time (UTC)."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every risk assessment, approval, rejection, promotion, refusal, registration, signature
+    and evaluation of a model, oldest first, with who, when, why and the policy."""
+    from core.governance import lifecycle
+
+    entries = lifecycle.history(open_ws(workspace), name, at=at, actor=actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json([e.to_json() for e in entries])
+        return
+    output.table(
+        ["#", "when", "who", "version", "what", "detail", "reason", "policy"],
+        [
+            [
+                e.seq,
+                e.ts[:19],
+                e.actor,
+                e.ref,
+                e.what,
+                e.detail,
+                e.reason,
+                (e.policy or "")[7:19],
+            ]
+            for e in entries
+        ],
+    )
+
+
+@app.command("risk")
+@guarded
+def risk(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    impact: Annotated[int, typer.Option(help="Impact if it goes wrong, 1 (low) to 5.")],
+    likelihood: Annotated[int, typer.Option(help="Likelihood it goes wrong, 1 (low) to 5.")],
+    rationale: Annotated[str, typer.Option(help="Why these scores.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why: recorded in the ledger.")],
+    dpia: Annotated[
+        str | None, typer.Option(help="Reference of its data-protection impact assessment.")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="What the model is for.")] = None,
+    use: Annotated[str | None, typer.Option(help="How and where it is used.")] = None,
+    restrictions: Annotated[str | None, typer.Option(help="Where it must not be used.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Who answers for it.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set a model's risk tier from impact x likelihood (the policy in force maps it to a tier).
+
+    Validators, approvers and admins only; the tier decides how many people must approve.
+    """
+    from core.governance import risk as risk_mod
+
+    row = risk_mod.assess(
+        open_ws(workspace),
+        actor_name(as_actor),
+        name,
+        impact=impact,
+        likelihood=likelihood,
+        rationale=rationale,
+        dpia=dpia,
+        purpose=purpose,
+        use=use,
+        restrictions=restrictions,
+        owner=owner,
+        reason=reason,
+    )
+    if want_json(json_out):
+        output.emit_json(row.as_dict())
+        return
+    output.line(
+        f"{row.name}: tier {row.tier} (impact {row.impact} x likelihood {row.likelihood}) "
+        f"at event #{row.seq}"
+    )
 
 
 def register_commands(root: typer.Typer) -> None:

@@ -30,6 +30,9 @@ ROLES = (
     "approver",
     "operator",
     "auditor",
+    "data-owner",
+    "security",
+    "compliance",
 )
 KINDS = ("person", "service")
 """A service is a non-human actor (a scoring service, a CI pipeline) with its own key."""

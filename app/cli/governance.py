@@ -1,0 +1,201 @@
+"""``ledgerml approve``, ``approvals list``, ``approval request|sign|import``, ``inventory``,
+``registry at``: signed approvals, the model inventory and the registry at any moment."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from app.cli import output
+from app.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    actor_name,
+    guarded,
+    open_ws,
+    want_json,
+)
+
+approvals_app = typer.Typer(no_args_is_help=True)
+approval_app = typer.Typer(no_args_is_help=True)
+registry_app = typer.Typer(no_args_is_help=True)
+
+VersionArg = Annotated[str, typer.Argument(help="Model version: name@N.")]
+ReasonReq = Annotated[str, typer.Option("--reason", "-r", help="Why: recorded in the ledger.")]
+StageOpt = Annotated[str, typer.Option("--for", help="Stage: approved (default) or validated.")]
+RoleOpt = Annotated[
+    str | None,
+    typer.Option(help="Role you approve in (default: your only approval role)."),
+]
+ConditionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--condition",
+        help="A condition of the approval (repeatable), e.g. 'not for applicants under 21'. "
+        "Recorded and signed as data now; scoring enforces it where it can check it.",
+    ),
+]
+RejectOpt = Annotated[bool, typer.Option("--reject", help="Record a signed rejection instead.")]
+KeyOpt = Annotated[
+    str | None, typer.Option("--key", help="Key id prefix or label (default: your newest).")
+]
+
+
+def _approval_json(row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = row.as_dict()
+    return out | {
+        "evidence": json.loads(row.evidence),
+        "conditions": json.loads(row.conditions),
+    }
+
+
+def _approval_line(row: Any) -> str:
+    conds = json.loads(row.conditions)
+    verb = "rejected" if row.decision == "reject" else "approved"
+    return (
+        f"{row.approver} {verb} {row.model} for {row.stage} as {row.role} at event #{row.seq} "
+        f"(key {row.key_id[:16]}, policy {row.policy_digest[7:19]})"
+        + (f"; conditions: {'; '.join(conds)}" if conds else "")
+    )
+
+
+@guarded
+def approve(
+    ref: VersionArg,
+    reason: ReasonReq,
+    stage: StageOpt = "approved",
+    role: RoleOpt = None,
+    condition: ConditionOpt = None,
+    reject: RejectOpt = False,
+    key: KeyOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign an approval (or --reject) of a model version with your own key.
+
+    It binds the model digest, the evidence you saw, the policy in force and any conditions.
+    You may not approve a version you trained, registered or signed (admins included).
+    """
+    from core.governance import approvals
+
+    row = approvals.approve(
+        open_ws(workspace),
+        actor_name(as_actor),
+        ref,
+        stage=stage,
+        role=role,
+        reason=reason,
+        conditions=condition or [],
+        reject=reject,
+        key_ref=key,
+    )
+    if want_json(json_out):
+        output.emit_json(_approval_json(row))
+        return
+    output.line(_approval_line(row))
+
+
+@approvals_app.command("list")
+@guarded
+def list_(
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Versions waiting for an approval you may give.")
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Only this version (name@N) or name.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recorded approvals and rejections, or (--pending) what waits for you."""
+    from core.governance import approvals
+
+    ws, actor = open_ws(workspace), actor_name(as_actor)
+    if pending:
+        waiting = approvals.pending(ws, actor)
+        if model:
+            wanted = model.removeprefix("model:")
+            waiting = [p for p in waiting if p.ref == wanted or p.ref.startswith(wanted + "@")]
+        if want_json(json_out):
+            output.emit_json([p.to_json() for p in waiting])
+            return
+        output.table(
+            ["version", "tier", "missing roles", "you could give", "evidence", "developers"],
+            [
+                [
+                    p.ref,
+                    p.tier,
+                    ", ".join(p.missing_roles) or "-",
+                    ", ".join(p.roles),
+                    ", ".join(f"{k} {v}" for k, v in p.evidence.items() if v) or "none",
+                    ", ".join(p.developers),
+                ]
+                for p in waiting
+            ],
+            title=f"waiting for {actor}",
+        )
+        return
+    rows = approvals.list_approvals(ws, actor, ref=model)
+    if want_json(json_out):
+        output.emit_json([_approval_json(r) for r in rows])
+        return
+    output.table(
+        ["#", "version", "stage", "decision", "by", "role", "when", "conditions", "reason"],
+        [
+            [
+                r.seq,
+                r.model,
+                r.stage,
+                r.decision,
+                r.approver,
+                r.role,
+                r.created_at[:19],
+                "; ".join(json.loads(r.conditions)),
+                r.reason,
+            ]
+            for r in rows
+        ],
+    )
+
+
+@registry_app.command("at")
+@guarded
+def registry_at(
+    when: Annotated[str, typer.Argument(help="An event number or an ISO time (UTC if naive).")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """What was in each stage at that moment, approved by whom, under which policy."""
+    from core.governance import lifecycle
+
+    lines = lifecycle.registry_at(open_ws(workspace), when, actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json([line.to_json() for line in lines])
+        return
+    output.table(
+        ["version", "stage", "since", "tier", "approved by", "policy"],
+        [
+            [
+                x.ref,
+                x.stage + (" (break-glass)" if x.break_glass else ""),
+                f"#{x.since}",
+                x.tier if x.tier is not None else "-",
+                ", ".join(f"{n} ({r})" for n, r, _ in x.approvers) or "-",
+                f"{x.policy_name} {x.policy_version}" if x.policy else "none",
+            ]
+            for x in lines
+        ],
+    )
+
+
+def register(root: typer.Typer) -> None:
+    """Add the governance commands to the root app."""
+    root.command("approve")(approve)
+    root.add_typer(approvals_app, name="approvals", help="Recorded and pending approvals.")
+    root.add_typer(registry_app, name="registry", help="The model registry at any moment.")
