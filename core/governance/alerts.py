@@ -5,11 +5,13 @@ policy bundle in force (:mod:`core.governance.rules`) at a moment (``now``, so e
 tested without waiting). Alerts are not failures; ``ledgerml alerts`` exits 0 with them
 printed unless ``--fail-on`` asks otherwise. What is looked at:
 
-- **approvals** (for the ``approved`` stage, bound to the version's current digest, each
-  approver's newest decision): past the tier's ``approval_valid_days`` but within its
-  ``grace_days`` an approval still counts and raises ``approval-expiring`` ("expires in N
-  days"); past the grace it no longer counts: ``approval-expired``. The grace period is what
-  keeps an expiry from being a silent outage: the alert comes while the approval still works.
+- **approvals** (for the ``approved`` stage, bound to the version's current digest, signed,
+  each approver's newest decision), as :func:`storage.bundle_verifier.approval_check` counts
+  them: within ``grace_days`` of the end of the tier's ``approval_valid_days`` an approval
+  raises ``approval-expiring`` (low: "expires in N days"); past its validity but within the
+  grace it still counts and the alert is medium; past the grace it no longer counts:
+  ``approval-expired`` (high). The grace period is what keeps an expiry from being a silent
+  outage: the alert comes while the approval still works.
 - **evidence** of versions in ``validated`` or ``approved``: the newest validation,
   evaluation or reproduction older than the tier's ``evidence_max_age_days``:
   ``evidence-stale``.
@@ -114,39 +116,74 @@ def newest_evidence(s: Session, model: ModelRow) -> dict[str, tuple[int, str]]:
     return out
 
 
-def _approval_alerts(s: Session, model: ModelRow, tier: Tier, now: dt.datetime) -> list[Alert]:
-    newest: dict[str, Any] = {}
-    for a in approvals_of(s, model.ref, "approved"):
-        if a.model_digest == model.model_digest:
-            newest[a.approver] = a
+def _approval_alerts(
+    s: Session, model: ModelRow, rules: Rules, tier: Tier, now: dt.datetime
+) -> list[Alert]:
+    """Expiring and expired approvals, as ``approval_check`` counts them.
+
+    One rule (:func:`storage.bundle_verifier.approval_check`) for the gate, the verifier and
+    these alerts.
+    Only each approver's newest approval for the ``approved`` stage is looked at (an older
+    one they renewed is history, not a risk), and only approvals whose signed statement
+    checks out (a row forged into the catalog raises no alert and counts for nothing).
+    """
+    from core.governance import separation
+    from core.governance.facts import developers
+    from core.identity.signer import authority_of
+
+    auth = authority_of(s)
+    rows, _ = separation.signed(s, auth, approvals_of(s, model.ref, "approved"))
+    if not rows:
+        return []
+    evidence = [seq for seq, _ in newest_evidence(s, model).values()]
+    result = separation.check(
+        rules,
+        tier.tier,
+        model.model_digest,
+        developers(s, model),
+        rows,
+        kinds=separation.kinds_of(auth, {r.approver for r in rows}),
+        newest_evidence_seq=max(evidence) if evidence else None,
+        now=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    )
+    newest = {r.approver: r for r in rows if r.model_digest == model.model_digest}
+    expiring = {int(e["seq"]): e for e in result["expiring"]}
+    subject = f"model:{model.ref}"
     out = []
     for a in newest.values():
         if a.decision != "approve":
             continue
-        age = days_since(a.created_at, now)
+        who = f"approval #{a.seq} of {model.ref} by {a.approver} ({a.role})"
         valid_to = _day_after(a.created_at, tier.approval_valid_days)
         grace_to = _day_after(a.created_at, tier.approval_valid_days + tier.grace_days)
-        who = f"approval #{a.seq} of {model.ref} by {a.approver} ({a.role})"
-        if age > tier.approval_valid_days + tier.grace_days:
+        if a.seq in expiring:
+            in_grace = bool(expiring[a.seq]["in_grace"])
+            end = grace_to if in_grace else valid_to
+            left = max(0, (end - now.date()).days)
+            text = (
+                f"{who} expires in {left} days: its validity ended on {valid_to}; it still "
+                f"counts during the grace period, until {grace_to}"
+                if in_grace
+                else f"{who} expires in {left} days ({valid_to}); then a grace period of "
+                f"{tier.grace_days} days"
+            )
+            out.append(
+                Alert(
+                    "approval-expiring",
+                    "medium" if in_grace else "low",
+                    subject,
+                    text,
+                    a.seq,
+                    end.isoformat(),
+                )
+            )
+        elif " expired " in result["why_not"].get(str(a.seq), ""):
             out.append(
                 Alert(
                     "approval-expired",
                     "high",
-                    f"model:{model.ref}",
+                    subject,
                     f"{who} expired on {grace_to}: it is no longer counted",
-                    a.seq,
-                    grace_to.isoformat(),
-                )
-            )
-        elif age > tier.approval_valid_days:
-            left = max(0, (grace_to - now.date()).days)
-            out.append(
-                Alert(
-                    "approval-expiring",
-                    "medium",
-                    f"model:{model.ref}",
-                    f"{who} expires in {left} days: its validity ended on {valid_to}; it still "
-                    f"counts during the grace period, until {grace_to}",
                     a.seq,
                     grace_to.isoformat(),
                 )
@@ -268,7 +305,7 @@ def compute(s: Session, *, now: dt.datetime | None = None) -> list[Alert]:
                 continue
             risk = risk_of(s, model.name)
             tier = rules.tier(risk.tier if risk else rules.untiered)
-            out += _approval_alerts(s, model, tier, at)
+            out += _approval_alerts(s, model, rules, tier, at)
             if stage in _WATCHED:
                 out += _evidence_alerts(s, model, tier, at)
     for b in breakglass.promotions(s):

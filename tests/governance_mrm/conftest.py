@@ -24,9 +24,10 @@ MODEL = "credit-risk@1"
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace: admin alice; sam (data scientist and validator) trained, registered and
     signed credit-risk@1; val (validator), ada (approver), olga (data scientist), bob
-    (auditor)."""
+    (auditor); the test policy (tests/governance_mrm/policy) in force."""
     from core.audit import admin
     from core.data import features, snapshots, validation
+    from core.governance import policy
     from core.identity import actors
     from core.modelling import models, training
 
@@ -42,6 +43,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = training.train(ws, "sam", SAMPLE / "train.toml")
     models.register(ws, "sam", run.run_id, "credit-risk")
     models.sign(ws, "sam", MODEL)
+    policy.install(ws, "alice", POLICY, "test policy: small windows and the findings rule")
     return ws.root
 
 
@@ -52,36 +54,22 @@ def mws(base: Path, tmp_path: Path) -> Workspace:
     return Workspace.open(tmp_path / "ws")
 
 
-def install_policy(ws: Workspace) -> None:
-    """Put the test policy bundle (small windows, the findings rule) in force."""
-    from core.governance import policy
+def promote(ws: Workspace, actor: str, ref: str, to: str, *, reason: str = "x") -> int:
+    """A gated promotion (:func:`core.governance.lifecycle.promote`); its event number."""
+    from core.governance import lifecycle
 
-    policy.install(ws, "alice", POLICY, "test policy")
+    return lifecycle.promote(ws, actor, ref, to=to, reason=reason).seq
 
 
-def promote(
-    ws: Workspace, actor: str, ref: str, to: str, *, break_glass: bool = False, reason: str = "x"
-) -> int:
-    """Record a ``model.promote`` through the foundation's kind (no gate, no approvals).
+def break_glass(ws: Workspace, *, reason: str = "incident", actor: str = "alice") -> int:
+    """Promote credit-risk@1 to validated, then break glass into approved (no approvals).
 
-    Stands in for :func:`core.governance.lifecycle.promote` (another branch's work) so that
-    break-glass reviews and stage-dependent alerts can be tested on real, signed events.
+    Returns the break-glass promotion's event number.
     """
-    from core.governance.events import PROMOTE_ROLES, ModelPromoted
-    from core.governance.facts import model_row, stage_of
-    from core.identity.actors import needs
-    from core.kernel import command
-    from core.kernel.kinds import new_event
-    from core.kernel.workspace import Session
+    from core.governance import lifecycle
 
-    def commit(s: Session, _: None) -> int:
-        model = model_row(s, ref)
-        payload = ModelPromoted(
-            model.ref, model.model_digest, stage_of(s, model.ref), to, [], break_glass or None
-        )
-        return s.commit(new_event(s.actor, payload, [f"model:{model.ref}"], reason)).seq
-
-    return command.run(ws, actor, guards=[needs(*PROMOTE_ROLES, action="promote")], commit=commit)
+    promote(ws, actor, MODEL, "validated")
+    return lifecycle.promote(ws, actor, MODEL, to="approved", reason=reason, break_glass=True).seq
 
 
 def event_time(ws: Workspace, seq: int) -> dt.datetime:

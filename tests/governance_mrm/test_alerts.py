@@ -5,49 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.governance import alerts, breakglass, findings
+import duckdb
+import pytest
+
+from core.governance import alerts, approvals, breakglass, findings, risk, separation
 from core.governance.alerts import Alert
-from core.governance.events import ModelApproved, RiskAssessed
-from core.identity.actors import needs
-from core.kernel import command
-from core.kernel.kinds import new_event
-from core.kernel.workspace import Session, Workspace
-from tests.governance_mrm.conftest import MODEL, event_time, install_policy, promote
+from core.governance.facts import approvals_of, model_facts
+from core.kernel.workspace import Workspace
+from tests.governance_mrm.conftest import MODEL, break_glass, event_time, promote
 
 DAY = dt.timedelta(days=1)
 
 
-def _record_approval(ws: Workspace, actor: str, role: str, decision: str = "approve") -> int:
-    """A ``model.approve`` through the foundation's kind (the signed statement is another
-    branch's work: only the approvals table's rows matter to the alerts)."""
-
-    def commit(s: Session, _: None) -> int:
-        model = s.catalog.model(MODEL)
-        assert model is not None
-        payload = ModelApproved(
-            MODEL,
-            model.model_digest,
-            "approved",
-            decision,
-            role,
-            actor,
-            "test-key",
-            "sha256:" + "0" * 64,
-            "",
-            [],
-            [],
-        )
-        return s.commit(new_event(s.actor, payload, [f"model:{MODEL}"], "looked")).seq
-
-    return command.run(ws, actor, guards=[needs(role, action="approve")], commit=commit)
-
-
-def _assess(ws: Workspace, impact: int, likelihood: int, tier: int) -> None:
-    def commit(s: Session, _: None) -> int:
-        payload = RiskAssessed("credit-risk", impact, likelihood, tier, "credit decisions")
-        return s.commit(new_event(s.actor, payload, ["model:credit-risk"], "risk")).seq
-
-    command.run(ws, "val", guards=[needs("validator", action="assess")], commit=commit)
+def _approve(ws: Workspace, actor: str, role: str, *, reject: bool = False) -> int:
+    """A signed approval (or rejection) of credit-risk@1 for the approved stage."""
+    return approvals.approve(ws, actor, MODEL, role=role, reason="looked", reject=reject).seq
 
 
 def _kinds(found: list[Alert]) -> list[str]:
@@ -62,46 +34,63 @@ def _validation_time(ws: Workspace) -> dt.datetime:
     return event_time(ws, seq)
 
 
-def test_without_a_policy_the_unknown_windows_are_an_alert(mws: Workspace) -> None:
-    [only] = alerts.alerts(mws)
+def test_without_a_policy_the_unknown_windows_are_an_alert(ws: Workspace) -> None:
+    [only] = alerts.alerts(ws)  # the root conftest's fresh workspace: no policy installed
     assert (only.kind, only.severity) == ("no-policy", "medium")
 
 
 def test_an_approval_expiring_alerts_while_it_still_counts_then_expires(mws: Workspace) -> None:
-    install_policy(mws)  # untiered is tier 1: valid 100 days, grace 10
-    first = _record_approval(mws, "val", "validator")
-    _record_approval(mws, "ada", "approver")
+    # untiered is tier 1: valid 100 days, grace 10
+    first = _approve(mws, "val", "validator")
+    _approve(mws, "ada", "approver")
     t = event_time(mws, first)
     assert alerts.alerts(mws, now=t + 50 * DAY) == []
-    assert alerts.alerts(mws, now=t + 99 * DAY) == []
-    expiring = alerts.alerts(mws, now=t + 105 * DAY)
+    soon = alerts.alerts(mws, now=t + 95 * DAY)  # within the grace window before the end
+    assert _kinds(soon) == ["approval-expiring", "approval-expiring"]
+    assert all(a.severity == "low" and "expires in 5 days" in a.message for a in soon)
+    expiring = alerts.alerts(mws, now=t + 105 * DAY)  # past validity, in grace: still counts
     assert _kinds(expiring) == ["approval-expiring", "approval-expiring"]
     by_val = next(a for a in expiring if "by val" in a.message)
     assert by_val.severity == "medium" and by_val.seq == first
     assert "expires in 5 days" in by_val.message and "still counts" in by_val.message
     assert by_val.when == (t + 110 * DAY).date().isoformat()
+    with mws.session("") as s:  # the promotion's own rule agrees: in grace, both still count
+        _, rules = risk.rules_in_force(s, action="test")
+        facts = model_facts(s, MODEL)
+        check = separation.check(
+            rules,
+            1,
+            facts["digest"],
+            facts["developers"],
+            approvals_of(s, MODEL, "approved"),
+            kinds={"val": "person", "ada": "person"},
+            newest_evidence_seq=separation.newest_evidence(facts),
+            now=(t + 105 * DAY).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+    assert check["ok"] and check["people"] == ["ada", "val"]
     expired = alerts.alerts(mws, now=t + 111 * DAY)
     assert _kinds(expired) == ["approval-expired", "approval-expired"]
     assert all(a.severity == "high" and "no longer counted" in a.message for a in expired)
 
 
 def test_the_tier_sets_the_windows(mws: Workspace) -> None:
-    install_policy(mws)
-    _assess(mws, 2, 2, 2)  # tier 2: approvals valid 365 days
-    t = event_time(mws, _record_approval(mws, "val", "validator"))
+    risk.assess(
+        mws, "val", "credit-risk", impact=2, likelihood=2, rationale="small book", reason="r"
+    )
+    # tier 2 (score 4): approvals valid 365 days, grace 30
+    t = event_time(mws, _approve(mws, "val", "validator"))
     assert alerts.alerts(mws, now=t + 111 * DAY) == []
     assert _kinds(alerts.alerts(mws, now=t + 380 * DAY)) == ["approval-expiring"]
 
 
 def test_an_approvers_later_rejection_leaves_no_approval_to_expire(mws: Workspace) -> None:
-    install_policy(mws)
-    t = event_time(mws, _record_approval(mws, "val", "validator"))
-    _record_approval(mws, "val", "validator", decision="reject")
+    t = event_time(mws, _approve(mws, "val", "validator"))
+    _approve(mws, "val", "validator", reject=True)
     assert alerts.alerts(mws, now=t + 105 * DAY) == []
 
 
 def test_evidence_ages_and_revalidation_lapses_for_versions_in_use(mws: Workspace) -> None:
-    install_policy(mws)  # tier 1: evidence 40 days, revalidate every 50, grace 10
+    # tier 1: evidence 40 days, revalidate every 50, grace 10
     checked = _validation_time(mws)
     assert alerts.alerts(mws, now=checked + 70 * DAY) == []  # a candidate: not in use
     promote(mws, "alice", MODEL, "validated")
@@ -119,8 +108,7 @@ def test_evidence_ages_and_revalidation_lapses_for_versions_in_use(mws: Workspac
 
 
 def test_open_break_glass_is_an_alert_until_reviewed(mws: Workspace) -> None:
-    install_policy(mws)
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True, reason="incident")
+    seq = break_glass(mws, reason="incident")
     t = event_time(mws, seq)
     [alert] = [a for a in alerts.alerts(mws, now=t) if a.kind == "breakglass-open"]
     assert alert.severity == "high" and alert.seq == seq and "by alice" in alert.message
@@ -129,7 +117,6 @@ def test_open_break_glass_is_an_alert_until_reviewed(mws: Workspace) -> None:
 
 
 def test_findings_past_due_and_lapsed_acceptances_alert(mws: Workspace) -> None:
-    install_policy(mws)
     first = findings.add(
         mws,
         "val",
@@ -167,3 +154,24 @@ def test_worst_and_rank() -> None:
     assert alerts.worst([]) is None
     assert alerts.worst([low, high]) == "high"
     assert alerts.rank("medium") > alerts.rank("low")
+
+
+def test_an_approval_row_forged_into_the_catalog_raises_no_alert(mws: Workspace) -> None:
+    seq = _approve(mws, "val", "validator")
+    t = event_time(mws, seq)
+    con = duckdb.connect(str(mws.catalog_path))
+    con.execute(
+        "INSERT INTO approvals SELECT seq + 1000, model, model_digest, stage, decision, role, "
+        "'ada', key_id, envelope_digest, policy_digest, evidence, conditions, reason, "
+        "created_at, recorded_by FROM approvals WHERE seq = ?",
+        [seq],
+    )
+    con.close()
+    found = alerts.alerts(mws, now=t + 105 * DAY)
+    assert [a.seq for a in found] == [seq]  # ada's forged copy is not ada's signed approval
+
+
+@pytest.mark.parametrize("days", [0, 89])
+def test_a_fresh_approval_raises_nothing(mws: Workspace, days: int) -> None:
+    t = event_time(mws, _approve(mws, "val", "validator"))
+    assert alerts.alerts(mws, now=t + days * DAY) == []

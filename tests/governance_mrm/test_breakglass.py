@@ -9,7 +9,7 @@ from core.audit import verification
 from core.governance import breakglass
 from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.kernel.workspace import Workspace
-from tests.governance_mrm.conftest import MODEL, promote
+from tests.governance_mrm.conftest import MODEL, break_glass, promote
 
 
 def _ledger(ws: Workspace) -> bytes:
@@ -17,8 +17,8 @@ def _ledger(ws: Workspace) -> bytes:
 
 
 def test_a_break_glass_promotion_is_open_until_reviewed(mws: Workspace) -> None:
-    normal = promote(mws, "alice", MODEL, "validated")
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True, reason="outage fix")
+    seq = break_glass(mws, reason="outage fix")  # a normal promotion to validated first
+    normal = seq - 1
     [open_one] = breakglass.list_breakglass(mws, open_only=True)
     assert open_one.promotion.seq == seq and open_one.open
     assert open_one.to_json()["status"] == "open" and open_one.to_json()["by"] == "alice"
@@ -32,7 +32,7 @@ def test_a_break_glass_promotion_is_open_until_reviewed(mws: Workspace) -> None:
 
 
 def test_the_promoter_cannot_review_their_own_emergency(mws: Workspace) -> None:
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True)
+    seq = break_glass(mws)
     before = _ledger(mws)
     with pytest.raises(PermissionDeniedError, match="broke the glass"):
         breakglass.review(mws, "alice", seq, reason="I was right")
@@ -40,19 +40,19 @@ def test_the_promoter_cannot_review_their_own_emergency(mws: Workspace) -> None:
 
 
 def test_a_developer_of_the_version_cannot_review(mws: Workspace) -> None:
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True)
+    seq = break_glass(mws)
     with pytest.raises(PermissionDeniedError, match="developed credit-risk@1"):
         breakglass.review(mws, "sam", seq, reason="fine")  # sam trained it; holds validator
 
 
 def test_review_needs_a_review_role(mws: Workspace) -> None:
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True)
+    seq = break_glass(mws)
     with pytest.raises(PermissionDeniedError, match="lacks the role"):
         breakglass.review(mws, "bob", seq, reason="x")  # auditor
 
 
 def test_one_promotion_has_one_review(mws: Workspace) -> None:
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True)
+    seq = break_glass(mws)
     breakglass.review(mws, "val", seq, reason="ok", outcome="reversed")
     before = _ledger(mws)
     with pytest.raises(UsageError, match="already reviewed"):
@@ -70,13 +70,13 @@ def test_only_break_glass_promotions_can_be_reviewed(mws: Workspace) -> None:
 
 @pytest.mark.parametrize(("outcome", "reason"), [("approved", "x"), ("upheld", " ")])
 def test_bad_reviews_are_refused(mws: Workspace, outcome: str, reason: str) -> None:
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True)
+    seq = break_glass(mws)
     with pytest.raises(UsageError):
         breakglass.review(mws, "val", seq, reason=reason, outcome=outcome)
 
 
 def test_a_review_row_written_into_the_catalog_is_caught(mws: Workspace) -> None:
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True)
+    seq = break_glass(mws)
     con = duckdb.connect(str(mws.catalog_path))
     con.execute(
         "INSERT INTO breakglass_reviews VALUES (?, ?, ?, 'upheld', 'forged', "

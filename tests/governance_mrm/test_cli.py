@@ -6,7 +6,7 @@ import json
 
 from core.kernel.workspace import Workspace
 from tests.conftest import run_cli
-from tests.governance_mrm.conftest import MODEL, install_policy, promote
+from tests.governance_mrm.conftest import MODEL, break_glass
 
 
 def _cli(ws: Workspace, actor: str, *args: str):  # type: ignore[no-untyped-def]
@@ -81,8 +81,7 @@ def test_bad_input_exits_2_with_the_reason(mws: Workspace) -> None:
 
 
 def test_break_glass_exceptions_and_alerts(mws: Workspace) -> None:
-    install_policy(mws)
-    seq = promote(mws, "alice", MODEL, "approved", break_glass=True, reason="incident 12")
+    seq = break_glass(mws, reason="incident 12")
     listed = _cli(mws, "bob", "breakglass", "list", "--open", "--json")
     assert [d["seq"] for d in json.loads(listed.stdout)] == [seq]
     register = json.loads(_cli(mws, "bob", "exceptions", "--json").stdout)

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.data import gates, validation
 from core.governance import breakglass, exceptions, findings
 from core.kernel.workspace import Workspace
-from tests.governance_mrm.conftest import MODEL, event_day, promote
+from tests.governance_mrm.conftest import MODEL, break_glass, event_day
 
 STRICT = """
 [suite]
@@ -50,7 +50,7 @@ def test_every_kind_of_exception_is_listed_with_its_status(mws: Workspace, tmp_p
         expires=(day + dt.timedelta(days=90)).isoformat(),
         today=day,
     ).updated_seq
-    glass = promote(mws, "alice", MODEL, "approved", break_glass=True, reason="incident 7")
+    glass = break_glass(mws, reason="incident 7")
 
     assert _statuses(mws, day) == {
         ("waiver", waiver): "active",  # 40 days left: outside the 30-day window

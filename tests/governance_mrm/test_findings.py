@@ -11,8 +11,9 @@ from core.audit import verification
 from core.governance import findings, policy
 from core.governance.facts import model_facts
 from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
+from core.kernel.rows import LifecycleRow
 from core.kernel.workspace import Workspace
-from tests.governance_mrm.conftest import MODEL, POLICY, event_day, install_policy
+from tests.governance_mrm.conftest import MODEL, POLICY, event_day
 
 FAR = "2999-12-31"
 
@@ -180,31 +181,52 @@ def test_the_gate_facts_count_open_findings_by_severity(mws: Workspace) -> None:
 
 def test_the_proposed_rule_passes_its_fixtures() -> None:
     results = policy.run_tests(policy.load_dir(POLICY))
-    assert len(results) == 6 and all(r.passed for r in results), results
+    assert len(results) == 7 and all(r.passed for r in results), results
 
 
 def test_the_rule_refuses_promotion_on_real_facts_until_the_finding_is_closed(
     mws: Workspace,
 ) -> None:
-    install_policy(mws)
-    bundle = policy.load_dir(POLICY)
+    from core.governance import lifecycle
+
     seq = _add(mws, severity="high")
-
-    def decide() -> policy.Decision:
-        with mws.session("") as s:
-            facts = model_facts(s, MODEL)
-        return policy.decide(
-            bundle, "promote", {"model": facts, "request": {"to_stage": "approved"}}
-        )
-
-    refused = decide()
-    assert not refused.allow
-    assert refused.reasons == [
-        "credit-risk@1 has 1 open high finding(s): remediate them or accept them with an "
-        "expiry before promoting to approved"
-    ]
+    with pytest.raises(policy.PolicyDeniedError) as err:
+        lifecycle.promote(mws, "alice", MODEL, to="validated", reason="ready")
+    assert "credit-risk@1 has 1 open high finding(s)" in err.value.msg
+    with mws.session("") as s:
+        [denial] = s.catalog.events(action="policy.deny")
+        assert s.catalog.rows(LifecycleRow, "SELECT * FROM lifecycle", []) == []
+    assert denial.actor == "alice"
     findings.update(mws, "val", seq, status="remediated", reason="fixed and re-tested")
-    assert decide().allow
+    row = lifecycle.promote(mws, "alice", MODEL, to="validated", reason="ready now")
+    assert row.to_stage == "validated"
+
+
+def test_an_accepted_finding_lets_promotion_through_until_the_acceptance_lapses(
+    mws: Workspace,
+) -> None:
+    seq = _add(mws, severity="critical")
+    findings.update(mws, "val", seq, status="accepted", reason="control", expires=FAR)
+    with mws.session("") as s:
+        facts = model_facts(s, MODEL)
+    bundle = policy.load_dir(POLICY)
+    ask = {"model": facts, "request": {"to_stage": "validated"}}
+    assert policy.decide(bundle, "promote", ask).allow
+    with mws.session("") as s:  # the day after the acceptance ends
+        facts["findings_open"] = findings.open_counts(s, MODEL, dt.date(3000, 1, 1))
+    assert not policy.decide(bundle, "promote", ask).allow
+
+
+def test_break_glass_is_not_blocked_by_findings_and_stays_open(mws: Workspace) -> None:
+    from core.governance import breakglass, lifecycle
+
+    _add(mws, severity="critical")
+    row = lifecycle.promote(
+        mws, "alice", MODEL, to="validated", reason="regulator deadline", break_glass=True
+    )
+    assert row.break_glass
+    [pending] = breakglass.list_breakglass(mws, open_only=True)
+    assert pending.promotion.seq == row.seq
 
 
 def test_a_hand_edited_finding_is_caught_by_verify(mws: Workspace) -> None:
