@@ -974,7 +974,7 @@ PREDICTION_DIGESTS = "predictions.digests.json"
 # bundle's [governance] table, the version's developers and approvals, the actors' kinds.
 
 
-def _when(ts: str) -> Any:
+def parse_event_time(ts: str) -> Any:
     """An event time (``2026-12-01T10:00:00.000000Z``) as an aware datetime."""
     from datetime import UTC, datetime
 
@@ -1058,7 +1058,7 @@ def approval_check(
     void = rules.get("evidence_change", "void") == "void"
     blocking = set(roles) or {"approver", "validator", "data-owner", "security", "compliance"}
     devs = set(developers)
-    moment = _when(now)
+    moment = parse_event_time(now)
     why_not: dict[str, str] = {}
     latest: dict[str, dict[str, Any]] = {}  # person -> newest standing decision
     held: dict[str, dict[str, int]] = {}  # person -> role -> seq, approvals since their reject
@@ -1089,14 +1089,14 @@ def approval_check(
         if who in devs:
             why_not[str(seq)] = f"{label}: {who} developed this version (separation of duties)"
             continue
-        age = (moment - _when(str(a["ts"]))).total_seconds() / 86400
+        age = (moment - parse_event_time(str(a["ts"]))).total_seconds() / 86400
         if age > valid + grace:
             why_not[str(seq)] = f"{label} expired {age - valid:.0f} days ago"
             continue
         if age > valid - grace:
             from datetime import timedelta
 
-            expires = _when(str(a["ts"])) + timedelta(days=valid)
+            expires = parse_event_time(str(a["ts"])) + timedelta(days=valid)
             out["expiring"].append(
                 {
                     "seq": seq,

@@ -194,8 +194,57 @@ def registry_at(
     )
 
 
+@guarded
+def inventory(
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every model with its SR 11-7 fields: purpose, use, restrictions, inputs, outputs, owner,
+    developer, validator, validation, approvals, stage, last change, exceptions, open
+    findings, validity, next revalidation, tier."""
+    from core.governance import inventory as inv
+
+    lines = inv.inventory(open_ws(workspace), actor_name(as_actor))
+    if want_json(json_out):
+        output.emit_json([x.to_json() for x in lines])
+        return
+    output.table(
+        [
+            "model",
+            "stage",
+            "tier",
+            "owner",
+            "developers",
+            "validated",
+            "approved by",
+            "valid until",
+            "revalidate by",
+            "findings",
+            "exceptions",
+        ],
+        [
+            [
+                x.ref,
+                x.stage,
+                x.tier if x.tier is not None else "-",
+                x.owner or "-",
+                ", ".join(x.developers),
+                f"{x.validation_status} {(x.validation_date or '')[:10]}".strip(),
+                ", ".join(f"{a['approver']} ({a['role']})" for a in x.approvals) or "-",
+                (x.valid_until or "-")[:10],
+                (x.next_revalidation or "-")[:10],
+                "-" if x.open_findings is None else x.open_findings,
+                ", ".join(f"{k} {v}" for k, v in x.exceptions.items() if v) or "-",
+            ]
+            for x in lines
+        ],
+    )
+
+
 def register(root: typer.Typer) -> None:
     """Add the governance commands to the root app."""
     root.command("approve")(approve)
     root.add_typer(approvals_app, name="approvals", help="Recorded and pending approvals.")
     root.add_typer(registry_app, name="registry", help="The model registry at any moment.")
+    root.command("inventory")(inventory)

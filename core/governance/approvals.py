@@ -106,7 +106,8 @@ def approve(
 
     Raises:
         UsageError: without a reason, for a bad stage, condition or role, a retired version.
-        PermissionDeniedError: if the actor lacks the role (or any approval role).
+        PermissionDeniedError: if the actor lacks the role (or any approval role), or is a
+            service.
         NotFoundError: for an unknown model version.
         CheckFailedError: with no policy in force.
         PolicyDeniedError: if the policy refuses (the refusal is recorded).
@@ -119,7 +120,16 @@ def approve(
     chosen: dict[str, Any] = {}
 
     def precheck(s: Session) -> None:
+        from core.identity.signer import authority_of
+
         chosen["role"] = approval_role(_roles_now(s), s.actor, role)
+        state = authority_of(s).current(s.actor)
+        if state is None or state.kind != "person":
+            raise PermissionDeniedError(
+                f"{s.actor} is a {state.kind if state else 'unknown'} actor: only people approve "
+                "or reject models",
+                hint="Human oversight: an approval is a person's signed judgement.",
+            )
         model = model_row(s, ref)
         if stage_of(s, model.ref) == "retired":
             raise UsageError(f"{model.ref} is retired: it is approved for nothing any more")

@@ -81,11 +81,11 @@ def assess(
         raise UsageError("a risk assessment needs a --reason", hint="Say why, for the record.")
 
     def known(s: Session) -> None:
+        rules_in_force(s, action="setting a risk tier")
         if not s.catalog.models(name):
             raise NotFoundError(
                 f"no model named {name!r}", hint="`ledgerml model list` shows the registered ones."
             )
-        rules_in_force(s, action="setting a risk tier")
 
     def facts(s: Session) -> dict[str, Any]:
         _, rules = rules_in_force(s, action="setting a risk tier")

@@ -134,6 +134,7 @@ READS = {
     "bundle verify",
     "config witness list",
     "init",
+    "inventory",
     "restore",
     "key export-public",
     "key generate",

@@ -30,11 +30,16 @@ deny contains msg if {
 deny contains msg if {
 	input.gate == "risk"
 	input.request.impact == 5
-	not input.request.dpia
+	not has_dpia
 	msg := "an impact of 5 needs a DPIA reference"
 }
 
 break_glass_allowed if {
 	some r in input.actor.roles
 	r in data.governance.break_glass_roles
+}
+
+has_dpia if {
+	is_string(input.request.dpia)
+	input.request.dpia != ""
 }

@@ -1,0 +1,264 @@
+"""The model inventory: every model with the fields SR 11-7 asks an inventory to hold.
+
+Purpose, use, restrictions and owner come from the newest risk assessment; inputs (the
+snapshot and features) and outputs (the outcome's names, if the spec declares them) from the
+newest version's run; developer, validator, validation, approvals, stage, last change,
+exceptions (waivers on the input, break-glass moves), open findings, the approvals' validity
+and the next revalidation from the governance tables, under the tiers of the policy in force.
+
+It must stay fast for a large registry: a handful of set-wise queries, whatever the number of
+models, and one read per *distinct* training spec (versions retrained from one spec share
+it), never a blob per model. Everything is read from catalog rows, which ``audit verify``
+holds to the signed ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from core.governance import policy
+from core.governance.rules import Rules
+from core.governance.rules import parse as parse_rules
+from core.kernel.workspace import Session, Workspace
+from storage.bundle_verifier import parse_event_time
+
+OPEN_FINDINGS = ("open", "in-remediation")
+
+
+@dataclass(frozen=True)
+class InventoryLine:
+    """One model (all its versions) as an inventory lists it."""
+
+    name: str
+    ref: str
+    versions: int
+    stage: str
+    tier: int | None
+    purpose: str | None
+    use: str | None
+    restrictions: str | None
+    owner: str | None
+    inputs: dict[str, Any]
+    outputs: list[str]
+    developers: list[str]
+    validator: str | None
+    validation_status: str
+    validation_date: str | None
+    approvals: list[dict[str, str]] = field(default_factory=list)
+    last_change: dict[str, Any] = field(default_factory=dict)
+    exceptions: dict[str, int] = field(default_factory=dict)
+    open_findings: int | None = None
+    valid_until: str | None = None
+    next_revalidation: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "name": self.name,
+            "ref": self.ref,
+            "versions": self.versions,
+            "stage": self.stage,
+            "tier": self.tier,
+            "purpose": self.purpose,
+            "use": self.use,
+            "restrictions": self.restrictions,
+            "owner": self.owner,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "developers": self.developers,
+            "validator": self.validator,
+            "validation_status": self.validation_status,
+            "validation_date": self.validation_date,
+            "approvals": self.approvals,
+            "last_change": self.last_change,
+            "exceptions": self.exceptions,
+            "open_findings": self.open_findings,
+            "valid_until": self.valid_until,
+            "next_revalidation": self.next_revalidation,
+        }
+
+
+def _q(s: Session, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cur = s.catalog.con.execute(sql, params or [])
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _spec_fields(s: Session, digest: str) -> tuple[list[str], list[str]]:
+    """Features (and sensitive attributes) and outcome names a training spec declares."""
+    try:
+        spec = tomllib.loads(s.workspace.objects.read_verified(digest).decode())
+    except (OSError, ValueError, LookupError, UnicodeDecodeError):
+        return [], []
+    run = spec.get("run", {}) if isinstance(spec, dict) else {}
+    outcome = spec.get("outcome", {}) if isinstance(spec, dict) else {}
+    features = [str(f) for f in run.get("features", []) if isinstance(f, str)]
+    outputs = [str(outcome[k]) for k in ("positive", "negative") if isinstance(outcome.get(k), str)]
+    return features, outputs
+
+
+def _after(ts: str | None, days: int | None) -> str | None:
+    if not ts or days is None:
+        return None
+    return str((parse_event_time(ts) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
+    """Every model name with its SR 11-7 inventory fields (see the module docstring)."""
+    with ws.session(actor) as s:
+        bundle = policy.in_force(s)
+        rules: Rules | None = (
+            parse_rules(bundle.data, where=f"policy {bundle.name}") if bundle else None
+        )
+        newest = _q(
+            s,
+            """
+            SELECT m.name, m.ref, m.version, m.model_digest, m.created_by AS registrant,
+                   r.created_by AS trainer, r.input_ref, r.spec_digest,
+                   count(*) OVER (PARTITION BY m.name) AS versions
+            FROM models m LEFT JOIN runs r ON r.run_id = m.run_id
+            QUALIFY row_number() OVER (PARTITION BY m.name ORDER BY m.version DESC) = 1
+            ORDER BY m.name
+            """,
+        )
+        risk = {
+            r["name"]: r
+            for r in _q(
+                s,
+                "SELECT * FROM model_risk "
+                "QUALIFY row_number() OVER (PARTITION BY name ORDER BY seq DESC) = 1",
+            )
+        }
+        moves = _q(
+            s,
+            "SELECT seq, model, to_stage, approvals, break_glass, created_by, created_at "
+            "FROM lifecycle ORDER BY seq",
+        )
+        approvals = _q(
+            s,
+            "SELECT seq, model, model_digest, stage, decision, role, approver, created_at "
+            "FROM approvals ORDER BY seq",
+        )
+        waivers = {
+            str(r["dst"]).removeprefix("snapshot:"): int(r["n"])
+            for r in _q(
+                s,
+                "SELECT dst, count(*) AS n FROM edges WHERE relation = 'waives' "
+                "AND starts_with(dst, 'snapshot:') GROUP BY dst",
+            )
+        }
+        signers: dict[str, set[str]] = defaultdict(set)
+        for r in _q(s, "SELECT DISTINCT subject, created_by FROM signatures"):
+            signers[str(r["subject"]).removeprefix("model:")].add(str(r["created_by"]))
+        last = {
+            r["name"]: r
+            for r in _q(
+                s,
+                """
+                SELECT split_part(substr(x, 7), '@', 1) AS name, max(seq) AS seq, max(ts) AS ts
+                FROM (SELECT seq, ts, unnest(subjects) AS x FROM events)
+                WHERE starts_with(x, 'model:') GROUP BY 1
+                """,
+            )
+        }
+        findings: dict[str, int] | None = None
+        if _q(s, "SELECT 1 FROM information_schema.tables WHERE table_name = 'findings'"):
+            findings = defaultdict(int)
+            for r in _q(
+                s,
+                "SELECT model, count(*) AS n FROM findings WHERE status IN (?, ?) GROUP BY model",
+                list(OPEN_FINDINGS),
+            ):
+                findings[str(r["model"]).split("@", 1)[0]] += int(r["n"])
+        specs = {
+            d: _spec_fields(s, d)
+            for d in {str(n["spec_digest"]) for n in newest if n["spec_digest"]}
+        }
+    by_model_moves: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    glass: dict[str, int] = defaultdict(int)
+    for move in moves:
+        by_model_moves[str(move["model"])].append(move)
+        if move["break_glass"]:
+            glass[str(move["model"]).split("@", 1)[0]] += 1
+    by_model_approvals: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in approvals:
+        by_model_approvals[str(a["model"])].append(a)
+    out = []
+    for n in newest:
+        name, ref = str(n["name"]), str(n["ref"])
+        rk = risk.get(name)
+        tier = int(rk["tier"]) if rk else (rules.untiered if rules else None)
+        tier_rules = None
+        if rules is not None and tier is not None:
+            tier_rules = next((t for t in rules.tiers if t.tier == tier), None)
+        mv = by_model_moves.get(ref, [])
+        stage = str(mv[-1]["to_stage"]) if mv else "candidate"
+        mine = [
+            a for a in by_model_approvals.get(ref, []) if a["model_digest"] == n["model_digest"]
+        ]
+        counted_seqs: set[int] = set()
+        for m in mv:
+            if m["to_stage"] == "approved":
+                counted_seqs = set(json.loads(m["approvals"]))
+        counted = [a for a in mine if int(a["seq"]) in counted_seqs]
+        validated = [m for m in mv if m["to_stage"] == "validated"]
+        by_validator = [a for a in mine if a["role"] == "validator" and a["decision"] == "approve"]
+        candidates = [(str(m["created_at"]), str(m["created_by"])) for m in validated[-1:]] + [
+            (str(a["created_at"]), str(a["approver"])) for a in by_validator[-1:]
+        ]
+        validation = max(candidates) if candidates else None
+        rejected = any(a["decision"] == "reject" and a["role"] == "validator" for a in mine[-1:])
+        features, outputs = specs.get(str(n["spec_digest"]), ([], []))
+        first_counted = min((str(a["created_at"]) for a in counted), default=None)
+        devs = {str(n["registrant"]), *signers.get(ref, set())}
+        if n["trainer"]:
+            devs.add(str(n["trainer"]))
+        lc = last.get(name)
+        out.append(
+            InventoryLine(
+                name=name,
+                ref=ref,
+                versions=int(n["versions"]),
+                stage=stage,
+                tier=tier,
+                purpose=rk["purpose"] if rk else None,
+                use=rk["use"] if rk else None,
+                restrictions=rk["restrictions"] if rk else None,
+                owner=rk["owner"] if rk else None,
+                inputs={"snapshot": n["input_ref"], "features": features},
+                outputs=outputs,
+                developers=sorted(devs),
+                validator=validation[1] if validation else None,
+                validation_status="rejected"
+                if rejected
+                else ("validated" if validation else "not validated"),
+                validation_date=validation[0] if validation else None,
+                approvals=[
+                    {
+                        "approver": str(a["approver"]),
+                        "role": str(a["role"]),
+                        "ts": str(a["created_at"]),
+                    }
+                    for a in (counted or [a for a in mine if a["stage"] == "approved"])
+                ],
+                last_change={"seq": int(lc["seq"]), "ts": str(lc["ts"])} if lc else {},
+                exceptions={
+                    "waivers": waivers.get(str(n["input_ref"]), 0),
+                    "break_glass": glass.get(name, 0),
+                },
+                open_findings=findings.get(name, 0) if findings is not None else None,
+                valid_until=_after(
+                    first_counted, tier_rules.approval_valid_days if tier_rules else None
+                ),
+                next_revalidation=_after(
+                    validation[0] if validation else None,
+                    tier_rules.revalidate_days if tier_rules else None,
+                ),
+            )
+        )
+    return out
