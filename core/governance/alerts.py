@@ -29,13 +29,14 @@ never a silent pass. Retired versions raise no approval, evidence or revalidatio
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.governance import breakglass, findings
-from core.governance.facts import approvals_of, days_since, risk_of, stage_of
+from core.governance.facts import days_since
 from core.governance.rules import Rules, Tier
-from core.kernel.rows import EvaluationRow, ModelRow, ReproductionRow, ValidationRow
+from core.kernel.rows import ApprovalRow, ModelRow
 from core.kernel.workspace import Session, Workspace
 
 SEVERITIES = ("low", "medium", "high")
@@ -87,37 +88,54 @@ def _rules(s: Session) -> Rules | None:
     return rules.parse(bundle.data, where=f"policy {bundle.name} {bundle.version}")
 
 
-def newest_evidence(s: Session, model: ModelRow) -> dict[str, tuple[int, str]]:
-    """The newest validation, evaluation and reproduction of a version: kind → (seq, ts)."""
-    out: dict[str, tuple[int, str]] = {}
-    run = s.catalog.run(model.run_id)
-    found: list[tuple[str, int, str]] = []
-    if run is not None:
-        found += [
-            ("validation", v.seq, v.created_at)
-            for v in s.catalog.rows(
-                ValidationRow, "SELECT * FROM validations WHERE snapshot = ?", [run.input_ref]
-            )
-        ]
-        found += [
-            ("reproduction", r.seq, r.created_at)
-            for r in s.catalog.rows(
-                ReproductionRow, "SELECT * FROM reproductions WHERE run_id = ?", [run.run_id]
-            )
-        ]
-    found += [
-        ("evaluation", e.seq, e.created_at)
-        for e in s.catalog.rows(
-            EvaluationRow, "SELECT * FROM evaluations WHERE model = ?", [model.ref]
-        )
-    ]
-    for kind, seq, ts in sorted(found, key=lambda f: f[1]):
-        out[kind] = (seq, ts)
-    return out
+def _q(s: Session, sql: str) -> list[tuple[Any, ...]]:
+    return list(s.catalog.con.execute(sql).fetchall())
+
+
+Evidence = dict[str, tuple[int, str]]
+"""The newest evidence of each kind about a version: kind → (event number, time)."""
+
+
+def evidence_index(s: Session) -> Callable[[ModelRow], Evidence]:
+    """The newest validation, evaluation and reproduction of every version, in four queries.
+
+    Validations are of the run's input snapshot, reproductions of the run, evaluations of
+    the version (what :func:`core.governance.facts.model_facts` lists as its evidence).
+    """
+    inputs = {str(r[0]): str(r[1]) for r in _q(s, "SELECT run_id, input_ref FROM runs")}
+
+    def newest(table: str, key: str) -> dict[str, tuple[int, str]]:
+        sql = f"SELECT {key}, max(seq), arg_max(created_at, seq) FROM {table} GROUP BY {key}"
+        return {str(r[0]): (int(r[1]), str(r[2])) for r in _q(s, sql)}
+
+    validations = newest("validations", "snapshot")
+    reproductions = newest("reproductions", "run_id")
+    evaluations = newest("evaluations", "model")
+
+    def of(model: ModelRow) -> Evidence:
+        found = {
+            "validation": validations.get(inputs.get(model.run_id, "")),
+            "reproduction": reproductions.get(model.run_id),
+            "evaluation": evaluations.get(model.ref),
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+    return of
+
+
+def newest_evidence(s: Session, model: ModelRow) -> Evidence:
+    """The newest validation, evaluation and reproduction of one version."""
+    return evidence_index(s)(model)
 
 
 def _approval_alerts(
-    s: Session, model: ModelRow, rules: Rules, tier: Tier, now: dt.datetime
+    s: Session,
+    model: ModelRow,
+    recorded: list[ApprovalRow],
+    evidence: Evidence,
+    rules: Rules,
+    tier: Tier,
+    now: dt.datetime,
 ) -> list[Alert]:
     """Expiring and expired approvals, as ``approval_check`` counts them.
 
@@ -131,11 +149,13 @@ def _approval_alerts(
     from core.governance.facts import developers
     from core.identity.signer import authority_of
 
+    if not recorded:
+        return []
     auth = authority_of(s)
-    rows, _ = separation.signed(s, auth, approvals_of(s, model.ref, "approved"))
+    rows, _ = separation.signed(s, auth, recorded)
     if not rows:
         return []
-    evidence = [seq for seq, _ in newest_evidence(s, model).values()]
+    seqs = [seq for seq, _ in evidence.values()]
     result = separation.check(
         rules,
         tier.tier,
@@ -143,7 +163,7 @@ def _approval_alerts(
         developers(s, model),
         rows,
         kinds=separation.kinds_of(auth, {r.approver for r in rows}),
-        newest_evidence_seq=max(evidence) if evidence else None,
+        newest_evidence_seq=max(seqs) if seqs else None,
         now=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     )
     newest = {r.approver: r for r in rows if r.model_digest == model.model_digest}
@@ -191,9 +211,10 @@ def _approval_alerts(
     return out
 
 
-def _evidence_alerts(s: Session, model: ModelRow, tier: Tier, now: dt.datetime) -> list[Alert]:
+def _evidence_alerts(
+    model: ModelRow, newest: Evidence, tier: Tier, now: dt.datetime
+) -> list[Alert]:
     subject = f"model:{model.ref}"
-    newest = newest_evidence(s, model)
     out = []
     for kind, (seq, ts) in sorted(newest.items()):
         age = days_since(ts, now)
@@ -299,15 +320,30 @@ def compute(s: Session, *, now: dt.datetime | None = None) -> list[Alert]:
             )
         )
     else:
+        # Set-wise reads (a handful of queries for any number of models), then per version.
+        stages = {
+            str(r[0]): str(r[1])
+            for r in _q(s, "SELECT model, arg_max(to_stage, seq) FROM lifecycle GROUP BY model")
+        }
+        tiers = {
+            str(r[0]): int(r[1])
+            for r in _q(s, "SELECT name, arg_max(tier, seq) FROM model_risk GROUP BY name")
+        }
+        recorded: dict[str, list[ApprovalRow]] = {}
+        for a in s.catalog.rows(
+            ApprovalRow, "SELECT * FROM approvals WHERE stage = 'approved' ORDER BY seq", []
+        ):
+            recorded.setdefault(a.model, []).append(a)
+        evidence = evidence_index(s)
         for model in s.catalog.models():
-            stage = stage_of(s, model.ref)
+            stage = stages.get(model.ref, "candidate")
             if stage == "retired":
                 continue
-            risk = risk_of(s, model.name)
-            tier = rules.tier(risk.tier if risk else rules.untiered)
-            out += _approval_alerts(s, model, rules, tier, at)
+            tier = rules.tier(tiers.get(model.name, rules.untiered))
+            newest = evidence(model)
+            out += _approval_alerts(s, model, recorded.get(model.ref, []), newest, rules, tier, at)
             if stage in _WATCHED:
-                out += _evidence_alerts(s, model, tier, at)
+                out += _evidence_alerts(model, newest, tier, at)
     for b in breakglass.promotions(s):
         if b.open:
             p = b.promotion
