@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -163,6 +164,96 @@ def list_(
     )
 
 
+@approval_app.command("request")
+@guarded
+def approval_request(
+    ref: VersionArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the request.")],
+    stage: StageOpt = "approved",
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write what is to be approved (digests, evidence, policy, who may approve) for an
+    approver on another machine. Records nothing."""
+    from core.governance import offline
+
+    path = offline.request(open_ws(workspace), actor_name(as_actor), ref, stage=stage, out=out)
+    if want_json(json_out):
+        output.emit_json(json.loads(path.read_bytes()))
+        return
+    output.line(f"wrote the approval request for {ref} ({stage}) to {path}")
+
+
+@approval_app.command("sign")
+@guarded
+def approval_sign(
+    request: Annotated[Path, typer.Argument(help="The request file (approval request -o).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the signed approval.")],
+    reason: ReasonReq,
+    role: RoleOpt = None,
+    condition: ConditionOpt = None,
+    reject: RejectOpt = False,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="Your key request file (key generate -o); default: the key "
+            "the request names for you.",
+        ),
+    ] = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign an approval request with your own key. Needs no workspace (air-gapped is fine).
+
+    Read the request first: you sign its model digest, evidence and policy as they are.
+    """
+    from core.governance import offline
+
+    approver = actor_name(as_actor)
+    doc, _ = offline.read_request(request)
+    path = offline.sign(
+        request,
+        out,
+        approver=approver,
+        role=role,
+        reason=reason,
+        conditions=condition or [],
+        reject=reject,
+        key_ref=str(key) if key else None,
+    )
+    if want_json(json_out):
+        output.emit_json({"out": str(path), "model": doc["model"], "approver": approver})
+        return
+    verb = "rejection" if reject else "approval"
+    output.line(
+        f"{approver} signed a {verb} of {doc['model']} (sha256:{str(doc['model_digest'])[:16]}…) "
+        f"for {doc['stage']} under policy {doc['policy'].get('name')} "
+        f"{doc['policy'].get('version')}: {path}"
+    )
+
+
+@approval_app.command("import")
+@guarded
+def approval_import(
+    path: Annotated[Path, typer.Argument(help="The signed approval (approval sign -o).")],
+    reason: ReasonReq,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a signed approval (the approver's certified key, this workspace, the version's
+    current digest, the policy in force, the approver's role) and record it."""
+    from core.governance import offline
+
+    row = offline.import_approval(open_ws(workspace), actor_name(as_actor), path, reason)
+    if want_json(json_out):
+        output.emit_json(_approval_json(row))
+        return
+    output.line("imported: " + _approval_line(row))
+
+
 @registry_app.command("at")
 @guarded
 def registry_at(
@@ -246,5 +337,10 @@ def register(root: typer.Typer) -> None:
     """Add the governance commands to the root app."""
     root.command("approve")(approve)
     root.add_typer(approvals_app, name="approvals", help="Recorded and pending approvals.")
+    root.add_typer(
+        approval_app,
+        name="approval",
+        help="Approvals signed off the machine: request, sign, import.",
+    )
     root.add_typer(registry_app, name="registry", help="The model registry at any moment.")
     root.command("inventory")(inventory)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit import signatures, verified, witnesses
+from core.audit import governance_checks, signatures, verified, witnesses
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
 from core.audit.events import EXPORT_ROLES
 from core.identity.authority import Authority
@@ -407,6 +407,7 @@ def verify(
     if auth is None:
         return report
     _check_events(ws, scan, auth, report, full)
+    governance_checks.check(ws, auth, decoded, report.fail)  # approvals and promotions
     report.root = scan.roots[scan.size].hex() if scan.size in scan.roots else ""
     try:
         state = _state_from_ledger(decoded)

@@ -195,7 +195,7 @@ def approve(
             as_payload=payload,
             extra_subjects=[f"model:{m['ref']}"],
         )
-        return _row(s, att.seq)
+        return row_at(s, att.seq)
 
     return command.run(
         ws,
@@ -211,7 +211,8 @@ def approve(
     )
 
 
-def _row(s: Session, seq: int) -> ApprovalRow:
+def row_at(s: Session, seq: int) -> ApprovalRow:
+    """The approval recorded at event ``seq`` (NotFoundError if there is none)."""
     rows: list[ApprovalRow] = s.catalog.rows(
         ApprovalRow, "SELECT * FROM approvals WHERE seq = ?", [seq]
     )
@@ -328,6 +329,6 @@ def verify_approval(ws: Workspace, seq: int, actor: str = "") -> str | None:
     from core.identity.signer import authority_of
 
     with ws.session(actor) as s:
-        row = _row(s, seq)
+        row = row_at(s, seq)
         _, bad = separation.signed(s, authority_of(s), [row])
     return bad.get(seq)
