@@ -62,6 +62,16 @@ EVENT_TYPE = "application/vnd.ledgerml.event+json"
 CERTIFICATE_TYPE = "application/vnd.ledgerml.key-certificate+json"
 CERTIFICATE_STATEMENT = "ledgerml/key-certificate/v1"
 SIG_MEMBER = b',"~sig":'
+GOVERNED = {
+    "model.register": "register",
+    "model.promote": "promote",
+    "model.approve": "approve",
+    "bundle.export": "export",
+    "model.risk": "risk",
+}
+"""The governed actions and the policy gate each must pass: once a policy is in force, an
+event of one of these carries an allow decision of that gate as its ``policy`` member (the
+workstation's ``audit verify`` and this verifier check the same table)."""
 """An event's signature is its body's last member; the signed bytes are the body without it."""
 EXIT_VERIFIED, EXIT_UNANCHORED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 MAX_MEMBERS = 100_000
@@ -458,6 +468,7 @@ class _Identity:
         self.history: dict[str, list[tuple[int, str]]] = {}  # actor -> (seq, status) changes
         self.demo = False
         self._why: dict[str, str | None] = {}
+        self.policies: list[tuple[int, str]] = []  # (seq, digest) of each policy.install
 
     def root_of(self, kid: str) -> str:
         """The root key a signing key leads to (itself in format 1)."""
@@ -530,6 +541,11 @@ class _Identity:
         if since is not None and (ts is None or ts >= since):
             return f"compromised since {since}"
         return None
+
+    def policy_at(self, seq: int) -> tuple[int, str] | None:
+        """The policy install in force just before event ``seq`` (None before any)."""
+        found = [p for p in self.policies if p[0] < seq]
+        return found[-1] if found else None
 
     def actor_status(self, name: str, seq: int) -> str:
         """An actor's status just before event ``seq``, as the identity events tell it."""
@@ -604,6 +620,8 @@ class _Identity:
             records = [data.get("key")]
         if action in ("workspace.init", "actor.add") and data.get("demo"):
             self.demo = True
+        if action == "policy.install":  # authority state, like roles: the policy in force
+            self.policies.append((seq, str(data.get("digest"))))
         status = {"actor.suspend": "suspended", "actor.resume": "active", "actor.remove": "removed"}
         if action in status:
             self.history.setdefault(str(data.get("name")), []).append((seq, status[str(action)]))

@@ -37,6 +37,12 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("init", "status", "rebuild", "tui"), "workspace", "register", ""),
     (("validate", "feature"), "data", "register", ""),
     (("waiver",), "waiver", "app", "Approvers' signed waivers of failed validation runs."),
+    (
+        ("policy",),
+        "policy",
+        "app",
+        "Policies as code: install, list, show, test, check, decisions.",
+    ),
     (("reveal",), "reveal", "register", ""),
     (("train", "model", "reproduce", "lineage"), "model", "register_commands", ""),
     (("evaluate",), "evaluate", "register", ""),

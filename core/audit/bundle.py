@@ -43,6 +43,7 @@ from core.audit.bundle_pages import index_html, verify_md
 from core.audit.bundle_zip import check_output, write_zip
 from core.audit.coverage import Coverage
 from core.audit.events import EXPORT_ROLES, BundleExported
+from core.governance import policy
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
 from core.identity.signing import envelope, pae
@@ -236,7 +237,7 @@ def export(
         done = command.run(
             ws,
             actor,
-            guards=[guard],
+            guards=[guard, policy.model_gate("export", ref)],
             prepare=lambda s: _gather(ws, s, ref, data),
             compute=write,
             commit=record,

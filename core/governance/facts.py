@@ -118,9 +118,15 @@ def _fairness_verdict(s: Session, row: EvaluationRow) -> str | None:
     return worst(found) if found else None
 
 
-def model_facts(s: Session, ref: str, *, untiered: int = 1) -> dict[str, Any]:
-    """The ``model`` member of a gate's input for the version ``ref``."""
-    model = model_row(s, ref)
+def model_facts(
+    s: Session, ref: str, *, untiered: int = 1, model: ModelRow | None = None
+) -> dict[str, Any]:
+    """The ``model`` member of a gate's input for the version ``ref``.
+
+    ``model`` stands in for the catalog row of a version about to be registered (the
+    register gate decides before the version exists).
+    """
+    model = model if model is not None else model_row(s, ref)
     run: RunRow | None = s.catalog.run(model.run_id)
     snapshot: SnapshotRow | None = s.catalog.snapshot(run.input_ref) if run else None
     features = _features(s, run) if run is not None else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from core.identity.signing import INTOTO_PAYLOAD_TYPE, verify_envelope
 from core.kernel import command
 from core.kernel.catalog import Catalog
 from core.kernel.errors import IdentityError, IntegrityError, NotFoundError, UsageError
+from core.kernel.events import now_iso
 from core.kernel.kinds import new_event
 from core.kernel.paths import make_folder, write_output
 from core.kernel.rows import ModelRow, RunRow, SignatureRow
@@ -97,9 +99,58 @@ def register(
     return command.run(
         ws,
         actor,
-        guards=[needs("data-scientist", "admin", action="register models")],
+        guards=[
+            needs("data-scientist", "admin", action="register models"),
+            _register_gate(run_ref, name),
+        ],
         commit=commit,
     )
+
+
+def _register_gate(run_ref: str, name: str) -> Callable[[Session], Any]:
+    """The policy's register gate: it decides on the version about to be registered.
+
+    The version does not exist yet, so its facts come from a row as the commit would write
+    it (the run's artifact, the actor as registrant). A run already registered under
+    ``name`` records nothing, so it is not asked about.
+    """
+    from core.governance import facts, policy
+
+    def prospective(s: Session) -> ModelRow | None:
+        run = resolve_run(s.catalog, run_ref)
+        known = s.catalog.models(name)
+        if any(m.run_id == run.run_id for m in known):
+            return None
+        version = max((m.version for m in known), default=0) + 1
+        return ModelRow(
+            ref=f"{name}@{version}",
+            name=name,
+            version=version,
+            run_id=run.run_id,
+            model_digest=run.model_digest,
+            seq=0,
+            created_at=now_iso(),
+            created_by=s.actor,
+        )
+
+    def subject(s: Session) -> str:
+        row = prospective(s)
+        return f"model:{row.ref}" if row is not None else f"run:{run_ref}"
+
+    def model(s: Session) -> dict[str, Any]:
+        row = prospective(s)
+        if row is None:
+            return {}
+        return {"model": facts.model_facts(s, row.ref, untiered=policy.untiered(s), model=row)}
+
+    inner = policy.gate("register", subject, model)
+
+    def guard(s: Session) -> Any:
+        if prospective(s) is None:  # already registered: nothing will be recorded
+            return None
+        return inner(s)
+
+    return guard
 
 
 def resolve_run_for(ws: Workspace, ref: str, actor: str = "") -> RunRow:
