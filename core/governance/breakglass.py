@@ -21,6 +21,8 @@ The attacks and what stops them:
   ``model.promote``).
 - *a review row written into the catalog*: ``breakglass_reviews`` is projected, so
   ``audit verify`` replays the signed events and reports the edit.
+- *a review appended past this command* (a self-review or a second one, signed with a real
+  key): :mod:`core.governance.mrm_verify` re-checks them from the signed events.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ decides. The attacks and what stops them:
 - *a row written into the catalog*: ``findings`` is a projected table, so ``audit verify``
   replays the signed ``finding.*`` events and reports the difference; the kinds declare their
   roles, so verify also refuses a closure signed by someone without a finding role.
+- *an update appended past this command* (an insider with a key and a script):
+  :mod:`core.governance.mrm_verify` re-checks owner, developers and expiry from the signed
+  events, so ``audit verify`` names it.
 
 Policies see open findings as ``input.model.findings_open`` (a count by severity, from
 :func:`open_counts`), so a rule can refuse promotion while a high or critical one is open.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -13,6 +14,7 @@ from core.governance.facts import model_facts
 from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.kernel.rows import LifecycleRow
 from core.kernel.workspace import Workspace
+from tests.conftest import ROOT
 from tests.governance_mrm.conftest import MODEL, POLICY, event_day
 
 FAR = "2999-12-31"
@@ -237,3 +239,47 @@ def test_a_hand_edited_finding_is_caught_by_verify(mws: Workspace) -> None:
     con.close()
     report = verification.verify(mws)
     assert not report.ok and any("findings table differs" in f for f in report.failures)
+
+
+DEFAULT_PACK = ROOT / "sample_data" / "policies" / "default"
+PACK_FIXTURES = Path(__file__).with_name("default_pack") / "tests" / "findings.toml"
+
+
+@pytest.mark.skipif(not DEFAULT_PACK.is_dir(), reason="the default pack is another branch's")
+def test_the_proposed_rule_drops_into_the_default_pack() -> None:
+    """The rule and its pack-style fixtures pass with every rule of the default pack.
+
+    The pack's own promote fixtures predate ``findings_open``, which the rule requires (a
+    workstation that cannot count findings is refused, as the pack refuses thin inputs):
+    they pass once their model gains ``findings_open = {}``, the one change the pack needs.
+    """
+    import dataclasses
+    import tomllib
+
+    pack = policy.load_dir(DEFAULT_PACK)
+    rule = (POLICY / "findings.rego").read_text()
+    tests = {
+        name: {
+            "case": [
+                case
+                | (
+                    {
+                        "input": case["input"]
+                        | {"model": {"findings_open": {}} | case["input"]["model"]}
+                    }
+                    if case.get("gate") == "promote" and "model" in case.get("input", {})
+                    else {}
+                )
+                for case in doc.get("case", [])
+            ]
+        }
+        for name, doc in pack.tests.items()
+    }
+    tests["findings.toml"] = tomllib.loads(PACK_FIXTURES.read_text())
+    combined = dataclasses.replace(
+        pack, modules=pack.modules | {"findings.rego": rule}, tests=tests
+    )
+    results = policy.run_tests(combined)
+    failed = [r for r in results if not r.passed]
+    assert not failed, failed
+    assert sum(r.name.startswith("findings.toml") for r in results) == 5
