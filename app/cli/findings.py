@@ -259,6 +259,15 @@ def alerts(
             show_default=False,
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Look from this moment instead of now (YYYY-MM-DD or an ISO time, UTC): "
+            "what will have lapsed by then.",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
@@ -273,7 +282,9 @@ def alerts(
             f"--fail-on {fail_on!r} is not a severity",
             hint=f"Severities: {', '.join(compute.SEVERITIES)}.",
         )
-    found = compute.alerts(open_ws(workspace), actor_name(as_actor))
+    found = compute.alerts(
+        open_ws(workspace), actor_name(as_actor), now=None if at is None else compute.moment(at)
+    )
     if want_json(json_out):
         output.emit_json([a.to_json() for a in found])
     elif not found:

@@ -69,6 +69,23 @@ def rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def moment(text: str) -> dt.datetime:
+    """A moment typed by a user: ``YYYY-MM-DD`` (its start, UTC) or an ISO time.
+
+    Raises:
+        UsageError: for anything else.
+    """
+    from core.kernel.errors import UsageError
+
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--at {text!r} is not a date or time", hint="Use YYYY-MM-DD or 2027-01-31T12:00Z."
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
 def _utc(now: dt.datetime | None) -> dt.datetime:
     return now.astimezone(dt.UTC) if now is not None else dt.datetime.now(dt.UTC)
 

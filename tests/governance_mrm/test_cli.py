@@ -113,3 +113,15 @@ def test_break_glass_exceptions_and_alerts(mws: Workspace) -> None:
     assert "no alerts" in _cli(mws, "bob", "alerts").stdout
     register = json.loads(_cli(mws, "bob", "exceptions", "--json").stdout)
     assert register[0]["status"] == "reviewed" and "reversed" in register[0]["detail"]
+
+
+def test_alerts_can_look_ahead(mws: Workspace) -> None:
+    from core.governance import approvals
+
+    approvals.approve(mws, "val", MODEL, role="validator", reason="checked")
+    assert "no alerts" in _cli(mws, "bob", "alerts").stdout
+    ahead = _cli(mws, "bob", "alerts", "--at", "2999-01-01", "--json")
+    assert ahead.returncode == 0, ahead.stderr
+    assert [a["kind"] for a in json.loads(ahead.stdout)] == ["approval-expired"]
+    bad = _cli(mws, "bob", "alerts", "--at", "next week")
+    assert bad.returncode == 2 and "not a date or time" in bad.stderr
