@@ -103,6 +103,20 @@ def open_counts(s: Session, ref: str, today: dt.date | None = None) -> dict[str,
     return counts
 
 
+def standing_by_name(s: Session, today: dt.date | None = None) -> dict[str, int]:
+    """How many findings still stand per model name (for the inventory's open findings).
+
+    The same test as the gate facts (:func:`is_open`), so an acceptance that lapsed counts
+    here too.
+    """
+    out: dict[str, int] = {}
+    for row in rows(s):
+        if is_open(row, today):
+            name = row.model.split("@", 1)[0]
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
 def finding(s: Session, finding_id: int) -> FindingRow:
     """One finding by id (its ``finding.open`` event number)."""
     found: list[FindingRow] = s.catalog.rows(

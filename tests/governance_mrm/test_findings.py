@@ -171,6 +171,17 @@ def test_an_acceptance_ends_and_the_finding_stands_again(mws: Workspace) -> None
     assert [r.seq for r in lapsed] == [seq]
 
 
+def test_standing_findings_per_name_count_lapsed_acceptances(mws: Workspace) -> None:
+    first = _add(mws, severity="high")
+    _add(mws, severity="low")
+    day = event_day(mws, first)
+    until = (day + dt.timedelta(days=3)).isoformat()
+    findings.update(mws, "val", first, status="accepted", reason="r", expires=until, today=day)
+    with mws.session("") as s:
+        assert findings.standing_by_name(s, day) == {"credit-risk": 1}
+        assert findings.standing_by_name(s, day + dt.timedelta(days=4)) == {"credit-risk": 2}
+
+
 def test_the_gate_facts_count_open_findings_by_severity(mws: Workspace) -> None:
     _add(mws, severity="high")
     _add(mws, severity="high")
