@@ -18,7 +18,8 @@ printed unless ``--fail-on`` asks otherwise. What is looked at:
 - **revalidation** of those versions: the newest validation or evaluation older than the
   tier's ``revalidate_days`` is ``revalidation-due`` during the grace period and
   ``revalidation-lapsed`` after it (or when there is no such evidence at all).
-- **break-glass** promotions not yet reviewed: ``breakglass-open``.
+- **break-glass** promotions not yet reviewed: ``breakglass-open``; reviewed as
+  ``reversed`` while the version has not moved since: ``breakglass-reversal-pending``.
 - **findings** past their due date while still open or in remediation: ``finding-overdue``;
   accepted findings whose acceptance has expired: ``finding-acceptance-lapsed``.
 
@@ -36,7 +37,7 @@ from typing import Any
 from core.governance import breakglass, findings
 from core.governance.facts import days_since
 from core.governance.rules import Rules, Tier
-from core.kernel.rows import ApprovalRow, ModelRow
+from core.kernel.rows import ApprovalRow, LifecycleRow, ModelRow
 from core.kernel.workspace import Session, Workspace
 
 SEVERITIES = ("low", "medium", "high")
@@ -362,6 +363,24 @@ def compute(s: Session, *, now: dt.datetime | None = None) -> list[Alert]:
             if stage in _WATCHED:
                 out += _evidence_alerts(model, newest, tier, at)
     for b in breakglass.promotions(s):
+        if b.review is not None and b.review.outcome == "reversed":
+            p, r = b.promotion, b.review
+            moved = s.catalog.rows(
+                LifecycleRow,
+                "SELECT * FROM lifecycle WHERE model = ? AND seq > ? ORDER BY seq LIMIT 1",
+                [p.model, p.seq],
+            )
+            if not moved:
+                out.append(
+                    Alert(
+                        "breakglass-reversal-pending",
+                        "high",
+                        f"model:{p.model}",
+                        f"review #{r.seq} by {r.created_by} reversed break-glass promotion "
+                        f"#{p.seq}, but {p.model} is still {p.to_stage}: move it back",
+                        r.seq,
+                    )
+                )
         if b.open:
             p = b.promotion
             out.append(

@@ -8,7 +8,9 @@ someone holding a review role records a ``breakglass.review`` with an outcome:
 
 - ``upheld``: the emergency change was justified and may stand;
 - ``reversed``: it was not; the reviewer says so for the record, and whoever may promote
-  moves the version back (a review changes no stage by itself: one action, one event).
+  moves the version back (a review changes no stage by itself: one action, one event);
+  until the version moves, :mod:`core.governance.alerts` raises
+  ``breakglass-reversal-pending``.
 
 Who may review, chosen here: a holder of approver, validator, compliance or admin who is
 neither the person who broke the glass nor a developer of the version (trainer, registrant,

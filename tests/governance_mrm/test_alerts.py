@@ -175,3 +175,18 @@ def test_an_approval_row_forged_into_the_catalog_raises_no_alert(mws: Workspace)
 def test_a_fresh_approval_raises_nothing(mws: Workspace, days: int) -> None:
     t = event_time(mws, _approve(mws, "val", "validator"))
     assert alerts.alerts(mws, now=t + days * DAY) == []
+
+
+def test_a_reversed_break_glass_alerts_until_the_version_moves(mws: Workspace) -> None:
+    seq = break_glass(mws)
+    review = breakglass.review(mws, "val", seq, reason="not an emergency", outcome="reversed")
+    t = event_time(mws, review.seq)
+    [pending] = alerts.alerts(mws, now=t)
+    assert (pending.kind, pending.severity, pending.seq) == (
+        "breakglass-reversal-pending",
+        "high",
+        review.seq,
+    )
+    assert "still approved" in pending.message
+    promote(mws, "alice", MODEL, "retired", reason="reversed on review")
+    assert alerts.alerts(mws, now=t) == []

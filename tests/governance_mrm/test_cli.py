@@ -109,6 +109,12 @@ def test_break_glass_exceptions_and_alerts(mws: Workspace) -> None:
     )
     assert review.returncode == 0, review.stderr
     assert json.loads(review.stdout)["outcome"] == "reversed"
+    # Reversed on review, the version still stands where the glass was broken: an alert.
+    still = _cli(mws, "bob", "alerts", "--fail-on", "high", "--json")
+    assert still.returncode == 1
+    assert [a["kind"] for a in json.loads(still.stdout)] == ["breakglass-reversal-pending"]
+    moved = _cli(mws, "alice", "model", "promote", MODEL, "--to", "retired", "--reason", "reversed")
+    assert moved.returncode == 0, moved.stderr
     assert _cli(mws, "bob", "alerts", "--fail-on", "high").returncode == 0
     assert "no alerts" in _cli(mws, "bob", "alerts").stdout
     register = json.loads(_cli(mws, "bob", "exceptions", "--json").stdout)
