@@ -162,9 +162,11 @@ def _approval(
     in_force = auth.policy_at(seq)
     if in_force is None or in_force[1] != expect["policy"]:
         return "names a policy that was not in force at that position"
+    from core.kernel.errors import IntegrityError
+
     try:
         raw = ws.objects.read_verified(envelope)
-    except (OSError, ValueError, LookupError) as err:
+    except (OSError, ValueError, LookupError, IntegrityError) as err:
         return f"has an envelope that cannot be read: {err}"
     why = statement.problem(
         auth,
@@ -187,7 +189,7 @@ def _promotion(
 ) -> str | None:
     from core.governance.policy import PolicyBundle, PolicyError
     from core.governance.rules import parse
-    from core.kernel.errors import UsageError
+    from core.kernel.errors import IntegrityError, UsageError
     from storage.bundle_verifier import approval_check
 
     data = body.get("data") or {}
@@ -205,7 +207,7 @@ def _promotion(
             ws.objects.read_verified(in_force[1].removeprefix("sha256:"))
         )
         rules = parse(bundle.data, where=f"policy {bundle.name}")
-    except (OSError, ValueError, LookupError, PolicyError, UsageError) as err:
+    except (OSError, ValueError, LookupError, PolicyError, UsageError, IntegrityError) as err:
         return f"cannot be checked: the policy in force cannot be read ({err})"
     name = ref.split("@", 1)[0]
     tier = ledger.tier(name, seq) or rules.untiered

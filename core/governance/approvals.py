@@ -155,6 +155,13 @@ def approve(
 
         bundle = rules_in_force(s, action="approving")[0]
         m = chosen["facts"]
+        if decision == "approve" and s.actor in m["developers"]:
+            # Whatever the policy said: separation of duties is not a policy option.
+            raise PermissionDeniedError(
+                f"{s.actor} developed {m['ref']} (trainer, registrant or signer) and may not "
+                "approve it, admins included",
+                hint="Someone independent approves: `ledgerml approvals list --pending`.",
+            )
         pred = statement.predicate(
             workspace=authority_of(s).workspace_id,
             model=m["ref"],

@@ -24,6 +24,7 @@ from typing import Any
 from core.governance import policy
 from core.governance.rules import Rules
 from core.governance.rules import parse as parse_rules
+from core.kernel.errors import IntegrityError
 from core.kernel.workspace import Session, Workspace
 from storage.bundle_verifier import parse_event_time
 
@@ -93,8 +94,8 @@ def _spec_fields(s: Session, digest: str) -> tuple[list[str], list[str]]:
     """Features (and sensitive attributes) and outcome names a training spec declares."""
     try:
         spec = tomllib.loads(s.workspace.objects.read_verified(digest).decode())
-    except (OSError, ValueError, LookupError, UnicodeDecodeError):
-        return [], []
+    except (OSError, ValueError, LookupError, UnicodeDecodeError, IntegrityError):
+        return [], []  # unreadable or altered: listed as unknown (audit verify names it)
     run = spec.get("run", {}) if isinstance(spec, dict) else {}
     outcome = spec.get("outcome", {}) if isinstance(spec, dict) else {}
     features = [str(f) for f in run.get("features", []) if isinstance(f, str)]
@@ -244,7 +245,14 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
                         "role": str(a["role"]),
                         "ts": str(a["created_at"]),
                     }
-                    for a in (counted or [a for a in mine if a["stage"] == "approved"])
+                    for a in (
+                        counted
+                        or [
+                            a
+                            for a in mine
+                            if a["stage"] == "approved" and a["decision"] == "approve"
+                        ]
+                    )
                 ],
                 last_change={"seq": int(lc["seq"]), "ts": str(lc["ts"])} if lc else {},
                 exceptions={

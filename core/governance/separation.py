@@ -22,6 +22,7 @@ from core.governance import statement
 from core.governance.facts import approvals_of
 from core.governance.rules import Rules
 from core.identity.authority import Authority
+from core.kernel.errors import IntegrityError
 from core.kernel.events import now_iso
 from core.kernel.rows import ApprovalRow
 from core.kernel.workspace import Session
@@ -91,7 +92,7 @@ def signed(
     for row in rows:
         try:
             raw = s.workspace.objects.read_verified(row.envelope_digest)
-        except (OSError, ValueError, LookupError) as err:
+        except (OSError, ValueError, LookupError, IntegrityError) as err:
             bad[row.seq] = f"#{row.seq}: its signed statement cannot be read ({err})"
             continue
         why = statement.problem(

@@ -220,3 +220,18 @@ def test_a_promotion_that_counts_too_few_approvals(gov: Gov) -> None:
     seq = _forge(gov, "sam", move)
     failures = _failures(gov)
     assert any(f"event #{seq}" in f and "without the approvals" in f for f in failures), failures
+
+
+def test_tampered_envelope_bytes_count_for_nothing(gov: Gov) -> None:
+    ws = gov.ws
+    real = approvals.approve(ws, "vic", M, reason="ok")
+    approvals.approve(ws, "tess", M, role="validator", reason="ok")
+    lifecycle.promote(ws, "sam", M, to="validated", reason="x")
+    blob = gov.root / "objects" / "sha256" / real.envelope_digest[:2] / real.envelope_digest[2:]
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes().replace(b'"sig":"', b'"sig":"AAAA', 1))
+    with pytest.raises(policy.PolicyDeniedError):
+        lifecycle.promote(ws, "sam", M, to="approved", reason="go")
+    assert approvals.verify_approval(ws, real.seq) is not None
+    failures = _failures(gov)
+    assert any(real.envelope_digest[:16] in f for f in failures), failures

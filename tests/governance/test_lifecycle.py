@@ -258,6 +258,11 @@ def test_a_lax_policy_cannot_let_an_unapproved_model_through(gov: Gov, tmp_path:
     lifecycle.promote(ws, "sam", M, to="validated", reason="x")
     with pytest.raises(CheckFailedError, match="lacks the approvals"):
         lifecycle.promote(ws, "sam", M, to="approved", reason="go")
+    actors.change(ws, "alice", "sam", "grant", "also validates", role="validator")
+    before = _actions(gov)
+    with pytest.raises(PermissionDeniedError, match="sam developed credit-risk@1"):
+        approvals.approve(ws, "sam", M, role="validator", reason="the lax policy allows it")
+    assert _actions(gov) == before
     with pytest.raises(PermissionDeniedError, match="may not break glass"):
         lifecycle.promote(ws, "sam", M, to="approved", reason="go", break_glass=True)
 
