@@ -120,7 +120,7 @@ def _break_glass(s: Session) -> list[ExceptionEntry]:
     out = []
     for b in breakglass.promotions(s):
         p, r = b.promotion, b.review
-        detail = f"{p.from_stage} -> {p.to_stage} without the required approvals"
+        detail = f"{p.from_stage} -> {p.to_stage} by break-glass (an emergency: reviewed after)"
         if r is not None:
             detail += f"; reviewed #{r.seq} by {r.created_by}: {r.outcome}"
         out.append(
