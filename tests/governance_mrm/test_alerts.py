@@ -190,3 +190,45 @@ def test_a_reversed_break_glass_alerts_until_the_version_moves(mws: Workspace) -
     assert "still approved" in pending.message
     promote(mws, "alice", MODEL, "retired", reason="reversed on review")
     assert alerts.alerts(mws, now=t) == []
+
+
+def test_never_a_silent_outage(mws: Workspace) -> None:
+    """At any moment, an approval the promotion rule still counts but that will stop
+    counting within the grace window has an alert, and one it stopped counting for age has
+    an alert saying so; a fresh one has none."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    seq = _approve(mws, "val", "validator")
+    t = event_time(mws, seq)
+    with mws.session("") as s:
+        _, rules = risk.rules_in_force(s, action="test")
+        facts = model_facts(s, MODEL)
+        rows = approvals_of(s, MODEL, "approved")
+    tier = rules.tier(1)  # valid 100, grace 10
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.floats(min_value=0, max_value=200, allow_nan=False))
+    def at(days: float) -> None:
+        now = t + dt.timedelta(days=days)
+        check = separation.check(
+            rules,
+            1,
+            facts["digest"],
+            facts["developers"],
+            rows,
+            kinds={"val": "person"},
+            newest_evidence_seq=separation.newest_evidence(facts),
+            now=now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+        found = {a.kind for a in alerts.alerts(mws, now=now) if a.seq == seq}
+        counted = seq in check["counted"]
+        if counted and days > tier.approval_valid_days - tier.grace_days:
+            assert found == {"approval-expiring"}, (days, found)
+        elif counted:
+            assert found == set(), (days, found)
+        else:
+            assert days > tier.approval_valid_days + tier.grace_days
+            assert found == {"approval-expired"}, (days, found)
+
+    at()
