@@ -16,6 +16,9 @@ Prints figures; asserts nothing about time. Run under the keyring wrapper::
 3. **floor.** The same ``model.risk`` command on a copy of that workspace with no policy
    installed: identity guard and fsynced signed append alone.
 
+4. **parts.** In one open session: the version's facts from the catalog, the decision
+   alone, and the whole gate guard without the append.
+
 Each figure is the median and 95th percentile of CPU time (this process) and wall time per
 call. The issue's budget is a decision at a gate within 5 ms, ledger append included.
 """
@@ -224,6 +227,31 @@ def denied_approve(ws: Workspace, ref: str) -> Callable[[], Any]:
     return run
 
 
+def bench_parts(ws: Workspace, ref: str, n: int) -> None:
+    """Where a gate's time goes, in one open session: the facts from the catalog, the
+    decision, and the whole guard (both, plus the actor and the bundle in force)."""
+    subject = f"model:{ref}"
+
+    def model(s: Session) -> dict[str, Any]:
+        return {"model": facts.model_facts(s, ref, untiered=policy.untiered(s))}
+
+    guard = policy.gate("risk", subject, model)
+    with ws.session("val") as s:
+        needs("validator", action="assess risk")(s)
+        bundle = policy.in_force(s)
+        assert bundle is not None
+        doc = {"actor": policy.actor_input(s), "time": "t", "subject": subject, **model(s)}
+        for label, call in [
+            ("facts.model_facts (catalog queries)", lambda: model(s)),
+            ("decide (regopy plan)", lambda: policy.decide(bundle, "risk", doc)),
+            ("the whole gate guard, no append", lambda: guard(s)),
+        ]:
+            for _ in range(5):
+                call()
+            print(f"(d) {label}, {n} calls:")
+            print(f"    {stats(timed(call, n))}")
+
+
 def bench_gate(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws, ref = workspace(Path(tmp) / "ws")
@@ -243,6 +271,7 @@ def bench_gate(n: int) -> None:
             grew = ws.ledger.head()[0] + floor.ledger.head()[0] - before
             print(f"{label}, {n} commands, {grew} fsynced events:")
             print(f"    {stats(samples)}")
+        bench_parts(ws, ref, n)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ is kept per process, so a gate costs a query, not a compile.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +52,11 @@ QUERY = f"data.{PACKAGE}.deny"
 GATES = ("register", "promote", "approve", "deploy", "score", "export", "erase", "risk")
 """The governed actions a policy can decide; later floors call the same gate."""
 _MANIFEST = "bundle.toml"
+PLANNED_QUERY = f"[count({QUERY}), [base64.encode(m) | m := {QUERY}[_]]]"
+"""What the compiled plan asks: how many reasons, and each reason base64-encoded. rego-cpp
+1.5 writes its answer as JSON without escaping quotes or backslashes inside strings, so a
+reason quoting a column name with a quote in it would be unreadable; base64 cannot be
+misread. The count catches a reason that is not a string (base64.encode would drop it)."""
 
 
 class PolicyDeniedError(CheckFailedError):
@@ -86,9 +92,13 @@ class PolicyBundle:
             }
         )
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """``sha256:…`` of :meth:`to_bytes`."""
+        """``sha256:…`` of :meth:`to_bytes`.
+
+        Computed once: canonical JSON of a whole bundle costs milliseconds, and every
+        decision names its bundle.
+        """
         return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
 
     @classmethod
@@ -206,7 +216,7 @@ class Engine:
                     self._rego.add_module(name, text)
                 self._query({})  # compiles the whole set: a broken rule body fails here
                 self._current = "(the deny query's plan)"
-                self._plan = self._rego.build(QUERY)
+                self._plan = self._rego.build(PLANNED_QUERY)
         except regopy.RegoError as err:
             raise PolicyError(
                 f"policy {bundle.name} {bundle.version} does not compile "
@@ -224,6 +234,7 @@ class Engine:
                 out = self._rego.query(QUERY)
             else:
                 out = self._rego.query_bundle(self._plan)
+                return self._decoded(out)
         except (regopy.RegoError, ValueError) as err:
             # ValueError: regopy parses rego-cpp's output as JSON, and some of it is not
             # (1.5's sprintf quotes a computed string without escaping its quotes).
@@ -251,6 +262,27 @@ class Engine:
                 f"policy {self.bundle.name}: {QUERY} must be a set of strings, not {value!r:.200}"
             )
         return sorted(value)
+
+    def _decoded(self, out: Any) -> list[str]:
+        """The planned query's answer: ``[count, [base64 reason, …]]``."""
+        import base64
+        import binascii
+
+        text = str(out).strip()
+        if not out.ok() or text == "undefined":
+            raise PolicyError(f"policy {self.bundle.name} failed to evaluate: {text:.200}")
+        try:
+            count, encoded = json.loads(text)["expressions"][0]
+            reasons = [base64.b64decode(e, validate=True).decode() for e in encoded]
+        except (ValueError, KeyError, IndexError, TypeError, binascii.Error) as err:
+            raise PolicyError(f"policy {self.bundle.name} answered {text:.200}") from err
+        if count != len(reasons):
+            raise PolicyError(
+                f"policy {self.bundle.name}: {QUERY} holds {count} reasons, "
+                f"{count - len(reasons)} of them not strings",
+                hint="Every deny reason must be a string (a sentence the user can act on).",
+            )
+        return sorted(reasons)
 
     def deny_reasons(self, doc: Mapping[str, Any]) -> list[str]:
         """The reasons the policy gives to refuse ``doc`` (empty: allowed)."""

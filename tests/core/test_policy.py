@@ -159,16 +159,26 @@ def test_decide_refuses_an_unknown_gate() -> None:
         policy.decide(policy.load_dir(DEFAULT), "launch", {})
 
 
-def test_a_sprintf_of_a_computed_string_is_a_policy_error_not_a_crash(tmp_path: Path) -> None:
-    """regopy 1.5 answers unparsable JSON for sprintf("%s", [concat(…)]): a clear error."""
+def test_a_reason_quoting_the_input_survives_any_characters() -> None:
+    """rego-cpp writes strings unescaped in its JSON answer; the plan answers in base64."""
+    column = 'naïve "q" \\ \u2028'
+    decision = policy.decide(
+        policy.load_dir(DEFAULT),
+        "score",
+        {"model": {"ref": "m@1", "name": "m", "pii_inputs": True, "pii_columns": [column]}},
+    )
+    [reason] = decision.reasons
+    assert f"m@1 reads PII columns ({column})" in reason
+
+
+def test_a_reason_that_is_not_a_string_is_an_error_not_dropped(tmp_path: Path) -> None:
     folder = write_bundle(
         tmp_path / "b",
-        'deny contains msg if {\n\tinput.gate == "score"\n'
-        '\tmsg := sprintf("(%s)", [concat(", ", ["a", "b"])])\n}\n',
-        '[[case]]\nname = "x"\ngate = "score"\nallow = false\n',
+        'deny contains msg if {\n\tinput.gate == "score"\n\tmsg := 42\n}\n',
+        '[[case]]\nname = "x"\ngate = "register"\nallow = true\n',
     )
     bundle = policy.load_dir(folder)
-    with pytest.raises(policy.PolicyError, match="failed to evaluate"):
+    with pytest.raises(policy.PolicyError, match="not strings"):
         policy.decide(bundle, "score", {})
 
 
@@ -252,6 +262,18 @@ def test_policy_check_is_a_dry_run_on_real_facts(team: tuple[Workspace, str]) ->
     )
     assert any("sam developed credit-risk@1" in r for r in self_approval.reasons)
     assert any("does not hold the role validator" in r for r in self_approval.reasons)
+    assert self_approval.input["approvals"]["stage"] == "approved"
+    to_approved = policy_views.check(
+        ws, "promote", "credit-risk@1", actor="sam", request={"to_stage": "approved"}
+    )
+    assert to_approved.input["request"] == {
+        "to_stage": "approved",
+        "from_stage": "candidate",
+        "break_glass": False,
+    }
+    check = to_approved.input["approvals"]["check"]
+    assert check["ok"] is False and check["k"] == 4  # untiered: tier 1, four people
+    assert any("credit-risk@1 lacks the approvals tier 1 needs" in r for r in to_approved.reasons)
     assert ledger_size(ws) == before  # nothing recorded
 
 
@@ -399,3 +421,16 @@ def test_the_compiled_plan_answers_as_the_plain_query_and_the_rules_hold(
         assert denied  # (a)
     if gate in ("register", "export", "score", "erase", "risk") and denied:
         assert gate in ("register", "score") and model["pii_inputs"]  # only (a) applies there
+
+
+def test_the_bundle_verifiers_identity_follows_policy_installs() -> None:
+    """The stand-alone verifier learns the policy in force like other authority state."""
+    from storage.bundle_verifier import FORMAT, GOVERNED, _Identity
+
+    ident = _Identity(FORMAT, "ws", [], [], None)
+    assert ident.policy_at(5) is None
+    ident.note(3, {"action": "policy.install", "data": {"digest": "sha256:aa"}})
+    ident.note(9, {"action": "policy.install", "data": {"digest": "sha256:bb"}})
+    assert ident.policy_at(3) is None and ident.policy_at(4) == (3, "sha256:aa")
+    assert ident.policy_at(9) == (3, "sha256:aa") and ident.policy_at(10) == (9, "sha256:bb")
+    assert GOVERNED["model.promote"] == "promote" and set(GOVERNED.values()) <= set(policy.GATES)
