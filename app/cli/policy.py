@@ -235,8 +235,9 @@ def check(
 
     The input is what the gate itself would build: you (as the ledger has you), the
     version's real facts (evidence verdicts and ages, PII use, DPIA, tier, developers) and
-    the request options given. Approvals so far are not computed here: pass a full input with
-    --input to try those. Exit 1 when the policy would refuse.
+    the request options given, and for promote and approve the approvals so far as the
+    gate counts them. --input evaluates a JSON document of your own instead. Exit 1 when the
+    policy would refuse.
 
     Example: ledgerml policy check promote credit-risk@1 --to validated --as val
     """

@@ -147,7 +147,8 @@ def check(
     """What the policy in force would decide at ``gate_name`` for ``ref``; records nothing.
 
     Without ``input_file`` the input is what the gate builds: the actor as the ledger has
-    them, the model version's real facts and ``request`` (the gate's own parameters). With
+    them, the model version's real facts, ``request`` (the gate's own parameters, filled in
+    as the gate does) and, for promote and approve, the approvals as the gate counts them. With
     it, that document is evaluated as given (``gate`` is set from ``gate_name``).
 
     Raises:
@@ -175,13 +176,49 @@ def check(
                 "model": facts.model_facts(s, row.ref, untiered=policy.untiered(s)),
             }
             if request:
-                given["request"] = request
+                given["request"] = _request(gate_name, request, given["model"])
+            _approvals(s, gate_name, given, bundle)
     given.pop("gate", None)
     return policy.decide(bundle, gate_name, given)
 
 
 DECISION_MARK = '"policy":{"allow":'
 """How a decision begins in a canonical event body (its keys sorted: allow comes first)."""
+
+
+def _request(gate_name: str, request: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """The request as the real gate fills it in.
+
+    A promotion starts from the current stage; an approval is of the approved stage unless
+    told otherwise.
+    """
+    out = dict(request)
+    if gate_name == "promote":
+        out.setdefault("from_stage", model["stage"])
+        out.setdefault("break_glass", False)
+    if gate_name == "approve":
+        out.setdefault("stage", "approved")
+        out.setdefault("decision", "approve")
+    return out
+
+
+def _approvals(
+    s: Session, gate_name: str, doc: dict[str, Any], bundle: policy.PolicyBundle
+) -> None:
+    """Add the ``approvals`` member the promote and approve gates give (the same function)."""
+    from core.governance import rules, separation
+    from core.governance.approvals import APPROVAL_STAGES
+
+    request = doc.get("request") or {}
+    if gate_name == "promote":
+        stage = request.get("to_stage")
+    elif gate_name == "approve":
+        stage = request.get("stage", "approved")
+    else:
+        return
+    if stage in APPROVAL_STAGES:
+        parsed = rules.parse(bundle.data, where=f"policy {bundle.name}")
+        doc["approvals"] = separation.member(s, doc["model"], str(stage), parsed)
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,18 @@ def test_policy_check_is_a_dry_run_on_real_facts(team: tuple[Workspace, str]) ->
     )
     assert any("sam developed credit-risk@1" in r for r in self_approval.reasons)
     assert any("does not hold the role validator" in r for r in self_approval.reasons)
+    assert self_approval.input["approvals"]["stage"] == "approved"
+    to_approved = policy_views.check(
+        ws, "promote", "credit-risk@1", actor="sam", request={"to_stage": "approved"}
+    )
+    assert to_approved.input["request"] == {
+        "to_stage": "approved",
+        "from_stage": "candidate",
+        "break_glass": False,
+    }
+    check = to_approved.input["approvals"]["check"]
+    assert check["ok"] is False and check["k"] == 4  # untiered: tier 1, four people
+    assert any("credit-risk@1 lacks the approvals tier 1 needs" in r for r in to_approved.reasons)
     assert ledger_size(ws) == before  # nothing recorded
 
 
@@ -409,3 +421,16 @@ def test_the_compiled_plan_answers_as_the_plain_query_and_the_rules_hold(
         assert denied  # (a)
     if gate in ("register", "export", "score", "erase", "risk") and denied:
         assert gate in ("register", "score") and model["pii_inputs"]  # only (a) applies there
+
+
+def test_the_bundle_verifiers_identity_follows_policy_installs() -> None:
+    """The stand-alone verifier learns the policy in force like other authority state."""
+    from storage.bundle_verifier import FORMAT, GOVERNED, _Identity
+
+    ident = _Identity(FORMAT, "ws", [], [], None)
+    assert ident.policy_at(5) is None
+    ident.note(3, {"action": "policy.install", "data": {"digest": "sha256:aa"}})
+    ident.note(9, {"action": "policy.install", "data": {"digest": "sha256:bb"}})
+    assert ident.policy_at(3) is None and ident.policy_at(4) == (3, "sha256:aa")
+    assert ident.policy_at(9) == (3, "sha256:aa") and ident.policy_at(10) == (9, "sha256:bb")
+    assert GOVERNED["model.promote"] == "promote" and set(GOVERNED.values()) <= set(policy.GATES)
