@@ -29,8 +29,16 @@ $L actor add sam --role data-scientist --demo --reason "builds the credit-risk m
 LEDGERML_SECRET_FILE="$SECRETS/val" $L actor add val --role validator --role approver \
   --backend passphrase --demo --reason "independent model validation"
 $L actor add audrey --role auditor --demo --reason "internal audit"
+$L actor add cleo --role compliance --demo --reason "compliance sign-off on models"
 $L actor list
 $L key list
+
+say "The organisation's model-risk policy, in force from here on (an admin's signed act)"
+echo "Rego rules (no PII input without a DPIA, no failing fairness at tiers 1-2, the approvals"
+echo "a tier demands, no self-approval) and their data (tiers, k-of-n, validity). Each governed"
+echo "action records the decision, with the policy's digest, in its own signed event."
+$L policy install sample_data/policies/default --reason "model-risk policy, first version"
+$L policy list
 
 say "Acting as val without val's passphrase is refused, and nothing is recorded"
 if $L --as val attest create sample_data/german-credit/README.md </dev/null; then echo "unexpected success" >&2; exit 1; fi
@@ -64,6 +72,12 @@ $L --as sam train $S/train.toml --reason "first credit-risk model"
 RUN=$($L --as sam --json audit log --action train.run --limit 1 | python3 -c 'import json,sys; print("run:" + json.load(sys.stdin)[0]["body"]["data"]["run_id"])')
 $L --as sam model register "$RUN" --name credit-risk --reason "candidate for validation"
 
+say "Risk-tiering the model as it enters the registry: impact 4 x likelihood 3 = 12, tier 2"
+$L --as val model risk credit-risk --impact 4 --likelihood 3 \
+  --rationale "consumer credit decisions; a human reviews every refusal" --dpia DPIA-2026-007 \
+  --purpose "credit risk of loan applicants" --use "decision support for loan officers" \
+  --restrictions "not for applicants under 21" --owner dana --reason "model-risk intake"
+
 say "An unsigned model is not trusted"
 $L model verify credit-risk@1 || echo "(exit $?: as expected, nothing unsigned runs)"
 
@@ -83,6 +97,35 @@ echo "The spec declares the outcome: positive = bad credit risk, favourable = th
 echo "prediction (approved). A comparison with a group under 30 held-out rows is INCONCLUSIVE:"
 echo "never a pass (the verdict is the worst of the checks; exit 1 only on a FAIL)."
 $L --as val evaluate credit-risk@1 --suite $S/evaluation.toml --reason "pre-release validation"
+
+say "Lifecycle: the independent validator moves it to validated (policy: a validator, fresh evidence)"
+$L --as val model promote credit-risk@1 --to validated --reason "independent validation done"
+
+say "A self-approval is refused by the policy (admins are not exempt), and the refusal is recorded"
+$L actor grant sam --role approver --reason "sam also reviews other teams' models"
+if $L --as sam approve credit-risk@1 --for approved --role approver --reason "looks good to me"; then
+  echo "unexpected: a developer approved their own model" >&2; exit 1
+fi
+echo "Promoting to approved before tier 2's approvals (a validator and compliance) is refused too:"
+if $L --as val model promote credit-risk@1 --to approved --reason "ship it"; then
+  echo "unexpected: promoted without approvals" >&2; exit 1
+fi
+BEFORE=$($L --json audit log --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["seq"])')
+
+say "Two distinct people approve, each signing an in-toto statement with their own key"
+$L --as val approve credit-risk@1 --for approved --role validator \
+  --reason "validation evidence reviewed; fairness INCONCLUSIVE on small groups is noted"
+$L --as cleo approve credit-risk@1 --for approved --role compliance \
+  --condition "not for applicants under 21" --reason "compliance review done"
+$L approvals list
+$L --as val model promote credit-risk@1 --to approved --reason "tier 2 approvals complete"
+
+say "The model's history, the inventory (SR 11-7 fields), and the registry as it was before"
+$L model history credit-risk
+$L inventory
+$L registry at "$BEFORE"
+$L policy decisions --deny
+$L alerts
 
 say "Model card and impact assessment into $REPORTS"
 $L --as val report model-card credit-risk@1 --answers $S/model_card.toml -o "$REPORTS"
