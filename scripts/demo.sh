@@ -15,7 +15,7 @@ if [ -e "$LEDGERML_WORKSPACE" ]; then
     "$LEDGERML_WORKSPACE.org.pem"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
-echo "A team of five on one machine: demo identities, marked as such in the ledger. Their keys"
+echo "A team of six on one machine: demo identities, marked as such in the ledger. Their keys"
 echo "share this OS account's keyring, so they separate no one; val's key also needs a"
 echo "passphrase. Real separation is one OS account (or one token PIN) per person."
 $L init --demo --reason "demo: governed pipeline on the German credit data"
@@ -191,7 +191,7 @@ export LEDGERML_SECRET_FILE="$SECRETS/val"  # val's passphrase; the others use t
 export PATH="$PWD/.venv/bin:\$PATH"
 as_actor() { export LEDGERML_ACTOR="\$1"; echo "acting as \$1"; }
 # team: $LEDGERML_ACTOR (admin), dana (data-steward), sam (data-scientist),
-#       val (validator, approver), audrey (auditor)
+#       val (validator, approver), audrey (auditor), cleo (compliance); sam also approves others
 ENV
 chmod 600 "$TEAM"
 printf '\nDone. The workspace is in %s (demo identities: no assurance).\n' "$LEDGERML_WORKSPACE"

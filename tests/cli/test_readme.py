@@ -59,7 +59,7 @@ def test_the_block_is_found_and_parsed() -> None:
         line.startswith("ledgerml --as dana snapshot add") and "--retention 7y" in line
         for line in lines
     ), "a continued line was not joined"
-    assert [expected_exit(line) for line in lines].count(0) == len(lines) - 2
+    assert [expected_exit(line) for line in lines].count(0) == len(lines) - 3
     # The interactive workstation cannot run here: it stays outside the tested block.
     assert not any(line.startswith("ledgerml tui") for line in lines)
     assert "ledgerml tui --bundle" in section(
