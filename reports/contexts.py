@@ -104,6 +104,11 @@ class ModelCardContext:
     """The positive prediction in the spec's words (column heading of its rate)."""
     favourable: str = "favourable outcome"
     """The favourable outcome in the spec's words."""
+    stage: str = "candidate"
+    """The approval stage now, and how it was reached (promotion, break-glass)."""
+    signoff: list[dict[str, str]] = field(default_factory=list)
+    """Each approval or rejection: who, decision, role, when, key, stage, conditions, and
+    whether its signed statement verifies."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,16 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    format-1 bundle its workspace key) pins the anchor the certificates must lead to. Your
    earlier checkpoint anchors too, if the organisation key was in the log by then.
 
-7. With ``--recompute``: recompute the headline figures (ROC AUC, accuracy, per-group rates,
+7. Governance (no Rego runs here): every approval of the model is checked (its envelope
+   is the one its event names, signed by the approver's own certified key usable then, for
+   this version's digest and this workspace, saying what the event says; the approver held
+   the role, is a person, and did not develop the version), every promotion to approved
+   that is not break-glass meets its tier's k-of-n rule (``approval_check``, the function
+   the workstation runs) under the bundled policy in force then, every risk tier is the
+   policy's band for its impact and likelihood, and every policy decision names the bundle
+   in force, whose bytes must hash to its installed digest.
+
+8. With ``--recompute``: recompute the headline figures (ROC AUC, accuracy, per-group rates,
    TPR/FPR gaps, disparate impact) from the bundled test predictions with the standard
    library alone, and name every figure that differs from the signed evidence. A bundle
    exported with ``--data hashes`` holds digests only: it says the recomputation was not
@@ -912,6 +921,10 @@ def _verify(
                     "under the checkpoint"
                 )
         checked.append("every evidence member is named by an included event")
+        gov_checked, governance = _Governance(
+            archive, members, digests, events, ident, manifest
+        ).run()
+        checked += gov_checked
 
         anchored_by = anchor if pinned is not None else None
         if previous is not None:
@@ -965,10 +978,517 @@ def _verify(
         "checkpoint_key": cp_signed,
         "checkpoint_size": size,
         "demo_identities": demo,
+        "governance": governance,
     }
 
 
-# --- 7. Recompute the headline figures (``--recompute``) ---------------------------------
+# --- 7. Governance: approvals, k-of-n, separation of duties, decisions --------------------
+#
+# A bundle of a governed model carries each approval's DSSE envelope (signed by the
+# approver's own key), the policy bundles in force (canonical JSON named by its SHA-256) and
+# the ledger events that record approvals, promotions and decisions. No Rego runs here: the
+# declarative half of the policy (tiers, k-of-n, roles) is re-applied by approval_check, the
+# same function the workstation runs. Attacks each check answers are named beside it.
+
+APPROVAL_PREDICATE = "https://ledgerml.dev/approval/v1"
+INTOTO_TYPE = "application/vnd.in-toto+json"
+STATEMENT_V1 = "https://in-toto.io/Statement/v1"
+IMPORT_ROLES = ("approver", "validator", "admin")
+DEVELOPER_ACTS = ("train.run", "model.register", "model.sign")
+
+
+def approval_member(seq: int) -> str:
+    """The member holding the envelope of the approval recorded at event ``seq``."""
+    return f"signatures/approval-{seq}.dsse.json"
+
+
+def policy_member(digest: str) -> str:
+    """The member holding the policy bundle ``sha256:<hex>`` (its stored canonical JSON)."""
+    return f"policy/{digest.removeprefix('sha256:')}.json"
+
+
+class _Actors:
+    """Each actor's roles, kind and status over the ledger, from the identity events."""
+
+    def __init__(self, events: list[tuple[int, bytes, dict[str, Any]]]) -> None:
+        self.changes: dict[str, list[tuple[int, frozenset[str], str, str]]] = {}
+        for seq, _, body in events:
+            action, data = body.get("action"), body.get("data")
+            if not isinstance(data, dict):
+                continue
+            if action == "workspace.init":
+                self._set(seq, str(data.get("founder")), set(data.get("roles") or []), "person")
+            elif action == "actor.add":
+                kind = str(data.get("kind") or "person")
+                self._set(seq, str(data.get("name")), set(data.get("roles") or []), kind)
+            elif action in ("role.grant", "role.revoke"):
+                roles, kind, status = self.at(str(data.get("name")), seq + 1)
+                role = {str(data.get("role"))}
+                new = roles | role if action == "role.grant" else roles - role
+                self._set(seq, str(data.get("name")), set(new), kind, status)
+            elif action in ("actor.suspend", "actor.resume", "actor.remove"):
+                roles, kind, _ = self.at(str(data.get("name")), seq + 1)
+                status = {"actor.suspend": "suspended", "actor.resume": "active"}.get(
+                    str(action), "removed"
+                )
+                self._set(seq, str(data.get("name")), set(roles), kind, status)
+
+    def _set(self, seq: int, name: str, roles: set[str], kind: str, status: str = "active") -> None:
+        self.changes.setdefault(name, []).append((seq, frozenset(roles), kind, status))
+
+    def at(self, name: str, seq: int) -> tuple[frozenset[str], str, str]:
+        """``(roles, kind, status)`` just before event ``seq``."""
+        state: tuple[frozenset[str], str, str] = (frozenset(), "unknown", "not registered")
+        for at, roles, kind, status in self.changes.get(name, []):
+            if at < seq:
+                state = (roles, kind, status)
+        return state
+
+
+class _Governance:
+    """What the bundled ledger says of the model's governance, checked as it is read."""
+
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        members: dict[str, zipfile.ZipInfo],
+        digests: dict[str, tuple[str, int]],
+        events: list[tuple[int, bytes, dict[str, Any]]],
+        ident: _Identity,
+        manifest: dict[str, Any],
+    ) -> None:
+        self.archive, self.members, self.digests = archive, members, digests
+        self.events, self.ident = events, ident
+        self.workspace = str(manifest.get("workspace"))
+        self.ref = str(manifest.get("model"))
+        self.name = self.ref.split("@", 1)[0]
+        self.actors = _Actors(events)
+        self.installs = ident.policies  # (seq, digest) of each policy.install, in order
+        self._rules: dict[str, dict[str, Any]] = {}
+        self.digest, self.run_id = self._model()
+
+    def _model(self) -> tuple[str | None, str | None]:
+        """The bundled version's digest and run, as its registration recorded them.
+
+        Attack: a model member swapped for another build, with the manifest re-signed. The
+        registration event is signed and proven included; the member must be its bytes.
+        """
+        name, _, version = self.ref.partition("@")
+        for seq, _, body in self.events:
+            data = body.get("data") or {}
+            if (
+                body.get("action") == "model.register"
+                and data.get("name") == name
+                and str(data.get("version")) == version
+            ):
+                digest = str(data.get("model_digest"))
+                for member, (sha, _) in self.digests.items():
+                    model_member = member.startswith("model/") and member.endswith("/model.skops")
+                    if model_member and sha != digest:
+                        raise RejectedError(
+                            f"{member} is not the model event #{seq} registered as "
+                            f"{self.ref} (sha256 {_short(sha)}, registered {_short(digest)})"
+                        )
+                return digest, str(data.get("run_id"))
+        return None, None
+
+    def in_force(self, seq: int) -> tuple[int, str] | None:
+        """The policy installed last before event ``seq``: ``(install seq, digest)``."""
+        return self.ident.policy_at(seq)
+
+    def rules(self, digest: str, why: str) -> dict[str, Any]:
+        """The ``[governance]`` data of a bundled policy bundle, its bytes checked.
+
+        Attack: the policy member edited (a lower k, a role dropped) and the manifest
+        re-signed: the bytes no longer hash to the digest the signed policy.install named.
+        """
+        if digest in self._rules:
+            return self._rules[digest]
+        member = policy_member(digest)
+        if member not in self.members:
+            raise RejectedError(f"{why}, but the bundle does not carry that policy ({member})")
+        doc = json.loads(self.archive.read(self.members[member]))
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+            raise RejectedError(f"{member} is not a policy bundle")
+        rules: dict[str, Any] = doc["data"]
+        self._rules[digest] = rules
+        return rules
+
+    def check_policies(self) -> list[str]:
+        """Every policy member hashes to the digest it is named by, which an install recorded."""
+        installed = {d for _, d in self.installs}
+        found = []
+        for member in sorted(self.members):
+            if not (member.startswith("policy/") and member.endswith(".json")):
+                continue
+            named = "sha256:" + member[len("policy/") : -len(".json")]
+            sha = self.digests[member][0]
+            if "sha256:" + sha != named:
+                raise RejectedError(
+                    f"{member} was edited: its SHA-256 is {_short(sha)}, not the digest "
+                    f"{_short(named.removeprefix('sha256:'))} it is named by and the ledger "
+                    "installed"
+                )
+            if named not in installed:
+                raise RejectedError(f"{member} is a policy no bundled policy.install put in force")
+            found.append(named)
+        return found
+
+    def developers(self) -> dict[str, list[int]]:
+        """Who developed the version (trainer, registrant, signers) and at which events."""
+        out: dict[str, list[int]] = {}
+        for seq, _, body in self.events:
+            action, data = body.get("action"), body.get("data") or {}
+            subjects = [str(x) for x in body.get("subjects", [])]
+            if action not in DEVELOPER_ACTS:
+                continue
+            if (action == "train.run" and data.get("run_id") == self.run_id) or (
+                action != "train.run" and f"model:{self.ref}" in subjects
+            ):
+                out.setdefault(str(body.get("actor")), []).append(seq)
+        return out
+
+    def newest_evidence(self, before: int) -> int | None:
+        """The newest evidence about the version before ``before`` (what voids approvals).
+
+        The same evidence the workstation's facts list: validations of the run's input, the
+        run's reproductions, the version's evaluations.
+        """
+        trained_on = None
+        for _, _, body in self.events:
+            data = body.get("data") or {}
+            if body.get("action") == "train.run" and data.get("run_id") == self.run_id:
+                trained_on = (data.get("input") or {}).get("ref")
+        newest = None
+        for seq, _, body in self.events:
+            action, data = body.get("action"), body.get("data") or {}
+            if seq >= before:
+                break
+            if (
+                (action == "validation.run" and data.get("snapshot") == trained_on)
+                or (action == "reproduce.run" and data.get("run_id") == self.run_id)
+                or (action == "model.evaluate" and data.get("model") == self.ref)
+            ):
+                newest = seq
+        return newest
+
+    def risk(self, seq: int, body: dict[str, Any]) -> None:
+        """A risk tier is the policy's band of impact times likelihood, as in force then.
+
+        Attack: a tier lowered by hand (fewer approvers needed) in an event signed by someone
+        allowed to assess risk, with a real decision copied onto it.
+        """
+        data = body.get("data") or {}
+        in_force = self.in_force(seq)
+        if in_force is None:
+            return  # the decisions check reports a tier recorded with no policy at all
+        rules = self.rules(in_force[1], f"risk assessment #{seq} was made under a policy")
+        try:
+            score = int(data["impact"]) * int(data["likelihood"])
+            bands = [b for b in rules.get("bands", []) if int(b["min_score"]) <= score]
+            tier = max(bands, key=lambda b: int(b["min_score"]))["tier"] if bands else None
+        except (KeyError, TypeError, ValueError):
+            tier = None
+        if tier is None or tier != data.get("tier"):
+            raise RejectedError(
+                f"risk assessment #{seq} of {self.name} records tier {data.get('tier')!r}, but "
+                f"impact {data.get('impact')!r} x likelihood {data.get('likelihood')!r} is tier "
+                f"{tier!r} under the policy in force then"
+            )
+
+    def approval(self, seq: int, body: dict[str, Any], devs: dict[str, list[int]]) -> None:
+        """One recorded approval or rejection of the version; reject on the first fault."""
+        data = body.get("data") or {}
+        who, role = str(data.get("approver")), str(data.get("role"))
+        what = f"approval #{seq} ({who} as {role}, {data.get('decision')} for {data.get('stage')})"
+        member = approval_member(seq)
+        # Replay or swap: the envelope in the bundle must be the one the signed event names.
+        if member not in self.members:
+            raise RejectedError(f"{what}: its signed statement {member} is not in the bundle")
+        if self.digests[member][0] != data.get("envelope"):
+            raise RejectedError(
+                f"{what}: {member} is not the envelope the event recorded (sha256 "
+                f"{_short(self.digests[member][0])}, recorded {_short(str(data.get('envelope')))})"
+                ": it was swapped"
+            )
+        raw = self.archive.read(self.members[member])
+        # Forge: signed by the approver's own certified key, usable at that position.
+        kid = str(data.get("key_id"))
+        if _envelope_key(raw) != kid:
+            raise RejectedError(
+                f"{what}: the envelope is signed by another key than the event names"
+            )
+        k = self.ident.keys.get(kid)
+        if k is None:
+            raise RejectedError(
+                f"{what}: signed with key {_short(kid)}, which the bundle does not list"
+            )
+        if k.get("actor") != who or k.get("purpose") != "actor":
+            raise RejectedError(
+                f"{what}: signed with key {_short(kid)} of {k.get('actor')!r} "
+                f"({k.get('purpose')}), not {who}'s own key"
+            )
+        why = self.ident.uncertified(kid)
+        if why is None and int(k["created_seq"]) >= seq:
+            why = f"it was added only at event #{k['created_seq']}"
+        why = why or self.ident.unusable(kid, seq, str(body.get("ts", "")))
+        if why is not None:
+            raise RejectedError(
+                f"{what}: signed with key {_short(kid)}, which could not sign then: {why}"
+            )
+        doc = json.loads(open_envelope(raw, INTOTO_TYPE, str(k["public_pem"]), what))
+        if (
+            not isinstance(doc, dict)
+            or doc.get("_type") != STATEMENT_V1
+            or doc.get("predicateType") != APPROVAL_PREDICATE
+            or not isinstance(doc.get("predicate"), dict)
+        ):
+            raise RejectedError(f"{what}: the envelope does not carry an approval statement")
+        # Replay of another build or another model: the subject is this version's digest.
+        if data.get("model_digest") != self.digest:
+            raise RejectedError(
+                f"{what} is bound to build {_short(str(data.get('model_digest')))}, not "
+                f"{self.ref}'s registered digest {_short(str(self.digest))}: an approval of "
+                "another build approves nothing here"
+            )
+        wanted = [{"name": f"model:{self.ref}", "digest": {"sha256": self.digest}}]
+        if doc.get("subject") != wanted:
+            subject = doc.get("subject")
+            named = subject[0].get("name") if isinstance(subject, list) and subject else subject
+            raise RejectedError(
+                f"{what}: the approver signed it for {named!r}, not model:{self.ref} with its "
+                "registered digest: a replayed approval"
+            )
+        pred = doc["predicate"]
+        if pred.get("workspace") != self.workspace:
+            raise RejectedError(
+                f"{what} was signed for workspace {pred.get('workspace')!r}, not this one: "
+                "replayed from another workspace"
+            )
+        # Relabel: the event's fields are what the approver signed.
+        for field in ("model", "stage", "decision", "approver", "role", "policy", "conditions"):
+            if pred.get(field) != data.get(field):
+                raise RejectedError(
+                    f"{what}: the event records {field} {data.get(field)!r}, the approver "
+                    f"signed {pred.get(field)!r}"
+                )
+        seen = [e.get("digest") for e in pred.get("evidence", []) if isinstance(e, dict)]
+        if seen != list(data.get("evidence") or []):
+            raise RejectedError(f"{what}: the event's evidence digests are not the ones signed")
+        in_force = self.in_force(seq)
+        if in_force is None or in_force[1] != data.get("policy"):
+            raise RejectedError(
+                f"{what} names policy {_short(str(data.get('policy')).removeprefix('sha256:'))}"
+                ", which was not the policy in force then"
+            )
+        # Usurp: the approver held the role, was active and a person at that point.
+        roles, kind, status = self.actors.at(who, seq)
+        if status != "active":
+            raise RejectedError(f"{what}: {who} was {status} at event #{seq}")
+        if role not in roles:
+            raise RejectedError(
+                f"{what}: {who} did not hold the role {role!r} at event #{seq} "
+                f"(held: {', '.join(sorted(roles)) or 'none'})"
+            )
+        if kind != "person":
+            raise RejectedError(f"{what}: {who} is a {kind} actor, and only people approve")
+        importer = str(body.get("actor"))
+        if not data.get("imported") and importer != who:
+            raise RejectedError(f"{what} is recorded by {importer}, not by the approver")
+        if data.get("imported") and not self.actors.at(importer, seq)[0] & set(IMPORT_ROLES):
+            raise RejectedError(f"{what} was imported by {importer}, who may not import approvals")
+        # Separation of duties, admins included.
+        if data.get("decision") == "approve" and who in devs:
+            at = ", ".join(f"#{q}" for q in devs[who])
+            raise RejectedError(
+                f"{what}: {who} developed {self.ref} (events {at}): an approver is never the "
+                "trainer, registrant or signer of the version (separation of duties)"
+            )
+
+    def promotion(
+        self, seq: int, body: dict[str, Any], devs: list[str], found: list[dict[str, Any]]
+    ) -> str:
+        """A promotion to approved: its approvals meet k-of-n under the policy in force then."""
+        data = body.get("data") or {}
+        what = f"promotion #{seq} of {self.ref} to approved"
+        in_force = self.in_force(seq)
+        if in_force is None:
+            raise RejectedError(f"{what} was recorded with no policy in force")
+        rules = self.rules(in_force[1], f"{what} was governed by policy {_short(in_force[1][7:])}")
+        tier: Any = rules.get("untiered", 1)
+        for at, _, b in self.events:
+            d = b.get("data") or {}
+            if at < seq and b.get("action") == "model.risk" and d.get("name") == self.name:
+                tier = d.get("tier")
+        approvals = [
+            {
+                "seq": a["seq"],
+                "approver": a["approver"],
+                "role": a["role"],
+                "decision": a["decision"],
+                "model_digest": a["model_digest"],
+                "stage": a["stage"],
+                "ts": a["ts"],
+            }
+            for a in found
+            if a["seq"] < seq and a["stage"] == "approved"
+        ]
+        kinds = {str(a["approver"]): self.actors.at(str(a["approver"]), seq)[1] for a in approvals}
+        result = approval_check(
+            rules,
+            int(tier),
+            str(self.digest),
+            devs,
+            approvals,
+            kinds=kinds,
+            newest_evidence_seq=self.newest_evidence(seq),
+            now=str(body.get("ts")),
+        )
+        if not result["ok"]:
+            raise RejectedError(
+                f"{what} does not meet tier {tier}'s approval rule under the bundled policy "
+                f"(k = {result['k']}, roles {', '.join(result['roles']) or 'any'}): "
+                + "; ".join(result["problems"])
+            )
+        for counted in data.get("approvals") or []:
+            if int(counted) not in result["counted"]:
+                why = result["why_not"].get(str(counted), "it is not an approval of the version")
+                raise RejectedError(
+                    f"{what} counts approval #{counted}, which does not count: {why}"
+                )
+        return (
+            f"{what} meets tier {tier}'s rule under policy {_short(in_force[1][7:])}: "
+            f"{len(result['people'])} distinct people ({', '.join(result['people'])}) of the "
+            f"{result['k']} needed, roles covered: {', '.join(result['roles']) or 'none named'}"
+        )
+
+    def decisions(self) -> int:
+        """Every decision names the bundle in force; every governed event carries one.
+
+        Attacks: a decision forged under another (laxer) bundle; a governed event recorded
+        with its decision stripped (it bypassed the gate), re-signed by its actor.
+        """
+        count = 0
+        for seq, _, body in self.events:
+            action = str(body.get("action"))
+            decision = body.get("policy")
+            in_force = self.in_force(seq)
+            if decision is None:
+                if action in GOVERNED and in_force is not None:
+                    raise RejectedError(
+                        f"event #{seq} ({action}) was recorded while policy "
+                        f"{_short(in_force[1][7:])} was in force but carries no decision: it "
+                        "bypassed the policy gate"
+                    )
+                continue
+            if not isinstance(decision, dict):
+                raise RejectedError(f"event #{seq} ({action}) carries a malformed decision")
+            named = str(decision.get("bundle"))
+            if in_force is None or named != in_force[1]:
+                now = (
+                    f"{_short(in_force[1][7:])} (installed at #{in_force[0]})"
+                    if in_force
+                    else "none"
+                )
+                raise RejectedError(
+                    f"event #{seq} ({action}) records a decision under policy bundle "
+                    f"{_short(named.removeprefix('sha256:'))}, but the bundle in force then "
+                    f"was {now}"
+                )
+            self.rules(named, f"event #{seq} ({action}) was decided under {_short(named[7:])}")
+            gate = GOVERNED.get(action)
+            if action != "policy.deny" and decision.get("gate") != gate:
+                raise RejectedError(
+                    f"event #{seq} ({action}) carries a decision of gate {decision.get('gate')!r}"
+                    f", not {gate!r}"
+                )
+            if decision.get("allow") is not (action != "policy.deny"):
+                raise RejectedError(
+                    f"event #{seq} ({action}) carries a decision with allow = "
+                    f"{decision.get('allow')!r}"
+                )
+            count += 1
+        return count
+
+    def run(self) -> tuple[list[str], dict[str, Any]]:
+        """Check it all; return the lines for ``checked`` and the report's summary."""
+        checked: list[str] = []
+        policies = self.check_policies()
+        decided = self.decisions()
+        if self.installs:
+            checked.append(
+                f"{decided} policy decisions each name the policy bundle in force, and every "
+                "governed event recorded under a policy carries one"
+            )
+        if policies:
+            checked.append(
+                f"{len(policies)} policy bundle(s) in the bundle hash to the digests the ledger "
+                "installed"
+            )
+        devs = self.developers()
+        found: list[dict[str, Any]] = []
+        promotions: list[dict[str, Any]] = []
+        stage = "candidate"
+        for seq, _, body in self.events:
+            data = body.get("data") or {}
+            if body.get("action") == "model.risk" and data.get("name") == self.name:
+                self.risk(seq, body)
+            if data.get("model") != self.ref:
+                continue
+            if body.get("action") == "model.approve":
+                self.approval(seq, body, devs)
+                found.append(
+                    {
+                        "seq": seq,
+                        "approver": data.get("approver"),
+                        "role": data.get("role"),
+                        "decision": data.get("decision"),
+                        "stage": data.get("stage"),
+                        "model_digest": data.get("model_digest"),
+                        "key_id": data.get("key_id"),
+                        "conditions": list(data.get("conditions") or []),
+                        "ts": body.get("ts"),
+                        "member": approval_member(seq),
+                    }
+                )
+            elif body.get("action") == "model.promote":
+                stage = str(data.get("to_stage"))
+                promotions.append(
+                    {
+                        "seq": seq,
+                        "from_stage": data.get("from_stage"),
+                        "to_stage": stage,
+                        "break_glass": bool(data.get("break_glass")),
+                        "approvals": list(data.get("approvals") or []),
+                    }
+                )
+                if stage == "approved" and data.get("break_glass"):
+                    checked.append(
+                        f"promotion #{seq} of {self.ref} to approved was BREAK-GLASS: it counts no "
+                        "approvals and needs a review"
+                    )
+                elif stage == "approved":
+                    checked.append(self.promotion(seq, body, sorted(devs), found))
+        if found:
+            people = sorted({str(a["approver"]) for a in found})
+            checked.append(
+                f"{len(found)} approval(s) of {self.ref} by {', '.join(people)} verify: each "
+                "signed by the approver's own certified key, bound to the version's digest and "
+                "this workspace, agreeing with its event, the role held then, no developer "
+                "approving"
+            )
+        else:
+            checked.append(f"no approval is recorded for {self.ref}")
+        summary = {
+            "stage": stage,
+            "approvals": found,
+            "promotions": promotions,
+            "policies": policies,
+        }
+        return checked, summary
+
+
+# --- 8. Recompute the headline figures (``--recompute``) ---------------------------------
 #
 # A signature proves who stated a figure; this proves the figure. From the bundled test
 # predictions (``evidence/run-*/predictions.json``: row, y_true, probability, sensitive), the
@@ -1390,7 +1910,7 @@ def _checks(out: _Recomputation, where: str, doc: dict[str, Any]) -> None:
 
 
 def recompute(path: str) -> dict[str, Any]:
-    """Recompute the headline figures from the bundle's test predictions; see section 7.
+    """Recompute the headline figures from the bundle's test predictions; see section 8.
 
     Run it on a bundle that :func:`verify` accepted: it reads the members without checking
     them again. Returns ``possible`` (whether any figure could be recomputed), ``compared``

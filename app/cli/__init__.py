@@ -56,6 +56,7 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("attest",), "attest", "app", "Sign files as in-toto statements; verify them."),
     (("config",), "config", "app", "Workspace settings: witness folders for checkpoints."),
     (("backup", "restore"), "backup", "register", ""),
+    (("finding", "breakglass", "exceptions", "alerts"), "findings", "register", ""),
 )
 # Options of the root callback that take a value, and its flags that do not end the search.
 _VALUED = ("--workspace", "-w", "--as")

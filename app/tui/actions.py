@@ -14,10 +14,11 @@ from typing import Any
 
 from textual import work
 from textual.app import App
-from textual.widgets import ProgressBar
+from textual.widgets import ProgressBar, TabbedContent
 
-from app.tui.dialogs import ActionDialog, Detail, Field
-from app.tui.panes import ModelsPane
+from app.tui.dialogs import ActionDialog, ApprovalDialog, Detail, Field
+from app.tui.panes import ApprovalsPane, ModelsPane
+from app.tui.panes.approvals import pending_summary
 
 WRITE_ACTIONS = {
     "checkpoint",
@@ -27,6 +28,8 @@ WRITE_ACTIONS = {
     "validate_snapshot",
     "add_snapshot",
     "train_model",
+    "approve_version",
+    "reject_version",
 }
 
 
@@ -39,6 +42,10 @@ class WriteActions(App[None]):
 
     def action_refresh(self) -> None:
         """Reload every pane after an action (the app defines it)."""
+        raise NotImplementedError
+
+    def action_tab(self, tab: str) -> None:
+        """Show a tab (the app defines it)."""
         raise NotImplementedError
 
     def _ask(
@@ -247,3 +254,89 @@ class WriteActions(App[None]):
             return f"run:{row.run_id} recorded"
 
         self._ask("Train a model", [("spec", "Training spec (TOML)", "")], run)
+
+    # -- approvals: the dialog stays open and shows any refusal ----------------------------
+
+    def action_approve_version(self) -> None:
+        self._decide(reject=False)
+
+    def action_reject_version(self) -> None:
+        self._decide(reject=True)
+
+    def _decide(self, *, reject: bool) -> None:
+        """Open the decision dialog for the queue's highlighted version (or the Models tab's).
+
+        From the Models tab any version can be chosen, including one the queue leaves out
+        (your own work): core refuses it in the dialog, with its reason, and records nothing
+        but what the policy records of a refusal.
+        """
+        active = self.query_one("#tabs", TabbedContent).active
+        panes = list(self.query(ApprovalsPane))
+        item = panes[0].selected if panes and active == "approvals" else None
+        model = self._selected_model() if active == "models" else ""
+        role = ""
+        if item is not None:
+            ref, stage, summary = item.ref, item.stage, pending_summary(item)
+            role = item.roles[0] if len(item.roles) == 1 else ""
+        elif model:
+            ref, stage = model, "approved"
+            summary = (
+                "Not from your approvals queue: your role, separation of duties and the "
+                "policy are checked before anything is signed."
+            )
+        else:
+            self.action_tab("approvals")
+            self.notify("Select a version in the approvals queue first.", timeout=4)
+            return
+        self.push_screen(
+            ApprovalDialog(
+                ref,
+                summary,
+                lambda dialog, values: self._record_decision(dialog, ref, stage, values, reject),
+                stage=stage,
+                reject=reject,
+                role=role,
+            )
+        )
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _record_decision(
+        self,
+        dialog: ApprovalDialog,
+        ref: str,
+        stage: str,
+        values: dict[str, str],
+        reject: bool,
+    ) -> None:
+        """Record the approval or rejection (core asks for the secret in its own dialog)."""
+        from core.governance import approvals
+        from core.kernel.errors import LedgerError
+
+        conditions = [c.strip() for c in values["conditions"].split(";") if c.strip()]
+        try:
+            row = approvals.approve(
+                self.workspace,
+                self.actor,
+                ref,
+                stage=stage,
+                role=values["role"] or None,
+                reason=values["reason"],
+                conditions=conditions,
+                reject=reject,
+            )
+        except LedgerError as err:
+            text = f"{err.title}: {err.msg}" + (f"\n{err.hint}" if err.hint else "")
+            self.call_from_thread(dialog.show_error, text)
+            return
+        except Exception as err:
+            # A bug, not a refusal: the app shows its details; the dialog must not stay busy.
+            self.call_from_thread(dialog.show_error, f"Unexpected error: {err!r}")
+            raise
+        verb = "rejected" if reject else "approved"
+        self.call_from_thread(dialog.dismiss, True)
+        self.call_from_thread(
+            self.notify,
+            f"{ref} {verb} for stage {stage} as {row.role}, signed, event #{row.seq}",
+            title="Decision recorded",
+        )
+        self.call_from_thread(self.action_refresh)

@@ -19,8 +19,10 @@ from textual.worker import Worker, WorkerState
 from app.tui.actions import WRITE_ACTIONS, WriteActions
 from app.tui.dialogs import ErrorDialog, SecretDialog
 from app.tui.panes import (
+    ApprovalsPane,
     BundlePane,
     DataPane,
+    InventoryPane,
     LedgerPane,
     LineagePane,
     ModelsPane,
@@ -28,7 +30,7 @@ from app.tui.panes import (
     Pane,
 )
 
-TABS = ("overview", "data", "models", "lineage", "ledger", "bundle")
+TABS = ("overview", "data", "models", "lineage", "ledger", "bundle", "approvals", "registry")
 
 
 class AfterFirstPaint(Widget):
@@ -71,6 +73,8 @@ class LedgerApp(WriteActions):
         Binding("4", "tab('lineage')", "Lineage", show=False),
         Binding("5", "tab('ledger')", "Ledger", show=False),
         Binding("6", "tab('bundle')", "Bundle", show=False),
+        Binding("7", "tab('approvals')", "Approvals", show=False),
+        Binding("8", "tab('registry')", "Registry", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("v", "verify", "Verify"),
         Binding("c", "checkpoint", "Checkpoint"),
@@ -81,6 +85,8 @@ class LedgerApp(WriteActions):
         Binding("a", "add_snapshot", "Add snapshot", show=False),
         Binding("V", "validate_snapshot", "Validate", show=False),
         Binding("t", "train_model", "Train", show=False),
+        Binding("A", "approve_version", "Approve", show=False),
+        Binding("J", "reject_version", "Reject", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme", show=False),
         Binding("ctrl+x", "cancel_action", "Cancel job", show=False),
         Binding("q", "quit", "Quit"),
@@ -131,6 +137,12 @@ class LedgerApp(WriteActions):
             self._reload_active()
         if event.pane.id == "lineage":  # the tab's first job is typing a record's name
             self.query_one(LineagePane).focus_prompt()
+        elif event.pane.id == "approvals":  # the cursor keys walk the queue at once
+            for pane in self.query(ApprovalsPane):
+                pane.focus_queue()
+        elif event.pane.id == "registry":
+            for registry in self.query(InventoryPane):
+                registry.focus_table()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -149,6 +161,8 @@ class LedgerApp(WriteActions):
                         ("lineage", LineagePane),
                         ("ledger", LedgerPane),
                         ("bundle", BundlePane),
+                        ("approvals", ApprovalsPane),
+                        ("registry", InventoryPane),
                     ),
                     start=1,
                 ):
@@ -245,6 +259,8 @@ class LedgerApp(WriteActions):
             ("Add a snapshot", "Immutable dataset version", "add_snapshot"),
             ("Validate a snapshot", "Run a validation suite", "validate_snapshot"),
             ("Train a model", "From a training spec", "train_model"),
+            ("Approve the selected version", "Sign an approval (approvals tab)", "approve_version"),
+            ("Reject the selected version", "Sign a rejection (approvals tab)", "reject_version"),
         ]
         for title, help_text, action in commands:
             if self.check_action(action, ()):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -211,3 +214,103 @@ class RevealedDialog(ErrorDialog):
     RevealedDialog > Vertical { width: 90; height: auto; max-height: 80%; border: thick $warning;
                                 padding: 1 2; background: $surface; }
     """
+
+
+class ApprovalDialog(ModalScreen[bool | None]):
+    """Approve or reject one model version: role, conditions and a reason, then sign.
+
+    The dialog stays open while the decision is recorded, and any refusal is shown in it
+    (a wrong secret, a policy's denial with its reasons, a refused self-approval), so the
+    reviewer can correct and try again. The secret itself is asked for by core, in the
+    :class:`SecretDialog` drawn over this one, and is never shown or kept here.
+    ``submit`` records the decision (the app runs it in a worker); it is given the values.
+    """
+
+    DEFAULT_CSS = """
+    ApprovalDialog { align: center middle; }
+    ApprovalDialog > Vertical { width: 84; height: auto; max-height: 100%; overflow-y: auto;
+                                border: thick $accent; padding: 1 2; background: $surface; }
+    ApprovalDialog.reject > Vertical { border: thick $error; }
+    ApprovalDialog Input { margin-bottom: 1; }
+    ApprovalDialog #approval-summary { margin-bottom: 1; }
+    ApprovalDialog #approval-error { color: $error; height: auto; margin-bottom: 1; }
+    ApprovalDialog Horizontal { height: auto; align-horizontal: right; }
+    """
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        ref: str,
+        summary: str,
+        submit: Callable[[ApprovalDialog, dict[str, str]], object],
+        *,
+        stage: str = "approved",
+        reject: bool = False,
+        role: str = "",
+    ) -> None:
+        super().__init__(classes="reject" if reject else "")
+        self.ref, self.summary, self.submit, self.reject = ref, summary, submit, reject
+        self.stage = stage
+        self.role = role
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        verb = "Reject" if self.reject else "Approve"
+        with Vertical():
+            yield Label(f"[b]{verb} {escape(self.ref)} for stage {escape(self.stage)}[/b]")
+            yield Static(self.summary, id="approval-summary")
+            yield Label("Role you decide in (empty: the missing role you hold)")
+            yield Input(value=self.role, id="role")
+            if not self.reject:
+                yield Label("Conditions (optional, separated by ';')")
+                yield Input(placeholder="e.g. not for applicants under 21", id="conditions")
+            yield Label("Reason (recorded in the ledger and in the signed statement)")
+            yield Input(placeholder="why?", id="reason")
+            yield Static("", id="approval-error")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button(verb, id="decide", variant="error" if self.reject else "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "decide":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        if self.busy:
+            return
+        values = {
+            "role": self.query_one("#role", Input).value.strip(),
+            "conditions": self.query_one("#conditions", Input).value if not self.reject else "",
+            "reason": self.query_one("#reason", Input).value.strip(),
+        }
+        if not values["reason"]:
+            self.show_error("Give a reason: it is recorded with your decision.")
+            return
+        self.busy = True
+        self.query_one("#decide", Button).disabled = True
+        self.query_one("#approval-error", Static).update("Signing and recording…")
+        self.submit(self, values)
+
+    def show_error(self, text: str) -> None:
+        """A refusal, in the dialog; the reviewer may correct and try again."""
+        self.busy = False
+        self.query_one("#decide", Button).disabled = False
+        self.query_one("#approval-error", Static).update(escape(text))
+        self.query_one("#reason", Input).focus()  # Enter there tries again
+
+    @property
+    def error_text(self) -> str:
+        """What the dialog says went wrong (empty while nothing did)."""
+        return str(self.query_one("#approval-error", Static).render())
+
+    def action_cancel(self) -> None:
+        if not self.busy:  # a decision being signed finishes, or fails, before the dialog goes
+            self.dismiss(None)

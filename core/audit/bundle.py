@@ -4,7 +4,9 @@
 and OpenSSF), evidence, reports, the key list with statuses, lineage, the data (or only its
 digests), and the ledger excerpt of every event about the model and its inputs with Merkle
 inclusion proofs against a fresh signed checkpoint (and consistency proofs from every earlier
-checkpoint) — plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
+checkpoint), its governance (each approval's signed statement, the policy bundles in force,
+the policy decisions and the version's lifecycle history: :mod:`core.audit.bundle_governance`)
+— plus a coverage table of what auditors look for, an EU AI Act Annex IV mapping,
 ``index.html``, ``VERIFY.md`` and ``verify.py`` (:mod:`storage.bundle_verifier`, verbatim).
 A manifest of every member's SHA-256, size and media type is signed by the exporter's own key.
 ``keys/keys.json`` lists every key with its certificate (and the organisation key that issued
@@ -260,12 +262,14 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
     """The ledger excerpt of a bundle.
 
     Every event about the model, its run, its inputs and their evidence, plus the events
-    that give keys and actors their status and the earlier exports (the access log).
+    that give keys and actors their status and the earlier exports (the access log). The
+    governance events about it come with them: its approvals, promotions and refusals name
+    the version; a risk assessment names the model (``model:NAME``: a tier is set per name).
     """
     up = lineage.walk(ws, model_ref)
     down = lineage.walk(ws, model_ref, down=True)
     nodes = (
-        {up.root}
+        {up.root, "model:" + model_ref.removeprefix("model:").split("@", 1)[0]}
         | {e.src for e in up.edges}
         | {e.dst for e in up.edges}
         | {e.src for e in down.edges}

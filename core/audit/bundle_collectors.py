@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from core.audit import lineage
+from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.data import redaction
 from core.kernel.errors import UsageError
@@ -302,5 +303,13 @@ def audit(b: Bundling, members: Members) -> None:
     members.add("ledger/checkpoint.json", canonical_bytes(cp.envelope), "application/json")
 
 
-COLLECTORS: tuple[Collector, ...] = (modelling, evidence, data, documents, identity, audit)
+COLLECTORS: tuple[Collector, ...] = (
+    modelling,
+    evidence,
+    data,
+    documents,
+    governance,
+    identity,
+    audit,
+)
 """Every collector, in the order they run."""

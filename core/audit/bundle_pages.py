@@ -71,8 +71,14 @@ signature and every member's SHA-256, that the manifest, the checkpoint and ever
 are signed by an actor's key certified by the organisation key (and not rotated or revoked at
 the time), every ledger event's Merkle inclusion proof, that every piece of evidence is named
 by an included event, and (with `--checkpoint`) that the log only grew since a checkpoint you
-kept. `ledgerml bundle verify` runs exactly the same code, and also tells whether the bundle's
-`verify.py` is a known release.
+kept. It re-checks the governance too, without running any policy code: every approval in
+`signatures/approval-*.dsse.json` is signed by the approver's own certified key for this
+model's digest and this workspace, by someone who held the role then and did not develop the
+model; every promotion to approved meets the k-of-n rule of the policy bundle in force then
+(`policy/*.json`, each hashing to the digest the ledger installed); every policy decision names
+that bundle. `governance/history.json` lists the model's risk tier, approvals, rejections,
+promotions and refusals. `ledgerml bundle verify` runs exactly the same code, and also tells
+whether the bundle's `verify.py` is a known release.
 
 ## 4. Recompute the figures (`--recompute`)
 
@@ -101,6 +107,11 @@ The manifest is signed by key `{key_id}`.
   check it with the organisation key you obtained, not with the one in `keys/`.
 - The model's OpenSSF signature: `model_signing verify key model/<name> --signature
   model/<name>.sig --public_key keys/<signer key>.pem`.
+- Approvals: each `signatures/approval-<seq>.dsse.json` is a DSSE envelope (payload type
+  `application/vnd.in-toto+json`) of an in-toto statement about the model's SHA-256, signed
+  the same way with the approver's own key (`keys/<key_id>.pem`, the `key_id` its
+  `model.approve` event at `<seq>` names); its predicate says who approved, in which role,
+  for which stage, under which policy (`policy/<sha256>.json`) and on what conditions.
 - Ledger events: each line of `ledger/events.jsonl` hashes (SHA-256 of the line) to an entry
   hash; the RFC 6962 leaf is SHA-256(0x00 || entry hash); `ledger/proofs.json` holds the audit
   paths to the root signed in `ledger/checkpoint.json`.

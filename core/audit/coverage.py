@@ -14,6 +14,13 @@ from typing import Any, ClassVar
 
 from core.kernel import kinds
 
+APPROVALS = "signatures/approval-"
+"""Each approval's (or rejection's) signed statement, one member per model.approve event."""
+HISTORY = "governance/history.json"
+"""The version's risk tiers, approvals, rejections, promotions and refusals."""
+POLICIES = "policy/"
+"""The policy bundles in force for the bundled governed events."""
+
 # (id, item, member path prefixes or exact names that answer it, actions no context declares
 # yet that will answer it). The declared actions that answer an item name its id in their
 # kind's ``evidence_for`` (:func:`core.kernel.kinds.evidence_for`).
@@ -33,7 +40,7 @@ AUDITOR_ITEMS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "registry",
         "Model registry entry with metrics, artifacts and approval stamps",
-        ("model/", "evidence/run-", "signatures/model-"),
+        ("model/", "evidence/run-", "signatures/model-", APPROVALS, HISTORY),
         (),
     ),
     (
@@ -46,8 +53,8 @@ AUDITOR_ITEMS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "history",
         "History of tests, approvals and deployment timestamps",
-        ("evidence/validation-", "evidence/reproduction-"),
-        ("model.approve", "model.deploy"),
+        ("evidence/validation-", "evidence/reproduction-", APPROVALS, HISTORY),
+        ("model.deploy",),  # deployments: the operations issue records them
     ),
     (
         "monitoring",
@@ -82,7 +89,10 @@ ANNEX_IV_ITEMS: list[tuple[str, tuple[str, ...]]] = [
         "2(d). Data requirements: data sheets, provenance, selection, cleaning",
         ("reports/datasheet-", "evidence/profile-", "data/"),
     ),
-    ("2(e). Human-oversight measures", ("reports/impact-assessment.",)),
+    (
+        "2(e). Human-oversight measures",
+        ("reports/impact-assessment.", APPROVALS, HISTORY),
+    ),
     (
         "2(g). Validation and testing, metrics incl. discriminatory impacts, signed test logs",
         ("evidence/validation-", "evidence/evaluation-", "signatures/evaluation-"),
@@ -92,8 +102,8 @@ ANNEX_IV_ITEMS: list[tuple[str, tuple[str, ...]]] = [
         ("evidence/evaluation-", "reports/model-card."),
     ),
     ("4. Appropriateness of the performance metrics", ("reports/model-card.",)),
-    ("5. Risk management system (Art. 9)", ("reports/impact-assessment.",)),
-    ("6. Changes over the lifecycle", ("ledger/events.jsonl",)),
+    ("5. Risk management system (Art. 9)", ("reports/impact-assessment.", HISTORY, POLICIES)),
+    ("6. Changes over the lifecycle", ("ledger/events.jsonl", HISTORY)),
     ("7. Harmonised standards or other solutions applied", ()),
     ("8. Copy of the EU declaration of conformity", ()),
     ("9. Post-market monitoring plan (Art. 72)", ()),
@@ -189,15 +199,16 @@ def build(
         notes.append(
             "Data were exported as digests only (--data hashes); the data sheets describe them."
         )
-    for needed, what in (
-        ("model.approve", "approval stamps"),
-        ("model.deploy", "deployment timestamps"),
-    ):
-        if needed not in seen_actions:
-            notes.append(
-                f"No {what} are recorded ({needed} events): the rows that ask for "
-                "them are answered only in part."
-            )
+    if not any(n.startswith(APPROVALS) for n in names) and "model.approve" not in seen_actions:
+        notes.append(
+            "No approval stamps are recorded (model.approve events): the rows that ask for "
+            "them are answered only in part."
+        )
+    if "model.deploy" not in seen_actions:
+        notes.append(
+            "No deployment timestamps are recorded (model.deploy events): the rows that ask "
+            "for them are answered only in part."
+        )
     for name, present in reports.items():
         if not present:
             notes.append(f"No {name.replace('-', ' ')} was recorded before the export.")

@@ -16,6 +16,7 @@ from typing import Any
 from core.audit import governance_checks, policy_checks, signatures, verified, witnesses
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
 from core.audit.events import EXPORT_ROLES
+from core.governance import mrm_verify
 from core.identity.authority import Authority
 from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, verify_envelope
 from core.kernel import kinds
@@ -409,6 +410,7 @@ def verify(
     _check_events(ws, scan, auth, report, full)
     policy_checks.report(ws, auth, scan.size, report.fail)
     governance_checks.check(ws, auth, decoded, report.fail)  # approvals and promotions
+    mrm_verify.check(decoded, report.fail)  # findings and break-glass reviews
     report.root = scan.roots[scan.size].hex() if scan.size in scan.roots else ""
     try:
         state = _state_from_ledger(decoded)

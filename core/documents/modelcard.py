@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from core.documents import reporting
 from core.documents.events import ImpactAssessmentRecorded, ModelCardRecorded
+from core.documents.signoff import signoff
 from core.evidence import evaluation
 from core.evidence.document import Evidence
 from core.evidence.record import Record
@@ -134,6 +135,7 @@ def card_context(
     rob = _section(evidence, Robustness)
     priv = _section(evidence, Privacy)
     base = _section(evidence, Baseline)
+    stage, signed_off = signoff(ws, ref, actor)
     key_names = []
     for s in info.check.signatures:
         key_names.append(
@@ -229,6 +231,8 @@ def card_context(
         ),
         positive=fair.positive_name if fair else "positive class",
         favourable=fair.favourable_name if fair else "favourable outcome",
+        stage=stage,
+        signoff=signed_off,
     )
 
 

@@ -212,3 +212,137 @@ def _model_promote(cat: Catalog, seq: int, body: Body, d: ModelPromoted) -> None
             created_by=body["actor"],
         )
     )
+
+
+# -- model-risk practice: validation findings and break-glass reviews ----------------------
+
+FINDING_ROLES = ("validator", "approver", "admin")
+"""Who may record a finding on a model version, and close or accept one (never its owner)."""
+FINDING_SEVERITIES = ("low", "medium", "high", "critical")
+FINDING_STATUSES = ("open", "in-remediation", "remediated", "accepted")
+REVIEW_ROLES = ("approver", "validator", "compliance", "admin")
+"""Who may review a break-glass promotion after the fact (never whoever broke the glass)."""
+REVIEW_OUTCOMES = ("upheld", "reversed")
+
+
+@dataclass(frozen=True)
+class FindingOpened(Payload):
+    """A validator's finding about one model version (SR 11-7): what, how bad, whose, by when.
+
+    ``due`` is the last day (UTC, ``YYYY-MM-DD``) for its remediation; ``owner`` the actor
+    who must remediate it. The finding's id is this event's number.
+    """
+
+    model: str
+    model_digest: str
+    severity: str
+    title: str
+    owner: str
+    due: str
+
+
+@event_kind(
+    "finding.open",
+    FindingOpened,
+    tables=("findings", "edges"),
+    roles=FINDING_ROLES,
+)
+def _finding_open(cat: Catalog, seq: int, body: Body, d: FindingOpened) -> None:
+    from core.kernel.rows import EdgeRow, FindingRow
+
+    cat.put(
+        FindingRow(
+            seq=seq,
+            model=d.model,
+            model_digest=d.model_digest,
+            severity=d.severity,
+            title=d.title,
+            owner=d.owner,
+            due=d.due,
+            status="open",
+            expires=None,
+            opened_at=body["ts"],
+            opened_by=body["actor"],
+            updated_seq=seq,
+            updated_at=body["ts"],
+            updated_by=body["actor"],
+            reason=body["reason"],
+        )
+    )
+    cat.put_edges(
+        [EdgeRow(src=f"finding:{seq}", dst=f"model:{d.model}", relation="finds", seq=seq)]
+    )
+
+
+@dataclass(frozen=True)
+class FindingUpdated(Payload):
+    """A finding's remediation status changed (``expires``: the last day an acceptance counts).
+
+    The owner reports work in progress (``in-remediation``); someone else holding a finding
+    role closes it (``remediated``), accepts the risk until ``expires`` (``accepted``) or
+    reopens it (``open``).
+    """
+
+    finding: int
+    model: str
+    status: str
+    expires: str | None = None
+
+
+def _update_roles(d: FindingUpdated) -> tuple[str, ...]:
+    # Reporting remediation is the owner's (any active actor; the command checks it is the
+    # owner); closing, accepting and reopening need a finding role.
+    return () if d.status == "in-remediation" else FINDING_ROLES
+
+
+@event_kind(
+    "finding.update",
+    FindingUpdated,
+    tables=("findings",),
+    rule=_update_roles,
+)
+def _finding_update(cat: Catalog, seq: int, body: Body, d: FindingUpdated) -> None:
+    from core.kernel.rows import FindingRow
+
+    rows = cat.rows(FindingRow, "SELECT * FROM findings WHERE seq = ?", [d.finding])
+    if not rows:  # the command refuses this; a forged event changes no row
+        return
+    row = rows[0]
+    row.status = d.status
+    row.expires = d.expires
+    row.updated_seq = seq
+    row.updated_at = body["ts"]
+    row.updated_by = body["actor"]
+    row.reason = body["reason"]
+    cat.put(row)
+
+
+@dataclass(frozen=True)
+class BreakGlassReviewed(Payload):
+    """Someone other than the promoter reviewed a break-glass promotion (event ``promotion``)."""
+
+    promotion: int
+    model: str
+    outcome: str
+
+
+@event_kind(
+    "breakglass.review",
+    BreakGlassReviewed,
+    tables=("breakglass_reviews",),
+    roles=REVIEW_ROLES,
+)
+def _breakglass_review(cat: Catalog, seq: int, body: Body, d: BreakGlassReviewed) -> None:
+    from core.kernel.rows import BreakGlassReviewRow
+
+    cat.put(
+        BreakGlassReviewRow(
+            seq=seq,
+            promotion=d.promotion,
+            model=d.model,
+            outcome=d.outcome,
+            reason=body["reason"],
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )

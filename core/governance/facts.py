@@ -25,6 +25,7 @@ import tomllib
 from datetime import UTC, datetime
 from typing import Any
 
+from core.governance.findings import open_counts
 from core.kernel.errors import NotFoundError
 from core.kernel.rows import (
     ApprovalRow,
@@ -186,6 +187,7 @@ def model_facts(
         "evidence": evidence,
         "verdicts": verdicts,
         "evidence_age_days": ages,
+        "findings_open": open_counts(s, model.ref),
     }
 
 

@@ -232,6 +232,8 @@ def _detail(action: str, data: dict[str, Any], decision: dict[str, Any] | None) 
         )
     if action == "policy.deny":
         return f"{data.get('gate')} refused: " + "; ".join((decision or {}).get("reasons", []))
+    if action == "model.register":
+        return f"registered from run:{data.get('run_id')}"
     if action == "model.sign":
         return f"signed with key {str(data.get('key_id', ''))[:16]}"
     if action == "model.evaluate":

@@ -152,6 +152,11 @@ def load_dir(path: Path) -> PolicyBundle:
             f"{manifest}: needs a [bundle] table with name and version",
             hint='[bundle]\nname = "default"\nversion = "1"',
         )
+    extra = sorted(set(head) - {"name", "version"})
+    if extra:
+        raise PolicyError(
+            f"{manifest}: [bundle] has no key {extra[0]!r}", hint="Keys of [bundle]: name, version."
+        )
     unknown = sorted(set(doc) - {"bundle", "governance"})
     if unknown:
         raise PolicyError(

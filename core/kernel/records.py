@@ -304,6 +304,44 @@ class LifecycleRow(SQLModel, table=True):
     created_by: str
 
 
+class FindingRow(SQLModel, table=True):
+    """A validation finding on a model version and where its remediation stands.
+
+    ``seq`` is the ``finding.open`` event (the finding's id); the status columns follow the
+    newest ``finding.update`` (``updated_seq``), so the row is always the ledger's latest word.
+    """
+
+    __tablename__ = "findings"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    model: str
+    model_digest: str
+    severity: str
+    title: str
+    owner: str
+    due: str
+    status: str
+    expires: str | None = None
+    opened_at: str
+    opened_by: str
+    updated_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: str
+    updated_by: str
+    reason: str
+
+
+class BreakGlassReviewRow(SQLModel, table=True):
+    """The after-the-fact review of one break-glass promotion (``promotion`` is its event)."""
+
+    __tablename__ = "breakglass_reviews"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    promotion: int = Field(sa_column=Column(BigInteger, nullable=False))
+    model: str
+    outcome: str
+    reason: str
+    created_at: str
+    created_by: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -323,4 +361,6 @@ TABLES: tuple[type[SQLModel], ...] = (
     RiskRow,
     ApprovalRow,
     LifecycleRow,
+    FindingRow,
+    BreakGlassReviewRow,
 )

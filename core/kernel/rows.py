@@ -833,6 +833,102 @@ class LifecycleRow(Row):
         self.created_by = created_by
 
 
+class FindingRow(Row):
+    """A validation finding on a model version and where its remediation stands."""
+
+    TABLE: ClassVar[str] = "findings"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "model",
+        "model_digest",
+        "severity",
+        "title",
+        "owner",
+        "due",
+        "status",
+        "expires",
+        "opened_at",
+        "opened_by",
+        "updated_seq",
+        "updated_at",
+        "updated_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        model: str,
+        model_digest: str,
+        severity: str,
+        title: str,
+        owner: str,
+        due: str,
+        status: str,
+        expires: str | None = None,
+        opened_at: str,
+        opened_by: str,
+        updated_seq: int,
+        updated_at: str,
+        updated_by: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.model = model
+        self.model_digest = model_digest
+        self.severity = severity
+        self.title = title
+        self.owner = owner
+        self.due = due
+        self.status = status
+        self.expires = expires
+        self.opened_at = opened_at
+        self.opened_by = opened_by
+        self.updated_seq = updated_seq
+        self.updated_at = updated_at
+        self.updated_by = updated_by
+        self.reason = reason
+
+
+class BreakGlassReviewRow(Row):
+    """The after-the-fact review of one break-glass promotion (``promotion`` is its event)."""
+
+    TABLE: ClassVar[str] = "breakglass_reviews"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "promotion",
+        "model",
+        "outcome",
+        "reason",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        promotion: int,
+        model: str,
+        outcome: str,
+        reason: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.promotion = promotion
+        self.model = model
+        self.outcome = outcome
+        self.reason = reason
+        self.created_at = created_at
+        self.created_by = created_by
+
+
 # Every catalog table, in the order its DDL is created and its rows dumped.
 TABLES = (
     CatalogMeta,
@@ -853,4 +949,6 @@ TABLES = (
     RiskRow,
     ApprovalRow,
     LifecycleRow,
+    FindingRow,
+    BreakGlassReviewRow,
 )

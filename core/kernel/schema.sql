@@ -254,3 +254,33 @@ CREATE TABLE lifecycle (
 	created_by VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
+
+CREATE TABLE findings (
+	seq BIGINT NOT NULL,
+	model VARCHAR NOT NULL,
+	model_digest VARCHAR NOT NULL,
+	severity VARCHAR NOT NULL,
+	title VARCHAR NOT NULL,
+	owner VARCHAR NOT NULL,
+	due VARCHAR NOT NULL,
+	status VARCHAR NOT NULL,
+	expires VARCHAR,
+	opened_at VARCHAR NOT NULL,
+	opened_by VARCHAR NOT NULL,
+	updated_seq BIGINT NOT NULL,
+	updated_at VARCHAR NOT NULL,
+	updated_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE breakglass_reviews (
+	seq BIGINT NOT NULL,
+	promotion BIGINT NOT NULL,
+	model VARCHAR NOT NULL,
+	outcome VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);

@@ -45,6 +45,23 @@ WRITES: dict[str, list[str]] = {
     "bundle export": ["bundle", "export", "{model}", "-o", "{out}"],
     "evaluate": ["evaluate", "{model}", "--suite", str(SAMPLE / "evaluation.toml")],
     "feature build": ["feature", "build", str(SAMPLE / "features.toml")],
+    "finding add": [
+        "finding",
+        "add",
+        "{model}",
+        "--severity",
+        "high",
+        "--owner",
+        "sam",
+        "--title",
+        "t",
+        "--due",
+        "2999-12-31",
+        "--reason",
+        "x",
+    ],
+    "finding update": ["finding", "update", "1", "--status", "remediated", "--reason", "x"],
+    "breakglass review": ["breakglass", "review", "1", "--reason", "x"],
     "key create": ["key", "create", "--actor", "sam", "--label", "extra"],
     "key revoke": ["key", "revoke", "{key}", "--reason", "x"],
     "key rotate": ["key", "rotate", "{key}"],
@@ -112,6 +129,10 @@ WRITES: dict[str, list[str]] = {
 # carry existing signatures, making a key outside any workspace, founding a new workspace.
 READS = {
     "actor list",
+    "alerts",
+    "breakglass list",
+    "exceptions",
+    "finding list",
     "actor show",
     "approval request",
     "approval sign",
@@ -159,6 +180,8 @@ TUI_WRITES = {
     "add_snapshot": "snapshot add",
     "validate_snapshot": "validate",
     "train_model": "train",
+    "approve_version": "approve",
+    "reject_version": "approve",  # `approve --reject`
 }
 TUI_READS = {"tab", "refresh", "verify", "prove", "toggle_dark", "cancel_action", "quit"}
 

@@ -194,6 +194,12 @@ def test_bundle_verifies_here_and_in_a_fresh_process(
     gaps = coverage["gaps"]
     assert "Access-control logs showing who exported sensitive artifacts" in gaps  # first export
     assert "9. Post-market monitoring plan (Art. 72)" in gaps
+    # Nothing was approved: the verifier and the coverage notes say so, and still verify.
+    assert "ok  no approval is recorded for credit-risk@1" in fresh.stdout
+    assert any(n.startswith("No approval stamps are recorded") for n in coverage["notes"])
+    card = members_of(path)["reports/model-card.md"].decode()
+    assert "Stage now: **candidate (never promoted)**" in card
+    assert "- No approval recorded." in card
     assert (
         bundle_verifier.__file__
         and members_of(path)["verify.py"] == Path(bundle_verifier.__file__).read_bytes()

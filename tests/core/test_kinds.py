@@ -76,6 +76,8 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
         "model_risk",
         "approvals",
         "lifecycle",
+        "findings",
+        "breakglass_reviews",
         "snapshots",
         "validations",
         "runs",

@@ -13,6 +13,7 @@ from core.data import features, validation
 from core.documents import datasheet, modelcard, reporting
 from core.evidence import score_spec
 from core.evidence import suite as evaluation_suite
+from core.governance import policy, rules
 from core.kernel.errors import UsageError
 from core.modelling import spec as training_spec
 from core.modelling.outcome import OutcomeTable
@@ -53,6 +54,12 @@ def documented() -> dict[str, dict[str, set[str]]]:
         "score-spec.md": {
             "[score]": set(score_spec.ScoreTable.model_fields),
             "[outcome]": set(OutcomeTable.model_fields),
+        },
+        "policy-bundle.md": {
+            "[bundle]": {"name", "version"},
+            "[governance]": set(rules.Rules.model_fields),
+            "[[governance.bands]]": set(rules.Band.model_fields),
+            "[[governance.tiers]]": set(rules.Tier.model_fields),
         },
         **{page: {"Questions": set(questions)} for page, questions in ANSWERS.items()},
     }
@@ -96,6 +103,13 @@ def parse(page: str, text: str, folder: Path) -> Any:
         return evaluation_suite.load_suite(path)
     if page == "score-spec.md":
         return score_spec.load(path)[0]
+    if page == "policy-bundle.md":
+        bundle = folder / "bundle"
+        bundle.mkdir(exist_ok=True)
+        (bundle / "bundle.toml").write_text(text, encoding="utf-8")
+        (bundle / "gate.rego").write_text("package ledgerml.gate\n", encoding="utf-8")
+        loaded = policy.load_dir(bundle)
+        return loaded, rules.parse(loaded.data, where="bundle.toml")
     return reporting.read_answers(path, ANSWERS[page])
 
 
@@ -146,6 +160,10 @@ def test_each_example_parses_with_the_real_parser(page: str, tmp_path: Path) -> 
         assert set(parsed[0]) == set(evaluation_suite.SECTION_KEYS)
     elif page == "score-spec.md":
         assert parsed.column == "vendor_score" and parsed.outcome.favourable == "negative"
+    elif page == "policy-bundle.md":
+        loaded, parsed_rules = parsed
+        assert loaded.name == "example" and parsed_rules.tier_of(4, 3) == 1
+        assert parsed_rules.tier(1).roles == ["validator", "compliance", "data-owner"]
     else:
         assert set(parsed) == set(ANSWERS[page])  # the example answers every question
 

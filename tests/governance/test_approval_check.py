@@ -229,6 +229,15 @@ def test_counted_approvals_never_break_separation_of_duties(
     assert len({c["approver"] for c in counted}) == len(counted)  # distinct people
     if out["ok"]:
         assert len(counted) >= 2
-        assert {"validator", "compliance"} <= {
-            x["role"] for x in approvals if x["approver"] in out["people"]
-        }
+        # A brute-force matching exists: each required role by a different counted person
+        # who approved in it (on the current digest).
+        held = {
+            p: {x["role"] for x in approvals if x["approver"] == p and x["model_digest"] == DIGEST
+                and x["decision"] == "approve"}
+            for p in out["people"]
+        }  # fmt: skip
+        assert any(
+            "validator" in held[p] and "compliance" in held[q] for p in held for q in held if p != q
+        )
+    else:
+        assert out["problems"]

@@ -338,3 +338,20 @@ def test_registry_at_replays_stages_approvers_and_policy(gov: Gov) -> None:
     assert lifecycle.registry_at(gov.ws, "1") == []  # nothing registered at event #1
     with pytest.raises(UsageError, match="cannot read"):
         lifecycle.registry_at(gov.ws, "last tuesday")
+
+
+def test_registry_at_names_the_policy_in_force_then(gov: Gov, tmp_path: Path) -> None:
+    _, approved = _approved(gov)
+    newer = tmp_path / "v2"
+    source = Path(__file__).with_name("policy")
+    (newer / "tests").mkdir(parents=True)
+    (newer / "bundle.toml").write_text(
+        (source / "bundle.toml").read_text().replace('version = "1"', 'version = "2"')
+    )
+    (newer / "gate.rego").write_text((source / "gate.rego").read_text())
+    (newer / "tests" / "cases.toml").write_text((source / "tests" / "cases.toml").read_text())
+    policy.install(gov.ws, "alice", newer, reason="v2")
+    then = {x.ref: x for x in lifecycle.registry_at(gov.ws, str(approved))}[M]
+    now = {x.ref: x for x in lifecycle.registry_at(gov.ws, str(approved + 1))}[M]
+    assert (then.policy_version, now.policy_version) == ("1", "2")
+    assert then.policy != now.policy and now.stage == "approved"

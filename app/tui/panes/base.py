@@ -41,6 +41,12 @@ class Pane(Widget):
         """Load this pane's data in a worker."""
         return None
 
+    @property
+    def shown(self) -> bool:
+        """Whether this pane's tab is the one on screen."""
+        tabs = self.app.query("#tabs")
+        return bool(tabs) and f"pane-{getattr(tabs.first(), 'active', '')}" == self.id
+
 
 class Table(DataTable[Any]):
     """A DataTable that redraws rows it painted before measuring them.
