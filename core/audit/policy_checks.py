@@ -27,7 +27,7 @@ catalog at that position, which is the lifecycle and bundle parts' concern.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.governance import policy
@@ -38,8 +38,9 @@ from storage.bundle_verifier import GOVERNED
 from storage.ledger import body_object
 
 DENY_ACTION = "policy.deny"
-_MARK = b'"policy":{"allow":'
-_PREFIXES = tuple(b'{"action":"' + a.encode() + b'"' for a in GOVERNED)
+_MARKERS = (b'"policy":{"allow":', *(b'{"action":"' + a.encode() + b'"' for a in GOVERNED))
+"""A decision's start in canonical JSON (its keys sorted: allow first), and each governed
+action's body start."""
 MAX_REPORTED = 5
 
 
@@ -47,20 +48,45 @@ def problems(ws: Workspace, auth: Authority, upto: int) -> list[tuple[int, str]]
     """Every event up to ``upto`` whose decision (or lack of one) does not hold, and why."""
     bundles: dict[str, policy.PolicyBundle | str] = {}
     out: list[tuple[int, str]] = []
-    for entry in ws.ledger.iter_entries():
-        if entry.seq > upto:
-            break
-        raw = entry.body
-        if _MARK not in raw and not raw.startswith(_PREFIXES):
-            continue
+    for seq, raw in _candidates(ws, upto):
         try:
             body = body_object(raw)
         except ValueError:
             continue  # the scan reports malformed bodies
-        why = _check(ws, auth, entry.seq, body, bundles)
+        why = _check(ws, auth, seq, body, bundles)
         if why is not None:
-            out.append((entry.seq, why))
+            out.append((seq, why))
     return out
+
+
+def _candidates(ws: Workspace, upto: int) -> Iterator[tuple[int, bytes]]:
+    """The events that carry a decision or are of a governed action, found by byte search.
+
+    Reading every event through the ledger's iterator costs about 1 s of CPU per 200,000
+    events; ``bytes.find`` for each marker over a segment's bytes finds the few lines that
+    matter at memory speed. The chain was checked by the scan, so the lines are the ledger's.
+    A marker inside some other member only costs a parse (the check reads the body's own
+    members).
+    """
+    for path in ws.ledger.segment_files():
+        content = path.read_bytes()
+        starts: set[int] = set()
+        for marker in _MARKERS:
+            at = content.find(marker)
+            while at >= 0:
+                starts.add(content.rfind(b"\n", 0, at) + 1)
+                at = content.find(marker, at + len(marker))
+        for start in sorted(starts):
+            end = content.find(b"\n", start)
+            line = content[start : end if end >= 0 else len(content)]
+            head, _, rest = line.partition(b" ")
+            _, _, body = rest.partition(b" ")
+            if not head.isdigit():
+                continue
+            seq = int(head)
+            if seq > upto:
+                return
+            yield seq, body
 
 
 def report(

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -212,6 +213,9 @@ class Engine:
         self.digest = bundle.digest
         self._rego = regopy.Interpreter()
         self._plan: Any = None
+        # One interpreter holds one input at a time: a TUI worker and the main thread must
+        # not interleave set_input and query (one would read the other's answer).
+        self._lock = threading.Lock()
         try:
             with _quiet_stdout():
                 self._current = "(data)"
@@ -230,15 +234,16 @@ class Engine:
                 "runs its fixtures without installing anything.",
             ) from err
 
-    def _query(self, doc: Mapping[str, Any]) -> list[str]:
+    def _query(self, doc: Mapping[str, Any], *, planned: bool = True) -> list[str]:
         import regopy
 
+        plan = self._plan if planned else None
+
         try:
-            self._rego.set_input(dict(doc))
-            if self._plan is None:
-                out = self._rego.query(QUERY)
-            else:
-                out = self._rego.query_bundle(self._plan)
+            with self._lock:
+                self._rego.set_input(dict(doc))
+                out = self._rego.query(QUERY) if plan is None else self._rego.query_bundle(plan)
+            if plan is not None:
                 return self._decoded(out)
         except (regopy.RegoError, ValueError) as err:
             # ValueError: regopy parses rego-cpp's output as JSON, and some of it is not
@@ -295,11 +300,7 @@ class Engine:
 
     def deny_reasons_unplanned(self, doc: Mapping[str, Any]) -> list[str]:
         """The same answer by a plain query (recompiling): the plan's reference, for tests."""
-        plan, self._plan = self._plan, None
-        try:
-            return self._query(doc)
-        finally:
-            self._plan = plan
+        return self._query(doc, planned=False)
 
 
 def _first_line(err: BaseException) -> str:

@@ -434,3 +434,19 @@ def test_the_bundle_verifiers_identity_follows_policy_installs() -> None:
     assert ident.policy_at(3) is None and ident.policy_at(4) == (3, "sha256:aa")
     assert ident.policy_at(9) == (3, "sha256:aa") and ident.policy_at(10) == (9, "sha256:bb")
     assert GOVERNED["model.promote"] == "promote" and set(GOVERNED.values()) <= set(policy.GATES)
+
+
+def test_decisions_from_several_threads_do_not_mix() -> None:
+    """A TUI worker and the main thread share one compiled engine per bundle."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bundle = policy.load_dir(DEFAULT)
+    cases = bundle.tests["separation.toml"]["case"][:2]  # allow, then deny
+    want = [bool(c["allow"]) for c in cases]
+
+    def run(i: int) -> bool:
+        case = cases[i % 2]
+        return policy.decide(bundle, case["gate"], case["input"]).allow == want[i % 2]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(run, range(400)))

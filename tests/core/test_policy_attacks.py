@@ -253,6 +253,19 @@ def test_a_governed_action_with_its_decision_stripped_is_reported(
     assert report.first_bad_event == seq
 
 
+def test_an_export_recorded_without_its_decision_is_reported(ws: Workspace) -> None:
+    """An export event (indexed only, no catalog table) written past the gate by alice."""
+    from core.audit.events import BundleExported
+
+    payload = BundleExported("credit-risk@1", "full", "ab" * 32, 10, 5)
+    ev = new_event("alice", payload, ["model:credit-risk@1"], "past the gate")
+    [entry] = ws.ledger.append([_sealed_as(ws, "alice", ev)])
+    signer.forget()
+    text = _failures(_verify(ws))
+    assert f"event #{entry.seq} (bundle.export) was recorded while policy" in text
+    assert "carries no decision of its export gate" in text
+
+
 def test_a_decision_of_another_gate_is_reported(ws: Workspace, info: dict[str, Any]) -> None:
     member = _as(_real_decision(ws, info), "relabel")
     member["gate"] = member["input"]["gate"] = "export"
