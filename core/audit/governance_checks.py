@@ -49,6 +49,8 @@ class _Ledger:
         self.signers: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.risk: dict[str, list[tuple[int, int]]] = defaultdict(list)  # name -> (seq, tier)
         self.evidence: list[tuple[int, str, str]] = []  # (seq, kind, key: snapshot/run/model)
+        self.evidence_at: dict[int, tuple[str, str]] = {}  # seq -> (facts kind, digest)
+        self.decided: list[tuple[int, dict[str, Any]]] = []  # events carrying a decision
         self.approvals: dict[int, dict[str, Any]] = {}
         self.promotions: list[tuple[int, dict[str, Any]]] = []
         for seq, body in events:
@@ -75,14 +77,19 @@ class _Ledger:
                 self.risk[str(data.get("name"))].append((seq, int(data.get("tier", 0))))
             elif action == "validation.run":
                 self.evidence.append((seq, "snapshot", str(data.get("snapshot"))))
+                self.evidence_at[seq] = ("validation", str(data.get("result_digest")))
             elif action == "reproduce.run":
                 self.evidence.append((seq, "run", str(data.get("run_id"))))
+                self.evidence_at[seq] = ("reproduction", str(data.get("result_digest")))
             elif action == "model.evaluate":
                 self.evidence.append((seq, "model", str(data.get("model"))))
+                self.evidence_at[seq] = ("evaluation", str(data.get("evidence")))
             elif action == "model.approve":
                 self.approvals[seq] = body
             elif action == "model.promote":
                 self.promotions.append((seq, body))
+            if isinstance(body.get("policy"), dict):
+                self.decided.append((seq, body))
 
     def developers(self, ref: str, before: int) -> set[str]:
         reg = self.registered.get(ref)
@@ -93,6 +100,13 @@ class _Ledger:
             people.add(self.trainers[reg[2]])
         people |= {who for seq, who in self.signers.get(ref, []) if seq < before}
         return people
+
+    def evidence_about(self, ref: str, before: int) -> set[int]:
+        """The evidence events about a version before ``before`` (what its facts must list)."""
+        reg = self.registered.get(ref)
+        run = reg[2] if reg else ""
+        keys = {("model", ref), ("run", run), ("snapshot", self.inputs.get(run, ""))}
+        return {seq for seq, kind, key in self.evidence if seq < before and (kind, key) in keys}
 
     def tier(self, name: str, before: int) -> int | None:
         found = [t for seq, t in self.risk.get(name, []) if seq < before]
@@ -116,6 +130,11 @@ def check(
         How many approvals and promotions were checked.
     """
     ledger = _Ledger(events)
+    stages = _replay_stages(ws, auth, ledger, fail)
+    for seq, body in ledger.decided:
+        why = _input(auth, ledger, stages, seq, body)
+        if why:
+            fail(f"event #{seq} ({body.get('action')}) carries a decision whose input {why}", seq)
     for seq, body in sorted(ledger.approvals.items()):
         why = _approval(ws, auth, ledger, seq, body)
         if why:
@@ -243,4 +262,154 @@ def _promotion(
     extra = sorted(set(data.get("approvals") or []) - set(result["counted"]))
     if extra:
         return f"counts approvals {extra} that do not count"
+    return None
+
+
+MOVES = {
+    "candidate": ("validated", "retired"),
+    "validated": ("approved", "retired"),
+    "approved": ("retired",),
+    "retired": (),
+}
+"""The allowed stage moves (core.governance.lifecycle's), replayed here from signed events."""
+
+
+def _replay_stages(
+    ws: Workspace, auth: Authority, ledger: _Ledger, fail: Fail
+) -> dict[str, list[tuple[int, str]]]:
+    """Each version's stage history from its signed promotions, checking every move.
+
+    A promotion must start from the stage the ledger had reached (an edited catalog cannot
+    make a retired version look validated), make an allowed move, name the registered
+    digest, and, when it breaks glass, be by an actor holding one of the break-glass roles
+    of the policy in force then.
+
+    Returns:
+        Per version, ``(seq, stage)`` after each promotion, oldest first.
+    """
+    stages: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for seq, body in ledger.promotions:
+        data = body.get("data") or {}
+        ref, to = str(data.get("model")), str(data.get("to_stage"))
+        now = stages[ref][-1][1] if stages[ref] else "candidate"
+        reg = ledger.registered.get(ref)
+        what = f"event #{seq} (model.promote)"
+        if reg is None or reg[0] >= seq:
+            fail(f"{what} promotes {ref}, which was not registered before it", seq)
+        elif str(data.get("model_digest")) != reg[1]:
+            fail(f"{what} names a digest of {ref} other than the registered one", seq)
+        if str(data.get("from_stage")) != now:
+            fail(
+                f"{what} moves {ref} from {data.get('from_stage')!r}, but the signed ledger "
+                f"had it {now!r} (the catalog's stage was edited, or the event forged)",
+                seq,
+            )
+        if to not in MOVES.get(now, ()):
+            allowed = ", ".join(MOVES.get(now, ())) or "nothing (retired is final)"
+            fail(f"{what} moves {ref} from {now} to {to}; from {now} only: {allowed}", seq)
+        if data.get("break_glass"):
+            why = _break_glass(ws, auth, seq, str(body.get("actor")))
+            if why:
+                fail(f"{what} breaks glass {why}", seq)
+        stages[ref].append((seq, to))
+    return stages
+
+
+def _break_glass(ws: Workspace, auth: Authority, seq: int, actor: str) -> str | None:
+    from core.governance.policy import PolicyBundle, PolicyError
+    from core.governance.rules import parse
+    from core.kernel.errors import IntegrityError, UsageError
+
+    in_force = auth.policy_at(seq)
+    if in_force is None:
+        return "with no policy in force"
+    try:
+        bundle = PolicyBundle.from_bytes(
+            ws.objects.read_verified(in_force[1].removeprefix("sha256:"))
+        )
+        allowed = parse(bundle.data, where=f"policy {bundle.name}").break_glass_roles
+    except (OSError, ValueError, LookupError, PolicyError, UsageError, IntegrityError) as err:
+        return f"but the policy in force cannot be read ({err})"
+    state = auth.actor_at(actor, seq)
+    held = set(state.roles) if state else set()
+    if not held & set(allowed):
+        return (
+            f"by {actor}, who held {', '.join(sorted(held)) or 'no role'} then, none of the "
+            f"break-glass roles {', '.join(allowed)} of policy {bundle.name} {bundle.version}"
+        )
+    return None
+
+
+def _stage_before(stages: dict[str, list[tuple[int, str]]], ref: str, seq: int) -> str:
+    found = [stage for at, stage in stages.get(ref, []) if at < seq]
+    return found[-1] if found else "candidate"
+
+
+def _input(
+    auth: Authority,
+    ledger: _Ledger,
+    stages: dict[str, list[tuple[int, str]]],
+    seq: int,
+    body: dict[str, Any],
+) -> str | None:
+    """Why a decision's recorded input disagrees with the signed ledger, or None.
+
+    The gate gathers its facts from the catalog, which an insider can edit; re-evaluating the
+    recorded input (``policy_checks``) proves only that the policy said what it said about
+    that input. This proves the input was the truth: the actor's roles, and for a model its
+    digest, developers, tier, stage and every piece of evidence about it (none invented,
+    none left out), as the signed events before it have them.
+    """
+    member = body.get("policy") or {}
+    doc = member.get("input") if isinstance(member, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    given = doc.get("actor")
+    actor: dict[str, Any] = given if isinstance(given, dict) else {}
+    state = auth.actor_at(str(body.get("actor")), seq)
+    ledger_roles = sorted(state.roles) if state else []
+    if sorted(actor.get("roles") or []) != ledger_roles:
+        return (
+            f"gives {body.get('actor')} the roles {sorted(actor.get('roles') or [])}, but the "
+            f"ledger had {ledger_roles}"
+        )
+    model = doc.get("model")
+    if not isinstance(model, dict):
+        return None
+    ref = str(model.get("ref"))
+    reg = ledger.registered.get(ref)
+    if reg is None or reg[0] > seq:
+        return f"is about {ref}, which the ledger had not registered"
+    if str(model.get("digest")) != reg[1]:
+        return f"gives {ref} a digest other than its registered one"
+    developers = sorted(ledger.developers(ref, seq))
+    if sorted(model.get("developers") or []) != developers:
+        return f"names {ref}'s developers {model.get('developers')}, not {developers}"
+    tier = ledger.tier(ref.split("@", 1)[0], seq)
+    if tier is None and model.get("tier_assessed"):
+        return f"says {ref} was risk-assessed, but no model.risk event precedes it"
+    if tier is not None and (model.get("tier") != tier or not model.get("tier_assessed")):
+        return f"gives {ref} tier {model.get('tier')}, but the ledger's risk assessment says {tier}"
+    stage = _stage_before(stages, ref, seq)
+    if model.get("stage") != stage:
+        return f"says {ref} was {model.get('stage')!r}, but the ledger had it {stage!r}"
+    listed: dict[int, tuple[str, str]] = {}
+    for item in model.get("evidence") or []:
+        if not isinstance(item, dict):
+            return "lists malformed evidence"
+        at = item.get("seq")
+        found = ledger.evidence_at.get(at) if isinstance(at, int) else None
+        if (
+            not isinstance(at, int)
+            or found is None
+            or found != (item.get("kind"), item.get("digest"))
+        ):
+            return (
+                f"lists {item.get('kind')} evidence #{at} ({str(item.get('digest'))[:16]}…), "
+                "which is not that event of the ledger"
+            )
+        listed[at] = found
+    missing = sorted(ledger.evidence_about(ref, seq) - set(listed))
+    if missing:
+        return f"leaves out evidence about {ref} recorded before it: {missing}"
     return None

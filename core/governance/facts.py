@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.governance.findings import open_counts
-from core.kernel.errors import NotFoundError
+from core.kernel.errors import LedgerError, NotFoundError
 from core.kernel.rows import (
     ApprovalRow,
     LifecycleRow,
@@ -93,7 +93,7 @@ def _fairness_verdict(s: Session, digest: str) -> str | None:
         return _FAIRNESS[digest]
     try:
         doc = json.loads(s.workspace.objects.read_verified(digest))
-    except (OSError, ValueError, LookupError):
+    except (OSError, ValueError, LookupError, LedgerError):  # missing or altered
         return FAIL
     found = []
     for check in doc.get("checks", []):
@@ -243,7 +243,7 @@ def _features(s: Session, spec_digest: str) -> list[str] | None:
         found: list[str] | None = [
             str(c) for c in [*section.get("features", []), *section.get("sensitive", [])]
         ]
-    except (OSError, ValueError, LookupError, UnicodeDecodeError, AttributeError, TypeError):
+    except (OSError, ValueError, LookupError, LedgerError, AttributeError, TypeError):
         return None  # not cached: a missing blob may be restored
     if len(_SPEC_COLUMNS) > 1024:
         _SPEC_COLUMNS.clear()
