@@ -378,13 +378,17 @@ def _input(
         return None
     ref = str(model.get("ref"))
     reg = ledger.registered.get(ref)
-    if reg is None or reg[0] > seq:
-        return f"is about {ref}, which the ledger had not registered"
-    if str(model.get("digest")) != reg[1]:
-        return f"gives {ref} a digest other than its registered one"
-    developers = sorted(ledger.developers(ref, seq))
-    if sorted(model.get("developers") or []) != developers:
-        return f"names {ref}'s developers {model.get('developers')}, not {developers}"
+    # A refused registration decided on the version it would have created: what is checkable
+    # of it is its tier, stage and that its evidence exists.
+    prospective = (reg is None or reg[0] > seq) and member.get("gate") == "register"
+    if not prospective:
+        if reg is None or reg[0] > seq:
+            return f"is about {ref}, which the ledger had not registered"
+        if str(model.get("digest")) != reg[1]:
+            return f"gives {ref} a digest other than its registered one"
+        developers = sorted(ledger.developers(ref, seq))
+        if sorted(model.get("developers") or []) != developers:
+            return f"names {ref}'s developers {model.get('developers')}, not {developers}"
     tier = ledger.tier(ref.split("@", 1)[0], seq)
     if tier is None and model.get("tier_assessed"):
         return f"says {ref} was risk-assessed, but no model.risk event precedes it"
@@ -409,7 +413,7 @@ def _input(
                 "which is not that event of the ledger"
             )
         listed[at] = found
-    missing = sorted(ledger.evidence_about(ref, seq) - set(listed))
+    missing = [] if prospective else sorted(ledger.evidence_about(ref, seq) - set(listed))
     if missing:
         return f"leaves out evidence about {ref} recorded before it: {missing}"
     return None
