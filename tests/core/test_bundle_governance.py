@@ -1079,3 +1079,33 @@ def test_a_decision_told_what_the_ledger_does_not_say_is_rejected(
     why = _rejected(path)
     assert why.startswith("the decision of event #") and "(model.promote)" in why
     assert expected.format(train=train) in why
+
+
+def test_a_decision_fed_an_evidence_row_inserted_in_the_catalog_is_rejected(
+    staged: Stage, tmp_path: Path
+) -> None:
+    # The attack found, through the workstation itself: an insider copies the evaluation's
+    # catalog row under the training run's event number, so the gate's facts list a second
+    # "evaluation" that is really a train.run; vic then retires the version for real.
+    import duckdb
+
+    from core.governance import lifecycle
+
+    root = tmp_path / "ws"
+    shutil.copytree(staged.ready, root)
+    ws = Workspace.open(root)
+    train, _ = _find(ws, "train.run")
+    with duckdb.connect(str(ws.catalog_path)) as con:
+        con.execute(
+            "INSERT INTO evaluations SELECT ? AS seq, * EXCLUDE (seq) FROM evaluations "
+            "WHERE model = 'credit-risk@1'",
+            [train],
+        )
+    signer.forget()
+    lifecycle.promote(Workspace.open(root), "vic", "credit-risk@1", to="retired", reason="old")
+    signer.forget()
+    _, retired = _find(Workspace.open(root), "model.promote", to_stage="retired")
+    listed = [(e["kind"], e["seq"]) for e in retired["policy"]["input"]["model"]["evidence"]]
+    assert ("evaluation", train) in listed  # the policy was told it
+    why = _rejected(_export(root, tmp_path))
+    assert f"lists evaluation evidence #{train}, but event #{train} is a train.run" in why
