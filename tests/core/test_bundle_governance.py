@@ -378,6 +378,12 @@ def test_the_honest_bundle_verifies_with_its_governance_rechecked(staged: Stage)
     assert "2 approval(s) of credit-risk@1 by cora, vic verify" in checked
     assert "meets tier 2's rule" in checked and "2 distinct people (cora, vic)" in checked
     assert "each name the policy bundle in force" in checked
+    assert (
+        "2 promotion(s) of credit-risk@1 replay as allowed moves from candidate to approved"
+        in checked
+    )
+    assert "decision input(s) agree with the bundled ledger" in checked
+    assert "not checkable" not in checked
     gov = report["governance"]
     assert gov["stage"] == "approved"
     assert [(a["approver"], a["role"]) for a in gov["approvals"]] == [
@@ -714,6 +720,8 @@ def test_a_break_glass_promotion_verifies_and_says_so(staged: Stage, tmp_path: P
     checked = "\n".join(report["checked"])
     assert "to approved was BREAK-GLASS: it counts no approvals and needs a review" in checked
     assert report["governance"]["promotions"][-1]["break_glass"] is True
+    # alice is an admin, whom the policy lets break glass: the replay accepts it.
+    assert "each break-glass by a role the policy in force allowed" in checked
 
 
 def test_a_rejection_travels_in_the_bundle_and_blocks_nothing_it_should_not(
@@ -869,6 +877,8 @@ def test_a_policy_changed_midway_is_carried_whole(staged: Stage, tmp_path: Path)
     report = bundle.verify(path)
     assert f"under policy {installed.digest[7:23]}…" in "\n".join(report["checked"])
     assert report["governance"]["stage"] == "approved"
+    # The default pack's decisions are told the same facts: each input agrees with the ledger.
+    assert "decision input(s) agree with the bundled ledger" in "\n".join(report["checked"])
 
 
 # ---- the lifecycle replayed, and each decision's input against the bundled ledger ---------
@@ -1013,6 +1023,39 @@ def _evidence(inp: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(e for e in inp["model"]["evidence"] if e["kind"] == kind)
 
 
+def _forged_retirement(staged: Stage, tmp: Path, edit: Any) -> Path:
+    """vic's retirement of credit-risk@1 written by hand, its decision's input ``edit``-ed."""
+
+    def forge(ws: Workspace) -> None:
+        move = {"from_stage": "approved", "to_stage": "retired"}
+        event = _promote_event(
+            ws,
+            "vic",
+            like="approved",
+            stage="approved",
+            data=move | {"approvals": []},
+            request=move,
+            edit=edit,
+        )
+        _append(ws, "vic", event)
+
+    return _forged_bundle(staged.ready, tmp, forge)
+
+
+def test_evidence_the_bundle_cannot_check_is_said_not_checkable(
+    staged: Stage, tmp_path: Path
+) -> None:
+    # A kind of evidence this verifier does not know: neither a pass nor a silent one.
+    def edit(inp: dict[str, Any]) -> None:
+        inp["model"]["evidence"].append({"kind": "attestation", "seq": 1, "digest": "00"})
+
+    report = bundle.verify(_forged_retirement(staged, tmp_path, edit))
+    assert report["exit_code"] == 1
+    [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
+    assert "not checkable here: event #" in line
+    assert "evidence of kind 'attestation' is not checkable here" in line
+
+
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
@@ -1056,21 +1099,9 @@ def test_a_decision_told_what_the_ledger_does_not_say_is_rejected(
     # evidence row inserted by hand, a role, a tier, a stage or a digest that is not the
     # ledger's. The decision is recorded as made; what it was told must be true.
     train, _ = _find(Workspace.open(staged.ready), "train.run")
-
-    def forge(ws: Workspace) -> None:
-        move = {"from_stage": "approved", "to_stage": "retired"}
-        event = _promote_event(
-            ws,
-            "vic",
-            like="approved",
-            stage="approved",
-            data=move | {"approvals": []},
-            request=move,
-            edit=None if edit is None else lambda inp: edit(inp, train),
-        )
-        _append(ws, "vic", event)
-
-    path = _forged_bundle(staged.ready, tmp_path, forge)
+    path = _forged_retirement(
+        staged, tmp_path, None if edit is None else lambda inp: edit(inp, train)
+    )
     if expected is None:
         report = bundle.verify(path)
         assert report["exit_code"] == 1 and report["governance"]["stage"] == "retired"
