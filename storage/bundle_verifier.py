@@ -1380,8 +1380,12 @@ class _Governance:
             f"{result['k']} needed, roles covered: {', '.join(result['roles']) or 'none named'}"
         )
 
+    @functools.cached_property
     def trained_on(self) -> str | None:
-        """The snapshot the version's run trained on, as its bundled ``train.run`` says."""
+        """The snapshot the version's run trained on, as its bundled ``train.run`` says.
+
+        Cached: every decision about the version asks, and a bundle may carry many events.
+        """
         for _, _, body in self.events:
             data = body.get("data") or {}
             if body.get("action") == "train.run" and data.get("run_id") == self.run_id:
@@ -1451,7 +1455,9 @@ class _Governance:
         what cannot be compared here goes into ``notes``, never a silent pass.
         """
         decision = body.get("policy")
-        inp = decision.get("input") if isinstance(decision, dict) else None
+        if not isinstance(decision, dict):
+            return False
+        inp = decision.get("input")
         if not isinstance(inp, dict) or not isinstance(inp.get("model"), dict):
             return False
         action, actor = str(body.get("action")), str(body.get("actor"))
@@ -1471,6 +1477,14 @@ class _Governance:
                 f"give {actor} {roles!r} at that position"
             )
         model = inp["model"]
+        if action == "policy.deny" and decision.get("gate") == "register":
+            # A refused registration was told of a version that never existed: its ref may
+            # be reused by the registration that later succeeded, of another run.
+            notes.append(
+                f"event #{seq} (a refused registration) decided on a version never registered "
+                "(only its actor is compared)"
+            )
+            return True
         if model.get("ref") != self.ref:
             notes.append(
                 f"event #{seq} ({action}) decided on {model.get('ref')!r}, another version "
@@ -1498,7 +1512,7 @@ class _Governance:
                 f"{what} was told {self.ref} is {model.get('stage')!r}, but the bundled "
                 f"promotions before it leave it {stage}"
             )
-        about = {"validation": self.trained_on(), "evaluation": self.ref, "reproduction": None}
+        about = {"validation": self.trained_on, "evaluation": self.ref, "reproduction": None}
         if about["validation"] is not None:  # the bundle carries the run itself
             about["reproduction"] = self.run_id
         evidence = model.get("evidence")

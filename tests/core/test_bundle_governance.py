@@ -1140,3 +1140,41 @@ def test_a_decision_fed_an_evidence_row_inserted_in_the_catalog_is_rejected(
     assert ("evaluation", train) in listed  # the policy was told it
     why = _rejected(_export(root, tmp_path))
     assert f"lists evaluation evidence #{train}, but event #{train} is a train.run" in why
+
+
+def test_a_refused_registration_is_not_compared_with_the_version(
+    staged: Stage, tmp_path: Path
+) -> None:
+    # A refused registration was told of a would-be version (another run's digest, its
+    # evidence), whose ref the registration that later succeeded may reuse: an honest
+    # bundle with one verifies, and the line says only its actor was compared.
+    def forge(ws: Workspace) -> None:
+        _, real = _find(ws, "model.promote", to_stage="approved")
+        decision = real["policy"] | {
+            "gate": "register",
+            "allow": False,
+            "reasons": ["the run's validation failed"],
+            "input": {
+                "actor": {
+                    "name": "sam",
+                    "roles": ["data-scientist", "data-steward", "validator"],
+                    "kind": "person",
+                },
+                "model": {
+                    "ref": "credit-risk@1",
+                    "digest": "ab" * 32,
+                    "stage": "candidate",
+                    "tier": 1,
+                    "tier_assessed": False,
+                    "evidence": [],
+                },
+            },
+        }
+        data = {"gate": "register", "subject": "model:credit-risk@1"}
+        _append(ws, "sam", Event("sam", "policy.deny", ["model:credit-risk@1"], data, "refused",
+                                 policy=decision))  # fmt: skip
+
+    report = bundle.verify(_forged_bundle(staged.ready, tmp_path, forge))
+    assert report["exit_code"] == 1
+    [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
+    assert "(a refused registration) decided on a version never registered" in line
