@@ -1178,3 +1178,10 @@ def test_a_refused_registration_is_not_compared_with_the_version(
     assert report["exit_code"] == 1
     [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
     assert "(a refused registration) decided on a version never registered" in line
+
+
+def test_the_verifier_replays_the_workstations_moves() -> None:
+    # Restated in the stand-alone verifier (standard library only): the two must not drift.
+    from core.governance import lifecycle
+
+    assert bundle_verifier.MOVES == lifecycle.MOVES
