@@ -995,6 +995,24 @@ INTOTO_TYPE = "application/vnd.in-toto+json"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 IMPORT_ROLES = ("approver", "validator", "admin")
 DEVELOPER_ACTS = ("train.run", "model.register", "model.sign")
+MOVES: dict[str, tuple[str, ...]] = {
+    "candidate": ("validated", "retired"),
+    "validated": ("approved", "retired"),
+    "approved": ("retired",),
+    "retired": (),
+}
+"""The lifecycle's allowed moves (core.governance.lifecycle.MOVES, restated: this file is
+stand-alone). Replayed over the bundled promotions, they make a stage the ledger never
+reached unreachable, whatever the catalog was edited to say."""
+EVIDENCE_KINDS: dict[str, tuple[str, str, str]] = {
+    "validation": ("validation.run", "result_digest", "snapshot"),
+    "evaluation": ("model.evaluate", "evidence", "model"),
+    "reproduction": ("reproduce.run", "result_digest", "run_id"),
+}
+"""A decision input's evidence kind -> (the event's action, its digest field, the field
+naming what it is about: the run's input snapshot, the version, the run). The same events
+the workstation's facts read; the bundle's excerpt carries all of them, since each names a
+node of the version's lineage among its subjects."""
 
 
 def approval_member(seq: int) -> str:
@@ -1362,6 +1380,184 @@ class _Governance:
             f"{result['k']} needed, roles covered: {', '.join(result['roles']) or 'none named'}"
         )
 
+    @functools.cached_property
+    def trained_on(self) -> str | None:
+        """The snapshot the version's run trained on, as its bundled ``train.run`` says.
+
+        Cached: every decision about the version asks, and a bundle may carry many events.
+        """
+        for _, _, body in self.events:
+            data = body.get("data") or {}
+            if body.get("action") == "train.run" and data.get("run_id") == self.run_id:
+                return str((data.get("input") or {}).get("ref"))
+        return None
+
+    def move(self, seq: int, body: dict[str, Any], stage: str) -> str:
+        """Replay one promotion of the version over the stage before it; return the new stage.
+
+        Attacks: a retired version brought back by deleting its lifecycle row from the
+        catalog and promoting again (the event says "validated -> approved"); a stage
+        skipped; a promotion of another build; a break-glass by someone the policy in force
+        does not let break glass (its decision copied from a real one).
+        """
+        data = body.get("data") or {}
+        came, to = str(data.get("from_stage")), str(data.get("to_stage"))
+        what = f"promotion #{seq} of {self.ref} ({came} -> {to})"
+        if came != stage:
+            raise RejectedError(
+                f"{what} starts from {came}, but the bundled promotions before it leave "
+                f"{self.ref} {stage}"
+            )
+        if to not in MOVES.get(stage, ()):
+            allowed = ", ".join(MOVES.get(stage, ())) or "nothing (retired is final)"
+            raise RejectedError(
+                f"{what} is not an allowed move: from {stage} the lifecycle allows {allowed}"
+            )
+        if data.get("model_digest") != self.digest:
+            raise RejectedError(
+                f"{what} moves build {_short(str(data.get('model_digest')))}, not "
+                f"{self.ref}'s registered digest {_short(str(self.digest))}"
+            )
+        if data.get("break_glass"):
+            actor = str(body.get("actor"))
+            in_force = self.in_force(seq)
+            if in_force is None:
+                raise RejectedError(f"{what} broke glass with no policy in force")
+            rules = self.rules(in_force[1], f"{what} broke glass under a policy")
+            allowed_roles = {str(r) for r in rules.get("break_glass_roles", ["admin"])}
+            held = self.actors.at(actor, seq)[0]
+            if not held & allowed_roles:
+                raise RejectedError(
+                    f"{what} was BREAK-GLASS by {actor}, who may not break glass: the policy "
+                    f"in force then ({_short(in_force[1][7:])}) allows it to "
+                    f"{', '.join(sorted(allowed_roles)) or 'nobody'}, and {actor} held "
+                    f"{', '.join(sorted(held)) or 'no role'} at event #{seq}"
+                )
+        return to
+
+    def decision_input(
+        self,
+        seq: int,
+        body: dict[str, Any],
+        stage: str,
+        tier: Any,
+        by_seq: dict[int, dict[str, Any]],
+        notes: list[str],
+    ) -> bool:
+        """A decision's recorded input agrees with what the bundled ledger says then.
+
+        The policy decided on what it was told; the catalog told it. So the actor (name and
+        roles at this position, from the authority events), the version's digest, tier and
+        replayed stage, and each piece of evidence (a bundled event of the right action
+        about the version, with that digest) must be the ledger's. Attack: an evidence row
+        inserted in the catalog (a ``train.run`` passed off as an evaluation) lets a
+        promotion through. Returns whether the input was compared (False: no ``input.model``);
+        what cannot be compared here goes into ``notes``, never a silent pass.
+        """
+        decision = body.get("policy")
+        if not isinstance(decision, dict):
+            return False
+        inp = decision.get("input")
+        if not isinstance(inp, dict) or not isinstance(inp.get("model"), dict):
+            return False
+        action, actor = str(body.get("action")), str(body.get("actor"))
+        what = f"the decision of event #{seq} ({action})"
+        who = inp.get("actor")
+        if not isinstance(who, dict):
+            raise RejectedError(f"{what} records no actor in its input")
+        if who.get("name") != actor:
+            raise RejectedError(
+                f"{what} was told the actor is {who.get('name')!r}, but {actor} recorded it"
+            )
+        roles = sorted(self.actors.at(actor, seq)[0])
+        told = who.get("roles")
+        if not isinstance(told, list) or sorted(str(r) for r in told) != roles:
+            raise RejectedError(
+                f"{what} was told {actor} holds {told!r}, but the bundled authority events "
+                f"give {actor} {roles!r} at that position"
+            )
+        model = inp["model"]
+        if action == "policy.deny" and decision.get("gate") == "register":
+            # A refused registration was told of a version that never existed: its ref may
+            # be reused by the registration that later succeeded, of another run.
+            notes.append(
+                f"event #{seq} (a refused registration) decided on a version never registered "
+                "(only its actor is compared)"
+            )
+            return True
+        if model.get("ref") != self.ref:
+            notes.append(
+                f"event #{seq} ({action}) decided on {model.get('ref')!r}, another version "
+                "(only its actor is compared)"
+            )
+            return True
+        if model.get("digest") != self.digest:
+            raise RejectedError(
+                f"{what} was told {self.ref}'s digest is {_short(str(model.get('digest')))}, "
+                f"but it was registered as {_short(str(self.digest))}"
+            )
+        if tier is None:
+            if model.get("tier_assessed") is not False:
+                raise RejectedError(
+                    f"{what} was told {self.name}'s risk tier was assessed, but no bundled "
+                    "model.risk before it assesses one"
+                )
+        elif model.get("tier") != tier or model.get("tier_assessed") is not True:
+            raise RejectedError(
+                f"{what} was told {self.name} is tier {model.get('tier')!r}, but the newest "
+                f"bundled model.risk before it says tier {tier!r}"
+            )
+        if model.get("stage") != stage:
+            raise RejectedError(
+                f"{what} was told {self.ref} is {model.get('stage')!r}, but the bundled "
+                f"promotions before it leave it {stage}"
+            )
+        about = {"validation": self.trained_on, "evaluation": self.ref, "reproduction": None}
+        if about["validation"] is not None:  # the bundle carries the run itself
+            about["reproduction"] = self.run_id
+        evidence = model.get("evidence")
+        if not isinstance(evidence, list):
+            raise RejectedError(f"{what} records malformed evidence in its input")
+        for item in evidence:
+            if not isinstance(item, dict) or str(item.get("kind")) not in EVIDENCE_KINDS:
+                kind = item.get("kind") if isinstance(item, dict) else item
+                notes.append(f"event #{seq}: evidence of kind {kind!r} is not checkable here")
+                continue
+            kind = str(item["kind"])
+            wanted, field, subject = EVIDENCE_KINDS[kind]
+            named = f"{what} lists {kind} evidence #{item.get('seq')}"
+            try:
+                at = int(item["seq"])
+            except (KeyError, TypeError, ValueError):
+                raise RejectedError(f"{named}, which names no event") from None
+            found = by_seq.get(at)
+            if found is None or at >= seq:
+                # The excerpt carries every evaluation of the version (subject model:REF),
+                # every validation of its run's input and reproduction of its run (subjects
+                # snapshot:/run:, lineage nodes) once the bundle carries the run itself.
+                if at >= seq or kind == "evaluation" or about[kind] is not None:
+                    raise RejectedError(
+                        f"{named}, which is not an earlier event of the bundled ledger, "
+                        "though the bundle carries all such evidence of the version"
+                    )
+                notes.append(f"event #{seq}: {kind} evidence #{at} is not checkable here")
+                continue
+            data = found.get("data") or {}
+            if found.get("action") != wanted:
+                raise RejectedError(
+                    f"{named}, but event #{at} is a {found.get('action')}, not a {wanted}"
+                )
+            if str(data.get(subject)) != str(about[kind]):
+                raise RejectedError(
+                    f"{named}, but event #{at} is about {data.get(subject)!r}, not {about[kind]!r}"
+                )
+            if data.get(field) != item.get("digest"):
+                raise RejectedError(
+                    f"{named} with digest {_short(str(item.get('digest')))}, but event #{at} "
+                    f"recorded {_short(str(data.get(field)))}"
+                )
+        return True
+
     def decisions(self) -> int:
         """Every decision names the bundle in force; every governed event carries one.
 
@@ -1429,46 +1625,55 @@ class _Governance:
         found: list[dict[str, Any]] = []
         promotions: list[dict[str, Any]] = []
         stage = "candidate"
+        tier: Any = None  # the newest bundled risk tier of the name so far
+        by_seq = {seq: body for seq, _, body in self.events}
+        notes: list[str] = []
+        compared = 0
         for seq, _, body in self.events:
             data = body.get("data") or {}
+            before = stage
+            if body.get("action") == "model.promote" and data.get("model") == self.ref:
+                stage = self.move(seq, body, stage)
             if body.get("action") == "model.risk" and data.get("name") == self.name:
                 self.risk(seq, body)
-            if data.get("model") != self.ref:
-                continue
-            if body.get("action") == "model.approve":
-                self.approval(seq, body, devs)
-                found.append(
-                    {
-                        "seq": seq,
-                        "approver": data.get("approver"),
-                        "role": data.get("role"),
-                        "decision": data.get("decision"),
-                        "stage": data.get("stage"),
-                        "model_digest": data.get("model_digest"),
-                        "key_id": data.get("key_id"),
-                        "conditions": list(data.get("conditions") or []),
-                        "ts": body.get("ts"),
-                        "member": approval_member(seq),
-                    }
-                )
-            elif body.get("action") == "model.promote":
-                stage = str(data.get("to_stage"))
-                promotions.append(
-                    {
-                        "seq": seq,
-                        "from_stage": data.get("from_stage"),
-                        "to_stage": stage,
-                        "break_glass": bool(data.get("break_glass")),
-                        "approvals": list(data.get("approvals") or []),
-                    }
-                )
-                if stage == "approved" and data.get("break_glass"):
-                    checked.append(
-                        f"promotion #{seq} of {self.ref} to approved was BREAK-GLASS: it counts no "
-                        "approvals and needs a review"
+            if data.get("model") == self.ref:
+                if body.get("action") == "model.approve":
+                    self.approval(seq, body, devs)
+                    found.append(
+                        {
+                            "seq": seq,
+                            "approver": data.get("approver"),
+                            "role": data.get("role"),
+                            "decision": data.get("decision"),
+                            "stage": data.get("stage"),
+                            "model_digest": data.get("model_digest"),
+                            "key_id": data.get("key_id"),
+                            "conditions": list(data.get("conditions") or []),
+                            "ts": body.get("ts"),
+                            "member": approval_member(seq),
+                        }
                     )
-                elif stage == "approved":
-                    checked.append(self.promotion(seq, body, sorted(devs), found))
+                elif body.get("action") == "model.promote":
+                    promotions.append(
+                        {
+                            "seq": seq,
+                            "from_stage": data.get("from_stage"),
+                            "to_stage": stage,
+                            "break_glass": bool(data.get("break_glass")),
+                            "approvals": list(data.get("approvals") or []),
+                        }
+                    )
+                    if stage == "approved" and data.get("break_glass"):
+                        checked.append(
+                            f"promotion #{seq} of {self.ref} to approved was BREAK-GLASS: it "
+                            "counts no approvals and needs a review"
+                        )
+                    elif stage == "approved":
+                        checked.append(self.promotion(seq, body, sorted(devs), found))
+            # After the event's own checks, which name a forgery's first fault precisely.
+            compared += self.decision_input(seq, body, before, tier, by_seq, notes)
+            if body.get("action") == "model.risk" and data.get("name") == self.name:
+                tier = data.get("tier")
         if found:
             people = sorted({str(a["approver"]) for a in found})
             checked.append(
@@ -1479,6 +1684,18 @@ class _Governance:
             )
         else:
             checked.append(f"no approval is recorded for {self.ref}")
+        if promotions:
+            checked.append(
+                f"{len(promotions)} promotion(s) of {self.ref} replay as allowed moves from "
+                f"candidate to {stage}, each of its registered build, each break-glass by a "
+                "role the policy in force allowed"
+            )
+        if compared:
+            checked.append(
+                f"{compared} decision input(s) agree with the bundled ledger: the actor and "
+                "their roles then, and for this version its digest, tier, stage and evidence"
+                + (f"; not checkable here: {'; '.join(notes)}" if notes else "")
+            )
         summary = {
             "stage": stage,
             "approvals": found,

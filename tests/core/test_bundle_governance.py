@@ -9,12 +9,16 @@ must reject, with a sentence naming what is wrong, every forgery an insider with
 access and the same OS account (so: the keyring) can make: a replayed approval, one signed
 by a key not the approver's, one bound to an older build, one by the model's developer, a
 promotion short of its k-of-n, an edited policy member, a decision naming another bundle,
-a governed event without its decision, a risk tier lowered by hand.
+a governed event without its decision, a risk tier lowered by hand, a stage move the
+lifecycle forbids (a retired version brought back), a break-glass by a role the policy does
+not let break glass, a decision whose recorded input (actor, roles, digest, tier, stage,
+evidence) is not what the bundled ledger says.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import json
 import shutil
@@ -374,6 +378,12 @@ def test_the_honest_bundle_verifies_with_its_governance_rechecked(staged: Stage)
     assert "2 approval(s) of credit-risk@1 by cora, vic verify" in checked
     assert "meets tier 2's rule" in checked and "2 distinct people (cora, vic)" in checked
     assert "each name the policy bundle in force" in checked
+    assert (
+        "2 promotion(s) of credit-risk@1 replay as allowed moves from candidate to approved"
+        in checked
+    )
+    assert "decision input(s) agree with the bundled ledger" in checked
+    assert "not checkable" not in checked
     gov = report["governance"]
     assert gov["stage"] == "approved"
     assert [(a["approver"], a["role"]) for a in gov["approvals"]] == [
@@ -710,6 +720,8 @@ def test_a_break_glass_promotion_verifies_and_says_so(staged: Stage, tmp_path: P
     checked = "\n".join(report["checked"])
     assert "to approved was BREAK-GLASS: it counts no approvals and needs a review" in checked
     assert report["governance"]["promotions"][-1]["break_glass"] is True
+    # alice is an admin, whom the policy lets break glass: the replay accepts it.
+    assert "each break-glass by a role the policy in force allowed" in checked
 
 
 def test_a_rejection_travels_in_the_bundle_and_blocks_nothing_it_should_not(
@@ -865,3 +877,311 @@ def test_a_policy_changed_midway_is_carried_whole(staged: Stage, tmp_path: Path)
     report = bundle.verify(path)
     assert f"under policy {installed.digest[7:23]}…" in "\n".join(report["checked"])
     assert report["governance"]["stage"] == "approved"
+    # The default pack's decisions are told the same facts: each input agrees with the ledger.
+    assert "decision input(s) agree with the bundled ledger" in "\n".join(report["checked"])
+
+
+# ---- the lifecycle replayed, and each decision's input against the bundled ledger ---------
+
+
+def _promote_event(
+    ws: Workspace,
+    actor: str,
+    *,
+    like: str,
+    stage: str,
+    data: dict[str, Any],
+    request: dict[str, Any],
+    edit: Any = None,
+) -> Event:
+    """A ``model.promote`` of credit-risk@1 as an insider writes it: the real promotion to
+    ``like`` with ``data`` changed, its allow decision copied with the input told the stage
+    ``stage`` and the ``request`` (so that, unless ``edit`` alters the input further, the
+    decision's input is what the ledger says at the forged event's position)."""
+    _, real = _find(ws, "model.promote", to_stage=like)
+    decision = copy.deepcopy(real["policy"])
+    decision["input"]["model"]["stage"] = stage
+    decision["input"]["request"] = decision["input"].get("request", {}) | request
+    if edit is not None:
+        edit(decision["input"])
+    return Event(
+        actor, "model.promote", real["subjects"], real["data"] | data, "forged", policy=decision
+    )
+
+
+def _retired(source: Path, tmp: Path) -> Path:
+    """A copy of ``source`` where vic, through the workstation, retired credit-risk@1."""
+    from core.governance import lifecycle
+
+    copy_root = tmp / "retired"
+    shutil.copytree(source, copy_root)
+    signer.forget()
+    lifecycle.promote(Workspace.open(copy_root), "vic", "credit-risk@1", to="retired", reason="old")
+    signer.forget()
+    return copy_root
+
+
+@pytest.mark.parametrize(
+    ("came", "expected"),
+    [
+        # The attack found: the lifecycle row of the retirement deleted from the catalog, the
+        # version promoted again: the event says "validated -> approved".
+        ("validated", "starts from validated, but the bundled promotions before it leave"),
+        # Honest about where it starts, but retired is final.
+        ("retired", "is not an allowed move: from retired the lifecycle allows nothing"),
+    ],
+)
+def test_a_retired_version_brought_back_is_rejected(
+    staged: Stage, tmp_path: Path, came: str, expected: str
+) -> None:
+    def forge(ws: Workspace) -> None:
+        event = _promote_event(
+            ws,
+            "vic",
+            like="approved",
+            stage=came,
+            data={"from_stage": came, "to_stage": "approved"},
+            request={"from_stage": came},
+        )
+        _append(ws, "vic", event)
+
+    path = _forged_bundle(_retired(staged.ready, tmp_path), tmp_path, forge)
+    why = _rejected(path)
+    assert "promotion #" in why and f"of credit-risk@1 ({came} -> approved)" in why
+    assert expected in why
+    if came == "validated":
+        assert "leave credit-risk@1 retired" in why
+    done = _run_verify_py(path, tmp_path)
+    assert done.returncode == bundle_verifier.EXIT_REJECTED and expected in done.stdout
+
+
+def test_an_honest_retirement_verifies(staged: Stage, tmp_path: Path) -> None:
+    report = bundle.verify(_export(_retired(staged.ready, tmp_path), tmp_path))
+    assert report["exit_code"] == 1 and report["governance"]["stage"] == "retired"
+    assert "3 promotion(s) of credit-risk@1 replay as allowed moves from candidate to retired" in (
+        "\n".join(report["checked"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"from_stage": "approved", "to_stage": "validated"},
+            "(approved -> validated) is not an allowed move: from approved the lifecycle "
+            "allows retired",
+        ),
+        (
+            {"from_stage": "validated", "to_stage": "approved"},
+            "(validated -> approved) starts from validated, but the bundled promotions "
+            "before it leave credit-risk@1 approved",
+        ),
+        (
+            {"from_stage": "approved", "to_stage": "retired", "model_digest": "ab" * 32},
+            "(approved -> retired) moves build abababababababab…, not credit-risk@1's "
+            "registered digest",
+        ),
+    ],
+)
+def test_a_stage_move_the_lifecycle_forbids_is_rejected(
+    staged: Stage, tmp_path: Path, data: dict[str, Any], expected: str
+) -> None:
+    def forge(ws: Workspace) -> None:
+        request = {k: v for k, v in data.items() if k != "model_digest"}
+        event = _promote_event(
+            ws, "vic", like="approved", stage="approved", data=data, request=request
+        )
+        _append(ws, "vic", event)
+
+    assert expected in _rejected(_forged_bundle(staged.ready, tmp_path, forge))
+
+
+def test_a_break_glass_by_a_role_not_allowed_to_is_rejected(staged: Stage, tmp_path: Path) -> None:
+    # vic (validator) may promote, and the workstation refuses him break-glass (the policy's
+    # break_glass_roles is ["admin"]); he writes the event himself, with a real decision.
+    def forge(ws: Workspace) -> None:
+        move = {"from_stage": "validated", "to_stage": "approved"}
+        event = _promote_event(
+            ws,
+            "vic",
+            like="validated",
+            stage="validated",
+            data=move | {"approvals": [], "break_glass": True},
+            request=move | {"break_glass": True},
+        )
+        _append(ws, "vic", event)
+
+    path = _forged_bundle(staged.half, tmp_path, forge)
+    why = _rejected(path)
+    assert "(validated -> approved) was BREAK-GLASS by vic, who may not break glass" in why
+    assert "allows it to admin, and vic held validator at event #" in why
+    done = _run_verify_py(path, tmp_path)
+    assert done.returncode == bundle_verifier.EXIT_REJECTED and "may not break glass" in done.stdout
+
+
+def _evidence(inp: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(e for e in inp["model"]["evidence"] if e["kind"] == kind)
+
+
+def _forged_retirement(staged: Stage, tmp: Path, edit: Any) -> Path:
+    """vic's retirement of credit-risk@1 written by hand, its decision's input ``edit``-ed."""
+
+    def forge(ws: Workspace) -> None:
+        move = {"from_stage": "approved", "to_stage": "retired"}
+        event = _promote_event(
+            ws,
+            "vic",
+            like="approved",
+            stage="approved",
+            data=move | {"approvals": []},
+            request=move,
+            edit=edit,
+        )
+        _append(ws, "vic", event)
+
+    return _forged_bundle(staged.ready, tmp, forge)
+
+
+def test_evidence_the_bundle_cannot_check_is_said_not_checkable(
+    staged: Stage, tmp_path: Path
+) -> None:
+    # A kind of evidence this verifier does not know: neither a pass nor a silent one.
+    def edit(inp: dict[str, Any]) -> None:
+        inp["model"]["evidence"].append({"kind": "attestation", "seq": 1, "digest": "00"})
+
+    report = bundle.verify(_forged_retirement(staged, tmp_path, edit))
+    assert report["exit_code"] == 1
+    [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
+    assert "not checkable here: event #" in line
+    assert "evidence of kind 'attestation' is not checkable here" in line
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (None, None),  # the forged retirement with a faithful input verifies: the control
+        (
+            lambda inp, train: _evidence(inp, "evaluation").update(seq=train),
+            "lists evaluation evidence #{train}, but event #{train} is a train.run, not a "
+            "model.evaluate",
+        ),
+        (
+            lambda inp, train: _evidence(inp, "validation").update(digest="cd" * 32),
+            "lists validation evidence #",
+        ),
+        (
+            lambda inp, train: _evidence(inp, "evaluation").update(seq=99999),
+            "lists evaluation evidence #99999, which is not an earlier event of the bundled ledger",
+        ),
+        (
+            lambda inp, train: inp["actor"].update(roles=["admin", "validator"]),
+            "was told vic holds ['admin', 'validator'], but the bundled authority events give "
+            "vic ['validator']",
+        ),
+        (lambda inp, train: inp["actor"].update(name="alice"), "was told the actor is 'alice'"),
+        (
+            lambda inp, train: inp["model"].update(tier=1),
+            "was told credit-risk is tier 1, but the newest bundled model.risk before it says "
+            "tier 2",
+        ),
+        (
+            lambda inp, train: inp["model"].update(stage="validated"),
+            "was told credit-risk@1 is 'validated', but the bundled promotions before it "
+            "leave it approved",
+        ),
+        (lambda inp, train: inp["model"].update(digest="ef" * 32), "digest is efefefefefefefef…"),
+    ],
+)
+def test_a_decision_told_what_the_ledger_does_not_say_is_rejected(
+    staged: Stage, tmp_path: Path, edit: Any, expected: str | None
+) -> None:
+    # vic retires credit-risk@1 with an allow decision whose input the catalog fed: an
+    # evidence row inserted by hand, a role, a tier, a stage or a digest that is not the
+    # ledger's. The decision is recorded as made; what it was told must be true.
+    train, _ = _find(Workspace.open(staged.ready), "train.run")
+    path = _forged_retirement(
+        staged, tmp_path, None if edit is None else lambda inp: edit(inp, train)
+    )
+    if expected is None:
+        report = bundle.verify(path)
+        assert report["exit_code"] == 1 and report["governance"]["stage"] == "retired"
+        assert "decision input(s) agree with the bundled ledger" in "\n".join(report["checked"])
+        return
+    why = _rejected(path)
+    assert why.startswith("the decision of event #") and "(model.promote)" in why
+    assert expected.format(train=train) in why
+
+
+def test_a_decision_fed_an_evidence_row_inserted_in_the_catalog_is_rejected(
+    staged: Stage, tmp_path: Path
+) -> None:
+    # The attack found, through the workstation itself: an insider copies the evaluation's
+    # catalog row under the training run's event number, so the gate's facts list a second
+    # "evaluation" that is really a train.run; vic then retires the version for real.
+    import duckdb
+
+    from core.governance import lifecycle
+
+    root = tmp_path / "ws"
+    shutil.copytree(staged.ready, root)
+    ws = Workspace.open(root)
+    train, _ = _find(ws, "train.run")
+    with duckdb.connect(str(ws.catalog_path)) as con:
+        con.execute(
+            "INSERT INTO evaluations SELECT ? AS seq, * EXCLUDE (seq) FROM evaluations "
+            "WHERE model = 'credit-risk@1'",
+            [train],
+        )
+    signer.forget()
+    lifecycle.promote(Workspace.open(root), "vic", "credit-risk@1", to="retired", reason="old")
+    signer.forget()
+    _, retired = _find(Workspace.open(root), "model.promote", to_stage="retired")
+    listed = [(e["kind"], e["seq"]) for e in retired["policy"]["input"]["model"]["evidence"]]
+    assert ("evaluation", train) in listed  # the policy was told it
+    why = _rejected(_export(root, tmp_path))
+    assert f"lists evaluation evidence #{train}, but event #{train} is a train.run" in why
+
+
+def test_a_refused_registration_is_not_compared_with_the_version(
+    staged: Stage, tmp_path: Path
+) -> None:
+    # A refused registration was told of a would-be version (another run's digest, its
+    # evidence), whose ref the registration that later succeeded may reuse: an honest
+    # bundle with one verifies, and the line says only its actor was compared.
+    def forge(ws: Workspace) -> None:
+        _, real = _find(ws, "model.promote", to_stage="approved")
+        decision = real["policy"] | {
+            "gate": "register",
+            "allow": False,
+            "reasons": ["the run's validation failed"],
+            "input": {
+                "actor": {
+                    "name": "sam",
+                    "roles": ["data-scientist", "data-steward", "validator"],
+                    "kind": "person",
+                },
+                "model": {
+                    "ref": "credit-risk@1",
+                    "digest": "ab" * 32,
+                    "stage": "candidate",
+                    "tier": 1,
+                    "tier_assessed": False,
+                    "evidence": [],
+                },
+            },
+        }
+        data = {"gate": "register", "subject": "model:credit-risk@1"}
+        _append(ws, "sam", Event("sam", "policy.deny", ["model:credit-risk@1"], data, "refused",
+                                 policy=decision))  # fmt: skip
+
+    report = bundle.verify(_forged_bundle(staged.ready, tmp_path, forge))
+    assert report["exit_code"] == 1
+    [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
+    assert "(a refused registration) decided on a version never registered" in line
+
+
+def test_the_verifier_replays_the_workstations_moves() -> None:
+    # Restated in the stand-alone verifier (standard library only): the two must not drift.
+    from core.governance import lifecycle
+
+    assert bundle_verifier.MOVES == lifecycle.MOVES
