@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.governance.lifecycle import MOVES
 from core.identity.authority import Authority
 from core.kernel.workspace import Workspace
 
@@ -263,15 +264,6 @@ def _promotion(
     if extra:
         return f"counts approvals {extra} that do not count"
     return None
-
-
-MOVES = {
-    "candidate": ("validated", "retired"),
-    "validated": ("approved", "retired"),
-    "approved": ("retired",),
-    "retired": (),
-}
-"""The allowed stage moves (core.governance.lifecycle's), replayed here from signed events."""
 
 
 def _replay_stages(
