@@ -43,7 +43,7 @@ def signoff(ws: Workspace, ref: str, actor: str = "") -> tuple[str, list[dict[st
     with ws.session(actor) as s:
         model = model_row(s, ref)
         _, bad = separation.signed(s, authority_of(s), rows)
-        counts = approvals._standing(s, rows)
+        counts = approvals.standing_in(s, rows)
         stage = stage_of(s, model.ref)
     moves = [
         h

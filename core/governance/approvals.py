@@ -267,7 +267,7 @@ class Standing:
 NO_POLICY = "no policy is installed: no approval counts toward a stage"
 
 
-def _standing(s: Session, rows: Sequence[ApprovalRow]) -> dict[int, Standing]:
+def standing_in(s: Session, rows: Sequence[ApprovalRow]) -> dict[int, Standing]:
     """:func:`separation.member`'s verdict on each of ``rows``, per version and stage.
 
     The answer is :func:`storage.bundle_verifier.approval_check`'s (via ``member``), the very
@@ -291,7 +291,7 @@ def _standing(s: Session, rows: Sequence[ApprovalRow]) -> dict[int, Standing]:
 def standing(ws: Workspace, rows: Sequence[ApprovalRow], actor: str = "") -> dict[int, Standing]:
     """Whether each of ``rows`` counts toward its stage now, and why not (by event number)."""
     with ws.session(actor) as s:
-        return _standing(s, rows)
+        return standing_in(s, rows)
 
 
 @dataclass(frozen=True)
