@@ -69,7 +69,9 @@ grace_days = 30
 revalidate_days = 730
 evidence_max_age_days = 365
 """
-REGO = 'package ledgerml.gate\n\nimport rego.v1\n\ndeny contains "no" if { input.nothing }\n'
+REGO = (
+    'package ledgerml.gate\n\nimport rego.v1\n\ndeny contains "no" if { input.gate == "never" }\n'
+)
 CASES = '[[case]]\nname = "allow"\ngate = "risk"\nallow = true\ninput = {}\n'
 
 

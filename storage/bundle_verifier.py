@@ -993,7 +993,7 @@ def _verify(
 APPROVAL_PREDICATE = "https://ledgerml.dev/approval/v1"
 INTOTO_TYPE = "application/vnd.in-toto+json"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
-IMPORT_ROLES = ("approver", "validator", "admin")
+IMPORT_ROLES = ("approver", "validator", "data-owner", "security", "compliance", "admin")
 DEVELOPER_ACTS = ("train.run", "model.register", "model.sign")
 MOVES: dict[str, tuple[str, ...]] = {
     "candidate": ("validated", "retired"),

@@ -126,7 +126,15 @@ def list_(
             output.emit_json([p.to_json() for p in waiting])
             return
         output.table(
-            ["version", "tier", "missing roles", "you could give", "evidence", "developers"],
+            [
+                "version",
+                "tier",
+                "missing roles",
+                "you could give",
+                "evidence",
+                "developers",
+                "asked again because",
+            ],
             [
                 [
                     p.ref,
@@ -135,6 +143,7 @@ def list_(
                     ", ".join(p.roles),
                     ", ".join(f"{k} {v}" for k, v in p.evidence.items() if v) or "none",
                     ", ".join(p.developers),
+                    p.again or "",
                 ]
                 for p in waiting
             ],
@@ -142,11 +151,27 @@ def list_(
         )
         return
     rows = approvals.list_approvals(ws, actor, ref=model)
+    # Whether each counts toward its stage now, and why not: the answer a refused promotion
+    # points here for (void by newer evidence, expired, another build, a developer, ...).
+    counts = approvals.standing(ws, rows, actor)
+    gone = approvals.Standing(False, "not among the version's approvals now")
     if want_json(json_out):
-        output.emit_json([_approval_json(r) for r in rows])
+        output.emit_json([_approval_json(r) | counts.get(r.seq, gone).to_json() for r in rows])
         return
     output.table(
-        ["#", "version", "stage", "decision", "by", "role", "when", "conditions", "reason"],
+        [
+            "#",
+            "version",
+            "stage",
+            "decision",
+            "by",
+            "role",
+            "when",
+            "conditions",
+            "reason",
+            "counts",
+            "why not",
+        ],
         [
             [
                 r.seq,
@@ -158,6 +183,8 @@ def list_(
                 r.created_at[:19],
                 "; ".join(json.loads(r.conditions)),
                 r.reason,
+                "yes" if counts.get(r.seq, gone).counted else "NO",
+                counts.get(r.seq, gone).why_not or "",
             ]
             for r in rows
         ],

@@ -5,6 +5,12 @@ again as the card is rendered (:func:`core.governance.separation.signed`), so an
 written straight into the catalog, or one whose statement no longer matches, shows as not
 verifying instead of lending the card a signature it does not have: a card is never kinder
 than the evidence.
+
+A signature that verifies is not yet an approval that counts: newer evidence voids it (under
+``evidence_change = "void"``), it expires, it may be bound to another build or given by a
+developer. Each row therefore also says whether it counts toward its stage now and, if not,
+why, from :func:`core.governance.approvals.standing` (the k-of-n rule promotion applies), so
+the card never shows as standing an approval the gate would refuse.
 """
 
 from __future__ import annotations
@@ -20,6 +26,15 @@ def _when(ts: str) -> str:
     return f"{ts[:10]} {ts[11:16]} UTC"
 
 
+def _counts(standing: approvals.Standing | None) -> str:
+    """The ``counts`` cell: "yes", or "NO: " and why (never blank, never kinder)."""
+    if standing is None:
+        return "NO: not part of the version's approvals now"
+    if standing.counted:
+        return "yes"
+    return f"NO: {standing.why_not or 'does not count'}"
+
+
 def signoff(ws: Workspace, ref: str, actor: str = "") -> tuple[str, list[dict[str, str]]]:
     """The version's stage now (with how it got there) and its approvals, oldest first."""
     from core.identity.signer import authority_of
@@ -28,6 +43,7 @@ def signoff(ws: Workspace, ref: str, actor: str = "") -> tuple[str, list[dict[st
     with ws.session(actor) as s:
         model = model_row(s, ref)
         _, bad = separation.signed(s, authority_of(s), rows)
+        counts = approvals.standing_in(s, rows)
         stage = stage_of(s, model.ref)
     moves = [
         h
@@ -56,6 +72,7 @@ def signoff(ws: Workspace, ref: str, actor: str = "") -> tuple[str, list[dict[st
                 "signature": (
                     "verifies" if row.seq not in bad else f"DOES NOT VERIFY: {bad[row.seq]}"
                 ),
+                "counts": _counts(counts.get(row.seq)),
                 "imported": "signed off the machine, imported by " + row.recorded_by
                 if row.recorded_by != row.approver
                 else "",

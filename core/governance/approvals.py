@@ -246,6 +246,55 @@ def list_approvals(ws: Workspace, actor: str = "", *, ref: str | None = None) ->
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Whether one recorded approval counts toward its stage *now*, and if not, why.
+
+    A recorded "approve" is not a standing one: newer evidence voids it (under
+    ``evidence_change = "void"``), it expires, it may be bound to another build, its approver
+    may be a developer or a service, or its signed statement may not check out. Anything
+    that shows an approval (``approvals list``, the model card) shows this next to it, so no
+    view is kinder than the k-of-n rule the promotion gate applies.
+    """
+
+    counted: bool
+    why_not: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {"counted": self.counted, "why_not": self.why_not}
+
+
+NO_POLICY = "no policy is installed: no approval counts toward a stage"
+
+
+def standing_in(s: Session, rows: Sequence[ApprovalRow]) -> dict[int, Standing]:
+    """:func:`separation.member`'s verdict on each of ``rows``, per version and stage.
+
+    The answer is :func:`storage.bundle_verifier.approval_check`'s (via ``member``), the very
+    rule the promotion gate reads, never a second opinion computed here.
+    """
+    if not rows:
+        return {}
+    if policy.in_force(s) is None:
+        return {r.seq: Standing(False, NO_POLICY) for r in rows}
+    _, rules = rules_in_force(s, action="counting approvals")
+    out: dict[int, Standing] = {}
+    facts: dict[str, dict[str, Any]] = {}
+    for ref, stage in sorted({(r.model, r.stage) for r in rows}):
+        if ref not in facts:
+            facts[ref] = model_facts(s, ref, untiered=rules.untiered)
+        for item in separation.member(s, facts[ref], stage, rules)["list"]:
+            out[int(item["seq"])] = Standing(bool(item["counted"]), item["why_not"])
+    return out
+
+
+def standing(ws: Workspace, rows: Sequence[ApprovalRow], actor: str = "") -> dict[int, Standing]:
+    """Whether each of ``rows`` counts toward its stage now, and why not (by event number)."""
+    with ws.session(actor) as s:
+        return standing_in(s, rows)
+
+
+@dataclass(frozen=True)
 class Pending:
     """A model version waiting for an approval this actor may give."""
 
@@ -257,6 +306,8 @@ class Pending:
     developers: list[str]
     roles: list[str] = field(default_factory=list)
     """The missing roles this actor could cover."""
+    again: str | None = None
+    """Why the actor is asked again: their earlier decision no longer counts (None: new)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -268,16 +319,41 @@ class Pending:
             "evidence": self.evidence,
             "developers": self.developers,
             "roles": self.roles,
+            "again": self.again,
         }
+
+
+def _decided(listing: Sequence[dict[str, Any]], actor: str) -> tuple[bool, str | None]:
+    """Whether ``actor``'s decisions on a version still stand, and if not, why not.
+
+    A decision stands if one of the actor's approvals counts, or their newest decision is a
+    rejection the rule still holds against the version (bound to this build, not voided by
+    newer evidence: ``approval_check`` says "is a rejection" of exactly those). Anything else
+    they recorded no longer counts (void, expired, another build, a bad signature), so they
+    are asked again, with the reason.
+    """
+    mine = [x for x in listing if x["approver"] == actor]
+    if not mine:
+        return False, None
+    if any(x["counted"] for x in mine):
+        return True, None
+    newest = max(mine, key=lambda x: int(x["seq"]))
+    why = str(newest["why_not"] or "")
+    if newest["decision"] == "reject" and why.endswith("is a rejection"):
+        return True, None
+    return False, why or None
 
 
 def pending(ws: Workspace, actor: str) -> list[Pending]:
     """Versions waiting for an approval ``actor`` may give (for stage ``approved``).
 
     One holds a role the version still misses (any approval role, if the tier names none but
-    more people are needed), did not develop it, and has not decided on its current build
-    yet. Retired and approved versions wait for nothing. Without a policy nothing is governed,
-    so nothing is pending.
+    more people are needed), did not develop it, and has no decision on it that still stands.
+    Whether a decision stands is :func:`approval_check`'s answer (``counted``, ``why_not``),
+    the rule promotion applies: an approval voided by newer evidence, expired, or bound to an
+    older build no longer counts, so its approver is asked again (``again`` says why).
+    Retired and approved versions wait for nothing. Without a policy nothing is governed, so
+    nothing is pending.
     """
     with ws.session(actor) as s:
         bundle = policy.in_force(s)
@@ -287,23 +363,18 @@ def pending(ws: Workspace, actor: str) -> list[Pending]:
         mine = [r for r in _roles_now(s) if r in APPROVER_ROLES]
         if not mine:
             return []
-        decided = {
-            (str(r[0]), str(r[1]))
-            for r in s.catalog.con.execute(
-                "SELECT model, model_digest FROM approvals WHERE approver = ? AND stage = ?",
-                [actor, "approved"],
-            ).fetchall()
-        }
         out = []
         for model in s.catalog.models():
             if stage_of(s, model.ref) in ("approved", "retired"):
                 continue
-            if (model.ref, model.model_digest) in decided:
-                continue
             m = model_facts(s, model.ref, untiered=rules.untiered)
             if actor in m["developers"]:
                 continue
-            check = separation.member(s, m, "approved", rules)["check"]
+            member = separation.member(s, m, "approved", rules)
+            decided, again = _decided(member["list"], actor)
+            if decided:
+                continue
+            check = member["check"]
             if check["ok"]:
                 continue
             if check["missing_roles"]:
@@ -321,6 +392,7 @@ def pending(ws: Workspace, actor: str) -> list[Pending]:
                     dict(m["verdicts"]),
                     list(m["developers"]),
                     could,
+                    again,
                 )
             )
         return out

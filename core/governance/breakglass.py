@@ -12,12 +12,16 @@ someone holding a review role records a ``breakglass.review`` with an outcome:
   until the version moves, :mod:`core.governance.alerts` raises
   ``breakglass-reversal-pending``.
 
-Who may review, chosen here: a holder of approver, validator, compliance or admin who is
-neither the person who broke the glass nor a developer of the version (trainer, registrant,
-signer; admins included), since the review stands in for the approvals that were skipped.
+Who may review, chosen here: a *person* (never a service account: the review is the human
+oversight standing in for the skipped approvals, and only people approve) holding approver,
+validator, compliance or admin who is neither the person who broke the glass nor a
+developer of the version (trainer, registrant, signer; admins included), since the review
+stands in for the approvals that were skipped.
 The attacks and what stops them:
 
 - *the promoter reviews their own emergency*: refused here.
+- *a service account with a review role closes the review* (a robot clearing the alert):
+  refused here, by the actor's kind as the signed ledger says (not the catalog).
 - *a second review to flip an outcome*: refused; one promotion has one review.
 - *a review of something that was no break-glass*: refused (the event must be a break-glass
   ``model.promote``).
@@ -106,10 +110,11 @@ def review(
     Raises:
         UsageError: for no reason, an unknown outcome, or a promotion already reviewed.
         NotFoundError: if event ``seq`` is no break-glass promotion.
-        PermissionDeniedError: for the promoter, a developer of the version, or an actor
-            without a review role.
+        PermissionDeniedError: for the promoter, a developer of the version, a service
+            account, or an actor without a review role.
     """
     from core.governance.facts import developers
+    from core.identity.signer import authority_of
 
     if outcome not in REVIEW_OUTCOMES:
         raise UsageError(
@@ -132,6 +137,14 @@ def review(
                 f"{found.review.outcome}, by {found.review.created_by})"
             )
         p = found.promotion
+        state = authority_of(s).current(s.actor)
+        if state is None or state.kind != "person":
+            raise PermissionDeniedError(
+                f"{s.actor} is a {state.kind if state else 'unknown'} actor: only people review "
+                "a break-glass promotion",
+                hint="Human oversight: a person with an approver, validator or compliance role "
+                "reviews it.",
+            )
         if s.actor == p.created_by:
             raise PermissionDeniedError(
                 f"{s.actor} broke the glass at #{seq} and cannot review it",

@@ -17,8 +17,14 @@ RISK_ROLES = ("validator", "approver", "admin")
 """Who may set a model's risk tier (model risk management, not its developers)."""
 APPROVER_ROLES = ("approver", "validator", "data-owner", "security", "compliance")
 """The roles an approval can be given in; which of them a tier needs is policy data."""
-IMPORT_ROLES = ("approver", "validator", "admin")
-"""Who may record an approval signed off the machine (the approver's own key signed it)."""
+IMPORT_ROLES = (*APPROVER_ROLES, *ADMIN)
+"""Who may record an approval signed off the machine (the approver's own key signed it).
+
+Every approval role plus admin: the import checks the *approver's* role at that ledger
+position through their signed statement, so the importer needs no particular approval role;
+a narrower list only kept approvers such as compliance from importing their own approval.
+Kept equal to ``storage.bundle_verifier.IMPORT_ROLES`` (the stand-alone verifier's copy).
+"""
 PROMOTE_ROLES = ("data-scientist", "validator", "approver", "admin")
 """Who may ask for a promotion; whether it is allowed is the policy's decision."""
 STAGES = ("candidate", "validated", "approved", "retired")

@@ -14,12 +14,15 @@ For every ``finding.update``:
   nothing else has one.
 
 For every ``breakglass.review``:
-  the promotion it names is a break-glass ``model.promote`` before it; the reviewer is
-  neither the promoter nor a developer of the version; it is the promotion's only review.
+  the promotion it names is a break-glass ``model.promote`` before it; the reviewer is a
+  person (the kind their ``actor.add`` recorded: a review stands in for the approvals the
+  emergency skipped, and only people approve), neither the promoter nor a developer of the
+  version; it is the promotion's only review.
 
 Attacks: the owner closing their own finding, a developer accepting the risk of their own
 model, the promoter reviewing their own emergency, a second review flipping the outcome,
-each appended with a valid key but past the command.
+a service account (a robot holding a review role) closing a human-oversight review, each
+appended with a valid key but past the command.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def check(events: Sequence[tuple[int, dict[str, Any]]], fail: Fail) -> int:
     owners: dict[int, tuple[str, str]] = {}  # finding -> (owner, model)
     glass: dict[int, tuple[str, str]] = {}  # break-glass promotion -> (promoter, model)
     reviewed: dict[int, int] = {}
+    kinds: dict[str, str] = {}  # actor -> person | service, as actor.add recorded it
     checked = 0
     for seq, body in sorted(events, key=lambda e: e[0]):
         action, actor = body.get("action"), str(body.get("actor"))
@@ -76,6 +80,10 @@ def check(events: Sequence[tuple[int, dict[str, Any]]], fail: Fail) -> int:
         if not isinstance(data, dict):
             continue
         devs.see(seq, action, actor, data)
+        if action == "workspace.init":
+            kinds[str(data.get("founder"))] = "person"
+        elif action == "actor.add":
+            kinds[str(data.get("name"))] = str(data.get("kind") or "person")
         if action == "finding.open":
             owners[seq] = (str(data.get("owner")), str(data.get("model")))
         elif action == "model.promote" and data.get("break_glass"):
@@ -87,7 +95,7 @@ def check(events: Sequence[tuple[int, dict[str, Any]]], fail: Fail) -> int:
                 fail(f"event #{seq} (finding.update) {why}", seq)
         elif action == "breakglass.review":
             checked += 1
-            why = _review(data, actor, glass, reviewed, devs, seq)
+            why = _review(data, actor, glass, reviewed, devs, seq, kinds.get(actor))
             if why:
                 fail(f"event #{seq} (breakglass.review) {why}", seq)
     return checked
@@ -123,11 +131,19 @@ def _review(
     reviewed: dict[int, int],
     devs: _Developers,
     seq: int,
+    kind: str | None = None,
 ) -> str | None:
+    """Why a ``breakglass.review`` should not stand (None: it may).
+
+    ``kind`` is the reviewer's kind as the ledger recorded it (None: no ``actor.add`` in the
+    events given, which the signature checks already report for a real ledger).
+    """
     target = data.get("promotion")
     if not isinstance(target, int) or target not in glass:
         return f"reviews #{target}, which is no earlier break-glass promotion"
     promoter, model = glass[target]
+    if kind is not None and kind != "person":
+        return f"reviews #{target}, but {actor} is a {kind} actor: only people review"
     if actor == promoter:
         return f"reviews #{target}, which {actor} promoted (separation of duties)"
     if actor in devs.of(model, seq):

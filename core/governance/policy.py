@@ -32,6 +32,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 import tomllib
@@ -585,6 +586,80 @@ class TestResult:
     problem: str = ""
 
 
+_INPUT_PATH = re.compile(r"\binput((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+"""An ``input.a.b…`` reference in Rego text (dotted names only; see :func:`input_paths`)."""
+
+
+def _code_only(text: str) -> str:
+    """Rego text without comments and string literals (which mention fields but read none)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if c in '"`':
+            j = i + 1
+            while j < n and text[j] != c:
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            out.append(c + c)
+            i = j + 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def input_paths(text: str) -> list[tuple[str, ...]]:
+    """The dotted ``input.a.b…`` paths a Rego module reads, in order of first use.
+
+    A regex over the text without comments and strings, not a Rego parser. What it cannot
+    follow it ignores: anything after an index or iteration (``input.approvals.list[_].role``
+    gives ``input.approvals.list``; ``some a in input.x`` then ``a.y`` gives ``input.x``),
+    bracketed keys (``input["k"]``) and ``input`` bound to another name or replaced ``with``.
+    """
+    seen: dict[tuple[str, ...], None] = {}
+    for m in _INPUT_PATH.finditer(_code_only(text)):
+        seen[tuple(m.group(1).lstrip(".").split("."))] = None
+    return list(seen)
+
+
+def _provides(value: Any, path: tuple[str, ...]) -> bool:
+    """Whether a fixture's input has ``path`` (a value given as a whole covers the rest)."""
+    for part in path:
+        if not isinstance(value, dict):
+            return True  # a list or scalar given whole: what lies under it is not dotted
+        if part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+def _unread_inputs(bundle: PolicyBundle, inputs: list[dict[str, Any]]) -> list[TestResult]:
+    """A failing result for each input path a module reads that no fixture's input has.
+
+    Rego pitfall: a rule on a misspelt field (``input.model.verdicts.evalution``) is
+    undefined, not an error, so its deny never fires and every fixture still passes.
+    Requiring each path in at least one fixture turns such a typo into a failed test.
+    """
+    out: list[TestResult] = []
+    for module, text in sorted(bundle.modules.items()):
+        for path in input_paths(text):
+            if not any(_provides(i, path) for i in inputs):
+                dotted = ".".join(("input", *path))
+                out.append(
+                    TestResult(
+                        f"{module}:{dotted}",
+                        False,
+                        f"module {module} reads {dotted}, which no fixture provides: a "
+                        "misspelt field makes a rule never fire",
+                    )
+                )
+    return out
+
+
 def run_tests(bundle: PolicyBundle) -> list[TestResult]:
     """Compile ``bundle`` and run its fixtures.
 
@@ -593,15 +668,22 @@ def run_tests(bundle: PolicyBundle) -> list[TestResult]:
     deny reasons must contain). A bundle without fixtures fails: an untested policy is how
     a misspelt rule silently allows everything.
 
+    Every dotted ``input.a.b…`` path a module reads must also be in at least one fixture's
+    input (:func:`input_paths` says what the scan ignores): a rule on a misspelt field is
+    undefined in Rego, so it never fires and its fixtures pass regardless.
+
     Raises:
         PolicyError: if the bundle does not compile.
     """
     engine(bundle)
     out: list[TestResult] = []
+    inputs: list[dict[str, Any]] = []
     for file, doc in sorted(bundle.tests.items()):
         cases = doc.get("case", []) if isinstance(doc, dict) else []
         for i, case in enumerate(cases):
             name = f"{file}:{case.get('name', i + 1)}"
+            if isinstance(case, dict) and isinstance(case.get("input", {}), dict):
+                inputs.append(dict(case.get("input", {})) | {"gate": case.get("gate")})
             try:
                 decision = decide(bundle, str(case["gate"]), dict(case.get("input", {})))
                 want = bool(case["allow"])
@@ -623,4 +705,5 @@ def run_tests(bundle: PolicyBundle) -> list[TestResult]:
             out.append(TestResult(name, True))
     if not out:
         out.append(TestResult("(none)", False, "the bundle has no fixtures in tests/*.toml"))
-    return out
+        return out
+    return out + _unread_inputs(bundle, inputs)

@@ -120,6 +120,13 @@ gate = "promote"
 input = { request = { to_stage = "approved" }, approvals = { check = { ok = false } } }
 allow = false
 reason = "k-of-n"
+
+[[case]]
+name = "break glass skips the check"
+gate = "promote"
+input.request = { to_stage = "approved", break_glass = true }
+input.approvals = { check = { ok = false } }
+allow = true
 """
 
 

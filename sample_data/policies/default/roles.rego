@@ -5,6 +5,14 @@ package ledgerml.gate
 
 import rego.v1
 
+# An approval signed off the machine and imported (``request.imported``) is the approver's, not
+# the importer's: core already checked, through the signed statement, that the approver
+# (``request.approver``) held ``request.role`` at that ledger position. Asking whether the
+# *importer* holds it would only keep, say, a compliance officer from importing her own
+# approval, so for an import this rule checks nothing about the importer's approval roles.
+
+imported if input.request.imported == true
+
 role_held if actor_has(input.request.role)
 
 role_text := sprintf("%v", [input.request.role]) if {
@@ -13,6 +21,7 @@ role_text := sprintf("%v", [input.request.role]) if {
 
 deny contains msg if {
 	input.gate == "approve"
+	not imported
 	not role_held
 	msg := concat("", [
 		actor_name, " does not hold the role ", role_text, " they approve ", model_ref,
