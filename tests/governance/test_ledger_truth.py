@@ -70,9 +70,7 @@ def test_evidence_invented_in_the_catalog(gov: Gov) -> None:
     promoted = lifecycle.promote(gov.ws, "sam", M, to="validated", reason="evidence says so")
     _rebuild(gov)
     found = [f for f in _failures(gov) if f"#{promoted.seq}" in f]
-    assert any(f"evaluation evidence #{train}" in f and "not that event" in f for f in found), (
-        found
-    )
+    assert any(f"evaluation evidence #{train}" in f and "not that event" in f for f in found), found
 
 
 def test_evidence_left_out_of_the_facts(gov: Gov, monkeypatch: pytest.MonkeyPatch) -> None:
