@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.governance.lifecycle import MOVES
+from core.governance.events import MOVES
 from core.identity.authority import Authority
 from core.kernel.workspace import Workspace
 

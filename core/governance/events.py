@@ -29,6 +29,13 @@ PROMOTE_ROLES = ("data-scientist", "validator", "approver", "admin")
 """Who may ask for a promotion; whether it is allowed is the policy's decision."""
 STAGES = ("candidate", "validated", "approved", "retired")
 """Approval stages. Being in production is not a stage: it follows from deployments."""
+MOVES: dict[str, tuple[str, ...]] = {
+    "candidate": ("validated", "retired"),
+    "validated": ("approved", "retired"),
+    "approved": ("retired",),
+    "retired": (),
+}
+"""The allowed moves from each stage (the lifecycle's rule; ``audit verify`` replays it)."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from core.governance import policy, separation
 from core.governance.approvals import APPROVAL_STAGES
-from core.governance.events import PROMOTE_ROLES, STAGES, ModelPromoted
+from core.governance.events import MOVES, PROMOTE_ROLES, STAGES, ModelPromoted
 from core.governance.facts import model_facts, model_row, risk_of, stage_of
 from core.governance.risk import rules_in_force
 from core.identity.actors import needs
@@ -37,14 +37,6 @@ from core.kernel.errors import CheckFailedError, NotFoundError, PermissionDenied
 from core.kernel.kinds import new_event
 from core.kernel.rows import ApprovalRow, LifecycleRow, ModelRow, PolicyRow
 from core.kernel.workspace import Session, Workspace
-
-MOVES: dict[str, tuple[str, ...]] = {
-    "candidate": ("validated", "retired"),
-    "validated": ("approved", "retired"),
-    "approved": ("retired",),
-    "retired": (),
-}
-"""The allowed moves from each stage."""
 
 
 def check_move(ref: str, current: str, to: str) -> None:
