@@ -207,9 +207,6 @@ def _approval(
 def _promotion(
     ws: Workspace, auth: Authority, ledger: _Ledger, seq: int, body: dict[str, Any]
 ) -> str | None:
-    from core.governance.policy import PolicyBundle, PolicyError
-    from core.governance.rules import parse
-    from core.kernel.errors import IntegrityError, UsageError
     from storage.bundle_verifier import approval_check
 
     data = body.get("data") or {}
@@ -219,16 +216,12 @@ def _promotion(
     reg = ledger.registered.get(ref)
     if reg is None:
         return f"promotes {ref}, which was never registered"
-    in_force = auth.policy_at(seq)
-    if in_force is None:
+    found = _rules_at(ws, auth, seq)
+    if found is None:
         return "promotes to approved with no policy in force"
-    try:
-        bundle = PolicyBundle.from_bytes(
-            ws.objects.read_verified(in_force[1].removeprefix("sha256:"))
-        )
-        rules = parse(bundle.data, where=f"policy {bundle.name}")
-    except (OSError, ValueError, LookupError, PolicyError, UsageError, IntegrityError) as err:
-        return f"cannot be checked: the policy in force cannot be read ({err})"
+    if isinstance(found, str):
+        return f"cannot be checked: the policy in force cannot be read ({found})"
+    _, rules = found
     name = ref.split("@", 1)[0]
     tier = ledger.tier(name, seq) or rules.untiered
     approvals = [
@@ -308,20 +301,13 @@ def _replay_stages(
 
 
 def _break_glass(ws: Workspace, auth: Authority, seq: int, actor: str) -> str | None:
-    from core.governance.policy import PolicyBundle, PolicyError
-    from core.governance.rules import parse
-    from core.kernel.errors import IntegrityError, UsageError
-
-    in_force = auth.policy_at(seq)
-    if in_force is None:
+    found = _rules_at(ws, auth, seq)
+    if found is None:
         return "with no policy in force"
-    try:
-        bundle = PolicyBundle.from_bytes(
-            ws.objects.read_verified(in_force[1].removeprefix("sha256:"))
-        )
-        allowed = parse(bundle.data, where=f"policy {bundle.name}").break_glass_roles
-    except (OSError, ValueError, LookupError, PolicyError, UsageError, IntegrityError) as err:
-        return f"but the policy in force cannot be read ({err})"
+    if isinstance(found, str):
+        return f"but the policy in force cannot be read ({found})"
+    bundle, rules = found
+    allowed = rules.break_glass_roles
     state = auth.actor_at(actor, seq)
     held = set(state.roles) if state else set()
     if not held & set(allowed):
@@ -330,6 +316,27 @@ def _break_glass(ws: Workspace, auth: Authority, seq: int, actor: str) -> str | 
             f"break-glass roles {', '.join(allowed)} of policy {bundle.name} {bundle.version}"
         )
     return None
+
+
+def _rules_at(ws: Workspace, auth: Authority, seq: int) -> tuple[Any, Any] | str | None:
+    """The policy bundle in force at ``seq`` and its rules (None before any install).
+
+    A string says why it cannot be read. Read from this workspace's store each time, never
+    from the gate's process cache: what verify checks is the bytes on disk now.
+    """
+    from core.governance.policy import PolicyBundle
+    from core.governance.rules import parse
+    from core.kernel.errors import LedgerError
+
+    in_force = auth.policy_at(seq)
+    if in_force is None:
+        return None
+    try:
+        raw = ws.objects.read_verified(in_force[1].removeprefix("sha256:"))
+        bundle = PolicyBundle.from_bytes(raw)
+        return bundle, parse(bundle.data, where=f"policy {bundle.name}")
+    except (OSError, ValueError, LookupError, LedgerError) as err:
+        return str(err)
 
 
 def _stage_before(stages: dict[str, list[tuple[int, str]]], ref: str, seq: int) -> str:

@@ -32,7 +32,6 @@ from core.kernel.rows import (
     LifecycleRow,
     ModelRow,
     RiskRow,
-    SignatureRow,
 )
 from core.kernel.verdict import FAIL, PASS, WARN, worst
 from core.kernel.workspace import Session
@@ -269,7 +268,6 @@ def approvals_of(s: Session, ref: str, stage: str, *, at: int | None = None) -> 
 
 
 __all__ = [
-    "SignatureRow",
     "approvals_of",
     "days_since",
     "developers",
