@@ -33,7 +33,9 @@ ROLES = (
     "data-owner",
     "security",
     "compliance",
+    "consumer",
 )
+"""``consumer``: a caller of a deployed model's scoring service (outputs only)."""
 KINDS = ("person", "service")
 """A service is a non-human actor (a scoring service, a CI pipeline) with its own key."""
 CHANGES = ("grant", "revoke-role", "suspend", "resume", "remove")

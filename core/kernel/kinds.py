@@ -50,6 +50,11 @@ KIND_MODULES = (
     "core.data.events",
     "core.modelling.events",
     "core.evidence.events",
+    "core.operations.events",
+    "core.operations.decision_events",
+    "core.operations.serving_events",
+    "core.operations.monitor_events",
+    "core.operations.pipeline_events",
     "core.documents.events",
     "core.audit.events",
 )

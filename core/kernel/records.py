@@ -342,6 +342,191 @@ class BreakGlassReviewRow(SQLModel, table=True):
     created_by: str
 
 
+# ---- operations: deployments, scoring, decisions, monitoring, incidents ------------------
+
+
+class DeploymentRow(SQLModel, table=True):
+    """One model version put to work in an environment (``seq`` is its ``model.deploy``).
+
+    ``arm`` is how it takes traffic: ``live`` (answers), ``canary`` (answers a ``share`` of
+    requests, split by request id) or ``shadow`` (scored beside the live one, never
+    returned). ``ended_seq`` is the event that took it out (a later deployment replacing
+    it, a rollback, a withdrawal), so "what was live where at event N" is a range query.
+    """
+
+    __tablename__ = "deployments"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    deployment_id: str
+    env: str
+    arm: str
+    model: str
+    model_digest: str
+    strategy: str
+    share: float | None = None
+    replaces: str | None = None
+    rollback_of: str | None = None
+    retention: str
+    conditions: str
+    incident: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    ended_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: str
+    created_by: str
+    reason: str
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A scoring-service caller's token, bound to an actor (only its digest is kept)."""
+
+    __tablename__ = "api_tokens"
+    token_id: str = Field(primary_key=True)
+    actor: str
+    env: str
+    digest: str
+    created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+    revoked_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class DecisionBatchRow(SQLModel, table=True):
+    """One batch of logged decisions: a Parquet object whose Merkle root its event signs."""
+
+    __tablename__ = "decision_batches"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    batch_id: str
+    env: str
+    deployments: str
+    object_digest: str
+    merkle_root: str
+    count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    refused: int = Field(sa_column=Column(BigInteger, nullable=False))
+    errors: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_ts: str
+    last_ts: str
+    first_request: str
+    last_request: str
+    source: str
+    created_at: str
+    created_by: str
+
+
+class DecisionOverrideRow(SQLModel, table=True):
+    """A human's override of one logged decision (EU AI Act Art. 14 oversight)."""
+
+    __tablename__ = "decision_overrides"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    request_id: str
+    batch_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    outcome: str
+    reason: str
+    created_at: str
+    created_by: str
+
+
+class OutcomeBatchRow(SQLModel, table=True):
+    """Observed outcomes (late labels) joined to decisions by request id: a Parquet object."""
+
+    __tablename__ = "outcome_batches"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    object_digest: str
+    rows: int = Field(sa_column=Column(BigInteger, nullable=False))
+    matched: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
+class OpsConfigRow(SQLModel, table=True):
+    """An SLO set or a playbook put in force for an environment (the document is a blob)."""
+
+    __tablename__ = "ops_configs"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str
+    env: str
+    name: str
+    digest: str
+    created_at: str
+    created_by: str
+
+
+class MonitorRunRow(SQLModel, table=True):
+    """One monitoring window's evidence (drift, skew, performance, fairness) and verdict."""
+
+    __tablename__ = "monitor_runs"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    env: str
+    window_start: str
+    window_end: str
+    evidence_digest: str
+    verdict: str
+    decisions: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
+class OpsAlertRow(SQLModel, table=True):
+    """An SLO breach found by a monitoring run (``seq`` is its ``monitor.alert``)."""
+
+    __tablename__ = "ops_alerts"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    env: str
+    slo: str
+    metric: str
+    observed: float | None = None
+    threshold: str
+    monitor_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+
+
+class IncidentRow(SQLModel, table=True):
+    """An incident ticket (``seq`` is its ``incident.open``; the status columns follow it)."""
+
+    __tablename__ = "incidents"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    env: str
+    title: str
+    severity: str
+    status: str
+    alert_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    playbook: str | None = None
+    opened_at: str
+    opened_by: str
+    updated_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    closed_at: str | None = None
+    closed_by: str | None = None
+    reason: str
+
+
+class IncidentActionRow(SQLModel, table=True):
+    """One action taken on an incident: who, when, why, and the runbook step it followed."""
+
+    __tablename__ = "incident_actions"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    incident: int = Field(sa_column=Column(BigInteger, nullable=False))
+    action: str
+    detail: str
+    automatic: bool = False
+    runbook: str | None = None
+    created_at: str
+    created_by: str
+    reason: str
+
+
+class PipelineRunRow(SQLModel, table=True):
+    """One CI/CD pipeline run: its steps with their results (the history auditors ask for)."""
+
+    __tablename__ = "pipeline_runs"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str
+    spec_digest: str
+    status: str
+    steps: str
+    failed_step: str | None = None
+    report_digest: str | None = None
+    created_at: str
+    created_by: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -363,4 +548,15 @@ TABLES: tuple[type[SQLModel], ...] = (
     LifecycleRow,
     FindingRow,
     BreakGlassReviewRow,
+    DeploymentRow,
+    ApiTokenRow,
+    DecisionBatchRow,
+    DecisionOverrideRow,
+    OutcomeBatchRow,
+    OpsConfigRow,
+    MonitorRunRow,
+    OpsAlertRow,
+    IncidentRow,
+    IncidentActionRow,
+    PipelineRunRow,
 )

@@ -929,6 +929,501 @@ class BreakGlassReviewRow(Row):
         self.created_by = created_by
 
 
+class DeploymentRow(Row):
+    """One model version put to work in an environment (``seq`` is its ``model.deploy``)."""
+
+    TABLE: ClassVar[str] = "deployments"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "deployment_id",
+        "env",
+        "arm",
+        "model",
+        "model_digest",
+        "strategy",
+        "share",
+        "replaces",
+        "rollback_of",
+        "retention",
+        "conditions",
+        "incident",
+        "ended_seq",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        deployment_id: str,
+        env: str,
+        arm: str,
+        model: str,
+        model_digest: str,
+        strategy: str,
+        share: float | None = None,
+        replaces: str | None = None,
+        rollback_of: str | None = None,
+        retention: str,
+        conditions: str,
+        incident: int | None = None,
+        ended_seq: int | None = None,
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.deployment_id = deployment_id
+        self.env = env
+        self.arm = arm
+        self.model = model
+        self.model_digest = model_digest
+        self.strategy = strategy
+        self.share = share
+        self.replaces = replaces
+        self.rollback_of = rollback_of
+        self.retention = retention
+        self.conditions = conditions
+        self.incident = incident
+        self.ended_seq = ended_seq
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
+class ApiTokenRow(Row):
+    """A scoring-service caller's token, bound to an actor (only its digest is kept)."""
+
+    TABLE: ClassVar[str] = "api_tokens"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "token_id",
+        "actor",
+        "env",
+        "digest",
+        "created_seq",
+        "created_at",
+        "created_by",
+        "revoked_seq",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("token_id",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        token_id: str,
+        actor: str,
+        env: str,
+        digest: str,
+        created_seq: int,
+        created_at: str,
+        created_by: str,
+        revoked_seq: int | None = None,
+    ) -> None:
+        self.token_id = token_id
+        self.actor = actor
+        self.env = env
+        self.digest = digest
+        self.created_seq = created_seq
+        self.created_at = created_at
+        self.created_by = created_by
+        self.revoked_seq = revoked_seq
+
+
+class DecisionBatchRow(Row):
+    """One batch of logged decisions: a Parquet object whose Merkle root its event signs."""
+
+    TABLE: ClassVar[str] = "decision_batches"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "batch_id",
+        "env",
+        "deployments",
+        "object_digest",
+        "merkle_root",
+        "count",
+        "refused",
+        "errors",
+        "first_ts",
+        "last_ts",
+        "first_request",
+        "last_request",
+        "source",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        batch_id: str,
+        env: str,
+        deployments: str,
+        object_digest: str,
+        merkle_root: str,
+        count: int,
+        refused: int,
+        errors: int,
+        first_ts: str,
+        last_ts: str,
+        first_request: str,
+        last_request: str,
+        source: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.batch_id = batch_id
+        self.env = env
+        self.deployments = deployments
+        self.object_digest = object_digest
+        self.merkle_root = merkle_root
+        self.count = count
+        self.refused = refused
+        self.errors = errors
+        self.first_ts = first_ts
+        self.last_ts = last_ts
+        self.first_request = first_request
+        self.last_request = last_request
+        self.source = source
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class DecisionOverrideRow(Row):
+    """A human's override of one logged decision (EU AI Act Art. 14 oversight)."""
+
+    TABLE: ClassVar[str] = "decision_overrides"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "request_id",
+        "batch_seq",
+        "outcome",
+        "reason",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        request_id: str,
+        batch_seq: int,
+        outcome: str,
+        reason: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.request_id = request_id
+        self.batch_seq = batch_seq
+        self.outcome = outcome
+        self.reason = reason
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class OutcomeBatchRow(Row):
+    """Observed outcomes (late labels) joined to decisions by request id: a Parquet object."""
+
+    TABLE: ClassVar[str] = "outcome_batches"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "object_digest",
+        "rows",
+        "matched",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        object_digest: str,
+        rows: int,
+        matched: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.object_digest = object_digest
+        self.rows = rows
+        self.matched = matched
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class OpsConfigRow(Row):
+    """An SLO set or a playbook put in force for an environment (the document is a blob)."""
+
+    TABLE: ClassVar[str] = "ops_configs"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "kind",
+        "env",
+        "name",
+        "digest",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        kind: str,
+        env: str,
+        name: str,
+        digest: str,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.kind = kind
+        self.env = env
+        self.name = name
+        self.digest = digest
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class MonitorRunRow(Row):
+    """One monitoring window's evidence (drift, skew, performance, fairness) and verdict."""
+
+    TABLE: ClassVar[str] = "monitor_runs"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "env",
+        "window_start",
+        "window_end",
+        "evidence_digest",
+        "verdict",
+        "decisions",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        env: str,
+        window_start: str,
+        window_end: str,
+        evidence_digest: str,
+        verdict: str,
+        decisions: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.env = env
+        self.window_start = window_start
+        self.window_end = window_end
+        self.evidence_digest = evidence_digest
+        self.verdict = verdict
+        self.decisions = decisions
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class OpsAlertRow(Row):
+    """An SLO breach found by a monitoring run (``seq`` is its ``monitor.alert``)."""
+
+    TABLE: ClassVar[str] = "ops_alerts"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "env",
+        "slo",
+        "metric",
+        "observed",
+        "threshold",
+        "monitor_seq",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        env: str,
+        slo: str,
+        metric: str,
+        observed: float | None = None,
+        threshold: str,
+        monitor_seq: int,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.env = env
+        self.slo = slo
+        self.metric = metric
+        self.observed = observed
+        self.threshold = threshold
+        self.monitor_seq = monitor_seq
+        self.created_at = created_at
+        self.created_by = created_by
+
+
+class IncidentRow(Row):
+    """An incident ticket (``seq`` is its ``incident.open``; the status columns follow it)."""
+
+    TABLE: ClassVar[str] = "incidents"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "env",
+        "title",
+        "severity",
+        "status",
+        "alert_seq",
+        "playbook",
+        "opened_at",
+        "opened_by",
+        "updated_seq",
+        "closed_at",
+        "closed_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        env: str,
+        title: str,
+        severity: str,
+        status: str,
+        alert_seq: int | None = None,
+        playbook: str | None = None,
+        opened_at: str,
+        opened_by: str,
+        updated_seq: int,
+        closed_at: str | None = None,
+        closed_by: str | None = None,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.env = env
+        self.title = title
+        self.severity = severity
+        self.status = status
+        self.alert_seq = alert_seq
+        self.playbook = playbook
+        self.opened_at = opened_at
+        self.opened_by = opened_by
+        self.updated_seq = updated_seq
+        self.closed_at = closed_at
+        self.closed_by = closed_by
+        self.reason = reason
+
+
+class IncidentActionRow(Row):
+    """One action taken on an incident: who, when, why, and the runbook step it followed."""
+
+    TABLE: ClassVar[str] = "incident_actions"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "incident",
+        "action",
+        "detail",
+        "automatic",
+        "runbook",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        incident: int,
+        action: str,
+        detail: str,
+        automatic: bool = False,
+        runbook: str | None = None,
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.incident = incident
+        self.action = action
+        self.detail = detail
+        self.automatic = automatic
+        self.runbook = runbook
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
+class PipelineRunRow(Row):
+    """One CI/CD pipeline run: its steps with their results (the history auditors ask for)."""
+
+    TABLE: ClassVar[str] = "pipeline_runs"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "name",
+        "spec_digest",
+        "status",
+        "steps",
+        "failed_step",
+        "report_digest",
+        "created_at",
+        "created_by",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        name: str,
+        spec_digest: str,
+        status: str,
+        steps: str,
+        failed_step: str | None = None,
+        report_digest: str | None = None,
+        created_at: str,
+        created_by: str,
+    ) -> None:
+        self.seq = seq
+        self.name = name
+        self.spec_digest = spec_digest
+        self.status = status
+        self.steps = steps
+        self.failed_step = failed_step
+        self.report_digest = report_digest
+        self.created_at = created_at
+        self.created_by = created_by
+
+
 # Every catalog table, in the order its DDL is created and its rows dumped.
 TABLES = (
     CatalogMeta,
@@ -951,4 +1446,15 @@ TABLES = (
     LifecycleRow,
     FindingRow,
     BreakGlassReviewRow,
+    DeploymentRow,
+    ApiTokenRow,
+    DecisionBatchRow,
+    DecisionOverrideRow,
+    OutcomeBatchRow,
+    OpsConfigRow,
+    MonitorRunRow,
+    OpsAlertRow,
+    IncidentRow,
+    IncidentActionRow,
+    PipelineRunRow,
 )

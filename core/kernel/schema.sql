@@ -284,3 +284,157 @@ CREATE TABLE breakglass_reviews (
 	created_by VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
+
+CREATE TABLE deployments (
+	seq BIGINT NOT NULL,
+	deployment_id VARCHAR NOT NULL,
+	env VARCHAR NOT NULL,
+	arm VARCHAR NOT NULL,
+	model VARCHAR NOT NULL,
+	model_digest VARCHAR NOT NULL,
+	strategy VARCHAR NOT NULL,
+	share FLOAT,
+	replaces VARCHAR,
+	rollback_of VARCHAR,
+	retention VARCHAR NOT NULL,
+	conditions VARCHAR NOT NULL,
+	incident BIGINT,
+	ended_seq BIGINT,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE api_tokens (
+	token_id VARCHAR NOT NULL,
+	actor VARCHAR NOT NULL,
+	env VARCHAR NOT NULL,
+	digest VARCHAR NOT NULL,
+	created_seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	revoked_seq BIGINT,
+	PRIMARY KEY (token_id)
+);
+
+CREATE TABLE decision_batches (
+	seq BIGINT NOT NULL,
+	batch_id VARCHAR NOT NULL,
+	env VARCHAR NOT NULL,
+	deployments VARCHAR NOT NULL,
+	object_digest VARCHAR NOT NULL,
+	merkle_root VARCHAR NOT NULL,
+	count BIGINT NOT NULL,
+	refused BIGINT NOT NULL,
+	errors BIGINT NOT NULL,
+	first_ts VARCHAR NOT NULL,
+	last_ts VARCHAR NOT NULL,
+	first_request VARCHAR NOT NULL,
+	last_request VARCHAR NOT NULL,
+	source VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE decision_overrides (
+	seq BIGINT NOT NULL,
+	request_id VARCHAR NOT NULL,
+	batch_seq BIGINT NOT NULL,
+	outcome VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE outcome_batches (
+	seq BIGINT NOT NULL,
+	object_digest VARCHAR NOT NULL,
+	rows BIGINT NOT NULL,
+	matched BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE ops_configs (
+	seq BIGINT NOT NULL,
+	kind VARCHAR NOT NULL,
+	env VARCHAR NOT NULL,
+	name VARCHAR NOT NULL,
+	digest VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE monitor_runs (
+	seq BIGINT NOT NULL,
+	env VARCHAR NOT NULL,
+	window_start VARCHAR NOT NULL,
+	window_end VARCHAR NOT NULL,
+	evidence_digest VARCHAR NOT NULL,
+	verdict VARCHAR NOT NULL,
+	decisions BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE ops_alerts (
+	seq BIGINT NOT NULL,
+	env VARCHAR NOT NULL,
+	slo VARCHAR NOT NULL,
+	metric VARCHAR NOT NULL,
+	observed FLOAT,
+	threshold VARCHAR NOT NULL,
+	monitor_seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE incidents (
+	seq BIGINT NOT NULL,
+	env VARCHAR NOT NULL,
+	title VARCHAR NOT NULL,
+	severity VARCHAR NOT NULL,
+	status VARCHAR NOT NULL,
+	alert_seq BIGINT,
+	playbook VARCHAR,
+	opened_at VARCHAR NOT NULL,
+	opened_by VARCHAR NOT NULL,
+	updated_seq BIGINT NOT NULL,
+	closed_at VARCHAR,
+	closed_by VARCHAR,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE incident_actions (
+	seq BIGINT NOT NULL,
+	incident BIGINT NOT NULL,
+	action VARCHAR NOT NULL,
+	detail VARCHAR NOT NULL,
+	automatic BOOLEAN NOT NULL,
+	runbook VARCHAR,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE pipeline_runs (
+	seq BIGINT NOT NULL,
+	name VARCHAR NOT NULL,
+	spec_digest VARCHAR NOT NULL,
+	status VARCHAR NOT NULL,
+	steps VARCHAR NOT NULL,
+	failed_step VARCHAR,
+	report_digest VARCHAR,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);

@@ -1,0 +1,474 @@
+"""Deployments: which model version answers in which environment, and since when.
+
+An environment (``staging``, ``production``, any name) has at most one deployment per arm:
+``live`` answers requests, ``canary`` answers a share of them (split by request id),
+``shadow`` is scored beside the live one and logged, never returned. A direct deployment
+replaces the live one (and ends a canary, whose experiment it settles); a canary or shadow
+replaces the previous one of its arm. A rollback makes the previous approved live model live
+again as a new deployment, so the history only grows.
+
+Every deployment passes the policy's ``deploy`` gate (a policy must be installed). Whatever the
+policy says, the model must verify (bytes and a trusted signature, as scoring will demand), and
+``production`` needs an ``approved`` version: a lax policy cannot ship an unapproved model.
+The approval conditions counted for ``approved`` travel with the deployment; those with a
+machine-checkable ``where`` part are enforced by scoring row by row.
+
+Each deployment gets its own decision key (:mod:`core.operations.decision_keys`): decisions
+are logged with an HMAC of their input under it, and destroying it (erasure) makes those
+digests unlinkable to anyone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.governance import policy
+from core.governance.facts import model_facts, model_row, stage_of
+from core.identity.actors import needs
+from core.kernel import command
+from core.kernel.errors import CheckFailedError, NotFoundError, UsageError
+from core.kernel.kinds import new_event
+from core.kernel.rows import ApprovalRow, DeploymentRow, LifecycleRow
+from core.kernel.workspace import Session, Workspace
+from core.operations import decision_keys
+from core.operations.events import (
+    DEPLOY_ROLES,
+    RETENTION,
+    STRATEGIES,
+    Condition,
+    Deployed,
+    RolledBack,
+    Withdrawn,
+)
+
+PRODUCTION = "production"
+"""The environment that needs an approved version whatever the policy says."""
+_ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_WHERE = re.compile(r"^(?P<text>.*?)\s*\[where\s+(?P<where>.+)\]\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def check_env(env: str) -> str:
+    """An environment name: lowercase letters, digits and ``-``, starting with a letter."""
+    if not _ENV.match(env):
+        raise UsageError(
+            f"invalid environment name {env!r}",
+            hint="Use lowercase letters, digits and '-', e.g. staging or production.",
+        )
+    return env
+
+
+def parse_condition(text: str) -> tuple[str, str | None]:
+    """Split an approval condition into its words and its enforceable part.
+
+    ``"not for applicants under 21 [where age_years >= 21]"`` → the text and ``age_years >=
+    21``: rows for which the expression is not true are refused at scoring.
+    """
+    m = _WHERE.match(text)
+    if not m:
+        return text.strip(), None
+    return m.group("text").strip() or text.strip(), m.group("where").strip()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment as the catalog has it, with its conditions decoded."""
+
+    row: DeploymentRow
+    conditions: list[Condition]
+
+    @property
+    def deployment_id(self) -> str:
+        """Its id (``dep-…``), named by decisions and rollbacks."""
+        return self.row.deployment_id
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        r = self.row
+        return {
+            "deployment_id": r.deployment_id,
+            "seq": r.seq,
+            "env": r.env,
+            "arm": r.arm,
+            "model": r.model,
+            "model_digest": r.model_digest,
+            "strategy": r.strategy,
+            "share": r.share,
+            "retention": r.retention,
+            "replaces": r.replaces,
+            "rollback_of": r.rollback_of,
+            "incident": r.incident,
+            "ended_seq": r.ended_seq,
+            "created_at": r.created_at,
+            "created_by": r.created_by,
+            "reason": r.reason,
+            "conditions": [c.to_data() for c in self.conditions],
+        }
+
+
+def _wrap(row: DeploymentRow) -> Deployment:
+    return Deployment(row, [Condition.from_data(c) for c in json.loads(row.conditions)])
+
+
+def live(s: Session, env: str, *, at: int | None = None) -> list[Deployment]:
+    """The deployments serving ``env`` now, or just after event ``at`` (live first)."""
+    params: list[Any] = [env]
+    if at is None:
+        cond = "ended_seq IS NULL"
+    else:
+        cond = "seq <= ? AND (ended_seq IS NULL OR ended_seq > ?)"
+        params += [at, at]
+    rows = s.catalog.rows(
+        DeploymentRow,
+        f"SELECT * FROM deployments WHERE env = ? AND {cond} "
+        "ORDER BY CASE arm WHEN 'live' THEN 0 WHEN 'canary' THEN 1 ELSE 2 END, seq",
+        params,
+    )
+    return [_wrap(r) for r in rows]
+
+
+def everywhere(s: Session, *, at: int | None = None, env: str | None = None) -> list[Deployment]:
+    """What was live where (every environment, or one) now or just after event ``at``."""
+    envs = (
+        [env]
+        if env
+        else [
+            r[0]
+            for r in s.catalog.con.execute(
+                "SELECT DISTINCT env FROM deployments ORDER BY env"
+            ).fetchall()
+        ]
+    )
+    return [d for e in envs for d in live(s, e, at=at)]
+
+
+def history(s: Session, env: str | None = None) -> list[Deployment]:
+    """Every deployment ever recorded (optionally in one environment), oldest first."""
+    sql = "SELECT * FROM deployments" + (" WHERE env = ?" if env else "") + " ORDER BY seq"
+    return [_wrap(r) for r in s.catalog.rows(DeploymentRow, sql, [env] if env else [])]
+
+
+def by_id(s: Session, deployment_id: str) -> Deployment:
+    """One deployment by id.
+
+    Raises:
+        NotFoundError: for an unknown id.
+    """
+    rows = s.catalog.rows(
+        DeploymentRow, "SELECT * FROM deployments WHERE deployment_id = ?", [deployment_id]
+    )
+    if not rows:
+        raise NotFoundError(
+            f"no deployment {deployment_id!r}", hint="`ledgerml deployments` lists them."
+        )
+    return _wrap(rows[0])
+
+
+def conditions_for(s: Session, ref: str) -> list[Condition]:
+    """The conditions of the approvals the last promotion to ``approved`` counted."""
+    rows = s.catalog.rows(
+        LifecycleRow,
+        "SELECT * FROM lifecycle WHERE model = ? AND to_stage = 'approved' ORDER BY seq DESC "
+        "LIMIT 1",
+        [ref],
+    )
+    if not rows:
+        return []
+    counted = [int(x) for x in json.loads(rows[0].approvals)]
+    if not counted:
+        return []
+    approvals = s.catalog.rows(
+        ApprovalRow,
+        f"SELECT * FROM approvals WHERE seq IN ({', '.join('?' for _ in counted)}) ORDER BY seq",
+        counted,
+    )
+    out: list[Condition] = []
+    for a in approvals:
+        for text in json.loads(a.conditions):
+            words, where = parse_condition(text)
+            out.append(Condition(words, a.approver, a.seq, where))
+    return out
+
+
+def _trusted(ws: Workspace, ref: str, actor: str) -> None:
+    from core.modelling.models import verify
+
+    check = verify(ws, ref, actor)
+    if not check.artifact_ok or not check.trusted:
+        raise CheckFailedError(
+            f"refusing to deploy {ref}: {check.why_untrusted}",
+            hint=f"`ledgerml model verify {ref}` shows every check.",
+        )
+
+
+def deploy(
+    ws: Workspace,
+    actor: str,
+    ref: str,
+    *,
+    env: str,
+    reason: str,
+    strategy: str = "direct",
+    share: float | None = None,
+    retention: str = "hmac-only",
+    incident: int | None = None,
+) -> Deployment:
+    """Put model version ``ref`` into ``env`` (see the module docstring).
+
+    Raises:
+        UsageError: without a reason, for a bad environment, strategy, share or retention.
+        NotFoundError: for an unknown version.
+        CheckFailedError: an untrusted model, an unapproved one for production, a canary or
+            shadow with nothing live, or no policy installed.
+        PolicyDeniedError: if the policy refuses (the refusal is recorded).
+    """
+    if not reason.strip():
+        raise UsageError("a deployment needs a --reason", hint="Say why, for the record.")
+    check_env(env)
+    if strategy not in STRATEGIES:
+        raise UsageError(
+            f"unknown strategy {strategy!r}", hint=f"Strategies: {', '.join(STRATEGIES)}."
+        )
+    arm = STRATEGIES[strategy]
+    if arm == "canary":
+        if share is None or not 0 < share < 1:
+            raise UsageError(
+                "a canary needs --share between 0 and 1 (exclusive)",
+                hint="e.g. --share 0.1 sends one request in ten to the canary.",
+            )
+    elif share is not None:
+        raise UsageError("--share applies to a canary only", hint="Use --strategy canary.")
+    if retention not in RETENTION:
+        raise UsageError(
+            f"unknown retention class {retention!r}", hint=f"Classes: {', '.join(RETENTION)}."
+        )
+    seen: dict[str, Any] = {}
+
+    def precheck(s: Session) -> None:
+        model = model_row(s, ref)
+        seen["ref"] = model.ref
+        stage = stage_of(s, model.ref)
+        if stage == "retired":
+            raise CheckFailedError(f"{model.ref} is retired: it cannot be deployed")
+        if env == PRODUCTION and stage != "approved":
+            raise CheckFailedError(
+                f"{model.ref} is {stage}: {PRODUCTION} takes approved versions only",
+                hint=f"`ledgerml approvals list --model {model.ref}` shows what it lacks.",
+            )
+        current = live(s, env)
+        if arm != "live" and not any(d.row.arm == "live" for d in current):
+            raise CheckFailedError(
+                f"{env} has no live deployment: a {strategy} runs beside one",
+                hint=f"Deploy one first: `ledgerml deploy NAME@N --env {env} --reason …`.",
+            )
+
+    def facts(s: Session) -> dict[str, Any]:
+        m = model_facts(s, seen["ref"])
+        conditions = conditions_for(s, seen["ref"])
+        seen["conditions"] = conditions
+        current = live(s, env)
+        return {
+            "model": m,
+            "request": {
+                "env": env,
+                "production": env == PRODUCTION,
+                "strategy": strategy,
+                "arm": arm,
+                "share": share,
+                "retention": retention,
+                "incident": incident,
+                "conditions": [c.to_data() for c in conditions],
+                "live": [d.row.model for d in current if d.row.arm == "live"],
+            },
+        }
+
+    def commit(s: Session, _: None) -> Deployment:
+        the_ref = seen["ref"]
+        _trusted(ws, the_ref, s.actor)
+        model = model_row(s, the_ref)
+        current = live(s, env)
+        if arm == "live":
+            ends = [d.deployment_id for d in current if d.row.arm in ("live", "canary")]
+        else:
+            ends = [d.deployment_id for d in current if d.row.arm == arm]
+        deployment_id = "dep-" + secrets.token_hex(6)
+        check = decision_keys.create(ws, deployment_id)
+        payload = Deployed(
+            deployment_id=deployment_id,
+            env=env,
+            arm=arm,
+            strategy=strategy,
+            model=model.ref,
+            model_digest=model.model_digest,
+            retention=retention,
+            key_check=check,
+            conditions=[c.to_data() for c in seen.get("conditions", [])],
+            ends=ends,
+            share=share,
+            incident=incident,
+        )
+        s.commit(new_event(s.actor, payload, [f"model:{model.ref}", f"env:{env}"], reason))
+        return by_id(s, deployment_id)
+
+    return command.run(
+        ws,
+        actor,
+        guards=[
+            needs(*DEPLOY_ROLES, action="deploy models"),
+            precheck,
+            policy.gate(
+                "deploy", lambda _: f"model:{ref.removeprefix('model:')}", facts, required=True
+            ),
+        ],
+        commit=commit,
+    )
+
+
+def rollback_target(s: Session, env: str) -> tuple[Deployment, Deployment]:
+    """The live deployment of ``env`` and the earlier live one a rollback restores.
+
+    The target is the most recent earlier live deployment, other than the current one's
+    model, whose version is still ``approved`` (a version retired since is skipped) and that
+    was not itself rolled back (a second rollback never returns to the model the first one
+    fled).
+
+    Raises:
+        CheckFailedError: if nothing is live or no earlier approved deployment exists.
+    """
+    current = [d for d in live(s, env) if d.row.arm == "live"]
+    if not current:
+        raise CheckFailedError(f"{env} has no live deployment to roll back")
+    now = current[0]
+    earlier = s.catalog.rows(
+        DeploymentRow,
+        "SELECT * FROM deployments WHERE env = ? AND arm = 'live' AND seq < ? ORDER BY seq DESC",
+        [env, now.row.seq],
+    )
+    fled = {
+        r.rollback_of
+        for r in s.catalog.rows(
+            DeploymentRow,
+            "SELECT * FROM deployments WHERE env = ? AND rollback_of IS NOT NULL",
+            [env],
+        )
+    }
+    for row in earlier:
+        if row.model_digest == now.row.model_digest or row.deployment_id in fled:
+            continue
+        if stage_of(s, row.model) == "approved":
+            return now, _wrap(row)
+    raise CheckFailedError(
+        f"{env} has no earlier approved deployment to return to",
+        hint="`ledgerml deployments --env " + env + " --history` shows what ran there.",
+    )
+
+
+def rollback(
+    ws: Workspace, actor: str, *, env: str, reason: str, incident: int | None = None
+) -> tuple[Deployment, Deployment]:
+    """Return ``env`` to its previous approved deployment's model; (new, restored).
+
+    The restored model must still verify; a canary is ended with the live one it tested.
+
+    Raises:
+        UsageError: without a reason or for a bad environment.
+        CheckFailedError: nothing to roll back to, or the restored model no longer verifies.
+        PolicyDeniedError: if the policy refuses (the ``deploy`` gate).
+    """
+    if not reason.strip():
+        raise UsageError("a rollback needs a --reason", hint="Say why, for the record.")
+    check_env(env)
+    seen: dict[str, Any] = {}
+
+    def facts(s: Session) -> dict[str, Any]:
+        now, target = rollback_target(s, env)
+        seen["now"], seen["target"] = now, target
+        return {
+            "model": model_facts(s, target.row.model),
+            "request": {
+                "env": env,
+                "production": env == PRODUCTION,
+                "strategy": "rollback",
+                "arm": "live",
+                "share": None,
+                "retention": target.row.retention,
+                "incident": incident,
+                "conditions": [c.to_data() for c in conditions_for(s, target.row.model)],
+                "live": [now.row.model],
+            },
+        }
+
+    def subject(s: Session) -> str:
+        _, target = rollback_target(s, env)
+        return f"model:{target.row.model}"
+
+    def commit(s: Session, _: None) -> tuple[Deployment, Deployment]:
+        now, target = rollback_target(s, env)
+        _trusted(ws, target.row.model, s.actor)
+        ends = [d.deployment_id for d in live(s, env) if d.row.arm in ("live", "canary")]
+        deployment_id = "dep-" + secrets.token_hex(6)
+        check = decision_keys.create(ws, deployment_id)
+        payload = RolledBack(
+            deployment_id=deployment_id,
+            env=env,
+            model=target.row.model,
+            model_digest=target.row.model_digest,
+            retention=target.row.retention,
+            key_check=check,
+            conditions=[c.to_data() for c in conditions_for(s, target.row.model)],
+            rollback_of=now.deployment_id,
+            restores=target.deployment_id,
+            ends=ends,
+            incident=incident,
+        )
+        s.commit(new_event(s.actor, payload, [f"model:{target.row.model}", f"env:{env}"], reason))
+        return by_id(s, deployment_id), target
+
+    return command.run(
+        ws,
+        actor,
+        guards=[
+            needs(*DEPLOY_ROLES, action="roll back deployments"),
+            policy.gate("deploy", subject, facts, required=True),
+        ],
+        commit=commit,
+    )
+
+
+def withdraw(
+    ws: Workspace,
+    actor: str,
+    *,
+    env: str,
+    arms: Sequence[str],
+    reason: str,
+    incident: int | None = None,
+) -> list[str]:
+    """Take ``env``'s deployments of the given arms out of service; the ids ended.
+
+    Needs no policy decision: stopping a model never puts one into service.
+
+    Raises:
+        UsageError: without a reason, for an unknown arm, or nothing deployed there.
+    """
+    if not reason.strip():
+        raise UsageError("a withdrawal needs a --reason", hint="Say why, for the record.")
+    check_env(env)
+
+    def commit(s: Session, _: None) -> list[str]:
+        ends = [d.deployment_id for d in live(s, env) if d.row.arm in arms]
+        if not ends:
+            raise UsageError(f"{env} has no {'/'.join(arms)} deployment to withdraw")
+        s.commit(new_event(s.actor, Withdrawn(env, ends, incident), [f"env:{env}"], reason))
+        return ends
+
+    return command.run(
+        ws,
+        actor,
+        guards=[needs(*DEPLOY_ROLES, action="withdraw deployments")],
+        commit=commit,
+    )
