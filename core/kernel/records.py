@@ -374,6 +374,22 @@ class DeploymentRow(SQLModel, table=True):
     reason: str
 
 
+class ThrottleRow(SQLModel, table=True):
+    """An environment told to answer only a ``share`` of requests (None lifts the limit).
+
+    The rest are refused and logged as such, for a human to decide: an incident's brake.
+    """
+
+    __tablename__ = "throttles"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    env: str
+    share: float | None = None
+    incident: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: str
+    created_by: str
+    reason: str
+
+
 class ApiTokenRow(SQLModel, table=True):
     """A scoring-service caller's token, bound to an actor (only its digest is kept)."""
 
@@ -549,6 +565,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     FindingRow,
     BreakGlassReviewRow,
     DeploymentRow,
+    ThrottleRow,
     ApiTokenRow,
     DecisionBatchRow,
     DecisionOverrideRow,

@@ -995,6 +995,42 @@ class DeploymentRow(Row):
         self.reason = reason
 
 
+class ThrottleRow(Row):
+    """An environment told to answer only a ``share`` of requests (None lifts the limit)."""
+
+    TABLE: ClassVar[str] = "throttles"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "env",
+        "share",
+        "incident",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        env: str,
+        share: float | None = None,
+        incident: int | None = None,
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.env = env
+        self.share = share
+        self.incident = incident
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
 class ApiTokenRow(Row):
     """A scoring-service caller's token, bound to an actor (only its digest is kept)."""
 
@@ -1447,6 +1483,7 @@ TABLES = (
     FindingRow,
     BreakGlassReviewRow,
     DeploymentRow,
+    ThrottleRow,
     ApiTokenRow,
     DecisionBatchRow,
     DecisionOverrideRow,

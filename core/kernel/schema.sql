@@ -306,6 +306,17 @@ CREATE TABLE deployments (
 	PRIMARY KEY (seq)
 );
 
+CREATE TABLE throttles (
+	seq BIGINT NOT NULL,
+	env VARCHAR NOT NULL,
+	share FLOAT,
+	incident BIGINT,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
 CREATE TABLE api_tokens (
 	token_id VARCHAR NOT NULL,
 	actor VARCHAR NOT NULL,

@@ -33,16 +33,19 @@ from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import CheckFailedError, NotFoundError, UsageError
 from core.kernel.kinds import new_event
-from core.kernel.rows import ApprovalRow, DeploymentRow, LifecycleRow
+from core.kernel.rows import ApprovalRow, DeploymentRow, LifecycleRow, ThrottleRow
 from core.kernel.workspace import Session, Workspace
 from core.operations import decision_keys
 from core.operations.events import (
+    BASELINE,
+    BASELINE_MEDIA_TYPE,
     DEPLOY_ROLES,
     RETENTION,
     STRATEGIES,
     Condition,
     Deployed,
     RolledBack,
+    Throttled,
     Withdrawn,
 )
 
@@ -471,4 +474,142 @@ def withdraw(
         actor,
         guards=[needs(*DEPLOY_ROLES, action="withdraw deployments")],
         commit=commit,
+    )
+
+
+# ---- brakes: throttling and a rule-based baseline ----------------------------------------
+
+
+def throttle_of(s: Session, env: str, *, at: int | None = None) -> float | None:
+    """The share of requests ``env`` answers now (or after event ``at``); None: all."""
+    sql = "SELECT * FROM throttles WHERE env = ?" + (" AND seq <= ?" if at else "")
+    rows = s.catalog.rows(
+        ThrottleRow, sql + " ORDER BY seq DESC LIMIT 1", [env, *([at] if at else [])]
+    )
+    return rows[0].share if rows else None
+
+
+def throttle(
+    ws: Workspace,
+    actor: str,
+    *,
+    env: str,
+    share: float | None,
+    reason: str,
+    incident: int | None = None,
+) -> ThrottleRow:
+    """Limit ``env`` to answering ``share`` of requests (by request id); None lifts it.
+
+    Throttling only withholds answers, so it needs no policy decision: the requests it turns
+    away are logged as refused ("throttled"), for a human to decide.
+
+    Raises:
+        UsageError: without a reason, for a share outside [0, 1), or nothing deployed.
+    """
+    if not reason.strip():
+        raise UsageError("throttling needs a --reason", hint="Say why, for the record.")
+    check_env(env)
+    if share is not None and not 0 <= share < 1:
+        raise UsageError(
+            "a throttle's share is between 0 (answer nothing) and 1 (exclusive)",
+            hint="Lift a throttle with no share.",
+        )
+
+    def commit(s: Session, _: None) -> ThrottleRow:
+        if not live(s, env):
+            raise UsageError(f"{env} has no deployment to throttle")
+        entry = s.commit(
+            new_event(s.actor, Throttled(env, share, incident), [f"env:{env}"], reason)
+        )
+        rows: list[ThrottleRow] = s.catalog.rows(
+            ThrottleRow, "SELECT * FROM throttles WHERE seq = ?", [entry.seq]
+        )
+        return rows[0]
+
+    return command.run(
+        ws, actor, guards=[needs(*DEPLOY_ROLES, action="throttle deployments")], commit=commit
+    )
+
+
+_BASELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def baseline_rule(name: str, score_sql: str, threshold: float = 0.5) -> dict[str, Any]:
+    """A rule-based baseline: a SQL expression over input columns giving the score.
+
+    Only an expression is allowed (columns, literals, arithmetic, comparisons, ``CASE``,
+    scalar functions): no query, no table, nothing that reads beyond the row. Checked with
+    sqlglot, the parser feature views already use.
+
+    Raises:
+        UsageError: for a bad name, an expression that does not parse, or one that queries.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    if not _BASELINE_NAME.match(name):
+        raise UsageError(f"invalid baseline name {name!r}", hint="e.g. duration-rule")
+    if not 0 < threshold < 1:
+        raise UsageError("a baseline's threshold is between 0 and 1")
+    try:
+        tree = sqlglot.parse_one(score_sql, dialect="duckdb")
+    except sqlglot.errors.ParseError as err:
+        raise UsageError(f"the baseline's score does not parse: {err}") from err
+    banned = (exp.Select, exp.Subquery, exp.Table, exp.Query, exp.Command)
+    if isinstance(tree, banned) or any(isinstance(n, banned) for n in tree.walk()):
+        raise UsageError(
+            "a baseline's score is one expression over the row, not a query",
+            hint="e.g. CASE WHEN duration_months > 36 THEN 0.6 ELSE 0.2 END",
+        )
+    columns = sorted({c.name for c in tree.find_all(exp.Column)})
+    return {"name": name, "score_sql": score_sql, "threshold": threshold, "columns": columns}
+
+
+def deploy_baseline(
+    ws: Workspace,
+    actor: str,
+    *,
+    env: str,
+    rule: dict[str, Any],
+    reason: str,
+    incident: int | None = None,
+) -> Deployment:
+    """Put a rule-based baseline (:func:`baseline_rule`) live in ``env`` in a model's place.
+
+    A fallback when no model can be trusted: it ends the live model and any canary. It is
+    no model, so it has no approval to check and passes no policy gate; the rule is stored
+    as a blob and the deployment names its digest, so what decided is on record.
+
+    Raises:
+        UsageError: without a reason or for a bad environment.
+    """
+    from storage.canonical import canonical_bytes
+
+    if not reason.strip():
+        raise UsageError("a baseline deployment needs a --reason", hint="Say why.")
+    check_env(env)
+    blob = canonical_bytes(rule)
+
+    def commit(s: Session, _: None) -> Deployment:
+        ref = s.put_blob(blob, BASELINE_MEDIA_TYPE)
+        ends = [d.deployment_id for d in live(s, env) if d.row.arm in ("live", "canary")]
+        deployment_id = "dep-" + secrets.token_hex(6)
+        payload = Deployed(
+            deployment_id=deployment_id,
+            env=env,
+            arm="live",
+            strategy=BASELINE,
+            model=f"baseline:{rule['name']}",
+            model_digest=ref.sha256,
+            retention="hmac-only",
+            key_check=decision_keys.create(ws, deployment_id),
+            conditions=[],
+            ends=ends,
+            incident=incident,
+        )
+        s.commit(new_event(s.actor, payload, [f"env:{env}"], reason, [ref]))
+        return by_id(s, deployment_id)
+
+    return command.run(
+        ws, actor, guards=[needs(*DEPLOY_ROLES, action="deploy a baseline")], commit=commit
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
-from core.kernel.rows import DeploymentRow
+from core.kernel.rows import DeploymentRow, ThrottleRow
 
 DEPLOY_ROLES = ("operator", "admin")
 """Who may deploy, roll back or withdraw; whether a deployment is allowed is the policy's."""
@@ -24,6 +24,10 @@ ARMS = ("live", "canary", "shadow")
 """How a deployment takes traffic: it answers, answers a share, or is scored unseen."""
 STRATEGIES = {"direct": "live", "canary": "canary", "shadow": "shadow"}
 """The ``--strategy`` a user names, and the arm it deploys into."""
+BASELINE = "baseline"
+"""The strategy of a rule-based baseline put live in a model's place (an incident's
+fallback): its ``model`` is ``baseline:NAME`` and its ``model_digest`` the rule's blob."""
+BASELINE_MEDIA_TYPE = "application/vnd.ledgerml.baseline+json"
 RETENTION = ("hmac-only", "rows")
 """What a deployment's decision log keeps of each input: its keyed digest only, or also the
 row itself (needed for input drift; the privacy issue enforces how long)."""
@@ -174,3 +178,27 @@ def _rollback(cat: Catalog, seq: int, body: Body, d: RolledBack) -> None:
 @event_kind("deploy.withdraw", Withdrawn, tables=("deployments",), roles=DEPLOY_ROLES)
 def _withdraw(cat: Catalog, seq: int, body: Body, d: Withdrawn) -> None:
     _end(cat, seq, d.ends)
+
+
+@dataclass(frozen=True)
+class Throttled(Payload):
+    """An environment limited to answering ``share`` of requests (None: the limit lifted)."""
+
+    env: str
+    share: float | None = None
+    incident: int | None = None
+
+
+@event_kind("deploy.throttle", Throttled, tables=("throttles",), roles=DEPLOY_ROLES)
+def _throttle(cat: Catalog, seq: int, body: Body, d: Throttled) -> None:
+    cat.put(
+        ThrottleRow(
+            seq=seq,
+            env=d.env,
+            share=d.share,
+            incident=d.incident,
+            created_at=body["ts"],
+            created_by=body["actor"],
+            reason=body.get("reason", ""),
+        )
+    )

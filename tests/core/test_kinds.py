@@ -92,6 +92,7 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
     assert "deployments" in verification._STATE_TABLES
     assert set(verification._STATE_TABLES[16:-1]) <= {
         "deployments",
+        "throttles",
         "api_tokens",
         "decision_batches",
         "decision_overrides",

@@ -136,3 +136,30 @@ def test_each_deployment_has_its_own_decision_key(ops: Ops) -> None:
     assert decision_keys.destroy(ws, a.deployment_id)
     with pytest.raises(Exception, match="not in this keyring"):
         decision_keys.get(ws, a.deployment_id, rows[a.deployment_id])
+
+
+def test_throttle_and_a_rule_based_baseline(ops: Ops) -> None:
+    ws = ops.ws
+    with pytest.raises(UsageError, match="no deployment"):
+        deployments.throttle(ws, "opal", env="production", share=0.5, reason="r")
+    deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    deployments.throttle(ws, "opal", env="production", share=0.25, reason="drift")
+    with ws.session("") as s:
+        assert deployments.throttle_of(s, "production") == 0.25
+    deployments.throttle(ws, "opal", env="production", share=None, reason="lifted")
+    with ws.session("") as s:
+        assert deployments.throttle_of(s, "production") is None
+    with pytest.raises(UsageError, match="between 0"):
+        deployments.throttle(ws, "opal", env="production", share=1.5, reason="r")
+    with pytest.raises(UsageError, match="not a query"):
+        deployments.baseline_rule("b", "(SELECT 1 FROM snapshots)")
+    rule = deployments.baseline_rule(
+        "long-loans", "CASE WHEN duration_months > 36 THEN 0.7 ELSE 0.2 END"
+    )
+    assert rule["columns"] == ["duration_months"]
+    dep = deployments.deploy_baseline(ws, "opal", env="production", rule=rule, reason="fallback")
+    assert dep.row.model == "baseline:long-loans" and dep.row.strategy == "baseline"
+    assert ws.objects.read_verified(dep.row.model_digest)
+    assert _live(ops, "production") == [("live", "baseline:long-loans")]
+    with pytest.raises(PermissionDeniedError):
+        deployments.deploy_baseline(ws, "cal", env="production", rule=rule, reason="r")
