@@ -57,6 +57,11 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("config",), "config", "app", "Workspace settings: witness folders for checkpoints."),
     (("backup", "restore"), "backup", "register", ""),
     (("finding", "breakglass", "exceptions", "alerts"), "findings", "register", ""),
+    (("deploy", "deployments", "rollback", "withdraw", "throttle"), "deploy", "register", ""),
+    (("pipeline",), "pipeline", "register", ""),
+    (("score", "decision", "outcome"), "scoring", "register", ""),
+    (("serve", "token"), "serve", "register", ""),
+    (("monitor", "slo", "incident", "playbook"), "ops", "register", ""),
 )
 # Options of the root callback that take a value, and its flags that do not end the search.
 _VALUED = ("--workspace", "-w", "--as")

@@ -1,0 +1,9 @@
+"""``ledgerml score, decision show|override, outcome add`` (operations; being built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this section's commands to the root app (none yet)."""
