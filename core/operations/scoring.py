@@ -67,6 +67,26 @@ THROTTLED = "throttled: the environment answers only a share of requests now"
 _SCALE = float(2**64)
 
 
+def to_arrow(frame: Any) -> Any:
+    """A pandas frame as Arrow, a column of mixed types (a bad value) as text.
+
+    So a bad value is an error decision of its row instead of a failed batch.
+    """
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for name in frame.columns:
+        col = frame[name]
+        try:
+            arrays.append(pa.array(col, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(
+                pa.array([None if v is None or v != v else str(v) for v in col], pa.string())
+            )
+        names.append(str(name))
+    return pa.table(arrays, names=names)
+
+
 def route_fraction(request_id: str) -> float:
     """Where a request falls in [0, 1): the canary and throttle split on it (deterministic)."""
     return int(hashlib.sha256(request_id.encode()).hexdigest()[:16], 16) / _SCALE
@@ -322,11 +342,7 @@ class Scorer:
         import pyarrow as pa
 
         started = time.perf_counter()
-        table = (
-            frame
-            if isinstance(frame, pa.Table)
-            else pa.Table.from_pandas(frame, preserve_index=False)
-        )
+        table = frame if isinstance(frame, pa.Table) else to_arrow(frame)
         n = table.num_rows
         if request_ids is None:
             rids = self.new_request_ids(n)
