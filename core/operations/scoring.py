@@ -531,7 +531,7 @@ def _decide_arm(
     # the keyed digest of what this deployment reads, present columns only
     read = [(c, sub.schema.field(c).type) for c in arm.reads if c in present]
     encoded = (
-        con.sql(f"SELECT {decision_log.input_row_sql(read)} AS m FROM sub")
+        con.sql(decision_log.encoding_sql("sub", decision_log.input_row_parts(read), "m"))
         .to_arrow_table()
         .column("m")
         .to_pylist()

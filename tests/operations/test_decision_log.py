@@ -202,8 +202,8 @@ def test_input_encoding_is_the_same_in_duckdb_and_python() -> None:
     con = duckdb.connect()
     con.register("t", table)
     cols = [(f.name, f.type) for f in table.schema]
-    sql = decision_log.input_row_sql(cols)
-    encoded = con.sql(f"SELECT {sql} AS m FROM t").to_arrow_table().column("m").to_pylist()
+    sql = decision_log.encoding_sql("t", decision_log.input_row_parts(cols), "m")
+    encoded = con.sql(sql).to_arrow_table().column("m").to_pylist()
     assert [e.encode() for e in encoded] == [
         decision_log.input_row_data(r) for r in table.to_pylist()
     ]
