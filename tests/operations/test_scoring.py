@@ -270,6 +270,11 @@ def test_concurrent_callers_each_get_a_committed_batch(ops: Ops) -> None:
     assert len({r.batch.seq for r in results}) == 4 and logged(ws) == 4
     ids = [i for r in results for i in r.answers.column("request_id").to_pylist()]
     assert len(set(ids)) == 20
+    # a request turned away before scoring (serve: a token without the role) is logged too
+    turned = scorer.refuse(frame, caller="mallory", detail="token lacks the consumer role")
+    assert set(turned.answers.column("status").to_pylist()) == {"refused"}
+    assert turned.answers.column("score").null_count == 5
+    assert turned.batch is not None and (turned.batch.count, turned.batch.refused) == (5, 5)
 
 
 def test_cli_score_writes_answers_after_logging(ops: Ops, tmp_path: Path) -> None:
