@@ -53,15 +53,15 @@ def _describe(dep: Any, verb: str) -> None:
     what = f"{verb} {r.model} to {r.env} as {r.arm}"
     if r.share is not None:
         what += f" ({r.share:.0%} of requests, split by request id)"
-    output.line(f"{what}: {r.deployment_id} at event #{r.seq} (retention {r.retention})")
+    _say(f"{what}: {r.deployment_id} at event #{r.seq} (retention {r.retention})")
     if r.replaces:
-        output.line(f"  it takes {r.replaces} out of service")
+        _say(f"  it takes {r.replaces} out of service")
     if not dep.conditions:
-        output.line("  no approval conditions travel with it")
+        _say("  no approval conditions travel with it")
         return
-    output.line(f"  {output.count(len(dep.conditions), 'condition')} travel with it:")
+    _say(f"  {output.count(len(dep.conditions), 'condition')} travel with it:")
     for text in _condition_lines(dep.conditions):
-        output.line(text)
+        _say(text)
 
 
 @guarded
@@ -152,7 +152,7 @@ def deploy(
         return
     _describe(dep, "deployed")
     if baseline is not None:
-        output.line(f"  the rule {dep.row.model} (blob {dep.row.model_digest[:19]}) decides now")
+        _say(f"  the rule {dep.row.model} (blob {dep.row.model_digest[:19]}) decides now")
 
 
 @guarded
@@ -262,7 +262,7 @@ def rollback(
         output.emit_json(new.to_json() | {"restores": restored.deployment_id})
         return
     _describe(new, "rolled back: restored")
-    output.line(f"  the model of {restored.deployment_id} (event #{restored.row.seq}) again")
+    _say(f"  the model of {restored.deployment_id} (event #{restored.row.seq}) again")
 
 
 @guarded
@@ -305,7 +305,7 @@ def withdraw(
     if want_json(json_out):
         output.emit_json({"env": env, "ended": ended})
         return
-    output.line(f"withdrew {', '.join(ended)} from {env}")
+    _say(f"withdrew {', '.join(ended)} from {env}")
 
 
 @guarded
@@ -343,12 +343,19 @@ def throttle(
         output.emit_json(row.as_dict())
         return
     if row.share is None:
-        output.line(f"{env} answers every request again (event #{row.seq})")
+        _say(f"{env} answers every request again (event #{row.seq})")
     else:
-        output.line(
+        _say(
             f"{env} answers {row.share:.0%} of requests (by request id) from event #{row.seq};"
             " the rest are logged as refused (throttled)"
         )
+
+
+def _say(text: str) -> None:
+    """One line of output, printed as written (conditions hold ``[where …]``, not markup)."""
+    from rich.markup import escape
+
+    output.line(escape(text))
 
 
 def register(app: typer.Typer) -> None:

@@ -44,7 +44,7 @@ def run(
         if not quiet:
             mark = "ok  " if step.status == "passed" else "FAIL"
             events = ", ".join(f"#{e}" for e in step.events) or "no event"
-            output.line(f"{mark} {step.name} ({step.do} as {step.actor}): {step.detail} [{events}]")
+            _say(f"{mark} {step.name} ({step.do} as {step.actor}): {step.detail} [{events}]")
 
     outcome = pipeline.run(open_ws(workspace), actor_name(as_actor), file, on_step=show)
     if junit is not None:
@@ -55,13 +55,20 @@ def run(
     else:
         for step in outcome.steps:
             if step.status == "skipped":
-                output.line(f"skip {step.name} ({step.do}): an earlier step failed")
-        output.line(
+                _say(f"skip {step.name} ({step.do}): an earlier step failed")
+        _say(
             f"pipeline {outcome.name} {outcome.status.upper()}: recorded as event #{outcome.seq}"
             + (f"; JUnit report in {junit}" if junit is not None else "")
         )
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _say(text: str) -> None:
+    """One line of output, printed as written (conditions hold ``[where …]``, not markup)."""
+    from rich.markup import escape
+
+    output.line(escape(text))
 
 
 def register(app: typer.Typer) -> None:
