@@ -133,8 +133,8 @@ def test_the_default_pack_governs_deployments(ops: Ops) -> None:
     """The shipped policy: canary share bounded; production needs approvals that count."""
     from tests.conftest import ROOT
 
-    installed = cli(ops, "--as", "alice", "policy", "install",
-                    str(ROOT / "sample_data" / "policies" / "default"), "--reason", "default")  # fmt: skip
+    pack = str(ROOT / "sample_data" / "policies" / "default")
+    installed = cli(ops, "--as", "alice", "policy", "install", pack, "--reason", "default")
     assert installed.exit_code == 0, installed.output
     staged = cli(ops, "--as", "opal", "deploy", V1, "--env", "staging", "--reason", "r")
     assert staged.exit_code == 0, staged.output
