@@ -188,6 +188,8 @@ TUI_WRITES = {
     "train_model": "train",
     "approve_version": "approve",
     "reject_version": "approve",  # `approve --reject`
+    "rollback_deployment": "rollback",
+    "withdraw_deployment": "withdraw",
 }
 TUI_READS = {"tab", "refresh", "verify", "prove", "toggle_dark", "cancel_action", "quit"}
 
