@@ -23,6 +23,14 @@ def run(
             "--junit", help="Also write the JUnit XML report here (for Jenkins or GitLab)."
         ),
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Where steps write their outputs (an approval request's out); default: "
+            "the current folder. Inputs are read relative to the pipeline file.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
@@ -46,7 +54,9 @@ def run(
             events = ", ".join(f"#{e}" for e in step.events) or "no event"
             _say(f"{mark} {step.name} ({step.do} as {step.actor}): {step.detail} [{events}]")
 
-    outcome = pipeline.run(open_ws(workspace), actor_name(as_actor), file, on_step=show)
+    outcome = pipeline.run(
+        open_ws(workspace), actor_name(as_actor), file, on_step=show, out_dir=out_dir
+    )
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_bytes(outcome.junit)

@@ -155,10 +155,11 @@ def test_a_pipeline_that_passes_end_to_end(ws_root: Path, tmp_path: Path) -> Non
     path = tmp_path / "pipeline.toml"
     path.write_text(pipeline_text())
     report = tmp_path / "junit.xml"
-    result = cli(ws_root, "pipeline", "run", str(path), "--junit", str(report))
+    result = cli(ws_root, "pipeline", "run", str(path), "--junit", str(report),
+                 "--out-dir", str(tmp_path / "out"))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert set(cases(report).values()) == {"passed"} and len(cases(report)) == 11
-    assert (tmp_path / "request.json").exists()  # the offline approval request
+    assert (tmp_path / "out" / "request.json").exists()  # the offline approval request
     [run] = runs(ws_root)
     data = run["data"]
     assert data["status"] == "passed" and data.get("failed_step") is None
