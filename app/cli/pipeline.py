@@ -74,6 +74,44 @@ def run(
         raise typer.Exit(outcome.exit_code)
 
 
+@pipeline_app.command("runs")
+@guarded
+def runs(
+    name: Annotated[str | None, typer.Option("--name", help="Only this pipeline.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The recorded pipeline runs: when, by whom, how each ended and where it stopped.
+
+    The CI/CD history auditors ask for; each run's steps name the events they recorded
+    (`ledgerml audit log` shows them) and its JUnit report is a blob in the workspace.
+    """
+    from core.operations import views
+
+    found = views.pipeline_runs(open_ws(workspace), actor_name(as_actor), name=name, limit=limit)
+    if want_json(json_out):
+        output.emit_json(found)
+        return
+    output.table(
+        ["#", "pipeline", "when", "by", "status", "steps passed", "stopped at"],
+        [
+            [
+                r["seq"],
+                r["name"],
+                str(r["created_at"])[:19],
+                r["created_by"],
+                str(r["status"]).upper(),
+                f"{sum(s['status'] == 'passed' for s in r['steps'])}/{len(r['steps'])}",
+                r["failed_step"] or "-",
+            ]
+            for r in found
+        ],
+        title="pipeline runs",
+    )
+
+
 def _say(text: str) -> None:
     """One line of output, printed as written (conditions hold ``[where …]``, not markup)."""
     from rich.markup import escape
