@@ -440,7 +440,11 @@ def run(
             res.status, res.exit_code = "failed", EXIT_FOR_KIND.get(err.kind, 2)
             res.detail = str(err.msg)
         res.seconds = time.perf_counter() - started
-        res.events = list(range(before + 1, int(ws.ledger.head()[0]) + 1))
+        # The step's own events: another writer may have appended meanwhile (the ledger is
+        # shared), and its events are not this step's result.
+        res.events = [
+            e.seq for e in ws.ledger.iter_entries(before + 1) if e.decode().get("actor") == step.as_
+        ]
         if res.status == "failed":
             failed, exit_code = res.name, res.exit_code
         if on_step is not None:
