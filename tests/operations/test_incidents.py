@@ -235,3 +235,49 @@ def test_malformed_slo_and_playbook_files_are_refused_with_nothing_recorded(
     assert _head(ops) == before
     with ws.session("") as s:
         assert ops_config.in_force(s, "slo", "staging") is None
+
+
+def test_the_cli_exits_1_on_a_failed_run_and_2_on_a_bad_file(ops: Ops, tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="v1")
+    common = ["--workspace", str(ops.root)]
+    bad = run_cli(
+        *common,
+        "--as",
+        "opal",
+        "slo",
+        "set",
+        str(_write(tmp_path, "bad.toml", BAD["unknown key"][0])),
+        "--env",
+        "staging",
+        "--reason",
+        "r",
+    )
+    assert bad.returncode == 2 and "bogus" in bad.stderr
+    good = _write(tmp_path, "slo.toml", SLO)
+    run_cli(
+        *common,
+        "--as",
+        "opal",
+        "slo",
+        "set",
+        str(good),
+        "--env",
+        "staging",
+        "--reason",
+        "r",
+        check=True,
+    )
+    done = run_cli(*common, "--as", "scorer", "monitor", "run", "--env", "staging", "--json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["run"]["verdict"] == "FAIL" and len(report["incidents"]) == 1
+    seq = report["incidents"][0]["seq"]
+    refused = run_cli(*common, "--as", "scorer", "incident", "close", str(seq), "--reason", "x")
+    assert refused.returncode == 2 and "only a person" in refused.stderr
+    shown = run_cli(*common, "--as", "opal", "incident", "show", str(seq), "--json", check=True)
+    assert json.loads(shown.stdout)["incident"]["status"] == "open"
