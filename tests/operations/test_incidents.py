@@ -120,6 +120,16 @@ def test_a_breach_opens_one_incident_and_the_playbook_rolls_back(armed: Ops) -> 
     [failed] = third.actions
     assert failed.status == "failed" and "no earlier approved deployment" in failed.detail
     assert failed.caused_seq is None and _live_model(armed, "staging") == V1
+    # the replay of the signed ledger gives the same alerts, incidents and actions
+    from core.audit import verification
+
+    report = verification.verify(ws)
+    assert report.ok and report.catalog == "consistent", report.failures
+    with ws.session("") as s:  # a hand-edited ticket is caught by the replay
+        s.catalog.con.execute(
+            "UPDATE incidents SET status = 'closed' WHERE seq = ?", [third.incidents[0].seq]
+        )
+    assert not verification.verify(ws).ok
 
 
 def test_steps_on_command_who_may_take_them_and_closing(armed: Ops) -> None:
