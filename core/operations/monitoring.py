@@ -152,14 +152,27 @@ def _drift_verdict(psi: float | None, p: float | None) -> str:
     return PASS
 
 
+_NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "REAL",
+)
+
+
 def _numeric_columns(con: Any, table: str) -> dict[str, bool]:
+    """Each column of ``table`` and whether DuckDB holds it as a number."""
     rows = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
-    numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
-    return {
-        r[0]: (r[1].upper().startswith(numeric) or r[1].upper().startswith("DECIMAL"))
-        or r[1].upper().startswith(("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"))
-        for r in rows
-    }
+    return {r[0]: str(r[1]).upper().startswith(_NUMERIC_TYPES) for r in rows}
 
 
 def evaluate(
