@@ -76,6 +76,8 @@ FAIRNESS_WARN = 0.8
 """The four-fifths rule: a group receiving the favourable decision at under 80% of the rate
 of the best-treated group warns."""
 LATENCY_WARN_MS = 1000.0
+MAX_GROUPS = 20
+"""A sensitive attribute with more distinct values than this is a raw number, not groups."""
 _WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -708,6 +710,14 @@ def _fairness(
             }
             for g, n, rate, lab, acc in rows
         ]
+        if len(table) > MAX_GROUPS:  # a raw number (age in years), not a grouping
+            groups[a] = {
+                "groups": [],
+                "ratio": None,
+                "detail": f"{len(table)} distinct values: not judged as groups (more than "
+                f"{MAX_GROUPS}); a banded attribute is",
+            }
+            continue
         big = [t for t in table if t["decisions"] >= MIN_ROWS]
         ratio = None
         if len(big) >= 2:

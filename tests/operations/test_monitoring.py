@@ -211,7 +211,7 @@ def scored(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     table = table.set_column(
         table.schema.get_field_index("label"), "label", pa.array(label, pa.int8())
     )
-    for col in ("sex", "age_group"):
+    for col in ("sex", "age_group", "age_years"):
         table = table.append_column(f"in.{col}", pa.array(frame[col].astype(str).tolist()))
     outcome = frame[spec.target].astype("int8").to_numpy()
     folder = tmp_path_factory.mktemp("scored")
@@ -231,7 +231,7 @@ def scored(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         probability=preds["probability"],
         threshold=spec.threshold,
         favourable=0,
-        sensitive=["sex", "age_group"],
+        sensitive=["sex", "age_group", "age_years"],
     )
     return {
         "folder": folder,
@@ -281,6 +281,11 @@ def test_cbpe_is_reconciled_with_realised_accuracy_on_real_outcomes(
     sexes = {g["group"]: g for g in found["groups"]["sex"]["groups"]}
     assert sum(g["decisions"] for g in sexes.values()) == len(scored["label"])
     assert 0 < found["metrics"]["fairness_ratio"] <= 1
+    ratios = [found["groups"][a]["ratio"] for a in ("sex", "age_group")]
+    assert found["metrics"]["fairness_ratio"] == min(ratios)
+    # age in years is a number, not a grouping: reported, not judged
+    assert found["groups"]["age_years"]["ratio"] is None
+    assert "not judged" in found["groups"]["age_years"]["detail"]
     series = found["series"]
     assert sum(day["labelled"] for day in series) == len(scored["label"])
 
