@@ -171,17 +171,22 @@ def hmacs(key: bytes, encoded: Iterable[bytes]) -> list[str]:
 
 
 def leaf_hashes(table: Any) -> list[bytes]:
-    """The RFC 6962 leaf hashes of a decision table's rows, in row order."""
+    """The RFC 6962 leaf hashes of a decision table's rows, in row order.
+
+    ``SHA-256(0x00 || decision-leaf/1 data)``, encoded and hashed in one DuckDB query.
+    """
     import duckdb
 
     con = duckdb.connect()
     try:
         con.register("decisions", table.select([c for c, _ in COLUMNS]))
-        data = con.sql(f"SELECT {leaf_sql()} AS leaf FROM decisions").to_arrow_table()
+        data = con.sql(
+            f"SELECT unhex(sha256('\\x00'::BLOB || encode({leaf_sql()}))) AS leaf FROM decisions"
+        ).to_arrow_table()
     finally:
         con.close()
-    sha = hashlib.sha256
-    return [sha(b"\x00" + leaf.encode()).digest() for leaf in data.column("leaf").to_pylist()]
+    out: list[bytes] = data.column("leaf").to_pylist()
+    return out
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
