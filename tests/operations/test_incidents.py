@@ -291,3 +291,10 @@ def test_the_cli_exits_1_on_a_failed_run_and_2_on_a_bad_file(ops: Ops, tmp_path:
     assert refused.returncode == 2 and "only a person" in refused.stderr
     shown = run_cli(*common, "--as", "opal", "incident", "show", str(seq), "--json", check=True)
     assert json.loads(shown.stdout)["incident"]["status"] == "open"
+    run_seq = report["run"]["seq"]
+    listed = run_cli(*common, "--as", "opal", "monitor", "list", check=True)
+    assert f"{run_seq}" in listed.stdout and "slo:traffic" in listed.stdout
+    evidence = run_cli(
+        *common, "--as", "opal", "monitor", "show", str(run_seq), "--json", check=True
+    )
+    assert json.loads(evidence.stdout) == report["evidence"]
