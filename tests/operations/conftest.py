@@ -1,6 +1,6 @@
 """An operations workspace: two approved, signed versions of a real model, and its operators.
 
-Built once per test module (``ops_team``): the German credit data, a feature view that passed
+Built once per test session and worker (``ops_team``; tests never change it): the German credit data, a feature view that passed
 its suite, ``credit-risk@1`` and ``credit-risk@2`` (a second run with another C) each signed
 by sam and approved by two validators, the test policy (``policy/``), and the actors
 operations needs. Each test gets its own copy of the folder (``ops``); keys live in the test
@@ -62,7 +62,7 @@ def approve_fully(ws, ref: str) -> None:  # type: ignore[no-untyped-def]
     lifecycle.promote(ws, "vic", ref, to="approved", reason="approved")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ops_team(tmp_path_factory: pytest.TempPathFactory) -> Ops:
     """The workspace described in the module docstring."""
     from core.audit import admin
