@@ -1,0 +1,109 @@
+"""``audit verify`` replays the operations events from the signed ledger: each attack below
+is an insider holding a real operator's key (the same OS account) who writes what the
+commands would refuse, and each is a finding naming its event."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Any
+
+from core.audit import verification
+from core.governance import lifecycle
+from core.identity.actors import needs
+from core.kernel.kinds import new_event
+from core.operations import deployments
+from core.operations.events import Deployed, RolledBack
+from tests.operations.conftest import V1, V2, Ops
+
+
+def _failures(ops: Ops) -> list[str]:
+    return verification.verify(ops.ws).failures
+
+
+def _digest(ops: Ops, ref: str) -> str:
+    with ops.ws.session("") as s:
+        return s.catalog.model(ref).model_digest  # type: ignore[union-attr]
+
+
+def _forge_deploy(ops: Ops, ref: str, env: str, policy: dict[str, Any] | None = None) -> int:
+    """A model.deploy the command never made, signed with opal's real key."""
+    payload = Deployed(
+        deployment_id="dep-" + secrets.token_hex(6),
+        env=env,
+        arm="live",
+        strategy="direct",
+        model=ref,
+        model_digest=_digest(ops, ref),
+        retention="hmac-only",
+        key_check="0" * 16,
+        conditions=[],
+        ends=[],
+    )
+    with ops.ws.session("opal") as s:
+        needs(action="forge")(s)
+        event = new_event("opal", payload, [f"model:{ref}", f"env:{env}"], "forged")
+        if policy is not None:
+            event = dataclasses.replace(event, policy=policy)
+        return s.commit(event).seq
+
+
+def _policy_of(ops: Ops, seq: int) -> dict[str, Any]:
+    member = ops.ws.ledger.entry(seq).decode()["policy"]
+    assert isinstance(member, dict)
+    return dict(member)
+
+
+def test_an_honest_operations_history_verifies(ops: Ops) -> None:
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="try")
+    deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    deployments.deploy(ws, "opal", V2, env="production", strategy="canary", share=0.2, reason="c")
+    deployments.deploy(ws, "opal", V2, env="production", reason="v2")
+    deployments.rollback(ws, "opal", env="production", reason="v2 drifts")
+    deployments.throttle(ws, "opal", env="production", share=0.5, reason="slow down")
+    rule = deployments.baseline_rule(
+        "duration-rule", "CASE WHEN duration_months > 36 THEN 0.6 ELSE 0.2 END"
+    )
+    deployments.deploy_baseline(ws, "opal", env="staging", rule=rule, reason="fallback")
+    deployments.withdraw(ws, "opal", env="staging", arms=["live"], reason="done")
+    assert _failures(ops) == []
+
+
+def test_a_forged_production_deployment_of_a_retired_version(ops: Ops) -> None:
+    lifecycle.promote(ops.ws, "vic", V1, to="retired", reason="superseded")
+    seq = _forge_deploy(ops, V1, "production")
+    found = [f for f in _failures(ops) if f"#{seq}" in f]
+    assert any("no decision of the deploy gate" in f for f in found), found
+    assert any("had retired" in f for f in found), found
+
+
+def test_a_staging_decision_copied_onto_a_production_deployment(ops: Ops) -> None:
+    real = deployments.deploy(ops.ws, "opal", V1, env="staging", reason="try")
+    seq = _forge_deploy(ops, V1, "production", policy=_policy_of(ops, real.row.seq))
+    found = [f for f in _failures(ops) if f"#{seq}" in f]
+    assert any("about environment 'staging', not production" in f for f in found), found
+
+
+def test_a_rollback_that_restores_another_model_than_it_says(ops: Ops) -> None:
+    first = deployments.deploy(ops.ws, "opal", V1, env="production", reason="v1")
+    second = deployments.deploy(ops.ws, "opal", V2, env="production", reason="v2")
+    honest, _ = deployments.rollback(ops.ws, "opal", env="production", reason="r")
+    payload = RolledBack(
+        deployment_id="dep-" + secrets.token_hex(6),
+        env="production",
+        model=V2,  # says it restores v1's deployment, puts v2 back
+        model_digest=_digest(ops, V2),
+        retention="hmac-only",
+        key_check="0" * 16,
+        conditions=[],
+        rollback_of=honest.deployment_id,
+        restores=first.deployment_id,
+        ends=[honest.deployment_id, second.deployment_id],
+    )
+    with ops.ws.session("opal") as s:
+        needs(action="forge")(s)
+        seq = s.commit(new_event("opal", payload, [f"model:{V2}", "env:production"], "f")).seq
+    found = [f for f in _failures(ops) if f"#{seq}" in f]
+    assert any("not in service in production" in f for f in found), found
+    assert any(f"restores {first.deployment_id} ({V1}) but puts {V2} live" in f for f in found)
