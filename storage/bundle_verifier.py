@@ -38,6 +38,10 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    exported with ``--data hashes`` holds digests only: it says the recomputation was not
    possible.
 
+9. Operations: the model's deployments (``operations/deployments.json``) are exactly what
+   the signed events record; each deployment to production is of a version the signed
+   promotions had approved then, and each carries an allow decision of the ``deploy`` gate.
+
 Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
 Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected (also: a
 recomputed figure differs), 2 usage error.
@@ -81,6 +85,10 @@ GOVERNED = {
 """The governed actions and the policy gate each must pass: once a policy is in force, an
 event of one of these carries an allow decision of that gate as its ``policy`` member (the
 workstation's ``audit verify`` and this verifier check the same table)."""
+DECIDED_BY = {"model.deploy": "deploy", "model.rollback": "deploy"}
+"""Actions whose decision, when they carry one, is of this gate. A deployment of a model
+always carries one (the operations checks require it); a rule-based baseline put live in a
+model's place passes no gate, so the table above cannot require it of every event."""
 """An event's signature is its body's last member; the signed bytes are the body without it."""
 EXIT_VERIFIED, EXIT_UNANCHORED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 MAX_MEMBERS = 100_000
@@ -925,6 +933,8 @@ def _verify(
             archive, members, digests, events, ident, manifest
         ).run()
         checked += gov_checked
+        ops_checked, operations = _operations(archive, members, events, str(manifest.get("model")))
+        checked += ops_checked
 
         anchored_by = anchor if pinned is not None else None
         if previous is not None:
@@ -979,6 +989,7 @@ def _verify(
         "checkpoint_size": size,
         "demo_identities": demo,
         "governance": governance,
+        "operations": operations,
     }
 
 
@@ -1592,7 +1603,7 @@ class _Governance:
                     f"was {now}"
                 )
             self.rules(named, f"event #{seq} ({action}) was decided under {_short(named[7:])}")
-            gate = GOVERNED.get(action)
+            gate = GOVERNED.get(action, DECIDED_BY.get(action))
             if action != "policy.deny" and decision.get("gate") != gate:
                 raise RejectedError(
                     f"event #{seq} ({action}) carries a decision of gate {decision.get('gate')!r}"
@@ -2237,6 +2248,160 @@ DEMO_NOTE = (
     "demo identities: no assurance (the identities were made up for a demonstration and "
     "their keys share one account: they prove nothing about who acted)"
 )
+
+
+# --- 9. Operations: deployments, what was live where --------------------------------------
+#
+# A model's bundle carries its deployments (``operations/deployments.json``), derived by the
+# exporter from the ledger excerpt with :func:`deployment_history`, the function this
+# verifier runs again over the same signed events: the member must be exactly what the
+# events say (attack: a deployment hidden, an end date moved, an environment relabelled,
+# with the manifest re-signed). The excerpt carries every event about the model and every
+# event of an environment it was deployed to, so each deployment is checked against the
+# stages the signed promotions gave the version at that position: ``production`` takes an
+# approved version only, and every deployment of a model carries an allow decision of the
+# ``deploy`` gate about that very environment (attack: an insider with an operator's key
+# forges a production deployment of a version never approved, or copies a staging decision
+# onto it). A rollback must restore an earlier live deployment of its environment.
+
+DEPLOYMENTS = "operations/deployments.json"
+DEPLOY_ACTIONS = ("model.deploy", "model.rollback")
+ENDING_ACTIONS = ("model.deploy", "model.rollback", "deploy.withdraw")
+
+
+def deployment_history(events: list[tuple[int, dict[str, Any]]], ref: str) -> list[dict[str, Any]]:
+    """The deployments of ``ref`` the events record, oldest first, each with its end.
+
+    ``ended_seq`` is the event that took it out of service (a later deployment of its arm,
+    a rollback, a withdrawal), None while it serves.
+    """
+    out: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data") or {}
+        if action not in ENDING_ACTIONS or not isinstance(data, dict):
+            continue
+        for ended in data.get("ends") or []:
+            if str(ended) in by_id and by_id[str(ended)]["ended_seq"] is None:
+                by_id[str(ended)]["ended_seq"] = seq
+        if action in DEPLOY_ACTIONS and data.get("model") == ref:
+            entry = {
+                "deployment_id": str(data.get("deployment_id")),
+                "seq": seq,
+                "ts": body.get("ts"),
+                "actor": body.get("actor"),
+                "env": data.get("env"),
+                "arm": data.get("arm", "live"),
+                "strategy": data.get("strategy", "rollback"),
+                "share": data.get("share"),
+                "retention": data.get("retention"),
+                "model_digest": data.get("model_digest"),
+                "restores": data.get("restores"),
+                "incident": data.get("incident"),
+                "reason": body.get("reason", ""),
+                "ended_seq": None,
+            }
+            by_id[entry["deployment_id"]] = entry
+            out.append(entry)
+    return out
+
+
+def deployment_problems(
+    events: list[tuple[int, dict[str, Any]]], ref: str
+) -> list[tuple[int, str]]:
+    """Each deployment of ``ref`` that the signed stages and decisions do not allow."""
+    stage = "candidate"
+    seen: dict[str, tuple[str, str]] = {}  # deployment id -> (env, model), every model
+    problems: list[tuple[int, str]] = []
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data") or {}
+        if not isinstance(data, dict):
+            continue
+        if action == "model.promote" and data.get("model") == ref:
+            stage = str(data.get("to_stage"))
+        if action not in DEPLOY_ACTIONS:
+            continue
+        env, model = str(data.get("env")), str(data.get("model"))
+        seen[str(data.get("deployment_id"))] = (env, model)
+        if model != ref:
+            continue
+        what = f"event #{seq} ({action}) of {ref} to {env}"
+        if env == "production" and stage != "approved":
+            problems.append(
+                (
+                    seq,
+                    f"{what}: the signed ledger had {ref} {stage!r} then; production "
+                    "takes approved versions only",
+                )
+            )
+        member = body.get("policy")
+        request = (member.get("input") or {}).get("request") if isinstance(member, dict) else None
+        if (
+            not isinstance(member, dict)
+            or member.get("gate") != "deploy"
+            or not member.get("allow")
+        ):
+            problems.append((seq, f"{what} carries no allow decision of the deploy gate"))
+        elif not isinstance(request, dict) or request.get("env") != env:
+            problems.append((seq, f"{what} carries a deploy decision about another environment"))
+        if action == "model.rollback" and seen.get(str(data.get("restores"))) != (env, ref):
+            problems.append(
+                (
+                    seq,
+                    f"{what} restores {data.get('restores')}, no earlier deployment of {ref} "
+                    f"in {env} the bundle records",
+                )
+            )
+    return problems
+
+
+def _operations(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+    ref: str,
+) -> tuple[list[str], dict[str, Any]]:
+    """Check the bundle's deployments against its signed events (see the section above)."""
+    plain = [(seq, body) for seq, _, body in events]
+    history = deployment_history(plain, ref)
+    if DEPLOYMENTS not in members:
+        if history:
+            raise RejectedError(
+                f"the ledger excerpt records {len(history)} deployment(s) of {ref}, but the "
+                f"bundle carries no {DEPLOYMENTS}"
+            )
+        return [], {"deployments": [], "live": {}}
+    try:
+        carried = json.loads(archive.read(members[DEPLOYMENTS]))["deployments"]
+    except (KeyError, ValueError, TypeError) as err:
+        raise RejectedError(f"{DEPLOYMENTS} is malformed: {err!r}") from err
+    if carried != history:
+        diff = next(
+            (i for i, (a, b) in enumerate(zip(carried, history, strict=False)) if a != b),
+            min(len(carried), len(history)),
+        )
+        raise RejectedError(
+            f"{DEPLOYMENTS} is not what the signed events record (entry {diff + 1} differs, "
+            f"{len(carried)} listed, {len(history)} recorded): edited or incomplete"
+        )
+    problems = deployment_problems(plain, ref)
+    if problems:
+        raise RejectedError(problems[0][1])
+    live: dict[str, list[str]] = {}
+    for d in history:
+        if d["ended_seq"] is None:
+            live.setdefault(str(d["env"]), []).append(f"{d['arm']} {d['deployment_id']}")
+    checked = [
+        f"{len(history)} deployment(s) of {ref} agree with the signed events; each to "
+        "production of a version the signed promotions had approved then, each with an allow "
+        "decision of the deploy gate for its environment"
+    ]
+    if live:
+        checked.append(
+            f"{ref} is live in: "
+            + "; ".join(f"{env} ({', '.join(arms)})" for env, arms in sorted(live.items()))
+        )
+    return checked, {"deployments": history, "live": live}
 
 
 def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:

@@ -1,0 +1,105 @@
+"""A model's bundle carries its deployments, and the stand-alone verifier re-checks them.
+
+The verifier runs as a subprocess on the exported zip (no workspace, no ledgerml), like the
+existing bundle tests. Attacks: a production deployment of a version no longer approved,
+forged and signed with a real operator's key before the export; ``deployments.json`` edited
+to hide a deployment, with the manifest re-signed by the exporter's real key.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from core.audit import bundle
+from core.governance import lifecycle
+from core.identity.actors import needs
+from core.kernel.errors import IntegrityError
+from core.kernel.kinds import new_event
+from core.kernel.workspace import Workspace
+from core.operations import deployments
+from core.operations.events import Deployed
+from storage.bundle_verifier import DEPLOYMENTS
+from tests.core.test_bundle import members_of, resign, run_bundled_verifier, write_canonical
+from tests.operations.conftest import V1, V2, Ops
+
+
+def _export(ops: Ops, tmp_path: Path, name: str = "v1.zip") -> Path:
+    out = tmp_path / name
+    bundle.export(ops.ws, "vic", V1, out, reason="audit")
+    return out
+
+
+def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path: Path) -> None:
+    ws = ops.ws
+    staging = deployments.deploy(ws, "opal", V1, env="staging", reason="try")
+    first = deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    second = deployments.deploy(ws, "opal", V2, env="production", reason="v2")
+    back, restored = deployments.rollback(ws, "opal", env="production", reason="v2 drifts")
+    assert restored.deployment_id == first.deployment_id
+    path = _export(ops, tmp_path)
+    doc = json.loads(members_of(path)[DEPLOYMENTS])
+    listed = [
+        (d["deployment_id"], d["env"], d["strategy"], d["ended_seq"]) for d in doc["deployments"]
+    ]
+    assert listed == [
+        (staging.deployment_id, "staging", "direct", None),
+        (first.deployment_id, "production", "direct", second.row.seq),  # v2 ended it
+        (back.deployment_id, "production", "rollback", None),
+    ]
+    assert doc["live"] == {"staging": ["live"], "production": ["live"]}
+    run = run_bundled_verifier(path)
+    assert run.returncode == 1, run.stdout + run.stderr  # verified, not anchored (no --key)
+    assert "3 deployment(s) of credit-risk@1 agree with the signed events" in run.stdout
+    assert f"live in: production (live {back.deployment_id}); staging" in run.stdout
+    coverage = json.loads(members_of(path)["coverage.json"])
+    history = next(r for r in coverage["auditors"] if r["item"].startswith("History"))
+    assert any("model.deploy" in f and "model.rollback" in f for f in history["files"]), history
+
+
+def test_a_forged_production_deployment_is_rejected_offline(ops: Ops, tmp_path: Path) -> None:
+    lifecycle.promote(ops.ws, "vic", V1, to="retired", reason="superseded")
+    with ops.ws.session("opal") as s:
+        needs(action="forge")(s)
+        digest = s.catalog.model(V1).model_digest  # type: ignore[union-attr]
+        payload = Deployed(
+            "dep-" + secrets.token_hex(6),
+            "production",
+            "live",
+            "direct",
+            V1,
+            digest,
+            "hmac-only",
+            "0" * 16,
+            [],
+            [],
+        )
+        seq = s.commit(new_event("opal", payload, [f"model:{V1}", "env:production"], "f")).seq
+    path = _export(ops, tmp_path)
+    run = run_bundled_verifier(path)
+    assert run.returncode == 3, run.stdout
+    assert f"event #{seq} (model.deploy) of {V1} to production" in run.stdout
+    assert "had credit-risk@1 'retired' then" in run.stdout
+
+
+def test_a_deployment_hidden_from_the_bundle_is_rejected(ops: Ops, tmp_path: Path) -> None:
+    deployments.deploy(ops.ws, "opal", V1, env="staging", reason="try")
+    deployments.deploy(ops.ws, "opal", V1, env="production", reason="v1")
+    path = _export(ops, tmp_path)
+    entries = members_of(path)
+    doc = json.loads(entries[DEPLOYMENTS])
+    doc["deployments"] = doc["deployments"][:1]  # "it never reached production"
+    entries[DEPLOYMENTS] = json.dumps(doc).encode()
+    resign(Workspace.open(ops.root), entries)
+    tampered = tmp_path / "tampered.zip"
+    write_canonical(tampered, entries)
+    with pytest.raises(IntegrityError, match="not what the signed events record"):
+        bundle.verify(tampered)
+    del entries[DEPLOYMENTS]
+    resign(Workspace.open(ops.root), entries)
+    write_canonical(tampered, entries)
+    with pytest.raises(IntegrityError, match=r"carries no operations/deployments\.json"):
+        bundle.verify(tampered)
