@@ -103,3 +103,43 @@ def test_a_deployment_hidden_from_the_bundle_is_rejected(ops: Ops, tmp_path: Pat
     write_canonical(tampered, entries)
     with pytest.raises(IntegrityError, match=r"carries no operations/deployments\.json"):
         bundle.verify(tampered)
+
+
+def test_coverage_rows_close_only_with_their_evidence() -> None:
+    from core.audit import coverage
+
+    bare = coverage.build(members=["model/x.skops"], actions=[], reports={}, data_level="full")
+    for item in (
+        "Monitoring dashboards and alert history around the audit window",
+        "Incident response runbooks and executed incident tickets",
+        "9. Post-market monitoring plan (Art. 72)",
+    ):
+        assert item in bare.gaps
+    assert any("post-market monitoring plan" in n for n in bare.notes)
+    full = coverage.build(
+        members=[
+            "operations/deployments.json",
+            "operations/decisions.json",
+            "operations/monitoring.json",
+            "operations/incidents.json",
+            "operations/slo-3fa1.toml",
+            "operations/playbook-9c2e.toml",
+        ],
+        actions=["monitor.run", "monitor.alert", "incident.open", "decision.batch"],
+        reports={},
+        data_level="full",
+    )
+    rows = {r.item: r.files for r in full.auditors + full.annex_iv}
+    assert rows["9. Post-market monitoring plan (Art. 72)"] == [
+        "operations/playbook-9c2e.toml",
+        "operations/slo-3fa1.toml",
+    ]
+    assert (
+        "operations/monitoring.json"
+        in rows["Monitoring dashboards and alert history around the audit window"]
+    )
+    lineage = rows["Data lineage for sample training and inference records"]
+    assert "operations/decisions.json" in lineage
+    assert "ledger/events.jsonl (decision.batch)" in lineage
+    assert "monitor.drift" not in str(full.to_json())  # the placeholder kind is gone
+    assert not any("post-market" in n for n in full.notes)
