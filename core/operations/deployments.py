@@ -197,6 +197,21 @@ def conditions_for(s: Session, ref: str) -> list[Condition]:
     return out
 
 
+def _model_and_approvals(s: Session, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The gate input's ``model`` and ``approvals`` members for deploying ``ref``.
+
+    ``approvals`` is the approval check for ``approved`` as it stands now (the same member
+    promote sees), so a policy can refuse production to a version whose approvals have
+    expired or been voided by newer evidence since it was promoted.
+    """
+    from core.governance import separation
+    from core.governance.risk import rules_in_force
+
+    _, rules = rules_in_force(s, action="deploying")
+    m = model_facts(s, ref, untiered=rules.untiered)
+    return m, separation.member(s, m, "approved", rules)
+
+
 def _trusted(ws: Workspace, ref: str, actor: str) -> None:
     from core.modelling.models import verify
 
@@ -270,12 +285,13 @@ def deploy(
             )
 
     def facts(s: Session) -> dict[str, Any]:
-        m = model_facts(s, seen["ref"])
+        m, approvals = _model_and_approvals(s, seen["ref"])
         conditions = conditions_for(s, seen["ref"])
         seen["conditions"] = conditions
         current = live(s, env)
         return {
             "model": m,
+            "approvals": approvals,
             "request": {
                 "env": env,
                 "production": env == PRODUCTION,
@@ -390,8 +406,10 @@ def rollback(
     def facts(s: Session) -> dict[str, Any]:
         now, target = rollback_target(s, env)
         seen["now"], seen["target"] = now, target
+        m, approvals = _model_and_approvals(s, target.row.model)
         return {
-            "model": model_facts(s, target.row.model),
+            "model": m,
+            "approvals": approvals,
             "request": {
                 "env": env,
                 "production": env == PRODUCTION,

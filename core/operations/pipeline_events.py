@@ -1,3 +1,60 @@
-"""Event kinds of the operations context (pipeline_events): filled by its part."""
+"""The ``pipeline.run`` event: one CI/CD pipeline run, with every step and its result.
+
+Auditors ask for "CI/CD history showing tests, approvals and deployment timestamps": each
+step of a run is already its own signed event (snapshot, validation, training, evaluation,
+deployment, or the ``policy.deny`` that stopped it); this event ties them together, names
+the pipeline file and the JUnit report (both stored as blobs) and says how the run ended.
+Any active actor may record one: it changes no other state, and each step was governed.
+
+Light on purpose: the projector imports it on every command.
+"""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from core.kernel.catalog import Catalog
+from core.kernel.kinds import Body, Payload, event_kind
+from core.kernel.rows import PipelineRunRow
+
+PIPELINE_STATUSES = ("passed", "failed")
+STEP_STATUSES = ("passed", "failed", "skipped")
+PIPELINE_MEDIA_TYPE = "application/toml"
+JUNIT_MEDIA_TYPE = "application/xml"
+
+
+@dataclass(frozen=True)
+class PipelineRan(Payload):
+    """A pipeline run's outcome.
+
+    ``steps``: one entry per step, in order: ``name``, ``do`` (the step kind), ``as`` (the
+    actor it ran as), ``status`` (passed / failed / skipped), ``events`` (the sequence
+    numbers it recorded, a refusal's ``policy.deny`` included), ``detail`` (what it produced,
+    or why it failed) and ``exit_code`` (0, or what the CLI would have exited with).
+    """
+
+    name: str
+    spec_digest: str
+    status: str
+    steps: list[dict[str, Any]]
+    report_digest: str
+    failed_step: str | None = None
+
+
+@event_kind("pipeline.run", PipelineRan, tables=("pipeline_runs",), evidence_for=("history",))
+def _pipeline_run(cat: Catalog, seq: int, body: Body, d: PipelineRan) -> None:
+    cat.put(
+        PipelineRunRow(
+            seq=seq,
+            name=d.name,
+            spec_digest=d.spec_digest,
+            status=d.status,
+            steps=json.dumps(d.steps, sort_keys=True),
+            failed_step=d.failed_step,
+            report_digest=d.report_digest,
+            created_at=body["ts"],
+            created_by=body["actor"],
+        )
+    )

@@ -1,0 +1,130 @@
+"""What operations reads: deployments at any moment, decision counts, monitoring, incidents.
+
+The CLI's ``deployments`` and the TUI's operations tab read through these functions, never
+through SQL of their own, so both front doors show the same thing. Each holds the workspace
+for one short read. Tables that another part fills (``decision_batches``, ``monitor_runs``,
+``incidents``) may be empty: the answer is then an empty list, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.kernel.rows import IncidentRow, MonitorRunRow
+from core.kernel.workspace import Workspace
+from core.operations import deployments
+from core.operations.deployments import Deployment
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What was deployed where at one moment (``at`` is the last event it includes)."""
+
+    at: int
+    deployments: list[Deployment]
+    throttles: dict[str, float | None]
+    """The share each environment answered then (None: all of it)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "at": self.at,
+            "deployments": [
+                d.to_json() | {"throttle": self.throttles.get(d.row.env)} for d in self.deployments
+            ],
+        }
+
+
+def deployed_at(
+    ws: Workspace, actor: str = "", *, when: str | None = None, env: str | None = None
+) -> Snapshot:
+    """What was live where now, or at ``when`` (an event number ``42``/``#42`` or a time).
+
+    Raises:
+        UsageError: for a bad environment name or a ``when`` that is neither.
+    """
+    from core.governance.lifecycle import resolve_at
+
+    if env is not None:
+        deployments.check_env(env)
+    with ws.session(actor) as s:
+        at = resolve_at(s, when) if when is not None else int(s.workspace.ledger.head()[0])
+        found = deployments.everywhere(s, at=at if when is not None else None, env=env)
+        envs = sorted({d.row.env for d in found})
+        throttles = {
+            e: deployments.throttle_of(s, e, at=at if when is not None else None) for e in envs
+        }
+        return Snapshot(at, found, throttles)
+
+
+def history(ws: Workspace, actor: str = "", *, env: str | None = None) -> list[Deployment]:
+    """Every deployment ever recorded (optionally in one environment), oldest first."""
+    if env is not None:
+        deployments.check_env(env)
+    with ws.session(actor) as s:
+        return deployments.history(s, env)
+
+
+@dataclass(frozen=True)
+class DecisionCount:
+    """The decisions logged in one environment (from ``decision_batches``)."""
+
+    env: str
+    batches: int
+    decisions: int
+    refused: int
+    errors: int
+    last_ts: str | None
+
+
+def decision_counts(ws: Workspace, actor: str = "") -> list[DecisionCount]:
+    """Decisions logged per environment, with refusals and errors counted apart."""
+    with ws.session(actor) as s:
+        rows = s.catalog.con.execute(
+            "SELECT env, count(*), coalesce(sum(count), 0), coalesce(sum(refused), 0), "
+            "coalesce(sum(errors), 0), max(last_ts) FROM decision_batches GROUP BY env "
+            "ORDER BY env"
+        ).fetchall()
+    return [
+        DecisionCount(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows
+    ]
+
+
+def monitor_runs(ws: Workspace, actor: str = "", *, limit: int = 20) -> list[MonitorRunRow]:
+    """The latest monitoring runs, newest first, with their verdicts."""
+    with ws.session(actor) as s:
+        rows: list[MonitorRunRow] = s.catalog.rows(
+            MonitorRunRow, "SELECT * FROM monitor_runs ORDER BY seq DESC LIMIT ?", [limit]
+        )
+        return rows
+
+
+def open_incidents(ws: Workspace, actor: str = "") -> list[IncidentRow]:
+    """Incidents not closed, oldest first (the ones someone must act on)."""
+    with ws.session(actor) as s:
+        rows: list[IncidentRow] = s.catalog.rows(
+            IncidentRow, "SELECT * FROM incidents WHERE status <> 'closed' ORDER BY seq"
+        )
+        return rows
+
+
+@dataclass(frozen=True)
+class Board:
+    """Everything the operations tab shows, read in one go."""
+
+    now: Snapshot
+    decisions: list[DecisionCount]
+    runs: list[MonitorRunRow]
+    incidents: list[IncidentRow]
+    environments: list[str]
+    """Every environment that ever had a deployment (rollback and withdraw targets)."""
+
+
+def board(ws: Workspace, actor: str = "") -> Board:
+    """The operations tab's data."""
+    now = deployed_at(ws, actor)
+    envs = sorted({d.row.env for d in history(ws, actor)})
+    return Board(
+        now, decision_counts(ws, actor), monitor_runs(ws, actor), open_incidents(ws, actor), envs
+    )
