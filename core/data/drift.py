@@ -20,8 +20,6 @@ DRIFT_METHODS = ("psi", "ks", "chi2")
 
 def _measure(m: Measuring, check: Check) -> Outcome:
     """PSI, Kolmogorov-Smirnov or chi-square of the column against the reference."""
-    from scipy import stats
-
     con, cur, ref, cur_cols = m.con, m.source, m.reference, m.columns
 
     col, method = check["column"], check["method"]
@@ -41,53 +39,24 @@ def _measure(m: Measuring, check: Check) -> Outcome:
             "passed": False,
             "detail": f"column {col!r} is missing",
         }
-    c = quote_ident(col)
     numeric = cur_cols[col].kind in ("int", "float")
-    observed: dict[str, Any]
-    if method == "ks":
-        if not numeric:
-            return {
-                **base,
-                "observed": None,
-                "threshold": {},
-                "passed": False,
-                "detail": "KS needs a numeric column",
-            }
-        q = f"SELECT CAST({c} AS DOUBLE) AS v FROM {{}} WHERE isfinite(CAST({c} AS DOUBLE))"
-        a = con.execute(q.format(ref)).fetchnumpy()["v"]
-        b = con.execute(q.format(cur)).fetchnumpy()["v"]
-        res = stats.ks_2samp(a, b, method="asymp")
-        observed = {
-            "statistic": round_figure(float(res.statistic)),
-            "p_value": round_figure(float(res.pvalue)),
+    if method == "ks" and not numeric:
+        return {
+            **base,
+            "observed": None,
+            "threshold": {},
+            "passed": False,
+            "detail": "KS needs a numeric column",
         }
-    elif method == "psi" and numeric:
-        edges_row = con.execute(
-            f"SELECT quantile_cont(CAST({c} AS DOUBLE), [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]) "
-            f"FROM {ref} WHERE isfinite(CAST({c} AS DOUBLE))"
-        ).fetchone()
-        edges = sorted(set(edges_row[0])) if edges_row and edges_row[0] else []
-        expected = _binned(con, ref, c, edges)
-        actual = _binned(con, cur, c, edges)
-        observed = {"statistic": round_figure(_psi(expected, actual)), "bins": len(expected)}
-    else:
-        q = f"SELECT CAST({c} AS VARCHAR), count(*) FROM {{}} GROUP BY 1"
-        ref_counts = dict(con.execute(q.format(ref)).fetchall())
-        cur_counts = dict(con.execute(q.format(cur)).fetchall())
-        keys = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (k is None, str(k)))
-        expected = [int(ref_counts.get(k, 0)) for k in keys]
-        actual = [int(cur_counts.get(k, 0)) for k in keys]
-        if method == "psi":
-            observed = {"statistic": round_figure(_psi(expected, actual)), "bins": len(keys)}
-        else:
-            if len(keys) < 2:
-                observed = {"statistic": 0.0, "p_value": 1.0}
-            else:
-                chi = stats.chi2_contingency([expected, actual])
-                observed = {
-                    "statistic": round_figure(float(chi.statistic)),
-                    "p_value": round_figure(float(chi.pvalue)),
-                }
+    observed = measure(con, ref, cur, col, method, numeric=numeric)
+    if observed["statistic"] is None:
+        return {
+            **base,
+            "observed": None,
+            "threshold": {},
+            "passed": False,
+            "detail": "no finite values to compare",
+        }
     threshold = {k: check[k] for k in ("max", "min_p") if k in check}
     ok = True
     if "max" in check:
@@ -101,6 +70,107 @@ def _measure(m: Measuring, check: Check) -> Outcome:
         "passed": ok,
         "detail": "" if ok else "distribution shifted beyond the threshold",
     }
+
+
+def measure(
+    con: duckdb.DuckDBPyConnection,
+    ref: str,
+    cur: str,
+    col: str,
+    method: str,
+    *,
+    numeric: bool,
+    cur_col: str | None = None,
+) -> dict[str, Any]:
+    """One drift statistic of ``col`` in table ``cur`` against table ``ref``.
+
+    ``ref`` and ``cur`` are DuckDB table expressions on ``con``; ``cur_col`` names the column
+    in ``cur`` when it differs (the decision log keeps inputs as ``in.COLUMN``). Shared by
+    validation suites and operations monitoring, so both report the same figure for the same
+    data. KS needs a numeric column (the caller checks); PSI bins a numeric column by the
+    reference's deciles and any other by value; chi-square compares value counts.
+    """
+    if method not in DRIFT_METHODS:
+        raise ValueError(f"unknown drift method {method!r}")
+    if method == "ks":
+        return ks(con, ref, cur, col, cur_col=cur_col)
+    if method == "psi":
+        return psi(con, ref, cur, col, numeric=numeric, cur_col=cur_col)
+    return chi2(con, ref, cur, col, cur_col=cur_col)
+
+
+def ks(
+    con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, *, cur_col: str | None = None
+) -> dict[str, Any]:
+    """Two-sample Kolmogorov-Smirnov over the finite values (asymptotic p-value)."""
+    from scipy import stats
+
+    a = _finite(con, ref, col)
+    b = _finite(con, cur, cur_col or col)
+    if len(a) == 0 or len(b) == 0:
+        return {"statistic": None, "p_value": None}
+    res = stats.ks_2samp(a, b, method="asymp")
+    return {
+        "statistic": round_figure(float(res.statistic)),
+        "p_value": round_figure(float(res.pvalue)),
+    }
+
+
+def _finite(con: duckdb.DuckDBPyConnection, table: str, col: str) -> Any:
+    c = quote_ident(col)
+    return con.execute(
+        f"SELECT CAST({c} AS DOUBLE) AS v FROM {table} WHERE isfinite(CAST({c} AS DOUBLE))"
+    ).fetchnumpy()["v"]
+
+
+def psi(
+    con: duckdb.DuckDBPyConnection,
+    ref: str,
+    cur: str,
+    col: str,
+    *,
+    numeric: bool,
+    cur_col: str | None = None,
+) -> dict[str, Any]:
+    """Population stability index: reference deciles (numeric) or values as the bins."""
+    if numeric:
+        c = quote_ident(col)
+        edges_row = con.execute(
+            f"SELECT quantile_cont(CAST({c} AS DOUBLE), [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]) "
+            f"FROM {ref} WHERE isfinite(CAST({c} AS DOUBLE))"
+        ).fetchone()
+        edges = sorted(set(edges_row[0])) if edges_row and edges_row[0] else []
+        expected = _binned(con, ref, c, edges)
+        actual = _binned(con, cur, quote_ident(cur_col or col), edges)
+        return {"statistic": round_figure(_psi(expected, actual)), "bins": len(expected)}
+    expected, actual = _counts(con, ref, cur, col, cur_col)
+    return {"statistic": round_figure(_psi(expected, actual)), "bins": len(expected)}
+
+
+def chi2(
+    con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, *, cur_col: str | None = None
+) -> dict[str, Any]:
+    """Chi-square test of independence of the value counts (NULL is a value of its own)."""
+    from scipy import stats
+
+    expected, actual = _counts(con, ref, cur, col, cur_col)
+    if len(expected) < 2:
+        return {"statistic": 0.0, "p_value": 1.0}
+    chi = stats.chi2_contingency([expected, actual])
+    return {
+        "statistic": round_figure(float(chi.statistic)),
+        "p_value": round_figure(float(chi.pvalue)),
+    }
+
+
+def _counts(
+    con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, cur_col: str | None
+) -> tuple[list[int], list[int]]:
+    q = "SELECT CAST({c} AS VARCHAR), count(*) FROM {t} GROUP BY 1"
+    ref_counts = dict(con.execute(q.format(c=quote_ident(col), t=ref)).fetchall())
+    cur_counts = dict(con.execute(q.format(c=quote_ident(cur_col or col), t=cur)).fetchall())
+    keys = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (k is None, str(k)))
+    return [int(ref_counts.get(k, 0)) for k in keys], [int(cur_counts.get(k, 0)) for k in keys]
 
 
 def _binned(con: duckdb.DuckDBPyConnection, table: str, c: str, edges: list[float]) -> list[int]:

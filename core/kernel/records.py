@@ -462,6 +462,7 @@ class OpsConfigRow(SQLModel, table=True):
     digest: str
     created_at: str
     created_by: str
+    reason: str
 
 
 class MonitorRunRow(SQLModel, table=True):
@@ -475,6 +476,10 @@ class MonitorRunRow(SQLModel, table=True):
     evidence_digest: str
     verdict: str
     decisions: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deployment_id: str | None = None
+    model: str | None = None
+    checks: str
+    slo_digest: str | None = None
     created_at: str
     created_by: str
 
@@ -489,7 +494,9 @@ class OpsAlertRow(SQLModel, table=True):
     metric: str
     observed: float | None = None
     threshold: str
+    verdict: str
     monitor_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    incident: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: str
     created_by: str
 
@@ -504,12 +511,14 @@ class IncidentRow(SQLModel, table=True):
     severity: str
     status: str
     alert_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    slo: str | None = None
     playbook: str | None = None
     opened_at: str
     opened_by: str
     updated_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     closed_at: str | None = None
     closed_by: str | None = None
+    resolution: str | None = None
     reason: str
 
 
@@ -522,7 +531,10 @@ class IncidentActionRow(SQLModel, table=True):
     action: str
     detail: str
     automatic: bool = False
+    status: str
+    step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     runbook: str | None = None
+    caused_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: str
     created_by: str
     reason: str

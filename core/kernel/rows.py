@@ -1214,6 +1214,7 @@ class OpsConfigRow(Row):
         "digest",
         "created_at",
         "created_by",
+        "reason",
     )
     KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
@@ -1228,6 +1229,7 @@ class OpsConfigRow(Row):
         digest: str,
         created_at: str,
         created_by: str,
+        reason: str,
     ) -> None:
         self.seq = seq
         self.kind = kind
@@ -1236,6 +1238,7 @@ class OpsConfigRow(Row):
         self.digest = digest
         self.created_at = created_at
         self.created_by = created_by
+        self.reason = reason
 
 
 class MonitorRunRow(Row):
@@ -1250,6 +1253,10 @@ class MonitorRunRow(Row):
         "evidence_digest",
         "verdict",
         "decisions",
+        "deployment_id",
+        "model",
+        "checks",
+        "slo_digest",
         "created_at",
         "created_by",
     )
@@ -1266,6 +1273,10 @@ class MonitorRunRow(Row):
         evidence_digest: str,
         verdict: str,
         decisions: int,
+        deployment_id: str | None = None,
+        model: str | None = None,
+        checks: str,
+        slo_digest: str | None = None,
         created_at: str,
         created_by: str,
     ) -> None:
@@ -1276,6 +1287,10 @@ class MonitorRunRow(Row):
         self.evidence_digest = evidence_digest
         self.verdict = verdict
         self.decisions = decisions
+        self.deployment_id = deployment_id
+        self.model = model
+        self.checks = checks
+        self.slo_digest = slo_digest
         self.created_at = created_at
         self.created_by = created_by
 
@@ -1291,7 +1306,9 @@ class OpsAlertRow(Row):
         "metric",
         "observed",
         "threshold",
+        "verdict",
         "monitor_seq",
+        "incident",
         "created_at",
         "created_by",
     )
@@ -1307,7 +1324,9 @@ class OpsAlertRow(Row):
         metric: str,
         observed: float | None = None,
         threshold: str,
+        verdict: str,
         monitor_seq: int,
+        incident: int | None = None,
         created_at: str,
         created_by: str,
     ) -> None:
@@ -1317,7 +1336,9 @@ class OpsAlertRow(Row):
         self.metric = metric
         self.observed = observed
         self.threshold = threshold
+        self.verdict = verdict
         self.monitor_seq = monitor_seq
+        self.incident = incident
         self.created_at = created_at
         self.created_by = created_by
 
@@ -1333,12 +1354,14 @@ class IncidentRow(Row):
         "severity",
         "status",
         "alert_seq",
+        "slo",
         "playbook",
         "opened_at",
         "opened_by",
         "updated_seq",
         "closed_at",
         "closed_by",
+        "resolution",
         "reason",
     )
     KEY: ClassVar[tuple[str, ...]] = ("seq",)
@@ -1353,12 +1376,14 @@ class IncidentRow(Row):
         severity: str,
         status: str,
         alert_seq: int | None = None,
+        slo: str | None = None,
         playbook: str | None = None,
         opened_at: str,
         opened_by: str,
         updated_seq: int,
         closed_at: str | None = None,
         closed_by: str | None = None,
+        resolution: str | None = None,
         reason: str,
     ) -> None:
         self.seq = seq
@@ -1367,12 +1392,14 @@ class IncidentRow(Row):
         self.severity = severity
         self.status = status
         self.alert_seq = alert_seq
+        self.slo = slo
         self.playbook = playbook
         self.opened_at = opened_at
         self.opened_by = opened_by
         self.updated_seq = updated_seq
         self.closed_at = closed_at
         self.closed_by = closed_by
+        self.resolution = resolution
         self.reason = reason
 
 
@@ -1386,7 +1413,10 @@ class IncidentActionRow(Row):
         "action",
         "detail",
         "automatic",
+        "status",
+        "step",
         "runbook",
+        "caused_seq",
         "created_at",
         "created_by",
         "reason",
@@ -1402,7 +1432,10 @@ class IncidentActionRow(Row):
         action: str,
         detail: str,
         automatic: bool = False,
+        status: str,
+        step: int | None = None,
         runbook: str | None = None,
+        caused_seq: int | None = None,
         created_at: str,
         created_by: str,
         reason: str,
@@ -1412,7 +1445,10 @@ class IncidentActionRow(Row):
         self.action = action
         self.detail = detail
         self.automatic = automatic
+        self.status = status
+        self.step = step
         self.runbook = runbook
+        self.caused_seq = caused_seq
         self.created_at = created_at
         self.created_by = created_by
         self.reason = reason

@@ -378,6 +378,7 @@ CREATE TABLE ops_configs (
 	digest VARCHAR NOT NULL,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
 
@@ -389,6 +390,10 @@ CREATE TABLE monitor_runs (
 	evidence_digest VARCHAR NOT NULL,
 	verdict VARCHAR NOT NULL,
 	decisions BIGINT NOT NULL,
+	deployment_id VARCHAR,
+	model VARCHAR,
+	checks VARCHAR NOT NULL,
+	slo_digest VARCHAR,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
@@ -401,7 +406,9 @@ CREATE TABLE ops_alerts (
 	metric VARCHAR NOT NULL,
 	observed FLOAT,
 	threshold VARCHAR NOT NULL,
+	verdict VARCHAR NOT NULL,
 	monitor_seq BIGINT NOT NULL,
+	incident BIGINT,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
@@ -414,12 +421,14 @@ CREATE TABLE incidents (
 	severity VARCHAR NOT NULL,
 	status VARCHAR NOT NULL,
 	alert_seq BIGINT,
+	slo VARCHAR,
 	playbook VARCHAR,
 	opened_at VARCHAR NOT NULL,
 	opened_by VARCHAR NOT NULL,
 	updated_seq BIGINT NOT NULL,
 	closed_at VARCHAR,
 	closed_by VARCHAR,
+	resolution VARCHAR,
 	reason VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
@@ -430,7 +439,10 @@ CREATE TABLE incident_actions (
 	action VARCHAR NOT NULL,
 	detail VARCHAR NOT NULL,
 	automatic BOOLEAN NOT NULL,
+	status VARCHAR NOT NULL,
+	step BIGINT,
 	runbook VARCHAR,
+	caused_seq BIGINT,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
 	reason VARCHAR NOT NULL,
