@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.identity.authority import Authority
 from core.kernel.workspace import Workspace
 
 Fail = Callable[[str, int], None]
@@ -84,14 +85,19 @@ class Replay:
         return [d for d in self.deployments.values() if d.env == env and d.serving(at)]
 
 
-def check(ws: Workspace, events: Sequence[tuple[int, dict[str, Any]]], fail: Fail) -> Replay:
+def check(
+    ws: Workspace,
+    events: Sequence[tuple[int, dict[str, Any]]],
+    fail: Fail,
+    auth: Authority | None = None,
+) -> Replay:
     """Run the checks over the state events ``events``; report each problem with ``fail``.
 
     Returns:
         The replayed deployment history (the bundle and the reports reuse it).
     """
     replay = Replay()
-    batches = _Batches(ws)
+    batches = _Batches(ws, auth)
     for seq, body in events:
         action, data = str(body.get("action")), body.get("data")
         if not isinstance(data, dict):
@@ -104,6 +110,7 @@ def check(ws: Workspace, events: Sequence[tuple[int, dict[str, Any]]], fail: Fai
         elif action in _DEPLOY_KINDS:
             for why in _deployment(replay, seq, action, body, data):
                 fail(f"event #{seq} ({action}) {why}", seq)
+            batches.check(replay, seq, action, body, data)
         else:
             problem = batches.check(replay, seq, action, body, data)
             if problem:
@@ -232,15 +239,93 @@ def _rollback_problem(replay: Replay, seq: int, env: str, data: dict[str, Any]) 
     return None
 
 
-class _Batches:
-    """Checks of the decision log and the incident events (filled as their kinds arrive)."""
+_CAUSES = ("model.deploy", "model.rollback", "deploy.withdraw", "deploy.throttle")
+"""The events an incident action may cause: each a change of what serves."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+
+class _Batches:
+    """Checks of the decision log, the monitoring and the incident events.
+
+    Incidents: an action or a close names an incident opened before and not closed; a close
+    is by a person (a service may raise an alarm, not declare it handled); an action's
+    ``caused_seq`` is a deployment event after the incident opened that names the incident;
+    an automatic incident names an alert of its environment; an alert names a monitoring run
+    of its environment. A pipeline run lists its spec and JUnit report among its objects.
+    """
+
+    def __init__(self, ws: Workspace, auth: Authority | None) -> None:
+        self.ws, self.auth = ws, auth
         self.request_ids: set[str] = set()
-        self.incidents: dict[int, str] = {}  # incident number -> open / closed
+        self.incidents: dict[int, tuple[str, str]] = {}  # seq -> (env, open / closed)
+        self.runs: dict[int, str] = {}  # monitor.run seq -> env
+        self.alerts: dict[int, str] = {}  # monitor.alert seq -> env
+        self.caused: dict[int, tuple[str, Any]] = {}  # seq -> (action, incident it names)
 
     def check(
         self, replay: Replay, seq: int, action: str, body: dict[str, Any], data: dict[str, Any]
     ) -> str | None:
+        if action in _CAUSES:
+            self.caused[seq] = (action, data.get("incident"))
+            return None
+        listed = {str(o.get("sha256")) for o in body.get("objects", []) if isinstance(o, dict)}
+        env = str(data.get("env"))
+        if action == "monitor.run":
+            self.runs[seq] = env
+            if str(data.get("evidence_digest")) not in listed:
+                return "does not list its evidence blob among its objects"
+        elif action == "monitor.alert":
+            self.alerts[seq] = env
+            if self.runs.get(_int(data.get("monitor_seq"))) != env:
+                return f"names monitoring run #{data.get('monitor_seq')}, no run of {env} before it"
+        elif action == "incident.open":
+            self.incidents[seq] = (env, "open")
+            alert = data.get("alert_seq")
+            if alert is not None and self.alerts.get(_int(alert)) != env:
+                return f"was opened for alert #{alert}, which is no alert of {env} before it"
+        elif action in ("incident.act", "incident.close"):
+            return self._incident(seq, action, body, data)
+        elif action == "pipeline.run":
+            wanted = {str(data.get("spec_digest")), str(data.get("report_digest"))}
+            if not wanted <= listed:
+                return "does not list its pipeline file and JUnit report among its objects"
         return None
+
+    def _incident(
+        self, seq: int, action: str, body: dict[str, Any], data: dict[str, Any]
+    ) -> str | None:
+        number = _int(data.get("incident"))
+        found = self.incidents.get(number)
+        if found is None:
+            return f"names incident #{data.get('incident')}, which was never opened before it"
+        env, status = found
+        if status != "open":
+            return f"acts on incident #{number}, which was already closed"
+        if action == "incident.close":
+            self.incidents[number] = (env, "closed")
+            state = self.auth.actor_at(str(body.get("actor")), seq) if self.auth else None
+            if state is not None and state.kind != "person":
+                return (
+                    f"closes incident #{number} as {body.get('actor')}, a {state.kind}: only "
+                    "a person declares an incident handled"
+                )
+            return None
+        caused = data.get("caused_seq")
+        if caused is not None:
+            what = self.caused.get(_int(caused))
+            if what is None or _int(caused) <= number:
+                return (
+                    f"says it caused event #{caused}, which is no deployment change after "
+                    f"incident #{number} opened"
+                )
+            if _int(what[1]) != number:
+                return (
+                    f"says it caused event #{caused} ({what[0]}), which names no incident #{number}"
+                )
+        return None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1

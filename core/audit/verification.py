@@ -418,7 +418,7 @@ def verify(
     policy_checks.report(ws, auth, scan.size, report.fail)
     governance_checks.check(ws, auth, decoded, report.fail)  # approvals and promotions
     mrm_verify.check(decoded, report.fail)  # findings and break-glass reviews
-    operations_checks.check(ws, decoded, report.fail)  # deployments, decisions, incidents
+    operations_checks.check(ws, decoded, report.fail, auth)  # deployments, decisions, incidents
     report.root = scan.roots[scan.size].hex() if scan.size in scan.roots else ""
     try:
         state = _state_from_ledger(decoded)

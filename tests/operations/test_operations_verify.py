@@ -107,3 +107,60 @@ def test_a_rollback_that_restores_another_model_than_it_says(ops: Ops) -> None:
     found = [f for f in _failures(ops) if f"#{seq}" in f]
     assert any("not in service in production" in f for f in found), found
     assert any(f"restores {first.deployment_id} ({V1}) but puts {V2} live" in f for f in found)
+
+
+PLAYBOOK = """\
+[playbook]
+name = "credit-fallback"
+
+[[steps]]
+on = "accuracy"
+action = "rollback"
+runbook = "Roll back to the previous approved version; page the model owner."
+"""
+
+
+def _forge(ops: Ops, actor: str, payload: Any, subjects: list[str]) -> int:
+    with ops.ws.session(actor) as s:
+        needs(action="forge")(s)
+        return s.commit(new_event(actor, payload, subjects, "forged")).seq
+
+
+def test_incidents_replay_and_their_forgeries(ops: Ops, tmp_path: Any) -> None:
+    from core.operations import incidents, ops_config
+    from core.operations.monitor_events import IncidentActed, IncidentClosed
+
+    ws = ops.ws
+    book = tmp_path / "playbook.toml"
+    book.write_text(PLAYBOOK)
+    ops_config.install(ws, "opal", "playbook", book, env="production", reason="runbook")
+    deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    deployments.deploy(ws, "opal", V2, env="production", reason="v2")
+    incident = incidents.open_incident(
+        ws, "opal", env="production", title="accuracy fell", reason="seen on the dashboard"
+    )
+    action = incidents.act(ws, "opal", incident.seq, step=1, reason="runbook step 1")
+    assert action.status == "done" and action.caused_seq is not None
+    incidents.close(ws, "opal", incident.seq, reason="v1 restored; v2 retrained")
+    assert _failures(ops) == []  # the honest ticket verifies
+
+    late = _forge(
+        ops,
+        "opal",
+        IncidentActed(incident.seq, "note", "quietly edited", False, "done"),
+        [f"incident:{incident.seq}"],
+    )
+    other = incidents.open_incident(ws, "opal", env="production", title="b", reason="again")
+    bragged = _forge(
+        ops,
+        "opal",
+        IncidentActed(other.seq, "rollback", "rolled back", False, "done", caused_seq=2),
+        [f"incident:{other.seq}"],
+    )
+    closer = _forge(ops, "scorer", IncidentClosed(other.seq, "fine"), [f"incident:{other.seq}"])
+    ghost = _forge(ops, "opal", IncidentClosed(9999, "never"), ["incident:9999"])
+    found = _failures(ops)
+    assert any(f"#{late}" in f and "already closed" in f for f in found), found
+    assert any(f"#{closer}" in f and "only a person" in f for f in found), found
+    assert any(f"#{ghost}" in f and "never opened" in f for f in found), found
+    assert any(f"#{bragged}" in f and "says it caused event #2" in f for f in found), found
