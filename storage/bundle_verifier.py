@@ -2355,6 +2355,184 @@ def deployment_problems(
     return problems
 
 
+MONITORING = "operations/monitoring.json"
+INCIDENTS = "operations/incidents.json"
+PIPELINES = "operations/pipelines.json"
+
+
+def _served(history: list[dict[str, Any]], env: str, seq: int) -> bool:
+    """Whether one of the deployments in ``history`` served ``env`` at event ``seq``."""
+    return any(
+        d["env"] == env and d["seq"] < seq and (d["ended_seq"] is None or d["ended_seq"] >= seq)
+        for d in history
+    )
+
+
+def operations_history(
+    events: list[tuple[int, dict[str, Any]]], ref: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The monitoring, incidents and pipeline runs of ``ref`` the events record.
+
+    Monitoring: the runs of the version (``model`` is ``ref``) and their alerts. Incidents:
+    those opened in an environment while a deployment of the version served there, and
+    those a deployment of the version answered (a rollback to it), each with its actions in
+    order and its close. Pipelines: the runs that name the version.
+    The exporter writes exactly this; the verifier derives it again and compares.
+    """
+    history = deployment_history(events, ref)
+    answered = {d["incident"] for d in history if d["incident"] is not None}
+    runs: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    incidents: dict[int, dict[str, Any]] = {}
+    pipelines: list[dict[str, Any]] = []
+    mine: set[int] = set()
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data") or {}
+        if not isinstance(data, dict):
+            continue
+        if action == "monitor.run" and data.get("model") == ref:
+            mine.add(seq)
+            runs.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "env",
+                            "window_start",
+                            "window_end",
+                            "verdict",
+                            "decisions",
+                            "checks",
+                            "deployment_id",
+                            "evidence_digest",
+                            "slo_digest",
+                        )
+                    },
+                }
+            )
+        elif action == "monitor.alert" and data.get("monitor_seq") in mine:
+            alerts.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "env",
+                            "slo",
+                            "metric",
+                            "observed",
+                            "threshold",
+                            "verdict",
+                            "monitor_seq",
+                            "incident",
+                        )
+                    },
+                }
+            )
+        elif action == "incident.open" and (
+            _served(history, str(data.get("env")), seq) or seq in answered
+        ):
+            incidents[seq] = {
+                "seq": seq,
+                "opened_at": body.get("ts"),
+                "opened_by": body.get("actor"),
+                "reason": body.get("reason", ""),
+                **{
+                    k: data.get(k)
+                    for k in ("env", "title", "severity", "alert_seq", "slo", "playbook")
+                },
+                "actions": [],
+                "closed": None,
+            }
+        elif action == "incident.act" and data.get("incident") in incidents:
+            incidents[data["incident"]]["actions"].append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    "reason": body.get("reason", ""),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "action",
+                            "detail",
+                            "automatic",
+                            "status",
+                            "step",
+                            "runbook",
+                            "caused_seq",
+                        )
+                    },
+                }
+            )
+        elif action == "incident.close" and data.get("incident") in incidents:
+            incidents[data["incident"]]["closed"] = {
+                "seq": seq,
+                "ts": body.get("ts"),
+                "actor": body.get("actor"),
+                "resolution": data.get("resolution"),
+            }
+        elif action == "pipeline.run" and f"model:{ref}" in (body.get("subjects") or []):
+            pipelines.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "name",
+                            "status",
+                            "failed_step",
+                            "steps",
+                            "spec_digest",
+                            "report_digest",
+                        )
+                    },
+                }
+            )
+    return {
+        "runs": runs,
+        "alerts": alerts,
+        "incidents": [incidents[k] for k in sorted(incidents)],
+        "pipelines": pipelines,
+    }
+
+
+def _compare_member(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    name: str,
+    keys: tuple[str, ...],
+    derived: dict[str, Any],
+) -> int:
+    """Reject a summary member that is not what the signed events record; its entry count."""
+    count = sum(len(derived[k]) for k in keys)
+    if name not in members:
+        if count:
+            raise RejectedError(
+                f"the ledger excerpt records {count} entr(ies) for {name}, but the bundle "
+                "carries no such member"
+            )
+        return 0
+    try:
+        doc = json.loads(archive.read(members[name]))
+        carried = {k: doc[k] for k in keys}
+    except (KeyError, ValueError, TypeError) as err:
+        raise RejectedError(f"{name} is malformed: {err!r}") from err
+    for k in keys:
+        if carried[k] != derived[k]:
+            raise RejectedError(
+                f"{name} is not what the signed events record ({k}: {len(carried[k])} listed, "
+                f"{len(derived[k])} recorded, or an entry edited)"
+            )
+    return count
+
+
 def _operations(
     archive: zipfile.ZipFile,
     members: dict[str, zipfile.ZipInfo],
@@ -2364,17 +2542,18 @@ def _operations(
     """Check the bundle's deployments against its signed events (see the section above)."""
     plain = [(seq, body) for seq, _, body in events]
     history = deployment_history(plain, ref)
+    carried: Any = []
     if DEPLOYMENTS not in members:
         if history:
             raise RejectedError(
                 f"the ledger excerpt records {len(history)} deployment(s) of {ref}, but the "
                 f"bundle carries no {DEPLOYMENTS}"
             )
-        return [], {"deployments": [], "live": {}}
-    try:
-        carried = json.loads(archive.read(members[DEPLOYMENTS]))["deployments"]
-    except (KeyError, ValueError, TypeError) as err:
-        raise RejectedError(f"{DEPLOYMENTS} is malformed: {err!r}") from err
+    else:
+        try:
+            carried = json.loads(archive.read(members[DEPLOYMENTS]))["deployments"]
+        except (KeyError, ValueError, TypeError) as err:
+            raise RejectedError(f"{DEPLOYMENTS} is malformed: {err!r}") from err
     if carried != history:
         diff = next(
             (i for i, (a, b) in enumerate(zip(carried, history, strict=False)) if a != b),
@@ -2391,17 +2570,32 @@ def _operations(
     for d in history:
         if d["ended_seq"] is None:
             live.setdefault(str(d["env"]), []).append(f"{d['arm']} {d['deployment_id']}")
-    checked = [
-        f"{len(history)} deployment(s) of {ref} agree with the signed events; each to "
-        "production of a version the signed promotions had approved then, each with an allow "
-        "decision of the deploy gate for its environment"
-    ]
+    ops = operations_history(plain, ref)
+    monitored = _compare_member(archive, members, MONITORING, ("runs", "alerts"), ops)
+    handled = _compare_member(archive, members, INCIDENTS, ("incidents",), ops)
+    piped = _compare_member(archive, members, PIPELINES, ("pipelines",), ops)
+    checked = (
+        [
+            f"{len(history)} deployment(s) of {ref} agree with the signed events; each to "
+            "production of a version the signed promotions had approved then, each with an "
+            "allow decision of the deploy gate for its environment"
+        ]
+        if history
+        else []
+    )
+    if monitored or handled or piped:
+        failing = [r["seq"] for r in ops["runs"] if r.get("verdict") == "FAIL"]
+        checked.append(
+            f"{len(ops['runs'])} monitoring run(s) ({len(failing)} FAIL), "
+            f"{len(ops['alerts'])} alert(s), {len(ops['incidents'])} incident(s) and "
+            f"{len(ops['pipelines'])} pipeline run(s) agree with the signed events"
+        )
     if live:
         checked.append(
             f"{ref} is live in: "
             + "; ".join(f"{env} ({', '.join(arms)})" for env, arms in sorted(live.items()))
         )
-    return checked, {"deployments": history, "live": live}
+    return checked, {"deployments": history, "live": live, **ops}
 
 
 def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:

@@ -281,10 +281,13 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
     deploys = (b'{"action":"model.deploy"', b'{"action":"model.rollback"')
     envs: dict[str, set[int]] = {}  # env node -> events naming it
     ref = model_ref.removeprefix("model:")
+    opens: set[int] = set()
     for entry in ws.ledger.iter_entries():
         if entry.body.startswith(always):
             wanted.add(entry.seq)
             continue
+        if entry.body.startswith(b'{"action":"incident.open"'):
+            opens.add(entry.seq)
         body = entry.decode()
         subjects = body.get("subjects", [])
         if not isinstance(subjects, list):
@@ -294,13 +297,16 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
             if entry.body.startswith(deploys):
                 nodes |= environments([body], ref)
         for s in subjects:
-            if str(s).startswith("env:"):
+            if str(s).startswith(("env:", "incident:")):
                 envs.setdefault(str(s), set()).add(entry.seq)
     # Every event of an environment the version served in (what ended its deployments, what
-    # ran beside it), whichever came first: deployments.json and the verifier need them.
-    for node, seqs in envs.items():
+    # ran beside it, its monitoring and incidents) and every event of those incidents (a
+    # close names only its incident): the operations members and the verifier need them.
+    for node, seqs in list(envs.items()):
         if node in nodes:
             wanted |= seqs
+            for q in seqs & opens:
+                wanted |= envs.get(f"incident:{q}", set())
     return sorted(wanted)
 
 

@@ -17,7 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.audit.bundle_members import Bundling, Members
-from storage.bundle_verifier import DEPLOYMENTS, deployment_history
+from storage.bundle_verifier import (
+    DEPLOYMENTS,
+    INCIDENTS,
+    MONITORING,
+    PIPELINES,
+    deployment_history,
+    operations_history,
+)
 from storage.canonical import canonical_bytes
 
 DEPLOYMENTS_FORMAT = "ledgerml/deployments/v1"
@@ -35,20 +42,71 @@ def environments(bodies: list[dict[str, Any]], ref: str) -> set[str]:
 
 
 def operations(b: Bundling, members: Members) -> None:
-    """``operations/deployments.json`` when the version was ever deployed."""
+    """The version's deployments, monitoring, incidents and pipeline runs, with their blobs.
+
+    Summaries: ``operations/deployments.json``, ``monitoring.json`` (runs and alerts),
+    ``incidents.json`` (each ticket with its actions and close), ``pipelines.json``. Blobs,
+    each named by its event: the SLO sets and playbooks in force where the version served
+    (``slo-<digest>.json``, ``playbook-<digest>.json``: the post-market monitoring plan),
+    each pipeline's JUnit report (``pipeline-<seq>.junit.xml``) and, in a full bundle, each
+    monitoring run's evidence (``monitor-<seq>.json``). A hashes-only bundle leaves the run
+    evidence out: its fairness figures are per group of sensitive columns, and the
+    summaries' verdicts stay.
+    """
     events = [(seq, b.event_body(seq)) for seq in b.seqs]
-    history = deployment_history(events, b.model.ref)
-    if not history:
-        return
-    live: dict[str, list[str]] = {}
-    for d in history:
-        if d["ended_seq"] is None:
-            live.setdefault(str(d["env"]), []).append(str(d["arm"]))
-    doc = {
-        "format": DEPLOYMENTS_FORMAT,
-        "model": b.model.ref,
-        "as_of": b.checkpoint.size,
-        "deployments": history,
-        "live": live,
-    }
-    members.add(DEPLOYMENTS, canonical_bytes(doc), "application/json")
+    ref = b.model.ref
+    history = deployment_history(events, ref)
+    ops = operations_history(events, ref)
+    if history:
+        live: dict[str, list[str]] = {}
+        for d in history:
+            if d["ended_seq"] is None:
+                live.setdefault(str(d["env"]), []).append(str(d["arm"]))
+        doc = {
+            "format": DEPLOYMENTS_FORMAT,
+            "model": ref,
+            "as_of": b.checkpoint.size,
+            "deployments": history,
+            "live": live,
+        }
+        members.add(DEPLOYMENTS, canonical_bytes(doc), "application/json")
+    json_type = "application/json"
+    if ops["runs"] or ops["alerts"]:
+        doc = {"format": "ledgerml/monitoring-history/v1", "model": ref}
+        members.add(
+            MONITORING,
+            canonical_bytes({**doc, "runs": ops["runs"], "alerts": ops["alerts"]}),
+            json_type,
+        )
+    if ops["incidents"]:
+        doc = {"format": "ledgerml/incidents/v1", "model": ref, "incidents": ops["incidents"]}
+        members.add(INCIDENTS, canonical_bytes(doc), json_type)
+    if ops["pipelines"]:
+        doc = {"format": "ledgerml/pipelines/v1", "model": ref, "pipelines": ops["pipelines"]}
+        members.add(PIPELINES, canonical_bytes(doc), json_type)
+    for p in ops["pipelines"]:
+        members.add(
+            f"operations/pipeline-{p['seq']}.junit.xml",
+            b.read(str(p["report_digest"])),
+            "application/xml",
+            True,
+        )
+    if b.data_level == "full":
+        for r in ops["runs"]:
+            members.add(
+                f"operations/monitor-{r['seq']}.json",
+                b.read(str(r["evidence_digest"])),
+                "application/vnd.ledgerml.monitoring+json",
+                True,
+            )
+    envs = {str(d["env"]) for d in history}
+    for _, body in events:
+        data = body.get("data") or {}
+        if body.get("action") == "ops.configure" and data.get("env") in envs:
+            kind = "slo" if data.get("kind") == "slo" else "playbook"
+            members.add(
+                f"operations/{kind}-{str(data.get('digest'))[:16]}.json",
+                b.read(str(data.get("digest"))),
+                json_type,
+                True,
+            )

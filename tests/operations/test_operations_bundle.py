@@ -20,11 +20,12 @@ from core.identity.actors import needs
 from core.kernel.errors import IntegrityError
 from core.kernel.kinds import new_event
 from core.kernel.workspace import Workspace
-from core.operations import deployments
+from core.operations import deployments, incidents, ops_config
 from core.operations.events import Deployed
-from storage.bundle_verifier import DEPLOYMENTS
+from storage.bundle_verifier import DEPLOYMENTS, INCIDENTS
 from tests.core.test_bundle import members_of, resign, run_bundled_verifier, write_canonical
 from tests.operations.conftest import V1, V2, Ops
+from tests.operations.test_operations_verify import PLAYBOOK
 
 
 def _export(ops: Ops, tmp_path: Path, name: str = "v1.zip") -> Path:
@@ -38,8 +39,15 @@ def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path:
     staging = deployments.deploy(ws, "opal", V1, env="staging", reason="try")
     first = deployments.deploy(ws, "opal", V1, env="production", reason="v1")
     second = deployments.deploy(ws, "opal", V2, env="production", reason="v2")
-    back, restored = deployments.rollback(ws, "opal", env="production", reason="v2 drifts")
-    assert restored.deployment_id == first.deployment_id
+    book = tmp_path / "playbook.toml"
+    book.write_text(PLAYBOOK)
+    ops_config.install(ws, "opal", "playbook", book, env="production", reason="runbook")
+    ticket = incidents.open_incident(ws, "opal", env="production", title="v2 drifts", reason="r")
+    step = incidents.act(ws, "opal", ticket.seq, step=1, reason="runbook step 1")
+    incidents.close(ws, "opal", ticket.seq, reason="v1 restored")
+    with ws.session("") as s:
+        [back] = list(deployments.live(s, "production"))
+    assert back.row.rollback_of == second.deployment_id and back.row.incident == ticket.seq
     path = _export(ops, tmp_path)
     doc = json.loads(members_of(path)[DEPLOYMENTS])
     listed = [
@@ -55,6 +63,20 @@ def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path:
     assert run.returncode == 1, run.stdout + run.stderr  # verified, not anchored (no --key)
     assert "3 deployment(s) of credit-risk@1 agree with the signed events" in run.stdout
     assert f"live in: production (live {back.deployment_id}); staging" in run.stdout
+    assert "0 monitoring run(s) (0 FAIL), 0 alert(s), 1 incident(s)" in run.stdout
+    entries = members_of(path)
+    [ticket_doc] = json.loads(entries[INCIDENTS])["incidents"]
+    assert (
+        ticket_doc["title"] == "v2 drifts" and ticket_doc["closed"]["resolution"] == "v1 restored"
+    )
+    [action] = ticket_doc["actions"]
+    assert (action["action"], action["status"], action["caused_seq"]) == (
+        "rollback",
+        "done",
+        step.caused_seq,
+    )
+    assert "Roll back to the previous approved version" in action["runbook"]
+    assert any(n.startswith("operations/playbook-") for n in entries)
     coverage = json.loads(members_of(path)["coverage.json"])
     history = next(r for r in coverage["auditors"] if r["item"].startswith("History"))
     assert any("model.deploy" in f and "model.rollback" in f for f in history["files"]), history
@@ -102,6 +124,23 @@ def test_a_deployment_hidden_from_the_bundle_is_rejected(ops: Ops, tmp_path: Pat
     resign(Workspace.open(ops.root), entries)
     write_canonical(tampered, entries)
     with pytest.raises(IntegrityError, match=r"carries no operations/deployments\.json"):
+        bundle.verify(tampered)
+
+
+def test_an_incident_ticket_edited_in_the_bundle_is_rejected(ops: Ops, tmp_path: Path) -> None:
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    ticket = incidents.open_incident(ws, "opal", env="production", title="slow", reason="r")
+    incidents.act(ws, "opal", ticket.seq, note="restarted the host", reason="ops")
+    path = _export(ops, tmp_path)
+    entries = members_of(path)
+    doc = json.loads(entries[INCIDENTS])
+    doc["incidents"][0]["closed"] = {"resolution": "fixed", "actor": "opal"}  # never closed
+    entries[INCIDENTS] = json.dumps(doc).encode()
+    resign(Workspace.open(ops.root), entries)
+    tampered = tmp_path / "tampered.zip"
+    write_canonical(tampered, entries)
+    with pytest.raises(IntegrityError, match=r"incidents\.json is not what the signed events"):
         bundle.verify(tampered)
 
 
