@@ -2369,14 +2369,15 @@ def _served(history: list[dict[str, Any]], env: str, seq: int) -> bool:
 
 
 def operations_history(
-    events: list[tuple[int, dict[str, Any]]], ref: str
+    events: list[tuple[int, dict[str, Any]]], ref: str, env: str | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """The monitoring, incidents and pipeline runs of ``ref`` the events record.
 
     Monitoring: the runs of the version (``model`` is ``ref``) and their alerts. Incidents:
     those opened in an environment while a deployment of the version served there, and
     those a deployment of the version answered (a rollback to it), each with its actions in
-    order and its close. Pipelines: the runs that name the version.
+    order and its close. Pipelines: the runs that name the version. With ``env`` (an
+    environment's reports, no version), the runs, alerts and incidents of that environment.
     The exporter writes exactly this; the verifier derives it again and compares.
     """
     history = deployment_history(events, ref)
@@ -2390,7 +2391,9 @@ def operations_history(
         action, data = body.get("action"), body.get("data") or {}
         if not isinstance(data, dict):
             continue
-        if action == "monitor.run" and data.get("model") == ref:
+        if action == "monitor.run" and (
+            data.get("env") == env if env is not None else data.get("model") == ref
+        ):
             mine.add(seq)
             runs.append(
                 {
@@ -2434,7 +2437,9 @@ def operations_history(
                 }
             )
         elif action == "incident.open" and (
-            _served(history, str(data.get("env")), seq) or seq in answered
+            data.get("env") == env
+            if env is not None
+            else _served(history, str(data.get("env")), seq) or seq in answered
         ):
             incidents[seq] = {
                 "seq": seq,

@@ -14,6 +14,7 @@ The excerpt carries every event of an environment the version was deployed to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from core.audit.bundle_members import Bundling, Members
@@ -100,13 +101,40 @@ def operations(b: Bundling, members: Members) -> None:
                 True,
             )
     envs = {str(d["env"]) for d in history}
+    books: list[dict[str, Any]] = []
     for _, body in events:
         data = body.get("data") or {}
         if body.get("action") == "ops.configure" and data.get("env") in envs:
             kind = "slo" if data.get("kind") == "slo" else "playbook"
+            raw = b.read(str(data.get("digest")))
             members.add(
-                f"operations/{kind}-{str(data.get('digest'))[:16]}.json",
-                b.read(str(data.get("digest"))),
-                json_type,
-                True,
+                f"operations/{kind}-{str(data.get('digest'))[:16]}.json", raw, json_type, True
             )
+            if kind == "playbook":
+                books.append(json.loads(raw))
+    _reports(b, members, ops, books)
+
+
+def _reports(
+    b: Bundling, members: Members, ops: dict[str, Any], books: list[dict[str, Any]]
+) -> None:
+    """The monitoring and incident reports, rendered from the very summaries bundled."""
+    from core.documents.operations_reports import incidents_context, monitoring_context
+    from reports.operations import render_incidents, render_monitoring
+
+    title = b.model.ref
+    if ops["runs"]:
+        evidence = (
+            {int(r["seq"]): json.loads(b.read(str(r["evidence_digest"]))) for r in ops["runs"]}
+            if b.data_level == "full"
+            else {}
+        )
+        md, html = render_monitoring(
+            monitoring_context(title, ops["runs"], ops["alerts"], evidence)
+        )
+        members.add("reports/monitoring.md", md.encode(), "text/markdown")
+        members.add("reports/monitoring.html", html.encode(), "text/html")
+    if ops["incidents"]:
+        md, html = render_incidents(incidents_context(title, ops["incidents"], books))
+        members.add("reports/incidents.md", md.encode(), "text/markdown")
+        members.add("reports/incidents.html", html.encode(), "text/html")

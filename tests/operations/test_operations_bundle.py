@@ -77,6 +77,12 @@ def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path:
     )
     assert "Roll back to the previous approved version" in action["runbook"]
     assert any(n.startswith("operations/playbook-") for n in entries)
+    report = entries["reports/incidents.md"].decode()  # rendered from the verified summary
+    assert f"## Incident #{ticket.seq}: v2 drifts" in report
+    assert "**status**: **closed**" in report and "**Resolution**: v1 restored" in report
+    assert "| rollback (step 1)" in report and f"event #{step.caused_seq}" in report
+    assert "1. on accuracy: rollback — Roll back to the previous approved version" in report
+    assert "<h2>Incident #" in entries["reports/incidents.html"].decode()
     coverage = json.loads(members_of(path)["coverage.json"])
     history = next(r for r in coverage["auditors"] if r["item"].startswith("History"))
     assert any("model.deploy" in f and "model.rollback" in f for f in history["files"]), history
@@ -182,3 +188,75 @@ def test_coverage_rows_close_only_with_their_evidence() -> None:
     assert "ledger/events.jsonl (decision.batch)" in lineage
     assert "monitor.drift" not in str(full.to_json())  # the placeholder kind is gone
     assert not any("post-market" in n for n in full.notes)
+
+
+def test_the_incident_report_from_the_cli_records_itself(ops: Ops, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    ticket = incidents.open_incident(ws, "opal", env="production", title="slow", reason="r")
+    incidents.act(ws, "opal", ticket.seq, note="restarted the host", reason="ops")
+    args = ["report", "incidents", "--env", "production", "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "-w", str(ops.root), "--as", "vic", "--reason", "q"])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "out" / "incidents-production.md").read_text()
+    assert "**status**: **open**" in md and "not resolved: the incident is open" in md
+    assert f"Still open: #{ticket.seq}." in md and "note: restarted the host" in md
+    with ws.session("") as s:
+        [event] = s.catalog.events(action="report.incidents")
+    assert event.subjects == ["env:production"]  # type: ignore[attr-defined]
+    bad = CliRunner().invoke(app, ["report", "incidents", "--env", "Prod!", "-w", str(ops.root)])
+    assert bad.exit_code == 2
+
+
+def test_the_monitoring_report_reads_fail_and_charts_figures() -> None:
+    from core.documents.operations_reports import monitoring_context
+    from reports.operations import render_monitoring
+
+    runs = [
+        {
+            "seq": 40,
+            "window_start": "2026-11-01",
+            "window_end": "2026-11-08",
+            "verdict": "FAIL",
+            "decisions": 500,
+            "checks": {"drift:age_years": "FAIL", "error_rate": "PASS"},
+        },
+        {
+            "seq": 44,
+            "window_start": "2026-11-08",
+            "window_end": "2026-11-15",
+            "verdict": "PASS",
+            "decisions": 480,
+            "checks": {"drift:age_years": "PASS"},
+        },
+    ]
+    alerts = [
+        {
+            "seq": 41,
+            "monitor_seq": 40,
+            "slo": "drift",
+            "verdict": "FAIL",
+            "metric": "drift_psi",
+            "observed": 0.41,
+            "threshold": "max 0.25",
+        }
+    ]
+    evidence = {
+        40: {"metrics": {"drift_psi": 0.41, "flag": True}},
+        44: {"metrics": {"drift_psi": 0.05}},
+    }
+    ctx = monitoring_context("credit-risk@1", runs, alerts, evidence)
+    assert ctx.verdict == "FAIL"  # a later PASS never hides an earlier FAIL
+    assert ctx.series == {"drift_psi": [(1.0, 0.41), (2.0, 0.05)]}  # booleans are no figures
+    md, html = render_monitoring(ctx)
+    assert "Overall verdict over the windows: **FAIL**" in md
+    assert "| #40 | 2026-11-01 → 2026-11-08 | 500 | **FAIL** | drift:age_years FAIL |" in md
+    assert "#41 drift FAIL (drift_psi 0.41, objective max 0.25)" in md
+    assert "drift_psi**: 0.41 → 0.05" in md
+    assert '<b class="bad">FAIL</b>' in html and "<polyline" in html
+    empty = monitoring_context("x", [], [], {})
+    assert empty.verdict == "INCONCLUSIVE"
