@@ -17,7 +17,7 @@ from textual.app import App
 from textual.widgets import ProgressBar, TabbedContent
 
 from app.tui.dialogs import ActionDialog, ApprovalDialog, Detail, Field
-from app.tui.panes import ApprovalsPane, ModelsPane
+from app.tui.panes import ApprovalsPane, ModelsPane, OperationsPane
 from app.tui.panes.approvals import pending_summary
 
 WRITE_ACTIONS = {
@@ -30,6 +30,8 @@ WRITE_ACTIONS = {
     "train_model",
     "approve_version",
     "reject_version",
+    "rollback_deployment",
+    "withdraw_deployment",
 }
 
 
@@ -54,12 +56,13 @@ class WriteActions(App[None]):
         fields: list[Field],
         run: Callable[[dict[str, str], Any], str],
         details: list[Detail] | None = None,
+        summary: str = "",
     ) -> None:
         def done(values: dict[str, str] | None) -> None:
             if values is not None:
                 self._run_action(title, run, values)
 
-        self.push_screen(ActionDialog(title, fields, details), done)
+        self.push_screen(ActionDialog(title, fields, details, summary), done)
 
     @work(thread=True, exit_on_error=False, group="actions")
     def _run_action(
@@ -340,3 +343,76 @@ class WriteActions(App[None]):
             title="Decision recorded",
         )
         self.call_from_thread(self.action_refresh)
+
+    # -- operations: each names what will change and asks for a reason before it runs ----
+
+    def _selected_deployment(self) -> Any:
+        """The operations tab's highlighted deployment, or None (with a hint) elsewhere."""
+        active = self.query_one("#tabs", TabbedContent).active
+        panes = list(self.query(OperationsPane))
+        dep = panes[0].selected if panes and active == "operations" else None
+        if dep is None:
+            self.action_tab("operations")
+            self.notify("Select a deployment in the operations tab first.", timeout=4)
+        return dep
+
+    def action_rollback_deployment(self) -> None:
+        dep = self._selected_deployment()
+        if dep is not None:
+            self._preview_rollback(dep.row.env)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _preview_rollback(self, env: str) -> None:
+        from core.operations import views
+
+        now, target = views.rollback_preview(self.workspace, self.actor, env)
+        self.call_from_thread(self._confirm_rollback, env, now, target)
+
+    def _confirm_rollback(self, env: str, now: Any, target: Any) -> None:
+        from rich.markup import escape
+
+        from core.operations import deployments
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            new, restored = deployments.rollback(
+                self.workspace, self.actor, env=env, reason=values["reason"]
+            )
+            return (
+                f"{env}: {new.row.model} live again as {new.deployment_id} "
+                f"(event #{new.row.seq}, the model of {restored.deployment_id})"
+            )
+
+        summary = (
+            f"[b]{escape(env)}[/b]: {escape(now.row.model)} ({now.deployment_id}) stops "
+            f"answering; {escape(target.row.model)} (deployed at event #{target.row.seq}) "
+            "answers again, as a new deployment. Any canary ends with it. The policy's "
+            "deploy gate decides, and the restored model must still verify."
+        )
+        self._ask(f"Roll back {env}", [], run, summary=summary)
+
+    def action_withdraw_deployment(self) -> None:
+        from rich.markup import escape
+
+        from core.operations import deployments
+
+        dep = self._selected_deployment()
+        if dep is None:
+            return
+        env, arm = dep.row.env, dep.row.arm
+
+        def run(values: dict[str, str], progress: Any) -> str:
+            ended = deployments.withdraw(
+                self.workspace, self.actor, env=env, arms=[arm], reason=values["reason"]
+            )
+            return f"withdrew {', '.join(ended)} from {env}"
+
+        after = (
+            f"{escape(env)} then answers no request at all (scoring refuses)"
+            if arm == "live"
+            else f"the live model of {escape(env)} goes on answering alone"
+        )
+        summary = (
+            f"[b]{escape(dep.row.model)}[/b] ({dep.deployment_id}, {arm}) is taken out of "
+            f"service with nothing in its place: {after}."
+        )
+        self._ask(f"Withdraw the {arm} deployment of {env}", [], run, summary=summary)

@@ -26,11 +26,22 @@ from app.tui.panes import (
     LedgerPane,
     LineagePane,
     ModelsPane,
+    OperationsPane,
     OverviewPane,
     Pane,
 )
 
-TABS = ("overview", "data", "models", "lineage", "ledger", "bundle", "approvals", "registry")
+TABS = (
+    "overview",
+    "data",
+    "models",
+    "lineage",
+    "ledger",
+    "bundle",
+    "approvals",
+    "registry",
+    "operations",
+)
 
 
 class AfterFirstPaint(Widget):
@@ -75,6 +86,7 @@ class LedgerApp(WriteActions):
         Binding("6", "tab('bundle')", "Bundle", show=False),
         Binding("7", "tab('approvals')", "Approvals", show=False),
         Binding("8", "tab('registry')", "Registry", show=False),
+        Binding("9", "tab('operations')", "Operations", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("v", "verify", "Verify"),
         Binding("c", "checkpoint", "Checkpoint"),
@@ -87,6 +99,8 @@ class LedgerApp(WriteActions):
         Binding("t", "train_model", "Train", show=False),
         Binding("A", "approve_version", "Approve", show=False),
         Binding("J", "reject_version", "Reject", show=False),
+        Binding("B", "rollback_deployment", "Roll back", show=False),
+        Binding("W", "withdraw_deployment", "Withdraw", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme", show=False),
         Binding("ctrl+x", "cancel_action", "Cancel job", show=False),
         Binding("q", "quit", "Quit"),
@@ -143,6 +157,9 @@ class LedgerApp(WriteActions):
         elif event.pane.id == "registry":
             for registry in self.query(InventoryPane):
                 registry.focus_table()
+        elif event.pane.id == "operations":
+            for ops in self.query(OperationsPane):
+                ops.focus_table()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -163,6 +180,7 @@ class LedgerApp(WriteActions):
                         ("bundle", BundlePane),
                         ("approvals", ApprovalsPane),
                         ("registry", InventoryPane),
+                        ("operations", OperationsPane),
                     ),
                     start=1,
                 ):
@@ -261,6 +279,16 @@ class LedgerApp(WriteActions):
             ("Train a model", "From a training spec", "train_model"),
             ("Approve the selected version", "Sign an approval (approvals tab)", "approve_version"),
             ("Reject the selected version", "Sign a rejection (approvals tab)", "reject_version"),
+            (
+                "Roll back the selected environment",
+                "To its previous approved model (operations tab)",
+                "rollback_deployment",
+            ),
+            (
+                "Withdraw the selected deployment",
+                "Out of service, nothing in its place (operations tab)",
+                "withdraw_deployment",
+            ),
         ]
         for title, help_text, action in commands:
             if self.check_action(action, ()):

@@ -39,15 +39,19 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         title: str,
         fields: list[Field] | None = None,
         details: list[Detail] | None = None,
+        summary: str = "",
     ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields or []
         self.details = details or []
+        self.summary = summary  # what will change, in words (markup): the confirmation
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self.title_text}[/b]")
+            if self.summary:
+                yield Static(self.summary, id="action-summary")
             for key, label, value in self.fields:
                 yield Label(label)
                 yield Input(value=value, id=f"field-{key}")

@@ -128,3 +128,17 @@ def board(ws: Workspace, actor: str = "") -> Board:
     return Board(
         now, decision_counts(ws, actor), monitor_runs(ws, actor), open_incidents(ws, actor), envs
     )
+
+
+def rollback_preview(ws: Workspace, actor: str, env: str) -> tuple[Deployment, Deployment]:
+    """What a rollback of ``env`` would do now: (the live deployment, the one it restores).
+
+    For a confirmation that names both models before anything changes; the rollback itself
+    decides again under the lock (:func:`core.operations.deployments.rollback`).
+
+    Raises:
+        CheckFailedError: nothing live, or no earlier approved deployment to return to.
+    """
+    deployments.check_env(env)
+    with ws.session(actor) as s:
+        return deployments.rollback_target(s, env)

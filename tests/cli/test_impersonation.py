@@ -43,6 +43,7 @@ WRITES: dict[str, list[str]] = {
     "config witness add": ["config", "witness", "add", "{witness}"],
     "config witness remove": ["config", "witness", "remove", "{witness}"],
     "bundle export": ["bundle", "export", "{model}", "-o", "{out}"],
+    "deploy": ["deploy", "{model}", "--env", "staging", "--reason", "x"],
     "evaluate": ["evaluate", "{model}", "--suite", str(SAMPLE / "evaluation.toml")],
     "feature build": ["feature", "build", str(SAMPLE / "features.toml")],
     "finding add": [
@@ -81,6 +82,7 @@ WRITES: dict[str, list[str]] = {
         "x",
     ],
     "model sign": ["model", "sign", "{model}"],
+    "pipeline run": ["pipeline", "run", str(SAMPLE / "pipeline.toml")],
     "policy install": [
         "policy",
         "install",
@@ -109,10 +111,13 @@ WRITES: dict[str, list[str]] = {
     ],
     "report score-card": ["report", "score-card", "german-credit@1#column00", "-o", "{out}"],
     "reproduce": ["reproduce", "{run}"],
+    "rollback": ["rollback", "--env", "staging", "--reason", "x"],
     "reveal": ["reveal", "german-credit@1", "column00", "--reason", "x"],
     "snapshot add": ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "other"],
+    "throttle": ["throttle", "--env", "staging", "--share", "0.5", "--reason", "x"],
     "train": ["train", str(SAMPLE / "train.toml")],
     "validate": ["validate", "german-credit@1", "--suite", str(SAMPLE / "raw_suite.toml")],
+    "withdraw": ["withdraw", "--env", "staging", "--reason", "x"],
     "waiver add": [
         "waiver",
         "add",
@@ -143,6 +148,7 @@ READS = {
     "audit verify",
     "bundle verify",
     "config witness list",
+    "deployments",
     "init",
     "inventory",
     "restore",
@@ -182,6 +188,8 @@ TUI_WRITES = {
     "train_model": "train",
     "approve_version": "approve",
     "reject_version": "approve",  # `approve --reject`
+    "rollback_deployment": "rollback",
+    "withdraw_deployment": "withdraw",
 }
 TUI_READS = {"tab", "refresh", "verify", "prove", "toggle_dark", "cancel_action", "quit"}
 

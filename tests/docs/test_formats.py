@@ -62,7 +62,29 @@ def documented() -> dict[str, dict[str, set[str]]]:
             "[[governance.tiers]]": set(rules.Tier.model_fields),
         },
         **{page: {"Questions": set(questions)} for page, questions in ANSWERS.items()},
+        "pipeline.md": _pipeline_keys(),
+        "baseline.md": {"[baseline]": {"name", "score", "threshold"}},
     }
+
+
+def _pipeline_keys() -> dict[str, set[str]]:
+    """The pipeline format's keys: the header, the keys every step has, each kind's own."""
+    import typing
+
+    from core.operations import pipeline
+
+    model = pipeline._models()
+    fields = model.model_fields
+    header = {f.alias or n for n, f in fields["pipeline"].annotation.model_fields.items()}
+    step_union = typing.get_args(typing.get_args(fields["step"].annotation)[0])[0]
+    kinds = typing.get_args(step_union)
+    common = {f.alias or n for n, f in kinds[0].__mro__[1].model_fields.items()} | {"do"}
+    out = {"[pipeline]": header, "[[step]]": common}
+    for kind in kinds:
+        do = typing.get_args(kind.model_fields["do"].annotation)[0]
+        own = {f.alias or n for n, f in kind.model_fields.items()} - common
+        out[f'do = "{do}"'] = own
+    return out
 
 
 def key_tables(page: str) -> dict[str, set[str]]:
@@ -110,6 +132,14 @@ def parse(page: str, text: str, folder: Path) -> Any:
         (bundle / "gate.rego").write_text("package ledgerml.gate\n", encoding="utf-8")
         loaded = policy.load_dir(bundle)
         return loaded, rules.parse(loaded.data, where="bundle.toml")
+    if page == "pipeline.md":
+        from core.operations import pipeline
+
+        return pipeline.load(path)
+    if page == "baseline.md":
+        from core.operations import baselines
+
+        return baselines.load_baseline(path)
     return reporting.read_answers(path, ANSWERS[page])
 
 
@@ -164,6 +194,13 @@ def test_each_example_parses_with_the_real_parser(page: str, tmp_path: Path) -> 
         loaded, parsed_rules = parsed
         assert loaded.name == "example" and parsed_rules.tier_of(4, 3) == 1
         assert parsed_rules.tier(1).roles == ["validator", "compliance", "data-owner"]
+    elif page == "pipeline.md":
+        from core.operations.pipeline import STEP_KINDS
+
+        assert parsed.name == "credit-risk-ci"
+        assert list(dict.fromkeys(s.do for s in parsed.steps)) == list(STEP_KINDS)
+    elif page == "baseline.md":
+        assert parsed["name"] == "duration-rule" and parsed["columns"] == ["duration_months"]
     else:
         assert set(parsed) == set(ANSWERS[page])  # the example answers every question
 

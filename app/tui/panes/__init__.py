@@ -9,6 +9,7 @@ from app.tui.panes.governance import InventoryPane
 from app.tui.panes.ledger import LedgerPane
 from app.tui.panes.lineage import LineagePane
 from app.tui.panes.models import ModelsPane
+from app.tui.panes.operations import OperationsPane
 from app.tui.panes.overview import OverviewPane
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "LedgerPane",
     "LineagePane",
     "ModelsPane",
+    "OperationsPane",
     "OverviewPane",
     "Pane",
     "Table",
