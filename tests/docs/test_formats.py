@@ -17,6 +17,7 @@ from core.governance import policy, rules
 from core.kernel.errors import UsageError
 from core.modelling import spec as training_spec
 from core.modelling.outcome import OutcomeTable
+from core.operations import ops_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "formats"
@@ -60,6 +61,14 @@ def documented() -> dict[str, dict[str, set[str]]]:
             "[governance]": set(rules.Rules.model_fields),
             "[[governance.bands]]": set(rules.Band.model_fields),
             "[[governance.tiers]]": set(rules.Tier.model_fields),
+        },
+        "slo.md": {
+            "[slo]": set(ops_config.SloHeader.model_fields),
+            "[[objectives]]": set(ops_config.Objective.model_fields),
+        },
+        "playbook.md": {
+            "[playbook]": set(ops_config.PlaybookHeader.model_fields),
+            "[[steps]]": set(ops_config.Step.model_fields),
         },
         **{page: {"Questions": set(questions)} for page, questions in ANSWERS.items()},
         "pipeline.md": _pipeline_keys(),
@@ -140,6 +149,8 @@ def parse(page: str, text: str, folder: Path) -> Any:
         from core.operations import baselines
 
         return baselines.load_baseline(path)
+    if page in ("slo.md", "playbook.md"):
+        return ops_config.load(page.removesuffix(".md"), path)
     return reporting.read_answers(path, ANSWERS[page])
 
 
@@ -201,6 +212,20 @@ def test_each_example_parses_with_the_real_parser(page: str, tmp_path: Path) -> 
         assert list(dict.fromkeys(s.do for s in parsed.steps)) == list(STEP_KINDS)
     elif page == "baseline.md":
         assert parsed["name"] == "duration-rule" and parsed["columns"] == ["duration_months"]
+    elif page == "slo.md":
+        assert [o["name"] for o in parsed["objectives"]] == [
+            "accuracy-floor",
+            "stable-inputs",
+            "four-fifths",
+            "fast",
+        ]
+    elif page == "playbook.md":
+        assert [s["action"] for s in parsed["steps"]] == [
+            "rollback",
+            "throttle",
+            "fallback",
+            "baseline",
+        ]
     else:
         assert set(parsed) == set(ANSWERS[page])  # the example answers every question
 
