@@ -255,7 +255,7 @@ class _Batches:
 
     def __init__(self, ws: Workspace, auth: Authority | None) -> None:
         self.ws, self.auth = ws, auth
-        self.request_ids: set[str] = set()
+        self.decisions: dict[str, tuple[int, int]] = {}  # request id -> (batch seq, index)
         self.incidents: dict[int, tuple[str, str]] = {}  # seq -> (env, open / closed)
         self.runs: dict[int, str] = {}  # monitor.run seq -> env
         self.alerts: dict[int, str] = {}  # monitor.alert seq -> env
@@ -269,6 +269,10 @@ class _Batches:
             return None
         listed = {str(o.get("sha256")) for o in body.get("objects", []) if isinstance(o, dict)}
         env = str(data.get("env"))
+        if action == "decision.batch":
+            return self._batch(replay, seq, data, listed)
+        if action == "decision.override":
+            return self._override(seq, body, data)
         if action == "monitor.run":
             self.runs[seq] = env
             if str(data.get("evidence_digest")) not in listed:
@@ -288,6 +292,72 @@ class _Batches:
             wanted = {str(data.get("spec_digest")), str(data.get("report_digest"))}
             if not wanted <= listed:
                 return "does not list its pipeline file and JUnit report among its objects"
+        return None
+
+    def _batch(
+        self, replay: Replay, seq: int, data: dict[str, Any], listed: set[str]
+    ) -> str | None:
+        """A decision batch: live deployments, its object, its root, its rows (see above)."""
+        from core.kernel.errors import LedgerError
+        from core.operations.decision_log import leaf_hashes, merkle_root
+
+        env = str(data.get("env"))
+        serving = {d.deployment_id: d for d in replay.serving(env, seq)}
+        named = [str(x) for x in data.get("deployments") or []]
+        stray = [d for d in named if d not in serving]
+        if stray:
+            why = []
+            for d in stray:
+                dep = replay.deployments.get(d)
+                why.append(
+                    f"{d} (ended at #{dep.ended})"
+                    if dep is not None and dep.ended is not None and dep.env == env
+                    else f"{d} (never deployed to {env})"
+                )
+            return (
+                f"records decisions of {', '.join(why)}, which did not serve {env} then: a "
+                "withdrawn or unknown deployment cannot decide"
+            )
+        digest = str(data.get("object_digest"))
+        if digest not in listed:
+            return "does not list its decision object among its objects"
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(pa.BufferReader(self.ws.objects.read_verified(digest)))
+        except (LedgerError, OSError, LookupError, ValueError) as err:
+            return f"has a decision object that cannot be read as recorded: {err}"
+        if table.num_rows != data.get("count"):
+            return f"says it holds {data.get('count')} decisions, its object {table.num_rows}"
+        if merkle_root(leaf_hashes(table)).hex() != data.get("merkle_root"):
+            return (
+                "signs a Merkle root its rows do not recompute (decision-leaf/1): a decision "
+                "was changed, added, removed or reordered"
+            )
+        cols = table.select(["request_id", "deployment_id", "model_digest", "env"]).to_pydict()
+        for i, rid in enumerate(cols["request_id"]):
+            dep = serving.get(str(cols["deployment_id"][i]))
+            if dep is None or str(cols["deployment_id"][i]) not in named:
+                return f"row {i} names deployment {cols['deployment_id'][i]}, not one it lists"
+            if cols["model_digest"][i] != dep.model_digest or cols["env"][i] != env:
+                return f"row {i} ({rid}) gives another model or environment than its deployment"
+            if rid in self.decisions:
+                return f"logs request {rid} again (first logged at #{self.decisions[rid][0]})"
+            self.decisions[str(rid)] = (seq, i)
+        return None
+
+    def _override(self, seq: int, body: dict[str, Any], data: dict[str, Any]) -> str | None:
+        rid = str(data.get("request_id"))
+        found = self.decisions.get(rid)
+        if found is None:
+            return f"overrides request {rid}, which no decision batch before it logged"
+        if found != (_int(data.get("batch_seq")), _int(data.get("index"))):
+            at = f"#{data.get('batch_seq')}[{data.get('index')}]"
+            return f"locates {rid} at {at}, not where it was logged"
+        state = self.auth.actor_at(str(body.get("actor")), seq) if self.auth else None
+        if state is not None and state.kind != "person":
+            return f"is by {body.get('actor')}, a {state.kind}: only a person overrides a decision"
         return None
 
     def _incident(

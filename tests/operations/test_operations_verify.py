@@ -164,3 +164,66 @@ def test_incidents_replay_and_their_forgeries(ops: Ops, tmp_path: Any) -> None:
     assert any(f"#{closer}" in f and "only a person" in f for f in found), found
     assert any(f"#{ghost}" in f and "never opened" in f for f in found), found
     assert any(f"#{bragged}" in f and "says it caused event #2" in f for f in found), found
+
+
+def _score(ops: Ops, n: int = 12) -> Any:
+    from core.operations import scoring
+    from tests.operations.test_scoring import applicants
+
+    frame = applicants(ops.ws, n)
+    res = scoring.Scorer.open(ops.ws, "production", "scorer").score(frame, caller="cal")
+    assert res.batch is not None
+    return res
+
+
+def test_the_decision_log_replays_and_its_attacks(ops: Ops) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from core.operations import overrides
+    from core.operations.decision_events import DecisionBatch, DecisionOverride
+
+    ws = ops.ws
+    live = deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    res = _score(ops)
+    answered = res.answers.to_pylist()
+    first = next(a for a in answered if a["status"] == "ok")
+    other = "approved" if first["decision"] != "approved" else "declined"
+    overrides.override(ws, "opal", first["request_id"], outcome=other, reason="human review")
+    assert _failures(ops) == []  # the honest log and its override verify
+
+    # a batch for a withdrawn deployment: withdraw, then sign the old batch's payload again
+    batch = ws.ledger.entry(res.batch.seq).decode()
+    deployments.withdraw(ws, "opal", env="production", arms=["live"], reason="stop")
+    again = DecisionBatch(**{**batch["data"], "batch_id": "b-" + secrets.token_hex(4)})
+    with ws.session("scorer") as s:
+        needs(action="forge")(s)
+        from core.kernel.events import ObjectRef
+
+        refs = [ObjectRef(**o) for o in batch["objects"]]
+        late = s.commit(new_event("scorer", again, ["env:production"], "", refs)).seq
+    ghost = _forge(ops, "opal", DecisionOverride("r-never-logged", res.batch.seq, 0, other), [])
+    found = _failures(ops)
+    assert any(
+        f"#{late}" in f and f"{live.deployment_id} (ended at" in f and "withdrawn" in f
+        for f in found
+    ), found
+    assert any(f"#{ghost}" in f and "no decision batch before it logged" in f for f in found)
+
+    # a decision row edited in its Parquet object (the file rewritten in place)
+    path = ws.objects.path(res.batch.object_digest)
+    table = pq.read_table(path)
+    scores = table.column("score").to_pylist()
+    scores[0] = 0.01 if (scores[0] or 0) > 0.5 else 0.99
+    edited = table.set_column(table.schema.get_field_index("score"), "score", pa.array(scores))
+    path.chmod(0o644)
+    pq.write_table(edited, path)
+    found = _failures(ops)
+    assert any(f"#{res.batch.seq}" in f and res.batch.object_digest[:16] in f for f in found), (
+        found
+    )  # the object no longer hashes to its name
+
+    # the object deleted
+    path.unlink()
+    found = _failures(ops)
+    assert any(f"#{res.batch.seq}" in f and "missing" in f for f in found), found
