@@ -2538,6 +2538,132 @@ def _compare_member(
     return count
 
 
+DECISIONS = "operations/decisions.json"
+MAX_LEAVES = 10_000
+"""Batches up to this many decisions carry every leaf hash, so their root is recomputed."""
+
+
+def decision_batches_of(
+    events: list[tuple[int, dict[str, Any]]], history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The ``decision.batch`` events that logged a decision of one of ``history``'s deployments."""
+    ids = {d["deployment_id"] for d in history}
+    out = []
+    for seq, body in events:
+        data = body.get("data") or {}
+        if body.get("action") == "decision.batch" and ids & set(data.get("deployments") or []):
+            out.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "batch_id",
+                            "env",
+                            "deployments",
+                            "object_digest",
+                            "merkle_root",
+                            "count",
+                            "refused",
+                            "errors",
+                            "first_ts",
+                            "last_ts",
+                            "source",
+                        )
+                    },
+                }
+            )
+    return out
+
+
+def _decisions(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, dict[str, Any]]],
+    history: list[dict[str, Any]],
+) -> str:
+    """Check ``operations/decisions.json``: its batches, leaves, sample proofs and overrides.
+
+    Attacks: a batch summary edited or hidden (it must equal the signed events'); a sample
+    decision edited (its leaf no longer proves into the signed root); a leaf list edited (it
+    no longer recomputes the signed root); an override invented or dropped (the overrides
+    must be the excerpt's ``decision.override`` events of the sampled requests' batches).
+    """
+    batches = decision_batches_of(events, history)
+    if DECISIONS not in members:
+        if batches:
+            raise RejectedError(
+                f"the ledger excerpt records {len(batches)} decision batch(es) of the "
+                f"model's deployments, but the bundle carries no {DECISIONS}"
+            )
+        return ""
+    try:
+        doc = json.loads(archive.read(members[DECISIONS]))
+        carried, samples = doc["batches"], doc["samples"]
+        leaves = doc.get("leaves") or {}
+        overrides = doc["overrides"]
+    except (KeyError, ValueError, TypeError) as err:
+        raise RejectedError(f"{DECISIONS} is malformed: {err!r}") from err
+    if carried != batches:
+        raise RejectedError(f"{DECISIONS} lists other batches than the signed events record")
+    roots = {b["seq"]: (b["merkle_root"], b["count"]) for b in batches}
+    recomputed = 0
+    for seq_text, hashes in leaves.items():
+        root, count = roots.get(int(seq_text), (None, None))
+        if root is None or len(hashes) != count:
+            raise RejectedError(
+                f"{DECISIONS} carries leaves for batch #{seq_text} that do not fit it"
+            )
+        level = [bytes.fromhex(h) for h in hashes]
+        if _root_of(level).hex() != root:
+            raise RejectedError(f"batch #{seq_text}'s leaves do not recompute its signed root")
+        recomputed += 1
+    for item in samples:
+        root, count = roots.get(int(item["batch_seq"]), (None, None))
+        row = item["decision"]
+        if (
+            root is None
+            or item["batch_size"] != count
+            or not decision_included(
+                row, int(item["index"]), int(count), list(item["audit_path"]), str(root)
+            )
+        ):
+            raise RejectedError(
+                f"sample decision {row.get('request_id')!r} does not prove into batch "
+                f"#{item['batch_seq']}'s signed root: it was edited or moved"
+            )
+    sampled = {str(item["decision"]["request_id"]) for item in samples}
+    recorded = [
+        {"seq": seq, "ts": body.get("ts"), "actor": body.get("actor"),
+         "reason": body.get("reason", ""), **(body.get("data") or {})}
+        for seq, body in events
+        if body.get("action") == "decision.override"
+        and (body.get("data") or {}).get("request_id") in sampled
+    ]  # fmt: skip
+    if overrides != recorded:
+        raise RejectedError(f"{DECISIONS} lists other overrides than the signed events record")
+    return (
+        f"{len(batches)} decision batch(es) agree with the signed events ({recomputed} roots "
+        f"recomputed from every leaf); {len(samples)} sample decision(s) proven included in "
+        f"their batch's signed root; {len(overrides)} override(s) as recorded"
+    )
+
+
+def _root_of(leaves: list[bytes]) -> bytes:
+    """The RFC 6962 root over leaf hashes (an empty tree: the hash of nothing)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    level = leaves
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
 def _operations(
     archive: zipfile.ZipFile,
     members: dict[str, zipfile.ZipInfo],
@@ -2575,6 +2701,7 @@ def _operations(
     for d in history:
         if d["ended_seq"] is None:
             live.setdefault(str(d["env"]), []).append(f"{d['arm']} {d['deployment_id']}")
+    decided = _decisions(archive, members, plain, history)
     ops = operations_history(plain, ref)
     monitored = _compare_member(archive, members, MONITORING, ("runs", "alerts"), ops)
     handled = _compare_member(archive, members, INCIDENTS, ("incidents",), ops)
@@ -2588,6 +2715,8 @@ def _operations(
         if history
         else []
     )
+    if decided:
+        checked.append(decided)
     if monitored or handled or piped:
         failing = [r["seq"] for r in ops["runs"] if r.get("verdict") == "FAIL"]
         checked.append(

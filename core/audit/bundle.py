@@ -296,6 +296,10 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
             wanted.add(entry.seq)
             if entry.body.startswith(deploys):
                 nodes |= environments([body], ref)
+                data = body.get("data")
+                if isinstance(data, dict) and data.get("model") == ref:
+                    nodes.add(f"deployment:{data.get('deployment_id')}")  # its overrides
+                    nodes.add("outcomes")  # the late labels of its decisions
         for s in subjects:
             if str(s).startswith(("env:", "incident:")):
                 envs.setdefault(str(s), set()).add(entry.seq)

@@ -19,10 +19,14 @@ from typing import Any
 
 from core.audit.bundle_members import Bundling, Members
 from storage.bundle_verifier import (
+    DECISION_FIELDS,
+    DECISIONS,
     DEPLOYMENTS,
     INCIDENTS,
+    MAX_LEAVES,
     MONITORING,
     PIPELINES,
+    decision_batches_of,
     deployment_history,
     operations_history,
 )
@@ -72,6 +76,7 @@ def operations(b: Bundling, members: Members) -> None:
         }
         members.add(DEPLOYMENTS, canonical_bytes(doc), "application/json")
     json_type = "application/json"
+    decided = _decision_log(b, members, events, history)
     if ops["runs"] or ops["alerts"]:
         doc = {"format": "ledgerml/monitoring-history/v1", "model": ref}
         members.add(
@@ -113,6 +118,116 @@ def operations(b: Bundling, members: Members) -> None:
             if kind == "playbook":
                 books.append(json.loads(raw))
     _reports(b, members, ops, books)
+    if decided is not None:
+        from core.documents.operations_reports import decision_log_context
+        from reports.operations import render_decisions
+
+        outcomes = _outcomes(
+            b, events, {str(x["decision"]["request_id"]) for x in decided["samples"]}
+        )
+        ctx = decision_log_context(
+            b.model.ref, decided["batches"], decided["samples"], decided["overrides"], outcomes
+        )
+        md, html = render_decisions(ctx)
+        members.add("reports/decision-log.md", md.encode(), "text/markdown")
+        members.add("reports/decision-log.html", html.encode(), "text/html")
+
+
+def _outcomes(
+    b: Bundling, events: list[tuple[int, dict[str, Any]]], wanted: set[str]
+) -> dict[str, int]:
+    """The latest recorded outcome of each sampled request (outcome.add objects, verified)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found: dict[str, int] = {}
+    for _, body in events:
+        if body.get("action") != "outcome.add":
+            continue
+        digest = str((body.get("data") or {}).get("object_digest"))
+        table = pq.read_table(pa.BufferReader(b.read(digest)))
+        for r in table.select(["request_id", "outcome"]).to_pylist():
+            if r["request_id"] in wanted and r["outcome"] is not None:
+                found[str(r["request_id"])] = int(r["outcome"])
+    return found
+
+
+SAMPLE_PER_BATCH = 5
+"""Representative decisions per batch: evenly spread over the version's rows of it."""
+
+
+def _decision_log(
+    b: Bundling,
+    members: Members,
+    events: list[tuple[int, dict[str, Any]]],
+    history: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """``operations/decisions.json``: batch summaries, leaves, sample proofs, overrides.
+
+    Each sample is one decision of the version with its leaf index and audit path to its
+    batch's signed root. Its ``in.*`` input values come along only where the deployment's
+    retention is ``rows`` and the bundle is a full one; a hashes-only bundle carries the
+    keyed input digest and never a value of an input column (PII-tagged or not).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from storage import merkle
+    from storage.bundle_verifier import decision_leaf_hash
+
+    batches = decision_batches_of(events, history)
+    if not batches:
+        return None
+    mine = {d["deployment_id"]: d for d in history}
+    leaves_out: dict[str, list[str]] = {}
+    samples: list[dict[str, Any]] = []
+    for batch in batches:
+        table = pq.read_table(pa.BufferReader(b.read(str(batch["object_digest"]))))
+        rows = table.to_pylist()
+        leaves = [decision_leaf_hash({f: r[f] for f in DECISION_FIELDS}) for r in rows]
+        if len(leaves) <= MAX_LEAVES:
+            leaves_out[str(batch["seq"])] = [h.hex() for h in leaves]
+        own = [i for i, r in enumerate(rows) if r["deployment_id"] in mine]
+        step = max(1, len(own) // SAMPLE_PER_BATCH)
+        for i in own[::step][:SAMPLE_PER_BATCH]:
+            row = rows[i]
+            keep_rows = b.data_level == "full" and mine[row["deployment_id"]]["retention"] == "rows"
+            samples.append(
+                {
+                    "batch_seq": batch["seq"],
+                    "index": i,
+                    "batch_size": len(leaves),
+                    "audit_path": [p.hex() for p in merkle.inclusion_proof(i, leaves)],
+                    "decision": {f: row[f] for f in DECISION_FIELDS},
+                    "inputs": (
+                        {k: v for k, v in row.items() if k.startswith("in.")} if keep_rows else None
+                    ),
+                }
+            )
+    sampled = {str(x["decision"]["request_id"]) for x in samples}
+    overrides = [
+        {
+            "seq": seq,
+            "ts": body.get("ts"),
+            "actor": body.get("actor"),
+            "reason": body.get("reason", ""),
+            **(body.get("data") or {}),
+        }
+        for seq, body in events
+        if body.get("action") == "decision.override"
+        and (body.get("data") or {}).get("request_id") in sampled
+    ]
+    doc = {
+        "format": "ledgerml/decision-sample/v1",
+        "leaf": "decision-leaf/1",
+        "model": b.model.ref,
+        "batches": batches,
+        "leaves": leaves_out,
+        "samples": samples,
+        "overrides": overrides,
+    }
+    members.add(DECISIONS, canonical_bytes(doc), "application/json")
+    return doc
 
 
 def _reports(

@@ -26,6 +26,8 @@ from core.kernel.workspace import Workspace
 from core.operations.deployments import check_env
 from reports.operations import (
     ActionView,
+    DecisionLogContext,
+    DecisionView,
     IncidentsContext,
     IncidentView,
     MonitoringContext,
@@ -230,4 +232,76 @@ def write(
         out_dir=out_dir,
         stem=f"{kind}-{env}",
         reason=reason,
+    )
+
+
+def _reasons(text: Any) -> str:
+    if not text:
+        return "—"
+    try:
+        pairs = json.loads(str(text))
+        return "; ".join(f"{f} {float(c):+.3f}" for f, c in pairs[:3])
+    except (ValueError, TypeError):
+        return str(text)
+
+
+def decision_log_context(
+    title: str,
+    batches: list[dict[str, Any]],
+    samples: list[dict[str, Any]],
+    overrides: list[dict[str, Any]],
+    outcomes: dict[str, int],
+) -> DecisionLogContext:
+    """The decision-log report's context: batches, counts, sampled decisions and overrides.
+
+    A decision's outcome is the recorded late label (1 = the positive class the model's
+    outcome declares), "not yet observed" without one; an override shows who replaced the
+    decision with what, and why. The last override of a request stands.
+    """
+    by_request = {str(o["request_id"]): o for o in overrides}
+    counts = {"decisions": 0, "refused": 0, "errors": 0}
+    for batch in batches:
+        counts["decisions"] += int(batch.get("count") or 0)
+        counts["refused"] += int(batch.get("refused") or 0)
+        counts["errors"] += int(batch.get("errors") or 0)
+    views = []
+    for item in samples:
+        row = item["decision"]
+        rid = str(row["request_id"])
+        o = by_request.get(rid)
+        score = row.get("score")
+        views.append(
+            DecisionView(
+                request_id=rid,
+                ts=str(row.get("ts")),
+                model=str(row.get("model")),
+                arm=str(row.get("arm")) + ("" if row.get("returned") else ", not returned"),
+                status=str(row.get("status")),
+                decision=str(row.get("decision") or row.get("detail") or "—"),
+                score=f"{float(score):.3f}" if score is not None else "—",
+                reasons=_reasons(row.get("reasons")),
+                outcome=str(outcomes[rid]) if rid in outcomes else "not yet observed",
+                override=(
+                    f"{o['outcome']} by {o['actor']} (#{o['seq']}: {o['reason']})" if o else "—"
+                ),
+                proof=f"leaf {item['index']} of #{item['batch_seq']}",
+            )
+        )
+    return DecisionLogContext(
+        title=title,
+        batches=[
+            (
+                int(b["seq"]),
+                ", ".join(b.get("deployments") or []),
+                int(b.get("count") or 0),
+                str(b.get("merkle_root"))[:16] + "…",
+            )
+            for b in batches
+        ],
+        counts=list(counts.items()),
+        decisions=views,
+        notes=[
+            "Inputs are logged as keyed digests (HMAC under the deployment's key), never as a "
+            "plain hash; a deployment with retention rows keeps the row itself."
+        ],
     )

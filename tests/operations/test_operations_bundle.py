@@ -260,3 +260,48 @@ def test_the_monitoring_report_reads_fail_and_charts_figures() -> None:
     assert '<b class="bad">FAIL</b>' in html and "<polyline" in html
     empty = monitoring_context("x", [], [], {})
     assert empty.verdict == "INCONCLUSIVE"
+
+
+def test_sample_decisions_prove_offline_and_inputs_follow_retention(
+    ops: Ops, tmp_path: Path
+) -> None:
+    from core.operations import overrides, scoring
+    from tests.operations.test_scoring import applicants
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", retention="rows", reason="v1")
+    res = scoring.Scorer.open(ws, "production", "scorer").score(
+        applicants(ws, 12), caller="cal", explain=2
+    )
+    first = next(a for a in res.answers.to_pylist() if a["status"] == "ok")
+    flipped = "approved" if first["decision"] != "approved" else "declined"
+    overrides.override(ws, "opal", first["request_id"], outcome=flipped, reason="human review")
+    path = _export(ops, tmp_path)
+    entries = members_of(path)
+    doc = json.loads(entries["operations/decisions.json"])
+    assert [b["seq"] for b in doc["batches"]] == [res.batch.seq]
+    assert len(doc["leaves"][str(res.batch.seq)]) == 12 and len(doc["samples"]) == 5
+    assert all(s["inputs"] and "in.age_years" in s["inputs"] for s in doc["samples"])
+    run = run_bundled_verifier(path)
+    assert run.returncode == 1, run.stdout
+    assert "1 decision batch(es) agree with the signed events (1 roots recomputed" in run.stdout
+    assert "5 sample decision(s) proven included" in run.stdout
+    report = entries["reports/decision-log.md"].decode()
+    assert f"| #{res.batch.seq} |" in report and "- **decisions**: 12" in report
+    if any(s["decision"]["request_id"] == first["request_id"] for s in doc["samples"]):
+        assert f"{flipped} by opal" in report and "human review" in report
+    assert "not yet observed" in report  # no outcome was recorded: none is invented
+
+    hashed = tmp_path / "hashes.zip"
+    bundle.export(ws, "vic", V1, hashed, data="hashes", reason="audit")
+    hashed_doc = json.loads(members_of(hashed)["operations/decisions.json"])
+    assert all(s["inputs"] is None for s in hashed_doc["samples"])
+    assert b'"in.' not in members_of(hashed)["operations/decisions.json"]
+
+    doc["samples"][0]["decision"]["score"] = 0.5  # "the model was unsure"
+    entries["operations/decisions.json"] = json.dumps(doc).encode()
+    resign(Workspace.open(ops.root), entries)
+    tampered = tmp_path / "tampered.zip"
+    write_canonical(tampered, entries)
+    with pytest.raises(IntegrityError, match="does not prove into batch"):
+        bundle.verify(tampered)
