@@ -178,3 +178,23 @@ def incidents(
         open_ws(workspace), actor_name(as_actor), "incidents", env, out, reason=reason
     )
     _written(md, html, want_json(json_out))
+
+
+@app.command("decisions")
+@guarded
+def decisions(
+    env: EnvOpt,
+    out: ReportDirOpt = DEFAULT_DIR,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a decision-log report: batches, representative decisions with their reasons,
+    outcomes and human overrides (EU AI Act Art. 12 logs, Art. 14 oversight)."""
+    from core.documents import operations_reports
+
+    md, html = operations_reports.write(
+        open_ws(workspace), actor_name(as_actor), "decisions", env, out, reason=reason
+    )
+    _written(md, html, want_json(json_out))

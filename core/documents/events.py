@@ -84,5 +84,11 @@ class IncidentReportRecorded(OperationsReportRecorded):
     """An environment's incident report (its headline: how many incidents, how many open)."""
 
 
+@dataclass(frozen=True)
+class DecisionLogReportRecorded(OperationsReportRecorded):
+    """An environment's decision-log report (its headline: how many decisions, batches)."""
+
+
 declare("report.monitoring", MonitoringReportRecorded, context=__name__)
+declare("report.decision_log", DecisionLogReportRecorded, context=__name__)
 declare("report.incidents", IncidentReportRecorded, context=__name__)

@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from core.documents import reporting
-from core.documents.events import IncidentReportRecorded, MonitoringReportRecorded
+from core.documents.events import (
+    DecisionLogReportRecorded,
+    IncidentReportRecorded,
+    MonitoringReportRecorded,
+)
 from core.identity.actors import needs
 from core.kernel.errors import UsageError
 from core.kernel.verdict import INCONCLUSIVE, worst
@@ -32,12 +36,13 @@ from reports.operations import (
     IncidentView,
     MonitoringContext,
     MonitorRunView,
+    render_decisions,
     render_incidents,
     render_monitoring,
 )
 from storage.bundle_verifier import operations_history
 
-KINDS = ("monitoring", "incidents")
+KINDS = ("monitoring", "incidents", "decisions")
 
 
 def _figures(evidence: dict[str, Any] | None) -> dict[str, float]:
@@ -198,6 +203,8 @@ def render_env(ws: Workspace, kind: str, env: str) -> tuple[str, str, str]:
         ctx = monitoring_context(f"environment {env}", ops["runs"], ops["alerts"], evidence)
         md, html = render_monitoring(ctx)
         return md, html, ctx.verdict
+    if kind == "decisions":
+        return _decisions_env(ws, env, events)
     books = [
         json.loads(ws.objects.read_verified(str(body["data"]["digest"])))
         for _, body in events
@@ -221,7 +228,11 @@ def write(
     with ws.session(actor) as s:
         needs(action="write reports")(s)
     md, html, headline = render_env(ws, kind, env)
-    payload = MonitoringReportRecorded if kind == "monitoring" else IncidentReportRecorded
+    payload = {
+        "monitoring": MonitoringReportRecorded,
+        "incidents": IncidentReportRecorded,
+        "decisions": DecisionLogReportRecorded,
+    }[kind]
     return reporting.record(
         ws,
         actor,
@@ -305,3 +316,71 @@ def decision_log_context(
             "plain hash; a deployment with retention rows keeps the row itself."
         ],
     )
+
+
+SAMPLE = 10
+"""Representative decisions in an environment's decision-log report."""
+
+
+def _decisions_env(
+    ws: Workspace, env: str, events: list[tuple[int, dict[str, Any]]]
+) -> tuple[str, str, str]:
+    """An environment's decision log: its batches, a spread of decisions, overrides, outcomes.
+
+    The sample is spread evenly over every logged row, overridden decisions first (they are
+    what a reviewer asks about); each row is read from its batch object, verified.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from core.operations.decision_log import decisions as logged
+
+    batches = [
+        {"seq": seq, **(body.get("data") or {})}
+        for seq, body in events
+        if body.get("action") == "decision.batch"
+    ]
+    table = logged(ws, env=env)
+    rows = table.to_pylist()
+    index_in: dict[int, int] = {}
+    positions = []
+    for r in rows:
+        positions.append(index_in.get(r["batch_seq"], 0))
+        index_in[r["batch_seq"]] = positions[-1] + 1
+    overridden: list[dict[str, Any]] = []
+    here = {str(r["request_id"]) for r in rows}
+    with ws.session() as s:
+        seqs = [o.seq for o in s.catalog.events(action="decision.override")]
+    for seq in seqs:
+        body = ws.ledger.entry(seq).decode()
+        data = body.get("data")
+        if isinstance(data, dict) and str(data.get("request_id")) in here:
+            overridden.append(
+                {"seq": seq, "actor": body.get("actor"), "reason": body.get("reason", ""), **data}
+            )
+    hit = {str(o["request_id"]) for o in overridden}
+    first = [i for i, r in enumerate(rows) if r["request_id"] in hit]
+    step = max(1, len(rows) // SAMPLE)
+    chosen = (first + [i for i in range(0, len(rows), step) if i not in first])[:SAMPLE]
+    samples = [
+        {"decision": rows[i], "index": positions[i], "batch_seq": rows[i]["batch_seq"]}
+        for i in chosen
+    ]
+    wanted = {str(rows[i]["request_id"]) for i in chosen}
+    outcomes: dict[str, int] = {}
+    for _, body in _outcome_events(ws):
+        data = body.get("data")
+        digest = str(data.get("object_digest")) if isinstance(data, dict) else ""
+        got = pq.read_table(pa.BufferReader(ws.objects.read_verified(digest)))
+        for r in got.select(["request_id", "outcome"]).to_pylist():
+            if r["request_id"] in wanted and r["outcome"] is not None:
+                outcomes[str(r["request_id"])] = int(r["outcome"])
+    ctx = decision_log_context(f"environment {env}", batches, samples, overridden, outcomes)
+    md, html = render_decisions(ctx)
+    return md, html, f"{len(rows)} decisions in {len(batches)} batches"
+
+
+def _outcome_events(ws: Workspace) -> list[tuple[int, dict[str, Any]]]:
+    with ws.session() as s:
+        seqs = [e.seq for e in s.catalog.events(action="outcome.add")]
+    return [(q, ws.ledger.entry(q).decode()) for q in seqs]

@@ -305,3 +305,45 @@ def test_sample_decisions_prove_offline_and_inputs_follow_retention(
     write_canonical(tampered, entries)
     with pytest.raises(IntegrityError, match="does not prove into batch"):
         bundle.verify(tampered)
+
+
+def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
+    ops: Ops, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    from core.operations import monitoring, outcomes, scoring
+    from tests.operations.test_scoring import applicants
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", retention="rows", reason="v1")
+    res = scoring.Scorer.open(ws, "production", "scorer").score(applicants(ws, 40), caller="cal")
+    answers = res.answers.to_pylist()
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "request_id,outcome\n"
+        + "".join(f"{a['request_id']},{i % 2}\n" for i, a in enumerate(answers[:8]))
+    )
+    outcomes.add(ws, "opal", labels, reason="collections data")
+    ran = monitoring.run(ws, "scorer", env="production", window="7d")
+    path = _export(ops, tmp_path)
+    entries = members_of(path)
+    run = run_bundled_verifier(path)
+    assert run.returncode == 1, run.stdout
+    assert f"1 monitoring run(s) ({int(ran.row.verdict == 'FAIL')} FAIL)" in run.stdout
+    assert f"operations/monitor-{ran.row.seq}.json" in entries  # a full bundle: the evidence
+    report = entries["reports/monitoring.md"].decode()
+    assert f"Overall verdict over the windows: **{ran.row.verdict}**" in report
+    assert f"| #{ran.row.seq} |" in report and "| 40 |" in report
+
+    out = tmp_path / "out"
+    args = ["report", "decisions", "--env", "production", "-o", str(out), "-w", str(ops.root)]
+    result = CliRunner().invoke(app, [*args, "--as", "vic"])
+    assert result.exit_code == 0, result.output
+    md = (out / "decisions-production.md").read_text()
+    assert "- **decisions**: 40" in md
+    first = answers[0]["request_id"]  # sampled (the spread starts at the first row), label 0
+    line = next(x for x in md.splitlines() if first in x)
+    assert "| 0 |" in line and "leaf 0 of" in line, line
+    assert "not yet observed" in md  # rows without a label say so
