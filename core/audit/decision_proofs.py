@@ -127,7 +127,6 @@ def verify_proof(doc: dict[str, Any], *, trusted: Sequence[str] = ()) -> ProofCh
                 raise IntegrityError(f"key {key_id[:16]}… is not the id of the key given for it")
         checked = []
         for event_seq, event in doc["events"].items():
-            proofs.verify_proof(event, keys)
             body = str(event["line"]).split(" ", 2)[2].encode()
             sealed = split_sealed(body)
             if sealed is None or sealed[1].key_id not in keys:
@@ -136,6 +135,7 @@ def verify_proof(doc: dict[str, Any], *, trusted: Sequence[str] = ()) -> ProofCh
                 keys[sealed[1].key_id], signing_input(sealed[0]), sealed[1].signature
             ):
                 raise IntegrityError(f"event #{event_seq}'s signature does not match its text")
+            proofs.verify_proof(event, keys)
             checked.append(f"event #{event_seq} is signed and in the signed checkpoint")
         for d in doc["decisions"]:
             event = doc["events"][str(d["batch_seq"])]

@@ -98,23 +98,44 @@ def _q(name: str) -> str:
 
 
 def _text_sql(expr: str, kind: str) -> str:
-    """The ``<n>:<text>,`` / ``-,`` field of ``decision-leaf/1`` as a DuckDB expression."""
+    """A value's text form in ``decision-leaf/1`` as a DuckDB expression (NULL stays NULL)."""
     if kind == "bool":
-        text = f"CASE WHEN {expr} THEN '1' ELSE '0' END"
-    elif kind in ("double", "float"):
-        text = f"printf('%.17g', CAST({expr} AS DOUBLE))"
-    elif kind == "int":
-        text = f"CAST({expr} AS VARCHAR)"
-    else:
-        text = f"CAST({expr} AS VARCHAR)"
-    return f"CASE WHEN {expr} IS NULL THEN '-,' ELSE strlen({text}) || ':' || {text} || ',' END"
+        return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN '1' ELSE '0' END"
+    if kind in ("double", "float"):
+        return f"printf('%.17g', CAST({expr} AS DOUBLE))"
+    return f"CAST({expr} AS VARCHAR)"
 
 
-def leaf_sql() -> str:
-    """The DuckDB expression of a row's ``decision-leaf/1`` data (a VARCHAR)."""
+def _field_sql(text: str) -> str:
+    """The ``<n>:<text>,`` / ``-,`` field over an already computed text column."""
+    return f"CASE WHEN {text} IS NULL THEN '-,' ELSE strlen({text}) || ':' || {text} || ',' END"
+
+
+def encoding_sql(source: str, parts: Sequence[tuple[str, str] | str], alias: str) -> str:
+    """A query giving, per row of ``source``, the concatenation of ``parts`` as ``alias``.
+
+    A part is a literal (a plain string, already encoded) or ``(expression, kind)``: a value
+    field. Each value's text is computed once, in an inner query, then framed.
+    """
+    inner: list[str] = []
+    outer: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            outer.append("'" + part.replace("'", "''") + "'")
+        else:
+            name = f"t{len(inner)}"
+            inner.append(f"{_text_sql(part[0], part[1])} AS {name}")
+            outer.append(_field_sql(name))
+    return (
+        f"SELECT {' || '.join(outer) or chr(39) * 2} AS {alias} "
+        f"FROM (SELECT {', '.join(inner) or '1 AS t'} FROM {source})"
+    )
+
+
+def leaf_parts() -> list[tuple[str, str] | str]:
+    """The parts of ``decision-leaf/1`` over the decision columns."""
     kinds = {"string": "string", "bool": "bool", "double": "double", "int8": "int"}
-    parts = [_text_sql(_q(c), kinds[t]) for c, t in COLUMNS]
-    return f"'{DECISION_LEAF}' || " + " || ".join(parts)
+    return [DECISION_LEAF, *((_q(c), kinds[t]) for c, t in COLUMNS)]
 
 
 def _kind_of(arrow_type: Any) -> str:
@@ -129,20 +150,19 @@ def _kind_of(arrow_type: Any) -> str:
     return "string"
 
 
-def input_row_sql(columns: Sequence[tuple[str, Any]]) -> str:
-    """The DuckDB expression of a row's ``input-row/1`` data over ``(name, arrow type)``.
+def input_row_parts(columns: Sequence[tuple[str, Any]]) -> list[tuple[str, str] | str]:
+    """The parts of a row's ``input-row/1`` data over ``(name, arrow type)`` columns.
 
     The tag, then for each column in name order its name and its value as ``decision-leaf/1``
     fields (``<n>:<text>,``, a null ``-,``): the same text forms, so the standard library
     can recompute it (:func:`input_row_data`). Names are part of it, so a value moved to
     another column changes the digest.
     """
-    parts = [f"'{INPUT_ROW}'"]
+    parts: list[tuple[str, str] | str] = [INPUT_ROW]
     for name, arrow_type in sorted(columns, key=lambda c: c[0]):
-        literal = name.replace("'", "''")
-        parts.append(f"'{len(name.encode())}:{literal},'")
-        parts.append(_text_sql(_q(name), _kind_of(arrow_type)))
-    return " || ".join(parts)
+        parts.append(f"{len(name.encode())}:{name},")
+        parts.append((_q(name), _kind_of(arrow_type)))
+    return parts
 
 
 def input_row_data(row: dict[str, Any]) -> bytes:
@@ -171,17 +191,23 @@ def hmacs(key: bytes, encoded: Iterable[bytes]) -> list[str]:
 
 
 def leaf_hashes(table: Any) -> list[bytes]:
-    """The RFC 6962 leaf hashes of a decision table's rows, in row order."""
+    """The RFC 6962 leaf hashes of a decision table's rows, in row order.
+
+    ``SHA-256(0x00 || decision-leaf/1 data)``, encoded and hashed in one DuckDB query.
+    """
     import duckdb
 
     con = duckdb.connect()
     try:
         con.register("decisions", table.select([c for c, _ in COLUMNS]))
-        data = con.sql(f"SELECT {leaf_sql()} AS leaf FROM decisions").to_arrow_table()
+        encoded = encoding_sql("decisions", leaf_parts(), "data")
+        data = con.sql(
+            f"SELECT unhex(sha256('\\x00'::BLOB || encode(data))) AS leaf FROM ({encoded})"
+        ).to_arrow_table()
     finally:
         con.close()
-    sha = hashlib.sha256
-    return [sha(b"\x00" + leaf.encode()).digest() for leaf in data.column("leaf").to_pylist()]
+    out: list[bytes] = data.column("leaf").to_pylist()
+    return out
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:

@@ -23,24 +23,8 @@ from core.kernel.errors import (
     UsageError,
 )
 from core.operations import decision_keys, decision_log, deployments, scoring
+from tests.operations.applicants import FEATURES, applicants
 from tests.operations.conftest import V1, V2, Ops
-
-FEATURES = [
-    "checking_account", "duration_months", "credit_history", "purpose", "credit_amount",
-    "savings", "employment_since", "installment_rate_pct", "other_debtors",
-    "residence_since_years", "property", "other_installment_plans", "housing",
-    "existing_credits", "job", "people_liable", "has_telephone",
-]  # fmt: skip
-
-
-def applicants(ws: Any, n: int) -> Any:
-    """``n`` real rows of the feature view: the model's features and the applicant's age."""
-    from core.data import snapshots
-    from core.modelling import training
-
-    with ws.session() as s:
-        snap = snapshots.resolve(s.catalog, "german-credit-features@1")
-    return training.load_table(ws, snap, [*FEATURES, "age_years"]).head(n).reset_index(drop=True)
 
 
 def head(ws: Any) -> int:

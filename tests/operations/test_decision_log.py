@@ -1,0 +1,221 @@
+"""The decision log: every decision provable offline, every edit of a batch detected.
+
+One module fixture logs one batch (V1 live, V2 shadow with ``rows`` retention) and signs a
+checkpoint over it; each attack works on its own copy of that workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from core.audit import checkpoints, decision_proofs
+from core.kernel.errors import IntegrityError, KeyStoreError
+from core.operations import decision_keys, decision_log, deployments, scoring
+from storage import bundle_verifier, merkle
+from tests.operations.applicants import FEATURES, applicants
+from tests.operations.conftest import V1, V2, Ops
+
+
+@dataclass
+class Logged:
+    root: Path
+    frame: Any
+    batch: Any
+
+    def copy(self, tmp_path: Path) -> Ops:
+        shutil.copytree(self.root, tmp_path / "ws")
+        return Ops(tmp_path / "ws")
+
+
+@pytest.fixture(scope="module")
+def logged(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> Logged:
+    root = tmp_path_factory.mktemp("logged") / "ws"
+    shutil.copytree(ops_team.root, root)
+    ws = Ops(root).ws
+    deployments.deploy(ws, "opal", V1, env="production", reason="go live")
+    deployments.deploy(
+        ws, "opal", V2, env="production", strategy="shadow", retention="rows", reason="s"
+    )
+    frame = applicants(ws, 40)
+    frame.loc[3, "duration_months"] = None  # an error row is logged and provable too
+    frame.loc[4, "age_years"] = 19  # and a refusal (the approval's condition)
+    res = scoring.Scorer.open(ws, "production", "scorer").score(frame, caller="cal", explain=1)
+    checkpoints.checkpoint(ws, "alice")
+    return Logged(root, frame, res.batch)
+
+
+def test_every_leaf_recomputes_with_the_standalone_code(logged: Logged) -> None:
+    ws = Ops(logged.root).ws
+    table = decision_log.read_batch(ws, logged.batch)
+    rows = table.to_pylist()
+    leaves = [bundle_verifier.decision_leaf_hash(r) for r in rows]  # stdlib, row by row
+    assert leaves == decision_log.leaf_hashes(table)  # the vectorised DuckDB encoding
+    assert merkle.root(leaves).hex() == logged.batch.merkle_root
+    for i in (0, 3, len(rows) - 1):
+        path = [p.hex() for p in merkle.inclusion_proof(i, leaves)]
+        assert bundle_verifier.decision_included(
+            rows[i], i, len(rows), path, logged.batch.merkle_root
+        )
+    statuses = {r["status"] for r in rows}
+    assert statuses == {"ok", "refused", "error"}  # refusals and errors are leaves too
+    assert decision_log.check_batch(ws, logged.batch) == []
+
+
+def test_rows_retention_keeps_inputs_only_for_its_deployment(logged: Logged) -> None:
+    table = decision_log.read_batch(Ops(logged.root).ws, logged.batch).to_pandas()
+    shadow, live = table[table["arm"] == "shadow"], table[table["arm"] == "live"]
+    assert "in.age_years" in table.columns
+    assert shadow["in.age_years"].tolist() == logged.frame["age_years"].tolist()
+    assert live["in.age_years"].isna().all()  # V1's retention is hmac-only
+
+
+def test_a_decision_proof_verifies_offline_and_an_edit_fails(logged: Logged) -> None:
+    ws = Ops(logged.root).ws
+    rid = decision_log.read_batch(ws, logged.batch).column("request_id")[5].as_py()
+    doc = json.loads(json.dumps(decision_proofs.prove(ws, rid)))  # as written to a file
+    assert [d["decision"]["arm"] for d in doc["decisions"]] == ["live", "shadow"]
+    check = decision_proofs.verify_proof(doc)
+    assert not check.anchored and len(check.checked) == 3
+    signer = doc["events"][str(logged.batch.seq)]["checkpoint"]["signatures"][0]["keyid"]
+    assert decision_proofs.verify_proof(doc, trusted=[signer]).anchored
+    edited = json.loads(json.dumps(doc))
+    edited["decisions"][0]["decision"]["score"] = 0.01  # a friendlier score
+    with pytest.raises(IntegrityError, match="altered"):
+        decision_proofs.verify_proof(edited)
+    swapped = json.loads(json.dumps(doc))
+    swapped["decisions"][0]["merkle_root"] = "00" * 32  # a root of the forger's own tree
+    with pytest.raises(IntegrityError, match="not the one event"):
+        decision_proofs.verify_proof(swapped)
+    line = doc["events"][str(logged.batch.seq)]["line"]
+    forged = json.loads(json.dumps(doc))
+    forged["events"][str(logged.batch.seq)]["line"] = line.replace('"count":80', '"count":81')
+    with pytest.raises(IntegrityError):
+        decision_proofs.verify_proof(forged)
+
+
+def test_cli_show_writes_a_proof_that_verify_checks(logged: Logged, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    ws = Ops(logged.root).ws
+    rid = decision_log.read_batch(ws, logged.batch).column("request_id")[0].as_py()
+    proof = tmp_path / "proof.json"
+    run = CliRunner().invoke(
+        app, ["--workspace", str(logged.root), "decision", "show", rid, "--proof", str(proof)]
+    )
+    assert run.exit_code == 0, run.output
+    assert "leaf" in run.output and "batch event" in run.output
+    ok = CliRunner().invoke(app, ["decision", "verify", str(proof)])
+    assert ok.exit_code == 1 and "UNANCHORED" in ok.output  # the keys came with the proof
+    doc = json.loads(proof.read_text())
+    said = doc["decisions"][0]["decision"]
+    said["decision"] = "declined" if said["decision"] == "approved" else "approved"  # relabel
+    proof.write_text(json.dumps(doc))
+    bad = CliRunner().invoke(app, ["decision", "verify", str(proof)])
+    assert bad.exit_code == 3, bad.output
+    unknown = CliRunner().invoke(
+        app, ["--workspace", str(logged.root), "decision", "show", "r-nosuch"]
+    )
+    assert unknown.exit_code == 2 and "no logged decision" in unknown.output
+
+
+def test_a_rewritten_score_in_its_parquet_is_detected(logged: Logged, tmp_path: Path) -> None:
+    ws = logged.copy(tmp_path).ws
+    table = decision_log.read_batch(ws, logged.batch)
+    scores = table.column("score").to_pylist()
+    scores[0] = 0.001
+    edited = table.set_column(
+        table.schema.get_field_index("score"), "score", pa.array(scores, pa.float64())
+    )
+    # the recomputed root differs, whatever file it is stored in
+    assert merkle.root(decision_log.leaf_hashes(edited)).hex() != logged.batch.merkle_root
+    path = ws.objects.path(logged.batch.object_digest)
+    path.chmod(0o644)
+    pq.write_table(edited, path, compression="zstd")  # the insider re-saves it in place
+    problems = decision_log.check_batch(ws, logged.batch)
+    assert any("object" in p for p in problems), problems
+    with pytest.raises(IntegrityError):
+        decision_log.read_batch(ws, logged.batch)
+
+
+def test_an_edited_event_root_is_detected(logged: Logged, tmp_path: Path) -> None:
+    ws = Ops(logged.root).ws
+    rid = decision_log.read_batch(ws, logged.batch).column("request_id")[0].as_py()
+    doc = decision_proofs.prove(ws, rid)
+    forged_root = "ab" * 32
+    event = doc["events"][str(logged.batch.seq)]
+    event["line"] = event["line"].replace(logged.batch.merkle_root, forged_root)
+    event["entry_hash"] = hashlib.sha256(event["line"].encode()).hexdigest()
+    for d in doc["decisions"]:
+        d["merkle_root"] = forged_root
+    with pytest.raises(IntegrityError, match="signature does not match"):
+        decision_proofs.verify_proof(doc)
+    # in the workspace itself, the edited ledger line is caught before anything reads it
+    copy = logged.copy(tmp_path).ws
+    seg = sorted((copy.root / "ledger" / "segments").iterdir())[-1]
+    seg.chmod(0o644)
+    seg.write_text(seg.read_text().replace(logged.batch.merkle_root, forged_root))
+    with pytest.raises(IntegrityError, match="rolled back or rewritten"):
+        decision_log.check_batch(copy, logged.batch)
+
+
+def test_input_digests_need_the_deployments_key(logged: Logged, tmp_path: Path) -> None:
+    ws = logged.copy(tmp_path).ws
+    table = decision_log.read_batch(ws, logged.batch).to_pandas()
+    live = table[table["arm"] == "live"].reset_index(drop=True)
+    dep = live["deployment_id"][0]
+    body = ws.ledger.entry(deployments_seq(ws, dep)).decode()
+    key = decision_keys.get(ws, dep, body["data"]["key_check"])  # type: ignore[index]
+    with ws.session() as s:
+        reads = _arm_for(s, dep).reads
+    row = {c: logged.frame.loc[0, c] for c in reads}
+    assert decision_log.input_hmac(key, row) == live["input_hmac"][0]  # the key holder links
+    assert decision_log.input_hmac(b"\x00" * 32, row) != live["input_hmac"][0]
+    plain = hashlib.sha256(decision_log.input_row_data(row)).hexdigest()
+    assert plain not in set(table["input_hmac"])  # never a plain hash of the row
+    assert decision_keys.destroy(ws, dep)
+    with pytest.raises(KeyStoreError, match="not in this keyring"):
+        decision_keys.get(ws, dep, body["data"]["key_check"])  # type: ignore[index]
+
+
+def test_input_encoding_is_the_same_in_duckdb_and_python() -> None:
+    import duckdb
+
+    table = pa.table(
+        {
+            "a": pa.array([1.5, None, 0.1, -0.0, 1e-7], pa.float64()),
+            "b": pa.array(["x", "é:,", None, "", "-,"], pa.string()),
+            "c": pa.array([1, 2, None, -4, 0], pa.int64()),
+            "d": pa.array([True, False, None, True, False], pa.bool_()),
+        }
+    )
+    con = duckdb.connect()
+    con.register("t", table)
+    cols = [(f.name, f.type) for f in table.schema]
+    sql = decision_log.encoding_sql("t", decision_log.input_row_parts(cols), "m")
+    encoded = con.sql(sql).to_arrow_table().column("m").to_pylist()
+    assert [e.encode() for e in encoded] == [
+        decision_log.input_row_data(r) for r in table.to_pylist()
+    ]
+    assert len(set(encoded)) == 5
+
+
+def deployments_seq(ws: Any, deployment_id: str) -> int:
+    with ws.session() as s:
+        return deployments.by_id(s, deployment_id).row.seq
+
+
+def _arm_for(s: Any, deployment_id: str) -> Any:
+    """An Arm with only what ``reads`` needs: the deployment's features and conditions."""
+    dep = deployments.by_id(s, deployment_id)
+    return scoring.Arm(dep, b"", FEATURES, set(), 0.5, None, [c for c in dep.conditions if c.where])
