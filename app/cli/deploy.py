@@ -59,7 +59,8 @@ def _describe(dep: Any, verb: str) -> None:
     if not dep.conditions:
         _say("  no approval conditions travel with it")
         return
-    _say(f"  {output.count(len(dep.conditions), 'condition')} travel with it:")
+    n = len(dep.conditions)
+    _say(f"  {output.count(n, 'condition')} {'travels' if n == 1 else 'travel'} with it:")
     for text in _condition_lines(dep.conditions):
         _say(text)
 

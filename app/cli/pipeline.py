@@ -23,6 +23,14 @@ def run(
             "--junit", help="Also write the JUnit XML report here (for Jenkins or GitLab)."
         ),
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Where steps write their outputs (an approval request's out); default: "
+            "the current folder. Inputs are read relative to the pipeline file.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
@@ -46,7 +54,9 @@ def run(
             events = ", ".join(f"#{e}" for e in step.events) or "no event"
             _say(f"{mark} {step.name} ({step.do} as {step.actor}): {step.detail} [{events}]")
 
-    outcome = pipeline.run(open_ws(workspace), actor_name(as_actor), file, on_step=show)
+    outcome = pipeline.run(
+        open_ws(workspace), actor_name(as_actor), file, on_step=show, out_dir=out_dir
+    )
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_bytes(outcome.junit)
@@ -62,6 +72,44 @@ def run(
         )
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+@pipeline_app.command("runs")
+@guarded
+def runs(
+    name: Annotated[str | None, typer.Option("--name", help="Only this pipeline.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The recorded pipeline runs: when, by whom, how each ended and where it stopped.
+
+    The CI/CD history auditors ask for; each run's steps name the events they recorded
+    (`ledgerml audit log` shows them) and its JUnit report is a blob in the workspace.
+    """
+    from core.operations import views
+
+    found = views.pipeline_runs(open_ws(workspace), actor_name(as_actor), name=name, limit=limit)
+    if want_json(json_out):
+        output.emit_json(found)
+        return
+    output.table(
+        ["#", "pipeline", "when", "by", "status", "steps passed", "stopped at"],
+        [
+            [
+                r["seq"],
+                r["name"],
+                str(r["created_at"])[:19],
+                r["created_by"],
+                str(r["status"]).upper(),
+                f"{sum(s['status'] == 'passed' for s in r['steps'])}/{len(r['steps'])}",
+                r["failed_step"] or "-",
+            ]
+            for r in found
+        ],
+        title="pipeline runs",
+    )
 
 
 def _say(text: str) -> None:

@@ -17,6 +17,7 @@ not parse records nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import tomllib
@@ -157,6 +158,8 @@ class Spec:
     steps: list[Any]
     folder: Path
     raw: bytes
+    out_dir: Path = Path()
+    """Where outputs (an approval request's ``out``) go: the run's ``out_dir``."""
 
     @property
     def digest(self) -> str:
@@ -365,7 +368,10 @@ def _run_step(ws: Workspace, spec: Spec, step: Any, produced: dict[str, str], re
         from core.governance import offline
 
         ref = _fill(step.model, produced)
-        out = offline.request(ws, actor, ref, stage=step.stage, out=_path(spec, step.out))
+        dest = Path(step.out)
+        dest = dest if dest.is_absolute() else spec.out_dir / dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        out = offline.request(ws, actor, ref, stage=step.stage, out=dest)
         return f"approval request for {ref} ({step.stage}) written to {out.name}"
     if do == "deploy":
         from core.operations import deployments
@@ -391,8 +397,13 @@ def run(
     path: Path,
     *,
     on_step: Callable[[StepResult], None] | None = None,
+    out_dir: Path | None = None,
 ) -> Outcome:
     """Run the pipeline in ``path`` (see the module docstring); ``actor`` records the run.
+
+    Inputs are read relative to the pipeline file; outputs are written relative to
+    ``out_dir`` (default: the current folder), so a checkout's sample pipeline never writes
+    into the checkout's sample data.
 
     Raises:
         UsageError: for a malformed pipeline file (nothing runs, nothing is recorded).
@@ -405,6 +416,8 @@ def run(
     from core.kernel import command
 
     spec = load(path)
+    if out_dir is not None:
+        spec = dataclasses.replace(spec, out_dir=out_dir)
     # Prove the recorder first: a run that cannot be recorded would leave its steps orphaned.
     with ws.session(actor) as s:
         needs(action="record pipeline runs")(s)
@@ -427,7 +440,11 @@ def run(
             res.status, res.exit_code = "failed", EXIT_FOR_KIND.get(err.kind, 2)
             res.detail = str(err.msg)
         res.seconds = time.perf_counter() - started
-        res.events = list(range(before + 1, int(ws.ledger.head()[0]) + 1))
+        # The step's own events: another writer may have appended meanwhile (the ledger is
+        # shared), and its events are not this step's result.
+        res.events = [
+            e.seq for e in ws.ledger.iter_entries(before + 1) if e.decode().get("actor") == step.as_
+        ]
         if res.status == "failed":
             failed, exit_code = res.name, res.exit_code
         if on_step is not None:

@@ -142,3 +142,19 @@ def rollback_preview(ws: Workspace, actor: str, env: str) -> tuple[Deployment, D
     deployments.check_env(env)
     with ws.session(actor) as s:
         return deployments.rollback_target(s, env)
+
+
+def pipeline_runs(
+    ws: Workspace, actor: str = "", *, name: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Recorded pipeline runs, newest first: the CI/CD history (steps decoded)."""
+    import json
+
+    from core.kernel.rows import PipelineRunRow
+
+    sql = "SELECT * FROM pipeline_runs" + (" WHERE name = ?" if name else "")
+    with ws.session(actor) as s:
+        rows: list[PipelineRunRow] = s.catalog.rows(
+            PipelineRunRow, sql + " ORDER BY seq DESC LIMIT ?", [*([name] if name else []), limit]
+        )
+    return [r.as_dict() | {"steps": json.loads(r.steps)} for r in rows]

@@ -162,6 +162,7 @@ READS = {
     "model list",
     "model show",
     "model verify",
+    "pipeline runs",
     "policy check",
     "policy decisions",
     "policy list",

@@ -101,6 +101,7 @@ def test_default_pack_passes_every_fixture_and_covers_every_rule() -> None:
         "separation.toml",
         "validation.toml",
         "roles.toml",
+        "deploy.toml",
     }
     for file, doc in bundle.tests.items():  # every rule file has both paths
         allows = {bool(c["allow"]) for c in doc["case"]}
@@ -117,6 +118,7 @@ def test_default_pack_passes_every_fixture_and_covers_every_rule() -> None:
         "separation.rego",
         "validation.rego",
         "roles.rego",
+        "deploy.rego",
     ],
 )
 def test_every_rule_module_is_load_bearing(tmp_path: Path, module: str) -> None:
@@ -215,7 +217,7 @@ def test_install_records_an_admins_event_and_installing_twice_changes_nothing(
     [line] = [i for i in policy_views.installs(ws) if i.in_force]
     assert line.digest == bundle.digest and line.installed_by == "alice"
     shown = policy_views.show(ws)
-    assert shown.in_force and shown.fixtures() == 49 and shown.bundle.name == "default"
+    assert shown.in_force and shown.fixtures() == 59 and shown.bundle.name == "default"
     assert policy_views.show(ws, bundle.digest[7:19]).bundle.digest == bundle.digest
 
 

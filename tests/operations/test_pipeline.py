@@ -155,10 +155,11 @@ def test_a_pipeline_that_passes_end_to_end(ws_root: Path, tmp_path: Path) -> Non
     path = tmp_path / "pipeline.toml"
     path.write_text(pipeline_text())
     report = tmp_path / "junit.xml"
-    result = cli(ws_root, "pipeline", "run", str(path), "--junit", str(report))
+    result = cli(ws_root, "pipeline", "run", str(path), "--junit", str(report),
+                 "--out-dir", str(tmp_path / "out"))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert set(cases(report).values()) == {"passed"} and len(cases(report)) == 11
-    assert (tmp_path / "request.json").exists()  # the offline approval request
+    assert (tmp_path / "out" / "request.json").exists()  # the offline approval request
     [run] = runs(ws_root)
     data = run["data"]
     assert data["status"] == "passed" and data.get("failed_step") is None
@@ -197,6 +198,33 @@ def test_a_failing_validation_gate_stops_the_pipeline(ws_root: Path, tmp_path: P
     assert len(failed) == 1 and failed[0]["exit_code"] == 1
     assert failed[0]["events"]  # the failing validation is evidence too
     assert {s["status"] for s in data["steps"][2:]} == {"skipped"}
+    listed = cli(ws_root, "--json", "pipeline", "runs")
+    assert [r["status"] for r in json.loads(listed.output)] == ["failed"]
+
+
+def test_a_failed_run_relabelled_passed_in_the_catalog_is_detected(
+    ws_root: Path, tmp_path: Path
+) -> None:
+    """The insider's edit: the CI history says a refused pipeline passed."""
+    import duckdb
+
+    from core.audit import verification
+    from core.kernel.workspace import Workspace
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[pipeline]\nname = "p"\nreason = "r"\n\n[[step]]\nname = "snap"\ndo = "snapshot"\n'
+        f'as = "sam"\nfile = "{tmp_path}/missing.csv"\ndataset = "german-credit"\n'
+    )
+    assert cli(ws_root, "pipeline", "run", str(path)).exit_code == 2  # bad input, recorded
+    assert verification.verify(Workspace.open(ws_root)).failures == []
+    con = duckdb.connect(str(ws_root / "catalog.duckdb"))
+    try:
+        con.execute("UPDATE pipeline_runs SET status = 'passed', failed_step = NULL")
+    finally:
+        con.close()
+    failures = verification.verify(Workspace.open(ws_root)).failures
+    assert any("pipeline_runs" in f for f in failures), failures
 
 
 def test_a_step_as_the_wrong_role_fails_the_run_with_its_error(
