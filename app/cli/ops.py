@@ -114,7 +114,8 @@ def monitor_run(
         )
         for a in result.alerts:
             joined = f"joins incident #{a.incident}" if a.incident else "new episode"
-            output.line(f"alert #{a.seq}: SLO {a.slo} ({a.metric} {a.observed}) {joined}")
+            seen = "unmeasured" if a.observed is None else f"{a.observed:.6g}"
+            output.line(f"alert #{a.seq}: SLO {a.slo} ({a.metric} {seen}, {a.threshold}) {joined}")
         for i in result.incidents:
             output.line(f"incident #{i.seq} opened: {i.title}")
         for act in result.actions:

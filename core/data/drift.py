@@ -103,10 +103,13 @@ def ks(
     con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, *, cur_col: str | None = None
 ) -> dict[str, Any]:
     """Two-sample Kolmogorov-Smirnov over the finite values (asymptotic p-value)."""
+    return ks_of(finite(con, ref, col), finite(con, cur, cur_col or col))
+
+
+def ks_of(a: Any, b: Any) -> dict[str, Any]:
+    """Two-sample KS of two arrays of finite values."""
     from scipy import stats
 
-    a = _finite(con, ref, col)
-    b = _finite(con, cur, cur_col or col)
     if len(a) == 0 or len(b) == 0:
         return {"statistic": None, "p_value": None}
     res = stats.ks_2samp(a, b, method="asymp")
@@ -116,7 +119,8 @@ def ks(
     }
 
 
-def _finite(con: duckdb.DuckDBPyConnection, table: str, col: str) -> Any:
+def finite(con: duckdb.DuckDBPyConnection, table: str, col: str) -> Any:
+    """The finite values of ``col`` as a float64 array (what KS compares)."""
     c = quote_ident(col)
     return con.execute(
         f"SELECT CAST({c} AS DOUBLE) AS v FROM {table} WHERE isfinite(CAST({c} AS DOUBLE))"
@@ -143,7 +147,12 @@ def psi(
         expected = _binned(con, ref, c, edges)
         actual = _binned(con, cur, quote_ident(cur_col or col), edges)
         return {"statistic": round_figure(_psi(expected, actual)), "bins": len(expected)}
-    expected, actual = _counts(con, ref, cur, col, cur_col)
+    _, expected, actual = counts(con, ref, cur, col, cur_col=cur_col)
+    return psi_of(expected, actual)
+
+
+def psi_of(expected: list[int], actual: list[int]) -> dict[str, Any]:
+    """PSI of two count vectors over the same bins."""
     return {"statistic": round_figure(_psi(expected, actual)), "bins": len(expected)}
 
 
@@ -151,9 +160,14 @@ def chi2(
     con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, *, cur_col: str | None = None
 ) -> dict[str, Any]:
     """Chi-square test of independence of the value counts (NULL is a value of its own)."""
+    _, expected, actual = counts(con, ref, cur, col, cur_col=cur_col)
+    return chi2_of(expected, actual)
+
+
+def chi2_of(expected: list[int], actual: list[int]) -> dict[str, Any]:
+    """Chi-square test of two count vectors over the same values."""
     from scipy import stats
 
-    expected, actual = _counts(con, ref, cur, col, cur_col)
     if len(expected) < 2:
         return {"statistic": 0.0, "p_value": 1.0}
     chi = stats.chi2_contingency([expected, actual])
@@ -163,14 +177,19 @@ def chi2(
     }
 
 
-def _counts(
-    con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, cur_col: str | None
-) -> tuple[list[int], list[int]]:
+def counts(
+    con: duckdb.DuckDBPyConnection, ref: str, cur: str, col: str, *, cur_col: str | None = None
+) -> tuple[list[Any], list[int], list[int]]:
+    """The values of ``col`` in either table (as text, NULL last) and their two counts."""
     q = "SELECT CAST({c} AS VARCHAR), count(*) FROM {t} GROUP BY 1"
     ref_counts = dict(con.execute(q.format(c=quote_ident(col), t=ref)).fetchall())
     cur_counts = dict(con.execute(q.format(c=quote_ident(cur_col or col), t=cur)).fetchall())
     keys = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (k is None, str(k)))
-    return [int(ref_counts.get(k, 0)) for k in keys], [int(cur_counts.get(k, 0)) for k in keys]
+    return (
+        keys,
+        [int(ref_counts.get(k, 0)) for k in keys],
+        [int(cur_counts.get(k, 0)) for k in keys],
+    )
 
 
 def _binned(con: duckdb.DuckDBPyConnection, table: str, c: str, edges: list[float]) -> list[int]:

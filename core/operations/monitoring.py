@@ -37,6 +37,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from core.identity.actors import needs
@@ -75,6 +76,8 @@ FAIRNESS_WARN = 0.8
 """The four-fifths rule: a group receiving the favourable decision at under 80% of the rate
 of the best-treated group warns."""
 LATENCY_WARN_MS = 1000.0
+MAX_GROUPS = 20
+"""A sensitive attribute with more distinct values than this is a raw number, not groups."""
 _WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -151,14 +154,27 @@ def _drift_verdict(psi: float | None, p: float | None) -> str:
     return PASS
 
 
+_NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "REAL",
+)
+
+
 def _numeric_columns(con: Any, table: str) -> dict[str, bool]:
+    """Each column of ``table`` and whether DuckDB holds it as a number."""
     rows = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
-    numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
-    return {
-        r[0]: (r[1].upper().startswith(numeric) or r[1].upper().startswith("DECIMAL"))
-        or r[1].upper().startswith(("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"))
-        for r in rows
-    }
+    return {r[0]: str(r[1]).upper().startswith(_NUMERIC_TYPES) for r in rows}
 
 
 def evaluate(
@@ -172,7 +188,6 @@ def evaluate(
     ``features``, ``series`` and ``groups``.
     """
     from core.data import drift
-    from core.data.duck import quote_ident
 
     checks: list[dict[str, Any]] = []
     metrics: dict[str, float | None] = {}
@@ -271,6 +286,8 @@ def evaluate(
         else:
             psis: list[float] = []
             skews: list[float] = []
+            is_num = {f: bool(ref_cols.get(f, False) and cols.get(f"in.{f}", False)) for f in kept}
+            n_ref = int(con.execute(f"SELECT count(*) FROM {ref.table}").fetchone()[0])
             for f in ref.features:
                 if f not in kept:
                     features.append({"feature": f, "verdict": INCONCLUSIVE, "detail": "not logged"})
@@ -284,13 +301,17 @@ def evaluate(
                         )
                     )
                     continue
-                numeric = ref_cols.get(f, False) and cols.get(f"in.{f}", False)
-                p = drift.psi(con, ref.table, inputs, f, numeric=numeric, cur_col=f"in.{f}")
+                numeric = is_num[f]
+                if numeric:
+                    p = drift.psi(con, ref.table, inputs, f, numeric=True, cur_col=f"in.{f}")
+                    a = drift.finite(con, ref.table, f)
+                    b = drift.finite(con, inputs, f"in.{f}")
+                    t = drift.ks_of(a, b)
+                    sk = _numeric_skew(a, b, n_ref, n_inputs)
+                else:  # one pair of value counts gives PSI, chi-square and the unseen values
+                    keys, e, a = drift.counts(con, ref.table, inputs, f, cur_col=f"in.{f}")
+                    p, t, sk = drift.psi_of(e, a), drift.chi2_of(e, a), _value_skew(keys, e, a)
                 test = "ks" if numeric else "chi2"
-                t = drift.measure(
-                    con, ref.table, inputs, f, test, numeric=numeric, cur_col=f"in.{f}"
-                )
-                sk = _skew(con, ref.table, inputs, f, numeric, quote_ident)
                 verdict = _drift_verdict(p["statistic"], t.get("p_value"))
                 if p["statistic"] is not None:
                     psis.append(p["statistic"])
@@ -348,35 +369,42 @@ def evaluate(
     }
 
 
-def _skew(con: Any, ref: str, cur: str, f: str, numeric: bool, q: Any) -> dict[str, Any]:
-    c, ci = q(f), q(f"in.{f}")
-    if numeric:
-        lo, hi, ref_null = con.execute(
-            f"SELECT min(CAST({c} AS DOUBLE)), max(CAST({c} AS DOUBLE)), "
-            f"avg(CASE WHEN {c} IS NULL THEN 1.0 ELSE 0.0 END) FROM {ref}"
-        ).fetchone()
-        out, cur_null = con.execute(
-            f"SELECT avg(CASE WHEN CAST({ci} AS DOUBLE) < ? OR CAST({ci} AS DOUBLE) > ? "
-            f"THEN 1.0 ELSE 0.0 END), avg(CASE WHEN {ci} IS NULL THEN 1.0 ELSE 0.0 END) "
-            f"FROM {cur}",
-            [lo, hi],
-        ).fetchone()
-        extra: dict[str, Any] = {"training_range": [_r(lo), _r(hi)]}
-    else:
-        out, cur_null = con.execute(
-            f"SELECT avg(CASE WHEN {ci} IS NOT NULL AND CAST({ci} AS VARCHAR) NOT IN "
-            f"(SELECT DISTINCT CAST({c} AS VARCHAR) FROM {ref} WHERE {c} IS NOT NULL) "
-            f"THEN 1.0 ELSE 0.0 END), avg(CASE WHEN {ci} IS NULL THEN 1.0 ELSE 0.0 END) "
-            f"FROM {cur}"
-        ).fetchone()
-        ref_null = con.execute(
-            f"SELECT avg(CASE WHEN {c} IS NULL THEN 1.0 ELSE 0.0 END) FROM {ref}"
-        ).fetchone()[0]
-        extra = {}
+def _numeric_skew(a: Any, b: Any, n_ref: int, n_cur: int) -> dict[str, Any]:
+    """Domain skew of a numeric feature from the finite values KS already read.
+
+    The share of served values outside the training range, and the change in the share of
+    missing (or non-finite) values.
+    """
+    import numpy as np
+
+    if len(a) == 0:
+        return {"out_of_domain": 0.0, "missing_change": None, "training_range": [None, None]}
+    lo, hi = float(a.min()), float(a.max())
+    share = float(np.count_nonzero((b < lo) | (b > hi))) / n_cur if n_cur else 0.0
+    missing = (n_cur - len(b)) / n_cur - (n_ref - len(a)) / n_ref if n_cur and n_ref else None
     return {
-        "out_of_domain": _r(out or 0.0) or 0.0,
-        "missing_change": _r((cur_null or 0.0) - (ref_null or 0.0)),
-        **extra,
+        "out_of_domain": _r(share) or 0.0,
+        "missing_change": _r(missing),
+        "training_range": [_r(lo), _r(hi)],
+    }
+
+
+def _value_skew(keys: list[Any], expected: list[int], actual: list[int]) -> dict[str, Any]:
+    """Domain skew of a categorical feature from its value counts: values training never saw."""
+    te, ta = sum(expected) or 1, sum(actual) or 1
+    unseen = sum(
+        a for k, e, a in zip(keys, expected, actual, strict=True) if k is not None and e == 0
+    )
+    ref_null = sum(e for k, e in zip(keys, expected, strict=True) if k is None) / te
+    cur_null = sum(a for k, a in zip(keys, actual, strict=True) if k is None) / ta
+    return {
+        "out_of_domain": _r(unseen / ta) or 0.0,
+        "missing_change": _r(cur_null - ref_null),
+        "unseen_values": sum(
+            1
+            for k, e, a in zip(keys, expected, actual, strict=True)
+            if k is not None and e == 0 and a
+        ),
     }
 
 
@@ -471,10 +499,11 @@ def _performance(
     scored = _scored(decisions, digest)
     join = f"LEFT JOIN {outcomes} o USING (request_id)" if outcomes else ""
     got = con.execute(
-        f"SELECT substr(d.ts, 1, 10) AS day, d.score, "
+        f"SELECT CAST(CAST(substr(d.ts, 1, 10) AS DATE) - DATE '1970-01-01' AS INTEGER) AS day, "
+        "d.score, "
         f"coalesce(CAST(d.label AS INTEGER), 0) AS label, "
         f"{'coalesce(CAST(o.outcome AS INTEGER), -1)' if outcomes else '-1'} AS outcome, "
-        f"d.label IS NULL AS unlabelled FROM {scored} d {join} ORDER BY d.ts, d.request_id"
+        f"d.label IS NULL AS unlabelled FROM {scored} d {join}"
     ).fetchnumpy()
     n = len(got["score"])
     for m in ("accuracy", "calibration_error"):
@@ -611,13 +640,13 @@ def _performance(
             )
         )
     series = []
-    days = np.asarray(got["day"])
-    for day in sorted(set(days.tolist())):
+    days = np.asarray(got["day"], dtype=np.int64)
+    for day in np.unique(days).tolist():
         m = days == day
         hm = m & has
         series.append(
             {
-                "day": str(day),
+                "day": str(np.datetime64(int(day), "D")),
                 "scored": int(m.sum()),
                 "mean_score": _r(float(scores[m].mean())),
                 "estimated_accuracy": _r(float(exp_ok[m].mean())),
@@ -681,6 +710,14 @@ def _fairness(
             }
             for g, n, rate, lab, acc in rows
         ]
+        if len(table) > MAX_GROUPS:  # a raw number (age in years), not a grouping
+            groups[a] = {
+                "groups": [],
+                "ratio": None,
+                "detail": f"{len(table)} distinct values: not judged as groups (more than "
+                f"{MAX_GROUPS}); a banded attribute is",
+            }
+            continue
         big = [t for t in table if t["decisions"] >= MIN_ROWS]
         ratio = None
         if len(big) >= 2:
@@ -849,20 +886,36 @@ def _parse_ts(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _arrow(ws: Workspace, digests: list[str]) -> Any:
-    """The Parquet objects, each verified against its digest before it is parsed."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def verified_copies(ws: Workspace, digests: list[str], folder: Path) -> str | None:
+    """The Parquet objects as one DuckDB table expression over private copies.
 
-    tables = [pq.read_table(pa.BufferReader(ws.objects.read_verified(d))) for d in digests]
-    return pa.concat_tables(tables, promote_options="permissive") if tables else None
+    Each object is read whole and checked against its digest, then written to ``folder``
+    (this process's own): what DuckDB parses is the bytes that were checked, not a file an
+    insider could swap between the check and the read.
+    """
+    from core.data.duck import sql_text
+
+    paths = []
+    for d in digests:
+        path = folder / f"{d}.parquet"
+        path.write_bytes(ws.objects.read_verified(d))
+        paths.append(f"'{sql_text(str(path))}'")
+    if not paths:
+        return None
+    return f"read_parquet([{', '.join(paths)}], union_by_name = true)"
 
 
 def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """The evidence of one planned window (records nothing)."""
+    import shutil
+    import tempfile
+
     from core.data import duck
     from core.data.snapshots import parquet_path
+    from storage.fsutil import private_dir
 
+    private_dir(ws.root / "tmp")
+    folder = Path(tempfile.mkdtemp(prefix="monitor-", dir=ws.root / "tmp"))
     con = duck.connect(ws.root / "tmp")
     try:
         ref = None
@@ -880,7 +933,7 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
                 sensitive=info["sensitive"] if info["favourable"] is not None else [],
                 name=info["model"],
             )
-        decisions = _arrow(ws, [b.object_digest for b in plan.batches])
+        decisions = verified_copies(ws, [b.object_digest for b in plan.batches], folder)
         conds = [f"env = '{duck.sql_text(plan.env)}'", f"ts <= '{duck.sql_text(plan.end)}'"]
         if plan.start:
             conds.append(f"ts >= '{duck.sql_text(plan.start)}'")
@@ -892,24 +945,23 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
                 "latency_ms DOUBLE)"
             )
         else:
-            con.register("__decisions", decisions)
             con.execute(
-                "CREATE TEMP VIEW decisions AS SELECT * FROM __decisions WHERE "
+                f"CREATE TEMP VIEW decisions AS SELECT * FROM {decisions} WHERE "
                 + " AND ".join(conds)
             )
-        outs = _arrow(ws, [o.object_digest for o in plan.outcomes])
+        outs = verified_copies(ws, [o.object_digest for o in plan.outcomes], folder)
         outcomes = None
         if outs is not None:
-            con.register("__outcomes", outs)
             con.execute(
                 "CREATE TEMP VIEW outcomes AS SELECT request_id, "
-                "arg_max(outcome, observed_at) AS outcome FROM __outcomes GROUP BY 1"
+                f"arg_max(outcome, observed_at) AS outcome FROM {outs} GROUP BY 1"
             )
             outcomes = "outcomes"
         digest = plan.deployment.row.model_digest if info is not None else None
         found = evaluate(con, ref, "decisions", outcomes, digest)
     finally:
         con.close()
+        shutil.rmtree(folder, ignore_errors=True)
     dep = plan.deployment.row
     slo = []
     if plan.slo is not None:

@@ -120,6 +120,16 @@ def test_a_breach_opens_one_incident_and_the_playbook_rolls_back(armed: Ops) -> 
     [failed] = third.actions
     assert failed.status == "failed" and "no earlier approved deployment" in failed.detail
     assert failed.caused_seq is None and _live_model(armed, "staging") == V1
+    # the replay of the signed ledger gives the same alerts, incidents and actions
+    from core.audit import verification
+
+    report = verification.verify(ws)
+    assert report.ok and report.catalog == "consistent", report.failures
+    with ws.session("") as s:  # a hand-edited ticket is caught by the replay
+        s.catalog.con.execute(
+            "UPDATE incidents SET status = 'closed' WHERE seq = ?", [third.incidents[0].seq]
+        )
+    assert not verification.verify(ws).ok
 
 
 def test_steps_on_command_who_may_take_them_and_closing(armed: Ops) -> None:
@@ -235,3 +245,49 @@ def test_malformed_slo_and_playbook_files_are_refused_with_nothing_recorded(
     assert _head(ops) == before
     with ws.session("") as s:
         assert ops_config.in_force(s, "slo", "staging") is None
+
+
+def test_the_cli_exits_1_on_a_failed_run_and_2_on_a_bad_file(ops: Ops, tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="v1")
+    common = ["--workspace", str(ops.root)]
+    bad = run_cli(
+        *common,
+        "--as",
+        "opal",
+        "slo",
+        "set",
+        str(_write(tmp_path, "bad.toml", BAD["unknown key"][0])),
+        "--env",
+        "staging",
+        "--reason",
+        "r",
+    )
+    assert bad.returncode == 2 and "bogus" in bad.stderr
+    good = _write(tmp_path, "slo.toml", SLO)
+    run_cli(
+        *common,
+        "--as",
+        "opal",
+        "slo",
+        "set",
+        str(good),
+        "--env",
+        "staging",
+        "--reason",
+        "r",
+        check=True,
+    )
+    done = run_cli(*common, "--as", "scorer", "monitor", "run", "--env", "staging", "--json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["run"]["verdict"] == "FAIL" and len(report["incidents"]) == 1
+    seq = report["incidents"][0]["seq"]
+    refused = run_cli(*common, "--as", "scorer", "incident", "close", str(seq), "--reason", "x")
+    assert refused.returncode == 2 and "only a person" in refused.stderr
+    shown = run_cli(*common, "--as", "opal", "incident", "show", str(seq), "--json", check=True)
+    assert json.loads(shown.stdout)["incident"]["status"] == "open"

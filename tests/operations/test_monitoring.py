@@ -211,7 +211,7 @@ def scored(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     table = table.set_column(
         table.schema.get_field_index("label"), "label", pa.array(label, pa.int8())
     )
-    for col in ("sex", "age_group"):
+    for col in ("sex", "age_group", "age_years"):
         table = table.append_column(f"in.{col}", pa.array(frame[col].astype(str).tolist()))
     outcome = frame[spec.target].astype("int8").to_numpy()
     folder = tmp_path_factory.mktemp("scored")
@@ -231,7 +231,7 @@ def scored(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         probability=preds["probability"],
         threshold=spec.threshold,
         favourable=0,
-        sensitive=["sex", "age_group"],
+        sensitive=["sex", "age_group", "age_years"],
     )
     return {
         "folder": folder,
@@ -281,6 +281,11 @@ def test_cbpe_is_reconciled_with_realised_accuracy_on_real_outcomes(
     sexes = {g["group"]: g for g in found["groups"]["sex"]["groups"]}
     assert sum(g["decisions"] for g in sexes.values()) == len(scored["label"])
     assert 0 < found["metrics"]["fairness_ratio"] <= 1
+    ratios = [found["groups"][a]["ratio"] for a in ("sex", "age_group")]
+    assert found["metrics"]["fairness_ratio"] == min(ratios)
+    # age in years is a number, not a grouping: reported, not judged
+    assert found["groups"]["age_years"]["ratio"] is None
+    assert "not judged" in found["groups"]["age_years"]["detail"]
     series = found["series"]
     assert sum(day["labelled"] for day in series) == len(scored["label"])
 
@@ -305,3 +310,104 @@ def test_a_recorded_run_with_no_decisions_is_inconclusive_and_evidence_is_kept(
         monitoring.run(ws, "opal", env="production")
     with pytest.raises(Exception, match="invalid window"):
         monitoring.run(ws, "opal", env="staging", window="7 days")
+
+
+SLO_DRIFT = """
+[slo]
+name = "staging-model"
+
+[[objectives]]
+name = "stable-inputs"
+metric = "drift_psi"
+max = 0.25
+
+[[objectives]]
+name = "accuracy-floor"
+metric = "accuracy"
+min = 0.6
+"""
+
+PLAYBOOK_ROLLBACK = """
+[playbook]
+name = "staging-drift"
+
+[[steps]]
+on = "stable-inputs"
+action = "rollback"
+auto = true
+runbook = "Inputs moved away from training: return to the previous approved model."
+"""
+
+
+def test_real_scored_batches_drift_breach_and_rollback(ops: Ops, tmp_path: Path) -> None:
+    """Scored by the real Scorer: the same population is not drift, a shifted batch is; its
+    SLO breach opens an incident whose playbook rolls back; outcomes give realised accuracy;
+    a decision object altered on disk stops the next run."""
+    from core.data import snapshots
+    from core.kernel.errors import IntegrityError
+    from core.modelling import training
+    from core.operations import deployments, ops_config, outcomes, scoring
+    from tests.operations.conftest import V2
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="v1", retention="rows")
+    deployments.deploy(ws, "opal", V2, env="staging", reason="v2", retention="rows")
+    slo, book = tmp_path / "slo.toml", tmp_path / "pb.toml"
+    slo.write_text(SLO_DRIFT, encoding="utf-8")
+    book.write_text(PLAYBOOK_ROLLBACK, encoding="utf-8")
+    ops_config.install(ws, "opal", "slo", slo, env="staging", reason="drift objective")
+    ops_config.install(ws, "opal", "playbook", book, env="staging", reason="drift playbook")
+    with ws.session() as s:
+        snap = snapshots.resolve(s.catalog, "german-credit-features@1")
+        run = s.catalog.run(s.catalog.model(V2).run_id)  # type: ignore[union-attr]
+    spec = training.load_run_spec(ws, run)  # type: ignore[arg-type]
+    frame = training.load_table(ws, snap, [*spec.features, "age_years", "sex", spec.target])
+    frame = frame.sample(400, random_state=3).reset_index(drop=True)
+    scorer = scoring.Scorer.open(ws, "staging", "scorer")
+    first = scorer.score(frame.drop(columns=[spec.target]), caller="opal")
+    answers = first.answers.to_pandas()
+    labels = tmp_path / "outcomes.csv"
+    labels.write_text(
+        "request_id,outcome\n"
+        + "".join(
+            f"{r},{int(y)}\n"
+            for r, y in zip(answers["request_id"], frame[spec.target], strict=True)
+        ),
+        encoding="utf-8",
+    )
+    outcomes.add(ws, "opal", labels, reason="repayment records")
+    calm = monitoring.run(ws, "scorer", env="staging", window="1d")
+    checks = {c["name"]: c for c in calm.evidence["checks"]}
+    assert not [c for c in checks if c.startswith("drift:") and checks[c]["verdict"] == FAIL]
+    assert calm.incidents == [] and calm.evidence["deployment"]["model"] == V2
+    ok = answers["status"] == "ok"
+    realised = float((answers[ok]["label"] == frame[ok][spec.target]).mean())
+    assert checks["accuracy"]["observed"]["realised"] == pytest.approx(realised, abs=1e-6)
+    assert checks["accuracy"]["observed"]["labelled"] == int(ok.sum())
+    assert checks["cbpe_reconciliation"]["verdict"] in (PASS, "WARN")
+    # a shifted population: longer and larger loans than training ever saw
+    shifted = frame.drop(columns=[spec.target]).copy()
+    shifted["duration_months"] = shifted["duration_months"] * 3
+    shifted["credit_amount"] = shifted["credit_amount"] * 4
+    scorer.score(shifted, caller="opal")
+    hot = monitoring.run(ws, "scorer", env="staging", window="1d")
+    checks = {c["name"]: c for c in hot.evidence["checks"]}
+    assert checks["drift:duration_months"]["verdict"] == FAIL
+    assert checks["drift:credit_amount"]["verdict"] == FAIL
+    assert checks["skew"]["verdict"] == FAIL  # amounts beyond the training range
+    assert hot.row.verdict == FAIL and [a.slo for a in hot.alerts] == ["stable-inputs"]
+    [incident] = hot.incidents
+    [action] = hot.actions
+    assert action.automatic and action.status == "done" and action.incident == incident.seq
+    with ws.session() as s:
+        now = next(d for d in deployments.live(s, "staging") if d.row.arm == "live")
+    assert now.row.model == V1 and now.row.seq == action.caused_seq
+    # the evidence names the batches it read; alter one on disk and the next run refuses
+    digest = hot.evidence["batches"][0]["object"]
+    path = ws.objects.path(digest)
+    path.chmod(0o600)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="altered"):
+        monitoring.run(ws, "scorer", env="staging", window="1d")
