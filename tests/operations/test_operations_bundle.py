@@ -326,16 +326,31 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
         + "".join(f"{a['request_id']},{i % 2}\n" for i, a in enumerate(answers[:8]))
     )
     outcomes.add(ws, "opal", labels, reason="collections data")
+    slo = tmp_path / "slo.toml"  # an objective no window can meet: the breach path, for real
+    slo.write_text('[slo]\nname = "strict"\n\n[[objectives]]\nname = "impossible"\n'
+                   'metric = "drift_psi"\nmin = 5.0\n')  # fmt: skip
+    ops_config.install(ws, "opal", "slo", slo, env="production", reason="the plan")
     ran = monitoring.run(ws, "scorer", env="production", window="7d")
+    assert ran.row.verdict == "FAIL" and len(ran.alerts) == 1
+    from core.audit import verification
+
+    assert verification.verify(ws).failures == []  # alert, automatic incident, log: all hold
     path = _export(ops, tmp_path)
     entries = members_of(path)
     run = run_bundled_verifier(path)
     assert run.returncode == 1, run.stdout
-    assert f"1 monitoring run(s) ({int(ran.row.verdict == 'FAIL')} FAIL)" in run.stdout
+    assert "1 monitoring run(s) (1 FAIL), 1 alert(s), 1 incident(s)" in run.stdout
+    assert any(n.startswith("operations/slo-") for n in entries)
+    annex = json.loads(entries["coverage.json"])["annex_iv"]
+    plan = next(r for r in annex if r["item"].startswith("9. Post-market"))
+    assert plan["files"] and all(f.startswith("operations/slo-") for f in plan["files"])
     assert f"operations/monitor-{ran.row.seq}.json" in entries  # a full bundle: the evidence
     report = entries["reports/monitoring.md"].decode()
     assert f"Overall verdict over the windows: **{ran.row.verdict}**" in report
     assert f"| #{ran.row.seq} |" in report and "| 40 |" in report
+    assert "impossible FAIL (drift_psi" in report  # the alert, as recorded
+    tickets = entries["reports/incidents.md"].decode()
+    assert f"**Trigger**: alert #{ran.alerts[0].seq} (SLO impossible)" in tickets
 
     out = tmp_path / "out"
     args = ["report", "decisions", "--env", "production", "-o", str(out), "-w", str(ops.root)]
