@@ -38,6 +38,10 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    exported with ``--data hashes`` holds digests only: it says the recomputation was not
    possible.
 
+9. Operations: the model's deployments (``operations/deployments.json``) are exactly what
+   the signed events record; each deployment to production is of a version the signed
+   promotions had approved then, and each carries an allow decision of the ``deploy`` gate.
+
 Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
 Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected (also: a
 recomputed figure differs), 2 usage error.
@@ -81,6 +85,10 @@ GOVERNED = {
 """The governed actions and the policy gate each must pass: once a policy is in force, an
 event of one of these carries an allow decision of that gate as its ``policy`` member (the
 workstation's ``audit verify`` and this verifier check the same table)."""
+DECIDED_BY = {"model.deploy": "deploy", "model.rollback": "deploy"}
+"""Actions whose decision, when they carry one, is of this gate. A deployment of a model
+always carries one (the operations checks require it); a rule-based baseline put live in a
+model's place passes no gate, so the table above cannot require it of every event."""
 """An event's signature is its body's last member; the signed bytes are the body without it."""
 EXIT_VERIFIED, EXIT_UNANCHORED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 MAX_MEMBERS = 100_000
@@ -925,6 +933,8 @@ def _verify(
             archive, members, digests, events, ident, manifest
         ).run()
         checked += gov_checked
+        ops_checked, operations = _operations(archive, members, events, str(manifest.get("model")))
+        checked += ops_checked
 
         anchored_by = anchor if pinned is not None else None
         if previous is not None:
@@ -979,6 +989,7 @@ def _verify(
         "checkpoint_size": size,
         "demo_identities": demo,
         "governance": governance,
+        "operations": operations,
     }
 
 
@@ -1592,7 +1603,7 @@ class _Governance:
                     f"was {now}"
                 )
             self.rules(named, f"event #{seq} ({action}) was decided under {_short(named[7:])}")
-            gate = GOVERNED.get(action)
+            gate = GOVERNED.get(action, DECIDED_BY.get(action))
             if action != "policy.deny" and decision.get("gate") != gate:
                 raise RejectedError(
                     f"event #{seq} ({action}) carries a decision of gate {decision.get('gate')!r}"
@@ -2237,6 +2248,488 @@ DEMO_NOTE = (
     "demo identities: no assurance (the identities were made up for a demonstration and "
     "their keys share one account: they prove nothing about who acted)"
 )
+
+
+# --- 9. Operations: deployments, what was live where --------------------------------------
+#
+# A model's bundle carries its deployments (``operations/deployments.json``), derived by the
+# exporter from the ledger excerpt with :func:`deployment_history`, the function this
+# verifier runs again over the same signed events: the member must be exactly what the
+# events say (attack: a deployment hidden, an end date moved, an environment relabelled,
+# with the manifest re-signed). The excerpt carries every event about the model and every
+# event of an environment it was deployed to, so each deployment is checked against the
+# stages the signed promotions gave the version at that position: ``production`` takes an
+# approved version only, and every deployment of a model carries an allow decision of the
+# ``deploy`` gate about that very environment (attack: an insider with an operator's key
+# forges a production deployment of a version never approved, or copies a staging decision
+# onto it). A rollback must restore an earlier live deployment of its environment.
+
+DEPLOYMENTS = "operations/deployments.json"
+DEPLOY_ACTIONS = ("model.deploy", "model.rollback")
+ENDING_ACTIONS = ("model.deploy", "model.rollback", "deploy.withdraw")
+
+
+def deployment_history(events: list[tuple[int, dict[str, Any]]], ref: str) -> list[dict[str, Any]]:
+    """The deployments of ``ref`` the events record, oldest first, each with its end.
+
+    ``ended_seq`` is the event that took it out of service (a later deployment of its arm,
+    a rollback, a withdrawal), None while it serves.
+    """
+    out: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data") or {}
+        if action not in ENDING_ACTIONS or not isinstance(data, dict):
+            continue
+        for ended in data.get("ends") or []:
+            if str(ended) in by_id and by_id[str(ended)]["ended_seq"] is None:
+                by_id[str(ended)]["ended_seq"] = seq
+        if action in DEPLOY_ACTIONS and data.get("model") == ref:
+            entry = {
+                "deployment_id": str(data.get("deployment_id")),
+                "seq": seq,
+                "ts": body.get("ts"),
+                "actor": body.get("actor"),
+                "env": data.get("env"),
+                "arm": data.get("arm", "live"),
+                "strategy": data.get("strategy", "rollback"),
+                "share": data.get("share"),
+                "retention": data.get("retention"),
+                "model_digest": data.get("model_digest"),
+                "restores": data.get("restores"),
+                "incident": data.get("incident"),
+                "reason": body.get("reason", ""),
+                "ended_seq": None,
+            }
+            by_id[entry["deployment_id"]] = entry
+            out.append(entry)
+    return out
+
+
+def deployment_problems(
+    events: list[tuple[int, dict[str, Any]]], ref: str
+) -> list[tuple[int, str]]:
+    """Each deployment of ``ref`` that the signed stages and decisions do not allow."""
+    stage = "candidate"
+    seen: dict[str, tuple[str, str]] = {}  # deployment id -> (env, model), every model
+    problems: list[tuple[int, str]] = []
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data") or {}
+        if not isinstance(data, dict):
+            continue
+        if action == "model.promote" and data.get("model") == ref:
+            stage = str(data.get("to_stage"))
+        if action not in DEPLOY_ACTIONS:
+            continue
+        env, model = str(data.get("env")), str(data.get("model"))
+        seen[str(data.get("deployment_id"))] = (env, model)
+        if model != ref:
+            continue
+        what = f"event #{seq} ({action}) of {ref} to {env}"
+        if env == "production" and stage != "approved":
+            problems.append(
+                (
+                    seq,
+                    f"{what}: the signed ledger had {ref} {stage!r} then; production "
+                    "takes approved versions only",
+                )
+            )
+        member = body.get("policy")
+        request = (member.get("input") or {}).get("request") if isinstance(member, dict) else None
+        if (
+            not isinstance(member, dict)
+            or member.get("gate") != "deploy"
+            or not member.get("allow")
+        ):
+            problems.append((seq, f"{what} carries no allow decision of the deploy gate"))
+        elif not isinstance(request, dict) or request.get("env") != env:
+            problems.append((seq, f"{what} carries a deploy decision about another environment"))
+        if action == "model.rollback" and seen.get(str(data.get("restores"))) != (env, ref):
+            problems.append(
+                (
+                    seq,
+                    f"{what} restores {data.get('restores')}, no earlier deployment of {ref} "
+                    f"in {env} the bundle records",
+                )
+            )
+    return problems
+
+
+MONITORING = "operations/monitoring.json"
+INCIDENTS = "operations/incidents.json"
+PIPELINES = "operations/pipelines.json"
+
+
+def _served(history: list[dict[str, Any]], env: str, seq: int) -> bool:
+    """Whether one of the deployments in ``history`` served ``env`` at event ``seq``."""
+    return any(
+        d["env"] == env and d["seq"] < seq and (d["ended_seq"] is None or d["ended_seq"] >= seq)
+        for d in history
+    )
+
+
+def operations_history(
+    events: list[tuple[int, dict[str, Any]]], ref: str, env: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The monitoring, incidents and pipeline runs of ``ref`` the events record.
+
+    Monitoring: the runs of the version (``model`` is ``ref``) and their alerts. Incidents:
+    those opened in an environment while a deployment of the version served there, and
+    those a deployment of the version answered (a rollback to it), each with its actions in
+    order and its close. Pipelines: the runs that name the version. With ``env`` (an
+    environment's reports, no version), the runs, alerts and incidents of that environment.
+    The exporter writes exactly this; the verifier derives it again and compares.
+    """
+    history = deployment_history(events, ref)
+    answered = {d["incident"] for d in history if d["incident"] is not None}
+    runs: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    incidents: dict[int, dict[str, Any]] = {}
+    pipelines: list[dict[str, Any]] = []
+    mine: set[int] = set()
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data") or {}
+        if not isinstance(data, dict):
+            continue
+        if action == "monitor.run" and (
+            data.get("env") == env if env is not None else data.get("model") == ref
+        ):
+            mine.add(seq)
+            runs.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "env",
+                            "window_start",
+                            "window_end",
+                            "verdict",
+                            "decisions",
+                            "checks",
+                            "deployment_id",
+                            "evidence_digest",
+                            "slo_digest",
+                        )
+                    },
+                }
+            )
+        elif action == "monitor.alert" and data.get("monitor_seq") in mine:
+            alerts.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "env",
+                            "slo",
+                            "metric",
+                            "observed",
+                            "threshold",
+                            "verdict",
+                            "monitor_seq",
+                            "incident",
+                        )
+                    },
+                }
+            )
+        elif action == "incident.open" and (
+            data.get("env") == env
+            if env is not None
+            else _served(history, str(data.get("env")), seq) or seq in answered
+        ):
+            incidents[seq] = {
+                "seq": seq,
+                "opened_at": body.get("ts"),
+                "opened_by": body.get("actor"),
+                "reason": body.get("reason", ""),
+                **{
+                    k: data.get(k)
+                    for k in ("env", "title", "severity", "alert_seq", "slo", "playbook")
+                },
+                "actions": [],
+                "closed": None,
+            }
+        elif action == "incident.act" and data.get("incident") in incidents:
+            incidents[data["incident"]]["actions"].append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    "reason": body.get("reason", ""),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "action",
+                            "detail",
+                            "automatic",
+                            "status",
+                            "step",
+                            "runbook",
+                            "caused_seq",
+                        )
+                    },
+                }
+            )
+        elif action == "incident.close" and data.get("incident") in incidents:
+            incidents[data["incident"]]["closed"] = {
+                "seq": seq,
+                "ts": body.get("ts"),
+                "actor": body.get("actor"),
+                "resolution": data.get("resolution"),
+            }
+        elif action == "pipeline.run" and f"model:{ref}" in (body.get("subjects") or []):
+            pipelines.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "name",
+                            "status",
+                            "failed_step",
+                            "steps",
+                            "spec_digest",
+                            "report_digest",
+                        )
+                    },
+                }
+            )
+    return {
+        "runs": runs,
+        "alerts": alerts,
+        "incidents": [incidents[k] for k in sorted(incidents)],
+        "pipelines": pipelines,
+    }
+
+
+def _compare_member(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    name: str,
+    keys: tuple[str, ...],
+    derived: dict[str, Any],
+) -> int:
+    """Reject a summary member that is not what the signed events record; its entry count."""
+    count = sum(len(derived[k]) for k in keys)
+    if name not in members:
+        if count:
+            raise RejectedError(
+                f"the ledger excerpt records {count} entr(ies) for {name}, but the bundle "
+                "carries no such member"
+            )
+        return 0
+    try:
+        doc = json.loads(archive.read(members[name]))
+        carried = {k: doc[k] for k in keys}
+    except (KeyError, ValueError, TypeError) as err:
+        raise RejectedError(f"{name} is malformed: {err!r}") from err
+    for k in keys:
+        if carried[k] != derived[k]:
+            raise RejectedError(
+                f"{name} is not what the signed events record ({k}: {len(carried[k])} listed, "
+                f"{len(derived[k])} recorded, or an entry edited)"
+            )
+    return count
+
+
+DECISIONS = "operations/decisions.json"
+MAX_LEAVES = 10_000
+"""Batches up to this many decisions carry every leaf hash, so their root is recomputed."""
+
+
+def decision_batches_of(
+    events: list[tuple[int, dict[str, Any]]], history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The ``decision.batch`` events that logged a decision of one of ``history``'s deployments."""
+    ids = {d["deployment_id"] for d in history}
+    out = []
+    for seq, body in events:
+        data = body.get("data") or {}
+        if body.get("action") == "decision.batch" and ids & set(data.get("deployments") or []):
+            out.append(
+                {
+                    "seq": seq,
+                    "ts": body.get("ts"),
+                    "actor": body.get("actor"),
+                    **{
+                        k: data.get(k)
+                        for k in (
+                            "batch_id",
+                            "env",
+                            "deployments",
+                            "object_digest",
+                            "merkle_root",
+                            "count",
+                            "refused",
+                            "errors",
+                            "first_ts",
+                            "last_ts",
+                            "source",
+                        )
+                    },
+                }
+            )
+    return out
+
+
+def _decisions(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, dict[str, Any]]],
+    history: list[dict[str, Any]],
+) -> str:
+    """Check ``operations/decisions.json``: its batches, leaves, sample proofs and overrides.
+
+    Attacks: a batch summary edited or hidden (it must equal the signed events'); a sample
+    decision edited (its leaf no longer proves into the signed root); a leaf list edited (it
+    no longer recomputes the signed root); an override invented or dropped (the overrides
+    must be the excerpt's ``decision.override`` events of the sampled requests' batches).
+    """
+    batches = decision_batches_of(events, history)
+    if DECISIONS not in members:
+        if batches:
+            raise RejectedError(
+                f"the ledger excerpt records {len(batches)} decision batch(es) of the "
+                f"model's deployments, but the bundle carries no {DECISIONS}"
+            )
+        return ""
+    try:
+        doc = json.loads(archive.read(members[DECISIONS]))
+        carried, samples = doc["batches"], doc["samples"]
+        leaves = doc.get("leaves") or {}
+        overrides = doc["overrides"]
+    except (KeyError, ValueError, TypeError) as err:
+        raise RejectedError(f"{DECISIONS} is malformed: {err!r}") from err
+    if carried != batches:
+        raise RejectedError(f"{DECISIONS} lists other batches than the signed events record")
+    roots = {b["seq"]: (b["merkle_root"], b["count"]) for b in batches}
+    recomputed = 0
+    for seq_text, hashes in leaves.items():
+        root, count = roots.get(int(seq_text), (None, None))
+        if root is None or len(hashes) != count:
+            raise RejectedError(
+                f"{DECISIONS} carries leaves for batch #{seq_text} that do not fit it"
+            )
+        level = [bytes.fromhex(h) for h in hashes]
+        if _root_of(level).hex() != root:
+            raise RejectedError(f"batch #{seq_text}'s leaves do not recompute its signed root")
+        recomputed += 1
+    for item in samples:
+        root, count = roots.get(int(item["batch_seq"]), (None, None))
+        row = item["decision"]
+        if (
+            root is None
+            or item["batch_size"] != count
+            or not decision_included(
+                row, int(item["index"]), int(count), list(item["audit_path"]), str(root)
+            )
+        ):
+            raise RejectedError(
+                f"sample decision {row.get('request_id')!r} does not prove into batch "
+                f"#{item['batch_seq']}'s signed root: it was edited or moved"
+            )
+    sampled = {str(item["decision"]["request_id"]) for item in samples}
+    recorded = [
+        {"seq": seq, "ts": body.get("ts"), "actor": body.get("actor"),
+         "reason": body.get("reason", ""), **(body.get("data") or {})}
+        for seq, body in events
+        if body.get("action") == "decision.override"
+        and (body.get("data") or {}).get("request_id") in sampled
+    ]  # fmt: skip
+    if overrides != recorded:
+        raise RejectedError(f"{DECISIONS} lists other overrides than the signed events record")
+    return (
+        f"{len(batches)} decision batch(es) agree with the signed events ({recomputed} roots "
+        f"recomputed from every leaf); {len(samples)} sample decision(s) proven included in "
+        f"their batch's signed root; {len(overrides)} override(s) as recorded"
+    )
+
+
+def _root_of(leaves: list[bytes]) -> bytes:
+    """The RFC 6962 root over leaf hashes (an empty tree: the hash of nothing)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    level = leaves
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def _operations(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+    ref: str,
+) -> tuple[list[str], dict[str, Any]]:
+    """Check the bundle's deployments against its signed events (see the section above)."""
+    plain = [(seq, body) for seq, _, body in events]
+    history = deployment_history(plain, ref)
+    carried: Any = []
+    if DEPLOYMENTS not in members:
+        if history:
+            raise RejectedError(
+                f"the ledger excerpt records {len(history)} deployment(s) of {ref}, but the "
+                f"bundle carries no {DEPLOYMENTS}"
+            )
+    else:
+        try:
+            carried = json.loads(archive.read(members[DEPLOYMENTS]))["deployments"]
+        except (KeyError, ValueError, TypeError) as err:
+            raise RejectedError(f"{DEPLOYMENTS} is malformed: {err!r}") from err
+    if carried != history:
+        diff = next(
+            (i for i, (a, b) in enumerate(zip(carried, history, strict=False)) if a != b),
+            min(len(carried), len(history)),
+        )
+        raise RejectedError(
+            f"{DEPLOYMENTS} is not what the signed events record (entry {diff + 1} differs, "
+            f"{len(carried)} listed, {len(history)} recorded): edited or incomplete"
+        )
+    problems = deployment_problems(plain, ref)
+    if problems:
+        raise RejectedError(problems[0][1])
+    live: dict[str, list[str]] = {}
+    for d in history:
+        if d["ended_seq"] is None:
+            live.setdefault(str(d["env"]), []).append(f"{d['arm']} {d['deployment_id']}")
+    decided = _decisions(archive, members, plain, history)
+    ops = operations_history(plain, ref)
+    monitored = _compare_member(archive, members, MONITORING, ("runs", "alerts"), ops)
+    handled = _compare_member(archive, members, INCIDENTS, ("incidents",), ops)
+    piped = _compare_member(archive, members, PIPELINES, ("pipelines",), ops)
+    checked = (
+        [
+            f"{len(history)} deployment(s) of {ref} agree with the signed events; each to "
+            "production of a version the signed promotions had approved then, each with an "
+            "allow decision of the deploy gate for its environment"
+        ]
+        if history
+        else []
+    )
+    if decided:
+        checked.append(decided)
+    if monitored or handled or piped:
+        failing = [r["seq"] for r in ops["runs"] if r.get("verdict") == "FAIL"]
+        checked.append(
+            f"{len(ops['runs'])} monitoring run(s) ({len(failing)} FAIL), "
+            f"{len(ops['alerts'])} alert(s), {len(ops['incidents'])} incident(s) and "
+            f"{len(ops['pipelines'])} pipeline run(s) agree with the signed events"
+        )
+    if live:
+        checked.append(
+            f"{ref} is live in: "
+            + "; ".join(f"{env} ({', '.join(arms)})" for env, arms in sorted(live.items()))
+        )
+    return checked, {"deployments": history, "live": live, **ops}
 
 
 def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:

@@ -133,3 +133,68 @@ def impact_assessment(
         open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
     )
     _written(md, html, want_json(json_out))
+
+
+EnvOpt = Annotated[str, typer.Option("--env", help="The environment, e.g. production.")]
+
+
+@app.command("monitoring")
+@guarded
+def monitoring(
+    env: EnvOpt,
+    out: ReportDirOpt = DEFAULT_DIR,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a monitoring report: every window's verdict and drift and performance over time.
+
+    The post-market monitoring EU AI Act Art. 72 asks for, as charts (HTML) and figures
+    (Markdown), from the signed monitor.run events; a FAILed window reads FAIL.
+    """
+    from core.documents import operations_reports
+
+    md, html = operations_reports.write(
+        open_ws(workspace), actor_name(as_actor), "monitoring", env, out, reason=reason
+    )
+    _written(md, html, want_json(json_out))
+
+
+@app.command("incidents")
+@guarded
+def incidents(
+    env: EnvOpt,
+    out: ReportDirOpt = DEFAULT_DIR,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write an incident report: each ticket's timeline, actions, runbook and resolution."""
+    from core.documents import operations_reports
+
+    md, html = operations_reports.write(
+        open_ws(workspace), actor_name(as_actor), "incidents", env, out, reason=reason
+    )
+    _written(md, html, want_json(json_out))
+
+
+@app.command("decisions")
+@guarded
+def decisions(
+    env: EnvOpt,
+    out: ReportDirOpt = DEFAULT_DIR,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a decision-log report: batches, representative decisions with their reasons,
+    outcomes and human overrides (EU AI Act Art. 12 logs, Art. 14 oversight)."""
+    from core.documents import operations_reports
+
+    md, html = operations_reports.write(
+        open_ws(workspace), actor_name(as_actor), "decisions", env, out, reason=reason
+    )
+    _written(md, html, want_json(json_out))

@@ -41,6 +41,7 @@ from typing import Any
 from core.audit import checkpoints, coverage, lineage
 from core.audit.bundle_collectors import COLLECTORS
 from core.audit.bundle_members import Bundling, Members, payload_sha256, payload_size
+from core.audit.bundle_operations import environments
 from core.audit.bundle_pages import index_html, verify_md
 from core.audit.bundle_zip import check_output, write_zip
 from core.audit.coverage import Coverage
@@ -277,13 +278,39 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
     wanted: set[int] = {e.seq for e in up.edges} | {e.seq for e in down.edges}
     # Bodies are canonical JSON, whose first member is always the action.
     always = tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.always_in_bundle())
+    deploys = (b'{"action":"model.deploy"', b'{"action":"model.rollback"')
+    envs: dict[str, set[int]] = {}  # env node -> events naming it
+    ref = model_ref.removeprefix("model:")
+    opens: set[int] = set()
     for entry in ws.ledger.iter_entries():
         if entry.body.startswith(always):
             wanted.add(entry.seq)
             continue
-        subjects = entry.decode().get("subjects", [])
-        if isinstance(subjects, list) and nodes.intersection(map(str, subjects)):
+        if entry.body.startswith(b'{"action":"incident.open"'):
+            opens.add(entry.seq)
+        body = entry.decode()
+        subjects = body.get("subjects", [])
+        if not isinstance(subjects, list):
+            continue
+        if nodes.intersection(map(str, subjects)):
             wanted.add(entry.seq)
+            if entry.body.startswith(deploys):
+                nodes |= environments([body], ref)
+                data = body.get("data")
+                if isinstance(data, dict) and data.get("model") == ref:
+                    nodes.add(f"deployment:{data.get('deployment_id')}")  # its overrides
+                    nodes.add("outcomes")  # the late labels of its decisions
+        for s in subjects:
+            if str(s).startswith(("env:", "incident:")):
+                envs.setdefault(str(s), set()).add(entry.seq)
+    # Every event of an environment the version served in (what ended its deployments, what
+    # ran beside it, its monitoring and incidents) and every event of those incidents (a
+    # close names only its incident): the operations members and the verifier need them.
+    for node, seqs in list(envs.items()):
+        if node in nodes:
+            wanted |= seqs
+            for q in seqs & opens:
+                wanted |= envs.get(f"incident:{q}", set())
     return sorted(wanted)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from core.audit import lineage
 from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
+from core.audit.bundle_operations import operations
 from core.data import redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
@@ -309,6 +310,7 @@ COLLECTORS: tuple[Collector, ...] = (
     data,
     documents,
     governance,
+    operations,
     identity,
     audit,
 )

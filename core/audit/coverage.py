@@ -20,6 +20,20 @@ HISTORY = "governance/history.json"
 """The version's risk tiers, approvals, rejections, promotions and refusals."""
 POLICIES = "policy/"
 """The policy bundles in force for the bundled governed events."""
+DEPLOYMENTS = "operations/deployments.json"
+"""Where the version was deployed, when, by whom, and what ended each deployment."""
+PIPELINES = "operations/pipeline-"
+"""Each pipeline run of the version (its steps and gates) and its JUnit report."""
+DECISIONS = "operations/decisions.json"
+"""The decision batches' summaries and a sample of decisions with inclusion proofs."""
+MONITORING = "operations/monitoring.json"
+"""Every monitoring window's evidence (drift, performance) and the alerts raised."""
+INCIDENTS = "operations/incidents.json"
+"""The incidents, each action taken with who, when, why and the runbook followed."""
+SLOS = "operations/slo-"
+"""The SLO sets in force (the post-market monitoring plan's thresholds)."""
+PLAYBOOKS = "operations/playbook-"
+"""The playbooks (runbooks) mapping a breach to its actions."""
 
 # (id, item, member path prefixes or exact names that answer it, actions no context declares
 # yet that will answer it). The declared actions that answer an item name its id in their
@@ -28,8 +42,8 @@ AUDITOR_ITEMS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "lineage",
         "Data lineage for sample training and inference records",
-        ("lineage/", "evidence/run-"),
-        (),
+        ("lineage/", "evidence/run-", DECISIONS),
+        ("decision.batch",),
     ),
     (
         "snapshots",
@@ -53,20 +67,27 @@ AUDITOR_ITEMS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "history",
         "History of tests, approvals and deployment timestamps",
-        ("evidence/validation-", "evidence/reproduction-", APPROVALS, HISTORY),
-        ("model.deploy",),  # deployments: the operations issue records them
+        (
+            "evidence/validation-",
+            "evidence/reproduction-",
+            APPROVALS,
+            HISTORY,
+            DEPLOYMENTS,
+            PIPELINES,
+        ),
+        ("model.deploy", "model.rollback", "pipeline.run"),
     ),
     (
         "monitoring",
         "Monitoring dashboards and alert history around the audit window",
-        (),
-        ("monitor.drift", "monitor.alert"),
+        (MONITORING, "reports/monitoring."),
+        ("monitor.run", "monitor.alert"),
     ),
     (
         "incidents",
         "Incident response runbooks and executed incident tickets",
-        (),
-        ("incident.open",),
+        (INCIDENTS, PLAYBOOKS, "reports/incidents."),
+        ("incident.open", "incident.act", "incident.close"),
     ),
 ]
 
@@ -99,14 +120,14 @@ ANNEX_IV_ITEMS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "3. Monitoring, functioning and control (accuracy for groups, risks)",
-        ("evidence/evaluation-", "reports/model-card."),
+        ("evidence/evaluation-", "reports/model-card.", MONITORING, "reports/monitoring."),
     ),
     ("4. Appropriateness of the performance metrics", ("reports/model-card.",)),
     ("5. Risk management system (Art. 9)", ("reports/impact-assessment.", HISTORY, POLICIES)),
     ("6. Changes over the lifecycle", ("ledger/events.jsonl", HISTORY)),
     ("7. Harmonised standards or other solutions applied", ()),
     ("8. Copy of the EU declaration of conformity", ()),
-    ("9. Post-market monitoring plan (Art. 72)", ()),
+    ("9. Post-market monitoring plan (Art. 72)", (SLOS, PLAYBOOKS)),
 ]
 
 
@@ -208,6 +229,11 @@ def build(
         notes.append(
             "No deployment timestamps are recorded (model.deploy events): the rows that ask "
             "for them are answered only in part."
+        )
+    if not any(n.startswith((SLOS, PLAYBOOKS)) for n in names):
+        notes.append(
+            "No SLO set or playbook is recorded (ops.configure events): there is no "
+            "post-market monitoring plan (EU AI Act Art. 72) to show; Annex IV item 9 is a gap."
         )
     for name, present in reports.items():
         if not present:

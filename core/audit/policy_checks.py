@@ -34,7 +34,7 @@ from core.governance import policy
 from core.identity.authority import Authority
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.workspace import Workspace
-from storage.bundle_verifier import GOVERNED
+from storage.bundle_verifier import DECIDED_BY, GOVERNED
 from storage.ledger import body_object
 
 DENY_ACTION = "policy.deny"
@@ -142,6 +142,7 @@ def _check(
         ):
             return "(policy.deny) names another gate or subject than its decision"
     else:
+        gate_of = gate_of or DECIDED_BY.get(action)
         if gate_of is not None and decision.gate != gate_of:
             return f"({action}) carries a decision of the {decision.gate} gate, not {gate_of}"
         if not decision.allow:

@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.audit import governance_checks, policy_checks, signatures, verified, witnesses
+from core.audit import (
+    governance_checks,
+    operations_checks,
+    policy_checks,
+    signatures,
+    verified,
+    witnesses,
+)
 from core.audit.checkpoints import CHECKPOINT_TYPE, Checkpoint, checkpoints, read_checkpoint
 from core.audit.events import EXPORT_ROLES
 from core.governance import mrm_verify
@@ -411,6 +418,7 @@ def verify(
     policy_checks.report(ws, auth, scan.size, report.fail)
     governance_checks.check(ws, auth, decoded, report.fail)  # approvals and promotions
     mrm_verify.check(decoded, report.fail)  # findings and break-glass reviews
+    operations_checks.check(ws, decoded, report.fail, auth)  # deployments, decisions, incidents
     report.root = scan.roots[scan.size].hex() if scan.size in scan.roots else ""
     try:
         state = _state_from_ledger(decoded)

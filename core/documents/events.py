@@ -58,3 +58,37 @@ class ScoreCardRecorded(Payload):
 
 
 declare("report.score_card", ScoreCardRecorded, context=__name__)
+
+
+@dataclass(frozen=True)
+class OperationsReportRecorded(Payload):
+    """An environment's monitoring, incident or decision-log report, as Markdown and HTML.
+
+    ``verdict`` is the report's headline as it reads: the worst monitoring verdict, or for
+    incidents ``open``/``closed``, or the decision log's count of FAIL-free batches.
+    """
+
+    env: str
+    verdict: str
+    markdown: str
+    html: str
+
+
+@dataclass(frozen=True)
+class MonitoringReportRecorded(OperationsReportRecorded):
+    """An environment's monitoring report (its headline: the worst window's verdict)."""
+
+
+@dataclass(frozen=True)
+class IncidentReportRecorded(OperationsReportRecorded):
+    """An environment's incident report (its headline: how many incidents, how many open)."""
+
+
+@dataclass(frozen=True)
+class DecisionLogReportRecorded(OperationsReportRecorded):
+    """An environment's decision-log report (its headline: how many decisions, batches)."""
+
+
+declare("report.monitoring", MonitoringReportRecorded, context=__name__)
+declare("report.decision_log", DecisionLogReportRecorded, context=__name__)
+declare("report.incidents", IncidentReportRecorded, context=__name__)
