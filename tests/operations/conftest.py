@@ -3,8 +3,9 @@
 Built once per test session and worker (``ops_team``; tests never change it): the German
 credit data, a feature view that passed its suite, ``credit-risk@1`` and ``credit-risk@2`` (a
 second run with another C) each signed by sam and approved by two validators, the test
-policy (``policy/``), and the actors operations needs. Each test gets its own copy of the folder (``ops``); keys live in the test
-keyring, which copies share, so every actor can still sign in a copy.
+policy (``policy/``), and the actors operations needs. Each test gets its own copy of the
+folder (``ops``); keys live in the test keyring, which copies share, so every actor can still
+sign in a copy.
 """
 
 from __future__ import annotations
