@@ -2309,5 +2309,80 @@ def main(argv: list[str]) -> int:
     return code
 
 
+# === decision-leaf/1: one logged decision as a Merkle leaf (the operations decision log) ====
+#
+# A ``decision.batch`` event signs the RFC 6962 root over its batch's leaves, in row order.
+# A leaf's data is the tag ``decision-leaf/1`` then each field of DECISION_FIELDS, in that
+# order, as ``<n>:<text>,`` (``n`` the UTF-8 byte length of ``text``) or ``-,`` for a null:
+# strings as they are, booleans ``1``/``0``, integers in decimal, doubles as C's ``%.17g``
+# (exact: it round-trips every double). The input columns (``in.*``) are not in the leaf:
+# they are covered by the batch object's SHA-256 in the event, and a plain hash of personal
+# data never enters the log. Attacks: a rewritten score, status or caller changes the leaf
+# (the proof fails); a reordered batch changes the root; a forged root fails the event's
+# signature; a row moved to another batch fails that batch's root.
+
+DECISION_LEAF = "decision-leaf/1"
+DECISION_FIELDS = (
+    "request_id",
+    "ts",
+    "caller",
+    "env",
+    "deployment_id",
+    "arm",
+    "returned",
+    "model",
+    "model_digest",
+    "policy_digest",
+    "input_hmac",
+    "status",
+    "score",
+    "label",
+    "decision",
+    "detail",
+    "reasons",
+    "latency_ms",
+)
+
+
+def _decision_field(value: Any) -> bytes:
+    if value is None:
+        return b"-,"
+    if isinstance(value, bool):
+        text = "1" if value else "0"
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = format(value, ".17g")
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise ValueError(f"a decision field cannot be {type(value).__name__}")
+    data = text.encode("utf-8")
+    return b"%d:%s," % (len(data), data)
+
+
+def decision_leaf_data(row: dict[str, Any]) -> bytes:
+    """The ``decision-leaf/1`` data of one decision (a mapping with every DECISION_FIELDS)."""
+    return DECISION_LEAF.encode() + b"".join(_decision_field(row[f]) for f in DECISION_FIELDS)
+
+
+def decision_leaf_hash(row: dict[str, Any]) -> bytes:
+    """The RFC 6962 leaf hash of one decision."""
+    return hashlib.sha256(b"\x00" + decision_leaf_data(row)).digest()
+
+
+def decision_included(
+    row: dict[str, Any], index: int, size: int, path: list[str], root_hex: str
+) -> bool:
+    """Whether ``row`` is leaf ``index`` of the batch of ``size`` whose root is ``root_hex``."""
+    return inclusion_ok(
+        index,
+        size,
+        decision_leaf_hash(row),
+        [bytes.fromhex(p) for p in path],
+        bytes.fromhex(root_hex),
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,497 @@
+"""The decision log: every decision in a Parquet batch whose Merkle root its event signs.
+
+EU AI Act Art. 12 asks for automatic logs of each use of a high-risk system. Each decision
+(what the caller got, what a canary or shadow said beside it, every refusal and every
+error) is one row of the schema below; a batch of rows is one Parquet object (zstd) and one
+``decision.batch`` event signed by the scoring actor, carrying the RFC 6962 root over the
+rows' ``decision-leaf/1`` leaves (:func:`storage.bundle_verifier.decision_leaf_data`). So:
+
+- one decision's inclusion is provable offline (:func:`prove`, :func:`verify_proof`) with
+  the leaf, its audit path, the batch event and the event's inclusion proof against a
+  signed checkpoint;
+- a row rewritten in its Parquet object changes the object's SHA-256 (named by the event)
+  and the recomputed root (:func:`check_batch`); an edited root breaks the event's signature.
+
+Inputs are logged as ``HMAC-SHA-256(key, input-row/1 encoding)`` under the deployment's own
+key (:mod:`core.operations.decision_keys`), never as a plain hash: destroying the key makes
+every digest unlinkable. The rows themselves (``in.*`` columns) are kept only for a
+deployment whose retention class is ``rows``.
+
+The row work is vectorised: DuckDB builds the leaf and input encodings for the whole batch
+in one query, the standard library's one-shot ``hmac.digest`` and ``sha256`` run over the
+resulting byte strings, and the Merkle root is one bottom-up pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.identity.actors import needs
+from core.kernel import command
+from core.kernel.errors import IntegrityError, NotFoundError
+from core.kernel.events import now_iso
+from core.kernel.kinds import new_event
+from core.kernel.rows import DecisionBatchRow
+from core.kernel.workspace import Session, Workspace
+from core.operations.decision_events import (
+    DECISION_LEAF,
+    PARQUET_MEDIA_TYPE,
+    SCORE_ROLES,
+    SOURCES,
+    DecisionBatch,
+)
+from storage.bundle_verifier import DECISION_FIELDS
+
+INPUT_PREFIX = "in."
+"""The prefix of the input columns a ``rows`` retention keeps."""
+INPUT_ROW = "input-row/1"
+"""The canonical encoding an input digest is computed over (see :func:`input_row_data`)."""
+
+# (column, DuckDB/Arrow type) of every decision row, in the leaf's order.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("request_id", "string"),
+    ("ts", "string"),
+    ("caller", "string"),
+    ("env", "string"),
+    ("deployment_id", "string"),
+    ("arm", "string"),
+    ("returned", "bool"),
+    ("model", "string"),
+    ("model_digest", "string"),
+    ("policy_digest", "string"),
+    ("input_hmac", "string"),
+    ("status", "string"),
+    ("score", "double"),
+    ("label", "int8"),
+    ("decision", "string"),
+    ("detail", "string"),
+    ("reasons", "string"),
+    ("latency_ms", "double"),
+)
+assert tuple(c for c, _ in COLUMNS) == DECISION_FIELDS
+STATUSES = ("ok", "refused", "error")
+
+
+def schema() -> Any:
+    """The Arrow schema of a decision row without its ``in.*`` columns."""
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "bool": pa.bool_(), "double": pa.float64(), "int8": pa.int8()}
+    nullable = {"policy_digest", "score", "label", "decision", "detail", "reasons", "latency_ms"}
+    return pa.schema([pa.field(c, types[t], nullable=c in nullable) for c, t in COLUMNS])
+
+
+# ---- encodings in DuckDB (one query per batch, no per-row Python) -------------------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text_sql(expr: str, kind: str) -> str:
+    """The ``<n>:<text>,`` / ``-,`` field of ``decision-leaf/1`` as a DuckDB expression."""
+    if kind == "bool":
+        text = f"CASE WHEN {expr} THEN '1' ELSE '0' END"
+    elif kind in ("double", "float"):
+        text = f"printf('%.17g', CAST({expr} AS DOUBLE))"
+    elif kind == "int":
+        text = f"CAST({expr} AS VARCHAR)"
+    else:
+        text = f"CAST({expr} AS VARCHAR)"
+    return f"CASE WHEN {expr} IS NULL THEN '-,' ELSE strlen({text}) || ':' || {text} || ',' END"
+
+
+def leaf_sql() -> str:
+    """The DuckDB expression of a row's ``decision-leaf/1`` data (a VARCHAR)."""
+    kinds = {"string": "string", "bool": "bool", "double": "double", "int8": "int"}
+    parts = [_text_sql(_q(c), kinds[t]) for c, t in COLUMNS]
+    return f"'{DECISION_LEAF}' || " + " || ".join(parts)
+
+
+def _kind_of(arrow_type: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "int"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    return "string"
+
+
+def input_row_sql(columns: Sequence[tuple[str, Any]]) -> str:
+    """The DuckDB expression of a row's ``input-row/1`` data over ``(name, arrow type)``.
+
+    The tag, then for each column in name order its name and its value as ``decision-leaf/1``
+    fields (``<n>:<text>,``, a null ``-,``): the same text forms, so the standard library
+    can recompute it (:func:`input_row_data`). Names are part of it, so a value moved to
+    another column changes the digest.
+    """
+    parts = [f"'{INPUT_ROW}'"]
+    for name, arrow_type in sorted(columns, key=lambda c: c[0]):
+        literal = name.replace("'", "''")
+        parts.append(f"'{len(name.encode())}:{literal},'")
+        parts.append(_text_sql(_q(name), _kind_of(arrow_type)))
+    return " || ".join(parts)
+
+
+def input_row_data(row: dict[str, Any]) -> bytes:
+    """``input-row/1`` of one input row in plain Python (what a key holder recomputes)."""
+    from storage.bundle_verifier import _decision_field
+
+    out = [INPUT_ROW.encode()]
+    for name in sorted(row):
+        out.append(_decision_field(name))
+        value = row[name]
+        if hasattr(value, "item"):  # a NumPy scalar
+            value = value.item()
+        out.append(_decision_field(value))
+    return b"".join(out)
+
+
+def input_hmac(key: bytes, row: dict[str, Any]) -> str:
+    """The logged digest of one input row under a deployment's key."""
+    return hmac.digest(key, input_row_data(row), "sha256").hex()
+
+
+def hmacs(key: bytes, encoded: Iterable[bytes]) -> list[str]:
+    """HMAC-SHA-256 of each encoded row under ``key`` (the one-shot C path), hex."""
+    digest = hmac.digest
+    return [digest(key, m, "sha256").hex() for m in encoded]
+
+
+def leaf_hashes(table: Any) -> list[bytes]:
+    """The RFC 6962 leaf hashes of a decision table's rows, in row order."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("decisions", table.select([c for c, _ in COLUMNS]))
+        data = con.sql(f"SELECT {leaf_sql()} AS leaf FROM decisions").to_arrow_table()
+    finally:
+        con.close()
+    sha = hashlib.sha256
+    return [sha(b"\x00" + leaf.encode()).digest() for leaf in data.column("leaf").to_pylist()]
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """The RFC 6962 root over leaf hashes, bottom up in one pass per level."""
+    from storage import merkle
+
+    return merkle.root(leaves)
+
+
+# ---- writing batches ----------------------------------------------------------------------
+
+
+def to_parquet(table: Any) -> bytes:
+    """A decision table as Parquet bytes (zstd)."""
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _conform(table: Any) -> Any:
+    """The fixed columns first, typed as the schema says, then the ``in.*`` columns."""
+    import pyarrow as pa
+
+    fixed = schema()
+    cols = [table.column(f.name).cast(f.type) for f in fixed]
+    extra = [n for n in table.column_names if n.startswith(INPUT_PREFIX)]
+    return pa.table(
+        cols + [table.column(n) for n in extra],
+        schema=pa.schema(list(fixed) + [table.schema.field(n) for n in extra]),
+    )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to commit: its table, Parquet bytes and Merkle root."""
+
+    table: Any
+    parquet: bytes
+    root: str
+    payload: DecisionBatch
+
+
+def prepare(table: Any, *, env: str, source: str) -> Prepared:
+    """Encode, hash and serialise a batch (the slow part, done without holding the workspace)."""
+    import pyarrow.compute as pc
+
+    if source not in SOURCES:
+        raise ValueError(f"unknown decision source {source!r}")
+    table = _conform(table)
+    leaves = leaf_hashes(table)
+    root = merkle_root(leaves).hex()
+    parquet = to_parquet(table)
+    status = table.column("status")
+    ts = table.column("ts")
+    rid = table.column("request_id")
+    payload = DecisionBatch(
+        batch_id="batch-" + secrets.token_hex(6),
+        env=env,
+        deployments=sorted(set(table.column("deployment_id").to_pylist())),
+        object_digest=hashlib.sha256(parquet).hexdigest(),
+        merkle_root=root,
+        leaf=DECISION_LEAF,
+        count=table.num_rows,
+        refused=int(pc.sum(pc.equal(status, "refused")).as_py() or 0),
+        errors=int(pc.sum(pc.equal(status, "error")).as_py() or 0),
+        first_ts=str(pc.min(ts).as_py()),
+        last_ts=str(pc.max(ts).as_py()),
+        first_request=str(rid[0].as_py()),
+        last_request=str(rid[-1].as_py()),
+        source=source,
+    )
+    return Prepared(table, parquet, root, payload)
+
+
+def commit(ws: Workspace, actor: str, prepared: Prepared) -> DecisionBatchRow:
+    """Record a prepared batch: its object, then one ``decision.batch`` event signed by ``actor``.
+
+    Raises:
+        PermissionDeniedError: if ``actor`` may not record decisions.
+    """
+
+    def write(s: Session, _: None) -> DecisionBatchRow:
+        ref = s.put_blob(prepared.parquet, PARQUET_MEDIA_TYPE)
+        p = prepared.payload
+        entry = s.commit(
+            new_event(
+                s.actor, p, [f"env:{p.env}", *(f"deployment:{d}" for d in p.deployments)], "", [ref]
+            )
+        )
+        rows: list[DecisionBatchRow] = s.catalog.rows(
+            DecisionBatchRow, "SELECT * FROM decision_batches WHERE seq = ?", [entry.seq]
+        )
+        return rows[0]
+
+    return command.run(
+        ws, actor, guards=[needs(*SCORE_ROLES, action="record decisions")], commit=write
+    )
+
+
+class DecisionLog:
+    """A queue of decisions for one environment, written as batches by one scoring actor.
+
+    Thread-safe: the serve part appends from several requests; :meth:`flush` commits what is
+    queued as one batch, and puts it back if the commit fails, so nothing queued is lost.
+    """
+
+    def __init__(self, ws: Workspace, actor: str, env: str, *, source: str = "batch") -> None:
+        """Bind the log to a workspace, the actor who signs its batches and an environment."""
+        self.ws = ws
+        self.actor = actor
+        self.env = env
+        self.source = source
+        self._parts: list[Any] = []
+        self._lock = threading.Lock()
+        self._write = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Decisions queued and not yet committed."""
+        with self._lock:
+            return sum(t.num_rows for t in self._parts)
+
+    def append(self, table: Any) -> None:
+        """Queue decision rows (the schema's columns, optionally ``in.*`` columns)."""
+        if table.num_rows:
+            with self._lock:
+                self._parts.append(table)
+
+    def write(self, tables: Sequence[Any]) -> DecisionBatchRow | None:
+        """Commit ``tables`` as one batch now, beside the queue (None when empty)."""
+        import pyarrow as pa
+
+        tables = [t for t in tables if t.num_rows]
+        if not tables:
+            return None
+        table = pa.concat_tables([_conform(t) for t in tables], promote_options="default")
+        with self._write:
+            return commit(self.ws, self.actor, prepare(table, env=self.env, source=self.source))
+
+    def flush(self) -> DecisionBatchRow | None:
+        """Commit everything queued as one batch; None when nothing is queued."""
+        with self._lock:
+            parts, self._parts = self._parts, []
+        try:
+            return self.write(parts)
+        except BaseException:
+            with self._lock:
+                self._parts[:0] = parts
+            raise
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+def batches(s: Session, *, env: str | None = None) -> list[DecisionBatchRow]:
+    """The recorded batches (optionally of one environment), oldest first."""
+    sql = "SELECT * FROM decision_batches" + (" WHERE env = ?" if env else "") + " ORDER BY seq"
+    return s.catalog.rows(DecisionBatchRow, sql, [env] if env else [])
+
+
+def read_batch(ws: Workspace, batch: DecisionBatchRow) -> Any:
+    """A batch's decisions, its object's bytes checked against the digest its event names.
+
+    Raises:
+        IntegrityError: if the object is missing or altered.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = ws.objects.read_verified(batch.object_digest)
+    return pq.read_table(pa.BufferReader(data))
+
+
+def decisions(ws: Workspace, *, env: str | None = None, since_seq: int = 0) -> Any:
+    """Every logged decision (optionally of one environment, batches after ``since_seq``).
+
+    One Arrow table with a ``batch_seq`` column; objects are checked as they are read.
+    """
+    import pyarrow as pa
+
+    with ws.session() as s:
+        found = [b for b in batches(s, env=env) if b.seq > since_seq]
+    tables = []
+    for b in found:
+        t = read_batch(ws, b)
+        tables.append(t.append_column("batch_seq", pa.array([b.seq] * t.num_rows, pa.int64())))
+    if not tables:
+        return schema().empty_table().append_column("batch_seq", pa.array([], pa.int64()))
+    return pa.concat_tables(tables, promote_options="default")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One logged decision: its batch, its index (leaf) in the batch, and its row."""
+
+    batch: DecisionBatchRow
+    index: int
+    row: dict[str, Any]
+
+
+def _object_paths(ws: Workspace, rows: Sequence[DecisionBatchRow]) -> list[str]:
+    return [str(ws.objects.path(b.object_digest)) for b in rows]
+
+
+def find(ws: Workspace, request_id: str) -> list[Found]:
+    """Every decision logged for a request id (the returned one first, then shadows).
+
+    Raises:
+        NotFoundError: if no batch holds it.
+    """
+    import duckdb
+
+    with ws.session() as s:
+        rows = batches(s)
+    by_path = dict(zip(_object_paths(ws, rows), rows, strict=True))
+    present = [p for p in by_path if Path(p).is_file()]
+    hits: list[tuple[str, int]] = []
+    if present:
+        con = duckdb.connect()
+        try:
+            hits = con.execute(
+                "SELECT filename, file_row_number FROM read_parquet(?, filename = true, "
+                "file_row_number = true) WHERE request_id = ?",
+                [present, request_id],
+            ).fetchall()
+        finally:
+            con.close()
+    if not hits:
+        raise NotFoundError(
+            f"no logged decision has request id {request_id!r}",
+            hint="Request ids are in the output of `ledgerml score` (request_id column).",
+        )
+    out = []
+    for path, index in hits:
+        batch = by_path[path]
+        table = read_batch(ws, batch)  # checked against the event's digest
+        out.append(Found(batch, int(index), table.slice(int(index), 1).to_pylist()[0]))
+    out.sort(key=lambda f: (not f.row["returned"], f.batch.seq, f.index))
+    return out
+
+
+def known_request_ids(ws: Workspace, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` some logged decision already has (request ids are unique)."""
+    import duckdb
+    import pyarrow as pa
+
+    with ws.session() as s:
+        rows = batches(s)
+    present = [p for p in _object_paths(ws, rows) if Path(p).is_file()]
+    if not present or not ids:
+        return set()
+    con = duckdb.connect()
+    try:
+        con.register("asked", pa.table({"request_id": pa.array(list(ids), pa.string())}))
+        found = con.execute(
+            "SELECT DISTINCT d.request_id FROM read_parquet(?) d JOIN asked USING (request_id)",
+            [present],
+        ).fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in found}
+
+
+# ---- checking batches and proving decisions -----------------------------------------------
+
+
+def check_batch(ws: Workspace, batch: DecisionBatchRow) -> list[str]:
+    """What is wrong with one recorded batch (empty: it holds).
+
+    Its event must verify (hash chain is the ledger's; here: the event's signature by its
+    actor's key and its payload), its object must hash to the digest the event names, and
+    the root recomputed from the object's rows must be the root the event signs.
+    """
+    from core.identity.signing import verify_raw
+    from core.kernel.events import signing_input, split_sealed
+
+    problems: list[str] = []
+    entry = ws.ledger.entry(batch.seq)
+    body = json.loads(entry.body)
+    data = body.get("data", {})
+    sealed = split_sealed(entry.body)
+    with ws.session() as s:
+        key = s.catalog.key(sealed[1].key_id) if sealed else None
+    if sealed is None or key is None:
+        problems.append(f"event #{batch.seq} carries no signature by a known key")
+    elif key.actor != body.get("actor") or not verify_raw(
+        key.public_pem, signing_input(sealed[0]), sealed[1].signature
+    ):
+        problems.append(f"event #{batch.seq}'s signature does not match its content")
+    if data.get("merkle_root") != batch.merkle_root or data.get("object_digest") != (
+        batch.object_digest
+    ):
+        problems.append(f"the catalog's batch #{batch.seq} is not what its event says")
+    try:
+        table = read_batch(ws, batch)
+    except IntegrityError as err:
+        problems.append(f"batch #{batch.seq}'s object: {err}")
+        return problems
+    root = merkle_root(leaf_hashes(table)).hex()
+    if root != data.get("merkle_root"):
+        problems.append(f"batch #{batch.seq}'s rows do not hash to the root its event signs")
+    if table.num_rows != data.get("count"):
+        problems.append(
+            f"batch #{batch.seq} holds {table.num_rows} rows, its event says {data.get('count')}"
+        )
+    return problems
+
+
+def now() -> str:
+    """A decision's timestamp (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)."""
+    return now_iso()

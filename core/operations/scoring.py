@@ -1,0 +1,661 @@
+"""Governed scoring: only deployed, approved, verified models answer, and every answer is logged.
+
+:meth:`Scorer.open` loads what an environment runs now (``deployments.live``): the live
+deployment (refused without one), a canary and a shadow beside it. Each model is loaded only
+through :func:`core.modelling.models.load` with ``purpose="score"`` (its bytes must hash to
+the recorded digest and carry a valid signature from an unrevoked key before anything is
+deserialised), must be the exact bytes the deployment recorded, and must still be at the
+stage its environment demands (``production``: approved; elsewhere validated or approved).
+Each deployment's decision key must be in the keyring and match its recorded check.
+
+:meth:`Scorer.score` decides every row of a frame and logs every decision of every arm:
+
+- **routing** by request id: ``f = int(sha256(request_id)[:16 hex], 16) / 2**64``. With a
+  throttle of share ``t`` in force, a row with ``f >= t`` is refused ("throttled"). Else a
+  row with ``f < s`` goes to the canary of share ``s``, the rest to the live deployment. A
+  shadow scores every row that was not throttled; it is logged, never returned.
+- **conditions**: an approval condition with a ``where`` part (a SQL boolean over input
+  columns) refuses, in DuckDB, every row for which it is not true, or that lacks its column,
+  with the condition's words.
+- **bad rows**: a missing feature or a value of the wrong type is an ``error`` decision naming
+  it; the rest of the batch is scored.
+- a rule-based **baseline** (strategy ``baseline``) scores with its SQL expression in DuckDB.
+
+The decisions are committed (:mod:`core.operations.decision_log`) before ``score`` returns,
+unless the caller asks to queue them (``flush=False``) and calls :meth:`Scorer.flush` before
+answering. :meth:`Scorer.refresh` re-reads the deployments, so a rollback takes effect while
+serving. A :class:`Scorer` is thread-safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.governance.facts import stage_of
+from core.identity.actors import require
+from core.kernel.errors import CheckFailedError, IntegrityError, UsageError
+from core.kernel.events import now_iso
+from core.kernel.rows import DecisionBatchRow, ModelRow
+from core.kernel.workspace import Workspace
+from core.modelling.outcome import Outcome
+from core.operations import decision_keys, decision_log, deployments
+from core.operations.decision_events import SCORE_ROLES
+from core.operations.deployments import PRODUCTION, Deployment
+from core.operations.events import BASELINE, Condition
+
+ANSWER_COLUMNS = (
+    "request_id",
+    "status",
+    "score",
+    "label",
+    "decision",
+    "detail",
+    "deployment_id",
+    "arm",
+)
+"""What the caller gets per row (plus ``reasons`` when explanations were asked for)."""
+ALLOWED_STAGES = ("validated", "approved")
+"""The stages a model may score at outside production (production: approved only)."""
+THROTTLED = "throttled: the environment answers only a share of requests now"
+_SCALE = float(2**64)
+
+
+def route_fraction(request_id: str) -> float:
+    """Where a request falls in [0, 1): the canary and throttle split on it (deterministic)."""
+    return int(hashlib.sha256(request_id.encode()).hexdigest()[:16], 16) / _SCALE
+
+
+@dataclass
+class Arm:
+    """One deployment loaded for scoring: its model (or rule), inputs, key and conditions."""
+
+    deployment: Deployment
+    key: bytes
+    features: list[str]
+    numeric: set[str]
+    threshold: float
+    outcome: Outcome | None
+    conditions: list[Condition]
+    pipeline: Any = None
+    rule: dict[str, Any] | None = None
+    explain: Any = None  # built on first use
+
+    @property
+    def arm(self) -> str:
+        """live, canary or shadow."""
+        return self.deployment.row.arm
+
+    @property
+    def reads(self) -> list[str]:
+        """Every input column this deployment reads (its input digest covers these)."""
+        cols = set(self.features)
+        for c in self.conditions:
+            cols |= set(_columns(c.where or ""))
+        return sorted(cols)
+
+    def words(self, label: int) -> str | None:
+        """The decision in words, from the declared outcome (None without one)."""
+        if self.outcome is None:
+            return None
+        fav = label == self.outcome.favourable_prediction
+        return self.outcome.favourable_name if fav else self.outcome.unfavourable_name
+
+
+def _columns(expr: str) -> list[str]:
+    """The columns a SQL boolean expression reads; refuses anything but one expression."""
+    if not expr:
+        return []
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(expr, dialect="duckdb")
+    except sqlglot.errors.ParseError as err:
+        raise IntegrityError(f"an approval condition does not parse: {expr!r}: {err}") from err
+    banned = (exp.Select, exp.Subquery, exp.Table, exp.Query, exp.Command)
+    if isinstance(tree, banned) or any(isinstance(n, banned) for n in tree.walk()):
+        raise IntegrityError(f"an approval condition is not one expression over a row: {expr!r}")
+    return sorted({c.name for c in tree.find_all(exp.Column)})
+
+
+@dataclass
+class Scored:
+    """The result of one :meth:`Scorer.score` call."""
+
+    answers: Any
+    """An Arrow table of the caller's answers (:data:`ANSWER_COLUMNS`), in input order."""
+    batch: DecisionBatchRow | None
+    """The batch that logged the call (None when queued with ``flush=False``)."""
+    logged: int
+    """Decisions logged for the call (every arm's, shadow included)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Answers by status."""
+
+    def records(self) -> list[dict[str, Any]]:
+        """The answers as plain dicts (for a JSON response)."""
+        out: list[dict[str, Any]] = self.answers.to_pylist()
+        return out
+
+
+def _key_check(ws: Workspace, dep: Deployment) -> str:
+    body = ws.ledger.entry(dep.row.seq).decode()
+    data = body.get("data")
+    if not isinstance(data, dict) or "key_check" not in data:
+        raise IntegrityError(f"the event of deployment {dep.deployment_id} records no key check")
+    return str(data["key_check"])
+
+
+class Scorer:
+    """What an environment runs, loaded and checked, ready to decide and log (thread-safe)."""
+
+    def __init__(self, ws: Workspace, env: str, actor: str, *, source: str = "batch") -> None:
+        """Use :meth:`open`."""
+        self.ws = ws
+        self.env = env
+        self.actor = actor
+        self.arms: list[Arm] = []
+        self.throttle: float | None = None
+        self.policy_digest: str | None = None
+        self.log = decision_log.DecisionLog(ws, actor, env, source=source)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, ws: Workspace, env: str, actor: str, *, source: str = "batch") -> Scorer:
+        """Load and check ``env``'s deployments for scoring as ``actor``.
+
+        Raises:
+            PermissionDeniedError: if ``actor`` may not record decisions.
+            CheckFailedError: no live deployment, or a model not at the stage required.
+            IntegrityError: altered model bytes, no valid signature from an unrevoked key,
+                a model other than the deployed bytes, or a decision key that does not match.
+            KeyStoreError: a deployment's decision key is not in the keyring (destroyed).
+        """
+        deployments.check_env(env)
+        scorer = cls(ws, env, actor, source=source)
+        scorer.refresh()
+        return scorer
+
+    def refresh(self) -> None:
+        """Re-read the environment's deployments (a rollback or throttle takes effect)."""
+        from core.identity.signer import authority_of
+
+        with self.ws.session(self.actor) as s:
+            require(s, *SCORE_ROLES, action="score with deployed models")
+            current = deployments.live(s, self.env)
+            if not any(d.row.arm == "live" for d in current):
+                raise CheckFailedError(
+                    f"{self.env} has no live deployment: nothing may score there",
+                    hint=f"Deploy an approved model: `ledgerml deploy NAME@N --env {self.env} "
+                    "--reason …`.",
+                )
+            throttle = deployments.throttle_of(s, self.env)
+            found = authority_of(s).policy_at()
+            policy_digest = found[1] if found else None
+            plans: list[tuple[Deployment, Any, Any]] = []
+            for dep in current:
+                if dep.row.strategy == BASELINE:
+                    plans.append((dep, None, None))
+                    continue
+                stage = stage_of(s, dep.row.model)
+                allowed = ("approved",) if self.env == PRODUCTION else ALLOWED_STAGES
+                if stage not in allowed:
+                    raise CheckFailedError(
+                        f"{dep.row.model} is {stage}: {self.env} scores with "
+                        f"{' or '.join(allowed)} versions only",
+                        hint=f"`ledgerml approvals list --model {dep.row.model}` shows what it "
+                        "lacks; roll back or withdraw the deployment.",
+                    )
+                model = s.catalog.rows(
+                    ModelRow, "SELECT * FROM models WHERE ref = ?", [dep.row.model]
+                )
+                if not model or model[0].model_digest != dep.row.model_digest:
+                    raise IntegrityError(
+                        f"deployment {dep.deployment_id} names bytes {dep.row.model_digest[:12]}… "
+                        f"that {dep.row.model} does not have"
+                    )
+                run = s.catalog.run(model[0].run_id)
+                plans.append((dep, model[0], run))
+        arms = [self._load(dep, run) for dep, _, run in plans]
+        with self._lock:
+            self.arms = arms
+            self.throttle = throttle
+            self.policy_digest = policy_digest
+
+    def _load(self, dep: Deployment, run: Any) -> Arm:
+        from core.modelling import models, training
+
+        key = decision_keys.get(self.ws, dep.deployment_id, _key_check(self.ws, dep))
+        conditions = [c for c in dep.conditions if c.where]
+        for c in conditions:
+            _columns(c.where or "")  # refuse a malformed condition at open, not per row
+        if dep.row.strategy == BASELINE:
+            rule = json.loads(self.ws.objects.read_verified(dep.row.model_digest))
+            cols = [str(c) for c in rule["columns"]]
+            _columns(str(rule["score_sql"]))
+            return Arm(dep, key, cols, set(), float(rule["threshold"]), None, conditions, rule=rule)
+        pipeline = models.load(self.ws, dep.row.model, purpose="score", actor=self.actor)
+        spec = training.load_run_spec(self.ws, run)
+        numeric: set[str] = set()
+        for name, _, cols in pipeline.named_steps["preprocess"].transformers_:
+            if name == "numeric":
+                numeric |= set(cols)
+        return Arm(
+            dep,
+            key,
+            list(spec.features),
+            numeric,
+            float(spec.threshold),
+            spec.outcome,
+            conditions,
+            pipeline=pipeline,
+        )
+
+    # ---- scoring ------------------------------------------------------------------------
+
+    def score(
+        self,
+        frame: Any,
+        *,
+        caller: str,
+        request_ids: Sequence[str] | None = None,
+        explain: int = 0,
+        flush: bool = True,
+    ) -> Scored:
+        """Decide every row of ``frame`` (pandas or Arrow) and log every arm's decision.
+
+        ``request_ids`` (one per row, unique in the workspace) default to fresh ones. With
+        ``flush`` (the default) the decisions are committed as one batch before this returns;
+        otherwise they are queued for :meth:`flush`, which must run before the answers are
+        given to anyone.
+
+        Raises:
+            UsageError: request ids that are not one per row, repeated, or already logged.
+        """
+        return self._run(frame, caller, request_ids, explain, flush, None)
+
+    def refuse(
+        self,
+        frame: Any,
+        *,
+        caller: str,
+        detail: str,
+        request_ids: Sequence[str] | None = None,
+        flush: bool = True,
+    ) -> Scored:
+        """Log a refusal of every row without scoring it (a request turned away before scoring).
+
+        Each row becomes a ``refused`` decision of the live deployment with ``detail`` as its
+        reason and the input digest of what was sent, so the refusal is as provable as an
+        answer.
+        """
+        if not detail.strip():
+            raise UsageError("a refusal needs its reason in words")
+        return self._run(frame, caller, request_ids, 0, flush, detail)
+
+    def new_request_ids(self, n: int) -> list[str]:
+        """``n`` fresh request ids (a random batch tag and a row number: never logged yet)."""
+        tag = secrets.token_hex(6)
+        return [f"r-{tag}-{i:07d}" for i in range(n)]
+
+    @property
+    def deployments(self) -> list[Deployment]:
+        """The deployments this scorer runs (live first), as last read."""
+        with self._lock:
+            return [a.deployment for a in self.arms]
+
+    def _run(
+        self,
+        frame: Any,
+        caller: str,
+        request_ids: Sequence[str] | None,
+        explain: int,
+        flush: bool,
+        refusal: str | None,
+    ) -> Scored:
+        import pyarrow as pa
+
+        started = time.perf_counter()
+        table = (
+            frame
+            if isinstance(frame, pa.Table)
+            else pa.Table.from_pandas(frame, preserve_index=False)
+        )
+        n = table.num_rows
+        if request_ids is None:
+            rids = self.new_request_ids(n)
+        else:
+            rids = [str(r) for r in request_ids]
+            self._check_ids(rids, n)
+        with self._lock:
+            arms, throttle, policy = list(self.arms), self.throttle, self.policy_digest
+        if refusal is not None:
+            arms = [a for a in arms if a.arm == "live"]
+        ts = now_iso()
+        parts, answers = _decide(table, rids, arms, throttle, explain, self.ws, refusal)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        logged = []
+        for part in parts:
+            part = part.set_column(
+                part.schema.get_field_index("latency_ms"),
+                "latency_ms",
+                pa.array([elapsed] * part.num_rows, pa.float64()),
+            )
+            logged.append(_fill(part, ts=ts, caller=caller, env=self.env, policy=policy))
+        decisions = _in_order(logged)
+        batch = self.log.write([decisions]) if flush else None
+        if not flush:
+            self.log.append(decisions)
+        counts: dict[str, int] = {}
+        for status in answers.column("status").to_pylist():
+            counts[status] = counts.get(status, 0) + 1
+        return Scored(answers, batch, decisions.num_rows, counts)
+
+    def flush(self) -> DecisionBatchRow | None:
+        """Commit the queued decisions as one batch (None when nothing is queued)."""
+        return self.log.flush()
+
+    def _check_ids(self, rids: list[str], n: int) -> None:
+        if len(rids) != n:
+            raise UsageError(f"{len(rids)} request ids for {n} rows: give one per row")
+        if any(not r.strip() for r in rids):
+            raise UsageError("a request id is empty")
+        if len(set(rids)) != n:
+            raise UsageError("request ids repeat within the input: each must be unique")
+        seen = decision_log.known_request_ids(self.ws, rids)
+        if seen:
+            first = sorted(seen)[0]
+            raise UsageError(
+                f"{len(seen)} request id(s) are already logged (e.g. {first!r})",
+                hint="A request id names one decision in the workspace; use fresh ones.",
+            )
+
+
+# ---- the row work, vectorised -----------------------------------------------------------
+
+
+def _decide(
+    table: Any,
+    rids: list[str],
+    arms: list[Arm],
+    throttle: float | None,
+    explain: int,
+    ws: Workspace,
+    refusal: str | None = None,
+) -> tuple[list[Any], Any]:
+    """Every arm's decisions (Arrow tables, partly filled) and the caller's answers."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    n = table.num_rows
+    frac = np.fromiter((route_fraction(r) for r in rids), dtype=np.float64, count=n)
+    throttled = (frac >= throttle) if throttle is not None else np.zeros(n, dtype=bool)
+    if refusal is not None:
+        throttled = np.ones(n, dtype=bool)
+    canary = next((a for a in arms if a.arm == "canary"), None)
+    to_canary = (frac < float(canary.deployment.row.share or 0)) if canary else np.zeros(n, bool)
+    con = duckdb.connect()
+    try:
+        con.register("input", table)
+        parts = []
+        answer_parts: list[tuple[Any, Any]] = []
+        for arm in arms:
+            if arm.arm == "live":
+                mask = ~to_canary | throttled
+            elif arm.arm == "canary":
+                mask = to_canary & ~throttled
+            else:
+                mask = ~throttled
+            idx = np.flatnonzero(mask)
+            if not len(idx):
+                continue
+            part = _decide_arm(
+                con, table, idx, rids, arm, throttled[idx], explain, ws, refusal or THROTTLED
+            )
+            parts.append(part)
+            if arm.arm != "shadow":
+                answer_parts.append((idx, part))
+    finally:
+        con.close()
+    order = np.concatenate([i for i, _ in answer_parts]) if answer_parts else np.zeros(0, int)
+    cols = list(ANSWER_COLUMNS) + (["reasons"] if explain else [])
+    merged = pa.concat_tables([p.select(cols) for _, p in answer_parts]) if answer_parts else None
+    if merged is None:
+        answers = pa.table({c: pa.array([], pa.string()) for c in cols})
+    else:
+        answers = merged.take(pa.array(np.argsort(order, kind="stable")))
+    return parts, answers
+
+
+def _decide_arm(
+    con: Any,
+    table: Any,
+    idx: Any,
+    rids: list[str],
+    arm: Arm,
+    throttled: Any,
+    explain: int,
+    ws: Workspace,
+    refusal: str = THROTTLED,
+) -> Any:
+    """One deployment's decisions over the input rows ``idx`` (``throttled`` ones refused)."""
+    import numpy as np
+    import pyarrow as pa
+
+    m = len(idx)
+    status = np.full(m, "ok", dtype=object)
+    detail = np.full(m, None, dtype=object)
+    status[throttled] = "refused"
+    detail[throttled] = refusal
+    present = set(table.column_names)
+    sub = table.take(pa.array(idx))
+    con.register("sub", sub)
+    # approval conditions (refusals), then bad values (errors)
+    for c in arm.conditions:
+        need = _columns(c.where or "")
+        missing = [x for x in need if x not in present]
+        if missing:
+            ok = np.zeros(m, dtype=bool)
+        else:
+            ok = np.asarray(
+                con.sql(f"SELECT COALESCE(({c.where}) IS TRUE, false) AS ok FROM sub")
+                .to_arrow_table()
+                .column("ok")
+                .to_numpy(zero_copy_only=False),
+                dtype=bool,
+            )
+        hit = (~ok) & (status == "ok")
+        status[hit] = "refused"
+        detail[hit] = f"condition of {c.by}'s approval: {c.text}"
+    for f in arm.features:
+        if f not in present:
+            hit = status == "ok"
+            status[hit] = "error"
+            detail[hit] = f"missing feature {f}"
+            continue
+        q = '"' + f.replace('"', '""') + '"'
+        cond = f"{q} IS NULL"
+        if f in arm.numeric:
+            cond = f"{q} IS NULL OR TRY_CAST({q} AS DOUBLE) IS NULL"
+        res = con.sql(f"SELECT {q} IS NULL AS miss, {cond} AS bad FROM sub").to_arrow_table()
+        miss = np.asarray(res.column("miss").to_numpy(zero_copy_only=False), dtype=bool)
+        bad = np.asarray(res.column("bad").to_numpy(zero_copy_only=False), dtype=bool)
+        hit = miss & (status == "ok")
+        status[hit] = "error"
+        detail[hit] = f"missing feature {f}"
+        hit = bad & (status == "ok")
+        status[hit] = "error"
+        detail[hit] = f"{f} is not a number"
+    good = np.flatnonzero(status == "ok")
+    score = np.full(m, np.nan)
+    reasons = np.full(m, None, dtype=object)
+    if len(good):
+        good_rows = sub.take(pa.array(good))
+        score[good] = _scores(con, arm, good_rows)
+        if explain:
+            reasons[good] = _reasons(ws, arm, good_rows, explain)
+    label = np.where(np.isnan(score), -1, (score >= arm.threshold).astype(np.int8))
+    ok_mask = status == "ok"
+    words = np.full(m, None, dtype=object)
+    if arm.outcome is not None:
+        fav = arm.outcome.favourable_prediction
+        words[ok_mask] = np.where(
+            label[ok_mask] == fav, arm.outcome.favourable_name, arm.outcome.unfavourable_name
+        )
+    # the keyed digest of what this deployment reads, present columns only
+    read = [(c, sub.schema.field(c).type) for c in arm.reads if c in present]
+    encoded = (
+        con.sql(f"SELECT {decision_log.input_row_sql(read)} AS m FROM sub")
+        .to_arrow_table()
+        .column("m")
+        .to_pylist()
+    )
+    digests = decision_log.hmacs(arm.key, (e.encode() for e in encoded))
+    row = arm.deployment.row
+    rid = pa.array([rids[i] for i in idx], pa.string())
+    cols: dict[str, Any] = {
+        "request_id": rid,
+        "ts": pa.nulls(m, pa.string()),
+        "caller": pa.nulls(m, pa.string()),
+        "env": pa.nulls(m, pa.string()),
+        "deployment_id": pa.array([row.deployment_id] * m, pa.string()),
+        "arm": pa.array([row.arm] * m, pa.string()),
+        "returned": pa.array(np.full(m, row.arm != "shadow"), pa.bool_()),
+        "model": pa.array([row.model] * m, pa.string()),
+        "model_digest": pa.array([row.model_digest] * m, pa.string()),
+        "policy_digest": pa.nulls(m, pa.string()),
+        "input_hmac": pa.array(digests, pa.string()),
+        "status": pa.array(status.tolist(), pa.string()),
+        "score": pa.array(score, pa.float64(), mask=~ok_mask),
+        "label": pa.array(label.astype(np.int8), pa.int8(), mask=~ok_mask),
+        "decision": pa.array(words.tolist(), pa.string()),
+        "detail": pa.array(detail.tolist(), pa.string()),
+        "reasons": pa.array(reasons.tolist(), pa.string()),
+        "latency_ms": pa.nulls(m, pa.float64()),
+        "__i": pa.array(idx.astype(np.int64)),
+    }
+    if row.retention == "rows":
+        for c in table.column_names:
+            cols[decision_log.INPUT_PREFIX + c] = sub.column(c)
+    con.unregister("sub")
+    return pa.table(cols)
+
+
+def _scores(con: Any, arm: Arm, rows: Any) -> Any:
+    """Probabilities of the positive class for valid rows."""
+    import numpy as np
+
+    if arm.rule is not None:
+        con.register("good", rows)
+        try:
+            res = con.sql(
+                f"SELECT CAST(({arm.rule['score_sql']}) AS DOUBLE) AS s FROM good"
+            ).to_arrow_table()
+        finally:
+            con.unregister("good")
+        return np.asarray(res.column("s").to_numpy(zero_copy_only=False), dtype=float)
+    x = _features_frame(arm, rows)
+    proba = arm.pipeline.predict_proba(x)
+    classes = list(arm.pipeline.classes_)
+    return np.asarray(proba[:, classes.index(1)], dtype=float)
+
+
+def _features_frame(arm: Arm, rows: Any) -> Any:
+    import pandas as pd
+
+    data = {}
+    for f in arm.features:
+        col = rows.column(f).to_pandas()
+        data[f] = pd.to_numeric(col).astype(float) if f in arm.numeric else col.astype(str)
+    return pd.DataFrame(data, columns=arm.features)
+
+
+def _reasons(ws: Workspace, arm: Arm, rows: Any, top: int) -> list[str]:
+    """Top ``top`` SHAP contributions per row, folded per input feature, as JSON."""
+    import numpy as np
+
+    if arm.rule is not None:
+        return [json.dumps([])] * rows.num_rows  # a rule has no SHAP explainer: say nothing
+    explainer = arm.explain or _explainer(ws, arm)
+    arm.explain = explainer
+    z = np.asarray(
+        arm.pipeline.named_steps["preprocess"].transform(_features_frame(arm, rows)), dtype=float
+    )
+    values = np.asarray(explainer["explain"](z))
+    if values.ndim == 3:
+        values = values[:, :, 1]
+    folded = np.stack([values[:, g].sum(axis=1) for g in explainer["fold"]], axis=1)
+    k = min(top, folded.shape[1])
+    ranked = np.argsort(-np.abs(folded), axis=1, kind="stable")[:, :k]
+    feats = arm.features
+    return [
+        json.dumps([[feats[j], round(float(folded[i, j]), 6)] for j in ranked[i]])
+        for i in range(len(folded))
+    ]
+
+
+def _explainer(ws: Workspace, arm: Arm) -> dict[str, Any]:
+    """The exact SHAP explainer for the estimator, against the model's seeded background.
+
+    As the evaluation's explainability section builds it: the held-out split of the model's
+    recorded run, transformed, sampled with the run's seed (100 rows).
+    """
+    import numpy as np
+    import shap
+
+    from core.evidence import context
+    from core.evidence.sections.explainability import _feature_groups
+    from core.modelling import estimators
+
+    with ws.session() as s:
+        model = s.catalog.rows(
+            ModelRow, "SELECT * FROM models WHERE ref = ?", [arm.deployment.row.model]
+        )[0]
+    ctx = context.load(ws, model, seed=0)
+    est = arm.pipeline.named_steps["model"]
+    z = np.asarray(arm.pipeline.named_steps["preprocess"].transform(ctx.x_test), dtype=float)
+    rng = np.random.default_rng(ctx.spec.seed)
+    background = z[np.sort(rng.choice(len(z), min(100, len(z)), replace=False))]
+    record = estimators.by_class(type(est).__name__)
+    if record is None:
+        raise UsageError(f"no exact SHAP explainer for {type(est).__name__}")
+    if record.explainer == "linear":
+        lin = shap.LinearExplainer(est, background)
+        fn = lin.shap_values
+    else:
+        tree = shap.TreeExplainer(
+            est, background, feature_perturbation="interventional", model_output="raw"
+        )
+
+        def fn(x: Any) -> Any:
+            return tree.shap_values(x, check_additivity=False)
+
+    return {"explain": fn, "fold": _feature_groups(arm.pipeline, arm.features)}
+
+
+def _fill(part: Any, *, ts: str, caller: str, env: str, policy: str | None) -> Any:
+    import pyarrow as pa
+
+    m = part.num_rows
+    for name, value in (("ts", ts), ("caller", caller), ("env", env), ("policy_digest", policy)):
+        part = part.set_column(
+            part.schema.get_field_index(name), name, pa.array([value] * m, pa.string())
+        )
+    return part
+
+
+def _in_order(parts: list[Any]) -> Any:
+    """One decision table: input order, the returned decision before a shadow's."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(parts, promote_options="default")
+    order = pc.sort_indices(table, sort_keys=[("__i", "ascending"), ("returned", "descending")])
+    return table.take(order).drop_columns(["__i"])
