@@ -197,6 +197,11 @@ class Metrics:
             "Flushes that failed (the decisions stay queued).",
             registry=self.registry,
         )
+        self.unlogged = Counter(
+            "ledgerml_serve_unlogged_refusals",
+            "Refusals after authentication that could not be logged (nothing deployed).",
+            registry=self.registry,
+        )
         self.last_flush = Gauge(
             "ledgerml_serve_last_flush_timestamp_seconds",
             "When the last decision batch was committed (Unix time; 0: never).",
@@ -439,6 +444,12 @@ class Service:
         self.metrics.latency.observe(time.perf_counter() - started)
         return status, doc
 
+    def too_large(self) -> tuple[int, dict[str, Any]]:
+        """A body past :data:`MAX_BODY`: 413, counted; not read on, so nobody authenticated."""
+        self.metrics.requests.labels("413").inc()
+        self.metrics.latency.observe(0.0)
+        return 413, {"error": "malformed", "message": f"the body is larger than {MAX_BODY} bytes"}
+
     def _score(self, authorization: str | None, raw: bytes) -> tuple[int, dict[str, Any]]:
         from core.kernel.errors import UsageError
 
@@ -506,16 +517,25 @@ class Service:
             return
         try:
             rows, ids = parse_body(raw)
-        except BadRequestError:
-            rows, ids = [{}], None
+        except BadRequestError:  # what was sent is the input: its HMAC is logged, never a hash
+            rows, ids = [{"request_body": raw.decode("utf-8", "replace")}], None
         ids = ids if keep_ids else None
         import pandas as pd
 
+        from core.kernel.errors import LedgerError, UsageError
+
         frame = pd.DataFrame.from_records(rows)
-        refuse(frame, caller=actor, detail=detail, request_ids=ids, flush=False)
+        try:
+            try:
+                scored = refuse(frame, caller=actor, detail=detail, request_ids=ids, flush=False)
+            except UsageError:  # ids the log refuses (malformed, already used): fresh ones
+                scored = refuse(frame, caller=actor, detail=detail, flush=False)
+        except LedgerError:  # nothing live to attribute the refusal to: it is only answered
+            self.metrics.unlogged.inc()
+            return
         w = self._window
         with w.cond:
-            w.pending += len(rows)
+            w.pending += int(getattr(scored, "logged", len(rows)))
             self.metrics.pending.set(w.pending)
 
 
@@ -529,8 +549,8 @@ def build_app(service: Service) -> Any:
 
     async def score(request: Request) -> Response:
         raw = await _read_limited(request)
-        if raw is None:
-            status, doc = 413, {"error": "malformed", "message": "the body is too large"}
+        if raw is None:  # not read to its end, nor authenticated: answered, counted
+            status, doc = service.too_large()
         else:
             auth = request.headers.get("authorization")
             status, doc = await run_in_threadpool(service.score, auth, raw)

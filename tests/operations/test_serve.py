@@ -111,13 +111,15 @@ def served(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     ):
         row, token = tokens.issue(ws, "opal", who, env=env, reason=f"token {name}")
         issued[name], ids[name] = token, row.token_id
-    logs: list[str] = []
-    handler = _Collect(logs)
-    logging.getLogger().addHandler(handler)
     service = serving.Service(ws, ENV, "scorer", serving.Options(flush_every=8))
     service.start()
     sock = serving.listen("127.0.0.1", 0)
     server = serving.server(serving.build_app(service), log_level="debug")
+    logs: list[str] = []  # after the server's config: uvicorn sets up its loggers there
+    handler = _Collect(logs)
+    loggers = [logging.getLogger(n) for n in ("", "uvicorn", "uvicorn.error", "uvicorn.access")]
+    for logger in loggers:
+        logger.addHandler(handler)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     host, port = sock.getsockname()[:2]
@@ -127,7 +129,8 @@ def served(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         server.should_exit = True
         thread.join(timeout=TIMEOUT)
         sock.close()
-        logging.getLogger().removeHandler(handler)
+        for logger in loggers:
+            logger.removeHandler(handler)
     assert not thread.is_alive()
 
 
