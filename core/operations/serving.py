@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -276,6 +277,7 @@ class Service:
         self._window = _Window()
         self._refresh_lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._batcher = _Batcher(self._score_many)
         self._thread: threading.Thread | None = None
         self.health: dict[str, Any] = {}
         self.refreshes = 0
@@ -482,20 +484,10 @@ class Service:
 
     def _queue(self, caller: Caller, rows: list[dict[str, Any]], ids: list[str] | None) -> Any:
         """Score and queue; in durable mode, return only once the decisions are committed."""
-        import pandas as pd
-
-        assert self.scorer is not None
-        frame = pd.DataFrame.from_records(rows)
+        answers, mine = self._batcher.run(caller.actor, rows, ids)
         w = self._window
-        scored = self.scorer.score(frame, caller=caller.actor, request_ids=ids, flush=False)
-        answers = scored.records() if hasattr(scored, "records") else list(scored)
-        with w.cond:
-            w.pending += int(getattr(scored, "logged", len(rows)))
-            mine = w.epoch  # the flush that will take what was just queued (or a later one)
-            self.metrics.pending.set(w.pending)
-            if w.pending >= self.options.flush_every:
-                w.cond.notify_all()
-            if self.options.durable:
+        if self.options.durable:
+            with w.cond:
                 w.waiters += 1
                 w.cond.notify_all()
                 try:
@@ -508,6 +500,27 @@ class Service:
                 finally:
                     w.waiters -= 1
         return answers
+
+    def _score_many(
+        self, actor: str, rows: list[dict[str, Any]], ids: list[str] | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One scorer call for rows of one caller; (answers in row order, the flush epoch)."""
+        import pandas as pd
+
+        assert self.scorer is not None
+        frame = pd.DataFrame.from_records(rows)
+        scored = self.scorer.score(frame, caller=actor, request_ids=ids, flush=False)
+        answers = scored.records() if hasattr(scored, "records") else list(scored)
+        if len(answers) != len(rows):  # the batcher splits answers by position
+            raise RuntimeError(f"the scorer answered {len(answers)} of {len(rows)} rows")
+        w = self._window
+        with w.cond:
+            w.pending += int(getattr(scored, "logged", len(rows)))
+            mine = w.epoch  # the flush that will take what was just queued (or a later one)
+            self.metrics.pending.set(w.pending)
+            if w.pending >= self.options.flush_every:
+                w.cond.notify_all()
+        return answers, mine
 
     def _refuse(self, actor: str, raw: bytes, detail: str, *, keep_ids: bool = True) -> None:
         """Log a refusal after authentication as ``actor``'s decision (status refused)."""
@@ -537,6 +550,99 @@ class Service:
         with w.cond:
             w.pending += int(getattr(scored, "logged", len(rows)))
             self.metrics.pending.set(w.pending)
+
+
+@dataclass
+class _Job:
+    actor: str
+    rows: list[dict[str, Any]]
+    ids: list[str] | None
+    shape: tuple[str, ...]
+    done: bool = False
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    epoch: int = 0
+    error: BaseException | None = None
+
+
+class _Batcher:
+    """Requests that arrive while the scorer is busy are scored together in its next call.
+
+    The scorer decides a frame in one vectorised pass (DuckDB for conditions and input
+    digests, one ``predict_proba``) and serialises its calls, so scoring one request's row at
+    a time pays that fixed cost per request. Here the first waiting request leads: it takes
+    every queued request of the same caller with the same columns (so a missing column stays
+    an error of its own row, never a blank filled in from a neighbour) and that alike give
+    request ids or not, up to
+    :data:`MAX_ROWS` rows, and makes one call. Nothing waits on purpose: an idle service
+    scores a lone request at once, a busy one batches exactly what queued meanwhile. The
+    answers are split back by position (the scorer answers in input order).
+    """
+
+    def __init__(
+        self,
+        score: Callable[
+            [str, list[dict[str, Any]], list[str] | None], tuple[list[dict[str, Any]], int]
+        ],
+    ) -> None:
+        self._score = score
+        self._cond = threading.Condition()
+        self._queue: list[_Job] = []
+        self._busy = False
+        self.calls = 0
+
+    def run(
+        self, actor: str, rows: list[dict[str, Any]], ids: list[str] | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        # batched only with requests alike: the same columns, and all with ids or none
+        shape = (*sorted({k for r in rows for k in r}), "\0ids" if ids else "")
+        job = _Job(actor, rows, ids, shape)
+        with self._cond:
+            self._queue.append(job)
+            while not job.done and self._busy:
+                self._cond.wait()
+            if not job.done:
+                self._busy = True
+                batch, total = [], 0
+                for j in list(self._queue):
+                    if j.actor == actor and j.shape == shape and total + len(j.rows) <= MAX_ROWS:
+                        batch.append(j)
+                        total += len(j.rows)
+                        self._queue.remove(j)
+        if not job.done:
+            try:
+                self._lead(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+        if job.error is not None:
+            raise job.error
+        return job.answers, job.epoch
+
+    def _lead(self, batch: list[_Job]) -> None:
+        self.calls += 1
+        try:
+            self._together(batch)
+        except Exception:  # noqa: BLE001 - one bad request (a replayed id) fails alone
+            if len(batch) == 1:
+                batch[0].error = sys.exc_info()[1]
+            else:
+                for j in batch:
+                    try:
+                        self._together([j])
+                    except Exception as err:  # noqa: BLE001 - given to its own request
+                        j.error = err
+        for j in batch:
+            j.done = True
+
+    def _together(self, batch: list[_Job]) -> None:
+        rows = [r for j in batch for r in j.rows]
+        given = [i for j in batch for i in (j.ids or [])]
+        answers, epoch = self._score(batch[0].actor, rows, given or None)
+        at = 0
+        for j in batch:
+            j.answers, j.epoch = answers[at : at + len(j.rows)], epoch
+            at += len(j.rows)
 
 
 def build_app(service: Service) -> Any:

@@ -175,6 +175,31 @@ def test_a_consumer_is_answered_never_with_the_shadow(served: Served) -> None:
     assert bare.status_code == 200 and len(bare.json()["decisions"]) == 1
 
 
+def test_concurrent_requests_each_get_their_own_answers(served: Served) -> None:
+    """Requests scored together (the batcher) are answered as if each came alone."""
+    ref = served.post(
+        "cal", {"rows": served.rows[24:32], "request_ids": [f"s-{i}" for i in range(8)]}
+    )
+    expected = [d["score"] for d in ref.json()["decisions"]]
+    start = threading.Barrier(8, timeout=TIMEOUT)
+    got: dict[int, Any] = {}
+
+    def one(i: int) -> None:
+        start.wait()
+        got[i] = served.post("cal", {"row": served.rows[24 + i], "request_id": f"b-{i}"})
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=TIMEOUT)
+    assert sorted(got) == list(range(8))
+    for i, r in got.items():
+        [d] = r.json()["decisions"]
+        assert d["request_id"] == f"b-{i}"
+        assert d["score"] == pytest.approx(expected[i], rel=1e-9)  # BLAS rounds by batch size
+
+
 def test_a_condition_refuses_a_row_it_does_not_hold_for(served: Served) -> None:
     young = dict(served.rows[12], age_years=19)
     r = served.post("cal", {"rows": [young, served.rows[13]], "request_ids": ["t-19", "t-ok"]})

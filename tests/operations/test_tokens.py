@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,26 @@ from core.identity import actors
 from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.operations import tokens
 from core.operations.tokens import CallRefusedError, Gatekeeper
-from tests.operations.conftest import Ops
+from tests.operations.conftest import CAST, Ops
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the operations cast and no model: tokens need only actors."""
+    from core.audit import admin
+
+    root = tmp_path_factory.mktemp("tokens") / "ws"
+    ws = admin.init(root, "alice", reason="test")
+    for name, (roles, kind) in CAST.items():
+        actors.add(ws, "alice", name, roles, kind=kind)
+    return root
+
+
+@pytest.fixture
+def ops(team: Path, tmp_path: Path) -> Ops:
+    """A fresh copy of the module's workspace for one test (the keyring is shared)."""
+    shutil.copytree(team, tmp_path / "ws")
+    return Ops(tmp_path / "ws")
 
 
 def _refusal(gate: Gatekeeper, header: str | None) -> tuple[int, str]:
