@@ -322,6 +322,14 @@ def test_the_log_verifies_and_no_secret_is_anywhere(served: Served) -> None:
     assert set(served.answered) <= {r["request_id"] for r in returned}  # every answer is in the log
     callers = {r["request_id"]: r["caller"] for r in returned}
     assert callers["t-one"] == "cal" and "cora" in callers.values()
+    # every refusal after authentication is the caller's logged decision; a 401 is nobody's
+    refusals = {
+        (r["caller"], r["detail"].split(":")[0]) for r in returned if r["status"] == "refused"
+    }
+    assert ("cora", "cora is suspended") in refusals
+    assert ("cal", "malformed request") in refusals
+    assert any(c == "cal" and "for production" in d for c, d in refusals)
+    assert not {c for c, _ in refusals} - {"cal", "cora"}
     assert logged.num_rows > len(returned)  # the shadow's decisions are logged too
     assert verification.verify(ws).ok
     for name, token in served.tokens.items():
