@@ -190,6 +190,11 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.logged = Counter(
+            "ledgerml_serve_decisions_logged",
+            "Decisions queued for the log (every arm's, shadow and refusals included).",
+            registry=self.registry,
+        )
         self.flushes = Counter(
             "ledgerml_serve_flushes", "Decision batches written.", registry=self.registry
         )
@@ -249,6 +254,10 @@ class _Window:
     waiters: int = 0
     stopping: bool = False
     failed: str = ""
+    ids: dict[int, set[str]] = field(default_factory=dict)
+    """Callers' request ids queued for each flush epoch (-1: being scored), until that flush
+    commits: the scorer checks ids against the committed log only, so a replay inside the
+    open window is caught here."""
     cond: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -351,6 +360,7 @@ class Service:
         except Exception as err:  # noqa: BLE001 - decisions stay queued: retried next time
             self.metrics.flush_failures.inc()
             with w.cond:
+                w.ids.setdefault(w.epoch, set()).update(w.ids.pop(epoch, set()))
                 w.pending += taken
                 w.failed = f"{type(err).__name__}: {err}"
                 w.cond.notify_all()
@@ -359,6 +369,7 @@ class Service:
         self.batches += 1
         self.metrics.last_flush.set(time.time())
         with w.cond:
+            w.ids.pop(epoch, None)  # in the committed log now: the scorer checks them
             w.done = max(w.done, epoch)
             w.failed = ""
             self.metrics.pending.set(w.pending)
@@ -483,9 +494,32 @@ class Service:
         return 200, {"env": self.env, "caller": caller.actor, "decisions": shown}
 
     def _queue(self, caller: Caller, rows: list[dict[str, Any]], ids: list[str] | None) -> Any:
-        """Score and queue; in durable mode, return only once the decisions are committed."""
-        answers, mine = self._batcher.run(caller.actor, rows, ids)
+        """Score and queue; in durable mode, return only once the decisions are committed.
+
+        Raises:
+            UsageError: a request id already used by a decision not yet flushed.
+        """
+        from core.kernel.errors import UsageError
+
         w = self._window
+        if ids:
+            with w.cond:
+                used = {i for i in ids if any(i in taken for taken in w.ids.values())}
+                if used:
+                    raise UsageError(
+                        f"{len(used)} request id(s) are already logged (e.g. {min(used)!r}, "
+                        "in the batch not yet written)"
+                    )
+                w.ids.setdefault(-1, set()).update(ids)
+        try:
+            answers, mine = self._batcher.run(caller.actor, rows, ids)
+        finally:
+            if ids:
+                with w.cond:
+                    w.ids[-1].difference_update(ids)
+        if ids:
+            with w.cond:
+                w.ids.setdefault(mine, set()).update(ids)
         if self.options.durable:
             with w.cond:
                 w.waiters += 1
@@ -513,9 +547,11 @@ class Service:
         answers = scored.records() if hasattr(scored, "records") else list(scored)
         if len(answers) != len(rows):  # the batcher splits answers by position
             raise RuntimeError(f"the scorer answered {len(answers)} of {len(rows)} rows")
+        logged = int(getattr(scored, "logged", len(rows)))
+        self.metrics.logged.inc(logged)
         w = self._window
         with w.cond:
-            w.pending += int(getattr(scored, "logged", len(rows)))
+            w.pending += logged
             mine = w.epoch  # the flush that will take what was just queued (or a later one)
             self.metrics.pending.set(w.pending)
             if w.pending >= self.options.flush_every:
@@ -546,9 +582,11 @@ class Service:
         except LedgerError:  # nothing live to attribute the refusal to: it is only answered
             self.metrics.unlogged.inc()
             return
+        logged = int(getattr(scored, "logged", len(rows)))
+        self.metrics.logged.inc(logged)
         w = self._window
         with w.cond:
-            w.pending += int(getattr(scored, "logged", len(rows)))
+            w.pending += logged
             self.metrics.pending.set(w.pending)
 
 

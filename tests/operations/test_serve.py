@@ -111,7 +111,7 @@ def served(ops_team: Ops, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     ):
         row, token = tokens.issue(ws, "opal", who, env=env, reason=f"token {name}")
         issued[name], ids[name] = token, row.token_id
-    service = serving.Service(ws, ENV, "scorer", serving.Options(flush_every=8))
+    service = serving.Service(ws, ENV, "scorer", serving.Options(flush_every=8, flush_seconds=3600))
     service.start()
     sock = serving.listen("127.0.0.1", 0)
     server = serving.server(serving.build_app(service), log_level="debug")
@@ -235,7 +235,11 @@ def test_each_bad_token_gets_its_status(served: Served) -> None:
 
 def test_malformed_bodies_are_422_and_change_nothing_else(served: Served) -> None:
     rows = served.rows
+    served.service.flush()  # t-one is in a committed batch now: its id cannot be reused
+    # t-open is in the open window (flushes come at 8 decisions, not by time, here)
+    assert served.post("cal", {"row": rows[1], "request_id": "t-open"}).status_code == 200
     cases: list[tuple[bytes, str]] = [
+        (json.dumps({"row": rows[0], "request_id": "t-open"}).encode(), "not yet written"),
         (b"{not json", "not JSON"),
         (b"[]", "no rows"),
         (json.dumps({"rows": [rows[0]], "request_ids": ["a", "b"]}).encode(), "one id per"),
@@ -246,7 +250,6 @@ def test_malformed_bodies_are_422_and_change_nothing_else(served: Served) -> Non
         (json.dumps([1, 2]).encode(), "not a JSON object"),
         (json.dumps({"row": rows[0], "request_id": "t-one"}).encode(), "already logged"),
     ]
-    served.service.flush()  # t-one is in a committed batch now: its id cannot be reused
     for raw, words in cases:
         r = served.post("cal", None, raw=raw)
         assert r.status_code == 422, (raw, r.text)
@@ -300,6 +303,7 @@ def test_metrics_count_what_was_sent(served: Served) -> None:
     assert samples[("ledgerml_serve_decisions_total", "ok")] == len(served.answered) - 1
     assert samples[("ledgerml_serve_decisions_total", "refused")] == 1
     assert samples[("ledgerml_serve_flushes_total", "")] >= 2
+    assert samples[("ledgerml_serve_decisions_logged_total", "")] > len(served.answered)
     assert samples[("ledgerml_serve_last_flush_timestamp_seconds", "")] > 0
 
 
