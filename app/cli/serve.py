@@ -89,12 +89,24 @@ def serve(
         f"try: curl -s -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' "
         f"-d @row.json {url}/v1/score   (health: {url}/healthz, metrics: {url}/metrics)"
     )
+    import signal
+
     server = serving.server(serving.build_app(service))
+    # uvicorn shuts down gracefully on SIGTERM/Ctrl-C (the lifespan end flushes the log),
+    # then re-raises the signal to its previous handler: a no-op here, so a clean stop
+    # says what it wrote and exits 0.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
-    output.note(f"stopped; {service.batches} decision batches written")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    output.note(f"stopped; {service.batches} decision batches written, nothing left queued")
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """The handler uvicorn hands a stop signal back to once it has shut down cleanly."""
 
 
 @token_app.command("add")

@@ -377,7 +377,7 @@ def _count_logged(root: Path) -> int:
     return int(decision_log.decisions(Ops(root).ws, env=ENV).num_rows)
 
 
-def test_kill_9_loses_the_open_window_but_never_a_durable_answer(ops: Ops) -> None:
+def test_kill_9_loses_the_open_window_sigterm_nothing_and_durable_never(ops: Ops) -> None:
     from core.audit import verification
 
     ws = ops.ws
@@ -404,11 +404,19 @@ def test_kill_9_loses_the_open_window_but_never_a_durable_answer(ops: Ops) -> No
     assert _count_logged(ops.root) == 4  # 6 answered, 2 in the open window: lost
     assert verification.verify(ws).ok  # the kill tore nothing
 
+    proc, url = _start(ops.root, "--flush-every", "1000", "--flush-seconds", "3600")
+    try:
+        send(url, rows[6:8])  # answered, in the open window...
+    finally:
+        proc.send_signal(signal.SIGTERM)  # ...and flushed by the clean stop
+        assert proc.wait(timeout=TIMEOUT) == 0
+    assert _count_logged(ops.root) == 4 + 2
+
     proc, url = _start(ops.root, "--durable", "--flush-every", "1000")
     try:
-        send(url, rows[6:9])  # each answer waited for its batch
+        send(url, rows[8:10])  # each answer waited for its batch
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=TIMEOUT)
-    assert _count_logged(ops.root) == 4 + 3
+    assert _count_logged(ops.root) == 4 + 2 + 2
     assert verification.verify(ws).ok
