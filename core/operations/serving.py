@@ -33,6 +33,12 @@ in the service's health document.
 ledger since the last one (:class:`core.operations.tokens.Gatekeeper`): token revocations,
 suspensions and role changes apply to the next request; deployments, rollbacks, withdrawals,
 throttles and policy changes make the service refresh its scorer before scoring that request.
+If the refresh is refused (everything withdrawn, the service actor suspended, a model that
+no longer verifies), the service answers 503 with the reason until a later event fixes it.
+
+**Batching.** Requests that arrive while the scorer is busy are scored together in its next
+call (:class:`_Batcher`): the scorer's fixed cost per call (DuckDB for conditions and input
+digests, one ``predict_proba``) is then paid once per batch instead of once per request.
 
 The service runs as a service actor (``--as scorer``): its key signs the batches, and the
 ``caller`` of each decision is the actor the token speaks for.
