@@ -337,10 +337,10 @@ def test_the_log_verifies_and_no_secret_is_anywhere(served: Served) -> None:
     assert logged.num_rows > len(returned)  # the shadow's decisions are logged too
     assert verification.verify(ws).ok
     for name, token in served.tokens.items():
-        secret = token.split("_", 2)[2].encode()  # the secret may hold "_" itself
-        assert len(secret) == 43
         if name in ("guess", "cut"):
             continue
+        secret = token.split("_", 2)[2].encode()  # the secret may hold "_" itself
+        assert len(secret) == 43
         hits = [p for p in served.root.rglob("*") if p.is_file() and secret in p.read_bytes()]
         assert hits == [], name
         assert not any(token in line for line in served.logs)
