@@ -201,11 +201,14 @@ def main() -> None:
             "0",
         ]
         client0 = time.process_time()
-        results = {
-            "bare": measure("bare", [py, __file__, "--bare", str(root)], token, rows, n, conc),
-            "serve": measure("serve", serve, token, rows, n, conc),
-            "serve --durable": measure("durable", [*serve, "--durable"], token, rows, n, conc),
-        }
+        results = {}
+        for name, cmd in (
+            ("bare", [py, __file__, "--bare", str(root)]),
+            ("serve", serve),
+            ("serve --durable", [*serve, "--durable"]),
+        ):
+            results[name] = measure(name, cmd, token, rows, n, conc)
+            print(name, {k: round(v, 2) for k, v in results[name].items()}, flush=True)
         client = time.process_time() - client0
         from core.kernel.workspace import Workspace
 
