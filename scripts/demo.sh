@@ -12,7 +12,7 @@ if [ -e "$LEDGERML_WORKSPACE" ]; then
   say "Removing the previous demo workspace $LEDGERML_WORKSPACE"
   rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints" \
     "$LEDGERML_WORKSPACE.export" "$LEDGERML_WORKSPACE.secrets" "$LEDGERML_WORKSPACE.team.env" \
-    "$LEDGERML_WORKSPACE.org.pem"
+    "$LEDGERML_WORKSPACE.org.pem" "$LEDGERML_WORKSPACE.ops"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
 echo "A team of six on one machine: demo identities, marked as such in the ledger. Their keys"
@@ -116,7 +116,7 @@ say "Two distinct people approve, each signing an in-toto statement with their o
 $L --as val approve credit-risk@1 --for approved --role validator \
   --reason "validation evidence reviewed; fairness INCONCLUSIVE on small groups is noted"
 $L --as cleo approve credit-risk@1 --for approved --role compliance \
-  --condition "not for applicants under 21" --reason "compliance review done"
+  --condition "not for applicants under 21 [where age_years >= 21]" --reason "compliance review done"
 $L approvals list
 $L --as val model promote credit-risk@1 --to approved --reason "tier 2 approvals complete"
 
@@ -126,6 +126,115 @@ $L inventory
 $L registry at "$BEFORE"
 $L policy decisions --deny
 $L alerts
+
+say "Deploying: an operator puts the approved model to work (the policy's deploy gate decides)"
+echo "Production takes approved versions only, on fresh evidence that did not FAIL and approvals"
+echo "that still count today; the approval's conditions travel with the deployment (a [where …]"
+echo "part is enforced by scoring row by row, the words alone are recorded). Staging keeps each"
+echo "input row in its decision log (--retention rows) so monitoring can measure input drift."
+$L actor add opal --role operator --demo --reason "runs the credit-risk service"
+$L actor add scorer --role operator --service --demo --reason "the scoring service's own identity"
+$L --as opal deploy credit-risk@1 --env staging --retention rows --reason "acceptance tests"
+$L --as opal deploy credit-risk@1 --env production --reason "approved for production"
+LIVE_V1=$($L --json audit log --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["seq"])')
+
+say "The CI pipeline: snapshot, validate, features, validate, train, sign, evaluate, validate, request approval, stage"
+echo "Each step runs as the actor it names (dana, sam, val, opal), gated as on the command line;"
+echo "the run is one pipeline.run event with every step's result and a JUnit report for Jenkins/GitLab."
+$L pipeline run $S/pipeline.toml --junit "$REPORTS/pipeline-junit.xml" --out-dir "$REPORTS"
+$L pipeline runs
+$L deployments --env staging --history
+
+say "Production refuses the pipeline's version: it is validated, not approved (nothing recorded)"
+if $L --as opal deploy credit-risk@2 --env production --reason "skip the approvals"; then
+  echo "unexpected: an unapproved version reached production" >&2; exit 1
+fi
+
+say "A throttle in production: the brake an incident can pull (the history only grows)"
+$L --as opal throttle --env production --share 0.5 --reason "capacity test: answer half"
+$L --as opal throttle --env production --lift --reason "capacity test over"
+$L deployments
+echo "What was live where when credit-risk@1 first went to production (event #$LIVE_V1):"
+$L deployments --at "$LIVE_V1"
+
+say "Service-level objectives and a playbook for staging (each file checked in full, then signed)"
+WORK="$LEDGERML_WORKSPACE.ops"
+mkdir -p "$WORK"
+$L --as opal slo set sample_data/operations/slo.toml --env staging --reason "what the credit committee signed off"
+$L --as opal playbook set sample_data/operations/playbook.toml --env staging --reason "drift runbook"
+if $L --as opal slo set $S/train.toml --env staging --reason "wrong file" 2>/dev/null; then
+  echo "unexpected: a training spec passed as an SLO set" >&2; exit 1
+fi
+
+say "Scoring a batch in staging: only the deployed, approved, verified model answers; every decision is logged"
+echo "500 applicants like those of training (their outcomes known later), and 500 whose loans"
+echo "are three times longer and four times larger than anything in training."
+PQ=$($L --json snapshot show german-credit-features@1 | python3 -c 'import json,sys; d=json.load(sys.stdin)["parquet_digest"]; print(d[:2] + "/" + d[2:])')
+.venv/bin/python scripts/ops_batches.py "$LEDGERML_WORKSPACE/objects/sha256/$PQ" "$WORK"
+$L --as scorer score --env staging "$WORK/calm.csv" -o "$WORK/calm-answers.csv" --explain 3
+echo "In production, cleo's condition [where age_years >= 21] refuses, row by row, the applicants"
+echo "it does not allow (refused decisions are logged too):"
+$L --as scorer score --env production "$WORK/calm.csv" -o "$WORK/production-answers.csv"
+RID=$(python3 -c 'import csv,sys; print(next(r["request_id"] for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "ok"))' "$WORK/calm-answers.csv")
+
+say "One decision, provable offline: leaf, audit path, batch root, and the batch event's proof"
+$L audit checkpoint
+$L decision show "$RID" --proof "$WORK/proof.json"
+$L decision verify "$WORK/proof.json" || echo "(exit $?: consistent, but anchored only to the keys the proof carries; --trust KEY_ID pins one)"
+
+say "A person overrides it (Art. 14 human oversight); a service identity may not"
+if $L --as scorer decision override "$RID" --outcome approved --reason "auto" 2>/dev/null; then
+  echo "unexpected: a service overrode a decision" >&2; exit 1
+fi
+$L --as opal decision override "$RID" --outcome approved --reason "income proof seen by the loan officer"
+
+say "Recording what happened to the first 500 (late labels, joined by request id)"
+.venv/bin/python scripts/ops_batches.py --outcomes "$WORK/calm-answers.csv" "$WORK/truth.csv" "$WORK/outcomes.csv"
+$L --as opal outcome add "$WORK/outcomes.csv" --reason "repayment records for the first 500"
+
+say "Monitoring that window: no drift, realised accuracy reconciled with the CBPE estimate"
+$L --as scorer monitor run --env staging --window 1d
+
+say "A drifted batch: monitoring fails (exit 1), the SLO breach opens an incident, the playbook rolls back"
+$L --as scorer score --env staging "$WORK/drifted.csv" -o "$WORK/drifted-answers.csv" >/dev/null
+if $L --as scorer monitor run --env staging --window 1d; then
+  echo "unexpected: a drifted window passed" >&2; exit 1
+fi
+INC=$($L --json incident list --env staging --status open | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["seq"])')
+$L incident show "$INC"
+$L deployments --env staging
+
+say "A service may not declare it handled; a person closes it with the resolution"
+if $L --as scorer incident close "$INC" --reason "auto-resolved" 2>/dev/null; then
+  echo "unexpected: a service closed an incident" >&2; exit 1
+fi
+$L --as opal incident close "$INC" --reason "upstream loan-term feed fixed; credit-risk@1 restored"
+$L monitor list --env staging
+
+say "A caller of the scoring service gets their own token (printed once; the ledger keeps a digest)"
+$L actor add desk --role consumer --demo --reason "the credit desk's app"
+TOKEN=$($L --as opal token add desk --env staging --reason "credit desk app")
+$L token list --env staging
+
+say "Serving staging on loopback: every answer a logged decision, signed in batches by the service"
+$L --as scorer serve --env staging --port 0 --flush-every 100 2> "$WORK/serve.log" &
+SERVE=$!
+until grep -q ' at http://' "$WORK/serve.log"; do kill -0 $SERVE; sleep 0.2; done
+URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.log" | head -1)
+curl -s "$URL/healthz"; echo
+ROW=$(python3 -c 'import csv,json,sys; r=next(csv.DictReader(open(sys.argv[1]))); print(json.dumps({k: (float(v) if v.replace(".","",1).isdigit() else v) for k, v in r.items()}))' "$WORK/calm.csv")
+curl -s -H "Authorization: Bearer $TOKEN" -d "{\"row\": $ROW, \"request_id\": \"desk-0001\"}" "$URL/v1/score"; echo
+curl -s -o /dev/null -w "without a token: HTTP %{http_code}\n" -d "$ROW" "$URL/v1/score"
+$L --as opal token revoke "$($L --json token list --env staging | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["token_id"])')" --reason "demo: revoked while serving"
+curl -s -w " (HTTP %{http_code})\n" -H "Authorization: Bearer $TOKEN" -d "$ROW" "$URL/v1/score"
+curl -s "$URL/metrics" | grep '^ledgerml_serve_requests_total'
+kill -TERM $SERVE; wait $SERVE   # a clean stop flushes the open window
+$L decision show desk-0001
+
+say "Operations reports: monitoring over time (charts), incidents with runbooks, the decision log"
+$L report monitoring --env staging -o "$REPORTS"
+$L report incidents --env staging -o "$REPORTS"
+$L report decisions --env staging -o "$REPORTS"
 
 say "Model card and impact assessment into $REPORTS"
 $L --as val report model-card credit-risk@1 --answers $S/model_card.toml -o "$REPORTS"
