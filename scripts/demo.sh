@@ -222,13 +222,14 @@ SERVE=$!
 until grep -q ' at http://' "$WORK/serve.log"; do kill -0 $SERVE; sleep 0.2; done
 URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.log" | head -1)
 curl -s "$URL/healthz"; echo
-ROW=$(python3 -c 'import csv,json,sys; r=next(csv.DictReader(open(sys.argv[1]))); print(json.dumps({k: (float(v) if v.replace(".","",1).isdigit() else v) for k, v in r.items()}))' "$WORK/calm.csv")
+ROW=$(python3 -c 'import csv,json,sys; r=next(csv.DictReader(open(sys.argv[1]))); print(json.dumps({k: json.loads(v) if v in ("true", "false") or v.replace(".", "", 1).isdigit() else v for k, v in r.items()}))' "$WORK/calm.csv")
 curl -s -H "Authorization: Bearer $TOKEN" -d "{\"row\": $ROW, \"request_id\": \"desk-0001\"}" "$URL/v1/score"; echo
 curl -s -o /dev/null -w "without a token: HTTP %{http_code}\n" -d "$ROW" "$URL/v1/score"
 $L --as opal token revoke "$($L --json token list --env staging | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["token_id"])')" --reason "demo: revoked while serving"
 curl -s -w " (HTTP %{http_code})\n" -H "Authorization: Bearer $TOKEN" -d "$ROW" "$URL/v1/score"
 curl -s "$URL/metrics" | grep '^ledgerml_serve_requests_total'
 kill -TERM $SERVE; wait $SERVE   # a clean stop flushes the open window
+$L audit checkpoint >/dev/null
 $L decision show desk-0001
 
 say "Operations reports: monitoring over time (charts), incidents with runbooks, the decision log"
