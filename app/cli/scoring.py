@@ -246,11 +246,17 @@ def verify(
             output.line(f"ok  {line}")
         for line in check.unchecked:
             output.line(f"not checked  {line}")
+        hint = (
+            "Pin the checkpoint signer's own key, or ask for a proof of format 2 (which "
+            "carries the certificates) from `decision show --proof`"
+            if pinned
+            else "Pass --key ORG.pem (the organisation's public key, obtained through another "
+            "channel)"
+        )
         output.line(
             f"VERIFIED and anchored: {check.anchor}"
             if check.anchored
-            else f"VERIFIED, but UNANCHORED: {check.anchor}. Pass --key ORG.pem (the "
-            "organisation's public key, obtained through another channel)"
+            else f"SELF-CONSISTENT but UNANCHORED: {check.anchor}. {hint}"
         )
     if not check.anchored:
         raise typer.Exit(1)
