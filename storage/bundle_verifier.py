@@ -2583,13 +2583,18 @@ def _decisions(
     members: dict[str, zipfile.ZipInfo],
     events: list[tuple[int, dict[str, Any]]],
     history: list[dict[str, Any]],
-) -> str:
+) -> tuple[str, int]:
     """Check ``operations/decisions.json``: its batches, leaves, sample proofs and overrides.
 
     Attacks: a batch summary edited or hidden (it must equal the signed events'); a sample
     decision edited (its leaf no longer proves into the signed root); a leaf list edited (it
     no longer recomputes the signed root); an override invented or dropped (the overrides
     must be the excerpt's ``decision.override`` events of the sampled requests' batches).
+
+    Returns the line checked and how many samples carry ``inputs``. Those input values are
+    NOT covered by anything checkable here: the leaf leaves ``in.*`` out, the keyed input
+    digest needs the deployment's key, and the Parquet object the event's digest covers is
+    not in the bundle. The exporter could have rewritten them, so the report says so.
     """
     batches = decision_batches_of(events, history)
     if DECISIONS not in members:
@@ -2598,7 +2603,7 @@ def _decisions(
                 f"the ledger excerpt records {len(batches)} decision batch(es) of the "
                 f"model's deployments, but the bundle carries no {DECISIONS}"
             )
-        return ""
+        return "", 0
     try:
         doc = json.loads(archive.read(members[DECISIONS]))
         carried, samples = doc["batches"], doc["samples"]
@@ -2644,11 +2649,12 @@ def _decisions(
     ]  # fmt: skip
     if overrides != recorded:
         raise RejectedError(f"{DECISIONS} lists other overrides than the signed events record")
+    with_inputs = sum(1 for item in samples if item.get("inputs"))
     return (
         f"{len(batches)} decision batch(es) agree with the signed events ({recomputed} roots "
         f"recomputed from every leaf); {len(samples)} sample decision(s) proven included in "
         f"their batch's signed root; {len(overrides)} override(s) as recorded"
-    )
+    ), with_inputs
 
 
 def _root_of(leaves: list[bytes]) -> bytes:
@@ -2701,20 +2707,39 @@ def _operations(
     for d in history:
         if d["ended_seq"] is None:
             live.setdefault(str(d["env"]), []).append(f"{d['arm']} {d['deployment_id']}")
-    decided = _decisions(archive, members, plain, history)
+    decided, with_inputs = _decisions(archive, members, plain, history)
     ops = operations_history(plain, ref)
     monitored = _compare_member(archive, members, MONITORING, ("runs", "alerts"), ops)
     handled = _compare_member(archive, members, INCIDENTS, ("incidents",), ops)
     piped = _compare_member(archive, members, PIPELINES, ("pipelines",), ops)
+    produced = sum(1 for d in history if d["env"] == "production")
     checked = (
         [
-            f"{len(history)} deployment(s) of {ref} agree with the signed events; each to "
-            "production of a version the signed promotions had approved then, each with an "
+            f"{len(history)} deployment(s) of {ref} agree with the signed events, each with an "
             "allow decision of the deploy gate for its environment"
+            + (
+                f"; the {produced} to production each of a version the signed promotions had "
+                "approved then"
+                if produced
+                else "; none to production"
+            )
         ]
         if history
         else []
     )
+    unverified: list[str] = []
+    if with_inputs:
+        unverified.append(
+            f"the input values (in.*) of {with_inputs} sample decision(s) in {DECISIONS} are "
+            "as exported, not verified: no signed digest this verifier can check covers them"
+        )
+    shown = _rendered_reports(archive, members, ops)
+    if shown:
+        unverified.append(
+            f"{', '.join(shown)}: rendered by the exporter from the summaries, not re-derived "
+            "here (only the monitoring verdicts are cross-checked); the facts are the "
+            "operations/*.json summaries checked above"
+        )
     if decided:
         checked.append(decided)
     if monitored or handled or piped:
@@ -2724,12 +2749,70 @@ def _operations(
             f"{len(ops['alerts'])} alert(s), {len(ops['incidents'])} incident(s) and "
             f"{len(ops['pipelines'])} pipeline run(s) agree with the signed events"
         )
+    if any(name.startswith("reports/monitoring.") for name in members):
+        checked.append(
+            "reports/monitoring.* state the verified runs' verdicts (overall and per window)"
+        )
     if live:
         checked.append(
             f"{ref} is live in: "
             + "; ".join(f"{env} ({', '.join(arms)})" for env, arms in sorted(live.items()))
         )
-    return checked, {"deployments": history, "live": live, **ops}
+    return checked, {"deployments": history, "live": live, "unverified": unverified, **ops}
+
+
+OPERATIONS_REPORTS = ("monitoring", "incidents", "decision-log")
+
+
+def _rendered_reports(
+    archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], ops: dict[str, Any]
+) -> list[str]:
+    """The exporter-rendered operations reports the bundle carries; reject a lying verdict.
+
+    The reports are rendered by the exporter (this verifier has no template engine), so
+    they are not re-derived here. The one thing a reader takes from the monitoring report
+    at a glance, its verdicts, is cross-checked: the overall verdict must be the worst of
+    the signed runs' (INCONCLUSIVE with none) and each window's row must state its run's
+    signed verdict, with no row for a run the events do not record. Attack: INCONCLUSIVE
+    rewritten to PASS in the report before the exporter signs the manifest.
+    """
+    runs = {int(r["seq"]): str(r.get("verdict")) for r in ops["runs"]}
+    stated = [str(v) for v in runs.values()]
+    overall = max(stated, key=_rank) if stated else "INCONCLUSIVE"
+    patterns = {
+        "reports/monitoring.md": (
+            r"Overall verdict over the windows: \*\*(\w+)\*\*",
+            r"^\| #(\d+) \|[^|]*\|[^|]*\| \*\*(\w+)\*\* \|",
+        ),
+        "reports/monitoring.html": (
+            r"Overall verdict over the windows: <b[^>]*>(\w+)</b>",
+            r"<tr><td>#(\d+)</td><td>[^<]*</td><td>[^<]*</td><td><b[^>]*>(\w+)</b>",
+        ),
+    }
+    for name, (head, row) in patterns.items():
+        if name not in members:
+            continue
+        try:
+            text = archive.read(members[name]).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise RejectedError(f"{name} is not UTF-8 text ({err})") from err
+        found = re.search(head, text)
+        rows = {int(m[0]): m[1] for m in re.findall(row, text, re.M)}
+        if found is None or found[1] != overall or rows != runs:
+            raise RejectedError(
+                f"{name} does not state the verdicts of the signed monitoring runs (overall "
+                f"{overall}): it was edited"
+            )
+    return [
+        f"reports/{r}.*"
+        for r in OPERATIONS_REPORTS
+        if f"reports/{r}.md" in members or f"reports/{r}.html" in members
+    ]
+
+
+def _rank(verdict: str) -> int:
+    """A verdict's rank, worst highest; an unknown word ranks worst (never a pass)."""
+    return _ORDER.index(verdict) if verdict in _ORDER else len(_ORDER)
 
 
 def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:
@@ -2754,6 +2837,8 @@ def verdict(report: dict[str, Any]) -> tuple[int, list[str]]:
             "  compared by fingerprint), then run again with --key ORG.pem.",
         ]
         code = EXIT_UNANCHORED
+    for line in (report.get("operations") or {}).get("unverified") or []:
+        lines.append(f"  NOT VERIFIED: {line}")
     if report.get("demo_identities"):
         lines.append(DEMO_NOTE)
     return code, lines

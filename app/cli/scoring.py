@@ -198,19 +198,23 @@ def show(
 @guarded
 def verify(
     proof: Annotated[Path, typer.Argument(help="A proof from `decision show --proof`.")],
-    trust: Annotated[
-        list[str] | None,
+    key: Annotated[
+        list[Path] | None,
         typer.Option(
-            "--trust",
-            help="Key id of a checkpoint signer you trust (obtained through another channel).",
+            "--key",
+            help="PEM public key you trust, obtained through another channel: the "
+            "organisation key (as for `bundle verify --key`) or the checkpoint signer's key.",
         ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check a decision proof offline, with only the public keys it carries.
+    """Check a decision proof offline; anchor it only on a public key you bring.
 
-    Exit 0: verified and anchored to a --trust key; 1: it holds together but nothing anchors
-    it (the keys came with the proof); 3: a link does not hold (tampering).
+    Every key in the proof came with it, so without --key a good proof is only
+    self-consistent (anyone can make one with a key of their own). With the organisation key,
+    the checkpoint signer's certificate and the batch event signer's must verify under it.
+    Exit 0: verified and anchored to a --key; 1: it holds together but nothing you pinned
+    anchors it; 2: a --key file holds no public key; 3: a link does not hold (tampering).
     """
     from core.audit import decision_proofs
     from core.kernel.errors import UsageError
@@ -221,17 +225,38 @@ def verify(
         raise UsageError(f"cannot read {proof}: {err}") from err
     if not isinstance(doc, dict):
         raise UsageError(f"{proof.name} is not a decision proof")
-    check = decision_proofs.verify_proof(doc, trusted=trust or [])
+    pinned: list[str] = []
+    for path in key or []:
+        try:
+            pinned += decision_proofs.pinned_keys(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise UsageError(f"--key {path}: {err}") from err
+    check = decision_proofs.verify_proof(doc, pinned=pinned)
     if want_json(json_out):
-        output.emit_json({"checked": check.checked, "anchored": check.anchored})
+        output.emit_json(
+            {
+                "checked": check.checked,
+                "anchored": check.anchored,
+                "anchor": check.anchor,
+                "unchecked": check.unchecked,
+            }
+        )
     else:
         for line in check.checked:
             output.line(f"ok  {line}")
+        for line in check.unchecked:
+            output.line(f"not checked  {line}")
+        hint = (
+            "Pin the checkpoint signer's own key, or ask for a proof of format 2 (which "
+            "carries the certificates) from `decision show --proof`"
+            if pinned
+            else "Pass --key ORG.pem (the organisation's public key, obtained through another "
+            "channel)"
+        )
         output.line(
-            "VERIFIED and anchored to a trusted checkpoint key"
+            f"VERIFIED and anchored: {check.anchor}"
             if check.anchored
-            else "VERIFIED, but UNANCHORED: the keys came with the proof; pass --trust KEY_ID "
-            "(the checkpoint signer's key, obtained through another channel)"
+            else f"SELF-CONSISTENT but UNANCHORED: {check.anchor}. {hint}"
         )
     if not check.anchored:
         raise typer.Exit(1)

@@ -152,6 +152,13 @@ def _outcomes(
     return found
 
 
+INPUTS_NOTE = (
+    "as exported, not verified: a sample's inputs (in.*) are not in its decision-leaf/1 leaf, "
+    "its input_hmac needs the deployment's key, and the batch object its event's digest covers "
+    "is not in the bundle; only the decision fields are proven into the signed root"
+)
+"""Said in ``decisions.json`` whenever a sample carries input values (and by the verifier)."""
+
 SAMPLE_PER_BATCH = 5
 """Representative decisions per batch: evenly spread over the version's rows of it."""
 
@@ -167,7 +174,9 @@ def _decision_log(
     Each sample is one decision of the version with its leaf index and audit path to its
     batch's signed root. Its ``in.*`` input values come along only where the deployment's
     retention is ``rows`` and the bundle is a full one; a hashes-only bundle carries the
-    keyed input digest and never a value of an input column (PII-tagged or not).
+    keyed input digest and never a value of an input column (PII-tagged or not). Nothing an
+    auditor can check offline covers those values, so the member says so (``inputs_note``)
+    rather than let them read as proven with the decision.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -225,6 +234,7 @@ def _decision_log(
         "leaves": leaves_out,
         "samples": samples,
         "overrides": overrides,
+        "inputs_note": INPUTS_NOTE if any(x["inputs"] for x in samples) else None,
     }
     members.add(DECISIONS, canonical_bytes(doc), "application/json")
     return doc

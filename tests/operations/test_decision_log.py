@@ -85,8 +85,15 @@ def test_a_decision_proof_verifies_offline_and_an_edit_fails(logged: Logged) -> 
     assert [d["decision"]["arm"] for d in doc["decisions"]] == ["live", "shadow"]
     check = decision_proofs.verify_proof(doc)
     assert not check.anchored and len(check.checked) == 3
+    org = _org_pem(ws)
+    anchored = decision_proofs.verify_proof(doc, pinned=[org])
+    assert anchored.anchored and "certified by the organisation key" in anchored.anchor
+    assert any("scorer's own key, certified" in c for c in anchored.checked)  # event signer
     signer = doc["events"][str(logged.batch.seq)]["checkpoint"]["signatures"][0]["keyid"]
-    assert decision_proofs.verify_proof(doc, trusted=[signer]).anchored
+    direct = decision_proofs.verify_proof(doc, pinned=[doc["public_keys"][signer]])
+    assert direct.anchored and "the key you pinned" in direct.anchor
+    stranger = decision_proofs.verify_proof(doc, pinned=[_fresh_key()[1]])
+    assert not stranger.anchored  # a key that signed nothing here anchors nothing
     edited = json.loads(json.dumps(doc))
     edited["decisions"][0]["decision"]["score"] = 0.01  # a friendlier score
     with pytest.raises(IntegrityError, match="altered"):
@@ -100,6 +107,125 @@ def test_a_decision_proof_verifies_offline_and_an_edit_fails(logged: Logged) -> 
     forged["events"][str(logged.batch.seq)]["line"] = line.replace('"count":80', '"count":81')
     with pytest.raises(IntegrityError):
         decision_proofs.verify_proof(forged)
+
+
+def _org_pem(ws: Any) -> str:
+    with ws.session() as s:
+        return str(checkpoints.organisation_key(s.catalog).public_pem)
+
+
+def _fresh_key() -> tuple[Any, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    sk = ec.generate_private_key(ec.SECP256R1())
+    pem = sk.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return sk, pem.decode()
+
+
+def _forge(real: dict[str, Any], *, request_id: str | None = None) -> dict[str, Any]:
+    """A proof made from scratch with a throw-away key (the reviewer's /tmp/r15/forge.py).
+
+    A one-leaf batch and a size-1 checkpoint, both signed by the forger's key, and a junk
+    signature entry under the real checkpoint signer's key id.
+    """
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from core.identity.signing import CHECKPOINT_PAYLOAD_TYPE, key_id_for, pae, public_der
+    from core.kernel.events import Seal, seal, signing_input
+    from storage.canonical import canonical_bytes
+
+    sk, pem = _fresh_key()
+    kid = key_id_for(public_der(pem))
+
+    def sign(m: bytes) -> bytes:
+        return sk.sign(m, ec.ECDSA(hashes.SHA256()))
+
+    ev = next(iter(real["events"].values()))
+    trusted = ev["checkpoint"]["signatures"][0]["keyid"]
+    row = dict(real["decisions"][0]["decision"])
+    row.update(status="refused", score=None, label=None, detail="applicant refused by model")
+    leaf = bundle_verifier.decision_leaf_hash(row)
+    body = json.loads(ev["line"].split(" ", 2)[2])
+    body.pop("~sig", None)
+    body["data"]["merkle_root"], body["data"]["count"] = leaf.hex(), 1
+    unsigned = canonical_bytes(body)
+    sealed = seal(unsigned, Seal(kid, "ecdsa-p256", sign(signing_input(unsigned))))
+    line = f"1 {'0' * 64} " + sealed.decode()
+    entry_hash = hashlib.sha256(line.encode()).hexdigest()
+    root = merkle.leaf_hash(bytes.fromhex(entry_hash)).hex()
+    cp = {"head": entry_hash, "root": root, "size": 1, "ts": "2026-12-02T00:00:00Z",
+          "type": "ledgerml/checkpoint/v1", "workspace": "x"}  # fmt: skip
+    payload = canonical_bytes(cp)
+    env = {
+        "payload": base64.b64encode(payload).decode(),
+        "payloadType": CHECKPOINT_PAYLOAD_TYPE,
+        "signatures": [
+            {"keyid": trusted, "sig": base64.b64encode(b"not a signature").decode()},
+            {"keyid": kid, "sig": base64.b64encode(sign(pae(CHECKPOINT_PAYLOAD_TYPE, payload)))
+             .decode()},
+        ],
+    }  # fmt: skip
+    return {
+        "format": real["format"],
+        "leaf": real["leaf"],
+        "request_id": request_id or row["request_id"],
+        "decisions": [{"decision": row, "batch_seq": 1, "index": 0, "batch_size": 1,
+                       "merkle_root": leaf.hex(), "audit_path": []}],
+        "events": {"1": {"checkpoint": env, "entry_hash": entry_hash, "leaf_index": 0,
+                         "line": line, "proof": [], "root": root, "seq": 1, "tree_size": 1}},
+        "public_keys": {kid: pem},
+    }  # fmt: skip
+
+
+def test_a_proof_forged_with_a_throwaway_key_is_never_anchored(logged: Logged) -> None:
+    """The attack: every link verifies under the forger's key; a junk entry names the real
+    checkpoint signer. Only a signature verified under a key the verifier brings anchors."""
+    ws = Ops(logged.root).ws
+    rid = decision_log.read_batch(ws, logged.batch).column("request_id")[0].as_py()
+    real = json.loads(json.dumps(decision_proofs.prove(ws, rid)))
+    forged = _forge(real)
+    assert decision_proofs.verify_proof(forged).checked  # it holds together, like any forgery
+    by_org = decision_proofs.verify_proof(forged, pinned=[_org_pem(ws)])
+    assert not by_org.anchored and "verifies under no key you pinned" in by_org.anchor
+    signer = real["events"][str(logged.batch.seq)]["checkpoint"]["signatures"][0]["keyid"]
+    with pytest.raises(IntegrityError, match="does not match"):  # the junk entry is a lie
+        decision_proofs.verify_proof(forged, pinned=[real["public_keys"][signer]])
+    # the forger copies the real signer's public key and certificate in: still nothing
+    forged["public_keys"][signer] = real["public_keys"][signer]
+    forged["key_records"] = {signer: real["key_records"][signer]}
+    with pytest.raises(IntegrityError, match="does not match"):
+        decision_proofs.verify_proof(forged, pinned=[_org_pem(ws)])
+    assert decision_proofs.verify_proof(real, pinned=[_org_pem(ws)]).anchored  # the real one
+
+
+def test_a_proof_must_prove_its_own_request(logged: Logged) -> None:
+    ws = Ops(logged.root).ws
+    ids = decision_log.read_batch(ws, logged.batch).column("request_id").to_pylist()
+    doc = json.loads(json.dumps(decision_proofs.prove(ws, ids[0])))
+    doc["request_id"] = next(
+        i for i in ids if i != ids[0]
+    )  # "this is the decision about you", about someone else's
+    with pytest.raises(IntegrityError, match="proves a decision of"):
+        decision_proofs.verify_proof(doc, pinned=[_org_pem(ws)])
+
+
+def test_an_event_signer_the_organisation_never_certified_is_refused(logged: Logged) -> None:
+    ws = Ops(logged.root).ws
+    rid = decision_log.read_batch(ws, logged.batch).column("request_id")[0].as_py()
+    doc = json.loads(json.dumps(decision_proofs.prove(ws, rid)))
+    event = doc["events"][str(logged.batch.seq)]
+    sealed = event["line"].split(" ", 2)[2]
+    kid = json.loads(sealed)["~sig"]["key"]
+    other = next(k for k in doc["key_records"] if k != kid)
+    doc["key_records"][kid] = doc["key_records"][other]  # another actor's certificate
+    with pytest.raises(IntegrityError, match="does not certify as theirs"):
+        decision_proofs.verify_proof(doc, pinned=[_org_pem(ws)])
 
 
 def test_cli_show_writes_a_proof_that_verify_checks(logged: Logged, tmp_path: Path) -> None:
@@ -117,6 +243,14 @@ def test_cli_show_writes_a_proof_that_verify_checks(logged: Logged, tmp_path: Pa
     assert "leaf" in run.output and "batch event" in run.output
     ok = CliRunner().invoke(app, ["decision", "verify", str(proof)])
     assert ok.exit_code == 1 and "UNANCHORED" in ok.output  # the keys came with the proof
+    org = tmp_path / "org.pem"
+    org.write_text(_org_pem(ws))
+    pinned = CliRunner().invoke(app, ["decision", "verify", str(proof), "--key", str(org)])
+    assert pinned.exit_code == 0 and "VERIFIED and anchored" in pinned.output, pinned.output
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    usage = CliRunner().invoke(app, ["decision", "verify", str(proof), "--key", str(junk)])
+    assert usage.exit_code == 2, usage.output
     doc = json.loads(proof.read_text())
     said = doc["decisions"][0]["decision"]
     said["decision"] = "declined" if said["decision"] == "approved" else "approved"  # relabel

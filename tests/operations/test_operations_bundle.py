@@ -62,6 +62,9 @@ def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path:
     run = run_bundled_verifier(path)
     assert run.returncode == 1, run.stdout + run.stderr  # verified, not anchored (no --key)
     assert "3 deployment(s) of credit-risk@1 agree with the signed events" in run.stdout
+    # the staging deployment is not called one "to production" (the wording claims no more)
+    assert "the 2 to production each of a version the signed promotions had" in run.stdout
+    assert "NOT VERIFIED: reports/incidents.*: rendered by the exporter" in run.stdout
     assert f"live in: production (live {back.deployment_id}); staging" in run.stdout
     assert "0 monitoring run(s) (0 FAIL), 0 alert(s), 1 incident(s)" in run.stdout
     entries = members_of(path)
@@ -286,6 +289,10 @@ def test_sample_decisions_prove_offline_and_inputs_follow_retention(
     assert run.returncode == 1, run.stdout
     assert "1 decision batch(es) agree with the signed events (1 roots recomputed" in run.stdout
     assert "5 sample decision(s) proven included" in run.stdout
+    # nothing checkable covers the inputs: the member and the verifier say so
+    assert str(doc["inputs_note"]).startswith("as exported, not verified")
+    assert "NOT VERIFIED: the input values (in.*) of 5 sample decision(s)" in run.stdout
+    assert "reports/decision-log.*: rendered by the exporter" in run.stdout
     report = entries["reports/decision-log.md"].decode()
     assert f"| #{res.batch.seq} |" in report and "- **decisions**: 12" in report
     if any(s["decision"]["request_id"] == first["request_id"] for s in doc["samples"]):
@@ -296,6 +303,7 @@ def test_sample_decisions_prove_offline_and_inputs_follow_retention(
     bundle.export(ws, "vic", V1, hashed, data="hashes", reason="audit")
     hashed_doc = json.loads(members_of(hashed)["operations/decisions.json"])
     assert all(s["inputs"] is None for s in hashed_doc["samples"])
+    assert hashed_doc["inputs_note"] is None  # no values, nothing to caution about
     assert b'"in.' not in members_of(hashed)["operations/decisions.json"]
 
     doc["samples"][0]["decision"]["score"] = 0.5  # "the model was unsure"
@@ -351,6 +359,17 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
     assert "impossible FAIL (drift_psi" in report  # the alert, as recorded
     tickets = entries["reports/incidents.md"].decode()
     assert f"**Trigger**: alert #{ran.alerts[0].seq} (SLO impossible)" in tickets
+    assert "reports/monitoring.* state the verified runs' verdicts" in run.stdout
+
+    # the exporter makes the report read better than the signed runs, and re-signs: refused
+    for name in ("reports/monitoring.md", "reports/monitoring.html"):
+        edited = dict(entries)
+        edited[name] = entries[name].replace(b"FAIL", b"PASS")
+        resign(Workspace.open(ops.root), edited)
+        tampered = tmp_path / "tampered.zip"
+        write_canonical(tampered, edited)
+        with pytest.raises(IntegrityError, match="does not state the verdicts"):
+            bundle.verify(tampered)
 
     out = tmp_path / "out"
     args = ["report", "decisions", "--env", "production", "-o", str(out), "-w", str(ops.root)]
