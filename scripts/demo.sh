@@ -180,7 +180,9 @@ RID=$(python3 -c 'import csv,sys; print(next(r["request_id"] for r in csv.DictRe
 say "One decision, provable offline: leaf, audit path, batch root, and the batch event's proof"
 $L audit checkpoint
 $L decision show "$RID" --proof "$WORK/proof.json"
-$L decision verify "$WORK/proof.json" || echo "(exit $?: consistent, but anchored only to the keys the proof carries; --key ORG.pem anchors it)"
+echo "Checked with nothing but the proof and the organisation's public key (pinned by the verifier):"
+$L key export-public organisation -o "$WORK/org.pem" >/dev/null
+$L decision verify "$WORK/proof.json" --key "$WORK/org.pem"
 
 say "A person overrides it (Art. 14 human oversight); a service identity may not"
 if $L --as scorer decision override "$RID" --outcome approved --reason "auto" 2>/dev/null; then
