@@ -16,7 +16,7 @@ by two validators, deployed to production. Two runs over the same feature rows f
   ``decision-leaf/1`` leaves and their Merkle root, the Parquet object and the signed
   ``decision.batch`` event.
 
-    scripts/with-keyring .venv/bin/python bench/scoring_bench.py [--rows 1000000]
+    scripts/with-keyring .venv/bin/python bench/scoring_bench.py [--rows 1000000] [--profile 25]
 """
 
 from __future__ import annotations
@@ -115,6 +115,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--profile", type=int, default=0, help="then profile one more logged run: top N calls"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         ws, built = build(Path(tmp_name), args.rows)
@@ -155,6 +158,13 @@ def main() -> None:
             f"{log_cpu / floor_cpu:.2f}x; batch #{res.batch.seq}: {res.batch.count} decisions, "
             f"{res.batch.refused} refused, object {res.batch.object_digest[:12]}…"
         )
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(scorer.score, table, caller="scorer")
+            pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":
