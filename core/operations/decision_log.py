@@ -249,8 +249,21 @@ def _constant(col: Any, kind: str) -> bool:
     return bool(pc.all(pc.equal(col, col[0])).as_py())
 
 
-def _fields(col: Any) -> Any:
-    """A column's ``decision-leaf/1`` fields: a literal (one value, or all null) or an array."""
+def _few_values(col: Any) -> bool:
+    """Whether a column looks low-cardinality (codes, small ints): judged on a sample."""
+    import pyarrow.compute as pc
+
+    sample = col.slice(0, 4096)
+    return len(col) >= 16384 and len(pc.unique(sample)) <= 3072
+
+
+def _fields(col: Any, prefix: str = "") -> Any:
+    """``prefix`` then a column's ``decision-leaf/1`` field, per row.
+
+    A literal when the column holds one value (or only nulls); for a low-cardinality column,
+    each distinct value is framed once by the standard library's encoder and taken per row;
+    otherwise framed by Arrow kernels (length, ``:``, text, ``,``; a null is ``-,``).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -259,10 +272,16 @@ def _fields(col: Any) -> Any:
     n = len(col)
     kind = _arrow_kind(col.type)
     if kind == "null" or col.null_count == n:
-        return "-,"
+        return prefix + "-,"
     if kind != "other" and col.null_count == 0 and _constant(col, kind):
         value = col[0].as_py()
-        return _literal(float(value) if kind == "double" else value)
+        return prefix + _literal(float(value) if kind == "double" else value)
+    if kind in ("bool", "int") or (kind == "string" and _few_values(col)):
+        coded = pc.dictionary_encode(col)
+        if len(coded.dictionary) <= n // 8:
+            values = coded.dictionary.to_pylist()
+            framed = pa.array([prefix + _literal(v) for v in values], pa.string())
+            return pc.fill_null(framed.take(coded.indices), prefix + "-,")
     if kind == "bool":
         text = pc.if_else(col, "1", "0")
     elif kind == "int":
@@ -274,43 +293,53 @@ def _fields(col: Any) -> Any:
     else:
         text = _duck_text(col, "CAST(v AS VARCHAR)")
     length = pc.cast(pc.binary_length(text), pa.string())
-    return pc.fill_null(pc.binary_join_element_wise(length, ":", text, ",", ""), "-,")
+    framed = pc.binary_join_element_wise(prefix, length, ":", text, ",", "")
+    return pc.fill_null(framed, prefix + "-,")
 
 
-def encode_rows(parts: Sequence[Any], n: int) -> list[bytes]:
-    """The rows' byte strings: the concatenation of ``parts`` (literals and field arrays)."""
+def encode_rows(columns: Sequence[tuple[str, Any]], n: int) -> list[bytes]:
+    """The rows' byte strings: for each ``(literal, column)``, the literal then the field.
+
+    Literals are carried into the next column's framing, so the final join has one argument
+    per column that varies, and none for the literals or the constant columns.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    merged: list[Any] = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        else:
-            merged.append(part)
     if not n:
         return []
-    if all(isinstance(p, str) for p in merged):
-        return ["".join(merged).encode("utf-8")] * n
-    joined = pc.binary_join_element_wise(*merged, "")
+    parts: list[Any] = []
+    pending = ""
+    for literal, col in columns:
+        field = _fields(col, pending + literal)
+        if isinstance(field, str):
+            pending = field
+        else:
+            parts.append(field)
+            pending = ""
+    if not parts:
+        return [pending.encode("utf-8")] * n
+    if pending:
+        parts.append(pending)
+    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
     out: list[bytes] = joined.cast(pa.binary()).to_pylist()
     return out
 
 
 def leaf_datas(table: Any, prefix: str = "") -> list[bytes]:
     """``prefix`` + ``decision-leaf/1`` data of each row of a decision table (vectorised)."""
-    parts: list[Any] = [prefix + DECISION_LEAF]
-    parts += [_fields(table.column(c)) for c, _ in COLUMNS]
-    return encode_rows(parts, table.num_rows)
+    columns = [("", table.column(c)) for c, _ in COLUMNS]
+    columns[0] = (prefix + DECISION_LEAF, columns[0][1])
+    return encode_rows(columns, table.num_rows)
 
 
 def input_row_datas(table: Any, names: Sequence[str]) -> list[bytes]:
     """``input-row/1`` data of each row over the columns ``names`` (vectorised)."""
-    parts: list[Any] = [INPUT_ROW]
-    for name in sorted(names):
-        parts.append(_literal(name))
-        parts.append(_fields(table.column(name)))
-    return encode_rows(parts, table.num_rows)
+    columns = [(_literal(name), table.column(name)) for name in sorted(names)]
+    if not columns:
+        return [INPUT_ROW.encode()] * table.num_rows
+    columns[0] = (INPUT_ROW + columns[0][0], columns[0][1])
+    return encode_rows(columns, table.num_rows)
 
 
 def hmac_hex(key: bytes, messages: Sequence[bytes]) -> Any:
@@ -410,6 +439,10 @@ def _conform(table: Any) -> Any:
     )
 
 
+_OVERLAP_ROWS = 50_000
+"""From this many rows, :func:`prepare` writes the Parquet object in a second thread."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A batch ready to commit: its table, Parquet bytes and Merkle root."""
@@ -427,8 +460,16 @@ def prepare(table: Any, *, env: str, source: str) -> Prepared:
     if source not in SOURCES:
         raise ValueError(f"unknown decision source {source!r}")
     table = _conform(table)
-    root = merkle_root(leaf_digests(table)).hex()
-    parquet = to_parquet(table)
+    if table.num_rows < _OVERLAP_ROWS:
+        root = merkle_root(leaf_digests(table)).hex()
+        parquet = to_parquet(table)
+    else:  # Parquet's C++ encoder runs without the GIL beside the hashing (2 cores pay)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="decision-parquet") as pool:
+            written = pool.submit(to_parquet, table)
+            root = merkle_root(leaf_digests(table)).hex()
+            parquet = written.result()
     status = table.column("status")
     ts = table.column("ts")
     rid = table.column("request_id")

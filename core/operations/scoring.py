@@ -430,11 +430,12 @@ def _decide(
     import pyarrow as pa
 
     n = table.num_rows
-    frac = route_fractions(rids) if n else np.zeros(0)
+    canary = next((a for a in arms if a.arm == "canary"), None)
+    routed = n and refusal is None and (throttle is not None or canary is not None)
+    frac = route_fractions(rids) if routed else np.zeros(n)  # only a split needs it
     throttled = (frac >= throttle) if throttle is not None else np.zeros(n, dtype=bool)
     if refusal is not None:
         throttled = np.ones(n, dtype=bool)
-    canary = next((a for a in arms if a.arm == "canary"), None)
     to_canary = (frac < float(canary.deployment.row.share or 0)) if canary else np.zeros(n, bool)
     con = duckdb.connect()
     try:
@@ -490,7 +491,8 @@ def _decide_arm(
     status[throttled] = "refused"
     detail[throttled] = refusal
     present = set(table.column_names)
-    sub = table.take(pa.array(idx))
+    whole = m == table.num_rows  # idx is every row, in order: no copy of the input
+    sub = table if whole else table.take(pa.array(idx))
     con.register("sub", sub)
     # approval conditions (refusals), then bad values (errors)
     for c in arm.conditions:
@@ -534,7 +536,7 @@ def _decide_arm(
     score = np.full(m, np.nan)
     reasons = np.full(m, None, dtype=object)
     if len(good):
-        good_rows = sub.take(pa.array(good))
+        good_rows = sub if len(good) == m else sub.take(pa.array(good))
         score[good] = _scores(con, arm, good_rows)
         if explain:
             reasons[good] = _reasons(ws, arm, good_rows, explain)
@@ -550,7 +552,7 @@ def _decide_arm(
     read = [c for c in arm.reads if c in present]
     digests = decision_log.hmac_hex(arm.key, decision_log.input_row_datas(sub, read))
     row = arm.deployment.row
-    rid = rids.take(pa.array(idx))
+    rid = rids if whole else rids.take(pa.array(idx))
     cols: dict[str, Any] = {
         "request_id": rid,
         "ts": pa.nulls(m, pa.string()),
@@ -668,12 +670,28 @@ def _scores(con: Any, arm: Arm, rows: Any) -> Any:
 
 
 def _features_frame(arm: Arm, rows: Any) -> Any:
+    """The model's input frame: numbers as float, categories as plain Python strings.
+
+    Built straight from Arrow buffers (numbers zero-copy, text as one object array per
+    column), so the encoder gets object columns without a pandas string-array round trip.
+    """
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     data = {}
     for f in arm.features:
-        col = rows.column(f).to_pandas()
-        data[f] = pd.to_numeric(col).astype(float) if f in arm.numeric else col.astype(str)
+        col = rows.column(f)
+        if f in arm.numeric and _numeric(col.type):
+            values = col.cast(pa.float64()).to_numpy()
+            data[f] = pd.Series(np.asarray(values, dtype=float), copy=False)
+        elif f in arm.numeric:  # text that parses as a number (checked before scoring)
+            data[f] = pd.to_numeric(col.to_pandas()).astype(float)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            text = col.to_numpy(zero_copy_only=False)
+            data[f] = pd.Series(text, dtype=object, copy=False)
+        else:  # a category given as numbers: its text as pandas writes it, as in training
+            data[f] = col.to_pandas().astype(str)
     return pd.DataFrame(data, columns=arm.features)
 
 

@@ -264,6 +264,22 @@ def test_leaves_agree_row_by_row_on_a_large_batch(logged: Logged) -> None:
     assert decision_log.leaf_hashes(one) == [bundle_verifier.decision_leaf_hash(rows[0])]
 
 
+def test_the_two_thread_prepare_gives_the_same_batch(
+    logged: Logged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parquet written beside the hashing: the same object bytes and root as one thread."""
+    table = decision_log.read_batch(Ops(logged.root).ws, logged.batch)
+    monkeypatch.setattr(decision_log, "_OVERLAP_ROWS", 10**9)
+    alone = decision_log.prepare(table, env="production", source="batch")
+    monkeypatch.setattr(decision_log, "_OVERLAP_ROWS", 1)
+    beside = decision_log.prepare(table, env="production", source="batch")
+    assert beside.root == alone.root == logged.batch.merkle_root
+    assert beside.parquet == alone.parquet
+    assert beside.payload.object_digest == hashlib.sha256(alone.parquet).hexdigest()
+    with pytest.raises(ValueError, match="unknown decision source"):
+        decision_log.prepare(table, env="production", source="elsewhere")
+
+
 def deployments_seq(ws: Any, deployment_id: str) -> int:
     with ws.session() as s:
         return deployments.by_id(s, deployment_id).row.seq
