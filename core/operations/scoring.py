@@ -550,7 +550,7 @@ def _decide_arm(
         )
     # the keyed digest of what this deployment reads, present columns only
     read = [c for c in arm.reads if c in present]
-    digests = decision_log.hmac_hex(arm.key, decision_log.input_row_datas(sub, read))
+    digests = decision_log.input_hmacs(sub, read, arm.key)
     row = arm.deployment.row
     rid = rids if whole else rids.take(pa.array(idx))
     cols: dict[str, Any] = {

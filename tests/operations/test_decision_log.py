@@ -249,15 +249,31 @@ def test_arrow_encodings_agree_with_duckdb_and_python() -> None:
     ]
 
 
-def test_leaves_agree_row_by_row_on_a_large_batch(logged: Logged) -> None:
-    """Leaves by Arrow framing = by DuckDB = by the stdlib, over a batch with every status."""
+def test_leaves_agree_row_by_row_on_a_large_batch(
+    logged: Logged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaves by Arrow framing = by DuckDB = by the stdlib, over a batch with every status.
+
+    Large enough for the dictionary framing of few-valued columns, and cut in chunks so
+    the two-thread pipeline (encode the next chunk while hashing this one) is what runs.
+    """
     ws = Ops(logged.root).ws
     table = decision_log.read_batch(ws, logged.batch)
     rows = table.to_pylist()
-    big = pa.concat_tables([table] * 30)  # enough rows for chunked, multi-valued columns
+    copies = 16384 // len(rows) + 1
+    big = pa.concat_tables([table] * copies)
+    monkeypatch.setattr(decision_log, "_CHUNK", 4099)
     leaves = decision_log.leaf_hashes(big)
     assert leaves == decision_log.leaf_hashes_sql(big)
-    assert leaves == [bundle_verifier.decision_leaf_hash(r) for r in rows] * 30
+    assert leaves == [bundle_verifier.decision_leaf_hash(r) for r in rows] * copies
+    inputs = pa.table({c: big.column("in." + c) for c in ("age_years", "purpose")})
+    key = bytes(range(32))
+    expected = [
+        hmac.digest(key, decision_log.input_row_data(r), "sha256").hex()
+        for r in inputs.slice(0, len(rows)).to_pylist()
+    ]
+    got = decision_log.input_hmacs(inputs, ["purpose", "age_years"], key).to_pylist()
+    assert got == expected * copies
     packed = decision_log.leaf_digests(big)
     assert decision_log.merkle_root(packed) == merkle.root(leaves)
     one = table.slice(0, 1)  # every column constant: the all-literal path
