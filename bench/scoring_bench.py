@@ -16,7 +16,11 @@ by two validators, deployed to production. Two runs over the same feature rows f
   ``decision-leaf/1`` leaves and their Merkle root, the Parquet object and the signed
   ``decision.batch`` event.
 
-    scripts/with-keyring .venv/bin/python bench/scoring_bench.py [--rows 1000000]
+    scripts/with-keyring .venv/bin/python bench/scoring_bench.py [--rows 1000000] \
+        [--profile 25] [--one-thread]
+
+``--one-thread`` turns off the second thread (Arrow encoding of the next chunk beside the
+hashing of this one, the Parquet write beside the Merkle root) to measure what it pays.
 """
 
 from __future__ import annotations
@@ -115,7 +119,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--profile", type=int, default=0, help="then profile one more logged run: top N calls"
+    )
+    parser.add_argument(
+        "--one-thread",
+        action="store_true",
+        help="no second thread (encoding beside hashing, Parquet beside the Merkle root)",
+    )
     args = parser.parse_args()
+    if args.one_thread:
+        from core.operations import decision_log
+
+        decision_log._CHUNK = decision_log._OVERLAP_ROWS = 1 << 62
     with tempfile.TemporaryDirectory() as tmp_name:
         ws, built = build(Path(tmp_name), args.rows)
         print(f"built the governed workspace on {args.rows} generated rows in {built:.1f} s")
@@ -155,6 +171,13 @@ def main() -> None:
             f"{log_cpu / floor_cpu:.2f}x; batch #{res.batch.seq}: {res.batch.count} decisions, "
             f"{res.batch.refused} refused, object {res.batch.object_digest[:12]}…"
         )
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(scorer.score, table, caller="scorer")
+            pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":

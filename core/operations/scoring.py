@@ -87,6 +87,21 @@ def to_arrow(frame: Any) -> Any:
     return pa.table(arrays, names=names)
 
 
+def _fresh_ids(n: int) -> Any:
+    """``n`` fresh request ids as an Arrow array: ``r-<random tag>-<row, 7 digits or more>``.
+
+    Built by Arrow kernels: no Python string per row for a million-row batch.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.string())
+    padded = pc.utf8_lpad(rows, width=7, padding="0")
+    out = pc.binary_join_element_wise(f"r-{secrets.token_hex(6)}-", padded, "")
+    return out if n else pa.array([], pa.string())
+
+
 def route_fraction(request_id: str) -> float:
     """Where a request falls in [0, 1): the canary and throttle split on it (deterministic)."""
     return int(hashlib.sha256(request_id.encode()).hexdigest()[:16], 16) / _SCALE
@@ -321,8 +336,8 @@ class Scorer:
 
     def new_request_ids(self, n: int) -> list[str]:
         """``n`` fresh request ids (a random batch tag and a row number: never logged yet)."""
-        tag = secrets.token_hex(6)
-        return [f"r-{tag}-{i:07d}" for i in range(n)]
+        out: list[str] = _fresh_ids(n).to_pylist()
+        return out
 
     @property
     def deployments(self) -> list[Deployment]:
@@ -339,16 +354,19 @@ class Scorer:
         flush: bool,
         refusal: str | None,
     ) -> Scored:
+        import numpy as np
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         started = time.perf_counter()
         table = frame if isinstance(frame, pa.Table) else to_arrow(frame)
         n = table.num_rows
         if request_ids is None:
-            rids = self.new_request_ids(n)
+            rids = _fresh_ids(n)
         else:
-            rids = [str(r) for r in request_ids]
-            self._check_ids(rids, n)
+            given = [str(r) for r in request_ids]
+            self._check_ids(given, n)
+            rids = pa.array(given, pa.string())
         with self._lock:
             arms, throttle, policy = list(self.arms), self.throttle, self.policy_digest
         if refusal is not None:
@@ -361,16 +379,17 @@ class Scorer:
             part = part.set_column(
                 part.schema.get_field_index("latency_ms"),
                 "latency_ms",
-                pa.array([elapsed] * part.num_rows, pa.float64()),
+                pa.array(np.full(part.num_rows, elapsed), pa.float64()),
             )
             logged.append(_fill(part, ts=ts, caller=caller, env=self.env, policy=policy))
         decisions = _in_order(logged)
         batch = self.log.write([decisions]) if flush else None
         if not flush:
             self.log.append(decisions)
-        counts: dict[str, int] = {}
-        for status in answers.column("status").to_pylist():
-            counts[status] = counts.get(status, 0) + 1
+        counts: dict[str, int] = {
+            str(v["values"]): int(v["counts"])
+            for v in pc.value_counts(answers.column("status")).to_pylist()
+        }
         return Scored(answers, batch, decisions.num_rows, counts)
 
     def flush(self) -> DecisionBatchRow | None:
@@ -398,7 +417,7 @@ class Scorer:
 
 def _decide(
     table: Any,
-    rids: list[str],
+    rids: Any,
     arms: list[Arm],
     throttle: float | None,
     explain: int,
@@ -411,12 +430,12 @@ def _decide(
     import pyarrow as pa
 
     n = table.num_rows
-    rid_array = pa.array(rids, pa.string())
-    frac = route_fractions(rid_array) if n else np.zeros(0)
+    canary = next((a for a in arms if a.arm == "canary"), None)
+    routed = n and refusal is None and (throttle is not None or canary is not None)
+    frac = route_fractions(rids) if routed else np.zeros(n)  # only a split needs it
     throttled = (frac >= throttle) if throttle is not None else np.zeros(n, dtype=bool)
     if refusal is not None:
         throttled = np.ones(n, dtype=bool)
-    canary = next((a for a in arms if a.arm == "canary"), None)
     to_canary = (frac < float(canary.deployment.row.share or 0)) if canary else np.zeros(n, bool)
     con = duckdb.connect()
     try:
@@ -455,7 +474,7 @@ def _decide_arm(
     con: Any,
     table: Any,
     idx: Any,
-    rids: list[str],
+    rids: Any,
     arm: Arm,
     throttled: Any,
     explain: int,
@@ -472,7 +491,8 @@ def _decide_arm(
     status[throttled] = "refused"
     detail[throttled] = refusal
     present = set(table.column_names)
-    sub = table.take(pa.array(idx))
+    whole = m == table.num_rows  # idx is every row, in order: no copy of the input
+    sub = table if whole else table.take(pa.array(idx))
     con.register("sub", sub)
     # approval conditions (refusals), then bad values (errors)
     for c in arm.conditions:
@@ -516,7 +536,7 @@ def _decide_arm(
     score = np.full(m, np.nan)
     reasons = np.full(m, None, dtype=object)
     if len(good):
-        good_rows = sub.take(pa.array(good))
+        good_rows = sub if len(good) == m else sub.take(pa.array(good))
         score[good] = _scores(con, arm, good_rows)
         if explain:
             reasons[good] = _reasons(ws, arm, good_rows, explain)
@@ -529,34 +549,28 @@ def _decide_arm(
             label[ok_mask] == fav, arm.outcome.favourable_name, arm.outcome.unfavourable_name
         )
     # the keyed digest of what this deployment reads, present columns only
-    read = [(c, sub.schema.field(c).type) for c in arm.reads if c in present]
-    encoded = (
-        con.sql(decision_log.encoding_sql("sub", decision_log.input_row_parts(read), "m"))
-        .to_arrow_table()
-        .column("m")
-        .to_pylist()
-    )
-    digests = decision_log.hmacs(arm.key, (e.encode() for e in encoded))
+    read = [c for c in arm.reads if c in present]
+    digests = decision_log.input_hmacs(sub, read, arm.key)
     row = arm.deployment.row
-    rid = pa.array(rids, pa.string()).take(pa.array(idx))
+    rid = rids if whole else rids.take(pa.array(idx))
     cols: dict[str, Any] = {
         "request_id": rid,
         "ts": pa.nulls(m, pa.string()),
         "caller": pa.nulls(m, pa.string()),
         "env": pa.nulls(m, pa.string()),
-        "deployment_id": pa.array([row.deployment_id] * m, pa.string()),
-        "arm": pa.array([row.arm] * m, pa.string()),
+        "deployment_id": _same(row.deployment_id, m),
+        "arm": _same(row.arm, m),
         "returned": pa.array(np.full(m, row.arm != "shadow"), pa.bool_()),
-        "model": pa.array([row.model] * m, pa.string()),
-        "model_digest": pa.array([row.model_digest] * m, pa.string()),
+        "model": _same(row.model, m),
+        "model_digest": _same(row.model_digest, m),
         "policy_digest": pa.nulls(m, pa.string()),
-        "input_hmac": pa.array(digests, pa.string()),
-        "status": pa.array(status.tolist(), pa.string()),
+        "input_hmac": digests,
+        "status": _strings(status),
         "score": pa.array(score, pa.float64(), mask=~ok_mask),
         "label": pa.array(label.astype(np.int8), pa.int8(), mask=~ok_mask),
-        "decision": pa.array(words.tolist(), pa.string()),
-        "detail": pa.array(detail.tolist(), pa.string()),
-        "reasons": pa.array(reasons.tolist(), pa.string()),
+        "decision": _strings(words),
+        "detail": _strings(detail),
+        "reasons": _strings(reasons),
         "latency_ms": pa.nulls(m, pa.float64()),
         "__i": pa.array(idx.astype(np.int64)),
     }
@@ -565,6 +579,48 @@ def _decide_arm(
             cols[decision_log.INPUT_PREFIX + c] = sub.column(c)
     con.unregister("sub")
     return pa.table(cols)
+
+
+def _same(value: str | None, m: int) -> Any:
+    """``m`` copies of one string as an Arrow array (no Python list of ``m`` items)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = pa.nulls(m, pa.string())
+    return out if value is None else pc.fill_null(out, value)
+
+
+def _strings(values: Any) -> Any:
+    """An object array of few distinct strings (or None) as an Arrow string array.
+
+    Built from the distinct values and their indices, not one Python object per row.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    uniq: dict[Any, int] = {}
+    for v in set(values.tolist()) if len(values) < 64 else _distinct(values):
+        uniq.setdefault(v, len(uniq))
+    if len(uniq) > 256:
+        return pa.array(values.tolist(), pa.string())
+    codes = np.empty(len(values), dtype=np.int32)
+    for v, code in uniq.items():
+        codes[values == v if v is not None else _is_none(values)] = code
+    dictionary = pa.array(list(uniq), pa.string())
+    return dictionary.take(pa.array(codes))
+
+
+def _distinct(values: Any) -> set[Any]:
+    """The distinct items of an object array (the strings among them, and None if any)."""
+    import pandas as pd
+
+    return set(pd.unique(values))
+
+
+def _is_none(values: Any) -> Any:
+    import pandas as pd
+
+    return pd.isna(values)
 
 
 def _numeric(arrow_type: Any) -> bool:
@@ -578,23 +634,20 @@ def _numeric(arrow_type: Any) -> bool:
 
 
 def route_fractions(rids: Any) -> Any:
-    """:func:`route_fraction` of many request ids at once (in DuckDB, the same numbers)."""
-    import duckdb
+    """:func:`route_fraction` of many request ids at once (the same numbers).
+
+    One ``sha256`` call per id: its first 8 bytes, big-endian, are the first 16 hex digits.
+    """
+    import hashlib
+    from operator import methodcaller
+
     import numpy as np
     import pyarrow as pa
 
-    con = duckdb.connect()
-    try:
-        con.register("ids", pa.table({"r": rids}))
-        u = con.sql(
-            "SELECT CAST('0x' || substr(sha256(r), 1, 16) AS UBIGINT) AS u FROM ids"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return (
-        np.asarray(u.column("u").to_numpy(zero_copy_only=False), dtype=np.uint64).astype(np.float64)
-        / _SCALE
-    )
+    ids = rids.cast(pa.binary()).to_pylist()
+    packed = b"".join(map(methodcaller("digest"), map(hashlib.sha256, ids)))
+    first = np.frombuffer(packed, dtype=">u8").reshape(len(ids), 4)[:, 0]
+    return first.astype(np.float64) / _SCALE
 
 
 def _scores(con: Any, arm: Arm, rows: Any) -> Any:
@@ -617,12 +670,28 @@ def _scores(con: Any, arm: Arm, rows: Any) -> Any:
 
 
 def _features_frame(arm: Arm, rows: Any) -> Any:
+    """The model's input frame: numbers as float, categories as plain Python strings.
+
+    Built straight from Arrow buffers (numbers zero-copy, text as one object array per
+    column), so the encoder gets object columns without a pandas string-array round trip.
+    """
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     data = {}
     for f in arm.features:
-        col = rows.column(f).to_pandas()
-        data[f] = pd.to_numeric(col).astype(float) if f in arm.numeric else col.astype(str)
+        col = rows.column(f)
+        if f in arm.numeric and _numeric(col.type):
+            values = col.cast(pa.float64()).to_numpy()
+            data[f] = pd.Series(np.asarray(values, dtype=float), copy=False)
+        elif f in arm.numeric:  # text that parses as a number (checked before scoring)
+            data[f] = pd.to_numeric(col.to_pandas()).astype(float)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            text = col.to_numpy(zero_copy_only=False)
+            data[f] = pd.Series(text, dtype=object, copy=False)
+        else:  # a category given as numbers: its text as pandas writes it, as in training
+            data[f] = col.to_pandas().astype(str)
     return pd.DataFrame(data, columns=arm.features)
 
 
@@ -690,13 +759,10 @@ def _explainer(ws: Workspace, arm: Arm) -> dict[str, Any]:
 
 
 def _fill(part: Any, *, ts: str, caller: str, env: str, policy: str | None) -> Any:
-    import pyarrow as pa
 
     m = part.num_rows
     for name, value in (("ts", ts), ("caller", caller), ("env", env), ("policy_digest", policy)):
-        part = part.set_column(
-            part.schema.get_field_index(name), name, pa.array([value] * m, pa.string())
-        )
+        part = part.set_column(part.schema.get_field_index(name), name, _same(value, m))
     return part
 
 
@@ -706,5 +772,7 @@ def _in_order(parts: list[Any]) -> Any:
     import pyarrow.compute as pc
 
     table = pa.concat_tables(parts, promote_options="default")
+    if len(parts) == 1:  # one arm: its rows are already in input order
+        return table.drop_columns(["__i"])
     order = pc.sort_indices(table, sort_keys=[("__i", "ascending"), ("returned", "descending")])
     return table.take(order).drop_columns(["__i"])

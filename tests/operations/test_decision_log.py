@@ -7,6 +7,7 @@ checkpoint over it; each attack works on its own copy of that workspace.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import shutil
 from dataclasses import dataclass
@@ -342,6 +343,91 @@ def test_input_encoding_is_the_same_in_duckdb_and_python() -> None:
         decision_log.input_row_data(r) for r in table.to_pylist()
     ]
     assert len(set(encoded)) == 5
+
+
+def test_arrow_encodings_agree_with_duckdb_and_python() -> None:
+    """The vectorised Arrow framing is byte for byte the stdlib's and DuckDB's.
+
+    The traps are the shortcuts: a column with one value becomes one literal, so 0.0 beside
+    -0.0 (equal as numbers, not as text), a constant column, an all-null one and a
+    non-ASCII one must each still encode per row as the reference does.
+    """
+    import duckdb
+
+    table = pa.table(
+        {
+            "a": pa.array([0.0, -0.0, 0.1, 1e300, 1e-7], pa.float64()),
+            "b": pa.array(["é:,", "é:,", "é:,", "é:,", "é:,"], pa.string()),
+            "c": pa.array([7, 7, 7, 7, 7], pa.int8()),
+            "d": pa.array([True, False, None, True, False], pa.bool_()),
+            "e": pa.array([None] * 5, pa.string()),
+            "f": pa.array([2.5] * 5, pa.float32()),
+            "g": pa.array([1, None, 3, -4, 2**40], pa.int64()),
+        }
+    )
+    names = table.column_names
+    python = [decision_log.input_row_data(r) for r in table.to_pylist()]
+    assert decision_log.input_row_datas(table, names) == python
+    con = duckdb.connect()
+    con.register("t", table)
+    cols = [(f.name, f.type) for f in table.schema]
+    sql = decision_log.encoding_sql("t", decision_log.input_row_parts(cols), "m")
+    assert [e.encode() for e in con.sql(sql).to_arrow_table().column("m").to_pylist()] == python
+    assert python[0] != python[1]  # 0.0 and -0.0 stay apart
+    key = bytes(range(32))
+    assert decision_log.hmac_hex(key, python).to_pylist() == [
+        hmac.digest(key, m, "sha256").hex() for m in python
+    ]
+    assert decision_log.hmac_hex(b"k" * 80, python[:1]).to_pylist() == [
+        hmac.digest(b"k" * 80, python[0], "sha256").hex()  # a key longer than a block
+    ]
+
+
+def test_leaves_agree_row_by_row_on_a_large_batch(
+    logged: Logged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaves by Arrow framing = by DuckDB = by the stdlib, over a batch with every status.
+
+    Large enough for the dictionary framing of few-valued columns, and cut in chunks so
+    the two-thread pipeline (encode the next chunk while hashing this one) is what runs.
+    """
+    ws = Ops(logged.root).ws
+    table = decision_log.read_batch(ws, logged.batch)
+    rows = table.to_pylist()
+    copies = 16384 // len(rows) + 1
+    big = pa.concat_tables([table] * copies)
+    monkeypatch.setattr(decision_log, "_CHUNK", 4099)
+    leaves = decision_log.leaf_hashes(big)
+    assert leaves == decision_log.leaf_hashes_sql(big)
+    assert leaves == [bundle_verifier.decision_leaf_hash(r) for r in rows] * copies
+    inputs = pa.table({c: big.column("in." + c) for c in ("age_years", "purpose")})
+    key = bytes(range(32))
+    expected = [
+        hmac.digest(key, decision_log.input_row_data(r), "sha256").hex()
+        for r in inputs.slice(0, len(rows)).to_pylist()
+    ]
+    got = decision_log.input_hmacs(inputs, ["purpose", "age_years"], key).to_pylist()
+    assert got == expected * copies
+    packed = decision_log.leaf_digests(big)
+    assert decision_log.merkle_root(packed) == merkle.root(leaves)
+    one = table.slice(0, 1)  # every column constant: the all-literal path
+    assert decision_log.leaf_hashes(one) == [bundle_verifier.decision_leaf_hash(rows[0])]
+
+
+def test_the_two_thread_prepare_gives_the_same_batch(
+    logged: Logged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parquet written beside the hashing: the same object bytes and root as one thread."""
+    table = decision_log.read_batch(Ops(logged.root).ws, logged.batch)
+    monkeypatch.setattr(decision_log, "_OVERLAP_ROWS", 10**9)
+    alone = decision_log.prepare(table, env="production", source="batch")
+    monkeypatch.setattr(decision_log, "_OVERLAP_ROWS", 1)
+    beside = decision_log.prepare(table, env="production", source="batch")
+    assert beside.root == alone.root == logged.batch.merkle_root
+    assert beside.parquet == alone.parquet
+    assert beside.payload.object_digest == hashlib.sha256(alone.parquet).hexdigest()
+    with pytest.raises(ValueError, match="unknown decision source"):
+        decision_log.prepare(table, env="production", source="elsewhere")
 
 
 def deployments_seq(ws: Any, deployment_id: str) -> int:

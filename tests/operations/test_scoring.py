@@ -305,3 +305,22 @@ def test_cli_score_writes_answers_after_logging(ops: Ops, tmp_path: Path) -> Non
               "staging", "-o", str(tmp_path / "x.csv")],
     )  # fmt: skip
     assert bad.exit_code == 1 and "no live deployment" in bad.output
+
+
+def test_vectorised_ids_routing_and_columns_match_the_row_by_row_definitions() -> None:
+    """Fresh ids are unique and well formed; batch routing is :func:`route_fraction` per id."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids = scoring._fresh_ids(1200)
+    assert len(set(ids.to_pylist())) == 1200
+    assert ids[0].as_py().endswith("-0000000") and ids[1199].as_py().endswith("-0001199")
+    given = pa.array(["a", "é", "r-1", "x" * 300], pa.string())
+    for batch in (ids, given):
+        assert scoring.route_fractions(batch).tolist() == [
+            scoring.route_fraction(r) for r in batch.to_pylist()
+        ]
+    values = np.array(["ok", None, "refused", "ok"] * 30 + ["error"], dtype=object)
+    assert scoring._strings(values).to_pylist() == values.tolist()
+    many = np.array([f"v{i}" for i in range(300)], dtype=object)  # past the dictionary path
+    assert scoring._strings(many).to_pylist() == many.tolist()

@@ -41,6 +41,20 @@ def test_root_matches_the_recursive_definition(n: int) -> None:
     assert merkle.combine(parts) == mth(leaves)
 
 
+@given(st.integers(min_value=0, max_value=300))
+def test_packed_root_is_the_same_root(n: int) -> None:
+    leaves = leaves_of(n)
+    assert merkle.root_packed(b"".join(leaves)) == merkle.root(leaves)
+
+
+def test_packed_root_refuses_a_partial_leaf_and_sees_a_swap() -> None:
+    leaves = leaves_of(5)
+    with pytest.raises(ValueError, match="32-byte"):
+        merkle.root_packed(b"".join(leaves)[:-1])
+    swapped = [leaves[1], leaves[0], *leaves[2:]]
+    assert merkle.root_packed(b"".join(swapped)) != merkle.root(leaves)
+
+
 @given(st.integers(min_value=1, max_value=130), st.data())
 def test_inclusion_proofs_verify_and_reject_a_wrong_leaf(n: int, data: st.DataObject) -> None:
     leaves = leaves_of(n)
