@@ -160,6 +160,25 @@ INPUTS_NOTE = (
 """Said in ``decisions.json`` whenever a sample carries input values (and by the verifier)."""
 
 SAMPLE_PER_BATCH = 5
+
+
+def _contributions(reasons: Any) -> bool:
+    """Whether a logged ``reasons`` carries SHAP contributions (``[[feature, value], …]``).
+
+    A sample's row is proven by its leaf, which covers ``reasons`` as logged, so a row whose
+    reasons carry contributions (a ``rows`` deployment's, or an ``hmac-only`` one's logged
+    before names only were kept) is not sampled into a bundle that does not carry its inputs:
+    for a linear model those values give the inputs back.
+    """
+    try:
+        items = json.loads(reasons) if isinstance(reasons, str) else []
+    except ValueError:
+        return True  # not what scoring writes: not shown either
+    if not isinstance(items, list):
+        return True
+    return any(not isinstance(item, str) for item in items)
+
+
 """Representative decisions per batch: evenly spread over the version's rows of it."""
 
 
@@ -198,9 +217,15 @@ def _decision_log(
             leaves_out[str(batch["seq"])] = [h.hex() for h in leaves]
         own = [i for i, r in enumerate(rows) if r["deployment_id"] in mine]
         step = max(1, len(own) // SAMPLE_PER_BATCH)
-        for i in own[::step][:SAMPLE_PER_BATCH]:
+        picked = 0
+        for i in own[::step]:
+            if picked == SAMPLE_PER_BATCH:
+                break
             row = rows[i]
             keep_rows = b.data_level == "full" and mine[row["deployment_id"]]["retention"] == "rows"
+            if not keep_rows and _contributions(row.get("reasons")):
+                continue  # SHAP values give the inputs back: only beside the inputs themselves
+            picked += 1
             samples.append(
                 {
                     "batch_seq": batch["seq"],

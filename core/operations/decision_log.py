@@ -496,6 +496,88 @@ _OVERLAP_ROWS = 50_000
 """From this many rows, :func:`prepare` writes the Parquet object in a second thread."""
 
 
+def _as_double(col: Any) -> Any:
+    """A column as float64: numbers cast, text parsed, anything else (a bad value) null."""
+    import pyarrow as pa
+
+    t = col.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+        return col.cast(pa.float64(), safe=False)
+    out: list[float | None] = []
+    for v in col.to_pylist():
+        try:
+            out.append(None if v is None or isinstance(v, (dict, list)) else float(v))
+        except (TypeError, ValueError):
+            out.append(None)  # the row is an error decision; its detail names the value
+    return pa.array(out, pa.float64())
+
+
+def _as_text(col: Any) -> Any:
+    """A column as text: scalars cast, a nested value (a JSON object or list) as its JSON."""
+    import pyarrow as pa
+
+    try:
+        return col.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        vals = col.to_pylist()
+        return pa.array(
+            [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in vals],
+            pa.string(),
+        )
+
+
+def _is_number(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+    )
+
+
+def typed_inputs(tables: Sequence[Any], declared: dict[str, bool] | None) -> list[Any]:
+    """``tables`` with every ``in.*`` column of one stable type, so they concatenate.
+
+    Each request's JSON gives its own types (``1234.5`` among integers, a string, a null):
+    left as they came, one odd request made ``concat_tables`` fail and every later flush
+    with it. A column the deployments declare numeric (``declared``: feature name → whether
+    its declared type is numeric) is float64 in every batch (a value that is not a number is
+    null: its row is an error decision saying so), or boolean where every table of the
+    batch sent booleans (a flag, as training saw it); a declared categorical one is text.
+    Another column (a condition's, one no model reads)
+    is float64 where every table of the batch has it as a number, text otherwise. Only the
+    retained ``in.*`` copy is typed here: the input digest was computed from the values as
+    received.
+    """
+    import pyarrow as pa
+
+    names: dict[str, bool] = {}
+    bools: dict[str, bool] = {}  # a flag stays a flag (as the training snapshot has it)
+    for t in tables:
+        for f in t.schema:
+            if f.name.startswith(INPUT_PREFIX):
+                names[f.name] = names.get(f.name, True) and _is_number(f.type)
+                flag = pa.types.is_boolean(f.type) or pa.types.is_null(f.type)
+                bools[f.name] = bools.get(f.name, True) and flag
+    out = []
+    for t in tables:
+        for name, all_numbers in names.items():
+            if name not in t.column_names:
+                continue
+            kind = (declared or {}).get(name[len(INPUT_PREFIX) :])
+            as_double = all_numbers if kind is None else kind
+            col = t.column(name)
+            if as_double and bools[name]:
+                typed = col.cast(pa.bool_())
+            else:
+                typed = _as_double(col) if as_double else _as_text(col)
+            t = t.set_column(t.schema.get_field_index(name), name, typed)
+        out.append(t)
+    return out
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A batch ready to commit: its table, Parquet bytes and Merkle root."""
@@ -584,6 +666,9 @@ class DecisionLog:
         self.env = env
         self.source = source
         self._parts: list[Any] = []
+        self.input_types: dict[str, bool] | None = None
+        """Feature → declared numeric, over the environment's models (the scorer sets it):
+        :func:`typed_inputs` logs them as float64 or text whatever a request sent."""
         self._lock = threading.Lock()
         self._write = threading.Lock()
 
@@ -606,7 +691,8 @@ class DecisionLog:
         tables = [t for t in tables if t.num_rows]
         if not tables:
             return None
-        table = pa.concat_tables([_conform(t) for t in tables], promote_options="default")
+        typed = typed_inputs([_conform(t) for t in tables], self.input_types)
+        table = pa.concat_tables(typed, promote_options="default")
         with self._write:
             return commit(self.ws, self.actor, prepare(table, env=self.env, source=self.source))
 

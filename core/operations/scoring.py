@@ -262,6 +262,9 @@ class Scorer:
             self.arms = arms
             self.throttle = throttle
             self.policy_digest = policy_digest
+            types = [(f, f in a.numeric) for a in arms if a.rule is None for f in a.features]
+            text = {f for f, numeric in types if not numeric}  # declared text by any model
+            self.log.input_types = {f: f not in text for f, _ in types}
 
     def _load(self, dep: Deployment, run: Any) -> Arm:
         from core.modelling import models, training
@@ -467,7 +470,32 @@ def _decide(
         answers = pa.table({c: pa.array([], pa.string()) for c in cols})
     else:
         answers = merged.take(pa.array(np.argsort(order, kind="stable")))
+    if explain:  # the caller got the contributions; the log keeps them under `rows` only
+        keep = {
+            a.deployment.row.deployment_id for a in arms if a.deployment.row.retention == "rows"
+        }
+        parts = [
+            p if p.column("deployment_id")[0].as_py() in keep else _ranked_only(p) for p in parts
+        ]
     return parts, answers
+
+
+def _ranked_only(part: Any) -> Any:
+    """``part`` with each ``reasons`` cut to its ranked feature names, no contributions.
+
+    For the linear models the product trains a SHAP contribution is an affine function of
+    its input (one fixed value per category), so logged contributions give the inputs back:
+    an ``hmac-only`` deployment's log, which promises to keep no input, logs only which
+    features weighed most, in order.
+    """
+    import pyarrow as pa
+
+    named = [
+        None if r is None else json.dumps([item[0] for item in json.loads(r)])
+        for r in part.column("reasons").to_pylist()
+    ]
+    i = part.schema.get_field_index("reasons")
+    return part.set_column(i, "reasons", pa.array(named, pa.string()))
 
 
 def _decide_arm(

@@ -12,7 +12,8 @@ scorer (:class:`core.operations.scoring.Scorer`) behind a door that checks who i
   deployed. Every refusal after authentication (403, 422) is logged as the caller's decision
   with status ``refused``, so the log shows who tried what, not only what was answered.
 - ``GET /healthz``: the deployments served, their model digests, the policy in force; 503
-  when nothing can be served.
+  when nothing can be served, or while the decision log cannot be written (then every
+  ``POST /v1/score`` is 503 too: no answer goes out that the log may not hold).
 - ``GET /metrics``: Prometheus text (requests by status, latency, decisions logged, batch
   flushes, the last flush's time, decisions waiting to be flushed).
 
@@ -47,6 +48,7 @@ The service runs as a service actor (``--as scorer``): its key signs the batches
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 import threading
@@ -214,6 +216,11 @@ class Metrics:
             "Refusals after authentication that could not be logged (nothing deployed).",
             registry=self.registry,
         )
+        self.log_failing = Gauge(
+            "ledgerml_serve_log_failing",
+            "1 while the decision log cannot be written: the service answers 503 then.",
+            registry=self.registry,
+        )
         self.last_flush = Gauge(
             "ledgerml_serve_last_flush_timestamp_seconds",
             "When the last decision batch was committed (Unix time; 0: never).",
@@ -248,6 +255,10 @@ class Options:
             raise UsageError("--flush-every must be at least 1")
         if not 0 < self.flush_seconds <= 3600:
             raise UsageError("--flush-seconds must be above 0 and at most 3600")
+
+
+class _LogFailedError(Exception):
+    """A durable request's batch did not commit: its caller is told 503, not the answer."""
 
 
 @dataclass
@@ -321,7 +332,11 @@ class Service:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop flushing after one last flush of everything answered (a clean stop)."""
+        """Stop flushing after one last flush of everything answered (a clean stop).
+
+        If that flush fails too, the answered decisions it held are not in the log: said as
+        an error (how many, why) rather than a quiet exit.
+        """
         w = self._window
         with w.cond:
             w.stopping = True
@@ -329,6 +344,12 @@ class Service:
         if self._thread is not None:
             self._thread.join(timeout=60)
         self.flush()
+        with w.cond:
+            lost, why = w.pending, w.failed
+        if why:
+            logging.getLogger("ledgerml.serve").error(
+                "%d answered decision(s) could not be logged at stop: %s", lost, why
+            )
 
     def _flusher(self) -> None:
         w = self._window
@@ -336,6 +357,11 @@ class Service:
             with w.cond:
                 deadline = time.monotonic() + self.options.flush_seconds
                 while not w.stopping:
+                    if w.failed:  # retry a failing log once a second, not in a busy loop
+                        w.cond.wait(min(self.options.flush_seconds, 1.0))
+                        if w.stopping or w.pending:
+                            break
+                        continue
                     if w.pending and (w.pending >= self.options.flush_every or w.waiters):
                         break
                     left = deadline - time.monotonic()
@@ -358,17 +384,17 @@ class Service:
         w = self._window
         assert self.scorer is not None
         with w.cond:
-            epoch, taken = w.epoch, w.pending
+            epoch, taken = w.epoch, w.pending  # still pending until committed
             w.epoch += 1
-            w.pending = 0
         try:
             self.scorer.flush()
         except Exception as err:  # noqa: BLE001 - decisions stay queued: retried next time
             self.metrics.flush_failures.inc()
             with w.cond:
                 w.ids.setdefault(w.epoch, set()).update(w.ids.pop(epoch, set()))
-                w.pending += taken
                 w.failed = f"{type(err).__name__}: {err}"
+                self.metrics.pending.set(w.pending)
+                self.metrics.log_failing.set(1)
                 w.cond.notify_all()
             return
         self.metrics.flushes.inc()
@@ -377,7 +403,9 @@ class Service:
         with w.cond:
             w.ids.pop(epoch, None)  # in the committed log now: the scorer checks them
             w.done = max(w.done, epoch)
+            w.pending = max(0, w.pending - taken)
             w.failed = ""
+            self.metrics.log_failing.set(0)
             self.metrics.pending.set(w.pending)
             w.cond.notify_all()
 
@@ -437,8 +465,24 @@ class Service:
                 self._describe()
 
     def _servable(self) -> bool:
+        """Whether to answer: something live, the scorer current, and the log writable.
+
+        "Every answer is logged": while flushes fail nothing new is answered (503), so the
+        decisions answered but unlogged stay the few queued before the failure (in
+        ``pending_decisions``), retried each second and named at stop if still unlogged.
+        """
         live = any(d["arm"] == "live" for d in self.health.get("deployments", []))
-        return live and not self.unavailable
+        return live and not self.unavailable and not self._window.failed
+
+    def _why_not(self) -> str:
+        if self.unavailable:
+            return self.unavailable
+        if self._window.failed:
+            return (
+                f"the decision log cannot be written ({self._window.failed}): "
+                "nothing is answered until a flush succeeds"
+            )
+        return f"nothing is deployed in {self.env}"
 
     def healthz(self) -> tuple[int, dict[str, Any]]:
         """``/healthz``: 200 with the health document, 503 when nothing can be served."""
@@ -449,7 +493,7 @@ class Service:
             doc["last_flush_error"] = self._window.failed or None
         ok = self._servable()
         doc["status"] = "ok" if ok else "unavailable"
-        doc["unavailable_because"] = self.unavailable or (None if ok else "nothing is live")
+        doc["unavailable_because"] = None if ok else self._why_not()
         return (200 if ok else 503), doc
 
     def score(self, authorization: str | None, raw: bytes) -> tuple[int, dict[str, Any]]:
@@ -487,10 +531,11 @@ class Service:
             self._refuse(caller.actor, raw, f"malformed request: {bad.message}")
             return bad.status, {"error": "malformed", "message": bad.message}
         if not self._servable():
-            why = self.unavailable or f"nothing is deployed in {self.env}"
-            return 503, {"error": "unavailable", "message": why}
+            return 503, {"error": "unavailable", "message": self._why_not()}
         try:
             answers = self._queue(caller, rows, ids)
+        except _LogFailedError:  # durable: the batch holding the decision did not commit
+            return 503, {"error": "unavailable", "message": self._why_not()}
         except UsageError as bad:  # request ids already logged: a replay
             self._refuse(caller.actor, raw, f"malformed request: {bad.msg}", keep_ids=False)
             return 422, {"error": "malformed", "message": bad.msg}
@@ -533,6 +578,8 @@ class Service:
                 try:
                     deadline = time.monotonic() + 30
                     while w.done < mine and not w.stopping:
+                        if w.failed:
+                            raise _LogFailedError(w.failed)
                         left = deadline - time.monotonic()
                         if left <= 0:
                             raise TimeoutError("the decision log did not commit in 30 s")

@@ -439,3 +439,39 @@ def _arm_for(s: Any, deployment_id: str) -> Any:
     """An Arm with only what ``reads`` needs: the deployment's features and conditions."""
     dep = deployments.by_id(s, deployment_id)
     return scoring.Arm(dep, b"", FEATURES, set(), 0.5, None, [c for c in dep.conditions if c.where])
+
+
+def test_requests_of_different_json_types_all_reach_the_log(ops: Ops) -> None:
+    """The attack of review #2 below the server: one float among integers, a string, nulls.
+
+    Each queued call keeps its own Arrow types; the flush types ``in.*`` as declared (a
+    numeric feature double, every other input text) and commits all of them, in every batch
+    the same way, so the whole log still reads as one table.
+    """
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", retention="rows", reason="go")
+    scorer = scoring.Scorer.open(ws, "production", "scorer")
+    rows = applicants(ws, 6).to_dict("records")
+    odd = [dict(r) for r in rows[:4]]
+    odd[1]["credit_amount"] = 1234.5  # a float where the others sent ints
+    odd[2]["credit_amount"] = "lots"  # text where a number belongs: an error decision
+    odd[3]["purpose"] = None  # a null: an error decision
+    import pandas as pd
+
+    for row in odd:
+        scorer.score(pd.DataFrame.from_records([row]), caller="cal", flush=False)
+    first = scorer.flush()
+    assert first is not None and first.count == 4
+    scorer.score(pd.DataFrame.from_records(rows[4:]), caller="cal", flush=False)
+    assert scorer.flush() is not None
+    table = decision_log.decisions(ws, env="production")  # both batches, one table
+    assert table.num_rows == 6
+    assert table.schema.field("in.credit_amount").type == pa.float64()
+    assert table.schema.field("in.purpose").type == pa.string()
+    amounts = table.column("in.credit_amount").to_pylist()
+    assert (
+        amounts[1] == 1234.5
+        and amounts[2] is None
+        and amounts[0] == float(rows[0]["credit_amount"])
+    )
+    assert table.column("status").to_pylist()[:4] == ["ok", "ok", "error", "error"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -381,3 +382,47 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
     line = next(x for x in md.splitlines() if first in x)
     assert "| 0 |" in line and "leaf 0 of" in line, line
     assert "not yet observed" in md  # rows without a label say so
+
+
+def test_no_shap_contribution_leaves_without_its_inputs(ops: Ops, tmp_path: Path) -> None:
+    """Review #9: contributions give a linear model's inputs back (the model is in the bundle).
+
+    A hashes-only bundle samples no decision whose logged reasons carry contributions (a
+    ``rows`` deployment's); an ``hmac-only`` deployment logs ranked names, which may travel.
+    The full bundle shows contributions only beside the inputs they came from.
+    """
+    from core.operations import scoring
+    from tests.operations.applicants import applicants
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="names only")  # hmac-only
+    deployments.deploy(ws, "opal", V1, env="production", retention="rows", reason="rows")
+    for env in ("staging", "production"):
+        scoring.Scorer.open(ws, env, "scorer").score(applicants(ws, 30), caller="cal", explain=3)
+
+    def samples(data: str) -> list[dict[str, Any]]:
+        out = tmp_path / f"{data}.zip"
+        bundle.export(ws, "vic", V1, out, data=data, reason="audit")
+        run = run_bundled_verifier(out)
+        assert run.returncode == 1, run.stdout + run.stderr  # verified, not anchored
+        found: list[dict[str, Any]] = json.loads(members_of(out)["operations/decisions.json"])[
+            "samples"
+        ]
+        return found
+
+    hashed = samples("hashes")
+    assert hashed and all(s["inputs"] is None for s in hashed)
+    for s in hashed:
+        reasons = s["decision"]["reasons"]
+        assert reasons is None or all(isinstance(n, str) for n in json.loads(reasons))
+    staged = [s for s in hashed if s["decision"]["env"] == "staging"]
+    assert staged and all(s["decision"]["reasons"] for s in staged if s["decision"]["score"])
+    # of the rows deployment only decisions without reasons (refused, errors) are sampled
+    assert all(s["decision"]["reasons"] is None for s in hashed if s not in staged)
+    full = samples("full")
+    beside = [s for s in full if s["decision"]["env"] == "production"]
+    assert beside and all(s["inputs"] for s in beside)
+    assert any(
+        s["decision"]["reasons"] and not isinstance(json.loads(s["decision"]["reasons"])[0], str)
+        for s in beside
+    )

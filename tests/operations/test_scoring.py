@@ -324,3 +324,34 @@ def test_vectorised_ids_routing_and_columns_match_the_row_by_row_definitions() -
     assert scoring._strings(values).to_pylist() == values.tolist()
     many = np.array([f"v{i}" for i in range(300)], dtype=object)  # past the dictionary path
     assert scoring._strings(many).to_pylist() == many.tolist()
+
+
+def test_hmac_only_logs_ranked_names_the_caller_gets_contributions(scored: Scored) -> None:
+    """Review #9: a logged SHAP contribution gives a linear model's input back.
+
+    Under ``hmac-only`` the log keeps which features weighed most, in order, and no value;
+    the caller's answer keeps the contributions.
+    """
+    answered = scored.answers.set_index("request_id")
+    logged = scored.decisions.to_pandas()
+    logged = logged[logged["returned"] & (logged["status"] == "ok")]
+    assert len(logged) > 100
+    for rid, text in zip(logged["request_id"], logged["reasons"], strict=True):
+        names = json.loads(text)
+        assert all(isinstance(n, str) for n in names) and len(names) == 2
+        assert names == [f for f, _ in json.loads(answered.loc[rid, "reasons"])]
+
+
+def test_rows_retention_logs_the_contributions(ops: Ops) -> None:
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", retention="rows", reason="go")
+    res = scoring.Scorer.open(ws, "production", "scorer").score(
+        applicants(ws, 20), caller="cal", explain=2
+    )
+    logged = decision_log.decisions(ws).to_pandas()
+    ok = logged[logged["status"] == "ok"]
+    assert (
+        ok["reasons"].tolist()
+        == res.answers.to_pandas().set_index("request_id").loc[ok["request_id"], "reasons"].tolist()
+    )
+    assert all(isinstance(json.loads(r)[0][1], float) for r in ok["reasons"])

@@ -421,3 +421,115 @@ def test_kill_9_loses_the_open_window_sigterm_nothing_and_durable_never(ops: Ops
         proc.wait(timeout=TIMEOUT)
     assert _count_logged(ops.root) == 4 + 2 + 2
     assert verification.verify(ws).ok
+
+
+class _Server:
+    """A service on 127.0.0.1 in a thread, for the tests that need their own workspace."""
+
+    def __init__(self, ws: Any, env: str, options: serving.Options) -> None:
+        self.service = serving.Service(ws, env, "scorer", options)
+        self.service.start()
+        self.sock = serving.listen("127.0.0.1", 0)
+        self.server = serving.server(serving.build_app(self.service), log_level="warning")
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        host, port = self.sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        self.client = httpx.Client(timeout=TIMEOUT)
+
+    def post(self, token: str, body: Any) -> httpx.Response:
+        return self.client.post(
+            self.url + "/v1/score",
+            content=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(self.url + path)
+
+    def close(self) -> None:
+        """A clean stop: the lifespan stops the service (its last flush)."""
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=TIMEOUT)
+        self.sock.close()
+        assert not self.thread.is_alive()
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def _logged(ws: Any) -> int:
+    from core.operations import decision_log
+
+    with ws.session() as s:
+        return sum(b.count for b in decision_log.batches(s, env="production"))
+
+
+def test_one_float_among_integers_is_logged_like_the_rest(ops: Ops) -> None:
+    """Review #2, its repro over HTTP: 60 posts to production (retention rows), the 4th
+    sending ``credit_amount`` 1234.5 where the others send integers. Before the fix 59 of
+    the 60 answered decisions never reached the log and /healthz said "ok"."""
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", reason="go", retention="rows")
+    _, token = tokens.issue(ws, "opal", "cal", env="production", reason="t")
+    rows = _rows(ws, 60)
+    rows[3]["credit_amount"] = 1234.5
+    srv = _Server(ws, "production", serving.Options(flush_every=10, flush_seconds=3600))
+    try:
+        codes = [srv.post(token, {"row": row}).status_code for row in rows]
+        assert codes == [200] * 60
+        srv.service.flush()
+        health = srv.get("/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.json()["last_flush_error"] is None
+        assert _metric(srv.get("/metrics").text, "ledgerml_serve_flush_failures_total") == 0
+    finally:
+        srv.close()
+    assert _logged(ws) == 60
+
+
+def test_a_failing_log_stops_the_answers_and_says_so(
+    ops: Ops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a flush fails anyway (here: the commit raises), the service answers nothing more:
+    /healthz 503 naming the error, /metrics counting it, every POST 503; the decisions
+    answered before it stay queued and are logged once the log can be written again."""
+    from core.operations import decision_log
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", reason="go", retention="rows")
+    _, token = tokens.issue(ws, "opal", "cal", env="production", reason="t")
+    rows = _rows(ws, 6)
+    real = decision_log.commit
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    srv = _Server(ws, "production", serving.Options(flush_every=1000, flush_seconds=3600))
+    try:
+        assert [srv.post(token, {"row": r}).status_code for r in rows[:3]] == [200] * 3
+        monkeypatch.setattr(decision_log, "commit", broken)
+        srv.service.flush()
+        health = srv.get("/healthz")
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        assert "disk full" in health.json()["unavailable_because"]
+        assert health.json()["pending_decisions"] == 3
+        metrics = srv.get("/metrics").text
+        assert _metric(metrics, "ledgerml_serve_flush_failures_total") >= 1
+        assert _metric(metrics, "ledgerml_serve_log_failing") == 1
+        assert _metric(metrics, "ledgerml_serve_pending_decisions") == 3
+        refused = srv.post(token, {"row": rows[3]})
+        assert refused.status_code == 503 and "cannot be written" in _error(refused)
+        assert _logged(ws) == 0
+        monkeypatch.setattr(decision_log, "commit", real)
+        srv.service.flush()
+        assert srv.get("/healthz").status_code == 200
+        assert _metric(srv.get("/metrics").text, "ledgerml_serve_log_failing") == 0
+        assert srv.post(token, {"row": rows[4]}).status_code == 200
+    finally:
+        srv.close()
+    assert _logged(ws) == 4  # the three answered before the failure, then the one after
