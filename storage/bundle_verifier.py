@@ -2359,6 +2359,105 @@ MONITORING = "operations/monitoring.json"
 INCIDENTS = "operations/incidents.json"
 PIPELINES = "operations/pipelines.json"
 
+STEP_ACTIONS: dict[str, tuple[str, ...]] = {
+    "snapshot": ("snapshot.add",),
+    "feature": ("snapshot.add",),
+    "validate": ("validation.run",),
+    "train": ("train.run",),
+    "register": ("model.register",),
+    "sign": ("model.sign",),
+    "evaluate": ("model.evaluate",),
+    "promote": ("model.promote",),
+    "approval-request": (),
+    "deploy": ("model.deploy",),
+}
+"""The events each pipeline step kind records when it runs (a refusal adds ``policy.deny``)."""
+_STEP_MUST_RECORD = ("validate", "train", "register", "sign", "evaluate", "promote", "deploy")
+"""Step kinds that cannot pass without recording their event (a snapshot or view of the same
+bytes, and an approval request written to a file, record nothing)."""
+
+
+def pipeline_problems(
+    events: dict[int, dict[str, Any]], seq: int, data: dict[str, Any], *, complete: bool = True
+) -> tuple[list[str], int]:
+    """What a ``pipeline.run`` event claims that its steps' events contradict; (problems, unseen).
+
+    A run is a claim about other events, so it is replayed: each step's listed events exist
+    before the run, are by the step's ``as`` actor and of the step's kind, in order across
+    steps; a passed step recorded what its kind must and really passed (a failing validation
+    or evaluation, or a ``policy.deny``, cannot be "passed"); a skipped step recorded
+    nothing and follows the failed one; the run's status and ``failed_step`` are its steps'.
+    ``events`` maps seq to body. With ``complete`` false (a bundle's excerpt) a listed event
+    the excerpt does not carry is counted in ``unseen`` instead of rejected.
+    """
+    problems: list[str] = []
+    unseen = 0
+    steps = data.get("steps") if isinstance(data.get("steps"), list) else []
+    assert isinstance(steps, list)
+    last, failed = 0, None
+    for step in steps:
+        if not isinstance(step, dict):
+            return ["has a step that is not an object"], 0
+        name, do, who, status = step.get("name"), step.get("do"), step.get("as"), step.get("status")
+        listed = step.get("events") if isinstance(step.get("events"), list) else None
+        where = f"step {name!r} ({do} as {who})"
+        if (
+            do not in STEP_ACTIONS
+            or status not in ("passed", "failed", "skipped")
+            or listed is None
+        ):
+            problems.append(f"{where} is malformed (kind, status or events)")
+            continue
+        if failed is not None and status != "skipped":
+            problems.append(f"{where} is {status} after step {failed!r} failed: it cannot have run")
+        if status == "skipped" and (failed is None or listed):
+            problems.append(
+                f"{where} says skipped, but no step failed before it or it lists events"
+            )
+        if status == "failed" and failed is None:
+            failed = str(name)
+        allowed = STEP_ACTIONS[str(do)] + (("policy.deny",) if status == "failed" else ())
+        own: list[dict[str, Any]] = []
+        for e in listed:
+            if not isinstance(e, int) or e <= last or e >= seq:
+                problems.append(
+                    f"{where} lists event #{e}, not after the previous step's and before the run"
+                )
+                continue
+            last = e
+            body = events.get(e)
+            if body is None:
+                if complete:
+                    problems.append(f"{where} lists event #{e}, which the ledger does not have")
+                unseen += 1
+                continue
+            if body.get("actor") != who or body.get("action") not in allowed:
+                problems.append(
+                    f"{where} lists event #{e} ({body.get('action')} by {body.get('actor')}), "
+                    f"not a {' or '.join(allowed) or 'no'} event by {who}"
+                )
+                continue
+            own.append(body)
+        if status == "passed" and do in _STEP_MUST_RECORD and not own and not unseen:
+            problems.append(f"{where} says passed but lists no {STEP_ACTIONS[str(do)][0]} event")
+        for body in own if status == "passed" else []:
+            d = body.get("data") or {}
+            bad = (do == "validate" and d.get("passed") is not True) or (
+                do == "evaluate"
+                and (
+                    d.get("verdict") == "FAIL" or (d.get("verdict") is None and not d.get("passed"))
+                )
+            )
+            if bad:
+                problems.append(f"{where} says passed, but its {body.get('action')} did not pass")
+    want = "failed" if failed is not None else "passed"
+    if data.get("status") != want or data.get("failed_step") != failed:
+        problems.append(
+            f"says {data.get('status')} (failed step {data.get('failed_step')!r}), but its steps "
+            f"say {want} (failed step {failed!r})"
+        )
+    return problems, unseen
+
 
 def _served(history: list[dict[str, Any]], env: str, seq: int) -> bool:
     """Whether one of the deployments in ``history`` served ``env`` at event ``seq``."""
@@ -2713,6 +2812,13 @@ def _operations(
     handled = _compare_member(archive, members, INCIDENTS, ("incidents",), ops)
     piped = _compare_member(archive, members, PIPELINES, ("pipelines",), ops)
     produced = sum(1 for d in history if d["env"] == "production")
+    by_seq = dict(plain)
+    unseen = 0
+    for run in ops["pipelines"]:
+        contradicted, missing = pipeline_problems(by_seq, int(run["seq"]), run, complete=False)
+        if contradicted:
+            raise RejectedError(f"pipeline run #{run['seq']} {contradicted[0]}")
+        unseen += missing
     checked = (
         [
             f"{len(history)} deployment(s) of {ref} agree with the signed events, each with an "
@@ -2749,6 +2855,15 @@ def _operations(
             f"{len(ops['alerts'])} alert(s), {len(ops['incidents'])} incident(s) and "
             f"{len(ops['pipelines'])} pipeline run(s) agree with the signed events"
         )
+        if ops["pipelines"]:
+            checked.append(
+                f"{len(ops['pipelines'])} pipeline run(s) replayed against their steps' events"
+                + (
+                    f"; {unseen} listed step event(s) not in this bundle's excerpt: not checked"
+                    if unseen
+                    else ""
+                )
+            )
     if any(name.startswith("reports/monitoring.") for name in members):
         checked.append(
             "reports/monitoring.* state the verified runs' verdicts (overall and per window)"

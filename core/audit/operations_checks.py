@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.audit import operations_claims
 from core.identity.authority import Authority
 from core.kernel.workspace import Workspace
 
@@ -115,6 +116,7 @@ def check(
             problem = batches.check(replay, seq, action, body, data)
             if problem:
                 fail(f"event #{seq} ({action}) {problem}", seq)
+    operations_claims.check(ws, events, fail, auth, replay)  # claims about other events
     return replay
 
 

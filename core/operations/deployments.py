@@ -212,6 +212,32 @@ def _model_and_approvals(s: Session, ref: str) -> tuple[dict[str, Any], dict[str
     return m, separation.member(s, m, "approved", rules)
 
 
+def approvals_stand(s: Session, ref: str, env: str) -> None:
+    """Refuse ``ref`` in production unless its approvals for ``approved`` still stand.
+
+    The stage is only the last lifecycle move; the approvals that move counted can stop
+    counting later (an approver rejects the version, an approval expires, newer evidence
+    voids it). "Only approved models score" means approvals that hold *now*, so deploying to
+    production and scoring there (``Scorer.refresh``) both ask the same approval check the
+    deploy gate and promote read, whatever the policy says. Other environments take
+    versions still under review, so this asks nothing there.
+
+    Raises:
+        CheckFailedError: in production, when the approval check no longer passes.
+    """
+    if env != PRODUCTION:
+        return
+    check = _model_and_approvals(s, ref)[1]["check"]
+    if not check.get("ok"):
+        why = "; ".join(str(p) for p in check.get("problems") or []) or "they no longer count"
+        raise CheckFailedError(
+            f"{ref}'s approvals no longer stand ({why}): {PRODUCTION} takes only versions "
+            "whose approvals hold now",
+            hint=f"`ledgerml approvals list --model {ref}` shows which stopped counting; roll "
+            "back to a version that still holds, or have it approved again.",
+        )
+
+
 def _trusted(ws: Workspace, ref: str, actor: str) -> None:
     from core.modelling.models import verify
 
@@ -277,6 +303,7 @@ def deploy(
                 f"{model.ref} is {stage}: {PRODUCTION} takes approved versions only",
                 hint=f"`ledgerml approvals list --model {model.ref}` shows what it lacks.",
             )
+        approvals_stand(s, model.ref, env)
         current = live(s, env)
         if arm != "live" and not any(d.row.arm == "live" for d in current):
             raise CheckFailedError(

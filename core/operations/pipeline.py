@@ -33,6 +33,7 @@ from core.kernel.workspace import Workspace
 from core.operations.pipeline_events import (
     JUNIT_MEDIA_TYPE,
     PIPELINE_MEDIA_TYPE,
+    PIPELINE_ROLES,
     PipelineRan,
 )
 
@@ -420,7 +421,7 @@ def run(
         spec = dataclasses.replace(spec, out_dir=out_dir)
     # Prove the recorder first: a run that cannot be recorded would leave its steps orphaned.
     with ws.session(actor) as s:
-        needs(action="record pipeline runs")(s)
+        needs(*PIPELINE_ROLES, action="record pipeline runs")(s)
     results = [StepResult(st.name, st.do, st.as_) for st in spec.steps]
     produced: dict[str, str] = {}
     exit_code = 0
@@ -468,7 +469,9 @@ def run(
         entry = s.commit(new_event(s.actor, payload, subjects, spec.reason, [spec_ref, report_ref]))
         return int(entry.seq)
 
-    seq = command.run(ws, actor, guards=[needs(action="record pipeline runs")], commit=commit)
+    seq = command.run(
+        ws, actor, guards=[needs(*PIPELINE_ROLES, action="record pipeline runs")], commit=commit
+    )
     return Outcome(spec.name, results, seq, junit, exit_code)
 
 

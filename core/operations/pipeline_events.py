@@ -4,7 +4,13 @@ Auditors ask for "CI/CD history showing tests, approvals and deployment timestam
 step of a run is already its own signed event (snapshot, validation, training, evaluation,
 deployment, or the ``policy.deny`` that stopped it); this event ties them together, names
 the pipeline file and the JUnit report (both stored as blobs) and says how the run ended.
-Any active actor may record one: it changes no other state, and each step was governed.
+
+The run is a *claim* about other events, so who may make it is narrowed and what it says is
+checked: only the roles that run governed steps (:data:`PIPELINE_ROLES`: the CI runner's
+identity holds one) record it, never a consumer or an auditor (whose word on CI history
+would be evidence they cannot produce); and ``audit verify`` and the bundle verifier replay
+every step against the events it lists (``storage.bundle_verifier.pipeline_problems``), so
+a run naming events that never happened, or a failed gate as "passed", is rejected.
 
 Light on purpose: the projector imports it on every command.
 """
@@ -19,6 +25,8 @@ from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
 from core.kernel.rows import PipelineRunRow
 
+PIPELINE_ROLES = ("admin", "data-steward", "data-scientist", "validator", "approver", "operator")
+"""Who may record a pipeline run: the roles whose holders run a pipeline's steps."""
 PIPELINE_STATUSES = ("passed", "failed")
 STEP_STATUSES = ("passed", "failed", "skipped")
 PIPELINE_MEDIA_TYPE = "application/toml"
@@ -43,7 +51,13 @@ class PipelineRan(Payload):
     failed_step: str | None = None
 
 
-@event_kind("pipeline.run", PipelineRan, tables=("pipeline_runs",), evidence_for=("history",))
+@event_kind(
+    "pipeline.run",
+    PipelineRan,
+    tables=("pipeline_runs",),
+    roles=PIPELINE_ROLES,
+    evidence_for=("history",),
+)
 def _pipeline_run(cat: Catalog, seq: int, body: Body, d: PipelineRan) -> None:
     cat.put(
         PipelineRunRow(

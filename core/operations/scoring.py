@@ -247,6 +247,7 @@ class Scorer:
                         hint=f"`ledgerml approvals list --model {dep.row.model}` shows what it "
                         "lacks; roll back or withdraw the deployment.",
                     )
+                deployments.approvals_stand(s, dep.row.model, self.env)  # rejected since?
                 model = s.catalog.rows(
                     ModelRow, "SELECT * FROM models WHERE ref = ?", [dep.row.model]
                 )

@@ -40,7 +40,7 @@ from typing import Any
 from core.identity.actors import needs
 from core.identity.authority import Authority
 from core.kernel import command, kinds
-from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.kernel.kinds import new_event
 from core.kernel.rows import ApiTokenRow
 from core.kernel.workspace import Session, Workspace
@@ -50,6 +50,7 @@ from core.operations.serving_events import (
     TOKEN_ROLES,
     TokenIssued,
     TokenRevoked,
+    token_issue_problem,
 )
 from storage.ledger import LedgerEntry, parse_line
 
@@ -94,7 +95,9 @@ def issue(ws: Workspace, actor: str, who: str, *, env: str, reason: str) -> tupl
     Raises:
         UsageError: without a reason, for a bad environment, or for an actor who could not
             call now (unknown, not active, neither consumer nor operator).
-        PermissionDeniedError: if ``actor`` is neither admin nor operator.
+        PermissionDeniedError: if ``actor`` is neither admin nor operator, is no person, or
+            may not speak for ``who`` (a token for an operator, an admin or a service is an
+            admin's to issue: :data:`~core.operations.serving_events.PRIVILEGED`).
     """
     from core.identity.signer import authority_of
 
@@ -104,12 +107,22 @@ def issue(ws: Workspace, actor: str, who: str, *, env: str, reason: str) -> tupl
     token_id, token = _new_token()
 
     def commit(s: Session, _: None) -> ApiTokenRow:
-        why = _caller_state(authority_of(s), who)
+        auth = authority_of(s)
+        why = _caller_state(auth, who)
         if why:
             raise UsageError(
                 f"no token for {who}: {why}",
                 hint="Callers hold the consumer role (or operator); "
                 f"`ledgerml actor grant {who} --role consumer` gives it.",
+            )
+        me, them = auth.current(s.actor), auth.current(who)
+        assert me is not None and them is not None  # the guard and _caller_state saw them
+        refused = token_issue_problem(me.kind, me.roles, them.kind, them.roles)
+        if refused:
+            raise PermissionDeniedError(
+                f"{s.actor} may not issue a token for {who}: {refused}",
+                hint="Whoever issues a token can call as its actor: operators issue tokens "
+                "for consumers; an admin issues them for operators, admins and services.",
             )
         payload = TokenIssued(token_id, who, env, digest_of(token))
         subjects = [f"token:{token_id}", f"actor:{who}", f"env:{env}"]

@@ -322,11 +322,12 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
     from typer.testing import CliRunner
 
     from app.cli import app
-    from core.operations import monitoring, outcomes, scoring
+    from core.operations import monitoring, outcomes, scoring, tokens
     from tests.operations.test_scoring import applicants
 
     ws = ops.ws
     deployments.deploy(ws, "opal", V1, env="production", retention="rows", reason="v1")
+    tokens.issue(ws, "opal", "cal", env="production", reason="cal calls the service")
     res = scoring.Scorer.open(ws, "production", "scorer").score(applicants(ws, 40), caller="cal")
     answers = res.answers.to_pylist()
     labels = tmp_path / "labels.csv"

@@ -167,10 +167,11 @@ def test_incidents_replay_and_their_forgeries(ops: Ops, tmp_path: Any) -> None:
 
 
 def _score(ops: Ops, n: int = 12) -> Any:
-    from core.operations import scoring
+    from core.operations import scoring, tokens
     from tests.operations.test_scoring import applicants
 
     frame = applicants(ops.ws, n)
+    tokens.issue(ops.ws, "opal", "cal", env="production", reason="cal calls the service")
     res = scoring.Scorer.open(ops.ws, "production", "scorer").score(frame, caller="cal")
     assert res.batch is not None
     return res
