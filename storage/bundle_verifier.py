@@ -87,8 +87,11 @@ event of one of these carries an allow decision of that gate as its ``policy`` m
 workstation's ``audit verify`` and this verifier check the same table)."""
 DECIDED_BY = {"model.deploy": "deploy", "model.rollback": "deploy"}
 """Actions whose decision, when they carry one, is of this gate. A deployment of a model
-always carries one (the operations checks require it); a rule-based baseline put live in a
-model's place passes no gate, so the table above cannot require it of every event."""
+always carries one (the operations checks require it), and so does a rule-based baseline
+put live in a model's place (since it must pass the gate too); ledgers written before that
+hold baselines without one, so the table above cannot require it of every event. A model's
+bundle carries only that model's deployments, never a baseline's, so this verifier has no
+baseline rule of its own (the workstation's ``audit verify`` checks them)."""
 """An event's signature is its body's last member; the signed bytes are the body without it."""
 EXIT_VERIFIED, EXIT_UNANCHORED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 MAX_MEMBERS = 100_000

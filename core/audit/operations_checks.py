@@ -9,8 +9,14 @@ what a deployment *means*. This replays the operations events from the signed le
   version the signed promotions had ``approved`` at that position (a lax or forged policy
   decision cannot ship an unapproved model); every non-baseline deployment carries an allow
   decision of the ``deploy`` gate (the policy checks then re-evaluate it); a baseline names
-  its rule's blob among its objects; what it ends was in service in that environment; a
-  canary or shadow runs beside a live deployment.
+  its rule's blob among its objects, carries a deploy decision asked about a baseline, names
+  an open incident of its environment and keeps the enforceable conditions of the live
+  deployment it replaces; what it ends was in service in that environment; a canary or
+  shadow runs beside a live deployment.
+- every deployment-changing event by a service identity is the ``caused_seq`` of an
+  automatic ``incident.act``, and an automatic action's step is ``auto = true`` in its
+  incident's playbook for the objective whose breach opened it (a service's key cannot change
+  what serves on command).
 - ``model.rollback``: it ends the live deployment it says it rolls back, restores an earlier
   live deployment of the same environment whose model and digest it carries, and that
   version was still approved then.
@@ -25,7 +31,9 @@ what a deployment *means*. This replays the operations events from the signed le
 Attacks, each with a test: a production deployment of an unapproved version forged and
 signed with a real operator's key; a decision row edited in its Parquet object; a batch
 object deleted; a batch recorded for a withdrawn deployment; an override of a decision never
-logged; an action on a closed incident.
+logged; an action on a closed incident; a baseline put live by one operator outside an
+incident, without a decision, dropping the approvers' conditions; a service deploying on
+command; an action marked automatic for a step the playbook runs by hand.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ class _Dep:
     retention: str
     strategy: str
     ended: int | None = None
+    wheres: tuple[str, ...] = ()
+    """The enforceable (``where``) parts of the conditions it carries."""
 
     def serving(self, at: int) -> bool:
         """In service just before event ``at``."""
@@ -109,18 +119,23 @@ def check(
         elif action == "model.promote":
             replay.stages[str(data.get("model"))].append((seq, str(data.get("to_stage"))))
         elif action in _DEPLOY_KINDS:
-            for why in _deployment(replay, seq, action, body, data):
+            found = batches.authority(seq, action, body, data)
+            for why in found + _deployment(replay, seq, action, body, data):
                 fail(f"event #{seq} ({action}) {why}", seq)
             batches.check(replay, seq, action, body, data)
         else:
             problem = batches.check(replay, seq, action, body, data)
             if problem:
                 fail(f"event #{seq} ({action}) {problem}", seq)
+    for seq, why in batches.finish():
+        fail(why, seq)
     operations_claims.check(ws, events, fail, auth, replay)  # claims about other events
     return replay
 
 
-def _decision_problem(body: dict[str, Any], env: str, model: str) -> str | None:
+def _decision_problem(
+    body: dict[str, Any], env: str, model: str, member_name: str = "model"
+) -> str | None:
     """Why the event's deploy decision is missing or about another deployment, or None.
 
     The policy checks prove the decision re-evaluates to what it says about its input; this
@@ -138,7 +153,7 @@ def _decision_problem(body: dict[str, Any], env: str, model: str) -> str | None:
     if member.get("allow") is not True:
         return "was recorded although its deploy decision denies it"
     doc = _dict(member.get("input"))
-    request, facts = _dict(doc.get("request")), _dict(doc.get("model"))
+    request, facts = _dict(doc.get("request")), _dict(doc.get(member_name))
     if request.get("env") != env or request.get("production") != (env == PRODUCTION):
         return f"carries a deploy decision about environment {request.get('env')!r}, not {env}"
     if facts.get("ref") != model:
@@ -193,10 +208,26 @@ def _deployment(
     model, digest = str(data.get("model")), str(data.get("model_digest"))
     strategy = "rollback" if action == "model.rollback" else str(data.get("strategy"))
     arm = "live" if action == "model.rollback" else str(data.get("arm"))
+    wheres = tuple(
+        str(c["where"])
+        for c in data.get("conditions") or []
+        if isinstance(c, dict) and c.get("where")
+    )
     if strategy == BASELINE:
         listed = {str(o.get("sha256")) for o in body.get("objects", []) if isinstance(o, dict)}
         if not model.startswith("baseline:") or digest not in listed:
             problems.append("is a baseline that does not name its rule's blob among its objects")
+        problems += [
+            p
+            for p in (
+                _decision_problem(body, env, model, "baseline"),
+                _kept_problem(replay, seq, env, wheres),
+            )
+            if p
+        ]
+        request = _dict(_dict(_dict(body.get("policy")).get("input")).get("request"))
+        if isinstance(body.get("policy"), dict) and request.get("baseline") is not True:
+            problems.append("carries a deploy decision that was not asked about a baseline")
     else:
         problems += [
             p
@@ -214,9 +245,28 @@ def _deployment(
         problems.append(f"puts a {arm} into {env}, where nothing was live")
     _end(replay, seq, ends)
     replay.deployments[dep_id] = _Dep(
-        seq, dep_id, env, arm, model, digest, str(data.get("retention")), strategy
+        seq, dep_id, env, arm, model, digest, str(data.get("retention")), strategy, None, wheres
     )
     return problems
+
+
+def _kept_problem(replay: Replay, seq: int, env: str, wheres: tuple[str, ...]) -> str | None:
+    """Why a baseline drops conditions of the live deployment it replaces, or None.
+
+    The one it replaces is the live one in service or, with none (withdrawn), the most
+    recent live deployment of ``env``: the same one ``deploy_baseline`` takes them from.
+    """
+    earlier = [d for d in replay.deployments.values() if d.env == env and d.arm == "live"]
+    if not earlier:
+        return None
+    prev = max(earlier, key=lambda d: (d.serving(seq), d.seq))
+    dropped = [w for w in prev.wheres if w not in wheres]
+    if dropped:
+        return (
+            f"drops the approvers' enforceable condition(s) {', '.join(dropped)} of "
+            f"{prev.deployment_id} ({prev.model}), which it replaces"
+        )
+    return None
 
 
 def _end(replay: Replay, seq: int, ends: list[str]) -> None:
@@ -262,6 +312,81 @@ class _Batches:
         self.runs: dict[int, str] = {}  # monitor.run seq -> env
         self.alerts: dict[int, str] = {}  # monitor.alert seq -> env
         self.caused: dict[int, tuple[str, Any]] = {}  # seq -> (action, incident it names)
+        self.opened: dict[int, dict[str, Any]] = {}  # incident.open seq -> its data
+        self.metrics: dict[int, str] = {}  # monitor.alert seq -> its metric
+        self.by_service: dict[int, str] = {}  # deployment change by a service -> why
+        self.automatic: set[int] = set()  # caused_seq of a checked automatic incident.act
+
+    def authority(
+        self, seq: int, action: str, body: dict[str, Any], data: dict[str, Any]
+    ) -> list[str]:
+        """Who may change what serves: a baseline's incident, a service's playbook step.
+
+        A baseline must name an open incident of its environment. A change by a service is
+        noted; :meth:`finish` flags it unless an automatic ``incident.act`` claims it.
+        """
+        problems = []
+        env = str(data.get("env"))
+        if action == "model.deploy" and data.get("strategy") == BASELINE:
+            number = _int(data.get("incident"))
+            if self.incidents.get(number) != (env, "open"):
+                problems.append(
+                    f"puts a baseline live in {env} outside an open incident of {env} "
+                    f"(it names #{data.get('incident')}): a rule stands in for a model only "
+                    "during one"
+                )
+        state = self.auth.actor_at(str(body.get("actor")), seq) if self.auth else None
+        if state is not None and state.kind != "person":
+            self.by_service[seq] = f"{body.get('actor')}, a {state.kind}"
+        return problems
+
+    def finish(self) -> list[tuple[int, str]]:
+        """The deployment changes by a service that no automatic playbook step caused."""
+        return [
+            (
+                seq,
+                f"event #{seq} changes what serves as {who}: a service does that only as an "
+                "automatic step of an open incident's playbook, and no automatic incident.act "
+                "claims it",
+            )
+            for seq, who in sorted(self.by_service.items())
+            if seq not in self.automatic
+        ]
+
+    def _automatic_problem(self, number: int, data: dict[str, Any]) -> str | None:
+        """Why an action marked automatic was no ``auto`` step for its breach, or None."""
+        import json
+
+        from core.kernel.errors import LedgerError
+
+        opened = self.opened.get(number, {})
+        slo, digest = opened.get("slo"), opened.get("playbook")
+        if not slo or not digest:
+            return (
+                f"is marked automatic, but incident #{number} was opened by no breach or "
+                "follows no playbook: nothing runs by itself there"
+            )
+        try:
+            book = json.loads(self.ws.objects.read_verified(str(digest)))
+            step = _int(data.get("step"))
+            st = book["steps"][step - 1] if step >= 1 else None
+        except (LedgerError, OSError, ValueError, LookupError, TypeError) as err:
+            return f"is marked automatic, but its playbook step cannot be read: {err}"
+        metric = self.metrics.get(_int(opened.get("alert_seq")))
+        if (
+            not isinstance(st, dict)
+            or st.get("auto") is not True
+            or st.get("on")
+            not in (
+                slo,
+                metric,
+            )
+        ):
+            return (
+                f"is marked automatic, but step {data.get('step')} of incident #{number}'s "
+                f"playbook is no automatic step for the breach of {slo}"
+            )
+        return None
 
     def check(
         self, replay: Replay, seq: int, action: str, body: dict[str, Any], data: dict[str, Any]
@@ -281,10 +406,12 @@ class _Batches:
                 return "does not list its evidence blob among its objects"
         elif action == "monitor.alert":
             self.alerts[seq] = env
+            self.metrics[seq] = str(data.get("metric"))
             if self.runs.get(_int(data.get("monitor_seq"))) != env:
                 return f"names monitoring run #{data.get('monitor_seq')}, no run of {env} before it"
         elif action == "incident.open":
             self.incidents[seq] = (env, "open")
+            self.opened[seq] = data
             alert = data.get("alert_seq")
             if alert is not None and self.alerts.get(_int(alert)) != env:
                 return f"was opened for alert #{alert}, which is no alert of {env} before it"
@@ -393,6 +520,12 @@ class _Batches:
                 return (
                     f"says it caused event #{caused} ({what[0]}), which names no incident #{number}"
                 )
+        if data.get("automatic") is True:
+            problem = self._automatic_problem(number, data)
+            if problem:
+                return problem
+            if caused is not None:
+                self.automatic.add(_int(caused))
         return None
 
 

@@ -20,10 +20,11 @@ digests unlinkable to anyone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from core.governance import policy
 from core.governance.facts import model_facts, model_row, stage_of
 from core.identity.actors import needs
 from core.kernel import command
-from core.kernel.errors import CheckFailedError, NotFoundError, UsageError
+from core.kernel.errors import CheckFailedError, IntegrityError, NotFoundError, UsageError
 from core.kernel.kinds import new_event
 from core.kernel.rows import ApprovalRow, DeploymentRow, LifecycleRow, ThrottleRow
 from core.kernel.workspace import Session, Workspace
@@ -195,6 +196,121 @@ def conditions_for(s: Session, ref: str) -> list[Condition]:
             words, where = parse_condition(text)
             out.append(Condition(words, a.approver, a.seq, where))
     return out
+
+
+_AUDIT = "Run `ledgerml audit verify` to see what was edited; `ledgerml rebuild` re-projects it."
+
+
+def signed(ws: Workspace, dep: Deployment) -> Deployment:
+    """``dep`` as its signed ledger event (at ``dep.row.seq``) has it, not as the catalog says.
+
+    Everything that decides which bytes answer and how (model, digest, environment, arm,
+    strategy, share, retention, conditions) is taken from the event, so a hand-edited
+    catalog row cannot put other bytes live or drop an approver's condition.
+
+    Raises:
+        IntegrityError: the event at that position is no deployment of this id, or the
+            catalog row disagrees with it (the catalog was edited: ``audit verify`` says how).
+    """
+    row = dep.row
+    body = ws.ledger.entry(row.seq).decode()
+    action, data = body.get("action"), body.get("data")
+    if (
+        action not in ("model.deploy", "model.rollback")
+        or not isinstance(data, dict)
+        or data.get("deployment_id") != row.deployment_id
+    ):
+        raise IntegrityError(
+            f"the catalog says deployment {row.deployment_id} was made by event #{row.seq}, "
+            f"but that event is a {action}: the catalog was edited",
+            hint=_AUDIT,
+        )
+    back = action == "model.rollback"
+    fields = {
+        "env": data.get("env"),
+        "arm": "live" if back else data.get("arm"),
+        "model": data.get("model"),
+        "model_digest": data.get("model_digest"),
+        "strategy": "rollback" if back else data.get("strategy"),
+        "share": None if back else data.get("share"),
+        "retention": data.get("retention"),
+    }
+    conditions = [Condition.from_data(c) for c in data.get("conditions") or []]
+    differ = [k for k, v in fields.items() if not _same(getattr(row, k), v)]
+    if [c.to_data() for c in dep.conditions] != [c.to_data() for c in conditions]:
+        differ.append("conditions")
+    if differ:
+        raise IntegrityError(
+            f"the catalog's deployment {row.deployment_id} disagrees with its signed event "
+            f"#{row.seq} on {', '.join(differ)}: refusing to let the catalog decide what answers",
+            hint=_AUDIT,
+        )
+    encoded = json.dumps([c.to_data() for c in conditions], sort_keys=True)
+    return Deployment(
+        DeploymentRow(**(row.as_dict() | fields | {"conditions": encoded})), conditions
+    )
+
+
+def _same(have: Any, want: Any) -> bool:
+    """Equal, a share up to the catalog's float precision (DuckDB keeps a REAL)."""
+    if isinstance(have, float) and isinstance(want, (int, float)):
+        return abs(have - float(want)) < 1e-6
+    return bool(have == want)
+
+
+def signed_stage(s: Session, ref: str) -> str:
+    """``ref``'s stage, once the promotion the catalog points to is checked in the ledger.
+
+    The catalog's newest ``lifecycle`` row of ``ref`` must be a signed ``model.promote`` of
+    that very version (and digest) to that stage; otherwise the catalog was edited.
+
+    Raises:
+        IntegrityError: the lifecycle row names an event that is no such promotion.
+    """
+    rows = s.catalog.rows(
+        LifecycleRow, "SELECT * FROM lifecycle WHERE model = ? ORDER BY seq DESC LIMIT 1", [ref]
+    )
+    if not rows:
+        return "candidate"
+    row = rows[0]
+    body = s.workspace.ledger.entry(row.seq).decode()
+    data = body.get("data")
+    if (
+        body.get("action") != "model.promote"
+        or not isinstance(data, dict)
+        or data.get("model") != ref
+        or data.get("to_stage") != row.to_stage
+        or data.get("model_digest") != row.model_digest
+    ):
+        raise IntegrityError(
+            f"the catalog has {ref} {row.to_stage} by event #{row.seq}, but that event is no "
+            f"signed promotion of {ref} to {row.to_stage}: the catalog was edited",
+            hint=_AUDIT,
+        )
+    return str(row.to_stage)
+
+
+def _person_or_playbook(
+    env: str, incident: int | None, wanted: dict[str, Any]
+) -> Callable[[Session], None]:
+    """A guard: a person acts, or a service takes an automatic step of an open incident.
+
+    A service identity (the scoring or monitoring host) changes what serves only as an
+    ``auto = true`` step of the playbook of an open incident of ``env``, for the objective
+    whose breach opened it, with that step's very parameters (``wanted``):
+    :func:`core.operations.incidents.check_automatic` decides, from the incident and its
+    playbook, not from the caller's word. Anything else needs a person.
+    """
+
+    def guard(s: Session) -> None:
+        from core.identity.signer import authority_of
+        from core.operations import incidents
+
+        state = authority_of(s).current(s.actor)
+        if state is not None and state.kind != "person":
+            incidents.check_automatic(s, incident, env, wanted, who=f"{s.actor} ({state.kind})")
+
+    return guard
 
 
 def _model_and_approvals(s: Session, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -365,6 +481,17 @@ def deploy(
         actor,
         guards=[
             needs(*DEPLOY_ROLES, action="deploy models"),
+            _person_or_playbook(
+                env,
+                incident,
+                {
+                    "action": "fallback",
+                    "model": ref.removeprefix("model:"),
+                    "strategy": strategy,
+                    "share": share,
+                    "retention": retention,
+                },
+            ),
             precheck,
             policy.gate(
                 "deploy", lambda _: f"model:{ref.removeprefix('model:')}", facts, required=True
@@ -481,6 +608,7 @@ def rollback(
         actor,
         guards=[
             needs(*DEPLOY_ROLES, action="roll back deployments"),
+            _person_or_playbook(env, incident, {"action": "rollback"}),
             policy.gate("deploy", subject, facts, required=True),
         ],
         commit=commit,
@@ -517,7 +645,10 @@ def withdraw(
     return command.run(
         ws,
         actor,
-        guards=[needs(*DEPLOY_ROLES, action="withdraw deployments")],
+        guards=[
+            needs(*DEPLOY_ROLES, action="withdraw deployments"),
+            _person_or_playbook(env, incident, {"action": "withdraw", "arms": sorted(arms)}),
+        ],
         commit=commit,
     )
 
@@ -572,7 +703,13 @@ def throttle(
         return rows[0]
 
     return command.run(
-        ws, actor, guards=[needs(*DEPLOY_ROLES, action="throttle deployments")], commit=commit
+        ws,
+        actor,
+        guards=[
+            needs(*DEPLOY_ROLES, action="throttle deployments"),
+            _person_or_playbook(env, incident, {"action": "throttle", "share": share}),
+        ],
+        commit=commit,
     )
 
 
@@ -610,6 +747,21 @@ def baseline_rule(name: str, score_sql: str, threshold: float = 0.5) -> dict[str
     return {"name": name, "score_sql": score_sql, "threshold": threshold, "columns": columns}
 
 
+def replaced_conditions(ws: Workspace, s: Session, env: str) -> list[Condition]:
+    """The conditions a baseline put live in ``env`` must carry, from the signed events.
+
+    Those of the live deployment it replaces or, with nothing live (withdrawn), of the most
+    recent live deployment there: a stand-in never answers rows the approvers excluded.
+    """
+    rows = s.catalog.rows(
+        DeploymentRow,
+        "SELECT * FROM deployments WHERE env = ? AND arm = 'live' ORDER BY "
+        "(ended_seq IS NULL) DESC, seq DESC LIMIT 1",
+        [env],
+    )
+    return signed(ws, _wrap(rows[0])).conditions if rows else []
+
+
 def deploy_baseline(
     ws: Workspace,
     actor: str,
@@ -621,19 +773,70 @@ def deploy_baseline(
 ) -> Deployment:
     """Put a rule-based baseline (:func:`baseline_rule`) live in ``env`` in a model's place.
 
-    A fallback when no model can be trusted: it ends the live model and any canary. It is
-    no model, so it has no approval to check and passes no policy gate; the rule is stored
-    as a blob and the deployment names its digest, so what decided is on record.
+    A fallback when no model can be trusted: it ends the live model and any canary. Because
+    it decides in a model's place, it is no side door around approval: it needs an open
+    incident of ``env`` (the emergency it answers), passes the policy's ``deploy`` gate
+    (subject ``baseline:NAME``, ``request.baseline`` true, so a policy may refuse it), and
+    carries the conditions of the live deployment it replaces (:func:`replaced_conditions`),
+    so scoring still refuses the rows the approvers excluded. The rule is stored as a blob and
+    the deployment names its digest, so what decided is on record.
 
     Raises:
-        UsageError: without a reason or for a bad environment.
+        UsageError: without a reason or an incident, or for a bad environment.
+        CheckFailedError: the incident is not open or is another environment's; no policy.
+        PermissionDeniedError: a service outside an automatic playbook step.
+        PolicyDeniedError: if the policy refuses (the refusal is recorded).
     """
     from storage.canonical import canonical_bytes
 
     if not reason.strip():
         raise UsageError("a baseline deployment needs a --reason", hint="Say why.")
     check_env(env)
+    if incident is None:
+        raise UsageError(
+            "a baseline stands in for a model during an incident: give --incident N",
+            hint=f"Open one first: `ledgerml incident open --env {env} --title … --reason …`.",
+        )
     blob = canonical_bytes(rule)
+    name = f"baseline:{rule['name']}"
+    seen: dict[str, Any] = {}
+
+    def precheck(s: Session) -> None:
+        from core.operations.incidents import get
+
+        row = get(s, incident).row
+        if row.env != env or row.status != "open":
+            raise CheckFailedError(
+                f"incident #{incident} is {row.status} in {row.env}: a baseline in {env} "
+                f"needs an open incident of {env}",
+                hint=f"`ledgerml incident list --env {env}` lists them.",
+            )
+        seen["conditions"] = replaced_conditions(ws, s, env)
+
+    def facts(s: Session) -> dict[str, Any]:
+        current = live(s, env)
+        return {
+            "baseline": {
+                "ref": name,
+                "name": rule["name"],
+                "digest": hashlib.sha256(blob).hexdigest(),
+                "score_sql": rule["score_sql"],
+                "threshold": rule["threshold"],
+                "columns": rule["columns"],
+            },
+            "request": {
+                "env": env,
+                "production": env == PRODUCTION,
+                "strategy": BASELINE,
+                "arm": "live",
+                "share": None,
+                "retention": "hmac-only",
+                "incident": incident,
+                "baseline": True,
+                "conditions": [c.to_data() for c in seen["conditions"]],
+                "live": [d.row.model for d in current if d.row.arm == "live"],
+            },
+        }
 
     def commit(s: Session, _: None) -> Deployment:
         ref = s.put_blob(blob, BASELINE_MEDIA_TYPE)
@@ -644,17 +847,25 @@ def deploy_baseline(
             env=env,
             arm="live",
             strategy=BASELINE,
-            model=f"baseline:{rule['name']}",
+            model=name,
             model_digest=ref.sha256,
             retention="hmac-only",
             key_check=decision_keys.create(ws, deployment_id),
-            conditions=[],
+            conditions=[c.to_data() for c in seen["conditions"]],
             ends=ends,
             incident=incident,
         )
-        s.commit(new_event(s.actor, payload, [f"env:{env}"], reason, [ref]))
+        s.commit(new_event(s.actor, payload, [name, f"env:{env}"], reason, [ref]))
         return by_id(s, deployment_id)
 
     return command.run(
-        ws, actor, guards=[needs(*DEPLOY_ROLES, action="deploy a baseline")], commit=commit
+        ws,
+        actor,
+        guards=[
+            needs(*DEPLOY_ROLES, action="deploy a baseline"),
+            _person_or_playbook(env, incident, {"action": "baseline", "rule": rule}),
+            precheck,
+            policy.gate("deploy", name, facts, required=True),
+        ],
+        commit=commit,
     )

@@ -26,7 +26,7 @@ from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import CheckFailedError, NotFoundError, PermissionDeniedError, UsageError
 from core.kernel.kinds import new_event
-from core.kernel.rows import ActorRow, IncidentActionRow, IncidentRow
+from core.kernel.rows import ActorRow, IncidentActionRow, IncidentRow, OpsAlertRow
 from core.kernel.workspace import Session, Workspace
 from core.operations import deployments
 from core.operations.deployments import check_env
@@ -214,6 +214,88 @@ def _step(s: Session, row: IncidentRow, n: int, who: ActorRow) -> dict[str, Any]
     return step | {"playbook": book["name"], "number": n}
 
 
+def _metric(s: Session, row: IncidentRow) -> str | None:
+    """The metric of the alert that opened ``row`` (None for one opened by hand)."""
+    if row.alert_seq is None:
+        return None
+    rows: list[OpsAlertRow] = s.catalog.rows(
+        OpsAlertRow, "SELECT * FROM ops_alerts WHERE seq = ?", [row.alert_seq]
+    )
+    return rows[0].metric if rows else None
+
+
+def _automatic(s: Session, row: IncidentRow) -> list[int]:
+    """The steps of ``row``'s playbook that run by themselves on the breach that opened it.
+
+    An incident opened by hand (no objective breached) has none: a person decides there.
+    """
+    book = _playbook(s, row)
+    if book is None or row.slo is None:
+        return []
+    return automatic_steps(book, row.slo, _metric(s, row) or row.slo)
+
+
+def step_request(step: dict[str, Any]) -> dict[str, Any]:
+    """What a playbook step asks of the deployment functions (compared by them, see below)."""
+    action = step["action"]
+    if action == "throttle":
+        return {"action": "throttle", "share": step["share"]}
+    if action == "fallback":
+        return {
+            "action": "fallback",
+            "model": str(step["model"]).removeprefix("model:"),
+            "strategy": "direct",
+            "share": None,
+            "retention": "hmac-only",
+        }
+    if action == "rollback":
+        return {"action": "rollback"}
+    rule = deployments.baseline_rule(
+        step["baseline_name"], step["baseline_score"], step.get("baseline_threshold") or 0.5
+    )
+    return {"action": "baseline", "rule": rule}
+
+
+def check_automatic(
+    s: Session, incident: int | None, env: str, wanted: dict[str, Any], *, who: str
+) -> None:
+    """Let a service change what serves only as an automatic step of an open incident.
+
+    The incident must be open, of ``env``, opened by a breach of an objective, and its
+    playbook must have an ``auto = true`` step for that objective asking exactly ``wanted``
+    (:func:`step_request`). Decided from the incident and its playbook, never from a flag the
+    caller passes: a service's key on the serving host must not be able to deploy, roll
+    back, withdraw, throttle or install a baseline on command. (A service that repeats an
+    automatic step itself, outside ``act``, passes here; ``audit verify`` flags its event,
+    which no automatic ``incident.act`` claims.)
+
+    Raises:
+        PermissionDeniedError: when no such step exists.
+    """
+    hint = "A person does this: `--as NAME`; services take a playbook's automatic steps only."
+    if incident is None:
+        raise PermissionDeniedError(
+            f"{who} is not a person: only a person changes what serves outside an incident",
+            hint=hint,
+        )
+    row = _row(s, incident)
+    if row.env != env or row.status != OPEN:
+        raise PermissionDeniedError(
+            f"{who} may act only on an open incident of {env}; #{incident} is {row.status} "
+            f"in {row.env}",
+            hint=hint,
+        )
+    book = _playbook(s, row)
+    for n in _automatic(s, row):
+        if book is not None and step_request(book["steps"][n - 1]) == wanted:
+            return
+    raise PermissionDeniedError(
+        f"{who} is not a person, and the playbook of incident #{incident} has no automatic "
+        f"step for its breach that asks for this ({wanted['action']})",
+        hint=hint,
+    )
+
+
 def _perform(ws: Workspace, actor: str, env: str, seq: int, step: dict[str, Any], why: str) -> int:
     """Run one playbook step through the deployment functions; the event seq it caused."""
     action = step["action"]
@@ -254,6 +336,10 @@ def act(
     are checked first: a refusal there records nothing. A step the deployment functions
     refuse (the policy, nothing to roll back to) is recorded as ``failed`` with the reason.
 
+    ``automatic`` is checked, not believed: the step must be ``auto = true`` in the playbook
+    for the objective whose breach opened the incident (what monitoring runs); otherwise the
+    call is refused and nothing is recorded.
+
     Raises:
         UsageError: neither or both of step and note, no reason, a bad step.
         PermissionDeniedError: wrong role, a step reserved to another role, or a service
@@ -273,6 +359,12 @@ def act(
         for g in guards[1:]:
             g(s)
         row = _open(s, seq)
+        if automatic and (step is None or step not in _automatic(s, row)):
+            raise PermissionDeniedError(
+                f"step {step} of incident #{seq}'s playbook is no automatic step for the "
+                "breach that opened it: it cannot be taken as automatic",
+                hint="Take it by hand, as a person (`ledgerml incident act`).",
+            )
         return row, (_step(s, row, step, who) if step is not None else None)
 
     with ws.session(actor) as s:

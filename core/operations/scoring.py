@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.governance.facts import stage_of
 from core.identity.actors import require
 from core.kernel.errors import CheckFailedError, IntegrityError, UsageError
 from core.kernel.events import now_iso
@@ -218,12 +217,24 @@ class Scorer:
         return scorer
 
     def refresh(self) -> None:
-        """Re-read the environment's deployments (a rollback or throttle takes effect)."""
+        """Re-read the environment's deployments (a rollback or throttle takes effect).
+
+        The catalog only says *which* deployments serve; what each one is (model, digest,
+        arm, strategy, share, retention, conditions) is taken from its signed ledger event
+        (:func:`deployments.signed`), and a stage is believed only when the promotion the
+        catalog points to is that signed ``model.promote`` (:func:`deployments.signed_stage`):
+        an edited row is refused with an IntegrityError before anything loads. Still trusted
+        from the catalog, because checking it means replaying the ledger since each deployment
+        on every refresh: that a deployment was not ended since (a withdrawal or rollback row
+        deleted), that no later promotion (a retirement) was removed, and the throttle. Such
+        an edit can only bring back a deployment that was once validly made, and ``audit
+        verify`` reports it.
+        """
         from core.identity.signer import authority_of
 
         with self.ws.session(self.actor) as s:
             require(s, *SCORE_ROLES, action="score with deployed models")
-            current = deployments.live(s, self.env)
+            current = [deployments.signed(self.ws, d) for d in deployments.live(s, self.env)]
             if not any(d.row.arm == "live" for d in current):
                 raise CheckFailedError(
                     f"{self.env} has no live deployment: nothing may score there",
@@ -238,7 +249,7 @@ class Scorer:
                 if dep.row.strategy == BASELINE:
                     plans.append((dep, None, None))
                     continue
-                stage = stage_of(s, dep.row.model)
+                stage = deployments.signed_stage(s, dep.row.model)
                 allowed = ("approved",) if self.env == PRODUCTION else ALLOWED_STAGES
                 if stage not in allowed:
                     raise CheckFailedError(

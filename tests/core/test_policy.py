@@ -217,7 +217,7 @@ def test_install_records_an_admins_event_and_installing_twice_changes_nothing(
     [line] = [i for i in policy_views.installs(ws) if i.in_force]
     assert line.digest == bundle.digest and line.installed_by == "alice"
     shown = policy_views.show(ws)
-    assert shown.in_force and shown.fixtures() == 59 and shown.bundle.name == "default"
+    assert shown.in_force and shown.fixtures() == 62 and shown.bundle.name == "default"
     assert policy_views.show(ws, bundle.digest[7:19]).bundle.digest == bundle.digest
 
 

@@ -163,7 +163,15 @@ def test_a_rule_based_baseline_goes_live_and_a_bad_file_is_refused(ops: Ops) -> 
                "--reason", "r")  # fmt: skip
     assert typo.exit_code == 2 and "threshhold" in typo.output
     assert _head(ops) == before
+    alone = cli(ops, "--as", "opal", "deploy", "--baseline", str(SAMPLE / "baseline.toml"),
+                "--env", "production", "--reason", "no model can be trusted")  # fmt: skip
+    assert alone.exit_code == 2 and "--incident" in alone.output
+    assert _head(ops) == before
+    ticket = cli(ops, "--as", "opal", "incident", "open", "drift", "--env", "production",
+                 "--reason", "r")  # fmt: skip
+    assert ticket.exit_code == 0, ticket.output
     out = cli(ops, "--as", "opal", "deploy", "--baseline", str(SAMPLE / "baseline.toml"),
-              "--env", "production", "--reason", "no model can be trusted")  # fmt: skip
+              "--env", "production", "--incident", str(before + 1),
+              "--reason", "no model can be trusted")  # fmt: skip
     assert out.exit_code == 0, out.output
     assert _live(ops) == [("production", "live", "baseline:duration-rule")]

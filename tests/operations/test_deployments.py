@@ -8,7 +8,7 @@ import pytest
 
 from core.governance.policy import PolicyDeniedError
 from core.kernel.errors import CheckFailedError, PermissionDeniedError, UsageError
-from core.operations import decision_keys, deployments
+from core.operations import decision_keys, deployments, incidents
 from tests.operations.conftest import V1, V2, Ops
 
 
@@ -157,9 +157,18 @@ def test_throttle_and_a_rule_based_baseline(ops: Ops) -> None:
         "long-loans", "CASE WHEN duration_months > 36 THEN 0.7 ELSE 0.2 END"
     )
     assert rule["columns"] == ["duration_months"]
-    dep = deployments.deploy_baseline(ws, "opal", env="production", rule=rule, reason="fallback")
+    with pytest.raises(UsageError, match="during an incident"):
+        deployments.deploy_baseline(ws, "opal", env="production", rule=rule, reason="fallback")
+    ticket = incidents.open_incident(ws, "opal", env="production", title="drift", reason="r")
+    dep = deployments.deploy_baseline(
+        ws, "opal", env="production", rule=rule, reason="fallback", incident=ticket.seq
+    )
     assert dep.row.model == "baseline:long-loans" and dep.row.strategy == "baseline"
     assert ws.objects.read_verified(dep.row.model_digest)
     assert _live(ops, "production") == [("live", "baseline:long-loans")]
+    # it keeps the approvers' conditions of the model it stands in for
+    assert [c.where for c in dep.conditions] == ["age_years >= 21", None]
     with pytest.raises(PermissionDeniedError):
-        deployments.deploy_baseline(ws, "cal", env="production", rule=rule, reason="r")
+        deployments.deploy_baseline(
+            ws, "cal", env="production", rule=rule, reason="r", incident=ticket.seq
+        )

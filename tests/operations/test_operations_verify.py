@@ -12,7 +12,7 @@ from core.audit import verification
 from core.governance import lifecycle
 from core.identity.actors import needs
 from core.kernel.kinds import new_event
-from core.operations import deployments
+from core.operations import deployments, incidents
 from core.operations.events import Deployed, RolledBack
 from tests.operations.conftest import V1, V2, Ops
 
@@ -65,7 +65,10 @@ def test_an_honest_operations_history_verifies(ops: Ops) -> None:
     rule = deployments.baseline_rule(
         "duration-rule", "CASE WHEN duration_months > 36 THEN 0.6 ELSE 0.2 END"
     )
-    deployments.deploy_baseline(ws, "opal", env="staging", rule=rule, reason="fallback")
+    ticket = incidents.open_incident(ws, "opal", env="staging", title="t", reason="r")
+    deployments.deploy_baseline(
+        ws, "opal", env="staging", rule=rule, reason="fallback", incident=ticket.seq
+    )
     deployments.withdraw(ws, "opal", env="staging", arms=["live"], reason="done")
     assert _failures(ops) == []
 

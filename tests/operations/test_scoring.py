@@ -22,7 +22,7 @@ from core.kernel.errors import (
     PermissionDeniedError,
     UsageError,
 )
-from core.operations import decision_keys, decision_log, deployments, scoring
+from core.operations import decision_keys, decision_log, deployments, incidents, scoring
 from tests.operations.applicants import FEATURES, applicants
 from tests.operations.conftest import V1, V2, Ops
 
@@ -221,13 +221,20 @@ def test_baseline_rule_scores_in_duckdb(ops: Ops) -> None:
     rule = deployments.baseline_rule(
         "duration-rule", "CASE WHEN duration_months > 36 THEN 0.7 ELSE 0.2 END", 0.5
     )
-    deployments.deploy_baseline(ws, "opal", env="production", rule=rule, reason="fallback")
+    ticket = incidents.open_incident(ws, "opal", env="production", title="t", reason="r")
+    deployments.deploy_baseline(
+        ws, "opal", env="production", rule=rule, reason="fallback", incident=ticket.seq
+    )
     frame = applicants(ws, 50)
+    frame.loc[:2, "age_years"] = 19
     res = scoring.Scorer.open(ws, "production", "scorer").score(frame, caller="cal")
     a = res.answers.to_pandas()
-    expected = frame["duration_months"].gt(36).map({True: 0.7, False: 0.2})
-    assert a["score"].tolist() == expected.tolist()  # no approval condition on a rule
-    assert a["label"].tolist() == (expected >= 0.5).astype(int).tolist()
+    adult = (frame["age_years"] >= 21).to_numpy()
+    # the rule keeps the approvers' condition of the model it stands in for
+    assert (a["status"] == "refused").to_numpy().tolist() == (~adult).tolist()
+    expected = frame["duration_months"].gt(36).map({True: 0.7, False: 0.2})[adult]
+    assert a["score"][adult].tolist() == expected.tolist()
+    assert a["label"][adult].tolist() == (expected >= 0.5).astype(int).tolist()
     assert a["decision"].isna().all()  # a rule declares no outcome: no words are assumed
 
 

@@ -3,15 +3,46 @@
 # do not verify, a retired version, and an unapproved one in production. These rules add the
 # organisation's own: no candidate anywhere, production only on fresh evidence that did not
 # FAIL and on approvals that still count today (not expired, not voided by newer evidence),
-# and a canary that answers at most half of the traffic.
+# and a canary that answers at most half of the traffic. A rule-based baseline (the request's
+# `baseline` is true; `input.baseline` is the rule: ref `baseline:NAME`, `score_sql`, `columns`)
+# has no evidence or approvals of its own: it stands in only during an incident, and a rule
+# that reads no input column (a constant score) decides every applicant alike and is refused.
 package ledgerml.gate
 
 import rego.v1
 
 deploying if input.gate == "deploy"
 
-deny contains msg if {
+model_deploying if {
 	deploying
+	not input.request.baseline
+}
+
+baseline_deploying if {
+	deploying
+	input.request.baseline == true
+}
+
+deny contains msg if {
+	baseline_deploying
+	not input.request.incident
+	msg := concat("", [
+		input.baseline.ref, " is a rule-based baseline: it stands in for a model only during an ",
+		"incident (`--incident N`)",
+	])
+}
+
+deny contains msg if {
+	baseline_deploying
+	count(object.get(input.baseline, "columns", [])) == 0
+	msg := concat("", [
+		input.baseline.ref, " reads no input column: a constant score decides every applicant ",
+		"alike; give it a rule over the row",
+	])
+}
+
+deny contains msg if {
+	model_deploying
 	input.model.stage == "candidate"
 	msg := concat("", [
 		model_ref, " is a candidate: a validator promotes it to validated before it is ",
@@ -20,14 +51,14 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	deploying
+	model_deploying
 	input.request.production
 	input.model.verdicts.evaluation == "FAIL"
 	msg := concat("", [model_ref, " FAILed its evaluation and may not serve production"])
 }
 
 deny contains msg if {
-	deploying
+	model_deploying
 	input.request.production
 	not input.model.verdicts.evaluation
 	msg := concat("", [
@@ -37,7 +68,7 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	deploying
+	model_deploying
 	input.request.production
 	input.model.evidence_age_days.evaluation > tier_rules.evidence_max_age_days
 	msg := sprintf(
@@ -47,7 +78,7 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	deploying
+	model_deploying
 	input.request.production
 	not input.approvals.check.ok == true
 	msg := concat("", [
@@ -64,7 +95,7 @@ deploy_approval_gap := concat("; ", input.approvals.check.problems) if {
 } else := "no approval check was given"
 
 deny contains msg if {
-	deploying
+	model_deploying
 	input.request.arm == "canary"
 	input.request.share > 0.5
 	msg := sprintf(

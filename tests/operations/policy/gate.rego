@@ -57,3 +57,11 @@ deny contains msg if {
 	input.model.verdicts.evaluation == "FAIL"
 	msg := sprintf("%s failed its evaluation and may not serve production", [input.model.ref])
 }
+
+# A rule-based baseline that reads no input column (a constant score) decides everyone alike.
+deny contains msg if {
+	input.gate == "deploy"
+	input.request.baseline == true
+	count(object.get(input.baseline, "columns", [])) == 0
+	msg := sprintf("%s reads no input column: a constant score decides everyone alike", [input.baseline.ref])
+}
