@@ -69,6 +69,11 @@ def score(
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise UsageError(f"{out.name}: the output is a .csv or .parquet file")
     table = read_file(input_file)
+    if table.num_rows == 0:  # refused before anything opens: nothing is logged
+        raise UsageError(
+            f"{input_file.name} has no rows to score (columns only)",
+            hint="Give a file with at least one row under its header.",
+        )
     rids: list[str] | None = None
     if request_id_column is not None:
         if request_id_column not in table.column_names:
