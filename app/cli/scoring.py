@@ -338,16 +338,23 @@ def add_outcomes(
                 "seq": added.batch.seq if added.batch else None,
                 "matched": added.matched,
                 "unmatched": added.unmatched,
+                "decided_by_rule": added.by_rule,
             }
         )
         return
     if added.batch is not None:
         output.line(f"recorded {added.matched} outcomes at event #{added.batch.seq}")
     else:
-        output.line("recorded nothing: no request id of the file matches a logged decision")
+        output.line("recorded nothing: no request id of the file matches a model's decision")
     if added.unmatched:
         shown = ", ".join(added.unmatched[:5]) + ("…" if len(added.unmatched) > 5 else "")
         output.line(f"{len(added.unmatched)} request ids match no logged decision: {shown}")
+    if added.by_rule:
+        shown = ", ".join(added.by_rule[:5]) + ("…" if len(added.by_rule) > 5 else "")
+        output.line(
+            f"{len(added.by_rule)} request ids were decided by a baseline rule, which declares "
+            f"no outcome: not recorded: {shown}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -201,3 +201,25 @@ def test_a_baseline_rule_that_cannot_be_evaluated_gives_error_decisions(ops: Ops
     assert res.counts == {"error": 5}
     assert "the baseline rule cannot be evaluated" in res.answers.column("detail")[0].as_py()
     assert res.batch is not None and res.batch.errors == 5
+
+
+def test_outcomes_of_a_file_spanning_a_baseline_period_are_recorded_for_the_model(
+    ops: Ops, tmp_path: Path
+) -> None:
+    """Ids a rule decided are reported, not a refusal of the whole file."""
+    from core.operations import outcomes
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="go")
+    frame = applicants(ws, 4)
+    model = scoring.Scorer.open(ws, "staging", "scorer").score(frame.iloc[:2], caller="cal")
+    rule = deployments.baseline_rule("flat", "0.2")
+    deployments.deploy_baseline(ws, "opal", env="staging", rule=rule, reason="fallback")
+    ruled = scoring.Scorer.open(ws, "staging", "scorer").score(frame.iloc[2:], caller="cal")
+    ids = [*model.answers.column("request_id").to_pylist()]
+    rule_ids = [*ruled.answers.column("request_id").to_pylist()]
+    path = tmp_path / "o.csv"
+    pd.DataFrame({"request_id": ids + rule_ids, "outcome": [0, 1, 0, 1]}).to_csv(path, index=False)
+    added = outcomes.add(ws, "opal", path, reason="labels")
+    assert added.matched == 2 and added.by_rule == rule_ids and added.unmatched == []
+    assert sorted(outcomes.read(ws).column("request_id").to_pylist()) == sorted(ids)
