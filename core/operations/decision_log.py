@@ -601,10 +601,12 @@ class DecisionLog:
 
     def write(self, tables: Sequence[Any]) -> DecisionBatchRow | None:
         """Commit ``tables`` as one batch now, beside the queue (None when empty)."""
+        import pyarrow as pa
+
         tables = [t for t in tables if t.num_rows]
         if not tables:
             return None
-        table = concat_inputs([_conform(t) for t in tables])  # requests' in.* types differ
+        table = pa.concat_tables([_conform(t) for t in tables], promote_options="default")
         with self._write:
             return commit(self.ws, self.actor, prepare(table, env=self.env, source=self.source))
 

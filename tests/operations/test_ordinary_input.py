@@ -67,21 +67,6 @@ def test_rows_batches_of_different_input_types_stay_readable(ops: Ops, tmp_path:
     assert report.exit_code == 0, report.output
 
 
-def test_the_service_queue_flushes_requests_of_different_input_types(ops: Ops) -> None:
-    """Requests queued for one flush typed a column differently: one batch, still written."""
-    ws = ops.ws
-    deployments.deploy(ws, "opal", V1, env="staging", reason="go", retention="rows")
-    frame = applicants(ws, 4)
-    sc = scoring.Scorer.open(ws, "staging", "scorer", source="serve")
-    sc.score(frame.iloc[:2], caller="cal", flush=False)
-    sc.score(frame.iloc[2:].astype({"credit_amount": float}), caller="cal", flush=False)
-    batch = sc.flush()
-    assert batch is not None and batch.count == 4
-    assert decision_log.decisions(ws).column("in.credit_amount").to_pylist() == [
-        float(v) for v in frame["credit_amount"]
-    ]
-
-
 def test_a_file_with_no_rows_is_a_usage_error_and_logs_nothing(ops: Ops, tmp_path: Path) -> None:
     ws = ops.ws
     deployments.deploy(ws, "opal", V1, env="production", reason="go live")
@@ -190,12 +175,38 @@ def test_text_in_a_condition_column_and_inf_are_errors_of_their_rows(ops: Ops) -
     assert [a["status"] for a in again.answers.to_pylist()] == ["error", "ok"]
 
 
-def test_a_baseline_rule_that_cannot_be_evaluated_gives_error_decisions(ops: Ops) -> None:
-    """A rule DuckDB cannot evaluate (text in a score) fails its rows, logged, never the call."""
+@pytest.mark.parametrize(
+    "score",
+    [
+        "CASE WHEN duration_months > 36 THEN 'high' ELSE 0.2 END",
+        "read_text('/etc/passwd')",
+        "no_such_function(duration_months)",
+        "'0.5'",
+    ],
+)
+def test_a_baseline_rule_that_cannot_score_is_refused_before_it_is_recorded(
+    ops: Ops, tmp_path: Path, score: str
+) -> None:
     ws = ops.ws
-    rule = deployments.baseline_rule(
-        "dur", "CASE WHEN duration_months > 36 THEN 'high' ELSE 0.2 END"
+    head = ws.ledger.head()[0]
+    with pytest.raises(UsageError, match="baseline's score"):
+        deployments.baseline_rule("dur", score)
+    toml = tmp_path / "b.toml"
+    toml.write_text(f'[baseline]\nname = "dur"\nscore = "{score}"\n')
+    run = _cli(ops, "--as", "opal", "deploy", "--baseline", str(toml), "--env", "staging",
+               "--reason", "x")  # fmt: skip
+    assert run.exit_code == 2, run.output
+    assert ws.ledger.head()[0] == head
+    assert deployments.baseline_rule(
+        "ok", "CASE WHEN checking_account = 'A11' THEN 0.7 ELSE 0.1 END"
     )
+
+
+def test_a_baseline_rule_that_cannot_be_evaluated_gives_error_decisions(ops: Ops) -> None:
+    """A rule recorded before the bind check (text in a score) fails its rows, never the call."""
+    ws = ops.ws
+    rule = deployments.baseline_rule("dur", "CASE WHEN duration_months > 36 THEN 0.6 ELSE 0.2 END")
+    rule["score_sql"] = "CASE WHEN duration_months > 0 THEN 'high' ELSE 0.2 END"
     deployments.deploy_baseline(ws, "opal", env="staging", rule=rule, reason="fallback")
     res = scoring.Scorer.open(ws, "staging", "scorer").score(applicants(ws, 5), caller="cal")
     assert res.counts == {"error": 5}
