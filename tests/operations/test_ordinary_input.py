@@ -234,3 +234,19 @@ def test_outcomes_of_a_file_spanning_a_baseline_period_are_recorded_for_the_mode
     added = outcomes.add(ws, "opal", path, reason="labels")
     assert added.matched == 2 and added.by_rule == rule_ids and added.unmatched == []
     assert sorted(outcomes.read(ws).column("request_id").to_pylist()) == sorted(ids)
+
+
+def test_a_playbook_with_a_baseline_that_cannot_score_is_refused(ops: Ops) -> None:
+    from tests.operations.test_incidents import PLAYBOOK
+
+    ws = ops.ws
+    head = ws.ledger.head()[0]
+    bad = PLAYBOOK.replace(
+        '"CASE WHEN duration_months > 36 THEN 0.6 ELSE 0.2 END"', "\"read_text('/etc/passwd')\""
+    )
+    assert bad != PLAYBOOK
+    path = ops.root.parent / "pb.toml"
+    path.write_text(bad)
+    with pytest.raises(UsageError, match="cannot be evaluated"):
+        ops_config.install(ws, "opal", "playbook", path, env="staging", reason="r")
+    assert ws.ledger.head()[0] == head
