@@ -69,6 +69,11 @@ def score(
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise UsageError(f"{out.name}: the output is a .csv or .parquet file")
     table = read_file(input_file)
+    if table.num_rows == 0:  # refused before anything opens: nothing is logged
+        raise UsageError(
+            f"{input_file.name} has no rows to score (columns only)",
+            hint="Give a file with at least one row under its header.",
+        )
     rids: list[str] | None = None
     if request_id_column is not None:
         if request_id_column not in table.column_names:
@@ -333,16 +338,23 @@ def add_outcomes(
                 "seq": added.batch.seq if added.batch else None,
                 "matched": added.matched,
                 "unmatched": added.unmatched,
+                "decided_by_rule": added.by_rule,
             }
         )
         return
     if added.batch is not None:
         output.line(f"recorded {added.matched} outcomes at event #{added.batch.seq}")
     else:
-        output.line("recorded nothing: no request id of the file matches a logged decision")
+        output.line("recorded nothing: no request id of the file matches a model's decision")
     if added.unmatched:
         shown = ", ".join(added.unmatched[:5]) + ("…" if len(added.unmatched) > 5 else "")
         output.line(f"{len(added.unmatched)} request ids match no logged decision: {shown}")
+    if added.by_rule:
+        shown = ", ".join(added.by_rule[:5]) + ("…" if len(added.by_rule) > 5 else "")
+        output.line(
+            f"{len(added.by_rule)} request ids were decided by a baseline rule, which declares "
+            f"no outcome: not recorded: {shown}"
+        )
 
 
 def register(app: typer.Typer) -> None:

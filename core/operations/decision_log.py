@@ -745,7 +745,42 @@ def decisions(ws: Workspace, *, env: str | None = None, since_seq: int = 0) -> A
         tables.append(t.append_column("batch_seq", pa.array([b.seq] * t.num_rows, pa.int64())))
     if not tables:
         return schema().empty_table().append_column("batch_seq", pa.array([], pa.int64()))
-    return pa.concat_tables(tables, promote_options="default")
+    return concat_inputs(tables)
+
+
+def concat_inputs(tables: Sequence[Any]) -> Any:
+    """Batches as one table, whatever type each gave its ``in.*`` columns.
+
+    Under retention ``rows`` an input column has the type the caller's frame had: an integer
+    column with one missing value arrives as double, a text value in a number column as
+    string. Batches are immutable, so a reader that refused to merge them would break for
+    good on ordinary input. Numbers widen (int64 and double: double); a column whose types do
+    not unify (a number here, text there) is read as text in every batch. The fixed columns
+    are the schema's in every batch and are never touched.
+    """
+    import pyarrow as pa
+
+    types: dict[str, list[Any]] = {}
+    for t in tables:
+        for f in t.schema:
+            if f.name.startswith(INPUT_PREFIX):
+                types.setdefault(f.name, []).append(f.type)
+    target: dict[str, Any] = {}
+    for name, seen in types.items():
+        if any(x != seen[0] for x in seen):
+            try:
+                fields = [pa.schema([pa.field(name, x)]) for x in seen]
+                target[name] = pa.unify_schemas(fields, promote_options="permissive")[0].type
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                target[name] = pa.string()
+    out = []
+    for t in tables:
+        for name, want in target.items():
+            if name in t.column_names and t.schema.field(name).type != want:
+                i = t.schema.get_field_index(name)
+                t = t.set_column(i, pa.field(name, want), t.column(i).cast(want))
+        out.append(t)
+    return pa.concat_tables(out, promote_options="permissive")
 
 
 @dataclass(frozen=True)

@@ -744,6 +744,9 @@ def baseline_rule(name: str, score_sql: str, threshold: float = 0.5) -> dict[str
             hint="e.g. CASE WHEN duration_months > 36 THEN 0.6 ELSE 0.2 END",
         )
     columns = sorted({c.name for c in tree.find_all(exp.Column)})
+    from core.operations.baselines import check_binds
+
+    check_binds(score_sql, columns)  # parsed is not enough: it must evaluate to a number
     return {"name": name, "score_sql": score_sql, "threshold": threshold, "columns": columns}
 
 

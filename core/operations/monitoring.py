@@ -184,7 +184,8 @@ def evaluate(
 
     ``digest`` is the monitored model's: only its decisions count for scores, performance
     and fairness (a window can span a rollback). Returns ``checks``, ``metrics`` (the
-    figures SLOs bound, None where unmeasured), ``unmeasured`` (why), ``counts``,
+    figures SLOs bound, None where unmeasured), ``unmeasured`` (why), ``partial`` (figures
+    taken over part of what they cover, and what was left out), ``counts``,
     ``features``, ``series`` and ``groups``.
     """
     from core.data import drift
@@ -208,7 +209,9 @@ def evaluate(
         "errors": int(errors),
         "shadow": int(shadow),
     }
-    metrics["decisions"] = float(total)
+    # what a `decisions` objective guards is a service still deciding: count the answers
+    # (served, status ok), never refusals, throttled requests, errors or shadow rows
+    metrics["decisions"] = float(ok)
     models = dict(
         con.execute(f"SELECT model, count(*) FROM {decisions} GROUP BY 1 ORDER BY 1").fetchall()
     )
@@ -241,10 +244,11 @@ def evaluate(
             _check(
                 "refusal_rate",
                 "refusals",
-                WARN if ref_rate >= REFUSAL_WARN else PASS,
+                FAIL if ok == 0 and refused else WARN if ref_rate >= REFUSAL_WARN else PASS,
                 {"rate": _r(ref_rate), "refused": int(refused), "served": int(served)},
                 {"warn": REFUSAL_WARN},
-                "refusals include requests an approval condition or a throttle turned away",
+                "refusals include requests an approval condition or a throttle turned away"
+                + ("; every served request was refused: nothing was answered" if not ok else ""),
             )
         )
     _latency(con, decisions, checks, metrics, why)
@@ -357,12 +361,14 @@ def evaluate(
                 )
             )
     perf = _performance(con, ref, decisions, outcomes, digest, checks, metrics, why)
-    groups = _fairness(con, ref, decisions, outcomes, digest, cols, checks, metrics, why)
+    partial: dict[str, str] = {}
+    groups = _fairness(con, ref, decisions, outcomes, digest, cols, checks, metrics, why, partial)
     return {
         "counts": counts,
         "checks": checks,
         "metrics": metrics,
         "unmeasured": why,
+        "partial": partial,
         "features": features,
         "series": perf,
         "groups": groups,
@@ -418,9 +424,14 @@ def _latency(
     ).fetchone()
     n = int(row[0] or 0)
     if n == 0:
+        reason = (
+            "no decision in the window records a request latency (only the scoring service "
+            "does; batch scoring logs none)"
+        )
         for m in ("latency_p50_ms", "latency_p99_ms"):
-            metrics[m], why[m] = None, "no decision in the window records a latency"
-        return
+            metrics[m], why[m] = None, reason
+        return  # no check: batch scoring has no request latency to judge (an SLO on it is
+        # INCONCLUSIVE with this reason, never a pass)
     p50, p95, p99 = (_r(v, 3) for v in row[1:])
     metrics["latency_p50_ms"], metrics["latency_p99_ms"] = p50, p99
     checks.append(
@@ -667,7 +678,19 @@ def _fairness(
     checks: list[dict[str, Any]],
     metrics: dict[str, Any],
     why: dict[str, str],
+    partial: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """Favourable-decision rates by group of each declared sensitive attribute.
+
+    A ratio is taken between groups of at least :data:`MIN_ROWS` decisions only; a smaller
+    group is listed as "too few to judge" with its counts, never silently dropped. What
+    cannot be judged (an attribute the log does not keep, one with more than
+    :data:`MAX_GROUPS` values, one with fewer than two groups big enough, a small group
+    left out) makes the check INCONCLUSIVE and is named in it: fairness over part of the
+    declared attributes is not a pass. ``fairness_ratio`` is then recorded in ``partial``
+    (see :func:`judge_slo`): the lowest ratio over what was judged can show a breach but
+    cannot satisfy an objective, since a group not judged may be treated worse.
+    """
     from core.data.duck import quote_ident
 
     metrics["fairness_ratio"] = None
@@ -688,6 +711,12 @@ def _fairness(
     out_expr = "CAST(o.outcome AS INTEGER)" if outcomes else "NULL::INTEGER"
     groups: dict[str, Any] = {}
     ratios: list[float] = []
+    not_judged: dict[str, str] = {
+        a: f"the decision log has no column in.{a}" for a in ref.sensitive if a not in kept
+    }
+    too_few: dict[str, list[dict[str, Any]]] = {}
+    for a in not_judged:
+        groups[a] = {"groups": [], "ratio": None, "judged": False, "detail": not_judged[a]}
     for a in kept:
         rows = con.execute(
             f"SELECT coalesce(CAST(d.{quote_ident('in.' + a)} AS VARCHAR), 'missing') AS g, "
@@ -707,57 +736,115 @@ def _fairness(
                 "favourable_rate": _r(rate),
                 "labelled": int(lab),
                 "accuracy": _r(acc) if lab >= MIN_ROWS else None,
+                "judged": int(n) >= MIN_ROWS,
             }
             for g, n, rate, lab, acc in rows
         ]
         if len(table) > MAX_GROUPS:  # a raw number (age in years), not a grouping
-            groups[a] = {
-                "groups": [],
-                "ratio": None,
-                "detail": f"{len(table)} distinct values: not judged as groups (more than "
-                f"{MAX_GROUPS}); a banded attribute is",
-            }
+            detail = (
+                f"{len(table)} distinct values: not judged as groups (more than "
+                f"{MAX_GROUPS}); a banded attribute is"
+            )
+            not_judged[a] = detail
+            groups[a] = {"groups": [], "ratio": None, "judged": False, "detail": detail}
             continue
-        big = [t for t in table if t["decisions"] >= MIN_ROWS]
+        small = [t for t in table if not t["judged"]]
+        for t in small:
+            t["detail"] = f"too few to judge: {t['decisions']} decisions, fewer than {MIN_ROWS}"
+        if small:
+            too_few[a] = [
+                {
+                    "group": t["group"],
+                    "decisions": t["decisions"],
+                    "favourable": t["favourable_rate"],
+                }
+                for t in small
+            ]
+        big = [t for t in table if t["judged"]]
         ratio = None
-        if len(big) >= 2:
+        detail = ""
+        if len(big) < 2:
+            detail = f"{len(big)} group(s) of at least {MIN_ROWS} decisions: no ratio to take"
+        else:
             rates = [t["favourable_rate"] or 0.0 for t in big]
-            ratio = _r(min(rates) / max(rates)) if max(rates) > 0 else None
-        groups[a] = {"groups": table, "ratio": ratio}
-        if ratio is not None:
+            if max(rates) > 0:
+                ratio = _r(min(rates) / max(rates))
+            else:
+                detail = "no judged group received the favourable decision: no ratio to take"
+        if ratio is None:
+            not_judged[a] = detail
+        else:
             ratios.append(ratio)
+        groups[a] = {"groups": table, "ratio": ratio, "judged": ratio is not None}
+        if detail:
+            groups[a]["detail"] = detail
+    gaps = [f"{a}: {d}" for a, d in not_judged.items()] + [
+        f"{a}: "
+        + ", ".join(f"{t['group']} ({t['decisions']} decisions)" for t in ts)
+        + " too few to judge"
+        for a, ts in too_few.items()
+    ]
+    observed = {
+        "measure": "lowest ratio of favourable-decision rates between groups of at "
+        f"least {MIN_ROWS} decisions",
+        "by_attribute": {a: g["ratio"] for a, g in groups.items()},
+        "not_judged": not_judged,
+        "too_few_to_judge": too_few,
+    }
     if not ratios:
-        reason = f"no attribute has two groups of at least {MIN_ROWS} decisions"
+        reason = "no sensitive attribute could be judged: " + "; ".join(gaps)
         why["fairness_ratio"] = reason
         checks.append(
-            _check("fairness", "fairness", INCONCLUSIVE, {"attributes": kept}, detail=reason)
+            _check(
+                "fairness",
+                "fairness",
+                INCONCLUSIVE,
+                observed | {"attributes": list(ref.sensitive)},
+                {"warn_below": FAIRNESS_WARN},
+                reason,
+            )
         )
         return groups
     low = min(ratios)
     metrics["fairness_ratio"] = low
+    verdict = WARN if low < FAIRNESS_WARN else PASS
+    detail = ""
+    if gaps:
+        detail = (
+            f"judged over part of the data only (lowest ratio {low} where judged); not "
+            "judged: " + "; ".join(gaps)
+        )
+        verdict = worst([verdict, INCONCLUSIVE])
+        if partial is not None:
+            partial["fairness_ratio"] = detail
     checks.append(
         _check(
             "fairness",
             "fairness",
-            WARN if low < FAIRNESS_WARN else PASS,
-            {
-                "measure": "lowest ratio of favourable-decision rates between groups of at "
-                f"least {MIN_ROWS} decisions",
-                "ratio": low,
-                "by_attribute": {a: g["ratio"] for a, g in groups.items()},
-            },
+            verdict,
+            observed | {"ratio": low},
             {"warn_below": FAIRNESS_WARN},
+            detail,
         )
     )
     return groups
 
 
-def judge_slo(doc: dict[str, Any], metrics: dict[str, Any], why: dict[str, str]) -> list[Any]:
+def judge_slo(
+    doc: dict[str, Any],
+    metrics: dict[str, Any],
+    why: dict[str, str],
+    partial: dict[str, str] | None = None,
+) -> list[Any]:
     """Each SLO objective against the run's figures: its verdict and whether it is breached.
 
     An objective whose figure could not be measured is INCONCLUSIVE (never a pass, never a
-    breach: an alarm needs evidence).
+    breach: an alarm needs evidence). A figure measured over part of what it covers
+    (``partial``: the lowest fairness ratio when some attributes or groups were not judged)
+    is a minimum over that part, an upper bound of the whole: it breaches a ``min`` bound it
+    falls below, and is otherwise INCONCLUSIVE (the part not judged may be lower).
     """
+    partial = partial or {}
     out = []
     for o in doc["objectives"]:
         value = metrics.get(o["metric"])
@@ -776,6 +863,12 @@ def judge_slo(doc: dict[str, Any], metrics: dict[str, Any], why: dict[str, str])
             high = o.get("max") is not None and value > o["max"]
             breached = bool(low or high)
             item |= {"verdict": o["verdict"] if breached else PASS, "breached": breached}
+            if o["metric"] in partial and not low:
+                item |= {
+                    "verdict": INCONCLUSIVE,
+                    "breached": False,
+                    "detail": partial[o["metric"]],
+                }
         out.append(item)
     return out
 
@@ -886,12 +979,15 @@ def _parse_ts(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def verified_copies(ws: Workspace, digests: list[str], folder: Path) -> str | None:
+def verified_copies(
+    ws: Workspace, digests: list[str], folder: Path, *, filename: bool = False
+) -> str | None:
     """The Parquet objects as one DuckDB table expression over private copies.
 
     Each object is read whole and checked against its digest, then written to ``folder``
     (this process's own): what DuckDB parses is the bytes that were checked, not a file an
-    insider could swap between the check and the read.
+    insider could swap between the check and the read. With ``filename`` each row carries
+    the copy's path (``folder/DIGEST.parquet``) in a ``filename`` column.
     """
     from core.data.duck import sql_text
 
@@ -902,7 +998,8 @@ def verified_copies(ws: Workspace, digests: list[str], folder: Path) -> str | No
         paths.append(f"'{sql_text(str(path))}'")
     if not paths:
         return None
-    return f"read_parquet([{', '.join(paths)}], union_by_name = true)"
+    extra = ", filename = true" if filename else ""
+    return f"read_parquet([{', '.join(paths)}], union_by_name = true{extra})"
 
 
 def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
@@ -933,7 +1030,13 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
                 sensitive=info["sensitive"] if info["favourable"] is not None else [],
                 name=info["model"],
             )
-        decisions = verified_copies(ws, [b.object_digest for b in plan.batches], folder)
+        decisions = verified_copies(
+            ws, [b.object_digest for b in plan.batches], folder, filename=True
+        )
+        # latency is a request's only in the service's batches: a batch-scored row (even one
+        # logged before batch scoring stopped recording it) carries the whole call's time
+        serve = [b.object_digest for b in plan.batches if b.source == "serve"]
+        serve_sql = ", ".join(f"'{d}'" for d in serve if _DIGEST.match(d)) or "NULL"
         conds = [f"env = '{duck.sql_text(plan.env)}'", f"ts <= '{duck.sql_text(plan.end)}'"]
         if plan.start:
             conds.append(f"ts >= '{duck.sql_text(plan.start)}'")
@@ -946,8 +1049,9 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
             )
         else:
             con.execute(
-                f"CREATE TEMP VIEW decisions AS SELECT * FROM {decisions} WHERE "
-                + " AND ".join(conds)
+                "CREATE TEMP VIEW decisions AS SELECT * EXCLUDE (filename) REPLACE ("
+                f"CASE WHEN parse_filename(filename, true) IN ({serve_sql}) "
+                f"THEN latency_ms END AS latency_ms) FROM {decisions} WHERE " + " AND ".join(conds)
             )
         outs = verified_copies(ws, [o.object_digest for o in plan.outcomes], folder)
         outcomes = None
@@ -965,7 +1069,7 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
     dep = plan.deployment.row
     slo = []
     if plan.slo is not None:
-        slo = judge_slo(plan.slo.doc, found["metrics"], found["unmeasured"])
+        slo = judge_slo(plan.slo.doc, found["metrics"], found["unmeasured"], found["partial"])
     verdict = worst([c["verdict"] for c in found["checks"]] + [o["verdict"] for o in slo])
     evidence = {
         "format": FORMAT,

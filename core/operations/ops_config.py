@@ -48,7 +48,7 @@ METRICS: dict[str, str] = {
     "latency_p99_ms": "99th percentile decision latency in milliseconds",
     "error_rate": "share of served requests that failed",
     "refusal_rate": "share of served requests refused",
-    "decisions": "number of decisions in the window",
+    "decisions": "number of decisions answered in the window (served, status ok)",
 }
 """What an objective may bound: the figures a monitoring run reports under these names."""
 

@@ -11,7 +11,7 @@ Parquet object (``request_id``, ``outcome`` int8, ``observed_at``).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class Added:
     matched: int
     unmatched: list[str]
     """Request ids of the file no logged decision has (reported, not recorded)."""
+    by_rule: list[str] = field(default_factory=list)
+    """Request ids a baseline rule decided: a rule declares no outcome, so there is no class
+    to map their values to (reported, not recorded; the rest of the file is)."""
 
 
 def read_file(path: Path) -> Any:
@@ -138,11 +141,14 @@ def add(
         )
     )
     outcomes: dict[str, Outcome | None] = {}
-    keep_rid, keep_out, keep_at, unmatched = [], [], [], []
+    keep_rid, keep_out, keep_at, unmatched, by_rule = [], [], [], [], []
     for rid, value, at in zip(rids, values, observed, strict=True):
         model = model_of.get(str(rid))
         if model is None:
             unmatched.append(str(rid))
+            continue
+        if model.startswith("baseline:"):
+            by_rule.append(str(rid))
             continue
         if model not in outcomes:
             outcomes[model] = _outcome_of(ws, model)
@@ -162,7 +168,7 @@ def add(
         keep_out.append(positive)
         keep_at.append(at)
     if not keep_rid:
-        return Added(None, 0, unmatched)
+        return Added(None, 0, unmatched, by_rule)
     out = pa.table(
         {
             "request_id": pa.array(keep_rid, pa.string()),
@@ -186,7 +192,7 @@ def add(
     batch = command.run(
         ws, actor, guards=[needs(*SCORE_ROLES, action="record outcomes")], commit=commit
     )
-    return Added(batch, len(keep_rid), unmatched)
+    return Added(batch, len(keep_rid), unmatched, by_rule)
 
 
 def read(ws: Workspace) -> Any:

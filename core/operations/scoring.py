@@ -325,8 +325,12 @@ class Scorer:
         otherwise they are queued for :meth:`flush`, which must run before the answers are
         given to anyone.
 
+        ``latency_ms`` is recorded only for the scoring service (``source="serve"``), where
+        a call is a request; batch scoring logs it null.
+
         Raises:
-            UsageError: request ids that are not one per row, repeated, or already logged.
+            UsageError: no rows, or request ids that are not one per row, repeated, or
+                already logged.
         """
         return self._run(frame, caller, request_ids, explain, flush, None)
 
@@ -376,6 +380,8 @@ class Scorer:
         started = time.perf_counter()
         table = frame if isinstance(frame, pa.Table) else to_arrow(frame)
         n = table.num_rows
+        if n == 0:  # a header and no rows: nothing to decide, so nothing is logged
+            raise UsageError("no rows to score: the input has columns but no rows")
         if request_ids is None:
             rids = _fresh_ids(n)
         else:
@@ -391,11 +397,14 @@ class Scorer:
         elapsed = (time.perf_counter() - started) * 1000.0
         logged = []
         for part in parts:
-            part = part.set_column(
-                part.schema.get_field_index("latency_ms"),
-                "latency_ms",
-                pa.array(np.full(part.num_rows, elapsed), pa.float64()),
-            )
+            # a request's latency only where a row is one request (serve): a batch call's
+            # elapsed time on every row would read as p50 = p99 = the batch time
+            if self.log.source == "serve":
+                part = part.set_column(
+                    part.schema.get_field_index("latency_ms"),
+                    "latency_ms",
+                    pa.array(np.full(part.num_rows, elapsed), pa.float64()),
+                )
             logged.append(_fill(part, ts=ts, caller=caller, env=self.env, policy=policy))
         decisions = _in_order(logged)
         batch = self.log.write([decisions]) if flush else None
@@ -522,6 +531,7 @@ def _decide_arm(
     refusal: str = THROTTLED,
 ) -> Any:
     """One deployment's decisions over the input rows ``idx`` (``throttled`` ones refused)."""
+    import duckdb
     import numpy as np
     import pyarrow as pa
 
@@ -538,16 +548,7 @@ def _decide_arm(
     for c in arm.conditions:
         need = _columns(c.where or "")
         missing = [x for x in need if x not in present]
-        if missing:
-            ok = np.zeros(m, dtype=bool)
-        else:
-            ok = np.asarray(
-                con.sql(f"SELECT COALESCE(({c.where}) IS TRUE, false) AS ok FROM sub")
-                .to_arrow_table()
-                .column("ok")
-                .to_numpy(zero_copy_only=False),
-                dtype=bool,
-            )
+        ok = np.zeros(m, dtype=bool) if missing else _holds(con, c.where or "", need, sub)
         hit = (~ok) & (status == "ok")
         status[hit] = "refused"
         detail[hit] = f"condition of {c.by}'s approval: {c.text}"
@@ -563,22 +564,31 @@ def _decide_arm(
             hit = miss & (status == "ok")
             status[hit] = "error"
             detail[hit] = f"missing feature {f}"
-        if f in arm.numeric and not _numeric(col.type):  # text where a number belongs
+        if f in arm.numeric and (not _numeric(col.type) or pa.types.is_floating(col.type)):
+            # text where a number belongs, or a number the model cannot take (inf, NaN)
             q = '"' + f.replace('"', '""') + '"'
             res = con.sql(
-                f"SELECT {q} IS NOT NULL AND TRY_CAST({q} AS DOUBLE) IS NULL AS bad FROM sub"
+                f"SELECT {q} IS NOT NULL AND NOT coalesce(isfinite(TRY_CAST({q} AS DOUBLE)), "
+                "false) AS bad FROM sub"
             ).to_arrow_table()
             bad = np.asarray(res.column("bad").to_numpy(zero_copy_only=False), dtype=bool)
             hit = bad & (status == "ok")
             status[hit] = "error"
-            detail[hit] = f"{f} is not a number"
+            detail[hit] = f"{f} is not a " + ("finite " if _numeric(col.type) else "") + "number"
     good = np.flatnonzero(status == "ok")
     score = np.full(m, np.nan)
     reasons = np.full(m, None, dtype=object)
     if len(good):
         good_rows = sub if len(good) == m else sub.take(pa.array(good))
-        score[good] = _scores(con, arm, good_rows)
-        if explain:
+        try:
+            score[good] = _scores(con, arm, good_rows)
+        except duckdb.Error as err:  # a rule DuckDB cannot evaluate on these rows: their error
+            if arm.rule is None:
+                raise
+            status[good] = "error"
+            detail[good] = f"the baseline rule cannot be evaluated: {str(err).splitlines()[0]}"
+            good = np.zeros(0, dtype=np.int64)
+        if explain and len(good):
             reasons[good] = _reasons(ws, arm, good_rows, explain)
     label = np.where(np.isnan(score), -1, (score >= arm.threshold).astype(np.int8))
     ok_mask = status == "ok"
@@ -661,6 +671,35 @@ def _is_none(values: Any) -> Any:
     import pandas as pd
 
     return pd.isna(values)
+
+
+def _holds(con: Any, where: str, columns: list[str], sub: Any) -> Any:
+    """Whether an approval condition is true of each row of ``sub`` (registered on ``con``).
+
+    A caller's column can arrive as text (``"unknown"`` in a CSV, ``"30"`` in JSON), and
+    DuckDB will not compare text with a number: the condition is then evaluated with its
+    text columns read as numbers where they are numbers, and a row whose value is not one
+    does not meet it (refused with the condition's words, never a failed batch). A
+    condition that still cannot be evaluated holds for no row.
+    """
+    import duckdb
+    import numpy as np
+
+    def run(source: str) -> Any:
+        got = con.sql(f"SELECT COALESCE(({where}) IS TRUE, false) AS ok FROM {source}")
+        return np.asarray(got.to_arrow_table().column("ok").to_numpy(zero_copy_only=False), bool)
+
+    try:
+        return run("sub")
+    except duckdb.Error:
+        pass
+    text = [c for c in columns if not _numeric(sub.schema.field(c).type)]
+    q = [('"' + c.replace('"', '""') + '"') for c in text]
+    cast = ", ".join(f"TRY_CAST({x} AS DOUBLE) AS {x}" for x in q)
+    try:
+        return run(f"(SELECT * REPLACE ({cast}) FROM sub)" if text else "sub")
+    except duckdb.Error:
+        return np.zeros(sub.num_rows, dtype=bool)
 
 
 def _numeric(arrow_type: Any) -> bool:
