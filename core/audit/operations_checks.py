@@ -308,6 +308,9 @@ class _Batches:
     def __init__(self, ws: Workspace, auth: Authority | None) -> None:
         self.ws, self.auth = ws, auth
         self.decisions: dict[str, tuple[int, int]] = {}  # request id -> (batch seq, index)
+        self.logged: set[tuple[str, str]] = set()  # (request id, deployment id) seen
+        self.last_batch: dict[str, int] = {}  # env -> its previous decision.batch
+        self.ended_at: dict[int, str] = {}  # deployment-changing event seq -> its time
         self.incidents: dict[int, tuple[str, str]] = {}  # seq -> (env, open / closed)
         self.runs: dict[int, str] = {}  # monitor.run seq -> env
         self.alerts: dict[int, str] = {}  # monitor.alert seq -> env
@@ -393,6 +396,7 @@ class _Batches:
     ) -> str | None:
         if action in _CAUSES:
             self.caused[seq] = (action, data.get("incident"))
+            self.ended_at[seq] = str(body.get("ts", ""))
             return None
         listed = {str(o.get("sha256")) for o in body.get("objects", []) if isinstance(o, dict)}
         env = str(data.get("env"))
@@ -431,7 +435,17 @@ class _Batches:
         from core.operations.decision_log import leaf_hashes, merkle_root
 
         env = str(data.get("env"))
-        serving = {d.deployment_id: d for d in replay.serving(env, seq)}
+        # A batch holds the decisions made since the environment's previous batch (a serving
+        # window): a deployment that served at any point of that window may appear in it,
+        # so a rollback or withdrawal between the answer and the flush is no forgery. One
+        # window is the slack; the rows' own order is checked by their leaves.
+        since = self.last_batch.get(env, 0)
+        self.last_batch[env] = seq
+        serving = {
+            d.deployment_id: d
+            for d in replay.deployments.values()
+            if d.env == env and d.seq < seq and (d.ended is None or d.ended > since)
+        }
         named = [str(x) for x in data.get("deployments") or []]
         stray = [d for d in named if d not in serving]
         if stray:
@@ -464,16 +478,31 @@ class _Batches:
                 "signs a Merkle root its rows do not recompute (decision-leaf/1): a decision "
                 "was changed, added, removed or reordered"
             )
-        cols = table.select(["request_id", "deployment_id", "model_digest", "env"]).to_pydict()
+        cols = table.select(
+            ["request_id", "deployment_id", "model_digest", "env", "returned", "ts"]
+        ).to_pydict()
         for i, rid in enumerate(cols["request_id"]):
             dep = serving.get(str(cols["deployment_id"][i]))
             if dep is None or str(cols["deployment_id"][i]) not in named:
                 return f"row {i} names deployment {cols['deployment_id'][i]}, not one it lists"
             if cols["model_digest"][i] != dep.model_digest or cols["env"][i] != env:
                 return f"row {i} ({rid}) gives another model or environment than its deployment"
-            if rid in self.decisions:
-                return f"logs request {rid} again (first logged at #{self.decisions[rid][0]})"
-            self.decisions[str(rid)] = (seq, i)
+            if dep.ended is not None and dep.ended < seq:
+                stop = self.ended_at.get(dep.ended, "")
+                if not str(cols["ts"][i]) < stop:
+                    return (
+                        f"row {i} ({rid}) is dated {cols['ts'][i]}, after {dep.deployment_id} "
+                        f"stopped serving at #{dep.ended} ({stop}): a withdrawn deployment "
+                        "cannot decide"
+                    )
+            # one decision per request and deployment: a shadow's row shares its request id
+            key = (str(rid), str(cols["deployment_id"][i]))
+            if key in self.logged or (cols["returned"][i] and rid in self.decisions):
+                first = self.decisions.get(str(rid), (seq, i))[0]
+                return f"logs request {rid} again (first logged at #{first})"
+            self.logged.add(key)
+            if cols["returned"][i] or rid not in self.decisions:
+                self.decisions[str(rid)] = (seq, i)  # what an override must point at
         return None
 
     def _override(self, seq: int, body: dict[str, Any], data: dict[str, Any]) -> str | None:

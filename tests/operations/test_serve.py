@@ -335,7 +335,8 @@ def test_the_log_verifies_and_no_secret_is_anywhere(served: Served) -> None:
     assert any(c == "cal" and "for production" in d for c, d in refusals)
     assert not {c for c, _ in refusals} - {"cal", "cora"}
     assert logged.num_rows > len(returned)  # the shadow's decisions are logged too
-    assert verification.verify(ws).ok
+    report = verification.verify(ws)
+    assert report.ok, report.failures
     for name, token in served.tokens.items():
         if name in ("guess", "cut"):
             continue
