@@ -23,6 +23,7 @@ from core.identity.actors import ROLES
 from tests.conftest import ROOT, run_cli
 
 SAMPLE = ROOT / "sample_data" / "german-credit"
+OPS = ROOT / "sample_data" / "operations"
 VICTIM = "vera"
 
 # Commands that change the workspace, with arguments that get them past parsing to their
@@ -117,6 +118,25 @@ WRITES: dict[str, list[str]] = {
     "throttle": ["throttle", "--env", "staging", "--share", "0.5", "--reason", "x"],
     "train": ["train", str(SAMPLE / "train.toml")],
     "validate": ["validate", "german-credit@1", "--suite", str(SAMPLE / "raw_suite.toml")],
+    "token add": ["token", "add", "sam", "--env", "staging", "--reason", "x"],
+    "token revoke": ["token", "revoke", "tok-000000000000", "--reason", "x"],
+    "slo set": ["slo", "set", str(OPS / "slo.toml"), "--env", "staging", "--reason", "x"],
+    "playbook set": [
+        "playbook",
+        "set",
+        str(OPS / "playbook.toml"),
+        "--env",
+        "staging",
+        "--reason",
+        "x",
+    ],
+    "monitor run": ["monitor", "run", "--env", "staging", "--reason", "x"],
+    "incident open": ["incident", "open", "x", "--env", "staging", "--reason", "x"],
+    "incident act": ["incident", "act", "1", "--note", "x", "--reason", "x"],
+    "incident close": ["incident", "close", "1", "--reason", "x"],
+    "report monitoring": ["report", "monitoring", "--env", "staging", "-o", "{out}"],
+    "report incidents": ["report", "incidents", "--env", "staging", "-o", "{out}"],
+    "report decisions": ["report", "decisions", "--env", "staging", "-o", "{out}"],
     "withdraw": ["withdraw", "--env", "staging", "--reason", "x"],
     "waiver add": [
         "waiver",
@@ -130,6 +150,15 @@ WRITES: dict[str, list[str]] = {
         "2999-12-31",
     ],
 }
+# Writes that check their input (a file, a request id, a live deployment) before proving
+# who acts: with this workspace they refuse on that, recording nothing either way.
+INPUT_FIRST: dict[str, list[str]] = {
+    "score": ["score", "--env", "staging", str(SAMPLE / "german.data"), "-o", "{out}"],
+    "serve": ["serve", "--env", "staging", "--port", "0"],
+    "decision override": ["decision", "override", "r-x", "--outcome", "approved", "--reason", "x"],
+    "outcome add": ["outcome", "add", str(SAMPLE / "german.data"), "--reason", "x"],
+}
+
 # Commands that record nothing and sign nothing: reading, verifying, exporting files that
 # carry existing signatures, making a key outside any workspace, founding a new workspace.
 READS = {
@@ -148,7 +177,11 @@ READS = {
     "audit verify",
     "bundle verify",
     "config witness list",
+    "decision show",
+    "decision verify",
     "deployments",
+    "incident list",
+    "incident show",
     "init",
     "inventory",
     "restore",
@@ -162,7 +195,10 @@ READS = {
     "model list",
     "model show",
     "model verify",
+    "monitor list",
+    "monitor show",
     "pipeline runs",
+    "playbook show",
     "policy check",
     "policy decisions",
     "policy list",
@@ -174,7 +210,9 @@ READS = {
     "snapshot list",
     "snapshot profile",
     "snapshot show",
+    "slo show",
     "status",
+    "token list",
     "tui",
     "waiver list",
 }
@@ -211,9 +249,10 @@ def _commands() -> list[str]:
 
 
 def test_every_command_is_classified() -> None:
-    unclassified = set(_commands()) - set(WRITES) - READS
+    unclassified = set(_commands()) - set(WRITES) - set(INPUT_FIRST) - READS
     assert not unclassified, f"classify these commands in the impersonation matrix: {unclassified}"
-    assert not (set(WRITES) | READS) - set(_commands()), "the matrix names a removed command"
+    named = set(WRITES) | set(INPUT_FIRST) | READS
+    assert not named - set(_commands()), "the matrix names a removed command"
 
 
 def test_every_tui_action_is_classified() -> None:
@@ -277,6 +316,19 @@ def test_acting_without_the_secret_is_refused_and_records_nothing(
     assert "passphrase" in result.output
     assert _ledger_bytes(ws) == before
     assert sorted((ws / "ledger" / "checkpoints").glob("*")) == checkpoints
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", sorted(INPUT_FIRST))
+def test_input_first_writes_refuse_and_record_nothing(
+    team: tuple[Path, dict[str, str], Path], command: str, tmp_path: Path
+) -> None:
+    ws, refs, _ = team
+    args = [a.format(out=tmp_path / "out", **refs) for a in INPUT_FIRST[command]]
+    before = _ledger_bytes(ws)
+    result = CliRunner().invoke(app, ["--workspace", str(ws), "--as", VICTIM, *args])
+    assert result.exit_code in (1, 2), f"{command}: {result.output}"
+    assert _ledger_bytes(ws) == before
     assert not (tmp_path / "out").exists()
 
 

@@ -125,7 +125,7 @@ def test_a_baseline_needs_an_open_incident_the_gate_and_keeps_the_conditions(ops
     assert [c.where for c in dep.conditions] == ["age_years >= 21", None]
     frame = applicants(ws, 60)
     frame.loc[:4, "age_years"] = 19  # five applicants the approval excluded
-    res = scoring.Scorer.open(ws, PROD, "scorer").score(frame, caller="cal")
+    res = scoring.Scorer.open(ws, PROD, "scorer").score(frame, caller="scorer")
     status = res.answers.column("status").to_pylist()
     young = (frame["age_years"] < 21).tolist()
     assert any(young) and all(st == "refused" for st, y in zip(status, young, strict=True) if y)

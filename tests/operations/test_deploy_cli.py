@@ -145,7 +145,7 @@ def test_the_default_pack_governs_deployments(ops: Ops) -> None:
     assert _head(ops) == before + 1 and _last_action(ops) == "policy.deny"
     # nobody assessed the model's risk: tier 1, whose four roles never approved it
     prod = cli(ops, "--as", "opal", "deploy", V1, "--env", "production", "--reason", "r")
-    assert prod.exit_code == 1 and "approvals do not count today" in " ".join(prod.output.split())
+    assert prod.exit_code == 1 and "approvals no longer stand" in " ".join(prod.output.split())
     assert _last_action(ops) == "policy.deny"
     assert _live(ops) == [("staging", "live", V1)]
 
