@@ -138,12 +138,29 @@ $L --as opal deploy credit-risk@1 --env staging --retention rows --reason "accep
 $L --as opal deploy credit-risk@1 --env production --reason "approved for production"
 LIVE_V1=$($L --json audit log --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["seq"])')
 
+say "Scoring in production: cleo's condition [where age_years >= 21] refuses, row by row, the applicants it does not allow"
+echo "Batches for the demo: 500 applicants like those of training (their outcomes known later),"
+echo "and 500 whose loans are three times longer and four times larger than anything in training."
+WORK="$LEDGERML_WORKSPACE.ops"
+mkdir -p "$WORK"
+PQ=$($L --json snapshot show german-credit-features@1 | python3 -c 'import json,sys; d=json.load(sys.stdin)["parquet_digest"]; print(d[:2] + "/" + d[2:])')
+.venv/bin/python scripts/ops_batches.py "$LEDGERML_WORKSPACE/objects/sha256/$PQ" "$WORK"
+$L --as scorer score --env production "$WORK/calm.csv" -o "$WORK/production-answers.csv"
+echo "(refused decisions are logged too: every decision, whatever its status, is in the log)"
+
 say "The CI pipeline: snapshot, validate, features, validate, train, sign, evaluate, validate, request approval, stage"
 echo "Each step runs as the actor it names (dana, sam, val, opal), gated as on the command line;"
 echo "the run is one pipeline.run event with every step's result and a JUnit report for Jenkins/GitLab."
 $L pipeline run $S/pipeline.toml --junit "$REPORTS/pipeline-junit.xml" --out-dir "$REPORTS"
 $L pipeline runs
 $L deployments --env staging --history
+
+say "The pipeline re-validated credit-risk@1's training data: newer evidence voids its approvals"
+echo "(the default policy's evidence_change = \"void\"), so production stops scoring it until"
+echo "they are renewed; nothing is answered unapproved:"
+if $L --as scorer score --env production "$WORK/calm.csv" -o "$WORK/refused.csv"; then
+  echo "unexpected: production scored on approvals that no longer stand" >&2; exit 1
+fi
 
 say "Production refuses the pipeline's version: it is validated, not approved (nothing recorded)"
 if $L --as opal deploy credit-risk@2 --env production --reason "skip the approvals"; then
@@ -158,23 +175,14 @@ echo "What was live where when credit-risk@1 first went to production (event #$L
 $L deployments --at "$LIVE_V1"
 
 say "Service-level objectives and a playbook for staging (each file checked in full, then signed)"
-WORK="$LEDGERML_WORKSPACE.ops"
-mkdir -p "$WORK"
 $L --as opal slo set sample_data/operations/slo.toml --env staging --reason "what the credit committee signed off"
 $L --as opal playbook set sample_data/operations/playbook.toml --env staging --reason "drift runbook"
 if $L --as opal slo set $S/train.toml --env staging --reason "wrong file" 2>/dev/null; then
   echo "unexpected: a training spec passed as an SLO set" >&2; exit 1
 fi
 
-say "Scoring a batch in staging: only the deployed, approved, verified model answers; every decision is logged"
-echo "500 applicants like those of training (their outcomes known later), and 500 whose loans"
-echo "are three times longer and four times larger than anything in training."
-PQ=$($L --json snapshot show german-credit-features@1 | python3 -c 'import json,sys; d=json.load(sys.stdin)["parquet_digest"]; print(d[:2] + "/" + d[2:])')
-.venv/bin/python scripts/ops_batches.py "$LEDGERML_WORKSPACE/objects/sha256/$PQ" "$WORK"
+say "Scoring a batch in staging: only the deployed, verified model answers; every decision is logged"
 $L --as scorer score --env staging "$WORK/calm.csv" -o "$WORK/calm-answers.csv" --explain 3
-echo "In production, cleo's condition [where age_years >= 21] refuses, row by row, the applicants"
-echo "it does not allow (refused decisions are logged too):"
-$L --as scorer score --env production "$WORK/calm.csv" -o "$WORK/production-answers.csv"
 RID=$(python3 -c 'import csv,sys; print(next(r["request_id"] for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "ok"))' "$WORK/calm-answers.csv")
 
 say "One decision, provable offline: leaf, audit path, batch root, and the batch event's proof"
