@@ -35,6 +35,13 @@ SLOS = "operations/slo-"
 PLAYBOOKS = "operations/playbook-"
 """The playbooks (runbooks) mapping a breach to its actions."""
 
+ACCESS = "privacy/access-log.json"
+"""Every read (decryption) and export of sensitive data: who, which snapshot, why."""
+RETENTION = "privacy/retention.json"
+"""The retention rules, legal holds and erasures (the retention and deletion log)."""
+RECEIPTS = "privacy/receipt-"
+"""Each erasure's deletion receipt, bound to its signed data.erase event."""
+
 # (id, item, member path prefixes or exact names that answer it, actions no context declares
 # yet that will answer it). The declared actions that answer an item name its id in their
 # kind's ``evidence_for`` (:func:`core.kernel.kinds.evidence_for`).
@@ -63,7 +70,18 @@ AUDITOR_ITEMS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
         ("evidence/evaluation-", "signatures/evaluation-"),
         (),
     ),
-    ("access-log", "Access-control logs showing who exported sensitive artifacts", (), ()),
+    (
+        "access-log",
+        "Access-control logs showing who exported sensitive artifacts",
+        (ACCESS,),
+        (),
+    ),
+    (
+        "retention",
+        "Retention & Deletion Logs — proof of compliance with data-retention policies",
+        (RETENTION, RECEIPTS),
+        (),
+    ),
     (
         "history",
         "History of tests, approvals and deployment timestamps",

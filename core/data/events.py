@@ -12,7 +12,7 @@ from typing import Any
 
 from core.kernel.catalog import Catalog
 from core.kernel.kinds import Body, Payload, event_kind
-from core.kernel.rows import EdgeRow, SnapshotRow, ValidationRow
+from core.kernel.rows import DataAccessRow, EdgeRow, SnapshotRow, ValidationRow
 
 SNAPSHOT_ROLES = ("data-steward", "admin")
 """Who may add a raw snapshot."""
@@ -22,6 +22,23 @@ VALIDATION_ROLES = ("data-steward", "data-scientist", "validator", "admin")
 WAIVE_ROLES = ("approver",)
 """Who may waive a failed validation: an approver, never the team whose data failed."""
 REVEAL_ROLES = ("data-steward", "auditor")
+READ_ROLES = ("data-steward", "data-scientist", "validator", "auditor", "admin")
+"""Who may have an encrypted snapshot decrypted (each time recorded as ``data.access``)."""
+ACCESS_PURPOSES = (
+    "validate",
+    "train",
+    "evaluate",
+    "feature",
+    "profile",
+    "reveal",
+    "export",
+    "monitor",
+    "reproduce",
+    "datasheet",
+    "erase",
+    "relink",
+)
+"""Why an encrypted snapshot was decrypted, or sensitive data left the workspace."""
 """Who may reveal values of a PII column: the steward who holds the data, an auditor."""
 
 
@@ -52,6 +69,12 @@ class SnapshotAdded(Payload):
     raw_digest: str | None = None
     transform_digest: str | None = None
     view: dict[str, Any] | None = None
+    encryption: dict[str, Any] | None = None
+    """Present when the copies are encrypted at rest: the scheme and, per copy (``raw``,
+    ``parquet``), the data key's id and check value (:mod:`core.data.data_keys`); the
+    digests above are then of the ciphertext."""
+    pseudonyms: dict[str, Any] | None = None
+    """Columns replaced by keyed pseudonyms at ingest: ``{column: key version}``."""
 
     @property
     def ref(self) -> str:
@@ -101,6 +124,9 @@ def _snapshot_add(cat: Catalog, seq: int, body: Body, d: SnapshotAdded) -> None:
             sensitive=d.sensitive,
             retention=d.retention,
             transform_digest=d.transform_digest,
+            encryption=json.dumps(d.encryption, sort_keys=True) if d.encryption else None,
+            pseudonyms=json.dumps(d.pseudonyms, sort_keys=True) if d.pseudonyms else None,
+            erased_seq=None,
             created_seq=seq,
             created_at=body["ts"],
             created_by=body["actor"],
@@ -190,6 +216,36 @@ class DataRevealed(Payload):
     column: str
 
 
-@event_kind("data.reveal", DataRevealed, roles=REVEAL_ROLES)
+@event_kind("data.reveal", DataRevealed, roles=REVEAL_ROLES, evidence_for=("access-log",))
 def _data_reveal(cat: Catalog, seq: int, body: Body, d: DataRevealed) -> None:
     """Only indexed: the event log is the record of who saw what."""
+
+
+@dataclass(frozen=True)
+class DataAccessed(Payload):
+    """Sensitive data was read (decrypted) or exported, by whom and why (never the data).
+
+    ``snapshot`` is what was read; ``purpose`` one of :data:`ACCESS_PURPOSES`; ``target`` what
+    the read served (a run, a bundle file name, a view), when there is one.
+    """
+
+    snapshot: str
+    purpose: str
+    target: str | None = None
+    columns: list[str] | None = None
+
+
+@event_kind("data.access", DataAccessed, tables=("data_access",), evidence_for=("access-log",))
+def _data_access(cat: Catalog, seq: int, body: Body, d: DataAccessed) -> None:
+    cat.put(
+        DataAccessRow(
+            seq=seq,
+            snapshot=d.snapshot,
+            purpose=d.purpose,
+            target=d.target,
+            columns=json.dumps(d.columns) if d.columns is not None else None,
+            actor=body["actor"],
+            created_at=body["ts"],
+            reason=body.get("reason", ""),
+        )
+    )

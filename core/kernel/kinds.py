@@ -55,6 +55,7 @@ KIND_MODULES = (
     "core.operations.serving_events",
     "core.operations.monitor_events",
     "core.operations.pipeline_events",
+    "core.privacy.events",
     "core.documents.events",
     "core.audit.events",
 )

@@ -115,6 +115,9 @@ class SnapshotRow(SQLModel, table=True):
     sensitive: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
     retention: str
     transform_digest: str | None = None
+    encryption: str | None = None
+    pseudonyms: str | None = None
+    erased_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: str
     created_by: str
@@ -555,6 +558,53 @@ class PipelineRunRow(SQLModel, table=True):
     created_by: str
 
 
+class DataAccessRow(SQLModel, table=True):
+    """A read (decryption) or export of sensitive data: who, which snapshot, why."""
+
+    __tablename__ = "data_access"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    snapshot: str
+    purpose: str
+    target: str | None = None
+    columns: str | None = None
+    actor: str
+    created_at: str
+    reason: str
+
+
+class ErasureRow(SQLModel, table=True):
+    """One erasure (``data.erase``): what was shredded or deleted, why, and its receipt."""
+
+    __tablename__ = "erasures"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    target: str
+    snapshots: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    method: str
+    legal_basis: str
+    rule: str
+    receipt_digest: str
+    subject_column: str | None = None
+    replaced_by: str | None = None
+    models: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    created_at: str
+    created_by: str
+    reason: str
+
+
+class HoldRow(SQLModel, table=True):
+    """A legal hold on a dataset or snapshot: erasure and retention wait until it is lifted."""
+
+    __tablename__ = "holds"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    target: str
+    created_at: str
+    created_by: str
+    reason: str
+    released_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    released_by: str | None = None
+    released_reason: str | None = None
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -588,4 +638,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     IncidentRow,
     IncidentActionRow,
     PipelineRunRow,
+    DataAccessRow,
+    ErasureRow,
+    HoldRow,
 )

@@ -261,6 +261,9 @@ class SnapshotRow(Row):
         "sensitive",
         "retention",
         "transform_digest",
+        "encryption",
+        "pseudonyms",
+        "erased_seq",
         "created_seq",
         "created_at",
         "created_by",
@@ -289,6 +292,9 @@ class SnapshotRow(Row):
         sensitive: list[str],
         retention: str,
         transform_digest: str | None = None,
+        encryption: str | None = None,
+        pseudonyms: str | None = None,
+        erased_seq: int | None = None,
         created_seq: int,
         created_at: str,
         created_by: str,
@@ -311,6 +317,9 @@ class SnapshotRow(Row):
         self.sensitive = sensitive
         self.retention = retention
         self.transform_digest = transform_digest
+        self.encryption = encryption
+        self.pseudonyms = pseudonyms
+        self.erased_seq = erased_seq
         self.created_seq = created_seq
         self.created_at = created_at
         self.created_by = created_by
@@ -1496,6 +1505,138 @@ class PipelineRunRow(Row):
         self.created_by = created_by
 
 
+class DataAccessRow(Row):
+    """A read (decryption) or export of sensitive data: who, which snapshot, why."""
+
+    TABLE: ClassVar[str] = "data_access"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "snapshot",
+        "purpose",
+        "target",
+        "columns",
+        "actor",
+        "created_at",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        snapshot: str,
+        purpose: str,
+        target: str | None = None,
+        columns: str | None = None,
+        actor: str,
+        created_at: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.snapshot = snapshot
+        self.purpose = purpose
+        self.target = target
+        self.columns = columns
+        self.actor = actor
+        self.created_at = created_at
+        self.reason = reason
+
+
+class ErasureRow(Row):
+    """One erasure (``data.erase``): what was shredded or deleted, why, and its receipt."""
+
+    TABLE: ClassVar[str] = "erasures"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "target",
+        "snapshots",
+        "method",
+        "legal_basis",
+        "rule",
+        "receipt_digest",
+        "subject_column",
+        "replaced_by",
+        "models",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        target: str,
+        snapshots: list[str],
+        method: str,
+        legal_basis: str,
+        rule: str,
+        receipt_digest: str,
+        subject_column: str | None = None,
+        replaced_by: str | None = None,
+        models: list[str],
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.target = target
+        self.snapshots = snapshots
+        self.method = method
+        self.legal_basis = legal_basis
+        self.rule = rule
+        self.receipt_digest = receipt_digest
+        self.subject_column = subject_column
+        self.replaced_by = replaced_by
+        self.models = models
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
+class HoldRow(Row):
+    """A legal hold on a dataset or snapshot: erasure and retention wait until it is lifted."""
+
+    TABLE: ClassVar[str] = "holds"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "target",
+        "created_at",
+        "created_by",
+        "reason",
+        "released_seq",
+        "released_by",
+        "released_reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        target: str,
+        created_at: str,
+        created_by: str,
+        reason: str,
+        released_seq: int | None = None,
+        released_by: str | None = None,
+        released_reason: str | None = None,
+    ) -> None:
+        self.seq = seq
+        self.target = target
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+        self.released_seq = released_seq
+        self.released_by = released_by
+        self.released_reason = released_reason
+
+
 # Every catalog table, in the order its DDL is created and its rows dumped.
 TABLES = (
     CatalogMeta,
@@ -1530,4 +1671,7 @@ TABLES = (
     IncidentRow,
     IncidentActionRow,
     PipelineRunRow,
+    DataAccessRow,
+    ErasureRow,
+    HoldRow,
 )

@@ -87,6 +87,9 @@ CREATE TABLE snapshots (
 	sensitive VARCHAR[] NOT NULL,
 	retention VARCHAR NOT NULL,
 	transform_digest VARCHAR,
+	encryption VARCHAR,
+	pseudonyms VARCHAR,
+	erased_seq BIGINT,
 	created_seq BIGINT NOT NULL,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
@@ -459,5 +462,46 @@ CREATE TABLE pipeline_runs (
 	report_digest VARCHAR,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE data_access (
+	seq BIGINT NOT NULL,
+	snapshot VARCHAR NOT NULL,
+	purpose VARCHAR NOT NULL,
+	target VARCHAR,
+	columns VARCHAR,
+	actor VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE erasures (
+	seq BIGINT NOT NULL,
+	target VARCHAR NOT NULL,
+	snapshots VARCHAR[] NOT NULL,
+	method VARCHAR NOT NULL,
+	legal_basis VARCHAR NOT NULL,
+	rule VARCHAR NOT NULL,
+	receipt_digest VARCHAR NOT NULL,
+	subject_column VARCHAR,
+	replaced_by VARCHAR,
+	models VARCHAR[] NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE holds (
+	seq BIGINT NOT NULL,
+	target VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	released_seq BIGINT,
+	released_by VARCHAR,
+	released_reason VARCHAR,
 	PRIMARY KEY (seq)
 );

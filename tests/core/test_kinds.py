@@ -78,8 +78,8 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
         "lifecycle",
         "findings",
         "breakglass_reviews",
-        "snapshots",
         "validations",
+        "data_access",
         "runs",
         "models",
         "signatures",
@@ -87,10 +87,14 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
         "evaluations",
         "score_evaluations",
     )
-    # operations' tables follow, as its parts declare them; edges come last
-    assert verification._STATE_TABLES[-1] == "edges"
+    # operations' and privacy's tables follow, as their parts declare them; the tables
+    # several contexts write (lineage edges; snapshots, which erasure marks) come last
+    assert verification._STATE_TABLES[-2:] == ("edges", "snapshots")
     assert "deployments" in verification._STATE_TABLES
-    assert set(verification._STATE_TABLES[16:-1]) <= {
+    assert set(verification._STATE_TABLES[15:-2]) <= {
+        "score_evaluations",
+        "erasures",
+        "holds",
         "deployments",
         "throttles",
         "api_tokens",
