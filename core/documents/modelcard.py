@@ -19,7 +19,9 @@ from core.documents.signoff import signoff
 from core.evidence import evaluation
 from core.evidence.document import Evidence
 from core.evidence.record import Record
+from core.evidence.sections.attribute_inference import AttributeInference
 from core.evidence.sections.baseline import Baseline
+from core.evidence.sections.differential_privacy import DifferentialPrivacy
 from core.evidence.sections.explainability import Explainability
 from core.evidence.sections.fairness import Fairness
 from core.evidence.sections.privacy import Privacy
@@ -200,14 +202,7 @@ def card_context(
             if rob
             else "No robustness evidence recorded."
         ),
-        privacy=[
-            ("attack", priv.attack),
-            ("ROC AUC", _fmt(priv.roc_auc)),
-            ("advantage", _fmt(priv.advantage)),
-            ("PII columns used as inputs", ", ".join(priv.pii_used_as_inputs) or "none"),
-        ]
-        if priv
-        else [("evidence", "none recorded")],
+        privacy=_privacy(ws, evidence, ev_seq, priv),
         baseline=_baseline(base) if base else [("evidence", "none recorded")],
         checks=[
             {
@@ -268,6 +263,73 @@ def _explainer(exp: Explainability) -> str:
         f"(sha256:{exp.background_digest[:16]}…); top-{len(exp.top_features)} "
         f"agreement across backgrounds {exp.stability.agreement:.2f}"
     )
+
+
+def _privacy(
+    ws: Workspace, evidence: Evidence | None, as_of: int, priv: Privacy | None
+) -> list[tuple[str, str]]:
+    """Membership inference, attribute inference and the DP curve, as card rows.
+
+    The DP rows say plainly that they are about DP-trained variants, not this model, and
+    give the budget spent on the training input by every evaluation up to this one.
+    """
+    rows: list[tuple[str, str]] = []
+    if priv:
+        rows += [
+            ("attack", priv.attack),
+            ("ROC AUC", _fmt(priv.roc_auc)),
+            ("advantage", _fmt(priv.advantage)),
+            ("PII columns used as inputs", ", ".join(priv.pii_used_as_inputs) or "none"),
+        ]
+    inference = _section(evidence, AttributeInference)
+    if inference:
+        for p in inference.probes:
+            rows.append(
+                (
+                    f"attribute inference — {p.attribute}"
+                    + (" (a model input)" if p.model_input else ""),
+                    f"{p.verdict}: attacker ROC AUC {_fmt(p.with_score.roc_auc)} with the score, "
+                    f"{_fmt(p.without_score.roc_auc)} without (advantage {_fmt(p.advantage)}, "
+                    f"95% interval {_fmt(p.interval_95)}; majority rate "
+                    f"{_fmt(p.majority_rate)}, {p.rows} training rows)",
+                )
+            )
+        for skipped in inference.not_probed:
+            rows.append(
+                (f"attribute inference — {skipped.attribute}", f"INCONCLUSIVE: {skipped.reason}")
+            )
+    dpc = _section(evidence, DifferentialPrivacy)
+    if dpc:
+        label = "differential privacy (DP-trained variants, not this model)"
+        if not dpc.applicable:
+            rows.append((label, f"not applicable to {dpc.estimator}: {dpc.reason}"))
+        else:
+            curve = "; ".join(f"ε {p.epsilon:g}: {_fmt(p.mean)} ± {_fmt(p.std)}" for p in dpc.curve)
+            rows += [
+                (
+                    label,
+                    f"{dpc.variant}; ROC AUC by ε (mean ± sd of {dpc.curve[0].repeats}): "
+                    f"{curve}; without noise {_fmt(dpc.reference_utility)}; this model "
+                    f"{_fmt(dpc.model_utility)}",
+                ),
+                ("what ε covers", dpc.scope or ""),
+                (
+                    "privacy budget spent",
+                    f"ε {dpc.epsilon_spent:g} by this evaluation on {dpc.training_input}; "
+                    f"{_budget_so_far(ws, dpc.training_input, as_of):g} by all evaluations "
+                    "up to it",
+                ),
+            ]
+    return rows or [("evidence", "none recorded")]
+
+
+def _budget_so_far(ws: Workspace, snapshot: str, as_of: int) -> float:
+    """The ε recorded on a snapshot by evaluations up to event ``as_of`` (a fixed figure)."""
+    import math
+
+    from core.evidence import privacy_budget
+
+    return math.fsum(s.epsilon for s in privacy_budget.spends(ws, snapshot) if s.seq <= as_of)
 
 
 def _baseline(base: Baseline) -> list[tuple[str, str]]:

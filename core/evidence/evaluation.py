@@ -32,7 +32,7 @@ from core.evidence.document import (
     ModelInfo,
     SuiteInfo,
 )
-from core.evidence.events import EVALUATE_ROLES, ModelEvaluated
+from core.evidence.events import EVALUATE_ROLES, ModelEvaluated, PrivacyBudget
 from core.evidence.suite import load_suite
 from core.identity import actors, attest
 from core.kernel import command
@@ -204,6 +204,7 @@ def evaluate(
                 warnings=evidence.warnings,
                 snapshot=evidence.data.snapshot,
                 verdict=evidence.verdict,
+                privacy_budget=_budget(s, evidence),
             ),
             extra_objects=[evidence_ref, suite_ref],
         )
@@ -216,6 +217,22 @@ def evaluate(
         prepare=prepare,
         compute=work,
         commit=commit,
+    )
+
+
+def _budget(s: Session, evidence: Evidence) -> PrivacyBudget | None:
+    """The DP budget the evidence's variants spent on the training rows (None: none)."""
+    from core.evidence.sections.differential_privacy import DifferentialPrivacy
+
+    found = evidence.section(DifferentialPrivacy)
+    if found is None or not found.epsilon_spent:
+        return None
+    trained = snapshots.resolve(s.catalog, found.training_input)
+    return PrivacyBudget(
+        snapshot=trained.ref,
+        table_digest=trained.table_digest,
+        epsilon=found.epsilon_spent,
+        variants=found.variants_trained,
     )
 
 

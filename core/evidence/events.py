@@ -16,6 +16,22 @@ EVALUATE_ROLES = ("validator", "data-scientist", "admin")
 
 
 @dataclass(frozen=True)
+class PrivacyBudget(Payload):
+    """The differential-privacy budget an evaluation spent on a snapshot's rows.
+
+    Its DP-trained variants (the evidence's ``differential_privacy`` section) were fitted on
+    ``snapshot``'s training rows; ``epsilon`` is the sum of the ε of every variant
+    (sequential composition, an upper bound). :mod:`core.evidence.privacy_budget` sums it per
+    snapshot from the ledger; no event of its own is needed, the signed evaluation says it.
+    """
+
+    snapshot: str
+    table_digest: str
+    epsilon: float
+    variants: int
+
+
+@dataclass(frozen=True)
 class ModelEvaluated(Payload):
     """A signed evaluation of a model on a snapshot (the evidence and envelope are blobs)."""
 
@@ -31,6 +47,8 @@ class ModelEvaluated(Payload):
     snapshot: str
     verdict: str | None = None
     """The evidence's overall verdict (PASS/WARN/INCONCLUSIVE/FAIL); absent in older events."""
+    privacy_budget: PrivacyBudget | None = None
+    """The DP budget its variants spent on the training rows; absent when none was spent."""
 
 
 @event_kind(

@@ -30,9 +30,16 @@ from core.modelling import training
 MISSING = "missing"
 """The group of rows whose sensitive attribute is missing (NULL): kept, never dropped."""
 
-# Sections that need a model to run (SHAP, perturbation, membership inference, a retrained
-# baseline): an existing score has none.
-NEEDS_A_MODEL = ("explainability", "robustness", "privacy", "baseline")
+# Sections that need a model to run (SHAP, perturbation, membership and attribute inference,
+# DP variants of the model, a retrained baseline): an existing score has none.
+NEEDS_A_MODEL = (
+    "explainability",
+    "robustness",
+    "privacy",
+    "attribute_inference",
+    "differential_privacy",
+    "baseline",
+)
 
 
 def _context(**fields: Any) -> EvaluationContext:

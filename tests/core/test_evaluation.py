@@ -53,7 +53,16 @@ def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) 
     evidence = typed.to_json()
     assert evidence["passed"] and evidence["errors"] == 0
     sections = evidence["sections"]
-    assert set(sections) == {"fairness", "explainability", "robustness", "privacy", "baseline"}
+    assert set(sections) == {
+        "fairness",
+        "explainability",
+        "robustness",
+        "privacy",
+        "attribute_inference",
+        "differential_privacy",
+        "baseline",
+    }
+    assert sections["differential_privacy"]["epsilon_spent"] == 33.3
     sex = sections["fairness"]["groups"]["sex"]
     assert {g["group"] for g in sex["table"]} == {"female", "male"}
     assert sum(g["count"] for g in sex["table"]) == 300
