@@ -38,7 +38,7 @@ from core.data.ingest import Prepared, commit_new, existing_version, prepare
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.catalog import Catalog
-from core.kernel.errors import LedgerError, NotFoundError, UsageError
+from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.events import ObjectRef
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
@@ -274,7 +274,8 @@ class _Ingest:
         new plaintext's SHA-256 against a plaintext version's digest, or its HMAC under an
         encrypted version's raw key against that version's raw commitment. Only versions
         whose table digest matches cost a pass over the new bytes (a re-add: one). A version
-        whose key was destroyed (erased) can match nothing.
+        whose key was destroyed (erased) can match nothing; a key that cannot be unwrapped
+        is an error (KeyStoreError, IntegrityError), never taken for "no match".
         """
         from core.data import encryption
 
@@ -309,10 +310,11 @@ class _Ingest:
                 continue
             if "raw" not in old or "raw_commitment" not in old:
                 continue
-            try:
-                key = data_keys.get(self.ws, old["raw"]["id"], old["raw"]["check"])
-            except LedgerError:  # erased, or a key this account cannot unwrap: no match
-                continue
+            if not data_keys.exists(self.ws, old["raw"]["id"]):
+                continue  # crypto-shredded: those bytes are gone, whatever these are
+            # A key that will not unwrap (a missing or wrong key-encryption key) is an
+            # error, not "no match": a duplicate must not be recorded for want of a key.
+            key = data_keys.get(self.ws, old["raw"]["id"], old["raw"]["check"])
             if hmac.compare_digest(
                 encryption.commitment_of(self._plaintext(), key), old["raw_commitment"]
             ):

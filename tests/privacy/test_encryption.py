@@ -332,3 +332,43 @@ def test_the_workspace_setting_encrypts_pii_by_default(world: dict[str, Any]) ->
     finally:
         encryption.set_encrypt_pii(ws, "alice", False)
     assert not snapshots.encrypt_pii(ws)
+
+
+def test_verify_and_rebuild_pass_and_a_full_bundle_carries_no_encrypted_rows(
+    world: dict[str, Any],
+) -> None:
+    """The keys are not in the ledger: a rebuilt catalog reads the same; bundles hold digests."""
+    import zipfile
+
+    from core.audit import bundle, verification
+    from core.identity import keys
+    from core.modelling import models
+
+    ws: Workspace = world["ws"]
+    report = verification.verify(ws, full=True)
+    assert report.ok, report.failures
+    ws.rebuild()
+    sealed = snapshots.show(ws, world["sealed"].ref)
+    assert sealed.encryption == world["sealed"].encryption
+    with encryption.open(ws, "sam", [sealed], "profile", target="after rebuild"):
+        con = tables.connect()
+        try:
+            src = encryption.table_source(ws, con, sealed)
+            assert con.execute(f"SELECT count(*) FROM {src}").fetchall() == [(1000,)]
+        finally:
+            con.close()
+    actors.add(ws, "alice", "val", ["validator"])
+    keys.create(ws, "val")
+    models.register(ws, "alice", world["sealed_run"].run_id, "credit-sealed")
+    models.sign(ws, "val", "credit-sealed@1")
+    out = world["root"] / "full.zip"
+    bundle.export(ws, "alice", "credit-sealed@1", out, data="full")
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+        view = world["sealed_view"].ref.replace("@", "-")
+        assert f"data/{view}.digests.json" in names
+        assert not [n for n in names if n.startswith("data/") and n.endswith(".parquet")]
+        doc = json.loads(z.read(f"data/{view}.digests.json"))
+        assert doc["encrypted_at_rest"] == "ledgerml-at-rest/1"
+        assert doc["parquet_digest"] == world["sealed_view"].parquet_digest
+    assert bundle.verify(out)["verified"]
