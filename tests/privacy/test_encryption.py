@@ -372,3 +372,20 @@ def test_verify_and_rebuild_pass_and_a_full_bundle_carries_no_encrypted_rows(
         assert doc["encrypted_at_rest"] == "ledgerml-at-rest/1"
         assert doc["parquet_digest"] == world["sealed_view"].parquet_digest
     assert bundle.verify(out)["verified"]
+
+
+def test_a_reveal_of_an_encrypted_column_records_the_reveal_and_the_decryption(
+    world: dict[str, Any],
+) -> None:
+    from core.data import reveal
+
+    ws: Workspace = world["ws"]
+    sealed, plain = world["sealed"], world["plain"]
+    before = len(accesses(ws))
+    shown = reveal.reveal(ws, "dana", sealed.ref, "column00", reason="check the PII tag")
+    assert shown.values == reveal.reveal(ws, "dana", plain.ref, "column00", reason="same").values
+    new = accesses(ws)[before:]  # the plaintext reveal decrypts nothing: no access for it
+    assert [(a.snapshot, a.purpose, a.target, a.columns) for a in new] == [
+        (sealed.ref, "reveal", "column:column00", '["column00"]')
+    ]
+    assert ws.ledger.entry(new[0].seq - 1).decode()["action"] == "data.reveal"
