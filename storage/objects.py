@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from storage import failpoints
 from storage.errors import IntegrityError, NotFoundError
@@ -118,6 +119,18 @@ class ObjectStore:
             os.fsync(handle.fileno())
         return Staged(self, hash_file(own, progress), own)
 
+    def stage_stream(self) -> StagedStream:
+        """A file to write beside the store through a handle, hashed as it is written.
+
+        For bytes ledgerml produces as a stream rather than copies (sealed ciphertext, an
+        encrypted Parquet file): they go straight into the store's folder, never through a
+        temporary plaintext file, and :meth:`StagedStream.finish` turns them into a
+        :class:`Staged` like any other.
+        """
+        private_dir(self.root)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), dir=self.root)
+        return StagedStream(self, Path(tmp), os.fdopen(fd, "wb"))
+
     def put_file(self, source: Path, progress: Callable[[int], None] | None = None) -> str:
         """Copy a file into the store; return its hex digest."""
         return self.stage_file(source, progress).commit()
@@ -194,6 +207,53 @@ class ObjectStore:
                     if not entry.name.startswith(".")
                 )
         return found
+
+
+class StagedStream:
+    """A staged file being written: a binary file-like (``write``, ``tell``, ``flush``).
+
+    Its digest is taken from the bytes as they pass, so no second read is needed.
+    """
+
+    def __init__(self, store: ObjectStore, tmp: Path, handle: IO[bytes]) -> None:
+        """Wrap the open temporary file (see :meth:`ObjectStore.stage_stream`)."""
+        self.store, self.tmp, self._handle = store, tmp, handle
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file was finished or discarded (pyarrow asks)."""
+        return self._handle.closed
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write and hash ``data``."""
+        self._hash.update(data)
+        written = self._handle.write(data)
+        self.size += written
+        return written
+
+    def tell(self) -> int:
+        """How many bytes were written."""
+        return self.size
+
+    def flush(self) -> None:
+        """Flush Python's buffer (the file is fsynced by :meth:`finish`)."""
+        self._handle.flush()
+
+    def finish(self) -> Staged:
+        """Fsync and close the file: a :class:`Staged` copy ready to commit."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        return Staged(self.store, self._hash.hexdigest(), self.tmp)
+
+    def discard(self) -> None:
+        """Close and drop the file (a refused or failed write)."""
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
 
 
 class Staged:

@@ -54,7 +54,7 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("report",), "report", "app", "Data sheets, model cards, impact assessments."),
     (("bundle",), "bundle", "app", "Export and verify audit bundles."),
     (("attest",), "attest", "app", "Sign files as in-toto statements; verify them."),
-    (("config",), "config", "app", "Workspace settings: witness folders for checkpoints."),
+    (("config",), "config", "app", "Workspace settings: witness folders, encryption of PII."),
     (("backup", "restore"), "backup", "register", ""),
     (("finding", "breakglass", "exceptions", "alerts"), "findings", "register", ""),
     (("deploy", "deployments", "rollback", "withdraw", "throttle"), "deploy", "register", ""),

@@ -1,4 +1,4 @@
-"""``ledgerml config witness add|remove|list``: the workspace's settings in config.toml."""
+"""``ledgerml config witness add|remove|list``, ``config encrypt-pii``: settings in config.toml."""
 
 from __future__ import annotations
 
@@ -87,3 +87,29 @@ def list_(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
         output.note("no witness: add one with `ledgerml config witness add FOLDER` (see --help)")
         return
     output.table(["witness", "state"], [(s.location, s.summary()) for s in states])
+
+
+@app.command("encrypt-pii")
+@guarded
+def encrypt_pii(
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Encrypt snapshots with --pii columns at rest by default (admins).
+
+    With it on, `snapshot add --pii ...` and feature views with PII columns encrypt their
+    copies as if --encrypt were given; an explicit --no-encrypt is obeyed with a warning.
+    Each snapshot's own event records whether it was encrypted.
+    """
+    from core.data import encryption
+    from core.kernel.errors import UsageError
+
+    if state not in ("on", "off"):
+        raise UsageError(f"encrypt-pii takes on or off, not {state!r}")
+    value = encryption.set_encrypt_pii(open_ws(workspace), actor_name(as_actor), state == "on")
+    if want_json(json_out):
+        output.emit_json({"encrypt_pii": value})
+        return
+    output.line(f"encrypt PII-tagged snapshots by default: {'on' if value else 'off'}")

@@ -24,7 +24,7 @@ from app.cli.common import (
 def snapshot_json(snap: Any) -> dict[str, Any]:
     """A snapshot row for --json, with its JSON-text fields as JSON, not strings in JSON."""
     row: dict[str, Any] = snap.as_dict()
-    for name in ("columns", "dialect", "provenance"):
+    for name in ("columns", "dialect", "provenance", "encryption", "pseudonyms"):
         if isinstance(row.get(name), str) and row[name]:
             row[name] = json.loads(row[name])
     return row
@@ -47,6 +47,7 @@ def _summary(snap: Any) -> list[tuple[str, Any]]:
         ("PII columns", ", ".join(snap.pii) or "none"),
         ("sensitive columns", ", ".join(snap.sensitive) or "none"),
         ("retention", snap.retention or "not set"),
+        ("encrypted at rest", _encryption(snap)),
         ("recorded", f"{snap.created_at} by {snap.created_by} (event #{snap.created_seq})"),
         *(
             [("ERASED", f"at #{snap.erased_seq}: its rows no longer exist "
@@ -55,6 +56,16 @@ def _summary(snap: Any) -> list[tuple[str, Any]]:
             else []
         ),
     ]  # fmt: skip
+
+
+def _encryption(snap: Any) -> str:
+    """How the copies are stored: plaintext, encrypted (and under which keys), or erased."""
+    if not snap.encryption:
+        return "no (plaintext copies)"
+    info = json.loads(snap.encryption)
+    keys = ", ".join(f"{part} {info[part]['id']}" for part in ("raw", "parquet") if part in info)
+    erased = f"; erased at event #{snap.erased_seq}" if snap.erased_seq is not None else ""
+    return f"yes, {info['scheme']} ({keys}){erased}"
 
 
 def _na_values(values: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -129,6 +140,16 @@ def add(
             "(as many as the file has columns).",
         ),
     ] = None,
+    encrypt: Annotated[
+        bool | None,
+        typer.Option(
+            "--encrypt/--no-encrypt",
+            help="Encrypt the raw and Parquet copies at rest (AES-256-GCM, a fresh data key "
+            "each, wrapped under the workspace key in the OS keyring); every later read is "
+            "recorded as a data.access event. Default: on for data with --pii when "
+            "`ledgerml config encrypt-pii on` was set.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
@@ -167,6 +188,7 @@ def add(
             **_na_values(na_values or []),
             names=_names(columns),
         ),
+        encrypt=encrypt,
     )
     with output.progress("Snapshotting") as progress:
         added = snapshots.submit_detailed(

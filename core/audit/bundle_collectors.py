@@ -17,7 +17,7 @@ from core.audit import lineage
 from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.audit.bundle_operations import operations
-from core.data import redaction
+from core.data import encryption, redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
 from storage import merkle
@@ -188,6 +188,10 @@ def data(b: Bundling, members: Members) -> None:
             members.add(f"evidence/profile-{stem}.json", stored, media, True)
         else:
             members.add(f"evidence/profile-{stem}.redacted.json", cleaned, media)
+        # An encrypted snapshot's rows never leave in a bundle, not even as ciphertext: its
+        # keys stay in the workspace's key store, so a copy could serve no reader, and after
+        # an erasure it would be one more copy to account for. Its digests go instead.
+        sealed = encryption.is_encrypted(snap)
         if snap.erased_seq is not None:  # its rows no longer exist: say so, carry none
             members.add(
                 f"data/{stem}.erased.json",
@@ -204,7 +208,7 @@ def data(b: Bundling, members: Members) -> None:
                 ),
                 "application/json",
             )
-        elif b.data_level == "full":
+        elif b.data_level == "full" and not sealed:
             members.add_object(
                 f"data/{stem}.parquet", b.ws, snap.parquet_digest, "application/vnd.apache.parquet"
             )
@@ -218,6 +222,7 @@ def data(b: Bundling, members: Members) -> None:
                         "raw_digest": snap.raw_digest,
                         "parquet_digest": snap.parquet_digest,
                         "rows": snap.rows,
+                        **({"encrypted_at_rest": encryption.SCHEME} if sealed else {}),
                     }
                 ),
                 "application/json",

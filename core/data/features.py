@@ -47,7 +47,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, Field
 
-from core.data import column_lineage, gates, ingest, snapshots, tables
+from core.data import column_lineage, data_keys, encryption, gates, ingest, snapshots, tables
 from core.data.events import FEATURE_ROLES
 from core.data.ingest import Prepared
 from core.identity.actors import needs
@@ -200,6 +200,7 @@ def build(
         The snapshot and whether it is a new version.
     """
     view = load_view(view_path, inputs)
+    built: list[Prepared] = []
 
     def resolve_inputs(s: Session) -> tuple[dict[str, SnapshotRow], list[gates.Waiver]]:
         snaps = {
@@ -212,7 +213,12 @@ def build(
         resolved: tuple[dict[str, SnapshotRow], list[gates.Waiver]],
     ) -> tuple[dict[str, SnapshotRow], Prepared]:
         snaps, waived = resolved
-        return snaps, _materialise(ws, view_path, view, snaps, waived, progress)
+        with encryption.open(
+            ws, actor, list(snaps.values()), "feature", target=f"view:{view['name']}", reason=reason
+        ):
+            prep = _materialise(ws, view_path, view, snaps, waived, progress)
+        built.append(prep)
+        return snaps, prep
 
     def record(
         s: Session, built: tuple[dict[str, SnapshotRow], Prepared]
@@ -226,12 +232,16 @@ def build(
         tags = prep.extra["view"]["tags"]
         # The same table with other tags (a view built before tags followed the data, or
         # after an input's tags changed) is a new version: tags are never left behind.
+        # So is the same table stored the other way (plaintext, encrypted), or erased.
         for existing in s.catalog.snapshots(view["name"]):
             if (
                 existing.table_digest == prep.table_digest
                 and existing.transform_digest == prep.extra["transform_digest"]
                 and (existing.pii, existing.sensitive) == (tags["pii"], tags["sensitive"])
+                and bool(existing.encryption) == (prep.encryption is not None)
+                and existing.erased_seq is None
             ):
+                _drop_key(ws, prep)
                 return existing, False
         return ingest.commit_new(
             s,
@@ -247,14 +257,37 @@ def build(
             extra_objects=[sql_ref, spec_ref],
         )
 
-    return command.run(
-        ws,
-        actor,
-        guards=[needs(*ROLES, action="build feature views")],
-        prepare=resolve_inputs,
-        compute=materialise,
-        commit=record,
-    )
+    try:
+        return command.run(
+            ws,
+            actor,
+            guards=[needs(*ROLES, action="build feature views")],
+            prepare=resolve_inputs,
+            compute=materialise,
+            commit=record,
+        )
+    except BaseException:
+        for prep in built:  # refused at the commit: the copy's key goes with it
+            _drop_key(ws, prep)
+        raise
+
+
+def _drop_key(ws: Workspace, prep: Prepared) -> None:
+    """Destroy the data key of a view's encrypted copy no event will name."""
+    if prep.encryption is not None:
+        data_keys.destroy(ws, prep.encryption["parquet"]["id"])
+
+
+def must_encrypt(ws: Workspace, snaps: dict[str, SnapshotRow], pii: list[str]) -> bool:
+    """Whether a view's copy is encrypted.
+
+    Always over an encrypted input (PII tags, and the protection they call for, follow data
+    through views); else as the workspace's ``[privacy] encrypt_pii`` setting says for a
+    view with PII columns.
+    """
+    if any(encryption.is_encrypted(snap) for snap in snaps.values()):
+        return True
+    return snapshots.encrypt_default(ws, pii, None)[0]
 
 
 def propagated_tags(
@@ -303,11 +336,18 @@ def _materialise(
     Runs without holding the workspace (snapshots are immutable); records nothing.
     """
     private_dir(ws.root / "tmp")
-    con = tables.connect(ws.root / "tmp")
+    # Whether the copy may be encrypted is known before the transform runs (its PII tags
+    # are not, yet): then nothing of it may spill, and the setting is frozen below.
+    sealed = any(encryption.is_encrypted(snap) for snap in snaps.values()) or (
+        snapshots.encrypt_pii(ws)
+    )
+    con = tables.connect(None if sealed else ws.root / "tmp")
     try:
-        paths = {alias: snapshots.parquet_path(ws, snap) for alias, snap in snaps.items()}
-        for alias, path in paths.items():
-            source = tables.parquet_source(path)
+        if sealed:
+            encryption.no_spill(con)
+        paths = {alias: ws.objects.path(snap.parquet_digest) for alias, snap in snaps.items()}
+        for alias, snap in snaps.items():
+            source = encryption.table_source(ws, con, snap)  # verified; decrypting if sealed
             con.execute(f"CREATE VIEW {tables.quote_ident(alias)} AS SELECT * FROM {source}")
         work_dir = str(ws.root / "tmp")
         allowed = [str(p) for p in paths.values()]
@@ -335,6 +375,7 @@ def _materialise(
             con=con,
             progress=progress,
             tagged=(tags.pii, tags.sensitive),
+            encrypt=must_encrypt(ws, snaps, tags.pii),
         )
     finally:
         con.close()

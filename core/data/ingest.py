@@ -45,6 +45,12 @@ class Prepared:
     columns: list[dict[str, str]]
     raw: ObjectRef | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    encryption: dict[str, Any] | None = None
+    """What the event records under ``encryption`` (:mod:`core.data.encryption`), if any."""
+
+
+ROW_GROUP = 122880
+"""Rows per row group of every canonical Parquet copy (DuckDB's and the encrypted writer's)."""
 
 
 def prepare(
@@ -56,30 +62,50 @@ def prepare(
     con: Any = None,
     progress: Progress = NO_PROGRESS,
     tagged: tuple[list[str], list[str]] = ([], []),
+    encrypt: bool = False,
 ) -> Prepared:
     """Copy a readable table to canonical Parquet, then digest and profile it (no lock held).
 
     ``tagged`` (PII, sensitive columns) is checked against the schema before any blob is
     stored, so refused input leaves the object store as it was; PII columns are profiled by
     counts alone, so the stored profile holds none of their values.
+
+    With ``encrypt`` the copy is written as encrypted Parquet under a fresh data key, from
+    DuckDB's result stream straight into the object store's staging (no plaintext file,
+    spilling off), and the digest and profile pass reads it back through the decrypting
+    dataset: the table digest is the plaintext table's, whichever way it is stored.
+    ``Prepared.encryption`` then holds ``{"parquet": key ref}``.
     """
     from core.data import tables
 
     private_dir(ws.root / "tmp")
     own = con is None
-    con = con or tables.connect(ws.root / "tmp")
+    con = con or tables.connect(None if encrypt else ws.root / "tmp")
+    if encrypt:
+        from core.data import encryption
+
+        encryption.no_spill(con)
     work = Path(tempfile.mkdtemp(prefix=temp_prefix("ingest"), dir=ws.root / "tmp"))
+    sealed_copy = _SealedCopy(ws) if encrypt else None
+    published = False
     try:
         parquet_path = work / "table.parquet"
-        progress(1, 4, "writing canonical Parquet")
+        progress(1, 4, "writing canonical Parquet" + (" (encrypted)" if encrypt else ""))
+        target: Path | tables.ParquetSink = parquet_path if sealed_copy is None else sealed_copy
         if read_path is not None:
-            tables.copy_to_parquet(con, read_path, dialect, parquet_path)
+            tables.copy_to_parquet(con, read_path, dialect, target)
+        elif sealed_copy is not None:
+            sealed_copy(con, f"SELECT * FROM {con_source}")
         else:
             con.execute(
                 f"COPY (SELECT * FROM {con_source}) TO '{tables.sql_text(str(parquet_path))}' "
-                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
             )
-        src = tables.parquet_source(parquet_path)
+        registered: dict[str, Any] = {}
+        if sealed_copy is not None:
+            src, registered = sealed_copy.register(con)
+        else:
+            src = tables.parquet_source(parquet_path)
         cols = tables.columns(con, src)
         known = {c.name for c in cols}
         for what, names in zip(("PII", "sensitive"), tagged, strict=True):
@@ -92,15 +118,24 @@ def prepare(
         if not cols:
             raise UsageError("the table has no columns")
         progress(2, 4, "computing the table digest and profiling columns")
-        digest, profile = tables.digest_and_profile(con, parquet_path, cols, pii=tagged[0])
+        if sealed_copy is not None:
+            digest, profile = tables.digest_and_profile(
+                con, src, cols, pii=tagged[0], registered=registered
+            )
+        else:
+            digest, profile = tables.digest_and_profile(con, parquet_path, cols, pii=tagged[0])
         progress(3, 4, "profiled")
         if profile["rows"] == 0:
             raise UsageError("the table has no rows", hint="An empty table is not evidence.")
         progress(4, 4, "storing")  # the last point a caller may still cancel
-        parquet_size = parquet_path.stat().st_size
-        parquet_ref = ObjectRef(
-            ws.objects.adopt(parquet_path).commit(), parquet_size, PARQUET_MEDIA_TYPE
-        )
+        if sealed_copy is not None:
+            staged = sealed_copy.staged()
+            parquet_size = staged.tmp.stat().st_size
+        else:
+            parquet_size = parquet_path.stat().st_size
+            staged = ws.objects.adopt(parquet_path)
+        parquet_ref = ObjectRef(staged.commit(), parquet_size, PARQUET_MEDIA_TYPE)
+        published = True
         profile_bytes = canonical_bytes(profile)
         profile_ref = ObjectRef(
             ws.objects.put_bytes(profile_bytes), len(profile_bytes), PROFILE_MEDIA_TYPE
@@ -112,13 +147,72 @@ def prepare(
             table_digest=digest,
             rows=int(profile["rows"]),
             columns=[{"name": c.name, "type": c.type, "kind": c.kind} for c in cols],
+            encryption={"parquet": sealed_copy.key.ref()} if sealed_copy is not None else None,
         )
     finally:
+        if sealed_copy is not None:
+            sealed_copy.close(keep_key=published)
         for child in work.iterdir():
             child.unlink()
         work.rmdir()
         if own:
             con.close()
+
+
+class _SealedCopy:
+    """The encrypted canonical copy being written: its data key and its staged ciphertext.
+
+    A :data:`core.data.reading.ParquetSink`; called again (types re-sampled), it replaces
+    what it wrote. If the ingest fails before the copy is published, :meth:`close` destroys
+    the fresh key with it, so a refused ingest leaves no key behind.
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        from core.data import data_keys
+
+        self.ws = ws
+        self.key = data_keys.create(ws)
+        self._staged: Any = None
+
+    def __call__(self, con: Any, select: str) -> None:
+        from core.data import tables
+        from storage import sealed
+
+        stream = self.ws.objects.stage_stream()
+        try:
+            reader = tables.arrow_batches(con, select, ROW_GROUP)
+            sealed.write_parquet(
+                reader,
+                stream,  # type: ignore[arg-type]  # a binary file-like, hashed as written
+                self.key.key,
+                self.key.key_id,
+                ROW_GROUP,
+            )
+        except BaseException:
+            stream.discard()
+            raise
+        if self._staged is not None:
+            self._staged.discard()
+        self._staged = stream.finish()
+
+    def register(self, con: Any) -> tuple[str, dict[str, Any]]:
+        """Register the written copy on ``con``; its table name and what the profile needs."""
+        from core.data import encryption
+
+        name, dataset = encryption.register(con, self._staged.tmp, self.key.key, self.key.key_id)
+        return name, {name: dataset}
+
+    def staged(self) -> Any:
+        """The staged ciphertext (:class:`storage.objects.Staged`)."""
+        return self._staged
+
+    def close(self, *, keep_key: bool) -> None:
+        from core.data import data_keys
+
+        if self._staged is not None:
+            self._staged.discard()
+        if not keep_key:
+            data_keys.destroy(self.ws, self.key.key_id)
 
 
 def existing_version(
@@ -210,6 +304,10 @@ def commit_new(
         "lineage": [list(edge) for edge in lineage],
         **prep.extra,
     }
+    if prep.encryption is not None:
+        from core.data.encryption import SCHEME
+
+        data["encryption"] = {"scheme": SCHEME, **prep.encryption}
     objects = [prep.parquet, prep.profile, *(extra_objects or [])]
     if prep.raw is not None:
         data["raw_digest"] = prep.raw.sha256

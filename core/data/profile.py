@@ -8,7 +8,7 @@ the pass's sample in memory (:func:`digest_and_profile` says what each figure me
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -37,19 +37,30 @@ def round_figure(value: Any) -> Any:
 
 
 def profile(
-    con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[Column], pii: Collection[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    table: Path | str,
+    cols: list[Column],
+    pii: Collection[str] = (),
+    registered: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The profile alone (see :func:`digest_and_profile`)."""
-    return digest_and_profile(con, parquet, cols, pii)[1]
+    return digest_and_profile(con, table, cols, pii, registered)[1]
 
 
 def digest_and_profile(
     con: duckdb.DuckDBPyConnection,
-    parquet: Path,
+    table: Path | str,
     cols: list[Column],
     pii: Collection[str] = (),
+    registered: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The table digest and the profile of a Parquet file, from one pass plus DuckDB queries.
+    """The table digest and the profile of a table, from one pass plus DuckDB queries.
+
+    ``table`` is a Parquet file's path or a DuckDB table expression (an encrypted
+    snapshot's registered dataset, :func:`core.data.encryption.table_source`); objects
+    registered on ``con`` that the expression names are passed in ``registered``, since a
+    DuckDB cursor does not see its connection's registrations and the second cursor below
+    needs them too.
 
     Per column: type, nulls, NaN, ±inf (counted apart), exact distinct count, min/max/mean/
     std, quantiles, a histogram (numeric) and the top values (columns with at most
@@ -71,12 +82,16 @@ def digest_and_profile(
     memory (:func:`_quantiles_and_histograms`, the same figures DuckDB's ``quantile_cont`` and
     ``histogram`` give).
     """
-    table = parquet_source(parquet)
+    if isinstance(table, Path):
+        table = parquet_source(table)
     [(rows,)] = con.execute(f"SELECT count(*) FROM {table}").fetchall()
     step = max(1, -(-rows // EXACT_ROWS))
     with ThreadPoolExecutor(max_workers=1) as pool:  # if the scan fails, the pool still waits
+        cursor = con.cursor()
+        for name, obj in (registered or {}).items():
+            cursor.register(name, obj)
         counting = pool.submit(
-            _distinct_and_top, con.cursor(), table, cols, rows <= EXACT_ROWS, frozenset(pii)
+            _distinct_and_top, cursor, table, cols, rows <= EXACT_ROWS, frozenset(pii)
         )
         scanned = scan(con, table, cols, step)
         counted = counting.result()

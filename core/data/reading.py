@@ -15,6 +15,7 @@ import codecs
 import csv
 import io
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -481,30 +482,64 @@ def _text_list(values: Any) -> str:
     return "[" + ", ".join(f"'{sql_text(v)}'" for v in values) + "]"
 
 
+ParquetSink = Callable[[duckdb.DuckDBPyConnection, str], None]
+"""Writes the rows of a ``SELECT`` somewhere as Parquet (an encrypted copy, say); it raises
+``duckdb.Error`` for rows that cannot be read (:func:`arrow_batches` turns a reader's errors
+into those)."""
+
+
+def arrow_batches(con: duckdb.DuckDBPyConnection, select: str, batch_rows: int) -> Any:
+    """The rows of ``select`` as a pyarrow RecordBatchReader that raises DuckDB's errors.
+
+    DuckDB's own reader raises a plain ``OSError`` for a value that does not convert; this
+    one raises the ``duckdb`` exception its text names, so callers handle one kind of error
+    whether DuckDB writes the file or pyarrow does.
+    """
+    import pyarrow as pa
+
+    inner = con.sql(select).to_arrow_reader(batch_rows)
+
+    def batches() -> Any:
+        try:
+            yield from inner
+        except OSError as err:
+            text = str(err)
+            if text.startswith("Conversion Error"):
+                raise duckdb.ConversionException(text) from None
+            raise duckdb.InvalidInputException(text) from None
+
+    return pa.RecordBatchReader.from_batches(inner.schema, batches())
+
+
 def copy_to_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, dialect: Dialect, target: Path
+    con: duckdb.DuckDBPyConnection, path: Path, dialect: Dialect, target: Path | ParquetSink
 ) -> None:
     """Stream the file into a canonical Parquet copy (zstd, fixed row groups).
+
+    ``target`` is a file DuckDB writes, or a :data:`ParquetSink` given the ``SELECT`` (an
+    encrypted copy: DuckDB here cannot write encrypted Parquet itself). A sink may be called
+    twice: the second time with every row sampled for types; it replaces what it wrote.
 
     Raises:
         UsageError: with DuckDB's reason when the file cannot be read as the dialect says.
     """
     from core.data.missing_codes import projection
 
-    t = sql_text(str(target))
     options = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+
+    def write(source: str) -> None:
+        select = f"SELECT {projection(con, source, dialect)} FROM {source}"
+        if isinstance(target, Path):
+            con.execute(f"COPY ({select}) TO '{sql_text(str(target))}' {options}")
+        else:
+            target(con, select)
+
     try:
-        source = source_sql(path, dialect)
-        con.execute(
-            f"COPY (SELECT {projection(con, source, dialect)} FROM {source}) TO '{t}' {options}"
-        )
+        write(source_sql(path, dialect))
     except duckdb.ConversionException:
         # The type guess from the first rows did not hold further down: look at every row.
         try:
-            source = source_sql(path, dialect, full_sample=True)
-            con.execute(
-                f"COPY (SELECT {projection(con, source, dialect)} FROM {source}) TO '{t}' {options}"
-            )
+            write(source_sql(path, dialect, full_sample=True))
         except duckdb.Error as err:
             raise _bad(path, duckdb_reason(err)) from err
     except duckdb.Error as err:

@@ -23,27 +23,29 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data import data_keys
 from core.data.events import SNAPSHOT_ROLES
 from core.data.ingest import Prepared, commit_new, existing_version, prepare
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.catalog import Catalog
-from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.errors import LedgerError, NotFoundError, UsageError
 from core.kernel.events import ObjectRef
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
 from core.kernel.workspace import Session, Workspace
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported where data is read, not to list snapshots
-    from core.data import tables
+    from core.data import encryption, tables
     from storage.objects import Staged
 
 _DATASET = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -127,6 +129,8 @@ class SnapshotRequest:
     retention: str = ""
     reason: str = ""
     options: tables.ReadOptions | None = None
+    encrypt: bool | None = None
+    """Encrypt the copies at rest; None: the workspace's default (:func:`encrypt_default`)."""
 
     def check(self) -> None:
         """Refuse a bad name or retention before the workspace is even taken."""
@@ -145,6 +149,7 @@ class SnapshotRequest:
             pii=list(self.pii),
             sensitive=list(self.sensitive),
             retention=self.retention,
+            encrypt=self.encrypt,
         )
 
 
@@ -157,31 +162,40 @@ class _Ingest:
     The raw copy is published only by the commit; :meth:`discard` drops it otherwise (refused
     input, a duplicate, a failed re-check). The Parquet copy and the profile are stored during
     the ingest: when the commit is refused they stay as blobs no event names, which nothing
-    reads (the store is content-addressed) and the next identical ingest reuses.
+    reads (the store is content-addressed) and the next identical ingest reuses. An
+    encrypted ingest's fresh data keys are destroyed unless its event is committed, so the
+    ciphertext such a refusal leaves behind is unreadable.
     """
 
-    def __init__(self, ws: Workspace, request: SnapshotRequest, progress: Progress) -> None:
-        self.ws, self.request, self.progress = ws, request, progress
+    def __init__(
+        self, ws: Workspace, request: SnapshotRequest, progress: Progress, encrypt: bool
+    ) -> None:
+        self.ws, self.request, self.progress, self.encrypt = ws, request, progress, encrypt
         self.staged: Staged | None = None
+        self.sealed: encryption.SealedRaw | None = None
+        self.parquet_key: str | None = None
+        self.committed = False
         self.notices: list[str] = []
 
     def compute(self, _: None) -> Prepared:
-        """Detect the format, copy and hash the raw bytes, convert and profile (no lock)."""
-        from core.data import missing_codes, tables
+        """Detect the format, copy (or seal) the raw bytes, convert and profile (no lock)."""
+        from core.data import encryption, missing_codes, tables
 
         request = self.request
         dialect, self.notices = tables.detect_with_notices(
             request.path, request.options or tables.ReadOptions()
         )
         if dialect.has_codes:  # before any blob is stored: an unknown column is refused
-            con = tables.connect(self.ws.root / "tmp")
+            con = tables.connect(None if self.encrypt else self.ws.root / "tmp")
             try:
+                if self.encrypt:
+                    encryption.no_spill(con)
                 self.notices += missing_codes.count(con, request.path, dialect)
             finally:
                 con.close()
-        # Copy and hash the raw bytes while DuckDB reads the same file.
+        # Copy (or seal) and hash the raw bytes while DuckDB reads the same file.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            staging = pool.submit(self.ws.objects.stage_file, request.path)
+            staging = pool.submit(self._stage_raw)
             try:
                 prep = prepare(
                     self.ws,
@@ -190,16 +204,37 @@ class _Ingest:
                     read_path=request.path,
                     progress=self.progress,
                     tagged=(list(request.pii), list(request.sensitive)),
+                    encrypt=self.encrypt,
                 )
             except BaseException:
                 with contextlib.suppress(Exception):
-                    staging.result().discard()
+                    staging.result()  # kept on self, so discard() drops it (and its key)
                 raise
-            self.staged = staging.result()
+            staging.result()
+        assert self.staged is not None
+        if prep.encryption is not None:
+            self.parquet_key = prep.encryption["parquet"]["id"]
         raw = ObjectRef(
             self.staged.digest, self.staged.tmp.stat().st_size, "application/octet-stream"
         )
-        return Prepared(**{**prep.__dict__, "raw": raw})
+        enc = None
+        if self.sealed is not None and prep.encryption is not None:
+            enc = {
+                "raw": self.sealed.key.ref(),
+                **prep.encryption,
+                "raw_commitment": self.sealed.commitment,
+            }
+        return Prepared(**{**prep.__dict__, "raw": raw, "encryption": enc})
+
+    def _stage_raw(self) -> None:
+        """Stage the raw copy beside the store: the bytes as they are, or sealed."""
+        from core.data import encryption
+
+        if self.encrypt:
+            self.sealed = encryption.seal_raw(self.ws, self.request.path)
+            self.staged = self.sealed.staged
+        else:
+            self.staged = self.ws.objects.stage_file(self.request.path)
 
     def commit(self, s: Session, prep: Prepared) -> tuple[SnapshotRow, bool]:
         """Record the next version, unless the dataset already holds these bytes.
@@ -208,23 +243,12 @@ class _Ingest:
         and the check must see the catalog under the same hold as the commit.
         """
         request = self.request
-        existing = existing_version(s.catalog, request.dataset, prep, "raw")
-        if existing is not None and _read_options(existing) != prep.dialect.user_read_options:
-            # The same bytes read with other names or missing-value codes are another table.
-            existing = next(
-                (
-                    e
-                    for e in s.catalog.snapshots(request.dataset)
-                    if e.raw_digest == existing.raw_digest
-                    and _read_options(e) == prep.dialect.user_read_options
-                ),
-                None,
-            )
+        existing = self._same_bytes(s, prep)
         if existing is not None:
             return existing, False
         assert self.staged is not None and prep.raw is not None
         self.staged.commit()
-        return commit_new(
+        row = commit_new(
             s,
             prep,
             dataset=request.dataset,
@@ -237,10 +261,95 @@ class _Ingest:
             lineage=[(f"sha256:{prep.raw.sha256}", "copy-of")],
             extra_objects=None,
         )
+        self.committed = True
+        return row
+
+    def _same_bytes(self, s: Session, prep: Prepared) -> SnapshotRow | None:
+        """The version holding these raw bytes, read with the same names and codes, if any.
+
+        Plaintext against plaintext compares the raw digests, as always. When either side
+        is encrypted the digests are of ciphertext (fresh each time), so the candidates are
+        the versions with the same *table* digest (a cheap filter: a different table is
+        never the same bytes) and each is confirmed on the raw bytes themselves: the
+        new plaintext's SHA-256 against a plaintext version's digest, or its HMAC under an
+        encrypted version's raw key against that version's raw commitment. Only versions
+        whose table digest matches cost a pass over the new bytes (a re-add: one). A version
+        whose key was destroyed (erased) can match nothing.
+        """
+        from core.data import encryption
+
+        options = prep.dialect.user_read_options
+        assert prep.raw is not None
+        if prep.encryption is None:
+            existing = existing_version(s.catalog, self.request.dataset, prep, "raw")
+            if existing is not None and _read_options(existing) != options:
+                # The same bytes read with other names or missing-value codes are another table.
+                existing = next(
+                    (
+                        e
+                        for e in s.catalog.snapshots(self.request.dataset)
+                        if e.raw_digest == existing.raw_digest and _read_options(e) == options
+                    ),
+                    None,
+                )
+            if existing is not None:
+                return existing
+        for e in s.catalog.snapshots(self.request.dataset):
+            if (
+                _read_options(e) != options
+                or e.erased_seq is not None
+                or e.table_digest != prep.table_digest
+                or e.raw_digest is None
+            ):
+                continue
+            old = encryption.recorded(e)
+            if old is None:
+                if prep.encryption is not None and sha256_of(self._plaintext()) == e.raw_digest:
+                    return e
+                continue
+            if "raw" not in old or "raw_commitment" not in old:
+                continue
+            try:
+                key = data_keys.get(self.ws, old["raw"]["id"], old["raw"]["check"])
+            except LedgerError:  # erased, or a key this account cannot unwrap: no match
+                continue
+            if hmac.compare_digest(
+                encryption.commitment_of(self._plaintext(), key), old["raw_commitment"]
+            ):
+                return e
+        return None
+
+    def _plaintext(self) -> Iterator[bytes]:
+        """The staged raw bytes in the clear, chunk by chunk (memory only)."""
+        from core.data import encryption
+        from storage import sealed
+
+        assert self.staged is not None
+        if self.sealed is None:
+            with self.staged.tmp.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    yield chunk
+            return
+        key = self.sealed.key
+        yield from sealed.unseal(self.staged.tmp, key.key, encryption.aad("raw", key.key_id))
 
     def discard(self) -> None:
         if self.staged is not None:
             self.staged.discard()
+        if not self.committed:
+            for key_id in (self.sealed.key.key_id if self.sealed else None, self.parquet_key):
+                if key_id is not None:
+                    data_keys.destroy(self.ws, key_id)
+
+
+def sha256_of(chunks: Iterator[bytes]) -> str:
+    """The SHA-256 of a stream of chunks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _read_options(snap: SnapshotRow) -> dict[str, Any]:
@@ -291,7 +400,8 @@ def submit_detailed(
         PermissionDeniedError: unless the actor is a data steward or an admin.
     """
     request.check()
-    ingest = _Ingest(ws, request, progress)
+    encrypt, notices = encrypt_default(ws, request.pii, request.encrypt)
+    ingest = _Ingest(ws, request, progress, encrypt)
     try:
         snap, created = command.run(
             ws,
@@ -302,7 +412,46 @@ def submit_detailed(
         )
     finally:
         ingest.discard()
-    return Added(snap, created, tuple(ingest.notices))
+    return Added(snap, created, (*notices, *ingest.notices))
+
+
+PRIVACY = "privacy"
+ENCRYPT_PII = "encrypt_pii"
+
+
+def encrypt_pii(ws: Workspace) -> bool:
+    """The workspace setting ``[privacy] encrypt_pii``: encrypt PII-tagged data by default.
+
+    Raises:
+        UsageError: if the setting is not a boolean.
+    """
+    value = ws.config.get(PRIVACY, {}).get(ENCRYPT_PII, False)
+    if not isinstance(value, bool):
+        raise UsageError(
+            f"[{PRIVACY}] {ENCRYPT_PII} in config.toml must be true or false, not {value!r}",
+            hint="Set it with `ledgerml config encrypt-pii on|off`.",
+        )
+    return value
+
+
+def encrypt_default(
+    ws: Workspace, pii: Sequence[str], asked: bool | None
+) -> tuple[bool, list[str]]:
+    """Whether to encrypt, given what was asked (None: not said), and a warning to show.
+
+    Not said: encrypt if the data has PII columns and ``[privacy] encrypt_pii`` is on. An
+    explicit ``--no-encrypt`` of PII-tagged data under that setting is done as asked, with a
+    warning (a steward may have reasons, e.g. data already public; the event records it).
+    """
+    default = bool(pii) and encrypt_pii(ws)
+    if asked is None:
+        return default, []
+    if not asked and default:
+        return False, [
+            "warning: PII columns are stored in plaintext although encryption of PII is on "
+            "(`ledgerml config encrypt-pii`), because --no-encrypt was given"
+        ]
+    return asked, []
 
 
 def add(
@@ -318,6 +467,7 @@ def add(
     reason: str = "",
     options: tables.ReadOptions | None = None,
     progress: Progress = NO_PROGRESS,
+    encrypt: bool | None = None,
 ) -> tuple[SnapshotRow, bool]:
     """:func:`submit` with the request's fields as arguments (scripts, tests, benches)."""
     request = SnapshotRequest(
@@ -329,6 +479,7 @@ def add(
         retention=retention,
         reason=reason,
         options=options,
+        encrypt=encrypt,
     )
     return submit(ws, actor, request, progress=progress)
 
@@ -340,6 +491,7 @@ def unapplied(
     pii: list[str] | None = None,
     sensitive: list[str] | None = None,
     retention: str = "",
+    encrypt: bool | None = None,
 ) -> list[str]:
     """What a repeated ``add`` of the same bytes asked for that the version does not record.
 
@@ -354,6 +506,8 @@ def unapplied(
         differ.append("sensitive")
     if retention and retention != existing.retention:
         differ.append("retention")
+    if encrypt is not None and encrypt != bool(existing.encryption):
+        differ.append("encryption")
     return differ
 
 
@@ -383,32 +537,14 @@ def load_profile(ws: Workspace, snap: SnapshotRow) -> dict[str, Any]:
     return redact_profile(value, snap.pii)
 
 
-def refuse_erased(snap: SnapshotRow) -> None:
-    """Refuse to read a snapshot an erasure covers (its rows no longer exist).
-
-    Raises:
-        NotFoundError: naming the erasure's event.
-    """
-    if snap.erased_seq is not None:
-        raise NotFoundError(
-            f"{snap.ref} was erased at event #{snap.erased_seq}: its rows no longer exist",
-            title="Erased",
-            hint=f"`ledgerml data receipt {snap.erased_seq}` shows what was erased, why and by "
-            "whom; `ledgerml snapshot list` shows the versions that remain.",
-        )
-
-
 def parquet_path(ws: Workspace, snap: SnapshotRow) -> Path:
-    """The verified Parquet copy of a snapshot, for queries (never of an erased one)."""
-    refuse_erased(snap)
-    issue = ws.objects.check(snap.parquet_digest)
-    if issue is not None:
-        from core.kernel.errors import IntegrityError
+    """The verified Parquet object of a snapshot (ciphertext, if it is encrypted).
 
-        raise IntegrityError(
-            f"the Parquet copy of {snap.ref} is {issue}", hint="Run `ledgerml audit verify`."
-        )
-    return ws.objects.path(snap.parquet_digest)
+    Queries read rows through :func:`core.data.encryption.table_source`, never this path.
+    """
+    from core.data.encryption import verify_copy
+
+    return verify_copy(ws, snap)
 
 
 def diff(ws: Workspace, a: str, b: str, actor: str = "") -> dict[str, Any]:

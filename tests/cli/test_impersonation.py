@@ -41,6 +41,7 @@ WRITES: dict[str, list[str]] = {
     "attest create": ["attest", "create", str(SAMPLE / "german.data")],
     "audit checkpoint": ["audit", "checkpoint"],
     "backup": ["backup", "{out}"],
+    "config encrypt-pii": ["config", "encrypt-pii", "on"],
     "config witness add": ["config", "witness", "add", "{witness}"],
     "config witness remove": ["config", "witness", "remove", "{witness}"],
     "bundle export": ["bundle", "export", "{model}", "-o", "{out}"],
