@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +38,7 @@ from core.governance import policy
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import CheckFailedError, IntegrityError, UsageError
-from core.kernel.events import now_iso
+from core.kernel.events import ObjectRef, now_iso
 from core.kernel.kinds import new_event
 from core.kernel.rows import ErasureRow, SnapshotRow
 from core.kernel.workspace import Session, Workspace
@@ -190,6 +190,7 @@ def facts(
     """The ``erase`` gate's input (``input.erasure``): what a policy may decide on."""
     return {
         "erasure": {
+            "kind": "snapshot",
             "target": f"snapshot:{sc.target.ref}",
             "legal_basis": legal_basis,
             "rule": rule,
@@ -369,6 +370,75 @@ def gate_guards(
     ]
 
 
+def receipt_bytes(doc: dict[str, Any]) -> bytes:
+    """A receipt's stored bytes: canonical JSON (RFC 8785), whose SHA-256 the event names."""
+    return canonical_bytes(doc)
+
+
+def _record(
+    s: Session,
+    payload: Erased,
+    receipt: dict[str, Any],
+    *,
+    reason: str,
+    objects: Sequence[ObjectRef] = (),
+    subjects: Sequence[str] | None = None,
+) -> tuple[int, Erased]:
+    from core.identity.signer import authority_of
+
+    seq = s.workspace.ledger.head()[0] + 1  # held: this command's event is the next
+    ts = now_iso()
+    bundle = policy.in_force(s) if s.decision is not None else None
+    state = authority_of(s).current(s.actor)
+    doc = receipts.complete(
+        receipt,
+        payload,
+        workspace=s.workspace.workspace_id,
+        seq=seq,
+        ts=ts,
+        actor=s.actor,
+        roles=sorted(state.roles) if state else [],
+        reason=reason,
+        decision=s.decision,
+        policy_name=bundle.name if bundle else None,
+        policy_version=bundle.version if bundle else None,
+    )
+    stored = s.put_blob(receipt_bytes(doc), receipts.MEDIA_TYPE)
+    payload = dataclasses.replace(payload, receipt_digest=stored.sha256)
+    if subjects is None:
+        subjects = [payload.target, *(f"snapshot:{r}" for r in payload.snapshots)]
+        subjects += [f"model:{m}" for m in payload.models]
+    event = new_event(s.actor, payload, list(dict.fromkeys(subjects)), reason, [stored, *objects])
+    entry = s.commit(dataclasses.replace(event, ts=ts))
+    if entry.seq != seq:  # the receipt names its event: nothing else may come between
+        raise IntegrityError(f"erasure recorded at #{entry.seq}, its receipt says #{seq}")
+    return seq, payload
+
+
+def record_erasure(
+    s: Session,
+    payload: Erased,
+    receipt: dict[str, Any],
+    *,
+    reason: str,
+    objects: Sequence[ObjectRef] = (),
+    subjects: Sequence[str] | None = None,
+) -> int:
+    """Store an erasure's receipt and append its one ``data.erase`` event; its number.
+
+    For commands that erase something other than a snapshot (a decision log's retention):
+    call it in the command's commit step, after the guards (the role, holds, the ``erase``
+    policy gate, whose decision the session carries). ``payload.receipt_digest`` may be
+    empty: the stored receipt's digest replaces it. ``receipt`` is the command's own part
+    of the document (what was covered and kept, the impact); every claim the event makes
+    (what, why, method, who, when, the decision) is filled in from ``payload`` and the
+    session (:func:`core.privacy.receipts.complete`), so the two cannot disagree.
+    ``objects`` are further blobs the event must list (stored before); ``subjects`` default
+    to the target, the snapshots and the models. Shredding is the caller's, after this.
+    """
+    return _record(s, payload, receipt, reason=reason, objects=objects, subjects=subjects)[0]
+
+
 def commit_erasure(
     ws: Workspace,
     actor: str,
@@ -393,34 +463,10 @@ def commit_erasure(
     )
 
     def commit(s: Session, _: None) -> Erasure:
-        from core.identity.signer import authority_of
-
         snap = snapshots.resolve(s.catalog, ref)
         if snap.erased_seq is not None:  # erased by someone else since the check
             return _recorded(s, snap)
         sc = scopes.scope(s.catalog, snap)
-        seq = s.workspace.ledger.head()[0] + 1  # held: this command's event is the next
-        ts = now_iso()
-        bundle = policy.in_force(s) if s.decision is not None else None
-        state = authority_of(s).current(s.actor)
-        receipt = receipts.build(
-            workspace=s.workspace.workspace_id,
-            seq=seq,
-            ts=ts,
-            actor=s.actor,
-            roles=sorted(state.roles) if state else [],
-            scope=sc,
-            reason=reason,
-            legal_basis=legal_basis,
-            rule=rule,
-            as_of=as_of,
-            decision=s.decision,
-            policy_name=bundle.name if bundle else None,
-            policy_version=bundle.version if bundle else None,
-            subject=subject,
-            replaced_by=replaced_by,
-        )
-        stored = s.put_blob(canonical_bytes(receipt), receipts.MEDIA_TYPE)
         payload = Erased(
             target=f"snapshot:{snap.ref}",
             snapshots=sc.refs,
@@ -430,7 +476,7 @@ def commit_erasure(
             keys=sc.keys,
             objects=[c.sha256 for c in sc.copies],
             models=sc.models,
-            receipt_digest=stored.sha256,
+            receipt_digest="",  # record_erasure names the stored receipt
             carried_by=[int(c["seq"]) for c in sc.carried],
             subject=subject,
             replaced_by=replaced_by,
@@ -438,10 +484,9 @@ def commit_erasure(
         )
         subjects = [f"snapshot:{r}" for r in sc.refs] + [f"dataset:{snap.dataset}"]
         subjects += [f"model:{m}" for m in sc.models]
-        event = new_event(s.actor, payload, subjects, reason, [stored])
-        entry = s.commit(dataclasses.replace(event, ts=ts))
-        if entry.seq != seq:  # the receipt names its event: nothing else may come between
-            raise IntegrityError(f"erasure recorded at #{entry.seq}, its receipt says #{seq}")
+        seq, payload = _record(
+            s, payload, receipts.build(sc, subject=subject), reason=reason, subjects=subjects
+        )
         failpoints.hit("erase.before-shred")
         plaintext = {c.sha256 for c in sc.copies if not c.key}
         left = shredding.leftover(

@@ -43,12 +43,14 @@ def check(
     if not stones.erasures:
         return ""
     for left in shredding.pending(ws, decoded):
-        target = left.target.removeprefix("snapshot:")
-        fail(
-            f"{left.describe()}: run `ledgerml data erase {target} --reason … "
-            "--legal-basis …` again to finish it",
-            left.seq,
-        )
+        if left.target.startswith("snapshot:"):
+            again = (
+                f"run `ledgerml data erase {left.target.removeprefix('snapshot:')} --reason … "
+                "--legal-basis …` again to finish it"
+            )
+        else:
+            again = "run the command that erased it again to finish it"
+        fail(f"{left.describe()}: {again}", left.seq)
     for seq, body in stones.erasures:
         data = body.get("data") or {}
         digest = str(data.get("receipt_digest", ""))

@@ -45,25 +45,66 @@ _METHOD_NOTES = {
 }
 
 
-def build(
+def build(scope: Scope, *, subject: dict[str, Any] | None) -> dict[str, Any]:
+    """The receipt of a snapshot erasure, before :func:`complete` adds the event's claims."""
+    views = [s.ref for s in scope.snapshots if s.kind == "feature"]
+    return {
+        "what": {
+            "covered": [{"snapshot": r, "why": scope.why[r]} for r in scope.refs],
+            "objects": [c.to_json() for c in scope.copies],
+            "kept": scope.kept,
+        },
+        "carried_by": scope.carried,
+        "impact": {
+            "views": views,
+            "models": scope.models,
+            "production": scope.production,
+            **({"rows_removed": subject["rows_removed"]} if subject else {}),
+        },
+    }
+
+
+def complete(
+    doc: dict[str, Any],
+    payload: Any,
     *,
     workspace: str,
     seq: int,
     ts: str,
     actor: str,
     roles: list[str],
-    scope: Scope,
     reason: str,
-    legal_basis: str,
-    rule: str,
-    as_of: str | None,
     decision: dict[str, Any] | None,
     policy_name: str | None,
     policy_version: str | None,
-    subject: dict[str, Any] | None,
-    replaced_by: str | None,
 ) -> dict[str, Any]:
-    """The receipt of one erasure (see the module docstring); plain JSON data."""
+    """``doc`` with every claim the event makes filled in from the event itself.
+
+    The claims (what, why, method, models, carried_by, subject, replaced_by, who, when,
+    which decision) are taken from the payload and the session, so a receipt can never
+    claim what its event does not. Lists the caller gave in detail (``what.objects`` with
+    each copy's method, ``carried_by`` with each event's action) must name exactly the
+    payload's digests and event numbers, in order.
+
+    Raises:
+        ValueError: if a detailed list disagrees with the payload (a bug in the caller).
+    """
+    out = dict(doc)
+    what = dict(out.get("what") or {})
+    objects = what.get("objects")
+    if objects is None:
+        objects = [{"sha256": d, "method": payload.method} for d in payload.objects]
+    elif [o.get("sha256") for o in objects] != list(payload.objects):
+        raise ValueError("the receipt's what.objects are not the event's objects")
+    carried = out.get("carried_by")
+    if carried is None:
+        carried = [{"seq": n} for n in payload.carried_by]
+    elif [c.get("seq") for c in carried] != list(payload.carried_by):
+        raise ValueError("the receipt's carried_by are not the event's")
+    what.update(
+        target=payload.target, snapshots=list(payload.snapshots), keys=list(payload.keys),
+        objects=objects,
+    )  # fmt: skip
     policy: dict[str, Any] | None = None
     if decision is not None:
         policy = {
@@ -74,39 +115,29 @@ def build(
             "allow": decision.get("allow"),
             "reasons": decision.get("reasons"),
         }
-    views = [s.ref for s in scope.snapshots if s.kind == "feature"]
-    return {
-        "format": FORMAT,
-        "workspace": workspace,
-        "event": seq,
-        "when": ts,
-        "what": {
-            "target": f"snapshot:{scope.target.ref}",
-            "snapshots": scope.refs,
-            "covered": [{"snapshot": r, "why": scope.why[r]} for r in scope.refs],
-            "objects": [c.to_json() for c in scope.copies],
-            "keys": scope.keys,
-            "kept": scope.kept,
+    approved: dict[str, Any] = {"actor": actor, "roles": roles, "policy": policy}
+    if policy is None:
+        approved["note"] = "no policy was in force: the erase gate was ungoverned"
+    out.update(
+        format=FORMAT,
+        workspace=workspace,
+        event=seq,
+        when=ts,
+        what=what,
+        why={
+            "reason": reason,
+            "legal_basis": payload.legal_basis,
+            "rule": payload.rule,
+            "as_of": payload.as_of,
         },
-        "why": {"reason": reason, "legal_basis": legal_basis, "rule": rule, "as_of": as_of},
-        "approved_by": {
-            "actor": actor,
-            "roles": roles,
-            "policy": policy,
-            **({} if policy else {"note": "no policy was in force: the erase gate was ungoverned"}),
-        },
-        "method": scope.method,
-        "method_note": _METHOD_NOTES[scope.method],
-        "carried_by": scope.carried,
-        "models": scope.models,
-        "impact": {
-            "views": views,
-            "models": scope.models,
-            "production": scope.production,
-            **({"rows_removed": subject["rows_removed"]} if subject else {}),
-        },
-        "subject": subject,
-        "replaced_by": replaced_by,
-        "replicas": REPLICAS,
-        "backups": BACKUPS,
-    }
+        approved_by=approved,
+        method=payload.method,
+        method_note=_METHOD_NOTES.get(payload.method, ""),
+        carried_by=carried,
+        models=list(payload.models),
+        subject=payload.subject,
+        replaced_by=payload.replaced_by,
+    )
+    out.setdefault("replicas", REPLICAS)
+    out.setdefault("backups", BACKUPS)
+    return out

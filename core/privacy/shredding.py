@@ -47,7 +47,7 @@ class Leftover:
         return (
             f"erasure #{self.seq} of {self.target.removeprefix('snapshot:')}: erased but not "
             f"yet shredded ({' and '.join(parts)} still on disk)"
-        )
+        )  # the words `audit verify` and the CLI both show
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.data import ingest, snapshots, tables
+from core.data import data_keys, encryption, ingest, snapshots, tables
 from core.data.ingest import Prepared
 from core.identity.actors import needs
 from core.kernel import command
@@ -64,48 +64,64 @@ def _check_target(snap: SnapshotRow, column: str) -> None:
         )
 
 
-def _without(ws: Workspace, snap: SnapshotRow, column: str, value: str) -> tuple[Prepared, int]:
-    """The snapshot without the subject's rows, ingested as a table (no lock held)."""
+def _without(
+    ws: Workspace, actor: str, snap: SnapshotRow, column: str, value: str, reason: str
+) -> tuple[Prepared, int]:
+    """The snapshot without the subject's rows, ingested as a table (no lock held).
+
+    An encrypted snapshot is read through the door (one ``data.access``, purpose
+    ``erase``) and its replacement is encrypted under a fresh data key.
+    """
+    sealed = encryption.is_encrypted(snap)
     private_dir(ws.root / "tmp")
-    con = tables.connect(ws.root / "tmp")
-    try:
-        con.execute("SET temp_directory = ''")  # no spill: a spilled page could hold rows
-        source = tables.parquet_source(snapshots.parquet_path(ws, snap))
-        c = tables.quote_ident(column)
-        row = con.execute(
-            f"SELECT count(*) FILTER (WHERE CAST({c} AS VARCHAR) = $1), count(*) FROM {source}",
-            [value],
-        ).fetchall()[0]
-        removed, total = int(row[0]), int(row[1])
-        if removed == 0:
-            raise UsageError(
-                f"no row of {snap.ref} holds that value in {column!r}: nothing was changed",
-                hint="The value is matched exactly, as text (case-sensitive; a number as "
-                "`ledgerml snapshot profile` prints it).",
+    with encryption.open(ws, actor, [snap], "erase", target=f"snapshot:{snap.ref}", reason=reason):
+        con = tables.connect(None)
+        try:
+            encryption.no_spill(con)  # a spilled page would hold rows, the subject's too
+            source = encryption.table_source(ws, con, snap)
+            c = tables.quote_ident(column)
+            row = con.execute(
+                f"SELECT count(*) FILTER (WHERE CAST({c} AS VARCHAR) = $1), count(*) FROM {source}",
+                [value],
+            ).fetchall()[0]
+            removed, total = int(row[0]), int(row[1])
+            if removed == 0:
+                raise UsageError(
+                    f"no row of {snap.ref} holds that value in {column!r}: nothing was changed",
+                    hint="The value is matched exactly, as text (case-sensitive; a number as "
+                    "`ledgerml snapshot profile` prints it).",
+                )
+            if removed == total:
+                raise UsageError(
+                    f"every row of {snap.ref} holds that value in {column!r}",
+                    hint=f"Erase the whole snapshot: `ledgerml data erase {snap.ref} …`.",
+                )
+            # Streamed from a second connection to the same database into the ingest's
+            # COPY: the kept rows never sit in memory whole, and the value stays a bound
+            # parameter.
+            reading = con.cursor()
+            reader = reading.sql(
+                f"SELECT * FROM {source} WHERE CAST({c} AS VARCHAR) IS DISTINCT FROM $1",
+                params=[value],
+            ).to_arrow_reader()
+            con.register("kept_rows", reader)
+            prep = ingest.prepare(
+                ws,
+                "kept_rows",
+                dialect=tables.Dialect("parquet"),
+                con=con,
+                tagged=(list(snap.pii), list(snap.sensitive)),
+                encrypt=sealed,
             )
-        if removed == total:
-            raise UsageError(
-                f"every row of {snap.ref} holds that value in {column!r}",
-                hint=f"Erase the whole snapshot: `ledgerml data erase {snap.ref} …`.",
-            )
-        # Streamed from a second connection to the same database into the ingest's COPY:
-        # the kept rows never sit in memory whole, and the value stays a bound parameter.
-        reading = con.cursor()
-        reader = reading.sql(
-            f"SELECT * FROM {source} WHERE CAST({c} AS VARCHAR) IS DISTINCT FROM $1",
-            params=[value],
-        ).to_arrow_reader()
-        con.register("kept_rows", reader)
-        prep = ingest.prepare(
-            ws,
-            "kept_rows",
-            dialect=tables.Dialect("parquet"),
-            con=con,
-            tagged=(list(snap.pii), list(snap.sensitive)),
-        )
-        return prep, removed
-    finally:
-        con.close()
+            return prep, removed
+        finally:
+            con.close()
+
+
+def _drop_key(ws: Workspace, prep: Prepared) -> None:
+    """Destroy the data key of a replacement copy no event will name."""
+    if prep.encryption is not None:
+        data_keys.destroy(ws, prep.encryption["parquet"]["id"])
 
 
 def _replace(
@@ -119,8 +135,11 @@ def _replace(
         _check_target(snap, column)
         return snap
 
+    built: list[Prepared] = []
+
     def compute(snap: SnapshotRow) -> tuple[SnapshotRow, Prepared, int]:
-        prep, removed = _without(ws, snap, column, value)
+        prep, removed = _without(ws, actor, snap, column, value, reason)
+        built.append(prep)
         return snap, prep, removed
 
     def commit(
@@ -139,7 +158,15 @@ def _replace(
             **{k: str(v) for k, v in recorded.items()},
             "collection_method": f"{old.ref} without one data subject's rows (subject erasure)",
         }
-        new, _ = ingest.record(
+        for existing in s.catalog.snapshots(old.dataset):  # made by an interrupted run
+            if (
+                existing.table_digest == prep.table_digest
+                and existing.erased_seq is None
+                and bool(existing.encryption) == (prep.encryption is not None)
+            ):
+                _drop_key(ws, prep)
+                return old, existing, removed
+        new, _ = ingest.commit_new(
             s,
             prep,
             dataset=old.dataset,
@@ -150,11 +177,18 @@ def _replace(
             retention=old.retention,
             reason=f"replaces {old.ref} without one data subject's rows: {reason}",
             lineage=[(f"snapshot:{old.ref}", RELATION)],
-            dedupe_on="table",
+            extra_objects=None,
         )
         return old, new, removed
 
-    return command.run(ws, actor, guards=[guard], prepare=resolve, compute=compute, commit=commit)
+    try:
+        return command.run(
+            ws, actor, guards=[guard], prepare=resolve, compute=compute, commit=commit
+        )
+    except BaseException:
+        for prep in built:  # refused at the commit: the copy's key goes with it
+            _drop_key(ws, prep)
+        raise
 
 
 def erase_subject(
