@@ -131,9 +131,11 @@ def test_one_event_signed_by_the_eraser_names_the_receipt(erased: dict[str, Any]
 def test_readers_of_an_erased_snapshot_get_a_clear_error(erased: dict[str, Any]) -> None:
     ws: Workspace = erased["ws"]
     root = erased["root"]
-    with pytest.raises(NotFoundError, match=r"erased at event #\d+"):
-        with encryption.open(ws, "sam", ["people@1"], "validate"):
-            pass
+    with (
+        pytest.raises(NotFoundError, match=r"erased at event #\d+"),
+        encryption.open(ws, "sam", ["people@1"], "validate"),
+    ):
+        pass
     with pytest.raises(NotFoundError, match="erased"):
         validation.run(ws, "sam", "people@1", root / "intake.toml")
     with pytest.raises(NotFoundError, match="erased"):
