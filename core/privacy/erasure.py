@@ -37,7 +37,7 @@ from core.data import snapshots
 from core.governance import policy
 from core.identity.actors import needs
 from core.kernel import command
-from core.kernel.errors import CheckFailedError, IntegrityError, UsageError
+from core.kernel.errors import CheckFailedError, IntegrityError, LedgerError, UsageError
 from core.kernel.events import ObjectRef, now_iso
 from core.kernel.kinds import new_event
 from core.kernel.rows import ErasureRow, SnapshotRow
@@ -238,7 +238,7 @@ def _recorded(s: Session, snap: SnapshotRow) -> Erasure:
     data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}  # type: ignore[assignment]
     try:
         receipt = json.loads(s.workspace.objects.read_verified(str(data["receipt_digest"])))
-    except (KeyError, ValueError, LookupError) as err:
+    except (KeyError, ValueError, LookupError, LedgerError) as err:
         raise IntegrityError(
             f"the receipt of erasure #{seq} cannot be read: {err}",
             hint="Run `ledgerml audit verify`.",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.data import data_keys
+from core.kernel.errors import LedgerError
 from core.kernel.workspace import Workspace
 from storage import failpoints
 
@@ -151,7 +152,7 @@ def reapply(ws: Workspace) -> Shredded:
             receipt = json.loads(ws.objects.read_verified(str(data.get("receipt_digest"))))
             listed = receipt.get("what", {}).get("objects", [])
             plain = {str(o["sha256"]) for o in listed if o.get("method") != "crypto-shred"}
-        except (ValueError, LookupError, KeyError, TypeError, AttributeError):
+        except (ValueError, LookupError, TypeError, AttributeError, LedgerError):
             plain = set(left.objects)  # unreadable receipt: scrub every copy, to be safe
         done = shred(ws, left, plain)
         keys, objects = keys + done.keys, objects + done.objects
