@@ -287,3 +287,18 @@ def test_a_full_bundle_exported_before_carried_rows_only_as_digests(world: dict[
 
     names = zipfile.ZipFile(world["before"]["path"]).namelist()
     assert "data/people-1.digests.json" in names and "data/people-1.parquet" not in names
+
+
+def test_a_bundle_after_the_erasure_verifies_under_the_policy(
+    erased: dict[str, Any], tmp_path: Path
+) -> None:
+    """The erase gate's decision rides on the data.erase event, and the verifier asks it."""
+    from storage.bundle_verifier import receipt_member
+
+    out = tmp_path / "after.zip"
+    bundle.export(erased["ws"], "bob", "repayment@1", out, reason="audit")
+    report = bundle.verify(out)
+    assert any("deletion receipt" in line for line in report["checked"])
+    import zipfile
+
+    assert receipt_member(erased["done"].seq) in zipfile.ZipFile(out).namelist()
