@@ -20,6 +20,9 @@ retention_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add ``data``, ``hold`` and ``retention`` to the root app."""
+    from app.cli import pseudonyms
+
+    pseudonyms.register(data_app)
     app.add_typer(data_app, name="data")
     app.add_typer(hold_app, name="hold")
     app.add_typer(retention_app, name="retention")

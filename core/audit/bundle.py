@@ -231,6 +231,7 @@ def export(
             bundle_sha256=w.sha256,
             members=w.members,
             checkpoint_size=w.bundling.checkpoint.size,
+            rows_of=rows_of(w.bundling),
         )
         s.commit(kinds.new_event(actor, exported, [f"model:{model.ref}"], reason))
         failpoints.hit("export.after-event")
@@ -257,6 +258,13 @@ def export(
         "events": len(done.bundling.seqs),
         "coverage": done.coverage.to_json(),
     }
+
+
+def rows_of(b: Bundling) -> list[str] | None:
+    """The snapshots whose rows the bundle carries (None: a hashes-only bundle carries none)."""
+    if b.data_level != "full":
+        return None
+    return sorted({snap.ref for snap in b.snapshots if snap is not None})
 
 
 def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
