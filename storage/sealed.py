@@ -208,3 +208,19 @@ def parquet_dataset(path: Path, key: bytes, key_id: str) -> ds.Dataset:
         raise IntegrityError(
             f"{path.name}: the encrypted Parquet file does not authenticate ({err})"
         ) from None
+
+
+def read_table(path: Path, key: bytes, key_id: str, columns: list[str] | None = None) -> pa.Table:
+    """An encrypted Parquet file read whole into memory, every page authenticated.
+
+    Raises:
+        IntegrityError: if the footer or any page does not authenticate (tampered, cut,
+            swapped or appended bytes, or another key).
+    """
+    dataset = parquet_dataset(path, key, key_id)
+    try:
+        return dataset.to_table(columns=columns)
+    except OSError as err:
+        raise IntegrityError(
+            f"{path.name}: a page of the encrypted Parquet file does not authenticate ({err})"
+        ) from None

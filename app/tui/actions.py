@@ -188,6 +188,7 @@ class WriteActions(App[None]):
                 sensitive=snapshots.split_columns(values["sensitive"]),
                 retention=values["retention"],
                 reason=values["reason"],
+                encrypt=_yes_no(values["encrypt"], "Encrypt at rest"),
             )
             added = snapshots.submit_detailed(
                 self.workspace, self.actor, request, progress=progress
@@ -218,6 +219,7 @@ class WriteActions(App[None]):
                 ("pii", "PII columns", "comma-separated columns holding PII"),
                 ("sensitive", "Sensitive columns", "comma-separated (sex, age…)"),
                 ("retention", "Retention", "how long to keep it: 90d, 18m, 7y"),
+                ("encrypt", "Encrypt at rest", "yes or no (empty: the workspace's PII default)"),
             ],
         )
 
@@ -416,3 +418,17 @@ class WriteActions(App[None]):
             f"service with nothing in its place: {after}."
         )
         self._ask(f"Withdraw the {arm} deployment of {env}", [], run, summary=summary)
+
+
+def _yes_no(text: str, field: str) -> bool | None:
+    """A yes/no field of a form: True, False, or None when left empty (the default)."""
+    from core.kernel.errors import UsageError
+
+    answer = text.strip().lower()
+    if not answer:
+        return None
+    if answer in ("y", "yes", "true", "on"):
+        return True
+    if answer in ("n", "no", "false", "off"):
+        return False
+    raise UsageError(f"{field}: answer yes or no, not {text!r}")

@@ -18,7 +18,7 @@ from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.audit.bundle_operations import operations
 from core.audit.bundle_privacy import privacy
-from core.data import redaction
+from core.data import encryption, redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
 from storage import merkle
@@ -188,7 +188,11 @@ def data(b: Bundling, members: Members) -> None:
             members.add(f"evidence/profile-{stem}.json", stored, media, True)
         else:
             members.add(f"evidence/profile-{stem}.redacted.json", cleaned, media)
-        if b.data_level == "full":
+        # An encrypted snapshot's rows never leave in a bundle, not even as ciphertext: its
+        # keys stay in the workspace's key store, so a copy could serve no reader, and after
+        # an erasure it would be one more copy to account for. Its digests go instead.
+        sealed = encryption.is_encrypted(snap)
+        if b.data_level == "full" and not sealed:
             members.add_object(
                 f"data/{stem}.parquet", b.ws, snap.parquet_digest, "application/vnd.apache.parquet"
             )
@@ -202,6 +206,7 @@ def data(b: Bundling, members: Members) -> None:
                         "raw_digest": snap.raw_digest,
                         "parquet_digest": snap.parquet_digest,
                         "rows": snap.rows,
+                        **({"encrypted_at_rest": encryption.SCHEME} if sealed else {}),
                     }
                 ),
                 "application/json",

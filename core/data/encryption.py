@@ -176,16 +176,30 @@ def seal_raw(ws: Workspace, path: Path) -> SealedRaw:
     return SealedRaw(staged, key, commitment.hexdigest(), size)
 
 
-def raw_chunks(ws: Workspace, snap: SnapshotRow, key: bytes) -> Iterator[bytes]:
+def raw_chunks(
+    ws: Workspace, snap: SnapshotRow, key: bytes, *, verify: bool = True
+) -> Iterator[bytes]:
     """The plaintext of an encrypted snapshot's raw copy, segment by segment (memory only).
 
-    Every segment authenticates before it is yielded (:func:`storage.sealed.unseal`).
+    The ciphertext is checked against its recorded digest first (unless ``verify`` is
+    False: tests show the AEAD alone refuses tampering), and every segment authenticates
+    before it is yielded (:func:`storage.sealed.unseal`).
+
+    Raises:
+        IntegrityError: for an altered copy or a segment that does not authenticate.
     """
     from storage import sealed
 
+    refuse_erased(snap)
     info = recorded(snap)
     if info is None or "raw" not in info or snap.raw_digest is None:
         raise UsageError(f"{snap.ref} has no encrypted raw copy")
+    if verify:
+        issue = ws.objects.check(snap.raw_digest)
+        if issue is not None:
+            raise IntegrityError(
+                f"the raw copy of {snap.ref} is {issue}", hint="Run `ledgerml audit verify`."
+            )
     return sealed.unseal(ws.objects.path(snap.raw_digest), key, aad("raw", info["raw"]["id"]))
 
 
@@ -264,7 +278,11 @@ def translate(err: BaseException) -> Exception | None:
     if isinstance(err, duckdb.OutOfMemoryException) or (
         isinstance(err, duckdb.Error) and "Out of Memory" in text
     ):
-        return UsageError("the query ran out of memory on encrypted data", hint=MEMORY_HINT)
+        return UsageError(
+            "the query ran out of memory (LEDGERML_MEMORY) on encrypted data, which is never "
+            "spilled to disk",
+            hint=MEMORY_HINT,
+        )
     if isinstance(err, duckdb.Error | OSError) and (
         "decrypt" in text.lower() or "GCM" in text or "authentic" in text.lower()
     ):
@@ -392,8 +410,14 @@ def verify_copy(ws: Workspace, snap: SnapshotRow) -> Path:
 
 
 def no_spill(con: duckdb.DuckDBPyConnection) -> None:
-    """Turn off DuckDB's spilling on ``con``: a spilled block of decrypted rows is plaintext."""
-    con.execute("SET temp_directory = ''")
+    """Turn off DuckDB's spilling on ``con``: a spilled block of decrypted rows is plaintext.
+
+    Idempotent: a connection already locked down (a feature view's, whose settings are
+    frozen before the user's SQL runs) keeps it off.
+    """
+    [(current,)] = con.execute("SELECT current_setting('temp_directory')").fetchall()
+    if current:
+        con.execute("SET temp_directory = ''")
 
 
 def register(
@@ -414,10 +438,11 @@ def table_source(
 ) -> str:
     """A DuckDB table expression over any snapshot's rows, for queries on ``con``.
 
-    Plaintext: ``read_parquet`` of the verified copy. Encrypted: the ciphertext verified
-    (unless ``verify`` is False: only tests do that, to show the AEAD catches tampering by
-    itself), its key taken from the enclosing :func:`open` grant, and a decrypting dataset
-    registered on ``con`` (with spilling off).
+    Plaintext: ``read_parquet`` of the verified copy. Encrypted: the ciphertext verified,
+    its key taken from the enclosing :func:`open` grant, and a decrypting dataset registered
+    on ``con`` (with spilling off). ``verify=False`` skips the digest check for a caller that
+    re-hashes the copy while its query runs (validation) and for the tests that show the
+    AEAD catches tampering by itself.
 
     Raises:
         NotFoundError: for an erased snapshot.
@@ -436,9 +461,10 @@ def table_source(
         from core.kernel.errors import PermissionDeniedError
 
         raise PermissionDeniedError(
-            f"{snap.ref} is encrypted, and this read was not granted access to it",
-            hint="Reads of encrypted data go through core.data.encryption.open, which "
-            "records who read it and why (a bug if you see this from a ledgerml command).",
+            f"{snap.ref} is encrypted at rest, and this work was not granted access to it",
+            hint="Reading encrypted data is recorded (data.access) and needs a reading role "
+            f"({', '.join(READ_ROLES)}); this command does not read it on anyone's behalf: "
+            "run the step that needs the rows as such an actor.",
         )
     name, _ = register(con, path, granted.key, granted.key_id)
     return name

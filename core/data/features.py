@@ -336,8 +336,15 @@ def _materialise(
     Runs without holding the workspace (snapshots are immutable); records nothing.
     """
     private_dir(ws.root / "tmp")
-    con = tables.connect(ws.root / "tmp")
+    # Whether the copy may be encrypted is known before the transform runs (its PII tags
+    # are not, yet): then nothing of it may spill, and the setting is frozen below.
+    sealed = any(encryption.is_encrypted(snap) for snap in snaps.values()) or (
+        snapshots.encrypt_pii(ws)
+    )
+    con = tables.connect(None if sealed else ws.root / "tmp")
     try:
+        if sealed:
+            encryption.no_spill(con)
         paths = {alias: ws.objects.path(snap.parquet_digest) for alias, snap in snaps.items()}
         for alias, snap in snaps.items():
             source = encryption.table_source(ws, con, snap)  # verified; decrypting if sealed

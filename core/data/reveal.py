@@ -42,7 +42,7 @@ def reveal(ws: Workspace, actor: str, ref: str, column: str, *, reason: str) -> 
         UsageError: for no reason, or a column that is not a PII column of the snapshot.
         PermissionDeniedError: for an actor who is neither a data steward nor an auditor.
     """
-    from core.data import snapshots, tables
+    from core.data import encryption, snapshots, tables
 
     if not reason.strip():
         raise UsageError("a reveal needs a reason: it is recorded before any value is shown")
@@ -69,14 +69,18 @@ def reveal(ws: Workspace, actor: str, ref: str, column: str, *, reason: str) -> 
         ws, actor, guards=[needs(*REVEAL_ROLES, action="reveal PII values")], commit=commit
     )
     private_dir(ws.root / "tmp")
-    con = tables.connect(ws.root / "tmp")
-    try:
-        source = tables.parquet_source(snapshots.parquet_path(ws, snap))
-        c = tables.quote_ident(column)
-        rows = con.execute(
-            f"SELECT CAST({c} AS VARCHAR), count(*) FROM {source} "
-            f"GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT {TOP}"
-        ).fetchall()
-    finally:
-        con.close()
+    # An encrypted copy is decrypted only after its own data.access is recorded too.
+    with encryption.open(
+        ws, actor, [snap], "reveal", target=f"column:{column}", reason=reason, columns=[column]
+    ):
+        con = tables.connect(ws.root / "tmp")
+        try:
+            source = encryption.table_source(ws, con, snap)
+            c = tables.quote_ident(column)
+            rows = con.execute(
+                f"SELECT CAST({c} AS VARCHAR), count(*) FROM {source} "
+                f"GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT {TOP}"
+            ).fetchall()
+        finally:
+            con.close()
     return Revealed(seq, snap.ref, column, [(v, int(n)) for v, n in rows])

@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from core.data import snapshots, tables
+from core.data import encryption, snapshots, tables
 from core.data.check_types import REGISTRY, unique_names
 from core.data.checks import (
     COMMON,
@@ -210,10 +210,15 @@ def evaluate(
     references: dict[str, SnapshotRow],
     progress: Progress = NO_PROGRESS,
 ) -> ValidationResult:
-    """Run a suite against a snapshot; return the result (nothing recorded)."""
+    """Run a suite against a snapshot; return the result (nothing recorded).
+
+    An encrypted snapshot or reference is read only inside :func:`encryption.open` for it.
+    """
     con = tables.connect(ws.root / "tmp")
     try:
-        src = tables.parquet_source(ws.objects.path(snap.parquet_digest))
+        # Verified below, while the query reads it (an encrypted copy's pages authenticate
+        # as they are decrypted besides); under the caller's encryption.open if encrypted.
+        src = encryption.table_source(ws, con, snap, verify=False)
         cols = {
             c["name"]: tables.Column(c["name"], c["type"], c["kind"])
             for c in json.loads(snap.columns)
@@ -255,9 +260,7 @@ def evaluate(
                 continue
             progress(1, 2, f"{check['type']} of {check['column']}")
             reference = references[check["reference"]] if declared.needs_reference else None
-            ref_src = (
-                tables.parquet_source(snapshots.parquet_path(ws, reference)) if reference else ""
-            )
+            ref_src = encryption.table_source(ws, con, reference) if reference else ""
             try:
                 outcome = declared.measure(Measuring(con, src, ref_src, cols), check)
             except duckdb.Error as err:  # e.g. the column is missing from the reference
@@ -335,7 +338,15 @@ def run(
         resolved: tuple[SnapshotRow, dict[str, SnapshotRow]],
     ) -> tuple[SnapshotRow, ValidationResult]:
         snap, references = resolved  # snapshots are immutable: no need to hold the workspace
-        return snap, evaluate(ws, snap, suite, references, progress)
+        with encryption.open(
+            ws,
+            actor,
+            [snap, *references.values()],
+            "validate",
+            target=f"suite:{suite.name}",
+            reason=reason,
+        ):
+            return snap, evaluate(ws, snap, suite, references, progress)
 
     def record(
         s: Session, measured: tuple[SnapshotRow, ValidationResult]

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.data import features, gates, redaction, snapshots, tables, validation
+from core.data import encryption, features, gates, redaction, snapshots, tables, validation
 from core.documents import reporting
 from core.documents.events import DatasheetRecorded
 from core.identity.actors import require
@@ -53,7 +53,7 @@ def _groups(ws: Workspace, snap: SnapshotRow) -> list[GroupSummary]:
     con = tables.connect(ws.root / "tmp")
     out = []
     try:
-        src = tables.parquet_source(snapshots.parquet_path(ws, snap))
+        src = encryption.table_source(ws, con, snap)  # verified; decrypting if sealed
         # A column tagged PII as well as sensitive is not broken down: its groups are values.
         for name in (n for n in snap.sensitive if n not in snap.pii):
             c = tables.quote_ident(name)
@@ -193,8 +193,14 @@ def write(
         history = s.catalog.validations(snap.ref)
         head = s.catalog.applied()[0]
         waived = gates.waivers(s, snap)
+    # The sensitive groups are counted from the rows: an encrypted copy is opened (and the
+    # access recorded) for that.
+    with encryption.open(
+        ws, actor, [snap], "datasheet", target=f"datasheet:{snap.ref}", reason=reason
+    ):
+        built = build_context(ws, snap, answers, history, head)
     ctx = dataclasses.replace(
-        build_context(ws, snap, answers, history, head),
+        built,
         waivers=[
             f"#{w.seq} by {w.actor}: failed run #{w.waives} of suite {w.suite} may be used for "
             f"{', '.join(w.scope)} until {w.expires} ({w.reason})"

@@ -170,7 +170,8 @@ def evaluate(
 
     def work(found: tuple[ModelRow, SnapshotRow | None]) -> tuple[ModelRow, Evidence]:
         model, other = found
-        return model, compute(ws, model, suite, suite_digest, progress, other)
+        with read_access(ws, actor, model, other, "evaluate", reason=reason):
+            return model, compute(ws, model, suite, suite_digest, progress, other)
 
     def commit(s: Session, done: tuple[ModelRow, Evidence]) -> tuple[int, Evidence]:
         model, evidence = done
@@ -217,6 +218,28 @@ def evaluate(
         compute=work,
         commit=commit,
     )
+
+
+def read_access(
+    ws: Workspace,
+    actor: str,
+    model: ModelRow,
+    other: SnapshotRow | None,
+    purpose: str,
+    *,
+    reason: str = "",
+) -> Any:
+    """The recorded access to what judging ``model`` reads: its training input, ``other``.
+
+    A :class:`core.data.encryption.Grant` to use as a context manager; plaintext inputs
+    record nothing.
+    """
+    from core.data import encryption
+
+    with ws.session() as s:
+        run = models.resolve_run(s.catalog, model.run_id)
+        snaps = [snapshots.resolve(s.catalog, run.input_ref), *([other] if other else [])]
+    return encryption.open(ws, actor, snaps, purpose, target=f"model:{model.ref}", reason=reason)
 
 
 def latest_evidence(ws: Workspace, ref: str, actor: str = "") -> tuple[Evidence, int] | None:

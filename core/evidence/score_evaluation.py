@@ -153,7 +153,12 @@ def evaluate(
         return snap
 
     def work(snap: SnapshotRow) -> Evidence:
-        return compute(ws, snap, spec, spec_digest, suite, suite_digest, progress)
+        from core.data import encryption
+
+        with encryption.open(
+            ws, actor, [snap], "evaluate", target=f"score:{snap.ref}", reason=reason
+        ):
+            return compute(ws, snap, spec, spec_digest, suite, suite_digest, progress)
 
     def commit(s: Session, evidence: Evidence) -> tuple[int, Evidence]:
         assert evidence.score is not None

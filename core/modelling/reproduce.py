@@ -33,13 +33,22 @@ from storage.canonical import canonical_bytes
 ROLES = REPRODUCE_ROLES
 
 
-def _child(ws_root: str, run_id: str) -> dict[str, Any]:
+def _child(ws_root: str, run_id: str, keys: dict[str, Any]) -> dict[str, Any]:
+    """Retrain in this fresh process; ``keys``: the data keys the parent was granted.
+
+    The parent recorded the access (``data.access``, purpose ``reproduce``) and hands the
+    input's data key over this process's stdin, a pipe: never a file, never an argument
+    (which other users of the machine can read).
+    """
+    from core.data import encryption
+
     ws = Workspace.open(ws_root)
     with ws.session() as s:
         run = resolve_run(s.catalog, run_id)
         snap = snapshots.resolve(s.catalog, run.input_ref)
     spec = training.load_run_spec(ws, run)
-    result = training.fit(ws, spec, snap)
+    with encryption.granted_from(keys):
+        result = training.fit(ws, spec, snap)
     return {
         "model_digest": result["model_digest"],
         "predictions_digest": result["predictions_digest"],
@@ -58,7 +67,13 @@ def run(
         return recorded, snapshots.resolve(s.catalog, recorded.input_ref)
 
     def compute(found: tuple[RunRow, SnapshotRow]) -> tuple[RunRow, dict[str, Any]]:
-        return found[0], compare(ws, found[0], found[1], python)
+        from core.data import encryption
+
+        recorded, snap = found
+        with encryption.open(
+            ws, actor, [snap], "reproduce", target=f"run:{recorded.run_id}", reason=reason
+        ) as grant:
+            return recorded, compare(ws, recorded, snap, python, keys=grant.key_material())
 
     def commit(
         s: Session, done: tuple[RunRow, dict[str, Any]]
@@ -93,9 +108,18 @@ def run(
 
 
 def compare(
-    ws: Workspace, recorded: RunRow, snap: SnapshotRow, python: str | None = None
+    ws: Workspace,
+    recorded: RunRow,
+    snap: SnapshotRow,
+    python: str | None = None,
+    *,
+    keys: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Retrain ``recorded`` in a child process and compare (slow: no workspace is held)."""
+    """Retrain ``recorded`` in a child process and compare (slow: no workspace is held).
+
+    ``keys``: an encrypted input's granted data keys (:meth:`core.data.encryption.Grant.
+    key_material`), handed to the child on its stdin.
+    """
     differences: list[str] = []
     if snap.table_digest != recorded.input_table_digest:
         differences.append(
@@ -105,6 +129,7 @@ def compare(
     snapshots.parquet_path(ws, snap)  # raises IntegrityError if the input copy was altered
     child = subprocess.run(
         [python or sys.executable, "-m", "core.modelling.reproduce", str(ws.root), recorded.run_id],
+        input=json.dumps(keys or {}),
         capture_output=True,
         text=True,
         timeout=3600,
@@ -156,4 +181,6 @@ def require_reproduced(row: ReproductionRow) -> None:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(json.dumps(_child(sys.argv[1], sys.argv[2])))
+    sys.stdout.write(
+        json.dumps(_child(sys.argv[1], sys.argv[2], json.loads(sys.stdin.read() or "{}")))
+    )

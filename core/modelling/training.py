@@ -14,13 +14,14 @@ bit for bit; :func:`fit` is the one function both training and reproduction call
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import tomllib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,11 @@ ROLES = TRAIN_ROLES
 
 
 def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
-    """The snapshot's columns as a pandas DataFrame, in file order."""
+    """The snapshot's columns as a pandas DataFrame, in file order.
+
+    An encrypted snapshot is read only inside :func:`core.data.encryption.open` for it,
+    which records the access.
+    """
     known = {c["name"] for c in json.loads(snap.columns)}
     unknown = [c for c in columns if c not in known]
     if unknown:
@@ -51,13 +56,14 @@ def load_table(ws: Workspace, snap: SnapshotRow, columns: list[str]) -> Any:
             f"column {unknown[0]!r} is not in {snap.ref}",
             hint=f"Columns: {', '.join(sorted(known))}.",
         )
-    from core.data import tables  # numpy and pyarrow: not for `model show`, which reads runs
+    from core.data import encryption, tables  # numpy, pyarrow: not for `model show`
 
     con = tables.connect(ws.root / "tmp")
     try:
         cols = ", ".join(tables.quote_ident(c) for c in dict.fromkeys(columns))
-        path = snapshots.parquet_path(ws, snap)
-        return con.execute(f"SELECT {cols} FROM {tables.parquet_source(path)}").df()
+        # Verified; decrypted in memory if encrypted (under the caller's encryption.open).
+        source = encryption.table_source(ws, con, snap)
+        return con.execute(f"SELECT {cols} FROM {source}").df()
     finally:
         con.close()
 
@@ -315,6 +321,8 @@ class Fitted:
     result: dict[str, Any]
     code: dict[str, Any]
     environment: dict[str, Any]
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    """Chosen before the fit, so the access record of an encrypted input can name it."""
 
     @classmethod
     def of(
@@ -340,12 +348,16 @@ def train(
     spec = load_spec(spec_path)
 
     def compute(gated: tuple[SnapshotRow, int]) -> Fitted:
+        from core.data import encryption
+
         snap, gate_seq = gated
-        result = fit(ws, spec, snap, progress)
+        run_id = uuid.uuid4().hex[:12]
+        with encryption.open(ws, actor, [snap], "train", target=f"run:{run_id}", reason=reason):
+            result = fit(ws, spec, snap, progress)
         code = environment.git_state(spec_path)
         if snap.transform_digest:
             code["transforms"] = [snap.transform_digest]
-        return Fitted.of(snap, gate_seq, result, code)
+        return dataclasses.replace(Fitted.of(snap, gate_seq, result, code), run_id=run_id)
 
     def commit(s: Session, done: Fitted) -> RunRow:
         return _record(ws, s, spec, done, reason)
@@ -395,7 +407,7 @@ def _record(ws: Workspace, s: Session, spec: Spec, done: Fitted, reason: str) ->
     env = done.environment
     env_bytes = canonical_bytes(env)
     metrics_bytes = canonical_bytes(result["metrics"])
-    run_id = uuid.uuid4().hex[:12]
+    run_id = done.run_id
     model_ref = s.put_blob(result["model"], SKOPS_MEDIA_TYPE)
     objects = [
         model_ref,

@@ -1007,8 +1007,7 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
     import shutil
     import tempfile
 
-    from core.data import duck
-    from core.data.snapshots import parquet_path
+    from core.data import duck, encryption
     from storage.fsutil import private_dir
 
     private_dir(ws.root / "tmp")
@@ -1019,9 +1018,9 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
         info = plan.reference
         if info is not None:
             preds = json.loads(ws.objects.read_verified(info["predictions_object"]))
-            path = parquet_path(ws, info["snapshot_row"])
             ref = Reference(
-                table=duck.parquet_source(path),
+                # verified; decrypted in memory under the caller's encryption.open
+                table=encryption.table_source(ws, con, info["snapshot_row"]),
                 features=info["features"],
                 y_true=preds["y_true"],
                 probability=preds["probability"],
@@ -1100,6 +1099,22 @@ def compute(ws: Workspace, plan: Plan) -> dict[str, Any]:
     return evidence
 
 
+def _compute_recorded(
+    ws: Workspace, actor: str, plan: Plan, env: str, reason: str
+) -> dict[str, Any]:
+    """:func:`compute`, with the access to an encrypted training reference recorded first.
+
+    The drift reference is the model's training snapshot; if it is encrypted, reading it is
+    a decryption like any other (``data.access``, purpose ``monitor``), so an actor without a
+    reading role (an operator) is refused rather than shown a window without its drift.
+    """
+    from core.data import encryption
+
+    snaps = [plan.reference["snapshot_row"]] if plan.reference is not None else []
+    with encryption.open(ws, actor, snaps, "monitor", target=f"env:{env}", reason=reason):
+        return compute(ws, plan)
+
+
 def run(
     ws: Workspace,
     actor: str,
@@ -1155,7 +1170,7 @@ def run(
         actor,
         guards=[guard],
         prepare=lambda s: _plan(s, env, window, until),
-        compute=lambda plan: compute(ws, plan),
+        compute=lambda plan: _compute_recorded(ws, actor, plan, env, why),
         commit=commit,
     )
     evidence = json.loads(ws.objects.read_verified(row.evidence_digest))
