@@ -3,7 +3,8 @@
 - ``privacy/access-log.json``: every read of the bundled data and every bundle export the
   ledger excerpt holds (:mod:`core.privacy.access_log`), derived with
   :func:`storage.bundle_verifier.access_log`, which the stand-alone verifier runs again over
-  the same signed events: an entry left out or edited rejects the bundle.
+  the same signed events: an entry left out or edited rejects the bundle. Left out when
+  there is no entry, so the coverage table shows the item as a gap rather than answered.
 - ``privacy/minimisation.json``: for each bundled snapshot, the columns it stores, the ones
   this model uses (as inputs, target or for fairness checks, followed through feature views)
   and the PII and sensitive ones it does not (:mod:`core.privacy.minimisation`). Derived by
@@ -26,7 +27,8 @@ def privacy(b: Bundling, members: Members) -> None:
     """Add the access log and the minimisation summary of the bundled model."""
     events = [(seq, b.event_body(seq)) for seq in b.seqs]
     doc = access_log.bundle_document(events, b.checkpoint.size)
-    members.add(ACCESS_LOG, canonical_bytes(doc), "application/json")
+    if doc["entries"]:  # none yet: the coverage table shows the item as a gap, not as answered
+        members.add(ACCESS_LOG, canonical_bytes(doc), "application/json")
     snaps = [snap for snap in b.snapshots if snap is not None]
     summary = minimisation.for_model(b.ws, b.model, b.run, snaps)
     members.add(MINIMISATION, canonical_bytes(summary), "application/json")
