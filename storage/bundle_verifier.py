@@ -42,7 +42,11 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    the signed events record; each deployment to production is of a version the signed
    promotions had approved then, and each carries an allow decision of the ``deploy`` gate.
 
-10. Privacy: every erasure in the excerpt carries its deletion receipt, whose SHA-256 is
+10. Privacy: the access log (``privacy/access-log.json``: every recorded read of the bundled
+   data and every bundle export the excerpt holds) is exactly what the signed events record,
+   so an exporter cannot leave an access out of it or edit one.
+
+11. Privacy: every erasure in the excerpt carries its deletion receipt, whose SHA-256 is
    the digest its signed ``data.erase`` event names and whose claims equal the event's.
 
 Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
@@ -942,6 +946,8 @@ def _verify(
         checked += gov_checked
         ops_checked, operations = _operations(archive, members, events, str(manifest.get("model")))
         checked += ops_checked
+        access_checked, accesses = _access(archive, members, events)
+        checked += access_checked
         checked += _receipts(archive, members, events)
 
         anchored_by = anchor if pinned is not None else None
@@ -998,6 +1004,7 @@ def _verify(
         "demo_identities": demo,
         "governance": governance,
         "operations": operations,
+        "access_log": accesses,
     }
 
 
@@ -2933,6 +2940,92 @@ def _rendered_reports(
     ]
 
 
+# --- 10. Privacy: the access log ----------------------------------------------------------
+#
+# Who read the bundled data, and who exported bundles, is in the signed events: data.access
+# (a decryption, a re-link of a pseudonym), data.reveal (a PII column's top values shown),
+# bundle.export (with the snapshots whose rows a full-data bundle carried). The member is
+# derived from them by access_log below, which the exporter runs too; here it is derived
+# again and compared, so a forged, edited or dropped entry rejects the bundle.
+
+ACCESS_LOG = "privacy/access-log.json"
+ACCESS_ACTIONS = ("data.access", "data.reveal", "bundle.export")
+
+
+def access_log(events: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One entry per read or export event: who, when, what, purpose, why (oldest first).
+
+    ``snapshots`` is what was read (for an export: the snapshots whose rows the bundle
+    carried; None for an export recorded before exports listed them).
+    """
+    out: list[dict[str, Any]] = []
+    for seq, body in sorted(events, key=lambda e: e[0]):
+        action, data = body.get("action"), body.get("data")
+        if action not in ACCESS_ACTIONS or not isinstance(data, dict):
+            continue
+        entry: dict[str, Any] = {
+            "seq": seq,
+            "ts": body.get("ts"),
+            "actor": body.get("actor"),
+            "action": action,
+            "reason": body.get("reason", ""),
+            "data_level": None,
+            "bundle_sha256": None,
+            "target": data.get("target"),
+        }
+        if action == "bundle.export":
+            entry.update(
+                purpose="export",
+                snapshots=data.get("rows_of"),
+                columns=None,
+                target=f"model:{data.get('model')}",
+                data_level=data.get("data_level"),
+                bundle_sha256=data.get("bundle_sha256"),
+            )
+        elif action == "data.reveal":
+            entry.update(
+                purpose="reveal", snapshots=[data.get("snapshot")], columns=[data.get("column")]
+            )
+        else:
+            entry.update(
+                purpose=data.get("purpose"),
+                snapshots=[data.get("snapshot")],
+                columns=data.get("columns"),
+            )
+        out.append(entry)
+    return out
+
+
+def _access(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Check the bundle's access log against its signed events (see the section above)."""
+    entries = access_log([(seq, body) for seq, _, body in events])
+    if ACCESS_LOG not in members:
+        # None to carry, or a bundle made before the access log existed: the signed events
+        # are here all the same, and this report lists them.
+        if not entries:
+            return [], entries
+        return (
+            [
+                f"the bundle carries no {ACCESS_LOG} (exported before it existed); the "
+                f"{len(entries)} read and export event(s) of the excerpt are in this report"
+            ],
+            entries,
+        )
+    _compare_member(archive, members, ACCESS_LOG, ("entries",), {"entries": entries})
+    reads = sum(1 for e in entries if e["action"] != "bundle.export")
+    return (
+        [
+            f"{ACCESS_LOG} agrees with the signed events: {reads} read(s) of the bundled data, "
+            f"{len(entries) - reads} bundle export(s)"
+        ],
+        entries,
+    )
+
+
 def _rank(verdict: str) -> int:
     """A verdict's rank, worst highest; an unknown word ranks worst (never a pass)."""
     return _ORDER.index(verdict) if verdict in _ORDER else len(_ORDER)
@@ -3085,7 +3178,7 @@ def decision_included(
     )
 
 
-# === 10. Privacy: deletion receipts ========================================================
+# === 11. Privacy: deletion receipts ========================================================
 #
 # An erasure is one signed ``data.erase`` event; its deletion receipt (canonical JSON, stored
 # as an object) says what was made unreadable, why, under which rule and policy decision,

@@ -17,6 +17,7 @@ from core.audit import lineage
 from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.audit.bundle_operations import operations
+from core.audit.bundle_privacy import privacy
 from core.data import encryption, redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
@@ -247,24 +248,6 @@ def data(b: Bundling, members: Members) -> None:
             members.add(f"reports/datasheet-{stem}.html", html, "text/html", True)
             data_sheets.append(snap.ref)
     b.reports["datasheet"] = bool(data_sheets)
-
-
-def privacy(b: Bundling, members: Members) -> None:
-    """The deletion receipt of every erasure in the excerpt (``privacy/receipt-<seq>.json``).
-
-    Every bundle carries every erasure (``data.erase`` is in every excerpt): the retention
-    and deletion log is the organisation's. The verifier checks each receipt against its
-    signed event.
-    """
-    for seq in b.seqs:
-        body = b.event_body(seq)
-        if body["action"] == "data.erase":
-            members.add(
-                receipt_member(seq),
-                b.read(body["data"]["receipt_digest"]),
-                "application/vnd.ledgerml.deletion-receipt+json",
-                True,
-            )
 
 
 def documents(b: Bundling, members: Members) -> None:
