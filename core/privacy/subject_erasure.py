@@ -100,8 +100,10 @@ def _without(
             # COPY: the kept rows never sit in memory whole, and the value stays a bound
             # parameter.
             reading = con.cursor()
+            encryption.no_spill(reading)
+            again = encryption.table_source(ws, reading, snap, verify=False)  # its own view
             reader = reading.sql(
-                f"SELECT * FROM {source} WHERE CAST({c} AS VARCHAR) IS DISTINCT FROM $1",
+                f"SELECT * FROM {again} WHERE CAST({c} AS VARCHAR) IS DISTINCT FROM $1",
                 params=[value],
             ).to_arrow_reader()
             con.register("kept_rows", reader)
