@@ -42,6 +42,13 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    the signed events record; each deployment to production is of a version the signed
    promotions had approved then, and each carries an allow decision of the ``deploy`` gate.
 
+10. Privacy: the access log (``privacy/access-log.json``: every recorded read of the bundled
+   data and every bundle export the excerpt holds) is exactly what the signed events record,
+   so an exporter cannot leave an access out of it or edit one.
+
+11. Privacy: every erasure in the excerpt carries its deletion receipt, whose SHA-256 is
+   the digest its signed ``data.erase`` event names and whose claims equal the event's.
+
 Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
 Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected (also: a
 recomputed figure differs), 2 usage error.
@@ -81,6 +88,7 @@ GOVERNED = {
     "model.approve": "approve",
     "bundle.export": "export",
     "model.risk": "risk",
+    "data.erase": "erase",
 }
 """The governed actions and the policy gate each must pass: once a policy is in force, an
 event of one of these carries an allow decision of that gate as its ``policy`` member (the
@@ -938,6 +946,9 @@ def _verify(
         checked += gov_checked
         ops_checked, operations = _operations(archive, members, events, str(manifest.get("model")))
         checked += ops_checked
+        access_checked, accesses = _access(archive, members, events)
+        checked += access_checked
+        checked += _receipts(archive, members, events)
 
         anchored_by = anchor if pinned is not None else None
         if previous is not None:
@@ -993,6 +1004,7 @@ def _verify(
         "demo_identities": demo,
         "governance": governance,
         "operations": operations,
+        "access_log": accesses,
     }
 
 
@@ -2928,6 +2940,92 @@ def _rendered_reports(
     ]
 
 
+# --- 10. Privacy: the access log ----------------------------------------------------------
+#
+# Who read the bundled data, and who exported bundles, is in the signed events: data.access
+# (a decryption, a re-link of a pseudonym), data.reveal (a PII column's top values shown),
+# bundle.export (with the snapshots whose rows a full-data bundle carried). The member is
+# derived from them by access_log below, which the exporter runs too; here it is derived
+# again and compared, so a forged, edited or dropped entry rejects the bundle.
+
+ACCESS_LOG = "privacy/access-log.json"
+ACCESS_ACTIONS = ("data.access", "data.reveal", "bundle.export")
+
+
+def access_log(events: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One entry per read or export event: who, when, what, purpose, why (oldest first).
+
+    ``snapshots`` is what was read (for an export: the snapshots whose rows the bundle
+    carried; None for an export recorded before exports listed them).
+    """
+    out: list[dict[str, Any]] = []
+    for seq, body in sorted(events, key=lambda e: e[0]):
+        action, data = body.get("action"), body.get("data")
+        if action not in ACCESS_ACTIONS or not isinstance(data, dict):
+            continue
+        entry: dict[str, Any] = {
+            "seq": seq,
+            "ts": body.get("ts"),
+            "actor": body.get("actor"),
+            "action": action,
+            "reason": body.get("reason", ""),
+            "data_level": None,
+            "bundle_sha256": None,
+            "target": data.get("target"),
+        }
+        if action == "bundle.export":
+            entry.update(
+                purpose="export",
+                snapshots=data.get("rows_of"),
+                columns=None,
+                target=f"model:{data.get('model')}",
+                data_level=data.get("data_level"),
+                bundle_sha256=data.get("bundle_sha256"),
+            )
+        elif action == "data.reveal":
+            entry.update(
+                purpose="reveal", snapshots=[data.get("snapshot")], columns=[data.get("column")]
+            )
+        else:
+            entry.update(
+                purpose=data.get("purpose"),
+                snapshots=[data.get("snapshot")],
+                columns=data.get("columns"),
+            )
+        out.append(entry)
+    return out
+
+
+def _access(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Check the bundle's access log against its signed events (see the section above)."""
+    entries = access_log([(seq, body) for seq, _, body in events])
+    if ACCESS_LOG not in members:
+        # None to carry, or a bundle made before the access log existed: the signed events
+        # are here all the same, and this report lists them.
+        if not entries:
+            return [], entries
+        return (
+            [
+                f"the bundle carries no {ACCESS_LOG} (exported before it existed); the "
+                f"{len(entries)} read and export event(s) of the excerpt are in this report"
+            ],
+            entries,
+        )
+    _compare_member(archive, members, ACCESS_LOG, ("entries",), {"entries": entries})
+    reads = sum(1 for e in entries if e["action"] != "bundle.export")
+    return (
+        [
+            f"{ACCESS_LOG} agrees with the signed events: {reads} read(s) of the bundled data, "
+            f"{len(entries) - reads} bundle export(s)"
+        ],
+        entries,
+    )
+
+
 def _rank(verdict: str) -> int:
     """A verdict's rank, worst highest; an unknown word ranks worst (never a pass)."""
     return _ORDER.index(verdict) if verdict in _ORDER else len(_ORDER)
@@ -3078,6 +3176,136 @@ def decision_included(
         [bytes.fromhex(p) for p in path],
         bytes.fromhex(root_hex),
     )
+
+
+# === 11. Privacy: deletion receipts ========================================================
+#
+# An erasure is one signed ``data.erase`` event; its deletion receipt (canonical JSON, stored
+# as an object) says what was made unreadable, why, under which rule and policy decision,
+# by whom, when, how, and who had carried the data out before. A bundle carries each
+# receipt of the erasures in its excerpt as ``privacy/receipt-<seq>.json``. Attacks each
+# check answers: a forged receipt (its SHA-256 is not the digest the signed event names); a
+# receipt edited to claim more or other things were erased, or a kinder method, legal basis
+# or approver (its claims must equal the event's, field by field); a receipt left out of the
+# bundle (every included erasure must have its receipt); a receipt whose method contradicts
+# its own copies (crypto-shred only when every copy had a data key, each key destroyed).
+
+RECEIPT_FORMAT = "ledgerml/deletion-receipt/v1"
+RECEIPT_PREFIX = "privacy/receipt-"
+ERASE_ACTION = "data.erase"
+
+
+def receipt_member(seq: int) -> str:
+    """The bundle member holding the receipt of the erasure recorded at event ``seq``."""
+    return f"{RECEIPT_PREFIX}{seq}.json"
+
+
+def _at(doc: Any, *path: str) -> Any:
+    for part in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(part)
+    return doc
+
+
+def receipt_problems(receipt: Any, seq: int, body: dict[str, Any]) -> list[str]:
+    """How a deletion receipt disagrees with its signed ``data.erase`` event (empty: none).
+
+    The workstation's ``audit verify`` and this verifier both call it, so they agree.
+    """
+    if not isinstance(receipt, dict):
+        return ["it is not a JSON object"]
+    if receipt.get("format") != RECEIPT_FORMAT:
+        return [f"its format is {receipt.get('format')!r}, not {RECEIPT_FORMAT!r}"]
+    data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+    objects = _at(receipt, "what", "objects")
+    carried = receipt.get("carried_by")
+    listed = [o.get("sha256") if isinstance(o, dict) else None for o in objects or []]
+    decision = body.get("policy")
+    recorded = _at(receipt, "approved_by", "policy")
+    claims: list[tuple[str, Any, Any]] = [
+        ("event", receipt.get("event"), seq),
+        ("when", receipt.get("when"), body.get("ts")),
+        ("approved_by.actor", _at(receipt, "approved_by", "actor"), body.get("actor")),
+        ("why.reason", _at(receipt, "why", "reason"), body.get("reason")),
+        ("why.legal_basis", _at(receipt, "why", "legal_basis"), data.get("legal_basis")),
+        ("why.rule", _at(receipt, "why", "rule"), data.get("rule")),
+        ("why.as_of", _at(receipt, "why", "as_of"), data.get("as_of")),
+        ("what.target", _at(receipt, "what", "target"), data.get("target")),
+        ("what.snapshots", _at(receipt, "what", "snapshots"), data.get("snapshots")),
+        ("what.keys", _at(receipt, "what", "keys"), data.get("keys")),
+        ("what.objects", listed if isinstance(objects, list) else None, data.get("objects")),
+        ("method", receipt.get("method"), data.get("method")),
+        ("models", receipt.get("models"), data.get("models")),
+        (
+            "carried_by",
+            [c.get("seq") if isinstance(c, dict) else None for c in carried]
+            if isinstance(carried, list)
+            else None,
+            data.get("carried_by"),
+        ),
+        ("subject", receipt.get("subject"), data.get("subject")),
+        ("replaced_by", receipt.get("replaced_by"), data.get("replaced_by")),
+    ]
+    if isinstance(decision, dict):
+        claims += [
+            (f"approved_by.policy.{k}", _at(recorded, k), decision.get(k))
+            for k in ("gate", "bundle", "allow", "reasons")
+        ]
+    else:
+        claims.append(("approved_by.policy", recorded, None))
+    out = [
+        f"its {name} is {mine!r}, the signed event says {theirs!r}"
+        for name, mine, theirs in claims
+        if mine != theirs
+    ]
+    if isinstance(objects, list) and not out:
+        keys = set(data.get("keys") or [])
+        methods = {o.get("method") for o in objects if isinstance(o, dict)}
+        shredded = [o for o in objects if isinstance(o, dict) and o.get("method") == "crypto-shred"]
+        if any(o.get("key") not in keys for o in shredded):
+            out.append("a copy it calls crypto-shredded names a key the event did not destroy")
+        if data.get("method") == "crypto-shred" and methods - {"crypto-shred"}:
+            out.append("it says crypto-shred, but some copies were only deleted")
+    return out
+
+
+def _receipts(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+) -> list[str]:
+    """Every erasure in the excerpt has its receipt, and each receipt is its event's."""
+    erasures = {seq: body for seq, _, body in events if body.get("action") == ERASE_ACTION}
+    present = {n for n in members if n.startswith(RECEIPT_PREFIX)}
+    for name in sorted(present):
+        stem = name[len(RECEIPT_PREFIX) : -len(".json")] if name.endswith(".json") else ""
+        if not stem.isdigit() or int(stem) not in erasures:
+            raise RejectedError(f"{name} is the receipt of no data.erase event in the bundle")
+    for seq, body in sorted(erasures.items()):
+        name = receipt_member(seq)
+        if name not in members:
+            raise RejectedError(f"the erasure at event #{seq} has no receipt ({name} is missing)")
+        raw = archive.read(members[name])
+        data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+        if _sha256(raw) != data.get("receipt_digest"):
+            raise RejectedError(
+                f"{name} is not the receipt the signed event #{seq} names: its sha256 "
+                f"{_sha256(raw)[:16]}… differs from {str(data.get('receipt_digest'))[:16]}…"
+            )
+        try:
+            receipt = json.loads(raw)
+        except ValueError as err:
+            raise RejectedError(f"{name} is not JSON: {err}") from err
+        problems = receipt_problems(receipt, seq, body)
+        if problems:
+            raise RejectedError(f"{name} disagrees with its signed event #{seq}: {problems[0]}")
+    if not erasures:
+        return []
+    return [
+        f"{len(erasures)} deletion receipt(s) are the ones their signed data.erase events "
+        "name, and claim what the events record"
+    ]
 
 
 if __name__ == "__main__":

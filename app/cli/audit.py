@@ -1,4 +1,4 @@
-"""``ledgerml audit log|verify|checkpoint|prove``."""
+"""``ledgerml audit log|access|verify|checkpoint|prove``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,42 @@ def log(
             )
             for r in rows
         ],
+    )
+
+
+@app.command("access")
+@guarded
+def access(
+    since: Annotated[str | None, typer.Option(help="2026-03-01, 2026-03-01T09:30, 2h, 7d…")] = None,
+    by: Annotated[
+        str | None, typer.Option("--actor", help="Only reads and exports by this actor.")
+    ] = None,
+    snapshot: Annotated[
+        str | None,
+        typer.Option(help="Only those that read this snapshot or exported its rows."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Who read or exported sensitive data: one line per recorded read or export.
+
+    Decryptions of encrypted snapshots, re-links of pseudonyms, reveals of PII values and
+    bundle exports (with the snapshots whose rows they carried), from the signed events.
+    Not recorded, because nothing can enforce it: reads of plaintext snapshots' files by
+    anyone with this OS account, and what happens to a bundle after it left.
+    """
+    from core.privacy import access_log
+
+    found = access_log.entries(
+        open_ws(workspace), actor_name(as_actor), since=since, by=by, snapshot=snapshot
+    )
+    if want_json(json_out):
+        output.emit_json([e.to_json() for e in found])
+        return
+    output.table(
+        ["#", "time (UTC)", "who", "what", "purpose", "why"],
+        [(e.seq, e.ts[:19].replace("T", " "), e.actor, e.what, e.purpose, e.reason) for e in found],
     )
 
 
@@ -142,6 +178,7 @@ def verify(
                 ("anchored", f"events #1..#{report.anchored}" if report.anchored else "none"),
                 ("signatures", report.signatures),
                 ("catalog", report.catalog),
+                *([("erasures", report.erasures)] if report.erasures else []),
                 *([("identities", "demo identities: no assurance")] if report.demo else []),
                 *[(f"witness {s.location}", s.summary()) for s in states],
             ]

@@ -198,3 +198,70 @@ def decisions(
         open_ws(workspace), actor_name(as_actor), "decisions", env, out, reason=reason
     )
     _written(md, html, want_json(json_out))
+
+
+@app.command("access")
+@guarded
+def access(
+    out: ReportDirOpt = DEFAULT_DIR,
+    since: Annotated[str | None, typer.Option(help="2026-03-01, 2026-03-01T09:30, 2h, 7d…")] = None,
+    by: Annotated[str | None, typer.Option("--actor", help="Only this actor's entries.")] = None,
+    snapshot: Annotated[
+        str | None, typer.Option(help="Only entries that read or exported this snapshot.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the access-log report: who read or exported sensitive data, when and why.
+
+    The same entries as `ledgerml audit access` (decryptions, re-links, reveals, bundle
+    exports), counted per purpose and per person, and what the log cannot show.
+    """
+    from core.documents import privacy_reports
+
+    md, html, found = privacy_reports.write_access(
+        open_ws(workspace),
+        actor_name(as_actor),
+        out,
+        since=since,
+        by=by,
+        snapshot=snapshot,
+        reason=reason,
+    )
+    if want_json(json_out):
+        output.note(f"wrote {md.name} and {html.name} into {md.parent}/")
+        output.emit_json(
+            {"markdown": str(md), "html": str(html), "entries": [e.to_json() for e in found]}
+        )
+        return
+    _written(md, html, False)
+
+
+@app.command("minimisation")
+@guarded
+def minimisation(
+    out: ReportDirOpt = DEFAULT_DIR,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the data-minimisation report for the data protection officer.
+
+    Per dataset version the columns stored and which models use each (input, target, or
+    fairness checks; through feature views too); PII and sensitive columns no model uses
+    (drop candidates); PII columns a model reads (FLAG). With --json, the figures as well.
+    """
+    from core.documents import privacy_reports
+
+    md, html, doc = privacy_reports.write_minimisation(
+        open_ws(workspace), actor_name(as_actor), out, reason=reason
+    )
+    if want_json(json_out):
+        output.note(f"wrote {md.name} and {html.name} into {md.parent}/")
+        output.emit_json({"markdown": str(md), "html": str(html), "report": doc})
+        return
+    _written(md, html, False)
+    output.line(doc["headline"])

@@ -48,8 +48,15 @@ def _summary(snap: Any) -> list[tuple[str, Any]]:
         ("sensitive columns", ", ".join(snap.sensitive) or "none"),
         ("retention", snap.retention or "not set"),
         ("encrypted at rest", _encryption(snap)),
+        ("pseudonymised", _pseudonyms(snap)),
         ("recorded", f"{snap.created_at} by {snap.created_by} (event #{snap.created_seq})"),
-    ]
+        *(
+            [("ERASED", f"at #{snap.erased_seq}: its rows no longer exist "
+              f"(`ledgerml data receipt {snap.erased_seq}`)")]
+            if snap.erased_seq is not None
+            else []
+        ),
+    ]  # fmt: skip
 
 
 def _encryption(snap: Any) -> str:
@@ -60,6 +67,14 @@ def _encryption(snap: Any) -> str:
     keys = ", ".join(f"{part} {info[part]['id']}" for part in ("raw", "parquet") if part in info)
     erased = f"; erased at event #{snap.erased_seq}" if snap.erased_seq is not None else ""
     return f"yes, {info['scheme']} ({keys}){erased}"
+
+
+def _pseudonyms(snap: Any) -> str:
+    """Which columns hold keyed pseudonyms, and under which key version."""
+    if not snap.pseudonyms:
+        return "none"
+    recorded = json.loads(snap.pseudonyms)
+    return ", ".join(f"{c} (key v{v})" for c, v in sorted(recorded.items()))
 
 
 def _na_values(values: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -144,6 +159,17 @@ def add(
             "`ledgerml config encrypt-pii on` was set.",
         ),
     ] = None,
+    pseudonymize: Annotated[
+        str | None,
+        typer.Option(
+            "--pseudonymize",
+            help="Comma-separated columns whose values are replaced by keyed pseudonyms "
+            "(HMAC-SHA-256 under the workspace's pseudonym key in the OS keyring; make one "
+            "with `ledgerml data pseudonym-key rotate`). The columns stay PII-tagged and the "
+            "copies are encrypted. Values are hashed as text: a CSV column as written in "
+            "the file, other values as DuckDB writes them.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
@@ -183,6 +209,7 @@ def add(
             names=_names(columns),
         ),
         encrypt=encrypt,
+        pseudonymize=snapshots.split_columns(pseudonymize),
     )
     with output.progress("Snapshotting") as progress:
         added = snapshots.submit_detailed(
@@ -228,9 +255,17 @@ def list_(
         output.emit_json([snapshot_json(r) for r in rows])
         return
     output.table(
-        ["snapshot", "kind", "rows", "table digest", "recorded", "by"],
+        ["snapshot", "kind", "rows", "table digest", "recorded", "by", "erased"],
         [
-            (r.ref, r.kind, r.rows, r.table_digest[:16], r.created_at[:19], r.created_by)
+            (
+                r.ref,
+                r.kind,
+                r.rows,
+                r.table_digest[:16],
+                r.created_at[:19],
+                r.created_by,
+                f"erased at #{r.erased_seq}" if r.erased_seq is not None else "",
+            )
             for r in rows
         ],
     )

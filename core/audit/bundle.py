@@ -231,6 +231,7 @@ def export(
             bundle_sha256=w.sha256,
             members=w.members,
             checkpoint_size=w.bundling.checkpoint.size,
+            rows_of=rows_of(w.bundling),
         )
         s.commit(kinds.new_event(actor, exported, [f"model:{model.ref}"], reason))
         failpoints.hit("export.after-event")
@@ -257,6 +258,22 @@ def export(
         "events": len(done.bundling.seqs),
         "coverage": done.coverage.to_json(),
     }
+
+
+def rows_of(b: Bundling) -> list[str] | None:
+    """The snapshots whose rows the bundle carries (None: a hashes-only bundle carries none).
+
+    A full bundle carries the Parquet copy of each plaintext snapshot (an encrypted one's
+    rows never leave: its digests go instead) and the run's test predictions, which are
+    rows of the training input (labels, scores, sensitive attributes), whether encrypted
+    or not.
+    """
+    from core.data import encryption
+
+    if b.data_level != "full":
+        return None
+    carried = {s.ref for s in b.snapshots if s is not None and not encryption.is_encrypted(s)}
+    return sorted(carried | {b.run.input_ref})
 
 
 def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:

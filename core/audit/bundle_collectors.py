@@ -17,10 +17,12 @@ from core.audit import lineage
 from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.audit.bundle_operations import operations
+from core.audit.bundle_privacy import privacy
 from core.data import encryption, redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
 from storage import merkle
+from storage.bundle_verifier import receipt_member
 from storage.canonical import canonical_bytes
 
 DSSE = "application/vnd.dsse.envelope.v1+json"
@@ -191,7 +193,23 @@ def data(b: Bundling, members: Members) -> None:
         # keys stay in the workspace's key store, so a copy could serve no reader, and after
         # an erasure it would be one more copy to account for. Its digests go instead.
         sealed = encryption.is_encrypted(snap)
-        if b.data_level == "full" and not sealed:
+        if snap.erased_seq is not None:  # its rows no longer exist: say so, carry none
+            members.add(
+                f"data/{stem}.erased.json",
+                canonical_bytes(
+                    {
+                        "snapshot": snap.ref,
+                        "erased_at": snap.erased_seq,
+                        "receipt": receipt_member(snap.erased_seq),
+                        "table_digest": snap.table_digest,
+                        "raw_digest": snap.raw_digest,
+                        "parquet_digest": snap.parquet_digest,
+                        "rows": snap.rows,
+                    }
+                ),
+                "application/json",
+            )
+        elif b.data_level == "full" and not sealed:
             members.add_object(
                 f"data/{stem}.parquet", b.ws, snap.parquet_digest, "application/vnd.apache.parquet"
             )
@@ -313,6 +331,7 @@ COLLECTORS: tuple[Collector, ...] = (
     modelling,
     evidence,
     data,
+    privacy,
     documents,
     governance,
     operations,

@@ -16,13 +16,20 @@ EXPORT_ROLES = ("admin", "auditor", "validator", "approver")
 
 @dataclass(frozen=True)
 class BundleExported(Payload):
-    """An audit bundle written for a model version: its digest, size and data level."""
+    """An audit bundle written for a model version: its digest, size and data level.
+
+    ``rows_of`` names the snapshots whose rows a full-data bundle carries (their Parquet
+    copies; the run's test predictions are rows of its input): the access log's record of
+    data leaving the workspace. Absent for a hashes-only bundle, and in exports recorded
+    before it was written.
+    """
 
     model: str
     data_level: str
     bundle_sha256: str
     members: int
     checkpoint_size: int
+    rows_of: list[str] | None = None
 
 
 declare(

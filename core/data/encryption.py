@@ -93,7 +93,9 @@ def refuse_erased(snap: SnapshotRow) -> None:
     if snap.erased_seq is not None:
         raise NotFoundError(
             f"{snap.ref} was erased at event #{snap.erased_seq}: its data can no longer be read",
-            hint=f"`ledgerml audit show {snap.erased_seq}` shows the erasure and its receipt.",
+            title="Erased",
+            hint=f"`ledgerml data receipt {snap.erased_seq}` shows what was erased, why and by "
+            "whom; `ledgerml snapshot list` shows the versions that remain.",
         )
 
 

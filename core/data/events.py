@@ -22,6 +22,7 @@ VALIDATION_ROLES = ("data-steward", "data-scientist", "validator", "admin")
 WAIVE_ROLES = ("approver",)
 """Who may waive a failed validation: an approver, never the team whose data failed."""
 REVEAL_ROLES = ("data-steward", "auditor")
+"""Who may reveal values of a PII column: the steward who holds the data, an auditor."""
 READ_ROLES = ("data-steward", "data-scientist", "validator", "auditor", "admin")
 """Who may have an encrypted snapshot decrypted (each time recorded as ``data.access``)."""
 ACCESS_PURPOSES = (
@@ -39,7 +40,8 @@ ACCESS_PURPOSES = (
     "relink",
 )
 """Why an encrypted snapshot was decrypted, or sensitive data left the workspace."""
-"""Who may reveal values of a PII column: the steward who holds the data, an auditor."""
+PSEUDONYM_ROLES = ("data-steward", "admin")
+"""Who may make a new version of the workspace's pseudonym key (those who add snapshots)."""
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,13 @@ class DataAccessed(Payload):
     columns: list[str] | None = None
 
 
-@event_kind("data.access", DataAccessed, tables=("data_access",), evidence_for=("access-log",))
+@event_kind(
+    "data.access",
+    DataAccessed,
+    tables=("data_access",),
+    evidence_for=("access-log",),
+    roles=READ_ROLES,
+)
 def _data_access(cat: Catalog, seq: int, body: Body, d: DataAccessed) -> None:
     cat.put(
         DataAccessRow(
@@ -249,3 +257,21 @@ def _data_access(cat: Catalog, seq: int, body: Body, d: DataAccessed) -> None:
             reason=body.get("reason", ""),
         )
     )
+
+
+@dataclass(frozen=True)
+class PseudonymKeyMade(Payload):
+    """A new version of the workspace's pseudonym key: its number and check value.
+
+    The key itself is in the OS keyring, never in the ledger, the objects or a bundle
+    (:mod:`core.data.pseudonyms`); the check value lets a reader tell the right key from a
+    wrong one without revealing anything that recovers it.
+    """
+
+    version: int
+    check: str
+
+
+@event_kind("pseudonym.key", PseudonymKeyMade, roles=PSEUDONYM_ROLES)
+def _pseudonym_key(cat: Catalog, seq: int, body: Body, d: PseudonymKeyMade) -> None:
+    """Only indexed: the versions are read back from the event log."""

@@ -11,6 +11,7 @@ dataset already holds it. ``snapshot add`` (:mod:`core.data.snapshots`) and feat
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ def prepare(
     progress: Progress = NO_PROGRESS,
     tagged: tuple[list[str], list[str]] = ([], []),
     encrypt: bool = False,
+    pseudonyms: Mapping[str, tuple[int, bytes]] | None = None,
 ) -> Prepared:
     """Copy a readable table to canonical Parquet, then digest and profile it (no lock held).
 
@@ -75,6 +77,9 @@ def prepare(
     spilling off), and the digest and profile pass reads it back through the decrypting
     dataset: the table digest is the plaintext table's, whichever way it is stored.
     ``Prepared.encryption`` then holds ``{"parquet": key ref}``.
+
+    ``pseudonyms`` (column to key version and key) replaces those columns' values of a file
+    by keyed pseudonyms as the copy is written (:mod:`core.data.pseudonyms`).
     """
     from core.data import tables
 
@@ -93,7 +98,7 @@ def prepare(
         progress(1, 4, "writing canonical Parquet" + (" (encrypted)" if encrypt else ""))
         target: Path | tables.ParquetSink = parquet_path if sealed_copy is None else sealed_copy
         if read_path is not None:
-            tables.copy_to_parquet(con, read_path, dialect, target)
+            tables.copy_to_parquet(con, read_path, dialect, target, pseudonyms=pseudonyms)
         elif sealed_copy is not None:
             sealed_copy(con, f"SELECT * FROM {con_source}")
         else:

@@ -13,6 +13,7 @@ code that never occurs, so a misspelt code is seen rather than silently accepted
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,14 +52,26 @@ def _in(codes: list[str]) -> str:
     return "(" + ", ".join(f"'{sql_text(c)}'" for c in codes) + ")"
 
 
-def projection(con: duckdb.DuckDBPyConnection, source: str, dialect: Dialect) -> str:
+def projection(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    dialect: Dialect,
+    pseudonyms: Mapping[str, int] | None = None,
+) -> str:
     """The select list of the canonical copy: ``*``, or each column trimmed and de-coded.
+
+    ``pseudonyms`` (column to key version) replaces those columns' values, once trimmed and
+    de-coded, by their keyed pseudonyms (:func:`core.data.pseudonyms.sql`; the keys are bound
+    on ``con``); such a column stays text.
 
     Raises:
         UsageError: for a code given for a column the file does not have.
     """
+    from core.data import pseudonyms as pseudo
+
+    pseudonyms = pseudonyms or {}
     per_column = dialect.column_na_values or (dialect.format != "csv" and dialect.na_values)
-    if not (dialect.trim or per_column):
+    if not (dialect.trim or per_column or pseudonyms):
         return "*"
     cols = _columns(con, source)
     _check_columns(dialect, [n for n, _ in cols])
@@ -74,8 +87,11 @@ def projection(con: duckdb.DuckDBPyConnection, source: str, dialect: Dialect) ->
             if type_ in _TEXT:
                 replaced.append(name)
         exprs[name] = e
-    for name, number in _number_types(con, source, {n: exprs[n] for n in replaced}).items():
+    kept_text = {n: exprs[n] for n in replaced if n not in pseudonyms}
+    for name, number in _number_types(con, source, kept_text).items():
         exprs[name] = f"CAST({exprs[name]} AS {number})"
+    for name, version in pseudonyms.items():
+        exprs[name] = pseudo.sql(exprs[name], version)
     return ", ".join(f"{e} AS {quote_ident(n)}" for n, e in exprs.items())
 
 

@@ -15,7 +15,7 @@ import codecs
 import csv
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -439,14 +439,21 @@ def _refuse_duplicates(path: Path, names: list[str], what: str, hint: str) -> No
 
 
 def source_sql(
-    path: Path, dialect: Dialect, *, full_sample: bool = False, as_text: bool = False
+    path: Path,
+    dialect: Dialect,
+    *,
+    full_sample: bool = False,
+    as_text: bool = False,
+    text_columns: Sequence[str] = (),
 ) -> str:
     """A DuckDB table expression reading the file as the dialect says.
 
     Codes declared for every column of a CSV file are DuckDB's ``nullstr`` (so they are NULL
     before types are inferred: a numeric column with ``?`` codes reads as numbers); with
     ``trim``, a code or an empty field after the delimiter's space is one too. ``as_text``
-    reads every column as text without the codes, to count them.
+    reads every column as text without the codes, to count them; ``text_columns`` reads
+    those CSV columns as text whatever they hold (pseudonymised columns: the characters in
+    the file, so ``00123`` is not the number 123).
     """
     p = sql_text(str(path))
     if dialect.format == "parquet":
@@ -462,6 +469,9 @@ def source_sql(
         extra += f", names = {_text_list(dialect.names)}"
     if as_text:
         extra += ", all_varchar = true"
+    elif text_columns:
+        extra += ", types = {" + ", ".join(f"'{sql_text(c)}': 'VARCHAR'" for c in text_columns)
+        extra += "}"
     else:
         nulls = [""]
         if dialect.trim:
@@ -512,34 +522,51 @@ def arrow_batches(con: duckdb.DuckDBPyConnection, select: str, batch_rows: int) 
 
 
 def copy_to_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, dialect: Dialect, target: Path | ParquetSink
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    dialect: Dialect,
+    target: Path | ParquetSink,
+    *,
+    pseudonyms: Mapping[str, tuple[int, bytes]] | None = None,
 ) -> None:
     """Stream the file into a canonical Parquet copy (zstd, fixed row groups).
 
     ``target`` is a file DuckDB writes, or a :data:`ParquetSink` given the ``SELECT`` (an
     encrypted copy: DuckDB here cannot write encrypted Parquet itself). A sink may be called
     twice: the second time with every row sampled for types; it replaces what it wrote.
+    ``pseudonyms`` maps columns to (key version, key): their values are replaced by keyed
+    pseudonyms in the copy (:mod:`core.data.pseudonyms`); the keys are on the connection only
+    while it is written.
 
     Raises:
-        UsageError: with DuckDB's reason when the file cannot be read as the dialect says.
+        UsageError: with DuckDB's reason when the file cannot be read as the dialect says,
+            or for a pseudonymised column the file does not have.
     """
+    from core.data import pseudonyms as pseudo
     from core.data.missing_codes import projection
 
     options = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+    versions = {column: version for column, (version, _) in (pseudonyms or {}).items()}
+    keys = dict((pseudonyms or {}).values())
+    text = tuple(versions) if dialect.format == "csv" else ()
 
     def write(source: str) -> None:
-        select = f"SELECT {projection(con, source, dialect)} FROM {source}"
+        select = f"SELECT {projection(con, source, dialect, versions)} FROM {source}"
         if isinstance(target, Path):
             con.execute(f"COPY ({select}) TO '{sql_text(str(target))}' {options}")
         else:
             target(con, select)
 
     try:
-        write(source_sql(path, dialect))
+        if versions:
+            found = con.execute(f"DESCRIBE SELECT * FROM {source_sql(path, dialect)}").fetchall()
+            pseudo.check_columns(list(versions), [str(r[0]) for r in found])
+            pseudo.bind(con, keys)
+        write(source_sql(path, dialect, text_columns=text))
     except duckdb.ConversionException:
         # The type guess from the first rows did not hold further down: look at every row.
         try:
-            write(source_sql(path, dialect, full_sample=True))
+            write(source_sql(path, dialect, full_sample=True, text_columns=text))
         except duckdb.Error as err:
             raise _bad(path, duckdb_reason(err)) from err
     except duckdb.Error as err:
@@ -551,3 +578,6 @@ def copy_to_parquet(
                 "--delimiter, --quote, --header/--no-header, --encoding."
             )
         raise _bad(path, duckdb_reason(err), hint) from err
+    finally:
+        if keys:
+            pseudo.unbind(con, keys)

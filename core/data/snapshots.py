@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +131,9 @@ class SnapshotRequest:
     options: tables.ReadOptions | None = None
     encrypt: bool | None = None
     """Encrypt the copies at rest; None: the workspace's default (:func:`encrypt_default`)."""
+    pseudonymize: Sequence[str] = ()
+    """Columns whose values are replaced by keyed pseudonyms (:mod:`core.data.pseudonyms`);
+    they are PII-tagged and the copies encrypted, whatever else was asked."""
 
     def check(self) -> None:
         """Refuse a bad name or retention before the workspace is even taken."""
@@ -150,6 +153,7 @@ class SnapshotRequest:
             sensitive=list(self.sensitive),
             retention=self.retention,
             encrypt=self.encrypt,
+            pseudonymize=list(self.pseudonymize),
         )
 
 
@@ -168,9 +172,15 @@ class _Ingest:
     """
 
     def __init__(
-        self, ws: Workspace, request: SnapshotRequest, progress: Progress, encrypt: bool
+        self,
+        ws: Workspace,
+        request: SnapshotRequest,
+        progress: Progress,
+        encrypt: bool,
+        pseudonyms: Mapping[str, tuple[int, bytes]] | None = None,
     ) -> None:
         self.ws, self.request, self.progress, self.encrypt = ws, request, progress, encrypt
+        self.pseudonyms = dict(pseudonyms or {})
         self.staged: Staged | None = None
         self.sealed: encryption.SealedRaw | None = None
         self.parquet_key: str | None = None
@@ -205,6 +215,7 @@ class _Ingest:
                     progress=self.progress,
                     tagged=(list(request.pii), list(request.sensitive)),
                     encrypt=self.encrypt,
+                    pseudonyms=self.pseudonyms,
                 )
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -224,7 +235,10 @@ class _Ingest:
                 **prep.encryption,
                 "raw_commitment": self.sealed.commitment,
             }
-        return Prepared(**{**prep.__dict__, "raw": raw, "encryption": enc})
+        extra = dict(prep.extra)
+        if self.pseudonyms:
+            extra["pseudonyms"] = {c: v for c, (v, _) in sorted(self.pseudonyms.items())}
+        return Prepared(**{**prep.__dict__, "raw": raw, "encryption": enc, "extra": extra})
 
     def _stage_raw(self) -> None:
         """Stage the raw copy beside the store: the bytes as they are, or sealed."""
@@ -402,8 +416,10 @@ def submit_detailed(
         PermissionDeniedError: unless the actor is a data steward or an admin.
     """
     request.check()
-    encrypt, notices = encrypt_default(ws, request.pii, request.encrypt)
-    ingest = _Ingest(ws, request, progress, encrypt)
+    request, keys, notices = _pseudonymizing(ws, actor, request)
+    encrypt, more = encrypt_default(ws, request.pii, request.encrypt)
+    notices += more
+    ingest = _Ingest(ws, request, progress, encrypt, keys)
     try:
         snap, created = command.run(
             ws,
@@ -415,6 +431,44 @@ def submit_detailed(
     finally:
         ingest.discard()
     return Added(snap, created, (*notices, *ingest.notices))
+
+
+def _pseudonymizing(
+    ws: Workspace, actor: str, request: SnapshotRequest
+) -> tuple[SnapshotRequest, dict[str, tuple[int, bytes]], list[str]]:
+    """The request as a pseudonymising ingest runs it, the columns' keys, and its notice.
+
+    The columns become PII-tagged (pseudonymised data is still personal data, GDPR Recital
+    26) and the copies encrypted: the raw file keeps the plain values, so it is sealed. The
+    key is the newest version, from the keyring, before anything is read.
+
+    Raises:
+        UsageError: with ``--no-encrypt``, or when no pseudonym key was made yet.
+        KeyStoreError, IntegrityError: when the keyring lacks the key or holds another one.
+    """
+    from core.data import pseudonyms
+
+    columns = list(dict.fromkeys(request.pseudonymize))
+    if not columns:
+        return request, {}, []
+    if request.encrypt is False:
+        raise UsageError(
+            "--pseudonymize cannot be combined with --no-encrypt",
+            hint="The raw file keeps the plain values: a pseudonymised snapshot seals it "
+            "(and its Parquet copy) so it is read only through the recorded door.",
+        )
+    with ws.session(actor) as s:
+        version = pseudonyms.current(s.catalog)
+    key = pseudonyms.key(ws, version)
+    added = [c for c in columns if c not in request.pii]
+    request = replace(request, pii=tuple(dict.fromkeys([*request.pii, *columns])), encrypt=True)
+    notice = (
+        f"pseudonymised {', '.join(columns)} with HMAC-SHA-256 under pseudonym key "
+        f"v{version.version}; the raw file and the Parquet copy are encrypted"
+    )
+    if added:
+        notice += f"; {', '.join(added)} tagged PII (pseudonymised data is still personal data)"
+    return request, dict.fromkeys(columns, (version.version, key)), [notice]
 
 
 PRIVACY = "privacy"
@@ -470,6 +524,7 @@ def add(
     options: tables.ReadOptions | None = None,
     progress: Progress = NO_PROGRESS,
     encrypt: bool | None = None,
+    pseudonymize: list[str] | None = None,
 ) -> tuple[SnapshotRow, bool]:
     """:func:`submit` with the request's fields as arguments (scripts, tests, benches)."""
     request = SnapshotRequest(
@@ -482,6 +537,7 @@ def add(
         reason=reason,
         options=options,
         encrypt=encrypt,
+        pseudonymize=tuple(pseudonymize or ()),
     )
     return submit(ws, actor, request, progress=progress)
 
@@ -494,6 +550,7 @@ def unapplied(
     sensitive: list[str] | None = None,
     retention: str = "",
     encrypt: bool | None = None,
+    pseudonymize: list[str] | None = None,
 ) -> list[str]:
     """What a repeated ``add`` of the same bytes asked for that the version does not record.
 
@@ -510,6 +567,9 @@ def unapplied(
         differ.append("retention")
     if encrypt is not None and encrypt != bool(existing.encryption):
         differ.append("encryption")
+    recorded_pseudonyms = json.loads(existing.pseudonyms) if existing.pseudonyms else {}
+    if pseudonymize and sorted(set(pseudonymize)) != sorted(recorded_pseudonyms):
+        differ.append("pseudonyms")
     return differ
 
 

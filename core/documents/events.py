@@ -92,3 +92,26 @@ class DecisionLogReportRecorded(OperationsReportRecorded):
 declare("report.monitoring", MonitoringReportRecorded, context=__name__)
 declare("report.decision_log", DecisionLogReportRecorded, context=__name__)
 declare("report.incidents", IncidentReportRecorded, context=__name__)
+
+
+@dataclass(frozen=True)
+class AccessReportRecorded(Payload):
+    """The access-log report: which entries (``scope``), how many, as Markdown and HTML."""
+
+    scope: str
+    entries: int
+    markdown: str
+    html: str
+
+
+@dataclass(frozen=True)
+class MinimisationReportRecorded(Payload):
+    """The data-minimisation report (``verdict``: its headline, as it reads)."""
+
+    verdict: str
+    markdown: str
+    html: str
+
+
+declare("report.access", AccessReportRecorded, context=__name__)
+declare("report.minimisation", MinimisationReportRecorded, context=__name__)

@@ -2,7 +2,9 @@
 
 An erasure is one ``data.erase`` event: it projects into ``erasures`` and marks each snapshot
 it covers as erased (``snapshots.erased_seq``), so every reader refuses it by a catalog
-lookup. A hold is ``data.hold``; lifting it is ``data.release``.
+lookup. Every bundle carries every erasure (with its receipt, ``privacy/receipt-<seq>.json``):
+the retention and deletion log is the organisation's, not one model's. A hold is
+``data.hold``; lifting it is ``data.release``.
 
 Light on purpose: the projector imports it on every command.
 """
@@ -52,6 +54,8 @@ class Erased(Payload):
     replaced_by: str | None = None
     decision_keys: list[str] | None = None
     """Deployments whose decision keys were destroyed with it (decision-log retention)."""
+    as_of: str | None = None
+    """The date a retention run judged expiry by, when it was not the event's own time."""
 
 
 @event_kind(
@@ -59,6 +63,7 @@ class Erased(Payload):
     Erased,
     tables=("erasures", "snapshots"),
     roles=ERASE_ROLES,
+    in_every_bundle=True,
     evidence_for=("retention",),
 )
 def _erase(cat: Catalog, seq: int, body: Body, d: Erased) -> None:

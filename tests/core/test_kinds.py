@@ -119,6 +119,7 @@ def test_every_bundle_carries_keys_actors_and_exports() -> None:
         "actor.resume",
         "actor.suspend",
         "bundle.export",
+        "data.erase",
         "key.create",
         "key.revoke",
         "key.rotate",
@@ -130,7 +131,11 @@ def test_every_bundle_carries_keys_actors_and_exports() -> None:
 
 
 def test_the_authority_kinds_are_the_identity_kinds() -> None:
-    assert set(kinds.authority_actions()) == set(kinds.always_in_bundle()) - {"bundle.export"}
+    # Exports and erasures are in every bundle as the access and deletion logs, not authority.
+    assert set(kinds.authority_actions()) == set(kinds.always_in_bundle()) - {
+        "bundle.export",
+        "data.erase",
+    }
 
 
 def test_an_undeclared_action_only_enters_the_event_index(ws: Workspace) -> None:
