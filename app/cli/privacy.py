@@ -20,6 +20,9 @@ retention_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add ``data``, ``hold`` and ``retention`` to the root app."""
-    app.add_typer(data_app, name="data")
+    from app.cli import retention  # noqa: F401 - registers the hold and retention commands
+
+    if data_app.registered_commands or data_app.registered_groups:  # none: no empty group
+        app.add_typer(data_app, name="data")
     app.add_typer(hold_app, name="hold")
     app.add_typer(retention_app, name="retention")

@@ -1,0 +1,216 @@
+"""Retention rules and the schedule: periods to the day, rules over tags, expiry recomputed.
+
+Expiry is checked against an independent computation (pandas' ``DateOffset`` over the
+snapshots' own event times, read from the ledger, not the catalog), at instants on both
+sides of each boundary. ``retention run --dry-run`` must say the same and record nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
+from core.privacy import periods, retention, retention_run
+from tests.conftest import run_cli
+from tests.privacy.conftest import DATASETS, Team
+
+OFFSETS = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
+
+
+def _pandas_end(ts: str, period: str) -> pd.Timestamp:
+    n, unit = int(period[:-1]), period[-1]
+    return pd.Timestamp(ts) + pd.DateOffset(**{OFFSETS[unit]: n})
+
+
+@pytest.mark.parametrize(
+    ("start", "period", "end"),
+    [
+        ("2028-02-29T10:00:00.000000Z", "1y", "2029-02-28T10:00:00.000000Z"),
+        ("2028-02-29T10:00:00.000000Z", "4y", "2032-02-29T10:00:00.000000Z"),
+        ("2028-02-29T10:00:00.000000Z", "12m", "2029-02-28T10:00:00.000000Z"),
+        ("2027-01-31T23:59:59.999999Z", "1m", "2027-02-28T23:59:59.999999Z"),
+        ("2028-01-31T00:00:00.000000Z", "1m", "2028-02-29T00:00:00.000000Z"),
+        ("2027-03-31T08:00:00.000000Z", "18m", "2028-09-30T08:00:00.000000Z"),
+        ("2027-12-31T08:00:00.000000Z", "2m", "2028-02-29T08:00:00.000000Z"),
+        ("2028-02-28T12:00:00.000000Z", "1d", "2028-02-29T12:00:00.000000Z"),
+        ("2028-02-22T12:00:00.000000Z", "1w", "2028-02-29T12:00:00.000000Z"),
+        ("2026-12-02T04:41:00.123456Z", "7y", "2033-12-02T04:41:00.123456Z"),
+        ("2026-12-02T04:41:00.123456Z", "90d", "2027-03-02T04:41:00.123456Z"),
+    ],
+)
+def test_periods_end_where_the_calendar_says(start: str, period: str, end: str) -> None:
+    got = periods.ends(periods.instant(start), period)
+    assert periods.iso(got) == end
+    theirs = _pandas_end(start, period)
+    assert got == theirs.to_pydatetime()
+
+
+def test_bad_periods_and_instants_are_refused() -> None:
+    for bad in ("7", "y", "7 years", "-1y", "7Y", "1.5y", ""):
+        with pytest.raises(UsageError, match="invalid retention period"):
+            periods.parse(bad)
+    assert periods.ends(periods.instant("2026-01-01T00:00:00Z"), "99999y") == periods.NEVER
+    assert periods.as_of("2033-12-02") == datetime(2033, 12, 2, tzinfo=UTC)
+    assert periods.as_of("2033-12-02T09:30:00+02:00") == datetime(2033, 12, 2, 7, 30, tzinfo=UTC)
+    for bad in ("2033-13-01", "tomorrow", "2033-12-02T09:30:00"):
+        with pytest.raises(UsageError):
+            periods.as_of(bad)
+
+
+def _created(team: Team) -> dict[str, tuple[str, str]]:
+    """snapshot ref -> (dataset, created_at), from the signed snapshot.add events."""
+    out = {}
+    ws = team.ws
+    for seq in range(1, team.head() + 1):
+        body = ws.ledger.entry(seq).decode()
+        if body["action"] == "snapshot.add":
+            d = body["data"]
+            out[f"{d['dataset']}@{d['version']}"] = (d["dataset"], body["ts"])
+    return out
+
+
+def test_rules_override_tags_and_expiry_matches_pandas(team: Team) -> None:
+    ws = team.ws
+    retention.set_rule(ws, "cora", "dataset:accounts", "3m", reason="policy R-12 §4")
+    retention.set_rule(ws, "dana", "dataset:notes", "1y", reason="policy R-12 §9")
+    rule = retention.set_rule(ws, "alice", "dataset:notes", "2w", reason="shortened by DPO")
+    assert (rule.period, rule.previous) == ("2w", "1y")
+    created = _created(team)
+    tags = {"visits@1": "30d", "visits@2": "90d"} | {f"{n}@1": t for n, t in DATASETS.items()}
+    effective = tags | {"accounts@1": "3m", "notes@1": "2w"}
+    ends = {ref: _pandas_end(created[ref][1], p) for ref, p in effective.items()}
+    instants = sorted(ends.values())
+    probes = [instants[0] - timedelta(microseconds=1)]
+    for t in instants:
+        probes += [t - timedelta(microseconds=1), t]
+    head = team.head()
+    for probe in probes:
+        text = probe.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        when, items = retention.show(ws, as_of=text)
+        assert when == text
+        snaps = {i.target: i for i in items if i.kind == "snapshot"}
+        want = {ref for ref, end in ends.items() if end <= probe}
+        assert {r for r, i in snaps.items() if i.expired} == want, text
+        dry = retention_run.run(ws, "dana", reason="", as_of=text, dry_run=True)
+        assert {e["snapshot"] for e in dry.erased} == want
+        assert dry.seq is None
+    assert team.head() == head  # dry runs record nothing
+    _, items = retention.show(ws, as_of="2020-01-01")
+    snaps = {i.target: i for i in items if i.kind == "snapshot"}
+    assert snaps["accounts@1"].source == f"rule #{_rule_seq(ws, 'dataset:accounts')}"
+    assert snaps["accounts@1"].period == "3m"
+    assert "dataset:accounts rule #" in snaps["accounts@1"].source_text
+    assert snaps["loans@1"].source == "tag" and snaps["loans@1"].period == "18m"
+    assert snaps["notes@1"].period == "2w"
+    assert snaps["visits@2"].period == "90d"  # each version keeps its own tag
+    assert snaps["loans@1"].status.startswith("kept until ")
+    del snaps
+
+
+def _rule_seq(ws, target: str) -> int:  # type: ignore[no-untyped-def]
+    with ws.session() as s:
+        row = retention.rule_of(s.catalog, target)
+    assert row is not None
+    return int(row.seq)
+
+
+def test_a_snapshot_without_tag_or_rule_never_expires(team: Team) -> None:
+    _, items = retention.show(team.ws, as_of="9999-12-31")
+    notes = next(i for i in items if i.target == "notes@1")
+    assert notes.period is None and notes.source == "none" and not notes.expired
+    assert notes.status == "no rule: kept"
+
+
+def test_rules_need_a_role_a_reason_and_a_known_target(team: Team) -> None:
+    ws = team.ws
+    head = team.head()
+    with pytest.raises(PermissionDeniedError):
+        retention.set_rule(ws, "sam", "dataset:visits", "1y", reason="x")
+    with pytest.raises(PermissionDeniedError):
+        retention.set_rule(ws, "apollo", "dataset:visits", "1y", reason="x")
+    with pytest.raises(UsageError, match="needs a reason"):
+        retention.set_rule(ws, "dana", "dataset:visits", "1y", reason="")
+    with pytest.raises(UsageError, match="invalid retention period"):
+        retention.set_rule(ws, "dana", "dataset:visits", "1 year", reason="x")
+    with pytest.raises(NotFoundError, match="no dataset named"):
+        retention.set_rule(ws, "dana", "dataset:nope", "1y", reason="x")
+    with pytest.raises(NotFoundError, match="no deployment was ever made"):
+        retention.set_rule(ws, "dana", "decisions:production", "1y", reason="x")
+    with pytest.raises(UsageError, match="per dataset or decision log"):
+        retention.set_rule(ws, "dana", "visits@1", "1y", reason="x")
+    assert team.head() == head
+    first = retention.set_rule(ws, "dana", "dataset:visits", "1y", reason="R-1")
+    again = retention.set_rule(ws, "dana", "dataset:visits", "1y", reason="R-1 again")
+    assert again.seq == first.seq and team.head() == head + 1  # the same rule: no event
+
+
+def test_a_held_snapshot_is_skipped_and_said_so(team: Team) -> None:
+    """Everything due is held: the run erases nothing, says why, and records that it ran."""
+    from core.privacy import hold_commands
+
+    ws = team.ws
+    h = hold_commands.place(ws, "dana", "dataset:visits", reason="litigation, case 114")
+    head = team.head()
+    # 35 days on: only visits@1 (30d) is due (claims, 6w, is not yet), and it is held.
+    created = _created(team)["visits@1"][1]
+    when = periods.iso(periods.ends(periods.instant(created), "35d"))
+    dry = retention_run.run(ws, "dana", reason="", as_of=when, dry_run=True)
+    assert dry.erased == [] and [x["target"] for x in dry.held] == ["visits@1"]
+    assert dry.held[0]["text"] == f"held by #{h.row.seq}: litigation, case 114"
+    assert team.head() == head
+    done = retention_run.run(ws, "dana", reason="monthly run", as_of=when)
+    assert done.erased == [] and done.refused == []
+    assert done.held == dry.held
+    body = ws.ledger.entry(int(done.seq or 0)).decode()
+    assert body["action"] == "retention.run" and body["actor"] == "dana"
+    assert body["data"]["held"] == dry.held and body["data"]["as_of"] == when
+    assert not any(
+        ws.ledger.entry(q).decode()["action"] == "data.erase"
+        for q in range(head + 1, team.head() + 1)
+    )
+    with ws.session() as s:
+        assert s.catalog.snapshot("visits@1").erased_seq is None
+
+
+def test_a_run_needs_a_reason_and_an_erase_role(team: Team) -> None:
+    head = team.head()
+    with pytest.raises(UsageError, match="needs a reason"):
+        retention_run.run(team.ws, "dana", reason="")
+    for who in ("sam", "cora", "apollo"):
+        with pytest.raises(PermissionDeniedError):
+            retention_run.run(team.ws, who, reason="x")
+        with pytest.raises(PermissionDeniedError):
+            retention_run.run(team.ws, who, reason="", dry_run=True)
+    assert team.head() == head
+
+
+def test_the_cli_sets_shows_and_plans(team: Team) -> None:
+    ws = ["--workspace", str(team.root), "--as", "cora"]
+    out = run_cli(*ws, "retention", "set", "dataset:loans", "6m", "--reason", "policy R-12")
+    assert out.returncode == 0, out.stderr
+    assert "dataset:loans is kept 6m" in out.stdout
+    bad = run_cli(*ws, "retention", "set", "dataset:loans", "6 months", "--reason", "x")
+    assert bad.returncode == 2 and "invalid retention period" in bad.stderr
+    shown = run_cli(*ws, "retention", "show", "--json", "--as-of", "2020-01-01")
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    loans = next(i for i in doc["items"] if i["target"] == "loans@1")
+    assert (loans["period"], loans["source"].startswith("rule #")) == ("6m", True)
+    assert doc["as_of"] == "2020-01-01T00:00:00.000000Z"
+    table = run_cli(*ws, "retention", "show")
+    assert table.returncode == 0 and "dataset:loans rule #" in table.stdout
+    assert "the snapshot's own tag" in table.stdout
+    dana = ["--workspace", str(team.root), "--as", "dana"]
+    plan = run_cli(*dana, "retention", "run", "--dry-run", "--as-of", "2100-01-01")
+    assert plan.returncode == 0, plan.stderr
+    assert "dry run, nothing recorded" in plan.stdout and "would erase loans@1" in plan.stdout
+    assert "(dataset rule #" in plan.stdout and "(the snapshot tag)" in plan.stdout
+    never = run_cli(*dana, "retention", "run", "--as-of", "next week", "--reason", "x")
+    assert never.returncode == 2 and "invalid --as-of" in never.stderr
+    assert (
+        json.loads(run_cli(*dana, "retention", "run", "--dry-run", "--json").stdout)["erased"] == []
+    )
