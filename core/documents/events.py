@@ -92,3 +92,22 @@ class DecisionLogReportRecorded(OperationsReportRecorded):
 declare("report.monitoring", MonitoringReportRecorded, context=__name__)
 declare("report.decision_log", DecisionLogReportRecorded, context=__name__)
 declare("report.incidents", IncidentReportRecorded, context=__name__)
+
+
+@dataclass(frozen=True)
+class RetentionReportRecorded(Payload):
+    """The retention and deletion log, rendered: its Markdown, HTML and JSON digests.
+
+    ``events`` is the ledger size it covers; ``flags`` how many flags it raised (erasures
+    made before their retention had run out by the wall clock, runs counted at a later
+    instant than their own time).
+    """
+
+    markdown: str
+    html: str
+    json: str
+    events: int
+    flags: int
+
+
+declare("report.retention", RetentionReportRecorded, context=__name__, evidence_for=("retention",))

@@ -105,6 +105,17 @@ def resolve_target(catalog: Catalog, text: str) -> str:
     raise UsageError(f"cannot hold {text!r}", hint=f"Give {FORMS}.")
 
 
+def subjects_of(target: str) -> list[str]:
+    """The event subjects of a hold or rule on ``target``.
+
+    A decision log's environment too, so that bundles of the models that served there
+    carry it.
+    """
+    if target.startswith("decisions:"):
+        return [target, "env:" + target.removeprefix("decisions:")]
+    return [target]
+
+
 def _needs_reason(reason: str, what: str) -> None:
     if not reason.strip():
         raise UsageError(
@@ -132,7 +143,9 @@ def place(ws: Workspace, actor: str, target: str, *, reason: str) -> Hold:
                     f"{snap.ref} was erased at #{snap.erased_seq}: there is nothing left to hold",
                     hint=f"Hold dataset:{snap.dataset} to keep its later versions.",
                 )
-        entry = s.commit(new_event(s.actor, HoldPlaced(target=canonical), [canonical], reason))
+        entry = s.commit(
+            new_event(s.actor, HoldPlaced(target=canonical), subjects_of(canonical), reason)
+        )
         return Hold(_row(s.catalog, entry.seq))
 
     return command.run(

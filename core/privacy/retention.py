@@ -32,7 +32,7 @@ from core.kernel.rows import DeploymentRow, HoldRow, RetentionRuleRow, SnapshotR
 from core.kernel.workspace import Session, Workspace
 from core.privacy import holds, periods
 from core.privacy.events import RETENTION_ROLES, RetentionSet
-from core.privacy.hold_commands import blocking_log, resolve_target
+from core.privacy.hold_commands import blocking_log, resolve_target, subjects_of
 
 RULE_FORMS = "dataset:NAME or decisions:ENV"
 LEGAL_BASIS = "retention period expired"
@@ -75,7 +75,7 @@ def set_rule(
             new_event(
                 s.actor,
                 RetentionSet(target=canonical, period=period, previous=old.period if old else None),
-                [canonical],
+                subjects_of(canonical),
                 reason,
             )
         )

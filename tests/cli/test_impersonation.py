@@ -141,6 +141,7 @@ WRITES: dict[str, list[str]] = {
     "report monitoring": ["report", "monitoring", "--env", "staging", "-o", "{out}"],
     "report incidents": ["report", "incidents", "--env", "staging", "-o", "{out}"],
     "report decisions": ["report", "decisions", "--env", "staging", "-o", "{out}"],
+    "report retention": ["report", "retention", "-o", "{out}"],
     "withdraw": ["withdraw", "--env", "staging", "--reason", "x"],
     "waiver add": [
         "waiver",

@@ -214,3 +214,60 @@ def test_the_cli_sets_shows_and_plans(team: Team) -> None:
     assert (
         json.loads(run_cli(*dana, "retention", "run", "--dry-run", "--json").stdout)["erased"] == []
     )
+
+
+def test_the_retention_log_reports_rules_holds_runs_and_flags(team: Team, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.documents import retention_report
+    from core.privacy import hold_commands
+
+    ws = team.ws
+    h = hold_commands.place(ws, "dana", "dataset:visits", reason="case 114")
+    retention.set_rule(ws, "cora", "dataset:claims", "9y", reason="policy R-3")
+    retention.set_rule(ws, "cora", "dataset:claims", "10y", reason="policy R-3, amended")
+    hold_commands.release(ws, "dana", h.row.seq, reason="closed")
+    h2 = hold_commands.place(ws, "dana", "visits@1", reason="regulator request")
+    when = periods.iso(periods.ends(periods.instant(_created(team)["visits@1"][1]), "35d"))
+    run = retention_run.run(ws, "dana", reason="quarterly", as_of=when)
+    assert [x["target"] for x in run.held] == ["visits@1"] and run.erased == []
+    doc = retention_report.log_of(ws)
+    assert [(r["target"], r["period"], r["previous"]) for r in doc["rules"]] == [
+        ("dataset:claims", "9y", None),
+        ("dataset:claims", "10y", "9y"),
+    ]
+    assert [(x["hold"], x["released_seq"] is None) for x in doc["holds"]] == [
+        (h.row.seq, False),
+        (h2.row.seq, True),
+    ]
+    assert [r["seq"] for r in doc["runs"]] == [run.seq]
+    assert doc["flags"] and "later than its own time" in doc["flags"][0]
+    out = tmp_path / "out"
+    head = team.head()
+    paths = retention_report.write(ws, "cora", out, formats=("md", "html", "json"), reason="")
+    assert [p.name for p in paths] == ["retention.md", "retention.html", "retention.json"]
+    body = ws.ledger.entry(team.head()).decode()
+    assert team.head() == head + 1 and body["action"] == "report.retention"
+    import hashlib
+
+    for p, key in zip(paths, ("markdown", "html", "json"), strict=True):
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == body["data"][key]
+    md = paths[0].read_text()
+    assert "**retention run #" in md and "later than its own time" in md  # flags first
+    assert md.index("## Flags") < md.index("## Retention rules")
+    assert "| #" in md and "10y (dataset:claims rule #" in md
+    assert "lifted at #" in md and "by dana: closed" in md
+    assert "held by #" in md and "regulator request" in md
+    assert json.loads(paths[2].read_text())["runs"][0]["held"][0]["target"] == "visits@1"
+    bad = run_cli(
+        "--workspace",
+        str(team.root),
+        "--as",
+        "cora",
+        "report",
+        "retention",
+        "-o",
+        str(tmp_path / "x"),
+        "--format",
+        "pdf",
+    )
+    assert bad.returncode == 2 and "unknown report format 'pdf'" in bad.stderr
+    assert not (tmp_path / "x" / "retention.pdf").exists()
