@@ -1,7 +1,8 @@
 """A privacy workspace: several small datasets with retention tags, and the people who act.
 
-Built once per module that asks for it (``retention_team``); tests that change it work on a
-copy (``team``). Keys live in the test keyring, which copies share.
+Built once per test session and worker that asks for it (``retention_team``; tests never
+change it); each test works on its own copy (``team``). Keys live in the test keyring,
+which copies share.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def write_csv(path: Path, seed: int, rows: int = 12) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def retention_team(tmp_path_factory: pytest.TempPathFactory) -> Team:
     """alice (admin) and :data:`CAST`; one snapshot per dataset of :data:`DATASETS`, and a
     second version of ``visits``."""
@@ -79,3 +80,26 @@ def team(retention_team: Team, tmp_path: Path) -> Team:
     copy = tmp_path / "ws"
     shutil.copytree(retention_team.root, copy)
     return Team(copy)
+
+
+@dataclass
+class Ran:
+    """What an in-process command line run gave (the shape of a subprocess result)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli_in(*args: str) -> Ran:
+    """Run the CLI in this process (its own runner): the same commands, without a start-up.
+
+    The suite's other CLI tests run the real ``ledgerml`` in a subprocess; each privacy test
+    file keeps one such call for the front door and runs the rest here.
+    """
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return Ran(result.exit_code, result.stdout, result.stderr)

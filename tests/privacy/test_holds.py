@@ -14,7 +14,7 @@ import pytest
 from core.kernel.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.privacy import hold_commands, holds
 from tests.conftest import run_cli
-from tests.privacy.conftest import Team
+from tests.privacy.conftest import Team, cli_in
 
 
 def _ledger(team: Team) -> bytes:
@@ -110,21 +110,21 @@ def test_the_cli_places_lists_and_lifts(team: Team, tmp_path: Path) -> None:
     added = run_cli(*ws, "hold", "add", "loans@1", "--reason", "regulator request R-7")
     assert added.returncode == 0, added.stderr
     assert "hold #" in added.stdout and "snapshot:loans@1" in added.stdout
-    missing = run_cli(*ws, "hold", "add", "dataset:nope", "--reason", "x")
+    missing = cli_in(*ws, "hold", "add", "dataset:nope", "--reason", "x")
     assert missing.returncode == 2 and "no dataset named 'nope'" in missing.stderr
-    bare = run_cli(*ws, "hold", "add", "dataset:loans")
+    bare = cli_in(*ws, "hold", "add", "dataset:loans")
     assert bare.returncode == 2 and "needs a reason" in bare.stderr
-    listed = run_cli(*ws, "hold", "list", "--json")
+    listed = cli_in(*ws, "hold", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     doc = json.loads(listed.stdout)
     assert [(h["target"], h["active"], h["reason"]) for h in doc] == [
         ("snapshot:loans@1", True, "regulator request R-7")
     ]
     seq = str(doc[0]["hold"])
-    lifted = run_cli(*ws, "hold", "remove", seq, "--reason", "answered")
+    lifted = cli_in(*ws, "hold", "remove", seq, "--reason", "answered")
     assert lifted.returncode == 0, lifted.stderr
     assert "lifted at #" in lifted.stdout
-    again = run_cli(*ws, "hold", "remove", seq, "--reason", "answered")
+    again = cli_in(*ws, "hold", "remove", seq, "--reason", "answered")
     assert again.returncode == 2 and "already lifted" in again.stderr
-    active = run_cli(*ws, "hold", "list", "--active")
+    active = cli_in(*ws, "hold", "list", "--active")
     assert active.returncode == 0 and "no legal holds in force" in active.stdout
