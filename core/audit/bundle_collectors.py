@@ -17,7 +17,7 @@ from core.audit import lineage
 from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.audit.bundle_operations import operations
-from core.audit.bundle_privacy import retention
+from core.audit.bundle_retention import retention
 from core.data import redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
