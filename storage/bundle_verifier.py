@@ -45,6 +45,8 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
 10. Retention: ``privacy/retention.json`` (rules, legal holds, erasures with their receipts'
    digests, retention runs, and flags such as an erasure made before its retention had run
    out by the wall clock) is exactly what the signed events record.
+11. Privacy: every erasure in the excerpt carries its deletion receipt, whose SHA-256 is
+   the digest its signed ``data.erase`` event names and whose claims equal the event's.
 
 Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
 Exit code 0 verified and anchored, 1 self-consistent but unanchored, 3 rejected (also: a
@@ -943,6 +945,7 @@ def _verify(
         ops_checked, operations = _operations(archive, members, events, str(manifest.get("model")))
         checked += ops_checked
         checked += _retention(archive, members, events)
+        checked += _receipts(archive, members, events)
 
         anchored_by = anchor if pinned is not None else None
         if previous is not None:
@@ -3254,6 +3257,136 @@ def _retention(
     if derived["flags"]:
         line += f"; {len(derived['flags'])} flag(s): " + "; ".join(derived["flags"])
     return [line]
+
+
+# === 11. Privacy: deletion receipts ========================================================
+#
+# An erasure is one signed ``data.erase`` event; its deletion receipt (canonical JSON, stored
+# as an object) says what was made unreadable, why, under which rule and policy decision,
+# by whom, when, how, and who had carried the data out before. A bundle carries each
+# receipt of the erasures in its excerpt as ``privacy/receipt-<seq>.json``. Attacks each
+# check answers: a forged receipt (its SHA-256 is not the digest the signed event names); a
+# receipt edited to claim more or other things were erased, or a kinder method, legal basis
+# or approver (its claims must equal the event's, field by field); a receipt left out of the
+# bundle (every included erasure must have its receipt); a receipt whose method contradicts
+# its own copies (crypto-shred only when every copy had a data key, each key destroyed).
+
+RECEIPT_FORMAT = "ledgerml/deletion-receipt/v1"
+RECEIPT_PREFIX = "privacy/receipt-"
+ERASE_ACTION = "data.erase"
+
+
+def receipt_member(seq: int) -> str:
+    """The bundle member holding the receipt of the erasure recorded at event ``seq``."""
+    return f"{RECEIPT_PREFIX}{seq}.json"
+
+
+def _at(doc: Any, *path: str) -> Any:
+    for part in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(part)
+    return doc
+
+
+def receipt_problems(receipt: Any, seq: int, body: dict[str, Any]) -> list[str]:
+    """How a deletion receipt disagrees with its signed ``data.erase`` event (empty: none).
+
+    The workstation's ``audit verify`` and this verifier both call it, so they agree.
+    """
+    if not isinstance(receipt, dict):
+        return ["it is not a JSON object"]
+    if receipt.get("format") != RECEIPT_FORMAT:
+        return [f"its format is {receipt.get('format')!r}, not {RECEIPT_FORMAT!r}"]
+    data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+    objects = _at(receipt, "what", "objects")
+    carried = receipt.get("carried_by")
+    listed = [o.get("sha256") if isinstance(o, dict) else None for o in objects or []]
+    decision = body.get("policy")
+    recorded = _at(receipt, "approved_by", "policy")
+    claims: list[tuple[str, Any, Any]] = [
+        ("event", receipt.get("event"), seq),
+        ("when", receipt.get("when"), body.get("ts")),
+        ("approved_by.actor", _at(receipt, "approved_by", "actor"), body.get("actor")),
+        ("why.reason", _at(receipt, "why", "reason"), body.get("reason")),
+        ("why.legal_basis", _at(receipt, "why", "legal_basis"), data.get("legal_basis")),
+        ("why.rule", _at(receipt, "why", "rule"), data.get("rule")),
+        ("why.as_of", _at(receipt, "why", "as_of"), data.get("as_of")),
+        ("what.target", _at(receipt, "what", "target"), data.get("target")),
+        ("what.snapshots", _at(receipt, "what", "snapshots"), data.get("snapshots")),
+        ("what.keys", _at(receipt, "what", "keys"), data.get("keys")),
+        ("what.objects", listed if isinstance(objects, list) else None, data.get("objects")),
+        ("method", receipt.get("method"), data.get("method")),
+        ("models", receipt.get("models"), data.get("models")),
+        (
+            "carried_by",
+            [c.get("seq") if isinstance(c, dict) else None for c in carried]
+            if isinstance(carried, list)
+            else None,
+            data.get("carried_by"),
+        ),
+        ("subject", receipt.get("subject"), data.get("subject")),
+        ("replaced_by", receipt.get("replaced_by"), data.get("replaced_by")),
+    ]
+    if isinstance(decision, dict):
+        claims += [
+            (f"approved_by.policy.{k}", _at(recorded, k), decision.get(k))
+            for k in ("gate", "bundle", "allow", "reasons")
+        ]
+    else:
+        claims.append(("approved_by.policy", recorded, None))
+    out = [
+        f"its {name} is {mine!r}, the signed event says {theirs!r}"
+        for name, mine, theirs in claims
+        if mine != theirs
+    ]
+    if isinstance(objects, list) and not out:
+        keys = set(data.get("keys") or [])
+        methods = {o.get("method") for o in objects if isinstance(o, dict)}
+        shredded = [o for o in objects if isinstance(o, dict) and o.get("method") == "crypto-shred"]
+        if any(o.get("key") not in keys for o in shredded):
+            out.append("a copy it calls crypto-shredded names a key the event did not destroy")
+        if data.get("method") == "crypto-shred" and methods - {"crypto-shred"}:
+            out.append("it says crypto-shred, but some copies were only deleted")
+    return out
+
+
+def _receipts(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+) -> list[str]:
+    """Every erasure in the excerpt has its receipt, and each receipt is its event's."""
+    erasures = {seq: body for seq, _, body in events if body.get("action") == ERASE_ACTION}
+    present = {n for n in members if n.startswith(RECEIPT_PREFIX)}
+    for name in sorted(present):
+        stem = name[len(RECEIPT_PREFIX) : -len(".json")] if name.endswith(".json") else ""
+        if not stem.isdigit() or int(stem) not in erasures:
+            raise RejectedError(f"{name} is the receipt of no data.erase event in the bundle")
+    for seq, body in sorted(erasures.items()):
+        name = receipt_member(seq)
+        if name not in members:
+            raise RejectedError(f"the erasure at event #{seq} has no receipt ({name} is missing)")
+        raw = archive.read(members[name])
+        data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+        if _sha256(raw) != data.get("receipt_digest"):
+            raise RejectedError(
+                f"{name} is not the receipt the signed event #{seq} names: its sha256 "
+                f"{_sha256(raw)[:16]}… differs from {str(data.get('receipt_digest'))[:16]}…"
+            )
+        try:
+            receipt = json.loads(raw)
+        except ValueError as err:
+            raise RejectedError(f"{name} is not JSON: {err}") from err
+        problems = receipt_problems(receipt, seq, body)
+        if problems:
+            raise RejectedError(f"{name} disagrees with its signed event #{seq}: {problems[0]}")
+    if not erasures:
+        return []
+    return [
+        f"{len(erasures)} deletion receipt(s) are the ones their signed data.erase events "
+        "name, and claim what the events record"
+    ]
 
 
 if __name__ == "__main__":

@@ -153,6 +153,34 @@ class ObjectStore:
         actual = hash_file(path)
         return None if actual == digest else f"content hashes to sha256:{actual}"
 
+    def remove(self, digest: str, *, scrub: bool = False) -> bool:
+        """Delete a blob for good (an erasure); whether it was there.
+
+        The one exception to "nothing under objects/ is ever rewritten": personal data must
+        be erasable, and only an erasure recorded in the ledger calls this. ``scrub``
+        overwrites a plaintext copy in place before the unlink, so its blocks are not simply
+        left on the disk; a journaling file system, an SSD's wear levelling or a snapshot of
+        the volume may still keep an old block, which is why encrypted copies are erased by
+        destroying their key instead (their ciphertext needs no scrubbing).
+        """
+        path = self.path(digest)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return False
+        if scrub and size:
+            with contextlib.suppress(OSError), path.open("r+b") as handle:
+                zeros = bytes(min(size, CHUNK))
+                left = size
+                while left > 0:
+                    left -= handle.write(zeros[: min(left, CHUNK)])
+                handle.flush()
+                os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fsync_dir(path.parent)
+        return True
+
     def digests(self) -> list[str]:
         """List every stored digest (for status and full verification)."""
         found: list[str] = []

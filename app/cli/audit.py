@@ -142,6 +142,7 @@ def verify(
                 ("anchored", f"events #1..#{report.anchored}" if report.anchored else "none"),
                 ("signatures", report.signatures),
                 ("catalog", report.catalog),
+                *([("erasures", report.erasures)] if report.erasures else []),
                 *([("identities", "demo identities: no assurance")] if report.demo else []),
                 *[(f"witness {s.location}", s.summary()) for s in states],
             ]

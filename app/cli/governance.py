@@ -320,7 +320,7 @@ def inventory(
 ) -> None:
     """Every model with its SR 11-7 fields: purpose, use, restrictions, inputs, outputs, owner,
     developer, validator, validation, approvals, stage, last change, exceptions, open
-    findings, validity, next revalidation, tier."""
+    findings, validity, next revalidation, tier, and the erasures of data it was trained on."""
     from core.governance import inventory as inv
 
     lines = inv.inventory(open_ws(workspace), actor_name(as_actor))
@@ -340,6 +340,7 @@ def inventory(
             "revalidate by",
             "findings",
             "exceptions",
+            "erased data",
         ],
         [
             [
@@ -354,6 +355,8 @@ def inventory(
                 (x.next_revalidation or "-")[:10],
                 "-" if x.open_findings is None else x.open_findings,
                 ", ".join(f"{k} {v}" for k, v in x.exceptions.items() if v) or "-",
+                ", ".join(f"#{e['erasure']} ({', '.join(e['versions'])})" for e in x.erased_data)
+                or "-",
             ]
             for x in lines
         ],

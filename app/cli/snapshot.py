@@ -48,7 +48,13 @@ def _summary(snap: Any) -> list[tuple[str, Any]]:
         ("sensitive columns", ", ".join(snap.sensitive) or "none"),
         ("retention", snap.retention or "not set"),
         ("recorded", f"{snap.created_at} by {snap.created_by} (event #{snap.created_seq})"),
-    ]
+        *(
+            [("ERASED", f"at #{snap.erased_seq}: its rows no longer exist "
+              f"(`ledgerml data receipt {snap.erased_seq}`)")]
+            if snap.erased_seq is not None
+            else []
+        ),
+    ]  # fmt: skip
 
 
 def _na_values(values: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -206,9 +212,17 @@ def list_(
         output.emit_json([snapshot_json(r) for r in rows])
         return
     output.table(
-        ["snapshot", "kind", "rows", "table digest", "recorded", "by"],
+        ["snapshot", "kind", "rows", "table digest", "recorded", "by", "erased"],
         [
-            (r.ref, r.kind, r.rows, r.table_digest[:16], r.created_at[:19], r.created_by)
+            (
+                r.ref,
+                r.kind,
+                r.rows,
+                r.table_digest[:16],
+                r.created_at[:19],
+                r.created_by,
+                f"erased at #{r.erased_seq}" if r.erased_seq is not None else "",
+            )
             for r in rows
         ],
     )

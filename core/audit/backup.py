@@ -13,6 +13,15 @@ with the workspace's modes (0700 folders, 0600 files), rebuilds the catalog and 
 result, witnesses included: a restored workspace older than a witness's checkpoints fails as
 a rollback, which is what it is.
 
+The key store (``keystore/``: the wrapped data keys of encrypted snapshots) is never copied,
+on purpose: an erasure destroys a data key, and a backup that kept it would bring the
+erased data back with the next restore. Encrypted snapshots in a restored workspace are
+therefore readable only with the key store of the original (kept by its own means, with
+a lifetime shorter than the promise an erasure makes). A restore also re-applies every
+erasure its ledger records (:func:`core.privacy.shredding.reapply`): objects of an erasure
+whose shredding had not finished when the backup was taken are deleted before the
+restored workspace is verified.
+
 The manifest is not signed: someone who alters a backup can rewrite it too. It catches
 damage in storage and transit; what catches tampering is the verification after restore
 (hash chain, signed checkpoints, witnesses).
@@ -34,6 +43,7 @@ from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.workspace import CONFIG, Session, Workspace
+from core.privacy import shredding
 from storage.fsutil import fsync_dir, private_dir, private_file, temp_prefix
 
 MANIFEST = "backup.json"
@@ -241,6 +251,7 @@ def restore(src: Path, target: Path) -> tuple[Workspace, verification.VerifyRepo
         raise
     ws = Workspace.open(target)
     ws.rebuild()
+    shredding.reapply(ws)
     size, head = ws.ledger.head()
     if (size, head) != (doc["head"]["seq"], doc["head"]["hash"]):
         raise IntegrityError(

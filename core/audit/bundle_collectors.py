@@ -22,6 +22,7 @@ from core.data import redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
 from storage import merkle
+from storage.bundle_verifier import receipt_member
 from storage.canonical import canonical_bytes
 
 DSSE = "application/vnd.dsse.envelope.v1+json"
@@ -188,7 +189,23 @@ def data(b: Bundling, members: Members) -> None:
             members.add(f"evidence/profile-{stem}.json", stored, media, True)
         else:
             members.add(f"evidence/profile-{stem}.redacted.json", cleaned, media)
-        if b.data_level == "full":
+        if snap.erased_seq is not None:  # its rows no longer exist: say so, carry none
+            members.add(
+                f"data/{stem}.erased.json",
+                canonical_bytes(
+                    {
+                        "snapshot": snap.ref,
+                        "erased_at": snap.erased_seq,
+                        "receipt": receipt_member(snap.erased_seq),
+                        "table_digest": snap.table_digest,
+                        "raw_digest": snap.raw_digest,
+                        "parquet_digest": snap.parquet_digest,
+                        "rows": snap.rows,
+                    }
+                ),
+                "application/json",
+            )
+        elif b.data_level == "full":
             members.add_object(
                 f"data/{stem}.parquet", b.ws, snap.parquet_digest, "application/vnd.apache.parquet"
             )
@@ -226,6 +243,24 @@ def data(b: Bundling, members: Members) -> None:
             members.add(f"reports/datasheet-{stem}.html", html, "text/html", True)
             data_sheets.append(snap.ref)
     b.reports["datasheet"] = bool(data_sheets)
+
+
+def privacy(b: Bundling, members: Members) -> None:
+    """The deletion receipt of every erasure in the excerpt (``privacy/receipt-<seq>.json``).
+
+    Every bundle carries every erasure (``data.erase`` is in every excerpt): the retention
+    and deletion log is the organisation's. The verifier checks each receipt against its
+    signed event.
+    """
+    for seq in b.seqs:
+        body = b.event_body(seq)
+        if body["action"] == "data.erase":
+            members.add(
+                receipt_member(seq),
+                b.read(body["data"]["receipt_digest"]),
+                "application/vnd.ledgerml.deletion-receipt+json",
+                True,
+            )
 
 
 def documents(b: Bundling, members: Members) -> None:
@@ -309,6 +344,7 @@ COLLECTORS: tuple[Collector, ...] = (
     modelling,
     evidence,
     data,
+    privacy,
     documents,
     governance,
     operations,

@@ -32,6 +32,7 @@ from core.kernel.errors import IntegrityError
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.projector import apply_state
 from core.kernel.workspace import Workspace
+from core.privacy import erasure_checks
 from storage.ledger import body_object
 from storage.ledger_scan import LedgerScan, hashes_digest
 
@@ -74,6 +75,7 @@ class VerifyReport:
     catalog: str = "not checked"
     signatures: str = "not checked"
     demo: bool = False
+    erasures: str = ""
     verified_up_to: int = 0
     root: str = ""
 
@@ -404,13 +406,15 @@ def verify(
             f"{scan.torn_tail} bytes of an interrupted, unacknowledged append follow the last "
             "event; the next write discards them"
         )
-    for seq, digest, issue in scan.object_problems:
-        report.fail(f"object sha256:{digest[:16]}… used by event #{seq} is {issue}", seq)
     progress(1, 3, "checking signatures")
     decoded = _decode_matches(scan, report)
     if decoded is None:
+        for seq, digest, issue in scan.object_problems:
+            report.fail(f"object sha256:{digest[:16]}… used by event #{seq} is {issue}", seq)
         report.catalog = "not compared (malformed events)"
         return report
+    # Objects an erasure made unreadable are erased, not missing; unfinished shredding fails.
+    report.erasures = erasure_checks.check(ws, decoded, scan.object_problems, report.fail)
     auth = _authority(scan, report)  # signatures first: they say most about a changed event
     if auth is None:
         return report

@@ -383,8 +383,24 @@ def load_profile(ws: Workspace, snap: SnapshotRow) -> dict[str, Any]:
     return redact_profile(value, snap.pii)
 
 
+def refuse_erased(snap: SnapshotRow) -> None:
+    """Refuse to read a snapshot an erasure covers (its rows no longer exist).
+
+    Raises:
+        NotFoundError: naming the erasure's event.
+    """
+    if snap.erased_seq is not None:
+        raise NotFoundError(
+            f"{snap.ref} was erased at event #{snap.erased_seq}: its rows no longer exist",
+            title="Erased",
+            hint=f"`ledgerml data receipt {snap.erased_seq}` shows what was erased, why and by "
+            "whom; `ledgerml snapshot list` shows the versions that remain.",
+        )
+
+
 def parquet_path(ws: Workspace, snap: SnapshotRow) -> Path:
-    """The verified Parquet copy of a snapshot, for queries."""
+    """The verified Parquet copy of a snapshot, for queries (never of an erased one)."""
+    refuse_erased(snap)
     issue = ws.objects.check(snap.parquet_digest)
     if issue is not None:
         from core.kernel.errors import IntegrityError

@@ -211,6 +211,7 @@ def evaluate(
     progress: Progress = NO_PROGRESS,
 ) -> ValidationResult:
     """Run a suite against a snapshot; return the result (nothing recorded)."""
+    snapshots.refuse_erased(snap)
     con = tables.connect(ws.root / "tmp")
     try:
         src = tables.parquet_source(ws.objects.path(snap.parquet_digest))

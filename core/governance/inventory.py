@@ -4,7 +4,9 @@ Purpose, use, restrictions and owner come from the newest risk assessment; input
 snapshot and features) and outputs (the outcome's names, if the spec declares them) from the
 newest version's run; developer, validator, validation, approvals, stage, last change,
 exceptions (waivers on the input, break-glass moves), open findings, the approvals' validity
-and the next revalidation from the governance tables, under the tiers of the policy in force.
+and the next revalidation from the governance tables, under the tiers of the policy in force;
+and the erasures of data its versions were trained on (``erasures``, written by the privacy
+context's ``data.erase``: those versions are flagged, never hidden).
 
 It must stay fast for a large registry: a handful of set-wise queries, whatever the number of
 models, and one read per *distinct* training spec (versions retrained from one spec share
@@ -56,6 +58,10 @@ class InventoryLine:
     open_findings: int | None = None
     valid_until: str | None = None
     next_revalidation: str | None = None
+    erased_data: list[dict[str, Any]] = field(default_factory=list)
+    """Erasures of data versions of this model were trained on: the event and the versions
+    (their training data is gone: they cannot be reproduced, and their evidence refers to
+    rows that no longer exist)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -81,6 +87,7 @@ class InventoryLine:
             "open_findings": self.open_findings,
             "valid_until": self.valid_until,
             "next_revalidation": self.next_revalidation,
+            "erased_data": self.erased_data,
         }
 
 
@@ -176,6 +183,15 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
                 list(OPEN_FINDINGS),
             ):
                 findings[str(r["model"]).split("@", 1)[0]] += int(r["n"])
+        erased: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in _q(s, "SELECT seq, target, models FROM erasures ORDER BY seq"):
+            by_name: dict[str, list[str]] = defaultdict(list)
+            for m in r["models"] or []:
+                by_name[str(m).split("@", 1)[0]].append(str(m))
+            for name, versions in by_name.items():
+                erased[name].append(
+                    {"erasure": int(r["seq"]), "target": str(r["target"]), "versions": versions}
+                )
         specs = {
             d: _spec_fields(s, d)
             for d in {str(n["spec_digest"]) for n in newest if n["spec_digest"]}
@@ -267,6 +283,7 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
                     validation[0] if validation else None,
                     tier_rules.revalidate_days if tier_rules else None,
                 ),
+                erased_data=erased.get(name, []),
             )
         )
     return out

@@ -27,7 +27,6 @@ The original Parquet objects are deleted files: the blocks may survive on disk u
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from core.kernel.rows import DecisionBatchRow
 from core.kernel.workspace import Session, Workspace
 from core.privacy import periods
 from core.privacy.retention import Item, log_target
+from storage import failpoints
 
 REMAINS = [
     "the decisions themselves: request id, time, caller, model, score, decision, status and "
@@ -129,25 +129,109 @@ def batches_of(s: Session, deployment_id: str) -> list[DecisionBatchRow]:
     return [b for b in rows if deployment_id in json.loads(b.deployments)]
 
 
-def receipt_claims(
-    item: Item, key_check: str, ended_seq: int, copies: list[Copy], as_of: str | None
+def receipt(
+    *,
+    workspace: str,
+    seq: int,
+    ts: str,
+    actor: str,
+    roles: list[str],
+    item: Item,
+    key_check: str,
+    ended_seq: int,
+    copies: list[Copy],
+    carried: list[dict[str, Any]],
+    reason: str,
+    rule: str,
+    as_of: str | None,
+    decision: dict[str, Any] | None,
+    policy_name: str | None,
+    policy_version: str | None,
 ) -> dict[str, Any]:
-    """What a decision log's deletion receipt says beyond the erasure event's own fields."""
+    """The deletion receipt of a decision log (``ledgerml/deletion-receipt/v1``).
+
+    The claims the bundle verifier compares with the signed event are the ones every
+    receipt has (:func:`storage.bundle_verifier.receipt_problems`); ``decision_log`` and
+    ``remains`` say what a snapshot's receipt has no words for: which key went, which batch
+    objects were replaced by which copies, and what is still stored.
+    """
+    from core.privacy import receipts
+    from core.privacy.retention import LEGAL_BASIS
+
+    policy: dict[str, Any] | None = None
+    if decision is not None:
+        policy = {
+            "gate": decision.get("gate"),
+            "bundle": decision.get("bundle"),
+            "name": policy_name,
+            "version": policy_version,
+            "allow": decision.get("allow"),
+            "reasons": decision.get("reasons"),
+        }
+    method = "delete" if copies else "crypto-shred"
     return {
+        "format": receipts.FORMAT,
+        "workspace": workspace,
+        "event": seq,
+        "when": ts,
+        "what": {
+            "target": target_of(item),
+            "snapshots": [],
+            "covered": [],
+            "objects": [
+                {
+                    "sha256": c.source,
+                    "method": "delete",
+                    "what": f"decision batch #{c.batch} with input values",
+                    "replaced_by": c.digest,
+                }
+                for c in copies
+            ],
+            "keys": [],
+            "kept": [
+                {
+                    "sha256": c.digest,
+                    "why": f"decision batch #{c.batch} without the erased input values: its "
+                    "rows recompute the Merkle root the batch event signed",
+                }
+                for c in copies
+            ],
+        },
+        "why": {"reason": reason, "legal_basis": LEGAL_BASIS, "rule": rule, "as_of": as_of},
+        "approved_by": {
+            "actor": actor,
+            "roles": roles,
+            "policy": policy,
+            **({} if policy else {"note": "no policy was in force: the erase gate was ungoverned"}),
+        },
+        "method": method,
+        "method_note": (
+            "the deployment's decision key was destroyed, so no input digest of its decisions "
+            "can be linked to an input again"
+            + ("; its stored input values were overwritten, then deleted" if copies else "")
+        ),
+        "carried_by": carried,
+        "models": [],
+        "impact": {"views": [], "models": [], "production": []},
+        "subject": None,
+        "replaced_by": None,
         "decision_log": {
             "env": item.scope,
             "deployment_id": item.target,
             "retention_class": item.retention_class,
-            "key_check": key_check,
+            "decision_key_check": key_check,
             "ended_seq": ended_seq,
             "ended_at": item.start,
             "period": item.period,
             "rule_source": item.source_text,
             "expires_at": item.expires_at,
-            "as_of": as_of,
             "stripped": [{"batch": c.batch, "from": c.source, "to": c.digest} for c in copies],
         },
         "remains": REMAINS + ([DELETED_BLOCKS] if copies else []),
+        "replicas": receipts.REPLICAS,
+        "backups": "backups never hold the OS keyring, where decision keys live: no backup can "
+        "bring the key back; a backup made before this erasure still holds the original batch "
+        "objects with their input values (they go when that backup expires)",
     }
 
 
@@ -159,12 +243,7 @@ def shred(ws: Workspace, deployment_id: str, deleted: list[str]) -> tuple[bool, 
     from core.operations import decision_keys
 
     destroyed = decision_keys.destroy(ws, deployment_id)
-    removed = 0
-    for digest in deleted:
-        path = ws.objects.path(digest)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed += 1
+    removed = sum(ws.objects.remove(d, scrub=True) for d in deleted)  # plaintext Parquet
     return destroyed, removed
 
 
@@ -179,8 +258,11 @@ def _key_check(ws: Workspace, seq: int) -> str:
     return str(data.get("key_check", "")) if isinstance(data, dict) else ""
 
 
-def _carried_by(s: Session, model: str, full_only: bool) -> list[int]:
-    """The bundle exports of the deployment's model (they carried sample decisions)."""
+def _carried_by(s: Session, model: str, full_only: bool) -> list[dict[str, Any]]:
+    """The bundle exports of the deployment's model: they carried sample decisions.
+
+    With ``full_only``, only full bundles (the ones that carried input values).
+    """
     rows = s.catalog.con.execute(
         "SELECT seq, body FROM events WHERE action = 'bundle.export' "
         "AND list_contains(subjects, ?) ORDER BY seq",
@@ -188,9 +270,18 @@ def _carried_by(s: Session, model: str, full_only: bool) -> list[int]:
     ).fetchall()
     out = []
     for seq, body in rows:
-        level = (json.loads(body).get("data") or {}).get("data_level")
+        doc = json.loads(body)
+        level = (doc.get("data") or {}).get("data_level")
         if not full_only or level == "full":
-            out.append(int(seq))
+            out.append(
+                {
+                    "seq": int(seq),
+                    "action": "bundle.export",
+                    "actor": doc.get("actor"),
+                    "ts": doc.get("ts"),
+                    "what": f"a {level} bundle of {model} with sample decisions",
+                }
+            )
     return out
 
 
@@ -242,17 +333,29 @@ def erase_log(ws: Workspace, actor: str, item: Item, *, reason: str, as_of: str 
     from core.kernel.errors import CheckFailedError
     from core.kernel.rows import DeploymentRow
     from core.operations.decision_events import PARQUET_MEDIA_TYPE
-    from core.privacy import erasure  # type: ignore[attr-defined]  # p16-erase builds it
     from core.privacy.events import ERASE_ROLES, Erased
     from core.privacy.retention import LEGAL_BASIS
 
     target = target_of(item)
     facts = {
-        "kind": "decision-log",
-        "legal_basis": LEGAL_BASIS,
-        "rule": item.rule,
-        "env": item.scope,
-        "deployment_id": item.target,
+        "erasure": {
+            "target": target,
+            "legal_basis": LEGAL_BASIS,
+            "rule": item.rule,
+            "reason_given": bool(reason.strip()),
+            "as_of": as_of or "",
+            "subject": False,
+            "snapshots": [],
+            "pii": item.retention_class == "rows",
+            "encrypted": False,
+            "models": [],
+            "production": [],  # an expired log is of a deployment that no longer serves
+            "decision_log": {
+                "env": item.scope,
+                "deployment_id": item.target,
+                "retention_class": item.retention_class,
+            },
+        }
     }
 
     def prepare(s: Session) -> _Plan:
@@ -269,6 +372,14 @@ def erase_log(ws: Workspace, actor: str, item: Item, *, reason: str, as_of: str 
         return plan, plan_copies(ws, plan.batches, item.target)
 
     def commit(s: Session, planned: tuple[_Plan, list[Copy]]) -> int:
+        import dataclasses
+
+        from core.identity.signer import authority_of
+        from core.kernel.events import now_iso
+        from core.kernel.kinds import new_event
+        from core.privacy import receipts
+        from storage.canonical import canonical_bytes
+
         plan, copies = planned
         _current(s, item)
         stored = {b.seq: current_digest(b) for b in batches_of(s, item.target)}
@@ -278,31 +389,51 @@ def erase_log(ws: Workspace, actor: str, item: Item, *, reason: str, as_of: str 
                 hint="Run `ledgerml retention run` again.",
             )
         refs = [s.put_blob(c.data, PARQUET_MEDIA_TYPE) for c in copies]
-        stripped = [{"batch": c.batch, "from": c.source, "to": c.digest} for c in copies]
+        seq = s.workspace.ledger.head()[0] + 1  # held: this command's event is the next
+        ts = now_iso()
+        bundle = policy.in_force(s) if s.decision is not None else None
+        state = authority_of(s).current(s.actor)
+        carried = _carried_by(s, plan.model, full_only=bool(copies))
+        doc = receipt(
+            workspace=s.workspace.workspace_id,
+            seq=seq,
+            ts=ts,
+            actor=s.actor,
+            roles=sorted(state.roles) if state else [],
+            item=plan.item,
+            key_check=plan.key_check,
+            ended_seq=plan.ended_seq,
+            copies=copies,
+            carried=carried,
+            reason=reason,
+            rule=item.rule,
+            as_of=as_of,
+            decision=s.decision,
+            policy_name=bundle.name if bundle else None,
+            policy_version=bundle.version if bundle else None,
+        )
+        kept = s.put_blob(canonical_bytes(doc), receipts.MEDIA_TYPE)
         payload = Erased(
             target=target,
             snapshots=[],
-            method="delete" if copies else "crypto-shred",
+            method=str(doc["method"]),
             legal_basis=LEGAL_BASIS,
             rule=item.rule,
             keys=[],
             objects=[c.source for c in copies],
             models=[],
-            receipt_digest="",
-            carried_by=_carried_by(s, plan.model, full_only=bool(copies)),
+            receipt_digest=kept.sha256,
+            carried_by=[int(c["seq"]) for c in carried],
             decision_keys=[item.target],
-            stripped=stripped or None,
+            as_of=as_of,
+            stripped=[{"batch": c.batch, "from": c.source, "to": c.digest} for c in copies] or None,
         )
-        receipt = receipt_claims(plan.item, plan.key_check, plan.ended_seq, copies, as_of)
-        return int(
-            erasure.record_erasure(
-                s,
-                payload,
-                receipt,
-                objects=refs,
-                subjects=[target, f"env:{item.scope}", f"deployment:{item.target}"],
-            )
-        )
+        subjects = [target, f"env:{item.scope}", f"deployment:{item.target}"]
+        event = new_event(s.actor, payload, subjects, reason, [kept, *refs])
+        entry = s.commit(dataclasses.replace(event, ts=ts))
+        if entry.seq != seq:  # the receipt names its event: nothing else may come between
+            raise CheckFailedError(f"erasure recorded at #{entry.seq}, its receipt says #{seq}")
+        return seq
 
     seq = command.run(
         ws,
@@ -315,6 +446,7 @@ def erase_log(ws: Workspace, actor: str, item: Item, *, reason: str, as_of: str 
         compute=compute,
         commit=commit,
     )
+    failpoints.hit("retention.before-shred")  # committed, key and inputs not yet gone
     _finish(ws, seq)
     return seq
 

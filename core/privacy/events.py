@@ -2,9 +2,11 @@
 
 An erasure is one ``data.erase`` event: it projects into ``erasures`` and marks each snapshot
 it covers as erased (``snapshots.erased_seq``), so every reader refuses it by a catalog
-lookup. A hold is ``data.hold``; lifting it is ``data.release``. A retention rule is
-``retention.set``; a ``retention run`` records each erasure it makes as its own event and
-then one ``retention.run`` saying what it did and left. A deployment's decision log past its
+lookup. Every bundle carries every erasure (with its receipt, ``privacy/receipt-<seq>.json``):
+the retention and deletion log is the organisation's, not one model's. A hold is
+``data.hold``; lifting it is ``data.release``. A retention rule is ``retention.set``; a
+``retention run`` records each erasure it makes as its own event and then one
+``retention.run`` saying what it did and left. A deployment's decision log past its
 retention is a ``data.erase`` too (no snapshots; its deployment in ``decision_keys``, the
 batch objects it replaced by copies without inputs in ``stripped``).
 
@@ -65,6 +67,8 @@ class Erased(Payload):
     replaced_by: str | None = None
     decision_keys: list[str] | None = None
     """Deployments whose decision keys were destroyed with it (decision-log retention)."""
+    as_of: str | None = None
+    """The date a retention run judged expiry by, when it was not the event's own time."""
     stripped: list[dict[str, Any]] | None = None
     """Decision batches whose object was replaced by a copy without the erased input values:
     ``{batch, from, to}`` (the batch event, the object it was read from, the copy, which is
@@ -76,6 +80,7 @@ class Erased(Payload):
     Erased,
     tables=("erasures", "snapshots", "decision_batches"),
     roles=ERASE_ROLES,
+    in_every_bundle=True,
     evidence_for=("retention",),
 )
 def _erase(cat: Catalog, seq: int, body: Body, d: Erased) -> None:

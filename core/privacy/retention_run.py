@@ -197,7 +197,7 @@ def _erase(ws: Workspace, actor: str, item: Item, *, reason: str, as_of: str | N
         from core.privacy import decision_retention
 
         return decision_retention.erase_log(ws, actor, item, reason=reason, as_of=as_of)
-    from core.privacy import erasure  # type: ignore[attr-defined]  # p16-erase builds it
+    from core.privacy import erasure
 
     done = erasure.erase(
         ws,

@@ -41,9 +41,9 @@ def test_policy_test_a_folder_needs_no_workspace(tmp_path: Path) -> None:
     result = invoke(tmp_path / "nowhere", "policy", "test", str(DEFAULT))
     assert result.exit_code == 0, result.output
     assert "PASS  dpia.toml:register with PII and no DPIA is refused" in result.stdout
-    assert "policy default 1: 62 passed, 0 failed" in result.stdout
+    assert "policy default 1: 72 passed, 0 failed" in result.stdout
     doc = json.loads(invoke(tmp_path / "nowhere", "policy", "test", str(DEFAULT), "--json").stdout)
-    assert doc["passed"] is True and len(doc["cases"]) == 62
+    assert doc["passed"] is True and len(doc["cases"]) == 72
     assert doc["digest"].startswith("sha256:")
 
 
@@ -85,11 +85,11 @@ def test_install_list_show_and_refusals(team: Path, tmp_path: Path) -> None:
     assert shown.exit_code == 0 and installed["digest"] in shown.stdout
     assert "data-owner, security, compliance, validator" in shown.stdout
     doc = json.loads(invoke(team, "policy", "show", installed["digest"][7:20], "--json").stdout)
-    assert doc["fixtures"] == 62 and "dpia.rego" in doc["modules"]
+    assert doc["fixtures"] == 72 and "dpia.rego" in doc["modules"]
     assert doc["governance"]["untiered"] == 1
     assert invoke(team, "policy", "show", "ffff").exit_code == 2
     stored = invoke(team, "policy", "test", installed["digest"][7:20])
-    assert stored.exit_code == 0 and "62 passed" in stored.stdout
+    assert stored.exit_code == 0 and "72 passed" in stored.stdout
 
 
 def test_check_is_a_dry_run_with_exit_1_on_deny(team: Path, tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ class DataPane(Pane):
         table = self.query_one("#snapshot-table", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(r.ref, r.kind, str(r.rows), key=r.ref)
+            kind = r.kind if r.erased_seq is None else f"{r.kind} · erased at #{r.erased_seq}"
+            table.add_row(r.ref, kind, str(r.rows), key=r.ref)
 
     @on(DataTable.RowHighlighted, "#snapshot-table")
     def _selected(self, event: DataTable.RowHighlighted) -> None:
@@ -126,6 +127,8 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
         "",
         "[b]Profile[/b]",
     ]
+    if snap.erased_seq is not None:
+        lines.insert(1, f"[b red]ERASED at #{snap.erased_seq}[/b red]: its rows no longer exist")
     for col in detail.columns:
         st = col.stats
         if "withheld" in st:
