@@ -87,6 +87,7 @@ GOVERNED = {
     "model.approve": "approve",
     "bundle.export": "export",
     "model.risk": "risk",
+    "data.erase": "erase",
 }
 """The governed actions and the policy gate each must pass: once a policy is in force, an
 event of one of these carries an allow decision of that gate as its ``policy`` member (the

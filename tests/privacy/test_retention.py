@@ -276,3 +276,48 @@ def test_the_retention_log_reports_rules_holds_runs_and_flags(team: Team, tmp_pa
     )
     assert bad.returncode == 2 and "unknown report format 'pdf'" in bad.stderr
     assert not (tmp_path / "x" / "retention.pdf").exists()
+
+
+def test_a_run_erases_what_expired_once_and_a_lifted_hold_lets_the_next_run_erase(
+    team: Team,
+) -> None:
+    from core.audit import verification
+    from core.documents import retention_report
+    from core.privacy import hold_commands
+
+    ws = team.ws
+    h = hold_commands.place(ws, "dana", "dataset:claims", reason="audit of claims, A-3")
+    when = "2100-01-01T00:00:00.000000Z"
+    first = retention_run.run(ws, "dana", reason="yearly run", as_of=when)
+    assert {e["snapshot"] for e in first.erased} == {
+        "visits@1",
+        "visits@2",
+        "loans@1",
+        "accounts@1",
+    }
+    assert [x["target"] for x in first.held] == ["claims@1"] and first.refused == []
+    with ws.session() as s:
+        for e in first.erased:
+            body = ws.ledger.entry(e["erasure"]).decode()
+            assert body["action"] == "data.erase" and body["actor"] == "dana"
+            data = body["data"]
+            assert data["target"] == f"snapshot:{e['snapshot']}"
+            tag = {"visits@1": "30d", "visits@2": "90d", "loans@1": "18m", "accounts@1": "2y"}
+            assert data["rule"] == e["rule"] == f"retention {tag[e['snapshot']]}"
+            assert data["legal_basis"] == "retention period expired"
+            assert data["as_of"] == when
+            assert s.catalog.snapshot(e["snapshot"]).erased_seq == e["erasure"]
+        assert s.catalog.snapshot("claims@1").erased_seq is None
+        assert s.catalog.snapshot("notes@1").erased_seq is None  # no rule: kept
+    head = team.head()
+    second = retention_run.run(ws, "dana", reason="yearly run", as_of=when)
+    assert second.erased == [] and [x["target"] for x in second.held] == ["claims@1"]
+    assert team.head() == head + 1  # only the retention.run event
+    hold_commands.release(ws, "dana", h.row.seq, reason="audit A-3 closed")
+    third = retention_run.run(ws, "dana", reason="yearly run", as_of=when)
+    assert [e["snapshot"] for e in third.erased] == ["claims@1"] and third.held == []
+    flags = retention_report.log_of(ws)["flags"]
+    early = [f for f in flags if "erased before its retention expired by the wall clock" in f]
+    assert len(early) == 5  # every one of them, as of 2100: never kinder than the evidence
+    report = verification.verify(ws)
+    assert report.ok, report.failures
