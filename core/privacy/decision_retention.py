@@ -107,7 +107,8 @@ def plan_copies(ws: Workspace, batches: list[DecisionBatchRow], deployment_id: s
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from core.operations.decision_log import to_parquet
+    from core.kernel.errors import IntegrityError
+    from core.operations.decision_log import leaf_digests, merkle_root, to_parquet
 
     out = []
     for batch in batches:
@@ -116,6 +117,11 @@ def plan_copies(ws: Workspace, batches: list[DecisionBatchRow], deployment_id: s
         stripped = strip_inputs(table, deployment_id)
         if stripped is None:
             continue
+        if merkle_root(leaf_digests(stripped)).hex() != batch.merkle_root:  # checked, not claimed
+            raise IntegrityError(
+                f"the copy of batch #{batch.seq} without inputs does not recompute its signed "
+                "root: nothing was erased"
+            )
         data = to_parquet(stripped)
         out.append(Copy(batch.seq, source, data, hashlib.sha256(data).hexdigest()))
     return out
@@ -301,7 +307,7 @@ def _current(s: Session, item: Item) -> Item:
     from core.privacy.retention import decision_items, held_text
 
     when = periods.instant(item.expires_at) if item.expires_at else None
-    found = [i for i in decision_items(s.catalog, when) if i.target == item.target] if when else []
+    found = decision_items(s.catalog, when, only=item.target) if when else []
     if not found:
         raise NotFoundError(f"no decision log of {item.target} is due")
     now = found[0]

@@ -212,11 +212,15 @@ def derived_views(catalog: Catalog, ref: str) -> list[str]:
     )
 
 
-def snapshot_items(catalog: Catalog, when: datetime) -> list[Item]:
-    """Every snapshot with its retention at ``when``, oldest first."""
+def snapshot_items(catalog: Catalog, when: datetime, only: str | None = None) -> list[Item]:
+    """Every snapshot with its retention at ``when``, oldest first (only ``only``: one ref)."""
     by_target = {r.target: r for r in rules(catalog)}
     out = []
-    snaps = sorted(catalog.snapshots(), key=lambda s: (s.created_seq, s.ref))
+    if only is not None:
+        one = catalog.snapshot(only)
+        snaps = [one] if one is not None else []
+    else:
+        snaps = sorted(catalog.snapshots(), key=lambda s: (s.created_seq, s.ref))
     for snap in snaps:
         period, source = _applies(snap, by_target)
         expires, expired = _expiry(snap.created_at, period, when)
@@ -258,11 +262,15 @@ def _log_erasure(catalog: Catalog, env: str, deployment_id: str) -> int | None:
     return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
-def decision_items(catalog: Catalog, when: datetime) -> list[Item]:
-    """Every deployment's decision log with its retention at ``when``, oldest first."""
+def decision_items(catalog: Catalog, when: datetime, only: str | None = None) -> list[Item]:
+    """Each deployment's decision log with its retention at ``when``, oldest first.
+
+    With ``only``, that deployment's alone.
+    """
     by_target = {r.target: r for r in rules(catalog)}
+    sql = "SELECT * FROM deployments" + (" WHERE deployment_id = ?" if only else "")
     deps: list[DeploymentRow] = catalog.rows(
-        DeploymentRow, "SELECT * FROM deployments ORDER BY seq"
+        DeploymentRow, sql + " ORDER BY seq", [only] if only else []
     )
     out = []
     for dep in deps:

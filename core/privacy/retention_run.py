@@ -108,11 +108,12 @@ def _log_entry(item: Item, erasure: int | None) -> dict[str, Any]:
 
 def _fresh(ws: Workspace, item: Item, when: datetime) -> Item | None:
     """The item as the catalog has it now (an earlier erasure of this run may cover it)."""
+    from core.privacy.retention import decision_items, snapshot_items
+
+    items = snapshot_items if item.kind == "snapshot" else decision_items
     with ws.session() as s:
-        for now in schedule(s.catalog, when):
-            if now.kind == item.kind and now.target == item.target:
-                return now
-    return None
+        found = items(s.catalog, when, only=item.target)
+    return found[0] if found else None
 
 
 def run(
