@@ -155,7 +155,8 @@ class Item:
             return "expired, " + held_text(self.holds)
         if self.expired:
             return "expired: due for erasure"
-        return f"kept until {self.expires_at}"
+        held = f", {held_text(self.holds)}" if self.holds else ""
+        return f"kept until {self.expires_at}{held}"
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json`` and the retention log."""
