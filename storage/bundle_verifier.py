@@ -46,7 +46,11 @@ inside a bundle: whoever could alter the bundle could alter it too. Run your own
    data and every bundle export the excerpt holds) is exactly what the signed events record,
    so an exporter cannot leave an access out of it or edit one.
 
-11. Privacy: every erasure in the excerpt carries its deletion receipt, whose SHA-256 is
+11. Retention: ``privacy/retention.json`` (rules, legal holds, erasures with their receipts'
+   digests, retention runs, and flags such as an erasure made before its retention had run
+   out by the wall clock) is exactly what the signed events record.
+
+12. Privacy: every erasure in the excerpt carries its deletion receipt, whose SHA-256 is
    the digest its signed ``data.erase`` event names and whose claims equal the event's.
 
 Usage: ``python verify.py BUNDLE.zip [--checkpoint OLD.json] [--key ORG.pem] [--recompute]``.
@@ -948,6 +952,7 @@ def _verify(
         checked += ops_checked
         access_checked, accesses = _access(archive, members, events)
         checked += access_checked
+        checked += _retention(archive, members, events)
         checked += _receipts(archive, members, events)
 
         anchored_by = anchor if pinned is not None else None
@@ -3176,6 +3181,177 @@ def decision_included(
         [bytes.fromhex(p) for p in path],
         bytes.fromhex(root_hex),
     )
+
+
+# --- 11. Retention: rules, holds, erasures and retention runs ------------------------------
+#
+# ``privacy/retention.json`` is the retention and deletion log of the bundled version's data:
+# the snapshots' own retention tags, every retention rule set, every legal hold placed and
+# lifted, every erasure (with its receipt's digest) and every retention run, all derived by
+# :func:`retention_log` from the signed events of the excerpt, which this verifier derives
+# again and compares. It flags what an auditor must not miss: a run that counted expiry at
+# a later instant than its own time (``--as-of``), and an erasure made before its retention
+# had run out by the wall clock.
+
+RETENTION = "privacy/retention.json"
+RETENTION_FORMAT = "ledgerml/retention-log/v1"
+RETENTION_ACTIONS = ("retention.set", "data.hold", "data.release", "data.erase", "retention.run")
+EARLY = "erased before its retention expired by the wall clock"
+
+
+def retention_log(events: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """The retention and deletion log the signed events record (plain data, oldest first)."""
+    snapshots: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
+    holds: dict[int, dict[str, Any]] = {}
+    erasures: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    flags: list[str] = []
+    for seq, body in events:
+        action, data = body.get("action"), body.get("data")
+        if not isinstance(data, dict):
+            continue
+        ts, actor, reason = body.get("ts"), body.get("actor"), body.get("reason", "")
+        if action == "snapshot.add":
+            snapshots.append(
+                {
+                    "snapshot": f"{data.get('dataset')}@{data.get('version')}",
+                    "seq": seq,
+                    "created_at": ts,
+                    "tag": data.get("retention") or None,
+                }
+            )
+        elif action == "retention.set":
+            rules.append(
+                {
+                    "seq": seq,
+                    "target": data.get("target"),
+                    "period": data.get("period"),
+                    "previous": data.get("previous"),
+                    "ts": ts,
+                    "actor": actor,
+                    "reason": reason,
+                }
+            )
+        elif action == "data.hold":
+            holds[seq] = {
+                "hold": seq,
+                "target": data.get("target"),
+                "placed_at": ts,
+                "placed_by": actor,
+                "reason": reason,
+                "released_seq": None,
+                "released_at": None,
+                "released_by": None,
+                "released_reason": None,
+            }
+        elif action == "data.release" and data.get("hold") in holds:
+            holds[int(data["hold"])].update(
+                released_seq=seq, released_at=ts, released_by=actor, released_reason=reason
+            )
+        elif action == "data.erase":
+            as_of = data.get("as_of")
+            erasures.append(
+                {
+                    "seq": seq,
+                    "ts": ts,
+                    "actor": actor,
+                    "target": data.get("target"),
+                    "snapshots": data.get("snapshots") or [],
+                    "decision_keys": data.get("decision_keys") or [],
+                    "method": data.get("method"),
+                    "legal_basis": data.get("legal_basis"),
+                    "rule": data.get("rule"),
+                    "receipt_digest": data.get("receipt_digest"),
+                    "objects": len(data.get("objects") or []),
+                    "as_of": as_of,
+                    "reason": reason,
+                }
+            )
+            if isinstance(as_of, str) and isinstance(ts, str) and as_of > ts:
+                flags.append(
+                    f"erasure #{seq} of {data.get('target')} counted expiry as of {as_of}, "
+                    f"later than its own time {ts}"
+                )
+        elif action == "retention.run":
+            as_of = data.get("as_of")
+            run = {
+                "seq": seq,
+                "ts": ts,
+                "actor": actor,
+                "as_of": as_of,
+                "erased": data.get("erased") or [],
+                "decision_logs": data.get("decision_logs") or [],
+                "held": data.get("held") or [],
+                "refused": data.get("refused") or [],
+                "reason": reason,
+            }
+            runs.append(run)
+            if isinstance(as_of, str) and isinstance(ts, str) and as_of > ts:
+                flags.append(
+                    f"retention run #{seq} counted expiry as of {as_of}, later than its own "
+                    f"time {ts}"
+                )
+            for item in [*run["erased"], *run["decision_logs"]]:
+                if not isinstance(item, dict):
+                    continue
+                ends, what = (
+                    item.get("expires_at"),
+                    item.get("snapshot") or item.get("deployment_id"),
+                )
+                if isinstance(ends, str) and isinstance(ts, str) and ends > ts:
+                    flags.append(
+                        f"{what} (erasure #{item.get('erasure')}) was {EARLY}: its retention "
+                        f"ends {ends}, the run was at {ts}"
+                    )
+    return {
+        "snapshots": snapshots,
+        "rules": rules,
+        "holds": [holds[k] for k in sorted(holds)],
+        "erasures": erasures,
+        "runs": runs,
+        "flags": flags,
+    }
+
+
+RETENTION_KEYS = ("snapshots", "rules", "holds", "erasures", "runs", "flags")
+
+
+def _retention(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+) -> list[str]:
+    """Check ``privacy/retention.json`` against the signed events (see the section above)."""
+    derived = retention_log([(seq, body) for seq, _, body in events])
+    recorded = sum(len(derived[k]) for k in ("rules", "holds", "erasures", "runs"))
+    if RETENTION not in members:
+        if recorded:
+            raise RejectedError(
+                f"the ledger excerpt records {recorded} retention rule(s), hold(s), erasure(s) "
+                f"or run(s), but the bundle carries no {RETENTION}"
+            )
+        return []
+    try:
+        doc = json.loads(archive.read(members[RETENTION]))
+        carried = {k: doc[k] for k in RETENTION_KEYS}
+    except (KeyError, ValueError, TypeError) as err:
+        raise RejectedError(f"{RETENTION} is malformed: {err!r}") from err
+    for k in RETENTION_KEYS:
+        if carried[k] != derived[k]:
+            raise RejectedError(
+                f"{RETENTION} is not what the signed events record ({k}: {len(carried[k])} "
+                f"listed, {len(derived[k])} recorded, or an entry edited)"
+            )
+    active = sum(1 for h in derived["holds"] if h["released_seq"] is None)
+    line = (
+        f"{RETENTION} agrees with the signed events: {len(derived['rules'])} rule(s), "
+        f"{len(derived['holds'])} hold(s) ({active} in force), {len(derived['erasures'])} "
+        f"erasure(s), {len(derived['runs'])} retention run(s)"
+    )
+    if derived["flags"]:
+        line += f"; {len(derived['flags'])} flag(s): " + "; ".join(derived["flags"])
+    return [line]
 
 
 # === 11. Privacy: deletion receipts ========================================================

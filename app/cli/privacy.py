@@ -244,9 +244,9 @@ def receipt(
 
 def register(app: typer.Typer) -> None:
     """Add ``data``, ``hold`` and ``retention`` to the root app."""
-    from app.cli import pseudonyms
+    from app.cli import pseudonyms, retention  # noqa: F401 - retention registers hold, retention
 
     pseudonyms.register(data_app)
-    for group, name in ((data_app, "data"), (hold_app, "hold"), (retention_app, "retention")):
-        if group.registered_commands or group.registered_groups:  # a group with no command yet
-            app.add_typer(group, name=name)  # would show as a command that does nothing
+    app.add_typer(data_app, name="data")
+    app.add_typer(hold_app, name="hold")
+    app.add_typer(retention_app, name="retention")

@@ -265,3 +265,48 @@ def minimisation(
         return
     _written(md, html, False)
     output.line(doc["headline"])
+
+
+@app.command("retention")
+@guarded
+def retention(
+    out: ReportDirOpt = DEFAULT_DIR,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="md, html or json; repeat for several (default: md and html). All three are "
+            "recorded whichever are written.",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the retention and deletion log: rules in force, each snapshot's rule and expiry,
+    legal holds placed and lifted, erasures with their receipts' digests, retention runs.
+
+    Flags come first: an erasure made before its retention had run out by the wall clock
+    (a run with --as-of) reads as such.
+    """
+    from core.documents import retention_report
+
+    ws = open_ws(workspace)
+    paths = retention_report.write(
+        ws, actor_name(as_actor), out, formats=tuple(formats or ("md", "html")), reason=reason
+    )
+    doc = retention_report.log_of(ws)
+    summary = retention_report.summary(doc)
+    output.note(f"wrote {', '.join(p.name for p in paths)} into {out}/")
+    if want_json(json_out):
+        output.emit_json({"files": [str(p) for p in paths], **summary})
+        return
+    output.line(
+        f"{summary['rules']} rule(s), {summary['holds']} hold(s) "
+        f"({summary['holds_in_force']} in force), {summary['erasures']} erasure(s), "
+        f"{summary['runs']} retention run(s)"
+    )
+    for flag in summary["flags"]:
+        output.line(f"FLAG: {flag}")

@@ -293,6 +293,16 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
         | {e.src for e in down.edges}
     )
     wanted: set[int] = {e.seq for e in up.edges} | {e.seq for e in down.edges}
+    # Legal holds and retention rules name a dataset (every version): those of the datasets
+    # of the version's inputs belong to its retention log (privacy/retention.json).
+    datasets = {
+        "dataset:" + n.removeprefix("snapshot:").split("@", 1)[0]
+        for n in nodes
+        if n.startswith("snapshot:")
+    }
+    per_dataset = tuple(
+        b'{"action":"' + a.encode() + b'"' for a in ("data.hold", "data.release", "retention.set")
+    )
     # Bodies are canonical JSON, whose first member is always the action.
     always = tuple(b'{"action":"' + a.encode() + b'"' for a in kinds.always_in_bundle())
     deploys = (b'{"action":"model.deploy"', b'{"action":"model.rollback"')
@@ -309,6 +319,8 @@ def _excerpt_seqs(ws: Workspace, model_ref: str) -> list[int]:
         subjects = body.get("subjects", [])
         if not isinstance(subjects, list):
             continue
+        if entry.body.startswith(per_dataset) and datasets.intersection(map(str, subjects)):
+            wanted.add(entry.seq)
         if nodes.intersection(map(str, subjects)):
             wanted.add(entry.seq)
             if entry.body.startswith(deploys):

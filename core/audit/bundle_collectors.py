@@ -18,6 +18,7 @@ from core.audit.bundle_governance import governance
 from core.audit.bundle_members import Bundling, Collector, Members
 from core.audit.bundle_operations import operations
 from core.audit.bundle_privacy import privacy
+from core.audit.bundle_retention import retention
 from core.data import encryption, redaction
 from core.kernel.errors import UsageError
 from core.modelling import models
@@ -335,6 +336,7 @@ COLLECTORS: tuple[Collector, ...] = (
     documents,
     governance,
     operations,
+    retention,
     identity,
     audit,
 )

@@ -209,8 +209,12 @@ def _decision_log(
     mine = {d["deployment_id"]: d for d in history}
     leaves_out: dict[str, list[str]] = {}
     samples: list[dict[str, Any]] = []
+    from core.privacy.events import stored_copies
+
+    copies = stored_copies(events)  # batches whose inputs retention erased: read the copy
     for batch in batches:
-        table = pq.read_table(pa.BufferReader(b.read(str(batch["object_digest"]))))
+        digest = str(batch["object_digest"])
+        table = pq.read_table(pa.BufferReader(b.read(copies.get(digest, digest))))
         rows = table.to_pylist()
         leaves = [decision_leaf_hash({f: r[f] for f in DECISION_FIELDS}) for r in rows]
         if len(leaves) <= MAX_LEAVES:

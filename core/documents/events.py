@@ -115,3 +115,22 @@ class MinimisationReportRecorded(Payload):
 
 declare("report.access", AccessReportRecorded, context=__name__)
 declare("report.minimisation", MinimisationReportRecorded, context=__name__)
+
+
+@dataclass(frozen=True)
+class RetentionReportRecorded(Payload):
+    """The retention and deletion log, rendered: its Markdown, HTML and JSON digests.
+
+    ``events`` is the ledger size it covers; ``flags`` how many flags it raised (erasures
+    made before their retention had run out by the wall clock, runs counted at a later
+    instant than their own time).
+    """
+
+    markdown: str
+    html: str
+    json: str
+    events: int
+    flags: int
+
+
+declare("report.retention", RetentionReportRecorded, context=__name__, evidence_for=("retention",))

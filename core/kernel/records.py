@@ -427,6 +427,9 @@ class DecisionBatchRow(SQLModel, table=True):
     source: str
     created_at: str
     created_by: str
+    stored_digest: str | None = None
+    """The copy its rows are read from since a decision-log erasure replaced the object by
+    one without input values (``data.erase`` ``stripped``); None: the object itself."""
 
 
 class DecisionOverrideRow(SQLModel, table=True):
@@ -605,6 +608,44 @@ class HoldRow(SQLModel, table=True):
     released_reason: str | None = None
 
 
+class RetentionRuleRow(SQLModel, table=True):
+    """An explicit retention rule (``retention.set``): a dataset's or a decision log's period.
+
+    ``target`` is ``dataset:NAME`` (it overrides the ``retention`` tag of each of the
+    dataset's snapshots) or ``decisions:ENV`` (each deployment's decision log in the
+    environment, counted from the deployment's end). The last rule set for a target stands;
+    ``previous`` is the period it replaced.
+    """
+
+    __tablename__ = "retention_rules"
+    target: str = Field(primary_key=True)
+    period: str
+    previous: str | None = None
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str
+    created_by: str
+    reason: str
+
+
+class RetentionRunRow(SQLModel, table=True):
+    """One ``retention run`` (``retention.run``): what it erased, skipped for holds, refused.
+
+    The erasures themselves are their own ``data.erase`` events; this
+    row says which run made them, as of when, and what it left and why (JSON lists).
+    """
+
+    __tablename__ = "retention_runs"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    as_of: str | None = None
+    erased: str
+    held: str
+    refused: str
+    decision_logs: str
+    created_at: str
+    created_by: str
+    reason: str
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     CatalogMeta,
     EventRow,
@@ -641,4 +682,6 @@ TABLES: tuple[type[SQLModel], ...] = (
     DataAccessRow,
     ErasureRow,
     HoldRow,
+    RetentionRuleRow,
+    RetentionRunRow,
 )

@@ -1100,6 +1100,7 @@ class DecisionBatchRow(Row):
         "source",
         "created_at",
         "created_by",
+        "stored_digest",
     )
     KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
@@ -1123,6 +1124,7 @@ class DecisionBatchRow(Row):
         source: str,
         created_at: str,
         created_by: str,
+        stored_digest: str | None = None,
     ) -> None:
         self.seq = seq
         self.batch_id = batch_id
@@ -1140,6 +1142,7 @@ class DecisionBatchRow(Row):
         self.source = source
         self.created_at = created_at
         self.created_by = created_by
+        self.stored_digest = stored_digest
 
 
 class DecisionOverrideRow(Row):
@@ -1637,6 +1640,84 @@ class HoldRow(Row):
         self.released_reason = released_reason
 
 
+class RetentionRuleRow(Row):
+    """An explicit retention rule (``retention.set``): a dataset's or a decision log's period."""
+
+    TABLE: ClassVar[str] = "retention_rules"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "target",
+        "period",
+        "previous",
+        "seq",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("target",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        target: str,
+        period: str,
+        previous: str | None = None,
+        seq: int,
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.target = target
+        self.period = period
+        self.previous = previous
+        self.seq = seq
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
+class RetentionRunRow(Row):
+    """One ``retention run`` (``retention.run``): what it erased, skipped for holds, refused."""
+
+    TABLE: ClassVar[str] = "retention_runs"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "seq",
+        "as_of",
+        "erased",
+        "held",
+        "refused",
+        "decision_logs",
+        "created_at",
+        "created_by",
+        "reason",
+    )
+    KEY: ClassVar[tuple[str, ...]] = ("seq",)
+    __slots__ = COLUMNS
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        as_of: str | None = None,
+        erased: str,
+        held: str,
+        refused: str,
+        decision_logs: str,
+        created_at: str,
+        created_by: str,
+        reason: str,
+    ) -> None:
+        self.seq = seq
+        self.as_of = as_of
+        self.erased = erased
+        self.held = held
+        self.refused = refused
+        self.decision_logs = decision_logs
+        self.created_at = created_at
+        self.created_by = created_by
+        self.reason = reason
+
+
 # Every catalog table, in the order its DDL is created and its rows dumped.
 TABLES = (
     CatalogMeta,
@@ -1674,4 +1755,6 @@ TABLES = (
     DataAccessRow,
     ErasureRow,
     HoldRow,
+    RetentionRuleRow,
+    RetentionRunRow,
 )

@@ -349,6 +349,7 @@ CREATE TABLE decision_batches (
 	source VARCHAR NOT NULL,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
+	stored_digest VARCHAR,
 	PRIMARY KEY (seq)
 );
 
@@ -503,5 +504,29 @@ CREATE TABLE holds (
 	released_seq BIGINT,
 	released_by VARCHAR,
 	released_reason VARCHAR,
+	PRIMARY KEY (seq)
+);
+
+CREATE TABLE retention_rules (
+	target VARCHAR NOT NULL,
+	period VARCHAR NOT NULL,
+	previous VARCHAR,
+	seq BIGINT NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
+	PRIMARY KEY (target)
+);
+
+CREATE TABLE retention_runs (
+	seq BIGINT NOT NULL,
+	as_of VARCHAR,
+	erased VARCHAR NOT NULL,
+	held VARCHAR NOT NULL,
+	refused VARCHAR NOT NULL,
+	decision_logs VARCHAR NOT NULL,
+	created_at VARCHAR NOT NULL,
+	created_by VARCHAR NOT NULL,
+	reason VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );

@@ -81,3 +81,9 @@ def destroy(ws: Workspace, deployment_id: str) -> bool:
     except PasswordDeleteError:  # nothing stored under the name
         return False
     return True
+
+
+def exists(ws: Workspace, deployment_id: str) -> bool:
+    """Whether this keyring still holds the deployment's key (False once destroyed)."""
+    kr = _keyring()
+    return kr.get_password(SERVICE, _name(ws, deployment_id)) is not None  # type: ignore[attr-defined]

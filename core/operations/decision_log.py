@@ -717,8 +717,19 @@ def batches(s: Session, *, env: str | None = None) -> list[DecisionBatchRow]:
     return s.catalog.rows(DecisionBatchRow, sql, [env] if env else [])
 
 
+def stored_digest(batch: DecisionBatchRow) -> str:
+    """The object a batch's rows are read from now.
+
+    Its own, or the copy without input values a decision-log erasure replaced it by (named
+    by that signed event; its rows recompute the same Merkle root).
+    """
+    return batch.stored_digest or batch.object_digest
+
+
 def read_batch(ws: Workspace, batch: DecisionBatchRow) -> Any:
     """A batch's decisions, its object's bytes checked against the digest its event names.
+
+    Once retention erased its inputs, against the digest of the copy the erasure names.
 
     Raises:
         IntegrityError: if the object is missing or altered.
@@ -726,7 +737,7 @@ def read_batch(ws: Workspace, batch: DecisionBatchRow) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = ws.objects.read_verified(batch.object_digest)
+    data = ws.objects.read_verified(stored_digest(batch))
     return pq.read_table(pa.BufferReader(data))
 
 
@@ -793,7 +804,7 @@ class Found:
 
 
 def _object_paths(ws: Workspace, rows: Sequence[DecisionBatchRow]) -> list[str]:
-    return [str(ws.objects.path(b.object_digest)) for b in rows]
+    return [str(ws.objects.path(stored_digest(b))) for b in rows]
 
 
 def find(ws: Workspace, request_id: str) -> list[Found]:

@@ -44,14 +44,23 @@ def check(
     if not stones.erasures:
         return ""
     for left in shredding.pending(ws, decoded):
-        if left.target.startswith("snapshot:"):
-            again = (
-                f"run `ledgerml data erase {left.target.removeprefix('snapshot:')} --reason … "
-                "--legal-basis …` again to finish it"
-            )
-        else:
-            again = "run the command that erased it again to finish it"
-        fail(f"{left.describe()}: {again}", left.seq)
+        target = left.target.removeprefix("snapshot:")
+        again = (
+            "`ledgerml retention run --reason …`"  # a decision log's: retention finishes it
+            if target.startswith("decisions:")
+            else f"`ledgerml data erase {target} --reason … --legal-basis …`"
+        )
+        fail(f"{left.describe()}: run {again} again to finish it", left.seq)
+    for seq, body in stones.erasures:  # a decision log's erasure destroys its decision key
+        data = body.get("data") or {}
+        for dep in data.get("decision_keys") or []:
+            if _decision_key_present(ws, str(dep)):
+                fail(
+                    f"erasure #{seq} of {data.get('target')}: erased but not yet shredded (the "
+                    f"decision key of {dep} is still in this keyring): run `ledgerml retention "
+                    "run --reason …` again to finish it",
+                    seq,
+                )
     for seq, body in stones.erasures:
         data = body.get("data") or {}
         digest = str(data.get("receipt_digest", ""))
@@ -75,3 +84,9 @@ def _key_present(ws: Workspace, key_id: str) -> bool:
     from core.data import data_keys
 
     return data_keys.exists(ws, key_id)
+
+
+def _decision_key_present(ws: Workspace, deployment_id: str) -> bool:
+    from core.operations import decision_keys
+
+    return decision_keys.exists(ws, deployment_id)

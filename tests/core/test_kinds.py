@@ -88,17 +88,19 @@ def test_verify_compares_the_declared_tables_and_replays_the_projected_kinds() -
         "score_evaluations",
     )
     # operations' and privacy's tables follow, as their parts declare them; the tables
-    # several contexts write (lineage edges; snapshots, which erasure marks) come last
-    assert verification._STATE_TABLES[-2:] == ("edges", "snapshots")
+    # several contexts write (lineage edges; snapshots, which erasure marks; decision
+    # batches, whose stored copy a decision-log erasure replaces) come last
+    assert set(verification._STATE_TABLES[-3:]) == {"edges", "snapshots", "decision_batches"}
     assert "deployments" in verification._STATE_TABLES
-    assert set(verification._STATE_TABLES[15:-2]) <= {
+    assert set(verification._STATE_TABLES[15:-3]) <= {
         "score_evaluations",
         "erasures",
         "holds",
+        "retention_rules",
+        "retention_runs",
         "deployments",
         "throttles",
         "api_tokens",
-        "decision_batches",
         "decision_overrides",
         "outcome_batches",
         "ops_configs",

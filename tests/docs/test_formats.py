@@ -157,7 +157,7 @@ def parse(page: str, text: str, folder: Path) -> Any:
 def test_the_index_links_every_page_and_the_readme_links_the_index() -> None:
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     # byte-level records ledgerml writes, not TOML a team writes
-    records = {"decision-log.md", "sealed-object.md", "deletion-receipt.md"}
+    records = {"decision-log.md", "sealed-object.md", "deletion-receipt.md", "retention-log.md"}
     assert {p.name for p in DOCS.glob("*.md")} - {"README.md"} - records == set(documented())
     for page in records:
         assert f"]({page})" in index, page
