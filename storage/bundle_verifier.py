@@ -2947,21 +2947,23 @@ def _rendered_reports(
 
 # --- 10. Privacy: the access log ----------------------------------------------------------
 #
-# Who read the bundled data, and who exported bundles, is in the signed events: data.access
-# (a decryption, a re-link of a pseudonym), data.reveal (a PII column's top values shown),
-# bundle.export (with the snapshots whose rows a full-data bundle carried). The member is
-# derived from them by access_log below, which the exporter runs too; here it is derived
-# again and compared, so a forged, edited or dropped entry rejects the bundle.
+# Who read the bundled data, and who exported it, is in the signed events: data.access (a
+# decryption, a re-link of a pseudonym), data.reveal (a PII column's top values shown),
+# bundle.export (with the snapshots whose rows a full-data bundle carried), model.export (the
+# model file written out). The member is derived from them by access_log below, which the
+# exporter runs too; here it is derived again and compared, so a forged, edited or dropped
+# entry rejects the bundle.
 
 ACCESS_LOG = "privacy/access-log.json"
-ACCESS_ACTIONS = ("data.access", "data.reveal", "bundle.export")
+ACCESS_ACTIONS = ("data.access", "data.reveal", "bundle.export", "model.export")
 
 
 def access_log(events: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     """One entry per read or export event: who, when, what, purpose, why (oldest first).
 
-    ``snapshots`` is what was read (for an export: the snapshots whose rows the bundle
-    carried; None for an export recorded before exports listed them).
+    ``snapshots`` is what was read (for a bundle export: the snapshots whose rows it
+    carried, None for an export recorded before exports listed them; for a model export
+    none: a model file carries no rows, though it is derived from them).
     """
     out: list[dict[str, Any]] = []
     for seq, body in sorted(events, key=lambda e: e[0]):
@@ -2986,6 +2988,10 @@ def access_log(events: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]
                 target=f"model:{data.get('model')}",
                 data_level=data.get("data_level"),
                 bundle_sha256=data.get("bundle_sha256"),
+            )
+        elif action == "model.export":
+            entry.update(
+                purpose="export", snapshots=[], columns=None, target=f"model:{data.get('model')}"
             )
         elif action == "data.reveal":
             entry.update(
@@ -3021,11 +3027,11 @@ def _access(
             entries,
         )
     _compare_member(archive, members, ACCESS_LOG, ("entries",), {"entries": entries})
-    reads = sum(1 for e in entries if e["action"] != "bundle.export")
+    reads = sum(1 for e in entries if e["purpose"] != "export")
     return (
         [
             f"{ACCESS_LOG} agrees with the signed events: {reads} read(s) of the bundled data, "
-            f"{len(entries) - reads} bundle export(s)"
+            f"{len(entries) - reads} export(s)"
         ],
         entries,
     )

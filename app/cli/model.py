@@ -241,12 +241,16 @@ def export(
     out: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
     workspace: WorkspaceOpt = None,
     as_actor: ActorOpt = None,
+    reason: ReasonOpt = "",
     json_out: JsonOpt = False,
 ) -> None:
-    """Write a trusted model folder, its OpenSSF signature and public key."""
+    """Write a trusted model folder, its OpenSSF signature and public key.
+
+    Recorded as a model.export event (the access log: a model is derived from personal data).
+    """
     from core.modelling import models
 
-    paths = models.export(open_ws(workspace), ref, out, actor_name(as_actor))
+    paths = models.export(open_ws(workspace), ref, out, actor_name(as_actor), reason=reason)
     if want_json(json_out):
         output.emit_json({kind: str(path) for kind, path in paths.items()})
         return

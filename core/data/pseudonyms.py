@@ -31,10 +31,12 @@ value stays NULL. Re-linking takes the value in that same form.
 
 The transform runs inside DuckDB as HMAC built from its ``sha256``: ``H((K xor opad) ||
 unhex(H((K xor ipad) || value)))`` (RFC 2104), with the padded keys bound as connection
-variables for the copy and cleared after it. On 1M e-mail addresses it added about 3.3 s of
-CPU to the copy against 3-5 s for the best Python UDF over Arrow, and unlike the UDF it
-runs on DuckDB's threads without the GIL (``bench/pseudonym_bench.py``). The Python
-:func:`pseudonym` is the reference the tests compare it with, and what :func:`relink` uses.
+variables for the copy and cleared after it. On 1M e-mail addresses (``bench/pseudonym_bench.py``,
+median of 3 runs, 2 threads) it added 3.0 s of CPU to the copy, against 3.6 s for the fastest
+Python UDF over Arrow; the UDF also holds the GIL, so its wall time does not shrink with
+DuckDB's threads (4.5 s on one thread, 12.5 s on two in an earlier run on this shared
+machine, against 3.8 s for the SQL either way). The Python :func:`pseudonym` is the
+reference the tests compare it with, and what :func:`relink` uses.
 
 An HSM holding the key would need one PKCS#11 call per value (or let the key out, which
 defeats it), so this backend is the OS keyring only.

@@ -202,3 +202,23 @@ def _reproduce_run(cat: Catalog, seq: int, body: Body, d: ReproduceRun) -> None:
     cat.put_edges(
         [EdgeRow(src=f"reproduction:{seq}", dst=f"run:{d.run_id}", relation="reproduces", seq=seq)]
     )
+
+
+@dataclass(frozen=True)
+class ModelExported(Payload):
+    """A trusted model's file written out of the workspace (``model export``).
+
+    The model is not data rows, but it is derived from them: an encoder's categories are
+    values of its input columns (so a model with PII inputs holds personal data), and a model
+    can leak facts about the people it was trained on. So its export is in the access log.
+    ``with_signature``: its OpenSSF signature and public key were written beside it.
+    """
+
+    model: str
+    model_digest: str
+    with_signature: bool
+
+
+@event_kind("model.export", ModelExported, evidence_for=("access-log",))
+def _model_export(cat: Catalog, seq: int, body: Body, d: ModelExported) -> None:
+    """Only indexed: the event log is the record of who took the model out."""

@@ -376,25 +376,39 @@ def load(ws: Workspace, ref: str, *, purpose: str = "score", actor: str = "") ->
     return loads(data, trusted=untrusted)
 
 
-def export(ws: Workspace, ref: str, out_dir: Path, actor: str = "") -> dict[str, Path]:
-    """Write a trusted model folder and its OpenSSF signature for third-party verification."""
+def export(
+    ws: Workspace, ref: str, out_dir: Path, actor: str = "", *, reason: str = ""
+) -> dict[str, Path]:
+    """Write a trusted model folder and its OpenSSF signature for third-party verification.
+
+    Recorded as one ``model.export`` event (who, which version, why) after the files are
+    written, like a bundle export: a model is derived from personal data, so taking it out
+    is in the access log. Any proven actor may export a trusted model.
+    """
     with ws.session(actor) as s:
         model = resolve(s.catalog, ref)
     load(ws, model.ref, purpose="export", actor=actor)  # all checks, including deserialising
-    with ws.session(actor) as s:
+
+    def commit(s: Session, _: None) -> dict[str, Path]:
         sigs = [g for g in s.catalog.signatures(f"model:{model.ref}") if g.openssf_digest]
         key = s.catalog.key(sigs[-1].key_id) if sigs else None
-    folder = out_dir / folder_name(model)
-    make_folder(folder)
-    write_output(folder / ARTIFACT_NAME, ws.objects.read_verified(model.model_digest))
-    paths = {"model": folder}
-    if sigs and key is not None:
-        sig_path = out_dir / f"{folder_name(model)}.sig"
-        write_output(sig_path, ws.objects.read_verified(str(sigs[-1].openssf_digest)))
-        pem_path = out_dir / f"{folder_name(model)}.pub.pem"
-        write_output(pem_path, key.public_pem.encode())
-        paths.update({"signature": sig_path, "public_key": pem_path})
-    return paths
+        folder = out_dir / folder_name(model)
+        make_folder(folder)
+        write_output(folder / ARTIFACT_NAME, ws.objects.read_verified(model.model_digest))
+        paths = {"model": folder}
+        if sigs and key is not None:
+            sig_path = out_dir / f"{folder_name(model)}.sig"
+            write_output(sig_path, ws.objects.read_verified(str(sigs[-1].openssf_digest)))
+            pem_path = out_dir / f"{folder_name(model)}.pub.pem"
+            write_output(pem_path, key.public_pem.encode())
+            paths.update({"signature": sig_path, "public_key": pem_path})
+        exported = events.ModelExported(
+            model=model.ref, model_digest=model.model_digest, with_signature="signature" in paths
+        )
+        s.commit(new_event(s.actor, exported, [f"model:{model.ref}"], reason))
+        return paths
+
+    return command.run(ws, actor, guards=[needs(action="export models")], commit=commit)
 
 
 def list_models(ws: Workspace, actor: str = "") -> list[ModelRow]:

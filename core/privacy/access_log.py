@@ -14,7 +14,9 @@ What is recorded:
 - ``data.reveal``: the top values of a PII column shown (:mod:`core.data.reveal`; the TUI's
   reveal goes through the same function);
 - ``bundle.export``: an audit bundle written, with the snapshots whose rows it carries when
-  it carries data (``--data full``).
+  it carries data (``--data full``);
+- ``model.export``: a model file written out (``model export``): no rows, but derived from
+  them (an encoder's categories are values of its inputs).
 
 What cannot be recorded, said plainly: reads of a *plaintext* snapshot's objects by anyone
 with the workspace's OS account (the files are readable; only encrypted snapshots make
@@ -61,6 +63,8 @@ class AccessEntry:
     @property
     def what(self) -> str:
         """What was read or exported, in words."""
+        if self.action == "model.export":
+            return f"model file of {(self.target or '').removeprefix('model:')} (no rows)"
         if self.action == "bundle.export":
             model = (self.target or "").removeprefix("model:")
             if self.data_level != "full":

@@ -80,6 +80,7 @@ WRITES: dict[str, list[str]] = {
     "key create": ["key", "create", "--actor", "sam", "--label", "extra"],
     "key revoke": ["key", "revoke", "{key}", "--reason", "x"],
     "key rotate": ["key", "rotate", "{key}"],
+    "model export": ["model", "export", "{model}", "-o", "{out}"],
     "model promote": ["model", "promote", "{model}", "--to", "validated", "--reason", "x"],
     "model register": ["model", "register", "{run}", "--name", "other"],
     "model risk": [
@@ -226,7 +227,6 @@ READS = {
     "key list",
     "key show",
     "lineage",
-    "model export",
     "model history",
     "model list",
     "model show",

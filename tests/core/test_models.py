@@ -202,7 +202,10 @@ def test_openssf_bundle_verifies_with_model_signing(
     keys.create(trained_ws, "alice", owner="val", backend=backend)
     sig = models.sign(trained_ws, "val", "credit-risk@1", reason="validated")
     assert sig.openssf_digest
-    paths = models.export(trained_ws, "credit-risk@1", tmp_path / "out")
+    head = trained_ws.ledger.head()[0]
+    paths = models.export(trained_ws, "credit-risk@1", tmp_path / "out", "sam")
+    exported = trained_ws.ledger.entry(head + 1).decode()  # the export is in the access log
+    assert (exported["action"], exported["actor"]) == ("model.export", "sam")
     model_signing.verifying.Config().use_elliptic_key_verifier(
         public_key=paths["public_key"]
     ).verify(paths["model"], paths["signature"])

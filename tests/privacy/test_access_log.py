@@ -74,6 +74,7 @@ def accessed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     bundle.export(ws, "audrey", "risk@1", full, reason="for the regulator")
     hashes = root / "risk-hashes.zip"
     bundle.export(ws, "alice", "risk@1", hashes, data="hashes", reason="for the board")
+    models.export(ws, "risk@1", root / "model-out", "sam", reason="to the scoring team")
     return {"ws": ws, "root": root, "full": full, "hashes": hashes, "run": run.run_id}
 
 
@@ -101,18 +102,20 @@ def test_every_read_and_export_is_listed_once_with_who_and_why(accessed: dict, c
         ("data.reveal", "audrey", ["plain@1"], ["name"])
     ]
     exports = by["export"]
-    assert [(e["actor"], e["data_level"], e["reason"]) for e in exports] == [
-        ("audrey", "full", "for the regulator"),
-        ("alice", "hashes", "for the board"),
+    assert [(e["action"], e["actor"], e["data_level"], e["reason"]) for e in exports] == [
+        ("bundle.export", "audrey", "full", "for the regulator"),
+        ("bundle.export", "alice", "hashes", "for the board"),
+        ("model.export", "sam", None, "to the scoring team"),
     ]
     # the full bundle carried the test predictions (rows of people@1); the hashes one none
     assert exports[0]["snapshots"] == ["people@1"] and exports[1]["snapshots"] is None
     assert "people@1" in exports[0]["what"] and "hashes only" in exports[1]["what"]
-    for e in exports:
+    assert exports[2]["snapshots"] == [] and exports[2]["target"] == "model:risk@1"
+    for e in exports[:2]:
         recorded = ws.ledger.entry(e["seq"]).decode()["data"]["bundle_sha256"]
         assert e["bundle_sha256"] == recorded
     # nothing else is in the log: every entry is one of the reads or exports above
-    assert sum(len(v) for v in by.values()) == len(entries) == 6
+    assert sum(len(v) for v in by.values()) == len(entries) == 7
 
 
 def test_the_filters(accessed: dict) -> None:
@@ -145,11 +148,13 @@ def test_a_bundle_carries_its_access_log_and_verify_rederives_it(accessed: dict)
     # the second bundle carries the first export and the reads of its model's data; its own
     # export is recorded after it was written, and the reveal of another snapshot is not its
     carried = [e["seq"] for e in doc["entries"]]
+    own = next(
+        e["seq"] for e in every if e["action"] == "bundle.export" and e["data_level"] == "hashes"
+    )
     expected = [
         e["seq"]
         for e in every
-        if e["seq"] < every[-1]["seq"]
-        and (e["action"] == "bundle.export" or e["snapshots"] == ["people@1"])
+        if e["seq"] < own and (e["action"] == "bundle.export" or e["snapshots"] == ["people@1"])
     ]
     assert carried == expected
     report = bundle.verify(hashes)

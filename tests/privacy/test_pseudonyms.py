@@ -307,4 +307,11 @@ def test_the_cli_pseudonymises_and_relinks(steward: tuple, cli, tmp_path: Path) 
          "--value", value, "--reason", "x"],
     )  # fmt: skip
     assert refused.exit_code == 2 and "Permission denied" in refused.output
+    from_stdin = CliRunner().invoke(
+        app,
+        [*base, "--as", "sam", "data", "relink", "people-cli@1", "--column", "email",
+         "--value-file", "-", "--reason", "complaint 6"],
+        input=rows[6]["email"] + "\n",
+    )  # fmt: skip
+    assert from_stdin.exit_code == 0 and json.loads(from_stdin.output)["rows"] == 1
     assert value.encode() not in _ledger(ws)
