@@ -102,6 +102,7 @@ def test_default_pack_passes_every_fixture_and_covers_every_rule() -> None:
         "validation.toml",
         "roles.toml",
         "deploy.toml",
+        "erase.toml",
     }
     for file, doc in bundle.tests.items():  # every rule file has both paths
         allows = {bool(c["allow"]) for c in doc["case"]}
@@ -217,7 +218,7 @@ def test_install_records_an_admins_event_and_installing_twice_changes_nothing(
     [line] = [i for i in policy_views.installs(ws) if i.in_force]
     assert line.digest == bundle.digest and line.installed_by == "alice"
     shown = policy_views.show(ws)
-    assert shown.in_force and shown.fixtures() == 62 and shown.bundle.name == "default"
+    assert shown.in_force and shown.fixtures() == 72 and shown.bundle.name == "default"
     assert policy_views.show(ws, bundle.digest[7:19]).bundle.digest == bundle.digest
 
 
@@ -421,7 +422,9 @@ def test_the_compiled_plan_answers_as_the_plain_query_and_the_rules_hold(
     dpia_gate = gate in ("register", "promote", "approve", "deploy", "score")
     if dpia_gate and not reduces and model["pii_inputs"] and not model.get("dpia"):
         assert denied  # (a)
-    if gate in ("register", "export", "score", "erase", "risk") and denied:
+    if gate == "erase":
+        assert "erasure" not in doc and denied  # no declared legal basis: erasure fails closed
+    elif gate in ("register", "export", "score", "risk") and denied:
         assert gate in ("register", "score") and model["pii_inputs"]  # only (a) applies there
 
 
