@@ -110,12 +110,7 @@ class DecisionLogContext:
     notes: list[str] = field(default_factory=list)
 
 
-def _render(stem: str, ctx: object) -> tuple[str, str]:
-    env = render._ENV  # the one configured environment (filters, escaping, strictness)
-    return (
-        env.get_template(f"{stem}.md.j2").render(d=ctx),
-        env.get_template(f"{stem}.html.j2").render(d=ctx),
-    )
+_render = render.render_pair
 
 
 def render_monitoring(ctx: MonitoringContext) -> tuple[str, str]:

@@ -34,25 +34,28 @@ _ENV.filters["bars"] = _bars
 _ENV.globals.update(bar_chart=bar_chart, line_chart=line_chart)
 
 
+def render_pair(stem: str, ctx: object) -> tuple[str, str]:
+    """Render ``stem.md.j2`` and ``stem.html.j2`` with ``ctx`` as ``(markdown, html)``.
+
+    Every report is written twice, for reading and for filing; one environment (its filters,
+    escaping and strictness) renders both.
+    """
+    return (
+        _ENV.get_template(f"{stem}.md.j2").render(d=ctx),
+        _ENV.get_template(f"{stem}.html.j2").render(d=ctx),
+    )
+
+
 def render_datasheet(ctx: DatasheetContext) -> tuple[str, str]:
     """Return the data sheet as ``(markdown, html)``."""
-    return (
-        _ENV.get_template("datasheet.md.j2").render(d=ctx),
-        _ENV.get_template("datasheet.html.j2").render(d=ctx),
-    )
+    return render_pair("datasheet", ctx)
 
 
 def render_model_card(ctx: ModelCardContext) -> tuple[str, str]:
     """Return the model card as ``(markdown, html)``."""
-    return (
-        _ENV.get_template("model_card.md.j2").render(d=ctx),
-        _ENV.get_template("model_card.html.j2").render(d=ctx),
-    )
+    return render_pair("model_card", ctx)
 
 
 def render_impact(ctx: ImpactContext) -> tuple[str, str]:
     """Return the impact assessment as ``(markdown, html)``."""
-    return (
-        _ENV.get_template("impact.md.j2").render(d=ctx),
-        _ENV.get_template("impact.html.j2").render(d=ctx),
-    )
+    return render_pair("impact", ctx)

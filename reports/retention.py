@@ -100,8 +100,4 @@ class RetentionContext:
 
 def render_retention(ctx: RetentionContext) -> tuple[str, str]:
     """The retention and deletion log as ``(markdown, html)``."""
-    env = render._ENV  # the one configured environment (filters, escaping, strictness)
-    return (
-        env.get_template("retention.md.j2").render(d=ctx),
-        env.get_template("retention.html.j2").render(d=ctx),
-    )
+    return render.render_pair("retention", ctx)
