@@ -27,11 +27,14 @@ def backup(
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Copy the workspace consistently (admins and auditors): ledger, objects, settings.
+    """Copy the workspace consistently (admins and auditors): ledger, objects, key store, settings.
 
     The workspace is held while it is copied; backup.json in DEST lists the ledger head and
-    the SHA-256 of every file. The catalog is not copied (restore rebuilds it). DEST must not
-    exist or be empty (exit 2 otherwise); a killed backup leaves nothing under DEST.
+    the SHA-256 of every file. The catalog is not copied (restore rebuilds it). The key store
+    holds wrapped data keys only: the key-encryption key stays in the OS keyring, and each
+    erasure replaces it, so encrypted data in a backup made before an erasure stays
+    unreadable. DEST must not exist or be empty (exit 2 otherwise); a killed backup leaves
+    nothing under DEST.
     """
     from core.audit import backup as backups
 

@@ -118,6 +118,11 @@ def erase(
             f"shredded {output.count(done.shredded.keys, 'data key')} and deleted "
             f"{output.count(done.shredded.objects, 'object')}"
         )
+    if done.shredded.rotated:
+        output.line(
+            "replaced the key-encryption key: encrypted data in backups made before this "
+            "erasure can no longer be decrypted"
+        )
     for left in done.remaining:
         output.note(f"[bold red]not finished[/bold red] {left}: run the same erase again")
     fields = [

@@ -13,14 +13,16 @@ with the workspace's modes (0700 folders, 0600 files), rebuilds the catalog and 
 result, witnesses included: a restored workspace older than a witness's checkpoints fails as
 a rollback, which is what it is.
 
-The key store (``keystore/``: the wrapped data keys of encrypted snapshots) is never copied,
-on purpose: an erasure destroys a data key, and a backup that kept it would bring the
-erased data back with the next restore. Encrypted snapshots in a restored workspace are
-therefore readable only with the key store of the original (kept by its own means, with
-a lifetime shorter than the promise an erasure makes). A restore also re-applies every
-erasure its ledger records (:func:`core.privacy.shredding.reapply`): objects of an erasure
-whose shredding had not finished when the backup was taken are deleted before the
-restored workspace is verified.
+The key store is copied too (``keystore/``: the wrapped data keys of encrypted snapshots
+and ``kek.json``, never a key-encryption key, which stays in the OS keyring): without it a
+restored workspace could decrypt nothing. An erasure destroys data keys and then rotates
+the KEK (:func:`core.data.data_keys.rotate`), deleting the old one from the keyring, so a
+backup taken *before* an erasure holds keys wrapped under a KEK that exists nowhere:
+nothing encrypted in it can be read (the erased data nor the rest), and its restore says
+so; a backup taken after the erasure restores everything still alive. A restore also
+re-applies every erasure its ledger records (:func:`core.privacy.shredding.reapply`):
+keys and objects of an erasure whose shredding had not finished when the backup was taken
+are destroyed before the restored workspace is verified.
 
 The manifest is not signed: someone who alters a backup can rewrite it too. It catches
 damage in storage and transit; what catches tampering is the verification after restore
@@ -32,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from core.audit import verification
+from core.data import data_keys
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import IntegrityError, UsageError
@@ -50,7 +54,8 @@ MANIFEST = "backup.json"
 FORMAT = "ledgerml/backup/v1"
 CHUNK = 1 << 20
 # What is copied, relative to the workspace root: the record and its settings.
-_TREES = ("ledger/segments", "ledger/checkpoints", "objects")
+_TREES = ("ledger/segments", "ledger/checkpoints", "objects", "keystore")
+_KEYSTORE_FILES = re.compile(r"^(kek|dk-[0-9a-f]{32})\.json$")  # wrapped keys, kek.json
 _FILES = (CONFIG, ".gitignore")
 
 
@@ -92,6 +97,8 @@ def _listing(root: Path) -> list[str]:
         for folder, dirs, files in os.walk(base):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in files:
+                if tree == "keystore" and not _KEYSTORE_FILES.match(name):
+                    continue
                 if not name.startswith("."):  # a temporary file (.tmp-<pid>-…)
                     found.append(str((Path(folder) / name).relative_to(root)))
     return sorted(found)
@@ -258,4 +265,8 @@ def restore(src: Path, target: Path) -> tuple[Workspace, verification.VerifyRepo
             f"the restored ledger ends at #{size} {head[:16]}…, but the backup's manifest "
             f"says #{doc['head']['seq']} {str(doc['head']['hash'])[:16]}…"
         )
-    return ws, verification.verify(ws)
+    report = verification.verify(ws)
+    locked = data_keys.unreadable(ws)
+    if locked is not None:  # the record is whole; its encrypted data is not readable here
+        report.notes.append(f"encrypted data cannot be read: {locked.msg}")
+    return ws, report

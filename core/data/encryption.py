@@ -386,8 +386,8 @@ def _unwrap(ws: Workspace, snap: SnapshotRow, ref: dict[str, str]) -> bytes:
             raise KeyStoreError(
                 f"the data key of {snap.ref} is not in the key store: its data was "
                 "crypto-shredded, or this workspace's keystore/ folder was not restored",
-                hint="`ledgerml audit verify` lists erasures; a backup restores keystore/ "
-                "only if it was made with it.",
+                hint="`ledgerml audit verify` lists erasures; backups carry keystore/ "
+                "(copied by hand, restore it with the workspace).",
             ) from err
         raise
 

@@ -93,7 +93,11 @@ class Erasure:
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         out = dataclasses.asdict(self)
-        out["shredded"] = {"keys": self.shredded.keys, "objects": self.shredded.objects}
+        out["shredded"] = {
+            "keys": self.shredded.keys,
+            "objects": self.shredded.objects,
+            "kek_rotated": self.shredded.rotated,
+        }
         out["receipt"] = receipts.MEMBER(self.seq)
         return out
 

@@ -31,10 +31,13 @@ REPLICAS = (
     "next sync; copies made outside ledgerml are not reached by this erasure"
 )
 BACKUPS = (
-    "backups never hold the key store (keystore/): no backup can bring a destroyed data key "
-    "back, so encrypted copies in any backup stay unreadable; a plaintext copy in a backup "
-    "made before this erasure is not reached (it goes when that backup expires); restoring "
-    "a backup re-applies every erasure its ledger records"
+    "backups hold the key store (keystore/: wrapped data keys, never a key-encryption key); "
+    "this erasure replaced the workspace's key-encryption key and deleted the old one from "
+    "the keyring, so a backup made before it holds keys wrapped under a key that exists "
+    "nowhere: nothing encrypted in it can be decrypted, neither the erased data nor the "
+    "rest (restore a backup made after the erasure); a plaintext copy in a backup made "
+    "before this erasure is not reached (it goes when that backup expires); restoring a "
+    "backup re-applies every erasure its ledger records"
 )
 _METHOD_NOTES = {
     CRYPTO_SHRED: "every copy was encrypted: its data key was destroyed and its ciphertext "

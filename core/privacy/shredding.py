@@ -34,9 +34,10 @@ class Leftover:
     target: str
     keys: list[str] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)
+    rotate: bool = False  # the key-encryption key still to be rotated (data_keys.rotate)
 
     def __bool__(self) -> bool:
-        return bool(self.keys or self.objects)
+        return bool(self.keys or self.objects or self.rotate)
 
     def describe(self) -> str:
         """One sentence for verify and the CLI."""
@@ -45,9 +46,13 @@ class Leftover:
             parts.append(f"{len(self.keys)} data key(s)")
         if self.objects:
             parts.append(f"{len(self.objects)} object(s)")
+        what = f"{' and '.join(parts)} still on disk" if parts else ""
+        if self.rotate:
+            rotation = "the key-encryption key not yet rotated"
+            what = f"{what}; {rotation}" if what else rotation
         return (
             f"erasure #{self.seq} of {self.target.removeprefix('snapshot:')}: erased but not "
-            f"yet shredded ({' and '.join(parts)} still on disk)"
+            f"yet shredded ({what})"
         )  # the words `audit verify` and the CLI both show
 
 
@@ -97,7 +102,8 @@ def leftover(
         for d in data.get("objects") or []
         if ws.objects.exists(str(d)) and named_later.get(str(d), 0) <= seq
     ]
-    return Leftover(seq, str(data.get("target", "")), keys, objects)
+    rotate = bool(data.get("keys")) and data_keys.rotation_needed(ws, seq)
+    return Leftover(seq, str(data.get("target", "")), keys, objects, rotate)
 
 
 def pending(ws: Workspace, bodies: list[tuple[int, dict[str, Any]]]) -> list[Leftover]:
@@ -117,26 +123,37 @@ class Shredded:
 
     keys: int
     objects: int
+    rotated: bool = False
 
 
-def shred(ws: Workspace, left: Leftover, plaintext: set[str]) -> Shredded:
-    """Destroy the leftover keys, then delete the leftover objects.
+def shred(ws: Workspace, left: Leftover, plaintext: set[str], *, rotate: bool = True) -> Shredded:
+    """Destroy the leftover keys, delete the leftover objects, then rotate the KEK.
 
     Keys go first: once a copy's key is gone its ciphertext is unreadable, so a crash
     between the two steps already leaves nothing readable of an encrypted copy. Plaintext
-    copies (``plaintext``: their digests) are overwritten before they are unlinked.
+    copies (``plaintext``: their digests) are overwritten before they are unlinked. Last,
+    an erasure that destroyed data keys rotates the key-encryption key
+    (:func:`core.data.data_keys.rotate`): backups carry the key store, and one taken before
+    this erasure still holds the destroyed keys' wrapped copies; once the KEK they are
+    wrapped under is gone, nothing in that backup can be decrypted. ``rotate=False``
+    (a restore) leaves the rotation owed: see :func:`reapply`.
     """
     keys = sum(data_keys.destroy(ws, k) for k in left.keys)
     failpoints.hit("erase.after-keys")
     objects = sum(ws.objects.remove(d, scrub=d in plaintext) for d in left.objects)
-    return Shredded(keys, objects)
+    rotated = data_keys.rotate(ws, left.seq) if rotate and left.rotate else False
+    return Shredded(keys, objects, rotated)
 
 
 def reapply(ws: Workspace) -> Shredded:
     """Apply every erasure the ledger records again (after a restore): keys, then objects.
 
-    A backup holds no key store, but it may hold the objects of an erasure whose shredding
-    had not finished when the backup was taken; the restored ledger names them, so they go.
+    A backup taken while an erasure's shredding was unfinished holds its objects, maybe its
+    keys, and a KEK rotation still owed; the restored ledger names them, so they go. The
+    rotation is not done here: the restored copy shares the keyring (and the KEK) with the
+    workspace it was taken from, and retiring that KEK now would make the original's own
+    key store unreadable before it has re-wrapped it. ``audit verify`` of the restored copy
+    says the rotation is owed; running the erase there again does it.
     """
     import json
 
@@ -154,6 +171,6 @@ def reapply(ws: Workspace) -> Shredded:
             plain = {str(o["sha256"]) for o in listed if o.get("method") != "crypto-shred"}
         except (ValueError, LookupError, TypeError, AttributeError, LedgerError):
             plain = set(left.objects)  # unreadable receipt: scrub every copy, to be safe
-        done = shred(ws, left, plain)
+        done = shred(ws, left, plain, rotate=False)
         keys, objects = keys + done.keys, objects + done.objects
     return Shredded(keys, objects)
