@@ -13,6 +13,7 @@ from core.audit import checkpoints, log, proofs, verification
 from core.identity import keys
 from core.kernel.errors import IntegrityError, NotFoundError, PermissionDeniedError
 from core.kernel.workspace import Workspace
+from tests.conftest import copy_workspace
 
 
 def segment(ws: Workspace) -> Path:
@@ -26,12 +27,21 @@ def rewrite_lines(ws: Workspace, edit) -> None:  # type: ignore[no-untyped-def]
     path.write_bytes(b"".join(lines))
 
 
-@pytest.fixture
-def busy_ws(ws: Workspace) -> Workspace:
+@pytest.fixture(scope="module")
+def busy_template(ws_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``ws`` workspace with two more keys and a checkpoint between them."""
+    root = tmp_path_factory.mktemp("busy") / "ws"
+    ws = copy_workspace(ws_template, root)
     keys.create(ws, "alice", owner="sam", label="sam-sign", reason="sign")
     checkpoints.checkpoint(ws, "alice")
     keys.create(ws, "alice", owner="sam", label="spare", reason="spare key")
-    return ws
+    return root
+
+
+@pytest.fixture
+def busy_ws(busy_template: Path, ws_path: Path) -> Workspace:
+    """A private copy of ``busy_template``: every test here edits its workspace."""
+    return copy_workspace(busy_template, ws_path)
 
 
 def test_clean_workspace_verifies_and_reports_the_unanchored_tail(busy_ws: Workspace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from core.data import snapshots
 from core.kernel.workspace import Workspace
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_workspace, run_cli
 
 SAMPLE = ROOT / "sample_data" / "german-credit" / "german.data"
 
@@ -19,15 +20,25 @@ def env_of(ws_path: Path, actor: str = "alice") -> dict[str, str]:
     return {"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": actor}
 
 
-@pytest.fixture
-def backed_up(ws_path: Path, ws: Workspace, tmp_path: Path) -> Path:
-    """A workspace with a snapshot (real blobs) and a checkpoint, backed up by the CLI."""
+@pytest.fixture(scope="module")
+def backed_up_once(ws_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``ws``, a workspace with a snapshot (real blobs) and a checkpoint,
+    and ``backup``, its backup made by the CLI (built once; tests get copies of both)."""
+    folder = tmp_path_factory.mktemp("backed-up")
+    ws = copy_workspace(ws_template, folder / "ws")
     snapshots.add(ws, "alice", SAMPLE, dataset="loans")
-    run_cli("audit", "checkpoint", env=env_of(ws_path), check=True)
-    dest = tmp_path / "backup"
-    done = run_cli("backup", str(dest), env=env_of(ws_path, "bob"))  # an auditor may
+    run_cli("audit", "checkpoint", env=env_of(ws.root), check=True)
+    done = run_cli("backup", str(folder / "backup"), env=env_of(ws.root, "bob"))  # an auditor may
     assert done.returncode == 0, done.stderr
-    return dest
+    return folder
+
+
+@pytest.fixture
+def backed_up(backed_up_once: Path, ws_path: Path, tmp_path: Path) -> Path:
+    """Private copies of that workspace (at ``ws_path``) and of its backup (returned)."""
+    copy_workspace(backed_up_once / "ws", ws_path)
+    shutil.copytree(backed_up_once / "backup", tmp_path / "backup")
+    return tmp_path / "backup"
 
 
 def test_backup_and_restore_round_trip(ws_path: Path, backed_up: Path, tmp_path: Path) -> None:

@@ -21,25 +21,45 @@ from core.kernel.errors import CheckFailedError, IntegrityError, NotFoundError, 
 from core.kernel.workspace import Workspace
 from core.modelling import environment, model_view, models, reproduce, training
 from core.modelling.spec import load_spec
+from tests.conftest import copy_workspace
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 
 
-@pytest.fixture
-def gated_ws(ws: Workspace) -> Workspace:
+@pytest.fixture(scope="module")
+def gated_template(ws_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``ws`` workspace with the sample data and its feature view, not yet validated."""
+    root = tmp_path_factory.mktemp("gated") / "ws"
+    ws = copy_workspace(ws_template, root)
     actors.add(ws, "alice", "dana", ["data-steward"])
     actors.add(ws, "alice", "val", ["validator", "approver"])
     snapshots.add(ws, "dana", SAMPLE / "german.data", dataset="german-credit")
     features.build(ws, "sam", SAMPLE / "features.toml")
-    return ws
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained_template(gated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gated workspace with the view validated and credit-risk@1 trained and registered."""
+    root = tmp_path_factory.mktemp("trained") / "ws"
+    ws = copy_workspace(gated_template, root)
+    validation.run(ws, "sam", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(ws, "sam", SAMPLE / "train.toml", reason="test")
+    models.register(ws, "sam", run.run_id, "credit-risk")
+    return root
 
 
 @pytest.fixture
-def trained_ws(gated_ws: Workspace) -> Workspace:
-    validation.run(gated_ws, "sam", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(gated_ws, "sam", SAMPLE / "train.toml", reason="test")
-    models.register(gated_ws, "sam", run.run_id, "credit-risk")
-    return gated_ws
+def gated_ws(gated_template: Path, ws_path: Path) -> Workspace:
+    """A private copy of ``gated_template`` (built once per module: training inputs cost
+    seconds, and most tests here change the workspace)."""
+    return copy_workspace(gated_template, ws_path)
+
+
+@pytest.fixture
+def trained_ws(trained_template: Path, ws_path: Path) -> Workspace:
+    """A private copy of ``trained_template``."""
+    return copy_workspace(trained_template, ws_path)
 
 
 def spec_with(tmp_path: Path, **changes: str) -> Path:

@@ -3,6 +3,7 @@ export gates, dry runs, and audit verify re-evaluating every recorded decision."
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -395,15 +396,21 @@ def gate_inputs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return gate, doc
 
 
+@functools.cache
+def _default_engine() -> policy.Engine:
+    """The default pack's compiled engine, loaded once for all examples: reading the pack's
+    files and digesting it cost more than the two queries each example compares."""
+    return policy.engine(policy.load_dir(DEFAULT))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gate_inputs())
 def test_the_compiled_plan_answers_as_the_plain_query_and_the_rules_hold(
     case: tuple[str, dict[str, Any]],
 ) -> None:
     gate, doc = case
-    bundle = policy.load_dir(DEFAULT)
     full = {"gate": gate, **doc}
-    engine = policy.engine(bundle)
+    engine = _default_engine()
     planned = engine.deny_reasons(full)
     assert planned == engine.deny_reasons_unplanned(full)
     denied = bool(planned)

@@ -12,12 +12,16 @@ from core.documents import datasheet
 from core.identity import actors
 from core.kernel.errors import CheckFailedError, NotFoundError, PermissionDeniedError, UsageError
 from core.kernel.workspace import Workspace
+from tests.conftest import copy_workspace
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 
 
-@pytest.fixture
-def data_ws(ws: Workspace) -> Workspace:
+@pytest.fixture(scope="module")
+def data_template(ws_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``ws`` workspace with steward dana and the German credit data (built once)."""
+    root = tmp_path_factory.mktemp("data") / "ws"
+    ws = copy_workspace(ws_template, root)
     actors.add(ws, "alice", "dana", ["data-steward"])
     snapshots.add(
         ws,
@@ -27,7 +31,13 @@ def data_ws(ws: Workspace) -> Workspace:
         sensitive=["column08", "column12"],
         provenance={"source": "UCI"},
     )
-    return ws
+    return root
+
+
+@pytest.fixture
+def data_ws(data_template: Path, ws_path: Path) -> Workspace:
+    """A private copy of ``data_template``."""
+    return copy_workspace(data_template, ws_path)
 
 
 def suite_file(tmp_path: Path, body: str) -> Path:

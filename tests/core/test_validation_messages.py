@@ -12,10 +12,10 @@ import pytest
 from core.data import snapshots, validation
 from core.kernel.errors import UsageError
 from core.kernel.workspace import Workspace
+from tests.conftest import copy_workspace
 
 
-@pytest.fixture
-def table(tmp_path: Path) -> pd.DataFrame:
+def clinic_visits() -> pd.DataFrame:
     """Clinic visits: an id, a status with stray codes, a dose, a planted PII name, a pair."""
     rng = np.random.default_rng(7)
     n = 400
@@ -32,14 +32,31 @@ def table(tmp_path: Path) -> pd.DataFrame:
             "bed": rng.integers(0, 150, n),
         }
     )
-    frame.to_csv(tmp_path / "visits.csv", index=False)
     return frame
 
 
 @pytest.fixture
-def visits(ws: Workspace, table: pd.DataFrame, tmp_path: Path) -> Workspace:
-    snapshots.add(ws, "alice", tmp_path / "visits.csv", dataset="visits", pii=["patient"])
-    return ws
+def table(tmp_path: Path) -> pd.DataFrame:
+    """The visits (:func:`clinic_visits`), also written to ``tmp_path / "visits.csv"``."""
+    frame = clinic_visits()
+    frame.to_csv(tmp_path / "visits.csv", index=False)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def visits_template(ws_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``ws`` workspace with the visits recorded as ``visits@1`` (built once)."""
+    folder = tmp_path_factory.mktemp("visits")
+    clinic_visits().to_csv(folder / "visits.csv", index=False)
+    ws = copy_workspace(ws_template, folder / "ws")
+    snapshots.add(ws, "alice", folder / "visits.csv", dataset="visits", pii=["patient"])
+    return folder / "ws"
+
+
+@pytest.fixture
+def visits(visits_template: Path, ws_path: Path, table: pd.DataFrame) -> Workspace:
+    """A private copy of ``visits_template``."""
+    return copy_workspace(visits_template, ws_path)
 
 
 def run(ws: Workspace, tmp_path: Path, body: str) -> validation.ValidationResult:

@@ -23,18 +23,32 @@ def witness_copy(witness: Path, ws_path: Path, size: int) -> Path:
     return witness / workspace_id / f"{size:012d}.json"
 
 
-@pytest.fixture
-def witnessed(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A workspace made by the real `init --witness` twice, with one checkpoint signed."""
-    first, second = tmp_path / "witness-a", tmp_path / "witness-b"
+@pytest.fixture(scope="module")
+def witnessed_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``ws``, a workspace made by the real `init --witness` twice with one
+    checkpoint signed, and its two witness folders ``witness-a`` and ``witness-b``."""
+    folder = tmp_path_factory.mktemp("witnessed")
+    first, second = folder / "witness-a", folder / "witness-b"
     first.mkdir()
     second.mkdir()
-    ws_path = tmp_path / "ws"
-    env = env_of(ws_path)
+    env = env_of(folder / "ws")
     run_cli("init", "--witness", str(first), "--witness", str(second), env=env, check=True)
     run_cli("actor", "add", "bob", "--role", "auditor", env=env, check=True)
     run_cli("audit", "checkpoint", env=env, check=True)
-    return ws_path, first, second
+    return folder
+
+
+@pytest.fixture
+def witnessed(witnessed_once: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A private copy of ``witnessed_once`` in ``tmp_path``: the workspace and both witness
+    folders, its config.toml naming the copied witnesses (the one line that differs)."""
+    for name in ("ws", "witness-a", "witness-b"):
+        shutil.copytree(witnessed_once / name, tmp_path / name, symlinks=True)
+    config = tmp_path / "ws" / "config.toml"
+    text = config.read_text()
+    assert text.count(str(witnessed_once)) == 2, text
+    config.write_text(text.replace(str(witnessed_once), str(tmp_path)))
+    return tmp_path / "ws", tmp_path / "witness-a", tmp_path / "witness-b"
 
 
 def test_a_list_setting_round_trips_through_config_toml(tmp_path: Path) -> None:
