@@ -1,8 +1,9 @@
 """A governed workspace: a cast of approvers, a trained and signed model, a test policy.
 
-The model is trained once per test module (``team``); each test gets its own copy of the
-workspace folder (``gov``), so approvals and promotions never leak between tests. Keys live
-in the test keyring, which the copies share, so every actor can still sign in a copy.
+The model is trained once per test session and worker (``team``; tests never change it,
+they copy it); each test gets its own copy of the workspace folder (``gov``), so approvals
+and promotions never leak between tests. Keys live in the test keyring, which the copies
+share, so every actor can still sign in a copy.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Gov:
         return Workspace.open(self.root)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Gov:
     """The workspace: credit-risk@1 (sam's), scorecard@1 (registered by alice), the policy."""
     from core.audit import admin

@@ -12,7 +12,7 @@ a refusal is fine, a violation is not. After every step:
 
 and ``audit verify`` is clean at the end.
 
-Cost: one model trained per module (conftest); each example starts from a copy of that
+Cost: one model trained per session (conftest); each example starts from a copy of that
 workspace. Every step signs and appends real events (0.2-1 s each on a shared machine), so
 the run is kept to ``MAX_EXAMPLES`` examples of at most ``STEPS`` steps; raise both locally
 when changing the rules.

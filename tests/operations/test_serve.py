@@ -3,7 +3,9 @@
 One server runs for the module (staging: credit-risk@1 live, credit-risk@2 in shadow) and
 the tests call it in order with bounded traffic (fixed counts, a client timeout); nothing
 sleeps: the socket listens before uvicorn starts, so the first request simply waits for it.
-Two more servers run as subprocesses to be killed with SIGKILL.
+Two more servers run as subprocesses, killed with SIGKILL and stopped with SIGTERM (a third,
+durable one killed with SIGKILL runs with ``-m slow``; by default an in-process durable
+service shows each answer is logged before it is sent).
 
 The attacks: no, unknown, cut, revoked tokens; a token of a suspended actor, of an actor
 whose role was revoked, bound to another environment; malformed and oversized bodies;
@@ -379,13 +381,11 @@ def _count_logged(root: Path) -> int:
     return int(decision_log.decisions(Ops(root).ws, env=ENV).num_rows)
 
 
-def test_kill_9_loses_the_open_window_sigterm_nothing_and_durable_never(ops: Ops) -> None:
-    from core.audit import verification
-
+def _kill_setup(ops: Ops) -> tuple[list[dict[str, Any]], Any, str]:
+    """V1 live in staging, ten rows, a function that posts rows, and the consumer's token."""
     ws = ops.ws
     deployments.deploy(ws, "opal", V1, env=ENV, reason="live")
     _, token = tokens.issue(ws, "opal", "cal", env=ENV, reason="kill test")
-    rows = _rows(ws, 10)
     headers = {"Authorization": f"Bearer {token}"}
 
     def send(url: str, rows: list[dict[str, Any]]) -> None:
@@ -393,6 +393,13 @@ def test_kill_9_loses_the_open_window_sigterm_nothing_and_durable_never(ops: Ops
             for row in rows:
                 assert client.post(url + "/v1/score", json=row, headers=headers).status_code == 200
 
+    return _rows(ws, 10), send, token
+
+
+def test_kill_9_loses_the_open_window_and_sigterm_nothing(ops: Ops) -> None:
+    from core.audit import verification
+
+    rows, send, _ = _kill_setup(ops)
     proc, url = _start(ops.root, "--flush-every", "4", "--flush-seconds", "3600")
     try:
         send(url, rows[:6])  # the 4th decision fills the window: a flush is under way
@@ -404,7 +411,7 @@ def test_kill_9_loses_the_open_window_sigterm_nothing_and_durable_never(ops: Ops
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=TIMEOUT)
     assert _count_logged(ops.root) == 4  # 6 answered, 2 in the open window: lost
-    assert verification.verify(ws).ok  # the kill tore nothing
+    assert verification.verify(ops.ws).ok  # the kill tore nothing
 
     proc, url = _start(ops.root, "--flush-every", "1000", "--flush-seconds", "3600")
     try:
@@ -414,14 +421,41 @@ def test_kill_9_loses_the_open_window_sigterm_nothing_and_durable_never(ops: Ops
         assert proc.wait(timeout=TIMEOUT) == 0
     assert _count_logged(ops.root) == 4 + 2
 
+
+def test_a_durable_answer_is_in_the_log_before_it_is_sent(ops: Ops) -> None:
+    """``durable``: each answer waits for the commit of the batch holding its decision, so
+    what a caller was told is already in the signed, fsynced log when the answer arrives
+    (a later kill -9 cannot take it back: the slow test below kills such a server). No
+    other flush can run here (a window of 1000 decisions or an hour)."""
+    from core.audit import verification
+
+    rows, _, token = _kill_setup(ops)
+    srv = _Server(ops.ws, ENV, serving.Options(flush_every=1000, flush_seconds=3600, durable=True))
+    try:
+        for answered, row in enumerate(rows[:3], start=1):
+            assert srv.post(token, {"row": row}).status_code == 200
+            assert _count_logged(ops.root) == answered  # read from disk, server still up
+        health = srv.get("/healthz").json()
+        assert health["log"]["durable"] is True and health["pending_decisions"] == 0
+    finally:
+        srv.close()
+    assert _count_logged(ops.root) == 3 and verification.verify(ops.ws).ok
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_durable_server_loses_no_answered_decision(ops: Ops) -> None:
+    """The real process behind ``test_a_durable_answer_is_in_the_log_before_it_is_sent``."""
+    from core.audit import verification
+
+    rows, send, _ = _kill_setup(ops)
     proc, url = _start(ops.root, "--durable", "--flush-every", "1000")
     try:
-        send(url, rows[8:10])  # each answer waited for its batch
+        send(url, rows[:2])  # each answer waited for its batch
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=TIMEOUT)
-    assert _count_logged(ops.root) == 4 + 2 + 2
-    assert verification.verify(ws).ok
+    assert _count_logged(ops.root) == 2
+    assert verification.verify(ops.ws).ok
 
 
 class _Server:

@@ -86,6 +86,8 @@ def test_the_suites_options_keep_a_file_and_its_module_fixture_on_one_worker(
     tmp_path: Path,
 ) -> None:
     options = [o for o in suite_addopts() if o != "--strict-config"]  # no [tool.pytest] here
+    # ...so the marker the addopts' -m names is declared here (--strict-markers wants it).
+    options += ["-o", "markers=slow: the suite's marker"]
     rows = run_inner(tmp_path, *options)
     assert all(len(workers) == 1 for workers in workers_per_file(rows).values()), rows
     built = [row["file"] for row in rows if row["event"] == "built"]
