@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,91 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGERML_BUSY_TIMEOUT", "10")
 
 
+class _KeyringWatch:
+    """Notices when the keyring the suite started with is no longer the one it talks to.
+
+    Every copy of a template workspace signs with keys made once per worker and held in the
+    keyring daemon's in-memory session collection. If the daemon answering
+    ``org.freedesktop.secrets`` changes during a run (a crash and a D-Bus activation of a
+    fresh one), or this process's keyring backend stops pointing at the session collection,
+    those keys are gone for every later test on the worker, which then fail far from the
+    cause. The watch names the first test that meets the change, puts the template keys it
+    kept back (the product never deletes signing keys, so restoring them hides no bug of
+    ours), and warns, so the run says what happened instead of failing a hundred tests.
+    """
+
+    def __init__(self) -> None:
+        self.owner: str | None = None
+        self.kept: dict[str, str] = {}
+        self._bus: Any = None
+
+    def _owner(self) -> str | None:
+        try:
+            from jeepney.bus_messages import message_bus
+            from jeepney.io.blocking import open_dbus_connection
+
+            if self._bus is None:
+                self._bus = open_dbus_connection(bus="SESSION")
+            reply = self._bus.send_and_get_reply(
+                message_bus.GetNameOwner("org.freedesktop.secrets"), timeout=10
+            )
+            return str(reply.body[0])
+        except Exception:  # noqa: BLE001  no session bus (macOS), or the name has no owner now
+            return None
+
+    def keep(self, workspace: Any) -> None:
+        import keyring
+
+        from core.identity.keys.backends import KEYRING_SERVICE
+        from core.identity.keys.lifecycle import list_keys
+
+        for key in list_keys(workspace):
+            if key.backend == "keyring":
+                pem = keyring.get_password(KEYRING_SERVICE, key.handle)
+                if pem is not None:
+                    self.kept[key.handle] = pem
+        self.owner = self.owner or self._owner()
+
+    def check(self, test: str) -> None:
+        import warnings
+
+        import keyring
+
+        backend = keyring.get_keyring()
+        for inner in getattr(backend, "backends", [backend]):
+            if type(inner).__module__.startswith("keyring.backends.SecretService"):
+                wanted = os.environ["KEYRING_PROPERTY_PREFERRED_COLLECTION"]
+                if getattr(inner, "preferred_collection", None) != wanted:
+                    inner.preferred_collection = wanted
+                    warnings.warn(
+                        f"before {test}: the keyring backend had left the session "
+                        "collection; pointed it back",
+                        stacklevel=1,
+                    )
+        if self.owner is None:
+            return
+        owner = self._owner()
+        if owner is not None and owner != self.owner:
+            from core.identity.keys.backends import KEYRING_SERVICE
+
+            for handle, pem in self.kept.items():
+                keyring.set_password(KEYRING_SERVICE, handle, pem)
+            warnings.warn(
+                f"before {test}: the keyring daemon changed ({self.owner} -> {owner}); "
+                f"{len(self.kept)} template keys put back, keys made earlier elsewhere are lost",
+                stacklevel=1,
+            )
+            self.owner = owner
+
+
+_KEYRING_WATCH = _KeyringWatch()
+
+
+@pytest.fixture(autouse=True)
+def _keyring_watch(request: pytest.FixtureRequest) -> None:
+    _KEYRING_WATCH.check(request.node.nodeid)
+
+
 @pytest.fixture
 def hsm(monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the pkcs11 backend at the test SoftHSM2 token."""
@@ -161,6 +247,7 @@ def ws_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workspace = admin.init(root, "alice", reason="test")
     actors.add(workspace, "alice", "bob", ["auditor"])
     actors.add(workspace, "alice", "sam", ["data-scientist"])
+    _KEYRING_WATCH.keep(workspace)
     return root
 
 
