@@ -71,6 +71,56 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         raise pytest.UsageError(err.msg) from err
 
 
+_OWN_BUS: list[str] = []  # the pid of this process's private D-Bus daemon, if it started one
+
+
+def _own_keyring() -> None:
+    """Give this test process (an xdist worker, or the only process) a keyring of its own.
+
+    A private D-Bus session bus and a gnome-keyring daemon on it, both ended with the process:
+    one worker's thousands of test keys never slow the other's lookups (the daemon searches
+    its items one by one), a daemon that fails takes only its own worker's tests with it,
+    and the suite can delete each test's keys when it ends (``_keyring_items``), so a test
+    never meets an earlier test's entries under a shared workspace id. Where the two
+    programs are missing (a desktop, macOS) the keyring already in the environment is used.
+    """
+    if os.environ.get("LEDGERML_TEST_SHARED_KEYRING") == "1":
+        return
+    dbus, daemon = shutil.which("dbus-daemon"), shutil.which("gnome-keyring-daemon")
+    if not (dbus and daemon and sys.platform.startswith("linux")):
+        return
+    started = subprocess.run(
+        [dbus, "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    address, pid = started.stdout.split()[:2]
+    _OWN_BUS.append(pid)
+    data = Path(tempfile.mkdtemp(prefix="ledgerml-keyring-"))
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+    os.environ["XDG_DATA_HOME"] = str(data)
+    subprocess.run(
+        [daemon, "--unlock", "--components=secrets", "--daemonize"],
+        input="ledgerml-tests",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # --daemonize returns once the daemon is up; confirm it owns the Secret Service name, so
+    # no call can race a D-Bus activation of a second daemon.
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import open_dbus_connection
+
+    with open_dbus_connection(bus="SESSION") as bus:
+        for _ in range(200):
+            reply = bus.send_and_get_reply(message_bus.NameHasOwner("org.freedesktop.secrets"))
+            if reply.body[0]:
+                return
+            bus.send_and_get_reply(message_bus.ListNames(), timeout=1)  # a round trip, no sleep
+    raise pytest.UsageError("the tests' gnome-keyring daemon did not take its D-Bus name")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _init_softhsm()
     # Passphrase keys and the trusted-keys file live in the user's config folder: the tests
@@ -78,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # empty or prepared folder point XDG_CONFIG_HOME elsewhere themselves.
     _CONFIG_DIR.mkdir(parents=True, exist_ok=True)
     os.environ["XDG_CONFIG_HOME"] = str(_CONFIG_DIR)
+    _own_keyring()
     # Keys made by the tests go to the keyring daemon's in-memory "session" collection: the
     # same Secret Service API and daemon, without rewriting the keyring file on every key
     # (about 60 ms each, and growing with the file). Subprocesses inherit it. The two-OS-
@@ -102,6 +153,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_BUS:
+        subprocess.run(["kill", _OWN_BUS[0]], check=False, capture_output=True)
     shutil.rmtree(_HSM_DIR, ignore_errors=True)
     shutil.rmtree(_CONFIG_DIR, ignore_errors=True)
 
@@ -204,6 +257,32 @@ _KEYRING_WATCH = _KeyringWatch()
 @pytest.fixture(autouse=True)
 def _keyring_watch(request: pytest.FixtureRequest) -> None:
     _KEYRING_WATCH.check(request.node.nodeid)
+
+
+_SESSION_COLLECTION = "/org/freedesktop/secrets/collection/session"
+_ITEMS_BUS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _keyring_items(_keyring_watch: None) -> Iterator[None]:
+    """Delete the keyring entries a test made when it ends (on this process's own daemon).
+
+    Fixtures of a wider scope (templates, module workspaces) are set up before this one, so
+    their keys are in the snapshot and survive for the tests that share them.
+    """
+    if not _OWN_BUS:
+        yield
+        return
+    import secretstorage
+
+    if not _ITEMS_BUS:
+        _ITEMS_BUS.append(secretstorage.dbus_init())
+    collection = secretstorage.Collection(_ITEMS_BUS[0], _SESSION_COLLECTION)
+    before = {item.item_path for item in collection.get_all_items()}
+    yield
+    for item in collection.get_all_items():
+        if item.item_path not in before:
+            item.delete()
 
 
 @pytest.fixture
