@@ -278,10 +278,16 @@ def _keyring_items(_keyring_watch: None) -> Iterator[None]:
     if not _ITEMS_BUS:
         _ITEMS_BUS.append(secretstorage.dbus_init())
     collection = secretstorage.Collection(_ITEMS_BUS[0], _SESSION_COLLECTION)
-    before = {item.item_path for item in collection.get_all_items()}
+
+    def entry(item: Any) -> tuple[tuple[str, str], ...]:
+        # by what it is named, not by its D-Bus path: a test that deletes a shared entry
+        # and sets it back (a KEK replaced, then restored) makes a new item of an old name
+        return tuple(sorted(item.get_attributes().items()))
+
+    before = {entry(item) for item in collection.get_all_items()}
     yield
     for item in collection.get_all_items():
-        if item.item_path not in before:
+        if entry(item) not in before:
             item.delete()
 
 
