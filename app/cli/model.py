@@ -124,10 +124,9 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a model version: metrics, inputs, environment, signatures, status."""
-    from core.modelling.model_view import view
-
     from core.evidence import evaluation
     from core.evidence.checks import gap_line, not_passed
+    from core.modelling.model_view import view
 
     ws = open_ws(workspace)
     shown = view(ws, ref, actor_name(as_actor))
