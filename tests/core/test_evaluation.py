@@ -221,7 +221,7 @@ def test_model_card_and_impact_assessment_come_from_records(
     )
     verdict = found[0].verdict
     assert verdict == "INCONCLUSIVE"  # sex × age_group: a group of 22 and a ratio of 0.793
-    assert f"Evidence verdict: **{verdict}**" in text and "Signature status: **" in text
+    assert f"Evidence verdict: **{verdict}**" in text and "Signature: **" in text
     [rule] = [
         c for c in found[0].checks if c.name.endswith("(sex × age_group)") and "impact" in c.name
     ]
