@@ -244,14 +244,15 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         f'<p class="meta">Exported at ledger size {b.checkpoint.size} · data level '
         f"{html.escape(b.data_level)} · manifest signed by key "
         f"<code>{html.escape(b.key.key_id[:16])}</code></p>{demo}"
-        '<div class="box"><b>This page verifies nothing.</b> When the bundle was exported, '
-        f"ledgerml checked that the bytes of {ref} match the digest recorded at training and "
-        "that a key that was not revoked signed them, read every ledger-named member back "
-        f"against its SHA-256, and signed a checkpoint at ledger size {b.checkpoint.size} "
-        "covering the excerpt. Anyone who could alter the bundle could alter this page too: "
-        "for your own verdict run <code>ledgerml bundle verify BUNDLE.zip --key org.pem</code>"
-        ' (or your trusted copy of verify.py), as <a href="VERIFY.md">VERIFY.md</a> explains, '
-        "with the organisation key obtained through another channel.</div>"
+        '<div class="box"><b>Verified at export, not by this page.</b> When the bundle '
+        f"was exported, ledgerml checked that the bytes of {ref} match the digest recorded "
+        "at training and that a key that was not revoked signed them, read every "
+        "ledger-named member back against its SHA-256, and signed a checkpoint at ledger "
+        f"size {b.checkpoint.size} covering the excerpt. Anyone who could alter the bundle "
+        "could alter this page too: for your own verdict run "
+        "<code>ledgerml bundle verify BUNDLE.zip --key org.pem</code> (or your trusted copy "
+        'of verify.py), as <a href="VERIFY.md">VERIFY.md</a> explains, with the '
+        "organisation key obtained through another channel.</div>"
         "<h2>Headline facts</h2><dl>"
         f"<dt>Model</dt><dd>{html.escape(b.model.name)}</dd>"
         f"<dt>Version</dt><dd>{b.model.version} ({ref})</dd>"

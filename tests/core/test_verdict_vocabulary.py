@@ -248,7 +248,7 @@ def test_the_bundle_cover_page_links_every_member_and_shows_the_verdict(
     assert linked <= names, sorted(linked - names)  # every link resolves inside the bundle
     assert names - linked == {"index.html"}, sorted(names - linked)  # every other member
     assert "Evidence verdict (newest) FAIL" in text
-    assert "This page verifies nothing." in text and "ledgerml bundle verify" in text
+    assert "Verified at export, not by this page." in text and "ledgerml bundle verify" in text
     assert "Model loans" in text and "Version 1 (loans@1)" in text
     assert re.search(r"\d+(\.\d)? (B|KiB|MiB)\b", text) and "bytes" not in text.split("Members")[-1]
     assert "trusted" not in text.lower().replace("your trusted copy of verify.py", "")
