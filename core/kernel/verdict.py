@@ -64,3 +64,11 @@ LEGEND: Final[tuple[tuple[Verdict, str], ...]] = (
     (FAIL, "missed an error-level threshold"),
 )
 """What each verdict means, for the legend every report and screen shows beside its colours."""
+
+SHORT_LEGEND: Final[tuple[tuple[Verdict, str], ...]] = (
+    (PASS, "met"),
+    (WARN, "missed (warning level)"),
+    (INCONCLUSIVE, "not judgeable, never a pass"),
+    (FAIL, "missed (error level)"),
+)
+"""The legend in few words, for a screen's one line."""

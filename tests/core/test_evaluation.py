@@ -259,8 +259,10 @@ def test_impact_report_golden() -> None:
         level="II",
         level_reasons=["1 point(s)", "+1: decisions concern natural persons"],
         sections=[("Intended purpose", "AI Act Art. 27(1)(a)", "Scoring <loans> & more")],
-        evidence=[("model status", "trusted")],
+        evidence=[("signature status", "valid")],
         unanswered=["Complaint route"],
+        breaches=["BREACHED: the assessment states suspension if disparate impact < 0.8"],
+        not_passed=["WARN: fairness check 'disparate impact (sex)'"],
     )
     markdown, html = render_impact(ctx)
     assert markdown == (GOLDEN / "impact.md").read_text()

@@ -80,6 +80,6 @@ def verdict_text(verdict: str) -> str:
 
 def legend() -> str:
     """The colour legend of the verdicts, as one line of Rich markup."""
-    from core.kernel.verdict import LEGEND
+    from core.kernel.verdict import SHORT_LEGEND
 
-    return "Verdicts: " + " · ".join(f"{verdict_text(v)} {meaning}" for v, meaning in LEGEND)
+    return "Verdicts: " + " · ".join(f"{verdict_text(v)} {m}" for v, m in SHORT_LEGEND)
