@@ -78,7 +78,8 @@ class ModelCardContext:
     ref: str
     as_of: str
     status: str
-    """The signature status (trusted, signed but not trusted, unsigned): who vouches."""
+    """The signature status (valid, not valid, unsigned): who vouches for the bytes, never
+    whether the evidence passed (that is ``verdict``)."""
     answers: dict[str, str]
     details: list[tuple[str, str]]
     training_data: list[tuple[str, str]]
@@ -109,6 +110,8 @@ class ModelCardContext:
     signoff: list[dict[str, str]] = field(default_factory=list)
     """Each approval or rejection: who, decision, role, when, key, stage, conditions, and
     whether its signed statement verifies."""
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each verdict and what it means, shown beside the coloured verdicts."""
 
 
 @dataclass(frozen=True)
@@ -122,3 +125,9 @@ class ImpactContext:
     sections: list[tuple[str, str, str]]
     evidence: list[tuple[str, str]]
     unanswered: list[str]
+    breaches: list[str] = field(default_factory=list)
+    """Each stated mitigation threshold the recorded evidence breaches, in words."""
+    not_passed: list[str] = field(default_factory=list)
+    """Each evidence check that is not PASS (verdict, name, figure, threshold)."""
+    unchecked: list[str] = field(default_factory=list)
+    """Why stated mitigations could not be checked against the evidence (free text only)."""

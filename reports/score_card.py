@@ -6,7 +6,7 @@ the wording comes from the score spec's declared outcome names, never from a dom
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reports import render
 
@@ -59,6 +59,10 @@ class ScoreCardContext:
     checks: list[tuple[str, str, str, str]]
     fairness: list[ScoreFairness]
     notes: list[str]
+    gaps: list[str] = field(default_factory=list)
+    """Every check that is not PASS, in words: the card never hides one behind its verdict."""
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each verdict and what it means."""
 
 
 def render_score_card(ctx: ScoreCardContext) -> tuple[str, str]:

@@ -124,16 +124,44 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a model version: metrics, inputs, environment, signatures, status."""
+    from core.evidence import evaluation
+    from core.evidence.checks import gap_line, not_passed
     from core.modelling.model_view import view
 
-    shown = view(open_ws(workspace), ref, actor_name(as_actor))
+    ws = open_ws(workspace)
+    shown = view(ws, ref, actor_name(as_actor))
+    found = evaluation.latest_evidence(ws, shown.model.ref, actor_name(as_actor))
     if want_json(json_out):
-        output.emit_json(shown.to_json())
+        doc = shown.to_json()
+        doc["signature_status"] = shown.signature_status
+        doc["evidence"] = (
+            {
+                "event": found[1],
+                "verdict": found[0].verdict,
+                "not_passed": [
+                    {"section": c.section, "name": c.name, "verdict": c.verdict}
+                    for c in not_passed(found[0].checks)
+                ],
+            }
+            if found
+            else None
+        )
+        output.emit_json(doc)
         return
     m, run, record, metrics = shown.model, shown.run, shown.record, shown.metrics
+    if found:
+        ev, seq = found
+        summary = output.verdict_summary(ev.verdict, ev.errors, ev.warnings)
+        evidence = f"{summary} (verdict of {len(ev.checks)} checks at event #{seq})"
+        gaps = [gap_line(c) for c in not_passed(ev.checks)]
+    else:
+        evidence, gaps = "none recorded (run `ledgerml evaluate`)", []
     output.fields(
         [
-            ("model", f"{m.ref} (status: {shown.status})"),
+            ("model", m.ref),
+            ("signature", shown.signature_status),
+            ("evidence", evidence),
+            *[("not passed", g) for g in gaps],
             (
                 "run",
                 f"run:{run.run_id} {run.estimator}, {run.created_at[:19]} by {run.created_by}",

@@ -129,7 +129,7 @@ def _assemble(b: Bundling) -> tuple[Members, Coverage]:
     orgs = [k.key_id for k in b.keys if k.purpose == "organisation"]
     page = verify_md(b.model.ref, b.key.key_id, orgs, sha256_hex(verifier), b.demo())
     members.add("VERIFY.md", page.encode(), "text/markdown")
-    members.add("index.html", index_html(b.model.ref, members, table).encode(), "text/html")
+    members.add("index.html", index_html(b, members, table).encode(), "text/html")
     return members, table
 
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import html
+from typing import Any
+from urllib.parse import quote
 
-from core.audit.bundle_members import Members, payload_size
+from core.audit.bundle_members import Bundling, Members, payload_size
 from core.audit.coverage import Coverage
+from core.kernel.verdict import LEGEND
 from storage import bundle_verifier
+
+
+def verdict_legend() -> tuple[tuple[str, str], ...]:
+    """The verdict vocabulary's legend, as the cover page shows it."""
+    return LEGEND
 
 
 def verify_md(
@@ -118,35 +126,172 @@ The manifest is signed by key `{key_id}`.
 """
 
 
-def index_html(model_ref: str, members: Members, table: Coverage) -> str:
-    """The bundle's front page: coverage, the Annex IV mapping and every member."""
+_STYLE = (
+    "body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1b1f24}h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;"
+    "padding-bottom:.2rem;margin-top:2rem}table{border-collapse:collapse;font-size:13px;"
+    "margin:.5rem 0;width:100%}td,th{border:1px solid #d0d7de;padding:.25rem .5rem;"
+    "text-align:left;vertical-align:top}th{background:#f6f8fa}td.n{text-align:right;"
+    "white-space:nowrap}code,a{word-break:break-all}.meta{color:#57606a}"
+    ".box{padding:.6rem 1rem;border-left:4px solid #0969da;background:#ddf4ff;margin:1rem 0}"
+    ".warn-box{border-left-color:#d4a72c;background:#fff8c5}"
+    ".pass{color:#1a7f37;font-weight:600}.warn,.inconclusive{color:#9a6700;font-weight:600}"
+    ".fail{color:#cf222e;font-weight:600}dl{display:grid;grid-template-columns:max-content 1fr;"
+    "gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}"
+    "@media print{a{color:inherit;text-decoration:none}}"
+)
+_VERDICTS = ("PASS", "WARN", "INCONCLUSIVE", "FAIL")
+
+
+def human_size(size: int) -> str:
+    """A byte count as people read it (``812 B``, ``4.2 KiB``, ``1.3 MiB``)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _verdict(verdict: str) -> str:
+    """A verdict in its colour (anything else escaped as it is)."""
+    if verdict in _VERDICTS:
+        return f'<span class="{verdict.lower()}">{verdict}</span>'
+    return html.escape(verdict)
+
+
+def _link(path: str) -> str:
+    """A relative link to a bundle member, the member's path as its text."""
+    return f'<a href="{html.escape(quote(path))}">{html.escape(path)}</a>'
+
+
+def _approvals(b: Bundling) -> list[dict[str, Any]]:
+    """The approvals and rejections of this version in the ledger excerpt, oldest first."""
+    found = []
+    for seq in b.seqs:
+        body = b.event_body(seq)
+        data = body.get("data") or {}
+        if body.get("action") == "model.approve" and (
+            data.get("model") == b.model.ref or f"model:{b.model.ref}" in body.get("subjects", [])
+        ):
+            found.append({"seq": seq, "ts": str(body.get("ts", ""))[:19], **data})
+    return found
+
+
+def index_html(b: Bundling, members: Members, table: Coverage) -> str:
+    """The bundle's cover page: what it documents, what was checked at export, every member.
+
+    It states only what the exporter checked when it wrote the bundle (the model's bytes and
+    signature, every ledger-named member's digest, the fresh signed checkpoint) and the
+    verdicts the signed evidence records; it verifies nothing when opened, and says so: the
+    auditor's own verdict comes from ``ledgerml bundle verify`` or their trusted verifier.
+    """
+    ref = html.escape(b.model.ref)
+    evaluations = "".join(
+        f"<tr><td>{_link(f'evidence/evaluation-{e.seq}.json')}</td><td>#{e.seq}</td>"
+        f"<td>{_verdict(e.verdict)}</td><td>{e.errors} failing, {e.warnings} warning or "
+        f"inconclusive</td><td>{html.escape(e.created_by)}, "
+        f"{html.escape(e.created_at[:19])}</td></tr>"
+        for e in b.evaluations
+    )
+    validations = "".join(
+        f"<tr><td>{html.escape(v.suite_name)} on {html.escape(v.snapshot)}</td><td>#{v.seq}</td>"
+        f"<td>{_verdict('FAIL' if not v.passed else 'WARN' if v.warnings else 'PASS')}</td>"
+        f"<td>{v.errors} errors, {v.warnings} warnings of {v.checks} checks</td>"
+        f"<td>{html.escape(v.created_by)}, {html.escape(v.created_at[:19])}</td></tr>"
+        for v in b.validations
+    )
+    approvals = "".join(
+        f"<tr><td>#{a['seq']}</td><td>{html.escape(a['ts'])}</td>"
+        f"<td>{html.escape(str(a.get('approver', '')))}</td>"
+        f"<td>{html.escape(str(a.get('decision', '')))}</td>"
+        f"<td>{html.escape(str(a.get('role', '')))}</td>"
+        f"<td>{html.escape(str(a.get('stage', '')))}</td>"
+        f"<td>{html.escape('; '.join(str(c) for c in a.get('conditions') or []))}</td></tr>"
+        for a in _approvals(b)
+    )
+    overall = b.evaluations[-1].verdict if b.evaluations else "none recorded"
     rows = "".join(
-        f'<tr><td><a href="{html.escape(p)}">{html.escape(p)}</a></td><td>{html.escape(m)}'
-        f"</td><td>{payload_size(d)}</td></tr>"
+        f"<tr><td>{_link(p)}</td><td>{html.escape(m)}</td>"
+        f'<td class="n">{human_size(payload_size(d))}</td></tr>'
         for p, (d, m, _) in sorted(members.items.items())
     )
     cov = "".join(
-        f"<tr><td>{html.escape(c.item)}</td><td>{'yes' if c.files else '<b>MISSING</b>'}"
-        f"</td><td>{html.escape(', '.join(c.files))}</td></tr>"
+        f"<tr><td>{html.escape(c.item)}</td><td>"
+        f"{'yes' if c.files else '<b class=fail>MISSING</b>'}</td><td>"
+        + ", ".join(_link(f) if f in members.items else html.escape(f) for f in c.files)
+        + "</td></tr>"
         for c in table.auditors
     )
     annex = "".join(
-        f"<tr><td>{html.escape(c.item)}</td><td>{'yes' if c.files else '<b>GAP</b>'}"
-        f"</td><td>{html.escape(', '.join(c.files))}</td></tr>"
+        f"<tr><td>{html.escape(c.item)}</td><td>"
+        f"{'yes' if c.files else '<b class=warn>GAP</b>'}</td><td>"
+        + ", ".join(_link(f) if f in members.items else html.escape(f) for f in c.files)
+        + "</td></tr>"
         for c in table.annex_iv
     )
-    style = (
-        "body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;"
-        "padding:0 1rem}table{border-collapse:collapse;font-size:13px}"
-        "td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}"
+    demo = (
+        '<p class="box warn-box"><b>Demo identities: no assurance.</b> The identities in this '
+        "bundle were made up for a demonstration.</p>"
+        if b.demo()
+        else ""
     )
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Audit '
-        f"bundle: {html.escape(model_ref)}</title><style>{style}</style></head><body>"
-        f"<h1>Audit bundle: {html.escape(model_ref)}</h1><p>Verify it first: see "
-        f'<a href="VERIFY.md">VERIFY.md</a>.</p><h2>What auditors look for</h2><table>'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Audit bundle: {ref}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>Audit bundle: {ref}</h1>"
+        f'<p class="meta">Exported at ledger size {b.checkpoint.size} · data level '
+        f"{html.escape(b.data_level)} · manifest signed by key "
+        f"<code>{html.escape(b.key.key_id[:16])}</code></p>{demo}"
+        '<div class="box"><b>Verified at export, not by this page.</b> When the bundle '
+        f"was exported, ledgerml checked that the bytes of {ref} match the digest recorded "
+        "at training and that a key that was not revoked signed them, read every "
+        "ledger-named member back against its SHA-256, and signed a checkpoint at ledger "
+        f"size {b.checkpoint.size} covering the excerpt. Anyone who could alter the bundle "
+        "could alter this page too: for your own verdict run "
+        "<code>ledgerml bundle verify BUNDLE.zip --key org.pem</code> (or your trusted copy "
+        'of verify.py), as <a href="VERIFY.md">VERIFY.md</a> explains, with the '
+        "organisation key obtained through another channel.</div>"
+        "<h2>Headline facts</h2><dl>"
+        f"<dt>Model</dt><dd>{html.escape(b.model.name)}</dd>"
+        f"<dt>Version</dt><dd>{b.model.version} ({ref})</dd>"
+        f"<dt>Training run</dt><dd>run:{html.escape(b.run.run_id)} "
+        f"({html.escape(b.run.estimator)})</dd>"
+        f"<dt>Model digest</dt><dd><code>sha256:{html.escape(b.model.model_digest)}</code></dd>"
+        f"<dt>Evidence verdict (newest)</dt><dd>{_verdict(overall)}</dd>"
+        f"<dt>Signatures</dt><dd>{len(b.signatures)}</dd>"
+        f"<dt>Approvals and rejections</dt><dd>{len(_approvals(b))}</dd></dl>"
+        "<p class=meta>Verdicts: "
+        + "; ".join(f"{_verdict(v)} {html.escape(m)}" for v, m in verdict_legend())
+        + ".</p>"
+        "<h2>Evaluation evidence</h2>"
+        + (
+            "<table><tr><th>evidence</th><th>event</th><th>verdict</th><th>checks not "
+            f"passed</th><th>by, when</th></tr>{evaluations}</table>"
+            if evaluations
+            else "<p>None recorded.</p>"
+        )
+        + "<h2>Data validations</h2>"
+        + (
+            "<table><tr><th>suite</th><th>event</th><th>verdict</th><th>counts</th>"
+            f"<th>by, when</th></tr>{validations}</table>"
+            if validations
+            else "<p>None recorded.</p>"
+        )
+        + "<h2>Approvals</h2>"
+        + (
+            "<table><tr><th>event</th><th>when</th><th>who</th><th>decision</th><th>role</th>"
+            f"<th>for stage</th><th>conditions</th></tr>{approvals}</table>"
+            if approvals
+            else "<p>No approval recorded.</p>"
+        )
+        + "<h2>What auditors look for</h2><table>"
         f"<tr><th>item</th><th>present</th><th>files</th></tr>{cov}</table>"
-        f"<h2>EU AI Act Annex IV mapping</h2><table><tr><th>item</th><th>covered</th>"
-        f"<th>files</th></tr>{annex}</table><h2>Members</h2><table><tr><th>path</th>"
-        f"<th>media type</th><th>bytes</th></tr>{rows}</table></body></html>\n"
+        "<h2>EU AI Act Annex IV mapping</h2><table><tr><th>item</th><th>covered</th>"
+        f"<th>files</th></tr>{annex}</table><h2>Members</h2>"
+        f"<p>Also in the archive: {_link(bundle_verifier.MANIFEST)} (every member's SHA-256) "
+        f"and {_link(bundle_verifier.MANIFEST_SIG)} (its signature).</p>"
+        "<table><tr><th>path</th><th>media type</th><th>size</th></tr>"
+        f"{rows}</table></body></html>\n"
     )

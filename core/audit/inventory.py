@@ -66,21 +66,32 @@ def overview(ws: Workspace, actor: str = "", *, limit: int = 200, recent: int = 
 
 
 def _model_line(row: dict[str, Any]) -> ModelLine:
-    """States are read from the catalog, not re-checked: full verification is `verify`."""
+    """States are read from the catalog, not re-checked: full verification is `verify`.
+
+    A validation or evaluation reads by its verdict (PASS, WARN, FAIL), never "passed" when a
+    check warned, and ``failing`` counts every check that is not a pass (errors, warnings,
+    inconclusive checks).
+    """
     metrics = json.loads(row["metrics"]) if row["metrics"] else {}
     failing = []
     suite = row["gate_suite"]
     if suite is None:
         validation = "none"
-    elif row["gate_passed"]:
-        validation = f"{suite} passed"
-    else:
-        validation = f"{suite} FAILED"
+    elif not row["gate_passed"]:
+        validation = f"{suite} FAIL"
         failing.append(_count(row["gate_errors"], "validation error"))
+    elif row["gate_warnings"]:
+        validation = f"{suite} WARN"
+        failing.append(_count(row["gate_warnings"], "validation warning"))
+    else:
+        validation = f"{suite} PASS"
     passed = row["evaluation_passed"]
-    evaluation = "none" if passed is None else ("passed" if passed else "FAILED")
+    warned = int(row["evaluation_warnings"] or 0)
+    evaluation = "none" if passed is None else str(row["evaluation_verdict"])
     if passed is False:
         failing.append(_count(row["evaluation_errors"], "evaluation error"))
+    if passed is not None and warned:
+        failing.append(_count(warned, "evaluation check") + " warned or inconclusive")
     count, revoked = int(row["signatures"]), int(row["revoked_signatures"])
     signatures = "unsigned" if not count else f"signed ×{count}"
     if revoked:

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.documents import reporting
+from core.documents import mitigations, reporting
 from core.documents.events import ImpactAssessmentRecorded, ModelCardRecorded
 from core.documents.signoff import signoff
 from core.evidence import evaluation
+from core.evidence.checks import gap_line, not_passed
 from core.evidence.document import Evidence
 from core.evidence.record import Record
 from core.evidence.sections.attribute_inference import AttributeInference
@@ -26,6 +27,7 @@ from core.evidence.sections.explainability import Explainability
 from core.evidence.sections.fairness import Fairness
 from core.evidence.sections.privacy import Privacy
 from core.evidence.sections.robustness import Robustness
+from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
 from core.modelling import model_view, models
 from core.modelling.outcome import Outcome
@@ -105,6 +107,8 @@ def card_context(
     ]
     if not found:
         gaps.append("No evaluation evidence is recorded: run `ledgerml evaluate`.")
+    # Every failing, warning or inconclusive check is a gap: the verdict never hides one.
+    gaps[:0] = [gap_line(c) for c in not_passed(evidence.checks if evidence else [])]
     fair = _section(evidence, Fairness)
     fairness = []
     for attr, g in (fair.groups if fair else {}).items():
@@ -147,7 +151,7 @@ def card_context(
     return ModelCardContext(
         ref=info.model.ref,
         as_of=f"as of evaluation event #{ev_seq}" if found else "no evaluation recorded",
-        status=info.status,
+        status=info.signature_status,
         answers={q: answers.get(q, "Not answered.") for q in CARD_QUESTIONS},
         details=[
             ("version", info.model.ref),
@@ -228,6 +232,7 @@ def card_context(
         favourable=fair.favourable_name if fair else "favourable outcome",
         stage=stage,
         signoff=signed_off,
+        legend=[(v, meaning) for v, meaning in LEGEND],
     )
 
 
@@ -392,11 +397,38 @@ def write_card(
 
 
 def impact_context(
-    ws: Workspace, ref: str, answers: dict[str, str], actor: str = ""
+    ws: Workspace,
+    ref: str,
+    answers: dict[str, str],
+    actor: str = "",
+    thresholds: list[mitigations.Threshold] | None = None,
 ) -> ImpactContext:
-    """Combine questionnaire answers with recorded evidence and grade the impact (I–IV)."""
+    """Combine questionnaire answers with recorded evidence and grade the impact (I–IV).
+
+    Every stated mitigation threshold (``thresholds``) is checked against the newest
+    evidence, and a breach is flagged at the top of the assessment.
+    """
     card = card_context(ws, ref, {}, actor)
     found = evaluation.latest_evidence(ws, ref, actor)
+    if thresholds:
+        breaches, unchecked = mitigations.check(
+            thresholds,
+            _section(found[0] if found else None, Fairness),
+            model_view.view(ws, ref, actor).metrics,
+            f"evaluation event #{found[1]}" if found else "no evaluation recorded",
+        )
+    else:
+        breaches = []
+        stated = answers.get("mitigations", "")
+        unchecked = (
+            [
+                "The mitigations answer states a figure in words only: list each threshold "
+                "under [[thresholds]] (measure, min or max, action) so that this assessment "
+                "checks it against the evidence."
+            ]
+            if any(ch.isdigit() for ch in stated)
+            else []
+        )
     points, reasons = 0, []
     if answers.get("affected_people"):
         points += 1
@@ -435,7 +467,7 @@ def impact_context(
         f"{title} ({reference})" for key, title, reference in IMPACT_QUESTIONS if key not in answers
     ]
     facts = [
-        ("model status", card.status),
+        ("signature status", card.status),
         (
             "evidence verdict",
             card.verdict + (f" ({card.verdict_detail})" if card.verdict_detail else ""),
@@ -470,6 +502,9 @@ def impact_context(
         sections=sections,
         evidence=facts,
         unanswered=unanswered,
+        breaches=breaches,
+        not_passed=[gap_line(c) for c in not_passed(found[0].checks if found else [])],
+        unchecked=unchecked,
     )
 
 
@@ -483,8 +518,10 @@ def write_impact(
     reason: str = "",
 ) -> tuple[Path, Path]:
     """Render, record and write an algorithmic impact assessment."""
-    answers = reporting.read_answers(answers_path, [k for k, _, _ in IMPACT_QUESTIONS])
-    ctx = impact_context(ws, ref, answers, actor)
+    answers = reporting.read_answers(
+        answers_path, [k for k, _, _ in IMPACT_QUESTIONS], structured=("thresholds",)
+    )
+    ctx = impact_context(ws, ref, answers, actor, mitigations.read(answers_path))
     markdown, html = render_impact(ctx)
     stem = f"impact-assessment-{ctx.ref.replace('@', '-')}"
     return reporting.record(

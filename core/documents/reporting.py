@@ -19,11 +19,14 @@ from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
 
 
-def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
+def read_answers(
+    path: Path | None, allowed: Sequence[str], structured: Sequence[str] = ()
+) -> dict[str, str]:
     """Answers from a TOML file of ``question = "answer"``.
 
     Unknown questions and answers that are not text are refused; an empty answer counts as
-    unanswered.
+    unanswered. Keys in ``structured`` are allowed and left out: the caller reads them as
+    data (an impact assessment's ``[[thresholds]]``).
     """
     if path is None:
         return {}
@@ -31,6 +34,7 @@ def read_answers(path: Path | None, allowed: Sequence[str]) -> dict[str, str]:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UsageError(f"cannot read answers file {path}: {err}") from err
+    doc = {k: v for k, v in doc.items() if k not in structured}
     unknown = set(doc) - set(allowed)
     if unknown:
         raise UsageError(

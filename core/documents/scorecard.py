@@ -16,9 +16,11 @@ from core.data import snapshots
 from core.documents import reporting
 from core.documents.events import ScoreCardRecorded
 from core.evidence import score_evaluation
+from core.evidence.checks import gap_line, not_passed
 from core.evidence.document import Evidence
 from core.identity.actors import needs
 from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
 from core.modelling.outcome import Outcome
 from reports.score_card import ScoreCardContext, ScoreFairness, ScoreGroup, render_score_card
@@ -151,6 +153,8 @@ def card_context(ws: Workspace, subject: str, actor: str = "") -> ScoreCardConte
         ],
         fairness=fairness,
         notes=notes,
+        gaps=[gap_line(c) for c in not_passed(evidence.checks)],
+        legend=[(v, meaning) for v, meaning in LEGEND],
     )
 
 

@@ -72,6 +72,7 @@ def _model_evaluate(cat: Catalog, seq: int, body: Body, d: ModelEvaluated) -> No
             warnings=d.warnings,
             created_at=body["ts"],
             created_by=body["actor"],
+            verdict=d.verdict or ("FAIL" if d.errors else "WARN" if d.warnings else "PASS"),
         )
     )
     cat.put_edges(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.evidence.checks import gap_line, not_passed
 from core.evidence.document import Evidence as EvidenceDocument
 from core.evidence.sections.explainability import Explainability
 from core.evidence.sections.fairness import Fairness as FairnessResult
@@ -85,6 +86,8 @@ class Evidence:
     """The evidence's overall verdict, shown beside (never merged into) the signature status."""
     favourable: str = "favourable"
     """The favourable outcome in the spec's words (the rate ``GroupRow.approval_rate`` holds)."""
+    not_passed: list[str] = field(default_factory=list)
+    """Every check that is not PASS, in words, worst first (``VERDICT: section check …``)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def model_detail(ws: Workspace, ref: str, actor: str = "") -> ModelDetail:
     found = evaluation.latest_evidence(ws, ref, actor)
     return ModelDetail(
         ref=ref,
-        status=info.status,
+        status=info.signature_status,
         run_id=info.run.run_id,
         estimator=info.run.estimator,
         input_ref=info.record.input.ref,
@@ -156,6 +159,7 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
         privacy=(priv.roc_auc, priv.advantage) if priv else None,
         verdict=doc.verdict,
         favourable=fairness.favourable_name if fairness else "favourable",
+        not_passed=[gap_line(c) for c in not_passed(doc.checks)],
     )
 
 

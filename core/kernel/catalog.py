@@ -230,7 +230,7 @@ class Catalog(Database):
                 FROM edges g JOIN validations v ON g.dst = 'validation:' || v.seq
                 WHERE g.relation = 'gated-by'
             ), latest AS (
-                SELECT snapshot, suite_name, passed, errors,
+                SELECT snapshot, suite_name, passed, errors, warnings,
                        row_number() OVER (PARTITION BY snapshot, suite_name ORDER BY seq DESC)
                            AS k
                 FROM validations
@@ -242,14 +242,15 @@ class Catalog(Database):
                     WHERE s.subject = 'model:' || m.ref AND k.status = 'revoked')
                        AS revoked_signatures,
                    g.suite_name AS gate_suite, l.passed AS gate_passed,
-                   l.errors AS gate_errors,
-                   e.passed AS evaluation_passed, e.errors AS evaluation_errors
+                   l.errors AS gate_errors, l.warnings AS gate_warnings,
+                   e.passed AS evaluation_passed, e.errors AS evaluation_errors,
+                   e.warnings AS evaluation_warnings, e.verdict AS evaluation_verdict
             FROM models m
             LEFT JOIN runs r ON r.run_id = m.run_id
             LEFT JOIN gate g ON g.run_id = m.run_id
             LEFT JOIN latest l
                 ON l.snapshot = g.snapshot AND l.suite_name = g.suite_name AND l.k = 1
-            LEFT JOIN (SELECT model, passed, errors,
+            LEFT JOIN (SELECT model, passed, errors, warnings, verdict,
                               row_number() OVER (PARTITION BY model ORDER BY seq DESC) AS k
                        FROM evaluations) e ON e.model = m.ref AND e.k = 1
             ORDER BY m.seq DESC

@@ -215,6 +215,8 @@ class EvaluationRow(SQLModel, table=True):
     warnings: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: str
     created_by: str
+    verdict: str = "PASS"
+    """The evidence's overall verdict (derived from the counts for events before verdicts)."""
 
 
 class ScoreEvaluationRow(SQLModel, table=True):

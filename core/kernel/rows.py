@@ -555,6 +555,7 @@ class EvaluationRow(Row):
         "warnings",
         "created_at",
         "created_by",
+        "verdict",
     )
     KEY: ClassVar[tuple[str, ...]] = ("seq",)
     __slots__ = COLUMNS
@@ -573,6 +574,7 @@ class EvaluationRow(Row):
         warnings: int,
         created_at: str,
         created_by: str,
+        verdict: str = "PASS",
     ) -> None:
         self.seq = seq
         self.model = model
@@ -585,6 +587,7 @@ class EvaluationRow(Row):
         self.warnings = warnings
         self.created_at = created_at
         self.created_by = created_by
+        self.verdict = verdict
 
 
 class ScoreEvaluationRow(Row):

@@ -175,6 +175,7 @@ CREATE TABLE evaluations (
 	warnings BIGINT NOT NULL,
 	created_at VARCHAR NOT NULL,
 	created_by VARCHAR NOT NULL,
+	verdict VARCHAR NOT NULL,
 	PRIMARY KEY (seq)
 );
 

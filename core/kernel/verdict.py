@@ -55,3 +55,20 @@ def worst(verdicts: Iterable[str]) -> Verdict:
 def blocks(verdict: str) -> bool:
     """Whether a verdict fails a gate (only FAIL does; WARN and INCONCLUSIVE are reported)."""
     return verdict == FAIL
+
+
+LEGEND: Final[tuple[tuple[Verdict, str], ...]] = (
+    (PASS, "met its threshold"),
+    (WARN, "missed a warning-level threshold (reported, not gated)"),
+    (INCONCLUSIVE, "could not be judged on the data it had: never a pass"),
+    (FAIL, "missed an error-level threshold"),
+)
+"""What each verdict means, for the legend every report and screen shows beside its colours."""
+
+SHORT_LEGEND: Final[tuple[tuple[Verdict, str], ...]] = (
+    (PASS, "met"),
+    (WARN, "missed (warning level)"),
+    (INCONCLUSIVE, "not judgeable, never a pass"),
+    (FAIL, "missed (error level)"),
+)
+"""The legend in few words, for a screen's one line."""

@@ -39,6 +39,17 @@ class ModelView:
             return "trusted"
         return "signed, but not trusted" if self.check.signatures else "unsigned"
 
+    @property
+    def signature_status(self) -> str:
+        """The signature status in words for people: ``valid``, ``not valid`` or ``unsigned``.
+
+        A valid signature says who vouches for these bytes, not that the model's evidence
+        passed; front doors show it beside the evidence verdict, never as "trusted".
+        """
+        if self.check.trusted:
+            return "valid"
+        return f"not valid ({self.check.why_untrusted})" if self.check.signatures else "unsigned"
+
     def to_json(self) -> dict[str, Any]:
         """The ``model show --json`` document."""
         run = self.run

@@ -221,7 +221,7 @@ def test_model_card_and_impact_assessment_come_from_records(
     )
     verdict = found[0].verdict
     assert verdict == "INCONCLUSIVE"  # sex × age_group: a group of 22 and a ratio of 0.793
-    assert f"Evidence verdict: **{verdict}**" in text and "Signature status: **" in text
+    assert f"Evidence verdict: **{verdict}**" in text and "Signature: **" in text
     [rule] = [
         c for c in found[0].checks if c.name.endswith("(sex × age_group)") and "impact" in c.name
     ]
@@ -259,8 +259,10 @@ def test_impact_report_golden() -> None:
         level="II",
         level_reasons=["1 point(s)", "+1: decisions concern natural persons"],
         sections=[("Intended purpose", "AI Act Art. 27(1)(a)", "Scoring <loans> & more")],
-        evidence=[("model status", "trusted")],
+        evidence=[("signature status", "valid")],
         unanswered=["Complaint route"],
+        breaches=["BREACHED: the assessment states suspension if disparate impact < 0.8"],
+        not_passed=["WARN: fairness check 'disparate impact (sex)'"],
     )
     markdown, html = render_impact(ctx)
     assert markdown == (GOLDEN / "impact.md").read_text()

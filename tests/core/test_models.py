@@ -369,7 +369,7 @@ def test_inventory_shows_gate_signature_and_key_state(
         (only,) = inventory.overview(trained_ws, "sam").models
         return only
 
-    assert (line().validation, line().signatures) == ("german-credit-features passed", "unsigned")
+    assert (line().validation, line().signatures) == ("german-credit-features PASS", "unsigned")
     key, _ = keys.create(trained_ws, "alice", owner="sam", label="sam-extra")
     models.sign(trained_ws, "sam", "credit-risk@1")
     assert line().signatures == "signed ×1" and line().failing == []
@@ -380,7 +380,7 @@ def test_inventory_shows_gate_signature_and_key_state(
         + '\n[[checks]]\nname = "at least 5000 rows"\ntype = "row_count"\nmin = 5000\n'
     )
     validation.run(trained_ws, "sam", "german-credit-features", strict)
-    assert line().validation == "german-credit-features FAILED"
+    assert line().validation == "german-credit-features FAIL"
     keys.revoke(trained_ws, "alice", key.key_id, reason="laptop stolen")
     assert line().signatures == "signed ×1 (1 by a revoked key)"
     assert line().failing == ["1 validation error", "no signature from an unrevoked key"]

@@ -71,6 +71,10 @@ def documented() -> dict[str, dict[str, set[str]]]:
             "[[steps]]": set(ops_config.Step.model_fields),
         },
         **{page: {"Questions": set(questions)} for page, questions in ANSWERS.items()},
+        "impact-answers.md": {
+            "Questions": set(ANSWERS["impact-answers.md"]),
+            "[[thresholds]]": {"measure", "min", "max", "attributes", "action"},
+        },
         "pipeline.md": _pipeline_keys(),
         "baseline.md": {"[baseline]": {"name", "score", "threshold"}},
     }
@@ -151,6 +155,11 @@ def parse(page: str, text: str, folder: Path) -> Any:
         from core.operations import baselines
 
         return baselines.load_baseline(path)
+    if page == "impact-answers.md":
+        from core.documents import mitigations
+
+        mitigations.read(path)  # the thresholds parse strictly too
+        return reporting.read_answers(path, ANSWERS[page], structured=("thresholds",))
     return reporting.read_answers(path, ANSWERS[page])
 
 

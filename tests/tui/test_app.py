@@ -75,7 +75,7 @@ async def test_every_screen_renders_from_core(tui_ws: Workspace) -> None:
         await pilot.press("3")
         await settle(app, pilot)
         info = str(app.query_one("#model-info").render())
-        assert "status trusted" in info and "OpenSSF valid" in info
+        assert "signature valid" in info and "OpenSSF valid" in info
         await pilot.press("4")
         await settle(app, pilot)
         # The prompt has focus: the name is typed into it, none of its letters fires a binding

@@ -66,3 +66,20 @@ class Table(DataTable[Any]):
 def verdict_colour(verdict: str | None) -> str:
     """The colour of a verdict: only PASS is green; WARN and INCONCLUSIVE never look like it."""
     return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(verdict or "", "red")
+
+
+def verdict_text(verdict: str) -> str:
+    """A verdict as Rich markup in its colour (``none`` and other words stay plain)."""
+    from rich.markup import escape
+
+    if verdict not in ("PASS", "WARN", "INCONCLUSIVE", "FAIL"):
+        return escape(verdict)
+    colour = verdict_colour(verdict)
+    return f"[{colour}]{verdict}[/{colour}]"
+
+
+def legend() -> str:
+    """The colour legend of the verdicts, as one line of Rich markup."""
+    from core.kernel.verdict import SHORT_LEGEND
+
+    return "Verdicts: " + " · ".join(f"{verdict_text(v)} {m}" for v, m in SHORT_LEGEND)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, fmt, verdict_colour
+from app.tui.panes.base import Pane, Table, fmt, legend, verdict_colour, verdict_text
 
 if TYPE_CHECKING:
     from core.evidence.views import Evidence, ModelDetail
@@ -64,8 +64,12 @@ def detail_text(info: ModelDetail) -> str:
     """The model version's detail as Rich markup (every recorded name escaped)."""
     m = info.metrics
     lines = [
-        f"[b]{info.ref}[/b] · signature status [b]{info.status}[/b]"
-        + (f" · evidence verdict [b]{info.evidence.verdict}[/b]" if info.evidence else ""),
+        f"[b]{escape(info.ref)}[/b] · signature [b]{escape(info.status)}[/b] · evidence "
+        + (
+            f"verdict [b]{verdict_text(info.evidence.verdict)}[/b]"
+            if info.evidence
+            else "[yellow]none recorded[/yellow]"
+        ),
         f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
         " · ".join(
             f"{k} {fmt(m.get(k))}" for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
@@ -92,6 +96,9 @@ def evidence_lines(ev: Evidence) -> list[str]:
     # The verdict is the worst check's: an INCONCLUSIVE or WARN check never reads as passed.
     colour = verdict_colour(ev.verdict)
     lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
+    for gap in ev.not_passed:
+        lines.append(f"   {verdict_text(gap.split(':', 1)[0])}:{escape(gap.split(':', 1)[1])}")
+    lines.append(legend())
     for f in ev.fairness:
         lo, hi = f.interval_95
         mark = ""

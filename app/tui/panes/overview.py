@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, fmt
+from app.tui.panes.base import Pane, Table, fmt, legend, verdict_text
 
 
 class OverviewPane(Pane):
@@ -17,12 +18,13 @@ class OverviewPane(Pane):
         yield Static("Loading…", id="summary")
         yield Static("[b]Model inventory[/b]")
         yield Table(id="inventory", cursor_type="row")
+        yield Static(legend(), id="verdict-legend")
         yield Static("[b]Recent events[/b]")
         yield Table(id="recent", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#inventory", DataTable).add_columns(
-            "model", "ROC AUC", "signatures", "validation", "evaluation", "failing", "registered"
+            "model", "ROC AUC", "signatures", "validation", "evaluation", "not passed", "registered"
         )
         self.query_one("#recent", DataTable).add_columns("#", "time", "actor", "action", "reason")
 
@@ -47,9 +49,9 @@ class OverviewPane(Pane):
                 m.ref,
                 fmt(m.roc_auc),
                 m.signatures,
-                m.validation,
-                m.evaluation,
-                "; ".join(m.failing),
+                _marked(m.validation),
+                _marked(m.evaluation),
+                Text("; ".join(m.failing), style="yellow" if m.failing else ""),
                 m.created_at[:19],
                 key=m.ref,
             )
@@ -57,3 +59,9 @@ class OverviewPane(Pane):
         recent.clear()
         for e in data.recent:
             recent.add_row(str(e["seq"]), e["ts"][:19], e["actor"], e["action"], e["reason"])
+
+
+def _marked(state: str) -> Text:
+    """A ``suite VERDICT`` or ``VERDICT`` cell with the verdict in its colour."""
+    head, _, last = state.rpartition(" ")
+    return Text.from_markup((escape(head) + " " if head else "") + verdict_text(last))
