@@ -44,6 +44,8 @@ TABS = (
     "operations",
 )
 
+NARROW = 100
+"""Below this width the tabs drop their numbers (see :meth:`LedgerApp.on_resize`)."""
 VERDICT_TABS = ("overview", "data", "models", "approvals", "registry", "operations")
 """The tabs that show verdicts, each with the colour legend under it."""
 
@@ -210,6 +212,12 @@ class LedgerApp(WriteActions):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.workspace is not None:
             self._reload_active()
+        focused = self.focused
+        if focused is not None and event.pane in focused.ancestors:
+            # A key that followed the digit (/ on the field) already chose; in a terminal both
+            # arrive before this message, and moving focus now would send the typed name to
+            # the bindings instead of the field.
+            return
         # No input takes focus by itself (the digits would be typed into it): / does that.
         if event.pane.id == "lineage":
             for lineage in self.query(LineagePane):
@@ -257,6 +265,21 @@ class LedgerApp(WriteActions):
                             yield VerdictLegend()
         yield ProgressBar(id="action-progress", show_eta=False)
         yield Footer()
+
+    def on_resize(self) -> None:
+        # Nine numbered tabs need 100 columns: narrower, the names alone fit in 80 (the digits
+        # still switch, and ? lists them), so no tab is cut off or scrolled out of sight.
+        narrow = self.size.width < NARROW
+        self.set_class(narrow, "-narrow")
+        for footer in self.query(Footer):
+            footer.compact = narrow  # every key's label in 80 columns
+        found = self.query("#tabs")
+        if not found:
+            return
+        tabs = found.first(TabbedContent)
+        for n, tab in enumerate(TABS, start=1):
+            if tabs.query(f"#{tab}"):
+                tabs.get_tab(tab).label = tab.capitalize() if narrow else f"{n} {tab.capitalize()}"
 
     def on_mount(self) -> None:
         from core.identity import secrets

@@ -39,11 +39,12 @@ class VerdictLegend(Horizontal):
     VerdictLegend Label { margin-right: 2; }
     """
 
+    # Short enough for one line at 80 columns.
     MEANINGS = {
-        "PASS": "every check met",
-        "WARN": "met, with warnings",
-        "FAIL": "a check not met",
-        "INCONCLUSIVE": "not enough evidence",
+        "PASS": "met",
+        "WARN": "met, warned",
+        "FAIL": "not met",
+        "INCONCLUSIVE": "undecided",
     }
 
     def compose(self) -> ComposeResult:

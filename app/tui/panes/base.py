@@ -45,6 +45,8 @@ def key_values(text: str, indent: str = "   ") -> list[str]:
         return [indent + escape(text)]
     if not isinstance(doc, dict):
         return [indent + escape(text)]
+    if not doc:
+        return [indent + "none recorded"]
 
     def flat(value: Any, prefix: str) -> Iterable[tuple[str, str]]:
         if isinstance(value, dict) and value:
@@ -84,7 +86,9 @@ class Pane(Widget):
         """Focus this pane's field, if it has one."""
         fields = self.query(Input)
         if fields:
-            fields.first().focus()
+            # At once, not after the next refresh (Widget.focus): keys typed right behind the
+            # / are already queued, and must reach the field, not the bindings.
+            self.screen.set_focus(fields.first())
         else:
             self.notify("This tab has no field to type in.", timeout=3)
 
