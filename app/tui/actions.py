@@ -1,4 +1,8 @@
-"""The workstation's state-changing actions: a dialog asks for a reason, a worker runs it.
+"""The workstation's state-changing actions: a dialog confirms, a worker runs it.
+
+No key records anything by itself: each opens a dialog that says exactly what confirming
+records (the actor, the event and its target, the reason) and runs only on Run or Enter;
+Escape closes it with nothing written.
 
 Each action calls the same core function as its CLI command (the snapshot dialog builds the
 same :class:`core.data.snapshots.SnapshotRequest` as ``ledgerml snapshot add``). Core reports
@@ -16,7 +20,7 @@ from textual import work
 from textual.app import App
 from textual.widgets import ProgressBar, TabbedContent
 
-from app.tui.dialogs import ActionDialog, ApprovalDialog, Detail, Field
+from app.tui.dialogs import ActionDialog, ApprovalDialog, Detail, Field, Recorded
 from app.tui.panes import ApprovalsPane, ModelsPane, OperationsPane
 from app.tui.panes.approvals import pending_summary
 
@@ -57,12 +61,30 @@ class WriteActions(App[None]):
         run: Callable[[dict[str, str], Any], str],
         details: list[Detail] | None = None,
         summary: str = "",
+        *,
+        recorded: Recorded,
+        verb: str = "Run",
     ) -> None:
         def done(values: dict[str, str] | None) -> None:
             if values is not None:
                 self._run_action(title, run, values)
 
-        self.push_screen(ActionDialog(title, fields, details, summary), done)
+        self.push_screen(ActionDialog(title, fields, details, summary, recorded, verb), done)
+
+    def _recorded(
+        self, event: str, target: Callable[[dict[str, str]], str], signed: bool = False
+    ) -> Recorded:
+        """The confirmation lines of an action: who records which event on what, and why."""
+
+        def lines(values: dict[str, str]) -> list[tuple[str, str]]:
+            return [
+                ("actor", self.actor),
+                ("records", event + (f" (signed with {self.actor}'s key)" if signed else "")),
+                ("target", target(values).strip() or "(not given yet)"),
+                ("reason", values.get("reason", "").strip() or "(none given)"),
+            ]
+
+        return lines
 
     @work(thread=True, exit_on_error=False, group="actions")
     def _run_action(
@@ -104,7 +126,18 @@ class WriteActions(App[None]):
             cp, created = checkpoints.checkpoint(self.workspace, self.actor)
             return f"checkpoint {'signed' if created else 'already signed'} at #{cp.size}"
 
-        self._ask("Sign a checkpoint", [], run)
+        head = self.workspace.ledger.head()[0]
+        self._ask(
+            "Sign a checkpoint",
+            [],
+            run,
+            recorded=self._recorded(
+                "a signed checkpoint file (no ledger event)",
+                lambda v: f"the ledger's root at event #{head}",
+                signed=True,
+            ),
+            verb="Sign",
+        )
 
     def action_sign_model(self) -> None:
         from core.modelling import models
@@ -113,7 +146,13 @@ class WriteActions(App[None]):
             row = models.sign(self.workspace, self.actor, values["model"], reason=values["reason"])
             return f"signed {row.subject} at event #{row.seq}"
 
-        self._ask("Sign a model", [("model", "Model version", self._selected_model())], run)
+        self._ask(
+            "Sign a model",
+            [("model", "Model version", self._selected_model())],
+            run,
+            recorded=self._recorded("model.sign", lambda v: v["model"], signed=True),
+            verb="Sign",
+        )
 
     def action_evaluate_model(self) -> None:
         from core.evidence import evaluation
@@ -140,6 +179,10 @@ class WriteActions(App[None]):
                 ("suite", "Evaluation suite (TOML)", ""),
             ],
             run,
+            recorded=self._recorded(
+                "model.evaluate", lambda v: f"{v['model']} with suite {v['suite'] or '(none)'}"
+            ),
+            verb="Evaluate",
         )
 
     def action_export_bundle(self) -> None:
@@ -173,6 +216,11 @@ class WriteActions(App[None]):
                 ("data", "Data level (full or hashes)", "full"),
             ],
             run,
+            recorded=self._recorded(
+                "bundle.export",
+                lambda v: f"{v['model']} to {v['path']} ({v['data'] or 'full'} data)",
+            ),
+            verb="Export",
         )
 
     def action_add_snapshot(self) -> None:
@@ -221,6 +269,10 @@ class WriteActions(App[None]):
                 ("retention", "Retention", "how long to keep it: 90d, 18m, 7y"),
                 ("encrypt", "Encrypt at rest", "yes or no (empty: the workspace's PII default)"),
             ],
+            recorded=self._recorded(
+                "snapshot.add", lambda v: f"{v['file']} as dataset {v['dataset'] or '(none)'}"
+            ),
+            verb="Add",
         )
 
     def action_validate_snapshot(self) -> None:
@@ -243,6 +295,10 @@ class WriteActions(App[None]):
             "Validate a snapshot",
             [("snapshot", "Snapshot", ""), ("suite", "Suite (TOML)", "")],
             run,
+            recorded=self._recorded(
+                "validation.run", lambda v: f"{v['snapshot']} with suite {v['suite'] or '(none)'}"
+            ),
+            verb="Validate",
         )
 
     def action_train_model(self) -> None:
@@ -258,7 +314,13 @@ class WriteActions(App[None]):
             )
             return f"run:{row.run_id} recorded"
 
-        self._ask("Train a model", [("spec", "Training spec (TOML)", "")], run)
+        self._ask(
+            "Train a model",
+            [("spec", "Training spec (TOML)", "")],
+            run,
+            recorded=self._recorded("train.run", lambda v: v["spec"]),
+            verb="Train",
+        )
 
     # -- approvals: the dialog stays open and shows any refusal ----------------------------
 
@@ -301,6 +363,15 @@ class WriteActions(App[None]):
                 stage=stage,
                 reject=reject,
                 role=role,
+                recorded=[
+                    ("actor", self.actor),
+                    (
+                        "records",
+                        f"model.approve ({'reject' if reject else 'approve'}, signed "
+                        f"with {self.actor}'s key)",
+                    ),
+                    ("target", f"{ref} for stage {stage}"),
+                ],
             )
         )
 
@@ -390,7 +461,16 @@ class WriteActions(App[None]):
             "answers again, as a new deployment. Any canary ends with it. The policy's "
             "deploy gate decides, and the restored model must still verify."
         )
-        self._ask(f"Roll back {env}", [], run, summary=summary)
+        self._ask(
+            f"Roll back {env}",
+            [],
+            run,
+            summary=summary,
+            recorded=self._recorded(
+                "model.rollback", lambda v: f"env:{env} back to {target.row.model}"
+            ),
+            verb="Roll back",
+        )
 
     def action_withdraw_deployment(self) -> None:
         from rich.markup import escape
@@ -417,7 +497,16 @@ class WriteActions(App[None]):
             f"[b]{escape(dep.row.model)}[/b] ({dep.deployment_id}, {arm}) is taken out of "
             f"service with nothing in its place: {after}."
         )
-        self._ask(f"Withdraw the {arm} deployment of {env}", [], run, summary=summary)
+        self._ask(
+            f"Withdraw the {arm} deployment of {env}",
+            [],
+            run,
+            summary=summary,
+            recorded=self._recorded(
+                "deploy.withdraw", lambda v: f"env:{env} {arm} ({dep.row.model})"
+            ),
+            verb="Withdraw",
+        )
 
 
 def _yes_no(text: str, field: str) -> bool | None:

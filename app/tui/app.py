@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from app.tui.actions import WRITE_ACTIONS, WriteActions
 from app.tui.dialogs import ErrorDialog, SecretDialog
+from app.tui.help import HelpScreen, LedgerCommands, VerdictLegend
 from app.tui.panes import (
     ApprovalsPane,
     BundlePane,
@@ -42,6 +43,11 @@ TABS = (
     "registry",
     "operations",
 )
+
+NARROW = 100
+"""Below this width the tabs drop their numbers (see :meth:`LedgerApp.on_resize`)."""
+VERDICT_TABS = ("overview", "data", "models", "approvals", "registry", "operations")
+"""The tabs that show verdicts, each with the colour legend under it."""
 
 
 class AfterFirstPaint(Widget):
@@ -77,32 +83,88 @@ class LedgerApp(WriteActions):
 
     TITLE = "ledgerml"
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {LedgerCommands}
+    # Every key that records something opens a dialog that says what it will record; the help
+    # (?) and the palette (ctrl+p) are generated from this list.
     BINDINGS = [
-        Binding("1", "tab('overview')", "Overview", show=False),
-        Binding("2", "tab('data')", "Data", show=False),
-        Binding("3", "tab('models')", "Models", show=False),
-        Binding("4", "tab('lineage')", "Lineage", show=False),
-        Binding("5", "tab('ledger')", "Ledger", show=False),
-        Binding("6", "tab('bundle')", "Bundle", show=False),
-        Binding("7", "tab('approvals')", "Approvals", show=False),
-        Binding("8", "tab('registry')", "Registry", show=False),
-        Binding("9", "tab('operations')", "Operations", show=False),
-        Binding("r", "refresh", "Refresh"),
-        Binding("v", "verify", "Verify"),
-        Binding("c", "checkpoint", "Checkpoint"),
-        Binding("s", "sign_model", "Sign"),
-        Binding("e", "evaluate_model", "Evaluate"),
-        Binding("x", "export_bundle", "Export"),
-        Binding("p", "prove", "Prove", show=False),
-        Binding("a", "add_snapshot", "Add snapshot", show=False),
-        Binding("V", "validate_snapshot", "Validate", show=False),
-        Binding("t", "train_model", "Train", show=False),
-        Binding("A", "approve_version", "Approve", show=False),
-        Binding("J", "reject_version", "Reject", show=False),
-        Binding("B", "rollback_deployment", "Roll back", show=False),
-        Binding("W", "withdraw_deployment", "Withdraw", show=False),
-        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
-        Binding("ctrl+x", "cancel_action", "Cancel job", show=False),
+        *(
+            Binding(str(n), f"tab('{tab}')", tab.capitalize(), show=False)
+            for n, tab in enumerate(TABS, start=1)
+        ),
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="Every key, here"),
+        Binding(
+            "slash",
+            "focus_prompt",
+            "Type",
+            key_display="/",
+            show=False,
+            tooltip="Type in this tab's field (lineage, ledger filter, bundle path)",
+        ),
+        Binding("r", "refresh", "Refresh", tooltip="Reload every tab from the workspace"),
+        Binding("v", "verify", "Verify", tooltip="Recompute chain, Merkle roots, signatures"),
+        Binding("c", "checkpoint", "Checkpoint", tooltip="Sign the ledger's root (confirms)"),
+        Binding("s", "sign_model", "Sign", tooltip="Sign the selected model (confirms)"),
+        Binding(
+            "e",
+            "evaluate_model",
+            "Evaluate",
+            tooltip="Evaluate the selected model with a suite (confirms)",
+        ),
+        Binding("x", "export_bundle", "Export", tooltip="Export an audit bundle (confirms)"),
+        Binding("p", "prove", "Prove", show=False, tooltip="Merkle proof of the selected event"),
+        Binding(
+            "a",
+            "add_snapshot",
+            "Add snapshot",
+            show=False,
+            tooltip="Record a dataset version (confirms)",
+        ),
+        Binding(
+            "V",
+            "validate_snapshot",
+            "Validate",
+            show=False,
+            tooltip="Run a validation suite on a snapshot (confirms)",
+        ),
+        Binding(
+            "t", "train_model", "Train", show=False, tooltip="Train from a training spec (confirms)"
+        ),
+        Binding(
+            "A",
+            "approve_version",
+            "Approve",
+            show=False,
+            tooltip="Approve the selected version (confirms, signs)",
+        ),
+        Binding(
+            "J",
+            "reject_version",
+            "Reject",
+            show=False,
+            tooltip="Reject the selected version (confirms, signs)",
+        ),
+        Binding(
+            "B",
+            "rollback_deployment",
+            "Roll back",
+            show=False,
+            tooltip="Roll the selected environment back (confirms)",
+        ),
+        Binding(
+            "W",
+            "withdraw_deployment",
+            "Withdraw",
+            show=False,
+            tooltip="Withdraw the selected deployment (confirms)",
+        ),
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False, tooltip="Light or dark"),
+        Binding(
+            "ctrl+x",
+            "cancel_action",
+            "Cancel job",
+            show=False,
+            tooltip="Stop the running action before it records",
+        ),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -135,8 +197,9 @@ class LedgerApp(WriteActions):
 
     def _workspace_ready(self, ws: Any, read_only: bool) -> None:
         self.workspace, self.read_only = ws, read_only
-        mode = "read-only review" if read_only else f"acting as {self.actor}"
-        self.sub_title = f"{ws.root} · {mode}"
+        mode = "read-only" if read_only else f"as {self.actor}"
+        # The folder's name, not its path: at 80 columns a long path cut the title off.
+        self.sub_title = f"{Path(ws.root).name} · {mode}"
         self.refresh_bindings()
         self._reload_active()
 
@@ -149,8 +212,19 @@ class LedgerApp(WriteActions):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.workspace is not None:
             self._reload_active()
-        if event.pane.id == "lineage":  # the tab's first job is typing a record's name
-            self.query_one(LineagePane).focus_prompt()
+        focused = self.focused
+        if focused is not None and event.pane in focused.ancestors:
+            # A key that followed the digit (/ on the field) already chose; in a terminal both
+            # arrive before this message, and moving focus now would send the typed name to
+            # the bindings instead of the field.
+            return
+        # No input takes focus by itself (the digits would be typed into it): / does that.
+        if event.pane.id == "lineage":
+            for lineage in self.query(LineagePane):
+                lineage.leave_prompt()
+        elif event.pane.id == "bundle":
+            for bundle in self.query(BundlePane):
+                bundle.leave_prompt()
         elif event.pane.id == "approvals":  # the cursor keys walk the queue at once
             for pane in self.query(ApprovalsPane):
                 pane.focus_queue()
@@ -187,8 +261,25 @@ class LedgerApp(WriteActions):
                     with TabPane(f"{key} {tab.capitalize()}", id=tab):
                         widget = pane(id=f"pane-{tab}")
                         yield widget if tab == "overview" else AfterFirstPaint(widget)
+                        if tab in VERDICT_TABS:
+                            yield VerdictLegend()
         yield ProgressBar(id="action-progress", show_eta=False)
         yield Footer()
+
+    def on_resize(self) -> None:
+        # Nine numbered tabs need 100 columns: narrower, the names alone fit in 80 (the digits
+        # still switch, and ? lists them), so no tab is cut off or scrolled out of sight.
+        narrow = self.size.width < NARROW
+        self.set_class(narrow, "-narrow")
+        for footer in self.query(Footer):
+            footer.compact = narrow  # every key's label in 80 columns
+        found = self.query("#tabs")
+        if not found:
+            return
+        tabs = found.first(TabbedContent)
+        for n, tab in enumerate(TABS, start=1):
+            if tabs.query(f"#{tab}"):
+                tabs.get_tab(tab).label = tab.capitalize() if narrow else f"{n} {tab.capitalize()}"
 
     def on_mount(self) -> None:
         from core.identity import secrets
@@ -239,9 +330,18 @@ class LedgerApp(WriteActions):
             # Focus left inside the old pane would be moved by Textual to a focusable widget
             # there, and a focused widget's pane becomes active again: drop it first.
             self.set_focus(None)
-            if tabs.active == tab == "lineage":  # no TabActivated: go back to the prompt
-                self.query_one(LineagePane).focus_prompt()
             tabs.active = tab
+
+    def action_focus_prompt(self) -> None:
+        """Put the cursor in the shown tab's field; Escape leaves it, Enter runs it."""
+        active = self.query_one("#tabs", TabbedContent).active
+        for pane in self.query(Pane):
+            if pane.id == f"pane-{active}":
+                pane.focus_prompt()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     def jump_to(self, node: str) -> None:
         """Open the record's screen (from the lineage tree)."""

@@ -14,11 +14,22 @@ Field = tuple[str, str, str]
 """An input of a dialog: its key in the values returned, its label and its initial value."""
 Detail = tuple[str, str, str]
 """An optional input: its key, its label and a placeholder saying what it takes."""
+Recorded = Callable[[dict[str, str]], list[tuple[str, str]]]
+"""What an action will record, from the dialog's current values: (label, value) lines such as
+("actor", "alice"), ("records", "model.sign"), ("target", "credit-risk@1")."""
+
+
+def recorded_text(lines: list[tuple[str, str]]) -> str:
+    """The confirmation block: one ``label: value`` line each, every value escaped."""
+    width = max((len(label) for label, _ in lines), default=0)
+    return "\n".join(f"[b]{label:<{width}}[/b]  {escape(value)}" for label, value in lines)
 
 
 class ActionDialog(ModalScreen[dict[str, str] | None]):
-    """Ask for a reason (recorded in the ledger) and any fields the action needs.
+    """Confirm a state change: what will be recorded, a reason, and any fields it needs.
 
+    ``recorded`` says exactly what confirming records (actor, event, target), redrawn as the
+    fields change; nothing runs until Run (or Enter) is pressed, and Escape records nothing.
     ``details`` are optional fields (a snapshot's provenance and tags), drawn one line each
     under the main fields so that a long form still fits the screen.
     """
@@ -31,6 +42,8 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
     ActionDialog Horizontal { height: auto; align-horizontal: right; }
     ActionDialog Grid { grid-size: 2; grid-columns: 24 1fr; height: auto; margin-bottom: 1; }
     ActionDialog Grid Input { margin: 0; }
+    ActionDialog #action-record { border: round $warning; padding: 0 1; margin-bottom: 1;
+                                  height: auto; }
     """
     BINDINGS = [("escape", "cancel", "Cancel")]
 
@@ -40,18 +53,26 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         fields: list[Field] | None = None,
         details: list[Detail] | None = None,
         summary: str = "",
+        recorded: Recorded | None = None,
+        verb: str = "Run",
     ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields or []
         self.details = details or []
         self.summary = summary  # what will change, in words (markup): the confirmation
+        self.recorded = recorded
+        self.verb = verb
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self.title_text}[/b]")
             if self.summary:
                 yield Static(self.summary, id="action-summary")
+            if self.recorded is not None:
+                record = Static(id="action-record")
+                record.border_title = "Confirming records"
+                yield record
             for key, label, value in self.fields:
                 yield Label(label)
                 yield Input(value=value, id=f"field-{key}")
@@ -64,11 +85,34 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
             yield Input(placeholder="why are you doing this?", id="reason")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
-                yield Button("Run", id="run", variant="primary")
+                yield Button(self.verb, id="run", variant="primary")
 
     def on_mount(self) -> None:
+        self._show_recorded()
         first = self.query(Input).first()
         first.focus()
+
+    def on_input_changed(self) -> None:
+        self._show_recorded()
+
+    def _show_recorded(self) -> None:
+        found = self.query("#action-record")
+        if self.recorded is not None and found:
+            found.first(Static).update(recorded_text(self.recorded(self.values)))
+
+    @property
+    def record_text(self) -> str:
+        """What the confirmation block says will be recorded (empty without one)."""
+        found = self.query("#action-record")
+        return str(found.first(Static).render()) if found else ""
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The fields as typed so far, and the reason."""
+        keys = [key for key, _, _ in (*self.fields, *self.details)]
+        values = {key: self.query_one(f"#field-{key}", Input).value for key in keys}
+        values["reason"] = self.query_one("#reason", Input).value
+        return values
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "run":
@@ -80,10 +124,7 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         self._submit()
 
     def _submit(self) -> None:
-        keys = [key for key, _, _ in (*self.fields, *self.details)]
-        values = {key: self.query_one(f"#field-{key}", Input).value for key in keys}
-        values["reason"] = self.query_one("#reason", Input).value
-        self.dismiss(values)
+        self.dismiss(self.values)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -237,6 +278,8 @@ class ApprovalDialog(ModalScreen[bool | None]):
     ApprovalDialog.reject > Vertical { border: thick $error; }
     ApprovalDialog Input { margin-bottom: 1; }
     ApprovalDialog #approval-summary { margin-bottom: 1; }
+    ApprovalDialog #action-record { border: round $warning; padding: 0 1; margin-bottom: 1;
+                                    height: auto; }
     ApprovalDialog #approval-error { color: $error; height: auto; margin-bottom: 1; }
     ApprovalDialog Horizontal { height: auto; align-horizontal: right; }
     """
@@ -251,9 +294,11 @@ class ApprovalDialog(ModalScreen[bool | None]):
         stage: str = "approved",
         reject: bool = False,
         role: str = "",
+        recorded: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(classes="reject" if reject else "")
         self.ref, self.summary, self.submit, self.reject = ref, summary, submit, reject
+        self.recorded = recorded or []
         self.stage = stage
         self.role = role
         self.busy = False
@@ -263,6 +308,10 @@ class ApprovalDialog(ModalScreen[bool | None]):
         with Vertical():
             yield Label(f"[b]{verb} {escape(self.ref)} for stage {escape(self.stage)}[/b]")
             yield Static(self.summary, id="approval-summary")
+            if self.recorded:
+                record = Static(recorded_text(self.recorded), id="action-record")
+                record.border_title = "Confirming records"
+                yield record
             yield Label("Role you decide in (empty: the missing role you hold)")
             yield Input(value=self.role, id="role")
             if not self.reject:

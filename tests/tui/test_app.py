@@ -67,8 +67,6 @@ async def test_every_screen_renders_from_core(tui_ws: Workspace) -> None:
             await pilot.press(key)
             await settle(app, pilot)
             assert app.query_one("#tabs").active == tab
-            if tab == "lineage":  # its prompt takes the keys until Escape
-                await pilot.press("escape")
         await pilot.press("2")
         await settle(app, pilot)
         assert "Profile" in str(app.query_one("#snapshot-info").render())
@@ -76,19 +74,20 @@ async def test_every_screen_renders_from_core(tui_ws: Workspace) -> None:
         await settle(app, pilot)
         info = str(app.query_one("#model-info").render())
         assert "signature valid" in info and "OpenSSF valid" in info
-        await pilot.press("4")
+        await pilot.press("4", "slash")
         await settle(app, pilot)
-        # The prompt has focus: the name is typed into it, none of its letters fires a binding
-        # (c would open the checkpoint dialog, s the signing one).
+        # / gave the prompt focus: the name is typed into it, none of its letters fires a
+        # binding (c would open the checkpoint dialog, s the signing one).
         await pilot.press(*"credit-risk@1", "enter")
         await settle(app, pilot)
         assert len(app.screen_stack) == 1
         tree = app.query_one("#lineage-tree")
         assert tree.root.children and "produced-by" in str(tree.root.children[0].label)
         assert app.focused is tree  # the walk's result takes focus; bindings act again
-        await pilot.press("4")  # already on Lineage: back to the prompt for the next name
+        await pilot.press("slash")  # back to the prompt for the next name; Escape leaves it
         assert app.focused is app.query_one("#lineage-ref")
         await pilot.press("escape")
+        assert app.focused is tree
         await pilot.press("v")
         await settle(app, pilot)
         assert "VERIFIED" in str(app.query_one("#verify-result").render())
@@ -340,3 +339,180 @@ async def test_an_action_asks_for_the_actors_passphrase_in_a_dialog(
             await settle(app, pilot)
             assert bool(checkpoints.checkpoints(ws)) is written
     forget_unlocked()
+
+
+# -- keys: tabs from everywhere, confirmations, help, palette -----------------------------------
+
+
+async def test_tab_digits_switch_tabs_from_every_tab(tui_ws: Workspace) -> None:
+    """No field takes focus by itself, so a digit is never typed into the lineage, ledger or
+    bundle field; / puts the cursor there, Escape takes it out and the digits work again."""
+    from app.tui.app import TABS
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tabs = app.query_one("#tabs")
+        for n, tab in enumerate(TABS, start=1):
+            await pilot.press(str(n))
+            await settle(app, pilot)
+            assert tabs.active == tab
+            assert not isinstance(app.focused, Input), (tab, app.focused)
+            target = TABS[n % len(TABS)]  # from this tab to the next one
+            await pilot.press(str(TABS.index(target) + 1))
+            assert tabs.active == target, f"from {tab}"
+        for n, tab in ((4, "lineage"), (5, "ledger"), (6, "bundle")):
+            await pilot.press(str(n), "slash")
+            assert isinstance(app.focused, Input), tab
+            await pilot.press("9")  # typed into the field: the tab stays
+            assert tabs.active == tab and app.focused.value == "9"
+            await pilot.press("ctrl+u", "escape", "1")
+            assert tabs.active == "overview", f"Escape did not leave the {tab} field"
+
+
+WRITE_KEYS = {
+    "checkpoint": "c",
+    "sign_model": "s",
+    "evaluate_model": "e",
+    "export_bundle": "x",
+    "add_snapshot": "a",
+    "validate_snapshot": "V",
+    "train_model": "t",
+    "approve_version": "A",
+    "reject_version": "J",
+}
+"""The write keys whose dialog opens in this workspace (B and W need a deployment: their
+dialogs are tested in test_operations)."""
+
+
+async def test_every_state_changing_key_asks_and_escape_records_nothing(
+    tui_ws: Workspace,
+) -> None:
+    from textual.binding import Binding
+
+    from app.tui.actions import WRITE_ACTIONS
+    from app.tui.dialogs import ApprovalDialog
+
+    bound = {b.action: b.key for b in Binding.make_bindings(LedgerApp.BINDINGS)}
+    assert set(bound) >= WRITE_ACTIONS  # every write action has a key, and is listed here
+    assert WRITE_ACTIONS - set(WRITE_KEYS) == {"rollback_deployment", "withdraw_deployment"}
+    app = LedgerApp(tui_ws, actor="alice")
+    head, cps = tui_ws.ledger.head(), len(checkpoints.checkpoints(tui_ws))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # the Models tab selects credit-risk@1
+        await settle(app, pilot)
+        for action, key in WRITE_KEYS.items():
+            assert bound[action] == key
+            await pilot.press(key)
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, ActionDialog | ApprovalDialog), key
+            text = (
+                dialog.record_text
+                if isinstance(dialog, ActionDialog)
+                else str(dialog.query_one("#action-record").render())
+            )
+            assert "actor" in text and "alice" in text and "records" in text, (key, text)
+            assert "target" in text, (key, text)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(app.screen_stack) == 1, key
+        await settle(app, pilot)
+    assert tui_ws.ledger.head() == head
+    assert len(checkpoints.checkpoints(tui_ws)) == cps
+
+
+async def test_signing_shows_what_is_signed_and_records_only_on_confirm(
+    tui_ws: Workspace,
+) -> None:
+    app = LedgerApp(tui_ws, actor="alice")
+    head = tui_ws.ledger.head()[0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ActionDialog)
+        lines = dialog.record_text.splitlines()
+        assert lines[0].split() == ["actor", "alice"]
+        assert lines[1].split()[:2] == ["records", "model.sign"]
+        assert lines[2].split() == ["target", "credit-risk@1"]
+        await pilot.click("#reason")
+        await pilot.press(*"quarterly re-sign")
+        assert dialog.record_text.splitlines()[3].split() == ["reason", "quarterly", "re-sign"]
+        assert tui_ws.ledger.head()[0] == head  # typing records nothing
+        await pilot.press("enter")
+        await settle(app, pilot)
+    assert tui_ws.ledger.head()[0] == head + 1
+    event = tui_ws.ledger.entry(head + 1).decode()
+    assert (event["action"], event["actor"], event["reason"]) == (
+        "model.sign",
+        "alice",
+        "quarterly re-sign",
+    )
+
+
+async def test_question_mark_lists_every_binding(tui_ws: Workspace) -> None:
+    from textual.binding import Binding
+
+    from app.tui.help import HelpScreen
+    from app.tui.panes import DataPane
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.text
+        for b in (
+            *Binding.make_bindings(LedgerApp.BINDINGS),
+            *Binding.make_bindings(DataPane.BINDINGS),
+        ):
+            assert b.description in text, b
+        assert "Reveal PII" in text and "Leave the field" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_palette_finds_tabs_and_actions(tui_ws: Workspace) -> None:
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+
+        async def found(query: str, want: str) -> list[str]:
+            """The palette's entries for the query, once one holding ``want`` has arrived."""
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press(*query)
+            titles: list[str] = []
+            for _ in range(200):  # the palette searches in a worker: wait for its answer
+                await pilot.pause()
+                options = app.screen.query_one(OptionList)
+                titles = [
+                    str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+                ]
+                if any(want in t for t in titles):
+                    break
+            return titles
+
+        titles = await found("lin", "Lineage tab")
+        assert any("Lineage tab" in t for t in titles), titles
+        await pilot.press("escape")
+        await pilot.pause()
+        for query, want in (("checkpoint", "Checkpoint"), ("keys", "Keys"), ("prove", "Prove")):
+            titles = await found(query, want)
+            assert any(want in t for t in titles), (query, titles)
+            await pilot.press("escape")
+            await pilot.pause()
+        await found("lin", "Lineage tab")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.query_one("#tabs").active == "lineage"

@@ -516,16 +516,19 @@ def frozen_gov_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspac
         lock.close()
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize(("tab", "actor"), [("approvals", "vic"), ("registry", "alice")])
-async def test_governance_screen_snapshot(frozen_gov_ws: Workspace, tab: str, actor: str) -> None:
+async def test_governance_screen_snapshot(
+    frozen_gov_ws: Workspace, tab: str, actor: str, size: tuple[int, int]
+) -> None:
     from .snapshot import assert_matches_baseline, settled_screenshot
 
     app = LedgerApp(frozen_gov_ws, actor=actor)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settled_screenshot(app, pilot)
         app.action_tab(tab)
         svg = await settled_screenshot(app, pilot)
-    assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-120x40.svg")
+    assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-{size[0]}x{size[1]}.svg")
 
 
 async def test_an_unexpected_error_leaves_the_dialog_usable(

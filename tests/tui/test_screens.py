@@ -76,15 +76,36 @@ def frozen_ws() -> Iterator[Workspace]:
         lock.close()  # releases the lock
 
 
-@pytest.mark.parametrize("tab", ["overview", "data", "models", "lineage", "ledger", "bundle"])
-async def test_screen_snapshot(frozen_ws: Workspace, tab: str) -> None:
+SIZES = [(80, 24), (160, 50)]
+"""The smallest terminal the workstation is made for, and a large one."""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize(
+    "tab", ["overview", "data", "models", "lineage", "ledger", "bundle", "operations"]
+)
+async def test_screen_snapshot(frozen_ws: Workspace, tab: str, size: tuple[int, int]) -> None:
     app = LedgerApp(frozen_ws, actor="alice")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settled_screenshot(app, pilot)
         app.action_tab(tab)
         await settled_screenshot(app, pilot)
         if tab == "lineage":
-            await pilot.click("#lineage-ref")
-            await pilot.press(*"credit-risk@1", "enter")
+            await pilot.press("slash", *"credit-risk@1", "enter")
         svg = await settled_screenshot(app, pilot)
-    assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-120x40.svg")
+    assert_matches_baseline(svg, GOLDEN / f"workspace-{tab}-{size[0]}x{size[1]}.svg")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", ["help", "sign"])
+async def test_overlay_snapshot(frozen_ws: Workspace, screen: str, size: tuple[int, int]) -> None:
+    """The keys screen, and the confirmation a write key opens (what will be recorded)."""
+    app = LedgerApp(frozen_ws, actor="alice")
+    async with app.run_test(size=size) as pilot:
+        await settled_screenshot(app, pilot)
+        if screen == "sign":
+            app.action_tab("models")
+            await settled_screenshot(app, pilot)
+        await pilot.press("question_mark" if screen == "help" else "s")
+        svg = await settled_screenshot(app, pilot)
+    assert_matches_baseline(svg, GOLDEN / f"workspace-{screen}-{size[0]}x{size[1]}.svg")

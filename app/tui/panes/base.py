@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.widget import Widget
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 from textual.widgets.data_table import RowKey
 
 if TYPE_CHECKING:
@@ -28,10 +29,50 @@ def fmt(value: Any, digits: int = 3) -> str:
     return "" if value is None else str(value)
 
 
+def key_values(text: str, indent: str = "   ") -> list[str]:
+    """A recorded JSON object as ``key: value`` lines (nested keys dotted), markup escaped.
+
+    Provenance was shown as one raw JSON line; an auditor reads fields. Text that is not a
+    JSON object is shown as it is, and an empty object as "none recorded".
+    """
+    import json
+
+    from rich.markup import escape
+
+    try:
+        doc = json.loads(text) if text else {}
+    except ValueError:
+        return [indent + escape(text)]
+    if not isinstance(doc, dict):
+        return [indent + escape(text)]
+    if not doc:
+        return [indent + "none recorded"]
+
+    def flat(value: Any, prefix: str) -> Iterable[tuple[str, str]]:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                yield from flat(v, f"{prefix}.{k}" if prefix else str(k))
+        elif isinstance(value, list):
+            yield prefix, ", ".join(str(v) for v in value) or "none"
+        else:
+            yield prefix, "none" if value in (None, "", {}) else str(value)
+
+    pairs = list(flat(doc, ""))
+    if not pairs:
+        return [indent + "none recorded"]
+    width = max(len(k) for k, _ in pairs)
+    return [f"{indent}{escape(k) + ':':<{width + 1}} {escape(v)}" for k, v in pairs]
+
+
 class Pane(Widget):
-    """A tab's content: reloads through core when shown or refreshed."""
+    """A tab's content: reloads through core when shown or refreshed.
+
+    A pane's field (lineage name, ledger filter, bundle path) takes focus only when asked
+    (``/``, or a click), so the digits switch tabs from every tab; Escape leaves it.
+    """
 
     DEFAULT_CSS = "Pane { height: 1fr; width: 1fr; } Pane Horizontal { height: 1fr; }"
+    BINDINGS = [Binding("escape", "leave_prompt", "Leave the field", show=False)]
 
     @property
     def ledger_app(self) -> LedgerApp:
@@ -40,6 +81,27 @@ class Pane(Widget):
     def reload(self) -> Any:
         """Load this pane's data in a worker."""
         return None
+
+    def focus_prompt(self) -> None:
+        """Focus this pane's field, if it has one."""
+        fields = self.query(Input)
+        if fields:
+            # At once, not after the next refresh (Widget.focus): keys typed right behind the
+            # / are already queued, and must reach the field, not the bindings.
+            self.screen.set_focus(fields.first())
+        else:
+            self.notify("This tab has no field to type in.", timeout=3)
+
+    def leave_prompt(self) -> None:
+        """Focus the pane's first table or tree (not a field), so keys act as bindings again."""
+        for widget in self.query("*"):
+            if widget.focusable and not isinstance(widget, Input):
+                widget.focus()
+                return
+        self.app.set_focus(None)
+
+    def action_leave_prompt(self) -> None:
+        self.leave_prompt()
 
     @property
     def shown(self) -> bool:
@@ -65,6 +127,7 @@ class Table(DataTable[Any]):
 
 def verdict_colour(verdict: str | None) -> str:
     """The colour of a verdict: only PASS is green; WARN and INCONCLUSIVE never look like it."""
+<<<<<<< HEAD
     return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(verdict or "", "red")
 
 
@@ -83,3 +146,6 @@ def legend() -> str:
     from core.kernel.verdict import SHORT_LEGEND
 
     return "Verdicts: " + " · ".join(f"{verdict_text(v)} {m}" for v, m in SHORT_LEGEND)
+=======
+    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue"}.get(verdict or "", "red")
+>>>>>>> p17-tui

@@ -23,7 +23,9 @@ class BundlePane(Pane):
     def compose(self) -> ComposeResult:
         from textual.widgets import Markdown
 
-        yield Input(placeholder="path of a bundle to open and verify, then Enter", id="bundle-path")
+        yield Input(
+            placeholder="/ then the path of a bundle to open and verify, Enter", id="bundle-path"
+        )
         yield Static("", id="bundle-verdict")
         with Horizontal():
             yield Table(id="coverage", cursor_type="row")
@@ -40,6 +42,7 @@ class BundlePane(Pane):
 
     @on(Input.Submitted, "#bundle-path")
     def _submitted(self, event: Input.Submitted) -> None:
+        self.leave_prompt()
         self.open_bundle(event.value.strip())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bundle")

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, bars, fmt
+from app.tui.panes.base import Pane, Table, bars, fmt, key_values
 
 # A run's verdict and each check's mark: a warning never looks like a pass.
 VERDICT_STYLE = {
@@ -121,7 +121,8 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
     snap = detail.snapshot
     lines = [
         f"[b]{snap.ref}[/b] · {snap.rows} rows · table sha256:{snap.table_digest[:16]}…",
-        f"provenance: {escape(snap.provenance)}",
+        "provenance:",
+        *key_values(snap.provenance),
         f"PII: {', '.join(snap.pii) or 'none'} · sensitive: "
         f"{', '.join(snap.sensitive) or 'none'} · retention: {snap.retention or '-'}",
         "",

@@ -15,7 +15,7 @@ from app.tui.panes.base import Pane, Table
 class LedgerPane(Pane):
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="filter: actor=NAME action=PREFIX subject=X since=2h|2026-03-01",
+            placeholder="/ to filter: actor=NAME action=PREFIX subject=X since=2h|2026-03-01",
             id="ledger-filter",
         )
         yield ProgressBar(id="verify-progress", show_eta=False)
@@ -30,6 +30,7 @@ class LedgerPane(Pane):
 
     @on(Input.Submitted, "#ledger-filter")
     def _filter(self) -> None:
+        self.leave_prompt()
         self.reload()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")

@@ -7,28 +7,18 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Input, Tree
 
 from app.tui.panes.base import Pane
 
 
 class LineagePane(Pane):
-    BINDINGS = [Binding("escape", "leave_prompt", "Leave prompt")]
-
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="name@N, run:<id> … then Enter (prefix with '-' for downstream)",
+            placeholder="/ then name@N or run:<id>, Enter ('-name@N': downstream)",
             id="lineage-ref",
         )
         yield Tree("lineage", id="lineage-tree")
-
-    def focus_prompt(self) -> None:
-        """Focus the prompt, so typed letters go into it instead of firing app bindings."""
-        self.query_one("#lineage-ref", Input).focus()
-
-    def action_leave_prompt(self) -> None:
-        self.query_one("#lineage-tree", Tree).focus()
 
     @on(Input.Submitted, "#lineage-ref")
     def _submitted(self, event: Input.Submitted) -> None:
