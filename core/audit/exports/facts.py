@@ -48,6 +48,8 @@ class ModelFacts:
     sources: dict[str, list[str]]
     """Per feature-view snapshot ref, the snapshots it was derived from."""
     evaluations: list[Evaluated]
+    judged: dict[str, SnapshotRow]
+    """Snapshots an evaluation judged the model on that are not upstream of it, by ref."""
     evidence: Evidence | None
     """The newest evaluation's evidence, or None when the model was never evaluated."""
     as_of: int | None = None
@@ -96,7 +98,11 @@ def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None
         run = models.resolve_run(s.catalog, model.run_id)
         edges = s.catalog.lineage(f"model:{model.ref}")
         names = sorted({e.dst for e in edges} | {e.src for e in edges})
-        found = [s.catalog.snapshot(n.removeprefix("snapshot:")) for n in names]
+        found = [
+            s.catalog.snapshot(n.removeprefix("snapshot:"))
+            for n in names
+            if n.startswith("snapshot:")
+        ]
         limit = as_of if as_of is not None else 2**63
         snaps = sorted(
             (x for x in found if x is not None and x.created_seq <= limit),
@@ -113,6 +119,12 @@ def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None
         }
         rows = [r for r in s.catalog.evaluations(model.ref) if r.seq <= limit]
         bodies = {r.seq: ModelEvaluated.from_data(_data(ws, r.seq)) for r in rows}
+        upstream = {x.ref for x in snaps}
+        judged = {
+            b.snapshot: row
+            for b in bodies.values()
+            if b.snapshot not in upstream and (row := s.catalog.snapshot(b.snapshot)) is not None
+        }
     record = training.run_record(ws, run)
     read = ws.objects.read_verified
     evaluated = [
@@ -137,6 +149,7 @@ def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None
         },
         sources=sources,
         evaluations=evaluated,
+        judged=judged,
         evidence=Evidence.from_bytes(read(rows[-1].evidence_digest)) if rows else None,
         as_of=as_of,
     )

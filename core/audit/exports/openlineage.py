@@ -160,7 +160,7 @@ def build(facts: ModelFacts) -> list[dict[str, Any]]:
         [model_ds],
     )
     for ev in facts.evaluations:
-        judged = by_ref.get(ev.snapshot)
+        judged = by_ref.get(ev.snapshot) or facts.judged.get(ev.snapshot)
         events += _run(
             f"evaluate.{model.name}",
             "EVALUATION",
