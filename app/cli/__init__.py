@@ -53,6 +53,7 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("snapshot",), "snapshot", "app", "Immutable dataset versions with provenance."),
     (("report",), "report", "app", "Data sheets, model cards, impact assessments."),
     (("bundle",), "bundle", "app", "Export and verify audit bundles."),
+    (("export",), "export", "register", ""),
     (("attest",), "attest", "app", "Sign files as in-toto statements; verify them."),
     (("config",), "config", "app", "Workspace settings: witness folders, encryption of PII."),
     (("backup", "restore"), "backup", "register", ""),

@@ -55,6 +55,11 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def raw(text: str) -> None:
+    """A document on stdout exactly as given (an export: no markup, no wrapping)."""
+    sys.stdout.write(text)
+
+
 def line(text: str = "") -> None:
     """One line of human output on stdout."""
     _console().print(text)

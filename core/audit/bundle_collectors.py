@@ -301,6 +301,18 @@ def identity(b: Bundling, members: Members) -> None:
     members.add("identity/actors.json", canonical_bytes(actor_list), "application/json")
 
 
+def standard_exports(b: Bundling, members: Members) -> None:
+    """The model's standard exports (CycloneDX, SLSA, Hugging Face card, OpenLineage).
+
+    Derived from the ledger like the lineage files: not ledger objects, covered by the signed
+    manifest. The SLSA statement is unsigned here; the manifest's signature covers it.
+    """
+    from core.audit import exports
+
+    for path, done in exports.bundle_members(b.ws, b.model.ref, as_of=b.checkpoint.size):
+        members.add(path, done.text.encode("utf-8"), done.media_type)
+
+
 def audit(b: Bundling, members: Members) -> None:
     """Lineage, the ledger excerpt, its Merkle proofs and the signed checkpoint."""
     ws, cp = b.ws, b.checkpoint
@@ -338,6 +350,7 @@ COLLECTORS: tuple[Collector, ...] = (
     operations,
     retention,
     identity,
+    standard_exports,
     audit,
 )
 """Every collector, in the order they run."""
