@@ -127,8 +127,7 @@ class Table(DataTable[Any]):
 
 def verdict_colour(verdict: str | None) -> str:
     """The colour of a verdict: only PASS is green; WARN and INCONCLUSIVE never look like it."""
-<<<<<<< HEAD
-    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "yellow"}.get(verdict or "", "red")
+    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue"}.get(verdict or "", "red")
 
 
 def verdict_text(verdict: str) -> str:
@@ -146,6 +145,3 @@ def legend() -> str:
     from core.kernel.verdict import SHORT_LEGEND
 
     return "Verdicts: " + " · ".join(f"{verdict_text(v)} {m}" for v, m in SHORT_LEGEND)
-=======
-    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue"}.get(verdict or "", "red")
->>>>>>> p17-tui
