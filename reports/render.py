@@ -86,11 +86,20 @@ def render_pdf(html: str, *, doc_id: str, created: str) -> bytes:
 
     Returns:
         The PDF bytes.
+
+    Raises:
+        ValueError: The HTML refers to something outside itself (an image, a stylesheet).
     """
     import weasyprint  # slow to import: only when a PDF is asked for
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-    def refuse(url: str) -> dict[str, object]:
-        raise ValueError(f"reports are self-contained; refusing to fetch {url}")
+    class Refuse(URLFetcher):  # type: ignore[misc]
+        """Fetches nothing but inline ``data:`` URLs; anything else stops the rendering."""
+
+        def fetch(self, url: str, headers: object = None) -> object:
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            raise ValueError(url)
 
     when = created[:19] + "Z"
     margin = weasyprint.CSS(
@@ -98,9 +107,12 @@ def render_pdf(html: str, *, doc_id: str, created: str) -> bytes:
         + _css_string(f"{doc_id} · {when[:10]}")
         + "; font: 9px sans-serif; color: #57606a; } }"
     )
-    document = weasyprint.HTML(string=html, url_fetcher=refuse).render(
-        stylesheets=[margin], pdf_variant="pdf/a-3b"
-    )
+    try:
+        document = weasyprint.HTML(string=html, url_fetcher=Refuse(fail_on_errors=True)).render(
+            stylesheets=[margin], pdf_variant="pdf/a-3b"
+        )
+    except FatalURLFetchingError as err:
+        raise ValueError(f"reports are self-contained; refusing to fetch: {err}") from None
     document.metadata.created = when
     document.metadata.modified = when
     pdf: bytes = document.write_pdf(pdf_variant="pdf/a-3b")
