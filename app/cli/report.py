@@ -27,22 +27,40 @@ ReportDirOpt = Annotated[
     typer.Option(
         "-o",
         "--output",
-        help="Folder for the .md and .html files, created if missing "
+        help="Folder for the .md, .html and .pdf files, created if missing "
         "(default: reports-out/ in the current folder).",
         show_default=False,
     ),
 ]
 
+PdfOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pdf/--no-pdf",
+        help="Also write an A4 PDF/A-3b for filing, its digest recorded with the others "
+        "(default: on; --no-pdf skips it, about a second faster).",
+    ),
+]
 
-def _written(md: Path, html: Path, json_out: bool) -> None:
+
+def _files(md: Path, html: Path, pdf: bool) -> dict[str, str]:
+    """The written files by format (the PDF sits beside the Markdown)."""
+    files = {"markdown": str(md), "html": str(html)}
+    if pdf:
+        files["pdf"] = str(md.with_suffix(".pdf"))
+    return files
+
+
+def _written(md: Path, html: Path, json_out: bool, pdf: bool = False) -> None:
     """Say on stderr where the files went (also with --json); the paths as JSON on stdout."""
     folder = md.parent
     where = f"{folder}/" + (
         " (the default folder; -o DIR picks another)" if folder == DEFAULT_DIR else ""
     )
-    output.note(f"wrote {md.name} and {html.name} into {where}")
+    names = [Path(p).name for p in _files(md, html, pdf).values()]
+    output.note(f"wrote {', '.join(names[:-1])} and {names[-1]} into {where}")
     if json_out:
-        output.emit_json({"markdown": str(md), "html": str(html)})
+        output.emit_json(_files(md, html, pdf))
 
 
 @app.command("datasheet")
@@ -60,14 +78,21 @@ def datasheet(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write a data sheet (Markdown and self-contained HTML) and record it as evidence."""
     from core.documents import datasheet as ds
 
     md, html = ds.write(
-        open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
+        open_ws(workspace),
+        actor_name(as_actor),
+        ref,
+        out,
+        answers_path=answers,
+        reason=reason,
+        pdf=pdf,
     )
-    _written(md, html, want_json(json_out))
+    _written(md, html, want_json(json_out), pdf)
 
 
 @app.command("model-card")
@@ -86,14 +111,21 @@ def model_card(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write a model card (Markdown and self-contained HTML) from recorded evidence."""
     from core.documents import modelcard
 
     md, html = modelcard.write_card(
-        open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
+        open_ws(workspace),
+        actor_name(as_actor),
+        ref,
+        out,
+        answers_path=answers,
+        reason=reason,
+        pdf=pdf,
     )
-    _written(md, html, want_json(json_out))
+    _written(md, html, want_json(json_out), pdf)
 
 
 @app.command("score-card")
@@ -107,12 +139,15 @@ def score_card(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write a score card (Markdown and HTML) from an existing score's recorded evidence."""
     from core.documents import scorecard
 
-    md, html = scorecard.write(open_ws(workspace), actor_name(as_actor), score, out, reason=reason)
-    _written(md, html, want_json(json_out))
+    md, html = scorecard.write(
+        open_ws(workspace), actor_name(as_actor), score, out, reason=reason, pdf=pdf
+    )
+    _written(md, html, want_json(json_out), pdf)
 
 
 @app.command("impact-assessment")
@@ -125,14 +160,21 @@ def impact_assessment(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write an algorithmic impact assessment: answers + evidence, impact level, gaps."""
     from core.documents import modelcard
 
     md, html = modelcard.write_impact(
-        open_ws(workspace), actor_name(as_actor), ref, out, answers_path=answers, reason=reason
+        open_ws(workspace),
+        actor_name(as_actor),
+        ref,
+        out,
+        answers_path=answers,
+        reason=reason,
+        pdf=pdf,
     )
-    _written(md, html, want_json(json_out))
+    _written(md, html, want_json(json_out), pdf)
 
 
 EnvOpt = Annotated[str, typer.Option("--env", help="The environment, e.g. production.")]
@@ -147,6 +189,7 @@ def monitoring(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write a monitoring report: every window's verdict and drift and performance over time.
 
@@ -156,9 +199,9 @@ def monitoring(
     from core.documents import operations_reports
 
     md, html = operations_reports.write(
-        open_ws(workspace), actor_name(as_actor), "monitoring", env, out, reason=reason
+        open_ws(workspace), actor_name(as_actor), "monitoring", env, out, reason=reason, pdf=pdf
     )
-    _written(md, html, want_json(json_out))
+    _written(md, html, want_json(json_out), pdf)
 
 
 @app.command("incidents")
@@ -170,14 +213,15 @@ def incidents(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write an incident report: each ticket's timeline, actions, runbook and resolution."""
     from core.documents import operations_reports
 
     md, html = operations_reports.write(
-        open_ws(workspace), actor_name(as_actor), "incidents", env, out, reason=reason
+        open_ws(workspace), actor_name(as_actor), "incidents", env, out, reason=reason, pdf=pdf
     )
-    _written(md, html, want_json(json_out))
+    _written(md, html, want_json(json_out), pdf)
 
 
 @app.command("decisions")
@@ -189,15 +233,16 @@ def decisions(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write a decision-log report: batches, representative decisions with their reasons,
     outcomes and human overrides (EU AI Act Art. 12 logs, Art. 14 oversight)."""
     from core.documents import operations_reports
 
     md, html = operations_reports.write(
-        open_ws(workspace), actor_name(as_actor), "decisions", env, out, reason=reason
+        open_ws(workspace), actor_name(as_actor), "decisions", env, out, reason=reason, pdf=pdf
     )
-    _written(md, html, want_json(json_out))
+    _written(md, html, want_json(json_out), pdf)
 
 
 @app.command("access")
@@ -213,6 +258,7 @@ def access(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write the access-log report: who read or exported sensitive data, when and why.
 
@@ -229,14 +275,11 @@ def access(
         by=by,
         snapshot=snapshot,
         reason=reason,
+        pdf=pdf,
     )
+    _written(md, html, False, pdf)
     if want_json(json_out):
-        output.note(f"wrote {md.name} and {html.name} into {md.parent}/")
-        output.emit_json(
-            {"markdown": str(md), "html": str(html), "entries": [e.to_json() for e in found]}
-        )
-        return
-    _written(md, html, False)
+        output.emit_json({**_files(md, html, pdf), "entries": [e.to_json() for e in found]})
 
 
 @app.command("minimisation")
@@ -247,6 +290,7 @@ def minimisation(
     as_actor: ActorOpt = None,
     reason: ReasonOpt = "",
     json_out: JsonOpt = False,
+    pdf: PdfOpt = True,
 ) -> None:
     """Write the data-minimisation report for the data protection officer.
 
@@ -257,13 +301,12 @@ def minimisation(
     from core.documents import privacy_reports
 
     md, html, doc = privacy_reports.write_minimisation(
-        open_ws(workspace), actor_name(as_actor), out, reason=reason
+        open_ws(workspace), actor_name(as_actor), out, reason=reason, pdf=pdf
     )
+    _written(md, html, False, pdf)
     if want_json(json_out):
-        output.note(f"wrote {md.name} and {html.name} into {md.parent}/")
-        output.emit_json({"markdown": str(md), "html": str(html), "report": doc})
+        output.emit_json({**_files(md, html, pdf), "report": doc})
         return
-    _written(md, html, False)
     output.line(doc["headline"])
 
 
@@ -275,8 +318,8 @@ def retention(
         list[str] | None,
         typer.Option(
             "--format",
-            help="md, html or json; repeat for several (default: md and html). All three are "
-            "recorded whichever are written.",
+            help="md, html, json or pdf; repeat for several (default: md, html and pdf). "
+            "Markdown, HTML and JSON are recorded whichever are written; the PDF when written.",
             show_default=False,
         ),
     ] = None,
@@ -295,7 +338,11 @@ def retention(
 
     ws = open_ws(workspace)
     paths = retention_report.write(
-        ws, actor_name(as_actor), out, formats=tuple(formats or ("md", "html")), reason=reason
+        ws,
+        actor_name(as_actor),
+        out,
+        formats=tuple(formats or ("md", "html", "pdf")),
+        reason=reason,
     )
     doc = retention_report.log_of(ws)
     summary = retention_report.summary(doc)

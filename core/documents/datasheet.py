@@ -184,6 +184,7 @@ def write(
     *,
     answers_path: Path | None = None,
     reason: str = "",
+    pdf: bool = False,
 ) -> tuple[Path, Path]:
     """Render a snapshot's data sheet, record it, and write ``.md`` and ``.html`` files."""
     answers = reporting.read_answers(answers_path, QUESTIONS)
@@ -220,4 +221,5 @@ def write(
         out_dir=out_dir,
         stem=f"datasheet-{snap.dataset}-{snap.version}",
         reason=reason,
+        pdf=pdf,
     )

@@ -19,6 +19,8 @@ class DatasheetRecorded(Payload):
     gaps: int
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class ModelCardRecorded(Payload):
     gaps: int
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class ImpactAssessmentRecorded(Payload):
     unanswered: int
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 declare("report.datasheet", DatasheetRecorded, context=__name__)
@@ -55,6 +61,8 @@ class ScoreCardRecorded(Payload):
     verdict: str
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 declare("report.score_card", ScoreCardRecorded, context=__name__)
@@ -72,6 +80,8 @@ class OperationsReportRecorded(Payload):
     verdict: str
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,8 @@ class AccessReportRecorded(Payload):
     entries: int
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,8 @@ class MinimisationReportRecorded(Payload):
     verdict: str
     markdown: str
     html: str
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made (``--pdf``)."""
 
 
 declare("report.access", AccessReportRecorded, context=__name__)
@@ -131,6 +145,8 @@ class RetentionReportRecorded(Payload):
     json: str
     events: int
     flags: int
+    pdf: str | None = None
+    """The PDF rendering's digest, when one was made."""
 
 
 declare("report.retention", RetentionReportRecorded, context=__name__, evidence_for=("retention",))

@@ -376,6 +376,7 @@ def write_card(
     *,
     answers_path: Path | None = None,
     reason: str = "",
+    pdf: bool = False,
 ) -> tuple[Path, Path]:
     """Render, record and write a model card."""
     ctx = card_context(ws, ref, reporting.read_answers(answers_path, CARD_QUESTIONS), actor)
@@ -393,6 +394,7 @@ def write_card(
         out_dir=out_dir,
         stem=stem,
         reason=reason,
+        pdf=pdf,
     )
 
 
@@ -516,6 +518,7 @@ def write_impact(
     *,
     answers_path: Path | None,
     reason: str = "",
+    pdf: bool = False,
 ) -> tuple[Path, Path]:
     """Render, record and write an algorithmic impact assessment."""
     answers = reporting.read_answers(
@@ -540,4 +543,5 @@ def write_impact(
         out_dir=out_dir,
         stem=stem,
         reason=reason,
+        pdf=pdf,
     )

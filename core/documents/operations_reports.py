@@ -217,7 +217,14 @@ def render_env(ws: Workspace, kind: str, env: str) -> tuple[str, str, str]:
 
 
 def write(
-    ws: Workspace, actor: str, kind: str, env: str, out_dir: Path, *, reason: str = ""
+    ws: Workspace,
+    actor: str,
+    kind: str,
+    env: str,
+    out_dir: Path,
+    *,
+    reason: str = "",
+    pdf: bool = False,
 ) -> tuple[Path, Path]:
     """Render, record and write an environment's monitoring or incident report."""
     check_env(env)
@@ -243,6 +250,7 @@ def write(
         out_dir=out_dir,
         stem=f"{kind}-{env}",
         reason=reason,
+        pdf=pdf,
     )
 
 

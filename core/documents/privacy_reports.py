@@ -77,6 +77,7 @@ def write_access(
     by: str | None = None,
     snapshot: str | None = None,
     reason: str = "",
+    pdf: bool = False,
 ) -> tuple[Path, Path, list[access_log.AccessEntry]]:
     """Render, record and write the access-log report; the files and the entries shown."""
     with ws.session(actor) as s:
@@ -94,6 +95,7 @@ def write_access(
         out_dir=out_dir,
         stem="access-log",
         reason=reason,
+        pdf=pdf,
     )
     return paths[0], paths[1], found
 
@@ -168,7 +170,7 @@ def minimisation_context(doc: dict[str, Any], title: str) -> MinimisationContext
 
 
 def write_minimisation(
-    ws: Workspace, actor: str, out_dir: Path, *, reason: str = ""
+    ws: Workspace, actor: str, out_dir: Path, *, reason: str = "", pdf: bool = False
 ) -> tuple[Path, Path, dict[str, Any]]:
     """Render, record and write the minimisation report; the files and its figures."""
     with ws.session(actor) as s:
@@ -186,5 +188,6 @@ def write_minimisation(
         out_dir=out_dir,
         stem="minimisation",
         reason=reason,
+        pdf=pdf,
     )
     return paths[0], paths[1], {**doc, "headline": ctx.headline}

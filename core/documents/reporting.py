@@ -1,11 +1,14 @@
 """What every report shares: reading a team's answers file, and recording a rendering.
 
-A rendered report is evidence: its Markdown and HTML go to the object store and one
-``report.*`` event names them, before the files are written where the user asked.
+A rendered report is evidence: its Markdown and HTML (and, when asked, its PDF) go to the
+object store and one ``report.*`` event names them, before the files are written where the
+user asked.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import tomllib
 from collections.abc import Callable, Sequence
@@ -14,9 +17,11 @@ from pathlib import Path
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import UsageError
+from core.kernel.events import now_iso
 from core.kernel.kinds import Payload, new_event
 from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
+from reports.render import render_pdf
 
 
 def read_answers(
@@ -61,8 +66,20 @@ def record(
     out_dir: Path,
     stem: str,
     reason: str,
+    pdf: bool = False,
 ) -> tuple[Path, Path]:
-    """Store both renderings, record one event naming them, then write the two files."""
+    """Store the renderings, record one event naming them, then write the files.
+
+    With ``pdf`` the HTML is also rendered as a PDF/A (``stem.pdf`` beside the others), its
+    digest in the payload's ``pdf`` field; its dates are the event's time, so the PDF is a
+    pure function of the report and the event. Returns the Markdown and HTML paths.
+    """
+    ts = now_iso()
+    pdf_bytes = b""
+    if pdf:
+        md_digest = hashlib.sha256(markdown.encode()).hexdigest()
+        doc_id = f"{stem} · {subject} · md sha256:{md_digest[:12]}"
+        pdf_bytes = render_pdf(html, doc_id=doc_id, created=ts)
 
     def prepare(_: Session) -> None:
         # After the identity guard (an unproven actor makes no folder), and before anything
@@ -81,10 +98,18 @@ def record(
         md_ref = s.put_blob(markdown.encode(), "text/markdown")
         html_ref = s.put_blob(html.encode(), "text/html")
         payload = as_payload(md_ref.sha256, html_ref.sha256)
-        s.commit(new_event(actor, payload, [subject], reason, [md_ref, html_ref]))
+        refs = [md_ref, html_ref]
+        if pdf:
+            pdf_ref = s.put_blob(pdf_bytes, "application/pdf")
+            payload = dataclasses.replace(payload, pdf=pdf_ref.sha256)  # type: ignore[type-var]
+            refs.append(pdf_ref)
+        event = new_event(actor, payload, [subject], reason, refs)
+        s.commit(dataclasses.replace(event, ts=ts))
 
     command.run(ws, actor, guards=[needs(action="write reports")], prepare=prepare, commit=commit)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     write_output(md_path, markdown.encode("utf-8"))
     write_output(html_path, html.encode("utf-8"))
+    if pdf:
+        write_output(out_dir / f"{stem}.pdf", pdf_bytes)
     return md_path, html_path

@@ -16,6 +16,8 @@ out by the wall clock.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,12 @@ from core.documents.events import RetentionReportRecorded
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import UsageError
+from core.kernel.events import now_iso
 from core.kernel.kinds import new_event
 from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
 from core.privacy import periods
+from reports.render import render_pdf
 from reports.retention import (
     ErasureView,
     HoldView,
@@ -39,7 +43,7 @@ from reports.retention import (
 from storage.bundle_verifier import RETENTION_FORMAT, retention_log
 from storage.canonical import canonical_bytes
 
-FORMATS = ("md", "html", "json")
+FORMATS = ("md", "html", "json", "pdf")
 
 
 def _short(digest: Any) -> str:
@@ -223,8 +227,9 @@ def write(
 ) -> list[Path]:
     """Render, record (``report.retention``) and write the retention and deletion log.
 
-    All three renderings are stored and named by the event whatever ``formats`` asks to
-    write, so any of them can be fetched later by its digest.
+    The Markdown, HTML and JSON are stored and named by the event whatever ``formats`` asks
+    to write, so any of them can be fetched later by its digest; the PDF (slow to render)
+    only when ``formats`` names it, its dates the event's time.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -237,6 +242,10 @@ def write(
     doc = log_of(ws)
     md, html = render_log(doc, title="workspace")
     data = {"md": md.encode(), "html": html.encode(), "json": canonical_bytes(doc)}
+    ts = now_iso()
+    if "pdf" in formats:  # the PDF only when asked: it is the one slow rendering
+        md_digest = hashlib.sha256(data["md"]).hexdigest()
+        data["pdf"] = render_pdf(html, doc_id=f"retention · md sha256:{md_digest[:12]}", created=ts)
 
     def prepare(_: Session) -> None:
         try:
@@ -250,14 +259,18 @@ def write(
             "html": s.put_blob(data["html"], "text/html"),
             "json": s.put_blob(data["json"], "application/json"),
         }
+        if "pdf" in data:
+            refs["pdf"] = s.put_blob(data["pdf"], "application/pdf")
         payload = RetentionReportRecorded(
             markdown=refs["md"].sha256,
             html=refs["html"].sha256,
             json=refs["json"].sha256,
             events=int(doc["as_of"]),
             flags=len(doc["flags"]),
+            pdf=refs["pdf"].sha256 if "pdf" in refs else None,
         )
-        s.commit(new_event(actor, payload, ["retention"], reason, list(refs.values())))
+        event = new_event(actor, payload, ["retention"], reason, list(refs.values()))
+        s.commit(dataclasses.replace(event, ts=ts))
 
     command.run(ws, actor, guards=[needs(action="write reports")], prepare=prepare, commit=commit)
     written = []

@@ -159,7 +159,13 @@ def card_context(ws: Workspace, subject: str, actor: str = "") -> ScoreCardConte
 
 
 def write(
-    ws: Workspace, actor: str, subject_text: str, out_dir: Path, *, reason: str = ""
+    ws: Workspace,
+    actor: str,
+    subject_text: str,
+    out_dir: Path,
+    *,
+    reason: str = "",
+    pdf: bool = False,
 ) -> tuple[Path, Path]:
     """Render, record and write a score card.
 
@@ -184,4 +190,5 @@ def write(
         out_dir=out_dir,
         stem=stem,
         reason=reason,
+        pdf=pdf,
     )

@@ -272,10 +272,10 @@ def test_the_retention_log_reports_rules_holds_runs_and_flags(team: Team, tmp_pa
         "-o",
         str(tmp_path / "x"),
         "--format",
-        "pdf",
+        "docx",
     )
-    assert bad.returncode == 2 and "unknown report format 'pdf'" in bad.stderr
-    assert not (tmp_path / "x" / "retention.pdf").exists()
+    assert bad.returncode == 2 and "unknown report format 'docx'" in bad.stderr
+    assert not (tmp_path / "x" / "retention.docx").exists()
 
 
 def test_a_run_erases_what_expired_once_and_a_lifted_hold_lets_the_next_run_erase(

@@ -1,0 +1,285 @@
+"""Reports people file: the PDF of every report (its text held to golden files, its digest
+recorded), the shared print rules, and every report's HTML in a real headless Chromium at a
+desktop and a phone width: nothing overflows sideways and nothing is fetched."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+
+from core.audit import admin
+from core.data import features, snapshots, validation
+from core.documents import (
+    datasheet,
+    modelcard,
+    operations_reports,
+    privacy_reports,
+    retention_report,
+)
+from core.evidence import evaluation
+from core.identity import actors, keys
+from core.kernel.workspace import Workspace
+from core.modelling import models, training
+from reports.render import render_pdf
+from tests.conftest import run_cli
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "reports" / "pdf"
+UPDATE = os.environ.get("LEDGERML_UPDATE_GOLDENS") == "1"  # regenerate, then review the diff
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
+    """One representative workspace (a trained, evaluated model) with every report written
+    as Markdown, HTML and PDF into one folder."""
+    root = tmp_path_factory.mktemp("print")
+    ws = admin.init(root / "ws", "alice")
+    actors.add(ws, "alice", "val", ["validator"])
+    snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
+    features.build(ws, "alice", SAMPLE / "features.toml")
+    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(ws, "alice", SAMPLE / "train.toml")
+    models.register(ws, "alice", run.run_id, "credit-risk")
+    keys.create(ws, "val")
+    evaluation.evaluate(ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
+    out = root / "reports"
+    card = SAMPLE / "model_card.toml"
+    modelcard.write_card(ws, "val", "credit-risk@1", out, answers_path=card, pdf=True)
+    impact = SAMPLE / "impact_answers.toml"
+    modelcard.write_impact(ws, "val", "credit-risk@1", out, answers_path=impact, pdf=True)
+    datasheet.write(ws, "alice", "german-credit@1", out, pdf=True)
+    for kind in ("monitoring", "incidents", "decisions"):
+        operations_reports.write(ws, "alice", kind, "production", out, pdf=True)
+    privacy_reports.write_access(ws, "alice", out, pdf=True)
+    privacy_reports.write_minimisation(ws, "alice", out, pdf=True)
+    retention_report.write(ws, "alice", out, formats=("md", "html", "pdf"))
+    return ws, out
+
+
+REPORTS = [
+    "model-card-credit-risk-1",
+    "impact-assessment-credit-risk-1",
+    "datasheet-german-credit-1",
+    "monitoring-production",
+    "incidents-production",
+    "decisions-production",
+    "access-log",
+    "minimisation",
+    "retention",
+]
+
+
+def stable_text(pdf: bytes) -> str:
+    """The PDF's words, page by page, with what differs between two builds of the same
+    workspace (digests, keys, ids, times, the git commit and its dirty flag) masked.
+
+    Lines are refilled to 100 columns: a masked value of another width moves a line break
+    but never a word or a page, and those are what the golden file holds.
+    """
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    pages = []
+    for number, page in enumerate(reader.pages, 1):
+        text = page.extract_text()
+        # A digest wrapped at the line's end goes on on the next line: one digest, masked whole.
+        text = re.sub(r"([0-9a-f]{8,})\n([0-9a-f]{1,63})(?=[\s…,.)]|$)", r"\1\2", text)
+        uuid = r"[0-9a-f]{8}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{12}"
+        text = re.sub(uuid, "<uuid>", text)  # the workspace's id
+        text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", "<time>", text)
+        text = re.sub(r"\d{4}-\d\d-\d\d", "<date>", text)
+        text = re.sub(r"[0-9a-f]{8,}", "<hex>", text)
+        text = re.sub(r"dirty: (yes|no)", "dirty: <flag>", text)
+        words = " ".join(text.split())
+        pages.append(f"--- page {number} ---\n" + textwrap.fill(words, 100, break_on_hyphens=False))
+    return "\n".join(pages) + "\n"
+
+
+@pytest.mark.parametrize("stem", REPORTS)
+def test_every_report_pdf_matches_its_golden_text(
+    written: tuple[Workspace, Path], stem: str
+) -> None:
+    _, out = written
+    pdf = (out / f"{stem}.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    text = stable_text(pdf)
+    golden = GOLDEN / f"{stem}.txt"
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"{stem}.pdf text changed; review, then regenerate"
+    words = " ".join(text.split())
+    assert re.search(r"page 1 of \d+", words)  # the margin boxes: page numbers …
+    assert "md sha256:<hex>" in words  # … and the document id
+
+
+def test_each_pdf_digest_is_recorded_in_its_report_event(written: tuple[Workspace, Path]) -> None:
+    ws, out = written
+    recorded: dict[str, str] = {}
+    for entry in ws.ledger.iter_entries():
+        event = entry.decode()
+        if str(event["action"]).startswith("report."):
+            data = event["data"]
+            if data.get("pdf"):
+                recorded[data["markdown"]] = data["pdf"]
+                objects = {o["sha256"]: o["media_type"] for o in event["objects"]}
+                assert objects[data["pdf"]] == "application/pdf"
+    for stem in REPORTS:
+        md = hashlib.sha256((out / f"{stem}.md").read_bytes()).hexdigest()
+        pdf = hashlib.sha256((out / f"{stem}.pdf").read_bytes()).hexdigest()
+        assert recorded[md] == pdf, stem
+
+
+def test_a_pdf_is_pdfa_and_a_pure_function_of_html_id_and_time(
+    written: tuple[Workspace, Path],
+) -> None:
+    _, out = written
+    html = (out / "access-log.html").read_text()
+    one = render_pdf(html, doc_id="access-log", created="2026-03-01T09:30:00.000001Z")
+    assert one == render_pdf(html, doc_id="access-log", created="2026-03-01T09:30:00.000001Z")
+    reader = pypdf.PdfReader(io.BytesIO(one))
+    assert reader.metadata is not None
+    assert reader.metadata["/CreationDate"].startswith("D:20260301093000")
+    xmp = reader.xmp_metadata
+    assert xmp is not None and "pdfaid" in xmp.rdf_root.toxml()  # the PDF/A-3b claim
+    later = render_pdf(html, doc_id="access-log", created="2026-03-02T09:30:00Z")
+    assert later != one  # the date is in the bytes (metadata and margin), never the clock
+
+
+def test_a_report_that_would_fetch_something_is_refused() -> None:
+    page = '<html><head></head><body><img src="http://example.invalid/x.png"></body></html>'
+    with pytest.raises(ValueError, match="self-contained"):
+        render_pdf(page, doc_id="x", created="2026-03-01T09:30:00Z")
+
+
+def test_the_shared_print_rules_are_in_every_html_report(written: tuple[Workspace, Path]) -> None:
+    _, out = written
+    for stem in REPORTS:
+        page = (out / f"{stem}.html").read_text()
+        assert "size: A4" in page and 'counter(page) " of " counter(pages)' in page, stem
+        assert "thead { display: table-header-group; }" in page and "break-after: avoid" in page
+        assert "overflow-wrap: anywhere" in page
+        assert "<table><tr><th>" not in page  # every header row is a <thead>, repeated per page
+        assert not re.search(r"`[^`<>\n]+`", page), stem  # code spans, not literal backticks
+
+
+# --- a real browser -------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium")
+# One page that opens every report in an iframe exactly ``width`` px wide and writes what it
+# measured into the DOM, so one browser launch per width covers all of them.
+HARNESS = """<!DOCTYPE html><html><body style="margin:0"><pre id="probe"></pre><script>
+const names = NAMES, out = {}; let left = names.length;
+for (const n of names) {
+  const f = document.createElement('iframe');
+  f.style.cssText = 'width: WIDTHpx; height: 900px; border: 0; display: block';
+  f.onload = () => {
+    try {
+      const d = f.contentDocument, e = d.documentElement;
+      const wide = [...d.querySelectorAll('body *')]
+        .filter(x => x.getBoundingClientRect().right > e.clientWidth + 1)
+        .filter(x => !x.closest('table') || x.tagName === 'TABLE')
+        .map(x => x.tagName + (x.className ? '.' + x.className : '')).slice(0, 5);
+      const fetched = f.contentWindow.performance.getEntriesByType('resource')
+        .map(r => r.name).filter(u => !u.startsWith('file:') && !u.startsWith('data:'));
+      out[n] = {scroll: e.scrollWidth, client: e.clientWidth, wide, fetched};
+    } catch (err) { out[n] = {error: String(err)}; }
+    if (--left === 0) document.getElementById('probe').textContent = JSON.stringify(out);
+  };
+  f.src = n; document.body.appendChild(f);
+}
+</script></body></html>"""
+
+
+def browse(folder: Path, names: list[str], width: int, profile: Path) -> dict[str, Any]:
+    """Open each page of ``folder`` in headless Chromium at ``width`` px; what was measured.
+
+    The proxy is a closed port, so anything a page tried to fetch from the network would
+    fail; each page's resource timing entries say what it tried to load.
+    """
+    harness = folder / "probe.html"
+    harness.write_text(HARNESS.replace("NAMES", json.dumps(names)).replace("WIDTH", str(width)))
+    proc = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--proxy-server=127.0.0.1:9",
+            "--allow-file-access-from-files",  # the harness reads its iframes' documents
+            f"--window-size={width + 40},900",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            harness.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
+    assert found and found.group(1), f"no probe output from chromium: {proc.stderr[-2000:]}"
+    seen: dict[str, Any] = json.loads(found.group(1).replace("&quot;", '"'))
+    return seen
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/system-deps)")
+@pytest.mark.parametrize("width", [1280, 420])
+def test_every_report_fits_the_window_and_fetches_nothing(
+    written: tuple[Workspace, Path], tmp_path: Path, width: int
+) -> None:
+    _, out = written
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for stem in REPORTS:
+        html = (out / f"{stem}.html").read_text()
+        urls = re.findall(r"""(?:src|href)\s*=\s*["']?(https?://[^"' >]+)""", html)
+        assert urls == [], f"{stem} links outside itself: {urls}"
+        assert not re.search(r"url\(\s*['\"]?https?:", html) and "@import" not in html
+        shutil.copy(out / f"{stem}.html", pages / f"{stem}.html")
+    # The control: a page that does overflow, so the probe is seen to catch one.
+    (pages / "too-wide.html").write_text(
+        '<html><body><div style="width: 2000px">x</div><img src="http://example.invalid/a.png">'
+    )
+    names = [f"{stem}.html" for stem in REPORTS] + ["too-wide.html"]
+    seen = browse(pages, names, width, tmp_path / "profile")
+    control = seen["too-wide.html"]
+    assert control["scroll"] > control["client"] and control["fetched"], control
+    for stem in REPORTS:
+        fit = seen[f"{stem}.html"]
+        assert "error" not in fit, fit
+        assert fit["scroll"] <= fit["client"], f"{stem} at {width}px overflows: {fit}"
+        assert fit["wide"] == [], f"{stem} at {width}px: elements past the edge: {fit}"
+        assert fit["fetched"] == [], f"{stem} fetched {fit['fetched']}"
+
+
+def test_the_cli_writes_the_pdf_by_default_and_skips_it_when_asked(
+    written: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = written
+    base = ("--workspace", str(ws.root), "--as", "alice", "--json", "report", "access")
+    with_pdf = run_cli(*base, "-o", str(tmp_path / "a"))
+    assert with_pdf.returncode == 0, with_pdf.stderr
+    files = json.loads(with_pdf.stdout)
+    assert Path(files["pdf"]).read_bytes().startswith(b"%PDF-")
+    assert "access-log.pdf" in with_pdf.stderr
+    without = run_cli(*base, "-o", str(tmp_path / "b"), "--no-pdf")
+    assert without.returncode == 0, without.stderr
+    assert "pdf" not in json.loads(without.stdout)
+    assert not (tmp_path / "b" / "access-log.pdf").exists()
+    event = list(ws.ledger.iter_entries())[-1].decode()
+    assert event["action"] == "report.access" and "pdf" not in event["data"]
