@@ -39,18 +39,11 @@ class VerdictLegend(Horizontal):
     VerdictLegend Label { margin-right: 2; }
     """
 
-    # Short enough for one line at 80 columns.
-    MEANINGS = {
-        "PASS": "met",
-        "WARN": "met, warned",
-        "FAIL": "not met",
-        "INCONCLUSIVE": "undecided",
-    }
-
     def compose(self) -> ComposeResult:
-        yield Label("[dim]verdicts:[/dim]")
-        for verdict in VERDICTS:
-            label = Label(f"{verdict} {self.MEANINGS[verdict]}")
+        from core.kernel.verdict import TINY_LEGEND  # the words every report's legend uses
+
+        for verdict, meaning in TINY_LEGEND:
+            label = Label(f"{verdict} {meaning}")
             label.add_class(verdict_class(verdict))
             yield label
 

@@ -72,3 +72,11 @@ SHORT_LEGEND: Final[tuple[tuple[Verdict, str], ...]] = (
     (FAIL, "missed (error level)"),
 )
 """The legend in few words, for a screen's one line."""
+
+TINY_LEGEND: Final[tuple[tuple[Verdict, str], ...]] = (
+    (PASS, "met"),
+    (WARN, "missed, warning"),
+    (INCONCLUSIVE, "never a pass"),
+    (FAIL, "missed, error"),
+)
+"""The same legend for 80 columns with the other words of a status line."""

@@ -138,10 +138,3 @@ def verdict_text(verdict: str) -> str:
         return escape(verdict)
     colour = verdict_colour(verdict)
     return f"[{colour}]{verdict}[/{colour}]"
-
-
-def legend() -> str:
-    """The colour legend of the verdicts, as one line of Rich markup."""
-    from core.kernel.verdict import SHORT_LEGEND
-
-    return "Verdicts: " + " · ".join(f"{verdict_text(v)} {m}" for v, m in SHORT_LEGEND)

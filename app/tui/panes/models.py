@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, fmt, legend, verdict_colour, verdict_text
+from app.tui.panes.base import Pane, Table, fmt, verdict_colour, verdict_text
 
 if TYPE_CHECKING:
     from core.evidence.views import Evidence, ModelDetail
@@ -98,7 +98,6 @@ def evidence_lines(ev: Evidence) -> list[str]:
     lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
     for gap in ev.not_passed:
         lines.append(f"   {verdict_text(gap.split(':', 1)[0])}:{escape(gap.split(':', 1)[1])}")
-    lines.append(legend())
     for f in ev.fairness:
         lo, hi = f.interval_95
         mark = ""

@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, fmt, legend, verdict_text
+from app.tui.panes.base import Pane, Table, fmt, verdict_text
 
 
 class OverviewPane(Pane):
@@ -18,7 +18,6 @@ class OverviewPane(Pane):
         yield Static("Loading…", id="summary")
         yield Static("[b]Model inventory[/b]")
         yield Table(id="inventory", cursor_type="row")
-        yield Static(legend(), id="verdict-legend")
         yield Static("[b]Recent events[/b]")
         yield Table(id="recent", cursor_type="row")
 
