@@ -296,6 +296,11 @@ $L report retention -o "$REPORTS"
 $L --as audrey report access -o "$REPORTS"
 $L report minimisation -o "$REPORTS"
 
+say "Standard exports from the ledger: CycloneDX ML-BOM, SLSA provenance, Hugging Face card, OpenLineage"
+for f in cyclonedx:cdx.json slsa:provenance.json hf-card:hf.md openlineage:openlineage.jsonl; do
+  $L --as audrey export credit-risk@1 --format "${f%%:*}" --out "$REPORTS/credit-risk-1.${f#*:}"
+done
+
 say "Signing a checkpoint of the ledger and keeping a copy outside the workspace"
 mkdir -p "$LEDGERML_WORKSPACE.checkpoints"
 $L audit checkpoint --copy-to "$LEDGERML_WORKSPACE.checkpoints/latest.json"
