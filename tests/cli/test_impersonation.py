@@ -45,6 +45,7 @@ WRITES: dict[str, list[str]] = {
     "config witness add": ["config", "witness", "add", "{witness}"],
     "config witness remove": ["config", "witness", "remove", "{witness}"],
     "bundle export": ["bundle", "export", "{model}", "-o", "{out}"],
+    "export": ["export", "{model}", "--format", "slsa", "--sign", "-o", "{out}"],  # --sign records
     "data erase": [
         "data",
         "erase",
@@ -266,7 +267,17 @@ TUI_WRITES = {
     "rollback_deployment": "rollback",
     "withdraw_deployment": "withdraw",
 }
-TUI_READS = {"tab", "refresh", "verify", "prove", "toggle_dark", "cancel_action", "quit"}
+TUI_READS = {
+    "tab",
+    "refresh",
+    "verify",
+    "prove",
+    "toggle_dark",
+    "cancel_action",
+    "quit",
+    "focus_prompt",
+    "help",
+}
 
 
 def _commands() -> list[str]:

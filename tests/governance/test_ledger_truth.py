@@ -64,7 +64,7 @@ def test_evidence_invented_in_the_catalog(gov: Gov) -> None:
         [train] = [e.seq for e in s.catalog.events(action="train.run")]
     _sql(
         gov,
-        "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, true, 0, 0, ?, ?)",
+        "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, true, 0, 0, ?, ?, 'PASS')",
         [train, M, "a" * 64, "b" * 64, "c" * 64, "k", "2026-12-01T00:00:00.000000Z", "vic"],
     )
     promoted = lifecycle.promote(gov.ws, "sam", M, to="validated", reason="evidence says so")

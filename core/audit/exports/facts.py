@@ -118,7 +118,14 @@ def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None
             if snap.kind == "feature"
         }
         rows = [r for r in s.catalog.evaluations(model.ref) if r.seq <= limit]
-        bodies = {r.seq: ModelEvaluated.from_data(_data(ws, r.seq)) for r in rows}
+        bodies = {}
+        for r in rows:
+            # The catalog is an index, not the truth: a row whose event is no evaluation (a
+            # row invented in the catalog) is left to the checks that reject it by name.
+            try:
+                bodies[r.seq] = ModelEvaluated.from_data(_data(ws, r.seq))
+            except (KeyError, ValueError, TypeError):
+                continue
         upstream = {x.ref for x in snaps}
         judged = {
             b.snapshot: row
@@ -134,6 +141,7 @@ def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None
             verdict=bodies[r.seq].verdict or ("PASS" if r.passed else "FAIL"),
         )
         for r in rows
+        if r.seq in bodies
     ]
     return ModelFacts(
         model=model,
