@@ -109,7 +109,11 @@ def test_readme_using_it_runs_line_by_line(tmp_path: Path) -> None:
     # What the block promises to leave behind.
     assert (work / ".ledgerml" / "catalog.duckdb").is_file()
     assert (home / "safe" / "checkpoint.json").is_file()
-    assert {p.suffix for p in (work / "reports-out").iterdir()} == {".md", ".html"}
+    assert {p.suffix for p in (work / "reports-out").iterdir()} == {
+        ".md",
+        ".html",
+        ".pdf",
+    }  # the PDF is the default
     assert (work / "audit" / "verify.py").is_file()
     assert "into reports-out/" in done.stderr
     assert '"eventType": "COMPLETE"' in done.stdout
