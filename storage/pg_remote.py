@@ -1,0 +1,390 @@
+"""The shared ledger on a PostgreSQL server: sequenced appends, event and object transfer.
+
+This module only moves bytes; it trusts nothing it reads (the workstation verifies every event
+and object before applying it, :mod:`core.team.sync`) and it cannot sign anything (events are
+sealed by their actors before they get here). What the server *does* decide is the order:
+
+- ``ledger_events(seq, prev, hash, body)`` holds the shared log, one row per event, the same
+  lines as a workstation's ledger segments. :meth:`PgRemote.append` takes the next numbers in
+  one transaction, and only if the caller's view of the head is the server's head: the
+  primary key on ``seq`` and a transaction-scoped advisory lock make two writers never take
+  the same number, so the shared log never forks; a stale writer gets :class:`StaleHeadError` and
+  pulls first. The server's ``COMMIT`` is the commit point of an attached workstation.
+- ``ledger_objects`` / ``ledger_object_chunks`` hold blobs in 1 MiB ``bytea`` chunks, streamed
+  both ways (never whole in memory), named by their SHA-256; a blob is visible (``complete``)
+  only once all its chunks are in, so a killed upload is inert and the next one finishes it.
+- ``ledger_cosignatures`` holds the checkpoints workstations cosigned (their text and who
+  signed), which every workstation compares with its own replica on each sync.
+
+Chunked ``bytea`` rather than large objects: large objects live outside the table's
+transactional rows (``lo_unlink`` is needed to free them, and ``pg_dump`` handles them apart),
+while chunk rows are ordinary rows a ``DELETE`` or a dump handles like any other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from storage import failpoints
+from storage.errors import UsageError
+
+CHUNK = 1 << 20
+_LOCK_KEY = 0x6C65_6467  # "ledg": the advisory lock every append takes
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS ledger_meta (
+    key text PRIMARY KEY,
+    value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_events (
+    seq bigint PRIMARY KEY CHECK (seq > 0),
+    prev text NOT NULL,
+    hash text NOT NULL UNIQUE,
+    body bytea NOT NULL,
+    pushed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS ledger_objects (
+    digest text PRIMARY KEY,
+    size bigint NOT NULL,
+    complete boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS ledger_object_chunks (
+    digest text NOT NULL REFERENCES ledger_objects (digest) ON DELETE CASCADE,
+    n integer NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (digest, n)
+);
+CREATE TABLE IF NOT EXISTS ledger_cosignatures (
+    size bigint NOT NULL,
+    key_id text NOT NULL,
+    actor text NOT NULL,
+    note text NOT NULL,
+    pushed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (size, key_id)
+);
+"""
+
+
+class RemoteError(UsageError):
+    """The server could not be reached or refused a request (no state changed locally)."""
+
+    default_title = "Shared ledger unavailable"
+
+
+class StaleHeadError(Exception):
+    """The server's head moved on since the caller last pulled: pull, re-check, retry."""
+
+    def __init__(self, size: int, head: str) -> None:
+        """The server's head as it was when the append was refused."""
+        super().__init__(f"the shared ledger is at event #{size} ({head[:12]}…)")
+        self.size, self.head = size, head
+
+
+@dataclass(frozen=True)
+class Row:
+    """One event as the server holds it (unverified)."""
+
+    seq: int
+    prev: str
+    hash: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """A checkpoint a workstation cosigned, as the server holds it (unverified)."""
+
+    size: int
+    key_id: str
+    actor: str
+    note: str
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as err:  # pragma: no cover - a dependency in pyproject.toml
+        raise RemoteError("psycopg is not installed", hint="pip install 'psycopg[binary]'") from err
+    return psycopg
+
+
+class PgRemote:
+    """A connection to one shared ledger (a PostgreSQL database), opened per unit of work."""
+
+    def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
+        """Remember ``url`` (``postgresql://…``); nothing is contacted yet."""
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._conn: Any = None
+
+    # ---- connection -----------------------------------------------------------------------
+
+    def connect(self) -> Any:
+        """Open the connection (once).
+
+        Raises:
+            RemoteError: if the server cannot be reached, naming it without its password.
+        """
+        if self._conn is not None:
+            return self._conn
+        psycopg = _psycopg()
+        try:
+            self._conn = psycopg.connect(
+                self.url, connect_timeout=self.connect_timeout, autocommit=False
+            )
+        except psycopg.Error as err:
+            raise RemoteError(
+                f"cannot reach the shared ledger at {redact(self.url)}: "
+                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}",
+                hint="Check that the server runs and the URL is right; this workstation's "
+                "replica stays readable offline (`ledgerml status`, `audit verify`).",
+            ) from err
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> PgRemote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """One transaction; a server failure inside becomes a :class:`RemoteError`."""
+        psycopg = _psycopg()
+        conn = self.connect()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as err:
+            self.close()
+            raise RemoteError(
+                f"the shared ledger at {redact(self.url)} failed a request: "
+                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}",
+                hint="Nothing was applied locally; run the command again.",
+            ) from err
+
+    # ---- schema ---------------------------------------------------------------------------
+
+    def create_schema(self, workspace_id: str) -> None:
+        """Create the tables and bind the database to one workspace (idempotent).
+
+        Raises:
+            RemoteError: if the database already holds another workspace's ledger.
+        """
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            cur.execute(_DDL)
+            cur.execute(
+                "INSERT INTO ledger_meta (key, value) VALUES ('workspace_id', %s), "
+                "('schema', %s) ON CONFLICT (key) DO NOTHING",
+                (workspace_id, str(SCHEMA_VERSION)),
+            )
+            cur.execute("SELECT value FROM ledger_meta WHERE key = 'workspace_id'")
+            bound = cur.fetchone()[0]
+        if bound != workspace_id:
+            raise RemoteError(
+                f"the shared ledger at {redact(self.url)} belongs to workspace {bound}, "
+                f"not {workspace_id}",
+                hint="Attach to a new, empty database, or clone this one with `ledgerml clone`.",
+            )
+
+    def workspace_id(self) -> str:
+        """The workspace this database holds.
+
+        Raises:
+            RemoteError: if it holds none (not published yet).
+        """
+        with self._tx() as cur:
+            cur.execute("SELECT to_regclass('ledger_meta') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                raise RemoteError(
+                    f"{redact(self.url)} holds no shared ledger yet",
+                    hint="Publish one from a workstation with `ledgerml remote add NAME URL`.",
+                )
+            cur.execute("SELECT value FROM ledger_meta WHERE key = 'workspace_id'")
+            row = cur.fetchone()
+        return str(row[0]) if row else ""
+
+    # ---- events ---------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """``(size, hash of the last event)`` as the server says; ``(0, zeros)`` if empty."""
+        with self._tx() as cur:
+            cur.execute("SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1")
+            row = cur.fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, "0" * 64)
+
+    def append(self, expected: tuple[int, str], lines: Sequence[Row]) -> None:
+        """Append ``lines`` after ``expected`` (the caller's head) in one transaction.
+
+        Raises:
+            StaleHeadError: if the server's head is not ``expected`` (nothing was written).
+            RemoteError: if the server failed (nothing was written).
+        """
+        psycopg = _psycopg()
+        conn = self.connect()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                cur.execute("SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1")
+                row = cur.fetchone()
+                head = (int(row[0]), str(row[1])) if row else (0, "0" * 64)
+                if head != expected:
+                    raise StaleHeadError(*head)
+                cur.executemany(
+                    "INSERT INTO ledger_events (seq, prev, hash, body) VALUES (%s, %s, %s, %s)",
+                    [(r.seq, r.prev, r.hash, r.body) for r in lines],
+                )
+                failpoints.hit("remote.before-commit")
+        except psycopg.errors.UniqueViolation as err:  # a writer that took no lock
+            self.close()
+            raise StaleHeadError(*self.head()) from err
+        except psycopg.Error as err:
+            self.close()
+            raise RemoteError(
+                f"the shared ledger at {redact(self.url)} did not take the event: "
+                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}",
+                hint="Nothing was recorded; run the command again.",
+            ) from err
+        failpoints.hit("remote.after-commit")
+
+    def events(self, after: int, limit: int = 10_000) -> list[Row]:
+        """Events numbered above ``after``, in order, at most ``limit`` (unverified)."""
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT seq, prev, hash, body FROM ledger_events WHERE seq > %s "
+                "ORDER BY seq LIMIT %s",
+                (after, limit),
+            )
+            return [Row(int(s), str(p), str(h), bytes(b)) for s, p, h, b in cur.fetchall()]
+
+    def event_hash(self, seq: int) -> str | None:
+        """The hash the server holds for event ``seq``, or None."""
+        with self._tx() as cur:
+            cur.execute("SELECT hash FROM ledger_events WHERE seq = %s", (seq,))
+            row = cur.fetchone()
+        return str(row[0]) if row else None
+
+    # ---- objects --------------------------------------------------------------------------
+
+    def missing(self, digests: Sequence[str]) -> list[str]:
+        """Which of ``digests`` the server holds no complete copy of."""
+        if not digests:
+            return []
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT digest FROM ledger_objects WHERE complete AND digest = ANY(%s)",
+                (list(digests),),
+            )
+            have = {str(r[0]) for r in cur.fetchall()}
+        return [d for d in digests if d not in have]
+
+    def put_object(self, digest: str, size: int, source: IO[bytes]) -> None:
+        """Upload a blob from ``source``, a chunk per transaction; the caller vouches for it.
+
+        A chunk already on the server (an upload killed part-way) is skipped, so an upload
+        resumes where it stopped; the blob is marked complete only after its last chunk.
+        """
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO ledger_objects (digest, size) VALUES (%s, %s) "
+                "ON CONFLICT (digest) DO NOTHING",
+                (digest, size),
+            )
+            cur.execute("SELECT n FROM ledger_object_chunks WHERE digest = %s", (digest,))
+            have = {int(r[0]) for r in cur.fetchall()}
+        n = 0
+        while True:
+            chunk = source.read(CHUNK)
+            if not chunk and n:
+                break
+            if n not in have:
+                with self._tx() as cur:
+                    cur.execute(
+                        "INSERT INTO ledger_object_chunks (digest, n, data) VALUES (%s, %s, %s) "
+                        "ON CONFLICT DO NOTHING",
+                        (digest, n, chunk),
+                    )
+                failpoints.hit("remote.object-chunk")
+            n += 1
+            if not chunk:
+                break
+        with self._tx() as cur:
+            cur.execute("UPDATE ledger_objects SET complete = true WHERE digest = %s", (digest,))
+
+    def get_object(self, digest: str, sink: IO[bytes]) -> tuple[int, str]:
+        """Stream a blob into ``sink``, a chunk at a time; return ``(size, sha256)`` of what came.
+
+        Raises:
+            RemoteError: if the server holds no complete copy.
+        """
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT count(*) FROM ledger_object_chunks c JOIN ledger_objects o "
+                "USING (digest) WHERE digest = %s AND o.complete",
+                (digest,),
+            )
+            chunks = int(cur.fetchone()[0])
+        if not chunks:
+            raise RemoteError(
+                f"the shared ledger holds no copy of object {digest[:16]}…",
+                hint="The workstation that recorded it has not pushed it; ask them to sync.",
+            )
+        hasher, size = hashlib.sha256(), 0
+        for n in range(chunks):
+            with self._tx() as cur:
+                cur.execute(
+                    "SELECT data FROM ledger_object_chunks WHERE digest = %s AND n = %s",
+                    (digest, n),
+                )
+                row = cur.fetchone()
+            if row is None:
+                break
+            data = bytes(row[0])
+            hasher.update(data)
+            size += len(data)
+            sink.write(data)
+        return size, hasher.hexdigest()
+
+    # ---- cosigned checkpoints -------------------------------------------------------------
+
+    def put_cosignature(self, cosig: Cosignature) -> None:
+        """Publish a workstation's cosigned checkpoint (the same one twice is a no-op)."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO ledger_cosignatures (size, key_id, actor, note) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (size, key_id) DO NOTHING",
+                (cosig.size, cosig.key_id, cosig.actor, cosig.note),
+            )
+
+    def cosignatures(self, since: int = 0) -> list[Cosignature]:
+        """Cosigned checkpoints of sizes above ``since`` (unverified)."""
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT size, key_id, actor, note FROM ledger_cosignatures WHERE size > %s "
+                "ORDER BY size, key_id",
+                (since,),
+            )
+            return [Cosignature(int(s), str(k), str(a), str(n)) for s, k, a, n in cur.fetchall()]
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (for messages and ``status``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, at, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}{':***' if ':' in creds else ''}{at}{host}"
