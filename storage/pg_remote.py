@@ -27,7 +27,7 @@ import contextlib
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from storage import failpoints
 from storage.errors import UsageError
@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS ledger_cosignatures (
     PRIMARY KEY (size, key_id)
 );
 """
+
+
+class Sink(Protocol):
+    """Where a downloaded object goes (a file, or a staged object-store file)."""
+
+    def write(self, data: bytes) -> int:
+        """Take the next bytes."""
 
 
 class RemoteError(UsageError):
@@ -270,6 +277,16 @@ class PgRemote:
             )
             return [Row(int(s), str(p), str(h), bytes(b)) for s, p, h, b in cur.fetchall()]
 
+    def events_starting(self, after: int, prefix: bytes) -> list[Row]:
+        """Events above ``after`` whose body starts with ``prefix`` (unverified; a look-ahead)."""
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT seq, prev, hash, body FROM ledger_events WHERE seq > %s "
+                "AND substring(body from 1 for %s) = %s ORDER BY seq",
+                (after, len(prefix), prefix),
+            )
+            return [Row(int(s), str(p), str(h), bytes(b)) for s, p, h, b in cur.fetchall()]
+
     def event_hash(self, seq: int) -> str | None:
         """The hash the server holds for event ``seq``, or None."""
         with self._tx() as cur:
@@ -324,7 +341,7 @@ class PgRemote:
         with self._tx() as cur:
             cur.execute("UPDATE ledger_objects SET complete = true WHERE digest = %s", (digest,))
 
-    def get_object(self, digest: str, sink: IO[bytes]) -> tuple[int, str]:
+    def get_object(self, digest: str, sink: Sink) -> tuple[int, str]:
         """Stream a blob into ``sink``, a chunk at a time; return ``(size, sha256)`` of what came.
 
         Raises:

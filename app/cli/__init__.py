@@ -64,6 +64,7 @@ SECTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("serve", "token"), "serve", "register", ""),
     (("monitor", "slo", "incident", "playbook"), "ops", "register", ""),
     (("data", "hold", "retention"), "privacy", "register", ""),
+    (("remote", "clone", "sync"), "team", "register", ""),
 )
 # Options of the root callback that take a value, and its flags that do not end the search.
 _VALUED = ("--workspace", "-w", "--as")

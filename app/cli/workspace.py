@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -132,11 +132,13 @@ def status(
 ) -> None:
     """Show the workspace: counts, ledger head, last checkpoint, verify state, key backends."""
     from core.audit import admin
+    from core.team import remotes
 
     ws = open_ws(workspace)
     st = admin.status(ws, actor_name(as_actor), run_verify=not no_verify)
+    shared = remotes.status(ws)
     if want_json(json_out):
-        output.emit_json(asdict(st))
+        output.emit_json({**asdict(st), "remote": shared.to_json() if shared else None})
         return
     cp = st.last_checkpoint
     if st.verify is None:
@@ -156,10 +158,33 @@ def status(
             ("ledger head", f"#{st.ledger_head} {st.ledger_head_hash[:16]}…"),
             ("last checkpoint", f"#{cp['size']} signed {cp['ts']}" if cp else "none yet"),
             ("verify", verdict),
+            *_remote_fields(shared),
             *[(name, count) for name, count in st.counts.items()],
             *[(f"backend {name}", state) for name, state in st.key_backends.items()],
         ]
     )
+
+
+def _remote_fields(shared: Any) -> list[tuple[str, str]]:
+    """The shared ledger's lines of ``status``: where it is, both heads, the last sync."""
+    if shared is None:
+        return [("remote", "none (this workspace records locally)")]
+    if shared.remote_size is None:
+        server = f"[yellow]unreachable[/yellow]: {shared.problem} (reading works offline)"
+    elif shared.remote_size == shared.local_size and shared.remote_head == shared.local_head:
+        server = f"#{shared.remote_size} {shared.remote_head[:16]}… (this replica is current)"
+    elif shared.remote_size > shared.local_size:
+        ahead = shared.remote_size - shared.local_size
+        server = f"#{shared.remote_size} ({ahead} new: `ledgerml sync` pulls them)"
+    else:
+        server = f"#{shared.remote_size} (behind this replica: `ledgerml sync` republishes)"
+    last = shared.last_sync
+    return [
+        ("remote", f"{shared.name} {shared.url}"),
+        ("local head", f"#{shared.local_size} {shared.local_head[:16]}…"),
+        ("remote head", server),
+        ("last sync", f"{last['at']} at #{last['size']}" if last else "never"),
+    ]
 
 
 @guarded

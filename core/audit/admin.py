@@ -72,7 +72,7 @@ def init(
     for location in witnesses:
         witness_files.check_location(location, root)
     workspace_id = str(uuid.uuid4())
-    _create_layout(root, workspace_id, founder)
+    create_layout(root, workspace_id, founder)
     ws.load_config()
     if witnesses:
         witness_files.configure(ws, witnesses)
@@ -134,7 +134,7 @@ def _state(record: KeyRecord) -> KeyState:
     )
 
 
-def _create_layout(root: Path, workspace_id: str, founder: str) -> None:
+def create_layout(root: Path, workspace_id: str, founder: str) -> None:
     """The folders, settings and .gitignore of a new workspace.
 
     Raises:

@@ -19,6 +19,13 @@ Read this first if you are adding a command. A command runs in up to three steps
    projection). The session takes at most one event from it: a second ``commit`` is a bug
    and raises before anything is appended.
 
+A workspace attached to a shared ledger pulls what teammates recorded at the start of each
+step that holds the workspace, so guards and ``prepare`` judge the team's state, not a stale
+copy. If a teammate commits between that pull and this command's commit, the server refuses
+the append (:class:`~core.kernel.workspace.BehindError`): the commit step runs again from a new
+pull, guards and ``commit`` included, since a gate or a policy may now say no. The event is
+sealed again there; the key is already unlocked in this process, so no secret is asked twice.
+
 A command with nothing slow to do passes no ``compute``: check and commit then run in one
 hold of the workspace.
 
@@ -40,7 +47,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from core.kernel.workspace import Session, Workspace
+from core.kernel.errors import UsageError
+from core.kernel.workspace import BehindError, Session, Workspace
 
 Guard = Callable[[Session], Any]
 """A precondition checked under the lock before each phase; it raises to refuse."""
@@ -48,6 +56,8 @@ Guard = Callable[[Session], Any]
 P = TypeVar("P")
 C = TypeVar("C")
 R = TypeVar("R")
+RETRIES = 8
+"""How many times a commit is retried while teammates keep moving the shared head."""
 
 
 def _none(_: Session) -> None:
@@ -68,20 +78,36 @@ def run(
     Without ``compute``, ``commit`` receives what ``prepare`` returned.
     """
     if compute is None:
+        return _held(
+            ws,
+            actor,
+            guards,
+            lambda s: _commit_once(s, commit, prepare(s)),  # type: ignore[arg-type]
+        )
+    prepared = _held(ws, actor, guards, prepare)
+    computed = compute(prepared)
+    return _held(ws, actor, guards, lambda s: _commit_once(s, commit, computed))
+
+
+def _held(ws: Workspace, actor: str, guards: Sequence[Guard], step: Callable[[Session], R]) -> R:
+    """One step holding the workspace: pull (if attached), guards, ``step``; retried if behind."""
+    for attempt in range(RETRIES):
         with ws.session(actor) as s:
+            remote = ws.remote
+            if remote is not None:
+                remote.pull(s)
             for guard in guards:
                 guard(s)
-            prepared = prepare(s)
-            return _commit_once(s, commit, prepared)  # type: ignore[arg-type]
-    with ws.session(actor) as s:
-        for guard in guards:
-            guard(s)
-        prepared = prepare(s)
-    computed = compute(prepared)
-    with ws.session(actor) as s:
-        for guard in guards:
-            guard(s)
-        return _commit_once(s, commit, computed)
+            try:
+                return step(s)
+            except BehindError as err:
+                if attempt == RETRIES - 1:
+                    raise UsageError(
+                        f"the shared ledger kept moving while this command tried to record "
+                        f"({RETRIES} attempts; {err}); nothing was recorded",
+                        hint="Teammates are recording quickly; run the command again.",
+                    ) from err
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _commit_once(s: Session, commit: Callable[[Session, C], R], value: C) -> R:

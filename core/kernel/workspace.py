@@ -13,11 +13,19 @@ Example::
         s.commit(new_event("alice", ActorAdded("bob", ["auditor"]), ["actor:bob"]))
 
 Commands do not open sessions themselves: they run through :func:`core.kernel.command.run`.
+
+A workspace attached to a shared ledger (``[remote]`` in ``config.toml``) commits through the
+server instead: :meth:`Session.commit` hands the sealed body to its :class:`Remote`, whose
+transaction on the server is then the commit point (the local append follows it, and a crash
+between the two heals on the next pull). The kernel knows the remote only by this protocol;
+the implementation, :mod:`core.team.replica`, is loaded by name when a workspace is attached,
+because the team context sits above every other one and the kernel may not import it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import tomllib
 from collections.abc import Iterator
@@ -37,6 +45,16 @@ from storage.objects import ObjectStore
 
 CONFIG = "config.toml"
 REPLAY_BATCH = 50_000
+REMOTE_MODULE = "core.team.replica"
+"""Where the shared-ledger implementation lives (it provides ``attach(workspace)``)."""
+
+
+class BehindError(Exception):
+    """The shared ledger moved on since this session pulled: nothing was recorded.
+
+    :func:`core.kernel.command.run` catches it, pulls, re-checks the command's preconditions
+    and commits again.
+    """
 
 
 def _toml_value(value: Any) -> str:
@@ -75,6 +93,20 @@ class Sealer(Protocol):
         """Told of each appended event, to keep the authority pointer current."""
 
 
+class Remote(Protocol):
+    """A shared ledger this workspace replicates (:class:`core.team.replica.Replica`)."""
+
+    def pull(self, session: Session) -> int:
+        """Verify and apply what teammates recorded; return how many events came."""
+
+    def publish(self, session: Session, body: bytes) -> LedgerEntry:
+        """Commit one sealed event on the server, then locally.
+
+        Raises:
+            BehindError: if the server's head is not this replica's (nothing was recorded).
+        """
+
+
 @dataclass
 class Session:
     """One unit of work: the catalog is open and current, and the writer lock is held."""
@@ -105,7 +137,12 @@ class Session:
             )
         if self.decision is not None and event.policy is None:
             event = dataclasses.replace(event, policy=self.decision)
-        [entry] = self.workspace.ledger.append([self.sealer.seal(event)])
+        body = self.sealer.seal(event)
+        remote = self.workspace.remote
+        if remote is not None:
+            entry = remote.publish(self, body)
+        else:
+            [entry] = self.workspace.ledger.append([body])
         self.sealer.committed(entry)
         self.commits += 1
         project(self.catalog, [entry])
@@ -123,6 +160,7 @@ class Workspace:
         self.catalog_path = root / "catalog.duckdb"
         self.checkpoints_dir = root / "ledger" / "checkpoints"
         self.config: dict[str, Any] = {}
+        self._remote: Remote | None = None
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Workspace:
@@ -157,6 +195,16 @@ class Workspace:
     def workspace_id(self) -> str:
         """The workspace's random identity, fixed at init."""
         return str(self.config.get("workspace", {}).get("id", ""))
+
+    @property
+    def remote(self) -> Remote | None:
+        """The shared ledger this workspace is attached to (``[remote] url``), or None."""
+        if not self.setting("remote", "url"):
+            self._remote = None
+            return None
+        if self._remote is None:
+            self._remote = importlib.import_module(REMOTE_MODULE).attach(self)
+        return self._remote
 
     def setting(self, section: str, key: str, default: str = "") -> str:
         """One setting from ``config.toml``."""
