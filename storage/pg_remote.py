@@ -35,6 +35,7 @@ from storage.errors import UsageError
 CHUNK = 1 << 20
 _LOCK_KEY = 0x6C65_6467  # "ledg": the advisory lock every append takes
 SCHEMA_VERSION = 1
+LOCK_TIMEOUT_S = 60  # how long a writer waits for a teammate's turn before giving up
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS ledger_meta (
@@ -141,9 +142,12 @@ class PgRemote:
             return self._conn
         psycopg = _psycopg()
         try:
+            # Autocommit: every unit of work is an explicit ``transaction()``, and a session
+            # lock (:meth:`turn`) can be held between them on the same connection.
             self._conn = psycopg.connect(
-                self.url, connect_timeout=self.connect_timeout, autocommit=False
+                self.url, connect_timeout=self.connect_timeout, autocommit=True
             )
+            self._conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
         except psycopg.Error as err:
             raise RemoteError(
                 f"cannot reach the shared ledger at {redact(self.url)}: "
@@ -232,6 +236,34 @@ class PgRemote:
             cur.execute("SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1")
             row = cur.fetchone()
         return (int(row[0]), str(row[1])) if row else (0, "0" * 64)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the append lock for a whole unit of work (pull, checks, append).
+
+        Appends are optimistic: most commands pull, check and append without waiting for
+        anyone, and a stale one retries. Under contention a workstation could lose every
+        race, so after a few losses the command kernel takes a turn: teammates' appends wait
+        (at most ``LOCK_TIMEOUT_S``) until it has appended. The lock is a session-level
+        advisory lock, which the server releases if this connection dies.
+        """
+        psycopg = _psycopg()
+        conn = self.connect()
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        except psycopg.Error as err:
+            self.close()
+            raise RemoteError(
+                f"the shared ledger at {redact(self.url)} did not give this workstation its "
+                f"turn to record: {str(err).strip().splitlines()[0]}",
+                hint="A teammate's command holds it; run the command again.",
+            ) from err
+        try:
+            yield
+        finally:
+            if self._conn is conn:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
     def append(self, expected: tuple[int, str], lines: Sequence[Row]) -> None:
         """Append ``lines`` after ``expected`` (the caller's head) in one transaction.

@@ -45,6 +45,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from core.kernel.errors import UsageError
@@ -58,6 +59,8 @@ C = TypeVar("C")
 R = TypeVar("R")
 RETRIES = 8
 """How many times a commit is retried while teammates keep moving the shared head."""
+OPTIMISTIC = 3
+"""Tries without waiting for anyone; later ones take the server's turn (no starvation)."""
 
 
 def _none(_: Session) -> None:
@@ -92,8 +95,9 @@ def run(
 def _held(ws: Workspace, actor: str, guards: Sequence[Guard], step: Callable[[Session], R]) -> R:
     """One step holding the workspace: pull (if attached), guards, ``step``; retried if behind."""
     for attempt in range(RETRIES):
-        with ws.session(actor) as s:
-            remote = ws.remote
+        remote = ws.remote
+        turn = remote.turn() if remote is not None and attempt >= OPTIMISTIC else nullcontext()
+        with turn, ws.session(actor) as s:
             if remote is not None:
                 remote.pull(s)
             for guard in guards:

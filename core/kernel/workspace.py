@@ -29,7 +29,7 @@ import importlib
 import json
 import tomllib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,6 +98,9 @@ class Remote(Protocol):
 
     def pull(self, session: Session) -> int:
         """Verify and apply what teammates recorded; return how many events came."""
+
+    def turn(self) -> AbstractContextManager[None]:
+        """Hold the server's append lock for one unit of work (after losing a few races)."""
 
     def publish(self, session: Session, body: bytes) -> LedgerEntry:
         """Commit one sealed event on the server, then locally.

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import AbstractContextManager
 
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.workspace import BehindError, Session, Workspace
@@ -62,6 +63,10 @@ class Replica:
                 "recorded against a view of the team's ledger that may be stale).",
             ) from err
         return self.last.events
+
+    def turn(self) -> AbstractContextManager[None]:
+        """The server's append lock for one unit of work (:meth:`PgRemote.turn`)."""
+        return self.server.turn()
 
     def publish(self, session: Session, body: bytes) -> LedgerEntry:
         """Commit ``body`` on the server, then append it here (see the module docstring).

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.governance.conftest import gov, team  # noqa: F401 - the governed workspace
+
 
 def _program(name: str) -> str:
     found = shutil.which(name) or next(
