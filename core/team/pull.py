@@ -146,15 +146,22 @@ def pull(
     ws = session.workspace
     size, head = ws.ledger.head()
     done = Pulled()
+    # One round trip when nothing is new: the server's copy of this replica's head, then
+    # whatever follows it. Anything else (the server lacks the head, or holds another event
+    # there) is looked into by ``reconcile``.
+    rows = remote.events(max(size - 1, 0), BATCH + 1)
     if size:
-        done.republished = reconcile(ws, remote, size, head)
-    server_size = remote.head()[0]
+        if rows and rows[0].seq == size and rows[0].hash == head:
+            rows = rows[1:]
+        else:
+            done.republished = reconcile(ws, remote, size, head)
+            rows = remote.events(size, BATCH)
+    if not rows:
+        return done
+    server_size = remote.head()[0] if progress is not None else 0
     auth = authority(session)
     erased: dict[str, int] | None = None
-    while True:
-        rows = remote.events(size, BATCH)
-        if not rows:
-            break
+    while rows:
         bodies: list[bytes] = []
         staged: list[Staged] = []
         expect, prev = size + 1, head
@@ -195,6 +202,7 @@ def pull(
         done.events += len(entries)
         if progress is not None:
             progress(done.events, max(server_size - (size - done.events), done.events), "pulling")
+        rows = remote.events(size, BATCH)
     if auth.workspace_id and auth.workspace_id != ws.workspace_id:
         raise IntegrityError(
             f"the shared ledger founds workspace {auth.workspace_id}, not this one "
