@@ -80,7 +80,7 @@ def datasheet(
     json_out: JsonOpt = False,
     pdf: PdfOpt = True,
 ) -> None:
-    """Write a data sheet (Markdown and self-contained HTML) and record it as evidence."""
+    """Write a data sheet (Markdown, self-contained HTML and a PDF) and record it as evidence."""
     from core.documents import datasheet as ds
 
     md, html = ds.write(
@@ -113,7 +113,7 @@ def model_card(
     json_out: JsonOpt = False,
     pdf: PdfOpt = True,
 ) -> None:
-    """Write a model card (Markdown and self-contained HTML) from recorded evidence."""
+    """Write a model card (Markdown, self-contained HTML and a PDF) from recorded evidence."""
     from core.documents import modelcard
 
     md, html = modelcard.write_card(
@@ -141,7 +141,7 @@ def score_card(
     json_out: JsonOpt = False,
     pdf: PdfOpt = True,
 ) -> None:
-    """Write a score card (Markdown and HTML) from an existing score's recorded evidence."""
+    """Write a score card (Markdown, HTML and a PDF) from an existing score's recorded evidence."""
     from core.documents import scorecard
 
     md, html = scorecard.write(

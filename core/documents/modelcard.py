@@ -17,7 +17,7 @@ from core.documents import mitigations, reporting
 from core.documents.events import ImpactAssessmentRecorded, ModelCardRecorded
 from core.documents.signoff import signoff
 from core.evidence import evaluation
-from core.evidence.checks import gap_line, not_passed
+from core.evidence.checks import not_passed
 from core.evidence.document import Evidence
 from core.evidence.record import Record
 from core.evidence.sections.attribute_inference import AttributeInference
@@ -32,6 +32,7 @@ from core.kernel.workspace import Workspace
 from core.modelling import model_view, models
 from core.modelling.outcome import Outcome
 from reports.contexts import ImpactContext, ModelCardContext
+from reports.formatting import metric_name
 from reports.render import render_impact, render_model_card
 
 CARD_QUESTIONS = (
@@ -108,7 +109,7 @@ def card_context(
     if not found:
         gaps.append("No evaluation evidence is recorded: run `ledgerml evaluate`.")
     # Every failing, warning or inconclusive check is a gap: the verdict never hides one.
-    gaps[:0] = [gap_line(c) for c in not_passed(evidence.checks if evidence else [])]
+    gaps[:0] = [reporting.gap_in_words(c) for c in not_passed(evidence.checks if evidence else [])]
     fair = _section(evidence, Fairness)
     fairness = []
     for attr, g in (fair.groups if fair else {}).items():
@@ -475,7 +476,7 @@ def impact_context(
             card.verdict + (f" ({card.verdict_detail})" if card.verdict_detail else ""),
         ),
         ("training data", card.training_data[0][1]),
-        *[(k, v) for k, v in card.metrics if k in ("roc_auc", "recall", "precision")],
+        *[(metric_name(k), v) for k, v in card.metrics if k in ("roc_auc", "recall", "precision")],
         *[
             (
                 f"fairness — {f['attribute']}",
@@ -505,7 +506,9 @@ def impact_context(
         evidence=facts,
         unanswered=unanswered,
         breaches=breaches,
-        not_passed=[gap_line(c) for c in not_passed(found[0].checks if found else [])],
+        not_passed=[
+            reporting.gap_in_words(c) for c in not_passed(found[0].checks if found else [])
+        ],
         unchecked=unchecked,
     )
 

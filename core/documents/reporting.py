@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.evidence.checks import Check
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import UsageError
@@ -21,7 +22,28 @@ from core.kernel.events import now_iso
 from core.kernel.kinds import Payload, new_event
 from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
+from reports.formatting import humane, threshold
 from reports.render import render_pdf
+
+
+def gap_in_words(check: Check) -> str:
+    """One not-passed check as a filed report says it, in words.
+
+    Verdict, section, name, what was observed and the threshold (``at least 30``), never
+    as a data structure: the sentence goes into documents people read and file.
+
+    Args:
+        check: A check whose verdict is not PASS.
+
+    Returns:
+        The sentence.
+    """
+    observed = check.observed
+    shown = f"{observed:.3f}" if isinstance(observed, float) else humane(observed)
+    return (
+        f"{check.verdict}: {check.section} check '{check.name}' (observed {shown}; "
+        f"threshold {threshold(check.threshold)})" + (f": {check.note}" if check.note else "")
+    )
 
 
 def read_answers(

@@ -16,7 +16,7 @@ from core.data import snapshots
 from core.documents import reporting
 from core.documents.events import ScoreCardRecorded
 from core.evidence import score_evaluation
-from core.evidence.checks import gap_line, not_passed
+from core.evidence.checks import not_passed
 from core.evidence.document import Evidence
 from core.identity.actors import needs
 from core.kernel.errors import NotFoundError, UsageError
@@ -153,7 +153,7 @@ def card_context(ws: Workspace, subject: str, actor: str = "") -> ScoreCardConte
         ],
         fairness=fairness,
         notes=notes,
-        gaps=[gap_line(c) for c in not_passed(evidence.checks)],
+        gaps=[reporting.gap_in_words(c) for c in not_passed(evidence.checks)],
         legend=[(v, meaning) for v, meaning in LEGEND],
     )
 

@@ -122,6 +122,15 @@ def test_every_report_pdf_matches_its_golden_text(
     assert "md sha256:<hex>" in words  # … and the document id
 
 
+@pytest.mark.parametrize("stem", REPORTS)
+def test_no_report_reads_like_code(written: tuple[Workspace, Path], stem: str) -> None:
+    """Filed reports speak words: no dicts, empty lists or metric code names in their text."""
+    _, out = written
+    words = " ".join(stable_text((out / f"{stem}.pdf").read_bytes()).split())
+    for raw in ("{'", '{"', "[]", "roc_auc", "log_loss"):
+        assert raw not in words, f"{stem}.pdf shows {raw!r}"
+
+
 def test_each_pdf_digest_is_recorded_in_its_report_event(written: tuple[Workspace, Path]) -> None:
     ws, out = written
     recorded: dict[str, str] = {}
