@@ -12,7 +12,8 @@ if [ -e "$LEDGERML_WORKSPACE" ]; then
   say "Removing the previous demo workspace $LEDGERML_WORKSPACE"
   rm -rf "$LEDGERML_WORKSPACE" "$LEDGERML_WORKSPACE.reports" "$LEDGERML_WORKSPACE.checkpoints" \
     "$LEDGERML_WORKSPACE.export" "$LEDGERML_WORKSPACE.secrets" "$LEDGERML_WORKSPACE.team.env" \
-    "$LEDGERML_WORKSPACE.org.pem" "$LEDGERML_WORKSPACE.ops"
+    "$LEDGERML_WORKSPACE.org.pem" "$LEDGERML_WORKSPACE.ops" "$LEDGERML_WORKSPACE.replica"
+  scripts/team-server stop "$LEDGERML_WORKSPACE.pg"
 fi
 say "Creating the workspace in $LEDGERML_WORKSPACE (founding admin: $LEDGERML_ACTOR)"
 echo "A team of six on one machine: demo identities, marked as such in the ledger. Their keys"
@@ -341,6 +342,35 @@ fi
 env -u LEDGERML_WORKSPACE $L bundle verify "$AIRGAP/credit-risk-1.zip" --key "$ORG" \
   --checkpoint "$LEDGERML_WORKSPACE.checkpoints/latest.json"
 rm -rf "$AIRGAP"
+
+say "A second workstation: the team's shared ledger on PostgreSQL (a throwaway server here)"
+echo "The workspace publishes its ledger and objects to the server and from now on records"
+echo "through it: the server numbers events, so two workstations never fork the log, but it"
+echo "signs nothing, and every workstation verifies everything it pulls."
+PG="$LEDGERML_WORKSPACE.pg"
+trap 'scripts/team-server stop "$PG"' EXIT
+PGURL=$(scripts/team-server start "$PG")
+$L remote add team "$PGURL"
+REPLICA="$LEDGERML_WORKSPACE.replica"
+$L clone "$PGURL" "$REPLICA"
+echo "At the second workstation, audrey (auditor) signs the model card she reviewed:"
+LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L attest create \
+  "$REPORTS/model-card-credit-risk-1.md" --reason "model card reviewed"
+LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L sync
+echo "Back at the first: its status shows the teammate's event waiting; sync verifies and applies it"
+$L status --no-verify | grep -E '^(remote|local head|remote head|last sync)'
+$L sync --as audrey
+$L audit log --limit 2
+echo "A database administrator rewrites audrey's event on the server; the next sync names it:"
+psql -q "$PGURL" -c "UPDATE ledger_events SET body = convert_to(replace(convert_from(body, 'UTF8'), \
+'model card reviewed', 'model card rejected'), 'UTF8') WHERE seq = (SELECT max(seq) FROM ledger_events)"
+if LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L clone "$PGURL" "$REPLICA.2"; then
+  echo "unexpected: a rewritten event was accepted" >&2; exit 1
+fi
+echo "(the clone was refused and left nothing; the replicas keep what they verified)"
+$L remote remove
+scripts/team-server stop "$PG"
+trap - EXIT
 
 say "Workspace status"
 $L status
