@@ -48,6 +48,30 @@ class LedgerPane(Pane):
             since=filters.get("since"),
         )
         self.app.call_from_thread(self._fill, rows)
+        shared = self._shared_line()
+        if shared:
+            self.app.call_from_thread(self.query_one("#verify-result", Static).update, shared)
+
+    def _shared_line(self) -> str:
+        """The shared ledger's heads and last sync, for an attached workspace ('' if not)."""
+        from core.team import remotes
+
+        st = remotes.status(self.ledger_app.workspace)
+        if st is None:
+            return ""
+        if st.remote_size is None:
+            server = f"[yellow]server unreachable[/yellow] ({escape(st.problem)})"
+        elif (st.remote_size, st.remote_head) == (st.local_size, st.local_head):
+            server = "[green]current[/green]"
+        elif st.remote_size > st.local_size:
+            server = f"[yellow]{st.remote_size - st.local_size} new on the server[/yellow] (sync)"
+        else:
+            server = f"[yellow]server at #{st.remote_size}[/yellow] (sync republishes)"
+        last = f"last sync {st.last_sync['at'][:19]}" if st.last_sync else "never synced"
+        return (
+            f"shared ledger {escape(st.name)} {escape(st.url)}: this replica #{st.local_size}, "
+            f"server #{st.remote_size if st.remote_size is not None else '?'}: {server}; {last}"
+        )
 
     def _fill(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#events", DataTable)
