@@ -296,3 +296,31 @@ def test_separation_of_duties_across_workstations(gov, shared_db: str, tmp_path:
     bundle.export(trainer_side, "alice", "credit-risk@1", out, reason="audit")
     report = bundle.verify(out)
     assert report["verified"] and report["model"] == "credit-risk@1", report
+
+
+def test_a_fork_is_caught_where_two_views_meet_in_a_bundle(  # type: ignore[no-untyped-def]
+    gov, pg_server: PgServer, shared_db: str, tmp_path: Path
+) -> None:
+    """A bundle exported at one workstation carries its signed checkpoint to the other."""
+    import zipfile
+
+    from core.audit import verification
+
+    here = gov.ws
+    remotes.add(here, "alice", "origin", shared_db)
+    name = shared_db.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}_twin" TEMPLATE "{name}"')  # type: ignore[arg-type]
+    there = remotes.clone(pg_server.url(f"{name}_twin"), tmp_path / "there")
+    actors.add(here, "alice", "only-here", ["auditor"])  # the histories part here
+    out = tmp_path / "bundle.zip"
+    bundle.export(here, "alice", "credit-risk@1", out, reason="for the regulator")
+    for n in range(4):
+        actors.add(there, "alice", f"other{n}", ["auditor"])
+    carried = tmp_path / "checkpoint.json"
+    with zipfile.ZipFile(out) as archive:
+        carried.write_bytes(archive.read("ledger/checkpoint.json"))
+    assert verification.verify(here, external=[carried]).ok
+    report = verification.verify(there, external=[carried])
+    assert not report.ok
+    assert any("root" in f or "differ" in f for f in report.failures), report.failures
