@@ -110,21 +110,17 @@ def add(ws: Workspace, actor: str, name: str, url: str) -> Published:
 
 
 def remove(ws: Workspace, actor: str) -> str:
-    """Detach the workspace (admins): it keeps its replica and records locally again."""
-    replica = _replica(ws)
+    """Detach the workspace (admins): it keeps its replica and records locally again.
 
-    def commit(s: Session, _: object) -> str:
+    Not through the command kernel, which would pull first: detaching must work while the
+    server is down. The admin still proves their secret, like every settings change.
+    """
+    with ws.session(actor) as s:
+        needs("admin", action="detach the workspace from its shared ledger")(s)
+        name = _replica(ws).name
         _save_config(ws, None)
         (ws.root / STATE).unlink(missing_ok=True)
-        return replica.name
-
-    # Not through the remote: detaching must work while the server is down.
-    needs("admin", action="detach the workspace from its shared ledger")
-    with ws.session(actor) as s:
-        from core.identity.actors import require
-
-        require(s, "admin", action="detach the workspace from its shared ledger")
-        return commit(s, None)
+        return name
 
 
 def clone(
@@ -193,9 +189,9 @@ def sync(ws: Workspace, actor: str) -> Synced:
         IntegrityError: if a served event does not verify, or a cosigned checkpoint shows a
             fork (another history at a size this replica holds) or withheld events.
     """
-    replica = _replica(ws)
 
     def commit(s: Session, _: object) -> Synced:
+        replica = _replica(ws)  # after the identity guard: who asks is checked first
         pulled = replica.last  # command.run pulled at the start of this session
         size, head = ws.ledger.head()
         auth = authority_of(s)

@@ -40,6 +40,10 @@ WRITES: dict[str, list[str]] = {
     "approve": ["approve", "{model}", "--for", "approved", "--role", "validator", "--reason", "x"],
     "attest create": ["attest", "create", str(SAMPLE / "german.data")],
     "audit checkpoint": ["audit", "checkpoint"],
+    # The identity guard runs before the server is contacted (the workspace is not attached).
+    "remote add": ["remote", "add", "origin", "postgresql://x@127.0.0.1:1/none"],
+    "remote remove": ["remote", "remove"],
+    "sync": ["sync"],
     "backup": ["backup", "{out}"],
     "config encrypt-pii": ["config", "encrypt-pii", "on"],
     "config witness add": ["config", "witness", "add", "{witness}"],
@@ -222,6 +226,7 @@ READS = {
     "init",
     "inventory",
     "restore",
+    "clone",  # makes a new replica: nobody acts until they act in it
     "retention show",
     "key export-public",
     "key generate",
