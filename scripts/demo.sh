@@ -361,7 +361,7 @@ echo "Back at the first: its status shows the teammate's event waiting; sync ver
 $L status --no-verify | grep -E '^(remote|local head|remote head|last sync)'
 $L sync --as audrey
 $L audit log --limit 2
-echo "A database administrator rewrites audrey's event on the server; the next sync names it:"
+echo "A database administrator rewrites audrey's event on the server; a new workstation's clone names it:"
 psql -q "$PGURL" -c "UPDATE ledger_events SET body = convert_to(replace(convert_from(body, 'UTF8'), \
 'model card reviewed', 'model card rejected'), 'UTF8') WHERE seq = (SELECT max(seq) FROM ledger_events)"
 if LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L clone "$PGURL" "$REPLICA.2"; then
