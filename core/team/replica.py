@@ -18,8 +18,8 @@ policy may now refuse), and the key is already unlocked in this process.
 
 Writes while the server is unreachable are refused, not queued: a queued event would have
 been signed against a view that may no longer hold (a role revoked, a gate failed, a policy
-installed), and replaying it later would record a decision nobody re-checked. Reading,
-verifying and exporting bundles need no server.
+installed), and replaying it later would record a decision nobody re-checked. Reading and
+verifying need no server; a bundle export, being recorded, does.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Replica:
             raise RemoteError(
                 f"{err.msg}; this workspace is attached to the shared ledger {self.name!r}, "
                 "so it records only through it",
-                hint="Reading, `audit verify` and `bundle export` work offline; writes wait "
+                hint="Reading and `audit verify` work offline; writes (a bundle export too) wait "
                 "until the server is back (they are refused, not queued, so that nothing is "
                 "recorded against a view of the team's ledger that may be stale).",
             ) from err
