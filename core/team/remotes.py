@@ -196,7 +196,7 @@ def sync(ws: Workspace, actor: str) -> Synced:
         size, head = ws.ledger.head()
         auth = authority_of(s)
         found = _gather(ws, replica.server)
-        scan = ws.ledger.scan(cuts=sorted({n.size for _, n in found if n.size <= size}))
+        scan = ws.ledger.scan(cuts=sorted({n.size for _, n in found if 0 < n.size <= size}))
         if scan.problem:
             raise IntegrityError(
                 f"this replica's event #{scan.problem[0]} {scan.problem[1]}",
@@ -261,7 +261,18 @@ def _gather(ws: Workspace, server: PgRemote) -> list[tuple[str, notes.Note]]:
     texts += notes.read_folder(ws.root / "ledger" / notes.FOLDER)
     for location in witnesses.locations(ws):
         texts += notes.read_folder(witnesses.folder_of(ws, location) / notes.FOLDER)
-    return [(where, notes.parse(text, where)) for where, text in texts]
+    found = []
+    for where, text in texts:
+        try:
+            found.append((where, notes.parse(text, where)))
+        except IntegrityError as err:  # not a note at all: reported, never trusted
+            found.append((where, _unreadable(err.msg)))
+    return found
+
+
+def _unreadable(why: str) -> notes.Note:
+    """A placeholder that no key verifies, so the caller reports it and goes on."""
+    return notes.Note(why, "(unreadable)", b"\0\0\0\0", b"", 0, b"", "")
 
 
 def _record(ws: Workspace, server: PgRemote, pulled: pulling.Pulled, republished: int) -> None:

@@ -324,3 +324,23 @@ def test_a_fork_is_caught_where_two_views_meet_in_a_bundle(  # type: ignore[no-u
     report = verification.verify(there, external=[carried])
     assert not report.ok
     assert any("root" in f or "differ" in f for f in report.failures), report.failures
+
+
+def test_a_garbage_or_forged_cosignature_is_reported_not_trusted(
+    ws: Workspace, shared_db: str
+) -> None:
+    remotes.add(ws, "alice", "origin", shared_db)
+    remotes.sync(ws, "bob")
+    [note] = _rows(shared_db, "SELECT note FROM ledger_cosignatures")
+    origin, _, rest = str(note[0]).split("\n", 2)
+    forged = f"{origin}\n2\n{rest}"  # bob's signature over another size
+    _tamper(
+        shared_db,
+        "INSERT INTO ledger_cosignatures (size, key_id, actor, note) VALUES "
+        "(1, 'aa', 'mallory', 'not a note'), (2, 'bb', 'bob', %s)",
+        forged,
+    )
+    actors.add(ws, "alice", "ann", ["approver"])
+    done = remotes.sync(ws, "bob")
+    assert len(done.problems) == 2 and all("ignored" in p for p in done.problems)
+    assert any("does not match its text" in p for p in done.problems)
