@@ -150,8 +150,7 @@ class PgRemote:
             self._conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
         except psycopg.Error as err:
             raise RemoteError(
-                f"cannot reach the shared ledger at {redact(self.url)}: "
-                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}",
+                f"cannot reach the shared ledger at {redact(self.url)}: {_first_line(err)}",
                 hint="Check that the server runs and the URL is right; this workstation's "
                 "replica stays readable offline (`ledgerml status`, `audit verify`).",
             ) from err
@@ -181,8 +180,7 @@ class PgRemote:
         except psycopg.Error as err:
             self.close()
             raise RemoteError(
-                f"the shared ledger at {redact(self.url)} failed a request: "
-                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}",
+                f"the shared ledger at {redact(self.url)} failed a request: {_first_line(err)}",
                 hint="Nothing was applied locally; run the command again.",
             ) from err
 
@@ -255,7 +253,7 @@ class PgRemote:
             self.close()
             raise RemoteError(
                 f"the shared ledger at {redact(self.url)} did not give this workstation its "
-                f"turn to record: {str(err).strip().splitlines()[0]}",
+                f"turn to record: {_first_line(err)}",
                 hint="A teammate's command holds it; run the command again.",
             ) from err
         try:
@@ -294,7 +292,7 @@ class PgRemote:
             self.close()
             raise RemoteError(
                 f"the shared ledger at {redact(self.url)} did not take the event: "
-                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}",
+                f"{_first_line(err)}",
                 hint="Nothing was recorded; run the command again.",
             ) from err
         failpoints.hit("remote.after-commit")
@@ -427,6 +425,12 @@ class PgRemote:
                 (since,),
             )
             return [Cosignature(int(s), str(k), str(a), str(n)) for s, k, a, n in cur.fetchall()]
+
+
+def _first_line(err: Exception) -> str:
+    """The server's message without its detail lines (they can quote a row's values)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def redact(url: str) -> str:

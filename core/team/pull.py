@@ -189,6 +189,7 @@ def pull(
                     done.bytes += int(ref.get("size", 0))
                 bodies.append(row.body)
                 expect, prev = expect + 1, row.hash
+            _no_replay(session, rows, size)
         except BaseException:
             for s in staged:
                 s.discard()
@@ -210,6 +211,31 @@ def pull(
             hint=_HINT,
         )
     return done
+
+
+def _no_replay(session: Session, rows: list[Row], applied_to: int) -> None:
+    """Refuse a signed event served a second time at a new number.
+
+    The signature does not cover the event's number (the server assigns it), so a server
+    could serve an old signed body again after the same authority state. Each sealing signs
+    a new time, so two honest events never share a body: a repeat is a replay.
+    """
+    seen: dict[bytes, int] = {}
+    for row in rows:
+        if row.body in seen:
+            raise _broken(
+                row.seq,
+                f"repeats event #{seen[row.body]} word for word: a replayed signed event",
+                applied_to,
+            )
+        seen[row.body] = row.seq
+    earlier = session.catalog.first_with_body([r.body for r in rows])
+    if earlier is not None:
+        [body] = session.catalog.event_bodies([earlier]).values()
+        again = next(r.seq for r in rows if r.body == body)
+        raise _broken(
+            again, f"repeats event #{earlier} word for word: a replayed signed event", applied_to
+        )
 
 
 def _same(entries: list[LedgerEntry], rows: list[Row]) -> None:

@@ -344,3 +344,33 @@ def test_a_garbage_or_forged_cosignature_is_reported_not_trusted(
     done = remotes.sync(ws, "bob")
     assert len(done.problems) == 2 and all("ignored" in p for p in done.problems)
     assert any("does not match its text" in p for p in done.problems)
+
+
+@pytest.mark.parametrize("pulled_first", [False, True])
+def test_a_replayed_signed_event_is_caught(
+    ws: Workspace, shared_db: str, tmp_path: Path, pulled_first: bool
+) -> None:
+    """The signature leaves the number to the server: serving a body twice must not pass."""
+    from core.identity import attest
+
+    behind, _ = _pair(ws, shared_db, tmp_path)
+    signed = tmp_path / "card.md"
+    signed.write_text("reviewed\n")
+    attest.create(ws, "alice", signed, reason="reviewed")  # not an authority event
+    if pulled_first:  # the copy is checked against the replica's catalog
+        remotes.sync(behind, "bob")
+    size, head = PgRemote(shared_db).head()
+    body = PgRemote(shared_db).events(size - 1, 1)[0].body
+    digest = hashlib.sha256(b"%d %s %s" % (size + 1, head.encode(), body)).hexdigest()
+    _tamper(
+        shared_db,
+        "INSERT INTO ledger_events (seq, prev, hash, body) VALUES (%s, %s, %s, %s)",
+        size + 1,
+        head,
+        digest,
+        body,
+    )
+    before = behind.ledger.head()
+    with pytest.raises(IntegrityError, match=f"event #{size + 1} repeats event #{size} word"):
+        remotes.sync(behind, "bob")
+    assert behind.ledger.head() == before
