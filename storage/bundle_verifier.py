@@ -739,6 +739,29 @@ class _Identity:
         return True
 
 
+def _no_replayed_event(events: list[tuple[int, bytes, dict[str, Any]]]) -> None:
+    """Refuse a signed event not dated after the event before it in the excerpt.
+
+    A signature covers an event's body, not its number, so an insider can copy a genuine
+    signed event (an approval, a deployment) to a new place, re-chain the ledger after it
+    and export a bundle signed with their own key: the copy verifies on its own. Every
+    sealing signs a new, later time than the ledger's head (the workspace's verifier holds
+    the ledger to the same rule, :mod:`core.audit.signatures`), so a copy, or an event
+    slipped in with an old date, is out of order. Format-1 events (unsigned) may share a
+    time.
+    """
+    last_seq, last_ts = 0, ""
+    for seq, raw, body in sorted(events, key=lambda e: e[0]):
+        ts = str(body.get("ts", ""))
+        signed = raw.rfind(SIG_MEMBER) >= 0
+        if last_ts and (ts <= last_ts if signed else ts < last_ts):
+            raise RejectedError(
+                f"event #{seq} is dated {ts}, not later than event #{last_seq} before it "
+                f"({last_ts}): backdated, or a replayed copy of an earlier signed event"
+            )
+        last_seq, last_ts = seq, ts
+
+
 def verify(
     path: str,
     previous: dict[str, Any] | None = None,
@@ -927,6 +950,7 @@ def _verify(
             f"checkpoint #{size} signed by key {_short(cp_signed)} of {cp_key.get('actor')!r}"
         )
         sealed = sum(ident.check_event(seq, raw, body) for seq, raw, body in events)
+        _no_replayed_event(events)
         missing = sorted(set(ident.keys) - set(ident.introduced))
         if missing and fmt == FORMAT:
             raise RejectedError(

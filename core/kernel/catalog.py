@@ -117,16 +117,6 @@ class Catalog(Database):
         ).fetchone()
         return int(row[0]) if row else None
 
-    def first_with_body(self, bodies: list[bytes]) -> int | None:
-        """The first event whose stored body is one of ``bodies`` (a replay check), or None."""
-        if not bodies:
-            return None
-        row = self.con.execute(
-            "SELECT min(seq) FROM events WHERE body IN (SELECT unnest(?::VARCHAR[]))",
-            [[b.decode("utf-8", "replace") for b in bodies]],
-        ).fetchone()
-        return int(row[0]) if row and row[0] is not None else None
-
     def event_bodies(self, seqs: list[int]) -> dict[int, bytes]:
         """The stored bodies of some events, by number (those the catalog holds)."""
         if not seqs:

@@ -23,7 +23,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage.bundle_verifier import pae
@@ -37,6 +37,38 @@ SIG_MEMBER = b',"~sig":'
 def now_iso() -> str:
     """The current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sortable as text)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_TS = b',"ts":"'
+
+
+def event_time(body: bytes) -> str:
+    """The ``ts`` of a stored body ("" if it has none), sliced without a JSON parse.
+
+    Canonical JSON sorts the top-level members, and only ``v`` (and the seal) follow ``ts``,
+    so its last occurrence before the seal is the event's own; a nested ``"ts"`` sits in
+    ``data`` earlier. Anything unexpected falls back to a parse.
+    """
+    at = body.rfind(SIG_MEMBER)
+    unsigned = body if at < 0 else body[:at]
+    start = unsigned.rfind(_TS)
+    if start >= 0:
+        end = unsigned.find(b'"', start + len(_TS))
+        value = unsigned[start + len(_TS) : end]
+        if end > 0 and b"\\" not in value and unsigned[end:].startswith(b'","v":'):
+            return value.decode("ascii", "replace")
+    try:
+        return str(json.loads(body).get("ts", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def later_than(ts: str, before: str) -> str:
+    """``ts``, or one microsecond after ``before`` if ``ts`` is not later (both ISO, UTC)."""
+    if ts > before:
+        return ts
+    moment = datetime.strptime(before, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return (moment + timedelta(microseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,13 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from core.kernel.catalog import Catalog
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
-from core.kernel.events import Event, ObjectRef
+from core.kernel.events import Event, ObjectRef, event_time, later_than
 from core.kernel.paths import locate
 from storage.fsutil import atomic_write, sweep_temp
 from storage.ledger import Ledger, LedgerEntry
@@ -140,6 +141,7 @@ class Session:
             )
         if self.decision is not None and event.policy is None:
             event = dataclasses.replace(event, policy=self.decision)
+        event = _dated_after_head(self.workspace, event)
         body = self.sealer.seal(event)
         remote = self.workspace.remote
         if remote is not None:
@@ -150,6 +152,47 @@ class Session:
         self.commits += 1
         project(self.catalog, [entry])
         return entry
+
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+"""How far behind the ledger's newest event a workstation's clock may be and still record."""
+
+
+def _dated_after_head(ws: Workspace, event: Event) -> Event:
+    """``event`` dated after the ledger's newest event, or refused if the clock is far behind.
+
+    A signed event must be later than the one before it (so a replayed copy cannot pass as
+    new, :mod:`core.audit.signatures`). One workstation's clock only moves forward, but a
+    team's shared ledger interleaves several clocks, and an NTP step can move one back: an
+    event from a clock slightly behind is dated one microsecond after the head instead,
+    which stays true to the order the ledger gives. A clock minutes behind is a fault to fix,
+    not to paper over: refused, saying by how much.
+    """
+    head = ws.ledger.tail()
+    if head is None:
+        return event
+    before = event_time(head.body)
+    if not before or event.ts > before:
+        return event
+    behind = _parse_ts(before) - _parse_ts(event.ts)
+    if behind > MAX_CLOCK_SKEW:
+        raise UsageError(
+            f"this workstation's clock ({event.ts}) is {_span(behind)} behind the ledger's "
+            f"newest event #{head.seq} ({before}): nothing was recorded",
+            hint="Set the clock right (NTP) and run the command again; event times must "
+            "move forward, and dating this one after a clock it disagrees with would be a "
+            "guess.",
+        )
+    return dataclasses.replace(event, ts=later_than(event.ts, before))
+
+
+def _parse_ts(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _span(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
 
 
 class Workspace:

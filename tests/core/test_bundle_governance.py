@@ -515,6 +515,22 @@ def test_an_approval_replayed_from_another_model_is_rejected(staged: Stage, tmp_
     assert "replayed approval" in why
 
 
+def test_a_genuine_approval_copied_to_the_tail_is_rejected(staged: Stage, tmp_path: Path) -> None:
+    # The insider cannot sign as cora, but can copy cora's real, signed approval event to a
+    # new number (the signature covers the body, not its place) and re-chain after it.
+    replayed: list[int] = []  # the original and the copy
+
+    def forge(ws: Workspace) -> None:
+        seq, _ = _find(ws, "model.approve", approver="cora")
+        ws.ledger.append([ws.ledger.entry(seq).body])
+        replayed.extend([seq, ws.ledger.head()[0]])
+
+    why = _rejected(_forged_bundle(staged.ready, tmp_path, forge))
+    _, copy = replayed
+    assert f"event #{copy} is dated" in why and f"not later than event #{copy - 1}" in why
+    assert "replayed copy of an earlier signed event" in why
+
+
 def test_an_approval_signed_by_a_key_not_the_approvers_is_rejected(
     staged: Stage, tmp_path: Path
 ) -> None:
