@@ -81,8 +81,11 @@ async def settled_screenshot(app: App[object], pilot: Pilot[object], rounds: int
 
     Panes fill from worker threads that post back to the app, and a filled table posts a
     highlight that starts another worker, so one wait is not enough on a slower machine.
-    (CI once caught a table drawn before it had measured its rows, twice.)
+    (CI once caught a table drawn before it had measured its rows, twice.) Animations are
+    off: a tab's underline starts moving from a 20 ms timer, which a loaded machine can
+    fire after three quiet rounds, drawing the underline under the previous tab.
     """
+    app.animation_level = "none"
     app.set_focus(None)
     previous, same = "", 0
     for _ in range(rounds):
