@@ -54,7 +54,7 @@ from core.kernel import command, kinds
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import KeyRow
-from core.kernel.workspace import Session, Workspace
+from core.kernel.workspace import BehindError, Session, Workspace
 from core.modelling import models
 from storage import bundle_verifier, failpoints
 from storage.canonical import canonical_bytes
@@ -219,9 +219,12 @@ def export(
         # The bundle is durable under its name before the event is appended: a kill between
         # the two leaves a bundle no event records (the command failed; run it again), never
         # a recorded export whose file is missing. The guards were re-checked just before.
-        w.partial.replace(out)
-        published = True
-        fsync_dir(out.parent)
+        # On a shared ledger this step runs again when a teammate's event came first: the
+        # file is already in place then.
+        if not published:
+            w.partial.replace(out)
+            published = True
+            fsync_dir(out.parent)
         failpoints.hit("export.before-event")
         recording = True  # from here the event may be durable: keep the file
         model = w.bundling.model
@@ -233,7 +236,11 @@ def export(
             checkpoint_size=w.bundling.checkpoint.size,
             rows_of=rows_of(w.bundling),
         )
-        s.commit(kinds.new_event(actor, exported, [f"model:{model.ref}"], reason))
+        try:
+            s.commit(kinds.new_event(actor, exported, [f"model:{model.ref}"], reason))
+        except BehindError:
+            recording = False  # nothing was recorded: the retry records it, or the file goes
+            raise
         failpoints.hit("export.after-event")
         return w
 

@@ -377,3 +377,32 @@ def test_a_replayed_signed_event_is_caught(
     ):
         remotes.sync(behind, "bob")
     assert behind.ledger.head() == before
+
+
+def test_a_bundle_export_that_loses_the_race_records_once_and_verifies(  # type: ignore[no-untyped-def]
+    gov, shared_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export's commit step writes a file first; a retry must not write or lose it twice."""
+    from core.team import replica
+
+    here = gov.ws
+    remotes.add(here, "alice", "origin", shared_db)
+    teammate = remotes.clone(shared_db, tmp_path / "teammate")
+    publish = replica.Replica.publish
+    raced: list[int] = []
+
+    def teammate_first(self: replica.Replica, session, body: bytes):  # type: ignore[no-untyped-def]
+        if not raced and session.workspace.root == here.root:
+            actors.add(teammate, "alice", "quick", ["auditor"])
+            raced.append(teammate.ledger.head()[0])
+        return publish(self, session, body)
+
+    monkeypatch.setattr(replica.Replica, "publish", teammate_first)
+    out = tmp_path / "bundle.zip"
+    done = bundle.export(here, "alice", "credit-risk@1", out, reason="for the regulator")
+    assert raced, "the teammate's event did not come first"
+    assert _actions(here).count("bundle.export") == 1
+    last = here.ledger.tail()
+    assert last is not None and last.seq == raced[0] + 1  # after the teammate's event
+    assert f'"bundle_sha256":"{done["sha256"]}"' in last.body.decode()
+    assert bundle.verify(out)["verified"]
