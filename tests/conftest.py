@@ -365,6 +365,43 @@ def run_cli(
     return result
 
 
+def run_cli_here(
+    *args: str, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `ledgerml` through its console-script entry point (``app.cli.main``) in this process.
+
+    The same command line, parsing, guards, exit codes and streams as :func:`run_cli`, without
+    an interpreter start and the imports of the data and model stack (2-4 s of CPU each time
+    on this suite's machines). Use it where a test is about what a command does or prints; keep
+    :func:`run_cli` where the guarantee is about a fresh process (start-up imports, a crash, a
+    signal, a second process holding the workspace). stdin is empty, as /dev/null is there.
+    """
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    argv, cwd = sys.argv, Path.cwd()
+    code: int | str | None = 0
+    with CliRunner().isolation(input="", env=env) as (stdout, stderr, _):
+        sys.argv = ["ledgerml", *args]
+        os.chdir(ROOT)
+        try:
+            main()
+        except SystemExit as done:
+            code = done.code
+        finally:
+            sys.argv = argv
+            os.chdir(cwd)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    returncode = code if isinstance(code, int) else 0 if code is None else 1
+    result = subprocess.CompletedProcess(["ledgerml", *args], returncode, out, err)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ledgerml {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
 @pytest.fixture
 def cli() -> Iterator[object]:
     yield run_cli
