@@ -71,6 +71,19 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         raise pytest.UsageError(err.msg) from err
 
 
+# Property-based tests run an everyday budget of examples; `LEDGERML_HYPOTHESIS=campaign`
+# runs each one's long campaign (more examples, longer state-machine runs: minutes each), for
+# a change to the rules they explore and for the nightly run.
+HYPOTHESIS_CAMPAIGN = os.environ.get("LEDGERML_HYPOTHESIS", "") == "campaign"
+
+
+def budget(everyday: int, campaign: int) -> int:
+    """How many Hypothesis examples (or state-machine steps) a test runs: ``everyday`` in the
+    default suite, ``campaign`` under ``LEDGERML_HYPOTHESIS=campaign``. The failing examples
+    Hypothesis finds are kept in its database (.hypothesis/) and replayed first next time."""
+    return campaign if HYPOTHESIS_CAMPAIGN else everyday
+
+
 _OWN_BUS: list[str] = []  # the pid of this process's private D-Bus daemon, if it started one
 
 
