@@ -71,6 +71,19 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         raise pytest.UsageError(err.msg) from err
 
 
+# Property-based tests run an everyday budget of examples; `LEDGERML_HYPOTHESIS=campaign`
+# runs each one's long campaign (more examples, longer state-machine runs: minutes each), for
+# a change to the rules they explore and for the nightly run.
+HYPOTHESIS_CAMPAIGN = os.environ.get("LEDGERML_HYPOTHESIS", "") == "campaign"
+
+
+def budget(everyday: int, campaign: int) -> int:
+    """How many Hypothesis examples (or state-machine steps) a test runs: ``everyday`` in the
+    default suite, ``campaign`` under ``LEDGERML_HYPOTHESIS=campaign``. The failing examples
+    Hypothesis finds are kept in its database (.hypothesis/) and replayed first next time."""
+    return campaign if HYPOTHESIS_CAMPAIGN else everyday
+
+
 _OWN_BUS: list[str] = []  # the pid of this process's private D-Bus daemon, if it started one
 
 
@@ -121,8 +134,31 @@ def _own_keyring() -> None:
     raise pytest.UsageError("the tests' gnome-keyring daemon did not take its D-Bus name")
 
 
+def _build_the_command_tree_once() -> None:
+    """Typer's test runner turns ``app.cli.app`` into Click commands on every ``invoke``
+    (about 0.15 s of CPU each, for a tree that never changes once built): build it once per
+    test process, as the ``ledgerml`` console script builds it once per process. Any other
+    Typer app (a section built by a test) is still converted afresh on each call."""
+    import typer.testing
+    from typer.main import get_command
+
+    built: list[Any] = []
+
+    def command_of(typer_app: Any) -> Any:
+        import app.cli
+
+        if typer_app is not app.cli.app:
+            return get_command(typer_app)
+        if not built:
+            built.append(get_command(typer_app))
+        return built[0]
+
+    typer.testing._get_command = command_of  # type: ignore[attr-defined]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _init_softhsm()
+    _build_the_command_tree_once()
     # Passphrase keys and the trusted-keys file live in the user's config folder: the tests
     # get one of their own (per worker), never the tester's ~/.config. Tests that need an
     # empty or prepared folder point XDG_CONFIG_HOME elsewhere themselves.
@@ -360,6 +396,43 @@ def run_cli(
         text=True,
         timeout=120,
     )
+    if check and result.returncode != 0:
+        raise AssertionError(f"ledgerml {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def run_cli_here(
+    *args: str, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `ledgerml` through its console-script entry point (``app.cli.main``) in this process.
+
+    The same command line, parsing, guards, exit codes and streams as :func:`run_cli`, without
+    an interpreter start and the imports of the data and model stack (2-4 s of CPU each time
+    on this suite's machines). Use it where a test is about what a command does or prints; keep
+    :func:`run_cli` where the guarantee is about a fresh process (start-up imports, a crash, a
+    signal, a second process holding the workspace). stdin is empty, as /dev/null is there.
+    """
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    argv, cwd = sys.argv, Path.cwd()
+    code: int | str | None = 0
+    with CliRunner().isolation(input="", env=env) as (stdout, stderr, _):
+        sys.argv = ["ledgerml", *args]
+        os.chdir(ROOT)
+        try:
+            main()
+        except SystemExit as done:
+            code = done.code
+        finally:
+            sys.argv = argv
+            os.chdir(cwd)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    returncode = code if isinstance(code, int) else 0 if code is None else 1
+    result = subprocess.CompletedProcess(["ledgerml", *args], returncode, out, err)
     if check and result.returncode != 0:
         raise AssertionError(f"ledgerml {' '.join(args)} failed:\n{result.stderr}")
     return result

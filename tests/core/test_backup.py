@@ -11,7 +11,7 @@ import pytest
 
 from core.data import snapshots
 from core.kernel.workspace import Workspace
-from tests.conftest import ROOT, copy_workspace, run_cli
+from tests.conftest import ROOT, copy_workspace, run_cli, run_cli_here
 
 SAMPLE = ROOT / "sample_data" / "german-credit" / "german.data"
 
@@ -27,7 +27,7 @@ def backed_up_once(ws_template: Path, tmp_path_factory: pytest.TempPathFactory) 
     folder = tmp_path_factory.mktemp("backed-up")
     ws = copy_workspace(ws_template, folder / "ws")
     snapshots.add(ws, "alice", SAMPLE, dataset="loans")
-    run_cli("audit", "checkpoint", env=env_of(ws.root), check=True)
+    run_cli_here("audit", "checkpoint", env=env_of(ws.root), check=True)
     done = run_cli("backup", str(folder / "backup"), env=env_of(ws.root, "bob"))  # an auditor may
     assert done.returncode == 0, done.stderr
     return folder
@@ -60,7 +60,7 @@ def test_backup_and_restore_round_trip(ws_path: Path, backed_up: Path, tmp_path:
     for path in [target, *target.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
-    verify = run_cli("audit", "verify", env=env_of(target))
+    verify = run_cli_here("audit", "verify", env=env_of(target))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -68,11 +68,11 @@ def test_backup_refuses_a_destination_that_is_not_empty(ws_path: Path, ws: Works
     dest = ws_path.parent / "full"
     dest.mkdir()
     (dest / "keep.txt").write_text("mine")
-    refused = run_cli("backup", str(dest), env=env_of(ws_path))
+    refused = run_cli_here("backup", str(dest), env=env_of(ws_path))
     assert refused.returncode == 2 and "is not empty" in refused.stderr
     assert [p.name for p in dest.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in ws_path.parent.iterdir()) == ["full", "ws"]  # no temp copy
-    by_scientist = run_cli("backup", str(ws_path.parent / "b"), env=env_of(ws_path, "sam"))
+    by_scientist = run_cli_here("backup", str(ws_path.parent / "b"), env=env_of(ws_path, "sam"))
     assert by_scientist.returncode != 0 and "auditor" in by_scientist.stderr
     assert not (ws_path.parent / "b").exists()
 
@@ -88,7 +88,7 @@ def test_a_damaged_backup_restores_nothing(backed_up: Path, tmp_path: Path, dama
     else:
         (backed_up / victim).unlink()
     target = tmp_path / "restored"
-    refused = run_cli("restore", str(backed_up), "--workspace", str(target))
+    refused = run_cli_here("restore", str(backed_up), "--workspace", str(target))
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert victim in refused.stderr
     assert not target.exists()
@@ -102,20 +102,22 @@ def test_a_restored_workspace_verifies_against_a_witness_written_before_the_back
     witness.mkdir()
     ws_path = tmp_path / "ws"
     env = env_of(ws_path)
-    run_cli("init", "--witness", str(witness), env=env, check=True)
-    run_cli("audit", "checkpoint", env=env, check=True)
-    run_cli("backup", str(tmp_path / "backup"), env=env, check=True)
+    run_cli_here("init", "--witness", str(witness), env=env, check=True)
+    run_cli_here("audit", "checkpoint", env=env, check=True)
+    run_cli_here("backup", str(tmp_path / "backup"), env=env, check=True)
 
-    restored = run_cli("restore", str(tmp_path / "backup"), "--workspace", str(tmp_path / "new"))
+    restored = run_cli_here(
+        "restore", str(tmp_path / "backup"), "--workspace", str(tmp_path / "new")
+    )
     assert restored.returncode == 0, restored.stdout + restored.stderr
-    verify = run_cli("audit", "verify", env=env_of(tmp_path / "new"))
+    verify = run_cli_here("audit", "verify", env=env_of(tmp_path / "new"))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert f"witness {witness}" in verify.stdout and "1 checkpoint" in verify.stdout
 
     # Events signed after the backup make restoring it a rollback, and the witness says so.
-    run_cli("actor", "add", "bob", "--role", "auditor", env=env, check=True)
-    run_cli("audit", "checkpoint", env=env, check=True)
-    stale = run_cli("restore", str(tmp_path / "backup"), "--workspace", str(tmp_path / "old"))
+    run_cli_here("actor", "add", "bob", "--role", "auditor", env=env, check=True)
+    run_cli_here("audit", "checkpoint", env=env, check=True)
+    stale = run_cli_here("restore", str(tmp_path / "backup"), "--workspace", str(tmp_path / "old"))
     assert stale.returncode == 3, stale.stdout + stale.stderr
     assert "checkpoint at size 2" in stale.stderr and "rolled back" in stale.stderr
 
@@ -127,10 +129,10 @@ def test_a_backup_of_a_workspace_with_a_torn_tail_holds_the_acknowledged_ledger(
     [segment] = sorted((ws_path / "ledger" / "segments").glob("*.log"))
     with segment.open("ab") as handle:
         handle.write(b'{"seq":4,"interrupted')  # an append killed before its newline
-    done = run_cli("--json", "backup", str(tmp_path / "backup"), env=env_of(ws_path))
+    done = run_cli_here("--json", "backup", str(tmp_path / "backup"), env=env_of(ws_path))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["head_seq"] == acknowledged[0]
-    restored = run_cli(
+    restored = run_cli_here(
         "--json", "restore", str(tmp_path / "backup"), "--workspace", str(tmp_path / "new")
     )
     assert restored.returncode == 0, restored.stdout + restored.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_here
 
 FIXTURE = Path(__file__).parents[1] / "data" / "workspaces" / "v1" / "demo-workspace.zip"
 
@@ -29,7 +29,7 @@ def test_old_workspace_verifies_and_its_model_is_trusted(old_ws: Path) -> None:
     verify = run_cli("--workspace", str(old_ws), "--as", "audrey", "audit", "verify")
     assert verify.returncode == 0, verify.stderr
     assert "VERIFIED up to #21" in verify.stdout
-    model = run_cli(
+    model = run_cli_here(
         "--workspace", str(old_ws), "--as", "audrey", "model", "verify", "credit-risk@1"
     )
     assert model.returncode == 0, model.stdout + model.stderr
@@ -37,13 +37,13 @@ def test_old_workspace_verifies_and_its_model_is_trusted(old_ws: Path) -> None:
 
 
 def test_old_workspace_keeps_its_records(old_ws: Path) -> None:
-    out = run_cli("--workspace", str(old_ws), "--as", "audrey", "--json", "audit", "log")
+    out = run_cli_here("--workspace", str(old_ws), "--as", "audrey", "--json", "audit", "log")
     assert out.returncode == 0, out.stderr
     actions = [e["action"] for e in json.loads(out.stdout)]
     assert len(actions) == 22
     for action in ("snapshot.add", "validation.run", "train.run", "model.sign", "model.evaluate"):
         assert action in actions
-    snaps = run_cli("--workspace", str(old_ws), "--as", "audrey", "--json", "snapshot", "list")
+    snaps = run_cli_here("--workspace", str(old_ws), "--as", "audrey", "--json", "snapshot", "list")
     assert sorted(s["ref"] for s in json.loads(snaps.stdout)) == [
         "german-credit-features@1",
         "german-credit@1",
@@ -76,7 +76,7 @@ def signed_ws(tmp_path: Path) -> Path:
 
 
 def test_a_format_2_workspace_verifies_every_signature(signed_ws: Path) -> None:
-    out = run_cli("--workspace", str(signed_ws), "--json", "audit", "verify", "--full")
+    out = run_cli_here("--workspace", str(signed_ws), "--json", "audit", "verify", "--full")
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     assert report["ok"] and report["anchored"] == 7
@@ -89,12 +89,14 @@ def test_a_format_2_workspace_verifies_every_signature(signed_ws: Path) -> None:
 
 
 def test_a_format_2_workspace_keeps_its_identities(signed_ws: Path) -> None:
-    actors = json.loads(run_cli("--workspace", str(signed_ws), "--json", "actor", "list").stdout)
+    actors = json.loads(
+        run_cli_here("--workspace", str(signed_ws), "--json", "actor", "list").stdout
+    )
     by_name = {a["name"]: a for a in actors}
     assert by_name["bo"]["roles"] == ["auditor", "validator"]
     assert by_name["cy"]["status"] == "suspended"
     # The suspended actor is refused before any secret is asked for.
-    refused = run_cli(
+    refused = run_cli_here(
         "--workspace",
         str(signed_ws),
         "--as",
@@ -108,7 +110,7 @@ def test_a_format_2_workspace_keeps_its_identities(signed_ws: Path) -> None:
     assert refused.returncode == 2 and "is suspended" in refused.stderr
     # No one here holds ada's key: acting as her is refused, nothing is recorded.
     before = (signed_ws / "ledger" / "segments" / "00000000.log").read_bytes()
-    forged = run_cli(
+    forged = run_cli_here(
         "--workspace", str(signed_ws), "--as", "ada", "actor", "add", "eve", "--role", "admin"
     )
     assert forged.returncode == 2, forged.stderr

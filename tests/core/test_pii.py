@@ -30,7 +30,7 @@ from core.identity import actors, keys
 from core.kernel.errors import UsageError
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_here
 
 ROWS = 300
 PII = ["full_name", "email", "date_of_birth", "case_number"]
@@ -174,7 +174,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     outputs: dict[str, str] = {}
 
     def cli(name: str, *args: str) -> None:
-        result = run_cli(*w, *args, check=True)
+        result = run_cli_here(*w, *args, check=True)
         outputs[name] = result.stdout + result.stderr
 
     cli(
@@ -316,7 +316,7 @@ def test_profiles_stored_with_pii_values_are_redacted_by_every_reader(
     assert redaction.withheld(profile["columns"]["full_name"])
     assert not leaks(names, json.dumps(profile).encode())
     assert not leaks(names, repr(views.snapshot_detail(ws, old.ref)).encode())
-    shown = run_cli("--workspace", str(ws.root), "snapshot", "profile", old.ref, check=True)
+    shown = run_cli_here("--workspace", str(ws.root), "snapshot", "profile", old.ref, check=True)
     assert not leaks(names, shown.stdout.encode())
     assert "withheld: PII column" in shown.stdout
     md, html = datasheet.write(ws, "alice", old.ref, tmp_path / "reports")
@@ -351,7 +351,7 @@ def test_profiles_stored_with_pii_values_are_redacted_by_every_reader(
         assert profile_doc["redacted_from"] == f"sha256:{old.profile_digest}"
         for name in names_in:
             assert not leaks(names, z.read(name)), name
-    verified = run_cli("bundle", "verify", str(out))
+    verified = run_cli_here("bundle", "verify", str(out))
     assert verified.returncode in (0, 1), verified.stdout + verified.stderr
 
 

@@ -19,6 +19,7 @@ from core.governance.policy import PolicyDeniedError
 from core.identity import actors, keys
 from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.workspace import Workspace
+from tests.conftest import budget
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "sample_data" / "german-credit"
@@ -403,7 +404,9 @@ def _default_engine() -> policy.Engine:
     return policy.engine(policy.load_dir(DEFAULT))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=budget(100, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(gate_inputs())
 def test_the_compiled_plan_answers_as_the_plain_query_and_the_rules_hold(
     case: tuple[str, dict[str, Any]],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.kernel.workspace import Workspace, write_config
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_here
 
 
 def env_of(ws_path: Path, actor: str = "alice") -> dict[str, str]:
@@ -33,8 +33,8 @@ def witnessed_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     second.mkdir()
     env = env_of(folder / "ws")
     run_cli("init", "--witness", str(first), "--witness", str(second), env=env, check=True)
-    run_cli("actor", "add", "bob", "--role", "auditor", env=env, check=True)
-    run_cli("audit", "checkpoint", env=env, check=True)
+    run_cli_here("actor", "add", "bob", "--role", "auditor", env=env, check=True)
+    run_cli_here("audit", "checkpoint", env=env, check=True)
     return folder
 
 
@@ -64,7 +64,7 @@ def test_every_checkpoint_is_copied_to_every_witness(witnessed: tuple[Path, Path
     assert own.is_file()
     for witness in (first, second):
         assert witness_copy(witness, ws_path, 2).read_bytes() == own.read_bytes()
-    verify = run_cli("audit", "verify", env=env_of(ws_path))
+    verify = run_cli_here("audit", "verify", env=env_of(ws_path))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert f"witness {first}" in verify.stdout and f"witness {second}" in verify.stdout
     assert "1 checkpoint" in verify.stdout
@@ -79,13 +79,13 @@ def test_restoring_an_older_copy_of_the_workspace_is_caught_by_the_witness(
     env = env_of(ws_path)
     older = tmp_path / "older"
     shutil.copytree(ws_path, older)  # the whole workspace: ledger, checkpoints and catalog
-    run_cli("actor", "add", "carol", "--role", "validator", env=env, check=True)
-    run_cli("audit", "checkpoint", env=env, check=True)
+    run_cli_here("actor", "add", "carol", "--role", "validator", env=env, check=True)
+    run_cli_here("audit", "checkpoint", env=env, check=True)
     assert witness_copy(first, ws_path, 3).is_file()
     shutil.rmtree(ws_path)
     older.rename(ws_path)  # a consistent, older workspace: only a witness knows better
 
-    verify = run_cli("audit", "verify", env=env)
+    verify = run_cli_here("audit", "verify", env=env)
     assert verify.returncode == 3, verify.stdout + verify.stderr
     assert "checkpoint at size 3" in verify.stderr
     assert str(first) in verify.stderr
@@ -104,7 +104,7 @@ def test_truncating_the_ledger_is_caught_by_the_witness(
     (ws_path / "ledger" / "checkpoints" / f"{2:012d}.json").unlink()  # ...and what covered it
     (ws_path / "catalog.duckdb").unlink()  # and the catalog that remembers it
 
-    verify = run_cli("audit", "verify", env=env)
+    verify = run_cli_here("audit", "verify", env=env)
     assert verify.returncode == 3, verify.stdout + verify.stderr
     for witness in (first, second):
         assert f"checkpoint at size 2 (external {witness_copy(witness, ws_path, 2)})" in (
@@ -127,7 +127,7 @@ def test_a_tampered_witness_copy_fails_verification(
         copy.write_text(json.dumps(env))
     else:
         copy.write_text("not a checkpoint")
-    verify = run_cli("audit", "verify", env=env_of(ws_path))
+    verify = run_cli_here("audit", "verify", env=env_of(ws_path))
     assert verify.returncode == 3, verify.stdout + verify.stderr
     assert str(first) in verify.stderr
 
@@ -137,21 +137,21 @@ def test_an_unreachable_witness_is_a_warning_and_the_checkpoint_is_kept(
 ) -> None:
     ws_path, first, second = witnessed
     env = env_of(ws_path)
-    run_cli("actor", "add", "carol", "--role", "validator", env=env, check=True)
+    run_cli_here("actor", "add", "carol", "--role", "validator", env=env, check=True)
     unmounted = tmp_path / "unmounted"
     second.rename(unmounted)
 
-    signed = run_cli("audit", "checkpoint", env=env)
+    signed = run_cli_here("audit", "checkpoint", env=env)
     assert signed.returncode == 0, signed.stderr
     assert f"witness {second} is unreachable" in signed.stderr
     assert (ws_path / "ledger" / "checkpoints" / f"{3:012d}.json").is_file()
     assert witness_copy(first, ws_path, 3).is_file()
 
     unmounted.rename(second)  # mounted again: verify notes what it lacks, and passes
-    verify = run_cli("audit", "verify", env=env)
+    verify = run_cli_here("audit", "verify", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "lacks the workspace's #3" in verify.stdout
-    again = run_cli("audit", "checkpoint", env=env)  # an existing checkpoint reaches it now
+    again = run_cli_here("audit", "checkpoint", env=env)  # an existing checkpoint reaches it now
     assert again.returncode == 0 and "already signed" in again.stdout
     assert witness_copy(second, ws_path, 3).is_file()
 
@@ -160,8 +160,8 @@ def test_config_witness_add_list_remove_round_trip(ws_path: Path, ws: Workspace)
     witness = ws_path.parent / "witness"
     witness.mkdir()
     env = env_of(ws_path)
-    run_cli("audit", "checkpoint", env=env, check=True)
-    added = run_cli("--json", "config", "witness", "add", str(witness), env=env)
+    run_cli_here("audit", "checkpoint", env=env, check=True)
+    added = run_cli_here("--json", "config", "witness", "add", str(witness), env=env)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["witnesses"] == [str(witness)]
     assert witness_copy(witness, ws_path, 3).is_file()  # existing checkpoints copied at once
@@ -169,36 +169,36 @@ def test_config_witness_add_list_remove_round_trip(ws_path: Path, ws: Workspace)
     assert config["witnesses"]["paths"] == [str(witness)]
     assert config["workspace"]["id"] == ws.workspace_id  # the other settings are kept
 
-    listed = run_cli("--json", "config", "witness", "list", env=env)
+    listed = run_cli_here("--json", "config", "witness", "list", env=env)
     [state] = json.loads(listed.stdout)
     assert state["location"] == str(witness) and state["held"] == [3] and state["reachable"]
 
-    removed = run_cli("config", "witness", "remove", str(witness), env=env)
+    removed = run_cli_here("config", "witness", "remove", str(witness), env=env)
     assert removed.returncode == 0, removed.stderr
     assert "undetectable" in removed.stderr
     assert "witnesses" not in tomllib.loads((ws_path / "config.toml").read_text())
-    assert json.loads(run_cli("--json", "config", "witness", "list", env=env).stdout) == []
+    assert json.loads(run_cli_here("--json", "config", "witness", "list", env=env).stdout) == []
 
 
 def test_bad_witness_paths_and_roles_are_refused(ws_path: Path, ws: Workspace) -> None:
     env = env_of(ws_path)
     before = (ws_path / "config.toml").read_bytes()
     missing = ws_path.parent / "not-mounted"
-    refused = run_cli("config", "witness", "add", str(missing), env=env)
+    refused = run_cli_here("config", "witness", "add", str(missing), env=env)
     assert refused.returncode == 2 and f"witness {missing} does not exist" in refused.stderr
-    inside = run_cli("config", "witness", "add", str(ws_path / "tmp"), env=env)
+    inside = run_cli_here("config", "witness", "add", str(ws_path / "tmp"), env=env)
     assert inside.returncode == 2 and "inside the workspace" in inside.stderr
-    unknown = run_cli("config", "witness", "remove", str(missing), env=env)
+    unknown = run_cli_here("config", "witness", "remove", str(missing), env=env)
     assert unknown.returncode == 2 and "is not a witness" in unknown.stderr
     folder = ws_path.parent / "witness"
     folder.mkdir()
-    by_auditor = run_cli("config", "witness", "add", str(folder), env=env_of(ws_path, "bob"))
+    by_auditor = run_cli_here("config", "witness", "add", str(folder), env=env_of(ws_path, "bob"))
     assert by_auditor.returncode != 0 and "admin" in by_auditor.stderr
     assert (ws_path / "config.toml").read_bytes() == before  # nothing was changed
 
 
 def test_init_refuses_a_missing_witness_before_creating_anything(tmp_path: Path) -> None:
     target = tmp_path / "ws"
-    refused = run_cli("init", "--witness", str(tmp_path / "nope"), env=env_of(target))
+    refused = run_cli_here("init", "--witness", str(tmp_path / "nope"), env=env_of(target))
     assert refused.returncode == 2 and "does not exist" in refused.stderr
     assert not target.exists()

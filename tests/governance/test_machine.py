@@ -14,8 +14,8 @@ and ``audit verify`` is clean at the end.
 
 Cost: one model trained per session (conftest); each example starts from a copy of that
 workspace. Every step signs and appends real events (0.2-1 s each on a shared machine), so
-the run is kept to ``MAX_EXAMPLES`` examples of at most ``STEPS`` steps; raise both locally
-when changing the rules.
+the everyday run is kept to ``MAX_EXAMPLES`` examples of at most ``STEPS`` steps;
+``LEDGERML_HYPOTHESIS=campaign`` runs the long campaign (run it when changing the rules).
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from core.identity import actors
 from core.kernel.errors import LedgerError
 from core.kernel.rows import ApprovalRow, LifecycleRow
 from core.kernel.workspace import Workspace
+from tests.conftest import budget
 from tests.governance.conftest import Gov
 
-MAX_EXAMPLES = 6
-STEPS = 15
+MAX_EXAMPLES = budget(4, 40)
+STEPS = budget(12, 30)
 CAST = ["sam", "vic", "cora", "dora", "sec", "tess", "bot", "alice"]
 VERSIONS = ["credit-risk@1", "scorecard@1"]
 ROLES = [None, "validator", "compliance", "data-owner", "security", "approver"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 from core.kernel.workspace import Workspace
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_here
 from tests.governance_mrm.conftest import MODEL, break_glass
 
 
-def _cli(ws: Workspace, actor: str, *args: str):  # type: ignore[no-untyped-def]
-    return run_cli("--workspace", str(ws.root), "--as", actor, *args)
+def _cli(ws: Workspace, actor: str, *args: str, process: bool = False):  # type: ignore[no-untyped-def]
+    """A command as ``actor``: in this process, or (``process``) in a real ``ledgerml``."""
+    run = run_cli if process else run_cli_here
+    return run("--workspace", str(ws.root), "--as", actor, *args)
 
 
 def test_a_finding_from_add_to_remediated(mws: Workspace) -> None:
@@ -31,6 +33,7 @@ def test_a_finding_from_add_to_remediated(mws: Workspace) -> None:
         "--reason",
         "challenge",
         "--json",
+        process=True,
     )
     assert added.returncode == 0, added.stderr
     doc = json.loads(added.stdout)

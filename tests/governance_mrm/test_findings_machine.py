@@ -27,6 +27,7 @@ from core.governance import findings
 from core.governance.events import FINDING_ROLES, FINDING_STATUSES
 from core.kernel.errors import PermissionDeniedError, UsageError
 from core.kernel.workspace import Workspace
+from tests.conftest import budget
 from tests.governance_mrm.conftest import MODEL
 
 FAR = "2999-12-31"
@@ -131,8 +132,8 @@ def test_no_sequence_of_updates_breaks_separation_of_duties(base: Path) -> None:
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=10,
-            stateful_step_count=8,
+            max_examples=budget(5, 60),
+            stateful_step_count=budget(8, 20),
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
