@@ -337,8 +337,9 @@ def lineage(
         str,
         typer.Option(
             "--format",
-            help="tree (readable), openlineage (JSON Lines: one OpenLineage RunEvent per line, "
-            "per training run and feature build in the walk) or dot (Graphviz).",
+            help="tree (readable), openlineage (JSON Lines: the START and COMPLETE RunEvents "
+            "of each intake, feature build, training and evaluation in the walk, as "
+            "`ledgerml export` writes them) or dot (Graphviz).",
         ),
     ] = "tree",
     workspace: WorkspaceOpt = None,
@@ -350,6 +351,7 @@ def lineage(
     Exits 2 for a name nothing in the workspace is recorded under.
     """
     from core.audit import lineage as lin
+    from core.audit.exports import openlineage
 
     if fmt not in ("tree", "openlineage", "dot"):
         raise typer.BadParameter("choose tree, openlineage or dot", param_hint="--format")
@@ -362,12 +364,12 @@ def lineage(
     if want_json(json_out):
         output.emit_json(walk.to_json())
     elif fmt == "openlineage":
-        events = lin.openlineage(ws, walk, actor_name(as_actor))
+        events = openlineage.for_walk(ws, walk, actor_name(as_actor))
         if events:
-            typer.echo(lin.dumps(events))
+            typer.echo(openlineage.dumps(events), nl=False)
         else:
             output.note(
-                f"no training run or feature build in this walk of {walk.root}: "
+                f"no snapshot, training run or evaluation in this walk of {walk.root}: "
                 "no OpenLineage events to print"
             )
     elif fmt == "dot":

@@ -318,10 +318,11 @@ def audit(b: Bundling, members: Members) -> None:
     ws, cp = b.ws, b.checkpoint
     walk = lineage.walk(ws, b.model.ref)
     members.add("lineage/tree.txt", (lineage.render_tree(walk) + "\n").encode(), "text/plain")
+    from core.audit.exports import openlineage
+
+    events = openlineage.for_walk(ws, walk, as_of=cp.size)
     members.add(
-        "lineage/openlineage.jsonl",
-        (lineage.dumps(lineage.openlineage(ws, walk)) + "\n").encode(),
-        "application/x-ndjson",
+        "lineage/openlineage.jsonl", openlineage.dumps(events).encode(), openlineage.MEDIA_TYPE
     )
     lines = [ws.ledger.entry(q).line.decode() for q in b.seqs]
     leaves = ws.ledger.leaf_hashes(cp.size)

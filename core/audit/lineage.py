@@ -4,14 +4,12 @@ Every derivation is an edge in one table, written by the projector; a walk is on
 SQL query (:meth:`core.kernel.catalog.Catalog.lineage`). Nodes are typed names:
 ``sha256:<raw file>``, ``snapshot:name@N``, ``validation:<event>``, ``run:<id>``,
 ``model:name@N``, ``signature:<event>``, ``reproduction:<event>``. Exports: a readable tree,
-JSON, Graphviz DOT, and OpenLineage RunEvents (one per training run and feature build) whose
-dataset versions are the real table and artifact digests.
+JSON and Graphviz DOT here; a walk's OpenLineage events come from the one implementation of
+that format, :func:`core.audit.exports.openlineage.for_walk`.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +19,6 @@ from core.kernel.rows import EdgeRow
 from core.kernel.workspace import Workspace
 
 PREFIXES = ("snapshot:", "model:", "run:", "validation:", "signature:", "sha256:", "reproduction:")
-PRODUCER = "https://github.com/ledgerml/ledgerml"
-NAMESPACE = "ledgerml"
-_NAMESPACE = uuid.UUID("6f1d7c1e-6a61-4c1e-9f0e-6c65646765ee")
 
 
 @dataclass(frozen=True)
@@ -33,6 +28,11 @@ class Lineage:
     root: str
     direction: str
     edges: list[EdgeRow]
+
+    @property
+    def nodes(self) -> set[str]:
+        """Every node the walk reached, its root included."""
+        return {e.src for e in self.edges} | {e.dst for e in self.edges} | {self.root}
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -124,103 +124,3 @@ def render_dot(lineage: Lineage) -> str:
         out.append(f'  "{edge.src}" -> "{edge.dst}" [label="{edge.relation}"];')
     out.append("}")
     return "\n".join(out)
-
-
-def openlineage(ws: Workspace, lineage: Lineage, actor: str = "") -> list[dict[str, Any]]:
-    """OpenLineage RunEvents for the training runs and feature builds in the walk."""
-    nodes = {e.src for e in lineage.edges} | {e.dst for e in lineage.edges} | {lineage.root}
-    events = []
-    with ws.session(actor) as s:
-        for node in sorted(nodes):
-            if node.startswith("run:"):
-                run = s.catalog.run(node)
-                if run is None:
-                    continue
-                snap = s.catalog.snapshot(run.input_ref)
-                models = [m for m in s.catalog.models() if m.run_id == run.run_id]
-                events.append(
-                    _run_event(
-                        f"train.{run.name}",
-                        run.run_id,
-                        run.created_at,
-                        [(run.input_ref, snap.table_digest if snap else run.input_table_digest)],
-                        [(m.ref.split("@")[0], m.model_digest) for m in models]
-                        or [(run.name, run.model_digest)],
-                    )
-                )
-            elif node.startswith("snapshot:"):
-                snap = s.catalog.snapshot(node.removeprefix("snapshot:"))
-                if snap is None or snap.kind != "feature":
-                    continue
-                inputs = [
-                    e.dst.removeprefix("snapshot:")
-                    for e in s.catalog.edges_from(node)
-                    if e.relation == "derived-from"
-                ]
-                sources = [
-                    (ref, s.catalog.snapshot(ref).table_digest)  # type: ignore[union-attr]
-                    for ref in inputs
-                    if s.catalog.snapshot(ref) is not None
-                ]
-                events.append(
-                    _run_event(
-                        f"feature.{snap.dataset}",
-                        snap.ref,
-                        snap.created_at,
-                        sources,
-                        [(snap.dataset, snap.table_digest)],
-                    )
-                )
-    return sorted(events, key=lambda e: (e["eventTime"], e["job"]["name"]))  # time order
-
-
-def _datasets(kind: Any, pairs: list[tuple[str, str]]) -> list[Any]:
-    from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
-
-    return [
-        kind(
-            namespace=NAMESPACE,
-            name=name.split("@")[0],
-            facets={
-                "version": DatasetVersionDatasetFacet(
-                    datasetVersion=f"sha256:{version}", producer=PRODUCER
-                )
-            },
-        )
-        for name, version in pairs
-    ]
-
-
-def _run_event(
-    job: str, key: str, when: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]
-) -> dict[str, Any]:
-    """One COMPLETE RunEvent as plain data.
-
-    Built with openlineage-python's typed classes (which check the time and the run id) and
-    turned into data by its own serialiser, so the shape follows the library's spec version.
-    """
-    from openlineage.client.event_v2 import (
-        InputDataset,
-        Job,
-        OutputDataset,
-        Run,
-        RunEvent,
-        RunState,
-    )
-    from openlineage.client.serde import Serde
-
-    event = RunEvent(
-        eventType=RunState.COMPLETE,
-        eventTime=when,
-        producer=PRODUCER,
-        run=Run(runId=str(uuid.uuid5(_NAMESPACE, key))),
-        job=Job(namespace=NAMESPACE, name=job),
-        inputs=_datasets(InputDataset, inputs),
-        outputs=_datasets(OutputDataset, outputs),
-    )
-    return Serde.to_dict(event)
-
-
-def dumps(events: list[dict[str, Any]]) -> str:
-    """OpenLineage events as JSON Lines (one RunEvent per line)."""
-    return "\n".join(json.dumps(e, sort_keys=True) for e in events)

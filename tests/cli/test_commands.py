@@ -247,12 +247,21 @@ def test_model_commands_end_to_end(cli_ws: Path, tmp_path: Path) -> None:
     assert "[produced-by] run:" in tree.stdout and "[copy-of] sha256:b21f3d81" in tree.stdout
     ol = invoke(cli_ws, "lineage", "credit-risk@1", "--format", "openlineage")
     events = [json.loads(line) for line in ol.stdout.splitlines()]
-    assert [e["job"]["name"] for e in events] == [  # in time order
-        "feature.german-credit-features",
-        "train.credit-risk",
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [  # in time order
+        (job, state)
+        for job in ("intake.german-credit", "feature.german-credit-features", "train.credit-risk")
+        for state in ("START", "COMPLETE")
     ]
+    exported = invoke(cli_ws, "export", "credit-risk@1", "--format", "openlineage")
+    assert ol.stdout == exported.stdout  # one implementation: the walk up is the export
     raw = invoke(cli_ws, "lineage", "german-credit@1", "--format", "openlineage")
-    assert raw.exit_code == 0 and raw.stdout == "" and "no OpenLineage events" in raw.stderr
+    assert [json.loads(line)["job"]["name"] for line in raw.stdout.splitlines()] == [
+        "intake.german-credit",
+        "intake.german-credit",
+    ]
+    digest = "sha256:b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb5871"
+    none = invoke(cli_ws, "lineage", digest, "--format", "openlineage")
+    assert none.exit_code == 0 and none.stdout == "" and "no OpenLineage events" in none.stderr
     assert invoke(cli_ws, "lineage", "credit-risk@1", "--format", "dot", "--json").exit_code == 2
     down = json.loads(invoke(cli_ws, "lineage", "german-credit@1", "--down", "--json").stdout)
     assert any(e["src"] == "model:credit-risk@1" for e in down["edges"])

@@ -402,7 +402,9 @@ def test_cli_writes_the_file_and_refuses_to_overwrite(template: Path, tmp_path: 
 # Bundles -----------------------------------------------------------------------------------
 
 
-def test_bundles_carry_the_exports_and_still_verify(template: Path, tmp_path: Path) -> None:
+def test_bundles_carry_the_exports_and_still_verify(
+    template: Path, tmp_path: Path, ol_validator: Any
+) -> None:
     copy = copy_workspace(template, tmp_path / "ws")
     out = tmp_path / "bundle.zip"
     bundle.export(copy, "audrey", REF, out, reason="audit")
@@ -417,6 +419,21 @@ def test_bundles_carry_the_exports_and_still_verify(template: Path, tmp_path: Pa
     for path, done in expected.items():
         assert members[path].decode() == done.text
         assert listed[path]["ledger_object"] is False
+    # The lineage walk's OpenLineage file is the same implementation, valid by the schemas.
+    walked = [json.loads(line) for line in members["lineage/openlineage.jsonl"].splitlines()]
+    assert {e["job"]["name"] for e in walked} == {
+        "intake.german-credit",
+        "feature.german-credit-features",
+        "train.credit-risk",
+        "evaluate.credit-risk",
+    }
+    for event in walked:
+        assert ol_validator(event, event["schemaURL"]) == [], event["job"]["name"]
+        for facet in facets_of(event):
+            assert ol_validator(facet, facet["_schemaURL"]) == [], facet["_schemaURL"]
+    assert (
+        members["lineage/openlineage.jsonl"] == members["exports/credit-risk-1.openlineage.jsonl"]
+    )
     # An edited export no longer matches the signed manifest.
     members["exports/credit-risk-1.cdx.json"] = members["exports/credit-risk-1.cdx.json"].replace(
         b'"machine-learning-model"', b'"application"', 1

@@ -14,6 +14,7 @@ import model_signing
 import pytest
 
 from core.audit import lineage
+from core.audit.exports import facts, openlineage
 from core.data import features, snapshots, validation
 from core.evidence import evaluation
 from core.identity import actors, keys
@@ -340,11 +341,25 @@ def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
     down = lineage.walk(trained_ws, "german-credit@1", down=True)
     sources = {e.src for e in down.edges}
     assert "model:credit-risk@1" in sources and any(s.startswith("signature:") for s in sources)
+    downstream = openlineage.for_walk(trained_ws, down)
+    assert {e["job"]["name"] for e in downstream} == {
+        "intake.german-credit",
+        "feature.german-credit-features",
+        "train.credit-risk",
+    }
+    raw_seq = snapshots.show(trained_ws, "german-credit@1").created_seq
+    early = openlineage.for_walk(trained_ws, down, as_of=raw_seq)  # as a bundle's checkpoint
+    assert [e["job"]["name"] for e in early] == ["intake.german-credit"] * 2
     tree = lineage.render_tree(up)
     assert tree.splitlines()[0] == "model:credit-risk@1" and "[produced-by]" in tree
     assert "digraph lineage" in lineage.render_dot(up)
-    events = lineage.openlineage(trained_ws, up)
-    train_event = next(e for e in events if e["job"]["name"] == "train.credit-risk")
+    events = openlineage.for_walk(trained_ws, up)
+    assert events == openlineage.build(facts.gather(trained_ws, "credit-risk@1"))
+    train_event = next(
+        e
+        for e in events
+        if e["job"]["name"] == "train.credit-risk" and e["eventType"] == "COMPLETE"
+    )
     snap = snapshots.show(trained_ws, "german-credit-features@1")
     assert (
         train_event["inputs"][0]["facets"]["version"]["datasetVersion"]
@@ -352,8 +367,8 @@ def test_lineage_up_down_and_exports(trained_ws: Workspace) -> None:
     )
     assert train_event["eventType"] == "COMPLETE" and train_event["run"]["runId"]
     assert train_event["schemaURL"].endswith("OpenLineage.json#/$defs/RunEvent")
-    assert train_event["producer"] == lineage.PRODUCER
-    again = lineage.openlineage(trained_ws, up)
+    assert train_event["producer"] == openlineage.PRODUCER
+    again = openlineage.for_walk(trained_ws, up)
     assert again == events  # run ids are derived from the records, so exports repeat exactly
     with pytest.raises(NotFoundError, match="has lineage"):
         lineage.walk(trained_ws, "nothing-here")

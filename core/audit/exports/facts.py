@@ -17,6 +17,7 @@ from typing import Any
 
 from core.evidence.document import Evidence
 from core.evidence.events import ModelEvaluated
+from core.kernel.catalog import Catalog
 from core.kernel.rows import EvaluationRow, ModelRow, RunRow, SnapshotRow
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
@@ -77,6 +78,29 @@ def _data(ws: Workspace, seq: int) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def evaluations(
+    ws: Workspace, catalog: Catalog, model_ref: str, limit: int
+) -> tuple[list[EvaluationRow], list[Evaluated]]:
+    """A model version's evaluations up to event ``limit``, as the catalog and the ledger have them.
+
+    Returns the catalog's rows, and those whose recorded event is an evaluation, each with
+    the snapshot it judged the model on.
+
+    The catalog is an index, not the truth: a row whose event is no evaluation (a row invented
+    in the catalog) is left out of the second list, for the checks that reject it by name.
+    """
+    rows = [r for r in catalog.evaluations(model_ref) if r.seq <= limit]
+    evaluated = []
+    for r in rows:
+        try:
+            body = ModelEvaluated.from_data(_data(ws, r.seq))
+        except (KeyError, ValueError, TypeError):
+            continue
+        verdict = body.verdict or ("PASS" if r.passed else "FAIL")
+        evaluated.append(Evaluated(row=r, snapshot=body.snapshot, verdict=verdict))
+    return rows, evaluated
+
+
 def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None) -> ModelFacts:
     """Read the facts behind a model version's exports.
 
@@ -117,32 +141,15 @@ def gather(ws: Workspace, ref: str, actor: str = "", *, as_of: int | None = None
             for snap in snaps
             if snap.kind == "feature"
         }
-        rows = [r for r in s.catalog.evaluations(model.ref) if r.seq <= limit]
-        bodies = {}
-        for r in rows:
-            # The catalog is an index, not the truth: a row whose event is no evaluation (a
-            # row invented in the catalog) is left to the checks that reject it by name.
-            try:
-                bodies[r.seq] = ModelEvaluated.from_data(_data(ws, r.seq))
-            except (KeyError, ValueError, TypeError):
-                continue
+        rows, evaluated = evaluations(ws, s.catalog, model.ref, limit)
         upstream = {x.ref for x in snaps}
         judged = {
             b.snapshot: row
-            for b in bodies.values()
+            for b in evaluated
             if b.snapshot not in upstream and (row := s.catalog.snapshot(b.snapshot)) is not None
         }
     record = training.run_record(ws, run)
     read = ws.objects.read_verified
-    evaluated = [
-        Evaluated(
-            row=r,
-            snapshot=bodies[r.seq].snapshot,
-            verdict=bodies[r.seq].verdict or ("PASS" if r.passed else "FAIL"),
-        )
-        for r in rows
-        if r.seq in bodies
-    ]
     return ModelFacts(
         model=model,
         run=run,
