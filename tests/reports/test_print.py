@@ -208,6 +208,24 @@ def test_the_shared_print_rules_are_in_every_html_report(written: tuple[Workspac
         assert not re.search(r"`[^`<>\n]+`", page), stem  # code spans, not literal backticks
 
 
+def test_each_html_is_its_markdown_with_the_charts_placed(written: tuple[Workspace, Path]) -> None:
+    """The Markdown stays readable (no SVG, a marker per chart); the HTML has every chart in
+    its place and no Markdown left over."""
+    _, out = written
+    charts = 0
+    for stem in REPORTS:
+        markdown = (out / f"{stem}.md").read_text()
+        page = (out / f"{stem}.html").read_text()
+        body = page[page.index("<body>") :]
+        assert "<svg" not in markdown and "<style" not in markdown, stem
+        markers = len(re.findall(r"<!-- figure \d+: [^>]+ -->", markdown))
+        assert body.count("<figure><svg") == markers, stem
+        assert "<!--" not in body and "**" not in body and "`" not in body, stem
+        assert body.count("<h2>") == len(re.findall(r"^## ", markdown, re.M)), stem
+        charts += markers
+    assert charts >= 3  # the card: feature importance and the two robustness curves
+
+
 # --- a real browser -------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium")
