@@ -1,4 +1,10 @@
-"""Render reports as Markdown and self-contained HTML from the same Jinja2 templates.
+"""Render every report once, as Markdown, and make its self-contained HTML from that Markdown.
+
+One source per report: ``stem.md.j2`` is the only template; markdown-it turns its output
+into the body of one page shell (the shared screen and print rules), so the two renderings
+cannot drift. Charts are not Markdown: a template writes ``{{ figure(svg, caption) }}``, which
+leaves an HTML comment in the Markdown (invisible where Markdown is rendered, one readable
+line where it is read raw, beside the figures in words) and the chart in the HTML.
 
 Renderers are pure: they read only the context they are given (no clock, no I/O beyond the
 packaged templates), so the same evidence always renders to the same bytes.
@@ -6,9 +12,15 @@ packaged templates), so the same evidence always renders to the same bytes.
 
 from __future__ import annotations
 
+import hashlib
+import html as html_lib
 import re
+from collections.abc import Sequence
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 from reports.charts import bar_chart, line_chart, robustness_axis
 from reports.contexts import DatasheetContext, ImpactContext, ModelCardContext
@@ -25,7 +37,7 @@ _ENV = Environment(
 
 
 def _bars(counts: list[int]) -> str:
-    """A tiny text histogram (for Markdown and terminals)."""
+    """A tiny text histogram (for Markdown, HTML and terminals alike)."""
     blocks = " ▁▂▃▄▅▆▇█"
     top = max(counts, default=0)
     if not top:
@@ -37,37 +49,160 @@ _ENV.filters["bars"] = _bars
 _ENV.filters.update(FILTERS)
 _ENV.globals.update(bar_chart=bar_chart, line_chart=line_chart, robustness_axis=robustness_axis)
 
+# A figure's place in the Markdown. Only these comments pass into the HTML as raw HTML.
+_FIGURE = re.compile(r"<!-- figure (\d+): [^<>]*? -->")
 
-# A table's first row when it holds only header cells (no ``<td``): it becomes a <thead>, so a
-# table split across printed pages repeats its header on each.
-_HEADER_ROW = re.compile(r"(<table[^>]*>)\s*(<tr>(?:(?!</tr>|<td).)*</tr>)", re.S)
-# Core writes commands and digests in its sentences as Markdown code spans; in HTML they are
-# <code>, never literal backticks (the text between them is already escaped).
-_CODE_SPAN = re.compile(r"`([^`<>\n]+)`")
+# How a verdict word at the start of a table cell, list item or bold span is coloured.
+_VERDICT_CLASSES = (
+    ("INCONCLUSIVE", "inconclusive"),
+    ("PASS", "pass"),
+    ("WARN", "warn"),
+    ("FAIL", "fail"),
+    ("BREACHED", "fail"),
+    ("FLAG", "fail"),
+    ("DROP?", "warn"),
+    ("NOT met", "fail"),
+    ("in force", "fail"),
+)
+# Sections that list what is wrong or missing: their list is set apart (unless it says none).
+_GAP_HEADINGS = {
+    "Gaps",
+    "Flags",
+    "Evidence checks not passed",
+    "Stated mitigations not checked",
+    "Stated mitigations the evidence breaches",
+    "Still unanswered",
+}
+
+# A paragraph that opens so warns that not everything passed; it is set apart like the gaps.
+_WARNING = "**Not every check passed**"
 
 
-def _page_ready(html: str) -> str:
-    """Add the shared screen and print rules and mark each table's header row as its head.
+class _Figures:
+    """The charts one rendering places: each call keeps the SVG and returns its marker."""
 
-    One place for every report, so A4 pages, page numbers, repeated table headers, no
-    orphaned headings, narrow-screen wrapping and code spans hold for all of them alike.
+    def __init__(self) -> None:
+        self.svgs: list[str] = []
+
+    def __call__(self, svg: str, caption: str) -> str:
+        if not svg:
+            return ""
+        self.svgs.append(svg)
+        words = re.sub(r"[<>]|--", " ", caption).strip() or "chart"
+        return f"<!-- figure {len(self.svgs)}: {words} (a chart in the HTML and PDF) -->"
+
+
+def _verdict_class(text: str) -> str:
+    """The colour class of text that opens with a verdict word, or ""."""
+    text = text.lstrip("*").lstrip()
+    for word, cls in _VERDICT_CLASSES:
+        rest = text[len(word) : len(word) + 1]
+        if text.startswith(word) and not (rest.isalnum() or rest == "_"):
+            return cls
+    return ""
+
+
+def _plain(inline: Token) -> str:
+    """An inline token's text, without its Markdown."""
+    return "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline"))
+
+
+def _house_rules(state: StateCore) -> None:
+    """Keep the HTML safe and give it the report's classes.
+
+    Raw HTML in the Markdown is ours only where it is a figure marker; anything else came
+    from recorded text (a team's answers, a reason) and is shown as text, never run. Verdict
+    words are coloured; the paragraph under the title is its meta line; the list of a gaps
+    section is set apart.
     """
-    css = _ENV.get_template("_page.css.j2").render()
-    html = _HEADER_ROW.sub(r"\1<thead>\2</thead>", html)
-    html = _CODE_SPAN.sub(r"<code>\1</code>", html)
-    return html.replace("</head>", f"<style>\n{css}</style>\n</head>", 1)
+    tokens = state.tokens
+    for i, tok in enumerate(tokens):
+        if tok.type == "html_block" and not _FIGURE.fullmatch(tok.content.strip()):
+            tok.content = f"<p>{html_lib.escape(tok.content.strip())}</p>\n"
+        if tok.type == "inline":
+            children = tok.children or []
+            for j, child in enumerate(children):
+                if child.type == "html_inline" and not _FIGURE.fullmatch(child.content):
+                    child.type = "text"
+                if child.type == "strong_open" and j + 1 < len(children):
+                    cls = _verdict_class(children[j + 1].content)
+                    if cls:
+                        child.attrSet("class", cls)
+            opener = tokens[i - 1] if i else None
+            if opener is not None and opener.type == "paragraph_open" and i >= 2:
+                opener = tokens[i - 2] if tokens[i - 2].type == "list_item_open" else opener
+            if opener is not None and opener.type in ("td_open", "list_item_open"):
+                cls = _verdict_class(tok.content)
+                if cls:
+                    opener.attrSet("class", cls)
+        if tok.type == "paragraph_open" and i >= 3 and tokens[i - 1].tag == "h1":
+            tok.attrSet("class", "meta")
+        elif tok.type == "paragraph_open" and tokens[i + 1].content.startswith(_WARNING):
+            tok.attrSet("class", "gap")
+        elif tok.type == "paragraph_open" and tokens[i + 1].content.startswith("Verdicts: "):
+            tok.attrSet("class", "legend")  # what each colour means
+        if tok.type == "bullet_list_open" and i >= 2 and tokens[i - 1].type == "heading_close":
+            title, first = tokens[i - 2], tokens[i + 3] if i + 3 < len(tokens) else None
+            said = first.content if first is not None else ""
+            if _plain(title) in _GAP_HEADINGS and not said.startswith(("None", "Nothing")):
+                tok.attrSet("class", "gap")
+
+
+# Tables on; images off: a page that loaded one from recorded text would not be
+# self-contained (and a PDF of it would be refused).
+_MD = MarkdownIt("commonmark", {"html": True}).enable("table").disable("image")
+_MD.core.ruler.push("ledgerml_house_rules", _house_rules)
+
+
+def markdown_to_html(markdown: str, figures: Sequence[str] = ()) -> str:
+    """A report's Markdown as a complete, self-contained HTML page.
+
+    The title is the first heading's text; each figure marker becomes its chart (the
+    ``figures`` in the order they were placed); the page carries the shared screen and
+    print rules.
+
+    Args:
+        markdown: A rendered report.
+        figures: The SVG of each figure the Markdown marks.
+
+    Returns:
+        The HTML page.
+    """
+    tokens = _MD.parse(markdown)
+    titles = [_plain(tokens[i + 1]) for i, t in enumerate(tokens) if t.type == "heading_open"]
+    body = _MD.renderer.render(tokens, _MD.options, {})
+
+    def place(found: re.Match[str]) -> str:
+        number = int(found.group(1))
+        return f"<figure>{figures[number - 1]}</figure>" if number <= len(figures) else ""
+
+    body = _FIGURE.sub(place, body)
+    page = _ENV.get_template("_page.html.j2").render(
+        title=titles[0] if titles else "Report",
+        css=_ENV.get_template("_page.css.j2").render(),
+        body=body,
+    )
+    return page
 
 
 def render_pair(stem: str, ctx: object) -> tuple[str, str]:
-    """Render ``stem.md.j2`` and ``stem.html.j2`` with ``ctx`` as ``(markdown, html)``.
+    """Render ``stem.md.j2`` with ``ctx`` as ``(markdown, html)``.
 
-    Every report is written twice, for reading and for filing; one environment (its filters,
-    escaping and strictness) renders both.
+    The HTML is made from the Markdown (:func:`markdown_to_html`): every report is
+    written once and given twice, for reading and for filing.
     """
-    return (
-        _ENV.get_template(f"{stem}.md.j2").render(d=ctx),
-        _page_ready(_ENV.get_template(f"{stem}.html.j2").render(d=ctx)),
-    )
+    figures = _Figures()
+    markdown = _ENV.get_template(f"{stem}.md.j2").render(d=ctx, figure=figures)
+    return markdown, markdown_to_html(markdown, figures.svgs)
+
+
+def document_id(stem: str, subject: str, markdown: str) -> str:
+    """How a filed report names itself in every page's margin.
+
+    What it is, about what, and its Markdown's digest (which the report's event records).
+    """
+    digest = hashlib.sha256(markdown.encode()).hexdigest()
+    return f"{stem} · {subject} · md sha256:{digest[:12]}"
 
 
 def render_pdf(html: str, *, doc_id: str, created: str) -> bytes:

@@ -66,9 +66,5 @@ class ScoreCardContext:
 
 
 def render_score_card(ctx: ScoreCardContext) -> tuple[str, str]:
-    """Return the score card as ``(markdown, html)``."""
-    env = render._ENV  # the one configured environment (filters, escaping, strictness)
-    return (
-        env.get_template("score_card.md.j2").render(d=ctx),
-        env.get_template("score_card.html.j2").render(d=ctx),
-    )
+    """Return the score card as ``(markdown, html)``, the HTML made from the Markdown."""
+    return render.render_pair("score_card", ctx)

@@ -337,8 +337,10 @@ def _canonical_pass(path: str, members: dict[str, zipfile.ZipInfo]) -> dict[str,
         handle.seek(0)
         compare = _Compare(handle)
         writer = AppendOnly(compare)
+        spans: list[tuple[int, str]] = []  # where each member's record (header to CRC) starts
         with zipfile.ZipFile(writer, "w") as canonical:  # type: ignore[call-overload]
             for name in sorted(members):
+                spans.append((writer.position, name))
                 info, zip64 = canonical_info(name, members[name].file_size)
                 digest, left = hashlib.sha256(), members[name].file_size
                 with canonical.open(info, "w", force_zip64=zip64) as dst:
@@ -369,10 +371,16 @@ def _canonical_pass(path: str, members: dict[str, zipfile.ZipInfo]) -> dict[str,
                     compare.mismatch = handle.tell() if compare.mismatch < 0 else compare.mismatch
                     break
                 digests[name] = (digest.hexdigest(), members[name].file_size)
+            else:
+                spans.append((writer.position, ""))  # then the central directory
         if compare.mismatch >= 0:
+            # A changed data byte shows as its CRC-32 differing, right after the data: name
+            # the member whose record holds the byte, so the reader knows what was altered.
+            where = next((n for start, n in reversed(spans) if start <= compare.mismatch), "")
+            inside = f" (in member {where!r})" if where else " (in the central directory)"
             raise RejectedError(
                 f"byte {compare.mismatch} of the archive differs from its "
-                "canonical layout: the file was altered after export"
+                f"canonical layout{inside}: the file was altered after export"
             )
         if writer.position != total:
             raise RejectedError(
@@ -978,6 +986,7 @@ def _verify(
         checked += access_checked
         checked += _retention(archive, members, events)
         checked += _receipts(archive, members, events)
+        checked += _report_pdfs(archive, members, listed, digests, events)
 
         anchored_by = anchor if pinned is not None else None
         if previous is not None:
@@ -2943,9 +2952,12 @@ def _rendered_reports(
             r"Overall verdict over the windows: \*\*(\w+)\*\*",
             r"^\| #(\d+) \|[^|]*\|[^|]*\| \*\*(\w+)\*\* \|",
         ),
+        # The HTML is made from the Markdown (bold is <strong>, one cell a line); bundles
+        # of earlier releases wrote it by hand (<b>, a row a line): both read the same.
         "reports/monitoring.html": (
-            r"Overall verdict over the windows: <b[^>]*>(\w+)</b>",
-            r"<tr><td>#(\d+)</td><td>[^<]*</td><td>[^<]*</td><td><b[^>]*>(\w+)</b>",
+            r"Overall verdict over the windows: <(?:b|strong)[^>]*>(\w+)</(?:b|strong)>",
+            r"<tr>\s*<td>#(\d+)</td>\s*<td>[^<]*</td>\s*<td>[^<]*</td>\s*"
+            r"<td[^>]*><(?:b|strong)[^>]*>(\w+)</(?:b|strong)>",
         ),
     }
     for name, (head, row) in patterns.items():
@@ -3511,6 +3523,49 @@ def _receipts(
     return [
         f"{len(erasures)} deletion receipt(s) are the ones their signed data.erase events "
         "name, and claim what the events record"
+    ]
+
+
+def _report_pdfs(
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    listed: dict[str, dict[str, Any]],
+    digests: dict[str, tuple[str, int]],
+    events: list[tuple[int, bytes, dict[str, Any]]],
+) -> list[str]:
+    """Every report PDF is a PDF of a report beside it; a recorded one is its event's own.
+
+    Its bytes are already held to the signed manifest; this says what they are. This machine
+    has only the bundle, so the verifier cannot lay the report out again: a PDF the export
+    made is vouched for by the manifest's signature, and one a ``report.*`` event recorded
+    must be the PDF that event pairs with the Markdown beside it.
+    """
+    recorded: dict[str, str] = {}  # a recorded PDF's digest -> its Markdown's
+    for _, _, body in events:
+        data = body.get("data")
+        report = str(body.get("action", "")).startswith("report.")
+        if report and isinstance(data, dict) and data.get("pdf"):
+            recorded[str(data["pdf"])] = str(data.get("markdown"))
+    pdfs = sorted(n for n in members if n.startswith("reports/") and n.endswith(".pdf"))
+    as_recorded = 0
+    for name in pdfs:
+        raw = archive.read(members[name])
+        if not raw.startswith(b"%PDF-") or b"%%EOF" not in raw[-1024:]:
+            raise RejectedError(f"{name} is not a PDF document")
+        markdown = name[: -len(".pdf")] + ".md"
+        if markdown not in members:
+            raise RejectedError(f"{name} is the PDF of no report in the bundle ({markdown})")
+        if listed[name].get("ledger_object"):
+            if recorded.get(digests[name][0]) != digests[markdown][0]:
+                raise RejectedError(
+                    f"{name} is not the PDF its signed report event records for {markdown}"
+                )
+            as_recorded += 1
+    if not pdfs:
+        return []
+    return [
+        f"{len(pdfs)} report PDF(s) are PDFs, each beside its Markdown; {as_recorded} of them "
+        "the very PDF its signed report event records with that Markdown"
     ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.audit import lineage
 from core.audit.bundle_governance import governance
-from core.audit.bundle_members import Bundling, Collector, Members
+from core.audit.bundle_members import Bundling, Collector, Members, add_recorded
 from core.audit.bundle_operations import operations
 from core.audit.bundle_privacy import privacy
 from core.audit.bundle_retention import retention
@@ -30,11 +30,12 @@ DSSE = "application/vnd.dsse.envelope.v1+json"
 
 
 def _latest_report(b: Bundling, action: str, subject: str) -> dict[str, Any] | None:
+    """The newest included event recording ``action`` about ``subject`` (its whole body)."""
     found = None
     for seq in b.seqs:
         body = b.event_body(seq)
         if body["action"] == action and subject in body["subjects"]:
-            found = body["data"]
+            found = body
     return found
 
 
@@ -229,8 +230,9 @@ def data(b: Bundling, members: Members) -> None:
                 ),
                 "application/json",
             )
-        sheet = _latest_report(b, "report.datasheet", f"snapshot:{snap.ref}")
-        if sheet:
+        sheet_event = _latest_report(b, "report.datasheet", f"snapshot:{snap.ref}")
+        if sheet_event:
+            sheet = sheet_event["data"]
             markdown, html = b.read(sheet["markdown"]), b.read(sheet["html"])
             leaked = redaction.pii_values(profile, snap.pii)
             if hashes and leaked and redaction.quotes_any([markdown, html], leaked):
@@ -245,14 +247,13 @@ def data(b: Bundling, members: Members) -> None:
                     "text/plain",
                 )
                 continue
-            members.add(f"reports/datasheet-{stem}.md", markdown, "text/markdown", True)
-            members.add(f"reports/datasheet-{stem}.html", html, "text/html", True)
+            add_recorded(b, members, f"datasheet-{stem}", sheet_event)
             data_sheets.append(snap.ref)
     b.reports["datasheet"] = bool(data_sheets)
 
 
 def documents(b: Bundling, members: Members) -> None:
-    """The latest model card and impact assessment recorded for the model."""
+    """The latest model card and impact assessment recorded for the model, with their PDFs."""
     for action, name in (
         ("report.model_card", "model-card"),
         ("report.impact_assessment", "impact-assessment"),
@@ -260,8 +261,7 @@ def documents(b: Bundling, members: Members) -> None:
         found = _latest_report(b, action, f"model:{b.model.ref}")
         b.reports[name] = bool(found)
         if found:
-            members.add(f"reports/{name}.md", b.read(found["markdown"]), "text/markdown", True)
-            members.add(f"reports/{name}.html", b.read(found["html"]), "text/html", True)
+            add_recorded(b, members, name, found)
 
 
 def identity(b: Bundling, members: Members) -> None:

@@ -28,7 +28,10 @@ from core.kernel.rows import (
     ValidationRow,
 )
 from core.kernel.workspace import Workspace
+from reports.render import document_id, render_pdf
 from storage.objects import sha256_hex
+
+PDF = "application/pdf"
 
 
 @dataclass(frozen=True)
@@ -127,3 +130,39 @@ class Bundling:
 
 Collector = Callable[[Bundling, Members], None]
 """Adds one context's members to a bundle."""
+
+
+def add_rendered(
+    members: Members, stem: str, markdown: str, html: str, *, subject: str, created: str
+) -> None:
+    """A report the export renders itself: ``reports/stem`` as Markdown, HTML and PDF.
+
+    The PDF is filed beside the others (regulators file PDFs) and listed in the manifest with
+    its digest like every member. Its dates are ``created`` (the bundle's checkpoint time), so
+    the zip stays a function of the ledger state.
+    """
+    members.add(f"reports/{stem}.md", markdown.encode(), "text/markdown")
+    members.add(f"reports/{stem}.html", html.encode(), "text/html")
+    doc_id = document_id(stem, subject, markdown)
+    members.add(f"reports/{stem}.pdf", render_pdf(html, doc_id=doc_id, created=created), PDF)
+
+
+def add_recorded(b: Bundling, members: Members, stem: str, event: dict[str, Any]) -> None:
+    """A report some ``report.*`` event recorded: its Markdown, HTML and PDF, as recorded.
+
+    A rendering recorded without a PDF (``--no-pdf``, or before PDFs existed) gets one made
+    now from the recorded HTML and dated by that event, so the same ledger state always gives
+    the same bytes; the ledger does not name it, so the manifest does not call it ledger
+    evidence (its bytes are held to the signed manifest, like every member).
+    """
+    data = event["data"]
+    markdown, html = b.read(data["markdown"]), b.read(data["html"])
+    members.add(f"reports/{stem}.md", markdown, "text/markdown", True)
+    members.add(f"reports/{stem}.html", html, "text/html", True)
+    if data.get("pdf"):
+        members.add(f"reports/{stem}.pdf", b.read(data["pdf"]), PDF, True)
+        return
+    subject = str(event["subjects"][0]) if event.get("subjects") else stem
+    doc_id = document_id(stem, subject, markdown.decode())
+    pdf = render_pdf(html.decode(), doc_id=doc_id, created=str(event["ts"]))
+    members.add(f"reports/{stem}.pdf", pdf, PDF)

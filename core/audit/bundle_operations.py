@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.audit.bundle_members import Bundling, Members
+from core.audit.bundle_members import Bundling, Members, add_rendered
 from storage.bundle_verifier import (
     DECISION_FIELDS,
     DECISIONS,
@@ -129,8 +129,7 @@ def operations(b: Bundling, members: Members) -> None:
             b.model.ref, decided["batches"], decided["samples"], decided["overrides"], outcomes
         )
         md, html = render_decisions(ctx)
-        members.add("reports/decision-log.md", md.encode(), "text/markdown")
-        members.add("reports/decision-log.html", html.encode(), "text/html")
+        add_rendered(members, "decision-log", md, html, **_about(b))
 
 
 def _outcomes(
@@ -286,9 +285,12 @@ def _reports(
         md, html = render_monitoring(
             monitoring_context(title, ops["runs"], ops["alerts"], evidence)
         )
-        members.add("reports/monitoring.md", md.encode(), "text/markdown")
-        members.add("reports/monitoring.html", html.encode(), "text/html")
+        add_rendered(members, "monitoring", md, html, **_about(b))
     if ops["incidents"]:
         md, html = render_incidents(incidents_context(title, ops["incidents"], books))
-        members.add("reports/incidents.md", md.encode(), "text/markdown")
-        members.add("reports/incidents.html", html.encode(), "text/html")
+        add_rendered(members, "incidents", md, html, **_about(b))
+
+
+def _about(b: Bundling) -> dict[str, str]:
+    """What a report the export renders is about, and its date: the bundle's checkpoint."""
+    return {"subject": f"model:{b.model.ref}", "created": b.checkpoint.ts}

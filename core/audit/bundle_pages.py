@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -78,15 +79,16 @@ Exit codes:
 signature and every member's SHA-256, that the manifest, the checkpoint and every ledger event
 are signed by an actor's key certified by the organisation key (and not rotated or revoked at
 the time), every ledger event's Merkle inclusion proof, that every piece of evidence is named
-by an included event, and (with `--checkpoint`) that the log only grew since a checkpoint you
-kept. It re-checks the governance too, without running any policy code: every approval in
-`signatures/approval-*.dsse.json` is signed by the approver's own certified key for this
-model's digest and this workspace, by someone who held the role then and did not develop the
-model; every promotion to approved meets the k-of-n rule of the policy bundle in force then
-(`policy/*.json`, each hashing to the digest the ledger installed); every policy decision names
-that bundle. `governance/history.json` lists the model's risk tier, approvals, rejections,
-promotions and refusals. `ledgerml bundle verify` runs exactly the same code, and also tells
-whether the bundle's `verify.py` is a known release.
+by an included event, that every report PDF in `reports/` is a PDF of the report beside it (a
+recorded one the very PDF its signed report event names), and (with `--checkpoint`) that the
+log only grew since a checkpoint you kept. It re-checks the governance too, without running any
+policy code: every approval in `signatures/approval-*.dsse.json` is signed by the approver's
+own certified key for this model's digest and this workspace, by someone who held the role then
+and did not develop the model; every promotion to approved meets the k-of-n rule of the policy
+bundle in force then (`policy/*.json`, each hashing to the digest the ledger installed); every
+policy decision names that bundle. `governance/history.json` lists the model's risk tier,
+approvals, rejections, promotions and refusals. `ledgerml bundle verify` runs exactly the same
+code, and also tells whether the bundle's `verify.py` is a known release.
 
 ## 4. Recompute the figures (`--recompute`)
 
@@ -160,6 +162,10 @@ def _verdict(verdict: str) -> str:
     return html.escape(verdict)
 
 
+# A report's rendering in the bundle: reports/<stem>.md, .html or .pdf.
+_REPORT_FILE = re.compile(r"reports/[^/]+\.(md|html|pdf)")
+
+
 def _link(path: str) -> str:
     """A relative link to a bundle member, the member's path as its text."""
     return f'<a href="{html.escape(quote(path))}">{html.escape(path)}</a>'
@@ -211,6 +217,17 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         for a in _approvals(b)
     )
     overall = b.evaluations[-1].verdict if b.evaluations else "none recorded"
+    reports = "".join(
+        f"<tr><td>{html.escape(stem.removeprefix('reports/'))}</td>"
+        + "".join(
+            f"<td>{_link(f'{stem}.{kind}') if f'{stem}.{kind}' in members.items else '—'}</td>"
+            for kind in ("pdf", "html", "md")
+        )
+        + "</tr>"
+        for stem in sorted(
+            {p.rsplit(".", 1)[0] for p in members.items if _REPORT_FILE.fullmatch(p)}
+        )
+    )
     rows = "".join(
         f"<tr><td>{_link(p)}</td><td>{html.escape(m)}</td>"
         f'<td class="n">{human_size(payload_size(d))}</td></tr>'
@@ -285,6 +302,15 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
             f"<th>for stage</th><th>conditions</th></tr>{approvals}</table>"
             if approvals
             else "<p>No approval recorded.</p>"
+        )
+        + "<h2>Reports</h2>"
+        + (
+            "<p>Each report as filed (PDF/A, A4), to read in a browser, and as its Markdown "
+            "source; every file is listed in the signed manifest with its SHA-256.</p>"
+            "<table><tr><th>report</th><th>PDF</th><th>HTML</th><th>Markdown</th></tr>"
+            f"{reports}</table>"
+            if reports
+            else "<p>No report in this bundle.</p>"
         )
         + "<h2>What auditors look for</h2><table>"
         f"<tr><th>item</th><th>present</th><th>files</th></tr>{cov}</table>"

@@ -11,7 +11,7 @@ stand-alone verifier derives again and compares: checkable, not a claim. The ren
 
 from __future__ import annotations
 
-from core.audit.bundle_members import Bundling, Members
+from core.audit.bundle_members import Bundling, Members, add_rendered
 from storage.bundle_verifier import RETENTION, RETENTION_FORMAT, retention_log
 from storage.canonical import canonical_bytes
 
@@ -31,5 +31,6 @@ def retention(b: Bundling, members: Members) -> None:
     }
     members.add(RETENTION, canonical_bytes(doc), "application/json")
     md, html = render_log(doc, title=f"data of {b.model.ref}")
-    members.add("reports/retention.md", md.encode(), "text/markdown")
-    members.add("reports/retention.html", html.encode(), "text/html")
+    add_rendered(
+        members, "retention", md, html, subject=f"model:{b.model.ref}", created=b.checkpoint.ts
+    )

@@ -8,7 +8,6 @@ user asked.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import tomllib
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from core.kernel.kinds import Payload, new_event
 from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
 from reports.formatting import humane, threshold
-from reports.render import render_pdf
+from reports.render import document_id, render_pdf
 
 
 def gap_in_words(check: Check) -> str:
@@ -99,9 +98,7 @@ def record(
     ts = now_iso()
     pdf_bytes = b""
     if pdf:
-        md_digest = hashlib.sha256(markdown.encode()).hexdigest()
-        doc_id = f"{stem} · {subject} · md sha256:{md_digest[:12]}"
-        pdf_bytes = render_pdf(html, doc_id=doc_id, created=ts)
+        pdf_bytes = render_pdf(html, doc_id=document_id(stem, subject, markdown), created=ts)
 
     def prepare(_: Session) -> None:
         # After the identity guard (an unproven actor makes no folder), and before anything

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
@@ -15,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from core.audit import bundle, checkpoints, log
@@ -72,8 +75,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path,
     keys.create(ws, "val")
     models.sign(ws, "val", "credit-risk@1")
     evaluation.evaluate(ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
-    modelcard.write_card(
-        ws, "val", "credit-risk@1", root / "reports", answers_path=SAMPLE / "model_card.toml"
+    modelcard.write_card(  # recorded with its PDF; the data sheet above without one
+        ws,
+        "val",
+        "credit-risk@1",
+        root / "reports",
+        answers_path=SAMPLE / "model_card.toml",
+        pdf=True,
     )
     earlier, _ = checkpoints.checkpoint(ws, "alice")
     kept = root / "earlier-checkpoint.json"
@@ -301,10 +309,22 @@ def _event_not_included(ws: Workspace, e: dict[str, bytes]) -> None:
     resign(ws, e)
 
 
+def _not_a_pdf(ws: Workspace, e: dict[str, bytes]) -> None:
+    e["reports/retention.pdf"] = b"<html><body>a page, not a PDF</body></html>"
+    resign(ws, e)
+
+
+def _pdf_of_no_report(ws: Workspace, e: dict[str, bytes]) -> None:
+    e["reports/summary.pdf"] = e.pop("reports/model-card.pdf")  # a recorded one: named
+    resign(ws, e)
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
         (_flip_member, "was changed"),
+        (_not_a_pdf, "reports/retention.pdf is not a PDF document"),
+        (_pdf_of_no_report, r"reports/summary.pdf is the PDF of no report"),
         (_add, "is not in the manifest"),
         (_remove, "is missing"),
         (_rename, "not in the manifest|is missing"),
@@ -327,6 +347,55 @@ def test_structural_tampering_is_rejected_by_both_verifiers(
         bundle.verify(bad)
     fresh = run_bundled_verifier(bad)
     assert fresh.returncode == 3 and "REJECTED" in fresh.stdout, fresh.stdout + fresh.stderr
+
+
+def test_every_bundled_report_carries_its_pdf_listed_linked_and_checked(
+    exported: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
+    """Each report in the bundle comes as Markdown, HTML and PDF; the PDF is in the signed
+    manifest with its digest, linked from the cover page, and one flipped byte inside it
+    rejects the bundle, naming the file, here and in the air-gapped verifier."""
+    ws, path, _ = exported
+    entries = members_of(path)
+    listed = {m["path"]: m for m in json.loads(entries["manifest.json"])["members"]}
+    stems = sorted(n[: -len(".md")] for n in entries if re.fullmatch(r"reports/[^/]+\.md", n))
+    assert {"reports/model-card", "reports/retention"} <= set(stems)
+    assert any(s.startswith("reports/datasheet-") for s in stems)
+    page = entries["index.html"].decode()
+    for stem in stems:
+        pdf = entries[f"{stem}.pdf"]
+        xmp = pypdf.PdfReader(io.BytesIO(pdf)).xmp_metadata
+        assert xmp is not None and "pdfaid" in xmp.rdf_root.toxml(), stem  # a PDF/A
+        entry = listed[f"{stem}.pdf"]
+        assert entry["sha256"] == hashlib.sha256(pdf).hexdigest() and entry["size"] == len(pdf)
+        assert entry["media_type"] == "application/pdf"
+        assert f'<a href="{stem}.pdf">' in page, stem
+    # The card was recorded with its PDF: the bundle carries that very one, as evidence.
+    assert listed["reports/model-card.pdf"]["ledger_object"] is True
+    recorded = [
+        e.decode()["data"]
+        for e in ws.ledger.iter_entries()
+        if e.decode()["action"] == "report.model_card"
+    ][-1]
+    assert listed["reports/model-card.pdf"]["sha256"] == recorded["pdf"]
+    # The data sheet was recorded without one: it is made at export, and not called evidence.
+    sheet = next(s for s in stems if s.startswith("reports/datasheet-"))
+    assert listed[f"{sheet}.pdf"]["ledger_object"] is False
+    report = bundle_verifier.verify(str(path))
+    assert any(
+        "report PDF(s) are PDFs" in line and "1 of them" in line for line in report["checked"]
+    )
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("reports/model-card.pdf")
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len(info.filename.encode()) + info.file_size // 2] ^= 0x01
+    bad = tmp_path / "flipped.zip"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(bundle_verifier.RejectedError, match=re.escape("reports/model-card.pdf")):
+        bundle_verifier.verify(str(bad))
+    fresh = run_bundled_verifier(bad)
+    assert fresh.returncode == 3 and "reports/model-card.pdf" in fresh.stdout, fresh.stdout
 
 
 def _raw_zip(path: Path, build: Callable[[zipfile.ZipFile], None]) -> None:

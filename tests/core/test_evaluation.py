@@ -4,6 +4,7 @@ model cards and impact assessments rendered only from records."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +266,9 @@ def test_impact_report_golden() -> None:
         not_passed=["WARN: fairness check 'disparate impact (sex)'"],
     )
     markdown, html = render_impact(ctx)
+    if os.environ.get("LEDGERML_UPDATE_GOLDENS") == "1":  # regenerate, then review the diff
+        (GOLDEN / "impact.md").write_text(markdown)
+        (GOLDEN / "impact.html").write_text(html)
     assert markdown == (GOLDEN / "impact.md").read_text()
     assert html == (GOLDEN / "impact.html").read_text()
     assert "&lt;loans&gt; &amp; more" in html  # escaped in HTML, verbatim in Markdown

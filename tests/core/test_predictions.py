@@ -437,11 +437,11 @@ def test_score_card_speaks_the_declared_outcome_and_never_reads_better(
     assert md_path.name == "score-card-vendor-1-vendor_score.md"
     assert "# Score card: score:vendor@1#vendor_score" in md
     assert "Evidence verdict: **FAIL**" in md and f"event #{seq}" in md
-    assert 'Disparate impact on "approved"' in md and "four-fifths rule NOT met" in md
+    assert 'Disparate impact on "approved"' in md and "four-fifths rule **NOT met**" in md
     assert '| group | n | predicted "defaults" | "approved" | TPR | FPR |' in md
     for word in ("credit", "flagged", "risk"):
         assert word not in md.lower()
-    assert "NOT met" in html and "<!DOCTYPE html>" in html
+    assert '<strong class="fail">NOT met</strong>' in html and "<!DOCTYPE html>" in html
     region = evidence.to_json()["sections"]["fairness"]["groups"]["region"]
     urban = next(g for g in region["table"] if g["group"] == "urban")
     assert f"| urban | {urban['count']} | {urban['selection_rate']:.4f} |" in md
@@ -503,5 +503,6 @@ def test_a_rule_met_on_too_few_rows_reads_inconclusive_on_the_card(
     assert evidence.to_json()["sections"]["fairness"]["groups"]["age_band"]["four_fifths_rule"]
     md_path, html_path = scorecard.write(ws, "val", "vendor#vendor_score", tmp_path / "cards")
     md, html = md_path.read_text(), html_path.read_text()
-    assert "four-fifths rule INCONCLUSIVE (met on these rows, but fewer than 100000" in md
-    assert "four-fifths rule met" not in md and "INCONCLUSIVE" in html
+    assert "four-fifths rule **INCONCLUSIVE** (met on these rows, but fewer than 100000" in md
+    assert "four-fifths rule met" not in md
+    assert '<strong class="inconclusive">INCONCLUSIVE</strong>' in html

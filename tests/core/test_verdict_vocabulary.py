@@ -113,7 +113,7 @@ def test_a_fail_is_never_summarised_as_pass_or_trusted(trained: Path, tmp_path: 
     gaps = section(card, "Gaps")
     assert "FAIL: fairness check 'disparate impact on loan offered (group)'" in gaps
     page = html.read_text()
-    assert '<b class="fail">FAIL</b>' in page and "trusted" not in page.lower()
+    assert '<strong class="fail">FAIL</strong>' in page and "trusted" not in page.lower()
     assert 'class="legend"' in page  # the colours are explained
     shown = model_show(ws)
     assert "signature      valid" in shown and "FAILED: 1 error" in shown

@@ -260,8 +260,10 @@ def test_the_monitoring_report_reads_fail_and_charts_figures() -> None:
     assert "Overall verdict over the windows: **FAIL**" in md
     assert "| #40 | 2026-11-01 → 2026-11-08 | 500 | **FAIL** | drift:age_years FAIL |" in md
     assert "#41 drift FAIL (drift_psi 0.41, objective max 0.25)" in md
-    assert "drift_psi**: 0.41 → 0.05" in md
-    assert '<b class="bad">FAIL</b>' in html and "<polyline" in html
+    assert "### drift_psi\nBy window: 0.41 → 0.05." in md
+    assert "<!-- figure 1: drift_psi by monitoring window" in md and "<svg" not in md
+    assert '<strong class="fail">FAIL</strong>' in html and "<figure><svg" in html
+    assert "<polyline" in html
     empty = monitoring_context("x", [], [], {})
     assert empty.verdict == "INCONCLUSIVE"
 

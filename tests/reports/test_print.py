@@ -80,6 +80,23 @@ REPORTS = [
 ]
 
 
+def _mask(text: str) -> str:
+    """``text`` with what differs between two builds of the same workspace masked: the
+    workspace's id, times, dates, digests, keys and the git commit's dirty flag."""
+    uuid = r"[0-9a-f]{8}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{12}"
+    text = re.sub(uuid, "<uuid>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", "<time>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d", "<date>", text)
+    text = re.sub(r"[0-9a-f]{8,}", "<hex>", text)
+    return re.sub(r"dirty: (yes|no)", "dirty: <flag>", text)
+
+
+def stable_source(text: str) -> str:
+    """A Markdown or HTML rendering as its golden file holds it: masked (:func:`_mask`),
+    and without the style sheet, which every report shares and a test of its own checks."""
+    return _mask(re.sub(r"<style>.*?</style>\n?", "", text, flags=re.S))
+
+
 def stable_text(pdf: bytes) -> str:
     """The PDF's words, page by page, with what differs between two builds of the same
     workspace (digests, keys, ids, times, the git commit and its dirty flag) masked.
@@ -93,13 +110,7 @@ def stable_text(pdf: bytes) -> str:
         text = page.extract_text()
         # A digest wrapped at the line's end goes on on the next line: one digest, masked whole.
         text = re.sub(r"([0-9a-f]{8,})\n([0-9a-f]{1,63})(?=[\s…,.)]|$)", r"\1\2", text)
-        uuid = r"[0-9a-f]{8}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{12}"
-        text = re.sub(uuid, "<uuid>", text)  # the workspace's id
-        text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", "<time>", text)
-        text = re.sub(r"\d{4}-\d\d-\d\d", "<date>", text)
-        text = re.sub(r"[0-9a-f]{8,}", "<hex>", text)
-        text = re.sub(r"dirty: (yes|no)", "dirty: <flag>", text)
-        words = " ".join(text.split())
+        words = " ".join(_mask(text).split())
         pages.append(f"--- page {number} ---\n" + textwrap.fill(words, 100, break_on_hyphens=False))
     return "\n".join(pages) + "\n"
 
@@ -120,6 +131,22 @@ def test_every_report_pdf_matches_its_golden_text(
     words = " ".join(text.split())
     assert re.search(r"page 1 of \d+", words)  # the margin boxes: page numbers …
     assert "md sha256:<hex>" in words  # … and the document id
+
+
+@pytest.mark.parametrize("stem", REPORTS)
+@pytest.mark.parametrize("suffix", ["md", "html"])
+def test_every_report_source_matches_its_golden_file(
+    written: tuple[Workspace, Path], stem: str, suffix: str
+) -> None:
+    """The Markdown and the HTML made from it, held to golden files: a change to either is a
+    change to what people file, reviewed in the diff."""
+    _, out = written
+    text = stable_source((out / f"{stem}.{suffix}").read_text())
+    golden = GOLDEN.parent / suffix / f"{stem}.{suffix}"
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"{stem}.{suffix} changed; review, then regenerate"
 
 
 @pytest.mark.parametrize("stem", REPORTS)
@@ -179,6 +206,24 @@ def test_the_shared_print_rules_are_in_every_html_report(written: tuple[Workspac
         assert "overflow-wrap: anywhere" in page
         assert "<table><tr><th>" not in page  # every header row is a <thead>, repeated per page
         assert not re.search(r"`[^`<>\n]+`", page), stem  # code spans, not literal backticks
+
+
+def test_each_html_is_its_markdown_with_the_charts_placed(written: tuple[Workspace, Path]) -> None:
+    """The Markdown stays readable (no SVG, a marker per chart); the HTML has every chart in
+    its place and no Markdown left over."""
+    _, out = written
+    charts = 0
+    for stem in REPORTS:
+        markdown = (out / f"{stem}.md").read_text()
+        page = (out / f"{stem}.html").read_text()
+        body = page[page.index("<body>") :]
+        assert "<svg" not in markdown and "<style" not in markdown, stem
+        markers = len(re.findall(r"<!-- figure \d+: [^>]+ -->", markdown))
+        assert body.count("<figure><svg") == markers, stem
+        assert "<!--" not in body and "**" not in body and "`" not in body, stem
+        assert body.count("<h2>") == len(re.findall(r"^## ", markdown, re.M)), stem
+        charts += markers
+    assert charts >= 3  # the card: feature importance and the two robustness curves
 
 
 # --- a real browser -------------------------------------------------------------------------

@@ -1,0 +1,64 @@
+"""One source per report: the HTML is made from the Markdown, so what either says the other
+says; recorded text never becomes markup, and charts live only in the HTML."""
+
+from __future__ import annotations
+
+import re
+
+from reports.contexts import ImpactContext
+from reports.render import markdown_to_html, render_impact
+
+
+def _impact(answer: str) -> ImpactContext:
+    return ImpactContext(
+        ref="demo@1",
+        as_of="as of evaluation event #7",
+        level="II",
+        level_reasons=["1 point(s)"],
+        sections=[("Intended purpose", "AI Act Art. 27(1)(a)", answer)],
+        evidence=[("signature status", "valid")],
+        unanswered=[],
+        breaches=[],
+        not_passed=["FAIL: fairness check 'disparate impact (sex)'"],
+    )
+
+
+def test_recorded_text_is_shown_never_run() -> None:
+    """A team's answer with markup in it reads as that text in the HTML, inline or as a block."""
+    answer = 'Scoring <img src="http://x.invalid/a.png"> & more\n\n<script>alert(1)</script>'
+    markdown, html = render_impact(_impact(answer))
+    assert answer in markdown  # the Markdown keeps the answer verbatim
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Scoring &lt;img src=&quot;http://x.invalid/a.png&quot;&gt; &amp; more" in html
+
+
+def test_markdown_becomes_headings_lists_tables_and_code_with_verdict_colours() -> None:
+    page = markdown_to_html(
+        "# Title: x@1\n\nMeta line with `sha256:abc`\n\n## Checks\n"
+        "| check | verdict |\n|---|---|\n| a | PASS |\n| b | **FAIL**: missed |\n\n"
+        "## Gaps\n- WARN: c\n"
+    )
+    assert "<title>Title: x@1</title>" in page and "<h1>Title: x@1</h1>" in page
+    assert '<p class="meta">Meta line with <code>sha256:abc</code></p>' in page
+    assert "<thead>\n<tr>\n<th>check</th>" in page
+    assert '<td class="pass">PASS</td>' in page
+    assert '<td class="fail"><strong class="fail">FAIL</strong>: missed</td>' in page
+    assert '<ul class="gap">\n<li class="warn">WARN: c</li>' in page
+    body = page[page.index("<body>") :]
+    assert "`" not in body and "**" not in body
+
+
+def test_a_figure_marker_becomes_its_chart_in_the_html_only() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
+    marker = "<!-- figure 1: ROC AUC by noise (a chart in the HTML and PDF) -->"
+    page = markdown_to_html(f"# R\n\nROC AUC by noise: 0 → 0.8.\n\n{marker}\n", [svg])
+    assert f"<figure>{svg}</figure>" in page and "<!--" not in page.split("<body>")[1]
+    # A marker that names no figure is dropped, not left as a comment or text.
+    assert "figure 2" not in markdown_to_html(f"# R\n\n{marker.replace('1', '2', 1)}\n", [svg])
+
+
+def test_the_page_is_self_contained() -> None:
+    page = markdown_to_html("# R\n\n![a picture](http://example.invalid/a.png)\n")
+    assert not re.search(r"<(link|script|img)\b", page)
+    assert "size: A4" in page  # the shared print rules are in the shell
