@@ -258,8 +258,8 @@ def recipient(
     An X25519 encryption key pair: the private half stays in this account's OS keyring,
     the public half is published in a signed data.recipient event. On a shared ledger, each
     workstation holding an encrypted snapshot's keys wraps them for it at its next
-    `ledgerml sync`; then `ledgerml sync` here fetches them. `ledgerml sync` makes one
-    for you anyway if you have none; this command does it without syncing.
+    `ledgerml sync` (and when it adds one); then `ledgerml sync` here, or the first read,
+    fetches them. Run it once per workstation account; sync reminds a reader without one.
     """
     from core.data import recipients
 

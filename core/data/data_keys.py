@@ -20,7 +20,12 @@ Who may *use* a data key is decided above this module (the role gate and the sig
 ``data.access`` event of :mod:`core.data.encryption`): on one OS account every actor shares
 one unlocked keyring (:mod:`core.identity.secrets` says so plainly), so wrapping a key once
 per actor in that keyring would separate no one; real separation is one OS account per
-person. Destroying unlinks the wrapped key after overwriting it in place; on a journaling
+person. That is still true on one machine. Across workstations, wrapping per actor is what
+makes a key travel: a workspace attached to a shared ledger also wraps each data key for
+each reader's published recipient key, on the server (:mod:`core.data.recipients`,
+:mod:`core.team.key_share`), and the workstation that fetches one keeps it here under its own
+KEK (:func:`adopt`); a clone's KEK has a keyring name of its own (:func:`start_replica`).
+Destroying unlinks the wrapped key after overwriting it in place; on a journaling
 file system or an SSD an old block may survive, and it holds only a key wrapped under the
 KEK, which never leaves the keyring.
 """

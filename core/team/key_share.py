@@ -5,6 +5,9 @@ its data keys live in each workstation's own key store under a KEK that never le
 workstation's keyring. So the shared ledger's server also keeps, in ``ledger_key_wraps``,
 each data key wrapped for each reader's published recipient key (:mod:`core.data.recipients`):
 
+- **recipients**: a reader publishes a recipient key with ``ledgerml key recipient`` (one
+  signed event, as that reader, once per workstation account); ``sync`` reminds a reader
+  who has none here;
 - **wrapping**: a workstation that commits an encrypted snapshot wraps its keys for every
   current recipient right after the server took the event (:func:`wrap_event`); at every
   ``ledgerml sync`` a workstation wraps each data key it holds for every current recipient
@@ -108,12 +111,13 @@ def forget(server: PgRemote, key_ids: Sequence[str]) -> int:
     return server.delete_wraps(list(key_ids))
 
 
-def ensure_recipient(session: Session) -> str:
-    """Publish a recipient key for a reader who has none here; its fingerprint, or "".
+def recipient_note(session: Session) -> str:
+    """What a reader without a recipient key here should do (``sync`` says it), or "".
 
-    Run by ``ledgerml sync`` (one event, the sync's only one): a reader who syncs at a
-    workstation is then wrapped for by every teammate's next sync. Actors without a reading
-    role get none: nothing is ever wrapped for them.
+    Sync records no event of its own (it pulls, publishes what the server lacks and
+    witnesses), so it does not make the key itself: ``ledgerml key recipient`` does, as the
+    reader, once per workstation account. Actors without a reading role get none: nothing
+    is ever wrapped for them.
     """
     ws = session.workspace
     auth = authority_of(session)
@@ -122,7 +126,11 @@ def ensure_recipient(session: Session) -> str:
         return ""
     if recipients.mine(ws, session, auth, session.actor) is not None:
         return ""
-    return recipients.commit_new(session).fingerprint
+    return (
+        f"{session.actor} has no recipient key at this workstation, so teammates cannot share "
+        "encrypted data's keys with you: run `ledgerml key recipient`, then `ledgerml sync` "
+        "once a teammate holding the data has synced"
+    )
 
 
 def forget_erased(session: Session, server: PgRemote) -> int:

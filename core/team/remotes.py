@@ -6,10 +6,10 @@ then on it records through the server (:mod:`core.team.replica`). ``clone`` make
 workstation's replica from the server, verifying every event from #1. ``sync`` pulls and
 verifies, publishes what the server lacks, then witnesses: it checks every cosigned
 checkpoint it can find against its own tree and cosigns its own (:mod:`core.team.notes`);
-last it shares encrypted data's keys (:mod:`core.team.key_share`): a reader who has no
-recipient key here gets one (published in a signed ``data.recipient`` event), every data key
-this workstation holds is wrapped for every reader lacking a wrap, and every key shared with
-a recipient key this keyring holds is fetched.
+last it shares encrypted data's keys (:mod:`core.team.key_share`): every data key this
+workstation holds is wrapped for every reader's recipient key lacking a wrap, and every key
+shared with a recipient key this keyring holds is fetched (a reader without one is told to
+run ``ledgerml key recipient``).
 The last sync is kept in ``remote.json`` beside ``config.toml``.
 """
 
@@ -189,8 +189,8 @@ class Synced:
     problems: list[str] = field(default_factory=list)
     wrapped: int = 0
     """Data keys this workstation wrapped for teammates' recipient keys."""
-    recipient: str = ""
-    """The fingerprint of the recipient key this sync published for the actor (if new)."""
+    advice: list[str] = field(default_factory=list)
+    """What the actor could do (not a problem found): e.g. publish a recipient key."""
 
 
 def sync(ws: Workspace, actor: str) -> Synced:
@@ -204,7 +204,6 @@ def sync(ws: Workspace, actor: str) -> Synced:
     def commit(s: Session, _: object) -> Synced:
         replica = _replica(ws)  # after the identity guard: who asks is checked first
         pulled = replica.last  # command.run pulled at the start of this session
-        recipient = key_share.ensure_recipient(s)
         size, head = ws.ledger.head()
         auth = authority_of(s)
         found = _gather(ws, replica.server)
@@ -254,6 +253,7 @@ def sync(ws: Workspace, actor: str) -> Synced:
         key_share.forget_erased(s, replica.server)
         wrapped = key_share.wrap_missing(s, replica.server)
         problems += key_share.fetch_missing(s, replica.server)
+        advice = [n for n in [key_share.recipient_note(s)] if n]
         return Synced(
             pulled.events,
             pulled.objects,
@@ -264,7 +264,7 @@ def sync(ws: Workspace, actor: str) -> Synced:
             len(found),
             problems,
             wrapped,
-            recipient,
+            advice,
         )
 
     return command.run(
