@@ -15,6 +15,12 @@ sealed by their actors before they get here). What the server *does* decide is t
   only once all its chunks are in, so a killed upload is inert and the next one finishes it.
 - ``ledger_cosignatures`` holds the checkpoints workstations cosigned (their text and who
   signed), which every workstation compares with its own replica on each sync.
+- ``ledger_key_wraps(key_id, recipient, blob)`` holds each encrypted object's data key
+  wrapped for each reader's recipient key (:mod:`core.team.key_share`). Not in the ledger,
+  which can never be rewritten: an erasure deletes these rows (:meth:`PgRemote.delete_wraps`),
+  and a key is unrecoverable once no row and no workstation's key store holds it. A
+  database administrator can read, swap or withhold a wrap; only the recipient's private key
+  opens it, and the workstation checks what it opens against the signed event's check value.
 
 Chunked ``bytea`` rather than large objects: large objects live outside the table's
 transactional rows (``lo_unlink`` is needed to free them, and ``pg_dump`` handles them apart),
@@ -37,7 +43,17 @@ _LOCK_KEY = 0x6C65_6467  # "ledg": the advisory lock every append takes
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 60  # how long a writer waits for a teammate's turn before giving up
 
-_DDL = """
+_WRAPS_DDL = """
+CREATE TABLE IF NOT EXISTS ledger_key_wraps (
+    key_id text NOT NULL,
+    recipient text NOT NULL,
+    blob bytea NOT NULL,
+    pushed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (key_id, recipient)
+);
+"""
+_DDL = (
+    """
 CREATE TABLE IF NOT EXISTS ledger_meta (
     key text PRIMARY KEY,
     value text NOT NULL
@@ -69,6 +85,8 @@ CREATE TABLE IF NOT EXISTS ledger_cosignatures (
     PRIMARY KEY (size, key_id)
 );
 """
+    + _WRAPS_DDL
+)
 
 
 class Sink(Protocol):
@@ -129,6 +147,7 @@ class PgRemote:
         self.url = url
         self.connect_timeout = connect_timeout
         self._conn: Any = None
+        self._wraps_ready = False
 
     # ---- connection -----------------------------------------------------------------------
 
@@ -162,6 +181,7 @@ class PgRemote:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+        self._wraps_ready = False
 
     def __enter__(self) -> PgRemote:
         return self
@@ -425,6 +445,60 @@ class PgRemote:
                 (since,),
             )
             return [Cosignature(int(s), str(k), str(a), str(n)) for s, k, a, n in cur.fetchall()]
+
+    # ---- wrapped data keys ----------------------------------------------------------------
+
+    def _wraps_table(self, cur: Any) -> None:
+        # A server published before wrapped keys existed gets the table on first use.
+        if not self._wraps_ready:
+            cur.execute(_WRAPS_DDL)
+            self._wraps_ready = True
+
+    def put_wraps(self, wraps: Sequence[tuple[str, str, bytes]]) -> None:
+        """Store ``(key_id, recipient fingerprint, blob)`` rows (an existing pair is kept)."""
+        if not wraps:
+            return
+        with self._tx() as cur:
+            self._wraps_table(cur)
+            cur.executemany(
+                "INSERT INTO ledger_key_wraps (key_id, recipient, blob) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key_id, recipient) DO NOTHING",
+                list(wraps),
+            )
+
+    def wrapped(self, key_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Which ``(key_id, recipient)`` pairs among ``key_ids`` the server holds a wrap of."""
+        if not key_ids:
+            return set()
+        with self._tx() as cur:
+            self._wraps_table(cur)
+            cur.execute(
+                "SELECT key_id, recipient FROM ledger_key_wraps WHERE key_id = ANY(%s)",
+                (list(key_ids),),
+            )
+            return {(str(k), str(r)) for k, r in cur.fetchall()}
+
+    def wraps(self, key_id: str, recipients: Sequence[str]) -> list[tuple[str, bytes]]:
+        """The ``(recipient, blob)`` wraps of ``key_id`` for ``recipients`` (unverified)."""
+        if not recipients:
+            return []
+        with self._tx() as cur:
+            self._wraps_table(cur)
+            cur.execute(
+                "SELECT recipient, blob FROM ledger_key_wraps WHERE key_id = %s "
+                "AND recipient = ANY(%s) ORDER BY recipient",
+                (key_id, list(recipients)),
+            )
+            return [(str(r), bytes(b)) for r, b in cur.fetchall()]
+
+    def delete_wraps(self, key_ids: Sequence[str]) -> int:
+        """Delete every wrap of ``key_ids`` (an erasure's keys); how many rows went."""
+        if not key_ids:
+            return 0
+        with self._tx() as cur:
+            self._wraps_table(cur)
+            cur.execute("DELETE FROM ledger_key_wraps WHERE key_id = ANY(%s)", (list(key_ids),))
+            return int(cur.rowcount)
 
 
 def _first_line(err: Exception) -> str:

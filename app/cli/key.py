@@ -241,3 +241,35 @@ def revoke(
         output.line(f"key {key.key_id[:16]} ({key.label}) revoked at event #{key.status_seq}")
     else:
         output.line(f"key {key.key_id[:16]} was already revoked; nothing changed")
+
+
+@app.command("recipient")
+@guarded
+def recipient(
+    workspace: WorkspaceOpt = None,
+    as_actor: ActorOpt = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Replace your current recipient key with a new one.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Give yourself a key teammates wrap encrypted data's keys for (readers only).
+
+    An X25519 encryption key pair: the private half stays in this account's OS keyring,
+    the public half is published in a signed data.recipient event. On a shared ledger, each
+    workstation holding an encrypted snapshot's keys wraps them for it at its next
+    `ledgerml sync` (and when it adds one); then `ledgerml sync` here, or the first read,
+    fetches them. Run it once per workstation account; sync reminds a reader without one.
+    """
+    from core.data import recipients
+
+    made, fresh = recipients.publish(open_ws(workspace), actor_name(as_actor), force=new)
+    if want_json(json_out):
+        output.emit_json(
+            {"actor": made.actor, "fingerprint": made.fingerprint, "seq": made.seq, "new": fresh}
+        )
+        return
+    said = "published" if fresh else "already published"
+    output.line(
+        f"recipient key {made.fingerprint[:16]}… of {made.actor} {said} (event #{made.seq})"
+    )

@@ -118,7 +118,9 @@ def sync(
     and nothing after it is applied). Then this workstation checks every cosigned checkpoint
     it finds (on the server, in ledger/cosigned/, in witness folders) against its own tree,
     so a server that showed teammates another history is caught, and cosigns its own with
-    your key. Any registered actor may sync.
+    your key. Last, encrypted data's keys: those this workstation holds are wrapped for
+    every reader's recipient key (`ledgerml key recipient`) lacking them, and those wrapped
+    for a recipient key here are fetched. Any registered actor may sync.
     """
     from core.team import remotes
 
@@ -136,7 +138,11 @@ def sync(
         + ("cosigned" if done.cosigned else "already cosigned")
         + f" #{done.size} {done.head[:16]}…"
     )
+    if done.wrapped:
+        parts.append(f"shared {output.count(done.wrapped, 'data key wrap')} with teammates")
     output.line("; ".join(parts))
+    for advice in done.advice:
+        output.note(advice)
     for problem in done.problems:
         output.note(f"[yellow]warning[/yellow] {problem}")
 

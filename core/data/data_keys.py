@@ -20,7 +20,12 @@ Who may *use* a data key is decided above this module (the role gate and the sig
 ``data.access`` event of :mod:`core.data.encryption`): on one OS account every actor shares
 one unlocked keyring (:mod:`core.identity.secrets` says so plainly), so wrapping a key once
 per actor in that keyring would separate no one; real separation is one OS account per
-person. Destroying unlinks the wrapped key after overwriting it in place; on a journaling
+person. That is still true on one machine. Across workstations, wrapping per actor is what
+makes a key travel: a workspace attached to a shared ledger also wraps each data key for
+each reader's published recipient key, on the server (:mod:`core.data.recipients`,
+:mod:`core.team.key_share`), and the workstation that fetches one keeps it here under its own
+KEK (:func:`adopt`); a clone's KEK has a keyring name of its own (:func:`start_replica`).
+Destroying unlinks the wrapped key after overwriting it in place; on a journaling
 file system or an SSD an old block may survive, and it holds only a key wrapped under the
 KEK, which never leaves the keyring.
 """
@@ -83,8 +88,39 @@ def _keyring() -> object:
 
 
 def kek_username(ws: Workspace, version: int) -> str:
-    """The keyring username of KEK ``version``: the workspace id for v1 (as it always was)."""
-    return ws.workspace_id if version == 1 else f"{ws.workspace_id}/kek-{version}"
+    """The keyring username of KEK ``version``: the key store's name for v1, ``…/kek-n`` after.
+
+    The name is the workspace id (as it always was), or, for a replica's key store, the one
+    :func:`start_replica` recorded in ``kek.json``.
+    """
+    path = folder(ws) / "kek.json"
+    name = ws.workspace_id
+    if path.exists():
+        name = str(json.loads(path.read_text()).get("keyring") or name)
+    return name if version == 1 else f"{name}/kek-{version}"
+
+
+def start_replica(ws: Workspace) -> None:
+    """Give a new replica of a shared workspace a KEK of its own, under a name of its own.
+
+    Replicas share the workspace id, and two of them on one OS account share one keyring:
+    under the workspace id they would share one KEK, and the rotation an erasure makes at
+    one (which deletes the old version from the keyring) would leave the other's key store
+    wrapped under a key that is gone. A replica's KEK is therefore named
+    ``<workspace id>/<random>`` (recorded in ``kek.json``), whatever keyring it is in.
+
+    Raises:
+        KeyStoreError: if the OS keyring refuses to store the key.
+    """
+    if record(ws):
+        return
+    name = f"{ws.workspace_id}/{secrets.token_hex(8)}"
+    kek = secrets.token_bytes(32)
+    try:
+        _keyring().set_password(KEK_SERVICE, name, kek.hex())  # type: ignore[attr-defined]
+    except Exception as err:
+        raise KeyStoreError(f"the OS keyring refused to store a key: {err}") from err
+    _write_record(ws, {"current": 1, "checks": {"1": key_check(kek)}, "since": 0, "keyring": name})
 
 
 def _retired_username(ws: Workspace, version: int) -> str:
@@ -97,9 +133,10 @@ def record(ws: Workspace) -> dict[str, Any]:
     """``kek.json``: the current KEK version, the check of each live version, the rotation.
 
     ``{"current": n, "checks": {"n": check}, "since": seq}`` — ``since`` is the erasure whose
-    rotation made version n (0: none); ``next`` while a rotation is under way, ``retiring``
-    while old versions are still to be deleted from the keyring. The file of workspaces made
-    before versions (``{"check": c}``) reads as version 1.
+    rotation made version n (0: none); ``keyring`` names a replica's KEK
+    (:func:`start_replica`); ``next`` while a rotation is under way, ``retiring`` while old
+    versions are still to be deleted from the keyring. The file of workspaces made before
+    versions (``{"check": c}``) reads as version 1.
     """
     path = folder(ws) / "kek.json"
     if not path.exists():
@@ -197,6 +234,21 @@ def create(ws: Workspace) -> DataKey:
     key = DataKey("dk-" + secrets.token_hex(16), secrets.token_bytes(32))
     _store(ws, key, version, kek)
     return key
+
+
+def adopt(ws: Workspace, key_id: str, key: bytes, expected_check: str) -> None:
+    """Keep a data key that came from elsewhere (a teammate's wrap) under this store's KEK.
+
+    Raises:
+        IntegrityError: if ``key`` is not the key ``expected_check`` (its event) names.
+    """
+    data_key = DataKey(key_id, key)
+    _path(ws, key_id)  # a well-formed id, or NotFoundError
+    if not hmac.compare_digest(data_key.check, expected_check):
+        raise IntegrityError(f"data key {key_id} is not the key its event recorded")
+    doc = record(ws)
+    version, kek = _kek(ws, create=True, version=int(doc["next"]) if doc.get("next") else None)
+    _store(ws, data_key, version, kek)
 
 
 def _store(ws: Workspace, key: DataKey, version: int, kek: bytes) -> None:
@@ -376,6 +428,7 @@ def rotate(ws: Workspace, erasure_seq: int) -> bool:
         _rewrap(ws, new)
         old = sorted(int(v) for v in doc["checks"] if int(v) != new)
         doc = {
+            **({"keyring": doc["keyring"]} if doc.get("keyring") else {}),
             "current": new,
             "checks": {str(new): doc["checks"][str(new)]},
             "since": erasure_seq,

@@ -347,7 +347,7 @@ def open(
                 return snap, None
             keys = [("parquet", info["parquet"])] + ([("raw", info["raw"])] if raw else [])
             for role, ref_ in keys:
-                unwrapped = _unwrap(ws, snap, ref_)
+                unwrapped = _unwrap(s, snap, ref_)
                 (grant.keys if role == "parquet" else grant.raw_keys)[snap.ref] = _Key(
                     ref_["id"], unwrapped
                 )
@@ -374,8 +374,17 @@ def open(
     return grant
 
 
-def _unwrap(ws: Workspace, snap: SnapshotRow, ref: dict[str, str]) -> bytes:
-    """A snapshot's data key, with its erasure as the likely cause when it is gone."""
+def _unwrap(s: Session, snap: SnapshotRow, ref: dict[str, str]) -> bytes:
+    """A snapshot's data key, with its erasure as the likely cause when it is gone.
+
+    On a workstation attached to a shared ledger, a key this key store never held (the
+    snapshot was added elsewhere) is first fetched from the server's wraps for the recipient
+    keys this keyring holds (:meth:`core.kernel.workspace.Remote.fetch_key`).
+    """
+    ws = s.workspace
+    remote = ws.remote
+    if remote is not None and not data_keys.exists(ws, ref["id"]):
+        remote.fetch_key(s, ref["id"], ref["check"], snap.created_seq, snap.ref)
     try:
         return data_keys.get(ws, ref["id"], ref["check"])
     except KeyStoreError as err:

@@ -275,3 +275,25 @@ class PseudonymKeyMade(Payload):
 @event_kind("pseudonym.key", PseudonymKeyMade, roles=PSEUDONYM_ROLES)
 def _pseudonym_key(cat: Catalog, seq: int, body: Body, d: PseudonymKeyMade) -> None:
     """Only indexed: the versions are read back from the event log."""
+
+
+@dataclass(frozen=True)
+class RecipientKeyPublished(Payload):
+    """A reader's public *encryption* key (X25519), published and signed by that reader.
+
+    Workstations wrap data keys for it (:mod:`core.data.recipients`); the private half stays
+    in its owner's OS keyring. Signed by the owner's actor key like every event, so neither
+    the shared ledger's server nor another insider can put their own key in its place; the
+    newest one an actor published is their current one.
+    """
+
+    scheme: str
+    public: str
+    """The raw 32-byte X25519 public key, hex."""
+    fingerprint: str
+    """SHA-256 of the raw public key, hex: what wraps and keyring entries are named by."""
+
+
+@event_kind("data.recipient", RecipientKeyPublished, roles=READ_ROLES)
+def _data_recipient(cat: Catalog, seq: int, body: Body, d: RecipientKeyPublished) -> None:
+    """Not indexed: the keys are read back from the signed event log when wrapping."""

@@ -110,6 +110,18 @@ class Remote(Protocol):
             BehindError: if the server's head is not this replica's (nothing was recorded).
         """
 
+    def fetch_key(
+        self, session: Session, key_id: str, check: str, event: int, subject: str
+    ) -> None:
+        """Bring a data key this key store lacks from the server's wraps for this keyring.
+
+        ``check`` is what the signed event ``event`` (of ``subject``) recorded of the key.
+
+        Raises:
+            IntegrityError: if the server's wrap opens to another key (a substitution).
+            KeyStoreError: if nothing on the server is wrapped for a key this keyring holds.
+        """
+
 
 @dataclass
 class Session:

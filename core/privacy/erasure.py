@@ -235,9 +235,15 @@ def _plaintext(receipt: dict[str, Any]) -> set[str]:
     return {str(o["sha256"]) for o in objects if o.get("method") == scopes.DELETE}
 
 
-def _recorded(s: Session, snap: SnapshotRow) -> Erasure:
-    """The erasure that already covers ``snap``: finish its shredding, record nothing."""
-    seq = int(snap.erased_seq or 0)
+def finish(s: Session, seq: int) -> tuple[dict[str, Any], shredding.Shredded, shredding.Leftover]:
+    """Shred what erasure ``seq`` names that is still here; its data, what went, what is left.
+
+    The erase command runs it again for an erasure already recorded, and a replica runs it
+    when it pulls a teammate's erasure (:mod:`core.team.key_share`).
+
+    Raises:
+        IntegrityError: if the erasure's receipt cannot be read.
+    """
     body = s.workspace.ledger.entry(seq).decode()
     data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}  # type: ignore[assignment]
     try:
@@ -250,7 +256,13 @@ def _recorded(s: Session, snap: SnapshotRow) -> Erasure:
     later = _named_by_live(s, [str(d) for d in data.get("objects", [])])
     left = shredding.leftover(s.workspace, seq, data, later)
     done = shredding.shred(s.workspace, left, _plaintext(receipt))
-    after = shredding.leftover(s.workspace, seq, data, later)
+    return data, done, shredding.leftover(s.workspace, seq, data, later)
+
+
+def _recorded(s: Session, snap: SnapshotRow) -> Erasure:
+    """The erasure that already covers ``snap``: finish its shredding, record nothing."""
+    seq = int(snap.erased_seq or 0)
+    data, done, after = finish(s, seq)
     row = s.catalog._rows(ErasureRow, "SELECT * FROM erasures WHERE seq = ?", [seq])
     subject = data.get("subject") or {}
     return Erasure(

@@ -13,7 +13,9 @@ the pull, names the event, and leaves the replica as it was before that batch.
 
 An object the server has no copy of is accepted only where an erasure accounts for it (a
 ``data.erase`` event naming it, signed by a key the ledger knows): the object was shredded on
-purpose, as it was on every replica.
+purpose, as it was on every replica. A pulled erasure is carried out here as soon as its
+batch is applied: this replica's copies of its keys and objects are destroyed and its KEK
+rotated (:func:`core.team.key_share.shred_pulled`), as at the workstation that erased.
 """
 
 from __future__ import annotations
@@ -217,6 +219,11 @@ def pull(
         entries = ws.ledger.append(bodies)
         _same(entries, rows)
         project(session.catalog, entries)
+        erasures = [e.seq for e in entries if e.body.startswith(_ERASE_PREFIX)]
+        if erasures:
+            from core.team import key_share
+
+            key_share.shred_pulled(session, remote, erasures)
         size, head = entries[-1].seq, entries[-1].hash
         done.events += len(entries)
         if progress is not None:

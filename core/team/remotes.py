@@ -5,7 +5,11 @@ that the database already holds this workspace's history) and attaches the works
 then on it records through the server (:mod:`core.team.replica`). ``clone`` makes a new
 workstation's replica from the server, verifying every event from #1. ``sync`` pulls and
 verifies, publishes what the server lacks, then witnesses: it checks every cosigned
-checkpoint it can find against its own tree and cosigns its own (:mod:`core.team.notes`).
+checkpoint it can find against its own tree and cosigns its own (:mod:`core.team.notes`);
+last it shares encrypted data's keys (:mod:`core.team.key_share`): every data key this
+workstation holds is wrapped for every reader's recipient key lacking a wrap, and every key
+shared with a recipient key this keyring holds is fetched (a reader without one is told to
+run ``ledgerml key recipient``).
 The last sync is kept in ``remote.json`` beside ``config.toml``.
 """
 
@@ -19,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from core.audit import admin, witnesses
+from core.data import data_keys
 from core.identity.actors import needs
 from core.identity.signer import Signer, authority_of
 from core.kernel import command
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.events import now_iso
 from core.kernel.workspace import CONFIG, Session, Workspace, write_config
-from core.team import notes
+from core.team import key_share, notes
 from core.team import pull as pulling
 from core.team.replica import Replica
 from storage.fsutil import atomic_write
@@ -97,6 +102,7 @@ def add(ws: Workspace, actor: str, name: str, url: str) -> Published:
             objects = pulling.push_objects(ws, server, ws.objects.digests())
             published = pulling.reconcile(ws, server, size, head)
             pulled = pulling.pull(s, server)
+            key_share.wrap_missing(s, server)
             _save_config(ws, {"name": name, "url": url})
             _record(ws, server, pulled, published)
             return Published(name, redact(url), published, objects, server.head()[0])
@@ -154,6 +160,7 @@ def clone(
     ws.load_config()
     _save_config(ws, {"name": name, "url": url})
     try:
+        data_keys.start_replica(ws)
         replica = _replica(ws)
         with ws.session("") as s:
             replica.last = pulling.pull(s, replica.server, progress)
@@ -180,6 +187,10 @@ class Synced:
     cosigned: bool
     checked: int
     problems: list[str] = field(default_factory=list)
+    wrapped: int = 0
+    """Data keys this workstation wrapped for teammates' recipient keys."""
+    advice: list[str] = field(default_factory=list)
+    """What the actor could do (not a problem found): e.g. publish a recipient key."""
 
 
 def sync(ws: Workspace, actor: str) -> Synced:
@@ -239,6 +250,10 @@ def sync(ws: Workspace, actor: str) -> Synced:
             Cosignature(size, mine.key_id.hex(), actor, mine.serialise())
         )
         _record(ws, replica.server, pulled, pulled.republished)
+        key_share.forget_erased(s, replica.server)
+        wrapped = key_share.wrap_missing(s, replica.server)
+        problems += key_share.fetch_missing(s, replica.server)
+        advice = [n for n in [key_share.recipient_note(s)] if n]
         return Synced(
             pulled.events,
             pulled.objects,
@@ -248,6 +263,8 @@ def sync(ws: Workspace, actor: str) -> Synced:
             cosigned,
             len(found),
             problems,
+            wrapped,
+            advice,
         )
 
     return command.run(

@@ -7,6 +7,9 @@ holds a secret, so it cannot forge one), the objects it names are uploaded, and 
 takes the event in one transaction only if this replica's head is the server's head. That
 ``COMMIT`` is the commit point; the local append of the same line follows. A process killed
 between the two has recorded the event (it is on the server) and the next pull brings it back.
+Right after that commit, an encrypted snapshot's data keys are wrapped for every reader's
+recipient key, and an erasure's keys lose their wraps on the server
+(:mod:`core.team.key_share`); a process killed in between leaves that to the next sync.
 
 What the signature covers decides what a retry costs. It covers the event's body (actor,
 action, data, time and the pointer to the last authority event), not its number or the hash
@@ -24,12 +27,14 @@ verifying need no server; a bundle export, being recorded, does.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from contextlib import AbstractContextManager
 
 from core.kernel.errors import IntegrityError, UsageError
 from core.kernel.workspace import BehindError, Session, Workspace
+from core.team import key_share
 from core.team import pull as pulling
 from storage.ledger import LedgerEntry
 from storage.pg_remote import PgRemote, RemoteError, Row, StaleHeadError
@@ -91,7 +96,15 @@ class Replica:
         [entry] = ws.ledger.append([body])
         if entry.hash != digest:  # the head moved under the writer lock: a bug, not an attack
             raise IntegrityError(f"event #{entry.seq} was recorded here as {entry.hash[:16]}…")
+        with contextlib.suppress(RemoteError):  # the next sync wraps (or forgets) what is owed
+            key_share.wrap_event(session, self.server, json.loads(body))
         return entry
+
+    def fetch_key(
+        self, session: Session, key_id: str, check: str, event: int, subject: str
+    ) -> None:
+        """Take a data key from the server's wraps (:func:`core.team.key_share.fetch`)."""
+        key_share.fetch(session, self.server, key_id, check, event, subject)
 
 
 def attach(ws: Workspace) -> Replica:

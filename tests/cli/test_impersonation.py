@@ -85,6 +85,7 @@ WRITES: dict[str, list[str]] = {
     "key create": ["key", "create", "--actor", "sam", "--label", "extra"],
     "key revoke": ["key", "revoke", "{key}", "--reason", "x"],
     "key rotate": ["key", "rotate", "{key}"],
+    "key recipient": ["key", "recipient"],
     "model export": ["model", "export", "{model}", "-o", "{out}"],
     "model promote": ["model", "promote", "{model}", "--to", "validated", "--reason", "x"],
     "model register": ["model", "register", "{run}", "--name", "other"],
