@@ -192,19 +192,26 @@ def commit_new(s: Session) -> Recipient:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
     ws = s.workspace
-    private = X25519PrivateKey.generate()
-    raw = serialization.Encoding.Raw
-    public = private.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
-    secret = private.private_bytes(
-        raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    fingerprint = fingerprint_of(public)
-    try:
-        _keyring().set_password(  # type: ignore[attr-defined]
-            SERVICE, _username(ws, fingerprint), secret.hex()
+
+    def stored_pair() -> tuple[bytes, str]:
+        # Made once per command: a retry after a teammate's event reuses it, so no orphan
+        # private key is left in the keyring per attempt.
+        private = X25519PrivateKey.generate()
+        raw = serialization.Encoding.Raw
+        public = private.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+        secret = private.private_bytes(
+            raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
         )
-    except Exception as err:
-        raise KeyStoreError(f"the OS keyring refused to store a key: {err}") from err
+        fingerprint = fingerprint_of(public)
+        try:
+            _keyring().set_password(  # type: ignore[attr-defined]
+                SERVICE, _username(ws, fingerprint), secret.hex()
+            )
+        except Exception as err:
+            raise KeyStoreError(f"the OS keyring refused to store a key: {err}") from err
+        return public, fingerprint
+
+    public, fingerprint = s.once("recipient key", stored_pair)
     entry = s.commit(
         new_event(
             s.actor,

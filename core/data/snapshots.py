@@ -42,7 +42,7 @@ from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.events import ObjectRef
 from core.kernel.progress import NO_PROGRESS, Progress
 from core.kernel.rows import SnapshotRow
-from core.kernel.workspace import Session, Workspace
+from core.kernel.workspace import BehindError, Session, Workspace
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported where data is read, not to list snapshots
     from core.data import encryption, tables
@@ -261,21 +261,25 @@ class _Ingest:
         if existing is not None:
             return existing, False
         assert self.staged is not None and prep.raw is not None
-        self.staged.commit()
-        row = commit_new(
-            s,
-            prep,
-            dataset=request.dataset,
-            kind="raw",
-            provenance=request.recorded_provenance(),
-            pii=list(request.pii),
-            sensitive=list(request.sensitive),
-            retention=request.retention,
-            reason=request.reason,
-            lineage=[(f"sha256:{prep.raw.sha256}", "copy-of")],
-            extra_objects=None,
-        )
-        self.committed = True
+        self.staged.commit()  # a no-op on a retry (the blob is in the store by then)
+        self.committed = True  # from here the event may be durable: keep its keys
+        try:
+            row = commit_new(
+                s,
+                prep,
+                dataset=request.dataset,
+                kind="raw",
+                provenance=request.recorded_provenance(),
+                pii=list(request.pii),
+                sensitive=list(request.sensitive),
+                retention=request.retention,
+                reason=request.reason,
+                lineage=[(f"sha256:{prep.raw.sha256}", "copy-of")],
+                extra_objects=None,
+            )
+        except BehindError:
+            self.committed = False  # nothing was recorded: the retry records it, or it goes
+            raise
         return row
 
     def _same_bytes(self, s: Session, prep: Prepared) -> SnapshotRow | None:
@@ -341,13 +345,18 @@ class _Ingest:
         from storage import sealed
 
         assert self.staged is not None
+        # Once published (a retry after a teammate's event came first) the staged file is
+        # gone and the same bytes are in the store under their digest.
+        source = self.staged.tmp
+        if not source.exists():
+            source = self.ws.objects.path(self.staged.digest)
         if self.sealed is None:
-            with self.staged.tmp.open("rb") as handle:
+            with source.open("rb") as handle:
                 while chunk := handle.read(1 << 20):
                     yield chunk
             return
         key = self.sealed.key
-        yield from sealed.unseal(self.staged.tmp, key.key, encryption.aad("raw", key.key_id))
+        yield from sealed.unseal(source, key.key, encryption.aad("raw", key.key_id))
 
     def discard(self) -> None:
         if self.staged is not None:

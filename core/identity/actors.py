@@ -187,8 +187,11 @@ def add(
                 f"actor {name!r} already exists with roles {', '.join(existing.roles)}",
                 hint="Change roles with `ledgerml actor grant` / `actor revoke-role`.",
             )
-        record = requested or generate_record(
-            backend, algorithm, owner=name, purpose="actor", label=f"{name}-{backend}"
+        record = requested or s.once(
+            "key",
+            lambda: generate_record(
+                backend, algorithm, owner=name, purpose="actor", label=f"{name}-{backend}"
+            ),
         )
         record = certify(s, auth, record)
         payload = ActorAdded(name, wanted, record, kind, demo or None)

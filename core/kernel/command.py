@@ -94,15 +94,19 @@ def run(
 
 def _held(ws: Workspace, actor: str, guards: Sequence[Guard], step: Callable[[Session], R]) -> R:
     """One step holding the workspace: pull (if attached), guards, ``step``; retried if behind."""
+    kept: dict[str, object] = {}  # Session.once: made on the first attempt, reused after
     for attempt in range(RETRIES):
         remote = ws.remote
         turn = remote.turn() if remote is not None and attempt >= OPTIMISTIC else nullcontext()
         with turn, ws.session(actor) as s:
+            s.kept = kept
             if remote is not None:
                 remote.pull(s)
-            for guard in guards:
-                guard(s)
             try:
+                # Inside: a guard may record its refusal (a policy denial), which can lose
+                # the race like any commit.
+                for guard in guards:
+                    guard(s)
                 return step(s)
             except BehindError as err:
                 if attempt == RETRIES - 1:

@@ -28,12 +28,12 @@ import dataclasses
 import importlib
 import json
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from core.kernel.catalog import Catalog
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
@@ -44,6 +44,7 @@ from storage.ledger import Ledger, LedgerEntry
 from storage.lock import writer_lock
 from storage.objects import ObjectStore
 
+T = TypeVar("T")
 CONFIG = "config.toml"
 REPLAY_BATCH = 50_000
 REMOTE_MODULE = "core.team.replica"
@@ -134,6 +135,19 @@ class Session:
     commit_limit: int | None = None  # set by the command kernel: one event per command
     sealer: Sealer | None = None  # set by the identity guard once the actor's secret is proven
     decision: dict[str, Any] | None = None  # set by a policy gate: the next event carries it
+    kept: dict[str, Any] = dataclasses.field(default_factory=dict)  # see :meth:`once`
+
+    def once(self, name: str, make: Callable[[], T]) -> T:
+        """The value ``make`` gave on this step's first attempt, made now if there was none.
+
+        On a shared ledger a step runs again when a teammate's event took the next number
+        (:func:`core.kernel.command.run` gives every attempt the same ``kept``): what must
+        not be made twice — a key pair (an orphan in the keyring, a passphrase asked again),
+        a random id a key is filed under — is made through here.
+        """
+        if name not in self.kept:
+            self.kept[name] = make()
+        return cast("T", self.kept[name])
 
     def put_blob(self, data: bytes, media_type: str) -> ObjectRef:
         """Store bytes in the object store before the event that refers to them."""

@@ -14,6 +14,7 @@ over the exported model folder, which third-party tools verify offline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from core.kernel.events import now_iso
 from core.kernel.kinds import new_event
 from core.kernel.paths import make_folder, write_output
 from core.kernel.rows import ModelRow, RunRow, SignatureRow
-from core.kernel.workspace import Session, Workspace
+from core.kernel.workspace import BehindError, Session, Workspace
 
 # core.modelling.training (scikit-learn's side: numpy, pyarrow) is imported where it is needed, so
 # `model list` and `model verify` stay light.
@@ -388,27 +389,51 @@ def export(
     with ws.session(actor) as s:
         model = resolve(s.catalog, ref)
     load(ws, model.ref, purpose="export", actor=actor)  # all checks, including deserialising
+    recorded = False
+    created: list[Path] = []  # what this command made; on a retry the files already exist
+
+    def put(path: Path, data: bytes) -> None:
+        if not path.exists():
+            created.append(path)
+        write_output(path, data)
 
     def commit(s: Session, _: None) -> dict[str, Path]:
+        nonlocal recorded
         sigs = [g for g in s.catalog.signatures(f"model:{model.ref}") if g.openssf_digest]
         key = s.catalog.key(sigs[-1].key_id) if sigs else None
         folder = out_dir / folder_name(model)
-        make_folder(folder)
-        write_output(folder / ARTIFACT_NAME, ws.objects.read_verified(model.model_digest))
+        if not folder.exists():
+            make_folder(folder)
+            created.append(folder)
+        put(folder / ARTIFACT_NAME, ws.objects.read_verified(model.model_digest))
         paths = {"model": folder}
         if sigs and key is not None:
             sig_path = out_dir / f"{folder_name(model)}.sig"
-            write_output(sig_path, ws.objects.read_verified(str(sigs[-1].openssf_digest)))
+            put(sig_path, ws.objects.read_verified(str(sigs[-1].openssf_digest)))
             pem_path = out_dir / f"{folder_name(model)}.pub.pem"
-            write_output(pem_path, key.public_pem.encode())
+            put(pem_path, key.public_pem.encode())
             paths.update({"signature": sig_path, "public_key": pem_path})
         exported = events.ModelExported(
             model=model.ref, model_digest=model.model_digest, with_signature="signature" in paths
         )
-        s.commit(new_event(s.actor, exported, [f"model:{model.ref}"], reason))
+        recorded = True  # from here the event may be durable: keep the files
+        try:
+            s.commit(new_event(s.actor, exported, [f"model:{model.ref}"], reason))
+        except BehindError:
+            recorded = False  # nothing was recorded: the retry records it, or the files go
+            raise
         return paths
 
-    return command.run(ws, actor, guards=[needs(action="export models")], commit=commit)
+    try:
+        return command.run(ws, actor, guards=[needs(action="export models")], commit=commit)
+    except BaseException:
+        # Refused (on a shared ledger a teammate's event can change what the retry's guard
+        # says) or failed before the event: no model copy this command made stays unlogged.
+        if not recorded:
+            for path in reversed(created):
+                with contextlib.suppress(OSError):
+                    path.rmdir() if path.is_dir() else path.unlink()
+        raise
 
 
 def list_models(ws: Workspace, actor: str = "") -> list[ModelRow]:

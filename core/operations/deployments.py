@@ -365,6 +365,12 @@ def _trusted(ws: Workspace, ref: str, actor: str) -> None:
         )
 
 
+def _new_deployment(ws: Workspace) -> tuple[str, str]:
+    """A fresh deployment id and its decision key (check value), made once per command."""
+    deployment_id = "dep-" + secrets.token_hex(6)
+    return deployment_id, decision_keys.create(ws, deployment_id)
+
+
 def deploy(
     ws: Workspace,
     actor: str,
@@ -457,8 +463,7 @@ def deploy(
             ends = [d.deployment_id for d in current if d.row.arm in ("live", "canary")]
         else:
             ends = [d.deployment_id for d in current if d.row.arm == arm]
-        deployment_id = "dep-" + secrets.token_hex(6)
-        check = decision_keys.create(ws, deployment_id)
+        deployment_id, check = s.once("deployment", lambda: _new_deployment(ws))
         payload = Deployed(
             deployment_id=deployment_id,
             env=env,
@@ -585,8 +590,7 @@ def rollback(
         now, target = rollback_target(s, env)
         _trusted(ws, target.row.model, s.actor)
         ends = [d.deployment_id for d in live(s, env) if d.row.arm in ("live", "canary")]
-        deployment_id = "dep-" + secrets.token_hex(6)
-        check = decision_keys.create(ws, deployment_id)
+        deployment_id, check = s.once("deployment", lambda: _new_deployment(ws))
         payload = RolledBack(
             deployment_id=deployment_id,
             env=env,
@@ -844,7 +848,7 @@ def deploy_baseline(
     def commit(s: Session, _: None) -> Deployment:
         ref = s.put_blob(blob, BASELINE_MEDIA_TYPE)
         ends = [d.deployment_id for d in live(s, env) if d.row.arm in ("live", "canary")]
-        deployment_id = "dep-" + secrets.token_hex(6)
+        deployment_id, check = s.once("deployment", lambda: _new_deployment(ws))
         payload = Deployed(
             deployment_id=deployment_id,
             env=env,
@@ -853,7 +857,7 @@ def deploy_baseline(
             model=name,
             model_digest=ref.sha256,
             retention="hmac-only",
-            key_check=decision_keys.create(ws, deployment_id),
+            key_check=check,
             conditions=[c.to_data() for c in seen["conditions"]],
             ends=ends,
             incident=incident,

@@ -406,3 +406,39 @@ def test_a_bundle_export_that_loses_the_race_records_once_and_verifies(  # type:
     assert last is not None and last.seq == raced[0] + 1  # after the teammate's event
     assert f'"bundle_sha256":"{done["sha256"]}"' in last.body.decode()
     assert bundle.verify(out)["verified"]
+
+
+def test_a_retry_reuses_the_key_its_first_attempt_made(
+    ws: Workspace, shared_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Losing the race must not make a second key pair (an orphan, a passphrase asked again)."""
+    from core.identity import keys
+    from core.team import replica
+
+    remotes.add(ws, "alice", "origin", shared_db)
+    teammate = remotes.clone(shared_db, tmp_path / "teammate")
+    made: list[str] = []
+    generate = keys.generate_record
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        record = generate(*args, **kwargs)
+        if kwargs.get("owner") == "newcomer":
+            made.append(record.key_id)
+        return record
+
+    publish = replica.Replica.publish
+    raced: list[int] = []
+
+    def teammate_first(self: replica.Replica, session, body: bytes):  # type: ignore[no-untyped-def]
+        if not raced and session.workspace.root == ws.root:
+            actors.add(teammate, "alice", "quick", ["auditor"])
+            raced.append(teammate.ledger.head()[0])
+        return publish(self, session, body)
+
+    monkeypatch.setattr(keys, "generate_record", counted)
+    monkeypatch.setattr(replica.Replica, "publish", teammate_first)
+    actors.add(ws, "alice", "newcomer", ["auditor"])
+    assert raced, "the teammate's event did not come first"
+    assert len(made) == 1
+    with ws.session() as s:
+        assert [k.key_id for k in s.catalog.keys_of("newcomer")] == made

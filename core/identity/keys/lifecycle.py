@@ -265,7 +265,10 @@ def create(
         for existing in s.catalog.keys_of(whose):
             if existing.label == name and existing.status == "active":
                 return existing, False
-        record = generate_record(backend, algorithm, owner=whose, purpose="actor", label=name)
+        record = s.once(
+            "key",
+            lambda: generate_record(backend, algorithm, owner=whose, purpose="actor", label=name),
+        )
         record = certify(s, authority_of(s), record)
         s.commit(
             key_event(
@@ -317,8 +320,11 @@ def rotate(ws: Workspace, actor: str, ref: str, reason: str = "") -> tuple[KeyRo
         auth = authority_of(s)
         if old.purpose == "organisation" and "admin" not in auth.current(s.actor).roles:  # type: ignore[union-attr]
             raise PermissionDeniedError("only admins may rotate the organisation key")
-        record = generate_record(
-            old.backend, old.algorithm, owner=old.actor, purpose=old.purpose, label=old.label
+        record = s.once(
+            "key",
+            lambda: generate_record(
+                old.backend, old.algorithm, owner=old.actor, purpose=old.purpose, label=old.label
+            ),
         )
         record = certify(s, auth, record)
         s.commit(
