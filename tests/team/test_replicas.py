@@ -442,3 +442,30 @@ def test_a_retry_reuses_the_key_its_first_attempt_made(
     assert len(made) == 1
     with ws.session() as s:
         assert [k.key_id for k in s.catalog.keys_of("newcomer")] == made
+
+
+def test_the_same_file_added_at_two_workstations_at_once_is_one_version(
+    ws: Workspace, shared_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loser's retry compares its (already published) copy with the teammate's version."""
+    from core.data import snapshots
+    from core.team import replica
+
+    table = tmp_path / "loans.csv"
+    table.write_text("id,amount,approved\n1,100,yes\n2,250,no\n3,75,yes\n")
+    remotes.add(ws, "alice", "origin", shared_db)
+    teammate = remotes.clone(shared_db, tmp_path / "teammate")
+    publish = replica.Replica.publish
+    raced: list[int] = []
+
+    def teammate_first(self: replica.Replica, session, body: bytes):  # type: ignore[no-untyped-def]
+        if not raced and session.workspace.root == ws.root:
+            snapshots.add(teammate, "alice", table, dataset="loans")
+            raced.append(teammate.ledger.head()[0])
+        return publish(self, session, body)
+
+    monkeypatch.setattr(replica.Replica, "publish", teammate_first)
+    row, new = snapshots.add(ws, "alice", table, dataset="loans", encrypt=True)
+    assert raced, "the teammate's event did not come first"
+    assert not new and row.version == 1  # the teammate's plaintext version, not a second one
+    assert _actions(ws).count("snapshot.add") == 1
