@@ -166,9 +166,9 @@ def _verdict(verdict: str) -> str:
 _REPORT_FILE = re.compile(r"reports/[^/]+\.(md|html|pdf)")
 
 
-def _link(path: str) -> str:
-    """A relative link to a bundle member, the member's path as its text."""
-    return f'<a href="{html.escape(quote(path))}">{html.escape(path)}</a>'
+def _link(path: str, text: str = "") -> str:
+    """A relative link to a bundle member, the member's path (or ``text``) as its text."""
+    return f'<a href="{html.escape(quote(path))}">{html.escape(text or path)}</a>'
 
 
 def _approvals(b: Bundling) -> list[dict[str, Any]]:
@@ -220,8 +220,9 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
     reports = "".join(
         f"<tr><td>{html.escape(stem.removeprefix('reports/'))}</td>"
         + "".join(
-            f"<td>{_link(f'{stem}.{kind}') if f'{stem}.{kind}' in members.items else '—'}</td>"
-            for kind in ("pdf", "html", "md")
+            f"<td>{_link(f'{stem}.{kind}', text) if f'{stem}.{kind}' in members.items else '—'}"
+            "</td>"
+            for kind, text in (("pdf", "PDF"), ("html", "HTML"), ("md", "Markdown"))
         )
         + "</tr>"
         for stem in sorted(
