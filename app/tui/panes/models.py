@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from app.tui.panes.base import Pane, Table, fmt, verdict_colour, verdict_text
 
 if TYPE_CHECKING:
-    from core.evidence.views import Evidence, ModelDetail
+    from core.evidence.views import Evidence, Gap, ModelDetail
 
 
 class ModelsPane(Pane):
@@ -62,6 +62,8 @@ class ModelsPane(Pane):
 
 def detail_text(info: ModelDetail) -> str:
     """The model version's detail as Rich markup (every recorded name escaped)."""
+    from reports.formatting import metric_name
+
     m = info.metrics
     lines = [
         f"[b]{escape(info.ref)}[/b] · signature [b]{escape(info.status)}[/b] · evidence "
@@ -72,7 +74,8 @@ def detail_text(info: ModelDetail) -> str:
         ),
         f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
         " · ".join(
-            f"{k} {fmt(m.get(k))}" for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
+            f"{metric_name(k)} {fmt(m.get(k))}"
+            for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
         ),
         "",
         "[b]Signatures[/b]",
@@ -91,13 +94,25 @@ def detail_text(info: ModelDetail) -> str:
     return "\n".join(lines)
 
 
+def gap_words(gap: Gap) -> str:
+    """A not-passed check in words: its figures and bounds as a reader writes them, not dicts."""
+    from reports.formatting import humane, threshold
+
+    observed = f"{gap.observed:.3f}" if isinstance(gap.observed, float) else humane(gap.observed)
+    text = (
+        f"{gap.section} check '{gap.name}': observed {observed}; "
+        f"threshold {threshold(gap.threshold)}"
+    )
+    return text + (f". {gap.note}" if gap.note else "")
+
+
 def evidence_lines(ev: Evidence) -> list[str]:
     """The newest evidence: fairness per attribute, SHAP, cases, robustness, privacy."""
     # The verdict is the worst check's: an INCONCLUSIVE or WARN check never reads as passed.
     colour = verdict_colour(ev.verdict)
     lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
-    for gap in ev.not_passed:
-        lines.append(f"   {verdict_text(gap.split(':', 1)[0])}:{escape(gap.split(':', 1)[1])}")
+    for gap in ev.gaps:
+        lines.append(f"   {verdict_text(gap.verdict)}: {escape(gap_words(gap))}")
     for f in ev.fairness:
         lo, hi = f.interval_95
         mark = ""
