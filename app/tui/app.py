@@ -31,6 +31,7 @@ from app.tui.panes import (
     OverviewPane,
     Pane,
 )
+from app.tui.panes.base import NARROW  # below it the tabs drop their numbers
 
 TABS = (
     "overview",
@@ -43,9 +44,6 @@ TABS = (
     "registry",
     "operations",
 )
-
-NARROW = 100
-"""Below this width the tabs drop their numbers (see :meth:`LedgerApp.on_resize`)."""
 VERDICT_TABS = ("overview", "data", "models", "approvals", "registry", "operations")
 """The tabs that show verdicts, each with the colour legend under it."""
 

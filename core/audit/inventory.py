@@ -27,6 +27,8 @@ class ModelLine:
     evaluation: str
     failing: list[str]
     created_at: str
+    gaps: int = 0
+    """How many checks ``failing`` describes (the narrow inventory's count)."""
 
 
 @dataclass
@@ -74,15 +76,18 @@ def _model_line(row: dict[str, Any]) -> ModelLine:
     """
     metrics = json.loads(row["metrics"]) if row["metrics"] else {}
     failing = []
+    gaps = 0
     suite = row["gate_suite"]
     if suite is None:
         validation = "none"
     elif not row["gate_passed"]:
         validation = f"{suite} FAIL"
         failing.append(_count(row["gate_errors"], "validation error"))
+        gaps += int(row["gate_errors"] or 0)
     elif row["gate_warnings"]:
         validation = f"{suite} WARN"
         failing.append(_count(row["gate_warnings"], "validation warning"))
+        gaps += int(row["gate_warnings"])
     else:
         validation = f"{suite} PASS"
     passed = row["evaluation_passed"]
@@ -90,14 +95,17 @@ def _model_line(row: dict[str, Any]) -> ModelLine:
     evaluation = "none" if passed is None else str(row["evaluation_verdict"])
     if passed is False:
         failing.append(_count(row["evaluation_errors"], "evaluation error"))
+        gaps += int(row["evaluation_errors"] or 0)
     if passed is not None and warned:
         failing.append(_count(warned, "evaluation check") + " warned or inconclusive")
+        gaps += warned
     count, revoked = int(row["signatures"]), int(row["revoked_signatures"])
     signatures = "unsigned" if not count else f"signed ×{count}"
     if revoked:
         signatures += f" ({revoked} by a revoked key)"
         if revoked == count:
             failing.append("no signature from an unrevoked key")
+            gaps += 1
     return ModelLine(
         row["ref"],
         row["run_id"],
@@ -107,6 +115,7 @@ def _model_line(row: dict[str, Any]) -> ModelLine:
         evaluation,
         failing,
         row["created_at"],
+        gaps,
     )
 
 

@@ -71,6 +71,18 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """A check that is not PASS, as recorded, for a screen to put in words."""
+
+    verdict: str
+    section: str
+    name: str
+    observed: Any
+    threshold: dict[str, Any]
+    note: str | None
+
+
+@dataclass(frozen=True)
 class Evidence:
     """The newest recorded evaluation evidence of a model version."""
 
@@ -88,6 +100,8 @@ class Evidence:
     """The favourable outcome in the spec's words (the rate ``GroupRow.approval_rate`` holds)."""
     not_passed: list[str] = field(default_factory=list)
     """Every check that is not PASS, in words, worst first (``VERDICT: section check …``)."""
+    gaps: list[Gap] = field(default_factory=list)
+    """The same checks as recorded, for a screen that formats their figures itself."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,10 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
         verdict=doc.verdict,
         favourable=fairness.favourable_name if fairness else "favourable",
         not_passed=[gap_line(c) for c in not_passed(doc.checks)],
+        gaps=[
+            Gap(c.verdict, c.section, c.name, c.observed, dict(c.threshold), c.note)
+            for c in not_passed(doc.checks)
+        ],
     )
 
 

@@ -8,7 +8,7 @@ for one short read. Tables that another part fills (``decision_batches``, ``moni
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.kernel.rows import IncidentRow, MonitorRunRow
@@ -119,14 +119,51 @@ class Board:
     incidents: list[IncidentRow]
     environments: list[str]
     """Every environment that ever had a deployment (rollback and withdraw targets)."""
+    drift: list[DriftPoint] = field(default_factory=list)
+    """Input drift of each monitoring run in ``runs``, oldest first."""
+
+
+@dataclass(frozen=True)
+class DriftPoint:
+    """One monitoring window's input drift, as its signed evidence records it."""
+
+    seq: int
+    env: str
+    window_end: str
+    psi: float | None
+    """The largest per-feature PSI against the training snapshot; None when unmeasured."""
+    verdict: str
+
+
+def drift_over_time(ws: Workspace, runs: list[MonitorRunRow]) -> list[DriftPoint]:
+    """Each run's input drift (``drift_psi`` in its evidence), oldest first.
+
+    The evidence blob is read with its digest checked: a figure the screen plots is the one
+    the run signed, never recomputed.
+    """
+    import json
+
+    points = []
+    for r in sorted(runs, key=lambda r: r.seq):
+        metrics = json.loads(ws.objects.read_verified(r.evidence_digest)).get("metrics") or {}
+        psi = metrics.get("drift_psi")
+        value = float(psi) if isinstance(psi, int | float) and not isinstance(psi, bool) else None
+        points.append(DriftPoint(r.seq, r.env, r.window_end, value, r.verdict))
+    return points
 
 
 def board(ws: Workspace, actor: str = "") -> Board:
     """The operations tab's data."""
     now = deployed_at(ws, actor)
     envs = sorted({d.row.env for d in history(ws, actor)})
+    runs = monitor_runs(ws, actor)
     return Board(
-        now, decision_counts(ws, actor), monitor_runs(ws, actor), open_incidents(ws, actor), envs
+        now,
+        decision_counts(ws, actor),
+        runs,
+        open_incidents(ws, actor),
+        envs,
+        drift_over_time(ws, runs),
     )
 
 

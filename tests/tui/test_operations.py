@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 
 from app.tui.app import LedgerApp
 from app.tui.dialogs import ActionDialog
+from app.tui.plots import Chart
 from core.operations import deployments
 from tests.operations.conftest import V1, V2, Ops, ops, ops_team  # noqa: F401 - fixtures
 from tests.tui.test_app import settle
@@ -81,3 +82,41 @@ async def test_deployments_rollback_and_withdraw_behind_a_confirmation(ops: Ops)
     with ws.session("") as s:
         actions = [e.action for e in s.catalog.events()][-2:]
     assert actions == ["model.rollback", "deploy.withdraw"]
+
+
+async def test_drift_over_time_is_plotted_from_each_runs_evidence(ops: Ops) -> None:  # noqa: F811
+    """Two windows, the second with loans three times longer: the plot's points are the
+    runs' signed drift figures, in event order, and the second is the higher."""
+    from core.data import snapshots
+    from core.modelling import training
+    from core.operations import monitoring, scoring, views
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="staging", reason="v1", retention="rows")
+    with ws.session() as s:
+        snap = snapshots.resolve(s.catalog, "german-credit-features@1")
+        run = s.catalog.run(s.catalog.model(V1).run_id)  # type: ignore[union-attr]
+    spec = training.load_run_spec(ws, run)  # type: ignore[arg-type]
+    frame = training.load_table(ws, snap, [*spec.features, "age_years", "sex"])
+    frame = frame.sample(300, random_state=5).reset_index(drop=True)
+    scorer = scoring.Scorer.open(ws, "staging", "scorer")
+    scorer.score(frame, caller="opal")
+    calm = monitoring.run(ws, "scorer", env="staging", window="1d")
+    shifted = frame.assign(duration_months=frame["duration_months"] * 3)
+    scorer.score(shifted, caller="opal")
+    drifted = monitoring.run(ws, "scorer", env="staging", window="1d")
+    psis = [r.evidence["metrics"]["drift_psi"] for r in (calm, drifted)]
+    assert psis[1] > psis[0]
+    app = LedgerApp(ws, actor="opal")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("9")
+        await settle(app, pilot)
+        series = app.query_one("#ops-drift", Chart).series
+    assert series is not None
+    [line] = series.lines
+    assert line.label == "staging"
+    assert line.x == [float(calm.row.seq), float(drifted.row.seq)]
+    assert line.y == psis
+    assert series.ylabel == "max feature PSI" and "event #" in series.xlabel
+    assert views.board(ws, "opal").drift[-1].verdict == drifted.row.verdict

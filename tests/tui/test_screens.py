@@ -18,7 +18,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.tui.app import LedgerApp
+from app.tui.plots import Chart
 from core.data import features, snapshots, validation
+from core.evidence import evaluation, views
 from core.identity import actors, keys
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
@@ -69,6 +71,8 @@ def frozen_ws() -> Iterator[Workspace]:
         models.register(ws, "alice", run.run_id, "credit-risk")
         keys.create(ws, "alice")
         models.sign(ws, "alice", "credit-risk@1")
+        # Evidence, so the models tab draws its SHAP and robustness plots in the pictures.
+        evaluation.evaluate(ws, "alice", "credit-risk@1", SAMPLE / "evaluation.toml")
         yield ws
     finally:
         mp.undo()
@@ -109,3 +113,26 @@ async def test_overlay_snapshot(frozen_ws: Workspace, screen: str, size: tuple[i
         await pilot.press("question_mark" if screen == "help" else "s")
         svg = await settled_screenshot(app, pilot)
     assert_matches_baseline(svg, GOLDEN / f"workspace-{screen}-{size[0]}x{size[1]}.svg")
+
+
+async def test_models_plots_draw_the_recorded_evidence(frozen_ws: Workspace) -> None:
+    """The plots' data are the signed evidence's figures, one quantity per axis."""
+    ev = views.model_detail(frozen_ws, "credit-risk@1", "alice").evidence
+    assert ev is not None and ev.importance and set(ev.robustness) >= {"noise", "flip"}
+    app = LedgerApp(frozen_ws, actor="alice")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled_screenshot(app, pilot)
+        app.action_tab("models")
+        await settled_screenshot(app, pilot)
+        shap = app.query_one("#plot-shap", Chart).series
+        noise = app.query_one("#plot-noise", Chart).series
+        flip = app.query_one("#plot-flip", Chart).series
+    assert shap is not None and noise is not None and flip is not None
+    assert shap.bars == [(i.feature, i.mean_abs_shap) for i in reversed(ev.importance[:8])]
+    assert (shap.xlabel, shap.ylabel) == ("mean |SHAP| (log-odds)", "feature")
+    [line] = noise.lines
+    assert line.x == [float(s) for s, _ in ev.robustness["noise"]]
+    assert line.y == [float(auc) for _, auc in ev.robustness["noise"]]
+    assert noise.ylabel == "ROC AUC" and "σ" in noise.xlabel
+    assert flip.lines[0].x == [100 * float(s) for s, _ in ev.robustness["flip"]]  # percent
+    assert flip.xlabel == "rows flipped (%)" and flip.ylabel == "ROC AUC"

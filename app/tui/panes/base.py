@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from app.tui.app import LedgerApp
 
 BARS = " ▁▂▃▄▅▆▇█"
+NARROW = 100
+"""Below this many columns the tabs take their narrow forms (names only, shorter cells)."""
+
+
+def when(ts: str, narrow: bool) -> str:
+    """A recorded time for a cell: to the second, or ``MM-DD HH:MM`` in a narrow terminal."""
+    return ts[5:16].replace("T", " ") if narrow else ts[:19]
 
 
 def bars(counts: list[int]) -> str:

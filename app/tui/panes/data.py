@@ -44,7 +44,7 @@ class DataPane(Pane):
                 yield Static("Select a snapshot.", id="snapshot-info")
 
     def on_mount(self) -> None:
-        self.query_one("#snapshot-table", DataTable).add_columns("snapshot", "kind", "rows")
+        self.query_one("#snapshot-table", DataTable).add_columns("snapshot", "kind")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data")
     def reload(self) -> None:
@@ -57,8 +57,10 @@ class DataPane(Pane):
         table = self.query_one("#snapshot-table", DataTable)
         table.clear()
         for r in rows:
-            kind = r.kind if r.erased_seq is None else f"{r.kind} · erased at #{r.erased_seq}"
-            table.add_row(r.ref, kind, str(r.rows), key=r.ref)
+            # "erased" alone, and no row count: the detail says both, and the table fits in
+            # the 45% of 80 columns it has.
+            kind = r.kind if r.erased_seq is None else "erased"
+            table.add_row(r.ref, kind, key=r.ref)
 
     @on(DataTable.RowHighlighted, "#snapshot-table")
     def _selected(self, event: DataTable.RowHighlighted) -> None:
@@ -130,6 +132,10 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
     ]
     if snap.erased_seq is not None:
         lines.insert(1, f"[b red]ERASED at #{snap.erased_seq}[/b red]: its rows no longer exist")
+    # Names and types as wide as the longest, not a fixed 24 and 8: at 80 columns the detail
+    # is some 45 wide, and padded names wrapped every profile line in two.
+    name_w = min(24, max((len(c.name) for c in detail.columns), default=0))
+    type_w = max((len(c.type) for c in detail.columns), default=0)
     for col in detail.columns:
         st = col.stats
         if "withheld" in st:
@@ -141,15 +147,23 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
             )
         else:
             summary = ", ".join(f"{escape(str(v))}×{n}" for v, n in st.get("top_values", [])[:3])
-        lines.append(f"{escape(col.name):<24} {col.type:<8} nulls {st['nulls']:<5} {summary}")
+        nulls = f" nulls {st['nulls']}" if st["nulls"] else ""
+        lines.append(f"{escape(col.name):<{name_w}} {col.type:<{type_w}}{nulls} {summary}")
     if sheet is None:
         sheet = f"none recorded: `ledgerml report datasheet {snap.ref}` writes one"
     lines += ["", "[b]Validation[/b]"]
     for run in detail.validations:
         lines.append(f"#{run.seq} {escape(run.suite_name)} {VERDICT_STYLE[run.verdict]}")
         for c in run.checks:
-            lines.append(f"   {MARKS[c.verdict]} {escape(c.name)}: {escape(fmt(c.observed))}")
+            lines.append(f"   {MARKS[c.verdict]} {escape(c.name)}: {escape(_figure(c.observed))}")
     if not detail.validations:
         lines.append("none recorded")
     lines += ["", "[b]Data sheet[/b] (latest recorded)", escape(sheet[:6000])]
     return "\n".join(lines)
+
+
+def _figure(value: Any) -> str:
+    """A check's observed figure: numbers to three places, structures in words (no dicts)."""
+    from reports.formatting import humane
+
+    return fmt(value) if isinstance(value, float | int | str) else humane(value)

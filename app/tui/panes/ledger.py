@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from app.tui.panes.base import Pane, Table
+from app.tui.panes.base import NARROW, Pane, Table, when
 
 
 class LedgerPane(Pane):
@@ -76,10 +76,11 @@ class LedgerPane(Pane):
     def _fill(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#events", DataTable)
         table.clear()
+        narrow = self.app.size.width < NARROW
         for e in rows:
             table.add_row(
                 str(e["seq"]),
-                e["ts"][:19],
+                when(e["ts"], narrow),
                 e["actor"],
                 e["action"],
                 " ".join(e["subjects"])[:60],

@@ -11,20 +11,34 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from app.tui.panes.base import Pane, Table, fmt, verdict_colour, verdict_text
+from app.tui.plots import Chart, Line, Series
+
+ROBUSTNESS_AXES = {
+    "noise": ("noise σ (× feature std dev)", 1.0),
+    "flip": ("rows flipped (%)", 100.0),
+}
+"""Each perturbation kind's x axis, in words with its unit, and the factor to that unit."""
 
 if TYPE_CHECKING:
-    from core.evidence.views import Evidence, ModelDetail
+    from core.evidence.views import Evidence, Gap, ModelDetail
 
 
 class ModelsPane(Pane):
+    DEFAULT_CSS = "ModelsPane #plot-shap { height: 14; }"
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Table(id="model-table", cursor_type="row")
             with VerticalScroll(id="model-detail"):
                 yield Static("Select a model version.", id="model-info")
+                yield Chart(id="plot-shap")
+                for kind in ROBUSTNESS_AXES:
+                    yield Chart(id=f"plot-{kind}")
 
     def on_mount(self) -> None:
         self.query_one("#model-table", DataTable).add_columns("model", "run")
+        for chart in self.query(Chart):
+            chart.show(None)
 
     @property
     def selected(self) -> str | None:
@@ -57,11 +71,47 @@ class ModelsPane(Pane):
 
         detail = views.model_detail(self.ledger_app.workspace, ref, self.ledger_app.actor)
         text = detail_text(detail)
-        self.app.call_from_thread(self.query_one("#model-info", Static).update, text)
+        self.app.call_from_thread(self._show_detail, text, detail.evidence)
+
+    def _show_detail(self, text: str, ev: Evidence | None) -> None:
+        self.query_one("#model-info", Static).update(text)
+        self.query_one("#plot-shap", Chart).show(shap_series(ev) if ev else None)
+        for kind in ROBUSTNESS_AXES:
+            chart = self.query_one(f"#plot-{kind}", Chart)
+            chart.show(robustness_series(ev, kind) if ev else None)
+
+
+def shap_series(ev: Evidence) -> Series | None:
+    """The eight largest mean |SHAP| values as horizontal bars (None without explanations)."""
+    top = ev.importance[:8]
+    if not top:
+        return None
+    return Series(
+        title="SHAP importance",
+        xlabel="mean |SHAP| (log-odds)",
+        ylabel="feature",
+        bars=[(i.feature, float(i.mean_abs_shap)) for i in reversed(top)],
+    )
+
+
+def robustness_series(ev: Evidence, kind: str) -> Series | None:
+    """ROC AUC against one perturbation's strength (None when the kind was not run)."""
+    curve = ev.robustness.get(kind)
+    if not curve:
+        return None
+    label, factor = ROBUSTNESS_AXES.get(kind, (f"{kind} strength", 1.0))
+    return Series(
+        title=f"Robustness: {kind}",
+        xlabel=label,
+        ylabel="ROC AUC",
+        lines=[Line(kind, [float(x) * factor for x, _ in curve], [float(y) for _, y in curve])],
+    )
 
 
 def detail_text(info: ModelDetail) -> str:
     """The model version's detail as Rich markup (every recorded name escaped)."""
+    from reports.formatting import metric_name
+
     m = info.metrics
     lines = [
         f"[b]{escape(info.ref)}[/b] · signature [b]{escape(info.status)}[/b] · evidence "
@@ -72,7 +122,8 @@ def detail_text(info: ModelDetail) -> str:
         ),
         f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
         " · ".join(
-            f"{k} {fmt(m.get(k))}" for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
+            f"{metric_name(k)} {fmt(m.get(k))}"
+            for k in ("roc_auc", "accuracy", "recall", "precision", "brier")
         ),
         "",
         "[b]Signatures[/b]",
@@ -91,13 +142,25 @@ def detail_text(info: ModelDetail) -> str:
     return "\n".join(lines)
 
 
+def gap_words(gap: Gap) -> str:
+    """A not-passed check in words: its figures and bounds as a reader writes them, not dicts."""
+    from reports.formatting import humane, threshold
+
+    observed = f"{gap.observed:.3f}" if isinstance(gap.observed, float) else humane(gap.observed)
+    text = (
+        f"{gap.section} check '{gap.name}': observed {observed}; "
+        f"threshold {threshold(gap.threshold)}"
+    )
+    return text + (f". {gap.note}" if gap.note else "")
+
+
 def evidence_lines(ev: Evidence) -> list[str]:
     """The newest evidence: fairness per attribute, SHAP, cases, robustness, privacy."""
     # The verdict is the worst check's: an INCONCLUSIVE or WARN check never reads as passed.
     colour = verdict_colour(ev.verdict)
     lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
-    for gap in ev.not_passed:
-        lines.append(f"   {verdict_text(gap.split(':', 1)[0])}:{escape(gap.split(':', 1)[1])}")
+    for gap in ev.gaps:
+        lines.append(f"   {verdict_text(gap.verdict)}: {escape(gap_words(gap))}")
     for f in ev.fairness:
         lo, hi = f.interval_95
         mark = ""
@@ -114,18 +177,17 @@ def evidence_lines(ev: Evidence) -> list[str]:
                 f"{fmt(row.approval_rate)} TPR {fmt(row.tpr)} FPR {fmt(row.fpr)}"
             )
     imp = ev.importance[:8]
-    top = max((i.mean_abs_shap for i in imp), default=1.0) or 1.0
-    if imp:
-        lines.append("SHAP mean |value|:")
+    if imp:  # the figures; the chart under the text draws them
+        lines.append("SHAP mean |value| (plotted below):")
     for i in imp:
-        lines.append(
-            f"   {escape(i.feature):<24} {'█' * max(1, round(20 * i.mean_abs_shap / top))} "
-            f"{fmt(i.mean_abs_shap)}"
-        )
+        lines.append(f"   {escape(i.feature):<24} {fmt(i.mean_abs_shap)}")
     for case in ev.cases[:3]:
         lines.append(f"   {escape(case.case)}: {escape('; '.join(case.in_words))}")
     for kind, curve in ev.robustness.items():
-        lines.append(f"robustness {kind}: " + ", ".join(f"{s}→{fmt(auc)}" for s, auc in curve))
+        lines.append(
+            f"robustness {kind} (plotted below): "
+            + ", ".join(f"{s}→{fmt(auc)}" for s, auc in curve)
+        )
     if ev.privacy:
         auc, advantage = ev.privacy
         lines.append(f"privacy: membership-inference AUC {fmt(auc)}, advantage {fmt(advantage)}")

@@ -18,14 +18,41 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from app.tui.panes.base import Pane, Table, verdict_colour
+from app.tui.plots import Chart, Line, Series
 
 if TYPE_CHECKING:
-    from core.operations.views import Board
+    from core.operations.views import Board, DriftPoint
 
 
 def share_text(value: float | None) -> str:
     """A share of traffic for a cell: ``10%``, or ``-`` when it does not apply."""
     return "-" if value is None else f"{value:.0%}"
+
+
+def drift_series(points: list[DriftPoint]) -> Series | None:
+    """Input drift (largest feature PSI) per monitoring run, one line per environment.
+
+    The x axis is the run's event number, which orders the windows in time; a run that could
+    not measure drift (no logged inputs) is left out, not drawn as zero.
+    """
+    measured = [p for p in points if p.psi is not None]
+    if not measured:
+        return None
+    envs = sorted({p.env for p in measured})
+    return Series(
+        title="Input drift over time",
+        xlabel="monitoring run (event #)",
+        ylabel="max feature PSI",
+        lines=[
+            Line(
+                env,
+                [float(p.seq) for p in measured if p.env == env],
+                [float(p.psi or 0.0) for p in measured if p.env == env],
+            )
+            for env in envs
+        ],
+        xticks=[(float(p.seq), f"#{p.seq}") for p in measured],
+    )
 
 
 class OperationsPane(Pane):
@@ -48,6 +75,7 @@ class OperationsPane(Pane):
                 yield Table(id="ops-decisions", cursor_type="row")
                 yield Static("[b]Latest monitoring runs[/b]")
                 yield Table(id="ops-monitoring", cursor_type="row")
+                yield Chart(id="ops-drift")
                 yield Static("[b]Open incidents[/b]")
                 yield Table(id="ops-incidents", cursor_type="row")
 
@@ -129,6 +157,7 @@ class OperationsPane(Pane):
         incidents.clear()
         for i in board.incidents:
             incidents.add_row(i.seq, i.env, i.severity, i.status, i.title)
+        self.query_one("#ops-drift", Chart).show(drift_series(board.drift))
         self._show(self.selected)
 
     def _show(self, dep: Any) -> None:
