@@ -211,11 +211,15 @@ def _who_may_grant(session: Session, server: PgRemote, key_id: str, auth: Author
         for a, history in auth.actors.items()
         if history and history[-1].status == "active" and set(history[-1].roles) & set(READ_ROLES)
     )
-    who = ", ".join(holders) if holders else "the workstation that added it"
+    who = (
+        f"the workstation that added it, and {', '.join(holders)}'s"
+        if holders
+        else "only the workstation that added it"
+    )
     return (
-        f"Held by: {who}. A reader ({', '.join(readers) or 'none'}) gets it once they have a "
-        "recipient key (`ledgerml key recipient`, or their next `ledgerml sync`) and a "
-        "workstation holding the data runs `ledgerml sync`; then sync here."
+        f"It is held by {who}. A reader ({', '.join(readers) or 'none'}) gets it once they "
+        "have a recipient key here (`ledgerml key recipient`) and one of those workstations "
+        "runs `ledgerml sync`; then read again (or sync) here."
     )
 
 

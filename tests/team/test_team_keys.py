@@ -219,7 +219,10 @@ def test_a_kill_between_the_event_and_its_wraps_converges_at_sync(
     pair: tuple[Workspace, Workspace], shared_db: str, tiny: Path
 ) -> None:
     a, b = pair
-    _fingerprint(b, "sam")
+    made = run_cli(
+        "key", "recipient", env={"LEDGERML_WORKSPACE": str(b.root), "LEDGERML_ACTOR": "sam"}
+    )
+    assert made.returncode == 0 and "published" in made.stdout, made.stderr
     env = {
         "LEDGERML_WORKSPACE": str(a.root),
         "LEDGERML_ACTOR": "alice",
