@@ -361,9 +361,20 @@ echo "Back at the first: its status shows the teammate's event waiting; sync ver
 $L status --no-verify | grep -E '^(remote|local head|remote head|last sync)'
 $L sync --as audrey
 $L audit log --limit 2
-echo "A database administrator rewrites audrey's event on the server; a new workstation's clone names it:"
+echo "Encrypted data travels with its keys wrapped per reader: audrey publishes a recipient key at"
+echo "the second workstation (its private half stays in her keyring there),"
+LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L key recipient
+echo "dana adds an encrypted snapshot at the first (its data keys are wrapped on the server for"
+echo "every reader's recipient key),"
+$L --as dana snapshot add $S/german.data --dataset applicants-shared --encrypt \
+  --pii column08,column12 --reason "complaints desk, shared with the audit team"
+echo "and audrey, at the second, unwraps the key (checked against dana's signed event) to reveal:"
+LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L reveal applicants-shared@1 column08 \
+  --reason "audit sample of the shared copy"
+echo "A database administrator rewrites audrey's attestation on the server; a new workstation's clone names it:"
 psql -q "$PGURL" -c "UPDATE ledger_events SET body = convert_to(replace(convert_from(body, 'UTF8'), \
-'model card reviewed', 'model card rejected'), 'UTF8') WHERE seq = (SELECT max(seq) FROM ledger_events)"
+'model card reviewed', 'model card rejected'), 'UTF8') \
+WHERE convert_from(body, 'UTF8') LIKE '%model card reviewed%'"
 if LEDGERML_WORKSPACE="$REPLICA" LEDGERML_ACTOR=audrey $L clone "$PGURL" "$REPLICA.2"; then
   echo "unexpected: a rewritten event was accepted" >&2; exit 1
 fi
