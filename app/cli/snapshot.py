@@ -35,11 +35,13 @@ RefArg = Annotated[str, typer.Argument(help="dataset@version, dataset (latest) o
 
 
 def _summary(snap: Any) -> list[tuple[str, Any]]:
+    from reports.formatting import file_format
+
     prov = json.loads(snap.provenance)
     return [
         ("snapshot", snap.ref),
         ("rows × columns", f"{snap.rows} × {len(json.loads(snap.columns))}"),
-        ("format", json.loads(snap.dialect)),
+        ("format", file_format(json.loads(snap.dialect))),
         ("table digest", f"sha256:{snap.table_digest}"),
         ("raw file", f"sha256:{snap.raw_digest}" if snap.raw_digest else "(derived)"),
         ("parquet copy", f"sha256:{snap.parquet_digest}"),
