@@ -83,8 +83,9 @@ REPORTS = [
 def _mask(text: str) -> str:
     """``text`` with what differs between two builds of the same workspace masked: the
     workspace's id, times, dates, digests, keys and the git commit's dirty flag."""
-    uuid = r"[0-9a-f]{8}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{4}-\s*[0-9a-f]{12}"
-    text = re.sub(uuid, "<uuid>", text)
+    # A PDF line may break anywhere inside an id (where depends on the id's glyphs).
+    hexes = [rf"[0-9a-f](?:\s?[0-9a-f]){{{n - 1}}}" for n in (8, 4, 4, 4, 12)]
+    text = re.sub(r"-\s?".join(hexes), "<uuid>", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", "<time>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d", "<date>", text)
     text = re.sub(r"[0-9a-f]{8,}", "<hex>", text)
@@ -110,7 +111,8 @@ def stable_text(pdf: bytes) -> str:
         text = page.extract_text()
         # A digest wrapped at the line's end goes on on the next line: one digest, masked whole.
         text = re.sub(r"([0-9a-f]{8,})\n([0-9a-f]{1,63})(?=[\s…,.)]|$)", r"\1\2", text)
-        words = " ".join(_mask(text).split())
+        # An id that ends a line may reach the next line's word with no space between.
+        words = " ".join(re.sub(r"<uuid>(?=[A-Za-z])", "<uuid> ", _mask(text)).split())
         pages.append(f"--- page {number} ---\n" + textwrap.fill(words, 100, break_on_hyphens=False))
     return "\n".join(pages) + "\n"
 
