@@ -146,14 +146,20 @@ def published(ws: Workspace, s: Session, auth: Authority) -> list[Recipient]:
     return found
 
 
+def is_reader(auth: Authority, actor: str) -> bool:
+    """Whether ``actor`` is active now and holds a reading role (:data:`READ_ROLES`)."""
+    state = auth.current(actor)
+    return (
+        state is not None and state.status == "active" and bool(set(state.roles) & set(READ_ROLES))
+    )
+
+
 def current(ws: Workspace, s: Session, auth: Authority) -> list[Recipient]:
     """Each reader's newest published recipient key: whom a data key is wrapped for now."""
     newest: dict[str, Recipient] = {}
     for r in published(ws, s, auth):
-        state = auth.current(r.actor)
-        if state is None or state.status != "active" or not set(state.roles) & set(READ_ROLES):
-            continue
-        newest[r.actor] = r
+        if is_reader(auth, r.actor):
+            newest[r.actor] = r
     return sorted(newest.values(), key=lambda r: r.actor)
 
 

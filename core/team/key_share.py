@@ -36,12 +36,10 @@ key, or make a workstation accept a key the signed event did not record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from core.data import data_keys, recipients
-from core.data.events import READ_ROLES
+from core.data import data_keys, encryption, recipients
 from core.identity.authority import Authority
 from core.identity.signer import authority_of
 from core.kernel.errors import IntegrityError, KeyStoreError
@@ -121,8 +119,7 @@ def recipient_note(session: Session) -> str:
     """
     ws = session.workspace
     auth = authority_of(session)
-    state = auth.current(session.actor)
-    if state is None or not set(state.roles) & set(READ_ROLES):
+    if not recipients.is_reader(auth, session.actor):
         return ""
     if recipients.mine(ws, session, auth, session.actor) is not None:
         return ""
@@ -138,8 +135,8 @@ def forget_erased(session: Session, server: PgRemote) -> int:
     keys = [
         ref["id"]
         for snap in session.catalog.snapshots()
-        if snap.encryption and snap.erased_seq is not None
-        for ref in _refs(json.loads(snap.encryption))
+        if snap.erased_seq is not None
+        for ref in _refs(encryption.recorded(snap))
     ]
     return forget(server, keys)
 
@@ -154,8 +151,8 @@ def wrap_missing(session: Session, server: PgRemote) -> int:
     refs = [
         ref
         for snap in session.catalog.snapshots()
-        if snap.encryption and snap.erased_seq is None
-        for ref in _refs(json.loads(snap.encryption))
+        if snap.erased_seq is None
+        for ref in _refs(encryption.recorded(snap))
     ]
     return _wrap_refs(ws, server, refs, targets)
 
@@ -206,11 +203,7 @@ def _who_may_grant(session: Session, server: PgRemote, key_id: str, auth: Author
         holders = sorted({by_fp.get(fp, "?") for k, fp in server.wrapped([key_id]) if k == key_id})
     except RemoteError:
         holders = []
-    readers = sorted(
-        a
-        for a, history in auth.actors.items()
-        if history and history[-1].status == "active" and set(history[-1].roles) & set(READ_ROLES)
-    )
+    readers = sorted(a for a in auth.actors if recipients.is_reader(auth, a))
     who = (
         f"the workstation that added it, and {', '.join(holders)}'s"
         if holders
@@ -232,9 +225,9 @@ def fetch_missing(session: Session, server: PgRemote) -> list[str]:
     problems = []
     ws = session.workspace
     for snap in session.catalog.snapshots():
-        if not snap.encryption or snap.erased_seq is not None:
+        if snap.erased_seq is not None:
             continue
-        for ref in _refs(json.loads(snap.encryption)):
+        for ref in _refs(encryption.recorded(snap)):
             if data_keys.exists(ws, ref["id"]):
                 continue
             try:
