@@ -24,7 +24,7 @@ from markdown_it.token import Token
 
 from reports.charts import bar_chart, line_chart, robustness_axis
 from reports.contexts import DatasheetContext, ImpactContext, ModelCardContext
-from reports.formatting import FILTERS
+from reports.formatting import FILTERS, PROPORTIONS
 
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
@@ -47,7 +47,12 @@ def _bars(counts: list[int]) -> str:
 
 _ENV.filters["bars"] = _bars
 _ENV.filters.update(FILTERS)
-_ENV.globals.update(bar_chart=bar_chart, line_chart=line_chart, robustness_axis=robustness_axis)
+_ENV.globals.update(
+    bar_chart=bar_chart,
+    line_chart=line_chart,
+    robustness_axis=robustness_axis,
+    proportions=PROPORTIONS,
+)
 
 # A figure's place in the Markdown. Only these comments pass into the HTML as raw HTML.
 _FIGURE = re.compile(r"<!-- figure (\d+): [^<>]*? -->")
@@ -64,6 +69,21 @@ _VERDICT_CLASSES = (
     ("NOT met", "fail"),
     ("in force", "fail"),
 )
+# A table cell under one of these headings holds a recorded state; only a cell that is exactly
+# one of the states below is coloured (so "refused: 0", a count or a reason is never).
+_STATUS_HEADINGS = frozenset({"status", "outcome", "state"})
+_STATUS_CLASSES = {
+    # decisions (core.operations.scoring), incidents and their actions (monitor_events)
+    "refused": "fail",
+    "error": "fail",
+    "failed": "fail",
+    "open": "fail",
+    "breached": "fail",
+    "rolled back": "fail",
+    "ok": "pass",
+    "done": "pass",
+    "closed": "pass",
+}
 # Sections that list what is wrong or missing: their list is set apart (unless it says none).
 _GAP_HEADINGS = {
     "Gaps",
@@ -107,15 +127,40 @@ def _plain(inline: Token) -> str:
     return "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline"))
 
 
+def _status_cells(tokens: list[Token]) -> None:
+    """Colour each status cell by the state it records: red for a failing one, green for done.
+
+    A cell qualifies by its column (headed "status", "outcome" or "state") and by being
+    exactly a known state, never by a word inside it.
+    """
+    headings: list[str] = []
+    column = 0
+    for i, tok in enumerate(tokens):
+        if tok.type == "thead_open":
+            headings = []
+        elif tok.type == "tr_open":
+            column = 0
+        elif tok.type == "th_open":
+            headings.append(_plain(tokens[i + 1]).strip().lower())
+        elif tok.type == "td_open":
+            heading = headings[column] if column < len(headings) else ""
+            column += 1
+            if heading in _STATUS_HEADINGS:
+                cls = _STATUS_CLASSES.get(_plain(tokens[i + 1]).strip().lower())
+                if cls:
+                    tok.attrSet("class", cls)
+
+
 def _house_rules(state: StateCore) -> None:
     """Keep the HTML safe and give it the report's classes.
 
     Raw HTML in the Markdown is ours only where it is a figure marker; anything else came
     from recorded text (a team's answers, a reason) and is shown as text, never run. Verdict
     words are coloured; the paragraph under the title is its meta line; the list of a gaps
-    section is set apart.
+    section is set apart; a status cell is coloured by its state (:func:`_status_cells`).
     """
     tokens = state.tokens
+    _status_cells(tokens)
     for i, tok in enumerate(tokens):
         if tok.type == "html_block" and not _FIGURE.fullmatch(tok.content.strip()):
             tok.content = f"<p>{html_lib.escape(tok.content.strip())}</p>\n"

@@ -62,3 +62,37 @@ def test_the_page_is_self_contained() -> None:
     page = markdown_to_html("# R\n\n![a picture](http://example.invalid/a.png)\n")
     assert not re.search(r"<(link|script|img)\b", page)
     assert "size: A4" in page  # the shared print rules are in the shell
+
+
+def _cells(page: str) -> list[str]:
+    return re.findall(r"<td[^>]*>.*?</td>", page)
+
+
+def test_a_status_cell_is_coloured_by_the_state_it_records() -> None:
+    """A refused decision, an open incident and a failed action read red; a done one green."""
+    page = markdown_to_html(
+        "# Decisions\n\n| request | status | why |\n|---|---|---|\n"
+        "| r-1 | **refused** | under 21 |\n| r-2 | ok | approved |\n\n"
+        "| incident | state |\n|---|---|\n| #3 | open |\n| #4 | closed |\n\n"
+        "| action | outcome |\n|---|---|\n| rollback | failed |\n| throttle | done |\n"
+    )
+    cells = _cells(page)
+    assert '<td class="fail"><strong>refused</strong></td>' in cells
+    assert '<td class="pass">ok</td>' in cells
+    assert '<td class="fail">open</td>' in cells and '<td class="pass">closed</td>' in cells
+    assert '<td class="fail">failed</td>' in cells and '<td class="pass">done</td>' in cells
+    assert "<td>under 21</td>" in cells and "<td>approved</td>" in cells  # other columns: plain
+
+
+def test_a_count_or_a_reason_that_names_a_failing_state_is_not_coloured() -> None:
+    """Only a whole status cell is a state: a count of refusals, a reason mentioning an error,
+    or a failing word outside a status column stays plain."""
+    page = markdown_to_html(
+        "# Decisions\n\n- **refused**: 0\n- **errors**: 0\n\n"
+        "| request | status | why |\n|---|---|---|\n"
+        "| r-1 | refused: 0 | a timeout error upstream |\n"
+        "| r-2 | ok, after an error | error |\n\n"
+        "| request | reason |\n|---|---|\n| r-3 | refused |\n"
+    )
+    assert 'class="fail"' not in page and 'class="pass"' not in page
+    assert "<td>refused: 0</td>" in _cells(page) and "<td>error</td>" in _cells(page)
