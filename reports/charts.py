@@ -135,6 +135,7 @@ def line_chart(
     y_label: str = "",
     x_percent: bool = False,
     y_percent: bool = False,
+    x_ticks: Sequence[tuple[float, str]] = (),
 ) -> str:
     """Lines of one measure (y) against one quantity (x), with ticked and titled axes.
 
@@ -149,6 +150,8 @@ def line_chart(
         y_label: The y axis's title: the measure and its unit.
         x_percent: Label x ticks as percentages (x holds proportions).
         y_percent: Label y ticks as percentages (y holds proportions).
+        x_ticks: For a discrete x (one point per event, say): the ticks as ``(x, label)``,
+            with half a step of room at each end; otherwise round ticks from zero.
 
     Returns:
         The ``<svg>`` element, or ``""`` when there is nothing to draw.
@@ -156,10 +159,15 @@ def line_chart(
     points = [p for s in series.values() for p in s]
     if not points:
         return ""
-    xs = nice_ticks(min(0.0, min(x for x, _ in points)), max(x for x, _ in points))
+    if x_ticks:
+        at = [x for x, _ in x_ticks]
+        xs, x_labels = [min(at) - 0.5, max(at) + 0.5], dict(x_ticks)
+    else:
+        xs = nice_ticks(min(0.0, min(x for x, _ in points)), max(x for x, _ in points))
+        x_labels = {t: _tick_text(t, x_percent) for t in xs}
     ys = nice_ticks(min(y for _, y in points), max(y for _, y in points))
     legend = len(series) > 1
-    left, right, top, bottom = 62, (130 if legend else 20), 12, 46
+    left, right, top, bottom = 72, (130 if legend else 20), 12, 46
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def scale(lo: float, hi: float, size: float) -> Callable[[float], float]:
@@ -180,13 +188,13 @@ def line_chart(
         f'viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="line chart: {escape(y_label)} against {escape(x_label)}">'
     ]
-    for t in xs:
+    for t, label in x_labels.items():
         x = sx(t)
         parts.append(
             f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" stroke="{_GRID}"></line>'
             f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="{_AXIS}"></line>'
             f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" font-size="11">'
-            f"{_tick_text(t, x_percent)}</text>"
+            f"{escape(label)}</text>"
         )
     for t in ys:
         y = sy(t)

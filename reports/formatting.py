@@ -46,8 +46,70 @@ METRIC_NAMES = {
 
 # Metrics whose values are proportions of cases (shown as percentages in thresholds).
 PROPORTIONS = frozenset(
-    {"accuracy", "balanced_accuracy", "precision", "recall", "tpr", "fpr", "f1", "dpd", "eod"}
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "tpr",
+        "fpr",
+        "f1",
+        "dpd",
+        "eod",
+        "skew_rate",
+        "error_rate",
+        "refusal_rate",
+        "estimated_accuracy",
+        "calibration_error",
+        "fairness_ratio",
+    }
 )
+
+FIGURE_NAMES = {
+    "accuracy": "realised accuracy (recorded outcomes)",
+    "calibration_error": "calibration error (ECE, recorded outcomes)",
+    "decisions": "decisions answered",
+    "drift_psi": "largest input drift (PSI)",
+    "prediction_psi": "prediction drift (PSI)",
+    "skew_rate": "share of inputs outside the training domain",
+    "error_rate": "error rate",
+    "refusal_rate": "refusal rate",
+    "estimated_accuracy": "estimated accuracy (CBPE)",
+    "fairness_ratio": "lowest ratio of favourable-decision rates between groups",
+    "latency_p50_ms": "median latency",
+    "latency_p99_ms": "99th-percentile latency",
+}
+"""Monitoring's figures (core.operations.monitoring) in words; others as :func:`metric_name`."""
+
+FIGURE_AXES = {
+    "accuracy": "accuracy (%)",
+    "calibration_error": "ECE (%)",
+    "decisions": "decisions",
+    "drift_psi": "PSI",
+    "prediction_psi": "PSI",
+    "skew_rate": "inputs (%)",
+    "error_rate": "errors (%)",
+    "refusal_rate": "refusals (%)",
+    "estimated_accuracy": "accuracy (%)",
+    "fairness_ratio": "rate ratio (%)",
+    "latency_p50_ms": "latency (ms)",
+    "latency_p99_ms": "latency (ms)",
+}
+"""A chart's y axis title for each figure: short (the chart's heading names the figure), with
+its unit."""
+
+CHECK_NAMES = {
+    "input_drift": "input drift",
+    "prediction_drift": "prediction drift",
+    "skew": "training-serving skew",
+    "calibration": "calibration",
+    "fairness": "fairness between groups",
+    "latency": "latency",
+    "volume": "decision volume",
+}
+"""Monitoring's check code names in words; ``drift:COLUMN`` and ``slo:NAME`` are read apart."""
+
+_COMPARISONS = {"<=": "at most", ">=": "at least", "<": "below", ">": "above", "==": "exactly"}
 
 _BOUNDS = {
     "max": "at most",
@@ -116,6 +178,10 @@ def threshold(value: object, as_percent: bool | None = None) -> str:
         words (``min measured groups 2``).
     """
     parsed = _parse(value)
+    if isinstance(parsed, str):  # "<= 0.25", "max 0.25": a bound written as text
+        op, _, amount = parsed.strip().partition(" ")
+        if (op in _COMPARISONS or op in _BOUNDS) and _number(amount) is not None:
+            return f"{_COMPARISONS.get(op) or _BOUNDS[op]} {_amount(amount, as_percent)}"
     if isinstance(parsed, Mapping) and parsed and all(v == [] for v in parsed.values()):
         return "none"
     if isinstance(parsed, Mapping) and parsed:
@@ -202,7 +268,143 @@ def _parse(value: object) -> Any:
         return value
 
 
+def check_name(name: object) -> str:
+    """A monitoring check's code name (``drift:duration_months``) in words.
+
+    Args:
+        name: The recorded check name.
+
+    Returns:
+        ``input drift of duration_months``, ``objective stable-inputs``, ``calibration``.
+    """
+    text = str(name)
+    kind, sep, rest = text.partition(":")
+    if sep and kind == "drift":
+        return f"input drift of {rest}"
+    if sep and kind == "slo":
+        return f"objective {rest}"
+    return CHECK_NAMES.get(text) or metric_name(text)
+
+
+def figure_name(name: object) -> str:
+    """A monitoring figure's code name (``drift_psi``) in words.
+
+    Args:
+        name: The recorded name.
+
+    Returns:
+        ``largest input drift (PSI)``; a name that is no monitoring figure as
+        :func:`metric_name` says it.
+    """
+    return FIGURE_NAMES.get(str(name)) or metric_name(name)
+
+
+def figure_axis(name: object) -> str:
+    """The y axis title of a chart of one monitoring figure: the quantity and its unit.
+
+    Args:
+        name: The recorded name.
+
+    Returns:
+        ``PSI``, ``accuracy (%)``; for an unknown figure its name in words.
+    """
+    return FIGURE_AXES.get(str(name)) or figure_name(name)
+
+
+PSI_READINGS = ((0.1, "stable"), (0.25, "a moderate shift"))
+"""The usual reading of a population stability index: below 0.1 stable, up to 0.25 a
+moderate shift, above that a major one (what monitoring's verdicts follow)."""
+
+
+def figure(value: object, name: object = "", digits: int = 3) -> str:
+    """A recorded figure as a reader takes it in.
+
+    Proportions read as percentages, a PSI with its reading, counts as whole numbers,
+    milliseconds with their unit.
+
+    Args:
+        value: The number (``None``: not measured).
+        name: The figure's code name, which says what kind of number it is.
+        digits: Significant decimals for plain numbers.
+
+    Returns:
+        For instance ``79.4%``, ``0.546 (a major shift)``, ``400``, ``12 ms``.
+    """
+    number = _number(value)
+    if value is None:
+        return "not measured"
+    if number is None:
+        return humane(value)
+    key = str(name).lower()
+    if key in PROPORTIONS:
+        return percent(number)
+    if key.endswith("psi"):
+        reading = next((w for bound, w in PSI_READINGS if number < bound), "a major shift")
+        return f"{number:.{digits}f} ({reading})"
+    if key.endswith("_ms"):
+        return f"{number:,.0f} ms"
+    if number.is_integer():
+        return f"{number:,.0f}"
+    return f"{number:.{digits}f}"
+
+
+def when(value: object, seconds: bool = False) -> str:
+    """A recorded UTC time (``2026-12-03T14:37:58.344100Z``) as ``2026-12-03 14:37 UTC``.
+
+    Args:
+        value: An ISO 8601 time; a bare date, an empty value or other text is shown as is.
+        seconds: Keep the seconds (events a second apart).
+
+    Returns:
+        The date, the time to the minute (or second) and the zone; ``—`` for nothing.
+    """
+    text = str(value or "").strip()
+    if not text or text == "None":
+        return "—"
+    if len(text) < 16 or text[10] != "T":
+        return text
+    shown = text[11:19] if seconds else text[11:16]
+    zone = "UTC" if text.endswith(("Z", "+00:00")) else text[19:].lstrip(".0123456789")
+    return f"{text[:10]} {shown} {zone}".strip()
+
+
+def signed(value: object, digits: int = 2) -> str:
+    """A contribution with its sign (``+0.81``, ``−0.79``); text that is not a number as is.
+
+    Args:
+        value: The number.
+        digits: Decimals to keep.
+
+    Returns:
+        The signed number, with a true minus sign.
+    """
+    number = _number(value)
+    if number is None:
+        return humane(value)
+    return f"{number:+.{digits}f}".replace("-", "−")
+
+
+def sentence(text: object) -> str:
+    """``text`` with its first letter capitalised and the rest as it is (``ROC AUC`` stays).
+
+    Args:
+        text: Words, e.g. a metric's name opening a heading.
+
+    Returns:
+        The text.
+    """
+    words = str(text)
+    return words[:1].upper() + words[1:]
+
+
 FILTERS = {
+    "figure_name": figure_name,
+    "figure_axis": figure_axis,
+    "signed": signed,
+    "check_name": check_name,
+    "sentence": sentence,
+    "figure": figure,
+    "when": when,
     "metric_name": metric_name,
     "percent": percent,
     "threshold": threshold,

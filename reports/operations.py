@@ -14,16 +14,34 @@ from reports import render
 
 
 @dataclass(frozen=True)
-class MonitorRunView:
-    """One monitoring window, already formatted."""
+class AlertView:
+    """One breached service-level objective, as recorded (the template words it)."""
 
     seq: int
-    window: str
+    slo: str
+    verdict: str
+    metric: str
+    observed: float | None
+    threshold: str
+    """The bound as recorded, e.g. ``<= 0.25``."""
+
+
+@dataclass(frozen=True)
+class MonitorRunView:
+    """One monitoring window, as recorded.
+
+    Times, names and figures are worded in the template, through the shared filters.
+    """
+
+    seq: int
+    start: str
+    """The window's first moment (ISO 8601 UTC), "" for every decision until ``end``."""
+    end: str
     verdict: str
     decisions: int
-    failing: list[str]
-    """The checks that did not PASS, as ``name VERDICT``."""
-    alerts: list[str]
+    failing: list[tuple[str, str]]
+    """The checks that did not PASS: ``(code name, verdict)``."""
+    alerts: list[AlertView]
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,15 @@ class MonitoringContext:
     series: dict[str, list[tuple[float, float]]]
     """Per metric, ``(window index, value)`` over time: the charts."""
     notes: list[str] = field(default_factory=list)
+    by_window: dict[str, list[float | None]] = field(default_factory=dict)
+    """Per metric, its value in each window (``None``: not measured there): the table."""
+    charted: list[str] = field(default_factory=list)
+    """The metrics whose value changed between windows: each gets a chart."""
+
+    @property
+    def ticks(self) -> list[tuple[float, str]]:
+        """The charts' x ticks: window ``i`` (1-based) labelled with its run's event number."""
+        return [(float(i + 1), f"#{r.seq}") for i, r in enumerate(self.runs)]
 
 
 @dataclass(frozen=True)
@@ -56,18 +83,23 @@ class ActionView:
 
 @dataclass(frozen=True)
 class IncidentView:
-    """One incident ticket: its timeline, actions, runbook and resolution."""
+    """One incident ticket: its timeline, actions, runbook and resolution.
+
+    Times are as recorded (ISO 8601 UTC); the template words them.
+    """
 
     seq: int
     env: str
     title: str
     severity: str
     status: str
-    opened: str
+    opened_at: str
+    opened_by: str
     trigger: str
     actions: list[ActionView]
     resolution: str
-    closed: str
+    closed_at: str
+    closed_by: str
 
 
 @dataclass(frozen=True)
@@ -83,7 +115,10 @@ class IncidentsContext:
 
 @dataclass(frozen=True)
 class DecisionView:
-    """One representative decision with its explanation, outcome and any override."""
+    """One representative decision with its explanation, outcome and any override.
+
+    The time, score and contributions are as recorded; the template words them.
+    """
 
     request_id: str
     ts: str
@@ -91,8 +126,10 @@ class DecisionView:
     arm: str
     status: str
     decision: str
-    score: str
-    reasons: str
+    score: float | None
+    """The model's probability of the positive class; ``None`` when it did not score."""
+    reasons: list[tuple[str, float | None]]
+    """The top features and, where logged, each one's contribution to the log-odds."""
     outcome: str
     override: str
     proof: str

@@ -119,14 +119,20 @@ def operations(b: Bundling, members: Members) -> None:
                 books.append(json.loads(raw))
     _reports(b, members, ops, books)
     if decided is not None:
-        from core.documents.operations_reports import decision_log_context
+        from core.documents.operations_reports import decision_log_context, outcome_names
         from reports.operations import render_decisions
 
         outcomes = _outcomes(
             b, events, {str(x["decision"]["request_id"]) for x in decided["samples"]}
         )
+        models = {str(x["decision"]["model"]) for x in decided["samples"]}
         ctx = decision_log_context(
-            b.model.ref, decided["batches"], decided["samples"], decided["overrides"], outcomes
+            b.model.ref,
+            decided["batches"],
+            decided["samples"],
+            decided["overrides"],
+            outcomes,
+            outcome_words={m: outcome_names(b.ws, m) for m in models},
         )
         md, html = render_decisions(ctx)
         add_rendered(members, "decision-log", md, html, **_about(b))

@@ -30,6 +30,7 @@ from core.kernel.workspace import Workspace
 from core.operations.deployments import check_env
 from reports.operations import (
     ActionView,
+    AlertView,
     DecisionLogContext,
     DecisionView,
     IncidentsContext,
@@ -45,12 +46,13 @@ from storage.bundle_verifier import operations_history
 KINDS = ("monitoring", "incidents", "decisions")
 
 
-def _figures(evidence: dict[str, Any] | None) -> dict[str, float]:
+def _figures(evidence: dict[str, Any] | None) -> dict[str, float | None]:
+    """A run's recorded figures: numbers, and ``None`` for one it could not measure."""
     metrics = (evidence or {}).get("metrics") or {}
     return {
-        str(k): float(v)
+        str(k): (float(v) if v is not None else None)
         for k, v in sorted(metrics.items())
-        if isinstance(v, int | float) and not isinstance(v, bool)
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool))
     }
 
 
@@ -64,30 +66,45 @@ def monitoring_context(
     """The monitoring report's context from the summaries (and each run's evidence, if had).
 
     The headline is the worst recorded verdict: a window that FAILed makes the report read
-    FAIL, whatever came after it; no window at all reads INCONCLUSIVE.
+    FAIL, whatever came after it; no window at all reads INCONCLUSIVE. Values stay as
+    recorded; the template words them.
     """
-    by_run: dict[int, list[str]] = {}
+    by_run: dict[int, list[AlertView]] = {}
     for a in alerts:
+        observed = a.get("observed")
         by_run.setdefault(int(a["monitor_seq"]), []).append(
-            f"#{a['seq']} {a['slo']} {a['verdict']} ({a['metric']} {a['observed']}, "
-            f"objective {a['threshold']})"
+            AlertView(
+                seq=int(a["seq"]),
+                slo=str(a.get("slo")),
+                verdict=str(a.get("verdict")),
+                metric=str(a.get("metric")),
+                observed=float(observed) if isinstance(observed, int | float) else None,
+                threshold=str(a.get("threshold")),
+            )
         )
     views = []
     series: dict[str, list[tuple[float, float]]] = {}
+    by_window: dict[str, list[float | None]] = {}
     for i, r in enumerate(runs):
         checks = r.get("checks") or {}
         views.append(
             MonitorRunView(
                 seq=int(r["seq"]),
-                window=f"{r.get('window_start') or '…'} → {r.get('window_end')}",
+                start=str(r.get("window_start") or ""),
+                end=str(r.get("window_end") or ""),
                 verdict=str(r.get("verdict")),
                 decisions=int(r.get("decisions") or 0),
-                failing=[f"{k} {v}" for k, v in sorted(checks.items()) if v != "PASS"],
+                failing=[(str(k), str(v)) for k, v in sorted(checks.items()) if v != "PASS"],
                 alerts=by_run.get(int(r["seq"]), []),
             )
         )
         for name, value in _figures(evidence.get(int(r["seq"]))).items():
-            series.setdefault(name, []).append((float(i + 1), value))
+            by_window.setdefault(name, [None] * i)
+            by_window[name].append(value)
+            if value is not None:
+                series.setdefault(name, []).append((float(i + 1), value))
+        for values in by_window.values():
+            values.extend([None] * (i + 1 - len(values)))
     verdicts = [str(r.get("verdict")) for r in runs]
     extra = list(notes)
     if runs and not evidence:
@@ -95,12 +112,19 @@ def monitoring_context(
             "The runs' evidence was not available here (a hashes-only bundle): the figures "
             "over time are not charted; the verdicts are the signed ones."
         )
+    charted = [
+        name
+        for name, values in by_window.items()
+        if len([v for v in values if v is not None]) > 1 and len(set(values) - {None}) > 1
+    ]
     return MonitoringContext(
         title=title,
         verdict=worst(verdicts) if verdicts else INCONCLUSIVE,
         runs=views,
         series=series,
         notes=extra,
+        by_window=by_window,
+        charted=charted,
     )
 
 
@@ -118,7 +142,7 @@ def incidents_context(
     for i in incidents:
         closed = i.get("closed")
         trigger = (
-            f"alert #{i['alert_seq']} (SLO {i.get('slo')})"
+            f"alert #{i['alert_seq']} (objective {i.get('slo')})"
             if i.get("alert_seq") is not None
             else f"opened by hand: {i.get('reason') or 'no reason given'}"
         )
@@ -129,7 +153,8 @@ def incidents_context(
                 title=str(i.get("title")),
                 severity=str(i.get("severity")),
                 status="closed" if closed else "open",
-                opened=f"{i.get('opened_at')} by {i.get('opened_by')}",
+                opened_at=str(i.get("opened_at") or ""),
+                opened_by=str(i.get("opened_by") or ""),
                 trigger=trigger,
                 actions=[
                     ActionView(
@@ -148,7 +173,8 @@ def incidents_context(
                     for a in i.get("actions") or []
                 ],
                 resolution=str(closed.get("resolution")) if closed else "",
-                closed=f"{closed.get('ts')} by {closed.get('actor')}" if closed else "",
+                closed_at=str(closed.get("ts") or "") if closed else "",
+                closed_by=str(closed.get("actor") or "") if closed else "",
             )
         )
     books = [
@@ -213,7 +239,8 @@ def render_env(ws: Workspace, kind: str, env: str) -> tuple[str, str, str]:
     ictx = incidents_context(f"environment {env}", ops["incidents"], books)
     md, html = render_incidents(ictx)
     opened = sum(1 for i in ictx.incidents if i.status == "open")
-    return md, html, f"{len(ictx.incidents)} incidents, {opened} open"
+    count = len(ictx.incidents)
+    return md, html, f"{count} incident{'' if count == 1 else 's'}, {opened} open"
 
 
 def write(
@@ -254,14 +281,31 @@ def write(
     )
 
 
-def _reasons(text: Any) -> str:
+def _reasons(text: Any) -> list[tuple[str, float | None]]:
+    """A logged ``reasons`` value (``[[feature, contribution], …]`` or ranked names), top 3."""
     if not text:
-        return "—"
+        return []
     try:
-        pairs = json.loads(str(text))
-        return "; ".join(f"{f} {float(c):+.3f}" for f, c in pairs[:3])
-    except (ValueError, TypeError):
-        return str(text)
+        items = json.loads(str(text))
+    except ValueError:
+        return [(str(text), None)]
+    if not isinstance(items, list):
+        return [(str(text), None)]
+    out: list[tuple[str, float | None]] = []
+    for item in items[:3]:
+        if isinstance(item, list | tuple) and len(item) == 2:
+            out.append((str(item[0]), float(item[1])))
+        else:
+            out.append((str(item), None))
+    return out
+
+
+def _outcome(label: int | None, words: dict[int, str] | None) -> str:
+    """A recorded outcome label in the words the model's outcome declares, with the label."""
+    if label is None:
+        return "not yet observed"
+    said = (words or {}).get(label)
+    return f"{said} ({label})" if said else f"label {label}"
 
 
 def decision_log_context(
@@ -270,13 +314,16 @@ def decision_log_context(
     samples: list[dict[str, Any]],
     overrides: list[dict[str, Any]],
     outcomes: dict[str, int],
+    outcome_words: dict[str, dict[int, str]] | None = None,
 ) -> DecisionLogContext:
     """The decision-log report's context: batches, counts, sampled decisions and overrides.
 
     A decision's outcome is the recorded late label (1 = the positive class the model's
-    outcome declares), "not yet observed" without one; an override shows who replaced the
-    decision with what, and why. The last override of a request stands.
+    outcome declares), named in ``outcome_words`` (per model: label to words) where given,
+    "not yet observed" without one; an override shows who replaced the decision with what,
+    and why. The last override of a request stands.
     """
+    named = outcome_words or {}
     by_request = {str(o["request_id"]): o for o in overrides}
     counts = {"decisions": 0, "refused": 0, "errors": 0}
     for batch in batches:
@@ -297,13 +344,13 @@ def decision_log_context(
                 arm=str(row.get("arm")) + ("" if row.get("returned") else ", not returned"),
                 status=str(row.get("status")),
                 decision=str(row.get("decision") or row.get("detail") or "—"),
-                score=f"{float(score):.3f}" if score is not None else "—",
+                score=float(score) if score is not None else None,
                 reasons=_reasons(row.get("reasons")),
-                outcome=str(outcomes[rid]) if rid in outcomes else "not yet observed",
+                outcome=_outcome(outcomes.get(rid), named.get(str(row.get("model")))),
                 override=(
                     f"{o['outcome']} by {o['actor']} (#{o['seq']}: {o['reason']})" if o else "—"
                 ),
-                proof=f"leaf {item['index']} of #{item['batch_seq']}",
+                proof=f"leaf {item['index']} of batch #{item['batch_seq']}",
             )
         )
     return DecisionLogContext(
@@ -328,6 +375,8 @@ def decision_log_context(
 
 SAMPLE = 10
 """Representative decisions in an environment's decision-log report."""
+UNUSUAL = 2
+"""Refused or failed decisions the sample shows first (after the overridden ones)."""
 
 
 def _decisions_env(
@@ -335,8 +384,9 @@ def _decisions_env(
 ) -> tuple[str, str, str]:
     """An environment's decision log: its batches, a spread of decisions, overrides, outcomes.
 
-    The sample is spread evenly over every logged row, overridden decisions first (they are
-    what a reviewer asks about); each row is read from its batch object, verified.
+    The sample is spread evenly over every logged row, after the overridden decisions and the
+    first few refusals and errors (they are what a reviewer asks about); each row is read from
+    its batch object, verified.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -368,6 +418,7 @@ def _decisions_env(
             )
     hit = {str(o["request_id"]) for o in overridden}
     first = [i for i, r in enumerate(rows) if r["request_id"] in hit]
+    first += [i for i, r in enumerate(rows) if r["status"] != "ok" and i not in first][:UNUSUAL]
     step = max(1, len(rows) // SAMPLE)
     chosen = (first + [i for i in range(0, len(rows), step) if i not in first])[:SAMPLE]
     samples = [
@@ -383,7 +434,10 @@ def _decisions_env(
         for r in got.select(["request_id", "outcome"]).to_pylist():
             if r["request_id"] in wanted and r["outcome"] is not None:
                 outcomes[str(r["request_id"])] = int(r["outcome"])
-    ctx = decision_log_context(f"environment {env}", batches, samples, overridden, outcomes)
+    words = {m: outcome_names(ws, m) for m in {str(x["decision"]["model"]) for x in samples}}
+    ctx = decision_log_context(
+        f"environment {env}", batches, samples, overridden, outcomes, outcome_words=words
+    )
     md, html = render_decisions(ctx)
     return md, html, f"{len(rows)} decisions in {len(batches)} batches"
 
@@ -392,3 +446,18 @@ def _outcome_events(ws: Workspace) -> list[tuple[int, dict[str, Any]]]:
     with ws.session() as s:
         seqs = [e.seq for e in s.catalog.events(action="outcome.add")]
     return [(q, ws.ledger.entry(q).decode()) for q in seqs]
+
+
+def outcome_names(ws: Workspace, model: str) -> dict[int, str]:
+    """What each outcome label means for ``model`` (its run's declared outcome), if declared."""
+    from core.modelling import training
+
+    if model.startswith("baseline:"):
+        return {}
+    with ws.session() as s:
+        row = s.catalog.model(model)
+        run = s.catalog.run(row.run_id) if row is not None else None
+    outcome = training.load_run_spec(ws, run).outcome if run is not None else None
+    if outcome is None:
+        return {}
+    return {1: outcome.positive, 0: outcome.negative}

@@ -20,10 +20,11 @@ import json
 from core.governance import approvals, lifecycle, separation
 from core.governance.facts import model_row, stage_of
 from core.kernel.workspace import Workspace
+from reports.formatting import when
 
 
 def _when(ts: str) -> str:
-    return f"{ts[:10]} {ts[11:16]} UTC"
+    return when(ts)
 
 
 def _counts(standing: approvals.Standing | None) -> str:

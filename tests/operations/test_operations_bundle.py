@@ -83,7 +83,9 @@ def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path:
     assert any(n.startswith("operations/playbook-") for n in entries)
     report = entries["reports/incidents.md"].decode()  # rendered from the verified summary
     assert f"## Incident #{ticket.seq}: v2 drifts" in report
-    assert "**status**: **closed**" in report and "**Resolution**: v1 restored" in report
+    assert (
+        "| production | medium | **closed** |" in report and "**Resolution**: v1 restored" in report
+    )
     assert "| rollback (step 1)" in report and f"event #{step.caused_seq}" in report
     assert "1. on accuracy: rollback — Roll back to the previous approved version" in report
     assert "<h2>Incident #" in entries["reports/incidents.html"].decode()
@@ -207,7 +209,7 @@ def test_the_incident_report_from_the_cli_records_itself(ops: Ops, tmp_path: Pat
     result = CliRunner().invoke(app, [*args, "-w", str(ops.root), "--as", "vic", "--reason", "q"])
     assert result.exit_code == 0, result.output
     md = (tmp_path / "out" / "incidents-production.md").read_text()
-    assert "**status**: **open**" in md and "not resolved: the incident is open" in md
+    assert "| production | medium | **open** |" in md and "not resolved: the incident is open" in md
     assert f"Still open: #{ticket.seq}." in md and "note: restarted the host" in md
     with ws.session("") as s:
         [event] = s.catalog.events(action="report.incidents")
@@ -258,10 +260,17 @@ def test_the_monitoring_report_reads_fail_and_charts_figures() -> None:
     assert ctx.series == {"drift_psi": [(1.0, 0.41), (2.0, 0.05)]}  # booleans are no figures
     md, html = render_monitoring(ctx)
     assert "Overall verdict over the windows: **FAIL**" in md
-    assert "| #40 | 2026-11-01 → 2026-11-08 | 500 | **FAIL** | drift:age_years FAIL |" in md
-    assert "#41 drift FAIL (drift_psi 0.41, objective max 0.25)" in md
-    assert "### drift_psi\nBy window: 0.41 → 0.05." in md
-    assert "<!-- figure 1: drift_psi by monitoring window" in md and "<svg" not in md
+    assert (
+        "| #40 | 2026-11-01 → 2026-11-08 | 500 | **FAIL** | input drift of age_years: **FAIL** |"
+        in md
+    )
+    assert (
+        "alert #41: objective drift **FAIL**, largest input drift (PSI) 0.410 (a major shift) "
+        "against at most 0.25" in md
+    )
+    assert "| largest input drift (PSI) | 0.410 (a major shift) | 0.050 (stable) |" in md
+    assert "### Largest input drift (PSI)\n" in md and "<svg" not in md
+    assert "<!-- figure 1: largest input drift (PSI) by monitoring run: 0.410" in md
     assert '<strong class="fail">FAIL</strong>' in html and "<figure><svg" in html
     assert "<polyline" in html
     empty = monitoring_context("x", [], [], {})
@@ -360,9 +369,9 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
     report = entries["reports/monitoring.md"].decode()
     assert f"Overall verdict over the windows: **{ran.row.verdict}**" in report
     assert f"| #{ran.row.seq} |" in report and "| 40 |" in report
-    assert "impossible FAIL (drift_psi" in report  # the alert, as recorded
+    assert "objective impossible **FAIL**, largest input drift (PSI)" in report  # the alert
     tickets = entries["reports/incidents.md"].decode()
-    assert f"**Trigger**: alert #{ran.alerts[0].seq} (SLO impossible)" in tickets
+    assert f"| alert #{ran.alerts[0].seq} (objective impossible) |" in tickets
     assert "reports/monitoring.* state the verified runs' verdicts" in run.stdout
 
     # the exporter makes the report read better than the signed runs, and re-signs: refused
@@ -383,7 +392,7 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
     assert "- **decisions**: 40" in md
     first = answers[0]["request_id"]  # sampled (the spread starts at the first row), label 0
     line = next(x for x in md.splitlines() if first in x)
-    assert "| 0 |" in line and "leaf 0 of" in line, line
+    assert "| good credit risk (0) |" in line and "leaf 0 of batch" in line, line
     assert "not yet observed" in md  # rows without a label say so
 
 

@@ -8,7 +8,18 @@ import re
 import pytest
 
 from reports.charts import bar_chart, line_chart, nice_ticks, robustness_axis
-from reports.formatting import file_format, humane, metric_name, percent, threshold
+from reports.formatting import (
+    check_name,
+    figure,
+    figure_name,
+    file_format,
+    humane,
+    metric_name,
+    percent,
+    signed,
+    threshold,
+    when,
+)
 from reports.render import render_pair
 
 
@@ -112,3 +123,43 @@ def test_the_html_has_no_literal_backticks_and_repeats_table_headers() -> None:
     markdown, html = render_pair("impact", ctx)
     assert "`ledgerml evaluate`" in markdown
     assert "<code>ledgerml evaluate</code>" in html and "`" not in html
+
+
+def test_a_bound_written_as_text_reads_in_words() -> None:
+    """Monitoring records an objective's bound as text (``<= 0.25``): it reads as words."""
+    assert threshold("<= 0.25") == "at most 0.25"
+    assert threshold(">= 0.65", True) == "at least 65%"
+    assert threshold("max 0.25") == "at most 0.25"
+    assert threshold("< 1000") == "below 1000"
+    assert threshold("<= lots") == "<= lots"  # not a number: shown as it is
+
+
+def test_monitoring_figures_read_with_their_kind() -> None:
+    assert figure(0.545879, "drift_psi") == "0.546 (a major shift)"
+    assert figure(0.15, "prediction_psi") == "0.150 (a moderate shift)"
+    assert figure(0.05, "drift_psi") == "0.050 (stable)"
+    assert figure(0.0975, "skew_rate") == "9.8%" and figure(394.0, "decisions") == "394"
+    assert figure(12.4, "latency_p99_ms") == "12 ms" and figure(None, "accuracy") == "not measured"
+    assert figure_name("drift_psi") == "largest input drift (PSI)"
+    assert figure_name("roc_auc") == "ROC AUC"  # not a monitoring figure: a metric's name
+    assert check_name("drift:duration_months") == "input drift of duration_months"
+    assert check_name("slo:stable-inputs") == "objective stable-inputs"
+    assert check_name("skew") == "training-serving skew"
+
+
+def test_times_and_contributions_read_as_people_write_them() -> None:
+    assert when("2026-12-03T14:37:58.344100Z") == "2026-12-03 14:37 UTC"
+    assert when("2026-12-03T14:37:58Z", seconds=True) == "2026-12-03 14:37:58 UTC"
+    assert when("") == "—" and when("2026-12-03") == "2026-12-03"
+    assert signed(0.8114) == "+0.81" and signed(-0.786) == "−0.79" and signed("x") == "x"
+
+
+def test_discrete_x_ticks_are_the_labels_given() -> None:
+    svg = line_chart(
+        {"PSI": [(1.0, 0.08), (2.0, 0.55)]},
+        x_label="monitoring run (its event number)",
+        y_label="PSI",
+        x_ticks=[(1.0, "#23"), (2.0, "#25")],
+    )
+    labels = re.findall(r'<text[^>]*text-anchor="middle" font-size="11">([^<]*)</text>', svg)
+    assert labels == ["#23", "#25"]  # one tick per run, no fractional window numbers

@@ -34,7 +34,8 @@ from core.modelling import models, training
 from reports.render import render_pdf
 from tests.conftest import run_cli
 
-SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
+ROOT = Path(__file__).parents[2]
+SAMPLE = ROOT / "sample_data" / "german-credit"
 GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "reports" / "pdf"
 UPDATE = os.environ.get("LEDGERML_UPDATE_GOLDENS") == "1"  # regenerate, then review the diff
 
@@ -53,6 +54,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
     models.register(ws, "alice", run.run_id, "credit-risk")
     keys.create(ws, "val")
     evaluation.evaluate(ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
+    operate(ws, root)
     out = root / "reports"
     card = SAMPLE / "model_card.toml"
     modelcard.write_card(ws, "val", "credit-risk@1", out, answers_path=card, pdf=True)
@@ -65,6 +67,79 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
     privacy_reports.write_minimisation(ws, "alice", out, pdf=True)
     retention_report.write(ws, "alice", out, formats=("md", "html", "pdf"))
     return ws, out
+
+
+def operate(ws: Workspace, root: Path) -> None:
+    """Put credit-risk@1 to work in production, so the operations reports have real content.
+
+    Signed, approved by two validators (the operations tests' policy: tier 2 takes two), and
+    deployed with its input rows kept (retention ``rows``: input drift is measurable) under
+    the sample SLOs and playbook. Real applicants are scored, a few outcomes and one
+    override are recorded, and monitoring runs twice: over the calm batch (it passes), then
+    after a batch whose loans run three times longer (their inputs drift). That breach opens
+    an incident; its automatic rollback is refused (no earlier version served production),
+    an operator throttles by hand and closes it.
+    """
+    import pandas as pd
+
+    from core.governance import approvals, lifecycle, policy
+    from core.operations import (
+        deployments,
+        incidents,
+        monitoring,
+        ops_config,
+        outcomes,
+        overrides,
+        scoring,
+    )
+    from tests.operations.conftest import POLICY
+
+    ref, env = "credit-risk@1", "production"
+    actors.add(ws, "alice", "tess", ["validator"])
+    actors.add(ws, "alice", "opal", ["operator"])
+    policy.install(ws, "alice", POLICY, reason="model-risk policy")
+    models.sign(ws, "alice", ref)
+    lifecycle.promote(ws, "val", ref, to="validated", reason="independent validation done")
+    approvals.approve(ws, "val", ref, role="validator", reason="evidence reviewed")
+    approvals.approve(
+        ws,
+        "tess",
+        ref,
+        role="validator",
+        reason="second review",
+        conditions=["not for applicants under 21 [where age_years >= 21]"],
+    )
+    lifecycle.promote(ws, "val", ref, to="approved", reason="two validators approved")
+    deployments.deploy(ws, "opal", ref, env=env, retention="rows", reason="approved for production")
+    operations = ROOT / "sample_data" / "operations"
+    for kind in ("slo", "playbook"):
+        ops_config.install(ws, "opal", kind, operations / f"{kind}.toml", env=env, reason="plan")
+    with ws.session() as s:
+        snap = snapshots.resolve(s.catalog, "german-credit-features@1")
+        run = s.catalog.run(s.catalog.model(ref).run_id)  # type: ignore[union-attr]
+    assert run is not None
+    spec = training.load_run_spec(ws, run)
+    rows = training.load_table(ws, snap, [*spec.features, "age_years", "sex", "bad_credit"])
+    calm = rows.sample(200, random_state=5).reset_index(drop=True)
+    scorer = scoring.Scorer.open(ws, env, "opal")
+    first = scorer.score(calm.drop(columns="bad_credit"), caller="opal", explain=3)
+    answers = first.answers.to_pylist()
+    labels = root / "outcomes.csv"
+    pd.DataFrame(
+        {"request_id": [a["request_id"] for a in answers[:40]], "outcome": calm["bad_credit"][:40]}
+    ).to_csv(labels, index=False)
+    outcomes.add(ws, "opal", labels, reason="collections data for the first loans")
+    turned = next(a for a in answers if a["decision"] == "declined")
+    overrides.override(
+        ws, "opal", turned["request_id"], outcome="approved", reason="officer review: collateral"
+    )
+    monitoring.run(ws, "opal", env=env, window="7d", reason="weekly review")
+    longer = calm.drop(columns="bad_credit").assign(duration_months=calm["duration_months"] * 3)
+    scorer.score(longer, caller="opal", explain=3)
+    drifted = monitoring.run(ws, "opal", env=env, window="7d", reason="weekly review")
+    [ticket] = drifted.incidents
+    incidents.act(ws, "opal", ticket.seq, step=2, reason="answer half, review the rest")
+    incidents.close(ws, "opal", ticket.seq, reason="a new feed sent durations in weeks: fixed")
 
 
 REPORTS = [
@@ -87,6 +162,7 @@ def _mask(text: str) -> str:
     hexes = [rf"[0-9a-f](?:\s?[0-9a-f]){{{n - 1}}}" for n in (8, 4, 4, 4, 12)]
     text = re.sub(r"-\s?".join(hexes), "<uuid>", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?", "<time>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d\s+\d\d:\d\d(:\d\d)?\s+UTC", "<time>", text)  # in words
     text = re.sub(r"\d{4}-\d\d-\d\d", "<date>", text)
     text = re.sub(r"[0-9a-f]{8,}", "<hex>", text)
     return re.sub(r"dirty: (yes|no)", "dirty: <flag>", text)
@@ -111,6 +187,10 @@ def stable_text(pdf: bytes) -> str:
         text = page.extract_text()
         # A digest wrapped at the line's end goes on on the next line: one digest, masked whole.
         text = re.sub(r"([0-9a-f]{8,})\n([0-9a-f]{1,63})(?=[\s…,.)]|$)", r"\1\2", text)
+        # A decision's request id (r-HEX12-NNNNNNN) or a deployment's id wraps in a narrow
+        # column where its random hex's glyphs put the breaks: one id, masked whole.
+        text = re.sub(r"r-\s?(?:[0-9a-f]\s?){11}[0-9a-f]-(?:\s?\d){7}", "<request>", text)
+        text = re.sub(r"dep-(?:[0-9a-f]\s?){11}[0-9a-f]", "dep-<hex>", text)
         # An id that ends a line may reach the next line's word with no space between.
         words = " ".join(re.sub(r"<uuid>(?=[A-Za-z])", "<uuid> ", _mask(text)).split())
         pages.append(f"--- page {number} ---\n" + textwrap.fill(words, 100, break_on_hyphens=False))
