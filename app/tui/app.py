@@ -223,6 +223,9 @@ class LedgerApp(WriteActions):
         elif event.pane.id == "bundle":
             for bundle in self.query(BundlePane):
                 bundle.leave_prompt()
+        elif event.pane.id == "ledger":  # the cursor keys walk the events at once
+            for ledger in self.query(LedgerPane):
+                ledger.leave_prompt()
         elif event.pane.id == "approvals":  # the cursor keys walk the queue at once
             for pane in self.query(ApprovalsPane):
                 pane.focus_queue()

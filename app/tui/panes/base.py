@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
+from textual import events
 from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
@@ -21,6 +23,42 @@ NARROW = 100
 def when(ts: str, narrow: bool) -> str:
     """A recorded time for a cell: to the second, or ``MM-DD HH:MM`` in a narrow terminal."""
     return ts[5:16].replace("T", " ") if narrow else ts[:19]
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells: whole, or cut after a word and ended with ``…``.
+
+    A single word longer than the width (a hash) is cut where it must be.
+    """
+    text = " ".join(text.split())  # a newline would make the row taller
+    if cell_len(text) <= width:
+        return text
+    room = max(width - 1, 0)
+    cut = text[:room]
+    while cell_len(cut) > room:
+        cut = cut[:-1]
+    if " " in cut and text[len(cut)] != " ":
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
+def rest_width(
+    table: DataTable[Any], headers: Sequence[str], rows: Sequence[Sequence[str]], least: int = 8
+) -> int:
+    """The cells left for a table's last column once the columns before it fit.
+
+    ``headers`` and each row hold those leading columns' labels and cells. Room for the
+    vertical scrollbar is kept, so the table never scrolls sideways whether its rows overflow
+    or not; ``least`` is the floor when little is left.
+    """
+    # The outer width includes a scrollbar that is shown; the room for it is taken off always.
+    total = (table.outer_size.width or table.app.size.width) - table.styles.scrollbar_size_vertical
+    pad = 2 * table.cell_padding
+    used = sum(
+        max([cell_len(header), *(cell_len(row[i]) for row in rows)]) + pad
+        for i, header in enumerate(headers)
+    )
+    return max(total - used - pad, least)
 
 
 def bars(counts: list[int]) -> str:
@@ -81,6 +119,11 @@ class Pane(Widget):
     DEFAULT_CSS = "Pane { height: 1fr; width: 1fr; } Pane Horizontal { height: 1fr; }"
     BINDINGS = [Binding("escape", "leave_prompt", "Leave the field", show=False)]
 
+    narrow: bool | None = None
+    """Whether the columns were last fitted to a narrow terminal (None: not yet fitted)."""
+    fitted_width = 0
+    """The pane's width when its columns were last fitted."""
+
     @property
     def ledger_app(self) -> LedgerApp:
         return self.app  # type: ignore[return-value]
@@ -109,6 +152,24 @@ class Pane(Widget):
 
     def action_leave_prompt(self) -> None:
         self.leave_prompt()
+
+    @property
+    def is_narrow(self) -> bool:
+        """Whether the terminal is below ``NARROW`` columns, where tables take narrow sets."""
+        return self.app.size.width < NARROW
+
+    def fit_columns(self) -> None:
+        """Rebuild the tables' columns, and redraw their rows, for the terminal's width.
+
+        A pane with a narrow column set overrides it; ``narrow`` says which set to build.
+        """
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Crossing NARROW swaps the column sets; a narrow pane's last column takes the width
+        # left, so a narrow pane refits on any change of width too.
+        if self.narrow != self.is_narrow or (self.narrow and event.size.width != self.fitted_width):
+            self.narrow, self.fitted_width = self.is_narrow, event.size.width
+            self.fit_columns()
 
     @property
     def shown(self) -> bool:

@@ -1,18 +1,33 @@
-"""The ledger tab: the events, filtered; verification and inclusion proofs on demand."""
+"""The ledger tab: the events, filtered; verification and inclusion proofs on demand.
+
+Below 100 columns the table drops the subjects, the reason takes the width left (cut after a
+word), and a pane under the table gives the highlighted event in full: its time, its
+subjects and its reason, wrapped.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from app.tui.panes.base import NARROW, Pane, Table, when
+from app.tui.panes.base import Pane, Table, clip, rest_width, when
+
+WIDE_COLUMNS = ("#", "time", "actor", "action", "subjects", "reason")
+NARROW_COLUMNS = ("#", "time", "actor", "action", "reason")
 
 
 class LedgerPane(Pane):
+    DEFAULT_CSS = """
+    LedgerPane #event-detail {
+        height: auto; max-height: 50%; padding: 0 1; border-top: solid $accent;
+    }
+    """
+
     def compose(self) -> ComposeResult:
         yield Input(
             placeholder="/ to filter: actor=NAME action=PREFIX subject=X since=2h|2026-03-01",
@@ -21,12 +36,23 @@ class LedgerPane(Pane):
         yield ProgressBar(id="verify-progress", show_eta=False)
         yield Static("", id="verify-result")
         yield Table(id="events", cursor_type="row")
+        yield Static("", id="event-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#events", DataTable).add_columns(
-            "#", "time", "actor", "action", "subjects", "reason"
-        )
+        self.rows: list[dict[str, Any]] = []
+        self.narrow = self.is_narrow
+        self._columns()
         self.query_one("#verify-progress", ProgressBar).display = False
+        self.query_one("#event-detail", Static).display = False
+
+    def _columns(self) -> None:
+        table = self.query_one("#events", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*(NARROW_COLUMNS if self.narrow else WIDE_COLUMNS))
+
+    def fit_columns(self) -> None:
+        self._columns()
+        self._fill(self.rows)
 
     @on(Input.Submitted, "#ledger-filter")
     def _filter(self) -> None:
@@ -74,19 +100,39 @@ class LedgerPane(Pane):
         )
 
     def _fill(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
         table = self.query_one("#events", DataTable)
         table.clear()
-        narrow = self.app.size.width < NARROW
-        for e in rows:
-            table.add_row(
-                str(e["seq"]),
-                when(e["ts"], narrow),
-                e["actor"],
-                e["action"],
-                " ".join(e["subjects"])[:60],
-                e["reason"],
-                key=str(e["seq"]),
-            )
+        narrow = bool(self.narrow)
+        cells = [(str(e["seq"]), when(e["ts"], narrow), e["actor"], e["action"]) for e in rows]
+        if narrow:
+            room = rest_width(table, NARROW_COLUMNS[:-1], cells)
+            for e, row in zip(rows, cells, strict=True):
+                table.add_row(*row, Text(clip(e["reason"], room)), key=str(e["seq"]))
+        else:
+            for e, row in zip(rows, cells, strict=True):
+                subjects = " ".join(e["subjects"])[:60]
+                table.add_row(*row, subjects, Text(e["reason"]), key=str(e["seq"]))
+        self._detail(rows[0] if rows else None)
+
+    def _detail(self, e: dict[str, Any] | None) -> None:
+        """The highlighted event in full, under the table (narrow only: wide shows the row)."""
+        detail = self.query_one("#event-detail", Static)
+        detail.display = bool(self.narrow and e is not None)
+        if e is None or not self.narrow:
+            return
+        subjects = " ".join(e["subjects"]) or "none"
+        reason = escape(e["reason"]) if e["reason"] else "[dim]none recorded[/dim]"
+        detail.update(
+            f"[b]#{e['seq']}[/b] {escape(e['action'])} by {escape(e['actor'])} at {e['ts'][:19]}"
+            f"\n[b]reason[/b] {reason}"
+            f"\n[b]subjects[/b] {escape(subjects)}"
+        )
+
+    @on(DataTable.RowHighlighted, "#events")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        found = [e for e in self.rows if str(e["seq"]) == event.row_key.value]
+        self._detail(found[0] if found else None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
     def verify(self) -> None:

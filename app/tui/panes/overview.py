@@ -3,7 +3,9 @@
 Below 100 columns the tab takes a narrower column set rather than cutting columns off the
 right: the inventory shows verdicts without the suite's name, signatures as a count, the
 not-passed checks as a count and the registration date only, and a line under the table
-spells out the highlighted version in full (suite, every not-passed check, the time).
+spells out the highlighted version in full (suite, every not-passed check, the time). The
+recent events' reason takes the width left, cut after a word, and a line under that table
+gives the highlighted event's reason in full.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import NARROW, Pane, Table, fmt, verdict_text, when
+from app.tui.panes.base import Pane, Table, clip, fmt, rest_width, verdict_text, when
 
 HEADLINE = (
     "events",
@@ -40,10 +42,15 @@ WIDE_COLUMNS = (
 )
 NARROW_COLUMNS = ("model", "AUC", "signed", "validation", "evaluation", "gaps", "registered")
 """``AUC`` is the ROC AUC; ``signed`` counts signatures; ``gaps`` counts checks not passed."""
+RECENT_COLUMNS = ("#", "time", "actor", "action", "reason")
 
 
 class OverviewPane(Pane):
-    DEFAULT_CSS = "OverviewPane #inventory-line { height: auto; padding: 0 1; color: $text-muted; }"
+    DEFAULT_CSS = """
+    OverviewPane #inventory-line, OverviewPane #recent-line {
+        height: auto; padding: 0 1; color: $text-muted;
+    }
+    """
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="summary")
@@ -52,31 +59,27 @@ class OverviewPane(Pane):
         yield Static("", id="inventory-line")
         yield Static("[b]Recent events[/b]")
         yield Table(id="recent", cursor_type="row")
+        yield Static("", id="recent-line")
 
     def on_mount(self) -> None:
         self.data: Any = None
-        self.narrow: bool | None = None
+        self.narrow = self.is_narrow
         self._columns()
-
-    @property
-    def is_narrow(self) -> bool:
-        return self.app.size.width < NARROW
+        self.query_one("#recent-line", Static).display = False
 
     def _columns(self) -> None:
         """(Re)build both tables' columns for the terminal's width."""
-        self.narrow = self.is_narrow
         inventory = self.query_one("#inventory", DataTable)
         inventory.clear(columns=True)
         inventory.add_columns(*(NARROW_COLUMNS if self.narrow else WIDE_COLUMNS))
         recent = self.query_one("#recent", DataTable)
         recent.clear(columns=True)
-        recent.add_columns("#", "time", "actor", "action", "reason")
+        recent.add_columns(*RECENT_COLUMNS)
 
-    def on_resize(self, event: events.Resize) -> None:
-        if self.narrow != self.is_narrow:
-            self._columns()
-            if self.data is not None:
-                self._fill(self.data)
+    def fit_columns(self) -> None:
+        self._columns()
+        if self.data is not None:
+            self._fill(self.data)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="overview")
     def reload(self) -> None:
@@ -110,10 +113,16 @@ class OverviewPane(Pane):
         self._line(data.models[0] if data.models else None)
         recent = self.query_one("#recent", DataTable)
         recent.clear()
-        for e in data.recent:
-            recent.add_row(
-                str(e["seq"]), when(e["ts"], narrow), e["actor"], e["action"], e["reason"]
-            )
+        cells = [
+            (str(e["seq"]), when(e["ts"], narrow), e["actor"], e["action"]) for e in data.recent
+        ]
+        # Narrow, the reason takes the width left, cut after a word; the line under the table
+        # spells out the highlighted event's reason in full.
+        room = rest_width(recent, RECENT_COLUMNS[:-1], cells) if narrow else 0
+        for e, row in zip(data.recent, cells, strict=True):
+            reason = Text(clip(e["reason"], room) if narrow else e["reason"])  # never markup
+            recent.add_row(*row, reason, key=str(e["seq"]))
+        self._recent_line(data.recent[0] if data.recent else None)
 
     def _line(self, m: Any) -> None:
         """The highlighted version in full, under the table (narrow only: wide shows it all)."""
@@ -126,6 +135,20 @@ class OverviewPane(Pane):
             f"{escape(m.ref)}: validation {_marked(m.validation)} · {escape(m.signatures)}"
             f" · not passed: {escape(gaps)} · registered {m.created_at[:19]}"
         )
+
+    def _recent_line(self, e: dict[str, Any] | None) -> None:
+        """The highlighted event's reason in full, under the table (narrow only)."""
+        line = self.query_one("#recent-line", Static)
+        line.display = bool(self.narrow and e is not None and e["reason"])
+        if line.display and e is not None:
+            line.update(f"#{e['seq']} {escape(e['action'])}: {escape(e['reason'])}")
+
+    @on(DataTable.RowHighlighted, "#recent")
+    def _recent_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.data is None:
+            return
+        found = [e for e in self.data.recent if str(e["seq"]) == event.row_key.value]
+        self._recent_line(found[0] if found else None)
 
     @on(DataTable.RowHighlighted, "#inventory")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
