@@ -62,3 +62,16 @@ def test_the_page_is_self_contained() -> None:
     page = markdown_to_html("# R\n\n![a picture](http://example.invalid/a.png)\n")
     assert not re.search(r"<(link|script|img)\b", page)
     assert "size: A4" in page  # the shared print rules are in the shell
+
+
+def test_each_verdict_has_its_own_colour() -> None:
+    """A reader tells WARN from INCONCLUSIVE by colour as well as by word: the page style
+    gives each verdict class a colour no other verdict shares."""
+    html = markdown_to_html("| check | verdict |\n|---|---|\n| a | WARN |\n| b | INCONCLUSIVE |\n")
+    colours = {
+        name: re.findall(rf"\.{name} \{{ color: (#[0-9a-f]{{6}})", html)
+        for name in ("pass", "fail", "warn", "inconclusive")
+    }
+    assert all(len(found) == 1 for found in colours.values()), colours
+    assert len({found[0] for found in colours.values()}) == 4, colours
+    assert 'class="warn"' in html and 'class="inconclusive"' in html
