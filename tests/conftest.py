@@ -466,7 +466,7 @@ def run_cli(
 
 
 def run_cli_here(
-    *args: str, env: dict[str, str] | None = None, check: bool = False
+    *args: str, env: dict[str, str] | None = None, check: bool = False, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `ledgerml` through its console-script entry point (``app.cli.main``) in this process.
 
@@ -475,23 +475,24 @@ def run_cli_here(
     on this suite's machines). Use it where a test is about what a command does or prints; keep
     :func:`run_cli` where the guarantee is about a fresh process (start-up imports, a crash, a
     signal, a second process holding the workspace). stdin is empty, as /dev/null is there.
+    It runs from ``cwd`` (default: the project root, where :func:`run_cli` runs).
     """
     from click.testing import CliRunner
 
     from app.cli import main
 
-    argv, cwd = sys.argv, Path.cwd()
+    argv, before = sys.argv, Path.cwd()
     code: int | str | None = 0
     with CliRunner().isolation(input="", env=env) as (stdout, stderr, _):
         sys.argv = ["ledgerml", *args]
-        os.chdir(ROOT)
+        os.chdir(cwd or ROOT)
         try:
             main()
         except SystemExit as done:
             code = done.code
         finally:
             sys.argv = argv
-            os.chdir(cwd)
+            os.chdir(before)
             sys.stdout.flush()
             sys.stderr.flush()
         out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
