@@ -18,6 +18,7 @@ from typing import Any
 import pypdf
 import pytest
 
+from core.data import snapshots
 from core.documents import (
     datasheet,
     modelcard,
@@ -26,7 +27,9 @@ from core.documents import (
     retention_report,
 )
 from core.evidence import evaluation
+from core.identity import actors
 from core.kernel.workspace import Workspace
+from core.modelling import models, training
 from reports.render import render_pdf
 from tests.conftest import copy_workspace, run_cli_here
 
