@@ -92,10 +92,13 @@ class HelpScreen(ModalScreen[None]):
             for b in bindings:
                 key = b.key_display or app.get_key_display(b)
                 lines.append(f"  [b $accent]{escape(key):>8}[/]  {escape(b.description)}")
-        with Vertical():
-            yield Label("[b]Keys[/b] [dim](Esc closes · ctrl+p searches every action)[/dim]")
-            with VerticalScroll():
-                yield Static("\n".join(lines[1:]), id="help-keys")
+        # The heading sits in the frame, not in a row above the list: the list may take the
+        # whole height the screen gives the frame (max-height 100%), and a row above it pushed
+        # the list's last row below the screen where no scrolling reached it.
+        frame = Vertical()
+        frame.border_title = "[b]Keys[/b] (Esc closes · ctrl+p searches every action)"
+        with frame, VerticalScroll():
+            yield Static("\n".join(lines[1:]), id="help-keys")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -480,6 +480,31 @@ async def test_question_mark_lists_every_binding(tui_ws: Workspace) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
 
+async def test_help_scrolls_to_its_last_row_at_80x24(tui_ws: Workspace) -> None:
+    """At 80x24 the keys do not fit: scrolled to its end, the list shows its last row on
+    screen (before, the list was as tall as the screen under its heading, so its last row hung
+    below the dialog and no scrolling reached it)."""
+    from textual.containers import VerticalScroll
+
+    from app.tui.help import HelpScreen
+
+    from .snapshot import screen_text
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        last = app.screen.text.splitlines()[-1].strip()
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 0  # the list does not fit in 24 rows, so it scrolls
+        scroll.scroll_end(animate=False)
+        await settle(app, pilot)
+        rows = screen_text(app.export_screenshot())
+        assert any(last in row for row in rows), (last, rows)
+
+
 async def test_the_palette_finds_tabs_and_actions(tui_ws: Workspace) -> None:
     from textual.command import CommandPalette
     from textual.widgets import OptionList
