@@ -289,7 +289,8 @@ def registry_at(
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """What was in each stage at that moment, approved by whom, under which policy."""
+    """What was in each stage at that moment, approved by whom, under which policy, and
+    whether each of those approvals counts now."""
     from core.governance import lifecycle
 
     lines = lifecycle.registry_at(open_ws(workspace), when, actor_name(as_actor))
@@ -304,7 +305,7 @@ def registry_at(
                 x.stage + (" (break-glass)" if x.break_glass else ""),
                 f"#{x.since}",
                 x.tier if x.tier is not None else "-",
-                ", ".join(f"{n} ({r})" for n, r, _ in x.approvers) or "-",
+                "; ".join(x.approvals_text()) or "-",
                 f"{x.policy_name} {x.policy_version}" if x.policy else "none",
             ]
             for x in lines
@@ -320,10 +321,11 @@ def inventory(
 ) -> None:
     """Every model with its SR 11-7 fields: purpose, use, restrictions, inputs, outputs, owner,
     developer, validator, validation, approvals, stage, last change, exceptions, open
-    findings, validity, next revalidation, tier, and the erasures of data it was trained on."""
-    from core.governance import inventory as inv
+    findings, validity, next revalidation, tier, the erasures of data it was trained on, the
+    newest evidence verdict, and whether each approval counts now."""
+    from core.evidence import views
 
-    lines = inv.inventory(open_ws(workspace), actor_name(as_actor))
+    lines = views.inventory(open_ws(workspace), actor_name(as_actor))
     if want_json(json_out):
         output.emit_json([x.to_json() for x in lines])
         return
@@ -335,6 +337,7 @@ def inventory(
             "owner",
             "developers",
             "validated",
+            "evidence",
             "approved by",
             "valid until",
             "revalidate by",
@@ -345,12 +348,14 @@ def inventory(
         [
             [
                 x.ref,
-                x.stage,
+                x.stage_line or x.stage,
                 x.tier if x.tier is not None else "-",
                 x.owner or "-",
                 ", ".join(x.developers),
                 f"{x.validation_status} {(x.validation_date or '')[:10]}".strip(),
-                ", ".join(f"{a['approver']} ({a['role']})" for a in x.approvals) or "-",
+                x.evidence["text"] if x.evidence else "-",
+                "; ".join(f"{a['approver']} ({a['role']}) — {a['standing']}" for a in x.approvals)
+                or "-",
                 (x.valid_until or "-")[:10],
                 (x.next_revalidation or "-")[:10],
                 "-" if x.open_findings is None else x.open_findings,

@@ -46,7 +46,7 @@ from core.audit.bundle_pages import index_html, verify_md
 from core.audit.bundle_zip import check_output, write_zip
 from core.audit.coverage import Coverage
 from core.audit.events import EXPORT_ROLES, BundleExported
-from core.governance import policy
+from core.governance import approvals, policy
 from core.identity import keys as keys_mod
 from core.identity.actors import needs
 from core.identity.signing import envelope, pae
@@ -102,6 +102,7 @@ def _gather(ws: Workspace, s: Session, ref: str, data: str) -> Bundling:
         reproductions=s.catalog.reproductions(run.run_id),
         earlier=[c for c in checkpoints.checkpoints(ws) if c.size < cp.size],
         seqs=[],
+        sign_off=approvals.sign_off_in(s, [model.ref])[model.ref],
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.audit.checkpoints import Checkpoint
+from core.governance.approvals import SignOff
 from core.kernel.errors import IntegrityError
 from core.kernel.rows import (
     ActorRow,
@@ -101,6 +102,8 @@ class Bundling:
     earlier: list[Checkpoint]
     seqs: list[int]
     reports: dict[str, bool] = field(default_factory=dict)
+    sign_off: SignOff | None = None
+    """The version's approvals and whether each counts, as the workspace said at export."""
 
     def read(self, digest: str) -> bytes:
         """A stored object's bytes, verified against its digest."""

@@ -184,6 +184,21 @@ def _approvals(b: Bundling) -> list[dict[str, Any]]:
     return found
 
 
+def _counts_now(b: Bundling, seq: int) -> str:
+    """The "counts now" cell of one approval: yes, or NO and why (never blank)."""
+    found = b.sign_off.by_seq().get(seq) if b.sign_off else None
+    if found is None:
+        return "<b class=fail>NO</b>: not among the version's approvals at export"
+    if found.counted:
+        return "yes"
+    return f"<b class=fail>NO</b>: {html.escape(found.why_not or 'does not count')}"
+
+
+def _stage_line(b: Bundling) -> str:
+    """The version's stage at export, with a word when its approvals no longer count."""
+    return b.sign_off.stage_detail if b.sign_off else "not recorded"
+
+
 def index_html(b: Bundling, members: Members, table: Coverage) -> str:
     """The bundle's cover page: what it documents, what was checked at export, every member.
 
@@ -213,7 +228,8 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         f"<td>{html.escape(str(a.get('decision', '')))}</td>"
         f"<td>{html.escape(str(a.get('role', '')))}</td>"
         f"<td>{html.escape(str(a.get('stage', '')))}</td>"
-        f"<td>{html.escape('; '.join(str(c) for c in a.get('conditions') or []))}</td></tr>"
+        f"<td>{html.escape('; '.join(str(c) for c in a.get('conditions') or []))}</td>"
+        f"<td>{_counts_now(b, int(a['seq']))}</td></tr>"
         for a in _approvals(b)
     )
     overall = b.evaluations[-1].verdict if b.evaluations else "none recorded"
@@ -299,8 +315,12 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         )
         + "<h2>Approvals</h2>"
         + (
+            "<p>Whether each approval counted toward its stage when the bundle was exported "
+            "(the rule promotion applies: newer evidence voids an approval, approvals expire, "
+            f"a developer's never counts). Stage then: {html.escape(_stage_line(b))}.</p>"
             "<table><tr><th>event</th><th>when</th><th>who</th><th>decision</th><th>role</th>"
-            f"<th>for stage</th><th>conditions</th></tr>{approvals}</table>"
+            "<th>for stage</th><th>conditions</th><th>counts now</th></tr>"
+            f"{approvals}</table>"
             if approvals
             else "<p>No approval recorded.</p>"
         )

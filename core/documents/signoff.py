@@ -9,8 +9,9 @@ than the evidence.
 A signature that verifies is not yet an approval that counts: newer evidence voids it (under
 ``evidence_change = "void"``), it expires, it may be bound to another build or given by a
 developer. Each row therefore also says whether it counts toward its stage now and, if not,
-why, from :func:`core.governance.approvals.standing` (the k-of-n rule promotion applies), so
-the card never shows as standing an approval the gate would refuse.
+why, from :func:`core.governance.approvals.sign_off_in` (the k-of-n rule promotion applies),
+so the card never shows as standing an approval the gate would refuse, and its stage line
+says when an approved version's approvals no longer count.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 
 from core.governance import approvals, lifecycle, separation
-from core.governance.facts import model_row, stage_of
+from core.governance.facts import model_row
 from core.kernel.workspace import Workspace
 from reports.formatting import when
 
@@ -27,38 +28,38 @@ def _when(ts: str) -> str:
     return when(ts)
 
 
-def _counts(standing: approvals.Standing | None) -> str:
-    """The ``counts`` cell: "yes", or "NO: " and why (never blank, never kinder)."""
-    if standing is None:
-        return "NO: not part of the version's approvals now"
-    if standing.counted:
-        return "yes"
-    return f"NO: {standing.why_not or 'does not count'}"
-
-
 def signoff(ws: Workspace, ref: str, actor: str = "") -> tuple[str, list[dict[str, str]]]:
-    """The version's stage now (with how it got there) and its approvals, oldest first."""
+    """The version's stage now (with how it got there) and its approvals, oldest first.
+
+    The stage line says so when an approved version's approvals no longer count, and each
+    row's ``counts`` is :attr:`core.governance.approvals.ApprovalNow.counts_text`: the same
+    answer ``registry``, ``inventory``, the bundle cover and the TUI give.
+    """
     from core.identity.signer import authority_of
 
     rows = approvals.list_approvals(ws, actor, ref=ref)
     with ws.session(actor) as s:
         model = model_row(s, ref)
         _, bad = separation.signed(s, authority_of(s), rows)
-        counts = approvals.standing_in(s, rows)
-        stage = stage_of(s, model.ref)
+        now = approvals.sign_off_in(s, [model.ref])[model.ref]
+    counts = now.by_seq()
     moves = [
         h
         for h in lifecycle.history(ws, model.name, actor=actor)
         if h.ref == model.ref and h.what == "promote"
     ]
-    if moves:
-        last = moves[-1]
-        stage = f"{stage} (promotion #{last.seq} by {last.actor}, {_when(last.ts)}: {last.detail})"
-    else:
-        stage = f"{stage} (never promoted)"
+    how = (
+        f"promotion #{moves[-1].seq} by {moves[-1].actor}, {_when(moves[-1].ts)}: "
+        f"{moves[-1].detail}"
+        if moves
+        else "never promoted"
+    )
+    stage = f"{now.stage} ({how})"
+    stage += now.stage_detail.removeprefix(now.stage)
     out = []
     for row in rows:
         conditions = [str(c) for c in json.loads(row.conditions)]
+        standing = counts.get(row.seq)
         out.append(
             {
                 "seq": str(row.seq),
@@ -73,7 +74,9 @@ def signoff(ws: Workspace, ref: str, actor: str = "") -> tuple[str, list[dict[st
                 "signature": (
                     "verifies" if row.seq not in bad else f"DOES NOT VERIFY: {bad[row.seq]}"
                 ),
-                "counts": _counts(counts.get(row.seq)),
+                "counts": standing.counts_text
+                if standing
+                else "NO: not part of the version's approvals now",
                 "imported": "signed off the machine, imported by " + row.recorded_by
                 if row.recorded_by != row.approver
                 else "",

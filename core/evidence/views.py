@@ -8,7 +8,7 @@ statistic may be a float or None), so the drawing decides how to print them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.evidence.checks import not_passed
 from core.evidence.document import Evidence as EvidenceDocument
@@ -17,6 +17,9 @@ from core.evidence.sections.fairness import Fairness as FairnessResult
 from core.evidence.sections.privacy import Privacy
 from core.evidence.sections.robustness import Robustness
 from core.kernel.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.governance.inventory import InventoryLine
 
 
 @dataclass(frozen=True)
@@ -258,3 +261,53 @@ def standing(
         return Standing(trusted, why_untrusted, None, None, 0)
     doc, seq = found
     return Standing(trusted, why_untrusted, doc.verdict, seq, len(not_passed(doc.checks)))
+
+
+def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
+    """The model inventory with each model's evidence verdict, as ``model verify`` says it.
+
+    :func:`core.governance.inventory.inventory` cannot read evidence (governance sits below
+    the evidence context), so this fills each line's ``evidence`` from the newest version's
+    newest evaluation through :func:`standing`, the function ``model verify`` uses: an
+    INCONCLUSIVE, WARN or FAIL verdict reads as such wherever the inventory is shown. The
+    signature half of that standing is not checked here (the inventory reads no model
+    bytes), so only the evidence half is kept. One evidence blob is read per model with an
+    evaluation.
+
+    Args:
+        ws: The workspace.
+        actor: Who reads it.
+
+    Returns:
+        The inventory lines, in :func:`~core.governance.inventory.inventory`'s order.
+    """
+    from dataclasses import replace
+
+    from core.governance.inventory import inventory as governance_inventory
+
+    lines = governance_inventory(ws, actor)
+    with ws.session(actor) as s:
+        newest = {}
+        for line in lines:
+            rows = s.catalog.evaluations(line.ref)
+            if rows:
+                newest[line.ref] = (rows[-1].evidence_digest, rows[-1].seq)
+    out = []
+    for line in lines:
+        found = None
+        if line.ref in newest:
+            digest, seq = newest[line.ref]
+            found = (EvidenceDocument.from_bytes(ws.objects.read_verified(digest)), seq)
+        both = standing(False, "not checked by the inventory", found)
+        out.append(
+            replace(
+                line,
+                evidence={
+                    "verdict": both.evidence_verdict,
+                    "event": both.evidence_seq,
+                    "not_passed": both.checks_not_passed,
+                    "text": both.evidence_text,
+                },
+            )
+        )
+    return out

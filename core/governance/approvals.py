@@ -15,7 +15,8 @@ refuse self-approval or approval on failed evidence, and its refusal is recorded
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,14 +278,27 @@ def standing_in(s: Session, rows: Sequence[ApprovalRow]) -> dict[int, Standing]:
         return {}
     if policy.in_force(s) is None:
         return {r.seq: Standing(False, NO_POLICY) for r in rows}
-    _, rules = rules_in_force(s, action="counting approvals")
     out: dict[int, Standing] = {}
+    for member, _ in _members(s, {(r.model, r.stage) for r in rows}).values():
+        for item in member["list"]:
+            out[int(item["seq"])] = Standing(bool(item["counted"]), item["why_not"])
+    return out
+
+
+def _members(
+    s: Session, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]]:
+    """``separation.member`` (and the version's facts) for each (version, stage) wanted.
+
+    Needs a policy in force (the rule lives in it); the facts are read once per version.
+    """
+    _, rules = rules_in_force(s, action="counting approvals")
     facts: dict[str, dict[str, Any]] = {}
-    for ref, stage in sorted({(r.model, r.stage) for r in rows}):
+    out: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+    for ref, stage in sorted(wanted):
         if ref not in facts:
             facts[ref] = model_facts(s, ref, untiered=rules.untiered)
-        for item in separation.member(s, facts[ref], stage, rules)["list"]:
-            out[int(item["seq"])] = Standing(bool(item["counted"]), item["why_not"])
+        out[(ref, stage)] = (separation.member(s, facts[ref], stage, rules), facts[ref])
     return out
 
 
@@ -292,6 +306,228 @@ def standing(ws: Workspace, rows: Sequence[ApprovalRow], actor: str = "") -> dic
     """Whether each of ``rows`` counts toward its stage now, and why not (by event number)."""
     with ws.session(actor) as s:
         return standing_in(s, rows)
+
+
+# approval_check names the approval it is about ("#12 by val (validator) ..."); a view that
+# already shows who, role and event keeps only the reason, in words.
+_LABEL = re.compile(r"^#\d+(?: by .+? \([^)]*\))?:?\s*")
+_VOID = re.compile(r"predates evidence #(\d+) about the version: void")
+_REWORDED = {
+    "is a rejection": "it is a rejection",
+    "is bound to another build of the model (digest)": "it was given for another build of "
+    "the model",
+}
+
+
+def in_words(why_not: str | None, evidence_kinds: Mapping[int, str] | None = None) -> str:
+    """Why an approval does not count, as a reader of the approval's own line says it.
+
+    Args:
+        why_not: :func:`storage.bundle_verifier.approval_check`'s reason (None: it counts).
+        evidence_kinds: The kind of each evidence event of the version (validation,
+            evaluation, reproduction), so a void names what voided it.
+
+    Returns:
+        "voided by the validation at event #34", "expired 3 days ago", … ("" if it counts).
+    """
+    if not why_not:
+        return ""
+    text = _LABEL.sub("", why_not, count=1)
+    void = _VOID.fullmatch(text)
+    if void:
+        seq = int(void.group(1))
+        kind = (evidence_kinds or {}).get(seq, "newer evidence")
+        return f"voided by the {kind} at event #{seq}"
+    return _REWORDED.get(text, text)
+
+
+@dataclass(frozen=True)
+class ApprovalNow:
+    """One recorded approval or rejection and whether it counts toward its stage now.
+
+    ``counted`` and ``rule`` are :func:`standing_in`'s answer (the promotion gate's rule);
+    ``why_not`` is the same reason in words. Every view of an approval (the model card,
+    ``registry``, ``inventory``, the bundle cover, the TUI) shows :attr:`text` or
+    :attr:`counts_text`, so none says an approval stands that the gate would not count.
+    """
+
+    seq: int
+    model: str
+    approver: str
+    role: str
+    stage: str
+    decision: str
+    ts: str
+    counted: bool
+    rule: str | None
+    why_not: str
+
+    @property
+    def counts_text(self) -> str:
+        """The "counts now" cell: ``yes``, or ``NO: why`` (never blank, never kinder)."""
+        return "yes" if self.counted else f"NO: {self.why_not or 'does not count'}"
+
+    @property
+    def standing_text(self) -> str:
+        """``counts``, ``no longer counts: voided by …`` or ``does not count: …``."""
+        if self.counted:
+            return "counts"
+        lapsed = self.why_not.startswith(("voided", "expired"))
+        return f"{'no longer counts' if lapsed else 'does not count'}: {self.why_not}"
+
+    @property
+    def short(self) -> str:
+        """``val (validator) — no longer counts: voided by …``: a list of approvers' item."""
+        return f"{self.approver} ({self.role}) — {self.standing_text}"
+
+    @property
+    def text(self) -> str:
+        """``approved by val (validator) — no longer counts: voided by …`` (or ``— counts``)."""
+        verb = "rejected" if self.decision == "reject" else "approved"
+        return f"{verb} by {self.short}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "seq": self.seq,
+            "approver": self.approver,
+            "role": self.role,
+            "stage": self.stage,
+            "decision": self.decision,
+            "ts": self.ts,
+            "counts": self.counted,
+            "why_not": self.why_not or None,
+            "rule": self.rule,
+            "text": self.text,
+            "short": self.short,
+        }
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A version's stage now and every approval of it, each saying whether it counts now.
+
+    ``holds`` is the approval check for ``approved`` (what promotion, deployment to
+    production and scoring there ask) for a version that *is* approved: False when its
+    approvals no longer meet the rule, so its stage is never shown as plainly approved
+    while nothing would let it be approved now. None for a version in another stage (or
+    without a policy), which no approval check keeps in its stage.
+    """
+
+    ref: str
+    stage: str
+    approvals: list[ApprovalNow]
+    holds: bool | None
+    problems: list[str]
+
+    @property
+    def stage_line(self) -> str:
+        """The stage, with a word when its approvals no longer stand (short: a table cell)."""
+        if self.holds is not False:
+            return self.stage
+        return f"{self.stage} — but its approvals no longer count"
+
+    @property
+    def stage_detail(self) -> str:
+        """:attr:`stage_line` with why, for a page that has room (the model card)."""
+        if self.holds is not False:
+            return self.stage
+        why = "; ".join(self.problems) or "they no longer meet the policy"
+        return f"{self.stage_line} ({why}): it would not be promoted to {self.stage} now"
+
+    def by_seq(self) -> dict[int, ApprovalNow]:
+        """The approvals by event number."""
+        return {a.seq: a for a in self.approvals}
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "ref": self.ref,
+            "stage": self.stage,
+            "stage_line": self.stage_line,
+            "stage_detail": self.stage_detail,
+            "holds": self.holds,
+            "problems": self.problems,
+            "approvals": [a.to_json() for a in self.approvals],
+        }
+
+
+def sign_off_in(s: Session, refs: Sequence[str]) -> dict[str, SignOff]:
+    """The :class:`SignOff` of each version in ``refs``: one answer for every view.
+
+    Whether an approval counts is :func:`standing_in`'s answer (``approval_check`` through
+    ``separation.member``); the facts and the member are read only for versions with an
+    approval or in stage ``approved``, so a large registry of candidates costs two queries.
+    """
+    wanted = sorted(set(refs))
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    rows: list[ApprovalRow] = s.catalog.rows(
+        ApprovalRow, f"SELECT * FROM approvals WHERE model IN ({marks}) ORDER BY seq", wanted
+    )
+    stages = dict.fromkeys(wanted, "candidate")
+    for move in s.catalog.rows(
+        dict,
+        f"SELECT model, to_stage FROM lifecycle WHERE model IN ({marks}) "
+        "QUALIFY row_number() OVER (PARTITION BY model ORDER BY seq DESC) = 1",
+        wanted,
+    ):
+        stages[str(move["model"])] = str(move["to_stage"])
+    pairs = {(r.model, r.stage) for r in rows} | {
+        (ref, "approved") for ref, stage in stages.items() if stage == "approved"
+    }
+    governed = policy.in_force(s) is not None
+    members = _members(s, pairs) if governed and pairs else {}
+    standing: dict[int, tuple[bool, str | None, Mapping[int, str]]] = {}
+    for member, facts in members.values():
+        evidence_kinds = {int(e["seq"]): str(e["kind"]) for e in facts["evidence"]}
+        for item in member["list"]:
+            standing[int(item["seq"])] = (bool(item["counted"]), item["why_not"], evidence_kinds)
+    by_ref: dict[str, list[ApprovalNow]] = {ref: [] for ref in wanted}
+    for r in rows:
+        counted, rule, kinds = standing.get(
+            r.seq,
+            (False, NO_POLICY if not governed else "not among the version's approvals now", {}),
+        )
+        by_ref[r.model].append(
+            ApprovalNow(
+                r.seq,
+                r.model,
+                r.approver,
+                r.role,
+                r.stage,
+                r.decision,
+                r.created_at,
+                counted,
+                rule,
+                in_words(rule, kinds),
+            )
+        )
+    out = {}
+    for ref in wanted:
+        holds: bool | None = None
+        problems: list[str] = []
+        if (ref, "approved") in members:
+            member, facts = members[(ref, "approved")]
+            check = member["check"]
+            holds = bool(check["ok"])
+            rules_words = set(check["why_not"].values())
+            mine = [a for a in by_ref[ref] if a.stage == "approved"]
+            problems = [
+                f"{a.approver} ({a.role}): {a.why_not}"
+                for a in mine
+                if not a.counted and a.decision == "approve"
+            ] + [str(p) for p in check["problems"] if p not in rules_words]
+        out[ref] = SignOff(ref, stages[ref], by_ref[ref], holds, problems if holds is False else [])
+    return out
+
+
+def sign_off(ws: Workspace, ref: str, actor: str = "") -> SignOff:
+    """The :class:`SignOff` of one version (``name@N``)."""
+    with ws.session(actor) as s:
+        model = model_row(s, ref)
+        return sign_off_in(s, [model.ref])[model.ref]
 
 
 @dataclass(frozen=True)

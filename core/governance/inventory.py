@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.governance import policy
+from core.governance.approvals import ApprovalNow, sign_off_in
 from core.governance.rules import Rules
 from core.governance.rules import parse as parse_rules
 from core.kernel.errors import IntegrityError
@@ -52,7 +53,10 @@ class InventoryLine:
     validator: str | None
     validation_status: str
     validation_date: str | None
-    approvals: list[dict[str, str]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    """The approvals the version's promotion counted (else its approvals for ``approved``):
+    approver, role, ts, seq, and ``counts`` / ``why_not`` / ``standing`` (in words) now
+    (:class:`~core.governance.approvals.ApprovalNow`, the answer every view gives)."""
     last_change: dict[str, Any] = field(default_factory=dict)
     exceptions: dict[str, int] = field(default_factory=dict)
     open_findings: int | None = None
@@ -62,6 +66,13 @@ class InventoryLine:
     """Erasures of data versions of this model were trained on: the event and the versions
     (their training data is gone: they cannot be reproduced, and their evidence refers to
     rows that no longer exist)."""
+    stage_line: str = ""
+    """The stage with a word when an approved version's approvals no longer count
+    (:attr:`~core.governance.approvals.SignOff.stage_line`)."""
+    evidence: dict[str, Any] | None = None
+    """The newest evidence verdict of the newest version (``verdict``, ``event``,
+    ``not_passed``, ``text``), as ``model verify`` says it. The evidence context sits above
+    governance, so :func:`core.evidence.views.inventory` fills it; None: not asked."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -88,6 +99,8 @@ class InventoryLine:
             "valid_until": self.valid_until,
             "next_revalidation": self.next_revalidation,
             "erased_data": self.erased_data,
+            "stage_line": self.stage_line or self.stage,
+            "evidence": self.evidence,
         }
 
 
@@ -114,6 +127,18 @@ def _after(ts: str | None, days: int | None) -> str | None:
     if not ts or days is None:
         return None
     return str((parse_event_time(ts) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _counts_now(found: ApprovalNow | None) -> dict[str, Any]:
+    """Whether one listed approval counts now, as plain data (never kinder when unknown)."""
+    if found is None:
+        return {"seq": None, "counts": False, "why_not": "not found", "standing": "not found"}
+    return {
+        "seq": found.seq,
+        "counts": found.counted,
+        "why_not": found.why_not or None,
+        "standing": found.standing_text,
+    }
 
 
 def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
@@ -196,6 +221,7 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
             d: _spec_fields(s, d)
             for d in {str(n["spec_digest"]) for n in newest if n["spec_digest"]}
         }
+        now = sign_off_in(s, [str(n["ref"]) for n in newest])
     by_model_moves: dict[str, list[dict[str, Any]]] = defaultdict(list)
     glass: dict[str, int] = defaultdict(int)
     for move in moves:
@@ -236,6 +262,7 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
         if n["trainer"]:
             devs.add(str(n["trainer"]))
         lc = last.get(name)
+        today = now[ref].by_seq()
         out.append(
             InventoryLine(
                 name=name,
@@ -260,6 +287,7 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
                         "approver": str(a["approver"]),
                         "role": str(a["role"]),
                         "ts": str(a["created_at"]),
+                        **_counts_now(today.get(int(a["seq"]))),
                     }
                     for a in (
                         counted
@@ -284,6 +312,7 @@ def inventory(ws: Workspace, actor: str = "") -> list[InventoryLine]:
                     tier_rules.revalidate_days if tier_rules else None,
                 ),
                 erased_data=erased.get(name, []),
+                stage_line=now[ref].stage_line,
             )
         )
     return out

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from core.governance import policy, separation
-from core.governance.approvals import APPROVAL_STAGES
+from core.governance.approvals import APPROVAL_STAGES, ApprovalNow, sign_off_in
 from core.governance.events import MOVES, PROMOTE_ROLES, STAGES, ModelPromoted
 from core.governance.facts import model_facts, model_row, risk_of, stage_of
 from core.governance.risk import rules_in_force
@@ -305,6 +305,19 @@ class RegistryLine:
     policy: str | None = None
     policy_name: str | None = None
     policy_version: str | None = None
+    counts_now: list[ApprovalNow] = field(default_factory=list)
+    """One per entry of ``approvers``, in order: whether that approval counts *now* (a
+    moment in the past shows who approved then; whether it still holds is today's rule)."""
+    stage_now: str = ""
+    """The version's stage line now (:attr:`~core.governance.approvals.SignOff.stage_line`):
+    it says so when an approved version's approvals no longer count."""
+
+    def approvals_text(self) -> list[str]:
+        """Each approver as ``val (validator) — no longer counts: voided by …`` (or counts)."""
+        return [
+            f"{name} ({role}) — {now.standing_text}"
+            for (name, role, _), now in zip(self.approvers, self.counts_now, strict=True)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -314,6 +327,8 @@ class RegistryLine:
             "since": self.since,
             "tier": self.tier,
             "approvers": [{"name": n, "role": r, "ts": t} for n, r, t in self.approvers],
+            "counts_now": [a.to_json() for a in self.counts_now],
+            "stage_now": self.stage_now,
             "break_glass": self.break_glass,
             "policy": self.policy,
             "policy_name": self.policy_name,
@@ -325,7 +340,9 @@ def registry_at(ws: Workspace, when: str, actor: str = "") -> list[RegistryLine]
     """Every model version registered by ``when`` (a time or an event number) and its stage.
 
     With who approved it into that stage and under which policy the ledger had in force then
-    (the signed ledger's ``policy.install`` events; the name and version from their rows).
+    (the signed ledger's ``policy.install`` events; the name and version from their rows),
+    and whether each of those approvals counts now (:func:`sign_off_in`, the one answer every
+    view gives).
     """
     from core.identity.signer import authority_of
 
@@ -349,11 +366,13 @@ def registry_at(ws: Workspace, when: str, actor: str = "") -> list[RegistryLine]
         last: dict[str, LifecycleRow] = {}
         for move in moves:
             last[move.model] = move
+        now = sign_off_in(s, [m.ref for m in models])
         out = []
         for model in models:
             move = last.get(model.ref)
             risk = risk_of(s, model.name, at=at)
-            counted = json.loads(move.approvals) if move else []
+            counted = [c for c in (json.loads(move.approvals) if move else []) if c in approvals]
+            today = now[model.ref].by_seq()
             out.append(
                 RegistryLine(
                     model.ref,
@@ -363,12 +382,13 @@ def registry_at(ws: Workspace, when: str, actor: str = "") -> list[RegistryLine]
                     [
                         (approvals[c].approver, approvals[c].role, approvals[c].created_at)
                         for c in counted
-                        if c in approvals
                     ],
                     bool(move.break_glass) if move else False,
                     in_force[1] if in_force else None,
                     policy_row.name if policy_row else None,
                     policy_row.version if policy_row else None,
+                    [today[c] for c in counted],
+                    now[model.ref].stage_line,
                 )
             )
         return out

@@ -84,7 +84,7 @@ def test_the_sign_off_block_says_a_voided_approval_no_longer_counts(gov: Gov) ->
     _, rows = signoff(gov.ws, M)
     [row] = [r for r in rows if r["seq"] == str(seq)]
     assert row["signature"] == "verifies"
-    assert row["counts"].startswith("NO: ") and f"predates evidence #{evidence}" in row["counts"]
+    assert row["counts"] == f"NO: voided by the evaluation at event #{evidence}"
     fresh = approvals.approve(gov.ws, "vic", M, reason="seen it")
     _, rows = signoff(gov.ws, M)
     assert {r["seq"]: r["counts"] for r in rows}[str(fresh.seq)] == "yes"

@@ -345,7 +345,10 @@ async def test_inventory_by_tier_time_travel_and_a_models_history_as_a_timeline(
             ("credit-risk-hi@1", "tier 1", "candidate"),
             ("credit-risk@1", "tier 3", "approved"),
         ]
-        assert rows[1][3] == "ops" and rows[1][5] == "vic (validator)" and rows[0][5] == "-"
+        assert rows[1][3] == "ops" and rows[1][6] == "vic (validator) — counts"
+        assert rows[0][6] == "-"
+        # The evidence column is the newest evaluation's verdict (never a green "validated").
+        assert rows[1][5] == "PASS" and rows[0][5] == "FAIL"
         assert "Inventory now" in str(app.query_one("#registry-title", Static).render())
         pane = app.query_one(InventoryPane)
         pane.sort_by("stage")  # what a click on the column's header does

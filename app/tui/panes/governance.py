@@ -24,7 +24,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from app.tui.panes.approvals import tier_text
-from app.tui.panes.base import Pane, Table
+from app.tui.panes.base import Pane, Table, verdict_colour, verdict_text
 
 if TYPE_CHECKING:
     from core.governance.inventory import InventoryLine
@@ -45,6 +45,7 @@ INVENTORY_COLUMNS = (
     "stage",
     "owner",
     "validation",
+    "evidence",
     "approved by",
     "last change",
     "next revalidation",
@@ -74,16 +75,22 @@ def natural(value: object) -> list[Any]:
 
 
 def approvers_text(line: RegistryLine) -> str:
-    """Who approved the version into its stage (break-glass said so, never left blank)."""
-    names = ", ".join(f"{name} ({role})" for name, role, _ in line.approvers)
+    """Who approved the version into its stage, each saying whether it counts now
+    (break-glass said so, never left blank)."""
+    names = "; ".join(line.approvals_text())
     if line.break_glass:
         return "BREAK-GLASS" + (f"; {names}" if names else "")
     return names or "-"
 
 
 def approved_by(m: InventoryLine) -> str:
-    """The approvals an inventory line counts, as ``name (role)``."""
-    return ", ".join(f"{a['approver']} ({a['role']})" for a in m.approvals)
+    """The approvals an inventory line lists, as ``name (role) — counts`` (or why not)."""
+    return "; ".join(f"{a['approver']} ({a['role']}) — {a['standing']}" for a in m.approvals)
+
+
+def evidence_verdict(m: InventoryLine) -> str:
+    """The newest evidence verdict word (``none`` when no evaluation is recorded)."""
+    return str((m.evidence or {}).get("verdict") or "none")
 
 
 def inventory_row(m: InventoryLine) -> tuple[str, ...]:
@@ -92,9 +99,10 @@ def inventory_row(m: InventoryLine) -> tuple[str, ...]:
     return (
         m.ref,
         tier_text(m.tier),
-        m.stage,
+        m.stage_line or m.stage,
         m.owner or "",
         m.validation_status,
+        evidence_verdict(m),
         approved or "-",
         str(m.last_change.get("ts", ""))[:10],
         (m.next_revalidation or "")[:10],
@@ -103,7 +111,11 @@ def inventory_row(m: InventoryLine) -> tuple[str, ...]:
 
 
 def card_text(m: InventoryLine) -> str:
-    """The SR 11-7 inventory fields of one model, as a reviewer reads them."""
+    """The SR 11-7 inventory fields of one model, as a reviewer reads them.
+
+    Validation is green only when the newest evidence verdict is PASS: the validation
+    status alone says a validator acted, not that the evidence holds.
+    """
 
     def v(value: object) -> str:
         return escape(str(value)) if value not in (None, "", [], {}) else "[dim]not recorded[/dim]"
@@ -113,12 +125,32 @@ def card_text(m: InventoryLine) -> str:
         if m.validator and m.validation_date
         else ""
     )
-    colour = {"validated": "green", "rejected": "red"}.get(m.validation_status, "yellow")
+    verdict = (m.evidence or {}).get("verdict")
+    colour = (
+        "red"
+        if m.validation_status == "rejected"
+        else verdict_colour(verdict)
+        if m.validation_status == "validated"
+        else "yellow"
+    )
+    evidence = str((m.evidence or {}).get("text") or "not read")
+    if verdict:
+        evidence = verdict_text(str(verdict)) + escape(evidence.removeprefix(str(verdict)))
+    else:
+        evidence = f"[red]{escape(evidence)}[/red]"
+    approvals = "; ".join(
+        f"[{'green' if a['counts'] else 'red'}]{escape(str(a['approver']))} "
+        f"({escape(str(a['role']))}) — {escape(str(a['standing']))}[/]"
+        for a in m.approvals
+    )
+    stage = escape(m.stage_line or m.stage)
+    if m.stage_line and m.stage_line != m.stage:
+        stage = f"[red]{stage}[/red]"
     features = m.inputs.get("features") or []
     return "\n".join(
         [
             f"[b]{escape(m.ref)}[/b] ({m.versions} version{'s' if m.versions != 1 else ''}) · "
-            f"{tier_text(m.tier)} · {escape(m.stage)}",
+            f"{tier_text(m.tier)} · {stage}",
             f"purpose: {v(m.purpose)}",
             f"use: {v(m.use)}",
             f"restrictions: {v(m.restrictions)}",
@@ -127,7 +159,8 @@ def card_text(m: InventoryLine) -> str:
             f"outputs: {v(', '.join(m.outputs))}",
             f"developers: {v(', '.join(m.developers))}",
             f"validation: [{colour}]{escape(validation)}[/{colour}]",
-            f"approvals: {escape(approved_by(m)) or 'none'}",
+            f"evidence: {evidence}",
+            f"approvals: {approvals or 'none'}",
             f"valid until: {v((m.valid_until or '')[:10])} · "
             f"next revalidation: {v((m.next_revalidation or '')[:10])}",
             "exceptions: "
@@ -138,21 +171,22 @@ def card_text(m: InventoryLine) -> str:
 
 
 def registry_card(line: RegistryLine) -> str:
-    """One version as it stood at the chosen moment."""
+    """One version as it stood at the chosen moment, and whether its approvals count now."""
     policy = (
         f"{escape(line.policy_name or '')} {escape(line.policy_version or '')} "
         f"({escape((line.policy or '')[:19])}…)"
         if line.policy
         else "none in force"
     )
-    return "\n".join(
-        [
-            f"[b]{escape(line.ref)}[/b] · {tier_text(line.tier)} · {escape(line.stage)} "
-            f"since #{line.since}",
-            f"approved by: {escape(approvers_text(line))}",
-            f"policy then: {policy}",
-        ]
-    )
+    rows = [
+        f"[b]{escape(line.ref)}[/b] · {tier_text(line.tier)} · {escape(line.stage)} "
+        f"since #{line.since}",
+        f"approved by: {escape(approvers_text(line))}",
+        f"policy then: {policy}",
+    ]
+    if line.stage_now and line.stage_now != line.stage:
+        rows.append(f"stage now: {escape(line.stage_now)}")
+    return "\n".join(rows)
 
 
 def timeline_text(name: str, entries: list[HistoryEntry], at: str | None = None) -> str:
@@ -228,11 +262,12 @@ class InventoryPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="inventory")
     def _load(self, at: str | None) -> None:
-        from core.governance import inventory, lifecycle
+        from core.evidence import views
+        from core.governance import lifecycle
 
         ws, actor = self.ledger_app.workspace, self.ledger_app.actor
         if at is None:
-            lines = by_tier(inventory.inventory(ws, actor))
+            lines = by_tier(views.inventory(ws, actor))
             self.app.call_from_thread(self._fill_inventory, lines)
         else:
             past = by_tier(lifecycle.registry_at(ws, at, actor))
