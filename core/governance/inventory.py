@@ -10,8 +10,13 @@ context's ``data.erase``: those versions are flagged, never hidden).
 
 It must stay fast for a large registry: a handful of set-wise queries, whatever the number of
 models, and one read per *distinct* training spec (versions retrained from one spec share
-it), never a blob per model. Everything is read from catalog rows, which ``audit verify``
-holds to the signed ledger.
+it), never a blob per model. Whether each listed approval counts now (and the stage line
+that says when an approved version's approvals no longer do) is
+:func:`core.governance.approvals.sign_off_in`'s answer, the one every view gives; it reads
+the version's facts and approval check only for newest versions with an approval or in
+stage ``approved``. Everything is read from catalog rows, which ``audit verify`` holds to
+the signed ledger. The evidence verdict is added a layer up, by
+:func:`core.evidence.views.inventory`.
 """
 
 from __future__ import annotations
