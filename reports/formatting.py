@@ -19,67 +19,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-METRIC_NAMES = {
-    "roc_auc": "ROC AUC",
-    "auc": "ROC AUC",
-    "pr_auc": "PR AUC",
-    "average_precision": "average precision",
-    "log_loss": "log loss",
-    "brier": "Brier score",
-    "brier_score": "Brier score",
-    "f1": "F1 score",
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "tpr": "true positive rate",
-    "fpr": "false positive rate",
-    "dpd": "demographic parity difference",
-    "eod": "equalized odds difference",
-    "disparate_impact": "disparate impact",
-    "ece": "expected calibration error",
-    "mae": "mean absolute error",
-    "rmse": "root mean squared error",
-    "r2": "R²",
-}
-"""Code names of metrics as a reader says them; unknown names lose their underscores."""
-
-# Metrics whose values are proportions of cases (shown as percentages in thresholds).
-PROPORTIONS = frozenset(
-    {
-        "accuracy",
-        "balanced_accuracy",
-        "precision",
-        "recall",
-        "tpr",
-        "fpr",
-        "f1",
-        "dpd",
-        "eod",
-        "skew_rate",
-        "error_rate",
-        "refusal_rate",
-        "estimated_accuracy",
-        "calibration_error",
-        "fairness_ratio",
-    }
-)
-
-FIGURE_NAMES = {
-    "accuracy": "realised accuracy (recorded outcomes)",
-    "calibration_error": "calibration error (ECE, recorded outcomes)",
-    "decisions": "decisions answered",
-    "drift_psi": "largest input drift (PSI)",
-    "prediction_psi": "prediction drift (PSI)",
-    "skew_rate": "share of inputs outside the training domain",
-    "error_rate": "error rate",
-    "refusal_rate": "refusal rate",
-    "estimated_accuracy": "estimated accuracy (CBPE)",
-    "fairness_ratio": "lowest ratio of favourable-decision rates between groups",
-    "latency_p50_ms": "median latency",
-    "latency_p99_ms": "99th-percentile latency",
-}
-"""Monitoring's figures (core.operations.monitoring) in words; others as :func:`metric_name`."""
+# The words for the domain's code names live with the domain, so what monitoring records
+# (an incident's title) and what a report shows say a figure the same way.
+from core.evidence.vocabulary import PROPORTIONS as PROPORTIONS
+from core.evidence.vocabulary import figure_name as figure_name
+from core.evidence.vocabulary import metric_name as metric_name
 
 FIGURE_AXES = {
     "accuracy": "accuracy (%)",
@@ -125,19 +69,6 @@ _BOUNDS = {
     "warn_above": "warns above",
     "warn_below": "warns below",
 }
-
-
-def metric_name(name: object) -> str:
-    """A metric's code name (``roc_auc``) in words (``ROC AUC``).
-
-    Args:
-        name: The code name; anything else is shown as text.
-
-    Returns:
-        The name a reader expects.
-    """
-    text = str(name)
-    return METRIC_NAMES.get(text.lower(), text.replace("_", " "))
 
 
 def percent(value: object, digits: int = 1, trim: bool = False) -> str:
@@ -284,19 +215,6 @@ def check_name(name: object) -> str:
     if sep and kind == "slo":
         return f"objective {rest}"
     return CHECK_NAMES.get(text) or metric_name(text)
-
-
-def figure_name(name: object) -> str:
-    """A monitoring figure's code name (``drift_psi``) in words.
-
-    Args:
-        name: The recorded name.
-
-    Returns:
-        ``largest input drift (PSI)``; a name that is no monitoring figure as
-        :func:`metric_name` says it.
-    """
-    return FIGURE_NAMES.get(str(name)) or metric_name(name)
 
 
 def figure_axis(name: object) -> str:

@@ -27,12 +27,12 @@ from core.evidence.sections.explainability import Explainability
 from core.evidence.sections.fairness import Fairness
 from core.evidence.sections.privacy import Privacy
 from core.evidence.sections.robustness import Robustness
+from core.evidence.vocabulary import metric_name
 from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
 from core.modelling import model_view, models
 from core.modelling.outcome import Outcome
 from reports.contexts import ImpactContext, ModelCardContext
-from reports.formatting import metric_name
 from reports.render import render_impact, render_model_card
 
 CARD_QUESTIONS = (
