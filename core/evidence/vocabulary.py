@@ -203,3 +203,41 @@ def breach_in_words(metric: object, observed: object, bound: str) -> str:
         shown = str(observed)
     side = "below" if str(bound).lstrip().startswith(">") else "above"
     return f"{figure_name(metric)} {shown} {side} the objective of {bound_in_words(bound, metric)}"
+
+
+IRREGULAR_PLURALS: Final[dict[str, str]] = {"analysis": "analyses", "person": "people"}
+"""Words whose plural is not the word and an s (or es)."""
+
+
+def plural(count: object, word: str, many: str = "") -> str:
+    """A count with its noun in the right number: ``1 point``, ``3 points``, ``0 incidents``.
+
+    Args:
+        count: How many (a number, or a sized collection, whose length counts).
+        word: The noun in the singular.
+        many: The plural when it is not ``word`` + s (``es`` after s, x, z, ch, sh).
+
+    Returns:
+        The count and the noun; the count is written with thousands separators.
+    """
+    n = len(count) if isinstance(count, list | tuple | set | dict) else count
+    try:
+        number = float(str(n))
+    except ValueError:
+        return f"{n} {many or _plural(word)}"
+    shown = f"{number:,.0f}" if number.is_integer() else f"{number:g}"
+    return f"{shown} {word if number == 1 else (many or _plural(word))}"
+
+
+def _plural(word: str) -> str:
+    """The regular plural of ``word`` (its last word, for a phrase like ``PII column``)."""
+    head, _, last = word.rpartition(" ")
+    if last in IRREGULAR_PLURALS:
+        many = IRREGULAR_PLURALS[last]
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        many = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        many = last[:-1] + "ies"
+    else:
+        many = last + "s"
+    return f"{head} {many}" if head else many

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.evidence.vocabulary import breach_in_words
+from core.evidence.vocabulary import breach_in_words, plural
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import CheckFailedError, UsageError
@@ -765,7 +765,9 @@ def _fairness(
         ratio = None
         detail = ""
         if len(big) < 2:
-            detail = f"{len(big)} group(s) of at least {MIN_ROWS} decisions: no ratio to take"
+            detail = (
+                f"{plural(len(big), 'group')} of at least {MIN_ROWS} decisions: no ratio to take"
+            )
         else:
             rates = [t["favourable_rate"] or 0.0 for t in big]
             if max(rates) > 0:

@@ -30,3 +30,14 @@ def test_a_throttle_share_reads_as_a_share_of_traffic() -> None:
     assert vocabulary.share_in_words(0.5) == "50% of traffic"
     assert vocabulary.share_in_words(0.125) == "12.5% of traffic"
     assert vocabulary.share_in_words("half") == "half"
+
+
+def test_a_count_takes_its_noun_in_the_right_number() -> None:
+    assert vocabulary.plural(1, "point") == "1 point"
+    assert vocabulary.plural(3, "point") == "3 points"
+    assert vocabulary.plural(0, "incident") == "0 incidents"
+    assert vocabulary.plural(2, "PII column") == "2 PII columns"
+    assert vocabulary.plural(2, "batch") == "2 batches"
+    assert vocabulary.plural(2, "policy") == "2 policies"
+    assert vocabulary.plural(["a", "b"], "analysis") == "2 analyses"
+    assert vocabulary.plural(1200, "decision") == "1,200 decisions"
