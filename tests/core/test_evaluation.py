@@ -210,8 +210,8 @@ def test_model_card_and_impact_assessment_come_from_records(
     assert "| group | n | predicted bad credit risk | approved |" in text
     assert "flagged" not in text and "risk score" not in text
     assert (
-        "- **outcome**: positive class 'bad credit risk' (label 1, predicted 1 at probability "
-        ">= 0.5); favourable to the person: 'approved' (predicted 0)" in text
+        "- **outcome**: positive class 'bad credit risk' (label 1, predicted 1 at a probability "
+        "of at least 0.5); favourable to the person: 'approved' (predicted 0)" in text
     )
     verdict = found[0].verdict
     assert verdict == "INCONCLUSIVE"  # sex × age_group: a group of 22 and a ratio of 0.793
