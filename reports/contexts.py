@@ -69,6 +69,8 @@ class DatasheetContext:
     gaps: list[str]
     tag_notes: list[str] = field(default_factory=list)  # inherited tags, exceptions, waivers
     waivers: list[str] = field(default_factory=list)  # approvers' waivers of its failed runs
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each verdict and what it means, shown beside the coloured verdicts."""
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,5 @@ class ImpactContext:
     """Each evidence check that is not PASS (verdict, name, figure, threshold)."""
     unchecked: list[str] = field(default_factory=list)
     """Why stated mitigations could not be checked against the evidence (free text only)."""
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each verdict and what it means, shown beside the coloured verdicts."""

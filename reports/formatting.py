@@ -19,67 +19,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-METRIC_NAMES = {
-    "roc_auc": "ROC AUC",
-    "auc": "ROC AUC",
-    "pr_auc": "PR AUC",
-    "average_precision": "average precision",
-    "log_loss": "log loss",
-    "brier": "Brier score",
-    "brier_score": "Brier score",
-    "f1": "F1 score",
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "tpr": "true positive rate",
-    "fpr": "false positive rate",
-    "dpd": "demographic parity difference",
-    "eod": "equalized odds difference",
-    "disparate_impact": "disparate impact",
-    "ece": "expected calibration error",
-    "mae": "mean absolute error",
-    "rmse": "root mean squared error",
-    "r2": "R²",
-}
-"""Code names of metrics as a reader says them; unknown names lose their underscores."""
-
-# Metrics whose values are proportions of cases (shown as percentages in thresholds).
-PROPORTIONS = frozenset(
-    {
-        "accuracy",
-        "balanced_accuracy",
-        "precision",
-        "recall",
-        "tpr",
-        "fpr",
-        "f1",
-        "dpd",
-        "eod",
-        "skew_rate",
-        "error_rate",
-        "refusal_rate",
-        "estimated_accuracy",
-        "calibration_error",
-        "fairness_ratio",
-    }
-)
-
-FIGURE_NAMES = {
-    "accuracy": "realised accuracy (recorded outcomes)",
-    "calibration_error": "calibration error (ECE, recorded outcomes)",
-    "decisions": "decisions answered",
-    "drift_psi": "largest input drift (PSI)",
-    "prediction_psi": "prediction drift (PSI)",
-    "skew_rate": "share of inputs outside the training domain",
-    "error_rate": "error rate",
-    "refusal_rate": "refusal rate",
-    "estimated_accuracy": "estimated accuracy (CBPE)",
-    "fairness_ratio": "lowest ratio of favourable-decision rates between groups",
-    "latency_p50_ms": "median latency",
-    "latency_p99_ms": "99th-percentile latency",
-}
-"""Monitoring's figures (core.operations.monitoring) in words; others as :func:`metric_name`."""
+# The words for the domain's code names live with the domain, so what monitoring records
+# (an incident's title) and what a report shows say a figure the same way.
+from core.evidence.vocabulary import PROPORTIONS as PROPORTIONS
+from core.evidence.vocabulary import figure_name as figure_name
+from core.evidence.vocabulary import metric_name as metric_name
+from core.evidence.vocabulary import plural as plural
 
 FIGURE_AXES = {
     "accuracy": "accuracy (%)",
@@ -127,19 +72,6 @@ _BOUNDS = {
 }
 
 
-def metric_name(name: object) -> str:
-    """A metric's code name (``roc_auc``) in words (``ROC AUC``).
-
-    Args:
-        name: The code name; anything else is shown as text.
-
-    Returns:
-        The name a reader expects.
-    """
-    text = str(name)
-    return METRIC_NAMES.get(text.lower(), text.replace("_", " "))
-
-
 def percent(value: object, digits: int = 1, trim: bool = False) -> str:
     """A proportion (0.793) as a percentage (``79.3%``); text that is not a number as is.
 
@@ -185,13 +117,90 @@ def threshold(value: object, as_percent: bool | None = None) -> str:
     if isinstance(parsed, Mapping) and parsed and all(v == [] for v in parsed.values()):
         return "none"
     if isinstance(parsed, Mapping) and parsed:
-        return ", ".join(
-            f"{_BOUNDS.get(str(k), str(k).replace('_', ' '))} {_amount(v, as_percent)}"
-            for k, v in parsed.items()
-        )
+        return ", ".join(_bound(str(k), v, as_percent) for k, v in parsed.items())
     if _number(parsed) is not None and not isinstance(parsed, bool):
         return _amount(parsed, as_percent)
     return humane(parsed)
+
+
+def _in_percent(name: object) -> bool:
+    """Whether a check's figures are differences of rates, read as percentages."""
+    return "difference" in str(name)
+
+
+def check_observed(observed: object, name: object = "", interval: object = None) -> str:
+    """What a check observed, as every report says it (the Checks table, the gaps, an AIA).
+
+    A difference of rates reads as a percentage (``16.6%``), another number to three
+    decimals, a count as a whole number, a summary of several figures in words. Only a
+    single measured number carries its 95% interval: a count or a summary has none.
+
+    Args:
+        observed: The recorded value (a number, its text, a mapping of figures).
+        name: The check's name, which says what kind of number it is.
+        interval: The recorded 95% interval ``[low, high]``, if any.
+
+    Returns:
+        For instance ``16.6% (95% CI [5.9%, 41.2%])``, ``0.793 (95% CI [0.518, 0.930])``.
+    """
+    number = _number(observed)
+    if number is None:
+        return humane(observed)
+    pct = _in_percent(name)
+    whole = isinstance(observed, int) or (isinstance(observed, str) and "." not in observed)
+    if pct:
+        shown = percent(number)
+    elif whole and number.is_integer():
+        shown = f"{number:,.0f}"
+    else:
+        shown = f"{number:.3f}"
+    bounds = _parse(interval)
+    if isinstance(bounds, Sequence) and not isinstance(bounds, str) and len(bounds) == 2:
+        low, high = (_number(b) for b in bounds)
+        if low is not None and high is not None:
+            inside = percent(bounds) if pct else f"[{low:.3f}, {high:.3f}]"
+            shown += f" (95% CI {inside})"
+    return shown
+
+
+def check_threshold(value: object, name: object = "") -> str:
+    """A check's threshold as every report says it: in the units :func:`check_observed` uses.
+
+    Args:
+        value: The recorded threshold (bounds by name).
+        name: The check's name.
+
+    Returns:
+        For instance ``at most 25%``, ``at least 30, at least 2 measured groups``.
+    """
+    return threshold(value, _in_percent(name))
+
+
+def section_name(name: object) -> str:
+    """An evidence section's code name (``attribute_inference``) in words.
+
+    Args:
+        name: The recorded section name.
+
+    Returns:
+        ``attribute inference``.
+    """
+    return str(name).replace("_", " ")
+
+
+def _bound(key: str, value: object, as_percent: bool | None) -> str:
+    """One bound of a threshold in words.
+
+    ``max`` 0.25 is ``at most 25%``; a bound on something else, ``min_measured_groups`` 2,
+    is ``at least 2 measured groups``.
+    """
+    if key in _BOUNDS:
+        return f"{_BOUNDS[key]} {_amount(value, as_percent)}"
+    side, _, what = key.partition("_")
+    if side in ("min", "max") and what:
+        words = "at least" if side == "min" else "at most"
+        return f"{words} {_amount(value, False)} {what.replace('_', ' ')}"
+    return f"{key.replace('_', ' ')} {_amount(value, as_percent)}"
 
 
 def humane(value: object) -> str:
@@ -284,19 +293,6 @@ def check_name(name: object) -> str:
     if sep and kind == "slo":
         return f"objective {rest}"
     return CHECK_NAMES.get(text) or metric_name(text)
-
-
-def figure_name(name: object) -> str:
-    """A monitoring figure's code name (``drift_psi``) in words.
-
-    Args:
-        name: The recorded name.
-
-    Returns:
-        ``largest input drift (PSI)``; a name that is no monitoring figure as
-        :func:`metric_name` says it.
-    """
-    return FIGURE_NAMES.get(str(name)) or metric_name(name)
 
 
 def figure_axis(name: object) -> str:
@@ -408,6 +404,10 @@ FILTERS = {
     "metric_name": metric_name,
     "percent": percent,
     "threshold": threshold,
+    "check_observed": check_observed,
+    "check_threshold": check_threshold,
+    "section_name": section_name,
+    "plural": plural,
     "humane": humane,
 }
 """The filters every template environment registers."""

@@ -59,6 +59,8 @@ class MonitoringContext:
     """Per metric, its value in each window (``None``: not measured there): the table."""
     charted: list[str] = field(default_factory=list)
     """The metrics whose value changed between windows: each gets a chart."""
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each verdict and what it means, shown beside the coloured verdicts."""
 
     @property
     def ticks(self) -> list[tuple[float, str]]:
@@ -111,6 +113,8 @@ class IncidentsContext:
     playbooks: list[tuple[str, list[str]]]
     """Each playbook in force: its name and its numbered steps (the runbooks)."""
     notes: list[str] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each coloured state and what it means, shown beside the coloured states."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,8 @@ class DecisionLogContext:
     counts: list[tuple[str, int]]
     decisions: list[DecisionView]
     notes: list[str] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each coloured state and what it means, shown beside the coloured states."""
 
 
 _render = render.render_pair

@@ -86,6 +86,8 @@ class MinimisationContext:
     snapshots: list[SnapshotMinimisation]
     models: list[ModelMinimisation]
     notes: list[str] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    """Each verdict word and what it means, shown beside the coloured words."""
 
 
 _render = render.render_pair

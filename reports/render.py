@@ -84,6 +84,9 @@ _STATUS_CLASSES = {
     "done": "pass",
     "closed": "pass",
 }
+# A paragraph that opens so is a legend (reports/templates/_legend.md.j2): set apart, each of
+# its words in the colour it has in the report.
+_LEGENDS = ("Verdicts: ", "States: ")
 # Sections that list what is wrong or missing: their list is set apart (unless it says none).
 _GAP_HEADINGS = {
     "Gaps",
@@ -166,11 +169,15 @@ def _house_rules(state: StateCore) -> None:
             tok.content = f"<p>{html_lib.escape(tok.content.strip())}</p>\n"
         if tok.type == "inline":
             children = tok.children or []
+            legend = tok.content.startswith(_LEGENDS)
             for j, child in enumerate(children):
                 if child.type == "html_inline" and not _FIGURE.fullmatch(child.content):
                     child.type = "text"
                 if child.type == "strong_open" and j + 1 < len(children):
-                    cls = _verdict_class(children[j + 1].content)
+                    word = children[j + 1].content
+                    cls = _verdict_class(word)
+                    if not cls and legend:  # a legend's state takes its cells' colour
+                        cls = _STATUS_CLASSES.get(word.strip().lower(), "")
                     if cls:
                         child.attrSet("class", cls)
             opener = tokens[i - 1] if i else None
@@ -184,7 +191,7 @@ def _house_rules(state: StateCore) -> None:
             tok.attrSet("class", "meta")
         elif tok.type == "paragraph_open" and tokens[i + 1].content.startswith(_WARNING):
             tok.attrSet("class", "gap")
-        elif tok.type == "paragraph_open" and tokens[i + 1].content.startswith("Verdicts: "):
+        elif tok.type == "paragraph_open" and tokens[i + 1].content.startswith(_LEGENDS):
             tok.attrSet("class", "legend")  # what each colour means
         if tok.type == "bullet_list_open" and i >= 2 and tokens[i - 1].type == "heading_close":
             title, first = tokens[i - 2], tokens[i + 3] if i + 3 < len(tokens) else None

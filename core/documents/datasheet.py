@@ -18,8 +18,11 @@ from core.data import encryption, features, gates, redaction, snapshots, tables,
 from core.documents import reporting
 from core.documents.events import DatasheetRecorded
 from core.identity.actors import require
+from core.kernel.errors import UsageError
 from core.kernel.rows import SnapshotRow
+from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
+from core.privacy import periods
 from reports.contexts import ColumnSummary, DatasheetContext, GroupSummary, ValidationSummary
 from reports.render import render_datasheet
 
@@ -157,7 +160,7 @@ def build_context(
         provenance=prov,
         pii=list(snap.pii),
         sensitive=list(snap.sensitive),
-        retention=snap.retention,
+        retention=_retention(snap.retention),
         columns=[
             _column_summary(c["name"], profile["columns"][c["name"]], snap)
             for c in json.loads(snap.columns)
@@ -168,6 +171,7 @@ def build_context(
         recorded=f"{snap.created_at[:19]}Z by {snap.created_by} (event #{snap.created_seq})",
         gaps=gaps,
         tag_notes=features.tag_notes(ws, snap),
+        legend=list(LEGEND),
     )
 
 
@@ -223,3 +227,13 @@ def write(
         reason=reason,
         pdf=pdf,
     )
+
+
+def _retention(period: str) -> str:
+    """The snapshot's retention tag (``7y``) in words (``7 years``); "" when none is set."""
+    if not period:
+        return ""
+    try:
+        return periods.describe(period)
+    except UsageError:
+        return period

@@ -9,7 +9,6 @@ Each rendering is stored and recorded by one ``report.*`` event.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,12 +26,14 @@ from core.evidence.sections.explainability import Explainability
 from core.evidence.sections.fairness import Fairness
 from core.evidence.sections.privacy import Privacy
 from core.evidence.sections.robustness import Robustness
+from core.evidence.vocabulary import metric_name, plural
 from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
 from core.modelling import model_view, models
+from core.modelling.estimators import ESTIMATORS
 from core.modelling.outcome import Outcome
 from reports.contexts import ImpactContext, ModelCardContext
-from reports.formatting import metric_name
+from reports.formatting import humane, percent
 from reports.render import render_impact, render_model_card
 
 CARD_QUESTIONS = (
@@ -156,11 +157,11 @@ def card_context(
         answers={q: answers.get(q, "Not answered.") for q in CARD_QUESTIONS},
         details=[
             ("version", info.model.ref),
-            ("estimator", run.estimator),
+            ("estimator", _estimator(run.estimator)),
             ("training run", f"run:{run.run_id}, {run.created_at[:19]}Z by {run.created_by}"),
             ("artifact", f"sha256:{info.model.model_digest} (skops)"),
             ("environment", f"freeze sha256:{info.record.freeze_digest[:16]}…"),
-            ("code", json.dumps(info.record.code, sort_keys=True)),
+            ("code", _code(info.record.code)),
             *([("outcome", _outcome(fair))] if fair and fair.outcome else []),
         ],
         training_data=[
@@ -212,9 +213,9 @@ def card_context(
         checks=[
             {
                 **c.to_json(),
-                "observed": _fmt(c.observed),
+                "observed": c.observed,
                 "verdict": c.verdict,
-                "interval": _fmt(c.interval_95) if c.interval_95 else "",
+                "interval": c.interval_95 or [],
                 "note": c.note or "",
             }
             for c in (evidence.checks if evidence else [])
@@ -242,9 +243,44 @@ def _outcome(fair: Fairness) -> str:
     outcome = Outcome.from_json(fair.outcome)
     return (
         f"positive class {outcome.positive!r} (label {outcome.positive_label!r}, predicted 1 "
-        f"at probability >= {fair.threshold}); favourable to the person: "
+        f"at a probability of at least {fair.threshold}); favourable to the person: "
         f"{outcome.favourable_name!r} (predicted {outcome.favourable_prediction})"
     )
+
+
+def _estimator(name: str) -> str:
+    """The estimator a run trained, in words, with the class it is.
+
+    For instance ``logistic regression (scikit-learn LogisticRegression)``.
+    """
+    known = ESTIMATORS.get(name)
+    words = name.replace("_", " ")
+    return f"{words} (scikit-learn {known.cls})" if known else words
+
+
+def _code(code: dict[str, Any]) -> str:
+    """Which code trained the model, as a short list.
+
+    The git commit (and whether its working tree had uncommitted changes) and the feature
+    transforms, by digest.
+    """
+    parts = []
+    git = code.get("git")
+    if isinstance(git, dict):
+        dirty = "yes" if git.get("dirty") else "no"
+        parts.append(f"git commit {str(git.get('commit'))[:12]} (uncommitted changes: {dirty})")
+    elif "git" in code:
+        parts.append("not in a git repository")
+    transforms = code.get("transforms") or []
+    if transforms:
+        shown = ", ".join(f"sha256:{str(t)[:16]}…" for t in transforms)
+        parts.append(
+            f"feature transform {shown}" if len(transforms) == 1 else f"feature transforms {shown}"
+        )
+    rest = {k: v for k, v in code.items() if k not in ("git", "transforms")}
+    if rest:
+        parts.append(humane(rest))
+    return "; ".join(parts) or "not recorded"
 
 
 def _small(groups: list[str] | None, minimum: int | None) -> str:
@@ -459,7 +495,7 @@ def impact_context(
     level = ("I", "II", "III", "IV")[min(points, 3)]
     reasons.insert(
         0,
-        f"{points} point(s) on a four-factor rubric; level = I + points, "
+        f"{plural(points, 'point')} on a four-factor rubric; level = I + points, "
         "capped at IV (after Canada's Algorithmic Impact Assessment levels)",
     )
     sections = [
@@ -486,7 +522,7 @@ def impact_context(
                     if f["small"]
                     else ("met" if f["four_fifths"] else "NOT met")
                 )
-                + f"), demographic parity difference {f['dpd']}",
+                + f"), demographic parity difference {percent(f['dpd'])}",
             )
             for f in card.fairness
         ],
@@ -510,6 +546,7 @@ def impact_context(
             reporting.gap_in_words(c) for c in not_passed(found[0].checks if found else [])
         ],
         unchecked=unchecked,
+        legend=list(LEGEND),
     )
 
 

@@ -25,7 +25,7 @@ from core.documents.events import (
 )
 from core.identity.actors import needs
 from core.kernel.errors import UsageError
-from core.kernel.verdict import INCONCLUSIVE, worst
+from core.kernel.verdict import INCONCLUSIVE, LEGEND, worst
 from core.kernel.workspace import Workspace
 from core.operations.deployments import check_env
 from reports.operations import (
@@ -44,6 +44,22 @@ from reports.operations import (
 from storage.bundle_verifier import operations_history
 
 KINDS = ("monitoring", "incidents", "decisions")
+
+
+DECISION_STATES = (
+    ("ok", "answered with a score"),
+    ("refused", "turned away: an approval condition, a policy or a throttle said no"),
+    ("error", "could not be scored"),
+)
+"""What each coloured status of a decision means, for the decision log's legend."""
+
+INCIDENT_STATES = (
+    ("open", "still being handled"),
+    ("closed", "resolved, with the resolution recorded"),
+    ("done", "a step that was carried out"),
+    ("failed", "a step that was tried and refused (kept on the ticket)"),
+)
+"""What each coloured status of an incident and its actions means, for the legend."""
 
 
 def _figures(evidence: dict[str, Any] | None) -> dict[str, float | None]:
@@ -125,6 +141,7 @@ def monitoring_context(
         notes=extra,
         by_window=by_window,
         charted=charted,
+        legend=list(LEGEND),
     )
 
 
@@ -199,7 +216,9 @@ def incidents_context(
             "Actions that were tried and failed (kept on the ticket, never hidden): "
             + ", ".join(f"#{n}" for n in failed)
         )
-    return IncidentsContext(title=title, incidents=views, playbooks=books, notes=notes)
+    return IncidentsContext(
+        title=title, incidents=views, playbooks=books, notes=notes, legend=list(INCIDENT_STATES)
+    )
 
 
 def _env_events(ws: Workspace, env: str) -> list[tuple[int, dict[str, Any]]]:
@@ -354,6 +373,7 @@ def decision_log_context(
             )
         )
     return DecisionLogContext(
+        legend=list(DECISION_STATES),
         title=title,
         batches=[
             (

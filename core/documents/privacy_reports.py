@@ -14,6 +14,7 @@ from typing import Any
 
 from core.documents import reporting
 from core.documents.events import AccessReportRecorded, MinimisationReportRecorded
+from core.evidence.vocabulary import plural
 from core.identity.actors import needs
 from core.kernel.workspace import Workspace
 from core.privacy import access_log, minimisation
@@ -40,6 +41,13 @@ UNENFORCED = [
     "only through ledgerml's recorded door, but a person with that account and a debugger "
     "could take them. Real separation is one OS account per person.",
 ]
+
+
+MINIMISATION_LEGEND = (
+    ("FLAG", "a PII column a model reads as input or target"),
+    ("DROP?", "a PII or sensitive column no model uses"),
+)
+"""What the minimisation report's coloured words mean, for its legend."""
 
 
 def access_context(entries: list[access_log.AccessEntry], title: str, scope: str) -> AccessContext:
@@ -128,9 +136,11 @@ def headline(doc: dict[str, Any]) -> str:
         return "OK: no PII column is read by a model, and every PII or sensitive column is used"
     parts = []
     if flagged:
-        parts.append(f"FLAG: {flagged} PII column(s) read by a model as input or target")
+        parts.append(f"FLAG: {plural(flagged, 'PII column')} read by a model as input or target")
     if drop:
-        parts.append(f"{drop} PII or sensitive column(s) used by no model (drop candidates)")
+        parts.append(
+            f"{plural(drop, 'PII or sensitive column')} used by no model (drop candidates)"
+        )
     return "; ".join(parts)
 
 
@@ -166,7 +176,9 @@ def minimisation_context(doc: dict[str, Any], title: str) -> MinimisationContext
         )
         for m in doc["models"]
     ]
-    return MinimisationContext(title, headline(doc), snaps, models, list(doc["notes"]))
+    return MinimisationContext(
+        title, headline(doc), snaps, models, list(doc["notes"]), legend=list(MINIMISATION_LEGEND)
+    )
 
 
 def write_minimisation(

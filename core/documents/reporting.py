@@ -21,7 +21,7 @@ from core.kernel.events import now_iso
 from core.kernel.kinds import Payload, new_event
 from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
-from reports.formatting import humane, threshold
+from reports.formatting import check_observed, check_threshold, section_name
 from reports.render import document_id, render_pdf
 
 
@@ -29,7 +29,8 @@ def gap_in_words(check: Check) -> str:
     """One not-passed check as a filed report says it, in words.
 
     Verdict, section, name, what was observed and the threshold (``at least 30``), never
-    as a data structure: the sentence goes into documents people read and file.
+    as a data structure: the sentence goes into documents people read and file. The figures
+    read as the Checks table shows them (:func:`reports.formatting.check_observed`).
 
     Args:
         check: A check whose verdict is not PASS.
@@ -37,11 +38,11 @@ def gap_in_words(check: Check) -> str:
     Returns:
         The sentence.
     """
-    observed = check.observed
-    shown = f"{observed:.3f}" if isinstance(observed, float) else humane(observed)
+    shown = check_observed(check.observed, check.name, check.interval_95)
     return (
-        f"{check.verdict}: {check.section} check '{check.name}' (observed {shown}; "
-        f"threshold {threshold(check.threshold)})" + (f": {check.note}" if check.note else "")
+        f"{check.verdict}: {section_name(check.section)} check '{check.name}' (observed "
+        f"{shown}; threshold {check_threshold(check.threshold, check.name)})"
+        + (f": {check.note}" if check.note else "")
     )
 
 

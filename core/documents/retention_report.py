@@ -30,6 +30,7 @@ from core.kernel.kinds import new_event
 from core.kernel.paths import write_output
 from core.kernel.workspace import Session, Workspace
 from core.privacy import periods
+from reports.formatting import when
 from reports.render import render_pdf
 from reports.retention import (
     ErasureView,
@@ -48,6 +49,25 @@ FORMATS = ("md", "html", "json", "pdf")
 
 def _short(digest: Any) -> str:
     return f"sha256:{str(digest)[:16]}…" if digest else "—"
+
+
+def _at(instant: Any) -> str:
+    """A recorded instant as the log shows it: to the second, in UTC ("" for none)."""
+    return when(instant, seconds=True) if instant else ""
+
+
+def _period(period: Any) -> str:
+    """A retention period (``7y``) in words (``7 years``); anything else as recorded."""
+    try:
+        return periods.describe(str(period)) if period else ""
+    except UsageError:
+        return str(period)
+
+
+def _rule(rule: Any) -> str:
+    """The rule an erasure followed (``retention 7y``), its period in words."""
+    kind, _, period = str(rule).partition(" ")
+    return f"{kind} {_period(period)}" if kind == "retention" and period else str(rule)
 
 
 def _snapshot_views(doc: dict[str, Any], now: str | None) -> list[SnapshotView]:
@@ -80,28 +100,31 @@ def _snapshot_views(doc: dict[str, Any], now: str | None) -> list[SnapshotView]:
         elif not period:
             status = "kept: no rule"
         elif ends and now and ends <= now:
-            status = f"expired {ends}, not erased" + (
+            status = f"expired {_at(ends)}, not erased" + (
                 ", held by " + "; ".join(f"#{h['hold']}: {h['reason']}" for h in held)
                 if held
                 else ": due for erasure (no retention run has erased it)"
             )
         else:
-            status = f"kept until {ends}" if ends else "kept (its period reaches past 9999)"
+            status = f"kept until {_at(ends)}" if ends else "kept (its period reaches past 9999)"
             if held:
                 status += ", held by " + ", ".join(f"#{h['hold']}" for h in held)
-        label = f"{period} ({applies})" if period else applies
-        out.append(SnapshotView(ref, str(s["created_at"]), s["tag"] or "", label, ends, status))
+        label = f"{_period(period)} ({applies})" if period else applies
+        shown = SnapshotView(
+            ref, _at(s["created_at"]), _period(s["tag"] or ""), label, _at(ends), status
+        )
+        out.append(shown)
     return out
 
 
 def _run_lines(run: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     erased = [
-        f"{e['snapshot']} (#{e['erasure']}): {e['rule']}, expired {e['expires_at']}"
+        f"{e['snapshot']} (#{e['erasure']}): {_rule(e['rule'])}, expired {_at(e['expires_at'])}"
         + (f", with {', '.join(e['covers'])}" if e.get("covers") else "")
         for e in run["erased"]
     ] + [
         f"the decision log of {d['deployment_id']} in {d['env']} (#{d['erasure']}): "
-        f"{d['rule']} from its end {d['ended_at']}, expired {d['expires_at']}"
+        f"{_rule(d['rule'])} from its end {_at(d['ended_at'])}, expired {_at(d['expires_at'])}"
         for d in run["decision_logs"]
     ]
     held = [f"{h['target']}: {h['text']}" for h in run["held"]]
@@ -118,9 +141,9 @@ def context(doc: dict[str, Any], *, title: str, scope: str, now: str | None) -> 
         RuleView(
             int(r["seq"]),
             str(r["target"]),
-            str(r["period"]),
-            str(r["previous"] or ""),
-            str(r["ts"]),
+            _period(r["period"]),
+            _period(r["previous"] or ""),
+            _at(r["ts"]),
             str(r["actor"]),
             str(r["reason"]),
             last[str(r["target"])] == int(r["seq"]),
@@ -131,9 +154,9 @@ def context(doc: dict[str, Any], *, title: str, scope: str, now: str | None) -> 
         HoldView(
             int(h["hold"]),
             str(h["target"]),
-            f"{h['placed_at']} by {h['placed_by']}",
+            f"{_at(h['placed_at'])} by {h['placed_by']}",
             str(h["reason"]),
-            f"lifted at #{h['released_seq']} ({h['released_at']}) by {h['released_by']}: "
+            f"lifted at #{h['released_seq']} ({_at(h['released_at'])}) by {h['released_by']}: "
             f"{h['released_reason']}"
             if h["released_seq"] is not None
             else "in force",
@@ -144,15 +167,15 @@ def context(doc: dict[str, Any], *, title: str, scope: str, now: str | None) -> 
     erasures = [
         ErasureView(
             int(e["seq"]),
-            str(e["ts"]),
+            _at(e["ts"]),
             str(e["actor"]),
             str(e["target"]),
             ", ".join([*e["snapshots"], *(f"decision key of {k}" for k in e["decision_keys"])]),
             str(e["method"]),
             str(e["legal_basis"]),
-            str(e["rule"]),
+            _rule(e["rule"]),
             _short(e["receipt_digest"]),
-            str(e["as_of"] or ""),
+            _at(e["as_of"]) if e["as_of"] else "",
             str(e["reason"]),
         )
         for e in doc["erasures"]
@@ -163,9 +186,9 @@ def context(doc: dict[str, Any], *, title: str, scope: str, now: str | None) -> 
         runs.append(
             RunView(
                 int(r["seq"]),
-                str(r["ts"]),
+                _at(r["ts"]),
                 str(r["actor"]),
-                str(r["as_of"] or ""),
+                _at(r["as_of"]) if r["as_of"] else "",
                 erased,
                 held,
                 refused,
@@ -176,7 +199,8 @@ def context(doc: dict[str, Any], *, title: str, scope: str, now: str | None) -> 
         "A dataset's rule overrides the retention tag each of its snapshots was ingested "
         "with; without either, nothing expires. Months and years are calendar ones "
         "(29 February plus one year ends on 28 February).",
-        f"Expiry above is counted at {now or 'no event'} (the last event the log covers), "
+        f"Expiry above is counted at {_at(now) if now else 'no event'} (the last event the log "
+        "covers), "
         "not at the time of reading.",
     ]
     return RetentionContext(

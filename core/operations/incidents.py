@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.evidence.vocabulary import share_in_words
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import CheckFailedError, NotFoundError, PermissionDeniedError, UsageError
@@ -407,7 +408,7 @@ def act(
 def _describe(step: dict[str, Any]) -> str:
     action = step["action"]
     if action == "throttle":
-        return f"throttle to a share of {step['share']}"
+        return f"throttle to {share_in_words(step['share'])}"
     if action == "fallback":
         return f"switch to fallback model {step['model']}"
     if action == "baseline":

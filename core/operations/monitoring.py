@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.evidence.vocabulary import breach_in_words, plural
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import CheckFailedError, UsageError
@@ -764,7 +765,9 @@ def _fairness(
         ratio = None
         detail = ""
         if len(big) < 2:
-            detail = f"{len(big)} group(s) of at least {MIN_ROWS} decisions: no ratio to take"
+            detail = (
+                f"{plural(len(big), 'group')} of at least {MIN_ROWS} decisions: no ratio to take"
+            )
         else:
             rates = [t["favourable_rate"] or 0.0 for t in big]
             if max(rates) > 0:
@@ -1205,8 +1208,10 @@ def _breach(ws: Workspace, actor: str, result: MonitorResult, objective: dict[st
                 s.actor,
                 payload,
                 [f"env:{env}"],
-                f"SLO {objective['name']}: {objective['metric']} {objective['observed']} "
-                f"breaches {objective['threshold']}",
+                f"SLO {objective['name']}: "
+                + breach_in_words(
+                    objective["metric"], objective["observed"], objective["threshold"]
+                ),
             )
         )
         rows: list[OpsAlertRow] = s.catalog.rows(
@@ -1224,8 +1229,8 @@ def _breach(ws: Workspace, actor: str, result: MonitorResult, objective: dict[st
         ws,
         actor,
         env=env,
-        title=f"SLO {objective['name']} breached: {objective['metric']} = "
-        f"{objective['observed']} (objective {objective['threshold']})",
+        title=f"SLO {objective['name']} breached: "
+        + breach_in_words(objective["metric"], objective["observed"], objective["threshold"]),
         reason=f"opened automatically by monitoring run #{result.row.seq}",
         severity="high" if objective["verdict"] == FAIL else "medium",
         alert_seq=row.seq,

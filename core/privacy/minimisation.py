@@ -230,13 +230,10 @@ def _verdicts(
     """What the DPO reads first about a snapshot, in words; never kinder than the figures."""
     out = []
     if pii_used:
-        out.append(
-            f"FLAG: PII column(s) {', '.join(pii_used)} are used by a model as input or target"
-        )
+        out.append(f"FLAG: {_columns('PII', pii_used)} used by a model as input or target")
     if drop:
         out.append(
-            f"DROP CANDIDATES: PII or sensitive column(s) {', '.join(drop)} are stored but "
-            "used by no model"
+            f"DROP CANDIDATES: {_columns('PII or sensitive', drop)} stored but used by no model"
         )
     if not any(c["used_by"] for c in columns):
         out.append(f"no model uses {snap.ref}: every column it stores is unused by models")
@@ -248,3 +245,10 @@ def _verdicts(
             else "OK: no PII or sensitive column is stored"
         )
     return out
+
+
+def _columns(kind: str, names: list[str]) -> str:
+    """``PII column age is`` or ``PII columns age, sex are``: the names, in the right number."""
+    if len(names) == 1:
+        return f"{kind} column {names[0]} is"
+    return f"{kind} columns {', '.join(names)} are"

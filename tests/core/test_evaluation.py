@@ -20,6 +20,7 @@ from core.evidence.sections.fairness import Fairness
 from core.evidence.suite import load_suite
 from core.identity.signing import verify_envelope
 from core.kernel.errors import NotFoundError, UsageError
+from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
 from core.modelling.spec import load_spec
@@ -209,8 +210,8 @@ def test_model_card_and_impact_assessment_come_from_records(
     assert "| group | n | predicted bad credit risk | approved |" in text
     assert "flagged" not in text and "risk score" not in text
     assert (
-        "- **outcome**: positive class 'bad credit risk' (label 1, predicted 1 at probability "
-        ">= 0.5); favourable to the person: 'approved' (predicted 0)" in text
+        "- **outcome**: positive class 'bad credit risk' (label 1, predicted 1 at a probability "
+        "of at least 0.5); favourable to the person: 'approved' (predicted 0)" in text
     )
     verdict = found[0].verdict
     assert verdict == "INCONCLUSIVE"  # sex × age_group: a group of 22 and a ratio of 0.793
@@ -250,12 +251,13 @@ def test_impact_report_golden() -> None:
         ref="demo@1",
         as_of="as of evaluation event #7",
         level="II",
-        level_reasons=["1 point(s)", "+1: decisions concern natural persons"],
+        level_reasons=["1 point", "+1: decisions concern natural persons"],
         sections=[("Intended purpose", "AI Act Art. 27(1)(a)", "Scoring <loans> & more")],
         evidence=[("signature status", "valid")],
         unanswered=["Complaint route"],
         breaches=["BREACHED: the assessment states suspension if disparate impact < 0.8"],
         not_passed=["WARN: fairness check 'disparate impact (sex)'"],
+        legend=list(LEGEND),
     )
     markdown, html = render_impact(ctx)
     if os.environ.get("LEDGERML_UPDATE_GOLDENS") == "1":  # regenerate, then review the diff

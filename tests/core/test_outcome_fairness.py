@@ -231,6 +231,7 @@ def test_small_groups_make_comparisons_inconclusive_with_their_interval(
     assert f"'c' ({small})" in rule["note"]
     sizes = check(evidence, "group sizes (grp)")
     assert sizes["verdict"] == "INCONCLUSIVE" and sizes["observed"]["too_small"] == ["c"]
+    assert "interval_95" not in sizes  # a count of rows has no confidence interval
     assert evidence["verdict"] == "INCONCLUSIVE"
     assert evidence["passed"] is True and evidence["warnings"] == 2  # never counted as a pass
     assert evidence["sections"]["fairness"]["groups"]["grp"]["small_groups"] == ["c"]

@@ -247,9 +247,9 @@ def test_datasheet_sections_groups_and_gaps(data_ws: Workspace, tmp_path: Path) 
         "## Gaps",
     ):
         assert section in md
-    assert "| A93 | 548 | 54.8% |" in md  # single males, attribute 9
+    assert "| A93 | 548 | 54.8% |" in md  # single males, column08
     assert "Motivation is not recorded" in md and "No retention period" in md
-    assert "german-credit-raw" in md and "…`) PASS (0 errors" in md
+    assert "german-credit-raw" in md and "…`) **PASS** (0 errors" in md
     html = html_path.read_text()
     assert "<script" not in html and "http://" not in html and "https://" not in html
     answered, _ = datasheet.write(

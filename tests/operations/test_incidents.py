@@ -97,6 +97,10 @@ def test_a_breach_opens_one_incident_and_the_playbook_rolls_back(armed: Ops) -> 
     assert [a.slo for a in first.alerts] == ["traffic"] and first.alerts[0].incident is None
     [incident] = first.incidents
     assert incident.alert_seq == first.alerts[0].seq and incident.opened_by == "scorer"
+    # its title is stored in words, never as the code's comparison
+    assert incident.title == (
+        "SLO traffic breached: decisions answered 0 below the objective of at least 1"
+    )
     # the automatic step ran as the monitoring identity and restored the previous approved one
     [action] = first.actions
     assert action.automatic and action.status == "done" and action.created_by == "scorer"
@@ -153,6 +157,7 @@ def test_steps_on_command_who_may_take_them_and_closing(armed: Ops) -> None:
     assert _head(armed) == before  # every refusal above recorded nothing
     done = incidents.act(ws, "opal", row.seq, step=2, reason="halve the traffic")
     assert done.status == "done" and not done.automatic and done.created_by == "opal"
+    assert done.detail == "throttle to 50% of traffic"
     with ws.session("") as s:
         assert deployments.throttle_of(s, "staging") == 0.5
     base = incidents.act(ws, "alice", row.seq, step=3, reason="the models are suspect")

@@ -119,8 +119,8 @@ def test_another_shape_gives_drop_candidates_and_a_pii_flag(people: Workspace) -
     # stored, tagged, read by no model: what the DPO may ask to drop
     assert entry["drop_candidates"] == ["name", "email", "phone", "age"]
     assert entry["pii_used"] == ["zip"]
-    assert entry["verdicts"][0].startswith("FLAG: PII column(s) zip")
-    assert entry["verdicts"][1].startswith("DROP CANDIDATES: PII or sensitive column(s) name")
+    assert entry["verdicts"][0] == "FLAG: PII column zip is used by a model as input or target"
+    assert entry["verdicts"][1].startswith("DROP CANDIDATES: PII or sensitive columns name, ")
     zip_users = next(c for c in entry["columns"] if c["name"] == "zip")["used_by"]
     assert [u["model"] for u in zip_users] == ["local@1"]
     prospects = _entry(doc, "prospects@1")
@@ -133,8 +133,8 @@ def test_another_shape_gives_drop_candidates_and_a_pii_flag(people: Workspace) -
 def test_the_report_states_the_verdicts_plainly(people: Workspace, tmp_path: Path) -> None:
     before = people.ledger.head()[0]
     md, html, doc = privacy_reports.write_minimisation(people, "alice", tmp_path)
-    assert doc["headline"].startswith("FLAG: 1 PII column(s) read by a model")
-    assert "5 PII or sensitive column(s) used by no model" in doc["headline"]
+    assert doc["headline"].startswith("FLAG: 1 PII column read by a model")
+    assert "5 PII or sensitive columns used by no model" in doc["headline"]
     text = md.read_text()
     assert "| zip | BIGINT | PII | local@1 input | FLAG |" in text
     assert "| email | VARCHAR | PII | no model | DROP? |" in text

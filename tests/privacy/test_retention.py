@@ -258,7 +258,7 @@ def test_the_retention_log_reports_rules_holds_runs_and_flags(team: Team, tmp_pa
     md = paths[0].read_text()
     assert "**retention run #" in md and "later than its own time" in md  # flags first
     assert md.index("## Flags") < md.index("## Retention rules")
-    assert "| #" in md and "10y (dataset:claims rule #" in md
+    assert "| #" in md and "10 years (dataset:claims rule #" in md
     assert "lifted at #" in md and "by dana: closed" in md
     assert "held by #" in md and "regulator request" in md
     assert json.loads(paths[2].read_text())["runs"][0]["held"][0]["target"] == "visits@1"

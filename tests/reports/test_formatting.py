@@ -42,7 +42,9 @@ def test_thresholds_read_as_bounds_in_words() -> None:
     assert threshold("{'min': 0.8}") == "at least 0.8"
     assert threshold({"max": 0.05, "warn_above": 0.02}) == "at most 0.05, warns above 0.02"
     assert threshold("{'max': []}") == "none"
-    assert threshold({"min": 30, "min_measured_groups": 2}) == "at least 30, min measured groups 2"
+    assert threshold({"min": 30, "min_measured_groups": 2}) == (
+        "at least 30, at least 2 measured groups"
+    )
 
 
 def test_proportions_read_as_percentages() -> None:
@@ -163,3 +165,21 @@ def test_discrete_x_ticks_are_the_labels_given() -> None:
     )
     labels = re.findall(r'<text[^>]*text-anchor="middle" font-size="11">([^<]*)</text>', svg)
     assert labels == ["#23", "#25"]  # one tick per run, no fractional window numbers
+
+
+def test_a_checks_figures_read_the_same_in_every_report() -> None:
+    from reports.formatting import check_observed, check_threshold
+
+    name = "demographic parity difference (sex × age_group)"
+    assert check_observed(0.166, name, [0.059, 0.412]) == "16.6% (95% CI [5.9%, 41.2%])"
+    assert check_threshold({"max": 0.25}, name) == "at most 25%"
+    assert check_observed(0.793, "disparate impact", [0.518, 0.93]) == (
+        "0.793 (95% CI [0.518, 0.930])"
+    )
+    assert check_observed(0, "probes that crashed") == "0"
+    # a count or a summary of figures carries no interval, whatever was recorded beside it
+    summary = {"measured_groups": 4, "smallest": 22}
+    assert check_observed(summary, "group sizes", [0.4, 0.8]) == "measured groups: 4, smallest: 22"
+    assert check_threshold({"min": 30, "min_measured_groups": 2}, "group sizes") == (
+        "at least 30, at least 2 measured groups"
+    )

@@ -14,7 +14,7 @@ def _impact(answer: str) -> ImpactContext:
         ref="demo@1",
         as_of="as of evaluation event #7",
         level="II",
-        level_reasons=["1 point(s)"],
+        level_reasons=["1 point"],
         sections=[("Intended purpose", "AI Act Art. 27(1)(a)", answer)],
         evidence=[("signature status", "valid")],
         unanswered=[],

@@ -283,7 +283,6 @@ def _group_sizes(
     if passed and not too_small and not explicit:
         return note
     smallest = min((r["count"] for r in table), default=0)
-    shown = min((r for r in too_small if r["count"]), key=lambda r: r["count"], default=None)
     checks.add(
         "fairness",
         f"group sizes ({key})",
@@ -296,8 +295,8 @@ def _group_sizes(
         passed,
         severity,
         inconclusive=bool(too_small),
-        # The favourable rate of the smallest measured group below the minimum.
-        interval=shown["intervals_95"]["favourable_rate"] if shown else None,
+        # A count has no confidence interval; the small groups' rates and their intervals
+        # are in the section's table.
         note=note,
     )
     return note
