@@ -154,16 +154,48 @@ def _status_cells(tokens: list[Token]) -> None:
                     tok.attrSet("class", cls)
 
 
+CARD_COLUMNS = 5
+"""A table of this many columns or more shows each row as a card in a narrow window (one
+line per cell, under its column's heading): kept in its shape it would not fit. The shared
+style sheet's narrow-screen rules and the bundle's cover page use the same number."""
+
+
+def _labelled_cells(tokens: list[Token]) -> None:
+    """Label each body cell of a wide table with its column's heading (``data-label``).
+
+    A table of :data:`CARD_COLUMNS` columns or more shows each row as a card in a narrow
+    window, each cell on a line of its own under this label (the shared style sheet's
+    narrow-screen rules); on a wide window and on paper the label is unused. A narrower
+    table keeps its shape everywhere, so its cells carry none.
+    """
+    headings: list[str] = []
+    column = 0
+    for i, tok in enumerate(tokens):
+        if tok.type == "thead_open":
+            headings = []
+        elif tok.type == "tr_open":
+            column = 0
+        elif tok.type == "th_open":
+            headings.append(" ".join(_plain(tokens[i + 1]).split()))
+        elif tok.type == "td_open":
+            wide = len(headings) >= CARD_COLUMNS
+            if wide and column < len(headings) and headings[column]:
+                tok.attrSet("data-label", headings[column])
+            column += 1
+
+
 def _house_rules(state: StateCore) -> None:
     """Keep the HTML safe and give it the report's classes.
 
     Raw HTML in the Markdown is ours only where it is a figure marker; anything else came
     from recorded text (a team's answers, a reason) and is shown as text, never run. Verdict
     words are coloured; the paragraph under the title is its meta line; the list of a gaps
-    section is set apart; a status cell is coloured by its state (:func:`_status_cells`).
+    section is set apart; a status cell is coloured by its state (:func:`_status_cells`);
+    a wide table's cells carry their column's heading (:func:`_labelled_cells`).
     """
     tokens = state.tokens
     _status_cells(tokens)
+    _labelled_cells(tokens)
     for i, tok in enumerate(tokens):
         if tok.type == "html_block" and not _FIGURE.fullmatch(tok.content.strip()):
             tok.content = f"<p>{html_lib.escape(tok.content.strip())}</p>\n"
@@ -231,7 +263,7 @@ def markdown_to_html(markdown: str, figures: Sequence[str] = ()) -> str:
     body = _FIGURE.sub(place, body)
     page = _ENV.get_template("_page.html.j2").render(
         title=titles[0] if titles else "Report",
-        css=_ENV.get_template("_page.css.j2").render(),
+        css=_ENV.get_template("_page.css.j2").render(card_columns=CARD_COLUMNS),
         body=body,
     )
     return page

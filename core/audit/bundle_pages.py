@@ -10,6 +10,7 @@ from urllib.parse import quote
 from core.audit.bundle_members import Bundling, Members, payload_size
 from core.audit.coverage import Coverage
 from core.kernel.verdict import LEGEND
+from reports.render import CARD_COLUMNS
 from storage import bundle_verifier
 
 
@@ -128,6 +129,8 @@ The manifest is signed by key `{key_id}`.
 """
 
 
+_WIDE = f"table:has(th:nth-child({CARD_COLUMNS}))"
+"""A table too wide to keep its shape in a narrow window (as in the reports)."""
 _STYLE = (
     "body{font:15px/1.5 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;"
     "color:#1b1f24}h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;"
@@ -140,6 +143,17 @@ _STYLE = (
     ".pass{color:#1a7f37;font-weight:600}.warn,.inconclusive{color:#9a6700;font-weight:600}"
     ".fail{color:#cf222e;font-weight:600}dl{display:grid;grid-template-columns:max-content 1fr;"
     "gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}"
+    "p,li,dd,h1,h2{overflow-wrap:anywhere}"
+    # A narrow window: a wide table shows each row as a card, one line per cell under its
+    # column's heading (data-label, from _labelled); a narrower table wraps in its cells.
+    # Nothing is wider than the window; the reports' style sheet has the same rules.
+    "@media screen and (max-width:52rem){body{margin:1rem auto}td{overflow-wrap:anywhere}"
+    f"{_WIDE},{_WIDE}>tbody,{_WIDE}>tbody>tr{{display:block}}{_WIDE}>thead{{display:none}}"
+    f"{_WIDE}>tbody>tr{{border:1px solid #d0d7de;margin:.5rem 0;padding:.2rem 0}}"
+    f"{_WIDE}>tbody>tr>td{{display:flow-root;border:0;padding:.1rem .5rem .1rem 9rem}}"
+    f"{_WIDE}>tbody>tr>td:empty{{display:none}}"
+    f"{_WIDE}>tbody>tr>td::before{{content:attr(data-label);float:left;width:8rem;"
+    "margin-left:-8.5rem;color:#57606a;font-weight:600}}"
     "@media print{a{color:inherit;text-decoration:none}}"
 )
 _VERDICTS = ("PASS", "WARN", "INCONCLUSIVE", "FAIL")
@@ -197,6 +211,39 @@ def _counts_now(b: Bundling, seq: int) -> str:
 def _stage_line(b: Bundling) -> str:
     """The version's stage at export, with a word when its approvals no longer count."""
     return b.sign_off.stage_detail if b.sign_off else "not recorded"
+
+
+# A table as the cover writes it: its header row first, then its rows.
+_TABLE = re.compile(r"<table>(<tr><th>.*?</tr>)(.*?)</table>", re.S)
+
+
+def _labelled(page: str) -> str:
+    """``page`` with its tables' header rows in ``<thead>`` and wide tables' cells labelled.
+
+    Each ``<td>`` of a table of ``CARD_COLUMNS`` columns or more gets ``data-label``, its
+    column's heading: the labels let a narrow window show the table as one card per row
+    (the style sheet's narrow-screen rules). They are read from each header row once the
+    page is written, so a table's columns are named once, in its header.
+    """
+
+    def labelled(table: re.Match[str]) -> str:
+        header, body = table.group(1), table.group(2)
+        labels = [
+            html.escape(html.unescape(re.sub(r"<[^>]*>", "", cell)))
+            for cell in re.findall(r"<th>(.*?)</th>", header, re.S)
+        ]
+
+        def row(tr: re.Match[str]) -> str:
+            names = iter(labels)
+            return re.sub(
+                r"<td(?=[ >])", lambda _: f'<td data-label="{next(names, "")}"', tr.group(0)
+            )
+
+        if len(labels) >= CARD_COLUMNS:
+            body = re.sub(r"<tr>.*?</tr>", row, body, flags=re.S)
+        return f"<table><thead>{header}</thead><tbody>{body}</tbody></table>"
+
+    return _TABLE.sub(labelled, page)
 
 
 def index_html(b: Bundling, members: Members, table: Coverage) -> str:
@@ -270,7 +317,7 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         if b.demo()
         else ""
     )
-    return (
+    return _labelled(
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Audit bundle: {ref}</title><style>{_STYLE}</style></head><body>"

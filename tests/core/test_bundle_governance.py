@@ -699,7 +699,7 @@ def test_the_model_card_carries_the_sign_off(staged: Stage) -> None:
     assert "| not for applicants under 21 | verifies |" in rows[1]
     assert "No approval recorded" not in block
     html = members["reports/model-card.html"].decode()
-    assert "<h2>Sign-off</h2>" in html and f"<td>{cora_key}…</td>" in html
+    assert "<h2>Sign-off</h2>" in html and f'<td data-label="key">{cora_key}…</td>' in html
 
 
 def test_a_card_shows_a_forged_approval_row_as_not_verifying(staged: Stage, tmp_path: Path) -> None:

@@ -98,4 +98,4 @@ def test_the_rendered_card_carries_the_counts_column(gov: Gov) -> None:
     md, html = render_model_card(modelcard.card_context(gov.ws, M, {}))
     [line] = [x for x in md.splitlines() if x.startswith(f"| #{seq} |")]
     assert "| counts now |" in md and "| NO: " in line and "void" in line
-    assert "<th>counts now</th>" in html and "<td>NO: " in html
+    assert "<th>counts now</th>" in html and '<td data-label="counts now">NO: ' in html

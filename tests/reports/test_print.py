@@ -1,6 +1,7 @@
 """Reports people file: the PDF of every report (its text held to golden files, its digest
-recorded), the shared print rules, and every report's HTML in a real headless Chromium at a
-desktop and a phone width: nothing overflows sideways and nothing is fetched."""
+recorded), the shared print rules, and every report's HTML and a real bundle's cover page in a
+real headless Chromium at a desktop and a phone width: nothing overflows sideways, tables
+included, and nothing is fetched."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import re
 import shutil
 import subprocess
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pypdf
 import pytest
@@ -58,7 +61,25 @@ def written(credit_keyed: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     privacy_reports.write_access(ws, "alice", out, pdf=True)
     privacy_reports.write_minimisation(ws, "alice", out, pdf=True)
     retention_report.write(ws, "alice", out, formats=("md", "html", "pdf"))
+    score_card(ws, root, out)  # last: the reports above list no vendor snapshot or its events
     return ws, out
+
+
+def score_card(ws: Workspace, root: Path, out: Path) -> None:
+    """Audit an existing score and write its card: the generated corpus's vendor score (a
+    probability of default that scores rural applicants worse), the spec and suite of the
+    score-evaluation tests, evaluated and signed by val."""
+    from core.documents import scorecard
+    from core.evidence import score_evaluation
+    from tests.core.test_predictions import FAIRNESS, VENDOR_SPEC
+    from tests.corpus import generate
+
+    table = generate.vendor_scores(root)
+    snapshots.add(ws, "alice", table.path, dataset="vendor", sensitive=table.sensitive)
+    (root / "score.toml").write_text(VENDOR_SPEC)
+    (root / "suite.toml").write_text(FAIRNESS)
+    score_evaluation.evaluate(ws, "val", "vendor@1", root / "score.toml", root / "suite.toml")
+    scorecard.write(ws, "val", "vendor#vendor_score", out, pdf=True)
 
 
 def operate(ws: Workspace, root: Path) -> None:
@@ -144,6 +165,7 @@ REPORTS = [
     "access-log",
     "minimisation",
     "retention",
+    "score-card-vendor-1-vendor_score",
 ]
 
 
@@ -417,11 +439,12 @@ for (const n of names) {
       const d = f.contentDocument, e = d.documentElement;
       const wide = [...d.querySelectorAll('body *')]
         .filter(x => x.getBoundingClientRect().right > e.clientWidth + 1)
-        .filter(x => !x.closest('table') || x.tagName === 'TABLE')
         .map(x => x.tagName + (x.className ? '.' + x.className : '')).slice(0, 5);
       const fetched = f.contentWindow.performance.getEntriesByType('resource')
         .map(r => r.name).filter(u => !u.startsWith('file:') && !u.startsWith('data:'));
-      out[n] = {scroll: e.scrollWidth, client: e.clientWidth, wide, fetched};
+      const links = [...d.querySelectorAll('[href], [src]')].map(x => x.href || x.src);
+      out[n] = {scroll: e.scrollWidth, client: e.clientWidth, wide, fetched, links,
+                text: d.body.innerText};
     } catch (err) { out[n] = {error: String(err)}; }
     if (--left === 0) document.getElementById('probe').textContent = JSON.stringify(out);
   };
@@ -467,6 +490,14 @@ def browse(folder: Path, names: list[str], width: int, profile: Path) -> dict[st
     return seen
 
 
+# A table too wide for any window, in a box that scrolls it: the document never overflows,
+# so only the per-element check sees it.
+WIDE_TABLE = (
+    '<html><body><div style="overflow-x: auto"><table><tr>'
+    '<td style="min-width: 2000px">x</td></tr></table></div></body></html>'
+)
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/system-deps)")
 @pytest.mark.parametrize("width", [1280, 420])
 def test_every_report_fits_the_window_and_fetches_nothing(
@@ -485,16 +516,75 @@ def test_every_report_fits_the_window_and_fetches_nothing(
     (pages / "too-wide.html").write_text(
         '<html><body><div style="width: 2000px">x</div><img src="http://example.invalid/a.png">'
     )
-    names = [f"{stem}.html" for stem in REPORTS] + ["too-wide.html"]
+    # … and one whose table scrolls inside its own box: the page fits, the table does not.
+    (pages / "wide-table.html").write_text(WIDE_TABLE)
+    names = [f"{stem}.html" for stem in REPORTS] + ["too-wide.html", "wide-table.html"]
     seen = browse(pages, names, width, tmp_path / "profile")
     control = seen["too-wide.html"]
     assert control["scroll"] > control["client"] and control["fetched"], control
+    assert "TABLE" in seen["wide-table.html"]["wide"], seen["wide-table.html"]
     for stem in REPORTS:
         fit = seen[f"{stem}.html"]
         assert "error" not in fit, fit
         assert fit["scroll"] <= fit["client"], f"{stem} at {width}px overflows: {fit}"
         assert fit["wide"] == [], f"{stem} at {width}px: elements past the edge: {fit}"
         assert fit["fetched"] == [], f"{stem} fetched {fit['fetched']}"
+
+
+@pytest.fixture(scope="module")
+def bundled(written: tuple[Workspace, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle of credit-risk@1 (signed, approved twice with a condition, deployed, its
+    reports filed) as ``bundle export`` writes it, unpacked into a folder."""
+    from core.audit import bundle
+
+    ws, _ = written
+    root = tmp_path_factory.mktemp("bundle")
+    archive = root / "credit-risk-1.zip"
+    bundle.export(ws, "alice", "credit-risk@1", archive, reason="audit")
+    folder = root / "unpacked"
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+    return folder
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/system-deps)")
+@pytest.mark.parametrize("width", [1280, 420])
+def test_the_bundle_cover_page_fits_links_only_its_members_and_states_its_verdicts(
+    bundled: Path, tmp_path: Path, width: int
+) -> None:
+    """The cover page an auditor opens first, in a real browser: it fits a desktop and a
+    phone window (tables too), fetches nothing, every link opens a file of the bundle, and
+    it says both what was verified (at export, not by the page) and the evidence verdict."""
+    members = {p.relative_to(bundled).as_posix() for p in bundled.rglob("*") if p.is_file()}
+    page = (bundled / "index.html").read_text()
+    assert not re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+    assert not re.search(r"url\(|@import", page)
+    pages = tmp_path / "pages"
+    shutil.copytree(bundled, pages)
+    (pages / "wide-table.html").write_text(WIDE_TABLE)
+    seen = browse(pages, ["index.html", "wide-table.html"], width, tmp_path / "profile")
+    assert "TABLE" in seen["wide-table.html"]["wide"], seen["wide-table.html"]
+    cover = seen["index.html"]
+    assert "error" not in cover, cover
+    assert cover["scroll"] <= cover["client"], f"the cover at {width}px overflows: {cover}"
+    assert cover["wide"] == [], f"the cover at {width}px: elements past the edge: {cover}"
+    assert cover["fetched"] == [], cover["fetched"]
+    base = pages.as_uri() + "/"
+    linked = set()
+    for url in cover["links"]:
+        assert url.startswith(base), f"the cover links outside the bundle: {url}"
+        linked.add(unquote(url.removeprefix(base).partition("#")[0]))
+    assert linked <= members, sorted(linked - members)  # every link opens a member …
+    assert members - linked == {"index.html"}, sorted(members - linked)  # … and each is linked
+    text = " ".join(cover["text"].split())
+    assert "Verified at export, not by this page." in text
+    assert "ledgerml bundle verify BUNDLE.zip --key org.pem" in text
+    newest = max(
+        members & {f"evidence/{p.name}" for p in (bundled / "evidence").glob("evaluation-*")},
+        key=lambda name: int(re.findall(r"\d+", name)[-1]),
+    )
+    verdict = json.loads((bundled / newest).read_text())["verdict"]
+    assert f"Evidence verdict (newest) {verdict}" in text, text[:2000]
 
 
 def test_the_cli_writes_the_pdf_by_default_and_skips_it_when_asked(

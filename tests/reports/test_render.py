@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from reports.contexts import ImpactContext
-from reports.render import markdown_to_html, render_impact
+from reports.render import CARD_COLUMNS, markdown_to_html, render_impact
 
 
 def _impact(answer: str) -> ImpactContext:
@@ -82,6 +82,22 @@ def test_a_status_cell_is_coloured_by_the_state_it_records() -> None:
     assert '<td class="fail">open</td>' in cells and '<td class="pass">closed</td>' in cells
     assert '<td class="fail">failed</td>' in cells and '<td class="pass">done</td>' in cells
     assert "<td>under 21</td>" in cells and "<td>approved</td>" in cells  # other columns: plain
+
+
+def test_a_wide_tables_cells_carry_their_headings_for_a_narrow_window() -> None:
+    """A table of CARD_COLUMNS columns or more becomes cards in a narrow window, each cell
+    labelled with its heading (markup stripped); the style sheet picks out the same tables;
+    a narrower table's cells carry no label."""
+    heads = ["event", "**who**", "for `stage`", "decision", "counts now"][:CARD_COLUMNS]
+    heads += [f"column {n}" for n in range(len(heads), CARD_COLUMNS)]
+    wide = "| " + " | ".join(heads) + " |\n" + "|---" * len(heads) + "|\n"
+    wide += "| " + " | ".join(f"v{n}" for n in range(len(heads))) + " |\n"
+    page = markdown_to_html(f"# R\n\n{wide}\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    cells = _cells(page)
+    plain = [re.sub(r"[*`]", "", h) for h in heads]
+    assert cells[: len(heads)] == [f'<td data-label="{h}">v{n}</td>' for n, h in enumerate(plain)]
+    assert cells[len(heads) :] == ["<td>1</td>", "<td>2</td>"]
+    assert f"table:has(th:nth-child({CARD_COLUMNS})) > tbody > tr > td::before" in page
 
 
 def test_a_count_or_a_reason_that_names_a_failing_state_is_not_coloured() -> None:
