@@ -11,6 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -26,11 +27,6 @@ VERDICTS = ("PASS", "WARN", "FAIL", "INCONCLUSIVE")
 """The evidence vocabulary, in the order the legend shows it."""
 
 
-def verdict_class(verdict: str) -> str:
-    """The CSS class (in app.tcss) that colours a verdict: ``verdict-pass`` and so on."""
-    return f"verdict-{verdict.lower()}"
-
-
 class VerdictLegend(Horizontal):
     """One line saying what each verdict colour means, beside every view of verdicts."""
 
@@ -40,12 +36,13 @@ class VerdictLegend(Horizontal):
     """
 
     def compose(self) -> ComposeResult:
+        from app.tui.panes.base import verdict_colour  # the colours the table cells take
         from core.kernel.verdict import TINY_LEGEND  # the words every report's legend uses
 
+        # A Rich Text in the cells' Rich style, not CSS: the tables draw verdicts as Rich
+        # text, and a theme colour here would be a second, different green.
         for verdict, meaning in TINY_LEGEND:
-            label = Label(f"{verdict} {meaning}")
-            label.add_class(verdict_class(verdict))
-            yield label
+            yield Label(Text.assemble((verdict, f"bold {verdict_colour(verdict)}"), f" {meaning}"))
 
 
 def binding_sections(app: LedgerApp) -> list[tuple[str, list[Binding]]]:

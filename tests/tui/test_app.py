@@ -503,6 +503,46 @@ async def test_help_scrolls_to_its_last_row_at_80x24(tui_ws: Workspace) -> None:
         assert any(last in row for row in rows), (last, rows)
 
 
+async def test_the_legend_draws_each_verdict_in_the_colour_of_its_cells(
+    tui_ws: Workspace,
+) -> None:
+    """The legend says what a colour means, so it must draw each verdict in the colour a table
+    cell draws it (before, the legend took theme colours from CSS while the cells took Rich
+    colour names: INCONCLUSIVE was a dim theme colour in one, blue in the other)."""
+    from rich.text import Text
+    from textual.widgets import DataTable, Label
+
+    from app.tui.help import VerdictLegend
+    from app.tui.panes.base import verdict_colour
+
+    def colours(widget: Label | DataTable[Text], y: int, word: str) -> set[object]:
+        """The foreground colours the widget's row y draws the word in (as the terminal
+        receives them: kind, palette number, RGB; Rich's name for a colour may differ)."""
+        return {
+            (c.type, c.number, c.triplet) if (c := s.style and s.style.color) else None
+            for s in widget.render_line(y)
+            if word in s.text
+        }
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        legend = app.query(VerdictLegend).first()
+        labels = list(legend.query(Label))
+        assert len(labels) == 4
+        table: DataTable[Text] = DataTable(cursor_type="none")
+        await app.screen.mount(table)
+        table.add_column("verdict")
+        for label in labels:
+            verdict = str(label.render()).split()[0]
+            table.add_row(Text(verdict, style=verdict_colour(verdict)))
+        await settle(app, pilot)
+        for row, label in enumerate(labels, start=1):
+            verdict = str(label.render()).split()[0]
+            drawn = colours(label, 0, verdict)
+            assert drawn and drawn == colours(table, row, verdict), verdict
+
+
 async def test_the_palette_finds_tabs_and_actions(tui_ws: Workspace) -> None:
     from textual.command import CommandPalette
     from textual.widgets import OptionList

@@ -193,9 +193,14 @@ class Table(DataTable[Any]):
         self.refresh()
 
 
+VERDICT_COLOURS = {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue", "FAIL": "red"}
+"""The one source of the verdict colours: every cell, card and the legend take them from here,
+so the legend's colour always means what a cell in that colour says."""
+
+
 def verdict_colour(verdict: str | None) -> str:
     """The colour of a verdict: only PASS is green; WARN and INCONCLUSIVE never look like it."""
-    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue"}.get(verdict or "", "red")
+    return VERDICT_COLOURS.get(verdict or "", VERDICT_COLOURS["FAIL"])
 
 
 def verdict_text(verdict: str) -> str:

@@ -11,20 +11,27 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, bars, fmt, key_values
+from app.tui.panes.base import Pane, Table, bars, fmt, key_values, verdict_colour
 
 # A run's verdict and each check's mark: a warning never looks like a pass.
+# In the colours every other view and the legend use (verdict_colour).
 VERDICT_STYLE = {
-    "PASS": "[green]PASS[/green]",
-    "WARN": "[yellow]PASS with warnings (WARN)[/yellow]",
-    "INCONCLUSIVE": "[yellow]INCONCLUSIVE[/yellow]",
-    "FAIL": "[red]FAIL[/red]",
+    v: f"[{verdict_colour(v)}]{text}[/]"
+    for v, text in (
+        ("PASS", "PASS"),
+        ("WARN", "PASS with warnings (WARN)"),
+        ("INCONCLUSIVE", "INCONCLUSIVE"),
+        ("FAIL", "FAIL"),
+    )
 }
 MARKS = {
-    "PASS": "[green]✓[/green]",
-    "WARN": "[yellow]! WARN[/yellow]",
-    "INCONCLUSIVE": "[yellow]? INCONCLUSIVE[/yellow]",
-    "FAIL": "[red]✗ FAIL[/red]",
+    v: f"[{verdict_colour(v)}]{text}[/]"
+    for v, text in (
+        ("PASS", "✓"),
+        ("WARN", "! WARN"),
+        ("INCONCLUSIVE", "? INCONCLUSIVE"),
+        ("FAIL", "✗ FAIL"),
+    )
 }
 
 if TYPE_CHECKING:
