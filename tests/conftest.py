@@ -382,6 +382,70 @@ def ws(ws_path: Path, ws_template: Path):  # type: ignore[no-untyped-def]
     return copy_workspace(ws_template, ws_path)
 
 
+SAMPLE = ROOT / "sample_data" / "german-credit"
+
+
+def _credit_model(root: Path, *, auditor: bool, sensitive: list[str]):  # type: ignore[no-untyped-def]
+    """The governed German-credit pipeline up to a registered model, all of it done by alice:
+    init, validator val (and auditor audrey if ``auditor``), the snapshot (``sensitive``
+    columns tagged), the feature view and its suite, training of the sample spec,
+    ``credit-risk@1`` registered. Returns the opened workspace."""
+    from core.audit import admin
+    from core.data import features, snapshots, validation
+    from core.identity import actors
+    from core.modelling import models, training
+
+    workspace = admin.init(root, "alice")
+    actors.add(workspace, "alice", "val", ["validator"])
+    if auditor:
+        actors.add(workspace, "alice", "audrey", ["auditor"])
+    snapshots.add(
+        workspace, "alice", SAMPLE / "german.data", dataset="german-credit", sensitive=sensitive
+    )
+    features.build(workspace, "alice", SAMPLE / "features.toml")
+    validation.run(workspace, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
+    run = training.train(workspace, "alice", SAMPLE / "train.toml")
+    models.register(workspace, "alice", run.run_id, "credit-risk")
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def credit_registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace folder, made once per worker: admin alice, validator val, auditor audrey;
+    German credit ingested with ``column08`` (sex and personal status) tagged sensitive, the
+    feature view validated, ``credit-risk@1`` trained and registered; nothing signed, no key
+    made beyond the actors' own.
+
+    What the bundle-anchor and standard-export modules start from: its events are exactly
+    the first ones of the builds they made themselves, so a copy (:func:`copy_workspace`)
+    plus a module's own further steps numbers its events as before. The minimisation module
+    uses it too (it built the same data without val and audrey, and reads no actor or event
+    number). Per worker for the reason ``ws_template`` gives.
+    """
+    root = tmp_path_factory.mktemp("credit-registered") / "ws"
+    _KEYRING_WATCH.keep(_credit_model(root, auditor=True, sensitive=["column08"]))
+    return root
+
+
+@pytest.fixture(scope="session")
+def credit_keyed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace folder, made once per worker: admin alice and validator val; German
+    credit ingested untagged, the feature view validated, ``credit-risk@1`` trained and
+    registered, then a signing key made for val (unsigned, not evaluated).
+
+    The state the evaluation, privacy-probe and printing modules start from, event for
+    event as their own builds made it. The crash tests' export uses it too (they built it
+    without val, and count only the export's events).
+    """
+    from core.identity import keys
+
+    root = tmp_path_factory.mktemp("credit-keyed") / "ws"
+    workspace = _credit_model(root, auditor=False, sensitive=[])
+    keys.create(workspace, "val")
+    _KEYRING_WATCH.keep(workspace)
+    return root
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
@@ -402,7 +466,7 @@ def run_cli(
 
 
 def run_cli_here(
-    *args: str, env: dict[str, str] | None = None, check: bool = False
+    *args: str, env: dict[str, str] | None = None, check: bool = False, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `ledgerml` through its console-script entry point (``app.cli.main``) in this process.
 
@@ -411,23 +475,24 @@ def run_cli_here(
     on this suite's machines). Use it where a test is about what a command does or prints; keep
     :func:`run_cli` where the guarantee is about a fresh process (start-up imports, a crash, a
     signal, a second process holding the workspace). stdin is empty, as /dev/null is there.
+    It runs from ``cwd`` (default: the project root, where :func:`run_cli` runs).
     """
     from click.testing import CliRunner
 
     from app.cli import main
 
-    argv, cwd = sys.argv, Path.cwd()
+    argv, before = sys.argv, Path.cwd()
     code: int | str | None = 0
     with CliRunner().isolation(input="", env=env) as (stdout, stderr, _):
         sys.argv = ["ledgerml", *args]
-        os.chdir(ROOT)
+        os.chdir(cwd or ROOT)
         try:
             main()
         except SystemExit as done:
             code = done.code
         finally:
             sys.argv = argv
-            os.chdir(cwd)
+            os.chdir(before)
             sys.stdout.flush()
             sys.stderr.flush()
         out, err = stdout.getvalue().decode(), stderr.getvalue().decode()

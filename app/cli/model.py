@@ -124,9 +124,12 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a model version: metrics, inputs, environment, signatures, status."""
+    from core.documents.reporting import gap_in_words
     from core.evidence import evaluation
-    from core.evidence.checks import gap_line, not_passed
+    from core.evidence.checks import not_passed
+    from core.evidence.views import standing
     from core.modelling.model_view import view
+    from reports.formatting import metric_name
 
     ws = open_ws(workspace)
     shown = view(ws, ref, actor_name(as_actor))
@@ -134,6 +137,9 @@ def show(
     if want_json(json_out):
         doc = shown.to_json()
         doc["signature_status"] = shown.signature_status
+        both = standing(shown.check.trusted, shown.check.why_untrusted, found)
+        doc["evidence_verdict"] = both.evidence_verdict
+        doc["summary"] = both.text
         doc["evidence"] = (
             {
                 "event": found[1],
@@ -153,7 +159,7 @@ def show(
         ev, seq = found
         summary = output.verdict_summary(ev.verdict, ev.errors, ev.warnings)
         evidence = f"{summary} (verdict of {len(ev.checks)} checks at event #{seq})"
-        gaps = [gap_line(c) for c in not_passed(ev.checks)]
+        gaps = [gap_in_words(c) for c in not_passed(ev.checks)]
     else:
         evidence, gaps = "none recorded (run `ledgerml evaluate`)", []
     output.fields(
@@ -179,7 +185,7 @@ def show(
                 "environment",
                 f"freeze sha256:{record.freeze_digest[:16]}…, code " + _code(record.code),
             ),
-            *[(k, f"{metrics[k]:.4f}") for k in METRICS if k in metrics],
+            *[(metric_name(k), f"{metrics[k]:.4f}") for k in METRICS if k in metrics],
             (
                 "signatures",
                 "; ".join(
@@ -236,14 +242,26 @@ def verify(
     as_actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check the artifact's bytes, every signature and each key's status (exit 3 if untrusted)."""
+    """Check the artifact's bytes, every signature and each key's status, and say the
+    newest evidence verdict beside them.
+
+    The exit code is about signature and provenance only (3 if the bytes or every signature
+    fail, 0 otherwise): a model whose evidence is WARN, INCONCLUSIVE or FAIL still exits 0,
+    and the last line says both ("signature and provenance: TRUSTED · evidence: WARN …").
+    """
+    from core.evidence import evaluation
+    from core.evidence.views import standing
     from core.modelling import models
 
-    check = models.verify(open_ws(workspace), ref, actor_name(as_actor))
+    ws = open_ws(workspace)
+    check = models.verify(ws, ref, actor_name(as_actor))
+    both = standing(
+        check.trusted,
+        check.why_untrusted,
+        evaluation.latest_evidence(ws, ref, actor_name(as_actor)),
+    )
     if want_json(json_out):
-        output.emit_json(
-            {**asdict(check), "trusted": check.trusted, "why_untrusted": check.why_untrusted}
-        )
+        output.emit_json({**asdict(check), **both.to_json()})
     else:
         output.line(
             f"{'[green]ok[/green]' if check.artifact_ok else '[red]FAIL[/red]'} "
@@ -257,7 +275,7 @@ def verify(
             )
         if not check.signatures:
             output.line("[red]FAIL[/red] no signatures")
-        output.line("TRUSTED" if check.trusted else f"NOT TRUSTED: {check.why_untrusted}")
+        output.line(both.text)
     if not check.trusted:
         raise typer.Exit(output.EXIT_INTEGRITY)
 

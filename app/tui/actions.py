@@ -117,7 +117,8 @@ class WriteActions(App[None]):
         self.notify("Cancelling at the next step…", timeout=3)
 
     def _selected_model(self) -> str:
-        return self.query_one(ModelsPane).selected or ""
+        panes = self.query(ModelsPane)  # none until the Models tab was shown
+        return (panes.first().selected or "") if panes else ""
 
     def action_checkpoint(self) -> None:
         from core.audit import checkpoints

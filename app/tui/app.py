@@ -48,32 +48,29 @@ VERDICT_TABS = ("overview", "data", "models", "approvals", "registry", "operatio
 """The tabs that show verdicts, each with the colour legend under it."""
 
 
-class AfterFirstPaint(Widget):
-    """Stands in for a hidden tab's pane until the first frame is painted.
+class FirstShow(Widget):
+    """Stands in for a hidden tab's content until the tab is first shown.
 
-    Like Textual's ``Lazy``: mounting the five hidden panes (their tables, tree, inputs and the
-    CSS of every widget class) took about a third of the CPU before the first paint. Unlike
-    ``Lazy``, nothing is mounted into a tab that is already gone (the app quit within its first
-    frame), and a pane whose tab was opened before it arrived loads at once.
+    A tab nobody opens costs nothing: its pane (tables, tree, inputs, plots) and its verdict
+    legend are mounted when the tab is first shown, and load then. Mounting the eight hidden
+    tabs after the first paint, as before, tripled the widgets on the screen, and every
+    restyle, every frame's bookkeeping and every wait for the screen walked all of them.
     """
 
-    DEFAULT_CSS = "AfterFirstPaint { display: none; }"
+    DEFAULT_CSS = "FirstShow { display: none; }"
 
-    def __init__(self, pane: Pane) -> None:
+    def __init__(self, pane: Pane, *extra: Widget) -> None:
         super().__init__()
         self.pane = pane
+        self.extra = extra
 
     async def swap(self) -> None:
-        """Put the pane in this placeholder's place (the app calls it once it is Ready)."""
+        """Put the pane (and what goes under it) in this placeholder's place."""
         tab = self.parent
         if not isinstance(tab, Widget) or not tab.is_attached or not self.is_attached:
             return
-        await tab.mount(self.pane, after=self)
+        await tab.mount(self.pane, *self.extra, after=self)
         await self.remove()
-        app = self.app
-        opened = isinstance(app, LedgerApp) and app.workspace is not None
-        if opened and app.query_one("#tabs", TabbedContent).active == tab.id:
-            self.pane.reload()
 
 
 class LedgerApp(WriteActions):
@@ -207,32 +204,51 @@ class LedgerApp(WriteActions):
             if pane.id == f"pane-{active}":
                 pane.reload()
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def _first_show(self, tab: str) -> bool:
+        """Mount the tab's pane if this is the first time it is shown; whether it was."""
+        holders = list(self.query(f"#{tab} > FirstShow").results(FirstShow))
+        for holder in holders:
+            await holder.swap()
+        return bool(holders)
+
+    def panes(self) -> list[Pane]:
+        """Every tab's pane, mounted or still waiting for its tab to be shown."""
+        return [*self.query(Pane), *(h.pane for h in self.query(FirstShow))]
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        fresh = await self._first_show(str(event.pane.id))
         if self.workspace is not None:
             self._reload_active()
+        if fresh:  # focus scrolls the focused table into view: only once it is laid out
+            self.call_after_refresh(self._focus_shown, event.pane)
+        else:
+            self._focus_shown(event.pane)
+
+    def _focus_shown(self, shown: TabPane) -> None:
+        """Give the shown tab's table or tree the focus, unless a key already chose."""
         focused = self.focused
-        if focused is not None and event.pane in focused.ancestors:
+        if focused is not None and shown in focused.ancestors:
             # A key that followed the digit (/ on the field) already chose; in a terminal both
             # arrive before this message, and moving focus now would send the typed name to
             # the bindings instead of the field.
             return
         # No input takes focus by itself (the digits would be typed into it): / does that.
-        if event.pane.id == "lineage":
+        if shown.id == "lineage":
             for lineage in self.query(LineagePane):
                 lineage.leave_prompt()
-        elif event.pane.id == "bundle":
+        elif shown.id == "bundle":
             for bundle in self.query(BundlePane):
                 bundle.leave_prompt()
-        elif event.pane.id == "ledger":  # the cursor keys walk the events at once
+        elif shown.id == "ledger":  # the cursor keys walk the events at once
             for ledger in self.query(LedgerPane):
                 ledger.leave_prompt()
-        elif event.pane.id == "approvals":  # the cursor keys walk the queue at once
+        elif shown.id == "approvals":  # the cursor keys walk the queue at once
             for pane in self.query(ApprovalsPane):
                 pane.focus_queue()
-        elif event.pane.id == "registry":
+        elif shown.id == "registry":
             for registry in self.query(InventoryPane):
                 registry.focus_table()
-        elif event.pane.id == "operations":
+        elif shown.id == "operations":
             for ops in self.query(OperationsPane):
                 ops.focus_table()
 
@@ -261,9 +277,11 @@ class LedgerApp(WriteActions):
                 ):
                     with TabPane(f"{key} {tab.capitalize()}", id=tab):
                         widget = pane(id=f"pane-{tab}")
-                        yield widget if tab == "overview" else AfterFirstPaint(widget)
-                        if tab in VERDICT_TABS:
-                            yield VerdictLegend()
+                        legend = [VerdictLegend()] if tab in VERDICT_TABS else []
+                        if tab == "overview":
+                            yield from (widget, *legend)
+                        else:
+                            yield FirstShow(widget, *legend)
         yield ProgressBar(id="action-progress", show_eta=False)
         yield Footer()
 
@@ -315,11 +333,9 @@ class LedgerApp(WriteActions):
         return answer[0]
 
     def on_ready(self) -> None:
-        # Ready follows the first paint. What is not needed for it starts now: the hidden
-        # tabs' panes, and the worker that opens the workspace (DuckDB's import and the
-        # catalog's open would otherwise compete with the paint).
-        for holder in self.query(AfterFirstPaint):
-            holder.call_later(holder.swap)
+        # Ready follows the first paint. The worker that opens the workspace starts now
+        # (DuckDB's import and the catalog's open would otherwise compete with the paint);
+        # the hidden tabs' panes wait until their tab is shown.
         if not self.bundle_only:
             self._open_workspace()
 
@@ -333,9 +349,11 @@ class LedgerApp(WriteActions):
             self.set_focus(None)
             tabs.active = tab
 
-    def action_focus_prompt(self) -> None:
+    async def action_focus_prompt(self) -> None:
         """Put the cursor in the shown tab's field; Escape leaves it, Enter runs it."""
         active = self.query_one("#tabs", TabbedContent).active
+        # A / typed right behind the digit of a tab never shown arrives before its pane.
+        await self._first_show(active)
         for pane in self.query(Pane):
             if pane.id == f"pane-{active}":
                 pane.focus_prompt()
@@ -344,13 +362,15 @@ class LedgerApp(WriteActions):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def jump_to(self, node: str) -> None:
+    async def jump_to(self, node: str) -> None:
         """Open the record's screen (from the lineage tree)."""
         if node.startswith("model:"):
             self.action_tab("models")
+            await self._first_show("models")
             self.query_one(ModelsPane).show(node.removeprefix("model:"))
         elif node.startswith("snapshot:"):
             self.action_tab("data")
+            await self._first_show("data")
             self.query_one(DataPane).show(node.removeprefix("snapshot:"))
 
     def action_refresh(self) -> None:
@@ -397,14 +417,16 @@ class LedgerApp(WriteActions):
 
     # -- read actions ----------------------------------------------------------------
 
-    def action_verify(self) -> None:
+    async def action_verify(self) -> None:
         self.action_tab("ledger")
+        await self._first_show("ledger")
         self.query_one(LedgerPane).verify()
 
     def action_prove(self) -> None:
-        seq = self.query_one(LedgerPane).selected_seq
-        if seq is not None:
-            self.query_one(LedgerPane).prove(seq)
+        for ledger in self.query(LedgerPane):  # none until the ledger tab was shown
+            seq = ledger.selected_seq
+            if seq is not None:
+                ledger.prove(seq)
 
     # -- errors: a notification or a dialog, never a crash --------------------------------
 

@@ -48,12 +48,11 @@ class VerdictLegend(Horizontal):
 def binding_sections(app: LedgerApp) -> list[tuple[str, list[Binding]]]:
     """Every binding, grouped where it acts: everywhere, in a tab, in a dialog."""
     from app.tui.dialogs import ActionDialog
-    from app.tui.panes import Pane
 
     sections: list[tuple[str, list[Binding]]] = [
         ("Everywhere", list(Binding.make_bindings(type(app).BINDINGS)))
     ]
-    for pane in sorted(app.query(Pane), key=lambda p: str(p.id)):
+    for pane in sorted(app.panes(), key=lambda p: str(p.id)):
         own = [
             b
             for cls in type(pane).__mro__

@@ -130,19 +130,8 @@ def not_passed(checks: list[Check]) -> list[Check]:
     """Every check whose verdict is not PASS (WARN, INCONCLUSIVE, FAIL), worst first.
 
     A gap list built from it names each failing or warning check, so a summary can never
-    hide one behind an overall verdict.
+    hide one behind an overall verdict; :func:`core.documents.reporting.gap_in_words` says
+    each one in words, for every front door.
     """
     found = [c for c in checks if c.verdict != verdicts.PASS]
     return sorted(found, key=lambda c: -verdicts.ORDER.index(c.verdict))
-
-
-def gap_line(check: Check) -> str:
-    """One not-passed check in words: verdict, section, name, observed figure, threshold."""
-    observed = check.observed
-    if isinstance(observed, float):
-        observed = f"{observed:.3f}"
-    limits = ", ".join(f"{k} {v}" for k, v in check.threshold.items())
-    return (
-        f"{check.verdict}: {check.section} check '{check.name}' (observed {observed}; "
-        f"threshold {limits})" + (f": {check.note}" if check.note else "")
-    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.evidence.checks import gap_line, not_passed
+from core.evidence.checks import not_passed
 from core.evidence.document import Evidence as EvidenceDocument
 from core.evidence.sections.explainability import Explainability
 from core.evidence.sections.fairness import Fairness as FairnessResult
@@ -98,10 +98,8 @@ class Evidence:
     """The evidence's overall verdict, shown beside (never merged into) the signature status."""
     favourable: str = "favourable"
     """The favourable outcome in the spec's words (the rate ``GroupRow.approval_rate`` holds)."""
-    not_passed: list[str] = field(default_factory=list)
-    """Every check that is not PASS, in words, worst first (``VERDICT: section check …``)."""
     gaps: list[Gap] = field(default_factory=list)
-    """The same checks as recorded, for a screen that formats their figures itself."""
+    """Every check that is not PASS, as recorded, worst first, for a screen to put in words."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +171,6 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
         privacy=(priv.roc_auc, priv.advantage) if priv else None,
         verdict=doc.verdict,
         favourable=fairness.favourable_name if fairness else "favourable",
-        not_passed=[gap_line(c) for c in not_passed(doc.checks)],
         gaps=[
             Gap(c.verdict, c.section, c.name, c.observed, dict(c.threshold), c.note)
             for c in not_passed(doc.checks)
@@ -191,3 +188,73 @@ def _attribute_verdict(doc: Any, attribute: str) -> str | None:
         if c.section == "fairness" and c.name.endswith(f"({attribute})")
     ]
     return worst(found) if found else None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What ``model verify`` vouches for, and what it does not: two statuses, never one.
+
+    ``trusted`` is about the bytes and their signatures (provenance): it decides verify's
+    exit code and whether the model may be scored or exported. ``evidence_verdict`` is the
+    newest evaluation's verdict (None when none is recorded). A model is summarised as
+    simply trusted nowhere: :attr:`text` always says both.
+    """
+
+    trusted: bool
+    why_untrusted: str
+    evidence_verdict: str | None
+    evidence_seq: int | None
+    checks_not_passed: int
+
+    @property
+    def signature_text(self) -> str:
+        """``TRUSTED`` or ``NOT TRUSTED: why``: the signature and provenance status alone."""
+        return "TRUSTED" if self.trusted else f"NOT TRUSTED: {self.why_untrusted}"
+
+    @property
+    def evidence_text(self) -> str:
+        """The evidence verdict with the count of checks that are not PASS, in words."""
+        if self.evidence_verdict is None:
+            return "none recorded (run `ledgerml evaluate`)"
+        if self.evidence_verdict == "PASS":
+            return f"PASS (event #{self.evidence_seq})"
+        n = self.checks_not_passed
+        return (
+            f"{self.evidence_verdict} ({n} check{'' if n == 1 else 's'} not passed, "
+            f"event #{self.evidence_seq})"
+        )
+
+    @property
+    def text(self) -> str:
+        """One line with both: ``signature and provenance: TRUSTED · evidence: WARN (…)``."""
+        return f"signature and provenance: {self.signature_text} · evidence: {self.evidence_text}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for ``--json``: both statuses, each under its own key."""
+        return {
+            "trusted": self.trusted,
+            "why_untrusted": self.why_untrusted,
+            "evidence_verdict": self.evidence_verdict,
+            "evidence_event": self.evidence_seq,
+            "checks_not_passed": self.checks_not_passed,
+            "summary": self.text,
+        }
+
+
+def standing(
+    trusted: bool, why_untrusted: str, found: tuple[EvidenceDocument, int] | None
+) -> Standing:
+    """A model's two statuses from its verification and its newest evidence (if any).
+
+    Args:
+        trusted: Whether the bytes and a signature from an unrevoked key check out.
+        why_untrusted: Why not, in words ("" when trusted).
+        found: The newest evidence document and its event number, or None.
+
+    Returns:
+        The :class:`Standing`.
+    """
+    if found is None:
+        return Standing(trusted, why_untrusted, None, None, 0)
+    doc, seq = found
+    return Standing(trusted, why_untrusted, doc.verdict, seq, len(not_passed(doc.checks)))

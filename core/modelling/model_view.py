@@ -1,7 +1,8 @@
 """What ``model show`` presents: a model version with its run record, checks and history.
 
 A typed view, so the front doors read fields (``view.record.gate.suite``) instead of key
-paths; :meth:`ModelView.to_json` is the ``--json`` form, unchanged from earlier releases.
+paths; :meth:`ModelView.to_json` is the ``--json`` form, whose keys keep their earlier
+meanings (``status`` is the signature and provenance status, never the evidence verdict).
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ class ModelView:
 
     @property
     def status(self) -> str:
-        """``trusted``, ``signed, but not trusted`` or ``unsigned``."""
+        """``trusted``, ``signed, but not trusted`` or ``unsigned``: signature and provenance only.
+
+        ``trusted`` means the bytes match and a signature from an unrevoked key verifies; it
+        says nothing of the evidence (kept under this key for scripts: ``model show --json``
+        carries ``evidence_verdict`` and a ``summary`` that says both).
+        """
         if self.check.trusted:
             return "trusted"
         return "signed, but not trusted" if self.check.signatures else "unsigned"
@@ -51,7 +57,7 @@ class ModelView:
         return f"not valid ({self.check.why_untrusted})" if self.check.signatures else "unsigned"
 
     def to_json(self) -> dict[str, Any]:
-        """The ``model show --json`` document."""
+        """The ``model show --json`` document (``status`` as :attr:`status` defines it)."""
         run = self.run
         return {
             "model": self.model.as_dict(),

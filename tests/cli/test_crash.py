@@ -2,9 +2,11 @@
 
 After each kill the workspace must open and verify, show the action entirely or not at all,
 keep every acknowledged action, and a retry of the interrupted command must leave exactly one
-copy of the action. The killed command and its retry are real processes; the verification
-after the kill runs in this one (``core.audit.verification.verify``, what ``audit verify``
-runs): a third process per case would add its start-up and prove nothing more.
+copy of the action. The killed command is a real process (its failpoint is armed when the
+process starts, and SIGKILL needs a process to kill). The verification after the kill and the
+retry run in this one (``core.audit.verification.verify``, what ``audit verify`` runs, and
+``run_cli_here``, the console script's entry point): what they are held to is what the dead
+process left on disk, which a second interpreter start would read no differently.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from core.audit import verification
 from core.data import snapshots
 from core.identity import actors, keys
 from core.kernel.workspace import Workspace
-from tests.conftest import ROOT, run_cli
+from core.modelling import models
+from tests.conftest import ROOT, copy_workspace, run_cli, run_cli_here
 
 POINTS = [
     "blob.partial",
@@ -96,7 +99,7 @@ def test_kill_at_every_point(ws_path: Path, ws: Workspace, point: str, name: str
     verify = verification.verify(Workspace.open(ws_path))  # what `audit verify` runs
     assert verify.ok, verify.failures
 
-    retry = run_cli(*args, env={"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice"})
+    retry = run_cli_here(*args, env={"LEDGERML_WORKSPACE": str(ws_path), "LEDGERML_ACTOR": "alice"})
     assert retry.returncode == 0, retry.stderr
     assert events_of(Workspace.open(ws_path), action) - base_events == 1
     assert present(Workspace.open(ws_path), action)
@@ -112,7 +115,7 @@ def test_interrupted_init_can_be_run_again(tmp_path: Path, point: str) -> None:
     env = {"LEDGERML_WORKSPACE": str(target), "LEDGERML_ACTOR": "alice"}
     crashed = run_cli("init", env={**env, "LEDGERML_FAILPOINT": point})
     assert crashed.returncode == -signal.SIGKILL
-    again = run_cli("init", env=env)
+    again = run_cli_here("init", env=env)  # the rerun arms no failpoint
     if point == "event.partial":
         assert again.returncode == 0, again.stderr  # never committed: init starts afresh
     else:
@@ -125,19 +128,11 @@ SAMPLE = ROOT / "sample_data" / "german-credit"
 
 
 @pytest.fixture(scope="module")
-def signed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace holding one trained, registered and signed model (built once)."""
-    from core.audit import admin
-    from core.data import features, validation
-    from core.modelling import models, training
-
+def signed_model(credit_keyed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding one trained, registered and signed model (built once: a copy of
+    the suite's ``credit_keyed``, alice's key, her signature)."""
     root = tmp_path_factory.mktemp("export-crash") / "ws"
-    built = admin.init(root, "alice")
-    snapshots.add(built, "alice", SAMPLE / "german.data", dataset="german-credit")
-    features.build(built, "alice", SAMPLE / "features.toml")
-    validation.run(built, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(built, "alice", SAMPLE / "train.toml")
-    models.register(built, "alice", run.run_id, "credit-risk")
+    built = copy_workspace(credit_keyed, root)
     keys.create(built, "alice")
     models.sign(built, "alice", "credit-risk@1")
     return root

@@ -1,8 +1,13 @@
-"""No traceback reaches a user: real `ledgerml` processes given bad input, or hitting a bug.
+"""No traceback reaches a user: `ledgerml` given bad input, or hitting a bug.
 
 A LedgerError is a message and its exit code (2 input, 3 integrity); anything else is a bug:
 one line on stderr naming the command and a crash report (mode 0600, data values scrubbed),
 exit 70. With --json the error is the JSON document on stdout on every path.
+
+A real process runs where the process is the point: an injected bug (a failpoint is armed
+when the process starts), a closed stdout (exit 141 by SIGPIPE), the TUI without a terminal.
+The rest runs the console script's entry point in this process (``run_cli_here``: the same
+parsing, guards, exit codes and streams, without an interpreter start each time).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sys
 from pathlib import Path
 
 from core.kernel.workspace import Workspace
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_cli_here
 
 SECRET = "DE89370400440532013000"
 DETAIL = f"IBAN {SECRET} of Erika Mustermann"
@@ -63,9 +68,9 @@ def test_a_bug_is_one_line_a_private_scrubbed_report_and_exit_70(
     for leaked in (SECRET, "Erika", "Mustermann", "carol", str(tmp_path)):
         assert leaked not in text, leaked
     # The bug struck after the commit point: the action is whole, and the workspace verifies.
-    again = run_cli("audit", "verify", env=env_for(ws_path))
+    again = run_cli_here("audit", "verify", env=env_for(ws_path))
     assert again.returncode == 0, again.stdout + again.stderr
-    listed = json.loads(run_cli("actor", "list", "--json", env=env_for(ws_path)).stdout)
+    listed = json.loads(run_cli_here("actor", "list", "--json", env=env_for(ws_path)).stdout)
     assert "carol" in [a["name"] for a in listed]
 
 
@@ -99,8 +104,8 @@ def test_without_a_workspace_the_report_goes_to_the_user_cache(tmp_path: Path) -
     assert report.parent == cache / "ledgerml" / "crash"
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
     assert stat.S_IMODE(report.parent.stat().st_mode) == 0o700
-    assert run_cli("init", env=env).returncode == 0  # an interrupted init runs again
-    bundle = run_cli(
+    assert run_cli_here("init", env=env).returncode == 0  # an interrupted init runs again
+    bundle = run_cli_here(
         "bundle",
         "verify",
         str(tmp_path / "nothing.zip"),
@@ -122,7 +127,7 @@ def test_errors_are_json_on_every_path(ws_path: Path, ws: Workspace) -> None:
         (["--json", "lineage", "x", "--format", "dot"], 2, "usage", "--json"),
     ]
     for args, code, kind, text in cases:
-        result = run_cli(*args, env=env)
+        result = run_cli_here(*args, env=env)
         assert result.returncode == code, (args, result.stderr)
         error = json.loads(result.stdout)["error"]  # stdout is the one JSON document
         assert error["kind"] == kind and text in error["message"], (args, error)
@@ -151,7 +156,7 @@ def test_closed_stdout_is_exit_141_without_noise(ws_path: Path, ws: Workspace) -
 
 
 def test_help_names_every_exit_code() -> None:
-    helped = run_cli("--help")
+    helped = run_cli_here("--help")
     assert helped.returncode == 0
     text = " ".join(helped.stdout.split())
     for meaning in ("1 a gate or check said no", "3 integrity failure", "70 a bug in ledgerml"):
@@ -159,12 +164,12 @@ def test_help_names_every_exit_code() -> None:
 
 
 def test_init_where_no_folder_can_be_made(tmp_path: Path) -> None:
-    result = run_cli("init", "--workspace", "/proc/nope", env={"LEDGERML_ACTOR": "alice"})
+    result = run_cli_here("init", "--workspace", "/proc/nope", env={"LEDGERML_ACTOR": "alice"})
     assert result.returncode == 2, result.stderr
     assert "cannot create a workspace at /proc/nope" in result.stderr
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    inside = run_cli("init", "--workspace", str(blocker / "ws"), env={"LEDGERML_ACTOR": "a"})
+    inside = run_cli_here("init", "--workspace", str(blocker / "ws"), env={"LEDGERML_ACTOR": "a"})
     assert inside.returncode == 2 and "Not a directory" in inside.stderr
     assert blocker.read_text() == "not a folder"
 
@@ -174,23 +179,23 @@ def test_a_delimiter_of_several_characters_or_a_wrong_encoding(
 ) -> None:
     args = ["snapshot", "add", str(SAMPLE / "german.data"), "--dataset", "g"]
     for bad in (";;;", "", "\\t"):
-        result = run_cli(*args, "--delimiter", bad, env=env_for(ws_path))
+        result = run_cli_here(*args, "--delimiter", bad, env=env_for(ws_path))
         assert result.returncode == 2, result.stderr
         assert "--delimiter must be one character" in result.stderr
-    quote = run_cli(*args, "--quote", "''", env=env_for(ws_path))
+    quote = run_cli_here(*args, "--quote", "''", env=env_for(ws_path))
     assert quote.returncode == 2 and "--quote must be one character" in quote.stderr
-    utf16 = run_cli(*args, "--encoding", "utf-16", env=env_for(ws_path))
+    utf16 = run_cli_here(*args, "--encoding", "utf-16", env=env_for(ws_path))
     assert utf16.returncode == 2 and "it is not utf-16 text" in utf16.stderr
-    space = run_cli(*args, "--delimiter", " ", env=env_for(ws_path))
+    space = run_cli_here(*args, "--delimiter", " ", env=env_for(ws_path))
     assert space.returncode == 0, space.stderr
 
 
 def test_since_beyond_any_date(ws_path: Path, ws: Workspace) -> None:
     for since in ("99999999999w", "0001-01-01T00:00+05:00"):
-        result = run_cli("audit", "log", "--since", since, env=env_for(ws_path))
+        result = run_cli_here("audit", "log", "--since", since, env=env_for(ws_path))
         assert result.returncode == 2, result.stderr
         assert "reaches back further than any date" in result.stderr
-    assert run_cli("audit", "log", "--since", "520w", env=env_for(ws_path)).returncode == 0
+    assert run_cli_here("audit", "log", "--since", "520w", env=env_for(ws_path)).returncode == 0
 
 
 def corrupt(ws_path: Path, seq: int) -> None:
@@ -204,19 +209,19 @@ def corrupt(ws_path: Path, seq: int) -> None:
 def test_verify_names_an_event_whose_json_is_broken(ws_path: Path, ws: Workspace) -> None:
     newest = ws.ledger.head()[0]
     corrupt(ws_path, newest)  # the newest event: no later event's hash covers it
-    result = run_cli("audit", "verify", env=env_for(ws_path))
+    result = run_cli_here("audit", "verify", env=env_for(ws_path))
     assert result.returncode == 3, result.stderr
     assert f"INTEGRITY FAILURE (first bad event #{newest})" in result.stdout
     assert f"event #{newest}: its body is not valid JSON" in result.stderr
-    report = json.loads(run_cli("audit", "verify", "--json", env=env_for(ws_path)).stdout)
+    report = json.loads(run_cli_here("audit", "verify", "--json", env=env_for(ws_path)).stdout)
     assert report["ok"] is False and report["first_bad_event"] == newest
-    signed = run_cli("audit", "checkpoint", env=env_for(ws_path))
+    signed = run_cli_here("audit", "checkpoint", env=env_for(ws_path))
     assert signed.returncode == 3 and "Traceback" not in signed.stderr
 
 
 def test_verify_names_a_broken_event_inside_the_chain(ws_path: Path, ws: Workspace) -> None:
     corrupt(ws_path, 1)
-    result = run_cli("audit", "verify", env=env_for(ws_path))
+    result = run_cli_here("audit", "verify", env=env_for(ws_path))
     assert result.returncode == 3, result.stderr
     assert "INTEGRITY FAILURE (first bad event #1)" in result.stdout
     assert "event #1: its body is not valid JSON" in result.stderr
@@ -256,12 +261,14 @@ def test_key_export_public_json_and_unwritable_outputs(
     ws_path: Path, ws: Workspace, tmp_path: Path
 ) -> None:
     env = env_for(ws_path)
-    doc = json.loads(run_cli("key", "export-public", "organisation", "--json", env=env).stdout)
+    doc = json.loads(run_cli_here("key", "export-public", "organisation", "--json", env=env).stdout)
     assert doc["public_pem"].startswith("-----BEGIN PUBLIC KEY-----") and doc["path"] is None
-    keys = json.loads(run_cli("key", "list", "--json", env=env).stdout)
+    keys = json.loads(run_cli_here("key", "list", "--json", env=env).stdout)
     assert doc["key_id"] in [k["key_id"] for k in keys if k["purpose"] == "organisation"]
     pem = tmp_path / "org.pem"
-    written = run_cli("key", "export-public", "organisation", "-o", str(pem), "--json", env=env)
+    written = run_cli_here(
+        "key", "export-public", "organisation", "-o", str(pem), "--json", env=env
+    )
     assert json.loads(written.stdout)["path"] == str(pem)
     assert pem.read_text() == doc["public_pem"]
     signed = sorted((ws_path / "ledger" / "checkpoints").glob("*.json"))
@@ -269,7 +276,7 @@ def test_key_export_public_json_and_unwritable_outputs(
         (["key", "export-public", "organisation", "-o", str(tmp_path)], "a folder is where"),
         (["audit", "checkpoint", "--copy-to", str(tmp_path)], "is a folder; give a file name"),
     ):
-        result = run_cli(*args, env=env)
+        result = run_cli_here(*args, env=env)
         assert result.returncode == 2, (args, result.stderr)
         assert str(tmp_path) in result.stderr and says in result.stderr
     # The refused copy signed nothing: checkpoints are files beside the ledger, not events.
@@ -278,7 +285,7 @@ def test_key_export_public_json_and_unwritable_outputs(
 
 def test_a_huge_limit_and_a_mistyped_spec(ws_path: Path, ws: Workspace, tmp_path: Path) -> None:
     env = env_for(ws_path)
-    huge = run_cli("audit", "log", "--limit", "99999999999999999999", "--json", env=env)
+    huge = run_cli_here("audit", "log", "--limit", "99999999999999999999", "--json", env=env)
     assert huge.returncode == 0, huge.stderr
     assert len(json.loads(huge.stdout)) == ws.ledger.head()[0]  # more than all is all
     spec = tmp_path / "spec.toml"
@@ -286,7 +293,7 @@ def test_a_huge_limit_and_a_mistyped_spec(ws_path: Path, ws: Workspace, tmp_path
     text = re.sub(r"\nfeatures = \[[^]]*\]", "\nfeatures = 5", (SAMPLE / "train.toml").read_text())
     assert "features = 5" in text and "allow_sensitive_features = []" in text
     spec.write_text(text)
-    train = run_cli("train", str(spec), env=env)
+    train = run_cli_here("train", str(spec), env=env)
     assert train.returncode == 2, train.stderr
     # Messages are text, not Rich markup: "[run]" names the TOML table and stays.
     assert "training spec: [run] features must be a list" in train.stderr

@@ -1,4 +1,9 @@
-"""What a new user ran into in their first hour, through real `ledgerml` processes."""
+"""What a new user ran into in their first hour, through the real command line.
+
+Commands run the console script's entry point in this process, from the user's folder
+(``run_cli_here``); help pages run in a real process, whose help is rendered as wide as
+``TERMINAL_WIDTH`` says when it starts, so a phrase is never cut by a panel's border.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pytest
 from core.data import features, snapshots, validation
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
+from tests.conftest import run_cli_here
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 
@@ -20,16 +26,8 @@ SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 def ledgerml(
     ws: Workspace, *args: str, cwd: Path, actor: str = "alice"
 ) -> subprocess.CompletedProcess[str]:
-    """The real command line, in its own process, run from ``cwd``."""
-    env = {**os.environ, "TERMINAL_WIDTH": "300", "COLUMNS": "300"}
-    return subprocess.run(
-        [sys.executable, "-m", "app", "--workspace", str(ws.root), "--as", actor, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """The real command line (its entry point, in this process), run from ``cwd``."""
+    return run_cli_here("--workspace", str(ws.root), "--as", actor, *args, cwd=cwd)
 
 
 def help_text(*args: str, cwd: Path) -> str:

@@ -1,9 +1,10 @@
 """Bundles verify against an anchor (the organisation key), not against themselves.
 
-Real workspaces, the real CLI, and the bundle's own verify.py in a fresh process. Each attack
-is the one a person in that position could mount: an outsider who rewrites the bundle with a
-key of their own, one who builds a whole workspace of their own, an insider with a real key
-the organisation never certified, a swapped verify.py, a forged event.
+Real workspaces, the real CLI (its entry point, in this process), and the bundle's own
+verify.py in a fresh process. Each attack is the one a person in that position could mount:
+an outsider who rewrites the bundle with a key of their own, one who builds a whole workspace
+of their own, an insider with a real key the organisation never certified, a swapped
+verify.py, a forged event.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from core.kernel.workspace import Workspace
 from core.modelling import models, training
 from storage import bundle_verifier, merkle
 from storage.canonical import canonical_bytes
-from tests.conftest import run_cli
+from tests.conftest import copy_workspace, run_cli_here
 from tests.core.test_bundle import SAMPLE, members_of, run_bundled_verifier, write_canonical
 
 COMPAT = Path(__file__).parents[1] / "data" / "bundles" / "v1" / "credit-risk-1.zip"
@@ -45,7 +46,11 @@ def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def build_world(root: Path, founder: str = "alice", demo: bool = False) -> tuple[Workspace, Path]:
-    """A workspace with a signed model, exported by an auditor: what an organisation ships."""
+    """A workspace with a signed model, exported by an auditor: what an organisation ships.
+
+    Built from nothing, for a founder or identities of its own; the genuine organisation's
+    (alice, not demo) is the suite's ``credit_registered`` template plus :func:`ship`.
+    """
     ws = admin.init(root / "ws", founder, demo=demo)
     actors.add(ws, founder, "val", ["validator"], demo=demo)
     actors.add(ws, founder, "audrey", ["auditor"], demo=demo)
@@ -56,19 +61,27 @@ def build_world(root: Path, founder: str = "alice", demo: bool = False) -> tuple
     validation.run(ws, founder, "german-credit-features", SAMPLE / "features_suite.toml")
     run = training.train(ws, founder, SAMPLE / "train.toml")
     models.register(ws, founder, run.run_id, "credit-risk")
+    return ws, ship(ws, root)
+
+
+def ship(ws: Workspace, root: Path) -> Path:
+    """val signs credit-risk@1 and audrey exports it to ``root``/credit-risk-1.zip."""
     models.sign(ws, "val", "credit-risk@1")
     out = root / "credit-risk-1.zip"
     bundle.export(ws, "audrey", "credit-risk@1", out, reason="audit")
-    return ws, out
+    return out
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, Path]:
+def world(
+    credit_registered: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Workspace, Path, Path]:
     """The genuine organisation's workspace, its bundle, and its org key as it hands it out."""
     root = tmp_path_factory.mktemp("genuine")
-    ws, out = build_world(root)
+    ws = copy_workspace(credit_registered, root / "ws")
+    out = ship(ws, root)
     org = root / "org.pem"
-    run_cli(
+    run_cli_here(
         "key", "export-public", "organisation", "-o", str(org), "-w", str(ws.root), "--as",
         "alice", check=True,
     )  # fmt: skip
@@ -76,10 +89,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, Pa
 
 
 def cli_verify(path: Path, *args: str) -> Any:
-    """`ledgerml bundle verify` in a subprocess, with the test's config folder."""
+    """`ledgerml bundle verify`, with the test's config folder: the console script's entry
+    point in this process (the CLI's verdict is the point; the fresh process, with no
+    ledgerml at all, is the bundle's own verify.py in :func:`both`)."""
     import os
 
-    return run_cli(
+    return run_cli_here(
         "bundle", "verify", str(path), *args, env={"XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"]}
     )
 
@@ -439,9 +454,11 @@ def test_an_unsigned_format_1_event_is_refused_in_a_format_2_bundle() -> None:
     assert old.check_event(5, body, json.loads(body)) is False
 
 
-def test_what_an_actor_signed_before_being_suspended_still_verifies(tmp_path: Path) -> None:
+def test_what_an_actor_signed_before_being_suspended_still_verifies(
+    world: tuple[Workspace, Path, Path], tmp_path: Path
+) -> None:
     """Status is judged at each event: val's signature stays good after val is suspended."""
-    ws, _ = build_world(tmp_path)
+    ws = copy_workspace(world[0].root, tmp_path / "ws")  # the genuine world, to change
     actors.change(ws, "alice", "val", "suspend", "left the team")
     later = tmp_path / "after-suspension.zip"
     bundle.export(ws, "audrey", "credit-risk@1", later, overwrite=True)

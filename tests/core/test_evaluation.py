@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.data import features, snapshots, validation
+from core.data import features, validation
 from core.documents import modelcard
 from core.evidence import evaluation
 from core.evidence.checks import Check
@@ -18,7 +18,6 @@ from core.evidence.document import Evidence
 from core.evidence.sections.baseline import Baseline
 from core.evidence.sections.fairness import Fairness
 from core.evidence.suite import load_suite
-from core.identity import actors, keys
 from core.identity.signing import verify_envelope
 from core.kernel.errors import NotFoundError, UsageError
 from core.kernel.workspace import Workspace
@@ -27,24 +26,17 @@ from core.modelling.spec import load_spec
 from reports.contexts import ImpactContext
 from reports.render import render_impact
 from storage.canonical import canonical_bytes
+from tests.conftest import copy_workspace
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "reports"
 
 
 @pytest.fixture(scope="module")
-def model_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from core.audit import admin
-
-    ws = admin.init(tmp_path_factory.mktemp("eval") / "ws", "alice")
-    actors.add(ws, "alice", "val", ["validator"])
-    snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
-    features.build(ws, "alice", SAMPLE / "features.toml")
-    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(ws, "alice", SAMPLE / "train.toml")
-    models.register(ws, "alice", run.run_id, "credit-risk")
-    keys.create(ws, "val")
-    return ws
+def model_ws(credit_keyed: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """credit-risk@1 trained and registered, val holding a key: a copy of the suite's
+    ``credit_keyed``, which this module's tests then add to."""
+    return copy_workspace(credit_keyed, tmp_path_factory.mktemp("eval") / "ws")
 
 
 def test_sample_evaluation_is_signed_recorded_and_complete(model_ws: Workspace) -> None:

@@ -19,13 +19,12 @@ from typer.testing import CliRunner
 from app.cli import app
 from core.audit import bundle, exports
 from core.audit.exports import slsa
-from core.data import features, snapshots, validation
 from core.documents import modelcard
 from core.evidence import evaluation
-from core.identity import actors, keys
+from core.identity import keys
 from core.kernel.errors import IntegrityError, NotFoundError, UsageError
 from core.kernel.workspace import Workspace
-from core.modelling import models, training
+from core.modelling import models
 from storage.canonical import canonical_bytes
 from tests.conftest import copy_workspace
 
@@ -44,21 +43,11 @@ def _no_trusted_keys(
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model trained on a SQL feature view, signed, evaluated and with a recorded card."""
-    from core.audit import admin
-
+def template(credit_registered: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on a SQL feature view, signed, evaluated and with a recorded card
+    (a copy of the suite's ``credit_registered``, then val's key, signature and evidence)."""
     root = tmp_path_factory.mktemp("exports") / "ws"
-    ws = admin.init(root, "alice")
-    actors.add(ws, "alice", "val", ["validator"])
-    actors.add(ws, "alice", "audrey", ["auditor"])
-    snapshots.add(
-        ws, "alice", SAMPLE / "german.data", dataset="german-credit", sensitive=["column08"]
-    )
-    features.build(ws, "alice", SAMPLE / "features.toml")
-    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(ws, "alice", SAMPLE / "train.toml")
-    models.register(ws, "alice", run.run_id, "credit-risk")
+    ws = copy_workspace(credit_registered, root)
     keys.create(ws, "val")
     models.sign(ws, "val", REF)
     evaluation.evaluate(ws, "val", REF, SAMPLE / "evaluation.toml")

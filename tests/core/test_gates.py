@@ -18,7 +18,7 @@ from core.kernel.errors import PermissionDeniedError, UsageError
 from core.kernel.workspace import Workspace
 from core.modelling import training
 from storage.errors import CheckFailedError
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 SUITE = """
 [suite]
@@ -253,7 +253,7 @@ def test_training_is_refused_while_any_latest_run_of_its_input_failed(
 def test_the_waiver_commands(loans: Workspace, tmp_path: Path) -> None:
     validation.run(loans, "alice", "loans@1", tmp_path / "strict.toml")
     w = ["--workspace", str(loans.root)]
-    denied = run_cli(
+    denied = run_cli_here(
         *w,
         "--as",
         "sam",
@@ -268,7 +268,7 @@ def test_the_waiver_commands(loans: Workspace, tmp_path: Path) -> None:
         "2999-01-01",
     )
     assert denied.returncode != 0 and "approver" in denied.stderr + denied.stdout
-    done = run_cli(
+    done = run_cli_here(
         *w,
         "--as",
         "ada",
@@ -286,10 +286,10 @@ def test_the_waiver_commands(loans: Workspace, tmp_path: Path) -> None:
         check=True,
     )
     assert "may be used for view until 2999-01-01 (by ada)" in done.stdout
-    listed = run_cli(*w, "--json", "waiver", "list", "loans@1", check=True)
+    listed = run_cli_here(*w, "--json", "waiver", "list", "loans@1", check=True)
     [entry] = json.loads(listed.stdout)
     assert entry["scope"] == ["view"] and entry["reason"] == "known outlier"
-    built = run_cli(
+    built = run_cli_here(
         *w, "--as", "alice", "feature", "build", str(tmp_path / "view.toml"), check=True
     )
     assert f"under waiver #{entry['seq']} by ada" in built.stdout

@@ -22,7 +22,7 @@ from core.identity import actors, signer
 from core.kernel.events import Event, now_iso
 from core.kernel.workspace import Workspace
 from storage.ledger import GENESIS
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 Lines = list[tuple[int, bytes]]
 
@@ -65,7 +65,7 @@ def test_a_forged_unsigned_event_at_the_tail_is_an_integrity_failure(ws: Workspa
     assert report.first_bad_event == 4
     assert "carries no signature" in report.failures[0]
     # And no command builds on it: the authority walk refuses the head.
-    result = run_cli("--workspace", str(ws.root), "--as", "alice", "audit", "checkpoint")
+    result = run_cli_here("--workspace", str(ws.root), "--as", "alice", "audit", "checkpoint")
     assert result.returncode == 3, result.stderr
     assert "event #4" in result.stderr
 
@@ -128,7 +128,7 @@ def test_a_garbled_body_is_reported_not_a_crash(ws: Workspace) -> None:
     report = _verify(ws)
     assert not report.ok
     assert report.first_bad_event == 2
-    cli = run_cli("--workspace", str(ws.root), "--as", "alice", "audit", "verify")
+    cli = run_cli_here("--workspace", str(ws.root), "--as", "alice", "audit", "verify")
     assert cli.returncode == 3
     assert "Traceback" not in cli.stderr
 
@@ -157,7 +157,7 @@ def _catalog(ws: Workspace) -> duckdb.DuckDBPyConnection:
 def test_a_hand_edited_role_grants_nothing_and_verify_names_the_table(ws: Workspace) -> None:
     with _catalog(ws) as con:
         con.execute("UPDATE actors SET roles = ['admin'] WHERE name = 'sam'")
-    refused = run_cli(
+    refused = run_cli_here(
         "--workspace", str(ws.root), "--as", "sam", "actor", "add", "mallory", "--role", "admin"
     )
     assert refused.returncode == 2
@@ -176,7 +176,9 @@ def test_a_hand_reactivated_key_signs_nothing(ws: Workspace) -> None:
         con.execute(
             "UPDATE keys SET status = 'active', status_seq = NULL WHERE label = 'sam-extra'"
         )
-    result = run_cli("--workspace", str(ws.root), "--as", "sam", "key", "rotate", extra.key_id[:16])
+    result = run_cli_here(
+        "--workspace", str(ws.root), "--as", "sam", "key", "rotate", extra.key_id[:16]
+    )
     assert result.returncode == 2
     assert "revoked" in result.stderr
     assert not _verify(ws).ok
@@ -189,9 +191,9 @@ def test_an_edited_copy_of_an_event_in_the_catalog_is_detected(ws: Workspace) ->
         doc["data"]["roles"] = ["admin"]
         con.execute("UPDATE events SET body = ? WHERE seq = 2", [json.dumps(doc)])
     # Commands read authority through signed pointers: the edit is ignored ...
-    ok = run_cli("--workspace", str(ws.root), "--as", "alice", "actor", "list")
+    ok = run_cli_here("--workspace", str(ws.root), "--as", "alice", "actor", "list")
     assert ok.returncode == 0
-    refused = run_cli(
+    refused = run_cli_here(
         "--workspace", str(ws.root), "--as", "bob", "actor", "add", "x", "--role", "admin"
     )
     assert refused.returncode == 2

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from core.audit import admin
-from core.data import features, snapshots, validation
+from core.data import snapshots, validation
 from core.documents import modelcard
 from core.evidence import attribute_inference, dp, evaluation, privacy_budget
 from core.evidence.document import Evidence
@@ -31,6 +31,7 @@ from core.kernel.errors import UsageError
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
 from storage.canonical import canonical_bytes
+from tests.conftest import copy_workspace
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 SEED = 3
@@ -43,18 +44,10 @@ def _suite(tmp: Path, name: str, text: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def credit(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
-    """The sample credit-risk model, an evaluator with a key."""
+def credit(credit_keyed: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
+    """The sample credit-risk model, an evaluator with a key (a copy of ``credit_keyed``)."""
     tmp = tmp_path_factory.mktemp("credit")
-    ws = admin.init(tmp / "ws", "alice")
-    actors.add(ws, "alice", "val", ["validator"])
-    snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
-    features.build(ws, "alice", SAMPLE / "features.toml")
-    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(ws, "alice", SAMPLE / "train.toml")
-    models.register(ws, "alice", run.run_id, "credit-risk")
-    keys.create(ws, "val")
-    return ws, tmp
+    return copy_workspace(credit_keyed, tmp / "ws"), tmp
 
 
 def _synthetic(tmp: Path, rows: int = 600) -> Path:

@@ -159,8 +159,29 @@ def test_inconclusive_is_not_pass(trained: Path, tmp_path: Path) -> None:
     assert inventory.overview(ws, "val").models[0].evaluation == "INCONCLUSIVE"
     assert verdict_colour("INCONCLUSIVE") != verdict_colour("PASS")
     detail = views.model_detail(ws, REF, "val")
-    assert detail.evidence is not None and detail.evidence.not_passed
-    assert all(not g.startswith("PASS") for g in detail.evidence.not_passed)
+    assert detail.evidence is not None and detail.evidence.gaps
+    assert all(g.verdict != "PASS" for g in detail.evidence.gaps)
+    # The gap lines read in words: no raw dict or list, no code name for a bound.
+    gap_lines = [line for line in shown.splitlines() if line.startswith("not passed")]
+    assert gap_lines and not any(re.search(r"[{}\[\]]|min_|max_", g) for g in gap_lines)
+
+
+@pytest.mark.parametrize("verdict", ["WARN", "INCONCLUSIVE", "FAIL"])
+def test_verify_and_json_say_both_statuses(trained: Path, tmp_path: Path, verdict: str) -> None:
+    """`model verify` (text and --json) and `model show --json` never say a bare TRUSTED."""
+    ws = evaluated(trained, tmp_path, verdict)
+    base = ["--workspace", str(ws.root), "--as", "val"]
+    result = CliRunner().invoke(cli_app, [*base, "model", "verify", REF])
+    assert result.exit_code == 0, result.output  # the exit code is about the signature only
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("signature and provenance: TRUSTED · evidence: " + verdict), last
+    assert "not passed" in last
+    assert "TRUSTED" not in result.stdout.replace("provenance: TRUSTED · evidence", "")
+    doc = json.loads(CliRunner().invoke(cli_app, [*base, "--json", "model", "verify", REF]).stdout)
+    assert doc["trusted"] is True and doc["evidence_verdict"] == verdict
+    assert doc["checks_not_passed"] >= 1 and f"evidence: {verdict}" in doc["summary"]
+    shown = json.loads(CliRunner().invoke(cli_app, [*base, "--json", "model", "show", REF]).stdout)
+    assert shown["evidence_verdict"] == verdict and f"evidence: {verdict}" in shown["summary"]
 
 
 def test_an_aia_mitigation_breached_is_flagged(trained: Path, tmp_path: Path) -> None:

@@ -250,12 +250,12 @@ def test_malformed_slo_and_playbook_files_are_refused_with_nothing_recorded(
 def test_the_cli_exits_1_on_a_failed_run_and_2_on_a_bad_file(ops: Ops, tmp_path: Path) -> None:
     import json
 
-    from tests.conftest import run_cli
+    from tests.conftest import run_cli_here
 
     ws = ops.ws
     deployments.deploy(ws, "opal", V1, env="staging", reason="v1")
     common = ["--workspace", str(ops.root)]
-    bad = run_cli(
+    bad = run_cli_here(
         *common,
         "--as",
         "opal",
@@ -269,7 +269,7 @@ def test_the_cli_exits_1_on_a_failed_run_and_2_on_a_bad_file(ops: Ops, tmp_path:
     )
     assert bad.returncode == 2 and "bogus" in bad.stderr
     good = _write(tmp_path, "slo.toml", SLO)
-    run_cli(
+    run_cli_here(
         *common,
         "--as",
         "opal",
@@ -282,19 +282,23 @@ def test_the_cli_exits_1_on_a_failed_run_and_2_on_a_bad_file(ops: Ops, tmp_path:
         "r",
         check=True,
     )
-    done = run_cli(*common, "--as", "scorer", "monitor", "run", "--env", "staging", "--json")
+    done = run_cli_here(*common, "--as", "scorer", "monitor", "run", "--env", "staging", "--json")
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["run"]["verdict"] == "FAIL" and len(report["incidents"]) == 1
     seq = report["incidents"][0]["seq"]
-    refused = run_cli(*common, "--as", "scorer", "incident", "close", str(seq), "--reason", "x")
+    refused = run_cli_here(
+        *common, "--as", "scorer", "incident", "close", str(seq), "--reason", "x"
+    )
     assert refused.returncode == 2 and "only a person" in refused.stderr
-    shown = run_cli(*common, "--as", "opal", "incident", "show", str(seq), "--json", check=True)
+    shown = run_cli_here(
+        *common, "--as", "opal", "incident", "show", str(seq), "--json", check=True
+    )
     assert json.loads(shown.stdout)["incident"]["status"] == "open"
     run_seq = report["run"]["seq"]
-    listed = run_cli(*common, "--as", "opal", "monitor", "list", check=True)
+    listed = run_cli_here(*common, "--as", "opal", "monitor", "list", check=True)
     assert f"{run_seq}" in listed.stdout and "slo:traffic" in listed.stdout
-    evidence = run_cli(
+    evidence = run_cli_here(
         *common, "--as", "opal", "monitor", "show", str(run_seq), "--json", check=True
     )
     assert json.loads(evidence.stdout) == report["evidence"]

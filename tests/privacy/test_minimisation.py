@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 from core.audit import admin
-from core.data import features, snapshots, validation
+from core.data import snapshots, validation
 from core.documents import privacy_reports
 from core.identity import actors
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
 from core.privacy import minimisation
+from tests.conftest import copy_workspace
 from tests.privacy.people_data import SUITE, people_csv, spec
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
@@ -39,17 +40,10 @@ def _uses(entry: dict[str, Any]) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def german(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("minimisation")
-    ws = admin.init(root / "ws", "alice")
-    snapshots.add(
-        ws, "alice", SAMPLE / "german.data", dataset="german-credit", sensitive=["column08"]
-    )
-    features.build(ws, "alice", SAMPLE / "features.toml")
-    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(ws, "alice", SAMPLE / "train.toml")
-    models.register(ws, "alice", run.run_id, "credit-risk")
-    return ws
+def german(credit_registered: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """German credit (``column08`` sensitive) through its view to a registered model: a copy
+    of the suite's ``credit_registered`` (its validator and auditor read nothing here)."""
+    return copy_workspace(credit_registered, tmp_path_factory.mktemp("minimisation") / "ws")
 
 
 def test_german_credit_matches_the_spec_and_the_views_sql(german: Workspace) -> None:

@@ -18,8 +18,7 @@ from typing import Any
 import pypdf
 import pytest
 
-from core.audit import admin
-from core.data import features, snapshots, validation
+from core.data import snapshots
 from core.documents import (
     datasheet,
     modelcard,
@@ -28,11 +27,11 @@ from core.documents import (
     retention_report,
 )
 from core.evidence import evaluation
-from core.identity import actors, keys
+from core.identity import actors
 from core.kernel.workspace import Workspace
 from core.modelling import models, training
 from reports.render import render_pdf
-from tests.conftest import run_cli
+from tests.conftest import copy_workspace, run_cli_here
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "sample_data" / "german-credit"
@@ -41,18 +40,11 @@ UPDATE = os.environ.get("LEDGERML_UPDATE_GOLDENS") == "1"  # regenerate, then re
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
+def written(credit_keyed: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
     """One representative workspace (a trained, evaluated model) with every report written
     as Markdown, HTML and PDF into one folder."""
     root = tmp_path_factory.mktemp("print")
-    ws = admin.init(root / "ws", "alice")
-    actors.add(ws, "alice", "val", ["validator"])
-    snapshots.add(ws, "alice", SAMPLE / "german.data", dataset="german-credit")
-    features.build(ws, "alice", SAMPLE / "features.toml")
-    validation.run(ws, "alice", "german-credit-features", SAMPLE / "features_suite.toml")
-    run = training.train(ws, "alice", SAMPLE / "train.toml")
-    models.register(ws, "alice", run.run_id, "credit-risk")
-    keys.create(ws, "val")
+    ws = copy_workspace(credit_keyed, root / "ws")  # trained, registered, val has a key
     evaluation.evaluate(ws, "val", "credit-risk@1", SAMPLE / "evaluation.toml")
     operate(ws, root)
     out = root / "reports"
@@ -408,12 +400,12 @@ def test_the_cli_writes_the_pdf_by_default_and_skips_it_when_asked(
 ) -> None:
     ws, _ = written
     base = ("--workspace", str(ws.root), "--as", "alice", "--json", "report", "access")
-    with_pdf = run_cli(*base, "-o", str(tmp_path / "a"))
+    with_pdf = run_cli_here(*base, "-o", str(tmp_path / "a"))
     assert with_pdf.returncode == 0, with_pdf.stderr
     files = json.loads(with_pdf.stdout)
     assert Path(files["pdf"]).read_bytes().startswith(b"%PDF-")
     assert "access-log.pdf" in with_pdf.stderr
-    without = run_cli(*base, "-o", str(tmp_path / "b"), "--no-pdf")
+    without = run_cli_here(*base, "-o", str(tmp_path / "b"), "--no-pdf")
     assert without.returncode == 0, without.stderr
     assert "pdf" not in json.loads(without.stdout)
     assert not (tmp_path / "b" / "access-log.pdf").exists()

@@ -96,3 +96,16 @@ def test_a_count_or_a_reason_that_names_a_failing_state_is_not_coloured() -> Non
     )
     assert 'class="fail"' not in page and 'class="pass"' not in page
     assert "<td>refused: 0</td>" in _cells(page) and "<td>error</td>" in _cells(page)
+
+
+def test_each_verdict_has_its_own_colour() -> None:
+    """A reader tells WARN from INCONCLUSIVE by colour as well as by word: the page style
+    gives each verdict class a colour no other verdict shares."""
+    html = markdown_to_html("| check | verdict |\n|---|---|\n| a | WARN |\n| b | INCONCLUSIVE |\n")
+    colours = {
+        name: re.findall(rf"\.{name} \{{ color: (#[0-9a-f]{{6}})", html)
+        for name in ("pass", "fail", "warn", "inconclusive")
+    }
+    assert all(len(found) == 1 for found in colours.values()), colours
+    assert len({found[0] for found in colours.values()}) == 4, colours
+    assert 'class="warn"' in html and 'class="inconclusive"' in html

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Markdown
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from app.tui.app import LedgerApp, make_app
 from app.tui.dialogs import ActionDialog, ErrorDialog
@@ -46,8 +46,10 @@ def tui_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 async def settle(app: LedgerApp, pilot) -> None:  # type: ignore[no-untyped-def]
     """Until no worker runs (bounded): panes fill from workers that start other workers."""
     for _ in range(50):
-        # An exclusive worker replaced by a newer one ends cancelled: that is normal here.
-        with contextlib.suppress(WorkerCancelled):
+        # An exclusive worker replaced by a newer one ends cancelled: that is normal here. A
+        # worker that failed has told the app (a notification or a dialog, which the tests
+        # check); waiting on it re-raises its error only if it was still running.
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
             await app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in app.workers):

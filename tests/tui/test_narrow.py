@@ -4,7 +4,6 @@ no column is cut, and every recorded reason can be read in full; at 160 the wide
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,14 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import DataTable
-from textual.worker import WorkerCancelled
 
 from app.tui.app import LedgerApp
 from app.tui.panes.base import clip
 from core.data import snapshots
 from core.identity import actors
 from core.kernel.workspace import Workspace
+
+from .test_app import settle as settle_workers
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "german-credit"
 REASONS = (
@@ -39,15 +39,9 @@ def reasons_ws(ws: Workspace) -> Workspace:
 
 
 async def settle(app: LedgerApp, pilot: Pilot[object]) -> None:
-    """Until no worker runs and the screen has caught up (bounded, no sleeping)."""
-    for _ in range(50):
-        with contextlib.suppress(WorkerCancelled):  # an exclusive worker replaced by a newer one
-            await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(w.is_running for w in app.workers):
-            await pilot.pause()
-            return
-    raise AssertionError("workers kept running")
+    """The app tests' settle, then one more pause so the screen has caught up."""
+    await settle_workers(app, pilot)
+    await pilot.pause()
 
 
 def drawn(widget: Widget) -> str:

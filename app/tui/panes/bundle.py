@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 class BundlePane(Pane):
     # Markdown is imported where it is used (markdown-it and Pygments cost ~55 ms of CPU): the
-    # bundle tab mounts after the first paint, unless it is the only tab.
+    # bundle tab mounts when it is first shown, unless it is the only tab.
     def compose(self) -> ComposeResult:
         from textual.widgets import Markdown
 

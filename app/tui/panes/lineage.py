@@ -56,7 +56,7 @@ class LineagePane(Pane):
         tree.root.expand()
 
     @on(Tree.NodeSelected, "#lineage-tree")
-    def _jump(self, event: Tree.NodeSelected[Any]) -> None:
+    async def _jump(self, event: Tree.NodeSelected[Any]) -> None:
         target = str(event.node.data or "")
         if target.startswith(("snapshot:", "model:")):
-            self.ledger_app.jump_to(target)
+            await self.ledger_app.jump_to(target)

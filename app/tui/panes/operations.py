@@ -192,5 +192,9 @@ class OperationsPane(Pane):
         self._show(self.rows.get(str(event.row_key.value)))
 
     def focus_table(self) -> None:
-        """Focus the deployments, so the cursor keys choose what B and W act on."""
-        self.query_one("#ops-deployments", DataTable).focus()
+        """Focus the deployments, so the cursor keys choose what B and W act on.
+
+        Without scrolling: the table sits under its heading, which must stay in view (a
+        scroll that depended on whether layout had run first made the tab's picture vary).
+        """
+        self.query_one("#ops-deployments", DataTable).focus(scroll_visible=False)
