@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
-from core.evidence.checks import Check
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import UsageError
@@ -25,11 +25,28 @@ from reports.formatting import humane, threshold
 from reports.render import document_id, render_pdf
 
 
-def gap_in_words(check: Check) -> str:
-    """One not-passed check as a filed report says it, in words.
+class NotPassed(Protocol):
+    """What a sentence about a not-passed check reads: a recorded check, or a view's copy."""
 
-    Verdict, section, name, what was observed and the threshold (``at least 30``), never
-    as a data structure: the sentence goes into documents people read and file.
+    @property
+    def verdict(self) -> str: ...  # noqa: D102
+    @property
+    def section(self) -> str: ...  # noqa: D102
+    @property
+    def name(self) -> str: ...  # noqa: D102
+    @property
+    def observed(self) -> Any: ...  # noqa: D102
+    @property
+    def threshold(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def note(self) -> str | None: ...  # noqa: D102
+
+
+def check_in_words(check: NotPassed) -> str:
+    """One not-passed check in words, without its verdict (a screen draws that in colour).
+
+    Section, name, what was observed and the threshold (``at least 30``), never as a data
+    structure.
 
     Args:
         check: A check whose verdict is not PASS.
@@ -40,9 +57,23 @@ def gap_in_words(check: Check) -> str:
     observed = check.observed
     shown = f"{observed:.3f}" if isinstance(observed, float) else humane(observed)
     return (
-        f"{check.verdict}: {check.section} check '{check.name}' (observed {shown}; "
+        f"{check.section} check '{check.name}' (observed {shown}; "
         f"threshold {threshold(check.threshold)})" + (f": {check.note}" if check.note else "")
     )
+
+
+def gap_in_words(check: NotPassed) -> str:
+    """One not-passed check as a filed report says it, in words: its verdict, then the rest.
+
+    The sentence goes into documents people read and file (see :func:`check_in_words`).
+
+    Args:
+        check: A check whose verdict is not PASS.
+
+    Returns:
+        The sentence.
+    """
+    return f"{check.verdict}: {check_in_words(check)}"
 
 
 def read_answers(

@@ -149,4 +149,4 @@ async def test_models_plots_draw_the_recorded_evidence(frozen_ws: Workspace) -> 
     assert line.y == [float(auc) for _, auc in ev.robustness["noise"]]
     assert noise.ylabel == "ROC AUC" and "σ" in noise.xlabel
     assert flip.lines[0].x == [100 * float(s) for s, _ in ev.robustness["flip"]]  # percent
-    assert flip.xlabel == "rows flipped (%)" and flip.ylabel == "ROC AUC"
+    assert flip.xlabel == "categorical values flipped (%)" and flip.ylabel == "ROC AUC"

@@ -11,12 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, bars, fmt, key_values, verdict_colour
+from app.tui.panes.base import Pane, Table, bars, counted, fmt, key_values, verdict_markup
 
 # A run's verdict and each check's mark: a warning never looks like a pass.
-# In the colours every other view and the legend use (verdict_colour).
+# In the colours every other view and the legend use (card markup: verdict_markup).
 VERDICT_STYLE = {
-    v: f"[{verdict_colour(v)}]{text}[/]"
+    v: verdict_markup(v, text)
     for v, text in (
         ("PASS", "PASS"),
         ("WARN", "PASS with warnings (WARN)"),
@@ -25,7 +25,7 @@ VERDICT_STYLE = {
     )
 }
 MARKS = {
-    v: f"[{verdict_colour(v)}]{text}[/]"
+    v: verdict_markup(v, text)
     for v, text in (
         ("PASS", "✓"),
         ("WARN", "! WARN"),
@@ -129,7 +129,8 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
     """The snapshot's detail as Rich markup (every recorded value escaped)."""
     snap = detail.snapshot
     lines = [
-        f"[b]{snap.ref}[/b] · {snap.rows} rows · table sha256:{snap.table_digest[:16]}…",
+        f"[b]{snap.ref}[/b] · {counted(snap.rows, 'rows')} · "
+        f"table sha256:{snap.table_digest[:16]}…",
         "provenance:",
         *key_values(snap.provenance),
         f"PII: {', '.join(snap.pii) or 'none'} · sensitive: "
