@@ -303,7 +303,7 @@ class WriteActions(App[None]):
                 progress=progress,
             )
             return f"validation #{row.seq}: {result.verdict}" + (
-                f" ({result.warnings} warning(s))" if result.warnings else ""
+                f" ({counted(result.warnings, 'warnings')})" if result.warnings else ""
             )
 
         self._ask(

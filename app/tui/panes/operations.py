@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, verdict_cell
+from app.tui.panes.base import Pane, Table, counted, verdict_cell
 from app.tui.plots import Chart, Line, Series
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class OperationsPane(Pane):
             )
         self.query_one("#ops-deployed-title", Static).update(
             f"[b]Deployed now[/b] ({len(board.now.deployments)} in "
-            f"{len({d.row.env for d in board.now.deployments})} environment(s))"
+            f"{counted(len({d.row.env for d in board.now.deployments}), 'environments')})"
         )
         decisions = self.query_one("#ops-decisions", DataTable)
         decisions.clear()
