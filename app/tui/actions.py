@@ -23,6 +23,7 @@ from textual.widgets import ProgressBar, TabbedContent
 from app.tui.dialogs import ActionDialog, ApprovalDialog, Detail, Field, Recorded
 from app.tui.panes import ApprovalsPane, ModelsPane, OperationsPane
 from app.tui.panes.approvals import pending_summary
+from app.tui.panes.base import counted
 
 WRITE_ACTIONS = {
     "checkpoint",
@@ -64,24 +65,35 @@ class WriteActions(App[None]):
         *,
         recorded: Recorded,
         verb: str = "Run",
+        reason: bool = True,
     ) -> None:
         def done(values: dict[str, str] | None) -> None:
             if values is not None:
                 self._run_action(title, run, values)
 
-        self.push_screen(ActionDialog(title, fields, details, summary, recorded, verb), done)
+        dialog = ActionDialog(title, fields, details, summary, recorded, verb, reason=reason)
+        self.push_screen(dialog, done)
 
     def _recorded(
-        self, event: str, target: Callable[[dict[str, str]], str], signed: bool = False
+        self,
+        event: str,
+        target: Callable[[dict[str, str]], str],
+        signed: bool = False,
+        reason: bool = True,
     ) -> Recorded:
-        """The confirmation lines of an action: who records which event on what, and why."""
+        """The confirmation lines of an action: who records which event on what, and why
+        (``reason`` False: the action records no event, so no reason either)."""
 
         def lines(values: dict[str, str]) -> list[tuple[str, str]]:
             return [
                 ("actor", self.actor),
                 ("records", event + (f" (signed with {self.actor}'s key)" if signed else "")),
                 ("target", target(values).strip() or "(not given yet)"),
-                ("reason", values.get("reason", "").strip() or "(none given)"),
+                *(
+                    [("reason", values.get("reason", "").strip() or "(none given)")]
+                    if reason
+                    else []
+                ),
             ]
 
         return lines
@@ -133,11 +145,13 @@ class WriteActions(App[None]):
             [],
             run,
             recorded=self._recorded(
-                "a signed checkpoint file (no ledger event)",
+                "a signed checkpoint file (no ledger event, so no reason)",
                 lambda v: f"the ledger's root at event #{head}",
                 signed=True,
+                reason=False,
             ),
             verb="Sign",
+            reason=False,
         )
 
     def action_sign_model(self) -> None:
@@ -199,7 +213,7 @@ class WriteActions(App[None]):
                 reason=values["reason"],
                 progress=progress,
             )
-            return f"bundle written: {result['path']} ({result['members']} members)"
+            return f"bundle written: {result['path']} ({counted(result['members'], 'members')})"
 
         model = self._selected_model()
         stem = model.replace("@", "-") or "bundle"
@@ -289,7 +303,7 @@ class WriteActions(App[None]):
                 progress=progress,
             )
             return f"validation #{row.seq}: {result.verdict}" + (
-                f" ({result.warnings} warning(s))" if result.warnings else ""
+                f" ({counted(result.warnings, 'warnings')})" if result.warnings else ""
             )
 
         self._ask(

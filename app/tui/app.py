@@ -358,6 +358,14 @@ class LedgerApp(WriteActions):
             if pane.id == f"pane-{active}":
                 pane.focus_prompt()
 
+    async def run_pane_action(self, tab: str, action: str) -> None:
+        """Run a tab's action as its key does there, showing the tab first (the palette)."""
+        self.action_tab(tab)
+        await self._first_show(tab)
+        for pane in self.query(Pane):
+            if pane.id == f"pane-{tab}":
+                await pane.run_action(action)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

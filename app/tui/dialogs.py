@@ -31,7 +31,8 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
     ``recorded`` says exactly what confirming records (actor, event, target), redrawn as the
     fields change; nothing runs until Run (or Enter) is pressed, and Escape records nothing.
     ``details`` are optional fields (a snapshot's provenance and tags), drawn one line each
-    under the main fields so that a long form still fits the screen.
+    under the main fields so that a long form still fits the screen. ``reason`` is False for
+    an action that records no event (a checkpoint is a signed file): it asks for none.
     """
 
     DEFAULT_CSS = """
@@ -55,9 +56,12 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         summary: str = "",
         recorded: Recorded | None = None,
         verb: str = "Run",
+        *,
+        reason: bool = True,
     ) -> None:
         super().__init__()
         self.title_text = title
+        self.asks_reason = reason
         self.fields = fields or []
         self.details = details or []
         self.summary = summary  # what will change, in words (markup): the confirmation
@@ -81,16 +85,18 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
                     for key, label, placeholder in self.details:
                         yield Label(label)
                         yield Input(placeholder=placeholder, id=f"field-{key}", compact=True)
-            yield Label("Reason (recorded in the ledger)")
-            yield Input(placeholder="why are you doing this?", id="reason")
+            if self.asks_reason:
+                yield Label("Reason (recorded in the ledger)")
+                yield Input(placeholder="why are you doing this?", id="reason")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self.verb, id="run", variant="primary")
 
     def on_mount(self) -> None:
         self._show_recorded()
-        first = self.query(Input).first()
-        first.focus()
+        fields = self.query(Input)
+        # Nothing to type (a checkpoint): Enter on the focused button confirms.
+        (fields.first() if fields else self.query_one("#run", Button)).focus()
 
     def on_input_changed(self) -> None:
         self._show_recorded()
@@ -111,7 +117,8 @@ class ActionDialog(ModalScreen[dict[str, str] | None]):
         """The fields as typed so far, and the reason."""
         keys = [key for key, _, _ in (*self.fields, *self.details)]
         values = {key: self.query_one(f"#field-{key}", Input).value for key in keys}
-        values["reason"] = self.query_one("#reason", Input).value
+        if self.asks_reason:
+            values["reason"] = self.query_one("#reason", Input).value
         return values
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -11,6 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -22,14 +23,6 @@ from textual.widgets import Label, Static
 if TYPE_CHECKING:
     from app.tui.app import LedgerApp
 
-VERDICTS = ("PASS", "WARN", "FAIL", "INCONCLUSIVE")
-"""The evidence vocabulary, in the order the legend shows it."""
-
-
-def verdict_class(verdict: str) -> str:
-    """The CSS class (in app.tcss) that colours a verdict: ``verdict-pass`` and so on."""
-    return f"verdict-{verdict.lower()}"
-
 
 class VerdictLegend(Horizontal):
     """One line saying what each verdict colour means, beside every view of verdicts."""
@@ -40,33 +33,43 @@ class VerdictLegend(Horizontal):
     """
 
     def compose(self) -> ComposeResult:
+        from app.tui.panes.base import verdict_colour  # the colours the table cells take
         from core.kernel.verdict import TINY_LEGEND  # the words every report's legend uses
 
+        # A Rich Text in the cells' Rich style, not CSS: the tables draw verdicts as Rich
+        # text, and a theme colour here would be a second, different green.
         for verdict, meaning in TINY_LEGEND:
-            label = Label(f"{verdict} {meaning}")
-            label.add_class(verdict_class(verdict))
-            yield label
+            yield Label(Text.assemble((verdict, f"bold {verdict_colour(verdict)}"), f" {meaning}"))
+
+
+def pane_bindings(pane: DOMNode) -> list[Binding]:
+    """The bindings a tab's pane declares, its own and those of the classes it extends."""
+    return [
+        b
+        for cls in type(pane).__mro__
+        if issubclass(cls, DOMNode) and "BINDINGS" in cls.__dict__
+        for b in Binding.make_bindings(cls.__dict__["BINDINGS"])
+    ]
+
+
+def tab_sections(app: LedgerApp) -> list[tuple[str, list[Binding]]]:
+    """Each tab with bindings of its own, by tab id (``data``), in the help's order."""
+    sections = []
+    for pane in sorted(app.panes(), key=lambda p: str(p.id)):
+        if own := pane_bindings(pane):
+            sections.append((str(pane.id).removeprefix("pane-"), own))
+    return sections
 
 
 def binding_sections(app: LedgerApp) -> list[tuple[str, list[Binding]]]:
     """Every binding, grouped where it acts: everywhere, in a tab, in a dialog."""
     from app.tui.dialogs import ActionDialog
 
-    sections: list[tuple[str, list[Binding]]] = [
-        ("Everywhere", list(Binding.make_bindings(type(app).BINDINGS)))
+    return [
+        ("Everywhere", list(Binding.make_bindings(type(app).BINDINGS))),
+        *((f"{tab.capitalize()} tab", own) for tab, own in tab_sections(app)),
+        ("Dialogs", list(Binding.make_bindings(ActionDialog.BINDINGS))),
     ]
-    for pane in sorted(app.panes(), key=lambda p: str(p.id)):
-        own = [
-            b
-            for cls in type(pane).__mro__
-            if issubclass(cls, DOMNode) and "BINDINGS" in cls.__dict__
-            for b in Binding.make_bindings(cls.__dict__["BINDINGS"])
-        ]
-        if own:
-            tab = str(pane.id).removeprefix("pane-").capitalize()
-            sections.append((f"{tab} tab", own))
-    sections.append(("Dialogs", list(Binding.make_bindings(ActionDialog.BINDINGS))))
-    return sections
 
 
 class HelpScreen(ModalScreen[None]):
@@ -110,7 +113,13 @@ class HelpScreen(ModalScreen[None]):
 
 
 class LedgerCommands(Provider):
-    """The palette's entries for every tab and every key-bound action of the app."""
+    """The palette's entries: every tab, and every action the help lists with its key.
+
+    The app's actions, then each tab's (Reveal PII on the data tab): running a tab's action
+    shows its tab first, then runs it as its key does there (asking for the same
+    confirmation). Left out are the keys that act on what the palette itself replaces: a
+    dialog's keys, and Escape leaving a tab's field.
+    """
 
     def _entries(self) -> Iterator[tuple[str, str, str]]:
         from app.tui.app import TABS, LedgerApp
@@ -127,11 +136,20 @@ class LedgerCommands(Provider):
                 continue
             key = b.key_display or app.get_key_display(b)
             yield b.description, f"key {key}", b.action
+        for tab, own in tab_sections(app):
+            for b in own:
+                if b.action == "leave_prompt":
+                    continue
+                key = b.key_display or app.get_key_display(b)
+                yield b.description, f"{tab} tab, key {key}", f"pane:{tab}:{b.action}"
 
     async def _run(self, action: str) -> None:
         app: LedgerApp = self.app  # type: ignore[assignment]
         if action.startswith("tab:"):
             app.action_tab(action.removeprefix("tab:"))
+        elif action.startswith("pane:"):
+            _, tab, pane_action = action.split(":", 2)
+            await app.run_pane_action(tab, pane_action)
         else:
             await app.run_action(action)
 

@@ -54,6 +54,11 @@ class BundleReview:
     """Readable members by name: Markdown as is, the lineage tree as a code block."""
     first: str = ""
     """The member to show first: the model card, else the coverage page."""
+    evidence_verdict: str | None = None
+    """The verdict of the newest evaluation evidence the bundle carries (None: it carries
+    none). Apart from the integrity verdict: a bundle can verify and its evidence still FAIL."""
+    evidence_seq: int | None = None
+    """The ledger event of that evaluation."""
 
 
 def review_bundle(path: Path) -> BundleReview:
@@ -72,6 +77,7 @@ def review_bundle(path: Path) -> BundleReview:
         coverage = Coverage.from_json(json.loads(archive.read("coverage.json")))
         readable = [n for n in archive.namelist() if n.endswith(".md") or n == "lineage/tree.txt"]
         texts = {n: archive.read(n).decode(errors="replace") for n in sorted(readable)}
+        evidence_seq, evidence_verdict = _newest_evidence_verdict(archive)
     texts = {n: (t if n.endswith(".md") else f"```\n{t}\n```") for n, t in texts.items()}
     return BundleReview(
         model=str(report["model"]),
@@ -83,4 +89,28 @@ def review_bundle(path: Path) -> BundleReview:
         ],
         texts=texts,
         first=MODEL_CARD if MODEL_CARD in texts else "coverage.md",
+        evidence_verdict=evidence_verdict,
+        evidence_seq=evidence_seq,
     )
+
+
+def _newest_evidence_verdict(archive: zipfile.ZipFile) -> tuple[int | None, str | None]:
+    """The newest ``evidence/evaluation-<seq>.json`` member's event and verdict.
+
+    Read only after the bundle verified, so the member is the signed one. The verdict is the
+    recorded one, or for evidence from before verdicts the worst of its checks' (never
+    ``passed``, which a warning does not clear).
+    """
+    from core.evidence.document import Evidence
+
+    found = [
+        (int(number), name)
+        for name in archive.namelist()
+        if name.startswith("evidence/evaluation-")
+        and name.endswith(".json")
+        and (number := name.removeprefix("evidence/evaluation-").removesuffix(".json")).isdigit()
+    ]
+    if not found:
+        return None, None
+    newest, member = max(found)
+    return newest, Evidence.from_bytes(archive.read(member)).verdict

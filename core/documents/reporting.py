@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
-from core.evidence.checks import Check
 from core.identity.actors import needs
 from core.kernel import command
 from core.kernel.errors import UsageError
@@ -25,12 +25,31 @@ from reports.formatting import check_observed, check_threshold, section_name
 from reports.render import document_id, render_pdf
 
 
-def gap_in_words(check: Check) -> str:
-    """One not-passed check as a filed report says it, in words.
+class NotPassed(Protocol):
+    """What a sentence about a not-passed check reads: a recorded check, or a view's copy."""
 
-    Verdict, section, name, what was observed and the threshold (``at least 30``), never
-    as a data structure: the sentence goes into documents people read and file. The figures
-    read as the Checks table shows them (:func:`reports.formatting.check_observed`).
+    @property
+    def verdict(self) -> str: ...  # noqa: D102
+    @property
+    def section(self) -> str: ...  # noqa: D102
+    @property
+    def name(self) -> str: ...  # noqa: D102
+    @property
+    def observed(self) -> Any: ...  # noqa: D102
+    @property
+    def threshold(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def interval_95(self) -> Sequence[float | None] | None: ...  # noqa: D102
+    @property
+    def note(self) -> str | None: ...  # noqa: D102
+
+
+def check_in_words(check: NotPassed) -> str:
+    """One not-passed check in words, without its verdict (a screen draws that in colour).
+
+    Section, name, what was observed and the threshold (``at least 30``), never as a data
+    structure: the sentence goes into documents people read and file. The figures read as
+    the Checks table shows them (:func:`reports.formatting.check_observed`).
 
     Args:
         check: A check whose verdict is not PASS.
@@ -40,10 +59,24 @@ def gap_in_words(check: Check) -> str:
     """
     shown = check_observed(check.observed, check.name, check.interval_95)
     return (
-        f"{check.verdict}: {section_name(check.section)} check '{check.name}' (observed "
-        f"{shown}; threshold {check_threshold(check.threshold, check.name)})"
+        f"{section_name(check.section)} check '{check.name}' (observed {shown}; "
+        f"threshold {check_threshold(check.threshold, check.name)})"
         + (f": {check.note}" if check.note else "")
     )
+
+
+def gap_in_words(check: NotPassed) -> str:
+    """One not-passed check as a filed report says it, in words: its verdict, then the rest.
+
+    The sentence goes into documents people read and file (see :func:`check_in_words`).
+
+    Args:
+        check: A check whose verdict is not PASS.
+
+    Returns:
+        The sentence.
+    """
+    return f"{check.verdict}: {check_in_words(check)}"
 
 
 def read_answers(

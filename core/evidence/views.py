@@ -83,6 +83,8 @@ class Gap:
     observed: Any
     threshold: dict[str, Any]
     note: str | None
+    interval_95: list[float | None] | None = None
+    """The 95% interval of ``observed``, when recorded: the TUI says it as the reports do."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,15 @@ def _evidence(doc: EvidenceDocument, seq: int) -> Evidence:
         verdict=doc.verdict,
         favourable=fairness.favourable_name if fairness else "favourable",
         gaps=[
-            Gap(c.verdict, c.section, c.name, c.observed, dict(c.threshold), c.note)
+            Gap(
+                c.verdict,
+                c.section,
+                c.name,
+                c.observed,
+                dict(c.threshold),
+                c.note,
+                list(c.interval_95) if c.interval_95 else None,
+            )
             for c in not_passed(doc.checks)
         ],
     )

@@ -124,7 +124,7 @@ def test_a_fail_is_never_summarised_as_pass_or_trusted(trained: Path, tmp_path: 
     from app.tui.panes.models import detail_text
 
     screen = detail_text(views.model_detail(ws, REF, "val"))
-    assert "signature [b]valid[/b]" in screen and "[red]FAIL[/red]" in screen
+    assert "signature [b]valid[/b]" in screen and "[ansi_red]FAIL[/]" in screen
     assert "disparate impact on loan offered (group)" in screen and "trusted" not in screen
 
 

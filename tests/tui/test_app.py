@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from textual.widget import Widget
 from textual.widgets import Input, Markdown
 from textual.worker import WorkerCancelled, WorkerFailed
 
@@ -106,8 +107,18 @@ async def test_an_action_runs_through_its_dialog_and_is_recorded(tui_ws: Workspa
         await settle(app, pilot)
         await pilot.press("c")
         await pilot.pause()
-        assert isinstance(app.screen, ActionDialog)
-        await pilot.press(*"tui test", "enter")
+        dialog = app.screen
+        assert isinstance(dialog, ActionDialog)
+        # A checkpoint is a signed file, not a ledger event: nothing would record a reason,
+        # so none is asked for or said to be recorded.
+        assert not dialog.query("#reason")
+        assert [line.split()[0] for line in dialog.record_text.splitlines()] == [
+            "actor",
+            "records",
+            "target",
+        ]
+        assert "no ledger event" in dialog.record_text
+        await pilot.press("enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, ActionDialog)
     assert checkpoints.checkpoints(tui_ws)[-1].size == head
@@ -184,6 +195,11 @@ def trust_compat_key(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 async def test_bundle_review_verifies_first_and_rejects_tampering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from rich.color import Color
+    from textual.widgets import Static
+
+    from app.tui.panes.base import verdict_colour
+
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "empty"))
     app = make_app(bundle=COMPAT)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -196,6 +212,14 @@ async def test_bundle_review_verifies_first_and_rejects_tampering(
         await settle(app, pilot)
         assert app.bundle_verdict == "VERIFIED"
         assert app.query_one("#coverage").row_count > 10
+        # Integrity and evidence are two verdicts: this bundle verifies, but its evaluation
+        # (#18) missed a warning-level fairness check, so its evidence is WARN, in WARN's colour.
+        shown = app.query_one("#bundle-verdict", Static)
+        head = str(shown.render()).splitlines()[0]
+        assert head == "bundle integrity VERIFIED · evidence WARN · credit-risk@1 (evaluation #18)"
+        assert drawn_colours(shown, "WARN") == {
+            (c.type, c.number, c.triplet) for c in [Color.parse(verdict_colour("WARN"))]
+        }
         assert app.read_only and not app.check_action("export_bundle", ())
     tampered = tmp_path / "tampered.zip"
     shutil.copy(COMPAT, tampered)
@@ -331,7 +355,7 @@ async def test_an_action_asks_for_the_actors_passphrase_in_a_dialog(
         for typed, written in (("wrong", False), ("pia's passphrase", True)):
             await pilot.press("c")
             await pilot.pause()
-            await pilot.press(*"quarterly", "enter")
+            await pilot.press("enter")  # a checkpoint asks for no reason
             for _ in range(50):
                 await pilot.pause()
                 if isinstance(app.screen, SecretDialog):
@@ -505,6 +529,57 @@ async def test_help_scrolls_to_its_last_row_at_80x24(tui_ws: Workspace) -> None:
         assert any(last in row for row in rows), (last, rows)
 
 
+def drawn_colours(widget: Widget, word: str) -> set[object]:
+    """The foreground colours the widget draws ``word`` in, over all its rows, as the terminal
+    receives them (kind, palette number, RGB: Rich and Textual may name one colour apart)."""
+    return {
+        (c.type, c.number, c.triplet) if (c := s.style and s.style.color) else None
+        for y in range(widget.size.height)
+        for s in widget.render_line(y)
+        if word in s.text
+    }
+
+
+async def test_the_legend_a_cell_and_a_card_draw_a_verdict_in_one_colour(
+    tui_ws: Workspace,
+) -> None:
+    """The legend says what a colour means, so a table cell and a card must draw each verdict
+    in the legend's colour (before, the legend took theme colours from CSS, cells took Rich's
+    terminal colours and cards Textual's CSS colours of the same names: three greens)."""
+    from textual.widgets import DataTable, Label, Static
+
+    from app.tui.help import VerdictLegend
+
+    app = LedgerApp(tui_ws, actor="alice")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        legend = {
+            str(label.render()).split()[0]: label
+            for label in app.query_one("#overview").query_one(VerdictLegend).query(Label)
+        }
+        assert set(legend) == {"PASS", "WARN", "INCONCLUSIVE", "FAIL"}
+        # Each verdict in a colour of its own.
+        assert len({frozenset(drawn_colours(w, v)) for v, w in legend.items()}) == 4
+        # The inventory's validation cell (Rich text in a table), as the overview draws it.
+        inventory = app.query_one("#inventory", DataTable)
+        inventory.show_cursor = False  # the highlighted row takes the cursor's colours
+        await settle(app, pilot)
+        suite_verdict = str(inventory.get_row_at(0)[3]).split()[-1]
+        assert suite_verdict in legend, suite_verdict
+        want = drawn_colours(legend[suite_verdict], suite_verdict)
+        assert len(want) == 1 and None not in want, want
+        assert drawn_colours(inventory, suite_verdict) == want
+        # The same run on the data tab's card (Textual markup in a Static).
+        await pilot.press("2")
+        await settle(app, pilot)
+        snaps = app.query_one("#snapshot-table", DataTable)
+        snaps.move_cursor(row=snaps.get_row_index("german-credit-features@1"))
+        await settle(app, pilot)
+        card = app.query_one("#snapshot-info", Static)
+        assert f" {suite_verdict}" in str(card.render())
+        assert drawn_colours(card, suite_verdict) == want
+
+
 async def test_the_palette_finds_tabs_and_actions(tui_ws: Workspace) -> None:
     from textual.command import CommandPalette
     from textual.widgets import OptionList
@@ -543,3 +618,17 @@ async def test_the_palette_finds_tabs_and_actions(tui_ws: Workspace) -> None:
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.query_one("#tabs").active == "lineage"
+
+
+def test_counts_take_the_singular_for_one() -> None:
+    """The overview's counts (table names) and other counted lines never say "1 incidents"."""
+    from app.tui.panes.base import counted
+
+    assert counted(1, "incidents") == "1 incident"
+    assert counted(2, "incidents") == "2 incidents"
+    assert counted(0, "models") == "0 models"
+    assert counted(1, "policies") == "1 policy"
+    assert counted(1, "decision_batches") == "1 decision batch"
+    assert counted(3, "decision_batches") == "3 decision batches"
+    assert counted(1, "hashes") == "1 hash"
+    assert counted(1, "data_access") == "1 data access"

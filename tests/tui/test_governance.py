@@ -416,8 +416,9 @@ def test_sorting_reads_numbers_as_numbers() -> None:
 
 def test_missing_evidence_is_red_and_recorded_text_is_never_markup() -> None:
     text = verdicts_text({"validation": "PASS", "evaluation": None, "fairness": "WARN"})
-    assert "validation [green]PASS" in text
-    assert "evaluation [red]none" in text and "fairness [yellow]WARN" in text
+    # Card markup in the terminal colours the cells and the legend draw (ansi_ names).
+    assert "validation [ansi_green]PASS" in text
+    assert "evaluation [ansi_red]none" in text and "fairness [ansi_yellow]WARN" in text
 
     class Entry:
         seq, ts, actor, ref, what = 7, "2026-03-01T09:00:00.000Z", "vic", "m@1", "approve"

@@ -102,3 +102,39 @@ async def test_the_tui_refuses_a_reveal_without_reason_or_role(pii_ws: Workspace
         await _settle(app, pilot)
         assert not isinstance(app.screen, RevealedDialog)
     assert _reveals(pii_ws) == []
+
+
+async def test_the_palette_finds_reveal_and_it_asks_as_the_key_does(pii_ws: Workspace) -> None:
+    """The palette lists the tabs' own actions too (before, only the app's keys): typing
+    "reveal" finds the data tab's Reveal PII, and running it opens the same dialog as R,
+    which records nothing until confirmed."""
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    app = LedgerApp(pii_ws, actor="stella")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("2")
+        await _settle(app, pilot)
+        app.query_one("#snapshot-table").focus()
+        await _settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"reveal")
+        titles: list[str] = []
+        for _ in range(200):  # the palette searches in a worker: wait for its answer
+            await pilot.pause()
+            options = app.screen.query_one(OptionList)
+            titles = [
+                str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+            ]
+            if titles and "Reveal PII" in titles[0]:
+                break
+        assert titles and "Reveal PII" in titles[0], titles
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, RevealDialog)
+        await pilot.press("escape")
+        await _settle(app, pilot)
+    assert _reveals(pii_ws) == []

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, verdict_colour
+from app.tui.panes.base import Pane, Table, verdict_markup
 
 if TYPE_CHECKING:
     from core.governance.approvals import Pending
@@ -37,9 +37,7 @@ def verdicts_text(verdicts: dict[str, Any]) -> str:
     parts = []
     for kind in (*EVIDENCE_KINDS, *sorted(set(verdicts) - set(EVIDENCE_KINDS))):
         verdict = verdicts.get(kind)
-        shown = str(verdict) if verdict else "none"
-        colour = verdict_colour(str(verdict) if verdict else None)
-        parts.append(f"{kind} [{colour}]{escape(shown)}[/{colour}]")
+        parts.append(f"{kind} {verdict_markup(str(verdict) if verdict else None)}")
     return " · ".join(parts)
 
 

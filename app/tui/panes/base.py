@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.widget import Widget
@@ -59,6 +60,26 @@ def rest_width(
         for i, header in enumerate(headers)
     )
     return max(total - used - pad, least)
+
+
+def counted(n: int, plural: str) -> str:
+    """``n`` and the noun, singular for one: ``1 incident``, ``2 incidents``, ``1 policy``.
+
+    ``plural`` may be a table's name (``decision_batches``): its words are spaced, and only
+    the last one takes the number.
+    """
+    words = plural.replace("_", " ")
+    if n != 1:
+        return f"{n} {words}"
+    if words.endswith("ies"):
+        one = words[:-3] + "y"
+    elif words.endswith(("ches", "shes", "sses", "xes")):
+        one = words[:-2]
+    elif words.endswith("s") and not words.endswith("ss"):
+        one = words[:-1]
+    else:
+        one = words
+    return f"{n} {one}"
 
 
 def bars(counts: list[int]) -> str:
@@ -193,16 +214,45 @@ class Table(DataTable[Any]):
         self.refresh()
 
 
+VERDICT_COLOURS = {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue", "FAIL": "red"}
+"""The one source of the verdict colours, as terminal (ANSI) colour names: every cell, card and
+the legend take them from here, so the legend's colour always means what a cell in that colour
+says. Only PASS is green; WARN and INCONCLUSIVE never look like it."""
+
+
 def verdict_colour(verdict: str | None) -> str:
-    """The colour of a verdict: only PASS is green; WARN and INCONCLUSIVE never look like it."""
-    return {"PASS": "green", "WARN": "yellow", "INCONCLUSIVE": "blue"}.get(verdict or "", "red")
+    """A verdict's colour as Rich names it, for Rich text (table cells, the legend).
+
+    Anything outside the vocabulary (no evidence, ``none``) takes FAIL's colour: no evidence is
+    never shown kinder than a failure.
+    """
+    return VERDICT_COLOURS.get(verdict or "", VERDICT_COLOURS["FAIL"])
+
+
+def verdict_markup(verdict: str | None, shown: str | None = None) -> str:
+    """``shown`` (the verdict itself by default) in the verdict's colour, as Textual markup.
+
+    For cards (a Static's markup). Textual reads a bare ``green`` as the CSS colour #008000,
+    while Rich text reads it as the terminal's green: the ``ansi_`` name is the terminal's, the
+    colour the cells and the legend draw.
+    """
+    from rich.markup import escape
+
+    text = escape(verdict or "none") if shown is None else shown
+    return f"[ansi_{verdict_colour(verdict)}]{text}[/]"
 
 
 def verdict_text(verdict: str) -> str:
-    """A verdict as Rich markup in its colour (``none`` and other words stay plain)."""
+    """A verdict as card markup in its colour (``none`` and other words stay plain)."""
     from rich.markup import escape
 
-    if verdict not in ("PASS", "WARN", "INCONCLUSIVE", "FAIL"):
+    if verdict not in VERDICT_COLOURS:
         return escape(verdict)
-    colour = verdict_colour(verdict)
-    return f"[{colour}]{verdict}[/{colour}]"
+    return verdict_markup(verdict)
+
+
+def verdict_cell(verdict: str, head: str = "") -> Text:
+    """A table cell: ``head`` then the verdict in its colour (other words stay plain)."""
+    cell = Text(f"{head} " if head else "")
+    cell.append(verdict, style=verdict_colour(verdict) if verdict in VERDICT_COLOURS else "")
+    return cell

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from app.tui.panes.base import Pane, Table
+from app.tui.panes.base import Pane, Table, verdict_markup
 
 if TYPE_CHECKING:
     from core.audit.views import BundleReview
@@ -56,23 +56,24 @@ class BundlePane(Pane):
             review = views.review_bundle(Path(path))
         except LedgerError as err:  # no such file: nothing was checked, so no verdict
             self.app.call_from_thread(
-                verdict.update, f"[red b]{err.title}[/red b]: {escape(err.msg)}"
+                verdict.update, f"[ansi_red b]{err.title}[/]: {escape(err.msg)}"
             )
             return
         if review.rejected is not None:
             reason = review.rejected
-            self.app.call_from_thread(verdict.update, f"[red b]REJECTED[/red b]: {escape(reason)}")
+            self.app.call_from_thread(verdict.update, f"[ansi_red b]REJECTED[/]: {escape(reason)}")
             self.ledger_app.bundle_verdict = f"REJECTED: {reason}"
             return
         lines = "\n".join(f"✓ {escape(c)}" for c in review.checked)
+        evidence = evidence_text(review)
         if review.anchored:
             self.ledger_app.bundle_verdict = "VERIFIED"
-            head = f"[green b]VERIFIED[/green b] {escape(review.model)}"
+            head = f"bundle integrity [ansi_green b]VERIFIED[/] · {evidence}"
         else:
             self.ledger_app.bundle_verdict = "SELF-CONSISTENT, UNANCHORED"
             head = (
-                f"[yellow b]SELF-CONSISTENT but UNANCHORED[/yellow b] {escape(review.model)}: "
-                "pin the organisation's key (trusted-keys file, or `ledgerml bundle verify "
+                f"bundle integrity [ansi_yellow b]SELF-CONSISTENT but UNANCHORED[/] · {evidence}"
+                ": pin the organisation's key (trusted-keys file, or `ledgerml bundle verify "
                 "--key`) to trust it"
             )
         self.app.call_from_thread(verdict.update, f"{head}\n{lines}")
@@ -103,3 +104,16 @@ class BundlePane(Pane):
 
         name = str(event.row_key.value)
         self.query_one("#bundle-report", Markdown).update(self.texts.get(name, ""))
+
+
+def evidence_text(review: BundleReview) -> str:
+    """The bundle's evidence verdict in its colour, with the model and the evaluation's event.
+
+    Shown beside the integrity verdict, never folded into it: a bundle whose every byte
+    verifies can carry evidence that failed.
+    """
+    model = escape(review.model)
+    if review.evidence_verdict is None:
+        return f"evidence {verdict_markup(None, 'none recorded')} · {model}"
+    verdict = verdict_markup(review.evidence_verdict)
+    return f"evidence [b]{verdict}[/b] · {model} (evaluation #{review.evidence_seq})"

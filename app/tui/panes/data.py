@@ -11,20 +11,27 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, bars, fmt, key_values
+from app.tui.panes.base import Pane, Table, bars, counted, fmt, key_values, verdict_markup
 
 # A run's verdict and each check's mark: a warning never looks like a pass.
+# In the colours every other view and the legend use (card markup: verdict_markup).
 VERDICT_STYLE = {
-    "PASS": "[green]PASS[/green]",
-    "WARN": "[yellow]PASS with warnings (WARN)[/yellow]",
-    "INCONCLUSIVE": "[yellow]INCONCLUSIVE[/yellow]",
-    "FAIL": "[red]FAIL[/red]",
+    v: verdict_markup(v, text)
+    for v, text in (
+        ("PASS", "PASS"),
+        ("WARN", "PASS with warnings (WARN)"),
+        ("INCONCLUSIVE", "INCONCLUSIVE"),
+        ("FAIL", "FAIL"),
+    )
 }
 MARKS = {
-    "PASS": "[green]✓[/green]",
-    "WARN": "[yellow]! WARN[/yellow]",
-    "INCONCLUSIVE": "[yellow]? INCONCLUSIVE[/yellow]",
-    "FAIL": "[red]✗ FAIL[/red]",
+    v: verdict_markup(v, text)
+    for v, text in (
+        ("PASS", "✓"),
+        ("WARN", "! WARN"),
+        ("INCONCLUSIVE", "? INCONCLUSIVE"),
+        ("FAIL", "✗ FAIL"),
+    )
 }
 
 if TYPE_CHECKING:
@@ -122,7 +129,8 @@ def detail_text(detail: SnapshotDetail, sheet: str | None) -> str:
     """The snapshot's detail as Rich markup (every recorded value escaped)."""
     snap = detail.snapshot
     lines = [
-        f"[b]{snap.ref}[/b] · {snap.rows} rows · table sha256:{snap.table_digest[:16]}…",
+        f"[b]{snap.ref}[/b] · {counted(snap.rows, 'rows')} · "
+        f"table sha256:{snap.table_digest[:16]}…",
         "provenance:",
         *key_values(snap.provenance),
         f"PII: {', '.join(snap.pii) or 'none'} · sensitive: "

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from app.tui.panes.base import Pane, Table, clip, rest_width, when
+from app.tui.panes.base import Pane, Table, clip, counted, rest_width, when
 
 WIDE_COLUMNS = ("#", "time", "actor", "action", "subjects", "reason")
 NARROW_COLUMNS = ("#", "time", "actor", "action", "reason")
@@ -147,11 +147,11 @@ class LedgerPane(Pane):
         report = verification.verify(self.ledger_app.workspace, progress=progress)
         if report.ok:
             text = (
-                f"[green]VERIFIED[/green] {report.events} events; anchored up to "
+                f"[green]VERIFIED[/green] {counted(report.events, 'events')}; anchored up to "
                 f"#{report.anchored}; catalog {report.catalog}"
             )
             if report.unanchored:
-                text += f"; [yellow]{report.unanchored} events unanchored[/yellow]"
+                text += f"; [yellow]{counted(report.unanchored, 'events')} unanchored[/yellow]"
         else:
             text = "[red]INTEGRITY FAILURE[/red] " + escape("; ".join(report.failures[:3]))
         self.app.call_from_thread(self.query_one("#verify-result", Static).update, text)
@@ -171,7 +171,7 @@ class LedgerPane(Pane):
         doc = proofs.prove(self.ledger_app.workspace, seq)
         text = (
             f"event #{seq} is included under checkpoint #{doc['tree_size']} (root "
-            f"{doc['root'][:16]}…), proof of {len(doc['proof'])} hashes: "
+            f"{doc['root'][:16]}…), proof of {counted(len(doc['proof']), 'hashes')}: "
             + " ".join(h[:8] for h in doc["proof"])
         )
         self.app.call_from_thread(self.query_one("#verify-result", Static).update, text)

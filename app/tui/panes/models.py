@@ -10,17 +10,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, fmt, verdict_colour, verdict_text
+from app.tui.panes.base import Pane, Table, fmt, verdict_markup, verdict_text
 from app.tui.plots import Chart, Line, Series
 
 ROBUSTNESS_AXES = {
     "noise": ("noise σ (× feature std dev)", 1.0),
-    "flip": ("rows flipped (%)", 100.0),
+    "flip": ("categorical values flipped (%)", 100.0),
 }
 """Each perturbation kind's x axis, in words with its unit, and the factor to that unit."""
 
 if TYPE_CHECKING:
-    from core.evidence.views import Evidence, Gap, ModelDetail
+    from core.evidence.views import Evidence, ModelDetail
 
 
 class ModelsPane(Pane):
@@ -142,31 +142,19 @@ def detail_text(info: ModelDetail) -> str:
     return "\n".join(lines)
 
 
-def gap_words(gap: Gap) -> str:
-    """A not-passed check in words: its figures and bounds as a reader writes them, not dicts."""
-    from reports.formatting import humane, threshold
-
-    observed = f"{gap.observed:.3f}" if isinstance(gap.observed, float) else humane(gap.observed)
-    text = (
-        f"{gap.section} check '{gap.name}': observed {observed}; "
-        f"threshold {threshold(gap.threshold)}"
-    )
-    return text + (f". {gap.note}" if gap.note else "")
-
-
 def evidence_lines(ev: Evidence) -> list[str]:
     """The newest evidence: fairness per attribute, SHAP, cases, robustness, privacy."""
+    from core.documents.reporting import check_in_words  # the filed reports' sentence
+
     # The verdict is the worst check's: an INCONCLUSIVE or WARN check never reads as passed.
-    colour = verdict_colour(ev.verdict)
-    lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict [{colour}]{ev.verdict}[/{colour}])"]
+    lines = ["", f"[b]Evidence[/b] (event #{ev.seq}, verdict {verdict_markup(ev.verdict)})"]
     for gap in ev.gaps:
-        lines.append(f"   {verdict_text(gap.verdict)}: {escape(gap_words(gap))}")
+        lines.append(f"   {verdict_text(gap.verdict)}: {escape(check_in_words(gap))}")
     for f in ev.fairness:
         lo, hi = f.interval_95
         mark = ""
         if f.verdict is not None:
-            tint = verdict_colour(f.verdict)
-            mark = f" · [{tint}]{f.verdict}[/{tint}]"
+            mark = f" · {verdict_markup(f.verdict)}"
         lines.append(
             f"fairness {escape(f.attribute)}: DI {fmt(f.disparate_impact)} "
             f"[{fmt(lo)}, {fmt(hi)}] · DPD {fmt(f.parity_difference)}{mark}"

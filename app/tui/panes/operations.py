@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, verdict_colour
+from app.tui.panes.base import Pane, Table, counted, verdict_cell
 from app.tui.plots import Chart, Line, Series
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class OperationsPane(Pane):
             )
         self.query_one("#ops-deployed-title", Static).update(
             f"[b]Deployed now[/b] ({len(board.now.deployments)} in "
-            f"{len({d.row.env for d in board.now.deployments})} environment(s))"
+            f"{counted(len({d.row.env for d in board.now.deployments}), 'environments')})"
         )
         decisions = self.query_one("#ops-decisions", DataTable)
         decisions.clear()
@@ -145,12 +145,11 @@ class OperationsPane(Pane):
         runs = self.query_one("#ops-monitoring", DataTable)
         runs.clear()
         for m in board.runs:
-            colour = verdict_colour(m.verdict)
             runs.add_row(
                 m.seq,
                 m.env,
                 m.window_end[:19],
-                f"[{colour}]{escape(m.verdict)}[/{colour}]",
+                verdict_cell(m.verdict),
                 m.decisions,
             )
         incidents = self.query_one("#ops-incidents", DataTable)

@@ -18,7 +18,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, clip, fmt, rest_width, verdict_text, when
+from app.tui.panes.base import (
+    Pane,
+    Table,
+    clip,
+    counted,
+    fmt,
+    rest_width,
+    verdict_cell,
+    when,
+)
 
 HEADLINE = (
     "events",
@@ -93,7 +102,7 @@ class OverviewPane(Pane):
         narrow = bool(self.narrow)
         cp = f"#{data.last_checkpoint}" if data.last_checkpoint else "none"
         shown = {k: v for k, v in data.counts.items() if v and (not narrow or k in HEADLINE)}
-        counts = ", ".join(f"{v} {k}" for k, v in shown.items())
+        counts = ", ".join(counted(v, k) for k, v in shown.items())
         self.query_one("#summary", Static).update(
             f"[b]{escape(data.workspace)}[/b]\nledger head #{data.head} · last checkpoint {cp}"
             f" · {counts}" + ("\n[yellow]auditor: read-only[/yellow]" if data.auditor_only else "")
@@ -188,4 +197,4 @@ def _narrow_row(m: Any) -> tuple[Any, ...]:
 def _marked(state: str) -> Text:
     """A ``suite VERDICT`` or ``VERDICT`` cell with the verdict in its colour."""
     head, _, last = state.rpartition(" ")
-    return Text.from_markup((escape(head) + " " if head else "") + verdict_text(last))
+    return verdict_cell(last, head)
