@@ -468,7 +468,9 @@ def frozen_gov_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspac
     counter = itertools.count(1)
     keys_made = itertools.count(1)
     mp.setattr("core.kernel.events.datetime", Clock)
-    mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
+    # Counted UUIDs of their own: key handles (``key-<uuid>``) are keyring names shared by
+    # every process of a run, so they must not be the TUI pictures' (test_screens.py) ones.
+    mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=(2 << 96) + next(counter)))
     mp.setattr(
         ec,
         "generate_private_key",
