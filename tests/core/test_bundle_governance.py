@@ -203,7 +203,12 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Stage:
     )
     lifecycle.promote(ws, "vic", "credit-risk@1", to="approved", reason="two approvals")
     modelcard.write_card(
-        ws, "vic", "credit-risk@1", root / "reports", answers_path=SAMPLE / "model_card.toml"
+        ws,
+        "vic",
+        "credit-risk@1",
+        root / "reports",
+        answers_path=SAMPLE / "model_card.toml",
+        pdf=True,  # recorded once here, not rendered again by each of this file's exports
     )
     ready = root / "ready"
     shutil.copytree(ws.root, ready)
