@@ -2953,10 +2953,11 @@ def _rendered_reports(
             r"^\| #(\d+) \|[^|]*\|[^|]*\| \*\*(\w+)\*\* \|",
         ),
         # The HTML is made from the Markdown (bold is <strong>, one cell a line); bundles
-        # of earlier releases wrote it by hand (<b>, a row a line): both read the same.
+        # of earlier releases wrote it by hand (<b>, a row a line): both read the same. Cells
+        # of wide tables carry a data-label (the narrow-screen card view).
         "reports/monitoring.html": (
             r"Overall verdict over the windows: <(?:b|strong)[^>]*>(\w+)</(?:b|strong)>",
-            r"<tr>\s*<td>#(\d+)</td>\s*<td>[^<]*</td>\s*<td>[^<]*</td>\s*"
+            r"<tr>\s*<td[^>]*>#(\d+)</td>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>[^<]*</td>\s*"
             r"<td[^>]*><(?:b|strong)[^>]*>(\w+)</(?:b|strong)>",
         ),
     }

@@ -344,26 +344,26 @@ def test_the_card_never_shows_a_verdict_short_of_pass_as_passed_or_green(
     card = card_text(_line(verdict))
     for name in ("validation", "evidence"):
         line = _field(card, name)
-        assert "[green]" not in line, (verdict, line)
+        assert "green]" not in line, (verdict, line)
         assert "passed" not in line.replace("not passed", ""), line
     if verdict:  # the verdict in its own colour (only PASS is green), with its count
         assert f"{verdict_text(verdict)} (2 checks not passed" in _field(card, "evidence")
     else:
-        assert _field(card, "evidence").startswith("evidence: [red]none recorded")
+        assert _field(card, "evidence").startswith("evidence: [ansi_red]none recorded")
 
 
 def test_only_a_pass_verdict_makes_the_validation_green() -> None:
     card = card_text(_line("PASS"))
-    assert _field(card, "validation").startswith("validation: [green]")
-    assert "[green]PASS[/green]" in _field(card, "evidence")
+    assert _field(card, "validation").startswith("validation: [ansi_green]")
+    assert "[ansi_green]PASS[/]" in _field(card, "evidence")
 
 
 def test_a_voided_approval_is_red_on_the_card() -> None:
     card = card_text(_line("PASS", counts=False))
     approvals_line = _field(card, "approvals")
-    assert "[red]vic (validator) — no longer counts: voided" in approvals_line
-    assert "[green]" not in approvals_line
-    assert "[red]approved — but its approvals no longer count[/red]" in card.splitlines()[0]
+    assert "[ansi_red]vic (validator) — no longer counts: voided" in approvals_line
+    assert "green]" not in approvals_line
+    assert "[ansi_red]approved — but its approvals no longer count[/]" in card.splitlines()[0]
 
 
 @pytest.fixture(autouse=True)

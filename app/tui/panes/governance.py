@@ -24,7 +24,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from app.tui.panes.approvals import tier_text
-from app.tui.panes.base import Pane, Table, verdict_colour, verdict_text
+from app.tui.panes.base import Pane, Table, counted, verdict_colour, verdict_text
 
 if TYPE_CHECKING:
     from core.governance.inventory import InventoryLine
@@ -126,7 +126,8 @@ def card_text(m: InventoryLine) -> str:
         else ""
     )
     verdict = (m.evidence or {}).get("verdict")
-    colour = (
+    # Card markup takes the terminal's colour names (ansi_*), the ones cells and the legend draw.
+    colour = "ansi_" + (
         "red"
         if m.validation_status == "rejected"
         else verdict_colour(verdict)
@@ -137,15 +138,15 @@ def card_text(m: InventoryLine) -> str:
     if verdict:
         evidence = verdict_text(str(verdict)) + escape(evidence.removeprefix(str(verdict)))
     else:
-        evidence = f"[red]{escape(evidence)}[/red]"
+        evidence = f"[ansi_red]{escape(evidence)}[/]"
     approvals = "; ".join(
-        f"[{'green' if a['counts'] else 'red'}]{escape(str(a['approver']))} "
+        f"[{'ansi_green' if a['counts'] else 'ansi_red'}]{escape(str(a['approver']))} "
         f"({escape(str(a['role']))}) — {escape(str(a['standing']))}[/]"
         for a in m.approvals
     )
     stage = escape(m.stage_line or m.stage)
     if m.stage_line and m.stage_line != m.stage:
-        stage = f"[red]{stage}[/red]"
+        stage = f"[ansi_red]{stage}[/]"
     features = m.inputs.get("features") or []
     return "\n".join(
         [
@@ -299,7 +300,7 @@ class InventoryPane(Pane):
             self.names[m.ref], self.cards[m.ref] = m.name, card_text(m)
             table.add_row(*inventory_row(m), key=m.ref)
         self.query_one("#registry-title", Static).update(
-            f"[b]Inventory now[/b] · {len(lines)} models, highest tier first "
+            f"[b]Inventory now[/b] · {counted(len(lines), 'models')}, highest tier first "
             "(click a column to sort)"
         )
         if not lines:

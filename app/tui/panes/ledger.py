@@ -86,13 +86,13 @@ class LedgerPane(Pane):
         if st is None:
             return ""
         if st.remote_size is None:
-            server = f"[yellow]server unreachable[/yellow] ({escape(st.problem)})"
+            server = f"[ansi_yellow]server unreachable[/] ({escape(st.problem)})"
         elif (st.remote_size, st.remote_head) == (st.local_size, st.local_head):
-            server = "[green]current[/green]"
+            server = "[ansi_green]current[/]"
         elif st.remote_size > st.local_size:
-            server = f"[yellow]{st.remote_size - st.local_size} new on the server[/yellow] (sync)"
+            server = f"[ansi_yellow]{st.remote_size - st.local_size} new on the server[/] (sync)"
         else:
-            server = f"[yellow]server at #{st.remote_size}[/yellow] (sync republishes)"
+            server = f"[ansi_yellow]server at #{st.remote_size}[/] (sync republishes)"
         last = f"last sync {st.last_sync['at'][:19]}" if st.last_sync else "never synced"
         return (
             f"shared ledger {escape(st.name)} {escape(st.url)}: this replica #{st.local_size}, "
@@ -147,13 +147,13 @@ class LedgerPane(Pane):
         report = verification.verify(self.ledger_app.workspace, progress=progress)
         if report.ok:
             text = (
-                f"[green]VERIFIED[/green] {counted(report.events, 'events')}; anchored up to "
+                f"[ansi_green]VERIFIED[/] {counted(report.events, 'events')}; anchored up to "
                 f"#{report.anchored}; catalog {report.catalog}"
             )
             if report.unanchored:
-                text += f"; [yellow]{counted(report.unanchored, 'events')} unanchored[/yellow]"
+                text += f"; [ansi_yellow]{counted(report.unanchored, 'events')} unanchored[/]"
         else:
-            text = "[red]INTEGRITY FAILURE[/red] " + escape("; ".join(report.failures[:3]))
+            text = "[ansi_red]INTEGRITY FAILURE[/] " + escape("; ".join(report.failures[:3]))
         self.app.call_from_thread(self.query_one("#verify-result", Static).update, text)
         self.app.call_from_thread(setattr, bar, "display", False)
 

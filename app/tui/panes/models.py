@@ -118,7 +118,7 @@ def detail_text(info: ModelDetail) -> str:
         + (
             f"verdict [b]{verdict_text(info.evidence.verdict)}[/b]"
             if info.evidence
-            else "[yellow]none recorded[/yellow]"
+            else "[ansi_yellow]none recorded[/]"
         ),
         f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
         " · ".join(
@@ -134,7 +134,7 @@ def detail_text(info: ModelDetail) -> str:
             f"{'valid' if sig.ok else 'INVALID'} · OpenSSF {sig.openssf}"
         )
     if not info.signatures:
-        lines.append("[red]unsigned[/red]")
+        lines.append("[ansi_red]unsigned[/]")
     for seq, passed in info.reproductions:
         lines.append(f"reproduction #{seq}: {'passed' if passed else 'FAILED'}")
     if info.evidence:

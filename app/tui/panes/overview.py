@@ -105,7 +105,7 @@ class OverviewPane(Pane):
         counts = ", ".join(counted(v, k) for k, v in shown.items())
         self.query_one("#summary", Static).update(
             f"[b]{escape(data.workspace)}[/b]\nledger head #{data.head} · last checkpoint {cp}"
-            f" · {counts}" + ("\n[yellow]auditor: read-only[/yellow]" if data.auditor_only else "")
+            f" · {counts}" + ("\n[ansi_yellow]auditor: read-only[/]" if data.auditor_only else "")
         )
         self.query_one("#inventory-title", Static).update(
             "[b]Model inventory[/b]"
