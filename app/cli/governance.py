@@ -180,11 +180,11 @@ def list_(
                 r.decision,
                 r.approver,
                 r.role,
-                r.created_at[:19],
+                r.created_at[:19].replace("T", " "),
                 "; ".join(json.loads(r.conditions)),
                 r.reason,
                 "yes" if counts.get(r.seq, gone).counted else "NO",
-                counts.get(r.seq, gone).why_not or "",
+                approvals.in_words(counts.get(r.seq, gone).why_not),
             ]
             for r in rows
         ],
@@ -356,7 +356,7 @@ def inventory(
                 x.evidence["text"] if x.evidence else "-",
                 "; ".join(f"{a['approver']} ({a['role']}) — {a['standing']}" for a in x.approvals)
                 or "-",
-                (x.valid_until or "-")[:10],
+                x.valid_until_now or "-",
                 (x.next_revalidation or "-")[:10],
                 "-" if x.open_findings is None else x.open_findings,
                 ", ".join(f"{k} {v}" for k, v in x.exceptions.items() if v) or "-",

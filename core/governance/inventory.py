@@ -79,6 +79,17 @@ class InventoryLine:
     ``not_passed``, ``text``), as ``model verify`` says it. The evidence context sits above
     governance, so :func:`core.evidence.views.inventory` fills it; None: not asked."""
 
+    @property
+    def valid_until_now(self) -> str | None:
+        """The day the counted approvals lapse, or ``void`` when they no longer count.
+
+        A date beside approvals that newer evidence voided would read as an approval that
+        stands until then; the stage line says why it does not.
+        """
+        if self.stage_line and self.stage_line != self.stage:
+            return "void"
+        return self.valid_until[:10] if self.valid_until else None
+
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {
@@ -102,6 +113,7 @@ class InventoryLine:
             "exceptions": self.exceptions,
             "open_findings": self.open_findings,
             "valid_until": self.valid_until,
+            "valid_until_now": self.valid_until_now,
             "next_revalidation": self.next_revalidation,
             "erased_data": self.erased_data,
             "stage_line": self.stage_line or self.stage,

@@ -202,6 +202,8 @@ def test_inventory_text_and_json_say_so_and_carry_the_evidence_verdict(voided: S
     doc = {x["ref"]: x for x in json.loads(cli(voided, "--json", "inventory").output)}[M]
     assert doc["stage"] == "approved"
     assert doc["stage_line"] == "approved — but its approvals no longer count"
+    # The recorded validity stays in the data; what the reader is shown says it is void.
+    assert doc["valid_until"] is not None and doc["valid_until_now"] == "void"
     assert [(a["approver"], a["counts"]) for a in doc["approvals"]] == [
         ("vic", False),
         ("tess", False),
@@ -225,6 +227,7 @@ def test_inventory_text_and_json_say_so_and_carry_the_evidence_verdict(voided: S
 def test_inventory_says_standing_approvals_count(standing: State) -> None:
     doc = {x["ref"]: x for x in json.loads(cli(standing, "--json", "inventory").output)}[M]
     assert doc["stage_line"] == "approved"
+    assert doc["valid_until_now"] == doc["valid_until"][:10]  # a date: they stand until then
     assert [a["counts"] for a in doc["approvals"]] == [True, True]
     assert doc["evidence"]["verdict"] is None  # no evaluation recorded: said, not hidden
     text = flat(cli(standing, "inventory").output)

@@ -69,7 +69,8 @@ def test_approvals_list_says_whether_each_counts_and_why_not(gov: Gov) -> None:
     plain = cli(gov, "approvals", "list", "--model", M)
     assert plain.exit_code == 0, plain.output
     flat = " ".join(plain.output.split())
-    assert "why not" in flat and "void" in flat
+    assert "why not" in flat and f"voided by the newer evidence at event #{evidence}" in flat
+    assert "predates" not in flat  # the rule's wording stays in --json; the table says it
 
 
 def test_approvals_list_without_a_policy_counts_nothing(ws: Any) -> None:

@@ -162,7 +162,7 @@ def card_text(m: InventoryLine) -> str:
             f"validation: [{colour}]{escape(validation)}[/{colour}]",
             f"evidence: {evidence}",
             f"approvals: {approvals or 'none'}",
-            f"valid until: {v((m.valid_until or '')[:10])} · "
+            f"valid until: {v(m.valid_until_now)} · "
             f"next revalidation: {v((m.next_revalidation or '')[:10])}",
             "exceptions: "
             + (", ".join(f"{k} {n}" for k, n in m.exceptions.items()) or "none")
