@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import html as html_lib
+import logging
 import re
 from collections.abc import Sequence
 
@@ -312,6 +313,8 @@ def render_pdf(html: str, *, doc_id: str, created: str) -> bytes:
     import weasyprint  # slow to import: only when a PDF is asked for
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
+    _quiet_screen_rules()
+
     class Refuse(URLFetcher):  # type: ignore[misc]
         """Fetches nothing but inline ``data:`` URLs; anything else stops the rendering."""
 
@@ -336,6 +339,27 @@ def render_pdf(html: str, *, doc_id: str, created: str) -> bytes:
     document.metadata.modified = when
     pdf: bytes = document.write_pdf(pdf_variant="pdf/a-3b")
     return pdf
+
+
+class _ScreenRulesOnly(logging.Filter):
+    """Drops WeasyPrint's warning about the narrow-window rules, and only that one.
+
+    The shared stylesheet's ``@media screen and (max-width: …)`` block is for browsers;
+    WeasyPrint reads media types only, so it skips the block, which is what a printed page
+    needs (an A4 text column is narrower than the breakpoint: a print engine that honoured
+    the query would print wide tables as cards). Any other warning still reaches the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("media type" in message and "screen" in message)
+
+
+def _quiet_screen_rules() -> None:
+    """Installs :class:`_ScreenRulesOnly` on WeasyPrint's loggers once."""
+    log = logging.getLogger("weasyprint")
+    if not any(isinstance(f, _ScreenRulesOnly) for f in log.filters):
+        log.addFilter(_ScreenRulesOnly())
 
 
 def _css_string(text: str) -> str:

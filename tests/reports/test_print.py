@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -387,6 +388,20 @@ def test_a_pdf_is_pdfa_and_a_pure_function_of_html_id_and_time(
     assert xmp is not None and "pdfaid" in xmp.rdf_root.toxml()  # the PDF/A-3b claim
     later = render_pdf(html, doc_id="access-log", created="2026-03-02T09:30:00Z")
     assert later != one  # the date is in the bytes (metadata and margin), never the clock
+
+
+def test_printing_a_report_warns_of_nothing_and_other_warnings_still_show(
+    written: tuple[Workspace, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The screen-only rules are skipped by design: not a warning; anything else is one."""
+    _, out = written
+    html = (out / "model-card-credit-risk-1.html").read_text()
+    assert "@media screen and (max-width" in html
+    with caplog.at_level(logging.WARNING):
+        render_pdf(html, doc_id="model-card", created="2026-03-01T09:30:00Z")
+        assert [r.getMessage() for r in caplog.records if r.name == "weasyprint"] == []
+        logging.getLogger("weasyprint").warning("Ignored `color: nonsense` at 1:1")
+    assert [r.getMessage() for r in caplog.records] == ["Ignored `color: nonsense` at 1:1"]
 
 
 def test_a_report_that_would_fetch_something_is_refused() -> None:
