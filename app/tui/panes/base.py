@@ -22,8 +22,8 @@ NARROW = 100
 
 
 def when(ts: str, narrow: bool) -> str:
-    """A recorded time for a cell: to the second, or ``MM-DD HH:MM`` in a narrow terminal."""
-    return ts[5:16].replace("T", " ") if narrow else ts[:19]
+    """A recorded time as people write it: to the second, or ``MM-DD HH:MM`` when narrow."""
+    return ts[5:16].replace("T", " ") if narrow else ts[:19].replace("T", " ")
 
 
 def clip(text: str, width: int) -> str:

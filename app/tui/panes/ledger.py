@@ -93,7 +93,7 @@ class LedgerPane(Pane):
             server = f"[ansi_yellow]{st.remote_size - st.local_size} new on the server[/] (sync)"
         else:
             server = f"[ansi_yellow]server at #{st.remote_size}[/] (sync republishes)"
-        last = f"last sync {st.last_sync['at'][:19]}" if st.last_sync else "never synced"
+        last = f"last sync {when(st.last_sync['at'], False)}" if st.last_sync else "never synced"
         return (
             f"shared ledger {escape(st.name)} {escape(st.url)}: this replica #{st.local_size}, "
             f"server #{st.remote_size if st.remote_size is not None else '?'}: {server}; {last}"
@@ -124,7 +124,8 @@ class LedgerPane(Pane):
         subjects = " ".join(e["subjects"]) or "none"
         reason = escape(e["reason"]) if e["reason"] else "[dim]none recorded[/dim]"
         detail.update(
-            f"[b]#{e['seq']}[/b] {escape(e['action'])} by {escape(e['actor'])} at {e['ts'][:19]}"
+            f"[b]#{e['seq']}[/b] {escape(e['action'])} by {escape(e['actor'])} "
+            f"at {when(e['ts'], False)}"
             f"\n[b]reason[/b] {reason}"
             f"\n[b]subjects[/b] {escape(subjects)}"
         )

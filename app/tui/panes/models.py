@@ -120,7 +120,7 @@ def detail_text(info: ModelDetail) -> str:
             if info.evidence
             else "[ansi_yellow]none recorded[/]"
         ),
-        f"run:{info.run_id} {info.estimator} · input {info.input_ref}",
+        f"run:{info.run_id} {info.estimator.replace('_', ' ')} · input {info.input_ref}",
         " · ".join(
             f"{metric_name(k)} {fmt(m.get(k))}"
             for k in ("roc_auc", "accuracy", "recall", "precision", "brier")

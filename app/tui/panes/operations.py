@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, counted, verdict_cell
+from app.tui.panes.base import Pane, Table, counted, verdict_cell, when
 from app.tui.plots import Chart, Line, Series
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class OperationsPane(Pane):
                 r.env,
                 r.arm,
                 r.model,
-                f"#{r.seq} {r.created_at[:16]}",
+                f"#{r.seq} {when(r.created_at, False)[:16]}",
                 share_text(r.share),
                 share_text(board.now.throttles.get(r.env)),
                 key=d.deployment_id,
@@ -140,7 +140,7 @@ class OperationsPane(Pane):
         decisions.clear()
         for c in board.decisions:
             decisions.add_row(
-                c.env, c.decisions, c.refused, c.errors, c.batches, (c.last_ts or "")[:19]
+                c.env, c.decisions, c.refused, c.errors, c.batches, when(c.last_ts or "", False)
             )
         runs = self.query_one("#ops-monitoring", DataTable)
         runs.clear()
@@ -148,7 +148,7 @@ class OperationsPane(Pane):
             runs.add_row(
                 m.seq,
                 m.env,
-                m.window_end[:19],
+                when(m.window_end, False),
                 verdict_cell(m.verdict),
                 m.decisions,
             )

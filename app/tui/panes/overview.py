@@ -142,7 +142,7 @@ class OverviewPane(Pane):
         gaps = "; ".join(m.failing) or "none"
         line.update(
             f"{escape(m.ref)}: validation {_marked(m.validation)} · {escape(m.signatures)}"
-            f" · not passed: {escape(gaps)} · registered {m.created_at[:19]}"
+            f" · not passed: {escape(gaps)} · registered {when(m.created_at, False)[:16]}"
         )
 
     def _recent_line(self, e: dict[str, Any] | None) -> None:
@@ -175,7 +175,7 @@ def _wide_row(m: Any) -> tuple[Any, ...]:
         _marked(m.validation),
         _marked(m.evaluation),
         Text("; ".join(m.failing), style="yellow" if m.failing else ""),
-        m.created_at[:19],
+        when(m.created_at, False),
     )
 
 
