@@ -162,6 +162,8 @@ echo "they are renewed; nothing is answered unapproved:"
 if $L --as scorer score --env production "$WORK/calm.csv" -o "$WORK/refused.csv"; then
   echo "unexpected: production scored on approvals that no longer stand" >&2; exit 1
 fi
+echo "The alerts say it too, naming the evidence that voided each approval:"
+$L alerts
 
 say "Production refuses the pipeline's version: it is validated, not approved (nothing recorded)"
 if $L --as opal deploy credit-risk@2 --env production --reason "skip the approvals"; then

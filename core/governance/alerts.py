@@ -11,7 +11,10 @@ printed unless ``--fail-on`` asks otherwise. What is looked at:
   raises ``approval-expiring`` (low: "expires in N days"); past its validity but within the
   grace it still counts and the alert is medium; past the grace it no longer counts:
   ``approval-expired`` (high). The grace period is what keeps an expiry from being a silent
-  outage: the alert comes while the approval still works.
+  outage: the alert comes while the approval still works. An approval that newer evidence
+  voided (``evidence_change = "void"``) is ``approval-voided``: high while the version is
+  approved (its stage stands on approvals that no longer count: production refuses to
+  deploy or score it), low before (its approver is asked again).
 - **evidence** of versions in ``validated`` or ``approved``: the newest validation,
   evaluation or reproduction older than the tier's ``evidence_max_age_days``:
   ``evidence-stale``.
@@ -154,6 +157,7 @@ def _approval_alerts(
     rules: Rules,
     tier: Tier,
     now: dt.datetime,
+    stage: str = "candidate",
 ) -> list[Alert]:
     """Expiring and expired approvals, as ``approval_check`` counts them.
 
@@ -163,7 +167,7 @@ def _approval_alerts(
     one they renewed is history, not a risk), and only approvals whose signed statement
     checks out (a row forged into the catalog raises no alert and counts for nothing).
     """
-    from core.governance import separation
+    from core.governance import approvals, separation
     from core.governance.facts import developers
     from core.identity.signer import authority_of
 
@@ -186,6 +190,7 @@ def _approval_alerts(
     )
     newest = {r.approver: r for r in rows if r.model_digest == model.model_digest}
     expiring = {int(e["seq"]): e for e in result["expiring"]}
+    kinds = {seq: kind for kind, (seq, _) in evidence.items()}
     subject = f"model:{model.ref}"
     out = []
     for a in newest.values():
@@ -213,6 +218,25 @@ def _approval_alerts(
                     text,
                     a.seq,
                     end.isoformat(),
+                )
+            )
+        elif (why := approvals.in_words(result["why_not"].get(str(a.seq)), kinds)).startswith(
+            "voided"
+        ):
+            approved = stage == "approved"
+            out.append(
+                Alert(
+                    "approval-voided",
+                    "high" if approved else "low",
+                    subject,
+                    f"{who} was {why}: it no longer counts"
+                    + (
+                        f"; {model.ref} is approved on approvals that no longer count (production "
+                        "refuses to deploy or score it until it is approved again)"
+                        if approved
+                        else f"; {a.approver} is asked again"
+                    ),
+                    a.seq,
                 )
             )
         elif " expired " in result["why_not"].get(str(a.seq), ""):
@@ -359,7 +383,9 @@ def compute(s: Session, *, now: dt.datetime | None = None) -> list[Alert]:
                 continue
             tier = rules.tier(tiers.get(model.name, rules.untiered))
             newest = evidence(model)
-            out += _approval_alerts(s, model, recorded.get(model.ref, []), newest, rules, tier, at)
+            out += _approval_alerts(
+                s, model, recorded.get(model.ref, []), newest, rules, tier, at, stage
+            )
             if stage in _WATCHED:
                 out += _evidence_alerts(model, newest, tier, at)
     for b in breakglass.promotions(s):

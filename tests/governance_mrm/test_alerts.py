@@ -73,6 +73,48 @@ def test_an_approval_expiring_alerts_while_it_still_counts_then_expires(mws: Wor
     assert all(a.severity == "high" and "no longer counted" in a.message for a in expired)
 
 
+def test_approvals_voided_by_newer_evidence_alert_and_name_what_voided_them(
+    mws: Workspace,
+) -> None:
+    from core.data import validation
+    from tests.governance_mrm.conftest import SAMPLE
+
+    promote(mws, "alice", MODEL, "validated")
+    _approve(mws, "val", "validator")
+    _approve(mws, "ada", "approver")
+    promote(mws, "alice", MODEL, "approved")
+    assert alerts.alerts(mws) == []
+    again, _ = validation.run(mws, "val", "german-credit-features", SAMPLE / "features_suite.toml")
+    voided = alerts.alerts(mws)
+    assert _kinds(voided) == ["approval-voided", "approval-voided"]
+    for a in voided:
+        assert a.severity == "high", a
+        assert f"voided by the validation at event #{again.seq}" in a.message
+        assert "approved on approvals that no longer count" in a.message
+    with mws.session("") as s:  # the gate's own rule agrees: neither counts now
+        facts = model_facts(s, MODEL)
+        assert not approvals.sign_off_in(s, [MODEL])[MODEL].holds
+        assert facts["stage"] == "approved"
+    _approve(mws, "val", "validator")  # asked again, val approves the version as it is now
+    assert [a.message.split(" was ")[0] for a in alerts.alerts(mws)] == [
+        f"approval #{a.seq} of {MODEL} by ada (approver)" for a in voided if "ada" in a.message
+    ]
+
+
+def test_a_void_before_approval_is_a_low_alert_the_approver_is_asked_again(
+    mws: Workspace,
+) -> None:
+    from core.data import validation
+    from tests.governance_mrm.conftest import SAMPLE
+
+    promote(mws, "alice", MODEL, "validated")
+    _approve(mws, "val", "validator")
+    validation.run(mws, "val", "german-credit-features", SAMPLE / "features_suite.toml")
+    [only] = alerts.alerts(mws)
+    assert (only.kind, only.severity) == ("approval-voided", "low")
+    assert only.message.endswith("val is asked again")
+
+
 def test_the_tier_sets_the_windows(mws: Workspace) -> None:
     risk.assess(
         mws, "val", "credit-risk", impact=2, likelihood=2, rationale="small book", reason="r"
