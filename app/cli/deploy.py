@@ -215,14 +215,15 @@ def deployments_(
         output.emit_json(snap.to_json())
         return
     output.table(
-        ["env", "arm", "model", "id", "since", "share", "throttle", "conditions", "retention"],
+        ["env", "arm", "model", "id", "since", "share", "throttle", "conditions", "retention"]
+        + (["scores now"] if at is None else []),
         [
             [
                 d.row.env,
                 d.row.arm,
                 d.row.model,
                 d.deployment_id,
-                f"#{d.row.seq} {d.row.created_at[:19]}",
+                f"#{d.row.seq} {d.row.created_at[:19].replace('T', ' ')}",
                 "-" if d.row.share is None else f"{d.row.share:g}",
                 "-"
                 if snap.throttles.get(d.row.env) is None
@@ -230,6 +231,7 @@ def deployments_(
                 "; ".join(c.text + (" (enforced)" if c.where else "") for c in d.conditions) or "-",
                 d.row.retention,
             ]
+            + ([_scores_now(snap, d)] if at is None else [])
             for d in snap.deployments
         ],
         title=("live now" if at is None else f"live at event #{snap.at}")
@@ -237,6 +239,8 @@ def deployments_(
     )
     if not snap.deployments:
         output.note("nothing was deployed there then")
+    for dep_id, why in snap.refused.items():
+        output.note(f"{dep_id} is live on the books, but scoring there refuses it now: {why}")
 
 
 @guarded
@@ -366,3 +370,8 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.command("withdraw")(withdraw)
     app.command("throttle")(throttle)
+
+
+def _scores_now(snap: Any, dep: Any) -> str:
+    """The "scores now" cell: ``yes``, or ``NO`` with the reason under the table."""
+    return "NO: see below" if dep.deployment_id in snap.refused else "yes"

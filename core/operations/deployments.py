@@ -52,6 +52,8 @@ from core.operations.events import (
 
 PRODUCTION = "production"
 """The environment that needs an approved version whatever the policy says."""
+SCORING_STAGES = ("validated", "approved")
+"""The stages a model may score at outside production (production: approved only)."""
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _WHERE = re.compile(r"^(?P<text>.*?)\s*\[where\s+(?P<where>.+)\]\s*$", re.IGNORECASE | re.DOTALL)
 
@@ -326,6 +328,32 @@ def _model_and_approvals(s: Session, ref: str) -> tuple[dict[str, Any], dict[str
     _, rules = rules_in_force(s, action="deploying")
     m = model_facts(s, ref, untiered=rules.untiered)
     return m, separation.member(s, m, "approved", rules)
+
+
+def refusal(s: Session, dep: Deployment) -> CheckFailedError | None:
+    """Why scoring would refuse ``dep``'s model now, or None when it would answer.
+
+    The rule :meth:`core.operations.scoring.Scorer.refresh` applies to every arm before it
+    answers (a baseline file has no stage or approvals): the version's signed stage, and in
+    production approvals that hold now. Views of what is deployed ask it too, so none shows
+    a deployment as serving that scoring refuses.
+    """
+    if dep.row.strategy == BASELINE:
+        return None
+    ref, env = dep.row.model, dep.row.env
+    stage = signed_stage(s, ref)
+    allowed = ("approved",) if env == PRODUCTION else SCORING_STAGES
+    if stage not in allowed:
+        return CheckFailedError(
+            f"{ref} is {stage}: {env} scores with {' or '.join(allowed)} versions only",
+            hint=f"`ledgerml approvals list --model {ref}` shows what it lacks; roll back or "
+            "withdraw the deployment.",
+        )
+    try:
+        approvals_stand(s, ref, env)
+    except CheckFailedError as err:
+        return err
+    return None
 
 
 def approvals_stand(s: Session, ref: str, env: str) -> None:

@@ -46,7 +46,7 @@ from core.kernel.workspace import Workspace
 from core.modelling.outcome import Outcome
 from core.operations import decision_keys, decision_log, deployments
 from core.operations.decision_events import SCORE_ROLES
-from core.operations.deployments import PRODUCTION, Deployment
+from core.operations.deployments import Deployment
 from core.operations.events import BASELINE, Condition
 
 ANSWER_COLUMNS = (
@@ -60,8 +60,6 @@ ANSWER_COLUMNS = (
     "arm",
 )
 """What the caller gets per row (plus ``reasons`` when explanations were asked for)."""
-ALLOWED_STAGES = ("validated", "approved")
-"""The stages a model may score at outside production (production: approved only)."""
 THROTTLED = "throttled: the environment answers only a share of requests now"
 _SCALE = float(2**64)
 
@@ -249,16 +247,9 @@ class Scorer:
                 if dep.row.strategy == BASELINE:
                     plans.append((dep, None, None))
                     continue
-                stage = deployments.signed_stage(s, dep.row.model)
-                allowed = ("approved",) if self.env == PRODUCTION else ALLOWED_STAGES
-                if stage not in allowed:
-                    raise CheckFailedError(
-                        f"{dep.row.model} is {stage}: {self.env} scores with "
-                        f"{' or '.join(allowed)} versions only",
-                        hint=f"`ledgerml approvals list --model {dep.row.model}` shows what it "
-                        "lacks; roll back or withdraw the deployment.",
-                    )
-                deployments.approvals_stand(s, dep.row.model, self.env)  # rejected since?
+                refused = deployments.refusal(s, dep)  # its stage; approvals voided since?
+                if refused is not None:
+                    raise refused
                 model = s.catalog.rows(
                     ModelRow, "SELECT * FROM models WHERE ref = ?", [dep.row.model]
                 )

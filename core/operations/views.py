@@ -25,13 +25,21 @@ class Snapshot:
     deployments: list[Deployment]
     throttles: dict[str, float | None]
     """The share each environment answered then (None: all of it)."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """Now only: deployment id → why scoring refuses its model today (a stage moved, or in
+    production approvals that no longer hold): live on the books, answering nothing."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {
             "at": self.at,
             "deployments": [
-                d.to_json() | {"throttle": self.throttles.get(d.row.env)} for d in self.deployments
+                d.to_json()
+                | {
+                    "throttle": self.throttles.get(d.row.env),
+                    "refused": self.refused.get(d.deployment_id),
+                }
+                for d in self.deployments
             ],
         }
 
@@ -55,7 +63,13 @@ def deployed_at(
         throttles = {
             e: deployments.throttle_of(s, e, at=at if when is not None else None) for e in envs
         }
-        return Snapshot(at, found, throttles)
+        refused: dict[str, str] = {}
+        if when is None:  # scoring's rule holds for today; at a past moment it is not asked
+            for d in found:
+                err = deployments.refusal(s, d)
+                if err is not None:
+                    refused[d.deployment_id] = err.msg
+        return Snapshot(at, found, throttles, refused)
 
 
 def history(ws: Workspace, actor: str = "", *, env: str | None = None) -> list[Deployment]:

@@ -271,3 +271,34 @@ def test_a_version_its_validators_rejected_neither_deploys_nor_scores_in_product
     with ws.session("") as s:
         assert s.catalog.events()[-1].seq == before  # refusals record nothing
     deployments.deploy(ws, "opal", V1, env="staging", reason="staging takes it under review")
+
+
+def test_what_is_deployed_says_which_deployment_scoring_refuses_now_and_why(ops: Ops) -> None:
+    """The views ask scoring's own rule: a live row production refuses is never shown plain."""
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    from core.governance import approvals
+    from core.operations import views
+
+    ws = ops.ws
+    prod = deployments.deploy(ws, "opal", V1, env="production", reason="go")
+    staging = deployments.deploy(ws, "opal", V1, env="staging", reason="review")
+    assert views.deployed_at(ws).refused == {}
+    for who in ("tess", "vic"):
+        approvals.approve(ws, who, V1, role="validator", reject=True, reason="bias found")
+    with pytest.raises(CheckFailedError) as refused:
+        scoring.Scorer.open(ws, "production", "scorer")
+    now = views.deployed_at(ws)
+    assert now.refused == {prod.deployment_id: refused.value.msg}  # the same words, one rule
+    assert staging.deployment_id not in now.refused  # staging takes versions under review
+    rows = {d["deployment_id"]: d for d in now.to_json()["deployments"]}
+    assert rows[prod.deployment_id]["refused"] == refused.value.msg
+    assert rows[staging.deployment_id]["refused"] is None
+    # At a past moment the rule of today is not applied to it: nothing said either way.
+    assert views.deployed_at(ws, when=str(prod.row.seq)).refused == {}
+    shown = CliRunner().invoke(app, ["--workspace", str(ws.root), "deployments"])
+    assert shown.exit_code == 0, shown.output
+    flat = " ".join(shown.output.split())
+    assert "NO: see below" in flat and "yes" in flat
+    assert f"{prod.deployment_id} is live on the books, but scoring there refuses it now" in flat

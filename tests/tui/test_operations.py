@@ -120,3 +120,30 @@ async def test_drift_over_time_is_plotted_from_each_runs_evidence(ops: Ops) -> N
     assert line.y == psis
     assert series.ylabel == "max feature PSI" and "event #" in series.xlabel
     assert views.board(ws, "opal").drift[-1].verdict == drifted.row.verdict
+
+
+async def test_a_deployment_scoring_refuses_is_marked_and_says_why(ops: Ops) -> None:  # noqa: F811
+    from core.governance import approvals
+    from core.operations import views
+
+    ws = ops.ws
+    deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    deployments.deploy(ws, "opal", V1, env="staging", reason="acceptance")
+    for who in ("tess", "vic"):
+        approvals.approve(ws, who, V1, role="validator", reject=True, reason="bias found")
+    [why] = views.deployed_at(ws).refused.values()
+    app = LedgerApp(ws, actor="opal")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("9")
+        await settle(app, pilot)
+        assert _rows(app) == [
+            ("production", "live, refused", V1),
+            ("staging", "live", V1),
+        ]
+        detail = _text(app, "#ops-detail")
+        assert "scoring here refuses it now" in detail
+        assert " ".join(why.split())[:60] in detail
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert "refuses" not in _text(app, "#ops-detail")  # staging still answers

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -123,9 +124,10 @@ class OperationsPane(Pane):
         for d in board.now.deployments:
             r = d.row
             self.rows[d.deployment_id] = d
+            refused = d.deployment_id in board.now.refused  # on the books, answering nothing
             deployed.add_row(
                 r.env,
-                r.arm,
+                Text(f"{r.arm}, refused", style="ansi_red") if refused else r.arm,
                 r.model,
                 f"#{r.seq} {when(r.created_at, False)[:16]}",
                 share_text(r.share),
@@ -173,6 +175,9 @@ class OperationsPane(Pane):
             f"deployed at event #{r.seq} by {escape(r.created_by)}: {escape(r.reason)}",
             f"retention {r.retention} · model digest {r.model_digest[:19]}",
         ]
+        refused = self.board.now.refused.get(r.deployment_id) if self.board else None
+        if refused:
+            lines.append(f"[ansi_red]scoring here refuses it now[/]: {escape(refused)}")
         for c in dep.conditions:
             how = (
                 f"enforced by scoring ({escape(c.where)})"
