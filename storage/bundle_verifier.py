@@ -119,6 +119,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _n(count: int, word: str, many: str = "") -> str:
+    """A count with its noun in the right number: ``1 approval``, ``3 approvals``, ``0 runs``.
+
+    ``many`` is the plural when it is not ``word`` + s (``decision batches``).
+    """
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE v1 pre-authentication encoding."""
     kind = payload_type.encode()
@@ -1682,8 +1690,8 @@ class _Governance:
             )
         if policies:
             checked.append(
-                f"{len(policies)} policy bundle(s) in the bundle hash to the digests the ledger "
-                "installed"
+                f"{_n(len(policies), 'policy bundle')} in the bundle: each hashes to the digest "
+                "the ledger installed"
             )
         devs = self.developers()
         found: list[dict[str, Any]] = []
@@ -1741,8 +1749,9 @@ class _Governance:
         if found:
             people = sorted({str(a["approver"]) for a in found})
             checked.append(
-                f"{len(found)} approval(s) of {self.ref} by {', '.join(people)} verify: each "
-                "signed by the approver's own certified key, bound to the version's digest and "
+                f"{_n(len(found), 'approval')} of {self.ref} by {', '.join(people)} "
+                + ("verifies: " if len(found) == 1 else "verify: each ")
+                + "signed by the approver's own certified key, bound to the version's digest and "
                 "this workspace, agreeing with its event, the role held then, no developer "
                 "approving"
             )
@@ -1750,14 +1759,16 @@ class _Governance:
             checked.append(f"no approval is recorded for {self.ref}")
         if promotions:
             checked.append(
-                f"{len(promotions)} promotion(s) of {self.ref} replay as allowed moves from "
+                f"{_n(len(promotions), 'promotion')} of {self.ref} "
+                f"{'replays' if len(promotions) == 1 else 'replay'} as allowed moves from "
                 f"candidate to {stage}, each of its registered build, each break-glass by a "
                 "role the policy in force allowed"
             )
         if compared:
             checked.append(
-                f"{compared} decision input(s) agree with the bundled ledger: the actor and "
-                "their roles then, and for this version its digest, tier, stage and evidence"
+                f"{_n(compared, 'decision input')} {'agrees' if compared == 1 else 'agree'} "
+                "with the bundled ledger: the actor and their roles then, and for this version "
+                "its digest, tier, stage and evidence"
                 + (f"; not checkable here: {'; '.join(notes)}" if notes else "")
             )
         summary = {
@@ -2672,8 +2683,8 @@ def _compare_member(
     if name not in members:
         if count:
             raise RejectedError(
-                f"the ledger excerpt records {count} entr(ies) for {name}, but the bundle "
-                "carries no such member"
+                f"the ledger excerpt records {_n(count, 'entry', 'entries')} for {name}, but "
+                "the bundle carries no such member"
             )
         return 0
     try:
@@ -2752,7 +2763,8 @@ def _decisions(
     if DECISIONS not in members:
         if batches:
             raise RejectedError(
-                f"the ledger excerpt records {len(batches)} decision batch(es) of the "
+                "the ledger excerpt records "
+                f"{_n(len(batches), 'decision batch', 'decision batches')} of the "
                 f"model's deployments, but the bundle carries no {DECISIONS}"
             )
         return "", 0
@@ -2803,9 +2815,11 @@ def _decisions(
         raise RejectedError(f"{DECISIONS} lists other overrides than the signed events record")
     with_inputs = sum(1 for item in samples if item.get("inputs"))
     return (
-        f"{len(batches)} decision batch(es) agree with the signed events ({recomputed} roots "
-        f"recomputed from every leaf); {len(samples)} sample decision(s) proven included in "
-        f"their batch's signed root; {len(overrides)} override(s) as recorded"
+        f"{_n(len(batches), 'decision batch', 'decision batches')} "
+        f"{'agrees' if len(batches) == 1 else 'agree'} with the signed events "
+        f"({_n(recomputed, 'root')} recomputed from every leaf); "
+        f"{_n(len(samples), 'sample decision')} proven included in their batch's signed root; "
+        f"{_n(len(overrides), 'override')} as recorded"
     ), with_inputs
 
 
@@ -2835,7 +2849,7 @@ def _operations(
     if DEPLOYMENTS not in members:
         if history:
             raise RejectedError(
-                f"the ledger excerpt records {len(history)} deployment(s) of {ref}, but the "
+                f"the ledger excerpt records {_n(len(history), 'deployment')} of {ref}, but the "
                 f"bundle carries no {DEPLOYMENTS}"
             )
     else:
@@ -2874,7 +2888,8 @@ def _operations(
         unseen += missing
     checked = (
         [
-            f"{len(history)} deployment(s) of {ref} agree with the signed events, each with an "
+            f"{_n(len(history), 'deployment')} of {ref} "
+            f"{'agrees' if len(history) == 1 else 'agree'} with the signed events, each with an "
             "allow decision of the deploy gate for its environment"
             + (
                 f"; the {produced} to production each of a version the signed promotions had "
@@ -2889,7 +2904,7 @@ def _operations(
     unverified: list[str] = []
     if with_inputs:
         unverified.append(
-            f"the input values (in.*) of {with_inputs} sample decision(s) in {DECISIONS} are "
+            f"the input values (in.*) of {_n(with_inputs, 'sample decision')} in {DECISIONS} are "
             "as exported, not verified: no signed digest this verifier can check covers them"
         )
     shown = _rendered_reports(archive, members, ops)
@@ -2904,15 +2919,15 @@ def _operations(
     if monitored or handled or piped:
         failing = [r["seq"] for r in ops["runs"] if r.get("verdict") == "FAIL"]
         checked.append(
-            f"{len(ops['runs'])} monitoring run(s) ({len(failing)} FAIL), "
-            f"{len(ops['alerts'])} alert(s), {len(ops['incidents'])} incident(s) and "
-            f"{len(ops['pipelines'])} pipeline run(s) agree with the signed events"
+            f"{_n(len(ops['runs']), 'monitoring run')} ({len(failing)} FAIL), "
+            f"{_n(len(ops['alerts']), 'alert')}, {_n(len(ops['incidents']), 'incident')} and "
+            f"{_n(len(ops['pipelines']), 'pipeline run')} agree with the signed events"
         )
         if ops["pipelines"]:
             checked.append(
-                f"{len(ops['pipelines'])} pipeline run(s) replayed against their steps' events"
+                f"{_n(len(ops['pipelines']), 'pipeline run')} replayed against their steps' events"
                 + (
-                    f"; {unseen} listed step event(s) not in this bundle's excerpt: not checked"
+                    f"; {_n(unseen, 'listed step event')} not in this bundle's excerpt: not checked"
                     if unseen
                     else ""
                 )
@@ -3059,7 +3074,8 @@ def _access(
         return (
             [
                 f"the bundle carries no {ACCESS_LOG} (exported before it existed); the "
-                f"{len(entries)} read and export event(s) of the excerpt are in this report"
+                f"{_n(len(entries), 'read and export event')} of the excerpt "
+                f"{'is' if len(entries) == 1 else 'are'} in this report"
             ],
             entries,
         )
@@ -3067,8 +3083,8 @@ def _access(
     reads = sum(1 for e in entries if e["purpose"] != "export")
     return (
         [
-            f"{ACCESS_LOG} agrees with the signed events: {reads} read(s) of the bundled data, "
-            f"{len(entries) - reads} export(s)"
+            f"{ACCESS_LOG} agrees with the signed events: {_n(reads, 'read')} of the bundled "
+            f"data, {_n(len(entries) - reads, 'export')}"
         ],
         entries,
     )
@@ -3371,8 +3387,13 @@ def _retention(
     if RETENTION not in members:
         if recorded:
             raise RejectedError(
-                f"the ledger excerpt records {recorded} retention rule(s), hold(s), erasure(s) "
-                f"or run(s), but the bundle carries no {RETENTION}"
+                f"the ledger excerpt records {recorded} retention "
+                + (
+                    "rule, hold, erasure or run"
+                    if recorded == 1
+                    else "rules, holds, erasures or runs"
+                )
+                + f", but the bundle carries no {RETENTION}"
             )
         return []
     try:
@@ -3388,12 +3409,12 @@ def _retention(
             )
     active = sum(1 for h in derived["holds"] if h["released_seq"] is None)
     line = (
-        f"{RETENTION} agrees with the signed events: {len(derived['rules'])} rule(s), "
-        f"{len(derived['holds'])} hold(s) ({active} in force), {len(derived['erasures'])} "
-        f"erasure(s), {len(derived['runs'])} retention run(s)"
+        f"{RETENTION} agrees with the signed events: {_n(len(derived['rules']), 'rule')}, "
+        f"{_n(len(derived['holds']), 'hold')} ({active} in force), "
+        f"{_n(len(derived['erasures']), 'erasure')}, {_n(len(derived['runs']), 'retention run')}"
     )
     if derived["flags"]:
-        line += f"; {len(derived['flags'])} flag(s): " + "; ".join(derived["flags"])
+        line += f"; {_n(len(derived['flags']), 'flag')}: " + "; ".join(derived["flags"])
     return [line]
 
 
@@ -3522,8 +3543,13 @@ def _receipts(
     if not erasures:
         return []
     return [
-        f"{len(erasures)} deletion receipt(s) are the ones their signed data.erase events "
-        "name, and claim what the events record"
+        f"{_n(len(erasures), 'deletion receipt')} "
+        + (
+            "is the one its signed data.erase event names, and claims what the event records"
+            if len(erasures) == 1
+            else "are the ones their signed data.erase events name, and claim what the events "
+            "record"
+        )
     ]
 
 
@@ -3565,7 +3591,8 @@ def _report_pdfs(
     if not pdfs:
         return []
     return [
-        f"{len(pdfs)} report PDF(s) are PDFs, each beside its Markdown; {as_recorded} of them "
+        f"{_n(len(pdfs), 'report PDF')} {'is a PDF' if len(pdfs) == 1 else 'are PDFs'}, "
+        f"each beside its Markdown; {as_recorded} of them "
         "the very PDF its signed report event records with that Markdown"
     ]
 

@@ -335,6 +335,7 @@ def retention(
     (a run with --as-of) reads as such.
     """
     from core.documents import retention_report
+    from core.evidence.vocabulary import plural
 
     ws = open_ws(workspace)
     paths = retention_report.write(
@@ -351,9 +352,9 @@ def retention(
         output.emit_json({"files": [str(p) for p in paths], **summary})
         return
     output.line(
-        f"{summary['rules']} rule(s), {summary['holds']} hold(s) "
-        f"({summary['holds_in_force']} in force), {summary['erasures']} erasure(s), "
-        f"{summary['runs']} retention run(s)"
+        f"{plural(summary['rules'], 'rule')}, {plural(summary['holds'], 'hold')} "
+        f"({summary['holds_in_force']} in force), {plural(summary['erasures'], 'erasure')}, "
+        f"{plural(summary['runs'], 'retention run')}"
     )
     for flag in summary["flags"]:
         output.line(f"FLAG: {flag}")

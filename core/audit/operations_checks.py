@@ -266,7 +266,8 @@ def _kept_problem(replay: Replay, seq: int, env: str, wheres: tuple[str, ...]) -
     dropped = [w for w in prev.wheres if w not in wheres]
     if dropped:
         return (
-            f"drops the approvers' enforceable condition(s) {', '.join(dropped)} of "
+            f"drops the approvers' enforceable condition{'s' if len(dropped) != 1 else ''} "
+            f"{', '.join(dropped)} of "
             f"{prev.deployment_id} ({prev.model}), which it replaces"
         )
     return None

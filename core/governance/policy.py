@@ -550,7 +550,8 @@ def install(ws: Any, actor: str, path: Path, reason: str) -> tuple[PolicyBundle,
     if failures:
         first = failures[0]
         raise PolicyError(
-            f"policy {bundle.name} {bundle.version}: {len(failures)} fixture(s) fail, first "
+            f"policy {bundle.name} {bundle.version}: {len(failures)} "
+            f"{'fixture fails' if len(failures) == 1 else 'fixtures fail'}, first "
             f"{first.name}: {first.problem}",
             hint=f"`ledgerml policy test {path}` lists them all; nothing was installed.",
         )

@@ -87,7 +87,10 @@ def cpu_budget() -> tuple[int, str]:
         if not wanted.isdigit() or int(wanted) < 1:
             raise UsageError(
                 f"{THREADS_ENV}={wanted!r} is not a positive number of threads",
-                hint=f"Set it to 1 or more, or unset it to use the {cores} available core(s).",
+                hint=(
+                    f"Set it to 1 or more, or unset it to use the {cores} available "
+                    f"core{'s' if cores != 1 else ''}."
+                ),
             )
         if int(wanted) < cores:
             cores, basis = int(wanted), THREADS_ENV

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.evidence.vocabulary import plural
 from core.kernel.errors import LedgerError, UsageError
 from core.kernel.formats import parse_strict, strict_config
 from core.kernel.kinds import new_event
@@ -323,7 +324,8 @@ def _run_step(ws: Workspace, spec: Spec, step: Any, produced: dict[str, str], re
         target = _fill(step.target, produced)
         vrow, _ = validation.run(ws, actor, target, _path(spec, step.suite), reason=reason)
         summary = (
-            f"{target}: suite {vrow.suite_name}, {vrow.errors} error(s), {vrow.warnings} warning(s)"
+            f"{target}: suite {vrow.suite_name}, {plural(vrow.errors, 'error')}, "
+            f"{plural(vrow.warnings, 'warning')}"
         )
         if not vrow.passed:
             raise GateRefusedError(f"validation gate FAILED on {summary}")
@@ -356,7 +358,7 @@ def _run_step(ws: Workspace, spec: Spec, step: Any, produced: dict[str, str], re
         verdict = str(evidence.verdict)
         if verdict == "FAIL":
             raise GateRefusedError(
-                f"evaluation gate: {ref} FAILs ({evidence.errors} failing check(s))"
+                f"evaluation gate: {ref} FAILs ({plural(evidence.errors, 'failing check')})"
             )
         return f"{ref} evaluated: {verdict}"
     if do == "promote":

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.evidence.vocabulary import plural
 from core.identity.actors import require
 from core.kernel.errors import CheckFailedError, IntegrityError, UsageError
 from core.kernel.events import now_iso
@@ -422,7 +423,8 @@ class Scorer:
         if seen:
             first = sorted(seen)[0]
             raise UsageError(
-                f"{len(seen)} request id(s) are already logged (e.g. {first!r})",
+                f"{plural(len(seen), 'request id')} {'is' if len(seen) == 1 else 'are'} "
+                f"already logged (e.g. {first!r})",
                 hint="A request id names one decision in the workspace; use fresh ones.",
             )
 

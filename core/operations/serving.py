@@ -58,6 +58,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.evidence.vocabulary import plural
 from core.kernel.workspace import Workspace
 from core.operations.tokens import Caller, CallRefusedError, Gatekeeper
 
@@ -348,7 +349,7 @@ class Service:
             lost, why = w.pending, w.failed
         if why:
             logging.getLogger("ledgerml.serve").error(
-                "%d answered decision(s) could not be logged at stop: %s", lost, why
+                "%s could not be logged at stop: %s", plural(lost, "answered decision"), why
             )
 
     def _flusher(self) -> None:
@@ -558,7 +559,8 @@ class Service:
                 used = {i for i in ids if any(i in taken for taken in w.ids.values())}
                 if used:
                     raise UsageError(
-                        f"{len(used)} request id(s) are already logged (e.g. {min(used)!r}, "
+                        f"{plural(used, 'request id')} {'is' if len(used) == 1 else 'are'} "
+                        f"already logged (e.g. {min(used)!r}, "
                         "in the batch not yet written)"
                     )
                 w.ids.setdefault(-1, set()).update(ids)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from core.evidence.vocabulary import plural
 from core.kernel.errors import LedgerError
 from core.kernel.workspace import Workspace
 from core.privacy import shredding
@@ -75,8 +76,8 @@ def check(
     gone = [d for d in stones.objects if not ws.objects.exists(d)]
     keys = sum(1 for k in stones.keys if not _key_present(ws, k))
     return (
-        f"{len(stones.erasures)} erasure(s): {len(gone)} object(s) erased "
-        f"(crypto-shredded or deleted), {keys} data key(s) destroyed"
+        f"{plural(stones.erasures, 'erasure')}: {plural(gone, 'object')} erased "
+        f"(crypto-shredded or deleted), {plural(keys, 'data key')} destroyed"
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.data import data_keys
+from core.evidence.vocabulary import plural
 from core.kernel.errors import LedgerError
 from core.kernel.workspace import Workspace
 from storage import failpoints
@@ -43,9 +44,9 @@ class Leftover:
         """One sentence for verify and the CLI."""
         parts = []
         if self.keys:
-            parts.append(f"{len(self.keys)} data key(s)")
+            parts.append(plural(self.keys, "data key"))
         if self.objects:
-            parts.append(f"{len(self.objects)} object(s)")
+            parts.append(plural(self.objects, "object"))
         what = f"{' and '.join(parts)} still on disk" if parts else ""
         if self.rotate:
             rotation = "the key-encryption key not yet rotated"

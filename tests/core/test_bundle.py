@@ -383,7 +383,8 @@ def test_every_bundled_report_carries_its_pdf_listed_linked_and_checked(
     assert listed[f"{sheet}.pdf"]["ledger_object"] is False
     report = bundle_verifier.verify(str(path))
     assert any(
-        "report PDF(s) are PDFs" in line and "1 of them" in line for line in report["checked"]
+        "report PDFs are PDFs, each beside its Markdown" in line and "1 of them" in line
+        for line in report["checked"]
     )
 
     with zipfile.ZipFile(path) as archive:
@@ -571,6 +572,15 @@ def test_an_archive_cut_inside_a_member_is_rejected(
     copy.write_bytes(data[:cut] + data[-(len(data) - data.rindex(b"PK\x01\x02")) :])
     with pytest.raises(bundle_verifier.RejectedError):
         bundle_verifier.verify(str(copy))
+
+
+def test_the_verifier_writes_a_count_with_its_noun_in_the_right_number() -> None:
+    n = bundle_verifier._n
+    assert n(1, "approval") == "1 approval"
+    assert n(3, "approval") == "3 approvals"
+    assert n(0, "incident") == "0 incidents"
+    assert n(1, "decision batch", "decision batches") == "1 decision batch"
+    assert n(2, "decision batch", "decision batches") == "2 decision batches"
 
 
 def test_compatibility_bundles_still_verify(tmp_path: Path) -> None:

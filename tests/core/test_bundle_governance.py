@@ -387,14 +387,14 @@ def test_the_honest_bundle_verifies_with_its_governance_rechecked(staged: Stage)
     report = bundle.verify(staged.bundle)
     assert report["exit_code"] == 1  # unanchored: no organisation key pinned here
     checked = "\n".join(report["checked"])
-    assert "2 approval(s) of credit-risk@1 by cora, vic verify" in checked
+    assert "2 approvals of credit-risk@1 by cora, vic verify: each signed" in checked
     assert "meets tier 2's rule" in checked and "2 distinct people (cora, vic)" in checked
     assert "each name the policy bundle in force" in checked
     assert (
-        "2 promotion(s) of credit-risk@1 replay as allowed moves from candidate to approved"
+        "2 promotions of credit-risk@1 replay as allowed moves from candidate to approved"
         in checked
     )
-    assert "decision input(s) agree with the bundled ledger" in checked
+    assert "decision inputs agree with the bundled ledger" in checked
     assert "not checkable" not in checked
     gov = report["governance"]
     assert gov["stage"] == "approved"
@@ -419,7 +419,7 @@ def test_the_bundled_verify_py_reaches_the_same_verdict(staged: Stage, tmp_path:
     assert members_of(staged.bundle)["verify.py"] == Path(bundle_verifier.__file__).read_bytes()
     done = _run_verify_py(staged.bundle, tmp_path)
     assert done.returncode == bundle_verifier.EXIT_UNANCHORED, done.stdout + done.stderr
-    assert "ok  2 approval(s) of credit-risk@1 by cora, vic verify" in done.stdout
+    assert "ok  2 approvals of credit-risk@1 by cora, vic verify: each signed" in done.stdout
 
 
 # ---- tampered bundles (the manifest re-signed by an insider holding the exporter's key) ---
@@ -906,7 +906,7 @@ def test_a_policy_changed_midway_is_carried_whole(staged: Stage, tmp_path: Path)
     assert f"under policy {installed.digest[7:23]}…" in "\n".join(report["checked"])
     assert report["governance"]["stage"] == "approved"
     # The default pack's decisions are told the same facts: each input agrees with the ledger.
-    assert "decision input(s) agree with the bundled ledger" in "\n".join(report["checked"])
+    assert "decision inputs agree with the bundled ledger" in "\n".join(report["checked"])
 
 
 # ---- the lifecycle replayed, and each decision's input against the bundled ledger ---------
@@ -986,7 +986,7 @@ def test_a_retired_version_brought_back_is_rejected(
 def test_an_honest_retirement_verifies(staged: Stage, tmp_path: Path) -> None:
     report = bundle.verify(_export(_retired(staged.ready, tmp_path), tmp_path))
     assert report["exit_code"] == 1 and report["governance"]["stage"] == "retired"
-    assert "3 promotion(s) of credit-risk@1 replay as allowed moves from candidate to retired" in (
+    assert "3 promotions of credit-risk@1 replay as allowed moves from candidate to retired" in (
         "\n".join(report["checked"])
     )
 
@@ -1079,7 +1079,7 @@ def test_evidence_the_bundle_cannot_check_is_said_not_checkable(
 
     report = bundle.verify(_forged_retirement(staged, tmp_path, edit))
     assert report["exit_code"] == 1
-    [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
+    [line] = [c for c in report["checked"] if "decision inputs agree" in c]
     assert "not checkable here: event #" in line
     assert "evidence of kind 'attestation' is not checkable here" in line
 
@@ -1133,7 +1133,7 @@ def test_a_decision_told_what_the_ledger_does_not_say_is_rejected(
     if expected is None:
         report = bundle.verify(path)
         assert report["exit_code"] == 1 and report["governance"]["stage"] == "retired"
-        assert "decision input(s) agree with the bundled ledger" in "\n".join(report["checked"])
+        assert "decision inputs agree with the bundled ledger" in "\n".join(report["checked"])
         return
     why = _rejected(path)
     assert why.startswith("the decision of event #") and "(model.promote)" in why
@@ -1204,7 +1204,7 @@ def test_a_refused_registration_is_not_compared_with_the_version(
 
     report = bundle.verify(_forged_bundle(staged.ready, tmp_path, forge))
     assert report["exit_code"] == 1
-    [line] = [c for c in report["checked"] if "decision input(s) agree" in c]
+    [line] = [c for c in report["checked"] if "decision inputs agree" in c]
     assert "(a refused registration) decided on a version never registered" in line
 
 

@@ -154,7 +154,7 @@ def test_a_bundle_whose_fixture_fails_is_refused(ws: Workspace, tmp_path: Path) 
     never = 'deny contains msg if {\n\tinput.gate == "never"\n\tmsg := "never"\n}\n'
     lax = write_bundle(tmp_path / "lax", never, BLOCK_CASES)  # the deny case fails
     before, objects = _size(ws), _objects(ws)
-    with pytest.raises(PolicyError, match=r"1 fixture\(s\) fail, first cases\.toml:blocked"):
+    with pytest.raises(PolicyError, match=r"1 fixture fails, first cases\.toml:blocked"):
         policy.install(ws, "alice", lax, "allow everything")
     assert _size(ws) == before and _objects(ws) == objects
 

@@ -205,7 +205,7 @@ def test_the_rule_refuses_promotion_on_real_facts_until_the_finding_is_closed(
     seq = _add(mws, severity="high")
     with pytest.raises(policy.PolicyDeniedError) as err:
         lifecycle.promote(mws, "alice", MODEL, to="validated", reason="ready")
-    assert "credit-risk@1 has 1 open high finding(s)" in err.value.msg
+    assert "credit-risk@1 has 1 open high finding: remediate it" in err.value.msg
     with mws.session("") as s:
         [denial] = s.catalog.events(action="policy.deny")
         assert s.catalog.rows(LifecycleRow, "SELECT * FROM lifecycle", []) == []

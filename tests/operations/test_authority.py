@@ -158,7 +158,7 @@ def test_audit_verify_flags_a_baseline_forged_past_every_rule(ops: Ops) -> None:
     found = [f for f in verification.verify(ops.ws).failures if f"#{seq}" in f]
     assert any("outside an open incident" in f for f in found), found
     assert any("no decision of the deploy gate" in f for f in found), found
-    assert any("drops the approvers' enforceable condition(s) age_years >= 21" in f for f in found)
+    assert any("drops the approvers' enforceable condition age_years >= 21 of" in f for f in found)
 
 
 # ---- F4: a service changes what serves only as an automatic playbook step --------------

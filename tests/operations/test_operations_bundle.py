@@ -62,12 +62,12 @@ def test_deployments_travel_in_the_bundle_and_verify_offline(ops: Ops, tmp_path:
     assert doc["live"] == {"staging": ["live"], "production": ["live"]}
     run = run_bundled_verifier(path)
     assert run.returncode == 1, run.stdout + run.stderr  # verified, not anchored (no --key)
-    assert "3 deployment(s) of credit-risk@1 agree with the signed events" in run.stdout
+    assert "3 deployments of credit-risk@1 agree with the signed events" in run.stdout
     # the staging deployment is not called one "to production" (the wording claims no more)
     assert "the 2 to production each of a version the signed promotions had" in run.stdout
     assert "NOT VERIFIED: reports/incidents.*: rendered by the exporter" in run.stdout
     assert f"live in: production (live {back.deployment_id}); staging" in run.stdout
-    assert "0 monitoring run(s) (0 FAIL), 0 alert(s), 1 incident(s)" in run.stdout
+    assert "0 monitoring runs (0 FAIL), 0 alerts, 1 incident and" in run.stdout
     entries = members_of(path)
     [ticket_doc] = json.loads(entries[INCIDENTS])["incidents"]
     assert (
@@ -299,11 +299,11 @@ def test_sample_decisions_prove_offline_and_inputs_follow_retention(
     assert all(s["inputs"] and "in.age_years" in s["inputs"] for s in doc["samples"])
     run = run_bundled_verifier(path)
     assert run.returncode == 1, run.stdout
-    assert "1 decision batch(es) agree with the signed events (1 roots recomputed" in run.stdout
-    assert "5 sample decision(s) proven included" in run.stdout
+    assert "1 decision batch agrees with the signed events (1 root recomputed" in run.stdout
+    assert "5 sample decisions proven included" in run.stdout
     # nothing checkable covers the inputs: the member and the verifier say so
     assert str(doc["inputs_note"]).startswith("as exported, not verified")
-    assert "NOT VERIFIED: the input values (in.*) of 5 sample decision(s)" in run.stdout
+    assert "NOT VERIFIED: the input values (in.*) of 5 sample decisions in" in run.stdout
     assert "reports/decision-log.*: rendered by the exporter" in run.stdout
     report = entries["reports/decision-log.md"].decode()
     assert f"| #{res.batch.seq} |" in report and "- **decisions**: 12" in report
@@ -360,7 +360,7 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
     entries = members_of(path)
     run = run_bundled_verifier(path)
     assert run.returncode == 1, run.stdout
-    assert "1 monitoring run(s) (1 FAIL), 1 alert(s), 1 incident(s)" in run.stdout
+    assert "1 monitoring run (1 FAIL), 1 alert, 1 incident and" in run.stdout
     assert any(n.startswith("operations/slo-") for n in entries)
     annex = json.loads(entries["coverage.json"])["annex_iv"]
     plan = next(r for r in annex if r["item"].startswith("9. Post-market"))

@@ -156,8 +156,8 @@ def test_erasing_again_records_nothing_and_says_so(erased: dict[str, Any]) -> No
 def test_audit_verify_passes_and_reports_the_erasure(erased: dict[str, Any]) -> None:
     report = verification.verify(erased["ws"])
     assert report.ok, report.failures
-    assert "1 erasure(s): 3 object(s) erased" in report.erasures
-    assert "3 data key(s) destroyed" in report.erasures
+    assert "1 erasure: 3 objects erased" in report.erasures
+    assert "3 data keys destroyed" in report.erasures
 
 
 def test_the_inventory_flags_the_model_trained_on_erased_data(erased: dict[str, Any]) -> None:

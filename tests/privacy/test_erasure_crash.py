@@ -78,4 +78,4 @@ def test_a_kill_between_commit_and_shred_is_finished_by_running_it_again(
     assert not any(after.objects.exists(d) for d in copies)
     verify = run_cli("audit", "verify", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "1 erasure(s): 2 object(s) erased" in " ".join(verify.stdout.split())
+    assert "1 erasure: 2 objects erased" in " ".join(verify.stdout.split())

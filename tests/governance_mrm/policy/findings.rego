@@ -17,11 +17,17 @@ deny contains msg if {
 	some severity in blocking_severities
 	n := object.get(input.model, ["findings_open", severity], 0)
 	n > 0
+	[noun, them] := counted_findings(n)
 	msg := sprintf(
-		"%s has %d open %s finding(s): remediate them or accept them with an expiry before promoting to %s",
-		[input.model.ref, n, severity, input.request.to_stage],
+		"%s has %d open %s %s: remediate %s or accept %s with an expiry before promoting to %s",
+		[input.model.ref, n, severity, noun, them, them, input.request.to_stage],
 	)
 }
+
+# The noun and its pronoun in the number of the count: "1 open high finding: remediate it".
+counted_findings(1) := ["finding", "it"]
+
+counted_findings(n) := ["findings", "them"] if n != 1
 
 # Facts without the findings key are facts from a workstation that cannot count findings:
 # refuse rather than assume there are none.
