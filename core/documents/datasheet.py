@@ -24,6 +24,7 @@ from core.kernel.verdict import LEGEND
 from core.kernel.workspace import Workspace
 from core.privacy import periods
 from reports.contexts import ColumnSummary, DatasheetContext, GroupSummary, ValidationSummary
+from reports.formatting import when
 from reports.render import render_datasheet
 
 QUESTIONS = ("motivation", "composition", "uses", "distribution", "maintenance")
@@ -168,7 +169,10 @@ def build_context(
         groups=_groups(ws, snap),
         preprocessing=preprocessing,
         validations=validations,
-        recorded=f"{snap.created_at[:19]}Z by {snap.created_by} (event #{snap.created_seq})",
+        recorded=(
+            f"{when(snap.created_at, seconds=True)} by {snap.created_by} "
+            f"(event #{snap.created_seq})"
+        ),
         gaps=gaps,
         tag_notes=features.tag_notes(ws, snap),
         legend=list(LEGEND),

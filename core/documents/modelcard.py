@@ -33,7 +33,7 @@ from core.modelling import model_view, models
 from core.modelling.estimators import ESTIMATORS
 from core.modelling.outcome import Outcome
 from reports.contexts import ImpactContext, ModelCardContext
-from reports.formatting import humane, percent
+from reports.formatting import humane, percent, when
 from reports.render import render_impact, render_model_card
 
 CARD_QUESTIONS = (
@@ -158,7 +158,10 @@ def card_context(
         details=[
             ("version", info.model.ref),
             ("estimator", _estimator(run.estimator)),
-            ("training run", f"run:{run.run_id}, {run.created_at[:19]}Z by {run.created_by}"),
+            (
+                "training run",
+                f"run:{run.run_id}, {when(run.created_at, seconds=True)} by {run.created_by}",
+            ),
             ("artifact", f"sha256:{info.model.model_digest} (skops)"),
             ("environment", f"freeze sha256:{info.record.freeze_digest[:16]}…"),
             ("code", _code(info.record.code)),
