@@ -143,7 +143,7 @@ def list_(
                     ", ".join(p.roles),
                     ", ".join(f"{k} {v}" for k, v in p.evidence.items() if v) or "none",
                     ", ".join(p.developers),
-                    p.again or "",
+                    approvals.in_words(p.again),
                 ]
                 for p in waiting
             ],

@@ -48,6 +48,14 @@ def test_pending_asks_again_whoever_approval_was_voided(gov: Gov) -> None:
     assert M in again, "a voided approval must not hide the version from its approver"
     assert again[M].again is not None and "void" in again[M].again
     assert again[M].to_json()["again"] == again[M].again
+    # The queue's card and the CLI say why in words, not in the rule's wording.
+    from app.tui.panes.approvals import pending_summary
+
+    card = pending_summary(again[M])
+    assert "asked again" in card and "voided by the newer evidence at event #" in card
+    assert "predates" not in card
+    table = " ".join(cli(gov, "--as", "vic", "approvals", "list", "--pending").output.split())
+    assert "voided by the newer evidence at event #" in table and "predates" not in table
 
 
 def test_a_standing_rejection_still_keeps_the_version_out_of_the_queue(gov: Gov) -> None:

@@ -43,11 +43,22 @@ def verdicts_text(verdicts: dict[str, Any]) -> str:
 
 def pending_summary(item: Pending) -> str:
     """What a reviewer needs before deciding: tier, roles still missing, evidence, developers."""
+    from core.governance.approvals import in_words
+
     missing = ", ".join(item.missing_roles) or "none (k not reached)"
+    again = (
+        [
+            "[ansi_yellow]asked again[/]: your decision no longer counts "
+            f"({escape(in_words(item.again))})"
+        ]
+        if item.again
+        else []
+    )
     return "\n".join(
         [
             f"[b]{escape(item.ref)}[/b] · waiting for stage [b]{escape(item.stage)}[/b] · "
             f"{tier_text(item.tier)}",
+            *again,
             f"missing roles: {escape(missing)}",
             f"developers (may not approve): {escape(', '.join(item.developers)) or 'none'}",
             "evidence: " + verdicts_text(dict(item.evidence)),
