@@ -156,10 +156,13 @@ def status(
             ("workspace", st.workspace),
             ("workspace id", st.workspace_id),
             ("ledger head", f"#{st.ledger_head} {st.ledger_head_hash[:16]}…"),
-            ("last checkpoint", f"#{cp['size']} signed {cp['ts']}" if cp else "none yet"),
+            (
+                "last checkpoint",
+                f"#{cp['size']} signed {cp['ts'][:19].replace('T', ' ')} UTC" if cp else "none yet",
+            ),
             ("verify", verdict),
             *_remote_fields(shared),
-            *[(name, count) for name, count in st.counts.items()],
+            *[(name.replace("_", " "), count) for name, count in st.counts.items()],
             *[(f"backend {name}", state) for name, state in st.key_backends.items()],
         ]
     )
