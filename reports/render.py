@@ -159,6 +159,10 @@ CARD_COLUMNS = 5
 """A table of this many columns or more shows each row as a card in a narrow window (one
 line per cell, under its column's heading): kept in its shape it would not fit. The shared
 style sheet's narrow-screen rules and the bundle's cover page use the same number."""
+VERDICT_CSS = {"pass": "#1a7f37", "warn": "#9a6700", "inconclusive": "#8250df", "fail": "#cf222e"}
+"""Each verdict's colour on a page (each its own: a check that could not decide is not a
+warning; all above 4.5:1 on white). The reports' style sheet and the bundle's cover page
+both read it, so a verdict has one colour wherever an auditor reads it."""
 
 
 def _labelled_cells(tokens: list[Token]) -> None:
@@ -264,7 +268,9 @@ def markdown_to_html(markdown: str, figures: Sequence[str] = ()) -> str:
     body = _FIGURE.sub(place, body)
     page = _ENV.get_template("_page.html.j2").render(
         title=titles[0] if titles else "Report",
-        css=_ENV.get_template("_page.css.j2").render(card_columns=CARD_COLUMNS),
+        css=_ENV.get_template("_page.css.j2").render(
+            card_columns=CARD_COLUMNS, verdict_css=VERDICT_CSS
+        ),
         body=body,
     )
     return page

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from core.audit.bundle_members import Bundling, Members, payload_size
 from core.audit.coverage import Coverage
 from core.kernel.verdict import LEGEND
-from reports.render import CARD_COLUMNS
+from reports.formatting import when
+from reports.render import CARD_COLUMNS, VERDICT_CSS
 from storage import bundle_verifier
 
 
@@ -140,8 +141,8 @@ _STYLE = (
     "white-space:nowrap}code,a{word-break:break-all}.meta{color:#57606a}"
     ".box{padding:.6rem 1rem;border-left:4px solid #0969da;background:#ddf4ff;margin:1rem 0}"
     ".warn-box{border-left-color:#d4a72c;background:#fff8c5}"
-    ".pass{color:#1a7f37;font-weight:600}.warn,.inconclusive{color:#9a6700;font-weight:600}"
-    ".fail{color:#cf222e;font-weight:600}dl{display:grid;grid-template-columns:max-content 1fr;"
+    + "".join(f".{name}{{color:{colour};font-weight:600}}" for name, colour in VERDICT_CSS.items())
+    + "dl{display:grid;grid-template-columns:max-content 1fr;"
     "gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}"
     "p,li,dd,h1,h2{overflow-wrap:anywhere}"
     # A narrow window: a wide table shows each row as a card, one line per cell under its
@@ -194,7 +195,7 @@ def _approvals(b: Bundling) -> list[dict[str, Any]]:
         if body.get("action") == "model.approve" and (
             data.get("model") == b.model.ref or f"model:{b.model.ref}" in body.get("subjects", [])
         ):
-            found.append({"seq": seq, "ts": str(body.get("ts", ""))[:19], **data})
+            found.append({"seq": seq, "ts": str(body.get("ts", "")), **data})
     return found
 
 
@@ -259,18 +260,19 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         f"<tr><td>{_link(f'evidence/evaluation-{e.seq}.json')}</td><td>#{e.seq}</td>"
         f"<td>{_verdict(e.verdict)}</td><td>{e.errors} failing, {e.warnings} warning or "
         f"inconclusive</td><td>{html.escape(e.created_by)}, "
-        f"{html.escape(e.created_at[:19])}</td></tr>"
+        f"{html.escape(when(e.created_at, seconds=True))}</td></tr>"
         for e in b.evaluations
     )
     validations = "".join(
         f"<tr><td>{html.escape(v.suite_name)} on {html.escape(v.snapshot)}</td><td>#{v.seq}</td>"
         f"<td>{_verdict('FAIL' if not v.passed else 'WARN' if v.warnings else 'PASS')}</td>"
         f"<td>{v.errors} errors, {v.warnings} warnings of {v.checks} checks</td>"
-        f"<td>{html.escape(v.created_by)}, {html.escape(v.created_at[:19])}</td></tr>"
+        f"<td>{html.escape(v.created_by)}, "
+        f"{html.escape(when(v.created_at, seconds=True))}</td></tr>"
         for v in b.validations
     )
     approvals = "".join(
-        f"<tr><td>#{a['seq']}</td><td>{html.escape(a['ts'])}</td>"
+        f"<tr><td>#{a['seq']}</td><td>{html.escape(when(a['ts'], seconds=True))}</td>"
         f"<td>{html.escape(str(a.get('approver', '')))}</td>"
         f"<td>{html.escape(str(a.get('decision', '')))}</td>"
         f"<td>{html.escape(str(a.get('role', '')))}</td>"
@@ -338,7 +340,7 @@ def index_html(b: Bundling, members: Members, table: Coverage) -> str:
         f"<dt>Model</dt><dd>{html.escape(b.model.name)}</dd>"
         f"<dt>Version</dt><dd>{b.model.version} ({ref})</dd>"
         f"<dt>Training run</dt><dd>run:{html.escape(b.run.run_id)} "
-        f"({html.escape(b.run.estimator)})</dd>"
+        f"({html.escape(b.run.estimator.replace('_', ' '))})</dd>"
         f"<dt>Model digest</dt><dd><code>sha256:{html.escape(b.model.model_digest)}</code></dd>"
         f"<dt>Evidence verdict (newest)</dt><dd>{_verdict(overall)}</dd>"
         f"<dt>Signatures</dt><dd>{len(b.signatures)}</dd>"

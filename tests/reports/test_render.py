@@ -114,6 +114,19 @@ def test_a_count_or_a_reason_that_names_a_failing_state_is_not_coloured() -> Non
     assert "<td>refused: 0</td>" in _cells(page) and "<td>error</td>" in _cells(page)
 
 
+def test_the_bundle_cover_colours_each_verdict_as_the_reports_do() -> None:
+    """One colour per verdict wherever an auditor reads it: the cover had WARN's amber for
+    INCONCLUSIVE while the reports gave it its own."""
+    from core.audit.bundle_pages import _STYLE
+
+    page = markdown_to_html("| check | verdict |\n|---|---|\n| a | PASS |\n")
+    for name in ("pass", "fail", "warn", "inconclusive"):
+        [report] = re.findall(rf"\.{name} \{{ color: (#[0-9a-f]{{6}})", page)
+        [cover] = re.findall(rf"\.{name}\{{color:(#[0-9a-f]{{6}})", _STYLE)
+        assert report == cover, name
+    assert re.search(r"[,.]inconclusive[,{]", _STYLE.replace(".inconclusive{color:", "")) is None
+
+
 def test_each_verdict_has_its_own_colour() -> None:
     """A reader tells WARN from INCONCLUSIVE by colour as well as by word: the page style
     gives each verdict class a colour no other verdict shares."""
