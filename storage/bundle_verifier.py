@@ -2889,8 +2889,12 @@ def _operations(
     checked = (
         [
             f"{_n(len(history), 'deployment')} of {ref} "
-            f"{'agrees' if len(history) == 1 else 'agree'} with the signed events, each with an "
-            "allow decision of the deploy gate for its environment"
+            + (
+                "agrees with the signed events, with an allow decision"
+                if len(history) == 1
+                else "agree with the signed events, each with an allow decision"
+            )
+            + " of the deploy gate for its environment"
             + (
                 f"; the {produced} to production each of a version the signed promotions had "
                 "approved then"
@@ -2945,6 +2949,11 @@ def _operations(
 
 
 OPERATIONS_REPORTS = ("monitoring", "incidents", "decision-log")
+_TD = r'<td(?: data-label="[^"<>]*")?(?: class="\w+")?>'
+"""A table cell as the exporter writes it: bare, or with the narrow-screen card's label and
+a verdict's colour class (nothing that could hide it)."""
+_CLASS = r'(?: class="\w+")?'
+"""A verdict's colour class, the one attribute the exporter puts on its bold text."""
 
 
 def _rendered_reports(
@@ -2957,7 +2966,10 @@ def _rendered_reports(
     at a glance, its verdicts, is cross-checked: the overall verdict must be the worst of
     the signed runs' (INCONCLUSIVE with none) and each window's row must state its run's
     signed verdict, with no row for a run the events do not record. Attack: INCONCLUSIVE
-    rewritten to PASS in the report before the exporter signs the manifest.
+    rewritten to PASS in the report before the exporter signs the manifest; or a forged row
+    or heading put beside the true one, the true one hidden (a cell attribute, a comment):
+    comments are dropped first, cells may carry only the exporter's data-label, and each
+    run's row and the overall heading must appear exactly once.
     """
     runs = {int(r["seq"]): str(r.get("verdict")) for r in ops["runs"]}
     stated = [str(v) for v in runs.values()]
@@ -2971,9 +2983,9 @@ def _rendered_reports(
         # of earlier releases wrote it by hand (<b>, a row a line): both read the same. Cells
         # of wide tables carry a data-label (the narrow-screen card view).
         "reports/monitoring.html": (
-            r"Overall verdict over the windows: <(?:b|strong)[^>]*>(\w+)</(?:b|strong)>",
-            r"<tr>\s*<td[^>]*>#(\d+)</td>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>[^<]*</td>\s*"
-            r"<td[^>]*><(?:b|strong)[^>]*>(\w+)</(?:b|strong)>",
+            rf"Overall verdict over the windows: <(?:b|strong){_CLASS}>(\w+)</(?:b|strong)>",
+            rf"<tr>\s*{_TD}#(\d+)</td>\s*{_TD}[^<]*</td>\s*{_TD}[^<]*</td>\s*"
+            rf"{_TD}<(?:b|strong){_CLASS}>(\w+)</(?:b|strong)>",
         ),
     }
     for name, (head, row) in patterns.items():
@@ -2983,9 +2995,11 @@ def _rendered_reports(
             text = archive.read(members[name]).decode("utf-8")
         except UnicodeDecodeError as err:
             raise RejectedError(f"{name} is not UTF-8 text ({err})") from err
-        found = re.search(head, text)
-        rows = {int(m[0]): m[1] for m in re.findall(row, text, re.M)}
-        if found is None or found[1] != overall or rows != runs:
+        text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+        heads = re.findall(head, text)
+        pairs = [(int(m[0]), m[1]) for m in re.findall(row, text, re.M)]
+        rows = dict(pairs)
+        if heads != [overall] or len(pairs) != len(rows) or rows != runs:
             raise RejectedError(
                 f"{name} does not state the verdicts of the signed monitoring runs (overall "
                 f"{overall}): it was edited"
@@ -3591,9 +3605,13 @@ def _report_pdfs(
     if not pdfs:
         return []
     return [
-        f"{_n(len(pdfs), 'report PDF')} {'is a PDF' if len(pdfs) == 1 else 'are PDFs'}, "
-        f"each beside its Markdown; {as_recorded} of them "
-        "the very PDF its signed report event records with that Markdown"
+        f"{_n(len(pdfs), 'report PDF')} "
+        + (
+            f"is a PDF, beside its Markdown, and {'is' if as_recorded else 'is not'} "
+            if len(pdfs) == 1
+            else f"are PDFs, each beside its Markdown; {as_recorded} of them "
+        )
+        + "the very PDF its signed report event records with that Markdown"
     ]
 
 

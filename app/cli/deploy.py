@@ -239,8 +239,12 @@ def deployments_(
     )
     if not snap.deployments:
         output.note("nothing was deployed there then")
-    for dep_id, why in snap.refused.items():
-        output.note(f"{dep_id} is live on the books, but scoring there refuses it now: {why}")
+    refused = snap.refused or {}
+    said = {
+        d.row.env: refused[d.deployment_id] for d in snap.deployments if d.deployment_id in refused
+    }
+    for where, why in sorted(said.items()):
+        output.note(f"{where}: deployed, but scoring there refuses now: {why}")
 
 
 @guarded
@@ -373,5 +377,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _scores_now(snap: Any, dep: Any) -> str:
-    """The "scores now" cell: ``yes``, or ``NO`` with the reason under the table."""
-    return "NO: see below" if dep.deployment_id in snap.refused else "yes"
+    """The "scores now" cell by the stage and approval rule: ``yes``, or ``NO`` (why below).
+
+    Signatures and digests are checked when scoring opens and by ``audit verify``, not here.
+    """
+    return "NO: see below" if dep.deployment_id in (snap.refused or {}) else "yes"

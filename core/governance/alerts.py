@@ -12,9 +12,9 @@ printed unless ``--fail-on`` asks otherwise. What is looked at:
   grace it still counts and the alert is medium; past the grace it no longer counts:
   ``approval-expired`` (high). The grace period is what keeps an expiry from being a silent
   outage: the alert comes while the approval still works. An approval that newer evidence
-  voided (``evidence_change = "void"``) is ``approval-voided``: high while the version is
-  approved (its stage stands on approvals that no longer count: production refuses to
-  deploy or score it), low before (its approver is asked again).
+  voided (``evidence_change = "void"``) is ``approval-voided``: high when the version is
+  approved and its approvals no longer meet the rule (production refuses to deploy or score
+  it), low when the others still meet it or before approval (its approver is asked again).
 - **evidence** of versions in ``validated`` or ``approved``: the newest validation,
   evaluation or reproduction older than the tier's ``evidence_max_age_days``:
   ``evidence-stale``.
@@ -223,19 +223,22 @@ def _approval_alerts(
         elif (why := approvals.in_words(result["why_not"].get(str(a.seq)), kinds)).startswith(
             "voided"
         ):
-            approved = stage == "approved"
+            stranded = stage == "approved" and not result["ok"]
+            if stranded:
+                then = (
+                    f"; {model.ref} is approved on approvals that no longer count (production "
+                    "refuses to deploy or score it until it is approved again)"
+                )
+            elif stage == "approved":
+                then = f"; the other approvals of {model.ref} still meet the rule"
+            else:
+                then = f"; {a.approver} is asked again"
             out.append(
                 Alert(
                     "approval-voided",
-                    "high" if approved else "low",
+                    "high" if stranded else "low",
                     subject,
-                    f"{who} was {why}: it no longer counts"
-                    + (
-                        f"; {model.ref} is approved on approvals that no longer count (production "
-                        "refuses to deploy or score it until it is approved again)"
-                        if approved
-                        else f"; {a.approver} is asked again"
-                    ),
+                    f"{who} was {why}: it no longer counts{then}",
                     a.seq,
                 )
             )

@@ -81,14 +81,21 @@ class InventoryLine:
 
     @property
     def valid_until_now(self) -> str | None:
-        """The day the counted approvals lapse, or ``void`` when they no longer count.
+        """The day the counted approvals lapse, or why there is none now.
 
-        A date beside approvals that newer evidence voided would read as an approval that
-        stands until then; the stage line says why it does not.
+        A date beside approvals that no longer count would read as an approval that stands
+        until then. ``void`` when newer evidence voided one of them, ``expired`` when they
+        expired, else ``no longer holds`` (a rejection since, too few people); the stage line
+        and each approval's standing say the rest.
         """
-        if self.stage_line and self.stage_line != self.stage:
+        if not (self.stage_line and self.stage_line != self.stage):
+            return self.valid_until[:10] if self.valid_until else None
+        why = [str(a.get("why_not") or "") for a in self.approvals if not a.get("counts")]
+        if any(w.startswith("voided") for w in why):
             return "void"
-        return self.valid_until[:10] if self.valid_until else None
+        if why and all(w.startswith("expired") for w in why):
+            return "expired"
+        return "no longer holds"
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.kernel.rows import IncidentRow, MonitorRunRow
-from core.kernel.workspace import Workspace
+from core.kernel.workspace import Session, Workspace
 from core.operations import deployments
 from core.operations.deployments import Deployment
 
@@ -25,9 +25,12 @@ class Snapshot:
     deployments: list[Deployment]
     throttles: dict[str, float | None]
     """The share each environment answered then (None: all of it)."""
-    refused: dict[str, str] = field(default_factory=dict)
-    """Now only: deployment id → why scoring refuses its model today (a stage moved, or in
-    production approvals that no longer hold): live on the books, answering nothing."""
+    refused: dict[str, str] | None = None
+    """Now only (None at a past moment, where today's rule is not asked): deployment id → why
+    scoring in its environment refuses today by the stage and approval rule scoring applies
+    (:func:`core.operations.deployments.refusal`). Scoring stops a whole environment at the
+    first arm it refuses, so every deployment there is listed, each with the reason. Only
+    that rule is asked here: signatures and digests are what ``audit verify`` checks."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -35,10 +38,8 @@ class Snapshot:
             "at": self.at,
             "deployments": [
                 d.to_json()
-                | {
-                    "throttle": self.throttles.get(d.row.env),
-                    "refused": self.refused.get(d.deployment_id),
-                }
+                | {"throttle": self.throttles.get(d.row.env)}
+                | ({} if self.refused is None else {"refused": self.refused.get(d.deployment_id)})
                 for d in self.deployments
             ],
         }
@@ -63,13 +64,33 @@ def deployed_at(
         throttles = {
             e: deployments.throttle_of(s, e, at=at if when is not None else None) for e in envs
         }
-        refused: dict[str, str] = {}
-        if when is None:  # scoring's rule holds for today; at a past moment it is not asked
-            for d in found:
-                err = deployments.refusal(s, d)
-                if err is not None:
-                    refused[d.deployment_id] = err.msg
+        refused = None if when is not None else _refused(s, found)
         return Snapshot(at, found, throttles, refused)
+
+
+def _refused(s: Session, found: list[Deployment]) -> dict[str, str]:
+    """Why scoring refuses each environment of ``found`` today, for each of its deployments.
+
+    As :meth:`core.operations.scoring.Scorer.refresh` does: an environment with no live arm
+    answers nothing, and one refused arm (a canary whose approvals were voided) stops the
+    whole environment, its live arm included.
+    """
+    out: dict[str, str] = {}
+    for env in sorted({d.row.env for d in found}):
+        here = [d for d in found if d.row.env == env]
+        why = None
+        if not any(d.row.arm == "live" for d in here):
+            why = f"{env} has no live deployment: nothing may score there"
+        for d in here:
+            if why is not None:
+                break
+            err = deployments.refusal(s, d)
+            if err is not None:
+                arm = "" if d.row.arm == "live" else f"its {d.row.arm} arm ({d.deployment_id}): "
+                why = arm + err.msg
+        if why is not None:
+            out.update(dict.fromkeys((d.deployment_id for d in here), why))
+    return out
 
 
 def history(ws: Workspace, actor: str = "", *, env: str | None = None) -> list[Deployment]:

@@ -101,6 +101,29 @@ def test_approvals_voided_by_newer_evidence_alert_and_name_what_voided_them(
     ]
 
 
+def test_a_voided_approval_the_rule_does_without_is_a_low_alert(mws: Workspace) -> None:
+    """Severity follows the rule, not the void: others' newer approvals still meet it."""
+    from core.data import validation
+    from core.identity import actors
+    from tests.governance_mrm.conftest import SAMPLE
+
+    actors.add(mws, "alice", "vera", ["approver"])
+    promote(mws, "alice", MODEL, "validated")
+    for who, role in (("vera", "approver"), ("val", "validator"), ("ada", "approver")):
+        _approve(mws, who, role)
+    promote(mws, "alice", MODEL, "approved")
+    validation.run(mws, "val", "german-credit-features", SAMPLE / "features_suite.toml")
+    assert {a.severity for a in alerts.alerts(mws)} == {"high"}  # none of the three counts
+    _approve(mws, "val", "validator")
+    _approve(mws, "ada", "approver")  # the rule is met again without vera
+    [only] = alerts.alerts(mws)
+    assert (only.kind, only.severity) == ("approval-voided", "low")
+    assert "by vera (approver)" in only.message
+    assert only.message.endswith(f"the other approvals of {MODEL} still meet the rule")
+    with mws.session("") as s:
+        assert approvals.sign_off_in(s, [MODEL])[MODEL].holds  # the gate agrees: it holds
+
+
 def test_a_void_before_approval_is_a_low_alert_the_approver_is_asked_again(
     mws: Workspace,
 ) -> None:

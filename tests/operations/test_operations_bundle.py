@@ -383,6 +383,28 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
         write_canonical(tampered, edited)
         with pytest.raises(IntegrityError, match="does not state the verdicts"):
             bundle.verify(tampered)
+    # ... or puts a kinder row and heading beside the true ones, the true ones hidden from the
+    # reader (a cell attribute, a comment): refused as well.
+    html = entries["reports/monitoring.html"].decode()
+    true_row = html[html.index(f'<tr>\n<td data-label="event">#{ran.row.seq}') :]
+    true_row = true_row[: true_row.index("</tr>") + 5]
+    hidden = true_row.replace("<td ", "<td hidden ")
+    kinder = true_row.replace('<strong class="fail">FAIL</strong>', "<strong>PASS</strong>", 1)
+    head = '<strong class="fail">FAIL</strong></p>'
+    forgeries = {
+        "a hidden true row": html.replace(true_row, kinder + hidden),
+        "the true row commented out": html.replace(true_row, kinder + f"<!-- {true_row} -->"),
+        "a second heading": html.replace(head, "<strong>PASS</strong></p><p>" + head),
+    }
+    for what, forged in forgeries.items():
+        assert forged != html, what
+        edited = dict(entries)
+        edited["reports/monitoring.html"] = forged.encode()
+        resign(Workspace.open(ops.root), edited)
+        tampered = tmp_path / "tampered.zip"
+        write_canonical(tampered, edited)
+        with pytest.raises(IntegrityError, match="does not state the verdicts"):
+            bundle.verify(tampered)
 
     out = tmp_path / "out"
     args = ["report", "decisions", "--env", "production", "-o", str(out), "-w", str(ops.root)]

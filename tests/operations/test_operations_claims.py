@@ -296,9 +296,38 @@ def test_what_is_deployed_says_which_deployment_scoring_refuses_now_and_why(ops:
     assert rows[prod.deployment_id]["refused"] == refused.value.msg
     assert rows[staging.deployment_id]["refused"] is None
     # At a past moment the rule of today is not applied to it: nothing said either way.
-    assert views.deployed_at(ws, when=str(prod.row.seq)).refused == {}
+    assert views.deployed_at(ws, when=str(prod.row.seq)).refused is None
     shown = CliRunner().invoke(app, ["--workspace", str(ws.root), "deployments"])
     assert shown.exit_code == 0, shown.output
     flat = " ".join(shown.output.split())
     assert "NO: see below" in flat and "yes" in flat
-    assert f"{prod.deployment_id} is live on the books, but scoring there refuses it now" in flat
+    assert "production: deployed, but scoring there refuses now: " in flat
+
+
+def test_a_refused_canary_stops_its_environment_and_the_view_says_so_for_every_arm(
+    ops: Ops,
+) -> None:
+    """Scoring refuses a whole environment at its first refused arm: the live arm too."""
+    from core.governance import approvals
+    from core.operations import views
+
+    ws = ops.ws
+    live = deployments.deploy(ws, "opal", V1, env="production", reason="v1")
+    canary = deployments.deploy(
+        ws, "opal", V2, env="production", strategy="canary", share=0.1, reason="try v2"
+    )
+    assert views.deployed_at(ws).refused == {}
+    for who in ("tess", "vic"):
+        approvals.approve(ws, who, V2, role="validator", reject=True, reason="bias found")
+    with pytest.raises(CheckFailedError, match="approvals no longer stand"):
+        scoring.Scorer.open(ws, "production", "scorer")  # V1 is fine, production still stops
+    refused = views.deployed_at(ws).refused
+    assert refused is not None and set(refused) == {live.deployment_id, canary.deployment_id}
+    assert refused[live.deployment_id].startswith(f"its canary arm ({canary.deployment_id}): ")
+    deployments.withdraw(ws, "opal", env="production", arms=["live"], reason="stop v1")
+    refused = views.deployed_at(ws).refused
+    assert refused == {canary.deployment_id: "production has no live deployment: nothing may "
+                       "score there"}  # fmt: skip
+    assert (
+        "refused" not in views.deployed_at(ws, when=str(live.row.seq)).to_json()["deployments"][0]
+    )  # at a past moment today's rule is not asked, and no key says it was

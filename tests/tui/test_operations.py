@@ -141,6 +141,10 @@ async def test_a_deployment_scoring_refuses_is_marked_and_says_why(ops: Ops) -> 
             ("production", "live, refused", V1),
             ("staging", "live", V1),
         ]
+        arm = app.query_one("#ops-deployments", DataTable).get_row_at(0)[1]
+        from rich.style import Style
+
+        assert Style.parse(str(arm.style)).color.name == "red"  # a colour Rich knows, drawn red
         detail = _text(app, "#ops-detail")
         assert "scoring here refuses it now" in detail
         assert " ".join(why.split())[:60] in detail

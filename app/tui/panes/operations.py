@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from app.tui.panes.base import Pane, Table, counted, verdict_cell, when
+from app.tui.panes.base import Pane, Table, counted, verdict_cell, verdict_colour, when
 from app.tui.plots import Chart, Line, Series
 
 if TYPE_CHECKING:
@@ -124,10 +124,10 @@ class OperationsPane(Pane):
         for d in board.now.deployments:
             r = d.row
             self.rows[d.deployment_id] = d
-            refused = d.deployment_id in board.now.refused  # on the books, answering nothing
+            refused = d.deployment_id in (board.now.refused or {})  # deployed, answering nothing
             deployed.add_row(
                 r.env,
-                Text(f"{r.arm}, refused", style="ansi_red") if refused else r.arm,
+                Text(f"{r.arm}, refused", style=verdict_colour("FAIL")) if refused else r.arm,
                 r.model,
                 f"#{r.seq} {when(r.created_at, False)[:16]}",
                 share_text(r.share),
@@ -175,7 +175,7 @@ class OperationsPane(Pane):
             f"deployed at event #{r.seq} by {escape(r.created_by)}: {escape(r.reason)}",
             f"retention {r.retention} · model digest {r.model_digest[:19]}",
         ]
-        refused = self.board.now.refused.get(r.deployment_id) if self.board else None
+        refused = (self.board.now.refused or {}).get(r.deployment_id) if self.board else None
         if refused:
             lines.append(f"[ansi_red]scoring here refuses it now[/]: {escape(refused)}")
         for c in dep.conditions:
