@@ -71,6 +71,7 @@ import sys
 import zipfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from html.parser import HTMLParser
 from typing import Any
 
 FORMAT_1 = "ledgerml-bundle/v1"
@@ -2949,11 +2950,81 @@ def _operations(
 
 
 OPERATIONS_REPORTS = ("monitoring", "incidents", "decision-log")
-_TD = r'<td(?: data-label="[^"<>]*")?(?: class="\w+")?>'
-"""A table cell as the exporter writes it: bare, or with the narrow-screen card's label and
-a verdict's colour class (nothing that could hide it)."""
-_CLASS = r'(?: class="\w+")?'
-"""A verdict's colour class, the one attribute the exporter puts on its bold text."""
+
+
+class _SeenText(HTMLParser):
+    """The paragraphs and tables (rows of cell texts) of an HTML page as a reader sees them.
+
+    Character references are decoded; nothing inside an element a browser does not show
+    (``template``, ``script``, ``noscript``, ``style``, ``head``) or one marked ``hidden`` or
+    given an inline ``style`` counts; comments never do. A paragraph's and a cell's text is
+    whitespace-normalised.
+    """
+
+    _UNSEEN = frozenset({"template", "script", "noscript", "style", "head", "title"})
+    _VOID = frozenset(
+        {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self._open: list[tuple[str, bool]] = []  # (tag, unseen from here down)
+        self._text: list[str] | None = None  # the open paragraph's or cell's text
+        self._row: list[str] | None = None
+
+    @classmethod
+    def read(cls, page: str) -> _SeenText:
+        """``page`` parsed."""
+        parser = cls()
+        parser.feed(page)
+        parser.close()
+        return parser
+
+    def _unseen(self) -> bool:
+        return bool(self._open) and self._open[-1][1]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {k for k, _ in attrs}
+        unseen = self._unseen() or tag in self._UNSEEN or bool(names & {"hidden", "style"})
+        if tag in self._VOID:
+            return
+        self._open.append((tag, unseen))
+        if unseen:
+            return
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th", "p"):
+            self._text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if not any(t == tag for t, _ in self._open):
+            return  # a stray end tag closes nothing
+        while self._open:
+            open_tag, unseen = self._open.pop()
+            if open_tag == tag:
+                break
+        if unseen:
+            return
+        text = " ".join("".join(self._text or []).split())
+        if tag in ("td", "th") and self._row is not None and self._text is not None:
+            self._row.append(text)
+            self._text = None
+        elif tag == "p" and self._text is not None:
+            self.paragraphs.append(text)
+            self._text = None
+        elif tag == "tr" and self._row is not None:
+            if self.tables:
+                self.tables[-1].append(self._row)
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None and not self._unseen():
+            self._text.append(data)
 
 
 def _rendered_reports(
@@ -2967,37 +3038,39 @@ def _rendered_reports(
     the signed runs' (INCONCLUSIVE with none) and each window's row must state its run's
     signed verdict, with no row for a run the events do not record. Attack: INCONCLUSIVE
     rewritten to PASS in the report before the exporter signs the manifest; or a forged row
-    or heading put beside the true one, the true one hidden (a cell attribute, a comment):
-    comments are dropped first, cells may carry only the exporter's data-label, and each
-    run's row and the overall heading must appear exactly once.
+    or heading put beside the true one, the true one hidden. The Markdown is read as the
+    source it is (comments dropped); the HTML as a reader sees it (:class:`_SeenText`: what
+    is inside comments, ``template``, ``script``, ``noscript``, ``style`` or an element
+    marked ``hidden`` or styled inline is not seen), and each run's row and the overall
+    heading must be seen exactly once. Not covered: style-sheet rules written to hide a row
+    (this verifier renders no CSS).
     """
     runs = {int(r["seq"]): str(r.get("verdict")) for r in ops["runs"]}
     stated = [str(v) for v in runs.values()]
     overall = max(stated, key=_rank) if stated else "INCONCLUSIVE"
-    patterns = {
-        "reports/monitoring.md": (
-            r"Overall verdict over the windows: \*\*(\w+)\*\*",
-            r"^\| #(\d+) \|[^|]*\|[^|]*\| \*\*(\w+)\*\* \|",
-        ),
-        # The HTML is made from the Markdown (bold is <strong>, one cell a line); bundles
-        # of earlier releases wrote it by hand (<b>, a row a line): both read the same. Cells
-        # of wide tables carry a data-label (the narrow-screen card view).
-        "reports/monitoring.html": (
-            rf"Overall verdict over the windows: <(?:b|strong){_CLASS}>(\w+)</(?:b|strong)>",
-            rf"<tr>\s*{_TD}#(\d+)</td>\s*{_TD}[^<]*</td>\s*{_TD}[^<]*</td>\s*"
-            rf"{_TD}<(?:b|strong){_CLASS}>(\w+)</(?:b|strong)>",
-        ),
-    }
-    for name, (head, row) in patterns.items():
+    head = r"Overall verdict over the windows: (\w+)"
+    for name in ("reports/monitoring.md", "reports/monitoring.html"):
         if name not in members:
             continue
         try:
             text = archive.read(members[name]).decode("utf-8")
         except UnicodeDecodeError as err:
             raise RejectedError(f"{name} is not UTF-8 text ({err})") from err
-        text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
-        heads = re.findall(head, text)
-        pairs = [(int(m[0]), m[1]) for m in re.findall(row, text, re.M)]
+        if name.endswith(".md"):
+            text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+            heads = re.findall(r"Overall verdict over the windows: \*\*(\w+)\*\*", text)
+            found = re.findall(r"^\| #(\d+) \|[^|]*\|[^|]*\| \*\*(\w+)\*\* \|", text, re.M)
+            pairs = [(int(seq), verdict) for seq, verdict in found]
+        else:
+            seen = _SeenText.read(text)
+            heads = [m for p in seen.paragraphs for m in re.findall(rf"^{head}$", p)]
+            # The windows table: a row a run, "#N", the window, decisions logged, the verdict.
+            pairs = [
+                (int(r[0][1:]) if r and re.fullmatch(r"#\d+", r[0]) else -1, (r + [""] * 4)[3])
+                for table in seen.tables
+                if table and table[0][:4] == ["event", "window", "decisions logged", "verdict"]
+                for r in table[1:]
+            ]
         rows = dict(pairs)
         if heads != [overall] or len(pairs) != len(rows) or rows != runs:
             raise RejectedError(

@@ -395,6 +395,19 @@ def test_a_real_monitoring_run_and_outcomes_reach_the_bundle_and_the_reports(
         "a hidden true row": html.replace(true_row, kinder + hidden),
         "the true row commented out": html.replace(true_row, kinder + f"<!-- {true_row} -->"),
         "a second heading": html.replace(head, "<strong>PASS</strong></p><p>" + head),
+        "the true row in a template, the forgery as <tr >": html.replace(
+            true_row,
+            kinder.replace("<tr>", "<tr >").replace(
+                f">#{ran.row.seq}<", f">#&#{ord(str(ran.row.seq)[0])};{str(ran.row.seq)[1:]}<"
+            )
+            + f"<template>{true_row}</template>",
+        ),
+        "the true heading in a template": html.replace(
+            head, f"<strong>PASS</strong></p><template><p>{head.replace('</p>', '')}</p></template>"
+        ),
+        "the true row styled away": html.replace(
+            true_row, kinder + true_row.replace("<tr>", '<tr style="display:none">')
+        ),
     }
     for what, forged in forgeries.items():
         assert forged != html, what
