@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.kernel.errors import IntegrityError, LedgerError
 from core.kernel.rows import IncidentRow, MonitorRunRow
 from core.kernel.workspace import Session, Workspace
 from core.operations import deployments
@@ -30,7 +31,8 @@ class Snapshot:
     scoring in its environment refuses today by the stage and approval rule scoring applies
     (:func:`core.operations.deployments.refusal`). Scoring stops a whole environment at the
     first arm it refuses, so every deployment there is listed, each with the reason. Only
-    that rule is asked here: signatures and digests are what ``audit verify`` checks."""
+    that rule is asked here (a stage the catalog holds but no signed promotion gives is said
+    as the integrity failure it is); signatures and digests are what ``audit verify`` checks."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -84,7 +86,10 @@ def _refused(s: Session, found: list[Deployment]) -> dict[str, str]:
         for d in here:
             if why is not None:
                 break
-            err = deployments.refusal(s, d)
+            try:
+                err: LedgerError | None = deployments.refusal(s, d)
+            except IntegrityError as edited:  # scoring stops on it too: say it, do not crash
+                err = edited
             if err is not None:
                 arm = "" if d.row.arm == "live" else f"its {d.row.arm} arm ({d.deployment_id}): "
                 why = arm + err.msg

@@ -19,7 +19,7 @@ from core.audit import verification
 from core.identity import actors
 from core.identity.actors import needs
 from core.kernel import command
-from core.kernel.errors import CheckFailedError, PermissionDeniedError
+from core.kernel.errors import CheckFailedError, IntegrityError, PermissionDeniedError
 from core.kernel.kinds import new_event
 from core.operations import decision_log, deployments, monitoring, scoring, tokens
 from core.operations.monitor_events import MonitorRan
@@ -331,3 +331,21 @@ def test_a_refused_canary_stops_its_environment_and_the_view_says_so_for_every_a
     assert (
         "refused" not in views.deployed_at(ws, when=str(live.row.seq)).to_json()["deployments"][0]
     )  # at a past moment today's rule is not asked, and no key says it was
+
+
+def test_an_edited_stage_is_said_by_the_deployments_view_not_a_crash(ops: Ops) -> None:
+    """A catalog row moved to a stage no signed promotion gives stops scoring: the view says so."""
+    from core.operations import views
+
+    ws = ops.ws
+    dep = deployments.deploy(ws, "opal", V1, env="production", reason="go")
+    with ws.session("") as s:
+        s.catalog.con.execute(  # the newest promotion (to approved) relabelled in place
+            "UPDATE lifecycle SET to_stage = 'validated' "
+            "WHERE seq = (SELECT max(seq) FROM lifecycle WHERE model = ?)",
+            [V1],
+        )
+    with pytest.raises(IntegrityError, match="the catalog was edited"):
+        scoring.Scorer.open(ws, "production", "scorer")
+    refused = views.deployed_at(ws).refused
+    assert refused is not None and "the catalog was edited" in refused[dep.deployment_id]
