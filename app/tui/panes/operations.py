@@ -116,6 +116,12 @@ class OperationsPane(Pane):
         board = views.board(self.ledger_app.workspace, self.ledger_app.actor)
         self.app.call_from_thread(self._fill, board)
 
+    def fit_columns(self) -> None:
+        # Narrow, "since" is a short time, so a refused arm's longer cell leaves the columns
+        # after it in view at 80 columns.
+        if self.board is not None:
+            self._fill(self.board)
+
     def _fill(self, board: Board) -> None:
         self.board = board
         deployed = self.query_one("#ops-deployments", DataTable)
@@ -129,7 +135,7 @@ class OperationsPane(Pane):
                 r.env,
                 Text(f"{r.arm}, refused", style=verdict_colour("FAIL")) if refused else r.arm,
                 r.model,
-                f"#{r.seq} {when(r.created_at, False)[:16]}",
+                f"#{r.seq} {when(r.created_at, self.is_narrow)[:16]}",
                 share_text(r.share),
                 share_text(board.now.throttles.get(r.env)),
                 key=d.deployment_id,
