@@ -159,6 +159,9 @@ CARD_COLUMNS = 5
 """A table of this many columns or more shows each row as a card in a narrow window (one
 line per cell, under its column's heading): kept in its shape it would not fit. The shared
 style sheet's narrow-screen rules and the bundle's cover page use the same number."""
+NARROW_WINDOW = "52rem"
+"""Below this width a page takes its narrow-screen rules (the reports' style sheet and the
+bundle's cover page); PDF rendering knows that block by it, to skip it quietly."""
 VERDICT_CSS = {"pass": "#1a7f37", "warn": "#9a6700", "inconclusive": "#8250df", "fail": "#cf222e"}
 """Each verdict's colour on a page (each its own: a check that could not decide is not a
 warning; all above 4.5:1 on white). The reports' style sheet and the bundle's cover page
@@ -269,7 +272,7 @@ def markdown_to_html(markdown: str, figures: Sequence[str] = ()) -> str:
     page = _ENV.get_template("_page.html.j2").render(
         title=titles[0] if titles else "Report",
         css=_ENV.get_template("_page.css.j2").render(
-            card_columns=CARD_COLUMNS, verdict_css=VERDICT_CSS
+            card_columns=CARD_COLUMNS, verdict_css=VERDICT_CSS, narrow_window=NARROW_WINDOW
         ),
         body=body,
     )
@@ -358,12 +361,12 @@ class _ScreenRulesOnly(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        ours = "media type" in message and "(max-width: 52rem)" in message  # _page.css.j2's
+        ours = "media type" in message and f"(max-width: {NARROW_WINDOW})" in message
         return not (ours and "screen" in message and "print" not in message)
 
 
 def _quiet_screen_rules() -> None:
-    """Installs :class:`_ScreenRulesOnly` on WeasyPrint's loggers once."""
+    """Installs :class:`_ScreenRulesOnly` on WeasyPrint's logger once."""
     log = logging.getLogger("weasyprint")
     if not any(isinstance(f, _ScreenRulesOnly) for f in log.filters):
         log.addFilter(_ScreenRulesOnly())

@@ -181,6 +181,7 @@ def deployments_(
     """
     from core.kernel.errors import UsageError
     from core.operations import views
+    from reports.formatting import when as recorded_at
 
     ws, actor = open_ws(workspace), actor_name(as_actor)
     if all_:
@@ -223,7 +224,7 @@ def deployments_(
                 d.row.arm,
                 d.row.model,
                 d.deployment_id,
-                f"#{d.row.seq} {d.row.created_at[:19].replace('T', ' ')}",
+                f"#{d.row.seq} {recorded_at(d.row.created_at, seconds=True)}",
                 "-" if d.row.share is None else f"{d.row.share:g}",
                 "-"
                 if snap.throttles.get(d.row.env) is None
@@ -231,7 +232,11 @@ def deployments_(
                 "; ".join(c.text + (" (enforced)" if c.where else "") for c in d.conditions) or "-",
                 d.row.retention,
             ]
-            + ([_scores_now(snap, d)] if at is None else [])
+            + (
+                [("NO: see below" if snap.refusal(d.deployment_id) else "yes")]
+                if at is None
+                else []
+            )
             for d in snap.deployments
         ],
         title=("live now" if at is None else f"live at event #{snap.at}")
@@ -239,10 +244,7 @@ def deployments_(
     )
     if not snap.deployments:
         output.note("nothing was deployed there then")
-    refused = snap.refused or {}
-    said = {
-        d.row.env: refused[d.deployment_id] for d in snap.deployments if d.deployment_id in refused
-    }
+    said = {d.row.env: why for d in snap.deployments if (why := snap.refusal(d.deployment_id))}
     for where, why in sorted(said.items()):
         output.note(f"{where}: deployed, but scoring there refuses now: {why}")
 
@@ -374,11 +376,3 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.command("withdraw")(withdraw)
     app.command("throttle")(throttle)
-
-
-def _scores_now(snap: Any, dep: Any) -> str:
-    """The "scores now" cell by the stage and approval rule: ``yes``, or ``NO`` (why below).
-
-    Signatures and digests are checked when scoring opens and by ``audit verify``, not here.
-    """
-    return "NO: see below" if dep.deployment_id in (snap.refused or {}) else "yes"

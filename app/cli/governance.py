@@ -115,6 +115,7 @@ def list_(
 ) -> None:
     """Recorded approvals and rejections, or (--pending) what waits for you."""
     from core.governance import approvals
+    from reports.formatting import when as recorded_at
 
     ws, actor = open_ws(workspace), actor_name(as_actor)
     if pending:
@@ -180,7 +181,7 @@ def list_(
                 r.decision,
                 r.approver,
                 r.role,
-                r.created_at[:19].replace("T", " "),
+                recorded_at(r.created_at, seconds=True),
                 "; ".join(json.loads(r.conditions)),
                 r.reason,
                 "yes" if counts.get(r.seq, gone).counted else "NO",

@@ -133,6 +133,7 @@ def status(
     """Show the workspace: counts, ledger head, last checkpoint, verify state, key backends."""
     from core.audit import admin
     from core.team import remotes
+    from reports.formatting import when as recorded_at
 
     ws = open_ws(workspace)
     st = admin.status(ws, actor_name(as_actor), run_verify=not no_verify)
@@ -158,7 +159,7 @@ def status(
             ("ledger head", f"#{st.ledger_head} {st.ledger_head_hash[:16]}…"),
             (
                 "last checkpoint",
-                f"#{cp['size']} signed {cp['ts'][:19].replace('T', ' ')} UTC" if cp else "none yet",
+                f"#{cp['size']} signed {recorded_at(cp['ts'], seconds=True)}" if cp else "none yet",
             ),
             ("verify", verdict),
             *_remote_fields(shared),

@@ -11,7 +11,7 @@ from core.audit.bundle_members import Bundling, Members, payload_size
 from core.audit.coverage import Coverage
 from core.kernel.verdict import LEGEND
 from reports.formatting import when
-from reports.render import CARD_COLUMNS, VERDICT_CSS
+from reports.render import CARD_COLUMNS, NARROW_WINDOW, VERDICT_CSS
 from storage import bundle_verifier
 
 
@@ -148,7 +148,8 @@ _STYLE = (
     # A narrow window: a wide table shows each row as a card, one line per cell under its
     # column's heading (data-label, from _labelled); a narrower table wraps in its cells.
     # Nothing is wider than the window; the reports' style sheet has the same rules.
-    "@media screen and (max-width:52rem){body{margin:1rem auto}td{overflow-wrap:anywhere}"
+    f"@media screen and (max-width:{NARROW_WINDOW}){{body{{margin:1rem auto}}"
+    "td{overflow-wrap:anywhere}"
     f"{_WIDE},{_WIDE}>tbody,{_WIDE}>tbody>tr{{display:block}}{_WIDE}>thead{{display:none}}"
     f"{_WIDE}>tbody>tr{{border:1px solid #d0d7de;margin:.5rem 0;padding:.2rem 0}}"
     f"{_WIDE}>tbody>tr>td{{display:flow-root;border:0;padding:.1rem .5rem .1rem 9rem}}"

@@ -34,6 +34,10 @@ class Snapshot:
     that rule is asked here (a stage the catalog holds but no signed promotion gives is said
     as the integrity failure it is); signatures and digests are what ``audit verify`` checks."""
 
+    def refusal(self, deployment_id: str) -> str | None:
+        """Why scoring refuses this deployment's environment today (None: it does, or not asked)."""
+        return (self.refused or {}).get(deployment_id)
+
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {
@@ -41,7 +45,7 @@ class Snapshot:
             "deployments": [
                 d.to_json()
                 | {"throttle": self.throttles.get(d.row.env)}
-                | ({} if self.refused is None else {"refused": self.refused.get(d.deployment_id)})
+                | ({} if self.refused is None else {"refused": self.refusal(d.deployment_id)})
                 for d in self.deployments
             ],
         }

@@ -130,7 +130,7 @@ class OperationsPane(Pane):
         for d in board.now.deployments:
             r = d.row
             self.rows[d.deployment_id] = d
-            refused = d.deployment_id in (board.now.refused or {})  # deployed, answering nothing
+            refused = board.now.refusal(d.deployment_id) is not None  # deployed, answering none
             deployed.add_row(
                 r.env,
                 Text(f"{r.arm}, refused", style=verdict_colour("FAIL")) if refused else r.arm,
@@ -181,7 +181,7 @@ class OperationsPane(Pane):
             f"deployed at event #{r.seq} by {escape(r.created_by)}: {escape(r.reason)}",
             f"retention {r.retention} · model digest {r.model_digest[:19]}",
         ]
-        refused = (self.board.now.refused or {}).get(r.deployment_id) if self.board else None
+        refused = self.board.now.refusal(r.deployment_id) if self.board else None
         if refused:
             lines.append(f"[ansi_red]scoring here refuses it now[/]: {escape(refused)}")
         for c in dep.conditions:
